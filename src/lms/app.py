@@ -1,0 +1,80 @@
+"""create_app(): plugins, middleware, and each domain's routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+from litestar import Litestar
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.prometheus import PrometheusController
+from litestar.static_files import create_static_files_router
+from litestar.template import TemplateConfig
+
+from lms.config import Settings, get_settings
+from lms.db.engines import create_database
+from lms.health import health, ready
+from lms.lib.errors import EXCEPTION_HANDLERS
+from lms.lib.jobs import build_celery, set_job_sender
+from lms.lib.telemetry import configure_logging, prometheus_config, request_context_middleware
+from lms.tenancy.controllers import OperatorController
+from lms.tenancy.middleware import TenantMiddleware
+from lms.tenancy.resolver import TenantResolver
+from lms.web.controllers import TenantPagesController
+
+
+def redis_client(url: str) -> aioredis.Redis:
+    if url.startswith("redis+socket://"):
+        return aioredis.Redis(unix_socket_path=url.removeprefix("redis+socket://"))
+    return aioredis.Redis.from_url(url)
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    configure_logging(settings)
+    metrics = prometheus_config()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        db = create_database(settings)
+        app.state.settings = settings
+        app.state.db = db
+        app.state.tenant_resolver = TenantResolver(
+            db.app_sessions, settings.public_base_domain, settings.tenant_cache_seconds
+        )
+        app.state.redis = redis_client(settings.redis_url or "")
+        set_job_sender(build_celery(settings))
+        try:
+            yield
+        finally:
+            await app.state.redis.aclose()
+            await db.dispose()
+
+    class MetricsController(PrometheusController):
+        path = "/metrics"
+        openmetrics_format = False
+
+    return Litestar(
+        route_handlers=[
+            health,
+            ready,
+            MetricsController,
+            OperatorController,
+            TenantPagesController,
+            create_static_files_router(path="/static", directories=[settings.branding_dir / "static"]),
+        ],
+        lifespan=[lifespan],
+        # Outermost first: request id, then tenant (so metrics can label by tenant), then metrics.
+        middleware=[
+            request_context_middleware,
+            DefineMiddleware(TenantMiddleware),
+            metrics.middleware,
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        template_config=TemplateConfig(directory=settings.branding_dir / "templates", engine=JinjaTemplateEngine),
+        openapi_config=OpenAPIConfig(title="Learning platform API", version="1"),
+        debug=False,
+    )

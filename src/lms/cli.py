@@ -1,0 +1,217 @@
+"""The `lms` command: serve, worker, migrate, tenants, operators, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import click
+
+from lms.config import Settings, get_settings
+from lms.runtime.embedded import EmbeddedServices, start_embedded
+
+WORKER_SHUTDOWN_SECONDS = 30
+
+
+@contextmanager
+def runtime(settings: Settings | None = None) -> Iterator[Settings]:
+    """Settings with every URL filled in: from the environment, or from embedded services."""
+    settings = settings or get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    services = EmbeddedServices()
+    if not settings.database_url or not settings.redis_url:
+        settings, services = start_embedded(settings)
+        click.echo(f"embedded services under {settings.data_dir.resolve()}", err=True)
+    # Child processes (the worker) and get_settings() callers see the same URLs.
+    os.environ["DATABASE_URL"] = settings.database_url or ""
+    os.environ["REDIS_URL"] = settings.redis_url or ""
+    get_settings.cache_clear()
+    try:
+        yield settings
+    finally:
+        services.stop()
+
+
+@click.group()
+def main() -> None:
+    """Multi-tenant learning platform."""
+
+
+@main.command()
+@click.option("--revision", default="heads", show_default=True, help="Target revision.")
+@click.option("--downgrade", "down", default=None, help="Downgrade to this revision instead (e.g. base).")
+def migrate(revision: str, down: str | None) -> None:
+    """Create the database roles and migrate the schema (as lms_owner)."""
+    from lms.db.migrate import downgrade, migrate as run_migrate
+
+    with runtime() as settings:
+        if down:
+            downgrade(settings, down)
+            click.echo(f"downgraded to {down}")
+        else:
+            run_migrate(settings, revision)
+            click.echo(f"migrated to {revision}")
+
+
+@main.group()
+def tenants() -> None:
+    """Tenants as code."""
+
+
+@tenants.command("apply")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Show what would change and change nothing.")
+def tenants_apply(directory: Path, dry_run: bool) -> None:
+    """Apply tenants/<slug>.yaml manifests idempotently, printing the diff."""
+    from lms.tenancy.manifests import InvalidManifests
+
+    with runtime() as settings:
+        try:
+            changes = asyncio.run(_apply_tenants(settings, directory, dry_run))
+        except InvalidManifests as exc:
+            for problem in exc.problems:
+                click.echo(f"error: {problem}", err=True)
+            click.echo("nothing was applied", err=True)
+            sys.exit(2)
+    for line in changes or ["no changes"]:
+        click.echo(line)
+    if dry_run and changes:
+        click.echo("(dry run: nothing was applied)")
+
+
+async def _apply_tenants(settings: Settings, directory: Path, dry_run: bool) -> list[str]:
+    from lms.db.engines import create_database
+    from lms.tenancy.manifests import apply_manifests, load_manifests
+
+    loaded = load_manifests(directory, settings.public_base_domain)
+    db = create_database(settings)
+    try:
+        async with db.operator_sessions() as session:
+            plan = await apply_manifests(session, loaded, settings.public_base_domain, dry_run)
+            if dry_run:
+                await session.rollback()
+            else:
+                await session.commit()
+        return plan.changes
+    finally:
+        await db.dispose()
+
+
+@main.group()
+def operators() -> None:
+    """Platform operator accounts."""
+
+
+@operators.command("create")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+def operators_create(email: str, name: str) -> None:
+    """Create an operator and print its API token (shown once)."""
+    with runtime() as settings:
+        token = asyncio.run(_create_operator(settings, email, name))
+    click.echo(token)
+
+
+async def _create_operator(settings: Settings, email: str, name: str, rotate: bool = False) -> str:
+    from lms.db.engines import create_database
+    from lms.tenancy.operators import create_operator, rotate_operator_token
+
+    db = create_database(settings)
+    try:
+        async with db.operator_sessions() as session, session.begin():
+            token = await rotate_operator_token(session, email) if rotate else None
+            if token is None:
+                _, token = await create_operator(session, email, name)
+        return token
+    finally:
+        await db.dispose()
+
+
+async def _ensure_demo_operator(settings: Settings) -> Path:
+    """The demo's operator token lives in the data directory (for local use only)."""
+    token_file = settings.data_dir / "operator-token"
+    if token_file.exists():
+        return token_file
+    token = await _create_operator(settings, "operator@demo.localhost", "Demo operator", rotate=True)
+    token_file.write_text(token + "\n")
+    token_file.chmod(0o600)
+    return token_file
+
+
+@main.command()
+@click.option("--concurrency", default=2, show_default=True)
+@click.option("--beat/--no-beat", default=False, help="Also run the periodic scheduler.")
+def worker(concurrency: int, beat: bool) -> None:
+    """Run a Celery worker alone."""
+    with runtime():
+        process = _start_worker(concurrency, beat)
+        _wait_for(process)
+
+
+def _start_worker(concurrency: int, beat: bool) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--loglevel", "INFO"]
+    command += ["--concurrency", str(concurrency)]
+    if beat:
+        command += ["--beat", "--schedule", str(get_settings().data_dir.resolve() / "celerybeat-schedule")]
+    return subprocess.Popen(command)  # noqa: S603 - fixed argv, no shell
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)  # Celery's warm shutdown: finish the current job
+        try:
+            process.wait(WORKER_SHUTDOWN_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _wait_for(process: subprocess.Popen[bytes]) -> None:
+    try:
+        process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _stop(process)
+
+
+@main.command()
+@click.option("--host", default=None, help="Bind address (default HOST or 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default PORT or 8000).")
+@click.option("--demo", is_flag=True, help="Apply tenants/ and create a local operator token.")
+@click.option("--migrate/--no-migrate", "run_migrations", default=None, help="Migrate first (default: embedded only).")
+@click.option("--worker/--no-worker", "with_worker", default=True, help="Start a Celery worker process too.")
+def serve(host: str | None, port: int | None, demo: bool, run_migrations: bool | None, with_worker: bool) -> None:
+    """Run the API and a Celery worker; with no URLs set, on embedded PostgreSQL and Redis."""
+    import uvicorn
+
+    from lms.app import create_app
+    from lms.db.migrate import migrate as run_migrate
+
+    embedded = not (get_settings().database_url and get_settings().redis_url)
+    with runtime() as settings:
+        settings = replace(settings, host=host or settings.host, port=port or settings.port)
+        if run_migrations or (run_migrations is None and embedded):
+            run_migrate(settings)
+        if demo:
+            for line in asyncio.run(_apply_tenants(settings, settings.tenants_dir, dry_run=False)) or ["tenants up to date"]:
+                click.echo(line, err=True)
+            token_file = asyncio.run(_ensure_demo_operator(settings))
+            click.echo(f"operator token: {token_file.resolve()}", err=True)
+            click.echo(f"demo tenant: http://demo.{settings.public_base_domain}:{settings.port}/", err=True)
+        process = _start_worker(2, beat=True) if with_worker else None
+        try:
+            uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+        finally:
+            if process is not None:
+                _stop(process)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""Settings read from the environment, with documented defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, from environment variables of the same (upper-case) name."""
+
+    # Administrative database URL: creates roles and runs migrations. Absent = embedded PostgreSQL.
+    database_url: str | None = None
+    # Explicit per-role URLs; derived from database_url when absent.
+    database_app_url: str | None = None
+    database_operator_url: str | None = None
+    database_role_password: str = "lms-local-only"
+    redis_url: str | None = None
+    data_dir: Path = field(default_factory=lambda: Path(".lms-data"))
+    public_base_domain: str = "localhost"
+    storage_url: str | None = None
+    branding_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "branding")
+    tenants_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "tenants")
+    tenant_cache_seconds: float = 10.0
+    tenant_purge_after_days: int = 30
+    log_level: str = "INFO"
+    log_json: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8000
+    db_pool_size: int = 10
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        base = cls()
+        return replace(
+            base,
+            database_url=_env("DATABASE_URL"),
+            database_app_url=_env("DATABASE_APP_URL"),
+            database_operator_url=_env("DATABASE_OPERATOR_URL"),
+            database_role_password=_env("DATABASE_ROLE_PASSWORD", base.database_role_password) or "",
+            redis_url=_env("REDIS_URL"),
+            data_dir=Path(_env("LMS_DATA_DIR", str(base.data_dir)) or ".lms-data"),
+            public_base_domain=(_env("PUBLIC_BASE_DOMAIN", base.public_base_domain) or "").lower(),
+            storage_url=_env("STORAGE_URL"),
+            branding_dir=Path(_env("BRANDING_DIR", str(base.branding_dir)) or ""),
+            tenants_dir=Path(_env("TENANTS_DIR", str(base.tenants_dir)) or ""),
+            tenant_cache_seconds=float(_env("TENANT_CACHE_SECONDS", "10") or 10),
+            tenant_purge_after_days=int(_env("TENANT_PURGE_AFTER_DAYS", "30") or 30),
+            log_level=(_env("LOG_LEVEL", "INFO") or "INFO").upper(),
+            log_json=(_env("LOG_FORMAT", "json") or "json") == "json",
+            host=_env("HOST", base.host) or base.host,
+            port=int(_env("PORT", str(base.port)) or base.port),
+            db_pool_size=int(_env("DB_POOL_SIZE", "10") or 10),
+        )
+
+    def role_url(self, role: str) -> str:
+        """The administrative URL with the user and password swapped for one of the platform roles."""
+        explicit = {"lms_app": self.database_app_url, "lms_operator": self.database_operator_url}.get(role)
+        if explicit:
+            return explicit
+        if not self.database_url:
+            raise RuntimeError("DATABASE_URL is not set and the embedded runtime was not started")
+        return with_credentials(self.database_url, role, self.database_role_password)
+
+
+def with_credentials(url: str, user: str, password: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{quote(user)}:{quote(password)}@{host}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def async_url(url: str) -> str:
+    """SQLAlchemy URL for asyncpg from a plain postgresql:// URL."""
+    scheme, _, rest = url.partition("://")
+    return f"postgresql+asyncpg://{rest}" if scheme in ("postgresql", "postgres") else url
+
+
+def sync_url(url: str) -> str:
+    """SQLAlchemy URL for psycopg (Alembic, loaders) from a plain postgresql:// URL."""
+    scheme, _, rest = url.partition("://")
+    return f"postgresql+psycopg://{rest}" if scheme in ("postgresql", "postgres") else url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings.from_env()

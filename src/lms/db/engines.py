@@ -1,0 +1,40 @@
+"""Engines and session factories, one per database role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from lms.config import Settings, async_url
+
+
+@dataclass
+class Database:
+    """`app` serves tenant requests under RLS; `operator` is the audited platform-wide path."""
+
+    app_engine: AsyncEngine
+    operator_engine: AsyncEngine
+    app_sessions: async_sessionmaker[AsyncSession]
+    operator_sessions: async_sessionmaker[AsyncSession]
+
+    async def dispose(self) -> None:
+        await self.app_engine.dispose()
+        await self.operator_engine.dispose()
+
+
+def create_database(settings: Settings) -> Database:
+    app_engine = _engine(settings.role_url("lms_app"), settings.db_pool_size)
+    operator_engine = _engine(settings.role_url("lms_operator"), 2)
+    return Database(
+        app_engine=app_engine,
+        operator_engine=operator_engine,
+        app_sessions=async_sessionmaker(app_engine, expire_on_commit=False),
+        operator_sessions=async_sessionmaker(operator_engine, expire_on_commit=False),
+    )
+
+
+def _engine(url: str, pool_size: int) -> AsyncEngine:
+    return create_async_engine(
+        async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )

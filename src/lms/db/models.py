@@ -1,0 +1,6 @@
+"""Imports every model so that the metadata is complete (Alembic, the RLS suite, purges)."""
+
+from lms.db.base import metadata
+from lms.tenancy import models as tenancy_models
+
+__all__ = ["metadata", "tenancy_models"]

@@ -1,0 +1,41 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+from sqlalchemy import text
+
+
+@get("/health", include_in_schema=False, sync_to_thread=False)
+def health() -> dict[str, str]:
+    """The process is up and serving."""
+    return {"status": "ok"}
+
+
+@get("/ready", include_in_schema=False)
+async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    """PostgreSQL and Redis both answer within two seconds."""
+    state = request.app.state
+    checks = {"database": await _check(_database(state)), "redis": await _check(state.redis.ping())}
+    ok = all(v == "ok" for v in checks.values())
+    return Response(
+        {"status": "ready" if ok else "unavailable", "checks": checks},
+        status_code=HTTP_200_OK if ok else HTTP_503_SERVICE_UNAVAILABLE,
+    )
+
+
+async def _database(state: Any) -> None:
+    async with state.db.app_sessions() as session:
+        await session.execute(text("select 1"))
+
+
+async def _check(probe: Any) -> str:
+    try:
+        await asyncio.wait_for(probe, timeout=2)
+    except Exception as exc:  # a probe reports, it never raises
+        return f"error: {type(exc).__name__}"
+    return "ok"

@@ -1,0 +1,1 @@
+"""Small shared pieces: errors, pagination, background jobs, telemetry."""

@@ -1,0 +1,81 @@
+"""Background jobs: a Celery client for sending, and enqueue-after-commit.
+
+A job queued inside a transaction is sent only once that transaction commits, so a rolled-back
+request never starts a job and a committed one always does. Jobs take ids, never ORM objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from celery import Celery
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from lms.config import Settings, get_settings
+
+_PENDING_KEY = "pending_jobs"
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    args: tuple[Any, ...]
+    countdown: float | None = None
+
+
+def build_celery(settings: Settings) -> Celery:
+    """The Celery app used both to send jobs and (in `workers/`) to run them."""
+    if not settings.redis_url:
+        raise RuntimeError("REDIS_URL is not set and the embedded runtime was not started")
+    app = Celery("lms", broker=settings.redis_url, backend=settings.redis_url)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_serializer="json",
+        accept_content=["json"],
+        result_expires=3600,
+        # Longer than the longest job, so an unacknowledged job is not redelivered while it runs.
+        broker_transport_options={"visibility_timeout": 4 * 3600},
+        broker_connection_retry_on_startup=True,
+    )
+    return app
+
+
+@lru_cache
+def default_celery() -> Celery:
+    return build_celery(get_settings())
+
+
+_sender: Celery | None = None
+
+
+def set_job_sender(app: Celery | None) -> None:
+    """Point the process at a Celery app (the running platform sets its own at start-up)."""
+    global _sender
+    _sender = app
+
+
+def send_now(job: Job) -> None:
+    app = _sender or default_celery()
+    app.send_task(job.name, args=list(job.args), countdown=job.countdown)
+
+
+def enqueue_after_commit(session: AsyncSession, name: str, *args: Any, countdown: float | None = None) -> None:
+    """Queue `name(*args)` to be sent when the session's current transaction commits."""
+    session.sync_session.info.setdefault(_PENDING_KEY, []).append(Job(name, args, countdown))
+
+
+@event.listens_for(Session, "after_commit")
+def _send_pending(session: Session) -> None:
+    for job in session.info.pop(_PENDING_KEY, []):
+        send_now(job)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING_KEY, None)

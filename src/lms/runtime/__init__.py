@@ -1,0 +1,1 @@
+"""Embedded default runtime: PostgreSQL and Redis started by the platform itself when no URL is set."""

@@ -1,0 +1,1 @@
+"""Tenants: host resolution, the operator API, and tenants as code."""

@@ -1,0 +1,117 @@
+"""Platform operator API under /api/v1/operator (operator credentials only)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, Request, delete, get, post
+from litestar.di import Provide
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
+from sqlalchemy import func, select
+
+from lms.lib.pagination import Page, PageParams, provide_page_params
+from lms.tenancy.guards import requires_operator
+from lms.tenancy.models import OperatorAuditEntry, TenantStatus
+from lms.tenancy.schemas import AuditEntryOut, DomainCreate, DomainOut, StatusChange, TenantCreate, TenantOut
+from lms.tenancy.services import Actor, TenantAdmin, domain_out
+
+
+async def provide_tenant_admin(request: Request[Any, Any, Any]) -> AsyncGenerator[TenantAdmin, None]:
+    """An operator-role session for one request: committed on success, resolver cache refreshed."""
+    app_state = request.app.state
+    operator = request.state.operator
+    actor = Actor(name=operator.email, operator_id=operator.id, request_id=request.scope["state"].get("request_id"))
+    async with app_state.db.operator_sessions() as session:
+        try:
+            yield TenantAdmin(session, actor, app_state.settings.public_base_domain)
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+    app_state.tenant_resolver.invalidate()
+
+
+class OperatorController(Controller):
+    path = "/api/v1/operator"
+    guards = [requires_operator]
+    dependencies = {"admin": Provide(provide_tenant_admin), "page": Provide(provide_page_params, sync_to_thread=False)}
+    tags = ["operator"]
+
+    @post("/tenants", status_code=HTTP_201_CREATED)
+    async def create_tenant(self, admin: TenantAdmin, data: TenantCreate) -> TenantOut:
+        tenant = await admin.create(data.slug, data.name, data.plan, data.seats, data.branding)
+        return await admin.describe(tenant)
+
+    @get("/tenants")
+    async def list_tenants(
+        self, admin: TenantAdmin, page: PageParams, status: TenantStatus | None = None
+    ) -> Page[TenantOut]:
+        items, total = await admin.list(status, page.limit, page.offset)
+        return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+    @get("/tenants/{tenant_id:uuid}")
+    async def get_tenant(self, admin: TenantAdmin, tenant_id: UUID) -> TenantOut:
+        return await admin.describe(await admin.get(tenant_id))
+
+    @post("/tenants/{tenant_id:uuid}/suspend", status_code=HTTP_200_OK)
+    async def suspend_tenant(self, admin: TenantAdmin, tenant_id: UUID, data: StatusChange) -> TenantOut:
+        return await admin.describe(await admin.suspend(tenant_id, data.reason))
+
+    @post("/tenants/{tenant_id:uuid}/resume", status_code=HTTP_200_OK)
+    async def resume_tenant(self, admin: TenantAdmin, tenant_id: UUID) -> TenantOut:
+        return await admin.describe(await admin.resume(tenant_id))
+
+    @delete("/tenants/{tenant_id:uuid}", status_code=HTTP_200_OK)
+    async def delete_tenant(self, admin: TenantAdmin, tenant_id: UUID) -> TenantOut:
+        return await admin.describe(await admin.delete(tenant_id))
+
+    @post("/tenants/{tenant_id:uuid}/purge", status_code=HTTP_202_ACCEPTED)
+    async def purge_tenant(self, admin: TenantAdmin, tenant_id: UUID) -> dict[str, str]:
+        tenant = await admin.request_purge(tenant_id)
+        return {"status": "purge queued", "tenant_id": str(tenant.id)}
+
+    @post("/tenants/{tenant_id:uuid}/domains", status_code=HTTP_201_CREATED)
+    async def add_domain(self, admin: TenantAdmin, tenant_id: UUID, data: DomainCreate) -> DomainOut:
+        return domain_out(await admin.add_domain(tenant_id, data.hostname, data.primary))
+
+    @post("/tenants/{tenant_id:uuid}/domains/{hostname:str}/verify", status_code=HTTP_200_OK)
+    async def verify_domain(self, admin: TenantAdmin, tenant_id: UUID, hostname: str) -> DomainOut:
+        return domain_out(await admin.verify_domain(tenant_id, hostname.lower()))
+
+    @delete("/tenants/{tenant_id:uuid}/domains/{hostname:str}", status_code=HTTP_200_OK)
+    async def remove_domain(self, admin: TenantAdmin, tenant_id: UUID, hostname: str) -> dict[str, str]:
+        await admin.remove_domain(tenant_id, hostname.lower())
+        return {"status": "removed", "hostname": hostname.lower()}
+
+    @get("/audit")
+    async def audit_log(
+        self,
+        admin: TenantAdmin,
+        page: PageParams,
+        tenant_id: UUID | None = Parameter(query="tenant_id", default=None),
+    ) -> Page[AuditEntryOut]:
+        query = select(OperatorAuditEntry)
+        if tenant_id is not None:
+            query = query.where(OperatorAuditEntry.target_tenant_id == tenant_id)
+        session = admin.session
+        total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+        rows = await session.execute(
+            query.order_by(OperatorAuditEntry.created_at.desc()).limit(page.limit).offset(page.offset)
+        )
+        items = [
+            AuditEntryOut(
+                id=e.id,
+                actor=e.actor,
+                action=e.action,
+                target_tenant_id=e.target_tenant_id,
+                before=e.before,
+                after=e.after,
+                created_at=e.created_at,
+                request_id=e.request_id,
+            )
+            for e in rows.scalars()
+        ]
+        return Page(items=items, total=total, limit=page.limit, offset=page.offset)

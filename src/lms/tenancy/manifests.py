@@ -1,0 +1,258 @@
+"""Tenants as code: `tenants/<slug>.yaml` manifests applied idempotently with a printed diff.
+
+Every manifest is validated before anything is written; an error names the file, the line and the
+field. Applying the same manifests twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+import yaml
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms.tenancy.models import Plan, TenantDomain, TenantStatus
+from lms.tenancy.schemas import RESERVED_SLUGS, Branding, Hostname, Name, Seats, Slug, SsoSettings
+from lms.tenancy.services import Actor, TenantAdmin
+
+
+class DomainManifest(msgspec.Struct, forbid_unknown_fields=True):
+    hostname: Hostname
+    primary: bool = False
+    # Manifests are reviewed like code, so a declared domain may be marked verified here.
+    verified: bool = False
+
+
+class TenantManifest(msgspec.Struct, forbid_unknown_fields=True):
+    slug: Slug
+    name: Name
+    plan: Plan = Plan.TRIAL
+    seats: Seats = 0
+    status: Literal["active", "suspended"] = "active"
+    domains: list[DomainManifest] = msgspec.field(default_factory=list)
+    branding: Branding = msgspec.field(default_factory=Branding)
+    sso: SsoSettings = msgspec.field(default_factory=SsoSettings)
+
+
+@dataclass(frozen=True)
+class ManifestProblem:
+    file: Path
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.field}: {self.message}"
+
+
+class InvalidManifests(Exception):
+    def __init__(self, problems: list[ManifestProblem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@dataclass
+class LoadedManifest:
+    path: Path
+    manifest: TenantManifest
+    lines: dict[str, int]
+
+
+@dataclass
+class ManifestPlan:
+    """What applying the manifests would change, as human-readable lines."""
+
+    changes: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes
+
+
+# --- loading and validation ------------------------------------------------------------------
+
+def load_manifests(directory: Path, base_domain: str = "") -> list[LoadedManifest]:
+    files = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+    problems: list[ManifestProblem] = []
+    loaded: list[LoadedManifest] = []
+    for path in files:
+        try:
+            loaded.append(_load_one(path, base_domain))
+        except InvalidManifests as exc:
+            problems.extend(exc.problems)
+    hostnames: dict[str, Path] = {}
+    for item in loaded:
+        for index, domain in enumerate(item.manifest.domains):
+            other = hostnames.setdefault(domain.hostname, item.path)
+            if other != item.path:
+                key = f"domains[{index}].hostname"
+                problems.append(
+                    ManifestProblem(item.path, item.lines.get(key, 1), key, f"also declared in {other}")
+                )
+    if problems:
+        raise InvalidManifests(problems)
+    return loaded
+
+
+def _load_one(path: Path, base_domain: str) -> LoadedManifest:
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        raise InvalidManifests([ManifestProblem(path, line, "(yaml)", str(getattr(exc, "problem", exc)))]) from exc
+    if node is None or not isinstance(node, yaml.MappingNode):
+        raise InvalidManifests([ManifestProblem(path, 1, "(document)", "expected a mapping of tenant fields")])
+    lines: dict[str, int] = {}
+    data = _to_python(node, "", lines)
+    try:
+        manifest = msgspec.convert(data, TenantManifest)
+    except msgspec.ValidationError as exc:
+        key, message = _split_msgspec_error(str(exc))
+        raise InvalidManifests([ManifestProblem(path, _line_for(lines, key), key or "(document)", message)]) from exc
+    problems: list[ManifestProblem] = []
+    if manifest.slug != path.stem:
+        problems.append(
+            ManifestProblem(path, lines.get("slug", 1), "slug", f"must match the file name '{path.stem}'")
+        )
+    if manifest.slug in RESERVED_SLUGS:
+        problems.append(ManifestProblem(path, lines.get("slug", 1), "slug", f"'{manifest.slug}' is reserved"))
+    if sum(d.primary for d in manifest.domains) > 1:
+        problems.append(ManifestProblem(path, lines.get("domains", 1), "domains", "at most one primary domain"))
+    for index, domain in enumerate(manifest.domains):
+        if base_domain and (domain.hostname == base_domain or domain.hostname.endswith("." + base_domain)):
+            key = f"domains[{index}].hostname"
+            problems.append(
+                ManifestProblem(path, lines.get(key, 1), key, f"hosts under {base_domain} belong to the platform")
+            )
+    if problems:
+        raise InvalidManifests(problems)
+    return LoadedManifest(path=path, manifest=manifest, lines=lines)
+
+
+def _to_python(node: yaml.Node, key: str, lines: dict[str, int]) -> Any:
+    """Build plain data from YAML nodes, remembering the line of every key path."""
+    lines[key] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            name = str(key_node.value)
+            child = f"{key}.{name}" if key else name
+            lines[child] = key_node.start_mark.line + 1
+            result[name] = _to_python(value_node, child, lines)
+            lines[child] = key_node.start_mark.line + 1
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(item, f"{key}[{i}]", lines) for i, item in enumerate(node.value)]
+    return yaml.SafeLoader("").construct_object(node, deep=True)
+
+
+def _split_msgspec_error(text: str) -> tuple[str, str]:
+    match = re.search(r" - at `\$\.?(.*)`$", text)
+    if not match:
+        return "", text
+    key = match.group(1)
+    message = text[: match.start()]
+    if message.startswith("Object missing required field"):
+        missing = re.search(r"`(\w+)`", message)
+        key = f"{key}.{missing.group(1)}".lstrip(".") if missing else key
+    elif message.startswith("Object contains unknown field"):
+        unknown = re.search(r"`(\w+)`", message)
+        key = f"{key}.{unknown.group(1)}".lstrip(".") if unknown else key
+    return key, message
+
+
+def _line_for(lines: dict[str, int], key: str) -> int:
+    while key:
+        if key in lines:
+            return lines[key]
+        key = re.sub(r"(\.[^.\[]+|\[\d+\])$", "", key)
+    return lines.get("", 1)
+
+
+# --- planning and applying -------------------------------------------------------------------
+
+async def apply_manifests(
+    session: AsyncSession, loaded: list[LoadedManifest], base_domain: str, dry_run: bool
+) -> ManifestPlan:
+    """Compare each manifest with the database and apply the differences (unless dry_run).
+
+    The caller owns the transaction: it commits on success, or rolls back (dry run or error).
+    """
+    plan = ManifestPlan()
+    for item in loaded:
+        admin = TenantAdmin(session, Actor(name=f"manifest:{item.path.name}"), base_domain)
+        await _apply_one(admin, item.manifest, plan, dry_run)
+    return plan
+
+
+async def _apply_one(admin: TenantAdmin, m: TenantManifest, plan: ManifestPlan, dry_run: bool) -> None:
+    branding = msgspec.to_builtins(m.branding)
+    settings = {"sso": msgspec.to_builtins(m.sso)}
+    tenant = await admin.get_by_slug(m.slug)
+    if tenant is None:
+        plan.changes.append(f"+ tenant {m.slug}: create ({m.name}, plan {m.plan.value}, {m.seats} seats)")
+        if dry_run:
+            for d in m.domains:
+                plan.changes.append(f"+ domain {d.hostname} ({m.slug})")
+            return
+        tenant = await admin.create(m.slug, m.name, m.plan, m.seats, m.branding, settings)
+    if tenant.status is TenantStatus.DELETED:
+        plan.changes.append(f"! tenant {m.slug} is deleted; manifest ignored until it is purged")
+        return
+    wanted: dict[str, Any] = {
+        "name": m.name,
+        "plan": m.plan,
+        "seats": m.seats,
+        "branding": branding,
+        "settings": tenant.settings | settings,
+        "status": TenantStatus(m.status),
+    }
+    for key, value in wanted.items():
+        current = getattr(tenant, key)
+        if current != value:
+            plan.changes.append(f"~ tenant {m.slug}: {key} {_show(current)} -> {_show(value)}")
+    if not dry_run:
+        await admin.update(tenant, **wanted)
+    await _apply_domains(admin, tenant.id, m, plan, dry_run)
+
+
+async def _apply_domains(admin: TenantAdmin, tenant_id: Any, m: TenantManifest, plan: ManifestPlan, dry_run: bool) -> None:
+    rows = await admin.session.execute(select(TenantDomain).where(TenantDomain.tenant_id == tenant_id))
+    existing = {d.hostname: d for d in rows.scalars()}
+    declared = {d.hostname: d for d in m.domains}
+    for hostname in sorted(existing.keys() - declared.keys()):
+        plan.changes.append(f"- domain {hostname} ({m.slug})")
+        if not dry_run:
+            await admin.remove_domain(tenant_id, hostname)
+    for hostname, spec in declared.items():
+        current = existing.get(hostname)
+        if current is None:
+            plan.changes.append(f"+ domain {hostname} ({m.slug})")
+            if not dry_run:
+                await admin.add_domain(tenant_id, hostname, spec.primary)
+                if spec.verified:
+                    await admin.verify_domain(tenant_id, hostname)
+            continue
+        if current.is_primary != spec.primary:
+            plan.changes.append(f"~ domain {hostname} ({m.slug}): primary {current.is_primary} -> {spec.primary}")
+            if not dry_run:
+                if spec.primary:
+                    await admin.clear_primary(tenant_id)
+                current.is_primary = spec.primary
+                await admin.session.flush()
+        if spec.verified and not current.verified:
+            plan.changes.append(f"~ domain {hostname} ({m.slug}): verified")
+            if not dry_run:
+                await admin.verify_domain(tenant_id, hostname)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, TenantStatus | Plan):
+        return value.value
+    return repr(value)

@@ -1,0 +1,74 @@
+"""Tenant middleware: every request on a tenant host carries its tenant, or is refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from litestar.enums import ScopeType
+from litestar.middleware import AbstractMiddleware
+from litestar.types import Receive, Scope, Send
+
+from lms.lib.errors import error_body
+from lms.tenancy.models import TenantStatus
+from lms.tenancy.resolver import TenantResolver
+
+# Platform routes answer on any host and need no tenant.
+PLATFORM_PATHS = [r"^/health$", r"^/ready$", r"^/metrics$", r"^/api/v1/operator", r"^/schema", r"^/static/"]
+
+
+class TenantMiddleware(AbstractMiddleware):
+    scopes = {ScopeType.HTTP}
+    exclude = PLATFORM_PATHS
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        resolver: TenantResolver = scope["litestar_app"].state.tenant_resolver
+        host = _header(scope, b"host")
+        tenant = await resolver.resolve(host) if host else None
+        if tenant is None or tenant.status is TenantStatus.DELETED:
+            await _refuse(scope, send, 404, "not_found", "No learning site is configured for this address.")
+            return
+        if tenant.status is TenantStatus.SUSPENDED:
+            await _refuse(
+                scope,
+                send,
+                403,
+                "tenant_suspended",
+                f"{tenant.name}'s learning site is suspended. Contact your administrator.",
+            )
+            return
+        scope.setdefault("state", {})["tenant"] = tenant
+        structlog.contextvars.bind_contextvars(tenant_id=str(tenant.id), tenant=tenant.slug)
+        await self.app(scope, receive, send)
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
+def _wants_json(scope: Scope) -> bool:
+    return scope["path"].startswith("/api/") or "application/json" in _header(scope, b"accept")
+
+
+async def _refuse(scope: Scope, send: Send, status: int, code: str, message: str) -> None:
+    """Answer before routing: JSON for API clients, a small HTML page for browsers."""
+    import json
+    from html import escape
+
+    if _wants_json(scope):
+        body = json.dumps(error_body(code, message)).encode()
+        content_type = b"application/json"
+    else:
+        title = "Not found" if status == 404 else "Site suspended"
+        body = (
+            f"<!doctype html><html lang=en><meta charset=utf-8><title>{title}</title>"
+            f"<body style='font-family:system-ui;margin:4rem auto;max-width:36rem'>"
+            f"<h1>{title}</h1><p>{escape(message)}</p></body></html>"
+        ).encode()
+        content_type = b"text/html; charset=utf-8"
+    headers: list[Any] = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,96 @@
+"""Shapes of tenant data on the wire and in manifests; constraints name the field on failure."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+
+from lms.tenancy.models import Plan, TenantStatus
+
+Slug = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$",
+        description="lower-case letters, digits and hyphens; also the subdomain",
+    ),
+]
+Hostname = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$",
+        description="a fully qualified, lower-case host name such as learn.acme.com",
+    ),
+]
+Colour = Annotated[str, msgspec.Meta(pattern=r"^#[0-9a-fA-F]{6}$", description="#rrggbb")]
+LogoUrl = Annotated[
+    str, msgspec.Meta(pattern=r"^(https://[^\s\"'<>()]+|/static/[A-Za-z0-9._/-]+)$", max_length=2048)
+]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Seats = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+
+RESERVED_SLUGS = frozenset({"www", "api", "admin", "app", "static", "ops", "operator", "mail", "status"})
+
+
+class Branding(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    logo_url: LogoUrl | None = None
+    primary_color: Colour | None = None
+    accent_color: Colour | None = None
+
+
+class SsoSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Placeholder until single sign-on lands: only whether SSO will be required."""
+
+    required: bool = False
+
+
+class TenantCreate(msgspec.Struct, forbid_unknown_fields=True):
+    slug: Slug
+    name: Name
+    plan: Plan = Plan.TRIAL
+    seats: Seats = 0
+    branding: Branding = msgspec.field(default_factory=Branding)
+
+
+class DomainCreate(msgspec.Struct, forbid_unknown_fields=True):
+    hostname: Hostname
+    primary: bool = False
+
+
+class StatusChange(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
+class DomainOut(msgspec.Struct):
+    hostname: str
+    verified: bool
+    primary: bool
+    verification_token: str
+    verification_record: str
+
+
+class TenantOut(msgspec.Struct):
+    id: UUID
+    slug: str
+    name: str
+    status: TenantStatus
+    plan: Plan
+    seats: int
+    branding: dict[str, Any]
+    created_at: datetime
+    status_reason: str | None = None
+    domains: list[DomainOut] = msgspec.field(default_factory=list)
+    usage: dict[str, int] = msgspec.field(default_factory=dict)
+
+
+class AuditEntryOut(msgspec.Struct):
+    id: UUID
+    actor: str
+    action: str
+    target_tenant_id: UUID | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    created_at: datetime
+    request_id: str | None

@@ -1,0 +1,23 @@
+"""Tenant pages. Every page extends branding/templates/base.html."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get
+from litestar.response import Template
+
+from lms.web.branding import brand_for
+
+
+def page(request: Request[Any, Any, Any], template: str, **context: Any) -> Template:
+    tenant = request.scope["state"]["tenant"]
+    return Template(template_name=template, context={"brand": brand_for(tenant), "tenant": tenant, **context})
+
+
+class TenantPagesController(Controller):
+    include_in_schema = False
+
+    @get("/")
+    async def home(self, request: Request[Any, Any, Any]) -> Template:
+        return page(request, "home.html")
