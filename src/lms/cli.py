@@ -49,7 +49,8 @@ def main() -> None:
 @click.option("--downgrade", "down", default=None, help="Downgrade to this revision instead (e.g. base).")
 def migrate(revision: str, down: str | None) -> None:
     """Create the database roles and migrate the schema (as lms_owner)."""
-    from lms.db.migrate import downgrade, migrate as run_migrate
+    from lms.db.migrate import downgrade
+    from lms.db.migrate import migrate as run_migrate
 
     with runtime() as settings:
         if down:
@@ -157,7 +158,7 @@ def worker(concurrency: int, beat: bool) -> None:
 
 def _start_worker(concurrency: int, beat: bool) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--loglevel", "INFO"]
-    command += ["--concurrency", str(concurrency)]
+    command += ["--concurrency", str(concurrency), "--queues", get_settings().celery_queue]
     if beat:
         command += ["--beat", "--schedule", str(get_settings().data_dir.resolve() / "celerybeat-schedule")]
     return subprocess.Popen(command)  # noqa: S603 - fixed argv, no shell
@@ -200,7 +201,9 @@ def serve(host: str | None, port: int | None, demo: bool, run_migrations: bool |
         if run_migrations or (run_migrations is None and embedded):
             run_migrate(settings)
         if demo:
-            for line in asyncio.run(_apply_tenants(settings, settings.tenants_dir, dry_run=False)) or ["tenants up to date"]:
+            for line in asyncio.run(_apply_tenants(settings, settings.tenants_dir, dry_run=False)) or [
+                "tenants up to date"
+            ]:
                 click.echo(line, err=True)
             token_file = asyncio.run(_ensure_demo_operator(settings))
             click.echo(f"operator token: {token_file.resolve()}", err=True)

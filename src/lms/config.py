@@ -27,6 +27,7 @@ class Settings:
     database_operator_url: str | None = None
     database_role_password: str = "lms-local-only"
     redis_url: str | None = None
+    celery_queue: str = "lms"
     data_dir: Path = field(default_factory=lambda: Path(".lms-data"))
     public_base_domain: str = "localhost"
     storage_url: str | None = None
@@ -50,6 +51,7 @@ class Settings:
             database_operator_url=_env("DATABASE_OPERATOR_URL"),
             database_role_password=_env("DATABASE_ROLE_PASSWORD", base.database_role_password) or "",
             redis_url=_env("REDIS_URL"),
+            celery_queue=_env("CELERY_QUEUE", base.celery_queue) or base.celery_queue,
             data_dir=Path(_env("LMS_DATA_DIR", str(base.data_dir)) or ".lms-data"),
             public_base_domain=(_env("PUBLIC_BASE_DOMAIN", base.public_base_domain) or "").lower(),
             storage_url=_env("STORAGE_URL"),

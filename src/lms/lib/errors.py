@@ -85,7 +85,13 @@ def validation_error_handler(_: Request[Any, Any, Any], exc: LitestarValidationE
     return _json(422 if field else 400, error_body("validation_failed", message, field))
 
 
-_HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 429: "rate_limited"}
+_HTTP_CODES = {
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    429: "rate_limited",
+}
 
 
 def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:

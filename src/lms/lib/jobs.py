@@ -33,6 +33,7 @@ def build_celery(settings: Settings) -> Celery:
         raise RuntimeError("REDIS_URL is not set and the embedded runtime was not started")
     app = Celery("lms", broker=settings.redis_url, backend=settings.redis_url)
     app.conf.update(
+        task_default_queue=settings.celery_queue,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,

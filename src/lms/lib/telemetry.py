@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import structlog
+from litestar.enums import ScopeType
 from litestar.plugins.prometheus import PrometheusConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,9 +19,7 @@ access_log = structlog.get_logger("lms.access")
 
 
 def configure_logging(settings: Settings) -> None:
-    renderer: Any = (
-        structlog.processors.JSONRenderer() if settings.log_json else structlog.dev.ConsoleRenderer()
-    )
+    renderer: Any = structlog.processors.JSONRenderer() if settings.log_json else structlog.dev.ConsoleRenderer()
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -55,7 +54,7 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
     """Bind a request id (from X-Request-ID or new) to every log line and echo it back."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
         headers = dict(scope["headers"])
@@ -80,7 +79,7 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
         finally:
             access_log.info(
                 "request",
-                method=scope["method"],
+                method=scope.get("method", ""),
                 path=scope["path"],
                 status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),

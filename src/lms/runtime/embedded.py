@@ -55,7 +55,7 @@ def _start_postgres(pgdata: Path) -> Any:
         import pgserver
 
         # "stop": the server stops when the last process using it exits.
-        return pgserver.get_server(pgdata, cleanup_mode="stop")
+        return pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
 
 
 def _start_redis(dbfile: Path) -> Any:

@@ -37,7 +37,10 @@ async def provide_tenant_admin(request: Request[Any, Any, Any]) -> AsyncGenerato
 class OperatorController(Controller):
     path = "/api/v1/operator"
     guards = [requires_operator]
-    dependencies = {"admin": Provide(provide_tenant_admin), "page": Provide(provide_page_params, sync_to_thread=False)}
+    dependencies = {
+        "admin": Provide(provide_tenant_admin),
+        "page": Provide(provide_page_params, sync_to_thread=False),
+    }
     tags = ["operator"]
 
     @post("/tenants", status_code=HTTP_201_CREATED)
@@ -49,7 +52,7 @@ class OperatorController(Controller):
     async def list_tenants(
         self, admin: TenantAdmin, page: PageParams, status: TenantStatus | None = None
     ) -> Page[TenantOut]:
-        items, total = await admin.list(status, page.limit, page.offset)
+        items, total = await admin.list_tenants(status, page.limit, page.offset)
         return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
     @get("/tenants/{tenant_id:uuid}")

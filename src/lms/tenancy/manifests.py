@@ -76,6 +76,7 @@ class ManifestPlan:
 
 # --- loading and validation ------------------------------------------------------------------
 
+
 def load_manifests(directory: Path, base_domain: str = "") -> list[LoadedManifest]:
     files = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
     problems: list[ManifestProblem] = []
@@ -91,9 +92,7 @@ def load_manifests(directory: Path, base_domain: str = "") -> list[LoadedManifes
             other = hostnames.setdefault(domain.hostname, item.path)
             if other != item.path:
                 key = f"domains[{index}].hostname"
-                problems.append(
-                    ManifestProblem(item.path, item.lines.get(key, 1), key, f"also declared in {other}")
-                )
+                problems.append(ManifestProblem(item.path, item.lines.get(key, 1), key, f"also declared in {other}"))
     if problems:
         raise InvalidManifests(problems)
     return loaded
@@ -117,9 +116,7 @@ def _load_one(path: Path, base_domain: str) -> LoadedManifest:
         raise InvalidManifests([ManifestProblem(path, _line_for(lines, key), key or "(document)", message)]) from exc
     problems: list[ManifestProblem] = []
     if manifest.slug != path.stem:
-        problems.append(
-            ManifestProblem(path, lines.get("slug", 1), "slug", f"must match the file name '{path.stem}'")
-        )
+        problems.append(ManifestProblem(path, lines.get("slug", 1), "slug", f"must match the file name '{path.stem}'"))
     if manifest.slug in RESERVED_SLUGS:
         problems.append(ManifestProblem(path, lines.get("slug", 1), "slug", f"'{manifest.slug}' is reserved"))
     if sum(d.primary for d in manifest.domains) > 1:
@@ -177,6 +174,7 @@ def _line_for(lines: dict[str, int], key: str) -> int:
 
 # --- planning and applying -------------------------------------------------------------------
 
+
 async def apply_manifests(
     session: AsyncSession, loaded: list[LoadedManifest], base_domain: str, dry_run: bool
 ) -> ManifestPlan:
@@ -222,7 +220,9 @@ async def _apply_one(admin: TenantAdmin, m: TenantManifest, plan: ManifestPlan, 
     await _apply_domains(admin, tenant.id, m, plan, dry_run)
 
 
-async def _apply_domains(admin: TenantAdmin, tenant_id: Any, m: TenantManifest, plan: ManifestPlan, dry_run: bool) -> None:
+async def _apply_domains(
+    admin: TenantAdmin, tenant_id: Any, m: TenantManifest, plan: ManifestPlan, dry_run: bool
+) -> None:
     rows = await admin.session.execute(select(TenantDomain).where(TenantDomain.tenant_id == tenant_id))
     existing = {d.hostname: d for d in rows.scalars()}
     declared = {d.hostname: d for d in m.domains}

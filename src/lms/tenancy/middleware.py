@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from html import escape
 
 import structlog
 from litestar.enums import ScopeType
 from litestar.middleware import AbstractMiddleware
-from litestar.types import Receive, Scope, Send
+from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 
 from lms.lib.errors import error_body
 from lms.tenancy.models import TenantStatus
@@ -55,9 +56,6 @@ def _wants_json(scope: Scope) -> bool:
 
 async def _refuse(scope: Scope, send: Send, status: int, code: str, message: str) -> None:
     """Answer before routing: JSON for API clients, a small HTML page for browsers."""
-    import json
-    from html import escape
-
     if _wants_json(scope):
         body = json.dumps(error_body(code, message)).encode()
         content_type = b"application/json"
@@ -69,6 +67,8 @@ async def _refuse(scope: Scope, send: Send, status: int, code: str, message: str
             f"<h1>{title}</h1><p>{escape(message)}</p></body></html>"
         ).encode()
         content_type = b"text/html; charset=utf-8"
-    headers: list[Any] = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    start: HTTPResponseStartEvent = {"type": "http.response.start", "status": status, "headers": headers}
+    await send(start)
+    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
+    await send(end)

@@ -37,9 +37,7 @@ def normalise_host(raw: str) -> str:
 class TenantResolver:
     """Host -> tenant with a small TTL cache (misses are cached too, so unknown hosts are cheap)."""
 
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], base_domain: str, ttl_seconds: float = 10.0
-    ) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], base_domain: str, ttl_seconds: float = 10.0) -> None:
         self._sessions = sessions
         self._base_domain = base_domain
         self._ttl = ttl_seconds
@@ -67,5 +65,9 @@ class TenantResolver:
         if row is None:
             return None
         return ResolvedTenant(
-            id=row.id, slug=row.slug, name=row.name, status=TenantStatus(row.status), branding=row.branding or {}
+            id=row.id,
+            slug=row.slug,
+            name=row.name,
+            status=TenantStatus(row.status),
+            branding=row.branding or {},
         )

@@ -25,9 +25,7 @@ Hostname = Annotated[
     ),
 ]
 Colour = Annotated[str, msgspec.Meta(pattern=r"^#[0-9a-fA-F]{6}$", description="#rrggbb")]
-LogoUrl = Annotated[
-    str, msgspec.Meta(pattern=r"^(https://[^\s\"'<>()]+|/static/[A-Za-z0-9._/-]+)$", max_length=2048)
-]
+LogoUrl = Annotated[str, msgspec.Meta(pattern=r"^(https://[^\s\"'<>()]+|/static/[A-Za-z0-9._/-]+)$", max_length=2048)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Seats = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
 

@@ -83,9 +83,7 @@ class TenantAdmin:
     async def get_by_slug(self, slug: str) -> Tenant | None:
         return (await self.session.execute(select(Tenant).where(Tenant.slug == slug))).scalar_one_or_none()
 
-    async def list(
-        self, status: TenantStatus | None, limit: int, offset: int
-    ) -> tuple[list[TenantOut], int]:
+    async def list_tenants(self, status: TenantStatus | None, limit: int, offset: int) -> tuple[list[TenantOut], int]:
         query = select(Tenant)
         if status is not None:
             query = query.where(Tenant.status == status)

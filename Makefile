@@ -1,0 +1,25 @@
+# The two commands: `make run` starts the platform with the demo tenant; `make test` runs everything.
+VENV := .venv
+BIN := $(VENV)/bin
+LINT_PATHS := src workers tests bench migrations
+
+.PHONY: run test setup lint typecheck unit bench
+
+run: setup
+	$(BIN)/lms serve --demo
+
+test: setup lint typecheck
+	$(BIN)/pytest
+
+setup:
+	@./scripts/bootstrap.sh
+
+lint:
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+
+typecheck:
+	$(BIN)/mypy
+
+bench: setup
+	$(BIN)/python bench/rls_overhead.py

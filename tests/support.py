@@ -1,0 +1,120 @@
+"""Test infrastructure: real PostgreSQL and Redis (the running ones when DATABASE_URL/REDIS_URL are
+set, embedded ones otherwise), a fresh migrated database per run, and a real Celery worker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+from sqlalchemy import create_engine, make_url, pool, text
+
+from lms.config import PROJECT_ROOT, Settings, sync_url
+from lms.runtime.embedded import start_embedded
+
+TEST_BASE_DOMAIN = "lms.test"
+
+
+@contextmanager
+def test_services(data_dir: Path) -> Iterator[Settings]:
+    """Server URLs for this run: the environment's, or embedded services under `data_dir`."""
+    settings = Settings.from_env()
+    settings = replace(settings, data_dir=data_dir, public_base_domain=TEST_BASE_DOMAIN)
+    settings, services = start_embedded(settings)
+    try:
+        yield settings
+    finally:
+        services.stop()
+
+
+@contextmanager
+def fresh_database(settings: Settings) -> Iterator[Settings]:
+    """A new, empty database on the same server, dropped afterwards."""
+    assert settings.database_url
+    name = f"lms_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(sync_url(settings.database_url), poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(settings.database_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield replace(settings, database_url=url)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=settings.database_url or "",
+        REDIS_URL=settings.redis_url or "",
+        CELERY_QUEUE=settings.celery_queue,
+        PUBLIC_BASE_DOMAIN=settings.public_base_domain,
+        LMS_DATA_DIR=str(settings.data_dir),
+        DATABASE_ROLE_PASSWORD=settings.database_role_password,
+        LOG_FORMAT="console",
+    )
+    if settings.storage_url:
+        env["STORAGE_URL"] = settings.storage_url
+    return env
+
+
+@contextmanager
+def celery_worker(settings: Settings, log_file: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A real worker process on this run's private queue."""
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "workers.app",
+        "worker",
+        "--queues",
+        settings.celery_queue,
+        "--concurrency",
+        "2",
+        "--loglevel",
+        "INFO",
+        "--hostname",
+        f"test-{uuid.uuid4().hex[:6]}@%h",
+    ]
+    with log_file.open("wb") as log:
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=worker_env(settings), stdout=log, stderr=log)
+        try:
+            _wait_for_ready(log_file, process)
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _wait_for_ready(log_file: Path, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"celery worker exited early:\n{log_file.read_text()}")
+        if " ready." in log_file.read_text(errors="replace"):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"celery worker not ready in {timeout}s:\n{log_file.read_text()}")
+
+
+def wait_until(predicate, timeout: float = 30, interval: float = 0.2):  # type: ignore[no-untyped-def]
+    """Poll a synchronous predicate until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
