@@ -17,13 +17,18 @@ from litestar.testing import AsyncTestClient
 
 from lms.app import create_app
 from lms.config import Settings
+from lms.db.binding import tenant_session
 from lms.db.engines import Database, create_database
+from lms.identity.keys import KeyRing
+from lms.identity.models import User
+from lms.identity.tokens import issue_access_token
 from lms.db.migrate import migrate
 from lms.lib.jobs import build_celery, set_job_sender
 from lms.tenancy.models import Plan, Tenant
 from lms.tenancy.operators import create_operator
 from lms.tenancy.schemas import Branding
 from lms.tenancy.services import Actor, TenantAdmin
+from tests import factories
 from tests.support import TEST_BASE_DOMAIN, celery_worker, fresh_database, test_services
 
 
@@ -111,6 +116,40 @@ async def operator_token(db: Database) -> str:
     return token
 
 
+MakeUser = Callable[..., Awaitable[User]]
+
+
+@pytest.fixture
+def make_user(db: Database) -> MakeUser:
+    """Create a user in a tenant (through the app role, with the tenant bound)."""
+
+    async def make(tenant: Tenant, roles: list[str] | None = None, **fields: Any) -> User:
+        async with tenant_session(db.app_sessions, tenant.id) as session:
+            return await factories.identity.make_user(session, tenant.id, roles=roles or ["learner"], **fields)
+
+    return make
+
+
+Login = Callable[..., Awaitable[dict[str, str]]]
+
+
+@pytest.fixture(scope="session")
+def key_ring(db: Database, settings: Settings) -> KeyRing:
+    """The same key table the app uses, read on the test's own event loop."""
+    return KeyRing(db.app_sessions, settings.secret_key)
+
+
+@pytest.fixture(scope="session")
+def login(key_ring: KeyRing) -> Login:
+    """`headers = await login(user)`: a bearer access token for the user, as sign-in would issue."""
+
+    async def make(user: User, lifetime_seconds: int = 900) -> dict[str, str]:
+        token = await issue_access_token(key_ring, user.id, user.tenant_id, list(user.roles), lifetime_seconds)
+        return {"Authorization": f"Bearer {token}"}
+
+    return make
+
+
 def host(tenant: Tenant) -> str:
     return f"http://{tenant.slug}.{TEST_BASE_DOMAIN}"
 
@@ -127,4 +166,4 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 30) -
         await asyncio.sleep(0.2)
 
 
-__all__ = ["MakeTenant", "Path", "eventually", "host"]
+__all__ = ["Login", "MakeTenant", "MakeUser", "eventually", "host"]

@@ -7,8 +7,9 @@ from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
 from litestar import Litestar
-from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusController
 from litestar.static_files import create_static_files_router
@@ -16,7 +17,10 @@ from litestar.template import TemplateConfig
 
 from lms.config import Settings, get_settings
 from lms.db.engines import create_database
+from lms.db.providers import provide_db_session
 from lms.health import health, ready
+from lms.identity.controllers import MeController, jwks
+from lms.identity.keys import KeyRing
 from lms.lib.errors import EXCEPTION_HANDLERS
 from lms.lib.jobs import build_celery, set_job_sender
 from lms.lib.telemetry import configure_logging, prometheus_config, request_context_middleware
@@ -45,6 +49,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.tenant_resolver = TenantResolver(
             db.app_sessions, settings.public_base_domain, settings.tenant_cache_seconds
         )
+        app.state.key_ring = KeyRing(db.app_sessions, settings.secret_key)
         app.state.redis = redis_client(settings.redis_url or "")
         set_job_sender(build_celery(settings))
         try:
@@ -57,15 +62,21 @@ def create_app(settings: Settings | None = None) -> Litestar:
         path = "/metrics"
         openmetrics_format = False
 
+    # Each domain adds its controllers here.
+    route_handlers = [
+        health,
+        ready,
+        MetricsController,
+        jwks,
+        OperatorController,
+        MeController,
+        TenantPagesController,
+        create_static_files_router(path="/static", directories=[settings.branding_dir / "static"]),
+    ]
+
     return Litestar(
-        route_handlers=[
-            health,
-            ready,
-            MetricsController,
-            OperatorController,
-            TenantPagesController,
-            create_static_files_router(path="/static", directories=[settings.branding_dir / "static"]),
-        ],
+        route_handlers=route_handlers,
+        dependencies={"db_session": Provide(provide_db_session)},
         lifespan=[lifespan],
         # Outermost first: request id, then tenant (so metrics can label by tenant), then metrics.
         middleware=[

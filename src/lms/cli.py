@@ -146,6 +146,34 @@ async def _ensure_demo_operator(settings: Settings) -> Path:
     return token_file
 
 
+@main.group()
+def keys() -> None:
+    """Access-token signing keys."""
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Add a signing key; older keys keep verifying until their tokens have expired."""
+    with runtime() as settings:
+        kid = asyncio.run(_rotate_keys(settings))
+    click.echo(f"new signing key {kid}")
+
+
+async def _rotate_keys(settings: Settings) -> str:
+    from datetime import timedelta
+
+    from lms.db.engines import create_database
+    from lms.identity.keys import rotate_keys
+
+    db = create_database(settings)
+    try:
+        async with db.operator_sessions() as session, session.begin():
+            key = await rotate_keys(session, settings.secret_key, timedelta(minutes=settings.access_token_minutes))
+        return key.kid
+    finally:
+        await db.dispose()
+
+
 @main.command()
 @click.option("--concurrency", default=2, show_default=True)
 @click.option("--beat/--no-beat", default=False, help="Also run the periodic scheduler.")

@@ -33,6 +33,9 @@ class Settings:
     storage_url: str | None = None
     branding_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "branding")
     tenants_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "tenants")
+    # Encrypts signing keys and signs links; must be set (and kept) in production.
+    secret_key: str = "lms-local-only-secret"
+    access_token_minutes: int = 15
     tenant_cache_seconds: float = 10.0
     tenant_purge_after_days: int = 30
     log_level: str = "INFO"
@@ -57,6 +60,8 @@ class Settings:
             storage_url=_env("STORAGE_URL"),
             branding_dir=Path(_env("BRANDING_DIR", str(base.branding_dir)) or ""),
             tenants_dir=Path(_env("TENANTS_DIR", str(base.tenants_dir)) or ""),
+            secret_key=_env("SECRET_KEY", base.secret_key) or base.secret_key,
+            access_token_minutes=int(_env("ACCESS_TOKEN_MINUTES", "15") or 15),
             tenant_cache_seconds=float(_env("TENANT_CACHE_SECONDS", "10") or 10),
             tenant_purge_after_days=int(_env("TENANT_PURGE_AFTER_DAYS", "30") or 30),
             log_level=(_env("LOG_LEVEL", "INFO") or "INFO").upper(),

@@ -1,7 +1,8 @@
 """Imports every model so that the metadata is complete (Alembic, the RLS suite, purges)."""
 
 from lms.db.base import metadata
+from lms.identity import keys as identity_keys
 from lms.identity import models as identity_models
 from lms.tenancy import models as tenancy_models
 
-__all__ = ["identity_models", "metadata", "tenancy_models"]
+__all__ = ["identity_keys", "identity_models", "metadata", "tenancy_models"]

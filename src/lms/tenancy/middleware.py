@@ -15,7 +15,15 @@ from lms.tenancy.models import TenantStatus
 from lms.tenancy.resolver import TenantResolver
 
 # Platform routes answer on any host and need no tenant.
-PLATFORM_PATHS = [r"^/health$", r"^/ready$", r"^/metrics$", r"^/api/v1/operator", r"^/schema", r"^/static/"]
+PLATFORM_PATHS = [
+    r"^/health$",
+    r"^/ready$",
+    r"^/metrics$",
+    r"^/api/v1/operator",
+    r"^/schema",
+    r"^/static/",
+    r"^/\.well-known/jwks\.json$",
+]
 
 
 class TenantMiddleware(AbstractMiddleware):

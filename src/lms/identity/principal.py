@@ -1,0 +1,81 @@
+"""Who is calling: the authenticated user of the request's tenant, and the guards that need one.
+
+Every domain's controllers use these: `requires_user`, `requires_role(...)`, and the `principal`
+dependency. A token is accepted only on its own tenant's host.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from lms.identity.models import Role
+from lms.identity.tokens import InvalidToken, verify_access_token
+from lms.lib.errors import Forbidden, Unauthorized
+
+SESSION_COOKIE = "lms_session"
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: UUID
+    tenant_id: UUID
+    roles: frozenset[str]
+
+    def has_role(self, *roles: Role | str) -> bool:
+        return any(str(role) in self.roles for role in roles)
+
+
+def _token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    header = connection.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return connection.cookies.get(SESSION_COOKIE) or None
+
+
+async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    """The request's principal, verified once per request; 401 when absent or not acceptable."""
+    state = connection.scope.setdefault("state", {})
+    cached = state.get("principal")
+    if isinstance(cached, Principal):
+        return cached
+    token = _token(connection)
+    if token is None:
+        raise Unauthorized("sign-in required")
+    try:
+        claims = await verify_access_token(connection.app.state.key_ring, token)
+    except InvalidToken as exc:
+        raise Unauthorized(str(exc)) from exc
+    tenant = state.get("tenant")
+    if tenant is None or claims.tenant_id != tenant.id:
+        # A token of tenant A on tenant B's host is never served.
+        raise Unauthorized("this token was issued for another site")
+    principal = Principal(user_id=claims.user_id, tenant_id=claims.tenant_id, roles=claims.roles)
+    state["principal"] = principal
+    return principal
+
+
+async def requires_user(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    await authenticate(connection)
+
+
+def requires_role(*roles: Role) -> Any:
+    """Guard: a signed-in user holding at least one of `roles`."""
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        principal = await authenticate(connection)
+        if not principal.has_role(*roles):
+            names = " or ".join(r.value for r in roles)
+            raise Forbidden(f"this action needs the {names} role")
+
+    guard.__name__ = "requires_" + "_or_".join(r.value for r in roles)
+    return guard
+
+
+async def provide_principal(request: Any) -> Principal:
+    return await authenticate(request)

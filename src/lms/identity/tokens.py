@@ -1,0 +1,86 @@
+"""Access tokens (RS256 JWT). The only module that talks to python-jose.
+
+Always decode with an explicit algorithm list: `alg: none`, HS256 signed with the public key and
+any other algorithm are rejected before a signature is even considered.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from jose import jwt
+from jose.exceptions import ExpiredSignatureError, JWTError
+
+from lms.identity.keys import KeyRing
+
+ALGORITHMS = ["RS256"]
+AUDIENCE = "lms"
+ISSUER = "lms"
+
+
+class InvalidToken(Exception):
+    """The token is not acceptable; the message says why (safe to show)."""
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: UUID
+    tenant_id: UUID
+    roles: frozenset[str]
+    expires_at: int
+    token_id: str
+
+
+async def issue_access_token(
+    keys: KeyRing, user_id: UUID, tenant_id: UUID, roles: list[str] | frozenset[str], lifetime_seconds: int
+) -> str:
+    key = await keys.signing_key()
+    now = int(time.time())
+    claims = {
+        "sub": str(user_id),
+        "tid": str(tenant_id),
+        "roles": sorted(roles),
+        "iat": now,
+        "nbf": now,
+        "exp": now + lifetime_seconds,
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "jti": secrets.token_urlsafe(12),
+    }
+    assert key.private_pem is not None
+    return str(jwt.encode(claims, key.private_pem, algorithm="RS256", headers={"kid": key.kid}))
+
+
+async def verify_access_token(keys: KeyRing, token: str) -> AccessClaims:
+    try:
+        header = jwt.get_unverified_header(token)
+    except JWTError as exc:
+        raise InvalidToken("malformed token") from exc
+    if header.get("alg") not in ALGORITHMS:
+        raise InvalidToken("unsupported token algorithm")
+    kid = header.get("kid")
+    key = await keys.verification_key(kid) if isinstance(kid, str) else None
+    if key is None:
+        raise InvalidToken("unknown signing key")
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token, key.public_jwk, algorithms=ALGORITHMS, audience=AUDIENCE, issuer=ISSUER
+        )
+    except ExpiredSignatureError as exc:
+        raise InvalidToken("token expired") from exc
+    except JWTError as exc:
+        raise InvalidToken("invalid token") from exc
+    try:
+        return AccessClaims(
+            user_id=UUID(claims["sub"]),
+            tenant_id=UUID(claims["tid"]),
+            roles=frozenset(claims.get("roles", [])),
+            expires_at=int(claims["exp"]),
+            token_id=str(claims.get("jti", "")),
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise InvalidToken("token is missing required claims") from exc
