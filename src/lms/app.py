@@ -9,11 +9,12 @@ import redis.asyncio as aioredis
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
-from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.openapi import OpenAPIConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.prometheus import PrometheusController
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
+from litestar.types import ControllerRouterHandler
 
 from lms.config import Settings, get_settings
 from lms.db.engines import create_database
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         openmetrics_format = False
 
     # Each domain adds its controllers here.
-    route_handlers = [
+    route_handlers: list[ControllerRouterHandler] = [
         health,
         ready,
         MetricsController,

@@ -12,7 +12,6 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-
 RowFactory = Callable[[AsyncSession, UUID], Awaitable[Any]]
 ROW_FACTORIES: dict[str, RowFactory] = {}
 
