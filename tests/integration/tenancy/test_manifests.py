@@ -75,7 +75,8 @@ async def test_apply_creates_then_applying_again_changes_nothing(db: Database, t
                 )
             )
         ).scalar_one()
-    assert domain.verified and domain.is_primary
+    assert domain.verified
+    assert domain.is_primary
     assert audited >= 2
 
 
@@ -94,7 +95,8 @@ async def test_changes_are_shown_and_dry_run_writes_nothing(db: Database, tmp_pa
     assert f"- domain learn.{slug}.example.com ({slug})" in planned
     assert f"+ domain academy.{slug}.example.com ({slug})" in planned
     unchanged = await tenant_by_slug(db, slug)
-    assert unchanged is not None and unchanged.name == "Acme Corp"
+    assert unchanged is not None
+    assert unchanged.name == "Acme Corp"
 
     assert await apply(db, tmp_path) == planned
     changed = await tenant_by_slug(db, slug)
