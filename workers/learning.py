@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from lms.config import get_settings
 from lms.learning.fold import fold_pending, redis_from_url
+from lms.learning.ingest import StreamKeys
 from lms.learning.tasks import FOLD_TASK
 from workers.app import celery_app
 from workers.runtime import database, run
 
 
 async def _fold() -> int:
-    redis = redis_from_url(get_settings().redis_url or "")
+    settings = get_settings()
+    redis = redis_from_url(settings.redis_url or "")
     try:
-        return await fold_pending(database(), redis)
+        return await fold_pending(database(), redis, StreamKeys.for_queue(settings.celery_queue))
     finally:
         await redis.aclose()
 

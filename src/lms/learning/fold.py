@@ -30,12 +30,11 @@ from lms.catalog.models import Lesson
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.learning.completion import covered_seconds, lesson_is_complete, merge_ranges
-from lms.learning.ingest import STREAM
+from lms.learning.ingest import StreamKeys
 from lms.learning.models import Enrollment, LessonProgress, ProgressEvent, ProgressStatus
 from lms.learning.progress import Activity, new_id, plan_for, recompute_enrollments
 
 GROUP = "fold"
-LOCK_KEY = "lms:progress:fold-lock"
 LOCK_SECONDS = 120
 READ_COUNT = 500  # stream entries per read (each holds up to 100 events)
 RECLAIM_IDLE_MS = 60_000
@@ -60,43 +59,43 @@ def redis_from_url(url: str) -> aioredis.Redis:
     return aioredis.Redis.from_url(url)
 
 
-async def ensure_group(redis: aioredis.Redis) -> None:
+async def ensure_group(redis: aioredis.Redis, keys: StreamKeys) -> None:
     try:
-        await redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+        await redis.xgroup_create(keys.stream, GROUP, id="0", mkstream=True)
     except aioredis.ResponseError as exc:
         if "BUSYGROUP" not in str(exc):
             raise
 
 
-async def fold_pending(db: Database, redis: aioredis.Redis, max_seconds: float = 20.0) -> int:
+async def fold_pending(db: Database, redis: aioredis.Redis, keys: StreamKeys, max_seconds: float = 20.0) -> int:
     """Fold until the stream is drained (or the time budget is spent); returns events folded."""
     token = uuid.uuid4().hex
-    if not await redis.set(LOCK_KEY, token, nx=True, ex=LOCK_SECONDS):
+    if not await redis.set(keys.lock, token, nx=True, ex=LOCK_SECONDS):
         return 0  # another folder is draining; it will pick these up
-    await ensure_group(redis)
+    await ensure_group(redis, keys)
     consumer = f"{socket.gethostname()}-{os.getpid()}"
     folded = 0
     deadline = time.monotonic() + max_seconds
     try:
         # Entries a crashed folder read but never acknowledged.
-        claimed: Any = await redis.xautoclaim(STREAM, GROUP, consumer, RECLAIM_IDLE_MS, "0-0", count=READ_COUNT)
+        claimed: Any = await redis.xautoclaim(keys.stream, GROUP, consumer, RECLAIM_IDLE_MS, "0-0", count=READ_COUNT)
         stale = claimed[1] if claimed else []
         if stale:
-            folded += await _fold_entries(db, redis, stale)
+            folded += await _fold_entries(db, redis, keys, stale)
         while time.monotonic() < deadline:
-            response: Any = await redis.xreadgroup(GROUP, consumer, {STREAM: ">"}, count=READ_COUNT)
+            response: Any = await redis.xreadgroup(GROUP, consumer, {keys.stream: ">"}, count=READ_COUNT)
             entries = response[0][1] if response else []
             if not entries:
                 break
-            folded += await _fold_entries(db, redis, entries)
-            await redis.expire(LOCK_KEY, LOCK_SECONDS)
+            folded += await _fold_entries(db, redis, keys, entries)
+            await redis.expire(keys.lock, LOCK_SECONDS)
     finally:
-        if await redis.get(LOCK_KEY) == token.encode():
-            await redis.delete(LOCK_KEY)
+        if await redis.get(keys.lock) == token.encode():
+            await redis.delete(keys.lock)
     return folded
 
 
-async def _fold_entries(db: Database, redis: aioredis.Redis, entries: list[Any]) -> int:
+async def _fold_entries(db: Database, redis: aioredis.Redis, keys: StreamKeys, entries: list[Any]) -> int:
     by_tenant: dict[UUID, list[tuple[UUID, dict[str, Any]]]] = defaultdict(list)
     ids = []
     for entry_id, fields in entries:
@@ -112,8 +111,8 @@ async def _fold_entries(db: Database, redis: aioredis.Redis, entries: list[Any])
         async with tenant_session(db.app_sessions, tenant_id) as session:
             total += await fold_events(session, tenant_id, events)
     if ids:
-        await redis.xack(STREAM, GROUP, *ids)
-        await redis.xdel(STREAM, *ids)
+        await redis.xack(keys.stream, GROUP, *ids)
+        await redis.xdel(keys.stream, *ids)
     return total
 
 

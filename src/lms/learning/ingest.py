@@ -32,15 +32,27 @@ from lms.learning.schemas import (
 )
 from lms.lib.jobs import Job, send_now
 
-STREAM = "lms:progress:events"
 FOLD_TASK = "learning.fold_progress"
-FOLD_SCHEDULED_KEY = "lms:progress:fold-scheduled"
 # Small tolerance for players that report a playhead a fraction past the end.
 DURATION_SLACK_SECONDS = 2.0
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 LESSON_TTL_SECONDS = 60.0
 ENROLLMENT_TTL_SECONDS = 30.0
 _FIELD_RE = re.compile(r"at `\$\.?([^`]*)`")
+
+
+@dataclass(frozen=True)
+class StreamKeys:
+    """Redis keys of one deployment, namespaced by its Celery queue (tests get their own)."""
+
+    stream: str
+    scheduled: str
+    lock: str
+
+    @classmethod
+    def for_queue(cls, queue: str) -> StreamKeys:
+        prefix = f"lms:{queue}:progress"
+        return cls(stream=f"{prefix}:events", scheduled=f"{prefix}:fold-scheduled", lock=f"{prefix}:fold-lock")
 
 
 @dataclass(frozen=True)
@@ -187,7 +199,7 @@ def _compact(event: ProgressEventIn) -> dict[str, Any]:
 
 
 async def ingest_events(
-    session: AsyncSession, redis: aioredis.Redis, principal: Principal, raw_events: list[Any]
+    session: AsyncSession, redis: aioredis.Redis, keys: StreamKeys, principal: Principal, raw_events: list[Any]
 ) -> EventsOut:
     """Validate a batch per event and append the accepted ones; returns a result per event."""
     now = datetime.now(UTC)
@@ -218,14 +230,14 @@ async def ingest_events(
         results.append(EventResult(index=index, status="accepted", client_event_id=event.client_event_id))
     if accepted:
         await redis.xadd(
-            STREAM,
+            keys.stream,
             {
                 "tenant": str(principal.tenant_id),
                 "user": str(principal.user_id),
                 "events": msgspec.json.encode(accepted),
             },
         )
-        await schedule_fold(redis)
+        await schedule_fold(redis, keys)
     results.sort(key=lambda r: r.index)
     return EventsOut(accepted=len(accepted), rejected=len(results) - len(accepted), results=results)
 
@@ -235,7 +247,7 @@ def _rejected(index: int, client_event_id: str | None, exc: EventRejected) -> Ev
     return EventResult(index=index, status="rejected", client_event_id=client_event_id, error=error)
 
 
-async def schedule_fold(redis: aioredis.Redis) -> None:
+async def schedule_fold(redis: aioredis.Redis, keys: StreamKeys) -> None:
     """Ask a worker to fold, at most once a second across all API processes."""
-    if await redis.set(FOLD_SCHEDULED_KEY, b"1", nx=True, px=1000):
+    if await redis.set(keys.scheduled, b"1", nx=True, px=1000):
         await asyncio.to_thread(send_now, Job(FOLD_TASK, ()))

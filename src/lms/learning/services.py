@@ -6,6 +6,7 @@ repeated call returns the existing enrolment. Every new enrolment passes the sea
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -25,6 +26,19 @@ from lms.learning.seats import reserve_seat
 from lms.lib.errors import DomainError, Forbidden, NotFound, ValidationFailed
 
 ACTIVE_STATES = (EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)
+
+
+@dataclass(frozen=True)
+class CourseRef:
+    """The course fields an enrolment copies; plain values survive savepoint rollbacks (which expire ORM rows)."""
+
+    id: UUID
+    owner: UUID
+    version_id: UUID | None
+
+    @classmethod
+    def of(cls, course: Course) -> CourseRef:
+        return cls(course.id, course.catalogue_owner, course.current_version_id)
 
 
 async def enrollment_out(session: AsyncSession, enrollments: list[Enrollment]) -> list[EnrollmentOut]:
@@ -73,7 +87,7 @@ class EnrollmentService:
         assigning = target != self.principal.user_id or due_at is not None
         if assigning and not self.can_assign:
             raise Forbidden("only an instructor or a tenant admin can enrol other people or set due dates")
-        course = await self._enrollable_course(course_id, assigning)
+        course = CourseRef.of(await self._enrollable_course(course_id, assigning))
         await self._active_user(target)
         return await self._enroll_one(
             course, target, due_at, EnrollmentSource.ADMIN if assigning else EnrollmentSource.SELF
@@ -85,7 +99,7 @@ class EnrollmentService:
         """Assign many learners (a group's members) at once; each gets its own result."""
         if not self.can_assign:
             raise Forbidden("only an instructor or a tenant admin can assign courses")
-        course = await self._enrollable_course(course_id, True)
+        course = CourseRef.of(await self._enrollable_course(course_id, True))
         results: list[BulkResult] = []
         for user_id in dict.fromkeys(user_ids):
             try:
@@ -192,7 +206,7 @@ class EnrollmentService:
         ).scalar_one_or_none()
 
     async def _enroll_one(
-        self, course: Course, user_id: UUID, due_at: datetime | None, source: EnrollmentSource
+        self, course: CourseRef, user_id: UUID, due_at: datetime | None, source: EnrollmentSource
     ) -> tuple[Enrollment, bool]:
         existing = await self._existing(user_id, course.id)
         if existing is not None:
@@ -209,8 +223,8 @@ class EnrollmentService:
                 tenant_id=self.principal.tenant_id,
                 user_id=user_id,
                 course_id=course.id,
-                course_owner=course.catalogue_owner,
-                version_id=course.current_version_id,
+                course_owner=course.owner,
+                version_id=course.version_id,
                 status=EnrollmentStatus.ACTIVE,
                 source=source,
                 assigned_by=self.principal.user_id if source is not EnrollmentSource.SELF else None,
