@@ -16,7 +16,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
-from lms.catalog.controllers import CourseController
+from lms.catalog.controllers import CatalogueSearchController, CourseController
 from lms.config import Settings, get_settings
 from lms.db.engines import create_database
 from lms.db.providers import provide_db_session
@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         MeController,
         TenantPagesController,
         CourseController,
+        CatalogueSearchController,
         CourseVersionMigrationController,
         EnrollmentController,
         ProgressController,

@@ -6,11 +6,12 @@ from uuid import UUID
 
 from litestar import Controller, delete, get, patch, post, put
 from litestar.di import Provide
+from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.guards import requires_author
-from lms.catalog.models import CourseStatus
+from lms.catalog.models import CourseStatus, Difficulty
 from lms.catalog.schemas import (
     CourseCreate,
     CourseOut,
@@ -21,10 +22,13 @@ from lms.catalog.schemas import (
     ModuleCreate,
     ModuleOut,
     ModuleUpdate,
+    PriceFilter,
     PublishIn,
     ReorderIn,
+    SortOrder,
     VersionOut,
 )
+from lms.catalog.search import CourseSearch, SearchQuery, SearchResult
 from lms.catalog.services import CatalogueService, course_out, lesson_out, module_out
 from lms.identity.principal import Principal, provide_principal, requires_user
 from lms.lib.pagination import Page, PageParams, provide_page_params
@@ -140,3 +144,37 @@ class CourseController(Controller):
     async def delete_lesson(self, catalogue: CatalogueService, course_id: UUID, lesson_id: UUID) -> dict[str, str]:
         await catalogue.delete_lesson(course_id, lesson_id)
         return {"status": "deleted", "id": str(lesson_id)}
+
+
+class CatalogueSearchController(Controller):
+    path = "/api/v1/catalog/search"
+    guards = [requires_user]
+    tags = ["catalogue"]
+
+    @get("/")
+    async def search(
+        self,
+        db_session: AsyncSession,
+        q: str | None = Parameter(query="q", default=None, max_length=200),
+        category: str | None = Parameter(query="category", default=None, max_length=80),
+        difficulty: Difficulty | None = Parameter(query="difficulty", default=None),
+        language: str | None = Parameter(query="language", default=None, max_length=16),
+        instructor_id: UUID | None = Parameter(query="instructor", default=None),
+        price: PriceFilter | None = Parameter(query="price", default=None),
+        sort: SortOrder = Parameter(query="sort", default="relevance"),
+        limit: int = Parameter(query="limit", default=20, ge=1, le=100),
+        offset: int = Parameter(query="offset", default=0, ge=0, le=10_000),
+    ) -> SearchResult:
+        """Released courses of this site and the shared catalogue; facets count the current results."""
+        query = SearchQuery(
+            q=q,
+            category=category,
+            difficulty=difficulty,
+            language=language,
+            instructor_id=instructor_id,
+            price=price,
+            sort=sort,
+            limit=limit,
+            offset=offset,
+        )
+        return await CourseSearch(db_session).search(query)
