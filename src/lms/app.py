@@ -20,7 +20,7 @@ from lms.config import Settings, get_settings
 from lms.db.engines import create_database
 from lms.db.providers import provide_db_session
 from lms.health import health, ready
-from lms.identity.controllers import MeController, jwks
+from lms.identity.controllers import AuthController, MeController, UsersController, jwks
 from lms.identity.keys import KeyRing
 from lms.lib.errors import EXCEPTION_HANDLERS
 from lms.lib.jobs import build_celery, set_job_sender
@@ -71,6 +71,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         jwks,
         OperatorController,
         MeController,
+        AuthController,
+        UsersController,
         TenantPagesController,
         create_static_files_router(path="/static", directories=[settings.branding_dir / "static"]),
     ]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.identity.models import User
+from lms.identity.models import ActionToken, EmailMessage, RefreshToken, User
 from tests.factories.base import add, row_factory
 
 
@@ -21,3 +22,40 @@ async def make_user(session: AsyncSession, tenant_id: UUID, **fields: Any) -> Us
     }
     values.update(fields)
     return await add(session, User(tenant_id=tenant_id, **values))
+
+
+@row_factory("refresh_tokens")
+async def make_refresh_token(session: AsyncSession, tenant_id: UUID) -> RefreshToken:
+    user = await make_user(session, tenant_id)
+    return await add(
+        session,
+        RefreshToken(
+            tenant_id=tenant_id,
+            user_id=user.id,
+            family_id=uuid.uuid4(),
+            token_hash=uuid.uuid4().hex,
+            expires_at=datetime.now(UTC) + timedelta(days=1),
+        ),
+    )
+
+
+@row_factory("action_tokens")
+async def make_action_token(session: AsyncSession, tenant_id: UUID) -> ActionToken:
+    user = await make_user(session, tenant_id)
+    return await add(
+        session,
+        ActionToken(
+            tenant_id=tenant_id,
+            user_id=user.id,
+            purpose="invitation",
+            token_hash=uuid.uuid4().hex,
+            expires_at=datetime.now(UTC) + timedelta(days=1),
+        ),
+    )
+
+
+@row_factory("email_outbox")
+async def make_email(session: AsyncSession, tenant_id: UUID) -> EmailMessage:
+    return await add(
+        session, EmailMessage(tenant_id=tenant_id, recipient="someone@example.com", subject="Hello", body="Hi")
+    )

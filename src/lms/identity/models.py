@@ -1,10 +1,13 @@
-"""Tenant user accounts. Platform operators are separate (lms.tenancy.models.Operator)."""
+"""Tenant user accounts and their sign-in records. Platform operators are separate (lms.tenancy.models.Operator)."""
 
 from __future__ import annotations
 
 import enum
+from datetime import datetime
+from uuid import UUID
 
-from sqlalchemy import Enum, Index, String, text
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import Enum, ForeignKeyConstraint, Index, String, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -23,6 +26,11 @@ class Role(enum.StrEnum):
     TENANT_ADMIN = "tenant_admin"
 
 
+def _user_fk() -> ForeignKeyConstraint:
+    # Composite: a row can only ever point at a user of its own tenant.
+    return ForeignKeyConstraint(["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE")
+
+
 class User(TenantScoped, Base):
     """A person in one tenant; e-mail is unique per tenant, case-insensitively."""
 
@@ -32,6 +40,8 @@ class User(TenantScoped, Base):
         Index("ux_users_tenant_email", "tenant_id", text("lower(email)"), unique=True),
         # Composite target so other tables can reference (tenant_id, user id) and never cross tenants.
         Index("ux_users_tenant_id_id", "tenant_id", "id", unique=True),
+        Index("ix_users_tenant_manager", "tenant_id", "manager_id"),
+        ForeignKeyConstraint(["tenant_id", "manager_id"], ["users.tenant_id", "users.id"], name="fk_users_manager"),
     )
 
     email: Mapped[str] = mapped_column(String(320))
@@ -41,3 +51,65 @@ class User(TenantScoped, Base):
         default=UserStatus.ACTIVE,
     )
     roles: Mapped[list[str]] = mapped_column(ARRAY(String(32)), default=lambda: [Role.LEARNER.value])
+    # argon2id; None for accounts that only sign in through single sign-on or have not accepted yet.
+    password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
+    password_changed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    manager_id: Mapped[UUID | None] = mapped_column(default=None)
+    groups: Mapped[list[str]] = mapped_column(ARRAY(String(200)), default=list)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+
+class RefreshToken(TenantScoped, Base):
+    """One opaque refresh token (stored as a SHA-256 hash). Rotation keeps the family; reuse revokes it."""
+
+    __tablename__ = "refresh_tokens"
+    __tenant_table_args__ = (
+        Index("ux_refresh_tokens_tenant_hash", "tenant_id", "token_hash", unique=True),
+        Index("ix_refresh_tokens_tenant_family", "tenant_id", "family_id"),
+        Index("ix_refresh_tokens_tenant_user", "tenant_id", "user_id"),
+        _user_fk(),
+    )
+
+    user_id: Mapped[UUID]
+    family_id: Mapped[UUID]
+    token_hash: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+
+class ActionPurpose(enum.StrEnum):
+    INVITATION = "invitation"
+    PASSWORD_RESET = "password_reset"
+
+
+class ActionToken(TenantScoped, Base):
+    """A single-use, expiring link (invitation or password reset), bound to its tenant by RLS."""
+
+    __tablename__ = "action_tokens"
+    __tenant_table_args__ = (
+        Index("ux_action_tokens_tenant_hash", "tenant_id", "token_hash", unique=True),
+        Index("ix_action_tokens_tenant_user", "tenant_id", "user_id"),
+        _user_fk(),
+    )
+
+    user_id: Mapped[UUID]
+    purpose: Mapped[str] = mapped_column(String(32))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+
+class EmailMessage(TenantScoped, Base):
+    """An e-mail the platform sends: queued here, delivered by SMTP when configured, else logged."""
+
+    __tablename__ = "email_outbox"
+    __tenant_table_args__ = (Index("ix_email_outbox_tenant_created", "tenant_id", "created_at"),)
+
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    # queued -> sent (SMTP) | logged (no SMTP configured) | failed
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    sent_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
