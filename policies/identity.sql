@@ -25,3 +25,17 @@ ALTER TABLE email_outbox FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON email_outbox
     USING (tenant_id = (select app.current_tenant()))
     WITH CHECK (tenant_id = (select app.current_tenant()));
+
+-- Identity: SCIM bearer tokens and groups.
+
+ALTER TABLE scim_tokens ENABLE ROW LEVEL SECURITY;
+ALTER TABLE scim_tokens FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON scim_tokens
+    USING (tenant_id = (select app.current_tenant()))
+    WITH CHECK (tenant_id = (select app.current_tenant()));
+
+ALTER TABLE user_groups ENABLE ROW LEVEL SECURITY;
+ALTER TABLE user_groups FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON user_groups
+    USING (tenant_id = (select app.current_tenant()))
+    WITH CHECK (tenant_id = (select app.current_tenant()));

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.identity.models import ActionToken, EmailMessage, RefreshToken, User
+from lms.identity.models import ActionToken, EmailMessage, RefreshToken, ScimToken, User, UserGroup
 from tests.factories.base import add, row_factory
 
 
@@ -59,3 +59,13 @@ async def make_email(session: AsyncSession, tenant_id: UUID) -> EmailMessage:
     return await add(
         session, EmailMessage(tenant_id=tenant_id, recipient="someone@example.com", subject="Hello", body="Hi")
     )
+
+
+@row_factory("scim_tokens")
+async def make_scim_token(session: AsyncSession, tenant_id: UUID) -> ScimToken:
+    return await add(session, ScimToken(tenant_id=tenant_id, name="Okta", token_hash=uuid.uuid4().hex))
+
+
+@row_factory("user_groups")
+async def make_group(session: AsyncSession, tenant_id: UUID) -> UserGroup:
+    return await add(session, UserGroup(tenant_id=tenant_id, display_name=f"group-{uuid.uuid4().hex[:8]}"))

@@ -42,6 +42,13 @@ class User(TenantScoped, Base):
         Index("ux_users_tenant_id_id", "tenant_id", "id", unique=True),
         Index("ix_users_tenant_manager", "tenant_id", "manager_id"),
         ForeignKeyConstraint(["tenant_id", "manager_id"], ["users.tenant_id", "users.id"], name="fk_users_manager"),
+        Index(
+            "ux_users_tenant_external_id",
+            "tenant_id",
+            "external_id",
+            unique=True,
+            postgresql_where=text("external_id IS NOT NULL"),
+        ),
     )
 
     email: Mapped[str] = mapped_column(String(320))
@@ -57,6 +64,30 @@ class User(TenantScoped, Base):
     manager_id: Mapped[UUID | None] = mapped_column(default=None)
     groups: Mapped[list[str]] = mapped_column(ARRAY(String(200)), default=list)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    # The identity provider's id for this person (SCIM externalId).
+    external_id: Mapped[str | None] = mapped_column(String(255), default=None)
+
+
+class UserGroup(TenantScoped, Base):
+    """A named group (SCIM Group). Membership is the group name in `users.groups`."""
+
+    __tablename__ = "user_groups"
+    __tenant_table_args__ = (Index("ux_user_groups_tenant_name", "tenant_id", "display_name", unique=True),)
+
+    display_name: Mapped[str] = mapped_column(String(200))
+    external_id: Mapped[str | None] = mapped_column(String(255), default=None)
+
+
+class ScimToken(TenantScoped, Base):
+    """A bearer token an identity provider uses for SCIM provisioning into this tenant (hash stored)."""
+
+    __tablename__ = "scim_tokens"
+    __tenant_table_args__ = (Index("ux_scim_tokens_tenant_hash", "tenant_id", "token_hash", unique=True),)
+
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
 
 
 class RefreshToken(TenantScoped, Base):
