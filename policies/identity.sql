@@ -39,3 +39,17 @@ ALTER TABLE user_groups FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON user_groups
     USING (tenant_id = (select app.current_tenant()))
     WITH CHECK (tenant_id = (select app.current_tenant()));
+
+-- Identity: single sign-on providers and SAML replay protection.
+
+ALTER TABLE sso_providers ENABLE ROW LEVEL SECURITY;
+ALTER TABLE sso_providers FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON sso_providers
+    USING (tenant_id = (select app.current_tenant()))
+    WITH CHECK (tenant_id = (select app.current_tenant()));
+
+ALTER TABLE saml_assertions_seen ENABLE ROW LEVEL SECURITY;
+ALTER TABLE saml_assertions_seen FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON saml_assertions_seen
+    USING (tenant_id = (select app.current_tenant()))
+    WITH CHECK (tenant_id = (select app.current_tenant()));

@@ -23,6 +23,7 @@ from lms.health import health, ready
 from lms.identity.controllers import AuthController, MeController, UsersController, jwks
 from lms.identity.keys import KeyRing
 from lms.identity.scim.controllers import ScimController, ScimTokensController
+from lms.identity.sso.controllers import SsoDiscoveryController, SsoFlowController, SsoProvidersController
 from lms.lib.errors import EXCEPTION_HANDLERS
 from lms.lib.jobs import build_celery, set_job_sender
 from lms.lib.telemetry import configure_logging, prometheus_config, request_context_middleware
@@ -76,6 +77,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         UsersController,
         ScimController,
         ScimTokensController,
+        SsoProvidersController,
+        SsoDiscoveryController,
+        SsoFlowController,
         TenantPagesController,
         create_static_files_router(path="/static", directories=[settings.branding_dir / "static"]),
     ]

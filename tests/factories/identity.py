@@ -9,7 +9,16 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.identity.models import ActionToken, EmailMessage, RefreshToken, ScimToken, User, UserGroup
+from lms.identity.models import (
+    ActionToken,
+    EmailMessage,
+    RefreshToken,
+    SamlAssertionSeen,
+    ScimToken,
+    SsoProvider,
+    User,
+    UserGroup,
+)
 from tests.factories.base import add, row_factory
 
 
@@ -69,3 +78,26 @@ async def make_scim_token(session: AsyncSession, tenant_id: UUID) -> ScimToken:
 @row_factory("user_groups")
 async def make_group(session: AsyncSession, tenant_id: UUID) -> UserGroup:
     return await add(session, UserGroup(tenant_id=tenant_id, display_name=f"group-{uuid.uuid4().hex[:8]}"))
+
+
+@row_factory("sso_providers")
+async def make_sso_provider(session: AsyncSession, tenant_id: UUID) -> SsoProvider:
+    return await add(
+        session,
+        SsoProvider(
+            tenant_id=tenant_id,
+            kind="oidc",
+            name=f"idp-{uuid.uuid4().hex[:8]}",
+            config={"issuer": "https://idp.example.com", "client_id": "lms"},
+        ),
+    )
+
+
+@row_factory("saml_assertions_seen")
+async def make_seen_assertion(session: AsyncSession, tenant_id: UUID) -> SamlAssertionSeen:
+    return await add(
+        session,
+        SamlAssertionSeen(
+            tenant_id=tenant_id, assertion_id=f"_{uuid.uuid4().hex}", expires_at=datetime.now(UTC) + timedelta(hours=1)
+        ),
+    )

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import Enum, ForeignKeyConstraint, Index, String, Text, text
+from sqlalchemy import Enum, ForeignKeyConstraint, Index, LargeBinary, String, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lms.db.base import Base, TenantScoped
+from lms.tenancy.models import JsonDict
 
 
 class UserStatus(enum.StrEnum):
@@ -144,3 +146,39 @@ class EmailMessage(TenantScoped, Base):
     status: Mapped[str] = mapped_column(String(16), default="queued")
     sent_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class SsoKind(enum.StrEnum):
+    SAML = "saml"
+    OIDC = "oidc"
+
+
+class SsoProvider(TenantScoped, Base):
+    """A tenant's identity provider (SAML 2.0 IdP or OpenID provider), configured by its admins."""
+
+    __tablename__ = "sso_providers"
+    __tenant_table_args__ = (Index("ux_sso_providers_tenant_name", "tenant_id", "name", unique=True),)
+
+    kind: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(200))
+    enabled: Mapped[bool] = mapped_column(default=True)
+    # People whose address ends in one of these are sent to this provider by the sign-in page.
+    email_domains: Mapped[list[str]] = mapped_column(ARRAY(String(253)), default=list)
+    # OIDC: issuer, client_id, scopes. SAML: the parsed IdP metadata (entity id, SSO/SLO URLs, certificates).
+    config: Mapped[dict[str, Any]] = mapped_column(JsonDict, default=dict)
+    # OIDC client secret, Fernet-encrypted under SECRET_KEY.
+    secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    # email / name / groups claim names, group -> role map, default roles.
+    attribute_mapping: Mapped[dict[str, Any]] = mapped_column(JsonDict, default=dict)
+
+
+class SamlAssertionSeen(TenantScoped, Base):
+    """A SAML assertion id already consumed; kept until the assertion expires so a replay is refused."""
+
+    __tablename__ = "saml_assertions_seen"
+    __tenant_table_args__ = (
+        Index("ux_saml_assertions_seen_tenant_assertion", "tenant_id", "assertion_id", unique=True),
+    )
+
+    assertion_id: Mapped[str] = mapped_column(String(256))
+    expires_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
