@@ -24,6 +24,7 @@ from lms.identity.controllers import AuthController, MeController, UsersControll
 from lms.identity.keys import KeyRing
 from lms.identity.scim.controllers import ScimController, ScimTokensController
 from lms.identity.sso.controllers import SsoDiscoveryController, SsoFlowController, SsoProvidersController
+from lms.identity.sso.saml_routes import SamlController, SamlProvidersController
 from lms.lib.errors import EXCEPTION_HANDLERS
 from lms.lib.jobs import build_celery, set_job_sender
 from lms.lib.telemetry import configure_logging, prometheus_config, request_context_middleware
@@ -80,6 +81,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         SsoProvidersController,
         SsoDiscoveryController,
         SsoFlowController,
+        SamlProvidersController,
+        SamlController,
         TenantPagesController,
         create_static_files_router(path="/static", directories=[settings.branding_dir / "static"]),
     ]

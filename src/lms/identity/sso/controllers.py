@@ -27,6 +27,7 @@ from lms.identity.sso.provisioning import (
     safe_next_path,
     secret_cipher,
 )
+from lms.identity.sso.saml import SamlServiceProvider
 from lms.identity.sso.schemas import Discovery, OidcProviderIn, ProviderOut
 from lms.lib.errors import Conflict, ValidationFailed
 
@@ -63,7 +64,7 @@ def provider_out(request: Request[Any, Any, Any], provider: SsoProvider) -> Prov
     return out
 
 
-async def _unique_name(session: AsyncSession, name: str, provider_id: UUID | None) -> None:
+async def ensure_unique_name(session: AsyncSession, name: str, provider_id: UUID | None) -> None:
     existing = (await session.execute(select(SsoProvider).where(SsoProvider.name == name))).scalar_one_or_none()
     if existing is not None and existing.id != provider_id:
         raise Conflict("a provider with this name already exists", field="name")
@@ -106,7 +107,7 @@ class SsoProvidersController(Controller):
     async def create_oidc(
         self, request: Request[Any, Any, Any], db_session: AsyncSession, data: OidcProviderIn
     ) -> ProviderOut:
-        await _unique_name(db_session, data.name, None)
+        await ensure_unique_name(db_session, data.name, None)
         provider = SsoProvider(tenant_id=tenant_id_of(request), kind=SsoKind.OIDC.value, name=data.name)
         await apply_oidc(request, provider, data)
         db_session.add(provider)
@@ -118,7 +119,7 @@ class SsoProvidersController(Controller):
         self, request: Request[Any, Any, Any], db_session: AsyncSession, provider_id: UUID, data: OidcProviderIn
     ) -> ProviderOut:
         provider = await get_provider(db_session, provider_id, SsoKind.OIDC.value)
-        await _unique_name(db_session, data.name, provider.id)
+        await ensure_unique_name(db_session, data.name, provider.id)
         await apply_oidc(request, provider, data)
         await db_session.flush()
         return provider_out(request, provider)
@@ -182,7 +183,9 @@ class SsoFlowController(Controller):
         if provider.kind == SsoKind.OIDC:
             url = await oidc_flow(request, provider).authorization_url(oidc_redirect_uri(request, provider.id), target)
             return Redirect(url)
-        raise ValidationFailed("SAML sign-in is not configured for this provider", field="provider_id")
+        settings = request.app.state.settings
+        saml = SamlServiceProvider(provider, site(request), settings.secret_key)
+        return Redirect(await saml.login_url(request.app.state.redis, settings.celery_queue, target))
 
     @get("/oidc/{provider_id:uuid}/callback")
     async def oidc_callback(
