@@ -53,3 +53,17 @@ ALTER TABLE saml_assertions_seen FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON saml_assertions_seen
     USING (tenant_id = (select app.current_tenant()))
     WITH CHECK (tenant_id = (select app.current_tenant()));
+
+-- Identity: MFA recovery codes and per-tenant identity settings.
+
+ALTER TABLE mfa_recovery_codes ENABLE ROW LEVEL SECURITY;
+ALTER TABLE mfa_recovery_codes FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON mfa_recovery_codes
+    USING (tenant_id = (select app.current_tenant()))
+    WITH CHECK (tenant_id = (select app.current_tenant()));
+
+ALTER TABLE identity_settings ENABLE ROW LEVEL SECURITY;
+ALTER TABLE identity_settings FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON identity_settings
+    USING (tenant_id = (select app.current_tenant()))
+    WITH CHECK (tenant_id = (select app.current_tenant()));

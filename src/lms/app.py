@@ -22,6 +22,7 @@ from lms.db.providers import provide_db_session
 from lms.health import health, ready
 from lms.identity.controllers import AuthController, MeController, UsersController, jwks
 from lms.identity.keys import KeyRing
+from lms.identity.mfa_routes import IdentitySettingsController, MfaEnrolmentController, MyMfaController
 from lms.identity.scim.controllers import ScimController, ScimTokensController
 from lms.identity.sso.controllers import SsoDiscoveryController, SsoFlowController, SsoProvidersController
 from lms.identity.sso.saml_routes import SamlController, SamlProvidersController
@@ -83,6 +84,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         SsoFlowController,
         SamlProvidersController,
         SamlController,
+        MyMfaController,
+        MfaEnrolmentController,
+        IdentitySettingsController,
         TenantPagesController,
         create_static_files_router(path="/static", directories=[settings.branding_dir / "static"]),
     ]

@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lms.identity.models import (
     ActionToken,
     EmailMessage,
+    IdentitySettings,
+    MfaRecoveryCode,
     RefreshToken,
     SamlAssertionSeen,
     ScimToken,
@@ -101,3 +103,14 @@ async def make_seen_assertion(session: AsyncSession, tenant_id: UUID) -> SamlAss
             tenant_id=tenant_id, assertion_id=f"_{uuid.uuid4().hex}", expires_at=datetime.now(UTC) + timedelta(hours=1)
         ),
     )
+
+
+@row_factory("mfa_recovery_codes")
+async def make_recovery_code(session: AsyncSession, tenant_id: UUID) -> MfaRecoveryCode:
+    user = await make_user(session, tenant_id)
+    return await add(session, MfaRecoveryCode(tenant_id=tenant_id, user_id=user.id, code_hash=uuid.uuid4().hex))
+
+
+@row_factory("identity_settings")
+async def make_identity_settings(session: AsyncSession, tenant_id: UUID) -> IdentitySettings:
+    return await add(session, IdentitySettings(tenant_id=tenant_id, mfa_required_for_staff=True))

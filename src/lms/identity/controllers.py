@@ -12,6 +12,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPT
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.identity.accounts import UserDirectory, user_out
+from lms.identity.mfa import TotpFactor
 from lms.identity.models import Role, User, UserStatus
 from lms.identity.principal import (
     REFRESH_COOKIE,
@@ -36,7 +37,7 @@ from lms.identity.schemas import (
 from lms.identity.sessions import SessionIssuer, TokenPair, cleared_cookies, session_cookies
 from lms.identity.signin import PasswordSignIn, accept_invitation, request_password_reset, reset_password
 from lms.identity.throttle import SignInThrottle
-from lms.lib.errors import NotFound, Unauthorized
+from lms.lib.errors import NotFound, Unauthorized, error_body
 from lms.lib.pagination import Page, PageParams, provide_page_params
 
 
@@ -94,6 +95,12 @@ def throttle_of(request: Request[Any, Any, Any]) -> SignInThrottle:
     return SignInThrottle(state.redis, tenant_id_of(request), namespace=state.settings.celery_queue)
 
 
+def totp_of(request: Request[Any, Any, Any], db_session: AsyncSession) -> TotpFactor:
+    state = request.app.state
+    tenant = request.scope["state"]["tenant"]
+    return TotpFactor(db_session, state.redis, state.settings.celery_queue, state.settings.secret_key, tenant.name)
+
+
 def directory_of(request: Request[Any, Any, Any], db_session: AsyncSession) -> UserDirectory:
     return UserDirectory(db_session, tenant_id_of(request), request.app.state.settings, site_url(request))
 
@@ -118,7 +125,14 @@ class AuthController(Controller):
         signin = PasswordSignIn(db_session, tenant_id_of(request), throttle_of(request))
         ip = request.client.host if request.client else "unknown"
         user = await signin.authenticate(data.email, data.password, ip)
-        await signin.complete(user, data.mfa_code)
+        enrolment_token = await signin.complete(user, data.mfa_code, totp_of(request, db_session), ip)
+        if enrolment_token is not None:
+            body = error_body(
+                "mfa_enrolment_required",
+                "your organisation requires multi-factor sign-in: enrol an authenticator app to continue",
+            )
+            # Response[Any]: this branch answers with an error body rather than tokens.
+            return Response({**body, "enrolment_token": enrolment_token}, status_code=403)  # type: ignore[arg-type]
         return signed_in(await sessions_of(request, db_session).start(user))
 
     @post("/refresh", status_code=HTTP_200_OK)

@@ -68,6 +68,30 @@ class User(TenantScoped, Base):
     last_login_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     # The identity provider's id for this person (SCIM externalId).
     external_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    # TOTP secret (Fernet under SECRET_KEY); set at enrolment, active once mfa_enabled.
+    totp_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    mfa_enabled: Mapped[bool] = mapped_column(default=False)
+
+
+class MfaRecoveryCode(TenantScoped, Base):
+    """A single-use recovery code (SHA-256 hash) for when the authenticator is lost."""
+
+    __tablename__ = "mfa_recovery_codes"
+    __tenant_table_args__ = (Index("ix_mfa_recovery_codes_tenant_user", "tenant_id", "user_id"), _user_fk())
+
+    user_id: Mapped[UUID]
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+
+class IdentitySettings(TenantScoped, Base):
+    """A tenant's sign-in policy, edited by its admins (one row per tenant, absent = defaults)."""
+
+    __tablename__ = "identity_settings"
+    __tenant_table_args__ = (Index("ux_identity_settings_tenant", "tenant_id", unique=True),)
+
+    # Instructors and tenant admins must use a second factor for password sign-in.
+    mfa_required_for_staff: Mapped[bool] = mapped_column(default=False)
 
 
 class UserGroup(TenantScoped, Base):
@@ -114,6 +138,7 @@ class RefreshToken(TenantScoped, Base):
 class ActionPurpose(enum.StrEnum):
     INVITATION = "invitation"
     PASSWORD_RESET = "password_reset"
+    MFA_ENROLMENT = "mfa_enrolment"
 
 
 class ActionToken(TenantScoped, Base):

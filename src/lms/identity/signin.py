@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.identity.accounts import PASSWORD_RESET_LIFETIME, UserDirectory, create_action_link
 from lms.identity.mail import queue_email
+from lms.identity.mfa import InvalidMfaCode, TotpFactor, mfa_required_for
 from lms.identity.models import ActionPurpose, ActionToken, User, UserStatus
 from lms.identity.passwords import check_password_policy, hash_password, verify_password
 from lms.identity.sessions import revoke_user_sessions, token_hash
@@ -18,6 +19,7 @@ from lms.identity.throttle import SignInThrottle
 from lms.lib.errors import DomainError, Forbidden, Unauthorized
 
 WRONG_CREDENTIALS = "e-mail or password is incorrect"
+MFA_ENROLMENT_LIFETIME = timedelta(minutes=15)
 
 
 class InvalidLink(DomainError):
@@ -64,10 +66,36 @@ class PasswordSignIn:
             raise Forbidden(f"this account is {user.status.value} and cannot sign in")
         return user
 
-    async def complete(self, user: User, mfa_code: str | None) -> None:
-        """Checks that follow a correct password (multi-factor), then records the sign-in."""
+    async def complete(self, user: User, mfa_code: str | None, factor: TotpFactor, ip: str) -> str | None:
+        """The second factor after a correct password. Returns an enrolment token instead of signing in
+        when the tenant requires MFA for this user's role and none is set up yet."""
+        if user.mfa_enabled:
+            try:
+                await factor.verify(user, mfa_code)
+            except InvalidMfaCode as exc:
+                if mfa_code:
+                    # Guessing codes counts towards the lockout like guessing passwords.
+                    await self.throttle.record_failure(user.email, ip)
+                    raise
+                raise MfaRequired(exc.message, field="mfa_code") from exc
+        elif await mfa_required_for(self.session, user):
+            return await create_action_link(self.session, user, ActionPurpose.MFA_ENROLMENT, MFA_ENROLMENT_LIFETIME)
         user.last_login_at = datetime.now(UTC)
         await self.session.flush()
+        return None
+
+
+async def peek_link(session: AsyncSession, raw: str, purpose: ActionPurpose) -> User:
+    """The user of a valid link, without using it up."""
+    row = (
+        await session.execute(
+            select(ActionToken).where(ActionToken.token_hash == token_hash(raw), ActionToken.purpose == purpose.value)
+        )
+    ).scalar_one_or_none()
+    user = await session.get(User, row.user_id) if row is not None else None
+    if row is None or row.used_at is not None or row.expires_at <= datetime.now(UTC) or user is None:
+        raise InvalidLink("this link is invalid, expired or already used", field="token")
+    return user
 
 
 async def consume_link(session: AsyncSession, raw: str, purpose: ActionPurpose) -> User:
