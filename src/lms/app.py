@@ -21,8 +21,12 @@ from lms.config import Settings, get_settings
 from lms.db.engines import create_database
 from lms.db.providers import provide_db_session
 from lms.health import health, ready
-from lms.identity.controllers import MeController, jwks
+from lms.identity.controllers import AuthController, MeController, UsersController, jwks
 from lms.identity.keys import KeyRing
+from lms.identity.mfa_routes import IdentitySettingsController, MfaEnrolmentController, MyMfaController
+from lms.identity.scim.controllers import ScimController, ScimTokensController
+from lms.identity.sso.controllers import SsoDiscoveryController, SsoFlowController, SsoProvidersController
+from lms.identity.sso.saml_routes import SamlController, SamlProvidersController
 from lms.learning.controllers import (
     CourseVersionMigrationController,
     EnrollmentController,
@@ -78,6 +82,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
         jwks,
         OperatorController,
         MeController,
+        AuthController,
+        UsersController,
+        ScimController,
+        ScimTokensController,
+        SsoProvidersController,
+        SsoDiscoveryController,
+        SsoFlowController,
+        SamlProvidersController,
+        SamlController,
+        MyMfaController,
+        MfaEnrolmentController,
+        IdentitySettingsController,
         TenantPagesController,
         CourseController,
         CatalogueSearchController,

@@ -43,6 +43,11 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     db_pool_size: int = 10
+    # smtp://user:password@host:port (smtps:// for TLS); absent = e-mails are kept in the outbox table and logged.
+    smtp_url: str | None = None
+    mail_from: str = "no-reply@localhost"
+    # host:port pairs of identity providers inside a private network that SSO may fetch from.
+    sso_allow_private_hosts: frozenset[str] = frozenset()
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -69,6 +74,11 @@ class Settings:
             host=_env("HOST", base.host) or base.host,
             port=int(_env("PORT", str(base.port)) or base.port),
             db_pool_size=int(_env("DB_POOL_SIZE", "10") or 10),
+            smtp_url=_env("SMTP_URL"),
+            mail_from=_env("MAIL_FROM", base.mail_from) or base.mail_from,
+            sso_allow_private_hosts=frozenset(
+                h.strip().lower() for h in (_env("SSO_ALLOW_PRIVATE_HOSTS", "") or "").split(",") if h.strip()
+            ),
         )
 
     def role_url(self, role: str) -> str:
