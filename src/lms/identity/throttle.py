@@ -50,8 +50,10 @@ class SignInThrottle:
     async def record_failure(self, email: str, ip: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             for key in (self._account_key(email), self._ip_key(ip)):
+                # SET NX EX starts the window at the first failure (EXPIRE NX needs Redis 7;
+                # the embedded server is 6.2). INCR keeps the TTL.
+                pipe.set(key, 0, ex=self.window_seconds, nx=True)
                 pipe.incr(key)
-                pipe.expire(key, self.window_seconds, nx=True)
             await pipe.execute()
 
     async def record_success(self, email: str) -> None:
