@@ -11,6 +11,7 @@ from litestar.di import Provide
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms.db.binding import tenant_session
 from lms.identity.accounts import UserDirectory, user_out
 from lms.identity.mfa import TotpFactor
 from lms.identity.models import Role, User, UserStatus
@@ -23,6 +24,7 @@ from lms.identity.principal import (
     requires_role,
     requires_user,
 )
+from lms.identity.profiles import cached_profile, remember_profile
 from lms.identity.schemas import (
     AcceptInvitation,
     PasswordResetConfirm,
@@ -63,11 +65,17 @@ class MeController(Controller):
     tags = ["identity"]
 
     @get("/")
-    async def me(self, db_session: AsyncSession, principal: Principal) -> MeOut:
-        user = await db_session.get(User, principal.user_id)
+    async def me(self, request: Request[Any, Any, Any], principal: Principal) -> MeOut:
+        cached = cached_profile(principal.tenant_id, principal.user_id)
+        if isinstance(cached, MeOut):
+            return cached
+        # The principal's tenant is the host's tenant (checked when the token was accepted). The session
+        # is opened only on a cache miss, which keeps this hot route cheap.
+        async with tenant_session(request.app.state.db.app_sessions, principal.tenant_id) as session:
+            user = await session.get(User, principal.user_id)
         if user is None:
             raise NotFound("user not found")
-        return MeOut(
+        profile = MeOut(
             id=str(user.id),
             tenant_id=str(user.tenant_id),
             email=user.email,
@@ -75,6 +83,8 @@ class MeController(Controller):
             roles=list(user.roles),
             status=user.status.value,
         )
+        remember_profile(user.tenant_id, user.id, profile, request.app.state.settings.profile_cache_seconds)
+        return profile
 
 
 def tenant_id_of(request: Request[Any, Any, Any]) -> UUID:

@@ -55,7 +55,24 @@ async def issue_access_token(
     return str(jwt.encode(claims, key.private_pem, algorithm="RS256", headers={"kid": key.kid}))
 
 
+# Verified tokens, so that a client's repeated requests skip parsing and the RSA check. An entry is
+# used only while its token is unexpired, so caching never extends what the signature allowed.
+_VERIFIED_CACHE_SIZE = 10_000
+_verified: dict[str, AccessClaims] = {}
+
+
 async def verify_access_token(keys: KeyRing, token: str) -> AccessClaims:
+    cached = _verified.get(token)
+    if cached is not None and cached.expires_at > time.time():
+        return cached
+    claims = await _verify_access_token(keys, token)
+    if len(_verified) >= _VERIFIED_CACHE_SIZE:
+        _verified.clear()
+    _verified[token] = claims
+    return claims
+
+
+async def _verify_access_token(keys: KeyRing, token: str) -> AccessClaims:
     try:
         header = jwt.get_unverified_header(token)
     except JWTError as exc:
