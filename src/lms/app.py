@@ -23,6 +23,7 @@ from lms.health import health, ready
 from lms.identity.controllers import AuthController, MeController, UsersController, jwks
 from lms.identity.keys import KeyRing
 from lms.identity.mfa_routes import IdentitySettingsController, MfaEnrolmentController, MyMfaController
+from lms.identity.pages import SignInPagesController
 from lms.identity.scim.controllers import ScimController, ScimTokensController
 from lms.identity.sso.controllers import SsoDiscoveryController, SsoFlowController, SsoProvidersController
 from lms.identity.sso.saml_routes import SamlController, SamlProvidersController
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         MyMfaController,
         MfaEnrolmentController,
         IdentitySettingsController,
+        SignInPagesController,
         TenantPagesController,
         create_static_files_router(path="/static", directories=[settings.branding_dir / "static"]),
     ]
