@@ -59,7 +59,6 @@ class PasswordSignIn:
         if not await verify_password(user.password_hash if user else None, password) or user is None:
             await self.throttle.record_failure(email, ip)
             raise Unauthorized(WRONG_CREDENTIALS)
-        await self.throttle.record_success(email)
         if await sso_required(self.session, self.tenant_id):
             raise Forbidden("this site signs in with your company's single sign-on; passwords are disabled")
         if user.status is not UserStatus.ACTIVE:
@@ -78,7 +77,9 @@ class PasswordSignIn:
                     await self.throttle.record_failure(user.email, ip)
                     raise
                 raise MfaRequired(exc.message, field="mfa_code") from exc
-        elif await mfa_required_for(self.session, user):
+        # Only a complete sign-in clears the failure count: a known password does not open unlimited code guessing.
+        await self.throttle.record_success(user.email)
+        if not user.mfa_enabled and await mfa_required_for(self.session, user):
             return await create_action_link(self.session, user, ActionPurpose.MFA_ENROLMENT, MFA_ENROLMENT_LIFETIME)
         user.last_login_at = datetime.now(UTC)
         await self.session.flush()
