@@ -50,8 +50,9 @@ class SignInThrottle:
     async def record_failure(self, email: str, ip: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             for key in (self._account_key(email), self._ip_key(ip)):
+                # The first failure opens the window; INCR keeps the TTL. (Works on Redis 6, unlike EXPIRE NX.)
+                pipe.set(key, 0, ex=self.window_seconds, nx=True)
                 pipe.incr(key)
-                pipe.expire(key, self.window_seconds, nx=True)
             await pipe.execute()
 
     async def record_success(self, email: str) -> None:
