@@ -28,3 +28,9 @@ async def test_emailed_link_pages_carry_the_token_escaped(client: Client, make_t
     assert "&#34;&gt;&lt;script&gt;" in hostile.text or "&quot;&gt;&lt;script&gt;" in hostile.text
     request_form = await client.get(f"{host(tenant)}/reset-password")
     assert 'id="request-reset"' in request_form.text
+
+
+async def test_openapi_document_describes_the_identity_api(client: Client) -> None:
+    document = (await client.get("/schema/openapi.json")).json()
+    for path in ("/api/v1/auth/login", "/api/v1/users", "/api/v1/sso/providers/oidc", "/api/v1/me/mfa/totp"):
+        assert path in document["paths"] or path + "/" in document["paths"], path
