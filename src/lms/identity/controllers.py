@@ -184,7 +184,7 @@ class AuthController(Controller):
     async def request_reset(
         self, request: Request[Any, Any, Any], db_session: AsyncSession, data: PasswordResetRequest
     ) -> dict[str, str]:
-        await request_password_reset(directory_of(request, db_session), data.email)
+        await request_password_reset(directory_of(request, db_session), data.email, throttle_of(request))
         return {"status": "if this address has an account, a reset link is on its way"}
 
     @post("/password-reset/confirm", status_code=HTTP_200_OK)

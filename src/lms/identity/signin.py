@@ -136,12 +136,12 @@ async def accept_invitation(
     return user
 
 
-async def request_password_reset(directory: UserDirectory, email: str) -> None:
+async def request_password_reset(directory: UserDirectory, email: str, throttle: SignInThrottle) -> None:
     """E-mail a reset link to an active user; says nothing about whether the address exists."""
     if await sso_required(directory.session, directory.tenant_id):
         return
     user = await directory.find_by_email(email)
-    if user is None or user.status is not UserStatus.ACTIVE:
+    if user is None or user.status is not UserStatus.ACTIVE or not await throttle.reset_email_allowed(email):
         return
     raw = await create_action_link(directory.session, user, ActionPurpose.PASSWORD_RESET, PASSWORD_RESET_LIFETIME)
     await queue_email(

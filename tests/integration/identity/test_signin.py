@@ -184,3 +184,14 @@ async def test_sso_required_disables_passwords(client: Client, make_tenant: Make
     response = await client.post(f"{host(tenant)}/api/v1/auth/login", json={"email": user.email, "password": PASSWORD})
     assert response.status_code == 403
     assert "single sign-on" in response.json()["error"]["message"]
+
+
+async def test_password_reset_emails_are_limited_per_account(
+    client: Client, db: Database, make_tenant: MakeTenant, make_user: MakeUser
+) -> None:
+    tenant = await make_tenant()
+    user = await make_member(make_user, tenant)
+    for _ in range(5):
+        answer = await client.post(f"{host(tenant)}/api/v1/auth/password-reset", json={"email": user.email})
+        assert answer.status_code == 202
+    assert len(await outbox(db, tenant, user.email)) == 3
