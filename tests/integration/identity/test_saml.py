@@ -283,3 +283,19 @@ async def test_admin_cannot_see_or_change_another_tenants_providers(
     assert (await client.delete(f"{base}/api/v1/sso/providers/{site['id']}", headers=other_headers)).status_code == 404
     assert (await client.get(f"{base}/api/v1/sso/providers", headers=other_headers)).json() == []
     assert (await client.get(f"{base}/auth/saml/{site['id']}/metadata")).status_code == 404
+
+
+async def test_idp_initiated_sign_in_can_be_switched_off(
+    client: Client, site: dict[str, Any], idp: SamlIdentityProvider, login: Login, make_user: MakeUser
+) -> None:
+    headers = await login(await make_user(site["tenant"], roles=["tenant_admin"]))
+    updated = await client.put(
+        f"{site['base']}/api/v1/sso/providers/{site['id']}/saml",
+        json={"name": "Acme SAML", "metadata_url": f"{idp.base_url}/metadata", "allow_idp_initiated": False},
+        headers=headers,
+    )
+    assert updated.status_code == 200, updated.text
+    unsolicited = idp.response("eve@acme.com", None, site["acs_url"], site["sp_metadata_url"])
+    refused = await post_acs(client, site["acs_url"], unsolicited, "/")
+    assert refused.status_code == 403
+    assert "IdP-initiated" in refused.json()["error"]["message"]
