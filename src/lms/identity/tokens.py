@@ -144,6 +144,9 @@ def verify_id_token(
         raise InvalidToken(f"invalid ID token: {exc}") from exc
     if claims.get("nonce") != nonce:
         raise InvalidToken("ID token nonce does not match this sign-in")
+    audiences = claims.get("aud")
+    if isinstance(audiences, list) and len(audiences) > 1 and claims.get("azp") != audience:
+        raise InvalidToken("ID token for several audiences without this client as azp")
     return claims
 
 
