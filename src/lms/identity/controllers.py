@@ -27,6 +27,7 @@ from lms.identity.principal import (
 from lms.identity.profiles import cached_profile, remember_profile
 from lms.identity.schemas import (
     AcceptInvitation,
+    PasswordChange,
     PasswordResetConfirm,
     PasswordResetRequest,
     RefreshIn,
@@ -37,7 +38,13 @@ from lms.identity.schemas import (
     UserUpdate,
 )
 from lms.identity.sessions import SessionIssuer, TokenPair, cleared_cookies, session_cookies
-from lms.identity.signin import PasswordSignIn, accept_invitation, request_password_reset, reset_password
+from lms.identity.signin import (
+    PasswordSignIn,
+    accept_invitation,
+    change_password,
+    request_password_reset,
+    reset_password,
+)
 from lms.identity.throttle import SignInThrottle
 from lms.lib.errors import NotFound, Unauthorized, error_body
 from lms.lib.pagination import Page, PageParams, provide_page_params
@@ -85,6 +92,25 @@ class MeController(Controller):
         )
         remember_profile(user.tenant_id, user.id, profile, request.app.state.settings.profile_cache_seconds)
         return profile
+
+
+class PasswordController(Controller):
+    path = "/api/v1/me/password"
+    guards = [requires_user]
+    dependencies = {"principal": Provide(provide_principal)}
+    tags = ["identity"]
+
+    @post("/", status_code=HTTP_200_OK)
+    async def change(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, data: PasswordChange
+    ) -> Response[TokenOut]:
+        """Change the password: every other session ends; this one continues with new tokens."""
+        user = await db_session.get(User, principal.user_id)
+        if user is None:
+            raise NotFound("user not found")
+        ip = request.client.host if request.client else "unknown"
+        await change_password(db_session, user, data.current_password, data.new_password, throttle_of(request), ip)
+        return signed_in(await sessions_of(request, db_session).start(user))
 
 
 def tenant_id_of(request: Request[Any, Any, Any]) -> UUID:

@@ -168,3 +168,20 @@ async def reset_password(session: AsyncSession, tenant_id: UUID, raw: str, passw
     await revoke_user_sessions(session, user.id)
     await session.flush()
     return user
+
+
+async def change_password(
+    session: AsyncSession, user: User, current: str, new: str, throttle: SignInThrottle, ip: str
+) -> None:
+    """A signed-in user replaces their password; wrong current passwords count towards the lockout."""
+    if await sso_required(session, user.tenant_id):
+        raise Forbidden("this site signs in with your company's single sign-on; passwords are disabled")
+    await throttle.check(user.email, ip)
+    if not await verify_password(user.password_hash, current):
+        await throttle.record_failure(user.email, ip)
+        raise Unauthorized("the current password is not correct", field="current_password")
+    check_password_policy(new, user.email, field="new_password")
+    user.password_hash = await hash_password(new)
+    user.password_changed_at = datetime.now(UTC)
+    await revoke_user_sessions(session, user.id)
+    await session.flush()
