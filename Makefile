@@ -23,3 +23,4 @@ typecheck:
 
 bench: setup
 	$(BIN)/python bench/rls_overhead.py
+	$(BIN)/python bench/auth.py

@@ -21,9 +21,10 @@ from lms.config import Settings, get_settings
 from lms.db.engines import create_database
 from lms.db.providers import provide_db_session
 from lms.health import health, ready
-from lms.identity.controllers import AuthController, MeController, UsersController, jwks
+from lms.identity.controllers import AuthController, MeController, PasswordController, UsersController, jwks
 from lms.identity.keys import KeyRing
 from lms.identity.mfa_routes import IdentitySettingsController, MfaEnrolmentController, MyMfaController
+from lms.identity.pages import SignInPagesController
 from lms.identity.scim.controllers import ScimController, ScimTokensController
 from lms.identity.sso.controllers import SsoDiscoveryController, SsoFlowController, SsoProvidersController
 from lms.identity.sso.saml_routes import SamlController, SamlProvidersController
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         MeController,
         AuthController,
         UsersController,
+        PasswordController,
         ScimController,
         ScimTokensController,
         SsoProvidersController,
@@ -94,6 +96,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         MyMfaController,
         MfaEnrolmentController,
         IdentitySettingsController,
+        SignInPagesController,
         TenantPagesController,
         CourseController,
         CatalogueSearchController,
