@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from lms.config import get_settings
-from lms.learning.fold import fold_pending, redis_from_url
-from lms.learning.ingest import StreamKeys
+from lms.learning.fold import fold_pending
+from lms.learning.ingest import StreamKeys, stream_redis
 from lms.learning.tasks import FOLD_TASK
 from workers.app import celery_app
 from workers.runtime import database, run
@@ -12,7 +12,7 @@ from workers.runtime import database, run
 
 async def _fold() -> int:
     settings = get_settings()
-    redis = redis_from_url(settings.redis_url or "")
+    redis = stream_redis(settings.redis_url or "")
     try:
         return await fold_pending(database(), redis, StreamKeys.for_queue(settings.celery_queue))
     finally:

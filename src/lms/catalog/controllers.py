@@ -25,6 +25,7 @@ from lms.catalog.schemas import (
     PriceFilter,
     PublishIn,
     ReorderIn,
+    SharedCourseOut,
     SortOrder,
     VersionOut,
 )
@@ -144,6 +145,38 @@ class CourseController(Controller):
     async def delete_lesson(self, catalogue: CatalogueService, course_id: UUID, lesson_id: UUID) -> dict[str, str]:
         await catalogue.delete_lesson(course_id, lesson_id)
         return {"status": "deleted", "id": str(lesson_id)}
+
+
+class SharedCatalogueController(Controller):
+    path = "/api/v1/catalog/shared"
+    guards = [requires_author]
+    dependencies = {
+        "principal": Provide(provide_principal),
+        "catalogue": Provide(provide_catalogue),
+        "page": Provide(provide_page_params, sync_to_thread=False),
+    }
+    tags = ["catalogue"]
+
+    @get("/")
+    async def list_shared(self, catalogue: CatalogueService, page: PageParams) -> Page[SharedCourseOut]:
+        """The platform's shared catalogue, with whether this site offers each course."""
+        rows, total = await catalogue.shared_catalogue(page.limit, page.offset)
+        items = [
+            SharedCourseOut(id=c.id, title=c.title, slug=c.slug, summary=c.summary, offered=offered)
+            for c, offered in rows
+        ]
+        return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+    @put("/{course_id:uuid}/offer")
+    async def offer(self, catalogue: CatalogueService, course_id: UUID) -> SharedCourseOut:
+        """Offer a shared course to this site's learners (tenant admins; idempotent)."""
+        course = await catalogue.offer_shared(course_id)
+        return SharedCourseOut(id=course.id, title=course.title, slug=course.slug, summary=course.summary, offered=True)
+
+    @delete("/{course_id:uuid}/offer", status_code=HTTP_200_OK)
+    async def withdraw(self, catalogue: CatalogueService, course_id: UUID) -> dict[str, str]:
+        await catalogue.withdraw_shared(course_id)
+        return {"status": "withdrawn", "course_id": str(course_id)}
 
 
 class CatalogueSearchController(Controller):

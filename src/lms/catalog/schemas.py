@@ -164,6 +164,14 @@ class CourseOut(msgspec.Struct):
     modules: list[ModuleOut] | None = None
 
 
+class SharedCourseOut(msgspec.Struct):
+    id: UUID
+    title: str
+    slug: str
+    summary: str
+    offered: bool
+
+
 class VersionOut(msgspec.Struct):
     id: UUID
     number: int

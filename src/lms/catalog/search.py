@@ -82,7 +82,12 @@ class CourseSearch:
 
     async def search(self, query: SearchQuery) -> SearchResult:
         params: dict[str, Any] = {"limit": query.limit, "offset": query.offset}
-        where = ["c.status = 'published'", "(c.publish_at is null or c.publish_at <= now())"]
+        where = [
+            "c.status = 'published'",
+            "(c.publish_at is null or c.publish_at <= now())",
+            # Shared courses only when this tenant offers them (RLS scopes the offers to the tenant).
+            "(c.tenant_id is not null or exists (select 1 from shared_course_offers o where o.course_id = c.id))",
+        ]
         rank = "0::float"
         trigram = await trigram_available(self.session)
         if query.q and query.q.strip():

@@ -12,11 +12,11 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.catalog.models import Course, CourseStatus, CourseVersion, Lesson, LessonType, Module
+from lms.catalog.models import Course, CourseStatus, CourseVersion, Lesson, LessonType, Module, SharedCourseOffer
 from lms.catalog.schemas import (
     CourseCreate,
     CourseOut,
@@ -42,6 +42,21 @@ def is_visible_to_learners(course: Course, at: datetime | None = None) -> bool:
     """Published, and its scheduled release time (if any) has passed."""
     at = at or now()
     return course.status is CourseStatus.PUBLISHED and (course.publish_at is None or course.publish_at <= at)
+
+
+def offered_to_tenant() -> ColumnElement[bool]:
+    """The tenant's own courses, and the shared ones it offers (RLS scopes the offers to it)."""
+    return or_(
+        Course.tenant_id.is_not(None),
+        exists(select(SharedCourseOffer.id).where(SharedCourseOffer.course_id == Course.id)),
+    )
+
+
+async def is_offered(session: AsyncSession, course: Course) -> bool:
+    if not course.is_shared:
+        return True
+    found = await session.execute(select(SharedCourseOffer.id).where(SharedCourseOffer.course_id == course.id))
+    return found.first() is not None
 
 
 def lesson_out(lesson: Lesson) -> LessonOut:
@@ -107,16 +122,19 @@ class CatalogueService:
 
     # --- reads -------------------------------------------------------------------------------
     async def get_course(self, course_id: UUID) -> Course:
-        """A course the caller may see: authors see drafts of their tenant, learners only released ones."""
+        """A course the caller may see: authors see drafts of their tenant and the whole shared
+        catalogue; learners only released courses, and shared ones only when the tenant offers them."""
         course = await self.session.get(Course, course_id)
         if course is None or not (self.is_author or is_visible_to_learners(course)):
+            raise NotFound("course not found", field="course_id")
+        if not self.is_author and not await is_offered(self.session, course):
             raise NotFound("course not found", field="course_id")
         return course
 
     async def list_courses(
         self, limit: int, offset: int, status: CourseStatus | None = None
     ) -> tuple[list[Course], int]:
-        query = select(Course)
+        query = select(Course).where(offered_to_tenant())
         if not self.is_author:
             query = query.where(
                 Course.status == CourseStatus.PUBLISHED, (Course.publish_at.is_(None)) | (Course.publish_at <= now())
@@ -154,6 +172,52 @@ class CatalogueService:
         for lesson in lessons:
             by_module.setdefault(lesson.module_id, []).append(lesson)
         return [module_out(m, by_module.get(m.id, [])) for m in modules]
+
+    async def shared_catalogue(self, limit: int, offset: int) -> tuple[list[tuple[Course, bool]], int]:
+        """Released courses of the shared catalogue, each with whether this tenant offers it."""
+        query = select(Course).where(Course.tenant_id.is_(None), Course.status == CourseStatus.PUBLISHED)
+        total = (await self.session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+        courses = list(
+            (await self.session.execute(query.order_by(Course.title, Course.id).limit(limit).offset(offset))).scalars()
+        )
+        offered = set(
+            (
+                await self.session.execute(
+                    select(SharedCourseOffer.course_id).where(SharedCourseOffer.course_id.in_([c.id for c in courses]))
+                )
+            ).scalars()
+        )
+        return [(c, c.id in offered) for c in courses], total
+
+    async def offer_shared(self, course_id: UUID) -> Course:
+        """Make a shared course available to this tenant's learners (idempotent)."""
+        self._require_admin()
+        course = await self.session.get(Course, course_id)
+        if course is None or not course.is_shared or course.status is not CourseStatus.PUBLISHED:
+            raise NotFound("no released shared course with this id", field="course_id")
+        if not await is_offered(self.session, course):
+            self.session.add(
+                SharedCourseOffer(
+                    tenant_id=self.principal.tenant_id, course_id=course.id, offered_by=self.principal.user_id
+                )
+            )
+            await self._flush_unique("course_id", "this course is already offered")
+        return course
+
+    async def withdraw_shared(self, course_id: UUID) -> None:
+        """Stop offering a shared course to new learners; existing enrolments keep working."""
+        self._require_admin()
+        offer = (
+            await self.session.execute(select(SharedCourseOffer).where(SharedCourseOffer.course_id == course_id))
+        ).scalar_one_or_none()
+        if offer is None:
+            raise NotFound("this site does not offer that course", field="course_id")
+        await self.session.delete(offer)
+        await self.session.flush()
+
+    def _require_admin(self) -> None:
+        if not self.principal.has_role(Role.TENANT_ADMIN):
+            raise Forbidden("only a tenant admin can choose which shared courses this site offers")
 
     # --- authoring ---------------------------------------------------------------------------
     async def editable_course(self, course_id: UUID, lock: bool = False) -> Course:

@@ -15,7 +15,7 @@ from lms.catalog.guards import requires_author
 from lms.catalog.schemas import MigrateIn
 from lms.identity.principal import Principal, provide_principal, requires_user
 from lms.learning import views
-from lms.learning.ingest import StreamKeys, ingest_events
+from lms.learning.ingest import StreamKeys, ingest_events, ingest_redis
 from lms.learning.models import EnrollmentSource, EnrollmentStatus
 from lms.learning.schemas import (
     BulkEnrollIn,
@@ -107,11 +107,12 @@ class ProgressController(Controller):
 
     @post("/events")
     async def events(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, data: EventsIn
+        self, request: Request[Any, Any, Any], principal: Principal, data: EventsIn
     ) -> Response[EventsOut]:
         """A batch of progress events: 202 with a result per event; 422 when none was accepted."""
         keys = StreamKeys.for_queue(request.app.state.settings.celery_queue)
-        out = await ingest_events(db_session, request.app.state.redis, keys, principal, data.events)
+        state = request.app.state
+        out = await ingest_events(state.db.app_sessions, ingest_redis(state), keys, principal, data.events)
         return Response(out, status_code=HTTP_202_ACCEPTED if out.accepted else HTTP_422_UNPROCESSABLE_ENTITY)
 
     @get("/lessons/{lesson_id:uuid}/resume")

@@ -53,12 +53,6 @@ class Fold:
     last_at: datetime | None = None
 
 
-def redis_from_url(url: str) -> aioredis.Redis:
-    if url.startswith("redis+socket://"):
-        return aioredis.Redis(unix_socket_path=url.removeprefix("redis+socket://"))
-    return aioredis.Redis.from_url(url)
-
-
 async def ensure_group(redis: aioredis.Redis, keys: StreamKeys) -> None:
     try:
         await redis.xgroup_create(keys.stream, GROUP, id="0", mkstream=True)

@@ -227,7 +227,7 @@ async def record_assessment_result(
             enrollment_id=enrollment.id,
             user_id=user_id,
             lesson_id=lesson_id,
-            lesson_owner=lesson.catalogue_owner,
+            lesson_owner=lesson.owner_key,
             watched_ranges=[],
         )
         session.add(progress)

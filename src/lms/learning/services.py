@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.models import Course, CourseStatus, CourseVersion
-from lms.catalog.services import bump_enrollment_count, is_visible_to_learners
+from lms.catalog.services import bump_enrollment_count, is_offered, is_visible_to_learners
 from lms.identity.models import Role, User, UserStatus
 from lms.identity.principal import Principal
 from lms.learning.models import Enrollment, EnrollmentSource, EnrollmentStatus
@@ -38,7 +38,7 @@ class CourseRef:
 
     @classmethod
     def of(cls, course: Course) -> CourseRef:
-        return cls(course.id, course.catalogue_owner, course.current_version_id)
+        return cls(course.id, course.owner_key, course.current_version_id)
 
 
 async def enrollment_out(session: AsyncSession, enrollments: list[Enrollment]) -> list[EnrollmentOut]:
@@ -182,6 +182,8 @@ class EnrollmentService:
         course = await self.session.get(Course, course_id)
         if course is None or (not assigning and not is_visible_to_learners(course)):
             raise NotFound("course not found", field="course_id")
+        if not await is_offered(self.session, course):
+            raise NotFound("this site does not offer that shared course", field="course_id")
         if course.status is not CourseStatus.PUBLISHED:
             raise ValidationFailed(
                 f"this course is {course.status.value}; only published courses take enrolments", field="course_id"

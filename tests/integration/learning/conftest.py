@@ -9,15 +9,15 @@ import redis.asyncio as aioredis
 
 from lms.config import Settings
 from lms.db.engines import Database
-from lms.learning.fold import fold_pending, redis_from_url
-from lms.learning.ingest import StreamKeys
+from lms.learning.fold import fold_pending
+from lms.learning.ingest import StreamKeys, stream_redis
 
 Fold = Callable[[], Awaitable[int]]
 
 
 @pytest.fixture(scope="session")
 async def redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
-    client = redis_from_url(settings.redis_url or "")
+    client = stream_redis(settings.redis_url or "")
     yield client
     await client.aclose()
 
