@@ -36,9 +36,7 @@ def upgrade() -> None:
         sa.CheckConstraint(f"shared_owner = '{SHARED}'::uuid", name="ck_shared_course_offers_shared"),
     )
     op.create_index("ix_shared_course_offers_tenant_id", "shared_course_offers", ["tenant_id"])
-    op.create_index(
-        "ux_shared_course_offers_course", "shared_course_offers", ["tenant_id", "course_id"], unique=True
-    )
+    op.create_index("ux_shared_course_offers_course", "shared_course_offers", ["tenant_id", "course_id"], unique=True)
     # policies/catalog.sql
     op.execute("ALTER TABLE shared_course_offers ENABLE ROW LEVEL SECURITY")
     op.execute("ALTER TABLE shared_course_offers FORCE ROW LEVEL SECURITY")
