@@ -1,7 +1,9 @@
 """Sustained video_heartbeat ingest through the HTTP API, RLS on, against the database's own limit.
 
-200 simulated learners (one keep-alive connection each) post batches of 10 heartbeats for 60 s to
-a real API (uvicorn, `--api-workers` processes) with a real Celery worker folding the stream.
+200 simulated learners (one keep-alive connection each) post batches of 10 heartbeats for 60 s,
+paced so that together they offer `--offered` events/s (default: the 10,000 target; 0 = as fast as
+each answer comes back), to a real API (uvicorn, `--api-workers` processes) with a real Celery
+worker folding the stream.
 Prints events/s and request latency, then waits for the worker to drain and compares the events
 stored with the events sent (they must be equal). In the same run, a bare single-row
 `INSERT ... ON CONFLICT` loop into lesson_progress over asyncpg gives the database's own rate.
@@ -79,6 +81,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--api-workers", type=int, default=2)
     parser.add_argument("--baseline-seconds", type=float, default=10.0)
     parser.add_argument("--baseline-connections", type=int, default=8)
+    parser.add_argument("--offered", type=float, default=10_000, help="events/s offered in total; 0 = unpaced")
     parser.add_argument("--target-events", type=float, default=10_000)
     parser.add_argument("--target-p99-ms", type=float, default=100)
     return parser.parse_args()
@@ -192,13 +195,27 @@ async def wait_ready(port: int, host: str, limit_seconds: float = 60) -> None:
 
 
 async def learner_loop(
-    index: int, token: str, fixture: Fixture, port: int, batch: int, end: float, result: LoadResult
+    index: int,
+    token: str,
+    fixture: Fixture,
+    port: int,
+    batch: int,
+    end: float,
+    result: LoadResult,
+    interval: float = 0.0,
 ) -> None:
     conn = Connection(port, f"{fixture.slug}.{BASE_DOMAIN}")
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     lesson, course = str(fixture.lesson_id), str(fixture.course_id)
     position, seq = random.uniform(0, 100), 0
+    # Spread the learners over one interval so their requests do not arrive in lockstep.
+    next_send = time.monotonic() + random.uniform(0, interval)
     while time.monotonic() < end:
+        if interval:
+            delay = next_send - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            next_send += interval
         now = datetime.now(UTC).isoformat()
         events = []
         for _ in range(batch):
@@ -242,9 +259,10 @@ async def generate_load(fixture: Fixture, port: int, args: argparse.Namespace) -
     )
     started = time.monotonic()
     end = started + args.seconds
+    interval = len(fixture.learners) * args.batch / args.offered if args.offered else 0.0
     await asyncio.gather(
         *(
-            learner_loop(i + 10_000, token, fixture, port, args.batch, end, result)
+            learner_loop(i + 10_000, token, fixture, port, args.batch, end, result, interval)
             for i, (_, token) in enumerate(fixture.learners)
         )
     )
@@ -336,6 +354,8 @@ def main() -> int:
     p50, p99 = percentile(load.latencies, 50) * 1000, percentile(load.latencies, 99) * 1000
     print(f"progress ingest: {args.learners} learners, batches of {args.batch}, {load.seconds:.0f} s, RLS on")
     print(f"  API processes            {args.api_workers}, fold worker 1 process")
+    offered = f"{args.offered:,.0f} events/s" if args.offered else "unpaced (closed loop)"
+    print(f"  offered load             {offered}")
     print(f"  events accepted          {load.accepted:,} ({load.failed_requests} failed requests {load.failures})")
     if load.failure_sample:
         print(f"  a failure                {load.failure_sample.decode(errors='replace')}")
