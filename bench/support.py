@@ -16,11 +16,11 @@ from lms.runtime.embedded import EmbeddedServices, start_embedded
 
 
 @contextmanager
-def bench_settings(prefix: str) -> Iterator[Settings]:
-    """Settings pointing at a new, migrated-later, empty database (dropped afterwards)."""
+def bench_settings(prefix: str, needs_redis: bool = True) -> Iterator[Settings]:
+    """Settings pointing at a new, empty database (dropped afterwards); embedded servers for what is unset."""
     settings = Settings.from_env()
     services = EmbeddedServices()
-    if not settings.database_url or not settings.redis_url:
+    if not settings.database_url or (needs_redis and not settings.redis_url):
         settings, services = start_embedded(settings)
         print(f"embedded services under {settings.data_dir.resolve()}", file=sys.stderr)
     assert settings.database_url
