@@ -16,7 +16,12 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
-from lms.catalog.controllers import CatalogueSearchController, CourseController, SharedCatalogueController
+from lms.catalog.controllers import (
+    CatalogueSearchController,
+    CourseController,
+    ProgramController,
+    SharedCatalogueController,
+)
 from lms.config import Settings, get_settings
 from lms.db.engines import create_database
 from lms.db.providers import provide_db_session
@@ -82,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         CourseController,
         CatalogueSearchController,
         SharedCatalogueController,
+        ProgramController,
         CourseVersionMigrationController,
         EnrollmentController,
         ProgressController,

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.guards import requires_author
 from lms.catalog.models import CourseStatus, Difficulty
+from lms.catalog.programs import ProgramService
 from lms.catalog.schemas import (
     CourseCreate,
     CourseOut,
@@ -23,6 +24,10 @@ from lms.catalog.schemas import (
     ModuleOut,
     ModuleUpdate,
     PriceFilter,
+    ProgramCoursesIn,
+    ProgramCreate,
+    ProgramOut,
+    ProgramStatusIn,
     PublishIn,
     ReorderIn,
     SharedCourseOut,
@@ -211,3 +216,42 @@ class CatalogueSearchController(Controller):
             offset=offset,
         )
         return await CourseSearch(db_session).search(query)
+
+
+async def provide_programs(db_session: AsyncSession, principal: Principal) -> ProgramService:
+    return ProgramService(db_session, principal)
+
+
+class ProgramController(Controller):
+    path = "/api/v1/programs"
+    guards = [requires_user]
+    dependencies = {
+        "principal": Provide(provide_principal),
+        "programs": Provide(provide_programs),
+        "page": Provide(provide_page_params, sync_to_thread=False),
+    }
+    tags = ["catalogue"]
+
+    @get("/")
+    async def list_programs(self, programs: ProgramService, page: PageParams) -> Page[ProgramOut]:
+        items, total = await programs.list_programs(page.limit, page.offset)
+        return Page(
+            items=[await programs.describe(p) for p in items], total=total, limit=page.limit, offset=page.offset
+        )
+
+    @post("/", guards=[requires_author], status_code=HTTP_201_CREATED)
+    async def create_program(self, programs: ProgramService, data: ProgramCreate) -> ProgramOut:
+        return await programs.describe(await programs.create(data))
+
+    @get("/{program_id:uuid}")
+    async def get_program(self, programs: ProgramService, program_id: UUID) -> ProgramOut:
+        return await programs.describe(await programs.get(program_id))
+
+    @put("/{program_id:uuid}/courses", guards=[requires_author])
+    async def set_courses(self, programs: ProgramService, program_id: UUID, data: ProgramCoursesIn) -> ProgramOut:
+        """Replace the ordered course list (also how courses are reordered)."""
+        return await programs.describe(await programs.set_courses(program_id, data.course_ids))
+
+    @post("/{program_id:uuid}/status", guards=[requires_author], status_code=HTTP_200_OK)
+    async def set_status(self, programs: ProgramService, program_id: UUID, data: ProgramStatusIn) -> ProgramOut:
+        return await programs.describe(await programs.set_status(program_id, data.status))

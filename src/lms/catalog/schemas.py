@@ -194,6 +194,16 @@ class ProgramCreate(msgspec.Struct, forbid_unknown_fields=True):
     course_ids: Annotated[list[UUID], msgspec.Meta(max_length=100)] = msgspec.field(default_factory=list)
 
 
+class ProgramCoursesIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The complete, ordered list of the program's courses."""
+
+    course_ids: Annotated[list[UUID], msgspec.Meta(max_length=100)]
+
+
+class ProgramStatusIn(msgspec.Struct, forbid_unknown_fields=True):
+    status: CourseStatus
+
+
 class ProgramCourseOut(msgspec.Struct):
     course_id: UUID
     title: str
