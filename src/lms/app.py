@@ -22,6 +22,7 @@ from lms.catalog.controllers import (
     ProgramController,
     SharedCatalogueController,
 )
+from lms.catalog.operator_controllers import SharedCatalogueOperatorController
 from lms.config import Settings, get_settings
 from lms.db.engines import create_database
 from lms.db.providers import provide_db_session
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         CatalogueSearchController,
         SharedCatalogueController,
         ProgramController,
+        SharedCatalogueOperatorController,
         CourseVersionMigrationController,
         EnrollmentController,
         ProgressController,
