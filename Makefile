@@ -23,3 +23,5 @@ typecheck:
 
 bench: setup
 	$(BIN)/python bench/rls_overhead.py
+	$(BIN)/python bench/progress_ingest.py
+	$(BIN)/python bench/search.py
