@@ -38,6 +38,9 @@ FOLD_TASK = "learning.fold_progress"
 # Small tolerance for players that report a playhead a fraction past the end.
 DURATION_SLACK_SECONDS = 2.0
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+# Players send a heartbeat every few seconds; one heartbeat may not claim more playback than this
+# (so a client cannot mark a whole video watched in one event).
+MAX_WATCHED_PER_HEARTBEAT = 120.0
 LESSON_TTL_SECONDS = 60.0
 ENROLLMENT_TTL_SECONDS = 30.0
 STALE_GRACE_SECONDS = 5.0
@@ -222,6 +225,12 @@ def _check(index: int, event: ProgressEventIn, lesson: LessonMeta | None, enroll
                 "position_beyond_duration",
                 f"position {event.position:g}s is beyond the lesson's {lesson.duration_seconds}s",
                 f"{prefix}.position",
+            )
+        if sum(w.end - w.start for w in event.watched) > MAX_WATCHED_PER_HEARTBEAT:
+            raise EventRejected(
+                "invalid_range",
+                f"one heartbeat may report at most {MAX_WATCHED_PER_HEARTBEAT:g}s of playback",
+                f"{prefix}.watched",
             )
         for n, watched in enumerate(event.watched):
             if watched.start > watched.end or watched.end > limit:
