@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -179,3 +180,20 @@ async def test_status_changes_and_cross_tenant_enrolments(
     assert refunded.json()["status"] == "refunded"
     mine = (await client.get(f"{host(b)}/api/v1/enrollments", headers=student_b)).json()
     assert [e["status"] for e in mine["items"]] == ["refunded"]
+
+
+async def test_simultaneous_enrolment_requests_create_one_enrolment(
+    client: Client, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant()
+    _, author = await instructor(make_user, login, tenant)
+    _, student = await learner(make_user, login, tenant)
+    course = await build_course(client, tenant, author)
+    url = f"{course.base}/api/v1/enrollments"
+    responses = await asyncio.gather(
+        *(client.post(url, json={"course_id": course.id}, headers=student) for _ in range(5))
+    )
+    assert sorted(r.status_code for r in responses) == [200, 200, 200, 200, 201]
+    assert len({r.json()["id"] for r in responses}) == 1
+    listed = (await client.get(url, headers=student)).json()
+    assert listed["total"] == 1
