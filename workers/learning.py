@@ -1,11 +1,12 @@
-"""Learning task wrappers: fold progress events."""
+"""Learning task wrappers: fold progress events, expire enrolments."""
 
 from __future__ import annotations
 
 from lms.config import get_settings
 from lms.learning.fold import fold_pending
 from lms.learning.ingest import StreamKeys, stream_redis
-from lms.learning.tasks import FOLD_TASK
+from lms.learning.services import expire_enrollments
+from lms.learning.tasks import EXPIRE_TASK, FOLD_TASK
 from workers.app import celery_app
 from workers.runtime import database, run
 
@@ -23,3 +24,9 @@ async def _fold() -> int:
 def fold_progress_task() -> int:
     """Drain the progress stream; idempotent (events are deduplicated by client event id)."""
     return run(_fold())
+
+
+@celery_app.task(name=EXPIRE_TASK)
+def expire_enrollments_task() -> int:
+    """Hourly: enrolments past their `expires_at` become expired (idempotent)."""
+    return run(expire_enrollments(database()))

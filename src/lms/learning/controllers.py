@@ -51,14 +51,16 @@ class EnrollmentController(Controller):
     @post("/")
     async def enroll(self, enrollments: EnrollmentService, data: EnrollIn) -> Response[EnrollmentOut]:
         """Idempotent per (user, course): 201 when created, 200 with the existing enrolment otherwise."""
-        enrollment, created = await enrollments.enroll(data.course_id, data.user_id, data.due_at)
+        enrollment, created = await enrollments.enroll(data.course_id, data.user_id, data.due_at, data.expires_at)
         out = (await enrollment_out(enrollments.session, [enrollment]))[0]
         return Response(out, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
     @post("/bulk", guards=[requires_author], status_code=HTTP_200_OK)
     async def bulk(self, enrollments: EnrollmentService, data: BulkEnrollIn) -> list[BulkResult]:
         """Assign a course to many learners (e.g. a group's members) with an optional due date."""
-        return await enrollments.bulk_enroll(data.course_id, data.user_ids, data.due_at, EnrollmentSource.GROUP)
+        return await enrollments.bulk_enroll(
+            data.course_id, data.user_ids, data.due_at, EnrollmentSource.GROUP, data.expires_at
+        )
 
     @get("/")
     async def list_enrollments(

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from lms.db.engines import Database
+from lms.learning.services import expire_enrollments
 from tests.conftest import Login, MakeTenant, MakeUser, host
 from tests.factories import catalog
 from tests.integration.catalog.helpers import Client, build_course, instructor, learner
@@ -197,3 +198,33 @@ async def test_simultaneous_enrolment_requests_create_one_enrolment(
     assert len({r.json()["id"] for r in responses}) == 1
     listed = (await client.get(url, headers=student)).json()
     assert listed["total"] == 1
+
+
+async def test_enrolments_past_their_access_window_expire_and_stop_taking_progress(
+    client: Client, db: Database, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant()
+    _, author = await instructor(make_user, login, tenant)
+    course = await build_course(client, tenant, author)
+    user, student = await learner(make_user, login, tenant)
+    ended = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    assigned = await client.post(
+        f"{course.base}/api/v1/enrollments",
+        json={"course_id": course.id, "user_id": str(user.id), "expires_at": ended},
+        headers=author,
+    )
+    assert assigned.json()["status"] == "active"
+
+    assert await expire_enrollments(db) >= 1
+
+    mine = (await client.get(f"{course.base}/api/v1/enrollments/{assigned.json()['id']}", headers=student)).json()
+    assert mine["status"] == "expired"
+    event = {
+        "type": "lesson_viewed",
+        "client_event_id": "after-expiry",
+        "lesson_id": course.lessons["Reading"],
+        "course_id": course.id,
+        "occurred_at": datetime.now(UTC).isoformat(),
+    }
+    refused = await client.post(f"{course.base}/api/v1/progress/events", json={"events": [event]}, headers=student)
+    assert refused.json()["results"][0]["error"]["code"] == "not_enrolled"
