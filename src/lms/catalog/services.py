@@ -299,6 +299,10 @@ class CatalogueService:
     async def delete_module(self, course_id: UUID, module_id: UUID) -> None:
         course = await self.editable_course(course_id, lock=True)
         module = await self._module(course.id, module_id)
+        lesson_ids = list(
+            (await self.session.execute(select(Lesson.id).where(Lesson.module_id == module.id))).scalars()
+        )
+        await self._refuse_if_in_use(course.id, lesson_ids, "module")
         await self.session.delete(module)
         await self.session.flush()
         await self._renumber_modules(course.id)
@@ -339,6 +343,7 @@ class CatalogueService:
     async def delete_lesson(self, course_id: UUID, lesson_id: UUID) -> None:
         course = await self.editable_course(course_id, lock=True)
         lesson = await self._lesson(course.id, lesson_id)
+        await self._refuse_if_in_use(course.id, [lesson.id], "lesson")
         module_id = lesson.module_id
         await self.session.delete(lesson)
         await self.session.flush()
@@ -491,6 +496,17 @@ class CatalogueService:
         return version
 
     # --- internals ---------------------------------------------------------------------------
+    async def _refuse_if_in_use(self, course_id: UUID, lesson_ids: list[UUID], noun: str) -> None:
+        """Deleting content that learners are on would break their version and drop their progress."""
+        from lms.learning.progress import learners_using_lessons
+
+        learners = await learners_using_lessons(self.session, course_id, lesson_ids)
+        if learners:
+            raise Conflict(
+                f"{learners} learner(s) are on a version with this {noun} or have progress in it; "
+                "publish a version without it and migrate them first",
+            )
+
     async def _module(self, course_id: UUID, module_id: UUID) -> Module:
         module = await self.session.get(Module, module_id)
         if module is None or module.course_id != course_id:
