@@ -31,7 +31,7 @@ import asyncpg
 import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from support import bench_settings, free_port, percentile
+from support import bench_settings, free_port, percentile, process_tree_cpu_seconds
 
 from lms.catalog.models import LessonType
 from lms.catalog.schemas import CourseCreate, LessonCreate, ModuleCreate
@@ -71,6 +71,7 @@ class LoadResult:
     latencies: list[float] = field(default_factory=list)
     seconds: float = 0.0
     warmup_accepted: int = 0
+    api_cpu_seconds: float = 0.0
 
 
 def parse_args() -> argparse.Namespace:
@@ -246,7 +247,7 @@ async def learner_loop(
             result.failure_sample = payload[:300]
 
 
-async def generate_load(fixture: Fixture, port: int, args: argparse.Namespace) -> LoadResult:
+async def generate_load(fixture: Fixture, port: int, args: argparse.Namespace, api_pid: int) -> LoadResult:
     result = LoadResult()
     await wait_ready(port, f"{fixture.slug}.{BASE_DOMAIN}")
     # Warm each process's caches (lesson metadata, enrolments, signing keys) outside the timing.
@@ -257,6 +258,7 @@ async def generate_load(fixture: Fixture, port: int, args: argparse.Namespace) -
             for i, (_, tok) in enumerate(fixture.learners)
         )
     )
+    cpu_before = process_tree_cpu_seconds(api_pid)
     started = time.monotonic()
     end = started + args.seconds
     interval = len(fixture.learners) * args.batch / args.offered if args.offered else 0.0
@@ -267,6 +269,7 @@ async def generate_load(fixture: Fixture, port: int, args: argparse.Namespace) -
         )
     )
     result.seconds = time.monotonic() - started
+    result.api_cpu_seconds = process_tree_cpu_seconds(api_pid) - cpu_before
     # The warm-up events are stored too: they count in what must arrive.
     result.warmup_accepted = warm.accepted
     return result
@@ -336,10 +339,12 @@ def main() -> int:
         try:
             import uvloop
 
-            load = uvloop.run(generate_load(fixture, port, args))
+            worker_cpu_before = process_tree_cpu_seconds(worker.pid)
+            load = uvloop.run(generate_load(fixture, port, args, api.pid))
             expected = load.accepted + load.warmup_accepted
             owner_url = with_credentials(settings.database_url or "", "lms_owner", settings.database_role_password)
             stored, drain_seconds = asyncio.run(drain(owner_url, expected))
+            worker_cpu = process_tree_cpu_seconds(worker.pid) - worker_cpu_before
         finally:
             api.terminate()
             api.wait(30)
@@ -363,6 +368,11 @@ def main() -> int:
     print(f"  request latency p50      {p50:.1f} ms")
     print(f"  request latency p99      {p99:.1f} ms   (target < {args.target_p99_ms:.0f} ms)")
     print(f"  stored after drain       {stored:,} of {expected:,} sent  (drained in {drain_seconds:.1f} s)")
+    api_us = load.api_cpu_seconds / max(load.accepted, 1) * 1e6
+    fold_us = worker_cpu / max(stored, 1) * 1e6
+    print(f"  API CPU per event        {api_us:.0f} us  ({1e6 / api_us:,.0f} events/s per dedicated core)")
+    print(f"  fold CPU per event       {fold_us:.0f} us  (the worker process; PostgreSQL not included)")
+    print(f"  machine load average     {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(
         f"  bare INSERT..ON CONFLICT {bare:,.0f} rows/s into lesson_progress ({args.baseline_connections} connections)"
     )
