@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import sys
 import time
@@ -260,6 +261,7 @@ def main() -> int:
     print(f"  search p50 / p95         {s50:.1f} ms / {s95:.1f} ms   (target p95 < {args.target_p95_ms:.0f} ms)")
     print(f"  baseline p50 / p95       {b50:.1f} ms / {b95:.1f} ms   (20 newest, no text, no facets)")
     print(f"  ratio p95 search : base  {s95 / b95:.1f}")
+    print(f"  machine load average     {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     ok = s95 < args.target_p95_ms
     print("  result                   " + ("PASS" if ok else "FAIL"))
     return 0 if ok else 1
