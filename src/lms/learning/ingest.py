@@ -98,6 +98,22 @@ class _TTLCache:
         self._data.clear()
 
 
+class _Throttle:
+    """True at most once per interval in this process: other requests skip the scheduling check."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.last = 0.0
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now - self.last < self.interval:
+            return False
+        self.last = now
+        return True
+
+
+_schedule_throttle = _Throttle(0.5)
 lesson_cache = _TTLCache(LESSON_TTL_SECONDS)
 enrollment_cache = _TTLCache(ENROLLMENT_TTL_SECONDS)
 
@@ -303,13 +319,16 @@ async def ingest_events(
             "user": str(principal.user_id),
             "events": msgspec.json.encode(accepted),
         }
-        # One round trip: append, and claim the right to schedule a fold (at most once a second).
-        async with redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(keys.stream, entry)  # type: ignore[arg-type]
-            pipe.set(keys.scheduled, b"1", nx=True, px=1000)
-            _, schedule = await pipe.execute()
-        if schedule:
-            await asyncio.to_thread(send_now, Job(FOLD_TASK, ()))
+        if _schedule_throttle.due():
+            # One round trip: append, and claim the right to schedule a fold (at most once a second).
+            async with redis.pipeline(transaction=False) as pipe:
+                pipe.xadd(keys.stream, entry)  # type: ignore[arg-type]
+                pipe.set(keys.scheduled, b"1", nx=True, px=1000)
+                _, schedule = await pipe.execute()
+            if schedule:
+                await asyncio.to_thread(send_now, Job(FOLD_TASK, ()))
+        else:
+            await redis.xadd(keys.stream, entry)  # type: ignore[arg-type]
     results.sort(key=lambda r: r.index)
     return EventsOut(accepted=len(accepted), rejected=len(results) - len(accepted), results=results)
 
