@@ -11,7 +11,7 @@ from workers.app import celery_app
 from workers.runtime import database, run
 
 
-async def _fold() -> int:
+async def _fold() -> int | None:
     settings = get_settings()
     redis = stream_redis(settings.redis_url or "")
     try:
@@ -23,7 +23,12 @@ async def _fold() -> int:
 @celery_app.task(name=FOLD_TASK, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
 def fold_progress_task() -> int:
     """Drain the progress stream; idempotent (events are deduplicated by client event id)."""
-    return run(_fold())
+    folded = run(_fold())
+    if folded is None:
+        # Another folder is running and may have read the stream before our events arrived.
+        fold_progress_task.apply_async(countdown=1.0)
+        return 0
+    return folded
 
 
 @celery_app.task(name=EXPIRE_TASK)

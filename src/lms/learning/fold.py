@@ -61,11 +61,13 @@ async def ensure_group(redis: aioredis.Redis, keys: StreamKeys) -> None:
             raise
 
 
-async def fold_pending(db: Database, redis: aioredis.Redis, keys: StreamKeys, max_seconds: float = 20.0) -> int:
-    """Fold until the stream is drained (or the time budget is spent); returns events folded."""
+async def fold_pending(db: Database, redis: aioredis.Redis, keys: StreamKeys, max_seconds: float = 20.0) -> int | None:
+    """Fold until the stream is drained (or the time budget is spent); returns events folded, or
+    None when another folder holds the lock (the caller tries again shortly: that folder may have
+    finished reading before the newest events arrived)."""
     token = uuid.uuid4().hex
     if not await redis.set(keys.lock, token, nx=True, ex=LOCK_SECONDS):
-        return 0  # another folder is draining; it will pick these up
+        return None
     await ensure_group(redis, keys)
     consumer = f"{socket.gethostname()}-{os.getpid()}"
     folded = 0

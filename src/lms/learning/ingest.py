@@ -2,7 +2,7 @@
 
 Per request: lesson metadata and enrolments come from short-lived per-process caches (one query
 each on a miss, on a tenant-bound session opened only then), then one pipelined XADD. Folding into
-lesson_progress happens in the worker (lms.learning.fold), scheduled at most once a second.
+lesson_progress happens in the worker (lms.learning.fold), scheduled once per one-second window.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from lms.learning.schemas import (
 from lms.lib.jobs import Job, send_now
 
 FOLD_TASK = "learning.fold_progress"
+FOLD_WINDOW_SECONDS = 1.0
 # Small tolerance for players that report a playhead a fraction past the end.
 DURATION_SLACK_SECONDS = 2.0
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -98,22 +99,6 @@ class _TTLCache:
         self._data.clear()
 
 
-class _Throttle:
-    """True at most once per interval in this process: other requests skip the scheduling check."""
-
-    def __init__(self, interval: float) -> None:
-        self.interval = interval
-        self.last = 0.0
-
-    def due(self) -> bool:
-        now = time.monotonic()
-        if now - self.last < self.interval:
-            return False
-        self.last = now
-        return True
-
-
-_schedule_throttle = _Throttle(0.5)
 lesson_cache = _TTLCache(LESSON_TTL_SECONDS)
 enrollment_cache = _TTLCache(ENROLLMENT_TTL_SECONDS)
 
@@ -319,16 +304,14 @@ async def ingest_events(
             "user": str(principal.user_id),
             "events": msgspec.json.encode(accepted),
         }
-        if _schedule_throttle.due():
-            # One round trip: append, and claim the right to schedule a fold (at most once a second).
-            async with redis.pipeline(transaction=False) as pipe:
-                pipe.xadd(keys.stream, entry)  # type: ignore[arg-type]
-                pipe.set(keys.scheduled, b"1", nx=True, px=1000)
-                _, schedule = await pipe.execute()
-            if schedule:
-                await asyncio.to_thread(send_now, Job(FOLD_TASK, ()))
-        else:
-            await redis.xadd(keys.stream, entry)  # type: ignore[arg-type]
+        # One round trip: append, and claim the current one-second fold window. The claimant
+        # schedules a fold for the end of the window, so every append is folded within ~1 s.
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(keys.stream, entry)  # type: ignore[arg-type]
+            pipe.set(keys.scheduled, b"1", nx=True, px=int(FOLD_WINDOW_SECONDS * 1000))
+            _, claimed = await pipe.execute()
+        if claimed:
+            await asyncio.to_thread(send_now, Job(FOLD_TASK, (), countdown=FOLD_WINDOW_SECONDS))
     results.sort(key=lambda r: r.index)
     return EventsOut(accepted=len(accepted), rejected=len(results) - len(accepted), results=results)
 

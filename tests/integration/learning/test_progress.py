@@ -71,7 +71,7 @@ async def test_watching_most_of_a_video_completes_it_and_the_course_reaches_half
     )
     assert response.status_code == 202, response.text
     assert response.json()["accepted"] == 3
-    assert await fold() == 3
+    await fold()
 
     resume = (
         await client.get(
