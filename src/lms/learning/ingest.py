@@ -8,6 +8,7 @@ lesson_progress happens in the worker (lms.learning.fold), scheduled once per on
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import time
 from dataclasses import dataclass
@@ -93,7 +94,8 @@ class _TTLCache:
     def put(self, key: Any, value: Any) -> None:
         if len(self._data) >= self.max_items:
             self._data.clear()
-        self._data[key] = (time.monotonic() + self.ttl, value)
+        # Jittered lifetimes: entries loaded together (a class starting a video) expire apart.
+        self._data[key] = (time.monotonic() + self.ttl * random.uniform(0.75, 1.25), value)  # noqa: S311
 
     def clear(self) -> None:
         self._data.clear()
