@@ -16,6 +16,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
+from lms.assessments.controllers import AttemptController, QuestionBankController, QuizController
 from lms.catalog.controllers import CatalogueSearchController, CourseController
 from lms.config import Settings, get_settings
 from lms.db.engines import create_database
@@ -101,6 +102,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         EnrollmentController,
         ProgressController,
         LearnerController,
+        QuestionBankController,
+        QuizController,
+        AttemptController,
         create_static_files_router(path="/static", directories=[settings.branding_dir / "static"]),
     ]
 
