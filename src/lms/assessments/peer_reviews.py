@@ -20,7 +20,7 @@ from lms.assessments.assignment_schemas import CriterionScore, ReassignOut
 from lms.assessments.assignments import AssignmentService, score_rubric
 from lms.assessments.models import Assignment, PeerReview, ReviewStatus, Submission, SubmissionStatus
 from lms.assessments.notifications import REASSIGN_TASK, notify
-from lms.assessments.peer import assign_reviewers, pick_replacement
+from lms.assessments.peer import assign_reviewers, plan_replacements
 from lms.lib.errors import Conflict, NotFound
 from lms.lib.jobs import enqueue_after_commit
 
@@ -177,19 +177,22 @@ class PeerReviewService:
         candidates = sorted((s.user_id for s in submissions.values() if s.user_id in cohort), key=str)
         preferred = [c for c in candidates if c not in missed_by] or candidates
         loads = Counter(r.reviewer_id for r in reviews if r.status != ReviewStatus.MISSED.value)
-        reassigned = unfilled = 0
-        due = at + timedelta(hours=assignment.review_hours)
         for review in overdue:
             review.status = ReviewStatus.MISSED.value
             loads[review.reviewer_id] -= 1
+        needs = []
+        for review in overdue:
             submission = submissions[review.submission_id]
             on_it = {r.reviewer_id for r in reviews if r.submission_id == submission.id}
-            replacement = pick_replacement(str(assignment.id), preferred, submission.user_id, on_it, loads)
+            needs.append((submission.id, submission.user_id, on_it))
+        plan = plan_replacements(str(assignment.id), preferred, needs, loads)
+        reassigned = unfilled = 0
+        due = at + timedelta(hours=assignment.review_hours)
+        for (submission_id, _, _), replacement in zip(needs, plan, strict=True):
             if replacement is None:
                 unfilled += 1
                 continue
-            reviews.append(await self._add_review(assignment, submission, replacement, due))
-            loads[replacement] += 1
+            await self._add_review(assignment, submissions[submission_id], replacement, due)
             reassigned += 1
         await self.session.flush()
         if reassigned:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lms.assessments.peer import assign_reviewers, pick_replacement
+from lms.assessments.peer import assign_reviewers, pick_replacement, plan_replacements
 from lms.assessments.shuffle import attempt_seed, fisher_yates
 
 uuids = st.uuids(version=4)
@@ -78,3 +78,25 @@ def test_replacement_is_least_loaded_and_never_author_or_current_reviewer(
     assert chosen not in excluded
     eligible = [p for p in people if p != author and p not in excluded]
     assert loads[chosen] == min(loads[p] for p in eligible)
+
+
+@settings(max_examples=100, deadline=None)
+@given(authors=st.lists(uuids, min_size=5, max_size=12, unique=True), salt=st.text(max_size=8), data=st.data())
+def test_replacing_a_reviewer_who_missed_everything_keeps_loads_balanced(
+    authors: list[uuid.UUID], salt: str, data: st.DataObject
+) -> None:
+    plan = assign_reviewers(salt, authors)
+    reviews = [(author, reviewer) for author, reviewers in plan.items() for reviewer in reviewers]
+    slacker = data.draw(st.sampled_from(authors))
+    live = [pair for pair in reviews if pair[1] != slacker]
+    needs = [(a, a, {r for a2, r in reviews if a2 == a}) for a, r in reviews if r == slacker]
+    others = [a for a in authors if a != slacker]
+    chosen = plan_replacements(salt, others, needs, Counter(r for _, r in live))
+    assert None not in chosen
+    live += [(need[0], reviewer) for need, reviewer in zip(needs, chosen, strict=True)]
+    assert all(author != reviewer for author, reviewer in live)
+    assert len(set(live)) == len(live)
+    assert Counter(a for a, _ in live) == Counter(dict.fromkeys(authors, 3))
+    loads = Counter(r for _, r in live)
+    assert max(loads.values()) - min(loads.values()) <= 1
+    assert plan_replacements(salt, others, needs, Counter(r for _, r in reviews if r != slacker)) == chosen
