@@ -25,7 +25,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -145,8 +145,8 @@ def question(n: int) -> dict[str, Any]:
         return {"type": "numeric", "prompt": f"Q{n}", "answer": 42.0, "tolerance": 0.5}
     if kind == 5:
         return {"type": "ordering", "prompt": f"Q{n}", "items": options}
-    return {"type": "matching", "prompt": f"Q{n}",
-            "prompts": [{"id": f"p{i}", "text": f"P{i}", "match": f"o{i}"} for i in range(4)], "choices": options}  # fmt: skip
+    prompts = [{"id": f"p{i}", "text": f"P{i}", "match": f"o{i}"} for i in range(4)]
+    return {"type": "matching", "prompt": f"Q{n}", "prompts": prompts, "choices": options}
 
 
 def answer_for(view: dict[str, Any], rng: random.Random) -> Any:
@@ -343,10 +343,8 @@ async def heartbeats(
                     result.heartbeat_errors += 1
             except httpx.HTTPError:
                 result.heartbeat_errors += 1
-            try:
+            with suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=every)
-            except TimeoutError:
-                pass
 
     await asyncio.gather(*(learner(i, t) for i, t in enumerate(learners)))
 
