@@ -7,8 +7,8 @@ process is the load generator. Two timed rounds, each with its own 200 learners 
 Submissions arrive uniformly at random within `--window` seconds (default 10: the last moments
 before a due time); `--window 0` sends all 200 at the same instant. Heartbeats default to one per
 learner every 30 s (a video player's progress ping), about 33 requests/s from 1,000 learners.
-Prints submissions/s, p50/p95/p99 latency, errors, and the loaded/baseline ratios. Exit status 0 when there were no errors and loaded p95 met
-`--target-p95-ms`.
+Prints submissions/s, p50/p95/p99 latency, errors, and the loaded/baseline ratios. Exit status 0
+when there were no errors and loaded p95 met `--target-p95-ms`.
 
 Run: `.venv/bin/python bench/quiz_submit.py` (DATABASE_URL/REDIS_URL of running servers, or an
 embedded PostgreSQL and Redis as `lms` starts them). The database it creates is dropped at the end.
