@@ -86,6 +86,12 @@ class AttemptService:
             if started < ready:
                 wait = int((ready - started).total_seconds()) + 1
                 raise Conflict(f"the next attempt opens in {wait} s (cooldown)", field="quiz_id")
+        if quiz.due_at is not None and started >= quiz.due_at:
+            raise Conflict(f"the quiz closed at {quiz.due_at.isoformat()}", field="quiz_id")
+        # The attempt ends at its time limit or at the quiz's due date, whichever comes first.
+        ends = [t for t in (quiz.due_at,) if t is not None]
+        if quiz.time_limit_seconds:
+            ends.append(started + timedelta(seconds=quiz.time_limit_seconds))
         number = len(attempts) + 1
         attempt = QuizAttempt(
             tenant_id=self.principal.tenant_id,
@@ -94,7 +100,7 @@ class AttemptService:
             number=number,
             status=AttemptStatus.IN_PROGRESS.value,
             started_at=started,
-            deadline_at=started + timedelta(seconds=quiz.time_limit_seconds) if quiz.time_limit_seconds else None,
+            deadline_at=min(ends) if ends else None,
             items=await self._draw(quiz, attempt_seed(user_id, quiz.id, number)),
             answers={},
             results=[],

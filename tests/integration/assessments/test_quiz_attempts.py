@@ -285,3 +285,23 @@ async def test_quizzes_and_attempts_of_another_tenant_are_out_of_reach(
     foreign = await client.get(f"{setup_b.base}/api/v1/quiz-attempts/{attempt_b['id']}", headers=student_a)
     assert foreign.status_code == 401
     assert user_a.tenant_id == a.id
+
+
+async def test_the_due_date_closes_the_quiz_and_bounds_open_attempts(
+    client: Client, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant()
+    soon = datetime.now(UTC) + timedelta(minutes=5)
+    setup = await build_quiz(client, make_user, login, tenant, time_limit_seconds=3600, due_at=soon.isoformat())
+    _, student = await enrolled_learner(client, make_user, login, tenant, setup)
+    attempt = (await client.post(f"{setup.base}/api/v1/quizzes/{setup.quiz_id}/attempts", headers=student)).json()
+    assert datetime.fromisoformat(attempt["deadline_at"]) == soon
+    assert attempt["seconds_left"] <= 300
+
+    past = await build_quiz(
+        client, make_user, login, tenant, due_at=(datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    )
+    _, late = await enrolled_learner(client, make_user, login, tenant, past)
+    closed = await client.post(f"{past.base}/api/v1/quizzes/{past.quiz_id}/attempts", headers=late)
+    assert closed.status_code == 409
+    assert "closed" in closed.json()["error"]["message"]
