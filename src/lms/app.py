@@ -16,6 +16,12 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
+from lms.assessments.assignment_controllers import (
+    AssignmentController,
+    PeerReviewController,
+    SubmissionController,
+)
+from lms.assessments.controllers import AttemptController, QuestionBankController, QuizController
 from lms.catalog.controllers import (
     CatalogueSearchController,
     CourseController,
@@ -115,6 +121,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         EnrollmentController,
         ProgressController,
         LearnerController,
+        QuestionBankController,
+        QuizController,
+        AttemptController,
+        AssignmentController,
+        SubmissionController,
+        PeerReviewController,
         create_static_files_router(path="/static", directories=[settings.branding_dir / "static"]),
     ]
 

@@ -1,5 +1,6 @@
 """Imports every model so that the metadata is complete (Alembic, the RLS suite, purges)."""
 
+from lms.assessments import models as assessment_models
 from lms.catalog import models as catalog_models
 from lms.db.base import metadata
 from lms.identity import keys as identity_keys
@@ -8,6 +9,7 @@ from lms.learning import models as learning_models
 from lms.tenancy import models as tenancy_models
 
 __all__ = [
+    "assessment_models",
     "catalog_models",
     "identity_keys",
     "identity_models",

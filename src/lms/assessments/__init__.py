@@ -1,0 +1,1 @@
+"""Assessments: quizzes drawn from question banks, attempts, assignments with rubrics and peer review."""

@@ -1,0 +1,132 @@
+"""Quiz API: question banks and questions (staff), quizzes, attempts, results, item analysis."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from litestar import Controller, Response, get, post, put
+from litestar.di import Provide
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms.assessments.attempts import AttemptService, attempt_summary
+from lms.assessments.quizzes import QuizAuthoring, question_out, quiz_out
+from lms.assessments.schemas import (
+    AnswersIn,
+    AttemptOut,
+    AttemptSummary,
+    BankIn,
+    BankOut,
+    ItemAnalysisOut,
+    QuestionIn,
+    QuestionOut,
+    QuizIn,
+    QuizOut,
+    SubmitIn,
+)
+from lms.catalog.guards import requires_author
+from lms.identity.principal import Principal, provide_principal, requires_user
+from lms.lib.pagination import Page, PageParams, provide_page_params
+
+
+async def provide_authoring(db_session: AsyncSession, principal: Principal) -> QuizAuthoring:
+    return QuizAuthoring(db_session, principal)
+
+
+async def provide_attempts(db_session: AsyncSession, principal: Principal) -> AttemptService:
+    return AttemptService(db_session, principal)
+
+
+_DEPENDENCIES = {
+    "principal": Provide(provide_principal),
+    "authoring": Provide(provide_authoring),
+    "attempts": Provide(provide_attempts),
+    "page": Provide(provide_page_params, sync_to_thread=False),
+}
+
+
+class QuestionBankController(Controller):
+    """Banks and their questions: course staff only (questions carry their answer keys)."""
+
+    path = "/api/v1/question-banks"
+    guards = [requires_author]
+    dependencies = _DEPENDENCIES
+    tags = ["assessments"]
+
+    @post("/")
+    async def create_bank(self, authoring: QuizAuthoring, data: BankIn) -> BankOut:
+        return await authoring.bank_out(await authoring.create_bank(data))
+
+    @get("/")
+    async def list_banks(self, authoring: QuizAuthoring, course_id: UUID) -> list[BankOut]:
+        return [await authoring.bank_out(b) for b in await authoring.list_banks(course_id)]
+
+    @get("/{bank_id:uuid}")
+    async def get_bank(self, authoring: QuizAuthoring, bank_id: UUID) -> BankOut:
+        return await authoring.bank_out(await authoring.bank(bank_id))
+
+    @post("/{bank_id:uuid}/questions")
+    async def add_question(self, authoring: QuizAuthoring, bank_id: UUID, data: QuestionIn) -> QuestionOut:
+        return question_out(await authoring.add_question(bank_id, data))
+
+    @get("/{bank_id:uuid}/questions")
+    async def list_questions(self, authoring: QuizAuthoring, bank_id: UUID, page: PageParams) -> Page[QuestionOut]:
+        items, total = await authoring.list_questions(bank_id, page.limit, page.offset)
+        return Page([question_out(q) for q in items], total, page.limit, page.offset)
+
+
+class QuizController(Controller):
+    path = "/api/v1/quizzes"
+    guards = [requires_user]
+    dependencies = _DEPENDENCIES
+    tags = ["assessments"]
+
+    @post("/", guards=[requires_author])
+    async def create_quiz(self, authoring: QuizAuthoring, data: QuizIn) -> QuizOut:
+        return quiz_out(await authoring.create_quiz(data), staff=True)
+
+    @get("/{quiz_id:uuid}")
+    async def get_quiz(self, authoring: QuizAuthoring, quiz_id: UUID) -> QuizOut:
+        """Rules of the quiz for enrolled learners; staff also see the pools."""
+        quiz, staff = await authoring.visible_quiz(quiz_id)
+        return quiz_out(quiz, staff)
+
+    @post("/{quiz_id:uuid}/attempts")
+    async def start_attempt(self, attempts: AttemptService, quiz_id: UUID) -> Response[AttemptOut]:
+        """201 with a new attempt, or 200 with the attempt still in progress (resume)."""
+        attempt, quiz, created = await attempts.start(quiz_id)
+        out = await attempts.out(attempt, quiz)
+        return Response(out, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
+
+    @get("/{quiz_id:uuid}/attempts")
+    async def list_attempts(self, attempts: AttemptService, quiz_id: UUID, page: PageParams) -> Page[AttemptSummary]:
+        """Your attempts (all kept); course staff see everyone's."""
+        items, total = await attempts.list_attempts(quiz_id, page.limit, page.offset)
+        return Page([attempt_summary(a) for a in items], total, page.limit, page.offset)
+
+    @get("/{quiz_id:uuid}/analysis", guards=[requires_author])
+    async def item_analysis(self, authoring: QuizAuthoring, quiz_id: UUID) -> ItemAnalysisOut:
+        return await authoring.item_analysis(quiz_id)
+
+
+class AttemptController(Controller):
+    path = "/api/v1/quiz-attempts"
+    guards = [requires_user]
+    dependencies = _DEPENDENCIES
+    tags = ["assessments"]
+
+    @get("/{attempt_id:uuid}")
+    async def get_attempt(self, attempts: AttemptService, attempt_id: UUID) -> AttemptOut:
+        """Resume (exactly what was shown) or review, as the quiz's review policy allows."""
+        attempt, quiz = await attempts.get(attempt_id, own=False)
+        return await attempts.out(attempt, quiz)
+
+    @put("/{attempt_id:uuid}/answers")
+    async def save_answers(self, attempts: AttemptService, attempt_id: UUID, data: AnswersIn) -> AttemptOut:
+        attempt, quiz = await attempts.save_answers(attempt_id, data.answers)
+        return await attempts.out(attempt, quiz)
+
+    @post("/{attempt_id:uuid}/submit", status_code=HTTP_200_OK)
+    async def submit(self, attempts: AttemptService, attempt_id: UUID, data: SubmitIn) -> AttemptOut:
+        attempt, quiz = await attempts.submit(attempt_id, data.answers)
+        return await attempts.out(attempt, quiz)

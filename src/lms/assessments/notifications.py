@@ -1,0 +1,74 @@
+"""Assessment notifications through an outbox: a row in the same transaction, a job after commit.
+
+A rolled-back request leaves neither row nor job; a committed one always has both. The job (see
+`workers/assessments.py`) turns the row into an e-mail through the identity domain's mail outbox.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms.assessments.models import AssessmentOutboxEntry
+from lms.config import get_settings
+from lms.identity.mail import queue_email
+from lms.identity.models import User
+from lms.learning.progress import new_id
+from lms.lib.jobs import enqueue_after_commit
+
+DISPATCH_TASK = "assessments.dispatch_notification"
+REASSIGN_TASK = "assessments.reassign_missed_reviews"
+
+
+async def notify(
+    session: AsyncSession,
+    tenant_id: UUID,
+    user_id: UUID,
+    kind: str,
+    subject: str,
+    body: str,
+    dedupe_key: str,
+    payload: dict[str, str] | None = None,
+) -> bool:
+    """Write a notification once per dedupe key and send it after commit; True when written now."""
+    at = datetime.now(UTC)
+    entry_id = new_id()
+    statement = (
+        pg_insert(AssessmentOutboxEntry.__table__)  # type: ignore[arg-type]
+        .values(
+            id=entry_id,
+            tenant_id=tenant_id,
+            user_id=user_id,
+            kind=kind,
+            subject=subject[:200],
+            body=body,
+            payload=payload or {},
+            dedupe_key=dedupe_key[:200],
+            created_at=at,
+            updated_at=at,
+        )
+        .on_conflict_do_nothing(index_elements=["tenant_id", "dedupe_key"])
+        .returning(text("id"))
+    )
+    written = (await session.execute(statement)).first() is not None
+    if written:
+        enqueue_after_commit(session, DISPATCH_TASK, str(tenant_id), str(entry_id))
+    return written
+
+
+async def dispatch(session: AsyncSession, entry_id: UUID) -> str:
+    """Deliver one notification as an e-mail; idempotent (a dispatched entry is left alone)."""
+    entry = await session.get(AssessmentOutboxEntry, entry_id, with_for_update=True)
+    if entry is None:
+        return "missing"
+    if entry.dispatched_at is not None:
+        return "already_dispatched"
+    user = await session.get(User, entry.user_id)
+    if user is not None:
+        await queue_email(session, get_settings(), entry.tenant_id, user.email, entry.subject, entry.body)
+    entry.dispatched_at = datetime.now(UTC)
+    return "dispatched"
