@@ -17,6 +17,7 @@ from litestar.template import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
 from lms.catalog.controllers import CatalogueSearchController, CourseController
+from lms.certificates.controllers import CertificateAdminController, MyCertificatesController, VerificationController
 from lms.config import Settings, get_settings
 from lms.db.engines import create_database
 from lms.db.providers import provide_db_session
@@ -101,6 +102,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         EnrollmentController,
         ProgressController,
         LearnerController,
+        VerificationController,
+        MyCertificatesController,
+        CertificateAdminController,
         create_static_files_router(path="/static", directories=[settings.branding_dir / "static"]),
     ]
 

@@ -1,6 +1,7 @@
 """Imports every model so that the metadata is complete (Alembic, the RLS suite, purges)."""
 
 from lms.catalog import models as catalog_models
+from lms.certificates import models as certificate_models
 from lms.db.base import metadata
 from lms.identity import keys as identity_keys
 from lms.identity import models as identity_models
@@ -9,6 +10,7 @@ from lms.tenancy import models as tenancy_models
 
 __all__ = [
     "catalog_models",
+    "certificate_models",
     "identity_keys",
     "identity_models",
     "learning_models",

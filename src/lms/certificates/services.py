@@ -1,0 +1,424 @@
+"""Issuance, rendering, verification and the lifecycle of certificates (revoke, re-issue, reminders).
+
+Everything runs on a tenant-bound session: RLS decides which certificates exist for the caller, so a
+certificate of another tenant is indistinguishable from one that was never issued.
+Reads of enrolments, users, courses and the tenant's domains are read-only look-ups of the facts a
+certificate snapshots at issuance.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms.catalog.models import Course
+from lms.certificates.credentials import CredentialFacts, IssuerSite, sign_credential, unsigned_credential
+from lms.certificates.models import Certificate, CertificatePolicy, CertificateSettings, CertificateState
+from lms.certificates.rendering import CertificateTemplates, CertificateView, PdfRenderer, static_data_url
+from lms.certificates.signing import certificate_signature_valid, sign_certificate
+from lms.certificates.storage import CertificateFiles, pdf_key
+from lms.certificates.tasks import RENDER_TASK
+from lms.config import Settings
+from lms.db.binding import tenant_session
+from lms.db.engines import Database
+from lms.identity.mail import queue_email
+from lms.identity.models import User
+from lms.learning.models import Enrollment, EnrollmentStatus
+from lms.lib.errors import Conflict, NotFound
+from lms.lib.jobs import enqueue_after_commit
+from lms.tenancy.models import Tenant, TenantDomain, TenantStatus
+from lms.web.branding import DEFAULT_ACCENT, DEFAULT_LOGO, DEFAULT_PRIMARY
+
+
+def _now() -> datetime:
+    # Whole seconds: the signed timestamp must survive every round trip unchanged.
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@dataclass(frozen=True)
+class TenantSite:
+    """The tenant as the outside world sees it: name, slug, branding and public base URL."""
+
+    id: UUID
+    slug: str
+    name: str
+    branding: dict[str, str]
+    base_url: str
+
+    @property
+    def issuer(self) -> IssuerSite:
+        return IssuerSite(base_url=self.base_url, name=self.name)
+
+    def verify_url(self, cert_id: UUID) -> str:
+        return f"{self.base_url}/verify/{cert_id}"
+
+
+async def tenant_site(session: AsyncSession, settings: Settings, tenant_id: UUID) -> TenantSite:
+    """Public base URL: the tenant's primary verified custom domain, else `<slug>.<PUBLIC_BASE_DOMAIN>`."""
+    tenant = await session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound("tenant not found")
+    hostname = (
+        await session.execute(
+            select(TenantDomain.hostname)
+            .where(TenantDomain.tenant_id == tenant_id, TenantDomain.verified.is_(True))
+            .order_by(TenantDomain.is_primary.desc(), TenantDomain.created_at)
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    host = hostname or f"{tenant.slug}.{settings.public_base_domain}"
+    return TenantSite(
+        id=tenant.id,
+        slug=tenant.slug,
+        name=tenant.name,
+        branding=dict(tenant.branding or {}),
+        base_url=f"{settings.public_scheme}://{host}",
+    )
+
+
+def _credential(site: TenantSite, settings: Settings, cert: Certificate, email: str) -> dict[str, object]:
+    facts = CredentialFacts(
+        cert_id=cert.id,
+        course_id=cert.course_id,
+        course_title=cert.course_title,
+        learner_name=cert.learner_name,
+        learner_email=email,
+        issued_at=cert.issued_at,
+        expires_at=cert.expires_at,
+        verify_url=site.verify_url(cert.id),
+    )
+    return sign_credential(
+        unsigned_credential(site.issuer, facts),
+        site.issuer,
+        settings.secret_key,
+        cert.tenant_id,
+        settings.certificate_key_version,
+        cert.issued_at,
+    )
+
+
+def _sign(settings: Settings, cert: Certificate) -> None:
+    cert.key_version = settings.certificate_key_version
+    cert.signature = sign_certificate(
+        settings.secret_key, cert.key_version, cert.id, cert.user_id, cert.course_id, cert.issued_at
+    )
+
+
+async def issue_for_enrollment(
+    session: AsyncSession, settings: Settings, tenant_id: UUID, enrollment_id: UUID
+) -> Certificate | None:
+    """Issue the certificate of a completed enrolment, exactly once.
+
+    Duplicate events and retries hit the unique (enrolment, generation) key and get the certificate
+    already issued. Returns None when the enrolment is unknown or not completed.
+    """
+    existing = await current_for_enrollment(session, enrollment_id)
+    if existing is not None:
+        return existing
+    enrollment = await session.get(Enrollment, enrollment_id)
+    if enrollment is None or enrollment.status is not EnrollmentStatus.COMPLETED:
+        return None
+    user = await session.get(User, enrollment.user_id)
+    course = await session.get(Course, enrollment.course_id)
+    if user is None or course is None:
+        return None
+    site = await tenant_site(session, settings, tenant_id)
+    policy = (
+        await session.execute(select(CertificatePolicy).where(CertificatePolicy.course_id == course.id))
+    ).scalar_one_or_none()
+    issued_at = _now()
+    cert = Certificate(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        enrollment_id=enrollment.id,
+        user_id=user.id,
+        course_id=course.id,
+        course_owner=enrollment.course_owner,
+        generation=1,
+        learner_name=user.display_name,
+        course_title=course.title,
+        tenant_name=site.name,
+        issued_at=issued_at,
+        expires_at=issued_at + timedelta(days=policy.valid_days) if policy and policy.valid_days else None,
+        state=CertificateState.ACTIVE,
+    )
+    _sign(settings, cert)
+    cert.credential = _credential(site, settings, cert, user.email)
+    values = {
+        column.name: getattr(cert, column.key, None)
+        for column in Certificate.__table__.columns
+        if column.name != "sa_orm_sentinel"
+    }
+    values.update(created_at=issued_at, updated_at=issued_at)
+    inserted = (
+        await session.execute(
+            pg_insert(Certificate.__table__)  # type: ignore[arg-type]
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["tenant_id", "enrollment_id", "generation"])
+            .returning(text("id"))
+        )
+    ).first()
+    if inserted is None:
+        # Another delivery of the same event won the race.
+        return await current_for_enrollment(session, enrollment_id)
+    return await session.get(Certificate, cert.id)
+
+
+async def current_for_enrollment(session: AsyncSession, enrollment_id: UUID) -> Certificate | None:
+    return (
+        await session.execute(
+            select(Certificate)
+            .where(Certificate.enrollment_id == enrollment_id)
+            .order_by(Certificate.generation.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def certificate_view(session: AsyncSession, settings: Settings, cert: Certificate) -> CertificateView:
+    site = await tenant_site(session, settings, cert.tenant_id)
+    look = (await session.execute(select(CertificateSettings))).scalar_one_or_none()
+    static_dir = settings.branding_dir / "static"
+    return CertificateView(
+        cert_id=str(cert.id),
+        learner_name=cert.learner_name,
+        course_title=cert.course_title,
+        tenant_name=cert.tenant_name,
+        issued_at=cert.issued_at,
+        expires_at=cert.expires_at,
+        verify_url=site.verify_url(cert.id),
+        primary_color=site.branding.get("primary_color") or DEFAULT_PRIMARY,
+        accent_color=site.branding.get("accent_color") or DEFAULT_ACCENT,
+        logo_data_url=static_data_url(static_dir, site.branding.get("logo_url") or DEFAULT_LOGO),
+        signatory_name=look.signatory_name if look else "",
+        signatory_title=look.signatory_title if look else "",
+        signature_image=look.signature_image if look else None,
+        paper=look.paper if look else "A4",
+    )
+
+
+async def render_certificate(
+    db: Database,
+    settings: Settings,
+    renderer: PdfRenderer,
+    templates: CertificateTemplates,
+    tenant_id: UUID,
+    cert_id: UUID,
+) -> str | None:
+    """Render and store a certificate's PDF (deterministic key, so retries overwrite the same object).
+
+    No transaction stays open while Chromium prints.
+    """
+    files = CertificateFiles.from_settings(settings)
+    async with tenant_session(db.app_sessions, tenant_id) as session:
+        cert = await session.get(Certificate, cert_id)
+        if cert is None:
+            return None
+        key = pdf_key(tenant_id, cert.id)
+        if cert.pdf_key == key and files.exists(key):
+            return key
+        view = await certificate_view(session, settings, cert)
+        slug = (await tenant_site(session, settings, tenant_id)).slug
+    pdf = await renderer.pdf(templates.render(slug, view), view.paper)
+    files.put(key, pdf)
+    async with tenant_session(db.app_sessions, tenant_id) as session:
+        cert = await session.get(Certificate, cert_id, with_for_update=True)
+        if cert is not None:
+            cert.pdf_key = key
+            cert.rendered_at = datetime.now(UTC)
+    return key
+
+
+@dataclass(frozen=True)
+class Verification:
+    cert: Certificate
+    status: str
+    signature_valid: bool
+
+
+def certificate_status(settings: Settings, cert: Certificate, now: datetime | None = None) -> Verification:
+    """valid / revoked / superseded / expired, or invalid when the stored signature does not check."""
+    signature_valid = certificate_signature_valid(
+        settings.secret_key, cert.key_version, cert.signature, cert.id, cert.user_id, cert.course_id, cert.issued_at
+    )
+    now = now or datetime.now(UTC)
+    if not signature_valid:
+        status = "invalid"
+    elif cert.state is CertificateState.REVOKED:
+        status = "revoked"
+    elif cert.state is CertificateState.SUPERSEDED:
+        status = "superseded"
+    elif cert.expires_at is not None and cert.expires_at <= now:
+        status = "expired"
+    else:
+        status = "valid"
+    return Verification(cert=cert, status=status, signature_valid=signature_valid)
+
+
+def parse_cert_id(raw: str) -> UUID | None:
+    try:
+        return UUID(raw)
+    except ValueError:
+        return None
+
+
+async def get_certificate(session: AsyncSession, cert_id: UUID) -> Certificate:
+    cert = await session.get(Certificate, cert_id)
+    if cert is None:
+        raise NotFound("certificate not found", field="cert_id")
+    return cert
+
+
+async def revoke(session: AsyncSession, cert_id: UUID, reason: str) -> Certificate:
+    """Revoke with a reason the public verification page shows."""
+    cert = await session.get(Certificate, cert_id, with_for_update=True)
+    if cert is None:
+        raise NotFound("certificate not found", field="cert_id")
+    if cert.state is not CertificateState.ACTIVE:
+        raise Conflict(f"the certificate is already {cert.state.value}", field="cert_id")
+    cert.state = CertificateState.REVOKED
+    cert.revoked_at = datetime.now(UTC)
+    cert.revoked_reason = reason
+    await session.flush()
+    return cert
+
+
+async def reissue(session: AsyncSession, settings: Settings, cert_id: UUID) -> Certificate:
+    """Issue a new certificate under the learner's current name; the old one becomes superseded.
+
+    The validity period is kept: a correction does not extend a certificate.
+    """
+    old = await session.get(Certificate, cert_id, with_for_update=True)
+    if old is None:
+        raise NotFound("certificate not found", field="cert_id")
+    if old.state is not CertificateState.ACTIVE:
+        raise Conflict(f"only an active certificate can be re-issued; this one is {old.state.value}", field="cert_id")
+    user = await session.get(User, old.user_id)
+    if user is None:
+        raise NotFound("the learner no longer exists", field="cert_id")
+    site = await tenant_site(session, settings, old.tenant_id)
+    last = (
+        await session.execute(
+            select(func.max(Certificate.generation)).where(Certificate.enrollment_id == old.enrollment_id)
+        )
+    ).scalar_one()
+    new = Certificate(
+        id=uuid.uuid4(),
+        tenant_id=old.tenant_id,
+        enrollment_id=old.enrollment_id,
+        user_id=old.user_id,
+        course_id=old.course_id,
+        course_owner=old.course_owner,
+        generation=int(last or old.generation) + 1,
+        learner_name=user.display_name,
+        course_title=old.course_title,
+        tenant_name=site.name,
+        issued_at=_now(),
+        expires_at=old.expires_at,
+        state=CertificateState.ACTIVE,
+    )
+    _sign(settings, new)
+    new.credential = _credential(site, settings, new, user.email)
+    session.add(new)
+    old.state = CertificateState.SUPERSEDED
+    old.superseded_by = new.id
+    await session.flush()
+    enqueue_after_commit(session, RENDER_TASK, str(new.tenant_id), str(new.id))
+    return new
+
+
+async def certificates_of(
+    session: AsyncSession, user_id: UUID, limit: int, offset: int
+) -> tuple[list[Certificate], int]:
+    where = Certificate.user_id == user_id
+    total = (await session.execute(select(func.count()).select_from(Certificate).where(where))).scalar_one()
+    rows = await session.execute(
+        select(Certificate)
+        .where(where)
+        .order_by(Certificate.issued_at.desc(), Certificate.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows.scalars()), int(total)
+
+
+async def certificates_of_tenant(
+    session: AsyncSession, limit: int, offset: int, user_id: UUID | None = None, course_id: UUID | None = None
+) -> tuple[list[Certificate], int]:
+    query = select(Certificate)
+    if user_id is not None:
+        query = query.where(Certificate.user_id == user_id)
+    if course_id is not None:
+        query = query.where(Certificate.course_id == course_id)
+    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    rows = await session.execute(
+        query.order_by(Certificate.issued_at.desc(), Certificate.id).limit(limit).offset(offset)
+    )
+    return list(rows.scalars()), int(total)
+
+
+async def send_expiry_reminders(
+    session: AsyncSession, settings: Settings, tenant_id: UUID, now: datetime | None = None
+) -> int:
+    """E-mail learners whose compliance certificates expire within the course's reminder window.
+
+    Once per certificate (reminder_sent_at); the e-mail goes through the identity e-mail outbox.
+    """
+    now = now or datetime.now(UTC)
+    rows = await session.execute(
+        select(Certificate, CertificatePolicy, User)
+        .join(CertificatePolicy, CertificatePolicy.course_id == Certificate.course_id)
+        .join(User, User.id == Certificate.user_id)
+        .where(
+            CertificatePolicy.compliance.is_(True),
+            Certificate.state == CertificateState.ACTIVE,
+            Certificate.reminder_sent_at.is_(None),
+            Certificate.expires_at.is_not(None),
+        )
+        .with_for_update(of=Certificate, skip_locked=True)
+    )
+    site: TenantSite | None = None
+    sent = 0
+    for cert, policy, user in rows.tuples():
+        assert cert.expires_at is not None
+        if cert.expires_at - timedelta(days=policy.remind_days_before) > now:
+            continue
+        site = site or await tenant_site(session, settings, tenant_id)
+        expired = cert.expires_at <= now
+        when = f"{cert.expires_at:%d %B %Y}"
+        subject = (
+            f"Your certificate for {cert.course_title} has expired"
+            if expired
+            else f"Your certificate for {cert.course_title} expires on {when}"
+        )
+        body = (
+            f"Hello {user.display_name},\n\n"
+            f"your certificate for {cert.course_title} ({site.verify_url(cert.id)}) "
+            f"{'expired' if expired else 'expires'} on {when}. "
+            f"This is a compliance course: please recertify by completing it again at "
+            f"{site.base_url}/courses/{cert.course_id}.\n\n{site.name}"
+        )
+        await queue_email(session, settings, tenant_id, user.email, subject, body)
+        cert.reminder_sent_at = now
+        sent += 1
+    await session.flush()
+    return sent
+
+
+async def send_all_expiry_reminders(db: Database, settings: Settings) -> int:
+    """Reminders for every active tenant, each on its own tenant-bound session."""
+    async with db.operator_sessions() as session:
+        tenant_ids = list(
+            (await session.execute(select(Tenant.id).where(Tenant.status == TenantStatus.ACTIVE))).scalars()
+        )
+    sent = 0
+    for tenant_id in tenant_ids:
+        async with tenant_session(db.app_sessions, tenant_id) as session:
+            sent += await send_expiry_reminders(session, settings, tenant_id)
+    return sent
