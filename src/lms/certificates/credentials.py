@@ -165,12 +165,20 @@ def verify_credential(credential: dict[str, Any], profile: dict[str, Any]) -> No
     method = next((m for m in profile.get("verificationMethod", []) if m.get("id") == method_id), None)
     if method is None or credential["issuer"]["id"] != profile.get("id"):
         raise CredentialInvalid("the issuer does not publish this key")
+    verify_proof(credential, str(method.get("publicKeyMultibase", "")))
+
+
+def verify_proof(credential: dict[str, Any], public_key_multibase: str) -> None:
+    """Check an eddsa-jcs-2022 DataIntegrityProof with the given Multikey public key."""
+    proof = dict(credential.get("proof") or {})
+    if proof.get("cryptosuite") != CRYPTOSUITE:
+        raise CredentialInvalid("unsupported cryptosuite")
     document = {key: value for key, value in credential.items() if key != "proof"}
-    if proof.get("@context") != document["@context"]:
+    if "@context" in proof and proof["@context"] != document.get("@context"):
         raise CredentialInvalid("the proof context does not match the document")
     try:
         signature = multibase_decode(str(proof.pop("proofValue", "")))
-        public_key_from_multibase(str(method["publicKeyMultibase"])).verify(signature, _hash_data(document, proof))
+        public_key_from_multibase(public_key_multibase).verify(signature, _hash_data(document, proof))
     except (ValueError, InvalidSignature) as exc:
         raise CredentialInvalid("the proof signature does not verify") from exc
 

@@ -341,7 +341,7 @@ async def certificates_of(
     rows = await session.execute(
         select(Certificate)
         .where(where)
-        .order_by(Certificate.issued_at.desc(), Certificate.id)
+        .order_by(Certificate.issued_at.desc(), Certificate.generation.desc(), Certificate.id)
         .limit(limit)
         .offset(offset)
     )
@@ -358,7 +358,9 @@ async def certificates_of_tenant(
         query = query.where(Certificate.course_id == course_id)
     total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
     rows = await session.execute(
-        query.order_by(Certificate.issued_at.desc(), Certificate.id).limit(limit).offset(offset)
+        query.order_by(Certificate.issued_at.desc(), Certificate.generation.desc(), Certificate.id)
+        .limit(limit)
+        .offset(offset)
     )
     return list(rows.scalars()), int(total)
 

@@ -45,13 +45,22 @@ Complete = Callable[..., Awaitable[Completion]]
 def complete(client: Client, db: Database, make_tenant: MakeTenant, make_user: MakeUser, login: Login) -> Complete:
     """Enrol a learner in a one-quiz course and pass the quiz: the course completes and the event is sent."""
 
-    async def run(tenant: Tenant | None = None, name: str = "Ada Lovelace", **course: Any) -> Completion:
+    async def run(
+        tenant: Tenant | None = None, name: str = "Ada Lovelace", policy: dict[str, Any] | None = None, **course: Any
+    ) -> Completion:
         tenant = tenant or await make_tenant()
         _, author = await instructor(make_user, login, tenant)
         title = course.pop("title", "Data privacy essentials")
         built = await build_course(
             client, tenant, author, title=title, lessons=[{"title": "Final quiz", "type": "quiz"}]
         )
+        admin = await login(await make_user(tenant, roles=["tenant_admin"]))
+        if policy is not None:
+            # Set before completion: the certificate takes its validity from the policy at issuance.
+            response = await client.put(
+                f"{host(tenant)}/api/v1/certificates/policies/{built.id}", json=policy, headers=admin
+            )
+            assert response.status_code == 200, response.text
         user = await make_user(tenant, display_name=name)
         headers = await login(user)
         enrolled = await client.post(
@@ -62,7 +71,6 @@ def complete(client: Client, db: Database, make_tenant: MakeTenant, make_user: M
             await record_assessment_result(session, user.id, UUID(built.lessons["Final quiz"]), passed=True)
             enrollment = (await session.execute(select(Enrollment).where(Enrollment.user_id == user.id))).scalar_one()
             assert enrollment.status.value == "completed"
-        admin = await login(await make_user(tenant, roles=["tenant_admin"]))
         return Completion(tenant, user, headers, UUID(built.id), title, enrollment.id, admin)
 
     return run

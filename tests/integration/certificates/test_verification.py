@@ -89,13 +89,7 @@ async def test_a_certificate_whose_stored_facts_were_altered_fails_its_signature
 async def test_an_expired_certificate_reports_expired(
     client: Client, db: Database, complete: Complete, issue: Issue
 ) -> None:
-    done = await complete()
-    policy = await client.put(
-        f"{done.base}/api/v1/certificates/policies/{done.course_id}",
-        json={"valid_days": 365, "compliance": True},
-        headers=done.admin,
-    )
-    assert policy.status_code == 200, policy.text
+    done = await complete(policy={"valid_days": 365, "compliance": True})
     cert = await issue(done)
     assert cert.expires_at == cert.issued_at + timedelta(days=365)
     async with tenant_session(db.app_sessions, done.tenant.id) as session:
