@@ -5,10 +5,10 @@ from __future__ import annotations
 from uuid import UUID
 
 from lms.certificates.rendering import CertificateTemplates, process_renderer
-from lms.certificates.services import issue_for_enrollment, render_certificate, send_all_expiry_reminders
+from lms.certificates.services import issue_and_render as issue_certificate_and_render
+from lms.certificates.services import render_certificate, send_all_expiry_reminders
 from lms.certificates.tasks import ISSUE_TASK, REMINDERS_TASK, RENDER_TASK
 from lms.config import get_settings
-from lms.db.binding import tenant_session
 from workers.app import celery_app
 from workers.runtime import database, run
 
@@ -24,15 +24,10 @@ def templates() -> CertificateTemplates:
 
 async def issue_and_render(tenant_id: UUID, enrollment_id: UUID) -> str | None:
     """Issue the enrolment's certificate (once) and render its PDF (once)."""
-    settings = get_settings()
-    db = database()
-    async with tenant_session(db.app_sessions, tenant_id) as session:
-        cert = await issue_for_enrollment(session, settings, tenant_id, enrollment_id)
-        cert_id = cert.id if cert is not None else None
-    if cert_id is None:
-        return None
-    await render_certificate(db, settings, process_renderer(), templates(), tenant_id, cert_id)
-    return str(cert_id)
+    cert_id = await issue_certificate_and_render(
+        database(), get_settings(), process_renderer(), templates(), tenant_id, enrollment_id
+    )
+    return str(cert_id) if cert_id is not None else None
 
 
 @celery_app.task(name=ISSUE_TASK, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import io
 import mimetypes
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import qrcode
 import structlog
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from playwright.async_api import Browser, Page, Playwright, Route, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
@@ -57,14 +58,31 @@ class CertificateView:
     paper: str
 
 
-def qr_data_url(text: str) -> str:
-    """PNG QR code of `text` as a data URL (medium error correction survives printing)."""
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=10, border=2)
+def qr_svg(text: str) -> Markup:
+    """QR code of `text` as inline SVG: one path of unit squares, vector-sharp at any print size.
+
+    Medium error correction survives printing. The mask pattern is fixed: searching all eight for the
+    "best" one costs more than the rest of the work (any mask decodes; it only tunes contrast runs).
+    Inline SVG prints faster in Chromium than an <img> of the same SVG or of a PNG.
+    """
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=2, mask_pattern=0)
     code.add_data(text)
     code.make(fit=True)
-    buffer = io.BytesIO()
-    code.make_image(fill_color="black", back_color="white").save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    matrix = code.get_matrix()
+    size = len(matrix)
+    path = "".join(f"M{x} {y}h1v1h-1z" for y, row in enumerate(matrix) for x, dark in enumerate(row) if dark)
+    # Only integers go into this markup, so nothing needs escaping.
+    return Markup(  # noqa: S704
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" shape-rendering="crispEdges" '
+        f'role="img" aria-label="Verification QR code"><rect width="{size}" height="{size}" fill="#fff"/>'
+        f'<path d="{path}" fill="#000"/></svg>'
+    )
+
+
+@lru_cache(maxsize=64)
+def _file_data_url(path: Path, mtime_ns: int) -> str:
+    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode()
 
 
 def static_data_url(static_dir: Path, url: str) -> str | None:
@@ -74,8 +92,7 @@ def static_data_url(static_dir: Path, url: str) -> str | None:
     path = (static_dir / url.removeprefix("/static/")).resolve()
     if not path.is_relative_to(static_dir.resolve()) or not path.is_file():
         return None
-    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode()
+    return _file_data_url(path, path.stat().st_mtime_ns)
 
 
 def _long_date(moment: datetime) -> str:
@@ -95,7 +112,7 @@ class CertificateTemplates:
     def render(self, tenant_slug: str, view: CertificateView) -> str:
         override = f"tenants/{tenant_slug}.html"
         name = override if (self.directory / override).is_file() else "certificate.html"
-        context: dict[str, Any] = {"c": view, "qr": qr_data_url(view.verify_url)}
+        context: dict[str, Any] = {"c": view, "qr": qr_svg(view.verify_url)}
         return self.env.get_template(name).render(**context)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +34,8 @@ from lms.lib.errors import Conflict, NotFound
 from lms.lib.jobs import enqueue_after_commit
 from lms.tenancy.models import Tenant, TenantDomain, TenantStatus
 from lms.web.branding import DEFAULT_ACCENT, DEFAULT_LOGO, DEFAULT_PRIMARY
+
+_SITE_MEMO = "certificates.sites"
 
 
 def _now() -> datetime:
@@ -60,26 +62,33 @@ class TenantSite:
 
 
 async def tenant_site(session: AsyncSession, settings: Settings, tenant_id: UUID) -> TenantSite:
-    """Public base URL: the tenant's primary verified custom domain, else `<slug>.<PUBLIC_BASE_DOMAIN>`."""
-    tenant = await session.get(Tenant, tenant_id)
-    if tenant is None:
+    """Public base URL: the tenant's primary verified custom domain, else `<slug>.<PUBLIC_BASE_DOMAIN>`.
+
+    Remembered for the life of the session (one job or one request).
+    """
+    memo: dict[UUID, TenantSite] = session.sync_session.info.setdefault(_SITE_MEMO, {})
+    if tenant_id in memo:
+        return memo[tenant_id]
+    custom_domain = (
+        select(TenantDomain.hostname)
+        .where(TenantDomain.tenant_id == Tenant.id, TenantDomain.verified.is_(True))
+        .order_by(TenantDomain.is_primary.desc(), TenantDomain.created_at)
+        .limit(1)
+        .scalar_subquery()
+    )
+    row = (await session.execute(select(Tenant, custom_domain).where(Tenant.id == tenant_id))).first()
+    if row is None:
         raise NotFound("tenant not found")
-    hostname = (
-        await session.execute(
-            select(TenantDomain.hostname)
-            .where(TenantDomain.tenant_id == tenant_id, TenantDomain.verified.is_(True))
-            .order_by(TenantDomain.is_primary.desc(), TenantDomain.created_at)
-            .limit(1)
-        )
-    ).scalar_one_or_none()
+    tenant, hostname = row
     host = hostname or f"{tenant.slug}.{settings.public_base_domain}"
-    return TenantSite(
+    memo[tenant_id] = TenantSite(
         id=tenant.id,
         slug=tenant.slug,
         name=tenant.name,
         branding=dict(tenant.branding or {}),
         base_url=f"{settings.public_scheme}://{host}",
     )
+    return memo[tenant_id]
 
 
 def _credential(site: TenantSite, settings: Settings, cert: Certificate, email: str) -> dict[str, object]:
@@ -121,53 +130,57 @@ async def issue_for_enrollment(
     existing = await current_for_enrollment(session, enrollment_id)
     if existing is not None:
         return existing
-    enrollment = await session.get(Enrollment, enrollment_id)
-    if enrollment is None or enrollment.status is not EnrollmentStatus.COMPLETED:
+    facts = (
+        await session.execute(
+            select(Enrollment, User.display_name, User.email, Course.title, CertificatePolicy.valid_days)
+            .join(User, User.id == Enrollment.user_id)
+            .join(Course, Course.id == Enrollment.course_id)
+            .outerjoin(CertificatePolicy, CertificatePolicy.course_id == Enrollment.course_id)
+            .where(Enrollment.id == enrollment_id)
+        )
+    ).first()
+    if facts is None or facts[0].status is not EnrollmentStatus.COMPLETED:
         return None
-    user = await session.get(User, enrollment.user_id)
-    course = await session.get(Course, enrollment.course_id)
-    if user is None or course is None:
-        return None
+    enrollment, learner_name, email, course_title, valid_days = facts
     site = await tenant_site(session, settings, tenant_id)
-    policy = (
-        await session.execute(select(CertificatePolicy).where(CertificatePolicy.course_id == course.id))
-    ).scalar_one_or_none()
     issued_at = _now()
     cert = Certificate(
         id=uuid.uuid4(),
         tenant_id=tenant_id,
         enrollment_id=enrollment.id,
-        user_id=user.id,
-        course_id=course.id,
+        user_id=enrollment.user_id,
+        course_id=enrollment.course_id,
         course_owner=enrollment.course_owner,
         generation=1,
-        learner_name=user.display_name,
-        course_title=course.title,
+        learner_name=learner_name,
+        course_title=course_title,
         tenant_name=site.name,
         issued_at=issued_at,
-        expires_at=issued_at + timedelta(days=policy.valid_days) if policy and policy.valid_days else None,
+        expires_at=issued_at + timedelta(days=valid_days) if valid_days else None,
         state=CertificateState.ACTIVE,
+        created_at=issued_at,
+        updated_at=issued_at,
     )
     _sign(settings, cert)
-    cert.credential = _credential(site, settings, cert, user.email)
+    cert.credential = _credential(site, settings, cert, email)
     values = {
-        column.name: getattr(cert, column.key, None)
-        for column in Certificate.__table__.columns
-        if column.name != "sa_orm_sentinel"
+        attribute.key: getattr(cert, attribute.key, None)
+        for attribute in inspect(Certificate).column_attrs
+        if attribute.key != "_sentinel"
     }
-    values.update(created_at=issued_at, updated_at=issued_at)
     inserted = (
         await session.execute(
-            pg_insert(Certificate.__table__)  # type: ignore[arg-type]
+            pg_insert(Certificate)
             .values(**values)
             .on_conflict_do_nothing(index_elements=["tenant_id", "enrollment_id", "generation"])
-            .returning(text("id"))
+            .returning(Certificate),
+            execution_options={"populate_existing": True},
         )
-    ).first()
+    ).scalar_one_or_none()
     if inserted is None:
         # Another delivery of the same event won the race.
         return await current_for_enrollment(session, enrollment_id)
-    return await session.get(Certificate, cert.id)
+    return inserted
 
 
 async def current_for_enrollment(session: AsyncSession, enrollment_id: UUID) -> Certificate | None:
@@ -203,6 +216,44 @@ async def certificate_view(session: AsyncSession, settings: Settings, cert: Cert
     )
 
 
+@dataclass(frozen=True)
+class RenderJob:
+    cert_id: UUID
+    key: str
+    html: str
+    paper: str
+
+
+async def prepare_render(
+    session: AsyncSession,
+    settings: Settings,
+    templates: CertificateTemplates,
+    files: CertificateFiles,
+    cert: Certificate,
+) -> RenderJob | None:
+    """The HTML to print for `cert`, or None when its PDF is already stored."""
+    key = pdf_key(cert.tenant_id, cert.id)
+    if cert.pdf_key == key and files.exists(key):
+        return None
+    view = await certificate_view(session, settings, cert)
+    slug = (await tenant_site(session, settings, cert.tenant_id)).slug
+    return RenderJob(cert_id=cert.id, key=key, html=templates.render(slug, view), paper=view.paper)
+
+
+async def print_and_store(
+    db: Database, tenant_id: UUID, renderer: PdfRenderer, files: CertificateFiles, job: RenderJob
+) -> str:
+    """Print outside any transaction, store under the deterministic key, then record it."""
+    files.put(job.key, await renderer.pdf(job.html, job.paper))
+    async with tenant_session(db.app_sessions, tenant_id) as session:
+        await session.execute(
+            update(Certificate)
+            .where(Certificate.id == job.cert_id)
+            .values(pdf_key=job.key, rendered_at=datetime.now(UTC), updated_at=datetime.now(UTC))
+        )
+    return job.key
+
+
 async def render_certificate(
     db: Database,
     settings: Settings,
@@ -211,28 +262,36 @@ async def render_certificate(
     tenant_id: UUID,
     cert_id: UUID,
 ) -> str | None:
-    """Render and store a certificate's PDF (deterministic key, so retries overwrite the same object).
-
-    No transaction stays open while Chromium prints.
-    """
+    """Render and store a certificate's PDF (deterministic key, so retries overwrite the same object)."""
     files = CertificateFiles.from_settings(settings)
     async with tenant_session(db.app_sessions, tenant_id) as session:
         cert = await session.get(Certificate, cert_id)
         if cert is None:
             return None
-        key = pdf_key(tenant_id, cert.id)
-        if cert.pdf_key == key and files.exists(key):
-            return key
-        view = await certificate_view(session, settings, cert)
-        slug = (await tenant_site(session, settings, tenant_id)).slug
-    pdf = await renderer.pdf(templates.render(slug, view), view.paper)
-    files.put(key, pdf)
+        job = await prepare_render(session, settings, templates, files, cert)
+    if job is None:
+        return pdf_key(tenant_id, cert_id)
+    return await print_and_store(db, tenant_id, renderer, files, job)
+
+
+async def issue_and_render(
+    db: Database,
+    settings: Settings,
+    renderer: PdfRenderer,
+    templates: CertificateTemplates,
+    tenant_id: UUID,
+    enrollment_id: UUID,
+) -> UUID | None:
+    """The course-completion job: issue once, then print once (both idempotent under retries)."""
+    files = CertificateFiles.from_settings(settings)
     async with tenant_session(db.app_sessions, tenant_id) as session:
-        cert = await session.get(Certificate, cert_id, with_for_update=True)
-        if cert is not None:
-            cert.pdf_key = key
-            cert.rendered_at = datetime.now(UTC)
-    return key
+        cert = await issue_for_enrollment(session, settings, tenant_id, enrollment_id)
+        if cert is None:
+            return None
+        job = await prepare_render(session, settings, templates, files, cert)
+    if job is not None:
+        await print_and_store(db, tenant_id, renderer, files, job)
+    return cert.id
 
 
 @dataclass(frozen=True)
@@ -383,7 +442,8 @@ async def send_expiry_reminders(
             Certificate.reminder_sent_at.is_(None),
             Certificate.expires_at.is_not(None),
         )
-        .with_for_update(of=Certificate, skip_locked=True)
+        # Waits for a concurrent run (or a render) and re-checks reminder_sent_at, so each is sent once.
+        .with_for_update(of=Certificate)
     )
     site: TenantSite | None = None
     sent = 0
