@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -23,9 +24,16 @@ from lms.lib.jobs import build_celery
 from tests.conftest import MakeTenant, eventually, host
 from tests.integration.catalog.helpers import Client
 from tests.integration.certificates.conftest import Complete, Completion
-from tests.support import TEST_BASE_DOMAIN
+from tests.support import TEST_BASE_DOMAIN, celery_worker
 
 pytestmark = pytest.mark.worker
+
+
+@pytest.fixture(scope="module")
+def worker(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A worker for this module only: later tests of other domains start from a worker-free queue."""
+    with celery_worker(settings, tmp_path_factory.mktemp("certificates-worker") / "worker.log") as process:
+        yield process
 
 
 async def my_rendered_certificate(client: Client, done: Completion) -> dict[str, Any]:
