@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from lms.certificates.lifecycle import send_all_expiry_reminders
 from lms.certificates.rendering import CertificateTemplates, process_renderer
 from lms.certificates.services import issue_and_render as issue_certificate_and_render
-from lms.certificates.services import render_certificate, send_all_expiry_reminders
+from lms.certificates.services import render_certificate
 from lms.certificates.tasks import ISSUE_TASK, REMINDERS_TASK, RENDER_TASK
 from lms.config import get_settings
 from workers.app import celery_app

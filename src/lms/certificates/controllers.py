@@ -8,11 +8,9 @@ from uuid import UUID
 from litestar import Controller, MediaType, Request, Response, get, post, put
 from litestar.di import Provide
 from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.catalog.models import Course
-from lms.certificates import services
+from lms.certificates import lifecycle, services
 from lms.certificates.credentials import issuer_profile, linkedin_add_url
 from lms.certificates.guards import (
     public_issuer_profile,
@@ -21,7 +19,7 @@ from lms.certificates.guards import (
     requires_tenant_admin,
     requires_verification_quota,
 )
-from lms.certificates.models import Certificate, CertificatePolicy, CertificateSettings
+from lms.certificates.models import Certificate
 from lms.certificates.schemas import (
     CertificateOut,
     PolicyIn,
@@ -175,7 +173,7 @@ class MyCertificatesController(Controller):
         self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, page: PageParams
     ) -> Page[CertificateOut]:
         """The signed-in learner's certificates, newest first, with download links."""
-        certs, total = await services.certificates_of(db_session, principal.user_id, page.limit, page.offset)
+        certs, total = await lifecycle.certificates_of(db_session, principal.user_id, page.limit, page.offset)
         items = await certificate_out(db_session, _settings(request), certs, self.path)
         return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
@@ -212,7 +210,7 @@ class CertificateAdminController(Controller):
         user_id: UUID | None = None,
         course_id: UUID | None = None,
     ) -> Page[CertificateOut]:
-        certs, total = await services.certificates_of_tenant(db_session, page.limit, page.offset, user_id, course_id)
+        certs, total = await lifecycle.certificates_of_tenant(db_session, page.limit, page.offset, user_id, course_id)
         items = await certificate_out(db_session, _settings(request), certs, MyCertificatesController.path)
         return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
@@ -226,32 +224,23 @@ class CertificateAdminController(Controller):
         self, request: Request[Any, Any, Any], db_session: AsyncSession, cert_id: UUID, data: RevokeIn
     ) -> CertificateOut:
         """Revoke with a reason; the public verification page shows it."""
-        cert = await services.revoke(db_session, cert_id, data.reason)
+        cert = await lifecycle.revoke(db_session, cert_id, data.reason)
         return (await certificate_out(db_session, _settings(request), [cert], MyCertificatesController.path))[0]
 
     @post("/{cert_id:uuid}/reissue", status_code=HTTP_200_OK)
     async def reissue(self, request: Request[Any, Any, Any], db_session: AsyncSession, cert_id: UUID) -> CertificateOut:
         """Issue a replacement under the learner's current name (after a correction); the old id is superseded."""
-        cert = await services.reissue(db_session, _settings(request), cert_id)
+        cert = await lifecycle.reissue(db_session, _settings(request), cert_id)
         return (await certificate_out(db_session, _settings(request), [cert], MyCertificatesController.path))[0]
 
     @put("/policies/{course_id:uuid}")
-    async def set_policy(self, db_session: AsyncSession, course_id: UUID, data: PolicyIn) -> PolicyOut:
+    async def set_policy(
+        self, db_session: AsyncSession, principal: Principal, course_id: UUID, data: PolicyIn
+    ) -> PolicyOut:
         """Validity period and recertification reminders of a course's certificates."""
-        course = await db_session.get(Course, course_id)
-        if course is None:
-            raise NotFound("course not found", field="course_id")
-        policy = (
-            await db_session.execute(select(CertificatePolicy).where(CertificatePolicy.course_id == course_id))
-        ).scalar_one_or_none()
-        if policy is None:
-            tenant_id = request_tenant_id(db_session)
-            policy = CertificatePolicy(tenant_id=tenant_id, course_id=course.id, course_owner=course.catalogue_owner)
-            db_session.add(policy)
-        policy.valid_days = data.valid_days
-        policy.compliance = data.compliance
-        policy.remind_days_before = data.remind_days_before
-        await db_session.flush()
+        policy = await lifecycle.set_policy(
+            db_session, principal.tenant_id, course_id, data.valid_days, data.compliance, data.remind_days_before
+        )
         return PolicyOut(
             course_id=course_id,
             valid_days=policy.valid_days,
@@ -260,26 +249,14 @@ class CertificateAdminController(Controller):
         )
 
     @put("/settings")
-    async def set_settings(self, db_session: AsyncSession, data: SettingsIn) -> SettingsOut:
+    async def set_settings(self, db_session: AsyncSession, principal: Principal, data: SettingsIn) -> SettingsOut:
         """Signatory, signature image and paper size of this tenant's certificates."""
-        look = (await db_session.execute(select(CertificateSettings))).scalar_one_or_none()
-        if look is None:
-            look = CertificateSettings(tenant_id=request_tenant_id(db_session))
-            db_session.add(look)
-        look.signatory_name = data.signatory_name
-        look.signatory_title = data.signatory_title
-        look.signature_image = data.signature_image
-        look.paper = data.paper
-        await db_session.flush()
+        look = await lifecycle.set_look(
+            db_session, principal.tenant_id, data.signatory_name, data.signatory_title, data.signature_image, data.paper
+        )
         return SettingsOut(
             signatory_name=look.signatory_name,
             signatory_title=look.signatory_title,
             has_signature_image=look.signature_image is not None,
             paper=look.paper,
         )
-
-
-def request_tenant_id(session: AsyncSession) -> UUID:
-    """The tenant the request's session is bound to."""
-    tenant_id: UUID = session.sync_session.info["tenant_id"]
-    return tenant_id
