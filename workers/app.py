@@ -8,11 +8,21 @@ from lms.config import get_settings
 from lms.lib.jobs import build_celery
 
 celery_app = build_celery(get_settings())
-celery_app.conf.include = ["workers.tasks", "workers.learning", "workers.identity", "workers.assessments"]
+celery_app.conf.include = [
+    "workers.tasks",
+    "workers.learning",
+    "workers.identity",
+    "workers.assessments",
+    "workers.certificates",
+]
 celery_app.conf.beat_schedule = {
     "purge-deleted-tenants": {"task": "tenancy.purge_due_tenants", "schedule": crontab(minute=17, hour=3)},
     # Safety net: the API schedules folds itself; this catches events that arrived mid-fold.
     "learning-fold-progress": {"task": "learning.fold_progress", "schedule": 5.0},
     "learning-expire-enrollments": {"task": "learning.expire_enrollments", "schedule": crontab(minute=7)},
+    "certificates-expiry-reminders": {
+        "task": "certificates.send_expiry_reminders",
+        "schedule": crontab(minute=7, hour=6),
+    },
 }
 app = celery_app

@@ -29,6 +29,7 @@ from lms.catalog.controllers import (
     SharedCatalogueController,
 )
 from lms.catalog.operator_controllers import SharedCatalogueOperatorController
+from lms.certificates.controllers import CertificateAdminController, MyCertificatesController, VerificationController
 from lms.config import Settings, get_settings
 from lms.db.engines import create_database
 from lms.db.providers import provide_db_session
@@ -127,6 +128,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         AssignmentController,
         SubmissionController,
         PeerReviewController,
+        VerificationController,
+        MyCertificatesController,
+        CertificateAdminController,
         create_static_files_router(path="/static", directories=[settings.branding_dir / "static"]),
     ]
 

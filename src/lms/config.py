@@ -50,6 +50,12 @@ class Settings:
     sso_allow_private_hosts: frozenset[str] = frozenset()
     # How long GET /api/v1/me may answer from a per-process cache (0 = always read the database).
     profile_cache_seconds: float = 10.0
+    # Scheme of links printed for the outside world (certificate QR codes): "https" in production.
+    public_scheme: str = "http"
+    # Version of the certificate signing key used for new certificates; older versions keep verifying.
+    certificate_key_version: int = 1
+    # Public certificate look-ups per client address and tenant, per minute.
+    certificate_verify_rate_per_minute: int = 60
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -79,6 +85,9 @@ class Settings:
             smtp_url=_env("SMTP_URL"),
             mail_from=_env("MAIL_FROM", base.mail_from) or base.mail_from,
             profile_cache_seconds=float(_env("PROFILE_CACHE_SECONDS", "10") or 10),
+            public_scheme=(_env("PUBLIC_SCHEME", base.public_scheme) or base.public_scheme).lower(),
+            certificate_key_version=int(_env("CERTIFICATE_KEY_VERSION", "1") or 1),
+            certificate_verify_rate_per_minute=int(_env("CERTIFICATE_VERIFY_RATE_PER_MINUTE", "60") or 60),
             sso_allow_private_hosts=frozenset(
                 h.strip().lower() for h in (_env("SSO_ALLOW_PRIVATE_HOSTS", "") or "").split(",") if h.strip()
             ),

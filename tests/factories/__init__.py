@@ -1,6 +1,16 @@
 """Row factories, one module per domain; importing this package registers them all."""
 
-from tests.factories import assessments, catalog, identity, learning, tenancy
+from tests.factories import assessments, catalog, certificates, identity, learning, tenancy
 from tests.factories.base import ROW_FACTORIES, RowFactory, row_factory
 
-__all__ = ["ROW_FACTORIES", "RowFactory", "assessments", "catalog", "identity", "learning", "row_factory", "tenancy"]
+__all__ = [
+    "ROW_FACTORIES",
+    "RowFactory",
+    "assessments",
+    "catalog",
+    "certificates",
+    "identity",
+    "learning",
+    "row_factory",
+    "tenancy",
+]

@@ -2,6 +2,7 @@
 
 from lms.assessments import models as assessment_models
 from lms.catalog import models as catalog_models
+from lms.certificates import models as certificate_models
 from lms.db.base import metadata
 from lms.identity import keys as identity_keys
 from lms.identity import models as identity_models
@@ -11,6 +12,7 @@ from lms.tenancy import models as tenancy_models
 __all__ = [
     "assessment_models",
     "catalog_models",
+    "certificate_models",
     "identity_keys",
     "identity_models",
     "learning_models",

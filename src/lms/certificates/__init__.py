@@ -1,0 +1,1 @@
+"""Certificates: issuance on course completion, PDF rendering, public verification, verifiable credentials."""

@@ -1,0 +1,262 @@
+"""Certificate routes: public verification, signed PDF downloads, issuer profile, learner and admin API."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, MediaType, Request, Response, get, post, put
+from litestar.di import Provide
+from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms.certificates import lifecycle, services
+from lms.certificates.credentials import issuer_profile, linkedin_add_url
+from lms.certificates.guards import (
+    public_issuer_profile,
+    public_signed_download,
+    public_verification,
+    requires_tenant_admin,
+    requires_verification_quota,
+)
+from lms.certificates.models import Certificate
+from lms.certificates.schemas import (
+    CertificateOut,
+    PolicyIn,
+    PolicyOut,
+    RevokeIn,
+    SettingsIn,
+    SettingsOut,
+    VerificationOut,
+)
+from lms.certificates.storage import CertificateFiles, download_signature_valid, signed_download_path
+from lms.config import Settings
+from lms.identity.principal import Principal, provide_principal, requires_user
+from lms.lib.errors import NotFound, error_body
+from lms.lib.pagination import Page, PageParams, provide_page_params
+from lms.web.controllers import page
+
+
+def _settings(request: Request[Any, Any, Any]) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _wants_json(request: Request[Any, Any, Any]) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+def verification_out(site: services.TenantSite, result: services.Verification) -> VerificationOut:
+    cert = result.cert
+    return VerificationOut(
+        cert_id=cert.id,
+        status=result.status,
+        signature_valid=result.signature_valid,
+        learner_name=cert.learner_name,
+        course=cert.course_title,
+        tenant=cert.tenant_name,
+        issued_at=cert.issued_at,
+        expires_at=cert.expires_at,
+        revoked_at=cert.revoked_at,
+        revocation_reason=cert.revoked_reason,
+        superseded_by=cert.superseded_by,
+        superseded_by_url=site.verify_url(cert.superseded_by) if cert.superseded_by else None,
+    )
+
+
+async def certificate_out(
+    session: AsyncSession, settings: Settings, certs: list[Certificate], credential_base: str
+) -> list[CertificateOut]:
+    if not certs:
+        return []
+    site = await services.tenant_site(session, settings, certs[0].tenant_id)
+    out = []
+    for cert in certs:
+        verify_url = site.verify_url(cert.id)
+        out.append(
+            CertificateOut(
+                id=cert.id,
+                user_id=cert.user_id,
+                course_id=cert.course_id,
+                enrollment_id=cert.enrollment_id,
+                learner_name=cert.learner_name,
+                course_title=cert.course_title,
+                issued_at=cert.issued_at,
+                expires_at=cert.expires_at,
+                status=services.certificate_status(settings, cert).status,
+                revoked_reason=cert.revoked_reason,
+                superseded_by=cert.superseded_by,
+                verify_url=verify_url,
+                pdf_ready=cert.pdf_key is not None,
+                download_url=signed_download_path(settings.secret_key, cert.tenant_id, cert.id)
+                if cert.pdf_key
+                else None,
+                credential_url=f"{credential_base}/{cert.id}/credential",
+                linkedin_url=linkedin_add_url(
+                    cert.course_title, cert.tenant_name, cert.issued_at, cert.expires_at, verify_url, cert.id
+                ),
+            )
+        )
+    return out
+
+
+def _not_found(request: Request[Any, Any, Any]) -> Response[Any]:
+    """The same answer for malformed, unknown and other tenants' ids."""
+    if _wants_json(request):
+        return Response(error_body("not_found", "not found"), status_code=HTTP_404_NOT_FOUND, media_type=MediaType.JSON)
+    return Response("not found", status_code=HTTP_404_NOT_FOUND, media_type=MediaType.TEXT)
+
+
+class VerificationController(Controller):
+    """Public pages on the tenant's host; RLS scopes every look-up to that tenant."""
+
+    include_in_schema = False
+
+    @get("/verify/{cert_id:str}", guards=[public_verification, requires_verification_quota])
+    async def verify(self, request: Request[Any, Any, Any], db_session: AsyncSession, cert_id: str) -> Any:
+        """HTML for people, JSON (Accept: application/json) for machines."""
+        settings = _settings(request)
+        parsed = services.parse_cert_id(cert_id)
+        cert = await db_session.get(Certificate, parsed) if parsed else None
+        if cert is None:
+            return _not_found(request)
+        site = await services.tenant_site(db_session, settings, cert.tenant_id)
+        out = verification_out(site, services.certificate_status(settings, cert))
+        if _wants_json(request):
+            return Response(out, media_type=MediaType.JSON, headers={"Cache-Control": "no-store"})
+        return page(request, "certificates/verify.html", v=out)
+
+    @get("/certificates/files/{file_name:str}", guards=[public_signed_download], media_type="application/pdf")
+    async def download(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, file_name: str, expires: int, signature: str
+    ) -> Response[bytes]:
+        settings = _settings(request)
+        cert_id = services.parse_cert_id(file_name.removesuffix(".pdf")) if file_name.endswith(".pdf") else None
+        tenant = request.scope["state"]["tenant"]
+        if cert_id is None or not download_signature_valid(settings.secret_key, tenant.id, cert_id, expires, signature):
+            raise NotFound("this download link is invalid or has expired")
+        cert = await db_session.get(Certificate, cert_id)
+        data = CertificateFiles.from_settings(settings).get(cert.pdf_key) if cert and cert.pdf_key else None
+        if data is None:
+            raise NotFound("certificate file not found")
+        return Response(
+            data,
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": f'attachment; filename="certificate-{cert_id}.pdf"',
+                "Cache-Control": "private, no-store",
+            },
+        )
+
+    @get("/credentials/issuer", guards=[public_issuer_profile])
+    async def issuer(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> dict[str, Any]:
+        """The tenant's Open Badges issuer profile with its credential verification keys."""
+        settings = _settings(request)
+        tenant = request.scope["state"]["tenant"]
+        site = await services.tenant_site(db_session, settings, tenant.id)
+        return issuer_profile(
+            site.issuer, settings.secret_key, tenant.id, range(1, settings.certificate_key_version + 1)
+        )
+
+
+class MyCertificatesController(Controller):
+    path = "/api/v1/me/certificates"
+    guards = [requires_user]
+    dependencies = {
+        "principal": Provide(provide_principal),
+        "page": Provide(provide_page_params, sync_to_thread=False),
+    }
+    tags = ["certificates"]
+
+    @get("/")
+    async def list_mine(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, page: PageParams
+    ) -> Page[CertificateOut]:
+        """The signed-in learner's certificates, newest first, with download links."""
+        certs, total = await lifecycle.certificates_of(db_session, principal.user_id, page.limit, page.offset)
+        items = await certificate_out(db_session, _settings(request), certs, self.path)
+        return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+    @get("/{cert_id:uuid}/credential")
+    async def credential(
+        self, db_session: AsyncSession, principal: Principal, cert_id: UUID
+    ) -> Response[dict[str, Any]]:
+        """The signed Open Badges 3.0 credential, as a download."""
+        cert = await services.get_certificate(db_session, cert_id)
+        if cert.user_id != principal.user_id or cert.credential is None:
+            raise NotFound("certificate not found", field="cert_id")
+        return Response(
+            cert.credential,
+            media_type="application/ld+json",
+            headers={"Content-Disposition": f'attachment; filename="credential-{cert.id}.json"'},
+        )
+
+
+class CertificateAdminController(Controller):
+    path = "/api/v1/certificates"
+    guards = [requires_tenant_admin]
+    dependencies = {
+        "principal": Provide(provide_principal),
+        "page": Provide(provide_page_params, sync_to_thread=False),
+    }
+    tags = ["certificates"]
+
+    @get("/")
+    async def list_certificates(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        page: PageParams,
+        user_id: UUID | None = None,
+        course_id: UUID | None = None,
+    ) -> Page[CertificateOut]:
+        certs, total = await lifecycle.certificates_of_tenant(db_session, page.limit, page.offset, user_id, course_id)
+        items = await certificate_out(db_session, _settings(request), certs, MyCertificatesController.path)
+        return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+    @get("/{cert_id:uuid}")
+    async def get_one(self, request: Request[Any, Any, Any], db_session: AsyncSession, cert_id: UUID) -> CertificateOut:
+        cert = await services.get_certificate(db_session, cert_id)
+        return (await certificate_out(db_session, _settings(request), [cert], MyCertificatesController.path))[0]
+
+    @post("/{cert_id:uuid}/revoke", status_code=HTTP_200_OK)
+    async def revoke(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, cert_id: UUID, data: RevokeIn
+    ) -> CertificateOut:
+        """Revoke with a reason; the public verification page shows it."""
+        cert = await lifecycle.revoke(db_session, cert_id, data.reason)
+        return (await certificate_out(db_session, _settings(request), [cert], MyCertificatesController.path))[0]
+
+    @post("/{cert_id:uuid}/reissue", status_code=HTTP_200_OK)
+    async def reissue(self, request: Request[Any, Any, Any], db_session: AsyncSession, cert_id: UUID) -> CertificateOut:
+        """Issue a replacement under the learner's current name (after a correction); the old id is superseded."""
+        cert = await lifecycle.reissue(db_session, _settings(request), cert_id)
+        return (await certificate_out(db_session, _settings(request), [cert], MyCertificatesController.path))[0]
+
+    @put("/policies/{course_id:uuid}")
+    async def set_policy(
+        self, db_session: AsyncSession, principal: Principal, course_id: UUID, data: PolicyIn
+    ) -> PolicyOut:
+        """Validity period and recertification reminders of a course's certificates."""
+        policy = await lifecycle.set_policy(
+            db_session, principal.tenant_id, course_id, data.valid_days, data.compliance, data.remind_days_before
+        )
+        return PolicyOut(
+            course_id=course_id,
+            valid_days=policy.valid_days,
+            compliance=policy.compliance,
+            remind_days_before=policy.remind_days_before,
+        )
+
+    @put("/settings")
+    async def set_settings(self, db_session: AsyncSession, principal: Principal, data: SettingsIn) -> SettingsOut:
+        """Signatory, signature image and paper size of this tenant's certificates."""
+        look = await lifecycle.set_look(
+            db_session, principal.tenant_id, data.signatory_name, data.signatory_title, data.signature_image, data.paper
+        )
+        return SettingsOut(
+            signatory_name=look.signatory_name,
+            signatory_title=look.signatory_title,
+            has_signature_image=look.signature_image is not None,
+            paper=look.paper,
+        )

@@ -1,0 +1,224 @@
+"""Lifecycle of issued certificates: revocation, re-issue after a correction, listings, expiry reminders.
+
+Everything runs on a tenant-bound session, as in lms.certificates.services.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms.catalog.models import Course
+from lms.certificates.models import Certificate, CertificatePolicy, CertificateSettings, CertificateState
+from lms.certificates.services import TenantSite, now_seconds, sign_fields, signed_credential, tenant_site
+from lms.certificates.tasks import RENDER_TASK
+from lms.config import Settings
+from lms.db.binding import tenant_session
+from lms.db.engines import Database
+from lms.identity.mail import queue_email
+from lms.identity.models import User
+from lms.lib.errors import Conflict, NotFound
+from lms.lib.jobs import enqueue_after_commit
+from lms.tenancy.models import Tenant, TenantStatus
+
+
+async def revoke(session: AsyncSession, cert_id: UUID, reason: str) -> Certificate:
+    """Revoke with a reason the public verification page shows."""
+    cert = await session.get(Certificate, cert_id, with_for_update=True)
+    if cert is None:
+        raise NotFound("certificate not found", field="cert_id")
+    if cert.state is not CertificateState.ACTIVE:
+        raise Conflict(f"the certificate is already {cert.state.value}", field="cert_id")
+    cert.state = CertificateState.REVOKED
+    cert.revoked_at = datetime.now(UTC)
+    cert.revoked_reason = reason
+    await session.flush()
+    return cert
+
+
+async def reissue(session: AsyncSession, settings: Settings, cert_id: UUID) -> Certificate:
+    """Issue a new certificate under the learner's current name; the old one becomes superseded.
+
+    The validity period is kept: a correction does not extend a certificate.
+    """
+    old = await session.get(Certificate, cert_id, with_for_update=True)
+    if old is None:
+        raise NotFound("certificate not found", field="cert_id")
+    if old.state is not CertificateState.ACTIVE:
+        raise Conflict(f"only an active certificate can be re-issued; this one is {old.state.value}", field="cert_id")
+    user = await session.get(User, old.user_id)
+    if user is None:
+        raise NotFound("the learner no longer exists", field="cert_id")
+    site = await tenant_site(session, settings, old.tenant_id)
+    last = (
+        await session.execute(
+            select(func.max(Certificate.generation)).where(Certificate.enrollment_id == old.enrollment_id)
+        )
+    ).scalar_one()
+    new = Certificate(
+        id=uuid.uuid4(),
+        tenant_id=old.tenant_id,
+        enrollment_id=old.enrollment_id,
+        user_id=old.user_id,
+        course_id=old.course_id,
+        course_owner=old.course_owner,
+        generation=int(last or old.generation) + 1,
+        learner_name=user.display_name,
+        course_title=old.course_title,
+        tenant_name=site.name,
+        issued_at=now_seconds(),
+        expires_at=old.expires_at,
+        state=CertificateState.ACTIVE,
+    )
+    sign_fields(settings, new)
+    new.credential = signed_credential(site, settings, new, user.email)
+    session.add(new)
+    old.state = CertificateState.SUPERSEDED
+    old.superseded_by = new.id
+    await session.flush()
+    enqueue_after_commit(session, RENDER_TASK, str(new.tenant_id), str(new.id))
+    return new
+
+
+async def certificates_of(
+    session: AsyncSession, user_id: UUID, limit: int, offset: int
+) -> tuple[list[Certificate], int]:
+    where = Certificate.user_id == user_id
+    total = (await session.execute(select(func.count()).select_from(Certificate).where(where))).scalar_one()
+    rows = await session.execute(
+        select(Certificate)
+        .where(where)
+        .order_by(Certificate.issued_at.desc(), Certificate.generation.desc(), Certificate.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows.scalars()), int(total)
+
+
+async def certificates_of_tenant(
+    session: AsyncSession, limit: int, offset: int, user_id: UUID | None = None, course_id: UUID | None = None
+) -> tuple[list[Certificate], int]:
+    query = select(Certificate)
+    if user_id is not None:
+        query = query.where(Certificate.user_id == user_id)
+    if course_id is not None:
+        query = query.where(Certificate.course_id == course_id)
+    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    rows = await session.execute(
+        query.order_by(Certificate.issued_at.desc(), Certificate.generation.desc(), Certificate.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows.scalars()), int(total)
+
+
+async def send_expiry_reminders(
+    session: AsyncSession, settings: Settings, tenant_id: UUID, now: datetime | None = None
+) -> int:
+    """E-mail learners whose compliance certificates expire within the course's reminder window.
+
+    Once per certificate (reminder_sent_at); the e-mail goes through the identity e-mail outbox.
+    """
+    now = now or datetime.now(UTC)
+    rows = await session.execute(
+        select(Certificate, CertificatePolicy, User)
+        .join(CertificatePolicy, CertificatePolicy.course_id == Certificate.course_id)
+        .join(User, User.id == Certificate.user_id)
+        .where(
+            CertificatePolicy.compliance.is_(True),
+            Certificate.state == CertificateState.ACTIVE,
+            Certificate.reminder_sent_at.is_(None),
+            Certificate.expires_at.is_not(None),
+        )
+        # Waits for a concurrent run (or a render) and re-checks reminder_sent_at, so each is sent once.
+        .with_for_update(of=Certificate)
+    )
+    site: TenantSite | None = None
+    sent = 0
+    for cert, policy, user in rows.tuples():
+        assert cert.expires_at is not None
+        if cert.expires_at - timedelta(days=policy.remind_days_before) > now:
+            continue
+        site = site or await tenant_site(session, settings, tenant_id)
+        expired = cert.expires_at <= now
+        when = f"{cert.expires_at:%d %B %Y}"
+        subject = (
+            f"Your certificate for {cert.course_title} has expired"
+            if expired
+            else f"Your certificate for {cert.course_title} expires on {when}"
+        )
+        body = (
+            f"Hello {user.display_name},\n\n"
+            f"your certificate for {cert.course_title} ({site.verify_url(cert.id)}) "
+            f"{'expired' if expired else 'expires'} on {when}. "
+            f"This is a compliance course: please recertify by completing it again at "
+            f"{site.base_url}/courses/{cert.course_id}.\n\n{site.name}"
+        )
+        await queue_email(session, settings, tenant_id, user.email, subject, body)
+        cert.reminder_sent_at = now
+        sent += 1
+    await session.flush()
+    return sent
+
+
+async def send_all_expiry_reminders(db: Database, settings: Settings) -> int:
+    """Reminders for every active tenant, each on its own tenant-bound session."""
+    async with db.operator_sessions() as session:
+        tenant_ids = list(
+            (await session.execute(select(Tenant.id).where(Tenant.status == TenantStatus.ACTIVE))).scalars()
+        )
+    sent = 0
+    for tenant_id in tenant_ids:
+        async with tenant_session(db.app_sessions, tenant_id) as session:
+            sent += await send_expiry_reminders(session, settings, tenant_id)
+    return sent
+
+
+async def set_policy(
+    session: AsyncSession,
+    tenant_id: UUID,
+    course_id: UUID,
+    valid_days: int | None,
+    compliance: bool,
+    remind_days_before: int,
+) -> CertificatePolicy:
+    """Create or replace a course's certificate policy; it applies to certificates issued afterwards."""
+    course = await session.get(Course, course_id)
+    if course is None:
+        raise NotFound("course not found", field="course_id")
+    policy = (
+        await session.execute(select(CertificatePolicy).where(CertificatePolicy.course_id == course_id))
+    ).scalar_one_or_none()
+    if policy is None:
+        policy = CertificatePolicy(tenant_id=tenant_id, course_id=course.id, course_owner=course.catalogue_owner)
+        session.add(policy)
+    policy.valid_days = valid_days
+    policy.compliance = compliance
+    policy.remind_days_before = remind_days_before
+    await session.flush()
+    return policy
+
+
+async def set_look(
+    session: AsyncSession,
+    tenant_id: UUID,
+    signatory_name: str,
+    signatory_title: str,
+    signature_image: str | None,
+    paper: str,
+) -> CertificateSettings:
+    """Create or replace the tenant's certificate settings (signatory, signature image, paper)."""
+    look = (await session.execute(select(CertificateSettings))).scalar_one_or_none()
+    if look is None:
+        look = CertificateSettings(tenant_id=tenant_id)
+        session.add(look)
+    look.signatory_name = signatory_name
+    look.signatory_title = signatory_title
+    look.signature_image = signature_image
+    look.paper = paper
+    await session.flush()
+    return look

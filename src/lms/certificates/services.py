@@ -1,0 +1,333 @@
+"""Certificate issuance, rendering and verification status (lifecycle changes live in lms.certificates.lifecycle).
+
+Everything runs on a tenant-bound session: RLS decides which certificates exist for the caller, so a
+certificate of another tenant is indistinguishable from one that was never issued.
+Reads of enrolments, users, courses and the tenant's domains are read-only look-ups of the facts a
+certificate snapshots at issuance.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy import inspect, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms.catalog.models import Course
+from lms.certificates.credentials import CredentialFacts, IssuerSite, sign_credential, unsigned_credential
+from lms.certificates.models import Certificate, CertificatePolicy, CertificateSettings, CertificateState
+from lms.certificates.rendering import CertificateTemplates, CertificateView, PdfRenderer, static_data_url
+from lms.certificates.signing import certificate_signature_valid, sign_certificate
+from lms.certificates.storage import CertificateFiles, pdf_key
+from lms.config import Settings
+from lms.db.binding import tenant_session
+from lms.db.engines import Database
+from lms.identity.models import User
+from lms.learning.models import Enrollment, EnrollmentStatus
+from lms.lib.errors import NotFound
+from lms.tenancy.models import Tenant, TenantDomain
+from lms.web.branding import DEFAULT_ACCENT, DEFAULT_LOGO, DEFAULT_PRIMARY
+
+_SITE_MEMO = "certificates.sites"
+
+
+def now_seconds() -> datetime:
+    # Whole seconds: the signed timestamp must survive every round trip unchanged.
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@dataclass(frozen=True)
+class TenantSite:
+    """The tenant as the outside world sees it: name, slug, branding and public base URL."""
+
+    id: UUID
+    slug: str
+    name: str
+    branding: dict[str, str]
+    base_url: str
+
+    @property
+    def issuer(self) -> IssuerSite:
+        return IssuerSite(base_url=self.base_url, name=self.name)
+
+    def verify_url(self, cert_id: UUID) -> str:
+        return f"{self.base_url}/verify/{cert_id}"
+
+
+async def tenant_site(session: AsyncSession, settings: Settings, tenant_id: UUID) -> TenantSite:
+    """Public base URL: the tenant's primary verified custom domain, else `<slug>.<PUBLIC_BASE_DOMAIN>`.
+
+    Remembered for the life of the session (one job or one request).
+    """
+    memo: dict[UUID, TenantSite] = session.sync_session.info.setdefault(_SITE_MEMO, {})
+    if tenant_id in memo:
+        return memo[tenant_id]
+    custom_domain = (
+        select(TenantDomain.hostname)
+        .where(TenantDomain.tenant_id == Tenant.id, TenantDomain.verified.is_(True))
+        .order_by(TenantDomain.is_primary.desc(), TenantDomain.created_at)
+        .limit(1)
+        .scalar_subquery()
+    )
+    row = (await session.execute(select(Tenant, custom_domain).where(Tenant.id == tenant_id))).first()
+    if row is None:
+        raise NotFound("tenant not found")
+    tenant, hostname = row
+    host = hostname or f"{tenant.slug}.{settings.public_base_domain}"
+    memo[tenant_id] = TenantSite(
+        id=tenant.id,
+        slug=tenant.slug,
+        name=tenant.name,
+        branding=dict(tenant.branding or {}),
+        base_url=f"{settings.public_scheme}://{host}",
+    )
+    return memo[tenant_id]
+
+
+def signed_credential(site: TenantSite, settings: Settings, cert: Certificate, email: str) -> dict[str, object]:
+    """The certificate's Open Badges credential, signed with the tenant's current key."""
+    facts = CredentialFacts(
+        cert_id=cert.id,
+        course_id=cert.course_id,
+        course_title=cert.course_title,
+        learner_name=cert.learner_name,
+        learner_email=email,
+        issued_at=cert.issued_at,
+        expires_at=cert.expires_at,
+        verify_url=site.verify_url(cert.id),
+    )
+    return sign_credential(
+        unsigned_credential(site.issuer, facts),
+        site.issuer,
+        settings.secret_key,
+        cert.tenant_id,
+        settings.certificate_key_version,
+        cert.issued_at,
+    )
+
+
+def sign_fields(settings: Settings, cert: Certificate) -> None:
+    """Sign cert_id|user|course|issued_at with the current certificate key version."""
+    cert.key_version = settings.certificate_key_version
+    cert.signature = sign_certificate(
+        settings.secret_key, cert.key_version, cert.id, cert.user_id, cert.course_id, cert.issued_at
+    )
+
+
+async def issue_for_enrollment(
+    session: AsyncSession, settings: Settings, tenant_id: UUID, enrollment_id: UUID
+) -> Certificate | None:
+    """Issue the certificate of a completed enrolment, exactly once.
+
+    Duplicate events and retries hit the unique (enrolment, generation) key and get the certificate
+    already issued. Returns None when the enrolment is unknown or not completed.
+    """
+    existing = await current_for_enrollment(session, enrollment_id)
+    if existing is not None:
+        return existing
+    facts = (
+        await session.execute(
+            select(Enrollment, User.display_name, User.email, Course.title, CertificatePolicy.valid_days)
+            .join(User, User.id == Enrollment.user_id)
+            .join(Course, Course.id == Enrollment.course_id)
+            .outerjoin(CertificatePolicy, CertificatePolicy.course_id == Enrollment.course_id)
+            .where(Enrollment.id == enrollment_id)
+        )
+    ).first()
+    if facts is None or facts[0].status is not EnrollmentStatus.COMPLETED:
+        return None
+    enrollment, learner_name, email, course_title, valid_days = facts
+    site = await tenant_site(session, settings, tenant_id)
+    issued_at = now_seconds()
+    cert = Certificate(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        enrollment_id=enrollment.id,
+        user_id=enrollment.user_id,
+        course_id=enrollment.course_id,
+        course_owner=enrollment.course_owner,
+        generation=1,
+        learner_name=learner_name,
+        course_title=course_title,
+        tenant_name=site.name,
+        issued_at=issued_at,
+        expires_at=issued_at + timedelta(days=valid_days) if valid_days else None,
+        state=CertificateState.ACTIVE,
+        created_at=issued_at,
+        updated_at=issued_at,
+    )
+    sign_fields(settings, cert)
+    cert.credential = signed_credential(site, settings, cert, email)
+    values = {
+        attribute.key: getattr(cert, attribute.key, None)
+        for attribute in inspect(Certificate).column_attrs
+        if attribute.key != "_sentinel"
+    }
+    inserted = (
+        await session.execute(
+            pg_insert(Certificate)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["tenant_id", "enrollment_id", "generation"])
+            .returning(Certificate),
+            execution_options={"populate_existing": True},
+        )
+    ).scalar_one_or_none()
+    if inserted is None:
+        # Another delivery of the same event won the race.
+        return await current_for_enrollment(session, enrollment_id)
+    return inserted
+
+
+async def current_for_enrollment(session: AsyncSession, enrollment_id: UUID) -> Certificate | None:
+    return (
+        await session.execute(
+            select(Certificate)
+            .where(Certificate.enrollment_id == enrollment_id)
+            .order_by(Certificate.generation.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def certificate_view(session: AsyncSession, settings: Settings, cert: Certificate) -> CertificateView:
+    site = await tenant_site(session, settings, cert.tenant_id)
+    look = (await session.execute(select(CertificateSettings))).scalar_one_or_none()
+    static_dir = settings.branding_dir / "static"
+    return CertificateView(
+        cert_id=str(cert.id),
+        learner_name=cert.learner_name,
+        course_title=cert.course_title,
+        tenant_name=cert.tenant_name,
+        issued_at=cert.issued_at,
+        expires_at=cert.expires_at,
+        verify_url=site.verify_url(cert.id),
+        primary_color=site.branding.get("primary_color") or DEFAULT_PRIMARY,
+        accent_color=site.branding.get("accent_color") or DEFAULT_ACCENT,
+        logo_data_url=static_data_url(static_dir, site.branding.get("logo_url") or DEFAULT_LOGO),
+        signatory_name=look.signatory_name if look else "",
+        signatory_title=look.signatory_title if look else "",
+        signature_image=look.signature_image if look else None,
+        paper=look.paper if look else "A4",
+    )
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    cert_id: UUID
+    key: str
+    html: str
+    paper: str
+
+
+async def prepare_render(
+    session: AsyncSession,
+    settings: Settings,
+    templates: CertificateTemplates,
+    files: CertificateFiles,
+    cert: Certificate,
+) -> RenderJob | None:
+    """The HTML to print for `cert`, or None when its PDF is already stored."""
+    key = pdf_key(cert.tenant_id, cert.id)
+    if cert.pdf_key == key and files.exists(key):
+        return None
+    view = await certificate_view(session, settings, cert)
+    slug = (await tenant_site(session, settings, cert.tenant_id)).slug
+    return RenderJob(cert_id=cert.id, key=key, html=templates.render(slug, view), paper=view.paper)
+
+
+async def print_and_store(
+    db: Database, tenant_id: UUID, renderer: PdfRenderer, files: CertificateFiles, job: RenderJob
+) -> str:
+    """Print outside any transaction, store under the deterministic key, then record it."""
+    files.put(job.key, await renderer.pdf(job.html, job.paper))
+    async with tenant_session(db.app_sessions, tenant_id) as session:
+        await session.execute(
+            update(Certificate)
+            .where(Certificate.id == job.cert_id)
+            .values(pdf_key=job.key, rendered_at=datetime.now(UTC), updated_at=datetime.now(UTC))
+        )
+    return job.key
+
+
+async def render_certificate(
+    db: Database,
+    settings: Settings,
+    renderer: PdfRenderer,
+    templates: CertificateTemplates,
+    tenant_id: UUID,
+    cert_id: UUID,
+) -> str | None:
+    """Render and store a certificate's PDF (deterministic key, so retries overwrite the same object)."""
+    files = CertificateFiles.from_settings(settings)
+    async with tenant_session(db.app_sessions, tenant_id) as session:
+        cert = await session.get(Certificate, cert_id)
+        if cert is None:
+            return None
+        job = await prepare_render(session, settings, templates, files, cert)
+    if job is None:
+        return pdf_key(tenant_id, cert_id)
+    return await print_and_store(db, tenant_id, renderer, files, job)
+
+
+async def issue_and_render(
+    db: Database,
+    settings: Settings,
+    renderer: PdfRenderer,
+    templates: CertificateTemplates,
+    tenant_id: UUID,
+    enrollment_id: UUID,
+) -> UUID | None:
+    """The course-completion job: issue once, then print once (both idempotent under retries)."""
+    files = CertificateFiles.from_settings(settings)
+    async with tenant_session(db.app_sessions, tenant_id) as session:
+        cert = await issue_for_enrollment(session, settings, tenant_id, enrollment_id)
+        if cert is None:
+            return None
+        job = await prepare_render(session, settings, templates, files, cert)
+    if job is not None:
+        await print_and_store(db, tenant_id, renderer, files, job)
+    return cert.id
+
+
+@dataclass(frozen=True)
+class Verification:
+    cert: Certificate
+    status: str
+    signature_valid: bool
+
+
+def certificate_status(settings: Settings, cert: Certificate, now: datetime | None = None) -> Verification:
+    """valid / revoked / superseded / expired, or invalid when the stored signature does not check."""
+    signature_valid = certificate_signature_valid(
+        settings.secret_key, cert.key_version, cert.signature, cert.id, cert.user_id, cert.course_id, cert.issued_at
+    )
+    now = now or datetime.now(UTC)
+    if not signature_valid:
+        status = "invalid"
+    elif cert.state is CertificateState.REVOKED:
+        status = "revoked"
+    elif cert.state is CertificateState.SUPERSEDED:
+        status = "superseded"
+    elif cert.expires_at is not None and cert.expires_at <= now:
+        status = "expired"
+    else:
+        status = "valid"
+    return Verification(cert=cert, status=status, signature_valid=signature_valid)
+
+
+def parse_cert_id(raw: str) -> UUID | None:
+    try:
+        return UUID(raw)
+    except ValueError:
+        return None
+
+
+async def get_certificate(session: AsyncSession, cert_id: UUID) -> Certificate:
+    cert = await session.get(Certificate, cert_id)
+    if cert is None:
+        raise NotFound("certificate not found", field="cert_id")
+    return cert
