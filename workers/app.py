@@ -8,8 +8,9 @@ from lms.config import get_settings
 from lms.lib.jobs import build_celery
 
 celery_app = build_celery(get_settings())
-celery_app.conf.include = ["workers.tasks"]
+celery_app.conf.include = ["workers.tasks", "workers.media"]
 celery_app.conf.beat_schedule = {
     "purge-deleted-tenants": {"task": "tenancy.purge_due_tenants", "schedule": crontab(minute=17, hour=3)},
+    "media-expire-abandoned-uploads": {"task": "media.expire_abandoned_uploads", "schedule": crontab(minute=41)},
 }
 app = celery_app

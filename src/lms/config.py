@@ -43,6 +43,11 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     db_pool_size: int = 10
+    # Media: largest accepted upload (a tenant may set a lower `media_max_upload_bytes`), how long
+    # signed stream URLs live, and the transcode time limit per second of video.
+    media_max_upload_bytes: int = 20 * 1024**3
+    media_url_ttl_seconds: int = 600
+    media_seconds_per_video_second: float = 6.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -69,6 +74,9 @@ class Settings:
             host=_env("HOST", base.host) or base.host,
             port=int(_env("PORT", str(base.port)) or base.port),
             db_pool_size=int(_env("DB_POOL_SIZE", "10") or 10),
+            media_max_upload_bytes=int(_env("MEDIA_MAX_UPLOAD_BYTES", str(base.media_max_upload_bytes)) or 0),
+            media_url_ttl_seconds=int(_env("MEDIA_URL_TTL_SECONDS", "600") or 600),
+            media_seconds_per_video_second=float(_env("MEDIA_SECONDS_PER_VIDEO_SECOND", "6") or 6),
         )
 
     def role_url(self, role: str) -> str:

@@ -6,3 +6,6 @@ from lms.identity import models as identity_models
 from lms.tenancy import models as tenancy_models
 
 __all__ = ["identity_keys", "identity_models", "metadata", "tenancy_models"]
+from lms.media import models as media_models
+
+__all__ += ["media_models"]
