@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qs, urlsplit
 
 from lms.config import Settings
@@ -35,6 +35,7 @@ class UploadedPart:
     etag: str
 
 
+@runtime_checkable
 class Storage(Protocol):
     """What the platform needs from object storage; keys are `/`-separated paths."""
 

@@ -11,6 +11,7 @@ from sqlalchemy import BigInteger, DateTime, Enum, Float, ForeignKeyConstraint, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lms.db.base import Base, TenantScoped
+from lms.identity import models as identity_models  # noqa: F401  (media rows reference users)
 from lms.tenancy.models import JsonDict
 
 
