@@ -9,11 +9,12 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from litestar import Litestar
@@ -86,10 +87,34 @@ async def media_site(db: Database, settings: Settings, key_ring: KeyRing) -> Med
     return site
 
 
+class SiteClient:
+    """The session's test client, addressing the media site's host for relative URLs."""
+
+    def __init__(self, client: AsyncTestClient[Litestar], base_url: str) -> None:
+        self.client = client
+        self.base_url = base_url
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        absolute = url if url.startswith("http") else self.base_url + url
+        return await self.client.request(method, absolute, **kwargs)
+
+    async def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("GET", url, **kwargs)
+
+    async def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("POST", url, **kwargs)
+
+    async def put(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("PUT", url, **kwargs)
+
+    async def delete(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("DELETE", url, **kwargs)
+
+
 @pytest.fixture(scope="session")
-async def media_client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app=app, base_url=f"http://{MEDIA_HOST}") as client:
-        yield client
+def media_client(client: AsyncTestClient[Litestar]) -> SiteClient:
+    # One test client (one app lifespan) for the whole run; this one only changes the host.
+    return SiteClient(client, f"http://{MEDIA_HOST}")
 
 
 def _free_port() -> int:
@@ -116,9 +141,7 @@ def media_live_server(settings: Settings) -> Iterator[str]:
     thread.join(10)
 
 
-async def start_upload(
-    client: AsyncTestClient[Litestar], headers: dict[str, str], name: str, size: int, **extra: Any
-) -> Any:
+async def start_upload(client: SiteClient, headers: dict[str, str], name: str, size: int, **extra: Any) -> Any:
     body = {"title": name.rsplit(".", 1)[0].title(), "filename": name, "size_bytes": size}
     body.update(extra)
     response = await client.post("/api/v1/media/uploads", json={"part_size": PART_SIZE, **body}, headers=headers)
@@ -126,9 +149,7 @@ async def start_upload(
     return response.json()
 
 
-async def send_parts(
-    client: AsyncTestClient[Litestar], headers: dict[str, str], upload: dict[str, Any], data: bytes
-) -> None:
+async def send_parts(client: SiteClient, headers: dict[str, str], upload: dict[str, Any], data: bytes) -> None:
     for part in upload["missing_parts"]:
         start = (part["number"] - 1) * upload["part_size"]
         response = await client.put(part["url"], content=data[start : start + part["size"]], headers=headers)
@@ -136,7 +157,7 @@ async def send_parts(
 
 
 async def wait_for_asset(
-    client: AsyncTestClient[Litestar], headers: dict[str, str], asset_id: str, statuses: set[str], timeout: float = 90
+    client: SiteClient, headers: dict[str, str], asset_id: str, statuses: set[str], timeout: float = 90
 ) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
@@ -158,7 +179,7 @@ class UploadedVideo:
 
 @pytest.fixture(scope="session")
 async def ready_video(
-    media_client: AsyncTestClient[Litestar], media_site: MediaSite, media_sources: Path, worker: Any
+    media_client: SiteClient, media_site: MediaSite, media_sources: Path, worker: Any
 ) -> UploadedVideo:
     """The lecture uploaded in parts — part 2 is cut off mid-way and resent — then transcoded."""
     source = media_sources / "lecture.mp4"

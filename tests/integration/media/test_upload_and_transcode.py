@@ -10,7 +10,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from lms.media.ffmpeg import SEGMENT_SECONDS
-from tests.media_fixtures import PART_SIZE, MediaSite, UploadedVideo
+from tests.media_fixtures import PART_SIZE, MediaSite, SiteClient, UploadedVideo
 
 Client = AsyncTestClient[Litestar]
 
@@ -30,7 +30,7 @@ def source_duration(path: str) -> float:
 
 
 async def test_interrupted_part_is_resumed_and_the_ladder_matches_the_source(
-    ready_video: UploadedVideo, media_client: Client, media_site: MediaSite, media_live_server: str
+    ready_video: UploadedVideo, media_client: SiteClient, media_site: MediaSite, media_live_server: str
 ) -> None:
     resumed = ready_video.after_interruption
     assert resumed["parts_received"] == [1]
