@@ -278,21 +278,27 @@ class S3Storage:
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
 
 
-def storage_from_url(url: str | None, data_dir: Path) -> Storage:
+def storage_from_url(url: str | None, data_dir: Path | None = None) -> Storage:
     """Build the storage backend named by `STORAGE_URL` (no client is created at import time)."""
     if not url:
+        if data_dir is None:
+            raise ValueError("no STORAGE_URL and no data directory for local storage")
         return LocalStorage(data_dir / "storage")
     parts = urlsplit(url)
     if parts.scheme == "file":
         return LocalStorage(Path(parts.path))
     if parts.scheme == "s3":
         import boto3  # deferred: only S3 deployments pay for it
+        from botocore.config import Config
 
         options = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        # Path-style addressing when an endpoint is given (MinIO and most S3-compatible services).
+        addressing = options.get("addressing", "path" if options.get("endpoint") else "auto")
         client = boto3.client(
             "s3",
             endpoint_url=options.get("endpoint"),
             region_name=options.get("region", "us-east-1"),
+            config=Config(signature_version="s3v4", s3={"addressing_style": addressing}),
         )
         return S3Storage(parts.netloc, client)
     raise ValueError(f"unsupported STORAGE_URL scheme {parts.scheme!r} (use s3:// or file://)")
