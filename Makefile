@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 LINT_PATHS := src workers tests bench migrations
 
-.PHONY: run test setup lint typecheck unit bench
+.PHONY: run test setup lint typecheck unit bench bench-transcode
 
 run: setup
 	$(BIN)/lms serve --demo
@@ -23,3 +23,6 @@ typecheck:
 
 bench: setup
 	$(BIN)/python bench/rls_overhead.py
+
+bench-transcode: setup
+	$(BIN)/python bench/transcode.py
