@@ -69,8 +69,9 @@ def _tenant_id(request: Request[Any, Any, Any]) -> UUID:
     return tenant_id
 
 
-def upload_out(service: UploadService, upload: MediaUpload) -> UploadOut:
-    received = service.received(upload)
+async def upload_out(service: UploadService, upload: MediaUpload) -> UploadOut:
+    # Storage calls are blocking (boto3): keep them off the event loop.
+    received = await asyncio.to_thread(service.received, upload)
     done = sum(received.values())
     missing = [
         PartUrl(number=n, size=upload.expected_part_size(n), url=service.part_url(upload, n))
@@ -143,7 +144,7 @@ class MediaStaffController(Controller):
         data: UploadCreate,
     ) -> UploadOut:
         service = UploadService(db_session, storage, settings, _tenant_id(request))
-        return upload_out(service, await service.create(data, principal.user_id))
+        return await upload_out(service, await service.create(data, principal.user_id))
 
     @get("/uploads/{upload_id:uuid}")
     async def get_upload(
@@ -155,7 +156,7 @@ class MediaStaffController(Controller):
         upload_id: UUID,
     ) -> UploadOut:
         service = UploadService(db_session, storage, settings, _tenant_id(request))
-        return upload_out(service, await service.get(upload_id))
+        return await upload_out(service, await service.get(upload_id))
 
     @put("/uploads/{upload_id:uuid}/parts/{number:int}", request_max_body_size=MAX_PART_SIZE + 1)
     async def put_part(
@@ -196,7 +197,7 @@ class MediaStaffController(Controller):
         upload_id: UUID,
     ) -> UploadOut:
         service = UploadService(db_session, storage, settings, _tenant_id(request))
-        return upload_out(service, await service.abort(upload_id))
+        return await upload_out(service, await service.abort(upload_id))
 
     @get("/assets")
     async def list_assets(

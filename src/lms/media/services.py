@@ -70,7 +70,7 @@ class UploadService:
             tenant_id=self.tenant_id,
             asset_id=asset.id,
             object_key=key,
-            storage_upload_id=self.storage.create_multipart(key, data.content_type),
+            storage_upload_id=await asyncio.to_thread(self.storage.create_multipart, key, data.content_type),
             total_bytes=data.size_bytes,
             part_size=part_size,
             status=UploadStatus.OPEN,
@@ -119,19 +119,19 @@ class UploadService:
             # A short part is what a dropped connection leaves: refuse it, the client sends it again.
             raise ValidationFailed(f"part {number} must be {expected} bytes, got {len(data)}", field="body")
         await asyncio.to_thread(self.storage.upload_part, upload.object_key, upload.storage_upload_id, number, data)
-        return upload, self.received(upload)
+        return upload, await asyncio.to_thread(self.received, upload)
 
     async def complete(self, upload_id: UUID) -> MediaAsset:
         upload = await self._open(upload_id)
-        received = self.received(upload)
+        received = await asyncio.to_thread(self.received, upload)
         missing = [n for n in range(1, upload.part_count + 1) if n not in received]
         if missing:
             shown = ", ".join(map(str, missing[:20]))
             raise Conflict(f"{len(missing)} part(s) missing: {shown}")
-        parts = self.storage.list_parts(upload.object_key, upload.storage_upload_id)
+        parts = await asyncio.to_thread(self.storage.list_parts, upload.object_key, upload.storage_upload_id)
         # Assembling several GB takes a while: keep the event loop serving other requests.
         await asyncio.to_thread(self.storage.complete_multipart, upload.object_key, upload.storage_upload_id, parts)
-        if self.storage.size(upload.object_key) != upload.total_bytes:
+        if await asyncio.to_thread(self.storage.size, upload.object_key) != upload.total_bytes:
             raise Conflict("the assembled file does not have the announced size")
         upload.status = UploadStatus.COMPLETED
         asset = await self.session.get(MediaAsset, upload.asset_id)
@@ -143,7 +143,7 @@ class UploadService:
 
     async def abort(self, upload_id: UUID) -> MediaUpload:
         upload = await self._open(upload_id)
-        self.storage.abort_multipart(upload.object_key, upload.storage_upload_id)
+        await asyncio.to_thread(self.storage.abort_multipart, upload.object_key, upload.storage_upload_id)
         upload.status = UploadStatus.ABORTED
         asset = await self.session.get(MediaAsset, upload.asset_id)
         if asset is not None:

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from lms.config import Settings
+from lms.db.binding import tenant_session
 from lms.db.engines import Database
-from lms.media.models import AssetStatus
+from lms.lib.storage import StorageError, storage_for
+from lms.media.models import AssetStatus, MediaUpload
+from lms.media.services import expire_abandoned_uploads
 from lms.tenancy.services import Actor, TenantAdmin
 from tests.conftest import Login, MakeTenant, MakeUser, host
 from tests.media_fixtures import MediaSite, SiteClient, generate_video, send_parts, start_upload, wait_for_asset
@@ -150,3 +156,27 @@ async def test_learners_cannot_upload(media_client: SiteClient, media_site: Medi
     body = {"title": "Mine", "filename": "mine.mp4", "size_bytes": 10}
     response = await media_client.post("/api/v1/media/uploads", json=body, headers=media_site.learner_headers)
     assert response.status_code == 403
+
+
+async def test_abandoned_uploads_are_aborted_by_the_cleanup_job(
+    media_client: SiteClient, media_site: MediaSite, db: Database, settings: Settings
+) -> None:
+    headers = media_site.staff_headers
+    upload = await start_upload(media_client, headers, "forgotten.mp4", 600_000)
+    await media_client.put(upload["missing_parts"][0]["url"], content=b"x" * upload["part_size"], headers=headers)
+    async with tenant_session(db.app_sessions, media_site.tenant.id) as session:
+        row = await session.get(MediaUpload, UUID(upload["id"]))
+        assert row is not None
+        row.expires_at = datetime.now(UTC) - timedelta(minutes=1)
+    storage = storage_for(settings)
+    assert len(storage.list_parts(row.object_key, row.storage_upload_id)) == 1
+
+    assert await expire_abandoned_uploads(db, storage) >= 1
+
+    status = (await media_client.get(f"/api/v1/media/uploads/{upload['id']}", headers=headers)).json()
+    assert status["status"] == "aborted"
+    asset = (await media_client.get(f"/api/v1/media/assets/{upload['asset_id']}", headers=headers)).json()
+    assert asset["status"] == "failed"
+    assert "abandoned" in asset["failure_reason"]
+    with pytest.raises(StorageError):
+        storage.list_parts(row.object_key, row.storage_upload_id)
