@@ -382,5 +382,6 @@ class PlayerPagesController(Controller):
             "media/player.html",
             asset=asset,
             is_staff=is_media_staff(principal),
-            progress_url=None,
+            lesson_id=None,
+            course_id=None,
         )
