@@ -5,3 +5,65 @@ ALTER TABLE users FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON users
     USING (tenant_id = (select app.current_tenant()))
     WITH CHECK (tenant_id = (select app.current_tenant()));
+
+-- Identity: refresh-token families, one-time links (invitation, password reset), e-mail outbox.
+
+ALTER TABLE refresh_tokens ENABLE ROW LEVEL SECURITY;
+ALTER TABLE refresh_tokens FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON refresh_tokens
+    USING (tenant_id = (select app.current_tenant()))
+    WITH CHECK (tenant_id = (select app.current_tenant()));
+
+ALTER TABLE action_tokens ENABLE ROW LEVEL SECURITY;
+ALTER TABLE action_tokens FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON action_tokens
+    USING (tenant_id = (select app.current_tenant()))
+    WITH CHECK (tenant_id = (select app.current_tenant()));
+
+ALTER TABLE email_outbox ENABLE ROW LEVEL SECURITY;
+ALTER TABLE email_outbox FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON email_outbox
+    USING (tenant_id = (select app.current_tenant()))
+    WITH CHECK (tenant_id = (select app.current_tenant()));
+
+-- Identity: SCIM bearer tokens and groups.
+
+ALTER TABLE scim_tokens ENABLE ROW LEVEL SECURITY;
+ALTER TABLE scim_tokens FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON scim_tokens
+    USING (tenant_id = (select app.current_tenant()))
+    WITH CHECK (tenant_id = (select app.current_tenant()));
+
+ALTER TABLE user_groups ENABLE ROW LEVEL SECURITY;
+ALTER TABLE user_groups FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON user_groups
+    USING (tenant_id = (select app.current_tenant()))
+    WITH CHECK (tenant_id = (select app.current_tenant()));
+
+-- Identity: single sign-on providers and SAML replay protection.
+
+ALTER TABLE sso_providers ENABLE ROW LEVEL SECURITY;
+ALTER TABLE sso_providers FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON sso_providers
+    USING (tenant_id = (select app.current_tenant()))
+    WITH CHECK (tenant_id = (select app.current_tenant()));
+
+ALTER TABLE saml_assertions_seen ENABLE ROW LEVEL SECURITY;
+ALTER TABLE saml_assertions_seen FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON saml_assertions_seen
+    USING (tenant_id = (select app.current_tenant()))
+    WITH CHECK (tenant_id = (select app.current_tenant()));
+
+-- Identity: MFA recovery codes and per-tenant identity settings.
+
+ALTER TABLE mfa_recovery_codes ENABLE ROW LEVEL SECURITY;
+ALTER TABLE mfa_recovery_codes FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON mfa_recovery_codes
+    USING (tenant_id = (select app.current_tenant()))
+    WITH CHECK (tenant_id = (select app.current_tenant()));
+
+ALTER TABLE identity_settings ENABLE ROW LEVEL SECURITY;
+ALTER TABLE identity_settings FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON identity_settings
+    USING (tenant_id = (select app.current_tenant()))
+    WITH CHECK (tenant_id = (select app.current_tenant()));

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(ffmpeg chromium fonts-dejavu-core fonts-liberation zbar-tools poppler-utils nodejs npm)
+DEBIAN_PACKAGES=(ffmpeg chromium fonts-dejavu-core fonts-liberation zbar-tools poppler-utils nodejs npm xmlsec1)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

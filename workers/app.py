@@ -8,9 +8,11 @@ from lms.config import get_settings
 from lms.lib.jobs import build_celery
 
 celery_app = build_celery(get_settings())
-celery_app.conf.include = ["workers.tasks", "workers.media"]
+celery_app.conf.include = ["workers.tasks", "workers.learning", "workers.identity", "workers.media"]
 celery_app.conf.beat_schedule = {
     "purge-deleted-tenants": {"task": "tenancy.purge_due_tenants", "schedule": crontab(minute=17, hour=3)},
+    # Safety net: the API schedules folds itself; this catches events that arrived mid-fold.
+    "learning-fold-progress": {"task": "learning.fold_progress", "schedule": 5.0},
     "media-expire-abandoned-uploads": {"task": "media.expire_abandoned_uploads", "schedule": crontab(minute=41)},
 }
 app = celery_app

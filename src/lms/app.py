@@ -16,12 +16,23 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
+from lms.catalog.controllers import CatalogueSearchController, CourseController
 from lms.config import PROJECT_ROOT, Settings, get_settings
 from lms.db.engines import create_database
 from lms.db.providers import provide_db_session
 from lms.health import health, ready
-from lms.identity.controllers import MeController, jwks
+from lms.identity.controllers import AuthController, MeController, UsersController, jwks
 from lms.identity.keys import KeyRing
+from lms.identity.mfa_routes import IdentitySettingsController, MfaEnrolmentController, MyMfaController
+from lms.identity.scim.controllers import ScimController, ScimTokensController
+from lms.identity.sso.controllers import SsoDiscoveryController, SsoFlowController, SsoProvidersController
+from lms.identity.sso.saml_routes import SamlController, SamlProvidersController
+from lms.learning.controllers import (
+    CourseVersionMigrationController,
+    EnrollmentController,
+    LearnerController,
+    ProgressController,
+)
 from lms.lib.errors import EXCEPTION_HANDLERS
 from lms.lib.jobs import build_celery, set_job_sender
 from lms.lib.telemetry import configure_logging, prometheus_config, request_context_middleware
@@ -72,7 +83,25 @@ def create_app(settings: Settings | None = None) -> Litestar:
         jwks,
         OperatorController,
         MeController,
+        AuthController,
+        UsersController,
+        ScimController,
+        ScimTokensController,
+        SsoProvidersController,
+        SsoDiscoveryController,
+        SsoFlowController,
+        SamlProvidersController,
+        SamlController,
+        MyMfaController,
+        MfaEnrolmentController,
+        IdentitySettingsController,
         TenantPagesController,
+        CourseController,
+        CatalogueSearchController,
+        CourseVersionMigrationController,
+        EnrollmentController,
+        ProgressController,
+        LearnerController,
         create_static_files_router(path="/static", directories=[settings.branding_dir / "static"]),
         MediaStaffController,
         PlaybackController,

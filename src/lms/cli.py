@@ -26,11 +26,12 @@ def runtime(settings: Settings | None = None) -> Iterator[Settings]:
     settings = settings or get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     services = EmbeddedServices()
-    if not settings.database_url or not settings.redis_url:
+    if not (settings.database_url or settings.database_app_url) or not settings.redis_url:
         settings, services = start_embedded(settings)
         click.echo(f"embedded services under {settings.data_dir.resolve()}", err=True)
     # Child processes (the worker) and get_settings() callers see the same URLs.
-    os.environ["DATABASE_URL"] = settings.database_url or ""
+    if settings.database_url:
+        os.environ["DATABASE_URL"] = settings.database_url
     os.environ["REDIS_URL"] = settings.redis_url or ""
     get_settings.cache_clear()
     try:
@@ -202,6 +203,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def _wait_for(process: subprocess.Popen[bytes]) -> None:
+    # As PID 1 in a container an unhandled SIGTERM is dropped: forward it so Celery shuts down warm.
+    signal.signal(signal.SIGTERM, lambda *_: process.send_signal(signal.SIGTERM))
     try:
         process.wait()
     except KeyboardInterrupt:
@@ -223,7 +226,8 @@ def serve(host: str | None, port: int | None, demo: bool, run_migrations: bool |
     from lms.app import create_app
     from lms.db.migrate import migrate as run_migrate
 
-    embedded = not (get_settings().database_url and get_settings().redis_url)
+    configured = get_settings()
+    embedded = not ((configured.database_url or configured.database_app_url) and configured.redis_url)
     with runtime() as settings:
         settings = replace(settings, host=host or settings.host, port=port or settings.port)
         if run_migrations or (run_migrations is None and embedded):

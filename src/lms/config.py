@@ -43,6 +43,11 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     db_pool_size: int = 10
+    # smtp://user:password@host:port (smtps:// for TLS); absent = e-mails are kept in the outbox table and logged.
+    smtp_url: str | None = None
+    mail_from: str = "no-reply@localhost"
+    # host:port pairs of identity providers inside a private network that SSO may fetch from.
+    sso_allow_private_hosts: frozenset[str] = frozenset()
     # Media: largest accepted upload (a tenant may set a lower `media_max_upload_bytes`), how long
     # signed stream URLs live, and the transcode time limit per second of video.
     media_max_upload_bytes: int = 20 * 1024**3
@@ -74,6 +79,11 @@ class Settings:
             host=_env("HOST", base.host) or base.host,
             port=int(_env("PORT", str(base.port)) or base.port),
             db_pool_size=int(_env("DB_POOL_SIZE", "10") or 10),
+            smtp_url=_env("SMTP_URL"),
+            mail_from=_env("MAIL_FROM", base.mail_from) or base.mail_from,
+            sso_allow_private_hosts=frozenset(
+                h.strip().lower() for h in (_env("SSO_ALLOW_PRIVATE_HOSTS", "") or "").split(",") if h.strip()
+            ),
             media_max_upload_bytes=int(_env("MEDIA_MAX_UPLOAD_BYTES", str(base.media_max_upload_bytes)) or 0),
             media_url_ttl_seconds=int(_env("MEDIA_URL_TTL_SECONDS", "600") or 600),
             media_seconds_per_video_second=float(_env("MEDIA_SECONDS_PER_VIDEO_SECOND", "6") or 6),

@@ -3,7 +3,9 @@ captions can be switched, heartbeats save the position, and coming back resumes 
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
+from uuid import UUID
 
 import pytest
 from playwright.async_api import Browser, async_playwright
@@ -11,6 +13,7 @@ from playwright.async_api import Browser, async_playwright
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from tests import factories
+from tests.conftest import eventually
 from tests.media_fixtures import MediaSite, SiteClient, UploadedVideo
 
 pytestmark = pytest.mark.e2e
@@ -37,8 +40,17 @@ async def test_player_streams_switches_quality_and_resumes_where_the_viewer_left
     media_client: SiteClient,
     db: Database,
 ) -> None:
-    async with tenant_session(db.app_sessions, media_site.tenant.id) as session:
-        viewer = await factories.identity.make_user(session, media_site.tenant.id, roles=["tenant_admin"])
+    tenant_id = media_site.tenant.id
+    async with tenant_session(db.app_sessions, tenant_id) as session:
+        viewer = await factories.identity.make_user(session, tenant_id, roles=["learner"])
+        course = await factories.catalog.make_course(session, tenant_id)
+        module = await factories.catalog.make_module(session, tenant_id, course=course)
+        lesson = await factories.catalog.make_lesson(
+            session, tenant_id, module=module, media_asset_id=UUID(ready_video.asset_id)
+        )
+        await factories.learning.make_enrollment(
+            session, tenant_id, user_id=viewer.id, course_id=course.id, course_owner=course.catalogue_owner
+        )
     caption = await media_client.put(
         f"/api/v1/media/assets/{ready_video.asset_id}/captions/en?label=English",
         content=CAPTIONS,
@@ -47,9 +59,14 @@ async def test_player_streams_switches_quality_and_resumes_where_the_viewer_left
     assert caption.status_code == 200
     context = await browser.new_context()
     token = await media_site.token_for(viewer)
-    await context.add_cookies([{"name": "lms_session", "value": token, "url": media_live_server}])
+    await context.add_cookies(
+        [
+            {"name": "lms_session", "value": token, "url": media_live_server},
+            {"name": "lms_csrf", "value": secrets.token_urlsafe(16), "url": media_live_server},
+        ]
+    )
     page = await context.new_page()
-    watch_url = f"{media_live_server}/media/{ready_video.asset_id}/watch"
+    watch_url = f"{media_live_server}/media/{ready_video.asset_id}/watch?lesson={lesson.id}"
 
     await page.goto(watch_url)
     assert await page.title() == f"{ready_video.asset['title']} · Media Academy · Learning"
@@ -67,12 +84,20 @@ async def test_player_streams_switches_quality_and_resumes_where_the_viewer_left
     await page.evaluate("document.getElementById('video').pause()")
     paused_at = await page.evaluate("document.getElementById('video').currentTime")
     assert await page.evaluate("window.lmsPlayer.ttffMs") > 0
-    # The 10-second heartbeat records the position.
+    # The 10-second heartbeat reports the position to the learning record and the quality beacons.
     await page.wait_for_function(
         "window.lmsPlayer.lastHeartbeatPosition !== null && window.lmsPlayer.beaconsSent >= 1"
-        f" && window.lmsPlayer.lastHeartbeatPosition >= {paused_at - 0.1}",
+        f" && window.lmsPlayer.progressSent >= 1 && window.lmsPlayer.lastHeartbeatPosition >= {paused_at - 0.1}",
         timeout=15_000,
     )
+    learner = {"Authorization": f"Bearer {token}"}
+
+    async def saved_position() -> float | None:
+        response = await media_client.get(f"/api/v1/progress/lessons/{lesson.id}/resume", headers=learner)
+        position = float(response.json()["position_seconds"])
+        return position if position >= paused_at - 0.1 else None
+
+    await eventually(saved_position, timeout=20)
 
     await page.goto(watch_url)
     await page.wait_for_function("window.lmsPlayer.resumedFrom !== null")

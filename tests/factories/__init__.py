@@ -1,6 +1,6 @@
 """Row factories, one module per domain; importing this package registers them all."""
 
-from tests.factories import identity, media, tenancy
+from tests.factories import catalog, identity, learning, media, tenancy
 from tests.factories.base import ROW_FACTORIES, RowFactory, row_factory
 
-__all__ = ["ROW_FACTORIES", "RowFactory", "identity", "media", "row_factory", "tenancy"]
+__all__ = ["ROW_FACTORIES", "RowFactory", "catalog", "identity", "learning", "media", "row_factory", "tenancy"]

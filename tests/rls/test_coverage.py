@@ -65,13 +65,12 @@ def test_deployed_policies_match_policies_dir(owner) -> None:  # type: ignore[no
     owner.rollback()
     try:
         for (table, name), body in declared.items():
-            owner.execute(text(f"CREATE POLICY zz_expected ON {table} {body}"))
+            # One scratch name per declared policy: a table may carry several (the shared catalogue).
+            scratch = f"zz_expected_{name}"
+            owner.execute(text(f"CREATE POLICY {scratch} ON {table} {body}"))
             expected = owner.execute(
-                text(
-                    "select cmd, qual, with_check, roles from pg_policies "
-                    "where tablename = :t and policyname = 'zz_expected'"
-                ),
-                {"t": table},
+                text("select cmd, qual, with_check, roles from pg_policies where tablename = :t and policyname = :p"),
+                {"t": table, "p": scratch},
             ).one()
             assert deployed[(table, name)] == (
                 expected.cmd,

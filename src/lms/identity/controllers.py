@@ -1,17 +1,44 @@
-"""Identity routes: the public key set, and who am I."""
+"""Identity routes: the public key set, who am I, sign-in and sessions, and account administration."""
 
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, get
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import Provide
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.identity.models import User
-from lms.identity.principal import Principal, provide_principal, requires_user
-from lms.lib.errors import NotFound
+from lms.identity.accounts import UserDirectory, user_out
+from lms.identity.mfa import TotpFactor
+from lms.identity.models import Role, User, UserStatus
+from lms.identity.principal import (
+    REFRESH_COOKIE,
+    Principal,
+    allows_anonymous,
+    provide_principal,
+    require_csrf,
+    requires_role,
+    requires_user,
+)
+from lms.identity.schemas import (
+    AcceptInvitation,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    RefreshIn,
+    SignIn,
+    TokenOut,
+    UserCreate,
+    UserOut,
+    UserUpdate,
+)
+from lms.identity.sessions import SessionIssuer, TokenPair, cleared_cookies, session_cookies
+from lms.identity.signin import PasswordSignIn, accept_invitation, request_password_reset, reset_password
+from lms.identity.throttle import SignInThrottle
+from lms.lib.errors import NotFound, Unauthorized, error_body
+from lms.lib.pagination import Page, PageParams, provide_page_params
 
 
 @get("/.well-known/jwks.json", include_in_schema=False, cache_control=None)
@@ -48,3 +75,175 @@ class MeController(Controller):
             roles=list(user.roles),
             status=user.status.value,
         )
+
+
+def tenant_id_of(request: Request[Any, Any, Any]) -> UUID:
+    return request.scope["state"]["tenant"].id  # type: ignore[no-any-return]
+
+
+def site_url(request: Request[Any, Any, Any]) -> str:
+    return f"{request.url.scheme}://{request.headers.get('host', '')}"
+
+
+def sessions_of(request: Request[Any, Any, Any], db_session: AsyncSession) -> SessionIssuer:
+    state = request.app.state
+    return SessionIssuer(db_session, state.key_ring, state.settings.access_token_minutes)
+
+
+def throttle_of(request: Request[Any, Any, Any]) -> SignInThrottle:
+    state = request.app.state
+    return SignInThrottle(state.redis, tenant_id_of(request), namespace=state.settings.celery_queue)
+
+
+def totp_of(request: Request[Any, Any, Any], db_session: AsyncSession) -> TotpFactor:
+    state = request.app.state
+    tenant = request.scope["state"]["tenant"]
+    return TotpFactor(db_session, state.redis, state.settings.celery_queue, state.settings.secret_key, tenant.name)
+
+
+def directory_of(request: Request[Any, Any, Any], db_session: AsyncSession) -> UserDirectory:
+    return UserDirectory(db_session, tenant_id_of(request), request.app.state.settings, site_url(request))
+
+
+def signed_in(pair: TokenPair, status_code: int = HTTP_200_OK) -> Response[TokenOut]:
+    body = TokenOut(access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in)
+    return Response(body, status_code=status_code, cookies=session_cookies(pair))
+
+
+class AuthController(Controller):
+    """Sign-in, token refresh and sign-out; invitation and password-reset links."""
+
+    path = "/api/v1/auth"
+    guards = [allows_anonymous("signing in and redeeming e-mailed links happen before there is a session")]
+    tags = ["identity"]
+
+    @post("/login", status_code=HTTP_200_OK)
+    async def login(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: SignIn
+    ) -> Response[TokenOut]:
+        """Password sign-in: returns tokens and sets the browser session cookies."""
+        signin = PasswordSignIn(db_session, tenant_id_of(request), throttle_of(request))
+        ip = request.client.host if request.client else "unknown"
+        user = await signin.authenticate(data.email, data.password, ip)
+        enrolment_token = await signin.complete(user, data.mfa_code, totp_of(request, db_session), ip)
+        if enrolment_token is not None:
+            body = error_body(
+                "mfa_enrolment_required",
+                "your organisation requires multi-factor sign-in: enrol an authenticator app to continue",
+            )
+            # Response[Any]: this branch answers with an error body rather than tokens.
+            return Response({**body, "enrolment_token": enrolment_token}, status_code=403)  # type: ignore[arg-type]
+        return signed_in(await sessions_of(request, db_session).start(user))
+
+    @post("/refresh", status_code=HTTP_200_OK)
+    async def refresh(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: RefreshIn | None = None
+    ) -> Response[TokenOut]:
+        """Exchange a refresh token (body, or the lms_refresh cookie) for a new pair."""
+        raw = data.refresh_token if data is not None else None
+        if raw is None:
+            raw = request.cookies.get(REFRESH_COOKIE)
+            if raw:
+                require_csrf(request)
+        if not raw:
+            raise Unauthorized("no refresh token")
+        return signed_in(await sessions_of(request, db_session).rotate(raw))
+
+    @post("/logout", status_code=HTTP_200_OK)
+    async def logout(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: RefreshIn | None = None
+    ) -> Response[dict[str, str]]:
+        """End the session: its refresh-token family is revoked and the cookies are cleared."""
+        raw = data.refresh_token if data is not None else None
+        if raw is None:
+            raw = request.cookies.get(REFRESH_COOKIE)
+            if raw:
+                require_csrf(request)
+        if raw:
+            await sessions_of(request, db_session).revoke(raw)
+        return Response({"status": "signed out"}, cookies=cleared_cookies())
+
+    @post("/invitations/accept", status_code=HTTP_200_OK)
+    async def accept(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: AcceptInvitation
+    ) -> Response[TokenOut]:
+        user = await accept_invitation(db_session, tenant_id_of(request), data.token, data.password, data.display_name)
+        return signed_in(await sessions_of(request, db_session).start(user))
+
+    @post("/password-reset", status_code=HTTP_202_ACCEPTED)
+    async def request_reset(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: PasswordResetRequest
+    ) -> dict[str, str]:
+        await request_password_reset(directory_of(request, db_session), data.email)
+        return {"status": "if this address has an account, a reset link is on its way"}
+
+    @post("/password-reset/confirm", status_code=HTTP_200_OK)
+    async def confirm_reset(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: PasswordResetConfirm
+    ) -> dict[str, str]:
+        await reset_password(db_session, tenant_id_of(request), data.token, data.password)
+        return {"status": "password changed; sign in again"}
+
+
+class UsersController(Controller):
+    """Account administration for tenant admins."""
+
+    path = "/api/v1/users"
+    guards = [requires_role(Role.TENANT_ADMIN)]
+    dependencies = {
+        "principal": Provide(provide_principal),
+        "page": Provide(provide_page_params, sync_to_thread=False),
+    }
+    tags = ["identity"]
+
+    @get("/")
+    async def list_users(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        page: PageParams,
+        status: UserStatus | None = None,
+        role: Role | None = None,
+        q: str | None = None,
+    ) -> Page[UserOut]:
+        users, total = await directory_of(request, db_session).list(page.limit, page.offset, status, role, q)
+        return Page(items=[user_out(u) for u in users], total=total, limit=page.limit, offset=page.offset)
+
+    @post("/", status_code=HTTP_201_CREATED)
+    async def create_user(self, request: Request[Any, Any, Any], db_session: AsyncSession, data: UserCreate) -> UserOut:
+        return user_out(await directory_of(request, db_session).create(data))
+
+    @get("/{user_id:uuid}")
+    async def get_user(self, request: Request[Any, Any, Any], db_session: AsyncSession, user_id: UUID) -> UserOut:
+        return user_out(await directory_of(request, db_session).get(user_id))
+
+    @patch("/{user_id:uuid}")
+    async def update_user(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        principal: Principal,
+        user_id: UUID,
+        data: UserUpdate,
+    ) -> UserOut:
+        return user_out(await directory_of(request, db_session).update(user_id, data, principal.user_id))
+
+    @post("/{user_id:uuid}/deactivate", status_code=HTTP_200_OK)
+    async def deactivate_user(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, user_id: UUID
+    ) -> UserOut:
+        return user_out(await directory_of(request, db_session).deactivate(user_id, principal.user_id))
+
+    @post("/{user_id:uuid}/reactivate", status_code=HTTP_200_OK)
+    async def reactivate_user(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, user_id: UUID
+    ) -> UserOut:
+        return user_out(await directory_of(request, db_session).reactivate(user_id))
+
+    @post("/{user_id:uuid}/invitation", status_code=HTTP_202_ACCEPTED)
+    async def resend_invitation(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, user_id: UUID
+    ) -> dict[str, str]:
+        directory = directory_of(request, db_session)
+        await directory.send_invitation(await directory.get(user_id))
+        return {"status": "invitation sent"}

@@ -6,6 +6,7 @@ dependency. A token is accepted only on its own tenant's host.
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -18,6 +19,10 @@ from lms.identity.tokens import InvalidToken, verify_access_token
 from lms.lib.errors import Forbidden, Unauthorized
 
 SESSION_COOKIE = "lms_session"
+REFRESH_COOKIE = "lms_refresh"
+CSRF_COOKIE = "lms_csrf"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True)
@@ -35,7 +40,25 @@ def _token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    return connection.cookies.get(SESSION_COOKIE) or None
+    cookie = connection.cookies.get(SESSION_COOKIE) or None
+    if cookie is not None:
+        require_csrf(connection)
+    return cookie
+
+
+def csrf_matches(cookie_value: str | None, header_value: str | None) -> bool:
+    return bool(cookie_value) and bool(header_value) and hmac.compare_digest(cookie_value or "", header_value or "")
+
+
+def require_csrf(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """Cookie-authenticated writes must echo the CSRF cookie in X-CSRF-Token (double submit).
+
+    Browsers attach cookies to cross-site requests; a foreign page cannot read the CSRF cookie.
+    """
+    if connection.scope.get("method", "GET") in SAFE_METHODS:
+        return
+    if not csrf_matches(connection.cookies.get(CSRF_COOKIE), connection.headers.get(CSRF_HEADER)):
+        raise Forbidden("missing or wrong X-CSRF-Token header for a cookie-authenticated request")
 
 
 async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
@@ -79,3 +102,14 @@ def requires_role(*roles: Role) -> Any:
 
 async def provide_principal(request: Any) -> Principal:
     return await authenticate(request)
+
+
+def allows_anonymous(reason: str) -> Any:
+    """Explicit public marker: the route needs no sign-in, for the stated `reason`."""
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        return None
+
+    guard.__name__ = "allows_anonymous"
+    guard.__doc__ = reason
+    return guard

@@ -84,3 +84,51 @@ async def verify_access_token(keys: KeyRing, token: str) -> AccessClaims:
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise InvalidToken("token is missing required claims") from exc
+
+
+# ID tokens of external OpenID providers: asymmetric algorithms only, never "none" or HMAC.
+ID_TOKEN_ALGORITHMS = ["RS256", "PS256", "ES256"]
+
+
+def verify_id_token(
+    token: str, jwks: dict[str, Any], issuer: str, audience: str, nonce: str, access_token: str | None = None
+) -> dict[str, Any]:
+    """Validate an OpenID Connect ID token against the provider's key set: signature, iss, aud, exp, nonce."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except JWTError as exc:
+        raise InvalidToken("malformed ID token") from exc
+    alg = header.get("alg")
+    if alg not in ID_TOKEN_ALGORITHMS:
+        raise InvalidToken("unsupported ID token algorithm")
+    keys = [k for k in jwks.get("keys", []) if isinstance(k, dict)]
+    kid = header.get("kid")
+    candidates = [k for k in keys if k.get("kid") == kid] if kid else keys
+    if len(candidates) != 1:
+        raise InvalidToken("no single matching key for the ID token")
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            candidates[0],
+            algorithms=[alg],
+            audience=audience,
+            issuer=issuer,
+            access_token=access_token,
+            options={"require_exp": True, "require_iat": True, "require_sub": True, "leeway": 30},
+        )
+    except ExpiredSignatureError as exc:
+        raise InvalidToken("ID token expired") from exc
+    except JWTError as exc:
+        raise InvalidToken(f"invalid ID token: {exc}") from exc
+    if claims.get("nonce") != nonce:
+        raise InvalidToken("ID token nonce does not match this sign-in")
+    return claims
+
+
+def unverified_kid(token: str) -> str | None:
+    """The `kid` header of a token (to decide whether a provider's key set needs reloading)."""
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except JWTError:
+        return None
+    return kid if isinstance(kid, str) else None

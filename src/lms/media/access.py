@@ -1,44 +1,34 @@
-"""Who may watch an asset: the course's staff and learners enrolled in a course that uses it.
-
-The enrolment question belongs to the learning domain; it is asked in exactly one place,
-`learner_may_watch`, through a check the learning domain registers with `set_enrolment_check`.
-Until one is registered, only staff can watch (the safe default: nobody else is let in).
-"""
+"""Who may watch an asset: tenant admins, its uploader, the instructors of a course that shows it,
+and learners enrolled in such a course. The learning side of the question is asked in
+`lms.media.learning_link`, the one place media reads the learning domain's rows."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.identity.models import Role
 from lms.identity.principal import Principal
+from lms.media import learning_link
+from lms.media.models import MediaAsset
 
-# (session bound to the tenant, user id, asset id) -> enrolled in a course with a lesson using it?
-EnrolmentCheck = Callable[[AsyncSession, UUID, UUID], Awaitable[bool]]
 STAFF_ROLES = (Role.INSTRUCTOR, Role.TENANT_ADMIN)
-
-_enrolment_check: EnrolmentCheck | None = None
-
-
-def set_enrolment_check(check: EnrolmentCheck | None) -> None:
-    global _enrolment_check
-    _enrolment_check = check
 
 
 def is_media_staff(principal: Principal) -> bool:
+    """May upload and manage media (any course's material is prepared by instructors)."""
     return principal.has_role(*STAFF_ROLES)
 
 
-async def learner_may_watch(session: AsyncSession, user_id: UUID, asset_id: UUID) -> bool:
-    if _enrolment_check is None:
-        return False
-    return await _enrolment_check(session, user_id, asset_id)
-
-
 async def may_watch(session: AsyncSession, principal: Principal, asset_id: UUID) -> bool:
-    """Playback authorization for one asset of the session's tenant."""
-    if is_media_staff(principal):
+    """Playback authorization for one asset of the session's tenant (RLS already scopes the rows)."""
+    if principal.has_role(Role.TENANT_ADMIN):
         return True
-    return await learner_may_watch(session, principal.user_id, asset_id)
+    if principal.has_role(Role.INSTRUCTOR):
+        asset = await session.get(MediaAsset, asset_id)
+        if asset is not None and asset.uploaded_by == principal.user_id:
+            return True
+        if await learning_link.instructs_course_showing(session, principal.user_id, asset_id):
+            return True
+    return await learning_link.enrolled_in_course_showing(session, principal.user_id, asset_id)

@@ -16,10 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.config import Settings
 from lms.identity.models import Role
-from lms.identity.principal import Principal, provide_principal, requires_role, requires_user
+from lms.identity.principal import (
+    Principal,
+    allows_anonymous,
+    provide_principal,
+    requires_role,
+    requires_user,
+)
 from lms.lib.errors import Conflict, Forbidden, NotFound
 from lms.lib.pagination import Page, PageParams, provide_page_params
 from lms.lib.storage import ObjectMissing, Storage, media_prefix, storage_for
+from lms.media import learning_link
 from lms.media.access import is_media_staff, may_watch
 from lms.media.delivery import (
     PLAYLIST_CACHE,
@@ -324,7 +331,7 @@ class StreamController(Controller):
     include_in_schema = False
     # Public by design: a short-lived token bound to tenant and asset authorizes each request,
     # so players (and a CDN in front) fetch without cookies or bearer tokens.
-    opt = {"public": "signed, expiring URL bound to tenant and asset"}
+    guards = [allows_anonymous("a signed, expiring URL bound to the tenant and the asset is the authorization")]
 
     @get("/{asset_id:uuid}/{token:str}/{path:path}", media_type=MediaType.TEXT)
     async def serve(
@@ -370,18 +377,27 @@ class PlayerPagesController(Controller):
 
     @get("/media/{asset_id:uuid}/watch")
     async def watch(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, asset_id: UUID
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        principal: Principal,
+        asset_id: UUID,
+        lesson_id: UUID | None = Parameter(query="lesson", default=None),
     ) -> Template:
+        """The player; with `?lesson=<id>` it reports progress and resumes through the learning API."""
         asset = await db_session.get(MediaAsset, asset_id)
         if asset is None:
             raise NotFound("no such video")
         if not await may_watch(db_session, principal, asset_id):
             raise Forbidden("only enrolled learners and the course's staff can watch this video")
+        lesson = await learning_link.lesson_showing(db_session, lesson_id, asset_id) if lesson_id else None
+        if lesson_id and lesson is None:
+            raise NotFound("this lesson does not show this video", field="lesson")
         return page(
             request,
             "media/player.html",
             asset=asset,
             is_staff=is_media_staff(principal),
-            lesson_id=None,
-            course_id=None,
+            lesson_id=lesson.id if lesson else None,
+            course_id=lesson.course_id if lesson else None,
         )

@@ -9,7 +9,6 @@ from __future__ import annotations
 import mimetypes
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
@@ -21,7 +20,7 @@ from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.lib.storage import Storage, media_prefix
-from lms.media import ffmpeg
+from lms.media import ffmpeg, learning_link
 from lms.media.models import AssetStatus, MediaAsset, MediaRendition
 
 log = structlog.get_logger("lms.media")
@@ -35,16 +34,6 @@ CONTENT_TYPES = {
     ".vtt": "text/vtt",
     ".jpg": "image/jpeg",
 }
-
-# Called once the asset is ready: (session, tenant id, asset id, duration seconds).
-ReadyHook = Callable[..., Awaitable[None]]
-_ready_hooks: list[ReadyHook] = []
-
-
-def on_asset_ready(hook: ReadyHook) -> ReadyHook:
-    """Register a coroutine run in the same transaction that marks an asset ready."""
-    _ready_hooks.append(hook)
-    return hook
 
 
 class RetryableFailure(Exception):
@@ -169,8 +158,8 @@ async def _process_in(
             "source_format": info.format_name,
             "source_codec": info.video_codec,
         }
-        for hook in _ready_hooks:
-            await hook(session, tenant_id, asset_id, info.duration)
+        # The lessons showing this video now carry its real duration.
+        await learning_link.record_lesson_duration(session, tenant_id, asset_id, info.duration)
     log.info("media ready", asset_id=str(asset_id), renditions=[r.name for r in rungs], duration=info.duration)
     return "ready"
 

@@ -38,7 +38,8 @@ def start_embedded(settings: Settings) -> tuple[Settings, EmbeddedServices]:
     services = EmbeddedServices()
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    if not settings.database_url:
+    # An explicit app URL means a real server is configured (migrations run elsewhere).
+    if not settings.database_url and not settings.database_app_url:
         services.postgres = _start_postgres(data_dir / "postgres")
         settings = replace(settings, database_url=services.postgres.get_uri())
         log.info("embedded PostgreSQL started", extra={"pgdata": str(data_dir / "postgres")})

@@ -150,26 +150,21 @@ def _to_python(node: yaml.Node, key: str, lines: dict[str, int]) -> Any:
 
 
 def _split_msgspec_error(text: str) -> tuple[str, str]:
+    """msgspec says "<message> - at `$.path`" (no suffix at the top level); return (path, message)."""
     match = re.search(r" - at `\$\.?(.*)`$", text)
-    if not match:
-        return "", text
-    key = match.group(1)
-    message = text[: match.start()]
-    if message.startswith("Object missing required field"):
-        missing = re.search(r"`(\w+)`", message)
-        key = f"{key}.{missing.group(1)}".lstrip(".") if missing else key
-    elif message.startswith("Object contains unknown field"):
-        unknown = re.search(r"`(\w+)`", message)
-        key = f"{key}.{unknown.group(1)}".lstrip(".") if unknown else key
+    key, message = (match.group(1), text[: match.start()]) if match else ("", text)
+    named = re.match(r"Object (?:missing required|contains unknown) field `(\w+)`", message)
+    if named:
+        key = f"{key}.{named.group(1)}".lstrip(".")
     return key, message
 
 
 def _line_for(lines: dict[str, int], key: str) -> int:
-    while key:
-        if key in lines:
-            return lines[key]
-        key = re.sub(r"(\.[^.\[]+|\[\d+\])$", "", key)
-    return lines.get("", 1)
+    """The line of `key`, or of its nearest ancestor that exists (a missing field: its parent)."""
+    while key and key not in lines:
+        parent = re.sub(r"(\.[^.\[]+|\[\d+\])$", "", key)
+        key = "" if parent == key else parent
+    return lines.get(key, 1)
 
 
 # --- planning and applying -------------------------------------------------------------------

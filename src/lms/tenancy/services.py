@@ -13,7 +13,6 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.db.base import metadata
 from lms.lib.errors import Conflict, NotFound, ValidationFailed
 from lms.lib.jobs import enqueue_after_commit
 from lms.tenancy.models import OperatorAuditEntry, Plan, Tenant, TenantDomain, TenantStatus
@@ -297,5 +296,7 @@ class TenantAdmin:
 
 def tenant_tables_in_purge_order() -> list[str]:
     """Tenant-owned tables, children first, so deleting in this order never trips a foreign key."""
+    from lms.db.models import metadata  # every domain's models, not only those imported so far
+
     tables = [t for t in reversed(metadata.sorted_tables) if "tenant_id" in t.columns]
     return [t.name for t in tables]

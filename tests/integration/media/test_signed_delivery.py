@@ -9,7 +9,12 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from lms.config import Settings
+from lms.db.binding import tenant_session
+from lms.db.engines import Database
+from lms.identity.models import User
+from lms.learning.models import EnrollmentStatus
 from lms.media.delivery import StreamSigner
+from tests import factories
 from tests.conftest import Login, MakeTenant, MakeUser, host
 from tests.media_fixtures import MediaSite, SiteClient, UploadedVideo
 
@@ -149,3 +154,38 @@ async def test_quality_beacons_are_stored_per_session(
     assert summary["renditions"] == ["480p"]
     playback = (await media_client.get(f"{base}/playback", headers=media_site.staff_headers)).json()
     assert playback["resume_position_seconds"] == 8.0
+
+
+async def test_enrolled_learners_and_the_course_instructors_may_watch(
+    ready_video: UploadedVideo, media_client: SiteClient, media_site: MediaSite, db: Database
+) -> None:
+    tenant_id = media_site.tenant.id
+    async with tenant_session(db.app_sessions, tenant_id) as session:
+        enrolled = await factories.identity.make_user(session, tenant_id, roles=["learner"])
+        lapsed = await factories.identity.make_user(session, tenant_id, roles=["learner"])
+        teacher = await factories.identity.make_user(session, tenant_id, roles=["instructor"])
+        other_teacher = await factories.identity.make_user(session, tenant_id, roles=["instructor"])
+        course = await factories.catalog.make_course(session, tenant_id, instructor_ids=[teacher.id])
+        module = await factories.catalog.make_module(session, tenant_id, course=course)
+        await factories.catalog.make_lesson(
+            session, tenant_id, module=module, media_asset_id=UUID(ready_video.asset_id)
+        )
+        for learner, status in ((enrolled, EnrollmentStatus.ACTIVE), (lapsed, EnrollmentStatus.EXPIRED)):
+            await factories.learning.make_enrollment(
+                session,
+                tenant_id,
+                user_id=learner.id,
+                course_id=course.id,
+                course_owner=course.catalogue_owner,
+                status=status,
+            )
+    url = f"/api/v1/media/assets/{ready_video.asset_id}/master.m3u8"
+
+    async def status_for(user: User) -> int:
+        headers = {"Authorization": f"Bearer {await media_site.token_for(user)}"}
+        return (await media_client.get(url, headers=headers)).status_code
+
+    assert await status_for(enrolled) == 200
+    assert await status_for(teacher) == 200
+    assert await status_for(lapsed) == 403
+    assert await status_for(other_teacher) == 403

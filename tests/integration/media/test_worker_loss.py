@@ -7,10 +7,15 @@ import os
 import signal
 import time
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 
+from lms.catalog.models import Lesson
 from lms.config import Settings
+from lms.db.binding import tenant_session
+from lms.db.engines import Database
+from tests import factories
 from tests.media_fixtures import MediaSite, SiteClient, generate_video, send_parts, start_upload, wait_for_asset
 from tests.support import celery_worker
 
@@ -41,12 +46,18 @@ async def test_a_killed_worker_job_is_redelivered_and_completes(
     media_client: SiteClient,
     media_site: MediaSite,
     settings: Settings,
+    db: Database,
     long_source: bytes,
     tmp_path: Path,
 ) -> None:
     headers = media_site.staff_headers
     with celery_worker(settings, tmp_path / "doomed.log"):
         upload = await start_upload(media_client, headers, "long.mp4", len(long_source))
+        # A lesson already shows this video, with the duration its author guessed.
+        async with tenant_session(db.app_sessions, media_site.tenant.id) as session:
+            lesson = await factories.catalog.make_lesson(
+                session, media_site.tenant.id, media_asset_id=UUID(upload["asset_id"]), duration_seconds=120
+            )
         await send_parts(media_client, headers, upload, long_source)
         assert (await media_client.post(f"/api/v1/media/uploads/{upload['id']}/complete", headers=headers)).is_success
         asset_id = upload["asset_id"]
@@ -67,6 +78,10 @@ async def test_a_killed_worker_job_is_redelivered_and_completes(
         asset = await wait_for_asset(media_client, headers, asset_id, {"ready", "failed"}, timeout=120)
 
     assert asset["status"] == "ready", asset["failure_reason"]
+    async with tenant_session(db.app_sessions, media_site.tenant.id) as session:
+        recorded = await session.get(Lesson, lesson.id, populate_existing=True)
+        assert recorded is not None
+        assert recorded.duration_seconds == 12  # the video's real duration, recorded when ready
     assert asset["attempts"] >= 2
     # The encoder of the killed attempt died with it.
     assert encoder_parent(asset_id) is None

@@ -1,0 +1,1 @@
+"""Catalogue: programs, courses, modules, lessons, publishing with versions, search."""

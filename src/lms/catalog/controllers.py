@@ -1,0 +1,180 @@
+"""Catalogue API: courses, modules, lessons, ordering, publishing and versions under /api/v1/courses."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from litestar import Controller, delete, get, patch, post, put
+from litestar.di import Provide
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms.catalog.guards import requires_author
+from lms.catalog.models import CourseStatus, Difficulty
+from lms.catalog.schemas import (
+    CourseCreate,
+    CourseOut,
+    CourseUpdate,
+    LessonCreate,
+    LessonOut,
+    LessonUpdate,
+    ModuleCreate,
+    ModuleOut,
+    ModuleUpdate,
+    PriceFilter,
+    PublishIn,
+    ReorderIn,
+    SortOrder,
+    VersionOut,
+)
+from lms.catalog.search import CourseSearch, SearchQuery, SearchResult
+from lms.catalog.services import CatalogueService, course_out, lesson_out, module_out
+from lms.identity.principal import Principal, provide_principal, requires_user
+from lms.lib.pagination import Page, PageParams, provide_page_params
+
+
+async def provide_catalogue(db_session: AsyncSession, principal: Principal) -> CatalogueService:
+    return CatalogueService(db_session, principal)
+
+
+class CourseController(Controller):
+    path = "/api/v1/courses"
+    guards = [requires_user]
+    dependencies = {
+        "principal": Provide(provide_principal),
+        "catalogue": Provide(provide_catalogue),
+        "page": Provide(provide_page_params, sync_to_thread=False),
+    }
+    tags = ["catalogue"]
+
+    @get("/")
+    async def list_courses(
+        self, catalogue: CatalogueService, page: PageParams, status: CourseStatus | None = None
+    ) -> Page[CourseOut]:
+        """Learners see released courses (own and shared); authors also see drafts and archived ones."""
+        courses, total = await catalogue.list_courses(page.limit, page.offset, status)
+        numbers = await catalogue.version_numbers(courses)
+        items = [course_out(c, numbers.get(c.current_version_id) if c.current_version_id else None) for c in courses]
+        return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+    @post("/", guards=[requires_author], status_code=HTTP_201_CREATED)
+    async def create_course(self, catalogue: CatalogueService, data: CourseCreate) -> CourseOut:
+        return await catalogue.describe(await catalogue.create_course(data))
+
+    @get("/{course_id:uuid}")
+    async def get_course(self, catalogue: CatalogueService, course_id: UUID) -> CourseOut:
+        """Authors get the editable structure; learners get the published outline (no lesson content)."""
+        course = await catalogue.get_course(course_id)
+        if catalogue.is_author and not course.is_shared:
+            return await catalogue.describe(course, with_structure=True)
+        out = await catalogue.describe(course, with_structure=True)
+        for module in out.modules or []:
+            for lesson in module.lessons:
+                lesson.content = {}
+        return out
+
+    @patch("/{course_id:uuid}", guards=[requires_author])
+    async def update_course(self, catalogue: CatalogueService, course_id: UUID, data: CourseUpdate) -> CourseOut:
+        return await catalogue.describe(await catalogue.update_course(course_id, data))
+
+    @post("/{course_id:uuid}/publish", guards=[requires_author], status_code=HTTP_200_OK)
+    async def publish(self, catalogue: CatalogueService, course_id: UUID, data: PublishIn) -> VersionOut:
+        version = await catalogue.publish(course_id, data.note, data.publish_at)
+        return VersionOut(
+            id=version.id,
+            number=version.number,
+            note=version.note,
+            published_by=version.published_by,
+            created_at=version.created_at,
+            current=True,
+        )
+
+    @post("/{course_id:uuid}/archive", guards=[requires_author], status_code=HTTP_200_OK)
+    async def archive(self, catalogue: CatalogueService, course_id: UUID) -> CourseOut:
+        return await catalogue.describe(await catalogue.archive(course_id))
+
+    @get("/{course_id:uuid}/versions", guards=[requires_author])
+    async def versions(self, catalogue: CatalogueService, course_id: UUID) -> list[VersionOut]:
+        return await catalogue.versions(course_id)
+
+    @post("/{course_id:uuid}/versions/{number:int}/rollback", guards=[requires_author], status_code=HTTP_200_OK)
+    async def rollback(self, catalogue: CatalogueService, course_id: UUID, number: int) -> CourseOut:
+        await catalogue.rollback(course_id, number)
+        return await catalogue.describe(await catalogue.get_course(course_id), with_structure=True)
+
+    @post("/{course_id:uuid}/modules", guards=[requires_author], status_code=HTTP_201_CREATED)
+    async def add_module(self, catalogue: CatalogueService, course_id: UUID, data: ModuleCreate) -> ModuleOut:
+        return module_out(await catalogue.add_module(course_id, data))
+
+    @patch("/{course_id:uuid}/modules/{module_id:uuid}", guards=[requires_author])
+    async def update_module(
+        self, catalogue: CatalogueService, course_id: UUID, module_id: UUID, data: ModuleUpdate
+    ) -> ModuleOut:
+        return module_out(await catalogue.update_module(course_id, module_id, data))
+
+    @delete("/{course_id:uuid}/modules/{module_id:uuid}", guards=[requires_author], status_code=HTTP_200_OK)
+    async def delete_module(self, catalogue: CatalogueService, course_id: UUID, module_id: UUID) -> dict[str, str]:
+        await catalogue.delete_module(course_id, module_id)
+        return {"status": "deleted", "id": str(module_id)}
+
+    @put("/{course_id:uuid}/modules/order", guards=[requires_author])
+    async def reorder_modules(self, catalogue: CatalogueService, course_id: UUID, data: ReorderIn) -> list[ModuleOut]:
+        return [module_out(m) for m in await catalogue.reorder_modules(course_id, data.ids)]
+
+    @post("/{course_id:uuid}/modules/{module_id:uuid}/lessons", guards=[requires_author], status_code=HTTP_201_CREATED)
+    async def add_lesson(
+        self, catalogue: CatalogueService, course_id: UUID, module_id: UUID, data: LessonCreate
+    ) -> LessonOut:
+        return lesson_out(await catalogue.add_lesson(course_id, module_id, data))
+
+    @put("/{course_id:uuid}/modules/{module_id:uuid}/lessons/order", guards=[requires_author])
+    async def reorder_lessons(
+        self, catalogue: CatalogueService, course_id: UUID, module_id: UUID, data: ReorderIn
+    ) -> list[LessonOut]:
+        return [lesson_out(lesson) for lesson in await catalogue.reorder_lessons(course_id, module_id, data.ids)]
+
+    @patch("/{course_id:uuid}/lessons/{lesson_id:uuid}", guards=[requires_author])
+    async def update_lesson(
+        self, catalogue: CatalogueService, course_id: UUID, lesson_id: UUID, data: LessonUpdate
+    ) -> LessonOut:
+        return lesson_out(await catalogue.update_lesson(course_id, lesson_id, data))
+
+    @delete("/{course_id:uuid}/lessons/{lesson_id:uuid}", guards=[requires_author], status_code=HTTP_200_OK)
+    async def delete_lesson(self, catalogue: CatalogueService, course_id: UUID, lesson_id: UUID) -> dict[str, str]:
+        await catalogue.delete_lesson(course_id, lesson_id)
+        return {"status": "deleted", "id": str(lesson_id)}
+
+
+class CatalogueSearchController(Controller):
+    path = "/api/v1/catalog/search"
+    guards = [requires_user]
+    tags = ["catalogue"]
+
+    @get("/")
+    async def search(
+        self,
+        db_session: AsyncSession,
+        q: str | None = Parameter(query="q", default=None, max_length=200),
+        category: str | None = Parameter(query="category", default=None, max_length=80),
+        difficulty: Difficulty | None = Parameter(query="difficulty", default=None),
+        language: str | None = Parameter(query="language", default=None, max_length=16),
+        instructor_id: UUID | None = Parameter(query="instructor", default=None),
+        price: PriceFilter | None = Parameter(query="price", default=None),
+        sort: SortOrder = Parameter(query="sort", default="relevance"),
+        limit: int = Parameter(query="limit", default=20, ge=1, le=100),
+        offset: int = Parameter(query="offset", default=0, ge=0, le=10_000),
+    ) -> SearchResult:
+        """Released courses of this site and the shared catalogue; facets count the current results."""
+        query = SearchQuery(
+            q=q,
+            category=category,
+            difficulty=difficulty,
+            language=language,
+            instructor_id=instructor_id,
+            price=price,
+            sort=sort,
+            limit=limit,
+            offset=offset,
+        )
+        return await CourseSearch(db_session).search(query)

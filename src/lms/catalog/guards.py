@@ -1,0 +1,8 @@
+"""Who may author the catalogue: instructors and tenant admins (per course checks in the service)."""
+
+from __future__ import annotations
+
+from lms.identity.models import Role
+from lms.identity.principal import requires_role
+
+requires_author = requires_role(Role.INSTRUCTOR, Role.TENANT_ADMIN)

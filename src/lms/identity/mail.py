@@ -1,0 +1,79 @@
+"""E-mail outbox: every message is a row first; SMTP delivers it when configured, else the log shows it.
+
+Keeping the row makes the demo (and tests) work without a mail server: the invitation link is in
+the outbox table and in the log line.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from datetime import UTC, datetime
+from email.message import EmailMessage as MimeMessage
+from urllib.parse import unquote, urlsplit
+from uuid import UUID
+
+import anyio.to_thread
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from lms.config import Settings
+from lms.db.binding import tenant_session
+from lms.identity.models import EmailMessage
+from lms.lib.jobs import enqueue_after_commit
+
+SEND_EMAIL_TASK = "identity.send_email"
+
+log = structlog.get_logger(__name__)
+
+
+async def queue_email(
+    session: AsyncSession, settings: Settings, tenant_id: UUID, recipient: str, subject: str, body: str
+) -> EmailMessage:
+    """Write the message to the outbox; with SMTP configured a job sends it after commit."""
+    message = EmailMessage(tenant_id=tenant_id, recipient=recipient, subject=subject, body=body)
+    if settings.smtp_url is None:
+        message.status = "logged"
+        message.sent_at = datetime.now(UTC)
+        log.info("e-mail (no SMTP configured)", to=recipient, subject=subject, body=body)
+    session.add(message)
+    await session.flush()
+    if settings.smtp_url is not None:
+        enqueue_after_commit(session, SEND_EMAIL_TASK, str(tenant_id), str(message.id))
+    return message
+
+
+async def deliver_email(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, tenant_id: UUID, message_id: UUID
+) -> str:
+    """Send one queued message over SMTP. Idempotent: a message already sent is left alone."""
+    async with tenant_session(sessions, tenant_id) as session:
+        message = await session.get(EmailMessage, message_id, with_for_update=True)
+        if message is None or message.status != "queued" or settings.smtp_url is None:
+            return message.status if message is not None else "missing"
+        try:
+            await anyio.to_thread.run_sync(_send_smtp, settings, message.recipient, message.subject, message.body)
+        except (OSError, smtplib.SMTPException) as exc:
+            message.error = str(exc)[:2000]
+            raise
+        message.status = "sent"
+        message.sent_at = datetime.now(UTC)
+        message.error = None
+        return message.status
+
+
+def _send_smtp(settings: Settings, recipient: str, subject: str, body: str) -> None:
+    url = urlsplit(settings.smtp_url or "")
+    mime = MimeMessage()
+    mime["From"] = settings.mail_from
+    mime["To"] = recipient
+    mime["Subject"] = subject
+    mime.set_content(body)
+    smtp_class = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
+    with smtp_class(
+        url.hostname or "localhost", url.port or (465 if url.scheme == "smtps" else 25), timeout=30
+    ) as smtp:
+        if url.scheme == "smtp+starttls":
+            smtp.starttls()
+        if url.username:
+            smtp.login(unquote(url.username), unquote(url.password or ""))
+        smtp.send_message(mime)

@@ -1,0 +1,221 @@
+"""SCIM 2.0 routes under /scim/v2 (per-tenant bearer token) and SCIM token management for tenant admins."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms.db.binding import tenant_session
+from lms.identity.models import Role, ScimToken
+from lms.identity.principal import requires_role
+from lms.identity.scim.discovery import resource_types, schemas, service_provider_config
+from lms.identity.scim.errors import SCIM_EXCEPTION_HANDLERS, SCIM_MEDIA_TYPE, ScimError
+from lms.identity.scim.service import ScimProvisioning, create_scim_token, find_scim_token, list_response
+from lms.lib.errors import NotFound
+
+
+async def requires_scim_token(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """A live SCIM token of the host's tenant; any other credential is refused."""
+    header = connection.headers.get("authorization", "")
+    scheme, _sep, raw = header.partition(" ")
+    if scheme.lower() != "bearer" or not raw.strip():
+        raise ScimError(401, "a SCIM bearer token is required")
+    tenant = connection.scope["state"]["tenant"]
+    async with tenant_session(connection.app.state.db.app_sessions, tenant.id) as session:
+        token = await find_scim_token(session, raw.strip())
+        if token is None:
+            raise ScimError(401, "this SCIM token is not valid for this site")
+        token.last_used_at = datetime.now(UTC)
+
+
+def scim(content: Any, status_code: int = HTTP_200_OK) -> Response[Any]:
+    return Response(content=content, status_code=status_code, media_type=SCIM_MEDIA_TYPE)
+
+
+async def json_body(request: Request[Any, Any, Any]) -> Any:
+    raw = await request.body()
+    try:
+        body = msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise ScimError(400, "the request body is not valid JSON", "invalidSyntax") from exc
+    if not isinstance(body, dict):
+        raise ScimError(400, "the request body must be a JSON object", "invalidSyntax")
+    return body
+
+
+def base_url(request: Request[Any, Any, Any]) -> str:
+    return f"{request.url.scheme}://{request.headers.get('host', '')}"
+
+
+def provisioning(request: Request[Any, Any, Any], db_session: AsyncSession) -> ScimProvisioning:
+    tenant = request.scope["state"]["tenant"]
+    return ScimProvisioning(db_session, tenant.id, request.app.state.settings, base_url(request))
+
+
+class ScimController(Controller):
+    path = "/scim/v2"
+    guards = [requires_scim_token]
+    exception_handlers = SCIM_EXCEPTION_HANDLERS
+    include_in_schema = False
+
+    @get("/ServiceProviderConfig")
+    async def service_provider_config(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        return scim(service_provider_config(base_url(request)))
+
+    @get("/ResourceTypes")
+    async def resource_types(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        items = resource_types(base_url(request))
+        return scim(list_response(items, len(items), 1))
+
+    @get("/Schemas")
+    async def schemas(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        items = schemas(base_url(request))
+        return scim(list_response(items, len(items), 1))
+
+    @get("/Users")
+    async def list_users(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        filter_: str | None = Parameter(query="filter", default=None),
+        start_index: int = Parameter(query="startIndex", default=1),
+        count: int = Parameter(query="count", default=100),
+    ) -> Response[Any]:
+        return scim(await provisioning(request, db_session).list_users(filter_, start_index, count))
+
+    @post("/Users")
+    async def create_user(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> Response[Any]:
+        service = provisioning(request, db_session)
+        user = await service.create_user(await json_body(request))
+        return scim(service.user_document(user), HTTP_201_CREATED)
+
+    @get("/Users/{user_id:str}")
+    async def get_user(self, request: Request[Any, Any, Any], db_session: AsyncSession, user_id: str) -> Response[Any]:
+        service = provisioning(request, db_session)
+        return scim(service.user_document(await service.get_user(user_id)))
+
+    @put("/Users/{user_id:str}")
+    async def replace_user(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, user_id: str
+    ) -> Response[Any]:
+        service = provisioning(request, db_session)
+        return scim(service.user_document(await service.replace_user(user_id, await json_body(request))))
+
+    @patch("/Users/{user_id:str}")
+    async def patch_user(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, user_id: str
+    ) -> Response[Any]:
+        service = provisioning(request, db_session)
+        return scim(service.user_document(await service.patch_user(user_id, await json_body(request))))
+
+    @delete("/Users/{user_id:str}", status_code=HTTP_204_NO_CONTENT)
+    async def delete_user(self, request: Request[Any, Any, Any], db_session: AsyncSession, user_id: str) -> None:
+        await provisioning(request, db_session).deprovision_user(user_id)
+
+    @get("/Groups")
+    async def list_groups(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        filter_: str | None = Parameter(query="filter", default=None),
+        start_index: int = Parameter(query="startIndex", default=1),
+        count: int = Parameter(query="count", default=100),
+    ) -> Response[Any]:
+        return scim(await provisioning(request, db_session).list_groups(filter_, start_index, count))
+
+    @post("/Groups")
+    async def create_group(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> Response[Any]:
+        service = provisioning(request, db_session)
+        group = await service.create_group(await json_body(request))
+        return scim(await service.group_document(group), HTTP_201_CREATED)
+
+    @get("/Groups/{group_id:str}")
+    async def get_group(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, group_id: str
+    ) -> Response[Any]:
+        service = provisioning(request, db_session)
+        return scim(await service.group_document(await service.get_group(group_id)))
+
+    @put("/Groups/{group_id:str}")
+    async def replace_group(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, group_id: str
+    ) -> Response[Any]:
+        service = provisioning(request, db_session)
+        group = await service.replace_group(group_id, await json_body(request))
+        return scim(await service.group_document(group))
+
+    @patch("/Groups/{group_id:str}")
+    async def patch_group(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, group_id: str
+    ) -> Response[Any]:
+        service = provisioning(request, db_session)
+        group = await service.patch_group(group_id, await json_body(request))
+        return scim(await service.group_document(group))
+
+    @delete("/Groups/{group_id:str}", status_code=HTTP_204_NO_CONTENT)
+    async def delete_group(self, request: Request[Any, Any, Any], db_session: AsyncSession, group_id: str) -> None:
+        await provisioning(request, db_session).delete_group(group_id)
+
+
+class ScimTokenCreate(msgspec.Struct, forbid_unknown_fields=True):
+    name: str = msgspec.field(default="SCIM")
+
+
+class ScimTokenOut(msgspec.Struct):
+    id: str
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked: bool
+    # Only in the answer to POST: shown once, never stored in clear.
+    token: str | None = None
+
+
+def token_out(token: ScimToken, raw: str | None = None) -> ScimTokenOut:
+    return ScimTokenOut(
+        id=str(token.id),
+        name=token.name,
+        created_at=token.created_at,
+        last_used_at=token.last_used_at,
+        revoked=token.revoked_at is not None,
+        token=raw,
+    )
+
+
+class ScimTokensController(Controller):
+    """Tenant admins create the bearer token their identity provider uses for SCIM, and revoke it."""
+
+    path = "/api/v1/scim-tokens"
+    guards = [requires_role(Role.TENANT_ADMIN)]
+    tags = ["identity"]
+
+    @get("/")
+    async def list_tokens(self, db_session: AsyncSession) -> list[ScimTokenOut]:
+        rows = await db_session.execute(select(ScimToken).order_by(ScimToken.created_at))
+        return [token_out(t) for t in rows.scalars()]
+
+    @post("/", status_code=HTTP_201_CREATED)
+    async def create_token(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: ScimTokenCreate
+    ) -> ScimTokenOut:
+        token, raw = await create_scim_token(db_session, request.scope["state"]["tenant"].id, data.name[:200])
+        return token_out(token, raw)
+
+    @delete("/{token_id:uuid}", status_code=HTTP_200_OK)
+    async def revoke_token(self, db_session: AsyncSession, token_id: UUID) -> ScimTokenOut:
+        token = await db_session.get(ScimToken, token_id)
+        if token is None:
+            raise NotFound("SCIM token not found")
+        token.revoked_at = token.revoked_at or datetime.now(UTC)
+        await db_session.flush()
+        return token_out(token)

@@ -1,0 +1,178 @@
+"""SAML routes: provider set-up by tenant admins, SP metadata, ACS (SP- and IdP-initiated), single logout."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, Response, get, post, put
+from litestar.di import Provide
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect
+from litestar.status_codes import HTTP_201_CREATED
+from onelogin.saml2.errors import OneLogin_Saml2_Error
+from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms.identity.models import Role, SsoKind, SsoProvider, User
+from lms.identity.principal import (
+    REFRESH_COOKIE,
+    Principal,
+    allows_anonymous,
+    provide_principal,
+    requires_role,
+    requires_user,
+)
+from lms.identity.sessions import SessionIssuer, cleared_cookies, revoke_user_sessions
+from lms.identity.sso.controllers import (
+    ensure_unique_name,
+    provider_out,
+    signed_in_redirect,
+    site,
+    tenant_id_of,
+)
+from lms.identity.sso.fetch import fetch_document
+from lms.identity.sso.provisioning import (
+    SsoFailed,
+    get_provider,
+    map_attributes,
+    provision_user,
+    safe_next_path,
+    secret_cipher,
+)
+from lms.identity.sso.saml import SamlServiceProvider, new_sp_keypair, parse_idp_metadata
+from lms.identity.sso.schemas import ProviderOut, SamlProviderIn
+from lms.lib.errors import ValidationFailed
+
+FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def service_provider(request: Request[Any, Any, Any], provider: SsoProvider) -> SamlServiceProvider:
+    return SamlServiceProvider(provider, site(request), request.app.state.settings.secret_key)
+
+
+async def apply_saml(request: Request[Any, Any, Any], provider: SsoProvider, data: SamlProviderIn) -> None:
+    settings = request.app.state.settings
+    if (data.metadata_xml is None) == (data.metadata_url is None):
+        raise ValidationFailed("give exactly one of metadata_xml and metadata_url", field="metadata_xml")
+    if data.metadata_url is not None:
+        xml = (await fetch_document(data.metadata_url, settings.sso_allow_private_hosts, "metadata_url")).decode()
+        idp = parse_idp_metadata(xml, "metadata_url")
+    else:
+        idp = parse_idp_metadata(data.metadata_xml or "")
+    provider.name = data.name
+    provider.enabled = data.enabled
+    provider.email_domains = sorted(set(data.email_domains))
+    sp_cert = provider.config.get("sp_cert")
+    if not sp_cert or provider.secret_encrypted is None:
+        sp_cert, sp_key = new_sp_keypair(f"lms-sp-{provider.name}")
+        provider.secret_encrypted = secret_cipher(settings.secret_key).encrypt(sp_key.encode())
+    provider.config = {"idp": idp, "metadata_url": data.metadata_url, "sp_cert": sp_cert}
+    provider.attribute_mapping = msgspec.to_builtins(data.attribute_mapping)
+
+
+class SamlProvidersController(Controller):
+    path = "/api/v1/sso/providers"
+    guards = [requires_role(Role.TENANT_ADMIN)]
+    tags = ["identity"]
+
+    @post("/saml", status_code=HTTP_201_CREATED)
+    async def create_saml(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: SamlProviderIn
+    ) -> ProviderOut:
+        await ensure_unique_name(db_session, data.name, None)
+        provider = SsoProvider(tenant_id=tenant_id_of(request), kind=SsoKind.SAML.value, name=data.name, config={})
+        await apply_saml(request, provider, data)
+        db_session.add(provider)
+        await db_session.flush()
+        return provider_out(request, provider)
+
+    @put("/{provider_id:uuid}/saml")
+    async def replace_saml(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, provider_id: UUID, data: SamlProviderIn
+    ) -> ProviderOut:
+        provider = await get_provider(db_session, provider_id, SsoKind.SAML.value)
+        await ensure_unique_name(db_session, data.name, provider.id)
+        await apply_saml(request, provider, data)
+        await db_session.flush()
+        return provider_out(request, provider)
+
+
+class SamlController(Controller):
+    """The IdP talks to these; browsers are redirected through them."""
+
+    path = "/auth/saml/{provider_id:uuid}"
+    guards = [allows_anonymous("the identity provider and anonymous browsers reach the SAML endpoints")]
+    include_in_schema = False
+
+    @get("/metadata", media_type="application/samlmetadata+xml")
+    async def metadata(self, request: Request[Any, Any, Any], db_session: AsyncSession, provider_id: UUID) -> str:
+        provider = await get_provider(db_session, provider_id, SsoKind.SAML.value)
+        return service_provider(request, provider).metadata()
+
+    @post("/acs", status_code=303)
+    async def acs(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, provider_id: UUID, data: FormData
+    ) -> Redirect:
+        """Assertion consumer: SP- and IdP-initiated sign-in. RelayState may only be a path on this site."""
+        provider = await get_provider(db_session, provider_id, SsoKind.SAML.value)
+        if not provider.enabled:
+            raise SsoFailed("this sign-in method is disabled")
+        settings = request.app.state.settings
+        attributes, _ = await service_provider(request, provider).consume(
+            db_session, request.app.state.redis, settings.celery_queue, dict(data)
+        )
+        mapping_email = (provider.attribute_mapping or {}).get("email", "email")
+        if not attributes.get(mapping_email) and "@" in (attributes["nameid"][0] or ""):
+            attributes[mapping_email] = attributes["nameid"]
+        user = await provision_user(db_session, provider, map_attributes(provider, attributes))
+        return await signed_in_redirect(request, db_session, user, safe_next_path(data.get("RelayState")))
+
+    @post(
+        "/logout",
+        guards=[requires_user],
+        dependencies={"principal": Provide(provide_principal)},
+        status_code=303,
+    )
+    async def logout(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, provider_id: UUID, principal: Principal
+    ) -> Redirect:
+        """SP-initiated single logout: end the local session, then tell the IdP."""
+        provider = await get_provider(db_session, provider_id, SsoKind.SAML.value)
+        user = await db_session.get(User, principal.user_id)
+        raw_refresh = request.cookies.get(REFRESH_COOKIE)
+        issuer = SessionIssuer(db_session, request.app.state.key_ring, 0)
+        if raw_refresh:
+            await issuer.revoke(raw_refresh)
+        sp = service_provider(request, provider)
+        if user is None or not provider.config.get("idp", {}).get("singleLogoutService", {}).get("url"):
+            return Redirect("/", cookies=cleared_cookies(), status_code=303)
+        auth = sp.auth({}, {}, f"/auth/saml/{provider.id}/logout")
+        url = auth.logout(return_to="/", name_id=user.email)
+        return Redirect(str(url), cookies=cleared_cookies(), status_code=303)
+
+    @get("/sls", status_code=303)
+    async def sls(self, request: Request[Any, Any, Any], db_session: AsyncSession, provider_id: UUID) -> Response[Any]:
+        """Single logout service: the IdP's LogoutResponse, or its LogoutRequest (IdP-initiated)."""
+        provider = await get_provider(db_session, provider_id, SsoKind.SAML.value)
+        sp = service_provider(request, provider)
+        query = {k: v for k, v in request.query_params.items()}
+        auth = sp.auth(query, {}, f"/auth/saml/{provider.id}/sls")
+        try:
+            redirect_url = auth.process_slo(keep_local_session=True)
+        except OneLogin_Saml2_Error as exc:
+            raise SsoFailed(f"SAML logout rejected: {exc}") from exc
+        if auth.get_errors():
+            raise SsoFailed(f"SAML logout rejected: {auth.get_last_error_reason() or auth.get_errors()}")
+        if "SAMLRequest" in query:
+            name_id = OneLogin_Saml2_Logout_Request.get_nameid(auth.get_last_request_xml())
+            user = (
+                await db_session.execute(select(User).where(func.lower(User.email) == str(name_id).lower()))
+            ).scalar_one_or_none()
+            if user is not None:
+                await revoke_user_sessions(db_session, user.id)
+            return Redirect(str(redirect_url), cookies=cleared_cookies(), status_code=303)
+        return Redirect("/", cookies=cleared_cookies(), status_code=303)

@@ -1,0 +1,1 @@
+"""Learning: enrolments, progress events, completion rules, resume positions, learner views."""

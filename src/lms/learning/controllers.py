@@ -1,0 +1,152 @@
+"""Learning API: enrolments, progress events, resume, learner views, version migration."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import Provide
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_422_UNPROCESSABLE_ENTITY
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms.catalog.guards import requires_author
+from lms.catalog.schemas import MigrateIn
+from lms.identity.principal import Principal, provide_principal, requires_user
+from lms.learning import views
+from lms.learning.ingest import StreamKeys, ingest_events
+from lms.learning.models import EnrollmentSource, EnrollmentStatus
+from lms.learning.schemas import (
+    BulkEnrollIn,
+    BulkResult,
+    ContinueOut,
+    EnrollIn,
+    EnrollmentOut,
+    EventsIn,
+    EventsOut,
+    LessonViewOut,
+    MyCourseOut,
+    ResumeOut,
+    StatusIn,
+)
+from lms.learning.services import EnrollmentService, enrollment_out
+from lms.lib.pagination import Page, PageParams, provide_page_params
+
+
+async def provide_enrollments(db_session: AsyncSession, principal: Principal) -> EnrollmentService:
+    return EnrollmentService(db_session, principal)
+
+
+class EnrollmentController(Controller):
+    path = "/api/v1/enrollments"
+    guards = [requires_user]
+    dependencies = {
+        "principal": Provide(provide_principal),
+        "enrollments": Provide(provide_enrollments),
+        "page": Provide(provide_page_params, sync_to_thread=False),
+    }
+    tags = ["learning"]
+
+    @post("/")
+    async def enroll(self, enrollments: EnrollmentService, data: EnrollIn) -> Response[EnrollmentOut]:
+        """Idempotent per (user, course): 201 when created, 200 with the existing enrolment otherwise."""
+        enrollment, created = await enrollments.enroll(data.course_id, data.user_id, data.due_at)
+        out = (await enrollment_out(enrollments.session, [enrollment]))[0]
+        return Response(out, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
+
+    @post("/bulk", guards=[requires_author], status_code=HTTP_200_OK)
+    async def bulk(self, enrollments: EnrollmentService, data: BulkEnrollIn) -> list[BulkResult]:
+        """Assign a course to many learners (e.g. a group's members) with an optional due date."""
+        return await enrollments.bulk_enroll(data.course_id, data.user_ids, data.due_at, EnrollmentSource.GROUP)
+
+    @get("/")
+    async def list_enrollments(
+        self,
+        enrollments: EnrollmentService,
+        page: PageParams,
+        course_id: UUID | None = None,
+        user_id: UUID | None = None,
+        status: EnrollmentStatus | None = None,
+    ) -> Page[EnrollmentOut]:
+        """Authors see everyone's; learners only their own."""
+        items, total = await enrollments.list_enrollments(page.limit, page.offset, course_id, user_id, status)
+        return Page(
+            items=await enrollment_out(enrollments.session, items), total=total, limit=page.limit, offset=page.offset
+        )
+
+    @get("/{enrollment_id:uuid}")
+    async def get_enrollment(self, enrollments: EnrollmentService, enrollment_id: UUID) -> EnrollmentOut:
+        return (await enrollment_out(enrollments.session, [await enrollments.get(enrollment_id)]))[0]
+
+    @post("/{enrollment_id:uuid}/status", status_code=HTTP_200_OK)
+    async def set_status(self, enrollments: EnrollmentService, enrollment_id: UUID, data: StatusIn) -> EnrollmentOut:
+        enrollment = await enrollments.set_status(enrollment_id, data.status)
+        return (await enrollment_out(enrollments.session, [enrollment]))[0]
+
+
+class CourseVersionMigrationController(Controller):
+    path = "/api/v1/courses/{course_id:uuid}/versions/{number:int}/migrate"
+    guards = [requires_author]
+    dependencies = {"principal": Provide(provide_principal), "enrollments": Provide(provide_enrollments)}
+    tags = ["learning"]
+
+    @post("/", status_code=HTTP_200_OK)
+    async def migrate(
+        self, enrollments: EnrollmentService, course_id: UUID, number: int, data: MigrateIn
+    ) -> dict[str, int]:
+        """Move learners onto version `number` (listed enrolments, or every active one)."""
+        return {"migrated": await enrollments.migrate(course_id, number, data.enrollment_ids)}
+
+
+class ProgressController(Controller):
+    path = "/api/v1/progress"
+    guards = [requires_user]
+    dependencies = {"principal": Provide(provide_principal)}
+    tags = ["learning"]
+
+    @post("/events")
+    async def events(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, data: EventsIn
+    ) -> Response[EventsOut]:
+        """A batch of progress events: 202 with a result per event; 422 when none was accepted."""
+        keys = StreamKeys.for_queue(request.app.state.settings.celery_queue)
+        out = await ingest_events(db_session, request.app.state.redis, keys, principal, data.events)
+        return Response(out, status_code=HTTP_202_ACCEPTED if out.accepted else HTTP_422_UNPROCESSABLE_ENTITY)
+
+    @get("/lessons/{lesson_id:uuid}/resume")
+    async def resume(self, db_session: AsyncSession, principal: Principal, lesson_id: UUID) -> ResumeOut:
+        return await views.resume(db_session, principal, lesson_id)
+
+
+class LearnerController(Controller):
+    path = "/api/v1/me/learning"
+    guards = [requires_user]
+    dependencies = {"principal": Provide(provide_principal)}
+    tags = ["learning"]
+
+    @get("/courses")
+    async def my_courses(
+        self,
+        db_session: AsyncSession,
+        principal: Principal,
+        limit: int = Parameter(query="limit", default=50, ge=1, le=200),
+        offset: int = Parameter(query="offset", default=0, ge=0),
+    ) -> list[MyCourseOut]:
+        return await views.my_courses(db_session, principal, limit=limit, offset=offset)
+
+    @get("/due")
+    async def due(self, db_session: AsyncSession, principal: Principal) -> list[MyCourseOut]:
+        """Assigned courses with a due date, soonest first; `overdue` marks the late ones."""
+        return await views.my_courses(db_session, principal, due_only=True, limit=200)
+
+    @get("/continue")
+    async def continue_learning(self, db_session: AsyncSession, principal: Principal) -> ContinueOut | None:
+        return await views.continue_learning(db_session, principal)
+
+    @get("/courses/{course_id:uuid}/lessons/{lesson_id:uuid}")
+    async def open_lesson(
+        self, db_session: AsyncSession, principal: Principal, course_id: UUID, lesson_id: UUID
+    ) -> LessonViewOut:
+        """The lesson from the learner's course version; 403 `lesson_locked` naming what is missing."""
+        return await views.open_lesson(db_session, principal, course_id, lesson_id)

@@ -1,0 +1,271 @@
+"""The progress fold: drain the event stream into progress_events, lesson_progress and enrolments.
+
+Runs in a worker. Entries are read through a Redis consumer group and acknowledged only after
+their tenant's transaction commits, so a crash re-delivers them; the unique client event id
+makes re-delivery harmless (already stored events are skipped, not folded twice). One folder
+runs at a time (a Redis lock), which keeps read-merge-write of watched ranges simple; the SQL
+upsert still guards what must only move forward (completion, the resume position's timestamp).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+import redis.asyncio as aioredis
+from sqlalchemy import bindparam, select, text, tuple_
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms.catalog.models import Lesson
+from lms.db.binding import tenant_session
+from lms.db.engines import Database
+from lms.learning.completion import covered_seconds, lesson_is_complete, merge_ranges
+from lms.learning.ingest import StreamKeys
+from lms.learning.models import Enrollment, LessonProgress, ProgressEvent, ProgressStatus
+from lms.learning.progress import Activity, new_id, plan_for, recompute_enrollments
+
+GROUP = "fold"
+LOCK_SECONDS = 120
+READ_COUNT = 500  # stream entries per read (each holds up to 100 events)
+RECLAIM_IDLE_MS = 60_000
+
+
+@dataclass
+class Fold:
+    """Accumulated signals for one (user, lesson) within a batch."""
+
+    ranges: list[list[float]] = field(default_factory=list)
+    scroll: float = 0.0
+    position: float | None = None
+    position_at: datetime | None = None
+    viewed: bool = False
+    completed_claim: bool = False
+    last_at: datetime | None = None
+
+
+def redis_from_url(url: str) -> aioredis.Redis:
+    if url.startswith("redis+socket://"):
+        return aioredis.Redis(unix_socket_path=url.removeprefix("redis+socket://"))
+    return aioredis.Redis.from_url(url)
+
+
+async def ensure_group(redis: aioredis.Redis, keys: StreamKeys) -> None:
+    try:
+        await redis.xgroup_create(keys.stream, GROUP, id="0", mkstream=True)
+    except aioredis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+async def fold_pending(db: Database, redis: aioredis.Redis, keys: StreamKeys, max_seconds: float = 20.0) -> int:
+    """Fold until the stream is drained (or the time budget is spent); returns events folded."""
+    token = uuid.uuid4().hex
+    if not await redis.set(keys.lock, token, nx=True, ex=LOCK_SECONDS):
+        return 0  # another folder is draining; it will pick these up
+    await ensure_group(redis, keys)
+    consumer = f"{socket.gethostname()}-{os.getpid()}"
+    folded = 0
+    deadline = time.monotonic() + max_seconds
+    try:
+        # Entries a crashed folder read but never acknowledged.
+        claimed: Any = await redis.xautoclaim(keys.stream, GROUP, consumer, RECLAIM_IDLE_MS, "0-0", count=READ_COUNT)
+        stale = claimed[1] if claimed else []
+        if stale:
+            folded += await _fold_entries(db, redis, keys, stale)
+        while time.monotonic() < deadline:
+            response: Any = await redis.xreadgroup(GROUP, consumer, {keys.stream: ">"}, count=READ_COUNT)
+            entries = response[0][1] if response else []
+            if not entries:
+                break
+            folded += await _fold_entries(db, redis, keys, entries)
+            await redis.expire(keys.lock, LOCK_SECONDS)
+    finally:
+        if await redis.get(keys.lock) == token.encode():
+            await redis.delete(keys.lock)
+    return folded
+
+
+async def _fold_entries(db: Database, redis: aioredis.Redis, keys: StreamKeys, entries: list[Any]) -> int:
+    by_tenant: dict[UUID, list[tuple[UUID, dict[str, Any]]]] = defaultdict(list)
+    ids = []
+    for entry_id, fields in entries:
+        ids.append(entry_id)
+        if not fields:
+            continue  # deleted before it was claimed
+        tenant_id = UUID(fields[b"tenant"].decode())
+        user_id = UUID(fields[b"user"].decode())
+        for event in msgspec.json.decode(fields[b"events"]):
+            by_tenant[tenant_id].append((user_id, event))
+    total = 0
+    for tenant_id, events in by_tenant.items():
+        async with tenant_session(db.app_sessions, tenant_id) as session:
+            total += await fold_events(session, tenant_id, events)
+    if ids:
+        await redis.xack(keys.stream, GROUP, *ids)
+        await redis.xdel(keys.stream, *ids)
+    return total
+
+
+async def fold_events(session: AsyncSession, tenant_id: UUID, events: list[tuple[UUID, dict[str, Any]]]) -> int:
+    """Store new events once and fold them into progress; returns how many were new."""
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "id": new_id(),
+            "tenant_id": tenant_id,
+            "user_id": user_id,
+            "client_event_id": e["e"],
+            "kind": e["k"],
+            "lesson_id": UUID(e["l"]),
+            "course_id": UUID(e["c"]),
+            "occurred_at": datetime.fromisoformat(e["t"]),
+            "payload": {k: v for k, v in e.items() if k in ("p", "w", "d")},
+            "created_at": now,
+            "updated_at": now,
+        }
+        for user_id, e in events
+    ]
+    table = ProgressEvent.__table__
+    new_keys: set[tuple[UUID, str]] = set()
+    for start in range(0, len(rows), 1000):
+        result = await session.execute(
+            pg_insert(table)  # type: ignore[arg-type]
+            .values(rows[start : start + 1000])
+            .on_conflict_do_nothing(index_elements=["tenant_id", "user_id", "client_event_id"])
+            .returning(table.c.user_id, table.c.client_event_id)
+        )
+        new_keys.update((row.user_id, row.client_event_id) for row in result)
+    fresh = [r for r in rows if (r["user_id"], r["client_event_id"]) in new_keys]
+    if not fresh:
+        return 0
+    fresh.sort(key=lambda r: r["occurred_at"])
+
+    folds: dict[tuple[UUID, UUID], Fold] = defaultdict(Fold)
+    for r in fresh:
+        fold = folds[(r["user_id"], r["lesson_id"])]
+        payload, at = r["payload"], r["occurred_at"]
+        if r["kind"] == "video_heartbeat":
+            fold.ranges.extend(payload.get("w", []))
+            fold.position, fold.position_at = payload["p"], at
+        elif r["kind"] == "text_scrolled":
+            fold.scroll = max(fold.scroll, payload["d"])
+        elif r["kind"] == "lesson_completed":
+            fold.completed_claim = True
+        fold.viewed = True
+        fold.last_at = at
+
+    lesson_ids = {lesson_id for _, lesson_id in folds}
+    lessons = {
+        row.id: row
+        for row in await session.execute(
+            select(Lesson.id, Lesson.course_id, Lesson.type, Lesson.duration_seconds, Lesson.catalogue_owner).where(
+                Lesson.id.in_(lesson_ids)
+            )
+        )
+    }
+    pairs = {(user_id, lessons[lesson_id].course_id) for user_id, lesson_id in folds if lesson_id in lessons}
+    enrollments = {
+        (e.user_id, e.course_id): e
+        for e in (
+            await session.execute(
+                select(Enrollment).where(tuple_(Enrollment.user_id, Enrollment.course_id).in_(list(pairs)))
+            )
+        ).scalars()
+    }
+    existing = {
+        (p.user_id, p.lesson_id): p
+        for p in (
+            await session.execute(
+                select(LessonProgress).where(tuple_(LessonProgress.user_id, LessonProgress.lesson_id).in_(list(folds)))
+            )
+        ).scalars()
+    }
+
+    upserts: list[dict[str, Any]] = []
+    activity: dict[UUID, Activity] = {}
+    for (user_id, lesson_id), fold in folds.items():
+        lesson = lessons.get(lesson_id)
+        enrollment = enrollments.get((user_id, lesson.course_id)) if lesson else None
+        if lesson is None or enrollment is None:
+            continue  # lesson deleted or enrolment removed since ingest: kept in the event log only
+        plan = await plan_for(session, enrollment)
+        current = existing.get((user_id, lesson_id))
+        duration = lesson.duration_seconds
+        ranges = merge_ranges([*(current.watched_ranges if current else []), *fold.ranges], duration)
+        watched = covered_seconds(ranges)
+        scroll = max(fold.scroll, current.scroll_depth if current else 0.0)
+        passed = current.passed if current else None
+        complete = lesson_is_complete(
+            lesson.type.value,
+            duration_seconds=duration,
+            watched_seconds=watched,
+            scroll_depth=scroll,
+            passed=passed,
+            viewed=fold.viewed or fold.completed_claim,
+            rules=plan.rules,
+        )
+        position_at = fold.position_at
+        upserts.append(
+            {
+                "id": new_id(),
+                "tenant_id": tenant_id,
+                "enrollment_id": enrollment.id,
+                "user_id": user_id,
+                "lesson_id": lesson_id,
+                "lesson_owner": lesson.catalogue_owner,
+                "status": (ProgressStatus.COMPLETED if complete else ProgressStatus.IN_PROGRESS).value,
+                "watched_ranges": ranges,
+                "watched_seconds": watched,
+                "scroll_depth": scroll,
+                "position_seconds": fold.position if fold.position is not None else 0.0,
+                "position_at": position_at,
+                "completed_at": now if complete else None,
+                "last_event_at": fold.last_at,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        seen = activity.get(enrollment.id)
+        if fold.last_at and (seen is None or fold.last_at >= seen.at):
+            activity[enrollment.id] = Activity(lesson_id, fold.last_at)
+    if upserts:
+        await session.execute(_UPSERT, upserts)
+        await recompute_enrollments(session, tenant_id, set(activity), activity)
+    return len(fresh)
+
+
+# Completion only moves forward; the resume position follows the latest client timestamp.
+_UPSERT = text(
+    """
+    insert into lesson_progress as p (
+        id, tenant_id, enrollment_id, user_id, lesson_id, lesson_owner, status, watched_ranges,
+        watched_seconds, scroll_depth, position_seconds, position_at, completed_at, last_event_at,
+        created_at, updated_at)
+    values (
+        :id, :tenant_id, :enrollment_id, :user_id, :lesson_id, :lesson_owner, cast(:status as progress_status),
+        cast(:watched_ranges as jsonb), :watched_seconds, :scroll_depth, :position_seconds, :position_at,
+        :completed_at, :last_event_at, :created_at, :updated_at)
+    on conflict (tenant_id, user_id, lesson_id) do update set
+        watched_ranges = excluded.watched_ranges,
+        watched_seconds = excluded.watched_seconds,
+        scroll_depth = greatest(p.scroll_depth, excluded.scroll_depth),
+        position_seconds = case
+            when excluded.position_at is not null and (p.position_at is null or excluded.position_at >= p.position_at)
+            then excluded.position_seconds else p.position_seconds end,
+        position_at = greatest(p.position_at, excluded.position_at),
+        status = case when p.status = 'completed' then p.status else excluded.status end,
+        completed_at = coalesce(p.completed_at, excluded.completed_at),
+        last_event_at = greatest(p.last_event_at, excluded.last_event_at),
+        updated_at = excluded.updated_at
+    """
+).bindparams(bindparam("watched_ranges", type_=JSONB))

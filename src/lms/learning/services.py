@@ -1,0 +1,244 @@
+"""Enrolment: self-enrolment, assignment with due dates, bulk assignment, status changes.
+
+POST /api/v1/enrollments is idempotent per (user, course): the unique index decides, and a
+repeated call returns the existing enrolment. Every new enrolment passes the seat hook.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms.catalog.models import Course, CourseStatus, CourseVersion
+from lms.catalog.services import bump_enrollment_count, is_visible_to_learners
+from lms.identity.models import Role, User, UserStatus
+from lms.identity.principal import Principal
+from lms.learning.models import Enrollment, EnrollmentSource, EnrollmentStatus
+from lms.learning.progress import migrate_enrollments, new_id
+from lms.learning.schemas import BulkResult, EnrollmentOut
+from lms.learning.seats import reserve_seat
+from lms.lib.errors import DomainError, Forbidden, NotFound, ValidationFailed
+
+ACTIVE_STATES = (EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)
+
+
+@dataclass(frozen=True)
+class CourseRef:
+    """The course fields an enrolment copies; plain values survive savepoint rollbacks (which expire ORM rows)."""
+
+    id: UUID
+    owner: UUID
+    version_id: UUID | None
+
+    @classmethod
+    def of(cls, course: Course) -> CourseRef:
+        return cls(course.id, course.catalogue_owner, course.current_version_id)
+
+
+async def enrollment_out(session: AsyncSession, enrollments: list[Enrollment]) -> list[EnrollmentOut]:
+    version_ids = {e.version_id for e in enrollments if e.version_id}
+    numbers: dict[UUID, int] = {}
+    if version_ids:
+        rows = await session.execute(
+            select(CourseVersion.id, CourseVersion.number).where(CourseVersion.id.in_(version_ids))
+        )
+        numbers = {row.id: row.number for row in rows}
+    return [
+        EnrollmentOut(
+            id=e.id,
+            user_id=e.user_id,
+            course_id=e.course_id,
+            status=e.status,
+            source=e.source,
+            version=numbers.get(e.version_id) if e.version_id else None,
+            due_at=e.due_at,
+            completion_pct=e.completion_pct,
+            completed_at=e.completed_at,
+            last_lesson_id=e.last_lesson_id,
+            last_activity_at=e.last_activity_at,
+            created_at=e.created_at,
+        )
+        for e in enrollments
+    ]
+
+
+class EnrollmentService:
+    """Enrolments of the current tenant."""
+
+    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+        self.session = session
+        self.principal = principal
+
+    @property
+    def can_assign(self) -> bool:
+        return self.principal.has_role(Role.TENANT_ADMIN, Role.INSTRUCTOR)
+
+    async def enroll(
+        self, course_id: UUID, user_id: UUID | None = None, due_at: datetime | None = None
+    ) -> tuple[Enrollment, bool]:
+        """(enrolment, created). Self-enrolment needs a released course that allows it."""
+        target = user_id or self.principal.user_id
+        assigning = target != self.principal.user_id or due_at is not None
+        if assigning and not self.can_assign:
+            raise Forbidden("only an instructor or a tenant admin can enrol other people or set due dates")
+        course = CourseRef.of(await self._enrollable_course(course_id, assigning))
+        await self._active_user(target)
+        return await self._enroll_one(
+            course, target, due_at, EnrollmentSource.ADMIN if assigning else EnrollmentSource.SELF
+        )
+
+    async def bulk_enroll(
+        self, course_id: UUID, user_ids: list[UUID], due_at: datetime | None, source: EnrollmentSource
+    ) -> list[BulkResult]:
+        """Assign many learners (a group's members) at once; each gets its own result."""
+        if not self.can_assign:
+            raise Forbidden("only an instructor or a tenant admin can assign courses")
+        course = CourseRef.of(await self._enrollable_course(course_id, True))
+        results: list[BulkResult] = []
+        for user_id in dict.fromkeys(user_ids):
+            try:
+                async with self.session.begin_nested():
+                    await self._active_user(user_id)
+                    enrollment, created = await self._enroll_one(course, user_id, due_at, source)
+            except DomainError as exc:
+                error: dict[str, Any] = {"code": exc.code, "message": exc.message}
+                results.append(BulkResult(user_id=user_id, status="rejected", error=error))
+                continue
+            results.append(
+                BulkResult(
+                    user_id=user_id,
+                    status="enrolled" if created else "already_enrolled",
+                    enrollment_id=enrollment.id,
+                )
+            )
+        return results
+
+    async def get(self, enrollment_id: UUID) -> Enrollment:
+        enrollment = await self.session.get(Enrollment, enrollment_id)
+        if enrollment is None or (enrollment.user_id != self.principal.user_id and not self.can_assign):
+            raise NotFound("enrollment not found", field="enrollment_id")
+        return enrollment
+
+    async def list_enrollments(
+        self,
+        limit: int,
+        offset: int,
+        course_id: UUID | None = None,
+        user_id: UUID | None = None,
+        status: EnrollmentStatus | None = None,
+    ) -> tuple[list[Enrollment], int]:
+        query = select(Enrollment)
+        if not self.can_assign:
+            user_id = self.principal.user_id
+        if user_id is not None:
+            query = query.where(Enrollment.user_id == user_id)
+        if course_id is not None:
+            query = query.where(Enrollment.course_id == course_id)
+        if status is not None:
+            query = query.where(Enrollment.status == status)
+        total = (await self.session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+        rows = await self.session.execute(query.order_by(Enrollment.created_at.desc()).limit(limit).offset(offset))
+        return list(rows.scalars()), total
+
+    async def set_status(self, enrollment_id: UUID, status: EnrollmentStatus) -> Enrollment:
+        """Refund, expire or reactivate (reactivation takes a seat again)."""
+        if not self.principal.has_role(Role.TENANT_ADMIN):
+            raise Forbidden("only a tenant admin can change an enrolment's status")
+        enrollment = await self.get(enrollment_id)
+        if status is EnrollmentStatus.COMPLETED:
+            raise ValidationFailed("completion is recorded from progress, not set by hand", field="status")
+        if status is EnrollmentStatus.ACTIVE and enrollment.status is not EnrollmentStatus.ACTIVE:
+            await reserve_seat(self.session, enrollment.tenant_id, enrollment.user_id)
+        enrollment.status = status
+        await self.session.flush()
+        return enrollment
+
+    async def migrate(self, course_id: UUID, number: int, enrollment_ids: list[UUID] | None) -> int:
+        """Move learners onto another published version of the course (instructors, admins)."""
+        if not self.can_assign:
+            raise Forbidden("only an instructor or a tenant admin can migrate learners")
+        course = await self.session.get(Course, course_id)
+        if course is None:
+            raise NotFound("course not found", field="course_id")
+        if course.is_shared:
+            raise Forbidden("learners on shared courses follow the shared catalogue's versions")
+        version = (
+            await self.session.execute(
+                select(CourseVersion).where(CourseVersion.course_id == course_id, CourseVersion.number == number)
+            )
+        ).scalar_one_or_none()
+        if version is None:
+            raise NotFound(f"course has no version {number}", field="number")
+        return await migrate_enrollments(self.session, course_id, version.id, enrollment_ids)
+
+    # --- internals ---------------------------------------------------------------------------
+    async def _enrollable_course(self, course_id: UUID, assigning: bool) -> Course:
+        course = await self.session.get(Course, course_id)
+        if course is None or (not assigning and not is_visible_to_learners(course)):
+            raise NotFound("course not found", field="course_id")
+        if course.status is not CourseStatus.PUBLISHED:
+            raise ValidationFailed(
+                f"this course is {course.status.value}; only published courses take enrolments", field="course_id"
+            )
+        if not assigning and not course.self_enrollment:
+            raise Forbidden("this course does not allow self-enrolment; ask an administrator to assign it")
+        return course
+
+    async def _active_user(self, user_id: UUID) -> User:
+        user = await self.session.get(User, user_id)
+        if user is None:
+            raise NotFound("user not found", field="user_id")
+        if user.status is UserStatus.DEACTIVATED:
+            raise ValidationFailed("this user is deactivated", field="user_id")
+        return user
+
+    async def _existing(self, user_id: UUID, course_id: UUID) -> Enrollment | None:
+        return (
+            await self.session.execute(
+                select(Enrollment).where(Enrollment.user_id == user_id, Enrollment.course_id == course_id)
+            )
+        ).scalar_one_or_none()
+
+    async def _enroll_one(
+        self, course: CourseRef, user_id: UUID, due_at: datetime | None, source: EnrollmentSource
+    ) -> tuple[Enrollment, bool]:
+        existing = await self._existing(user_id, course.id)
+        if existing is not None:
+            if due_at is not None and existing.due_at != due_at:
+                existing.due_at = due_at
+                await self.session.flush()
+            return existing, False
+        await reserve_seat(self.session, self.principal.tenant_id, user_id)
+        now = datetime.now(UTC)
+        inserted = await self.session.execute(
+            pg_insert(Enrollment.__table__)  # type: ignore[arg-type]
+            .values(
+                id=new_id(),
+                tenant_id=self.principal.tenant_id,
+                user_id=user_id,
+                course_id=course.id,
+                course_owner=course.owner,
+                version_id=course.version_id,
+                status=EnrollmentStatus.ACTIVE,
+                source=source,
+                assigned_by=self.principal.user_id if source is not EnrollmentSource.SELF else None,
+                due_at=due_at,
+                completion_pct=0.0,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["tenant_id", "user_id", "course_id"])
+            .returning(Enrollment.__table__.c.id)
+        )
+        created = inserted.first() is not None
+        enrollment = await self._existing(user_id, course.id)
+        assert enrollment is not None  # inserted now or by a concurrent request
+        if created:
+            await bump_enrollment_count(self.session, course.id, 1)
+        return enrollment, created

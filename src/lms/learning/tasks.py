@@ -1,0 +1,6 @@
+"""Names of the jobs the learning domain sends (wrappers live in workers/learning.py)."""
+
+from lms.learning.ingest import FOLD_TASK
+from lms.learning.progress import COURSE_COMPLETED_TASK
+
+__all__ = ["COURSE_COMPLETED_TASK", "FOLD_TASK"]

@@ -1,0 +1,224 @@
+"""What a learner sees: my courses, continue where I left off, due items, a lesson (or why it is locked), resume."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms.catalog.models import Course, CourseVersion, Lesson
+from lms.identity.principal import Principal
+from lms.learning.models import Enrollment, EnrollmentStatus, LessonProgress, ProgressStatus
+from lms.learning.progress import VersionPlan, plan_for
+from lms.learning.schemas import ContinueOut, LessonViewOut, MyCourseOut, ResumeOut
+from lms.lib.errors import Forbidden, NotFound
+
+
+class LessonLocked(Forbidden):
+    code = "lesson_locked"
+
+
+def _overdue(enrollment: Enrollment, now: datetime) -> bool:
+    return enrollment.status is EnrollmentStatus.ACTIVE and enrollment.due_at is not None and enrollment.due_at < now
+
+
+async def my_courses(
+    session: AsyncSession, principal: Principal, due_only: bool = False, limit: int = 50, offset: int = 0
+) -> list[MyCourseOut]:
+    """The caller's enrolments with progress; `due_only`: active ones with a due date, soonest first."""
+    query = (
+        select(Enrollment, Course.title)
+        .join(Course, Course.id == Enrollment.course_id)
+        .where(Enrollment.user_id == principal.user_id)
+    )
+    if due_only:
+        query = query.where(Enrollment.due_at.is_not(None), Enrollment.status == EnrollmentStatus.ACTIVE).order_by(
+            Enrollment.due_at
+        )
+    else:
+        query = query.order_by(Enrollment.last_activity_at.desc().nulls_last(), Enrollment.created_at.desc())
+    now = datetime.now(UTC)
+    rows = await session.execute(query.limit(limit).offset(offset))
+    return [
+        MyCourseOut(
+            enrollment_id=e.id,
+            course_id=e.course_id,
+            title=title,
+            status=e.status,
+            completion_pct=e.completion_pct,
+            due_at=e.due_at,
+            overdue=_overdue(e, now),
+            last_lesson_id=e.last_lesson_id,
+            last_activity_at=e.last_activity_at,
+        )
+        for e, title in rows
+    ]
+
+
+async def continue_learning(session: AsyncSession, principal: Principal) -> ContinueOut | None:
+    """The most recently active unfinished enrolment, its last lesson and where to resume it."""
+    row = (
+        await session.execute(
+            select(Enrollment, Course.title)
+            .join(Course, Course.id == Enrollment.course_id)
+            .where(Enrollment.user_id == principal.user_id, Enrollment.status == EnrollmentStatus.ACTIVE)
+            .order_by(Enrollment.last_activity_at.desc().nulls_last(), Enrollment.created_at.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return None
+    enrollment, title = row
+    lesson_id = enrollment.last_lesson_id
+    if lesson_id is None:
+        plan = await plan_for(session, enrollment)
+        lesson_id = _first_lesson(plan)
+    lesson_title = None
+    position = 0.0
+    if lesson_id is not None:
+        lesson = await session.get(Lesson, lesson_id)
+        lesson_title = lesson.title if lesson else None
+        progress = await _progress(session, principal.user_id, lesson_id)
+        position = progress.position_seconds if progress else 0.0
+    return ContinueOut(
+        enrollment_id=enrollment.id,
+        course_id=enrollment.course_id,
+        course_title=title,
+        lesson_id=lesson_id,
+        lesson_title=lesson_title,
+        position_seconds=position,
+        completion_pct=enrollment.completion_pct,
+    )
+
+
+async def resume(session: AsyncSession, principal: Principal, lesson_id: UUID) -> ResumeOut:
+    """The caller's last position in a lesson, from whichever device wrote latest (client time)."""
+    if await session.get(Lesson, lesson_id) is None:
+        raise NotFound("lesson not found", field="lesson_id")
+    progress = await _progress(session, principal.user_id, lesson_id)
+    if progress is None:
+        return ResumeOut(
+            lesson_id=lesson_id,
+            position_seconds=0.0,
+            position_at=None,
+            status="not_started",
+            watched_seconds=0.0,
+            scroll_depth=0.0,
+        )
+    return ResumeOut(
+        lesson_id=lesson_id,
+        position_seconds=progress.position_seconds,
+        position_at=progress.position_at,
+        status=progress.status.value,
+        watched_seconds=progress.watched_seconds,
+        scroll_depth=progress.scroll_depth,
+    )
+
+
+async def open_lesson(session: AsyncSession, principal: Principal, course_id: UUID, lesson_id: UUID) -> LessonViewOut:
+    """A lesson as the learner's version has it; 403 naming the unmet prerequisite when locked."""
+    enrollment = (
+        await session.execute(
+            select(Enrollment).where(Enrollment.user_id == principal.user_id, Enrollment.course_id == course_id)
+        )
+    ).scalar_one_or_none()
+    if enrollment is None or enrollment.status not in (EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED):
+        if await session.get(Course, course_id) is None:
+            raise NotFound("course not found", field="course_id")
+        raise Forbidden("enrol in this course to open its lessons")
+    plan = await plan_for(session, enrollment)
+    module, item = _find(plan, lesson_id)
+    if item is None:
+        # Version-less enrolments (assigned drafts) read the live lesson.
+        lesson = await session.get(Lesson, lesson_id)
+        if lesson is None or lesson.course_id != course_id:
+            raise NotFound("lesson not found in this course", field="lesson_id")
+        item = {
+            "id": str(lesson.id),
+            "module_id": str(lesson.module_id),
+            "title": lesson.title,
+            "type": lesson.type.value,
+            "duration_seconds": lesson.duration_seconds,
+            "content": lesson.content,
+            "media_asset_id": str(lesson.media_asset_id) if lesson.media_asset_id else None,
+        }
+    if module is not None:
+        await _check_prerequisites(session, principal.user_id, plan, module)
+    progress = await _progress(session, principal.user_id, lesson_id)
+    number = None
+    if enrollment.version_id:
+        version = await session.get(CourseVersion, enrollment.version_id)
+        number = version.number if version else None
+    return LessonViewOut(
+        id=lesson_id,
+        course_id=course_id,
+        module_id=UUID(str(item["module_id"])),
+        title=item["title"],
+        type=item["type"],
+        duration_seconds=item.get("duration_seconds"),
+        content=item.get("content") or {},
+        media_asset_id=UUID(str(item["media_asset_id"])) if item.get("media_asset_id") else None,
+        version=number,
+        resume_position_seconds=progress.position_seconds if progress else 0.0,
+    )
+
+
+async def _check_prerequisites(session: AsyncSession, user_id: UUID, plan: VersionPlan, module: dict[str, Any]) -> None:
+    requirements = module.get("prerequisites") or []
+    if not requirements:
+        return
+    rows = await session.execute(
+        select(LessonProgress.lesson_id, LessonProgress.status, LessonProgress.passed).where(
+            LessonProgress.user_id == user_id
+        )
+    )
+    completed = set()
+    passed = set()
+    for lesson_id, status, lesson_passed in rows:
+        if status is ProgressStatus.COMPLETED:
+            completed.add(lesson_id)
+        if lesson_passed:
+            passed.add(lesson_id)
+    modules = {str(m["id"]): m for m in plan.modules}
+    for requirement in requirements:
+        if requirement["kind"] == "module_completed":
+            required_module = modules.get(str(requirement["module_id"]))
+            if required_module is None:
+                continue  # the module is not part of this version
+            needed = {UUID(str(x["id"])) for x in required_module.get("lessons", []) if x.get("required", True)}
+            if not needed <= completed:
+                raise LessonLocked(f"complete the module '{required_module['title']}' first")
+        elif requirement["kind"] == "quiz_passed":
+            quiz_id = UUID(str(requirement["lesson_id"]))
+            if quiz_id not in passed:
+                title = next(
+                    (x["title"] for m in plan.modules for x in m.get("lessons", []) if str(x["id"]) == str(quiz_id)),
+                    "the required quiz",
+                )
+                raise LessonLocked(f"pass the quiz '{title}' first")
+
+
+def _find(plan: VersionPlan, lesson_id: UUID) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    for module in plan.modules:
+        for item in module.get("lessons", []):
+            if str(item["id"]) == str(lesson_id):
+                return module, {**item, "module_id": module["id"]}
+    return None, None
+
+
+def _first_lesson(plan: VersionPlan) -> UUID | None:
+    for module in plan.modules:
+        for item in module.get("lessons", []):
+            return UUID(str(item["id"]))
+    return None
+
+
+async def _progress(session: AsyncSession, user_id: UUID, lesson_id: UUID) -> LessonProgress | None:
+    return (
+        await session.execute(
+            select(LessonProgress).where(LessonProgress.user_id == user_id, LessonProgress.lesson_id == lesson_id)
+        )
+    ).scalar_one_or_none()

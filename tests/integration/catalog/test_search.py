@@ -1,0 +1,82 @@
+"""Learners search the catalogue: relevance, typos, filters, facets, sorting, pagination."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lms.db.binding import tenant_session
+from lms.db.engines import Database
+from tests.conftest import Login, MakeTenant, MakeUser, host
+from tests.factories import catalog
+from tests.integration.catalog.helpers import Client
+
+
+async def _catalogue(db: Database, tenant_id: Any, instructor_id: Any) -> None:
+    async with tenant_session(db.app_sessions, tenant_id) as session:
+        for title, summary, category, difficulty, price, count, tags in [
+            ("Data privacy essentials", "Handle personal data", "compliance", "beginner", 0, 5, ["gdpr"]),
+            ("Advanced data engineering", "Pipelines at scale", "engineering", "advanced", 4900, 50, ["etl"]),
+            ("Negotiation skills", "Win-win deals", "soft-skills", "intermediate", 0, 20, ["sales"]),
+            ("Fire safety", "Evacuate calmly", "compliance", "beginner", 0, 1, ["safety", "privacy"]),
+        ]:
+            await catalog.make_course(
+                session,
+                tenant_id,
+                title=title,
+                summary=summary,
+                category=category,
+                difficulty=difficulty,
+                price_cents=price,
+                enrollment_count=count,
+                tags=tags,
+                status="published",
+                instructor_ids=[instructor_id] if price else [],
+            )
+        await catalog.make_course(session, tenant_id, title="Data privacy draft", status="draft")
+
+
+async def test_search_ranks_filters_and_counts_facets(
+    client: Client, db: Database, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant, other = await make_tenant(), await make_tenant()
+    user = await make_user(tenant)
+    teacher = await make_user(tenant, roles=["instructor"])
+    headers = await login(user)
+    await _catalogue(db, tenant.id, teacher.id)
+    await _catalogue(db, other.id, teacher.id)
+    url = f"{host(tenant)}/api/v1/catalog/search"
+
+    data = (await client.get(url, params={"q": "data"}, headers=headers)).json()
+    titles = [i["title"] for i in data["items"]]
+    assert set(titles) == {"Data privacy essentials", "Advanced data engineering"}  # drafts and tenant B hidden
+    assert data["facets"]["price"] == {"free": 1, "paid": 1}
+    assert data["facets"]["category"] == {"compliance": 1, "engineering": 1}
+
+    # title weighs more than a tag
+    privacy = [i["title"] for i in (await client.get(url, params={"q": "privacy"}, headers=headers)).json()["items"]]
+    assert privacy == ["Data privacy essentials", "Fire safety"]
+
+    prefix = (await client.get(url, params={"q": "negot"}, headers=headers)).json()
+    assert [i["title"] for i in prefix["items"]] == ["Negotiation skills"]
+
+    if data["typo_tolerance"]:
+        typo = (await client.get(url, params={"q": "negotiaton"}, headers=headers)).json()
+        assert [i["title"] for i in typo["items"]] == ["Negotiation skills"]
+
+    free_compliance = (
+        await client.get(url, params={"category": "compliance", "price": "free", "sort": "popularity"}, headers=headers)
+    ).json()
+    assert [i["title"] for i in free_compliance["items"]] == ["Data privacy essentials", "Fire safety"]
+    by_teacher = (await client.get(url, params={"instructor": str(teacher.id)}, headers=headers)).json()
+    assert [i["title"] for i in by_teacher["items"]] == ["Advanced data engineering"]
+    hard = (await client.get(url, params={"difficulty": "advanced"}, headers=headers)).json()
+    assert hard["total"] == 1
+
+    page = (await client.get(url, params={"sort": "popularity", "limit": 2, "offset": 1}, headers=headers)).json()
+    assert page["total"] == 4
+    assert [i["title"] for i in page["items"]] == ["Negotiation skills", "Data privacy essentials"]
+
+    bad = await client.get(url, params={"sort": "random"}, headers=headers)
+    assert bad.status_code in (400, 422)
+    nothing = (await client.get(url, params={"q": "zzzqqq"}, headers=headers)).json()
+    assert (nothing["total"], nothing["items"], nothing["facets"]) == (0, [], {})

@@ -1,0 +1,42 @@
+"""Shared arrange steps for identity tests: users with passwords, the outbox, secure hosts."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+
+from lms.db.binding import tenant_session
+from lms.db.engines import Database
+from lms.identity.models import EmailMessage, User
+from lms.identity.passwords import hash_password
+from lms.tenancy.models import Tenant
+from tests.conftest import MakeUser
+from tests.support import TEST_BASE_DOMAIN
+
+PASSWORD = "correct horse battery staple"
+
+
+def secure_host(tenant: Tenant) -> str:
+    """https, so that the client sends the Secure session cookies back."""
+    return f"https://{tenant.slug}.{TEST_BASE_DOMAIN}"
+
+
+async def make_member(make_user: MakeUser, tenant: Tenant, roles: list[str] | None = None, **fields: Any) -> User:
+    """An active user who signs in with PASSWORD."""
+    return await make_user(tenant, roles=roles, password_hash=await hash_password(PASSWORD), **fields)
+
+
+async def outbox(db: Database, tenant: Tenant, recipient: str | None = None) -> list[EmailMessage]:
+    async with tenant_session(db.app_sessions, tenant.id) as session:
+        query = select(EmailMessage).order_by(EmailMessage.created_at)
+        if recipient is not None:
+            query = query.where(EmailMessage.recipient == recipient)
+        return list((await session.execute(query)).scalars())
+
+
+def link_token(message: EmailMessage) -> str:
+    match = re.search(r"token=([A-Za-z0-9_-]+)", message.body)
+    assert match, message.body
+    return match.group(1)

@@ -1,0 +1,155 @@
+"""Tenants as code: manifests apply idempotently, and an invalid one stops everything."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from lms.db.engines import Database
+from lms.tenancy.manifests import InvalidManifests, apply_manifests, load_manifests
+from lms.tenancy.models import OperatorAuditEntry, Tenant, TenantDomain, TenantStatus
+from tests.support import TEST_BASE_DOMAIN
+
+MANIFEST = """\
+slug: {slug}
+name: {name}
+plan: business
+seats: 250
+domains:
+  - hostname: learn.{slug}.example.com
+    primary: true
+    verified: true
+branding:
+  primary_color: "#0b5fff"
+sso:
+  required: false
+"""
+
+
+def write(directory: Path, slug: str, name: str = "Acme Corp", text: str | None = None) -> Path:
+    path = directory / f"{slug}.yaml"
+    path.write_text(text if text is not None else MANIFEST.format(slug=slug, name=name))
+    return path
+
+
+async def apply(db: Database, directory: Path, dry_run: bool = False) -> list[str]:
+    loaded = load_manifests(directory, TEST_BASE_DOMAIN)
+    async with db.operator_sessions() as session:
+        plan = await apply_manifests(session, loaded, TEST_BASE_DOMAIN, dry_run)
+        await (session.rollback() if dry_run else session.commit())
+    return plan.changes
+
+
+async def tenant_by_slug(db: Database, slug: str) -> Tenant | None:
+    async with db.operator_sessions() as session:
+        return (await session.execute(select(Tenant).where(Tenant.slug == slug))).scalar_one_or_none()
+
+
+def unique_slug() -> str:
+    return f"m-{uuid.uuid4().hex[:8]}"
+
+
+async def test_apply_creates_then_applying_again_changes_nothing(db: Database, tmp_path: Path) -> None:
+    slug = unique_slug()
+    write(tmp_path, slug)
+    first = await apply(db, tmp_path)
+    assert first[0].startswith(f"+ tenant {slug}: create")
+    assert f"+ domain learn.{slug}.example.com ({slug})" in first
+
+    second = await apply(db, tmp_path)
+    assert second == []
+
+    tenant = await tenant_by_slug(db, slug)
+    assert tenant is not None
+    assert (tenant.name, tenant.seats, tenant.branding) == ("Acme Corp", 250, {"primary_color": "#0b5fff"})
+    async with db.operator_sessions() as session:
+        domain = (await session.execute(select(TenantDomain).where(TenantDomain.tenant_id == tenant.id))).scalar_one()
+        audited = (
+            await session.execute(
+                select(func.count()).where(
+                    OperatorAuditEntry.target_tenant_id == tenant.id,
+                    OperatorAuditEntry.actor == f"manifest:{slug}.yaml",
+                )
+            )
+        ).scalar_one()
+    assert domain.verified
+    assert domain.is_primary
+    assert audited >= 2
+
+
+async def test_changes_are_shown_and_dry_run_writes_nothing(db: Database, tmp_path: Path) -> None:
+    slug = unique_slug()
+    write(tmp_path, slug)
+    await apply(db, tmp_path)
+    text = MANIFEST.format(slug=slug, name="Acme Corporation").replace("seats: 250", "seats: 300")
+    text = text.replace("domains:\n  - hostname: learn", "status: suspended\ndomains:\n  - hostname: academy")
+    write(tmp_path, slug, text=text)
+
+    planned = await apply(db, tmp_path, dry_run=True)
+    assert f"~ tenant {slug}: name 'Acme Corp' -> 'Acme Corporation'" in planned
+    assert f"~ tenant {slug}: seats 250 -> 300" in planned
+    assert f"~ tenant {slug}: status active -> suspended" in planned
+    assert f"- domain learn.{slug}.example.com ({slug})" in planned
+    assert f"+ domain academy.{slug}.example.com ({slug})" in planned
+    unchanged = await tenant_by_slug(db, slug)
+    assert unchanged is not None
+    assert unchanged.name == "Acme Corp"
+
+    assert await apply(db, tmp_path) == planned
+    changed = await tenant_by_slug(db, slug)
+    assert changed is not None
+    assert (changed.name, changed.seats, changed.status) == ("Acme Corporation", 300, TenantStatus.SUSPENDED)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field", "message"),
+    [
+        ("slug: {slug}\nname: X\nseats: many\n", 3, "seats", "Expected `int`"),
+        ("slug: {slug}\nname: X\nbranding:\n  primary_color: red\n", 4, "branding.primary_color", "matching regex"),
+        ("slug: {slug}\nname: X\ncolour: blue\n", 3, "colour", "unknown field"),
+        ("slug: {slug}\nplan: business\n", 1, "name", "missing required field"),
+        (
+            "slug: {slug}\nname: X\ndomains:\n  - hostname: a.example.com\n  - hostname: Bad Host\n",
+            5,
+            "domains[1].hostname",
+            "matching regex",
+        ),
+        ("slug: {slug}\nname: X\nplan: platinum\n", 3, "plan", "Invalid enum value"),
+        ("slug: other\nname: X\n", 1, "slug", "must match the file name"),
+        ("slug: {slug}\nname: [unclosed\n", 3, "(yaml)", ""),
+    ],
+)
+async def test_invalid_manifest_names_file_line_and_field_and_applies_nothing(
+    db: Database, tmp_path: Path, text: str, line: int, field: str, message: str
+) -> None:
+    good = unique_slug()
+    write(tmp_path, good)
+    bad = unique_slug()
+    bad_path = write(tmp_path, bad, text=text.format(slug=bad))
+
+    with pytest.raises(InvalidManifests) as caught:
+        await apply(db, tmp_path)
+
+    problem = caught.value.problems[0]
+    assert problem.file == bad_path
+    assert (problem.line, problem.field) == (line, field)
+    assert message in problem.message
+    assert await tenant_by_slug(db, good) is None  # the valid manifest beside it was not applied either
+
+
+async def test_same_hostname_in_two_manifests_is_rejected(db: Database, tmp_path: Path) -> None:
+    first, second = unique_slug(), unique_slug()
+    write(tmp_path, first)
+    write(tmp_path, second, text=MANIFEST.format(slug=second, name="B").replace(f"learn.{second}", f"learn.{first}"))
+    with pytest.raises(InvalidManifests, match="also declared in"):
+        await apply(db, tmp_path)
+
+
+def test_shipped_demo_manifest_is_valid() -> None:
+    from lms.config import PROJECT_ROOT
+
+    loaded = load_manifests(PROJECT_ROOT / "tenants", "localhost")
+    assert [m.manifest.slug for m in loaded] == ["demo"]
