@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -140,6 +141,8 @@ def bench_database(settings: Settings) -> Iterator[Settings]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # A stopped run still drops its database and files (the `finally` below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     settings = Settings.from_env()
     services = EmbeddedServices()
     if not settings.database_url:

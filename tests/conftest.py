@@ -174,5 +174,6 @@ from tests.media_fixtures import (  # noqa: E402, F401
     media_live_server,
     media_site,
     media_sources,
+    media_worker,
     ready_video,
 )

@@ -30,6 +30,7 @@ from lms.identity.tokens import issue_access_token
 from lms.tenancy.models import Plan, Tenant
 from lms.tenancy.services import Actor, TenantAdmin
 from tests import factories
+from tests.support import celery_worker
 
 # The media site answers on its own loopback address, so ffprobe and Chromium reach it by IP.
 MEDIA_HOST = "127.0.0.7"
@@ -177,11 +178,28 @@ class UploadedVideo:
     source: Path
 
 
+@pytest.fixture(scope="module")
+def media_worker(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A worker for one module only: later modules that fold progress themselves find none running."""
+    with celery_worker(settings, tmp_path_factory.mktemp("media-worker") / "worker.log") as process:
+        yield process
+
+
 @pytest.fixture(scope="session")
 async def ready_video(
-    media_client: SiteClient, media_site: MediaSite, media_sources: Path, worker: Any
+    media_client: SiteClient,
+    media_site: MediaSite,
+    media_sources: Path,
+    settings: Settings,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> UploadedVideo:
-    """The lecture uploaded in parts — part 2 is cut off mid-way and resent — then transcoded."""
+    """The lecture uploaded in parts — part 2 is cut off mid-way and resent — then transcoded by a
+    worker that runs only for this."""
+    with celery_worker(settings, tmp_path_factory.mktemp("ready-video-worker") / "worker.log"):
+        return await _upload_lecture(media_client, media_site, media_sources)
+
+
+async def _upload_lecture(media_client: SiteClient, media_site: MediaSite, media_sources: Path) -> UploadedVideo:
     source = media_sources / "lecture.mp4"
     data = source.read_bytes()
     headers = media_site.staff_headers

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -39,6 +40,7 @@ async def test_player_streams_switches_quality_and_resumes_where_the_viewer_left
     media_site: MediaSite,
     media_client: SiteClient,
     db: Database,
+    media_worker: Any,
 ) -> None:
     tenant_id = media_site.tenant.id
     async with tenant_session(db.app_sessions, tenant_id) as session:

@@ -35,7 +35,7 @@ async def upload_bytes(client: SiteClient, headers: dict[str, str], name: str, d
 
 
 async def test_a_text_file_is_rejected_with_a_reason(
-    media_client: SiteClient, media_site: MediaSite, worker: Any
+    media_client: SiteClient, media_site: MediaSite, media_worker: Any
 ) -> None:
     asset = await upload_bytes(media_client, media_site.staff_headers, "notes.mp4", b"these are my notes\n" * 5000)
     assert asset["status"] == AssetStatus.FAILED
@@ -54,7 +54,7 @@ def slide_png(tmp_path: Path) -> bytes:
 
 
 async def test_an_image_is_not_a_video(
-    media_client: SiteClient, media_site: MediaSite, worker: Any, slide_png: bytes
+    media_client: SiteClient, media_site: MediaSite, media_worker: Any, slide_png: bytes
 ) -> None:
     asset = await upload_bytes(media_client, media_site.staff_headers, "slide.mp4", slide_png)
     assert asset["status"] == AssetStatus.FAILED
@@ -62,7 +62,7 @@ async def test_an_image_is_not_a_video(
 
 
 async def test_a_truncated_video_is_rejected(
-    media_client: SiteClient, media_site: MediaSite, media_sources: Path, worker: Any
+    media_client: SiteClient, media_site: MediaSite, media_sources: Path, media_worker: Any
 ) -> None:
     whole = (media_sources / "short.mp4").read_bytes()
     asset = await upload_bytes(media_client, media_site.staff_headers, "cut.mp4", whole[: len(whole) * 2 // 3])
@@ -71,7 +71,7 @@ async def test_a_truncated_video_is_rejected(
 
 
 async def test_a_faststart_video_cut_short_is_caught_as_truncated(
-    media_client: SiteClient, media_site: MediaSite, worker: Any, tmp_path: Path
+    media_client: SiteClient, media_site: MediaSite, media_worker: Any, tmp_path: Path
 ) -> None:
     source = generate_video(tmp_path / "fast.mp4", 4, "320x180", faststart=True)
     whole = source.read_bytes()
