@@ -23,6 +23,9 @@ typecheck:
 
 bench: setup
 	$(BIN)/python bench/rls_overhead.py
+	$(BIN)/python bench/auth.py
+	$(BIN)/python bench/progress_ingest.py
+	$(BIN)/python bench/search.py
 
 bench-transcode: setup
 	$(BIN)/python bench/transcode.py

@@ -15,21 +15,19 @@ import random
 import statistics
 import sys
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import psycopg
 import uuid_utils
-from sqlalchemy import create_engine, make_url, pool, text
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
-from lms.config import Settings, sync_url, with_credentials
+from lms.config import Settings, with_credentials
 from lms.db.binding import _SET_TENANT
 from lms.db.migrate import migrate
+from lms.db.scratch import scratch_database
 from lms.runtime.embedded import EmbeddedServices, start_embedded
 
 # The exact statement the app's after_begin hook sends, compiled for asyncpg:
@@ -115,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         settings, services = start_embedded(settings)
         print(f"embedded services under {settings.data_dir.resolve()}", file=sys.stderr)
     try:
-        with bench_database(settings) as db_settings:
+        with scratch_database(settings, prefix="lms_bench") as db_settings:
             assert db_settings.database_url
             started = time.monotonic()
             migrate(db_settings)
@@ -129,23 +127,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if all(ratio(t) <= args.target for t in timings.values()) else 1
     finally:
         services.stop()
-
-
-@contextmanager
-def bench_database(settings: Settings) -> Iterator[Settings]:
-    """A new, empty database on the same server, dropped afterwards."""
-    assert settings.database_url
-    name = f"lms_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(sync_url(settings.database_url), poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(settings.database_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield replace(settings, database_url=url)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def load(owner_url: str, tenants: int, users_per_tenant: int, rng: random.Random, created_at_index: bool) -> Dataset:

@@ -52,3 +52,10 @@ CREATE POLICY tenant_isolation ON program_courses
     WITH CHECK (tenant_id = (select app.current_tenant()));
 CREATE POLICY shared_catalogue_read ON program_courses FOR SELECT
     USING (tenant_id IS NULL AND (select app.current_tenant()) IS NOT NULL);
+
+-- A tenant's opt-in to a shared course: learners see and join only the shared courses offered.
+ALTER TABLE shared_course_offers ENABLE ROW LEVEL SECURITY;
+ALTER TABLE shared_course_offers FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON shared_course_offers
+    USING (tenant_id = (select app.current_tenant()))
+    WITH CHECK (tenant_id = (select app.current_tenant()));

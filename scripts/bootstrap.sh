@@ -3,11 +3,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(ffmpeg chromium fonts-dejavu-core fonts-liberation zbar-tools poppler-utils nodejs npm xmlsec1)
-
+# Debian packages, each with the command that shows it is already there (a machine may have
+# Node.js from elsewhere; Debian's npm would then conflict, so a working npm counts as installed).
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+declare -A PROVIDES=(
+  [ffmpeg]="command -v ffmpeg"
+  [chromium]="test -x /usr/bin/chromium"
+  [fonts-dejavu-core]="installed fonts-dejavu-core"
+  [fonts-liberation]="installed fonts-liberation"
+  [zbar-tools]="command -v zbarimg"
+  [poppler-utils]="command -v pdftoppm"
+  [npm]="command -v npm"
+)
 missing=()
-for pkg in "${DEBIAN_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+for pkg in "${!PROVIDES[@]}"; do
+  eval "${PROVIDES[$pkg]}" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"

@@ -9,13 +9,12 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from sqlalchemy import create_engine, make_url, pool, text
-
-from lms.config import PROJECT_ROOT, Settings, sync_url
+from lms.config import PROJECT_ROOT, Settings
+from lms.db.scratch import scratch_database
 from lms.runtime.embedded import start_embedded
 
 TEST_BASE_DOMAIN = "lms.test"
@@ -33,21 +32,9 @@ def test_services(data_dir: Path) -> Iterator[Settings]:
         services.stop()
 
 
-@contextmanager
-def fresh_database(settings: Settings) -> Iterator[Settings]:
+def fresh_database(settings: Settings) -> AbstractContextManager[Settings]:
     """A new, empty database on the same server, dropped afterwards."""
-    assert settings.database_url
-    name = f"lms_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(sync_url(settings.database_url), poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(settings.database_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield replace(settings, database_url=url)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    return scratch_database(settings, prefix="lms_test")
 
 
 def worker_env(settings: Settings) -> dict[str, str]:

@@ -13,6 +13,7 @@ celery_app.conf.beat_schedule = {
     "purge-deleted-tenants": {"task": "tenancy.purge_due_tenants", "schedule": crontab(minute=17, hour=3)},
     # Safety net: the API schedules folds itself; this catches events that arrived mid-fold.
     "learning-fold-progress": {"task": "learning.fold_progress", "schedule": 5.0},
+    "learning-expire-enrollments": {"task": "learning.expire_enrollments", "schedule": crontab(minute=7)},
     "media-expire-abandoned-uploads": {"task": "media.expire_abandoned_uploads", "schedule": crontab(minute=41)},
 }
 app = celery_app

@@ -1,18 +1,19 @@
-"""Learning task wrappers: fold progress events."""
+"""Learning task wrappers: fold progress events, expire enrolments."""
 
 from __future__ import annotations
 
 from lms.config import get_settings
-from lms.learning.fold import fold_pending, redis_from_url
-from lms.learning.ingest import StreamKeys
-from lms.learning.tasks import FOLD_TASK
+from lms.learning.fold import fold_pending
+from lms.learning.ingest import StreamKeys, stream_redis
+from lms.learning.services import expire_enrollments
+from lms.learning.tasks import EXPIRE_TASK, FOLD_TASK
 from workers.app import celery_app
 from workers.runtime import database, run
 
 
-async def _fold() -> int:
+async def _fold() -> int | None:
     settings = get_settings()
-    redis = redis_from_url(settings.redis_url or "")
+    redis = stream_redis(settings.redis_url or "")
     try:
         return await fold_pending(database(), redis, StreamKeys.for_queue(settings.celery_queue))
     finally:
@@ -22,4 +23,15 @@ async def _fold() -> int:
 @celery_app.task(name=FOLD_TASK, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
 def fold_progress_task() -> int:
     """Drain the progress stream; idempotent (events are deduplicated by client event id)."""
-    return run(_fold())
+    folded = run(_fold())
+    if folded is None:
+        # Another folder is running and may have read the stream before our events arrived.
+        fold_progress_task.apply_async(countdown=1.0)
+        return 0
+    return folded
+
+
+@celery_app.task(name=EXPIRE_TASK)
+def expire_enrollments_task() -> int:
+    """Hourly: enrolments past their `expires_at` become expired (idempotent)."""
+    return run(expire_enrollments(database()))

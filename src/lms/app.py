@@ -16,14 +16,21 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
-from lms.catalog.controllers import CatalogueSearchController, CourseController
+from lms.catalog.controllers import (
+    CatalogueSearchController,
+    CourseController,
+    ProgramController,
+    SharedCatalogueController,
+)
+from lms.catalog.operator_controllers import SharedCatalogueOperatorController
 from lms.config import PROJECT_ROOT, Settings, get_settings
 from lms.db.engines import create_database
 from lms.db.providers import provide_db_session
 from lms.health import health, ready
-from lms.identity.controllers import AuthController, MeController, UsersController, jwks
+from lms.identity.controllers import AuthController, MeController, PasswordController, UsersController, jwks
 from lms.identity.keys import KeyRing
 from lms.identity.mfa_routes import IdentitySettingsController, MfaEnrolmentController, MyMfaController
+from lms.identity.pages import SignInPagesController
 from lms.identity.scim.controllers import ScimController, ScimTokensController
 from lms.identity.sso.controllers import SsoDiscoveryController, SsoFlowController, SsoProvidersController
 from lms.identity.sso.saml_routes import SamlController, SamlProvidersController
@@ -43,10 +50,12 @@ from lms.tenancy.resolver import TenantResolver
 from lms.web.controllers import TenantPagesController
 
 
-def redis_client(url: str) -> aioredis.Redis:
+def redis_client(url: str, max_connections: int = 64) -> aioredis.Redis:
+    """A client whose pool waits for a free connection under bursts instead of failing."""
     if url.startswith("redis+socket://"):
-        return aioredis.Redis(unix_socket_path=url.removeprefix("redis+socket://"))
-    return aioredis.Redis.from_url(url)
+        url = "unix://" + url.removeprefix("redis+socket://")
+    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=5)
+    return aioredis.Redis(connection_pool=pool)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -85,6 +94,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         MeController,
         AuthController,
         UsersController,
+        PasswordController,
         ScimController,
         ScimTokensController,
         SsoProvidersController,
@@ -95,9 +105,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         MyMfaController,
         MfaEnrolmentController,
         IdentitySettingsController,
+        SignInPagesController,
         TenantPagesController,
         CourseController,
         CatalogueSearchController,
+        SharedCatalogueController,
+        ProgramController,
+        SharedCatalogueOperatorController,
         CourseVersionMigrationController,
         EnrollmentController,
         ProgressController,

@@ -1,4 +1,4 @@
-"""The `lms` command: serve, worker, migrate, tenants, operators, demo."""
+"""The `lms` command: serve, worker, migrate, tenants, operators, users, keys, demo."""
 
 from __future__ import annotations
 
@@ -145,6 +145,57 @@ async def _ensure_demo_operator(settings: Settings) -> Path:
     token_file.write_text(token + "\n")
     token_file.chmod(0o600)
     return token_file
+
+
+@main.group()
+def users() -> None:
+    """Tenant user accounts."""
+
+
+@users.command("invite")
+@click.option("--tenant", "slug", required=True, help="Tenant slug.")
+@click.option("--email", required=True)
+@click.option("--name", required=True, help="Display name.")
+@click.option("--role", "roles", multiple=True, default=["learner"], show_default=True, help="Repeatable.")
+def users_invite(slug: str, email: str, name: str, roles: tuple[str, ...]) -> None:
+    """Invite a user (e.g. a tenant's first tenant_admin) and print the invitation link."""
+    with runtime() as settings:
+        link = asyncio.run(_invite_user(settings, slug, email, name, list(roles)))
+    click.echo(link)
+
+
+async def _invite_user(settings: Settings, slug: str, email: str, name: str, roles: list[str]) -> str:
+    import msgspec
+    from sqlalchemy import select
+
+    from lms.db.binding import tenant_session
+    from lms.db.engines import create_database
+    from lms.identity.accounts import UserDirectory
+    from lms.identity.schemas import UserCreate
+    from lms.lib.errors import DomainError
+    from lms.tenancy.models import Tenant
+
+    try:
+        data = msgspec.convert({"email": email, "display_name": name, "roles": roles}, UserCreate)
+    except msgspec.ValidationError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    db = create_database(settings)
+    try:
+        async with db.operator_sessions() as session:
+            tenant = (await session.execute(select(Tenant).where(Tenant.slug == slug))).scalar_one_or_none()
+        if tenant is None:
+            raise click.BadParameter(f"no tenant {slug!r}", param_hint="--tenant")
+        local = settings.public_base_domain == "localhost"
+        site = f"http://{slug}.localhost:{settings.port}" if local else f"https://{slug}.{settings.public_base_domain}"
+        try:
+            async with tenant_session(db.app_sessions, tenant.id) as session:
+                _, link = await UserDirectory(session, tenant.id, settings, site).create_with_link(data)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from exc
+        assert link is not None
+        return link
+    finally:
+        await db.dispose()
 
 
 @main.group()

@@ -48,6 +48,8 @@ class Settings:
     mail_from: str = "no-reply@localhost"
     # host:port pairs of identity providers inside a private network that SSO may fetch from.
     sso_allow_private_hosts: frozenset[str] = frozenset()
+    # How long GET /api/v1/me may answer from a per-process cache (0 = always read the database).
+    profile_cache_seconds: float = 10.0
     # Media: largest accepted upload (a tenant may set a lower `media_max_upload_bytes`), how long
     # signed stream URLs live, and the transcode time limit per second of video.
     media_max_upload_bytes: int = 20 * 1024**3
@@ -81,6 +83,7 @@ class Settings:
             db_pool_size=int(_env("DB_POOL_SIZE", "10") or 10),
             smtp_url=_env("SMTP_URL"),
             mail_from=_env("MAIL_FROM", base.mail_from) or base.mail_from,
+            profile_cache_seconds=float(_env("PROFILE_CACHE_SECONDS", "10") or 10),
             sso_allow_private_hosts=frozenset(
                 h.strip().lower() for h in (_env("SSO_ALLOW_PRIVATE_HOSTS", "") or "").split(",") if h.strip()
             ),

@@ -6,7 +6,8 @@ import uuid
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from lms.catalog.models import (
     Course,
@@ -17,6 +18,7 @@ from lms.catalog.models import (
     Module,
     Program,
     ProgramCourse,
+    SharedCourseOffer,
 )
 from tests.factories.base import add, row_factory
 
@@ -77,3 +79,23 @@ async def make_program_course(session: AsyncSession, tenant_id: UUID | None, **f
     values: dict[str, Any] = {"position": 1, "course_owner": course.catalogue_owner}
     values.update(fields)
     return await add(session, ProgramCourse(tenant_id=tenant_id, program_id=program.id, course_id=course.id, **values))
+
+
+@row_factory("shared_course_offers")
+async def make_shared_course_offer(session: AsyncSession, tenant_id: UUID, **fields: Any) -> SharedCourseOffer:
+    """Offers a fresh shared course, which is written as the operator (the app role cannot)."""
+    if "course_id" not in fields:
+        fields["course_id"] = (await make_shared_course(session)).id
+    return await add(session, SharedCourseOffer(tenant_id=tenant_id, **fields))
+
+
+async def make_shared_course(session: AsyncSession, **fields: Any) -> Course:
+    """A published course of the shared catalogue, created over the operator role's connection."""
+    app_url = session.get_bind().engine.url
+    # The platform roles share one password, so the operator URL is the app URL with another user.
+    operator = create_async_engine(app_url.set(username="lms_operator"), poolclass=NullPool)
+    try:
+        async with async_sessionmaker(operator, expire_on_commit=False)() as shared, shared.begin():
+            return await make_course(shared, None, **{"status": CourseStatus.PUBLISHED, **fields})
+    finally:
+        await operator.dispose()

@@ -198,3 +198,19 @@ def running_saml_idp() -> Iterator[SamlIdentityProvider]:
 
 
 __all__ = ["BINDING_HTTP_POST", "SamlIdentityProvider", "hidden_fields", "running_saml_idp"]
+
+
+def idp_logout_request_url(idp: SamlIdentityProvider, sls_url: str, sp_entity_id: str, email: str) -> str:
+    """An IdP-initiated LogoutRequest for `email`, signed for the HTTP-Redirect binding."""
+    from saml2.saml import NameID as SamlNameID
+
+    _, request_message = idp.server.create_logout_request(
+        destination=sls_url,
+        issuer_entity_id=sp_entity_id,
+        name_id=SamlNameID(format=NAMEID_FORMAT_EMAILADDRESS, text=email),
+        sign=False,
+    )
+    binding = idp.server.apply_binding(
+        BINDING_HTTP_REDIRECT, str(request_message), destination=sls_url, sign=True, sigalg=SIG_RSA_SHA256
+    )
+    return str(dict(binding["headers"])["Location"])

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.guards import requires_author
 from lms.catalog.models import CourseStatus, Difficulty
+from lms.catalog.programs import ProgramService
 from lms.catalog.schemas import (
     CourseCreate,
     CourseOut,
@@ -23,8 +24,13 @@ from lms.catalog.schemas import (
     ModuleOut,
     ModuleUpdate,
     PriceFilter,
+    ProgramCoursesIn,
+    ProgramCreate,
+    ProgramOut,
+    ProgramStatusIn,
     PublishIn,
     ReorderIn,
+    SharedCourseOut,
     SortOrder,
     VersionOut,
 )
@@ -146,6 +152,38 @@ class CourseController(Controller):
         return {"status": "deleted", "id": str(lesson_id)}
 
 
+class SharedCatalogueController(Controller):
+    path = "/api/v1/catalog/shared"
+    guards = [requires_author]
+    dependencies = {
+        "principal": Provide(provide_principal),
+        "catalogue": Provide(provide_catalogue),
+        "page": Provide(provide_page_params, sync_to_thread=False),
+    }
+    tags = ["catalogue"]
+
+    @get("/")
+    async def list_shared(self, catalogue: CatalogueService, page: PageParams) -> Page[SharedCourseOut]:
+        """The platform's shared catalogue, with whether this site offers each course."""
+        rows, total = await catalogue.shared_catalogue(page.limit, page.offset)
+        items = [
+            SharedCourseOut(id=c.id, title=c.title, slug=c.slug, summary=c.summary, offered=offered)
+            for c, offered in rows
+        ]
+        return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+    @put("/{course_id:uuid}/offer")
+    async def offer(self, catalogue: CatalogueService, course_id: UUID) -> SharedCourseOut:
+        """Offer a shared course to this site's learners (tenant admins; idempotent)."""
+        course = await catalogue.offer_shared(course_id)
+        return SharedCourseOut(id=course.id, title=course.title, slug=course.slug, summary=course.summary, offered=True)
+
+    @delete("/{course_id:uuid}/offer", status_code=HTTP_200_OK)
+    async def withdraw(self, catalogue: CatalogueService, course_id: UUID) -> dict[str, str]:
+        await catalogue.withdraw_shared(course_id)
+        return {"status": "withdrawn", "course_id": str(course_id)}
+
+
 class CatalogueSearchController(Controller):
     path = "/api/v1/catalog/search"
     guards = [requires_user]
@@ -178,3 +216,42 @@ class CatalogueSearchController(Controller):
             offset=offset,
         )
         return await CourseSearch(db_session).search(query)
+
+
+async def provide_programs(db_session: AsyncSession, principal: Principal) -> ProgramService:
+    return ProgramService(db_session, principal)
+
+
+class ProgramController(Controller):
+    path = "/api/v1/programs"
+    guards = [requires_user]
+    dependencies = {
+        "principal": Provide(provide_principal),
+        "programs": Provide(provide_programs),
+        "page": Provide(provide_page_params, sync_to_thread=False),
+    }
+    tags = ["catalogue"]
+
+    @get("/")
+    async def list_programs(self, programs: ProgramService, page: PageParams) -> Page[ProgramOut]:
+        items, total = await programs.list_programs(page.limit, page.offset)
+        return Page(
+            items=[await programs.describe(p) for p in items], total=total, limit=page.limit, offset=page.offset
+        )
+
+    @post("/", guards=[requires_author], status_code=HTTP_201_CREATED)
+    async def create_program(self, programs: ProgramService, data: ProgramCreate) -> ProgramOut:
+        return await programs.describe(await programs.create(data))
+
+    @get("/{program_id:uuid}")
+    async def get_program(self, programs: ProgramService, program_id: UUID) -> ProgramOut:
+        return await programs.describe(await programs.get(program_id))
+
+    @put("/{program_id:uuid}/courses", guards=[requires_author])
+    async def set_courses(self, programs: ProgramService, program_id: UUID, data: ProgramCoursesIn) -> ProgramOut:
+        """Replace the ordered course list (also how courses are reordered)."""
+        return await programs.describe(await programs.set_courses(program_id, data.course_ids))
+
+    @post("/{program_id:uuid}/status", guards=[requires_author], status_code=HTTP_200_OK)
+    async def set_status(self, programs: ProgramService, program_id: UUID, data: ProgramStatusIn) -> ProgramOut:
+        return await programs.describe(await programs.set_status(program_id, data.status))

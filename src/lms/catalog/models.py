@@ -33,7 +33,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from lms.db.base import Base
+from lms.db.base import Base, TenantScoped
 
 SHARED_CATALOGUE_OWNER = UUID(int=0)
 """`catalogue_owner` of platform-shared rows (their `tenant_id` is NULL)."""
@@ -69,6 +69,8 @@ class CatalogueScoped:
     """Mixin for catalogue rows: a tenant's own, or platform-shared when `tenant_id` is NULL."""
 
     __usage_label__: ClassVar[str | None] = None
+    # Fetch the generated catalogue_owner with RETURNING on insert, so it is usable without a reload.
+    __mapper_args__: ClassVar[dict[str, Any]] = {"eager_defaults": True}
 
     @declared_attr
     def tenant_id(cls) -> Mapped[UUID | None]:
@@ -93,6 +95,11 @@ class CatalogueScoped:
     @property
     def is_shared(self) -> bool:
         return self.tenant_id is None
+
+    @property
+    def owner_key(self) -> UUID:
+        """catalogue_owner computed in Python: usable even when the generated column is expired."""
+        return self.tenant_id or SHARED_CATALOGUE_OWNER
 
 
 class Program(CatalogueScoped, Base):
@@ -240,3 +247,21 @@ class ProgramCourse(CatalogueScoped, Base):
     # The course's catalogue_owner: this tenant's or the shared catalogue's (checked in the migration).
     course_owner: Mapped[UUID] = mapped_column(GUID())
     position: Mapped[int] = mapped_column(Integer)
+
+
+class SharedCourseOffer(TenantScoped, Base):
+    """A tenant offering a course of the shared catalogue to its learners (opt-in per course)."""
+
+    __tablename__ = "shared_course_offers"
+    __tenant_table_args__ = (
+        Index("ux_shared_course_offers_course", "tenant_id", "course_id", unique=True),
+        ForeignKeyConstraint(
+            ["shared_owner", "course_id"], ["courses.catalogue_owner", "courses.id"], ondelete="CASCADE"
+        ),
+        CheckConstraint(f"shared_owner = '{SHARED_CATALOGUE_OWNER}'::uuid", name="ck_shared_course_offers_shared"),
+    )
+
+    course_id: Mapped[UUID] = mapped_column(GUID())
+    # Always the shared catalogue's owner key: the foreign key then admits shared courses only.
+    shared_owner: Mapped[UUID] = mapped_column(GUID(), default=SHARED_CATALOGUE_OWNER)
+    offered_by: Mapped[UUID | None] = mapped_column(GUID(), default=None)

@@ -164,6 +164,14 @@ class CourseOut(msgspec.Struct):
     modules: list[ModuleOut] | None = None
 
 
+class SharedCourseOut(msgspec.Struct):
+    id: UUID
+    title: str
+    slug: str
+    summary: str
+    offered: bool
+
+
 class VersionOut(msgspec.Struct):
     id: UUID
     number: int
@@ -184,6 +192,16 @@ class ProgramCreate(msgspec.Struct, forbid_unknown_fields=True):
     slug: Slug
     description: Annotated[str, msgspec.Meta(max_length=10_000)] = ""
     course_ids: Annotated[list[UUID], msgspec.Meta(max_length=100)] = msgspec.field(default_factory=list)
+
+
+class ProgramCoursesIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The complete, ordered list of the program's courses."""
+
+    course_ids: Annotated[list[UUID], msgspec.Meta(max_length=100)]
+
+
+class ProgramStatusIn(msgspec.Struct, forbid_unknown_fields=True):
+    status: CourseStatus
 
 
 class ProgramCourseOut(msgspec.Struct):

@@ -52,6 +52,8 @@ class SearchHit(msgspec.Struct):
 
 
 class SearchResult(msgspec.Struct):
+    """`typo_tolerance`: whether pg_trgm is available (title similarity is tried when nothing matches)."""
+
     items: list[SearchHit]
     total: int
     limit: int
@@ -81,25 +83,38 @@ class CourseSearch:
         self.session = session
 
     async def search(self, query: SearchQuery) -> SearchResult:
-        params: dict[str, Any] = {"limit": query.limit, "offset": query.offset}
-        where = ["c.status = 'published'", "(c.publish_at is null or c.publish_at <= now())"]
-        rank = "0::float"
+        """Full-text first; when that finds nothing and pg_trgm is there, again with title similarity."""
         trigram = await trigram_available(self.session)
+        result = await self._run(query, typo_tolerant=False)
+        if result.total == 0 and trigram and query.q and query.q.strip():
+            result = await self._run(query, typo_tolerant=True)
+        result.typo_tolerance = trigram
+        return result
+
+    async def _run(self, query: SearchQuery, typo_tolerant: bool) -> SearchResult:
+        params: dict[str, Any] = {"limit": query.limit, "offset": query.offset}
+        where = [
+            "c.status = 'published'",
+            "(c.publish_at is null or c.publish_at <= now())",
+            # Shared courses only when this tenant offers them (RLS scopes the offers to the tenant).
+            "(c.tenant_id is not null or exists (select 1 from shared_course_offers o where o.course_id = c.id))",
+        ]
+        rank = "0::float"
         if query.q and query.q.strip():
             params["q"] = query.q.strip()[:200]
             params["prefix"] = prefix_query(params["q"]) or ""
-            matches = [
-                "c.search_vector @@ websearch_to_tsquery('english', :q)",
-                "(:prefix <> '' and c.search_vector @@ to_tsquery('simple', :prefix))",
-            ]
-            rank = (
-                "ts_rank_cd(c.search_vector, websearch_to_tsquery('english', :q))"
-                " + 0.5 * coalesce(ts_rank_cd(c.search_vector, to_tsquery('simple', nullif(:prefix, ''))), 0)"
-            )
-            if trigram:
-                matches.append("lower(:q) <% lower(c.title)")
-                rank += " + word_similarity(lower(:q), lower(c.title))"
-            where.append("(" + " or ".join(matches) + ")")
+            if typo_tolerant:
+                where.append("lower(:q) <% lower(c.title)")
+                rank = "word_similarity(lower(:q), lower(c.title))"
+            else:
+                where.append(
+                    "(c.search_vector @@ websearch_to_tsquery('english', :q)"
+                    " or (:prefix <> '' and c.search_vector @@ to_tsquery('simple', :prefix)))"
+                )
+                rank = (
+                    "ts_rank_cd(c.search_vector, websearch_to_tsquery('english', :q))"
+                    " + 0.5 * coalesce(ts_rank_cd(c.search_vector, to_tsquery('simple', nullif(:prefix, ''))), 0)"
+                )
         if query.category:
             where.append("c.category = :category")
             params["category"] = query.category
@@ -117,83 +132,61 @@ class CourseSearch:
         elif query.price == "paid":
             where.append("c.price_cents > 0")
         order = {
-            "relevance": "score desc, c.enrollment_count desc, c.id",
-            "popularity": "c.enrollment_count desc, score desc, c.id",
-            "newest": "c.created_at desc, c.id",
+            "relevance": "score desc, enrollment_count desc, id",
+            "popularity": "enrollment_count desc, score desc, id",
+            "newest": "created_at desc, id",
         }[query.sort]
-        condition = " and ".join(where)
-        rows = (
+        # One statement, one pass over the matching rows: the page, the total and the facets.
+        row = (
             await self.session.execute(
                 text(
                     f"""
-                    select c.id, c.title, c.slug, c.summary, c.category, c.difficulty::text as difficulty,
-                           c.language, c.tags, c.price_cents, c.tenant_id is null as shared,
-                           c.enrollment_count, {rank} as score, count(*) over () as total
-                      from courses c
-                     where {condition}
-                     order by {order}
-                     limit :limit offset :offset
+                    with matched as materialized (
+                        select c.id, c.title, c.slug, c.summary, c.category, c.difficulty::text as difficulty,
+                               c.language, c.tags, c.price_cents, c.tenant_id is null as shared,
+                               c.enrollment_count, c.created_at, {rank} as score
+                          from courses c
+                         where {" and ".join(where)}
+                    )
+                    select
+                        (select count(*) from matched) as total,
+                        (select coalesce(json_agg(p), '[]') from (
+                            select id, title, slug, summary, category, difficulty, language, tags, price_cents,
+                                   shared, enrollment_count, round(score::numeric, 4)::float as score
+                              from matched order by {order} limit :limit offset :offset) p) as items,
+                        (select coalesce(json_agg(f), '[]') from (
+                            select grouping(category) as gc, grouping(difficulty) as gd, grouping(language) as gl,
+                                   category, difficulty, language,
+                                   case when price_cents > 0 then 'paid' else 'free' end as price, count(*) as n
+                              from matched
+                             group by grouping sets ((category), (difficulty), (language),
+                                                     (case when price_cents > 0 then 'paid' else 'free' end))) f)
+                            as facets
                     """
                 ),
                 params,
             )
-        ).all()
-        total = rows[0].total if rows else await self._count(condition, params)
+        ).one()
         return SearchResult(
-            items=[
-                SearchHit(
-                    id=r.id,
-                    title=r.title,
-                    slug=r.slug,
-                    summary=r.summary,
-                    category=r.category,
-                    difficulty=r.difficulty,
-                    language=r.language,
-                    tags=list(r.tags),
-                    price_cents=r.price_cents,
-                    shared=r.shared,
-                    enrollment_count=r.enrollment_count,
-                    score=round(float(r.score), 4),
-                )
-                for r in rows
-            ],
-            total=total,
+            items=msgspec.convert(row.items, list[SearchHit]),
+            total=int(row.total),
             limit=query.limit,
             offset=query.offset,
-            facets=await self._facets(condition, params) if total else {},
-            typo_tolerance=trigram,
+            facets=_facets(row.facets) if row.total else {},
+            typo_tolerance=False,
         )
 
-    async def _count(self, condition: str, params: dict[str, Any]) -> int:
-        found = await self.session.execute(text(f"select count(*) from courses c where {condition}"), params)
-        return int(found.scalar_one())
 
-    async def _facets(self, condition: str, params: dict[str, Any]) -> dict[str, dict[str, int]]:
-        """Counts per category, difficulty, language and price over the current result set."""
-        rows = await self.session.execute(
-            text(
-                f"""
-                select c.category, c.difficulty::text as difficulty, c.language,
-                       case when c.price_cents > 0 then 'paid' else 'free' end as price,
-                       grouping(c.category) as g_category, grouping(c.difficulty) as g_difficulty,
-                       grouping(c.language) as g_language,
-                       count(*) as n
-                  from courses c
-                 where {condition}
-                 group by grouping sets ((c.category), (c.difficulty), (c.language),
-                                         (case when c.price_cents > 0 then 'paid' else 'free' end))
-                """
-            ),
-            params,
-        )
-        facets: dict[str, dict[str, int]] = {"category": {}, "difficulty": {}, "language": {}, "price": {}}
-        for r in rows:
-            if r.g_category == 0:
-                facets["category"][r.category or "uncategorised"] = r.n
-            elif r.g_difficulty == 0:
-                facets["difficulty"][r.difficulty] = r.n
-            elif r.g_language == 0:
-                facets["language"][r.language] = r.n
-            else:
-                facets["price"][r.price] = r.n
-        return facets
+def _facets(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Counts per category, difficulty, language and price over the current result set."""
+    facets: dict[str, dict[str, int]] = {"category": {}, "difficulty": {}, "language": {}, "price": {}}
+    for r in rows:
+        if r["gc"] == 0:
+            facets["category"][r["category"] or "uncategorised"] = r["n"]
+        elif r["gd"] == 0:
+            facets["difficulty"][r["difficulty"]] = r["n"]
+        elif r["gl"] == 0:
+            facets["language"][r["language"]] = r["n"]
+        else:
+            facets["price"][r["price"]] = r["n"]
+    return facets

@@ -35,4 +35,4 @@ def create_database(settings: Settings) -> Database:
 
 
 def _engine(url: str, pool_size: int) -> AsyncEngine:
-    return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)

@@ -107,6 +107,11 @@ class UserDirectory:
 
     async def create(self, data: UserCreate) -> User:
         """A new account: `invited` (with an e-mailed link) or, without invitation, `active` for SSO sign-in."""
+        user, _ = await self.create_with_link(data)
+        return user
+
+    async def create_with_link(self, data: UserCreate) -> tuple[User, str | None]:
+        """`create`, also returning the invitation link (for the operator CLI, which prints it)."""
         if await self.find_by_email(data.email) is not None:
             raise Conflict("a user with this e-mail already exists", field="email")
         manager_id = await self._manager(data.manager_id, None)
@@ -124,9 +129,8 @@ class UserDirectory:
             await self.session.flush()
         except IntegrityError as exc:
             raise Conflict("a user with this e-mail already exists", field="email") from exc
-        if data.send_invitation:
-            await self.send_invitation(user)
-        return user
+        link = await self.send_invitation(user) if data.send_invitation else None
+        return user, link
 
     async def update(self, user_id: UUID, data: UserUpdate, acting_user_id: UUID) -> User:
         user = await self.get(user_id)
@@ -163,7 +167,7 @@ class UserDirectory:
             await self.session.flush()
         return user
 
-    async def send_invitation(self, user: User) -> None:
+    async def send_invitation(self, user: User) -> str:
         if user.status is not UserStatus.INVITED:
             raise Conflict("only invited users can be sent an invitation", field="status")
         raw = await create_action_link(self.session, user, ActionPurpose.INVITATION, INVITATION_LIFETIME)
@@ -177,6 +181,7 @@ class UserDirectory:
             f"Hello {user.display_name},\n\nyou have been invited. Choose a password here (valid for 7 days):\n"
             f"{link}\n\nThe link works once.\n",
         )
+        return link
 
     async def _manager(self, raw: str | None, user_id: UUID | None) -> UUID | None:
         if raw is None:

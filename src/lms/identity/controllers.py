@@ -11,6 +11,7 @@ from litestar.di import Provide
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms.db.binding import tenant_session
 from lms.identity.accounts import UserDirectory, user_out
 from lms.identity.mfa import TotpFactor
 from lms.identity.models import Role, User, UserStatus
@@ -23,8 +24,10 @@ from lms.identity.principal import (
     requires_role,
     requires_user,
 )
+from lms.identity.profiles import cached_profile, remember_profile
 from lms.identity.schemas import (
     AcceptInvitation,
+    PasswordChange,
     PasswordResetConfirm,
     PasswordResetRequest,
     RefreshIn,
@@ -35,7 +38,13 @@ from lms.identity.schemas import (
     UserUpdate,
 )
 from lms.identity.sessions import SessionIssuer, TokenPair, cleared_cookies, session_cookies
-from lms.identity.signin import PasswordSignIn, accept_invitation, request_password_reset, reset_password
+from lms.identity.signin import (
+    PasswordSignIn,
+    accept_invitation,
+    change_password,
+    request_password_reset,
+    reset_password,
+)
 from lms.identity.throttle import SignInThrottle
 from lms.lib.errors import NotFound, Unauthorized, error_body
 from lms.lib.pagination import Page, PageParams, provide_page_params
@@ -63,11 +72,17 @@ class MeController(Controller):
     tags = ["identity"]
 
     @get("/")
-    async def me(self, db_session: AsyncSession, principal: Principal) -> MeOut:
-        user = await db_session.get(User, principal.user_id)
+    async def me(self, request: Request[Any, Any, Any], principal: Principal) -> MeOut:
+        cached = cached_profile(principal.tenant_id, principal.user_id)
+        if isinstance(cached, MeOut):
+            return cached
+        # The principal's tenant is the host's tenant (checked when the token was accepted). The session
+        # is opened only on a cache miss, which keeps this hot route cheap.
+        async with tenant_session(request.app.state.db.app_sessions, principal.tenant_id) as session:
+            user = await session.get(User, principal.user_id)
         if user is None:
             raise NotFound("user not found")
-        return MeOut(
+        profile = MeOut(
             id=str(user.id),
             tenant_id=str(user.tenant_id),
             email=user.email,
@@ -75,6 +90,27 @@ class MeController(Controller):
             roles=list(user.roles),
             status=user.status.value,
         )
+        remember_profile(user.tenant_id, user.id, profile, request.app.state.settings.profile_cache_seconds)
+        return profile
+
+
+class PasswordController(Controller):
+    path = "/api/v1/me/password"
+    guards = [requires_user]
+    dependencies = {"principal": Provide(provide_principal)}
+    tags = ["identity"]
+
+    @post("/", status_code=HTTP_200_OK)
+    async def change(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, data: PasswordChange
+    ) -> Response[TokenOut]:
+        """Change the password: every other session ends; this one continues with new tokens."""
+        user = await db_session.get(User, principal.user_id)
+        if user is None:
+            raise NotFound("user not found")
+        ip = request.client.host if request.client else "unknown"
+        await change_password(db_session, user, data.current_password, data.new_password, throttle_of(request), ip)
+        return signed_in(await sessions_of(request, db_session).start(user))
 
 
 def tenant_id_of(request: Request[Any, Any, Any]) -> UUID:
@@ -174,7 +210,7 @@ class AuthController(Controller):
     async def request_reset(
         self, request: Request[Any, Any, Any], db_session: AsyncSession, data: PasswordResetRequest
     ) -> dict[str, str]:
-        await request_password_reset(directory_of(request, db_session), data.email)
+        await request_password_reset(directory_of(request, db_session), data.email, throttle_of(request))
         return {"status": "if this address has an account, a reset link is on its way"}
 
     @post("/password-reset/confirm", status_code=HTTP_200_OK)

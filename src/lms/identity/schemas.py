@@ -82,3 +82,8 @@ class PasswordResetRequest(msgspec.Struct, forbid_unknown_fields=True):
 class PasswordResetConfirm(msgspec.Struct, forbid_unknown_fields=True):
     token: OpaqueToken
     password: Password
+
+
+class PasswordChange(msgspec.Struct, forbid_unknown_fields=True):
+    current_password: Password
+    new_password: Password

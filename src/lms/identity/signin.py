@@ -59,7 +59,6 @@ class PasswordSignIn:
         if not await verify_password(user.password_hash if user else None, password) or user is None:
             await self.throttle.record_failure(email, ip)
             raise Unauthorized(WRONG_CREDENTIALS)
-        await self.throttle.record_success(email)
         if await sso_required(self.session, self.tenant_id):
             raise Forbidden("this site signs in with your company's single sign-on; passwords are disabled")
         if user.status is not UserStatus.ACTIVE:
@@ -78,7 +77,9 @@ class PasswordSignIn:
                     await self.throttle.record_failure(user.email, ip)
                     raise
                 raise MfaRequired(exc.message, field="mfa_code") from exc
-        elif await mfa_required_for(self.session, user):
+        # Only a complete sign-in clears the failure count: a known password does not open unlimited code guessing.
+        await self.throttle.record_success(user.email)
+        if not user.mfa_enabled and await mfa_required_for(self.session, user):
             return await create_action_link(self.session, user, ActionPurpose.MFA_ENROLMENT, MFA_ENROLMENT_LIFETIME)
         user.last_login_at = datetime.now(UTC)
         await self.session.flush()
@@ -135,12 +136,12 @@ async def accept_invitation(
     return user
 
 
-async def request_password_reset(directory: UserDirectory, email: str) -> None:
+async def request_password_reset(directory: UserDirectory, email: str, throttle: SignInThrottle) -> None:
     """E-mail a reset link to an active user; says nothing about whether the address exists."""
     if await sso_required(directory.session, directory.tenant_id):
         return
     user = await directory.find_by_email(email)
-    if user is None or user.status is not UserStatus.ACTIVE:
+    if user is None or user.status is not UserStatus.ACTIVE or not await throttle.reset_email_allowed(email):
         return
     raw = await create_action_link(directory.session, user, ActionPurpose.PASSWORD_RESET, PASSWORD_RESET_LIFETIME)
     await queue_email(
@@ -167,3 +168,20 @@ async def reset_password(session: AsyncSession, tenant_id: UUID, raw: str, passw
     await revoke_user_sessions(session, user.id)
     await session.flush()
     return user
+
+
+async def change_password(
+    session: AsyncSession, user: User, current: str, new: str, throttle: SignInThrottle, ip: str
+) -> None:
+    """A signed-in user replaces their password; wrong current passwords count towards the lockout."""
+    if await sso_required(session, user.tenant_id):
+        raise Forbidden("this site signs in with your company's single sign-on; passwords are disabled")
+    await throttle.check(user.email, ip)
+    if not await verify_password(user.password_hash, current):
+        await throttle.record_failure(user.email, ip)
+        raise Unauthorized("the current password is not correct", field="current_password")
+    check_password_policy(new, user.email, field="new_password")
+    user.password_hash = await hash_password(new)
+    user.password_changed_at = datetime.now(UTC)
+    await revoke_user_sessions(session, user.id)
+    await session.flush()

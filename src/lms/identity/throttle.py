@@ -17,6 +17,8 @@ from lms.lib.errors import RateLimited
 ACCOUNT_LIMIT = 5
 IP_LIMIT = 30
 WINDOW_SECONDS = 15 * 60
+# Password-reset e-mails per account per hour: enough for a person, useless for flooding an inbox.
+RESET_EMAILS_PER_HOUR = 3
 
 
 @dataclass(frozen=True)
@@ -50,12 +52,22 @@ class SignInThrottle:
     async def record_failure(self, email: str, ip: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             for key in (self._account_key(email), self._ip_key(ip)):
+                # The first failure opens the window; INCR keeps the TTL. (Works on Redis 6, unlike EXPIRE NX.)
+                pipe.set(key, 0, ex=self.window_seconds, nx=True)
                 pipe.incr(key)
-                pipe.expire(key, self.window_seconds, nx=True)
             await pipe.execute()
 
     async def record_success(self, email: str) -> None:
         await self.redis.delete(self._account_key(email))
+
+    async def reset_email_allowed(self, email: str) -> bool:
+        digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+        key = f"{self.namespace}:reset:{self.tenant_id}:{digest}"
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(key, 0, ex=3600, nx=True)
+            pipe.incr(key)
+            _, count = await pipe.execute()
+        return int(count) <= RESET_EMAILS_PER_HOUR
 
     async def _minutes_left(self, key: str) -> int:
         ttl = int(await self.redis.ttl(key))

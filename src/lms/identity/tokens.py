@@ -55,7 +55,28 @@ async def issue_access_token(
     return str(jwt.encode(claims, key.private_pem, algorithm="RS256", headers={"kid": key.kid}))
 
 
+# Verified tokens, so that a client's repeated requests skip parsing and the RSA check. An entry is
+# used only while its token is unexpired and its signing key is still in the key ring, so caching
+# never extends what the signature allowed (nor outlives a key withdrawn early).
+_VERIFIED_CACHE_SIZE = 10_000
+_verified: dict[str, tuple[AccessClaims, str]] = {}
+
+
 async def verify_access_token(keys: KeyRing, token: str) -> AccessClaims:
+    cached = _verified.get(token)
+    if cached is not None:
+        claims, kid = cached
+        if claims.expires_at > time.time() and await keys.verification_key(kid) is not None:
+            return claims
+        _verified.pop(token, None)
+    claims, kid = await _verify_access_token(keys, token)
+    if len(_verified) >= _VERIFIED_CACHE_SIZE:
+        _verified.clear()
+    _verified[token] = (claims, kid)
+    return claims
+
+
+async def _verify_access_token(keys: KeyRing, token: str) -> tuple[AccessClaims, str]:
     try:
         header = jwt.get_unverified_header(token)
     except JWTError as exc:
@@ -75,7 +96,7 @@ async def verify_access_token(keys: KeyRing, token: str) -> AccessClaims:
     except JWTError as exc:
         raise InvalidToken("invalid token") from exc
     try:
-        return AccessClaims(
+        access = AccessClaims(
             user_id=UUID(claims["sub"]),
             tenant_id=UUID(claims["tid"]),
             roles=frozenset(claims.get("roles", [])),
@@ -84,6 +105,7 @@ async def verify_access_token(keys: KeyRing, token: str) -> AccessClaims:
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise InvalidToken("token is missing required claims") from exc
+    return access, key.kid
 
 
 # ID tokens of external OpenID providers: asymmetric algorithms only, never "none" or HMAC.
@@ -122,6 +144,9 @@ def verify_id_token(
         raise InvalidToken(f"invalid ID token: {exc}") from exc
     if claims.get("nonce") != nonce:
         raise InvalidToken("ID token nonce does not match this sign-in")
+    audiences = claims.get("aud")
+    if isinstance(audiences, list) and len(audiences) > 1 and claims.get("azp") != audience:
+        raise InvalidToken("ID token for several audiences without this client as azp")
     return claims
 
 

@@ -15,7 +15,7 @@ from lms.catalog.guards import requires_author
 from lms.catalog.schemas import MigrateIn
 from lms.identity.principal import Principal, provide_principal, requires_user
 from lms.learning import views
-from lms.learning.ingest import StreamKeys, ingest_events
+from lms.learning.ingest import StreamKeys, ingest_events, ingest_redis
 from lms.learning.models import EnrollmentSource, EnrollmentStatus
 from lms.learning.schemas import (
     BulkEnrollIn,
@@ -51,14 +51,16 @@ class EnrollmentController(Controller):
     @post("/")
     async def enroll(self, enrollments: EnrollmentService, data: EnrollIn) -> Response[EnrollmentOut]:
         """Idempotent per (user, course): 201 when created, 200 with the existing enrolment otherwise."""
-        enrollment, created = await enrollments.enroll(data.course_id, data.user_id, data.due_at)
+        enrollment, created = await enrollments.enroll(data.course_id, data.user_id, data.due_at, data.expires_at)
         out = (await enrollment_out(enrollments.session, [enrollment]))[0]
         return Response(out, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
     @post("/bulk", guards=[requires_author], status_code=HTTP_200_OK)
     async def bulk(self, enrollments: EnrollmentService, data: BulkEnrollIn) -> list[BulkResult]:
         """Assign a course to many learners (e.g. a group's members) with an optional due date."""
-        return await enrollments.bulk_enroll(data.course_id, data.user_ids, data.due_at, EnrollmentSource.GROUP)
+        return await enrollments.bulk_enroll(
+            data.course_id, data.user_ids, data.due_at, EnrollmentSource.GROUP, data.expires_at
+        )
 
     @get("/")
     async def list_enrollments(
@@ -107,11 +109,12 @@ class ProgressController(Controller):
 
     @post("/events")
     async def events(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, data: EventsIn
+        self, request: Request[Any, Any, Any], principal: Principal, data: EventsIn
     ) -> Response[EventsOut]:
         """A batch of progress events: 202 with a result per event; 422 when none was accepted."""
         keys = StreamKeys.for_queue(request.app.state.settings.celery_queue)
-        out = await ingest_events(db_session, request.app.state.redis, keys, principal, data.events)
+        state = request.app.state
+        out = await ingest_events(state.db.app_sessions, ingest_redis(state), keys, principal, data.events)
         return Response(out, status_code=HTTP_202_ACCEPTED if out.accepted else HTTP_422_UNPROCESSABLE_ENTITY)
 
     @get("/lessons/{lesson_id:uuid}/resume")

@@ -21,9 +21,9 @@ from uuid import UUID
 
 import msgspec
 import redis.asyncio as aioredis
+import uuid_utils
 from sqlalchemy import bindparam, select, text, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.models import Lesson
@@ -31,7 +31,7 @@ from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.learning.completion import covered_seconds, lesson_is_complete, merge_ranges
 from lms.learning.ingest import StreamKeys
-from lms.learning.models import Enrollment, LessonProgress, ProgressEvent, ProgressStatus
+from lms.learning.models import Enrollment, LessonProgress, ProgressStatus
 from lms.learning.progress import Activity, new_id, plan_for, recompute_enrollments
 
 GROUP = "fold"
@@ -53,12 +53,6 @@ class Fold:
     last_at: datetime | None = None
 
 
-def redis_from_url(url: str) -> aioredis.Redis:
-    if url.startswith("redis+socket://"):
-        return aioredis.Redis(unix_socket_path=url.removeprefix("redis+socket://"))
-    return aioredis.Redis.from_url(url)
-
-
 async def ensure_group(redis: aioredis.Redis, keys: StreamKeys) -> None:
     try:
         await redis.xgroup_create(keys.stream, GROUP, id="0", mkstream=True)
@@ -67,11 +61,13 @@ async def ensure_group(redis: aioredis.Redis, keys: StreamKeys) -> None:
             raise
 
 
-async def fold_pending(db: Database, redis: aioredis.Redis, keys: StreamKeys, max_seconds: float = 20.0) -> int:
-    """Fold until the stream is drained (or the time budget is spent); returns events folded."""
+async def fold_pending(db: Database, redis: aioredis.Redis, keys: StreamKeys, max_seconds: float = 20.0) -> int | None:
+    """Fold until the stream is drained (or the time budget is spent); returns events folded, or
+    None when another folder holds the lock (the caller tries again shortly: that folder may have
+    finished reading before the newest events arrived)."""
     token = uuid.uuid4().hex
     if not await redis.set(keys.lock, token, nx=True, ex=LOCK_SECONDS):
-        return 0  # another folder is draining; it will pick these up
+        return None
     await ensure_group(redis, keys)
     consumer = f"{socket.gethostname()}-{os.getpid()}"
     folded = 0
@@ -121,31 +117,33 @@ async def fold_events(session: AsyncSession, tenant_id: UUID, events: list[tuple
     now = datetime.now(UTC)
     rows = [
         {
-            "id": new_id(),
-            "tenant_id": tenant_id,
             "user_id": user_id,
             "client_event_id": e["e"],
             "kind": e["k"],
             "lesson_id": UUID(e["l"]),
-            "course_id": UUID(e["c"]),
+            "course_id": e["c"],
             "occurred_at": datetime.fromisoformat(e["t"]),
             "payload": {k: v for k, v in e.items() if k in ("p", "w", "d")},
-            "created_at": now,
-            "updated_at": now,
         }
         for user_id, e in events
     ]
-    table = ProgressEvent.__table__
-    new_keys: set[tuple[UUID, str]] = set()
-    for start in range(0, len(rows), 1000):
-        result = await session.execute(
-            pg_insert(table)  # type: ignore[arg-type]
-            .values(rows[start : start + 1000])
-            .on_conflict_do_nothing(index_elements=["tenant_id", "user_id", "client_event_id"])
-            .returning(table.c.user_id, table.c.client_event_id)
-        )
-        new_keys.update((row.user_id, row.client_event_id) for row in result)
-    fresh = [r for r in rows if (r["user_id"], r["client_event_id"]) in new_keys]
+    # One statement with array parameters: cheap to build however large the batch is.
+    result = await session.execute(
+        _INSERT_EVENTS,
+        {
+            "tenant_id": tenant_id,
+            "ids": [str(uuid_utils.uuid7()) for _ in rows],
+            "users": [str(r["user_id"]) for r in rows],
+            "event_ids": [r["client_event_id"] for r in rows],
+            "kinds": [r["kind"] for r in rows],
+            "lessons": [str(r["lesson_id"]) for r in rows],
+            "courses": [r["course_id"] for r in rows],
+            "times": [r["occurred_at"] for r in rows],
+            "payloads": [msgspec.json.encode(r["payload"]).decode() for r in rows],
+        },
+    )
+    new_keys = {(row.user_id, row.client_event_id) for row in result}
+    fresh = [r for r in rows if (str(r["user_id"]), r["client_event_id"]) in new_keys]
     if not fresh:
         return 0
     fresh.sort(key=lambda r: r["occurred_at"])
@@ -243,6 +241,22 @@ async def fold_events(session: AsyncSession, tenant_id: UUID, events: list[tuple
         await recompute_enrollments(session, tenant_id, set(activity), activity)
     return len(fresh)
 
+
+_INSERT_EVENTS = text(
+    """
+    insert into progress_events as e (
+        id, tenant_id, user_id, client_event_id, kind, lesson_id, course_id, occurred_at, payload,
+        created_at, updated_at)
+    select u.id, :tenant_id, u.user_id, u.client_event_id, u.kind, u.lesson_id, u.course_id, u.occurred_at,
+           u.payload::jsonb, now(), now()
+      from unnest(cast(:ids as uuid[]), cast(:users as uuid[]), cast(:event_ids as text[]),
+                  cast(:kinds as text[]), cast(:lessons as uuid[]), cast(:courses as uuid[]),
+                  cast(:times as timestamptz[]), cast(:payloads as text[]))
+           as u(id, user_id, client_event_id, kind, lesson_id, course_id, occurred_at, payload)
+    on conflict (tenant_id, user_id, client_event_id) do nothing
+    returning e.user_id::text as user_id, e.client_event_id
+    """
+)
 
 # Completion only moves forward; the resume position follows the latest client timestamp.
 _UPSERT = text(

@@ -1,13 +1,14 @@
 """Progress-event ingest: validate each event cheaply, append the batch to a Redis stream, return.
 
 Per request: lesson metadata and enrolments come from short-lived per-process caches (one query
-each on a miss, under the request's RLS-bound session), then one XADD. Folding into
-lesson_progress happens in the worker (lms.learning.fold), scheduled at most once a second.
+each on a miss, on a tenant-bound session opened only then), then one pipelined XADD. Folding into
+lesson_progress happens in the worker (lms.learning.fold), scheduled once per one-second window.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import time
 from dataclasses import dataclass
@@ -17,10 +18,12 @@ from uuid import UUID
 
 import msgspec
 import redis.asyncio as aioredis
+from redis.asyncio.connection import UnixDomainSocketConnection
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lms.catalog.models import Lesson
+from lms.db.binding import bind_tenant
 from lms.identity.principal import Principal
 from lms.learning.models import Enrollment, EnrollmentStatus
 from lms.learning.schemas import (
@@ -33,11 +36,16 @@ from lms.learning.schemas import (
 from lms.lib.jobs import Job, send_now
 
 FOLD_TASK = "learning.fold_progress"
+FOLD_WINDOW_SECONDS = 1.0
 # Small tolerance for players that report a playhead a fraction past the end.
 DURATION_SLACK_SECONDS = 2.0
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+# Players send a heartbeat every few seconds; one heartbeat may not claim more playback than this
+# (so a client cannot mark a whole video watched in one event).
+MAX_WATCHED_PER_HEARTBEAT = 120.0
 LESSON_TTL_SECONDS = 60.0
 ENROLLMENT_TTL_SECONDS = 30.0
+STALE_GRACE_SECONDS = 5.0
 _FIELD_RE = re.compile(r"at `\$\.?([^`]*)`")
 
 
@@ -71,15 +79,23 @@ class _TTLCache:
         self._data: dict[Any, tuple[float, Any]] = {}
 
     def get(self, key: Any) -> Any:
+        """The value, or None when absent or expired. Past expiry only the first caller gets None
+        (and reloads); the others keep the old value for a grace period, so a busy process does not
+        send every in-flight request to the database at once."""
         item = self._data.get(key)
-        if item is None or item[0] < time.monotonic():
+        if item is None:
+            return None
+        now = time.monotonic()
+        if item[0] < now:
+            self._data[key] = (now + STALE_GRACE_SECONDS, item[1])
             return None
         return item[1]
 
     def put(self, key: Any, value: Any) -> None:
         if len(self._data) >= self.max_items:
             self._data.clear()
-        self._data[key] = (time.monotonic() + self.ttl, value)
+        # Jittered lifetimes: entries loaded together (a class starting a video) expire apart.
+        self._data[key] = (time.monotonic() + self.ttl * random.uniform(0.75, 1.25), value)  # noqa: S311
 
     def clear(self) -> None:
         self._data.clear()
@@ -87,6 +103,46 @@ class _TTLCache:
 
 lesson_cache = _TTLCache(LESSON_TTL_SECONDS)
 enrollment_cache = _TTLCache(ENROLLMENT_TTL_SECONDS)
+
+
+def stream_redis(url: str, max_connections: int = 64) -> aioredis.Redis:
+    """A Redis client whose pool waits for a free connection under bursts instead of failing."""
+    if url.startswith("redis+socket://"):
+        pool = aioredis.BlockingConnectionPool(
+            max_connections=max_connections,
+            connection_class=UnixDomainSocketConnection,
+            path=url.removeprefix("redis+socket://"),
+        )
+    else:
+        pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections)
+    return aioredis.Redis(connection_pool=pool)
+
+
+def ingest_redis(state: Any) -> aioredis.Redis:
+    """The API process's ingest client, made on first use and kept on the application state."""
+    client: aioredis.Redis | None = getattr(state, "learning_redis", None)
+    if client is None:
+        client = stream_redis(state.settings.redis_url or "")
+        state.learning_redis = client
+    return client
+
+
+class LazySession:
+    """A tenant-bound read session opened on first use: warm caches need no database at all."""
+
+    def __init__(self, factory: async_sessionmaker[AsyncSession], tenant_id: UUID) -> None:
+        self.factory, self.tenant_id = factory, tenant_id
+        self.session: AsyncSession | None = None
+
+    async def get(self) -> AsyncSession:
+        if self.session is None:
+            self.session = self.factory()
+            bind_tenant(self.session, self.tenant_id)
+        return self.session
+
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
 
 
 class EventRejected(Exception):
@@ -107,7 +163,7 @@ def _decode(index: int, raw: Any) -> ProgressEventIn:
         raise EventRejected("invalid_event", message, field) from exc
 
 
-async def _lessons(session: AsyncSession, tenant_id: UUID, ids: set[UUID]) -> dict[UUID, LessonMeta]:
+async def _lessons(lazy: LazySession, tenant_id: UUID, ids: set[UUID]) -> dict[UUID, LessonMeta]:
     found: dict[UUID, LessonMeta] = {}
     missing = []
     for lesson_id in ids:
@@ -117,6 +173,7 @@ async def _lessons(session: AsyncSession, tenant_id: UUID, ids: set[UUID]) -> di
         else:
             found[lesson_id] = meta
     if missing:
+        session = await lazy.get()
         rows = await session.execute(
             select(Lesson.id, Lesson.course_id, Lesson.type, Lesson.duration_seconds).where(Lesson.id.in_(missing))
         )
@@ -127,11 +184,12 @@ async def _lessons(session: AsyncSession, tenant_id: UUID, ids: set[UUID]) -> di
     return found
 
 
-async def _enrolled(session: AsyncSession, principal: Principal, course_ids: set[UUID]) -> set[UUID]:
+async def _enrolled(lazy: LazySession, principal: Principal, course_ids: set[UUID]) -> set[UUID]:
     """Courses (of these) the caller holds an active or completed enrolment in; positives cached."""
     enrolled = {c for c in course_ids if enrollment_cache.get((principal.tenant_id, principal.user_id, c))}
     missing = course_ids - enrolled
     if missing:
+        session = await lazy.get()
         rows = await session.execute(
             select(Enrollment.course_id).where(
                 Enrollment.user_id == principal.user_id,
@@ -171,6 +229,12 @@ def _check(index: int, event: ProgressEventIn, lesson: LessonMeta | None, enroll
                 f"position {event.position:g}s is beyond the lesson's {lesson.duration_seconds}s",
                 f"{prefix}.position",
             )
+        if sum(w.end - w.start for w in event.watched) > MAX_WATCHED_PER_HEARTBEAT:
+            raise EventRejected(
+                "invalid_range",
+                f"one heartbeat may report at most {MAX_WATCHED_PER_HEARTBEAT:g}s of playback",
+                f"{prefix}.watched",
+            )
         for n, watched in enumerate(event.watched):
             if watched.start > watched.end or watched.end > limit:
                 raise EventRejected(
@@ -199,7 +263,11 @@ def _compact(event: ProgressEventIn) -> dict[str, Any]:
 
 
 async def ingest_events(
-    session: AsyncSession, redis: aioredis.Redis, keys: StreamKeys, principal: Principal, raw_events: list[Any]
+    sessions: async_sessionmaker[AsyncSession],
+    redis: aioredis.Redis,
+    keys: StreamKeys,
+    principal: Principal,
+    raw_events: list[Any],
 ) -> EventsOut:
     """Validate a batch per event and append the accepted ones; returns a result per event."""
     now = datetime.now(UTC)
@@ -211,8 +279,12 @@ async def ingest_events(
         except EventRejected as exc:
             event_id = raw.get("client_event_id") if isinstance(raw, dict) else None
             results.append(_rejected(index, event_id if isinstance(event_id, str) else None, exc))
-    lessons = await _lessons(session, principal.tenant_id, {e.lesson_id for _, e in decoded})
-    enrolled = await _enrolled(session, principal, {e.course_id for _, e in decoded})
+    lazy = LazySession(sessions, principal.tenant_id)
+    try:
+        lessons = await _lessons(lazy, principal.tenant_id, {e.lesson_id for _, e in decoded})
+        enrolled = await _enrolled(lazy, principal, {e.course_id for _, e in decoded})
+    finally:
+        await lazy.close()
     accepted: list[dict[str, Any]] = []
     seen: set[str] = set()
     for index, event in decoded:
@@ -229,15 +301,19 @@ async def ingest_events(
         accepted.append(_compact(event))
         results.append(EventResult(index=index, status="accepted", client_event_id=event.client_event_id))
     if accepted:
-        await redis.xadd(
-            keys.stream,
-            {
-                "tenant": str(principal.tenant_id),
-                "user": str(principal.user_id),
-                "events": msgspec.json.encode(accepted),
-            },
-        )
-        await schedule_fold(redis, keys)
+        entry = {
+            "tenant": str(principal.tenant_id),
+            "user": str(principal.user_id),
+            "events": msgspec.json.encode(accepted),
+        }
+        # One round trip: append, and claim the current one-second fold window. The claimant
+        # schedules a fold for the end of the window, so every append is folded within ~1 s.
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(keys.stream, entry)  # type: ignore[arg-type]
+            pipe.set(keys.scheduled, b"1", nx=True, px=int(FOLD_WINDOW_SECONDS * 1000))
+            _, claimed = await pipe.execute()
+        if claimed:
+            await asyncio.to_thread(send_now, Job(FOLD_TASK, (), countdown=FOLD_WINDOW_SECONDS))
     results.sort(key=lambda r: r.index)
     return EventsOut(accepted=len(accepted), rejected=len(results) - len(accepted), results=results)
 
@@ -245,9 +321,3 @@ async def ingest_events(
 def _rejected(index: int, client_event_id: str | None, exc: EventRejected) -> EventResult:
     error = {"code": exc.code, "message": exc.message, "field": exc.field}
     return EventResult(index=index, status="rejected", client_event_id=client_event_id, error=error)
-
-
-async def schedule_fold(redis: aioredis.Redis, keys: StreamKeys) -> None:
-    """Ask a worker to fold, at most once a second across all API processes."""
-    if await redis.set(keys.scheduled, b"1", nx=True, px=1000):
-        await asyncio.to_thread(send_now, Job(FOLD_TASK, ()))

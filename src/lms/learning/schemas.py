@@ -21,12 +21,15 @@ class EnrollIn(msgspec.Struct, forbid_unknown_fields=True):
     course_id: UUID
     user_id: UUID | None = None
     due_at: datetime | None = None
+    # End of access: the enrolment turns `expired` after this (hourly job).
+    expires_at: datetime | None = None
 
 
 class BulkEnrollIn(msgspec.Struct, forbid_unknown_fields=True):
     course_id: UUID
     user_ids: Annotated[list[UUID], msgspec.Meta(min_length=1, max_length=5000)]
     due_at: datetime | None = None
+    expires_at: datetime | None = None
 
 
 class StatusIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -41,6 +44,7 @@ class EnrollmentOut(msgspec.Struct):
     source: EnrollmentSource
     version: int | None
     due_at: datetime | None
+    expires_at: datetime | None
     completion_pct: float
     completed_at: datetime | None
     last_lesson_id: UUID | None

@@ -11,12 +11,14 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.models import Course, CourseStatus, CourseVersion
-from lms.catalog.services import bump_enrollment_count, is_visible_to_learners
+from lms.catalog.services import bump_enrollment_count, is_offered, is_visible_to_learners
+from lms.db.binding import tenant_session
+from lms.db.engines import Database
 from lms.identity.models import Role, User, UserStatus
 from lms.identity.principal import Principal
 from lms.learning.models import Enrollment, EnrollmentSource, EnrollmentStatus
@@ -24,6 +26,7 @@ from lms.learning.progress import migrate_enrollments, new_id
 from lms.learning.schemas import BulkResult, EnrollmentOut
 from lms.learning.seats import reserve_seat
 from lms.lib.errors import DomainError, Forbidden, NotFound, ValidationFailed
+from lms.tenancy.models import Tenant, TenantStatus
 
 ACTIVE_STATES = (EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)
 
@@ -38,7 +41,7 @@ class CourseRef:
 
     @classmethod
     def of(cls, course: Course) -> CourseRef:
-        return cls(course.id, course.catalogue_owner, course.current_version_id)
+        return cls(course.id, course.owner_key, course.current_version_id)
 
 
 async def enrollment_out(session: AsyncSession, enrollments: list[Enrollment]) -> list[EnrollmentOut]:
@@ -58,6 +61,7 @@ async def enrollment_out(session: AsyncSession, enrollments: list[Enrollment]) -
             source=e.source,
             version=numbers.get(e.version_id) if e.version_id else None,
             due_at=e.due_at,
+            expires_at=e.expires_at,
             completion_pct=e.completion_pct,
             completed_at=e.completed_at,
             last_lesson_id=e.last_lesson_id,
@@ -80,21 +84,29 @@ class EnrollmentService:
         return self.principal.has_role(Role.TENANT_ADMIN, Role.INSTRUCTOR)
 
     async def enroll(
-        self, course_id: UUID, user_id: UUID | None = None, due_at: datetime | None = None
+        self,
+        course_id: UUID,
+        user_id: UUID | None = None,
+        due_at: datetime | None = None,
+        expires_at: datetime | None = None,
     ) -> tuple[Enrollment, bool]:
         """(enrolment, created). Self-enrolment needs a released course that allows it."""
         target = user_id or self.principal.user_id
-        assigning = target != self.principal.user_id or due_at is not None
+        assigning = target != self.principal.user_id or due_at is not None or expires_at is not None
         if assigning and not self.can_assign:
             raise Forbidden("only an instructor or a tenant admin can enrol other people or set due dates")
         course = CourseRef.of(await self._enrollable_course(course_id, assigning))
         await self._active_user(target)
-        return await self._enroll_one(
-            course, target, due_at, EnrollmentSource.ADMIN if assigning else EnrollmentSource.SELF
-        )
+        source = EnrollmentSource.ADMIN if assigning else EnrollmentSource.SELF
+        return await self._enroll_one(course, target, due_at, source, expires_at)
 
     async def bulk_enroll(
-        self, course_id: UUID, user_ids: list[UUID], due_at: datetime | None, source: EnrollmentSource
+        self,
+        course_id: UUID,
+        user_ids: list[UUID],
+        due_at: datetime | None,
+        source: EnrollmentSource,
+        expires_at: datetime | None = None,
     ) -> list[BulkResult]:
         """Assign many learners (a group's members) at once; each gets its own result."""
         if not self.can_assign:
@@ -105,7 +117,7 @@ class EnrollmentService:
             try:
                 async with self.session.begin_nested():
                     await self._active_user(user_id)
-                    enrollment, created = await self._enroll_one(course, user_id, due_at, source)
+                    enrollment, created = await self._enroll_one(course, user_id, due_at, source, expires_at)
             except DomainError as exc:
                 error: dict[str, Any] = {"code": exc.code, "message": exc.message}
                 results.append(BulkResult(user_id=user_id, status="rejected", error=error))
@@ -182,6 +194,8 @@ class EnrollmentService:
         course = await self.session.get(Course, course_id)
         if course is None or (not assigning and not is_visible_to_learners(course)):
             raise NotFound("course not found", field="course_id")
+        if not await is_offered(self.session, course):
+            raise NotFound("this site does not offer that shared course", field="course_id")
         if course.status is not CourseStatus.PUBLISHED:
             raise ValidationFailed(
                 f"this course is {course.status.value}; only published courses take enrolments", field="course_id"
@@ -206,13 +220,21 @@ class EnrollmentService:
         ).scalar_one_or_none()
 
     async def _enroll_one(
-        self, course: CourseRef, user_id: UUID, due_at: datetime | None, source: EnrollmentSource
+        self,
+        course: CourseRef,
+        user_id: UUID,
+        due_at: datetime | None,
+        source: EnrollmentSource,
+        expires_at: datetime | None = None,
     ) -> tuple[Enrollment, bool]:
         existing = await self._existing(user_id, course.id)
         if existing is not None:
-            if due_at is not None and existing.due_at != due_at:
+            # A repeated assignment may move the dates; it never creates a second enrolment.
+            if due_at is not None:
                 existing.due_at = due_at
-                await self.session.flush()
+            if expires_at is not None:
+                existing.expires_at = expires_at
+            await self.session.flush()
             return existing, False
         await reserve_seat(self.session, self.principal.tenant_id, user_id)
         now = datetime.now(UTC)
@@ -229,6 +251,7 @@ class EnrollmentService:
                 source=source,
                 assigned_by=self.principal.user_id if source is not EnrollmentSource.SELF else None,
                 due_at=due_at,
+                expires_at=expires_at,
                 completion_pct=0.0,
                 created_at=now,
                 updated_at=now,
@@ -242,3 +265,20 @@ class EnrollmentService:
         if created:
             await bump_enrollment_count(self.session, course.id, 1)
         return enrollment, created
+
+
+async def expire_enrollments(db: Database) -> int:
+    """Mark active enrolments whose access window has passed as expired, tenant by tenant."""
+    async with db.operator_sessions() as session:
+        tenants = list((await session.execute(select(Tenant.id).where(Tenant.status == TenantStatus.ACTIVE))).scalars())
+    expired = 0
+    for tenant_id in tenants:
+        async with tenant_session(db.app_sessions, tenant_id) as session:
+            result = await session.execute(
+                update(Enrollment)
+                .where(Enrollment.status == EnrollmentStatus.ACTIVE, Enrollment.expires_at < func.now())
+                .values(status=EnrollmentStatus.EXPIRED)
+                .execution_options(synchronize_session=False)
+            )
+            expired += result.rowcount  # type: ignore[attr-defined]
+    return expired

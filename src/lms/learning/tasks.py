@@ -3,4 +3,6 @@
 from lms.learning.ingest import FOLD_TASK
 from lms.learning.progress import COURSE_COMPLETED_TASK
 
-__all__ = ["COURSE_COMPLETED_TASK", "FOLD_TASK"]
+EXPIRE_TASK = "learning.expire_enrollments"
+
+__all__ = ["COURSE_COMPLETED_TASK", "EXPIRE_TASK", "FOLD_TASK"]

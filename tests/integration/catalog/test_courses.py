@@ -170,3 +170,31 @@ async def test_cross_tenant_courses_are_not_found_and_foreign_tokens_refused(
     assert (await client.post(f"{url_on_a}/publish", json={}, headers=author_a)).status_code == 404
     # A's token on B's host
     assert (await client.get(f"{host(b)}/api/v1/courses/{course_b.id}", headers=author_a)).status_code == 401
+
+
+async def test_content_learners_are_on_cannot_be_deleted_until_they_are_migrated(
+    client: Client, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant()
+    _, author = await instructor(make_user, login, tenant)
+    _, student = await learner(make_user, login, tenant)
+    built = await build_course(client, tenant, author)
+    await client.post(f"{built.base}/api/v1/enrollments", json={"course_id": built.id}, headers=student)
+    url = f"{built.base}/api/v1/courses/{built.id}/lessons/{built.lessons['Reading']}"
+
+    refused = await client.delete(url, headers=author)
+    assert refused.status_code == 409
+    assert "migrate" in refused.json()["error"]["message"]
+    module_url = f"{built.base}/api/v1/courses/{built.id}/modules/{built.modules[0]}"
+    assert (await client.delete(module_url, headers=author)).status_code == 409
+
+    # An unpublished lesson nobody is on can go at once.
+    extra = await client.post(
+        f"{built.base}/api/v1/courses/{built.id}/modules/{built.modules[0]}/lessons",
+        json={"title": "Draft only", "type": "file"},
+        headers=author,
+    )
+    deleted = await client.delete(
+        f"{built.base}/api/v1/courses/{built.id}/lessons/{extra.json()['id']}", headers=author
+    )
+    assert deleted.status_code == 200

@@ -177,3 +177,17 @@ async def test_admin_cannot_reach_another_tenants_users(
     assert str(user_b.id) not in {u["id"] for u in listed.json()["items"]}
     # A's token on B's host is refused outright.
     assert (await client.get(f"{host(tenant_b)}/api/v1/users", headers=headers)).status_code == 401
+
+
+async def test_profile_changes_show_at_once_in_me(
+    client: Client, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant()
+    admin_headers = await login(await make_user(tenant, roles=["tenant_admin"]))
+    learner = await make_user(tenant, display_name="Old Name")
+    headers = await login(learner)
+    assert (await client.get(f"{host(tenant)}/api/v1/me", headers=headers)).json()["display_name"] == "Old Name"
+    await client.patch(
+        f"{host(tenant)}/api/v1/users/{learner.id}", json={"display_name": "New Name"}, headers=admin_headers
+    )
+    assert (await client.get(f"{host(tenant)}/api/v1/me", headers=headers)).json()["display_name"] == "New Name"

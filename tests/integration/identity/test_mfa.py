@@ -128,3 +128,21 @@ async def test_malformed_codes_name_the_field(
     response = await client.post(f"{host(tenant)}/api/v1/me/mfa/totp/confirm", json={"code": code}, headers=headers)
     assert response.status_code in (401, 422)
     assert response.json()["error"]["field"] == "code"
+
+
+async def test_guessing_codes_with_a_known_password_locks_the_account(
+    client: Client, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant()
+    user = await make_member(make_user, tenant)
+    headers = await login(user)
+    base = host(tenant)
+    secret = (await client.post(f"{base}/api/v1/me/mfa/totp", headers=headers)).json()["secret"]
+    await client.post(f"{base}/api/v1/me/mfa/totp/confirm", json={"code": code_at(secret, 0)}, headers=headers)
+
+    credentials = {"email": user.email, "password": PASSWORD}
+    for guess in ("111111", "222222", "333333", "444444", "555555"):
+        wrong = await client.post(f"{base}/api/v1/auth/login", json={**credentials, "mfa_code": guess})
+        assert wrong.status_code == 401
+    locked = await client.post(f"{base}/api/v1/auth/login", json={**credentials, "mfa_code": code_at(secret, 1)})
+    assert locked.status_code == 429

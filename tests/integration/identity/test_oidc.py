@@ -150,3 +150,28 @@ async def test_provider_urls_in_private_networks_are_refused(
         )
         assert response.status_code in (400, 422), response.text
         assert response.json()["error"]["field"] == "issuer"
+
+
+@pytest.mark.usefixtures("trusts_local_provider")
+async def test_id_tokens_meant_for_someone_else_are_refused(
+    client: Client, make_tenant: MakeTenant, make_user: MakeUser, login: Login, provider: OpenIDProvider
+) -> None:
+    tenant = await make_tenant()
+    admin_headers = await login(await make_user(tenant, roles=["tenant_admin"]))
+    config = await configure(client, tenant, admin_headers, provider, f"lms-{tenant.slug}")
+    provider.add_person(Person("u-zed", "pw-zed", "zed@acme.com", "Zed"))
+    for overrides, reason in (
+        ({"aud": ["another-client"]}, "invalid ID token"),
+        ({"iss": "https://impostor.example.com"}, "invalid ID token"),
+        ({"exp": 1_000_000_000, "iat": 999_999_000}, "expired"),
+    ):
+        provider.id_token_overrides = overrides
+        try:
+            start = await client.get(config["login_url"], follow_redirects=False)
+            callback = await sign_in_at_provider(start.headers["location"], "zed@acme.com", "pw-zed")
+            refused = await client.get(callback, follow_redirects=False)
+        finally:
+            provider.id_token_overrides = {}
+        assert refused.status_code == 403, (overrides, refused.text)
+        assert reason in refused.json()["error"]["message"]
+        assert "lms_session" not in refused.headers.get("set-cookie", "")

@@ -18,7 +18,7 @@ from lxml import etree
 
 from lms.tenancy.models import Tenant
 from tests.conftest import Login, MakeTenant, MakeUser
-from tests.idp.saml_idp import SamlIdentityProvider, hidden_fields, running_saml_idp
+from tests.idp.saml_idp import SamlIdentityProvider, hidden_fields, idp_logout_request_url, running_saml_idp
 from tests.integration.identity.helpers import secure_host
 
 Client = AsyncTestClient[Litestar]
@@ -232,3 +232,70 @@ async def test_single_logout_ends_the_session_and_tells_the_idp(
     assert out.status_code == 303, out.text
     assert out.headers["location"].startswith(f"{idp.base_url}/slo?SAMLRequest=")
     assert (await client.get(f"{site['base']}/api/v1/me")).status_code == 401
+
+
+async def test_idp_initiated_logout_ends_every_session_of_that_person(
+    client: Client, site: dict[str, Any], idp: SamlIdentityProvider
+) -> None:
+    response = idp.response("eve@acme.com", None, site["acs_url"], site["sp_metadata_url"])
+    signed_in = await post_acs(client, site["acs_url"], response, "/")
+    assert signed_in.status_code == 303
+    sls = f"{site['base']}/auth/saml/{site['id']}/sls"
+    url = idp_logout_request_url(idp, sls, site["sp_metadata_url"], "eve@acme.com")
+    answer = await client.get(url, follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"].startswith(f"{idp.base_url}/slo?SAMLResponse=")
+    # The refresh cookie set at sign-in no longer works anywhere.
+    host = site["base"].removeprefix("https://")
+    csrf = client.cookies.get("lms_csrf", domain=host) or ""
+    refreshed = await client.post(f"{site['base']}/api/v1/auth/refresh", headers={"X-CSRF-Token": csrf})
+    assert refreshed.status_code == 401
+
+
+async def test_idp_metadata_can_be_uploaded_as_xml(
+    client: Client, make_tenant: MakeTenant, make_user: MakeUser, login: Login, idp: SamlIdentityProvider
+) -> None:
+    tenant = await make_tenant()
+    headers = await login(await make_user(tenant, roles=["tenant_admin"]))
+    created = await client.post(
+        f"{secure_host(tenant)}/api/v1/sso/providers/saml",
+        json={"name": "Uploaded", "metadata_xml": idp.metadata()},
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["config"]["idp"]["entityId"] == f"{idp.base_url}/metadata"
+    broken = await client.post(
+        f"{secure_host(tenant)}/api/v1/sso/providers/saml",
+        json={"name": "Broken", "metadata_xml": "<not-metadata/>"},
+        headers=headers,
+    )
+    assert broken.status_code == 422
+    assert broken.json()["error"]["field"] == "metadata_xml"
+
+
+async def test_admin_cannot_see_or_change_another_tenants_providers(
+    client: Client, site: dict[str, Any], make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    other = await make_tenant()
+    other_headers = await login(await make_user(other, roles=["tenant_admin"]))
+    base = secure_host(other)
+    assert (await client.get(f"{base}/api/v1/sso/providers/{site['id']}", headers=other_headers)).status_code == 404
+    assert (await client.delete(f"{base}/api/v1/sso/providers/{site['id']}", headers=other_headers)).status_code == 404
+    assert (await client.get(f"{base}/api/v1/sso/providers", headers=other_headers)).json() == []
+    assert (await client.get(f"{base}/auth/saml/{site['id']}/metadata")).status_code == 404
+
+
+async def test_idp_initiated_sign_in_can_be_switched_off(
+    client: Client, site: dict[str, Any], idp: SamlIdentityProvider, login: Login, make_user: MakeUser
+) -> None:
+    headers = await login(await make_user(site["tenant"], roles=["tenant_admin"]))
+    updated = await client.put(
+        f"{site['base']}/api/v1/sso/providers/{site['id']}/saml",
+        json={"name": "Acme SAML", "metadata_url": f"{idp.base_url}/metadata", "allow_idp_initiated": False},
+        headers=headers,
+    )
+    assert updated.status_code == 200, updated.text
+    unsolicited = idp.response("eve@acme.com", None, site["acs_url"], site["sp_metadata_url"])
+    refused = await post_acs(client, site["acs_url"], unsolicited, "/")
+    assert refused.status_code == 403
+    assert "IdP-initiated" in refused.json()["error"]["message"]

@@ -206,6 +206,9 @@ async def test_scim_token_is_bound_to_its_tenant_and_revocable(
     assert (await client.get(f"{host(tenant_a)}/scim/v2/Users", headers=admin_headers)).status_code == 401
 
     tokens = (await client.get(f"{host(tenant_a)}/api/v1/scim-tokens", headers=admin_headers)).json()
+    admin_b = await login(await make_user(tenant_b, roles=["tenant_admin"]))
+    foreign = await client.delete(f"{host(tenant_b)}/api/v1/scim-tokens/{tokens[0]['id']}", headers=admin_b)
+    assert foreign.status_code == 404
     revoked = await client.delete(f"{host(tenant_a)}/api/v1/scim-tokens/{tokens[0]['id']}", headers=admin_headers)
     assert revoked.json()["revoked"] is True
     assert (await client.get(f"{host(tenant_a)}/scim/v2/Users", headers=headers_a)).status_code == 401

@@ -184,3 +184,39 @@ async def test_sso_required_disables_passwords(client: Client, make_tenant: Make
     response = await client.post(f"{host(tenant)}/api/v1/auth/login", json={"email": user.email, "password": PASSWORD})
     assert response.status_code == 403
     assert "single sign-on" in response.json()["error"]["message"]
+
+
+async def test_password_reset_emails_are_limited_per_account(
+    client: Client, db: Database, make_tenant: MakeTenant, make_user: MakeUser
+) -> None:
+    tenant = await make_tenant()
+    user = await make_member(make_user, tenant)
+    for _ in range(5):
+        answer = await client.post(f"{host(tenant)}/api/v1/auth/password-reset", json={"email": user.email})
+        assert answer.status_code == 202
+    assert len(await outbox(db, tenant, user.email)) == 3
+
+
+async def test_signed_in_user_changes_password_and_other_sessions_end(
+    client: Client, make_tenant: MakeTenant, make_user: MakeUser
+) -> None:
+    tenant = await make_tenant()
+    user = await make_member(make_user, tenant)
+    url = f"{host(tenant)}/api/v1/auth/login"
+    other = (await client.post(url, json={"email": user.email, "password": PASSWORD})).json()
+    here = (await client.post(url, json={"email": user.email, "password": PASSWORD})).json()
+    headers = {"Authorization": f"Bearer {here['access_token']}"}
+    change = f"{host(tenant)}/api/v1/me/password"
+    wrong = await client.post(change, json={"current_password": "nope", "new_password": "x" * 20}, headers=headers)
+    assert wrong.status_code == 401
+    assert wrong.json()["error"]["field"] == "current_password"
+    weak = await client.post(change, json={"current_password": PASSWORD, "new_password": "short"}, headers=headers)
+    assert weak.json()["error"]["field"] == "new_password"
+    done = await client.post(
+        change, json={"current_password": PASSWORD, "new_password": "an entirely new passphrase"}, headers=headers
+    )
+    assert done.status_code == 200
+    refresh = f"{host(tenant)}/api/v1/auth/refresh"
+    assert (await client.post(refresh, json={"refresh_token": other["refresh_token"]})).status_code == 401
+    assert (await client.post(refresh, json={"refresh_token": done.json()["refresh_token"]})).status_code == 200
+    assert (await client.post(url, json={"email": user.email, "password": PASSWORD})).status_code == 401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -9,15 +10,15 @@ import redis.asyncio as aioredis
 
 from lms.config import Settings
 from lms.db.engines import Database
-from lms.learning.fold import fold_pending, redis_from_url
-from lms.learning.ingest import StreamKeys
+from lms.learning.fold import fold_pending
+from lms.learning.ingest import StreamKeys, stream_redis
 
 Fold = Callable[[], Awaitable[int]]
 
 
 @pytest.fixture(scope="session")
 async def redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
-    client = redis_from_url(settings.redis_url or "")
+    client = stream_redis(settings.redis_url or "")
     yield client
     await client.aclose()
 
@@ -25,6 +26,14 @@ async def redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
 @pytest.fixture
 def fold(db: Database, redis: aioredis.Redis, settings: Settings) -> Fold:
     async def run() -> int:
-        return await fold_pending(db, redis, StreamKeys.for_queue(settings.celery_queue))
+        """Fold until the stream is empty; a worker started by another test may be folding too."""
+        keys = StreamKeys.for_queue(settings.celery_queue)
+        folded = 0
+        for _ in range(300):
+            folded += await fold_pending(db, redis, keys) or 0
+            if await redis.xlen(keys.stream) == 0 and not await redis.exists(keys.lock):
+                return folded
+            await asyncio.sleep(0.1)
+        raise AssertionError("the progress stream was not drained")
 
     return run

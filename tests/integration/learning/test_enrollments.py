@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
 from lms.db.engines import Database
+from lms.learning.services import expire_enrollments
 from tests.conftest import Login, MakeTenant, MakeUser, host
 from tests.factories import catalog
 from tests.integration.catalog.helpers import Client, build_course, instructor, learner
@@ -113,19 +115,41 @@ async def test_seat_limit_blocks_new_learners_but_not_existing_ones(
     assert holder.id
 
 
-async def test_learner_enrols_in_a_shared_catalogue_course(
+async def test_learners_join_shared_courses_only_once_their_site_offers_them(
     client: Client, db: Database, make_tenant: MakeTenant, make_user: MakeUser, login: Login
 ) -> None:
-    tenant = await make_tenant()
+    tenant, elsewhere = await make_tenant(), await make_tenant()
     _, student = await learner(make_user, login, tenant)
+    admin = await login(await make_user(tenant, roles=["tenant_admin"]))
     async with db.operator_sessions() as session, session.begin():
-        shared = await catalog.make_course(session, None, status="published")
+        shared = await catalog.make_course(session, None, status="published", title="Shared ethics")
         module = await catalog.make_module(session, None, course=shared)
         await catalog.make_lesson(session, None, module=module)
-    response = await client.post(
-        f"{host(tenant)}/api/v1/enrollments", json={"course_id": str(shared.id)}, headers=student
-    )
-    assert response.status_code == 201, response.text
+    base = host(tenant)
+    enrol = {"course_id": str(shared.id)}
+    assert (await client.get(f"{base}/api/v1/courses/{shared.id}", headers=student)).status_code == 404
+    assert (await client.post(f"{base}/api/v1/enrollments", json=enrol, headers=student)).status_code == 404
+
+    listed = (await client.get(f"{base}/api/v1/catalog/shared", headers=admin)).json()["items"]
+    assert {"id": str(shared.id), "offered": False}.items() <= next(
+        i for i in listed if i["id"] == str(shared.id)
+    ).items()
+    assert (await client.put(f"{base}/api/v1/catalog/shared/{shared.id}/offer", headers=student)).status_code == 403
+    offered = await client.put(f"{base}/api/v1/catalog/shared/{shared.id}/offer", headers=admin)
+    assert offered.json()["offered"] is True
+    assert (await client.put(f"{base}/api/v1/catalog/shared/{shared.id}/offer", headers=admin)).status_code == 200
+
+    assert (await client.get(f"{base}/api/v1/courses/{shared.id}", headers=student)).json()["shared"] is True
+    joined = await client.post(f"{base}/api/v1/enrollments", json=enrol, headers=student)
+    assert joined.status_code == 201, joined.text
+    # Offering is per tenant: another site's learners still cannot see it.
+    _, other_student = await learner(make_user, login, elsewhere)
+    assert (await client.get(f"{host(elsewhere)}/api/v1/courses/{shared.id}", headers=other_student)).status_code == 404
+
+    withdrawn = await client.delete(f"{base}/api/v1/catalog/shared/{shared.id}/offer", headers=admin)
+    assert withdrawn.status_code == 200
+    _, newcomer = await learner(make_user, login, tenant)
+    assert (await client.post(f"{base}/api/v1/enrollments", json=enrol, headers=newcomer)).status_code == 404
 
 
 async def test_status_changes_and_cross_tenant_enrolments(
@@ -157,3 +181,50 @@ async def test_status_changes_and_cross_tenant_enrolments(
     assert refunded.json()["status"] == "refunded"
     mine = (await client.get(f"{host(b)}/api/v1/enrollments", headers=student_b)).json()
     assert [e["status"] for e in mine["items"]] == ["refunded"]
+
+
+async def test_simultaneous_enrolment_requests_create_one_enrolment(
+    client: Client, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant()
+    _, author = await instructor(make_user, login, tenant)
+    _, student = await learner(make_user, login, tenant)
+    course = await build_course(client, tenant, author)
+    url = f"{course.base}/api/v1/enrollments"
+    responses = await asyncio.gather(
+        *(client.post(url, json={"course_id": course.id}, headers=student) for _ in range(5))
+    )
+    assert sorted(r.status_code for r in responses) == [200, 200, 200, 200, 201]
+    assert len({r.json()["id"] for r in responses}) == 1
+    listed = (await client.get(url, headers=student)).json()
+    assert listed["total"] == 1
+
+
+async def test_enrolments_past_their_access_window_expire_and_stop_taking_progress(
+    client: Client, db: Database, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant()
+    _, author = await instructor(make_user, login, tenant)
+    course = await build_course(client, tenant, author)
+    user, student = await learner(make_user, login, tenant)
+    ended = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    assigned = await client.post(
+        f"{course.base}/api/v1/enrollments",
+        json={"course_id": course.id, "user_id": str(user.id), "expires_at": ended},
+        headers=author,
+    )
+    assert assigned.json()["status"] == "active"
+
+    assert await expire_enrollments(db) >= 1
+
+    mine = (await client.get(f"{course.base}/api/v1/enrollments/{assigned.json()['id']}", headers=student)).json()
+    assert mine["status"] == "expired"
+    event = {
+        "type": "lesson_viewed",
+        "client_event_id": "after-expiry",
+        "lesson_id": course.lessons["Reading"],
+        "course_id": course.id,
+        "occurred_at": datetime.now(UTC).isoformat(),
+    }
+    refused = await client.post(f"{course.base}/api/v1/progress/events", json={"events": [event]}, headers=student)
+    assert refused.json()["results"][0]["error"]["code"] == "not_enrolled"

@@ -197,6 +197,8 @@ class SsoFlowController(Controller):
         oidc_state: str = Parameter(query="state", max_length=200),
     ) -> Redirect:
         provider = await get_provider(db_session, provider_id, SsoKind.OIDC.value)
+        if not provider.enabled:
+            raise ValidationFailed("this sign-in method is disabled", field="provider_id")
         claims, next_path = await oidc_flow(request, provider).complete(
             code, oidc_state, oidc_redirect_uri(request, provider.id)
         )

@@ -163,6 +163,8 @@ class SamlServiceProvider:
         if "SAMLResponse" not in post:
             raise SsoFailed("no SAMLResponse in the request")
         in_response_to = self._in_response_to(post)
+        if in_response_to is None and not self.provider.config.get("allow_idp_initiated", True):
+            raise SsoFailed("sign-in must start on this site for this provider (IdP-initiated sign-in is off)")
         if in_response_to is not None:
             raw = await redis.getdel(self._pending_key(namespace, in_response_to))
             record = json.loads(raw) if raw else None

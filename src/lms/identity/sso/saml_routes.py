@@ -70,7 +70,12 @@ async def apply_saml(request: Request[Any, Any, Any], provider: SsoProvider, dat
     if not sp_cert or provider.secret_encrypted is None:
         sp_cert, sp_key = new_sp_keypair(f"lms-sp-{provider.name}")
         provider.secret_encrypted = secret_cipher(settings.secret_key).encrypt(sp_key.encode())
-    provider.config = {"idp": idp, "metadata_url": data.metadata_url, "sp_cert": sp_cert}
+    provider.config = {
+        "idp": idp,
+        "metadata_url": data.metadata_url,
+        "sp_cert": sp_cert,
+        "allow_idp_initiated": data.allow_idp_initiated,
+    }
     provider.attribute_mapping = msgspec.to_builtins(data.attribute_mapping)
 
 

@@ -45,6 +45,8 @@ class SamlProviderIn(msgspec.Struct, forbid_unknown_fields=True):
     name: Name
     metadata_xml: Annotated[str, msgspec.Meta(max_length=1_000_000)] | None = None
     metadata_url: HttpUrl | None = None
+    # Unsolicited responses (sign-in started from the IdP's portal); off = only answers to our requests.
+    allow_idp_initiated: bool = True
     email_domains: list[Domain] = msgspec.field(default_factory=list)
     attribute_mapping: AttributeMapping = msgspec.field(default_factory=AttributeMapping)
     enabled: bool = True

@@ -1,0 +1,62 @@
+"""Operator API for the shared catalogue under /api/v1/operator/catalog (operator credentials only)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, Request, get, post
+from litestar.di import Provide
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
+from lms.catalog.models import Course
+from lms.catalog.shared import SharedCatalogueAdmin, SharedCourseAdminOut, ShareIn
+from lms.tenancy.guards import requires_operator
+from lms.tenancy.services import Actor
+
+
+async def provide_shared_admin(request: Request[Any, Any, Any]) -> AsyncGenerator[SharedCatalogueAdmin, None]:
+    state = request.app.state
+    operator = request.state.operator
+    actor = Actor(name=operator.email, operator_id=operator.id, request_id=request.scope["state"].get("request_id"))
+    async with state.db.operator_sessions() as session:
+        try:
+            yield SharedCatalogueAdmin(session, actor, state.settings.public_base_domain)
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+def shared_out(
+    course: Course, source_tenant: UUID | None = None, source_course: UUID | None = None
+) -> SharedCourseAdminOut:
+    return SharedCourseAdminOut(
+        id=course.id,
+        title=course.title,
+        slug=course.slug,
+        status=course.status,
+        source_tenant_id=source_tenant,
+        source_course_id=source_course,
+    )
+
+
+class SharedCatalogueOperatorController(Controller):
+    path = "/api/v1/operator/catalog"
+    guards = [requires_operator]
+    dependencies = {"admin": Provide(provide_shared_admin)}
+    tags = ["operator"]
+
+    @get("/courses")
+    async def list_shared(self, admin: SharedCatalogueAdmin) -> list[SharedCourseAdminOut]:
+        return [shared_out(c) for c in await admin.list_shared()]
+
+    @post("/courses", status_code=HTTP_201_CREATED)
+    async def share(self, admin: SharedCatalogueAdmin, data: ShareIn) -> SharedCourseAdminOut:
+        """Copy a tenant's published course into the shared catalogue."""
+        return shared_out(await admin.share(data), data.tenant_id, data.course_id)
+
+    @post("/courses/{course_id:uuid}/archive", status_code=HTTP_200_OK)
+    async def archive(self, admin: SharedCatalogueAdmin, course_id: UUID) -> SharedCourseAdminOut:
+        return shared_out(await admin.archive(course_id))

@@ -1,0 +1,38 @@
+"""Authoring the catalogue: courses, modules, lessons, ordering, publishing, versions, rollback.
+
+Runs on the request's tenant-bound session, so RLS scopes every query: a tenant sees its own rows
+and the shared catalogue, and can change only its own rows.
+"""
+
+from lms.catalog.services.authoring import Authoring
+from lms.catalog.services.base import (
+    bump_enrollment_count,
+    course_out,
+    is_offered,
+    is_visible_to_learners,
+    lesson_out,
+    module_out,
+    now,
+    offered_to_tenant,
+    snapshot,
+)
+from lms.catalog.services.offers import SharedOffers
+from lms.catalog.services.versions import Versions
+
+
+class CatalogueService(Authoring, Versions, SharedOffers):
+    """Courses of the current tenant plus the shared catalogue (read-only here)."""
+
+
+__all__ = [
+    "CatalogueService",
+    "bump_enrollment_count",
+    "course_out",
+    "is_offered",
+    "is_visible_to_learners",
+    "lesson_out",
+    "module_out",
+    "now",
+    "offered_to_tenant",
+    "snapshot",
+]
