@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 LINT_PATHS := src workers tests bench migrations
 
-.PHONY: run test setup lint typecheck unit bench
+.PHONY: run test setup lint typecheck unit bench bench-transcode
 
 run: setup
 	$(BIN)/lms serve --demo
@@ -26,3 +26,6 @@ bench: setup
 	$(BIN)/python bench/auth.py
 	$(BIN)/python bench/progress_ingest.py
 	$(BIN)/python bench/search.py
+
+bench-transcode: setup
+	$(BIN)/python bench/transcode.py

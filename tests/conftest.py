@@ -167,3 +167,13 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 30) -
 
 
 __all__ = ["Login", "MakeTenant", "MakeUser", "eventually", "host"]
+
+# Media fixtures (generated videos, a loopback-addressed media site, a live server, a ready video).
+from tests.media_fixtures import (  # noqa: E402, F401
+    media_client,
+    media_live_server,
+    media_site,
+    media_sources,
+    media_worker,
+    ready_video,
+)

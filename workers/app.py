@@ -14,6 +14,7 @@ celery_app.conf.include = [
     "workers.identity",
     "workers.assessments",
     "workers.certificates",
+    "workers.media",
 ]
 celery_app.conf.beat_schedule = {
     "purge-deleted-tenants": {"task": "tenancy.purge_due_tenants", "schedule": crontab(minute=17, hour=3)},
@@ -24,5 +25,6 @@ celery_app.conf.beat_schedule = {
         "task": "certificates.send_expiry_reminders",
         "schedule": crontab(minute=7, hour=6),
     },
+    "media-expire-abandoned-uploads": {"task": "media.expire_abandoned_uploads", "schedule": crontab(minute=41)},
 }
 app = celery_app

@@ -30,7 +30,7 @@ from lms.catalog.controllers import (
 )
 from lms.catalog.operator_controllers import SharedCatalogueOperatorController
 from lms.certificates.controllers import CertificateAdminController, MyCertificatesController, VerificationController
-from lms.config import Settings, get_settings
+from lms.config import PROJECT_ROOT, Settings, get_settings
 from lms.db.engines import create_database
 from lms.db.providers import provide_db_session
 from lms.health import health, ready
@@ -50,6 +50,7 @@ from lms.learning.controllers import (
 from lms.lib.errors import EXCEPTION_HANDLERS
 from lms.lib.jobs import build_celery, set_job_sender
 from lms.lib.telemetry import configure_logging, prometheus_config, request_context_middleware
+from lms.media.controllers import MediaStaffController, PlaybackController, PlayerPagesController, StreamController
 from lms.tenancy.controllers import OperatorController
 from lms.tenancy.middleware import TenantMiddleware
 from lms.tenancy.resolver import TenantResolver
@@ -132,6 +133,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         MyCertificatesController,
         CertificateAdminController,
         create_static_files_router(path="/static", directories=[settings.branding_dir / "static"]),
+        MediaStaffController,
+        PlaybackController,
+        StreamController,
+        PlayerPagesController,
+        # hls.js pinned in package.json, installed by `npm ci`, served from this site.
+        create_static_files_router(path="/static/vendor/hls", directories=[PROJECT_ROOT / "node_modules/hls.js/dist"]),
     ]
 
     return Litestar(

@@ -56,6 +56,11 @@ class Settings:
     certificate_key_version: int = 1
     # Public certificate look-ups per client address and tenant, per minute.
     certificate_verify_rate_per_minute: int = 60
+    # Media: largest accepted upload (a tenant may set a lower `media_max_upload_bytes`), how long
+    # signed stream URLs live, and the transcode time limit per second of video.
+    media_max_upload_bytes: int = 20 * 1024**3
+    media_url_ttl_seconds: int = 600
+    media_seconds_per_video_second: float = 6.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -91,6 +96,9 @@ class Settings:
             sso_allow_private_hosts=frozenset(
                 h.strip().lower() for h in (_env("SSO_ALLOW_PRIVATE_HOSTS", "") or "").split(",") if h.strip()
             ),
+            media_max_upload_bytes=int(_env("MEDIA_MAX_UPLOAD_BYTES", str(base.media_max_upload_bytes)) or 0),
+            media_url_ttl_seconds=int(_env("MEDIA_URL_TTL_SECONDS", "600") or 600),
+            media_seconds_per_video_second=float(_env("MEDIA_SECONDS_PER_VIDEO_SECOND", "6") or 6),
         )
 
     def role_url(self, role: str) -> str:

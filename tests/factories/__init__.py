@@ -1,6 +1,6 @@
 """Row factories, one module per domain; importing this package registers them all."""
 
-from tests.factories import assessments, catalog, certificates, identity, learning, tenancy
+from tests.factories import assessments, catalog, certificates, identity, learning, media, tenancy
 from tests.factories.base import ROW_FACTORIES, RowFactory, row_factory
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "certificates",
     "identity",
     "learning",
+    "media",
     "row_factory",
     "tenancy",
 ]

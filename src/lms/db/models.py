@@ -19,3 +19,6 @@ __all__ = [
     "metadata",
     "tenancy_models",
 ]
+from lms.media import models as media_models
+
+__all__ += ["media_models"]

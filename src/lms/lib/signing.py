@@ -1,0 +1,33 @@
+"""Short-lived signed tokens for links (media delivery), keyed by a key derived from SECRET_KEY.
+
+A token is `<expiry unix seconds>.<hex HMAC-SHA256>` over a purpose and a scope string; changing
+any byte of the scope, the expiry or the signature makes it invalid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+
+
+def derive_key(secret_key: str, purpose: str) -> bytes:
+    """A key per purpose, so a signature made for one use is never valid for another."""
+    return hmac.new(secret_key.encode(), f"lms-signing:{purpose}".encode(), hashlib.sha256).digest()
+
+
+def sign(key: bytes, scope: str, expires_at: int) -> str:
+    mac = hmac.new(key, f"{expires_at}\n{scope}".encode(), hashlib.sha256).hexdigest()
+    return f"{expires_at}.{mac}"
+
+
+def verify(key: bytes, scope: str, token: str, now: float | None = None) -> bool:
+    """True when `token` was made by `sign(key, scope, ...)` and has not expired."""
+    expiry_text, _, mac = token.partition(".")
+    if not expiry_text.isdigit() or len(mac) != 64:
+        return False
+    expires_at = int(expiry_text)
+    expected = sign(key, scope, expires_at).partition(".")[2]
+    if not hmac.compare_digest(expected, mac):
+        return False
+    return expires_at > (time.time() if now is None else now)

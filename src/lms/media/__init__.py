@@ -1,0 +1,1 @@
+"""Media: resumable uploads, FFmpeg HLS transcoding, signed adaptive delivery, captions, beacons."""

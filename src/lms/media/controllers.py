@@ -1,0 +1,403 @@
+"""Media routes: uploads and assets (staff), playback (enrolled viewers), signed stream delivery, player."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, MediaType, Request, Response, delete, get, post, put
+from litestar.di import Provide
+from litestar.params import Parameter
+from litestar.response import Template
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms.config import Settings
+from lms.identity.models import Role
+from lms.identity.principal import (
+    Principal,
+    allows_anonymous,
+    provide_principal,
+    requires_role,
+    requires_user,
+)
+from lms.lib.errors import Conflict, Forbidden, NotFound
+from lms.lib.pagination import Page, PageParams, provide_page_params
+from lms.lib.storage import ObjectMissing, Storage, media_prefix, storage_for
+from lms.media import learning_link
+from lms.media.access import is_media_staff, may_watch
+from lms.media.delivery import (
+    PLAYLIST_CACHE,
+    SEGMENT_CACHE,
+    SERVABLE_PATH,
+    StreamSigner,
+    caption_playlist,
+    master_playlist,
+)
+from lms.media.models import AssetStatus, MediaAsset, MediaRendition, MediaUpload
+from lms.media.pipeline import content_type_for
+from lms.media.schemas import (
+    MAX_PART_SIZE,
+    AssetOut,
+    CaptionOut,
+    PartOut,
+    PartUrl,
+    PlaybackBeacons,
+    PlaybackOut,
+    PlaybackSessionSummary,
+    RenditionOut,
+    UploadCreate,
+    UploadOut,
+)
+from lms.media.services import AssetService, PlaybackEventService, UploadService
+from lms.web.controllers import page
+
+LANGUAGE = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+
+
+def provide_storage(request: Request[Any, Any, Any]) -> Storage:
+    """One storage client per app, built on first use from STORAGE_URL."""
+    state = request.app.state
+    if getattr(state, "media_storage", None) is None:
+        state.media_storage = storage_for(state.settings)
+    storage: Storage = state.media_storage
+    return storage
+
+
+def provide_settings(request: Request[Any, Any, Any]) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _tenant_id(request: Request[Any, Any, Any]) -> UUID:
+    tenant_id: UUID = request.scope["state"]["tenant"].id
+    return tenant_id
+
+
+async def upload_out(service: UploadService, upload: MediaUpload) -> UploadOut:
+    # Storage calls are blocking (boto3): keep them off the event loop.
+    received = await asyncio.to_thread(service.received, upload)
+    done = sum(received.values())
+    missing = [
+        PartUrl(number=n, size=upload.expected_part_size(n), url=service.part_url(upload, n))
+        for n in range(1, upload.part_count + 1)
+        if n not in received and upload.status.value == "open"
+    ]
+    return UploadOut(
+        id=upload.id,
+        asset_id=upload.asset_id,
+        status=upload.status.value,
+        total_bytes=upload.total_bytes,
+        part_size=upload.part_size,
+        part_count=upload.part_count,
+        bytes_received=done if upload.status.value == "open" else upload.total_bytes,
+        progress=round(100 * done / upload.total_bytes, 2) if upload.status.value == "open" else 100.0,
+        parts_received=sorted(received),
+        missing_parts=missing,
+        expires_at=upload.expires_at,
+    )
+
+
+async def asset_out(session: AsyncSession, service: AssetService, asset: MediaAsset) -> AssetOut:
+    renditions = (
+        await session.execute(
+            select(MediaRendition).where(MediaRendition.asset_id == asset.id).order_by(MediaRendition.height.desc())
+        )
+    ).scalars()
+    captions = await service.captions(asset.id)
+    return AssetOut(
+        id=asset.id,
+        title=asset.title,
+        status=asset.status.value,
+        progress=asset.progress,
+        failure_reason=asset.failure_reason,
+        size_bytes=asset.size_bytes,
+        duration_seconds=asset.duration_seconds,
+        width=asset.width,
+        height=asset.height,
+        attempts=asset.attempts,
+        renditions=[RenditionOut(r.name, r.width, r.height, r.bandwidth) for r in renditions],
+        captions=[CaptionOut(c.language, c.label) for c in captions],
+        created_at=asset.created_at,
+        ready_at=asset.ready_at,
+    )
+
+
+_DEPENDENCIES = {
+    "principal": Provide(provide_principal),
+    "storage": Provide(provide_storage, sync_to_thread=False),
+    "settings": Provide(provide_settings, sync_to_thread=False),
+}
+
+
+class MediaStaffController(Controller):
+    """Instructors and tenant admins upload videos, follow processing and manage captions."""
+
+    path = "/api/v1/media"
+    guards = [requires_role(Role.INSTRUCTOR, Role.TENANT_ADMIN)]
+    dependencies = {**_DEPENDENCIES, "page": Provide(provide_page_params, sync_to_thread=False)}
+    tags = ["media"]
+
+    @post("/uploads", status_code=HTTP_201_CREATED)
+    async def create_upload(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        storage: Storage,
+        settings: Settings,
+        principal: Principal,
+        data: UploadCreate,
+    ) -> UploadOut:
+        service = UploadService(db_session, storage, settings, _tenant_id(request))
+        return await upload_out(service, await service.create(data, principal.user_id))
+
+    @get("/uploads/{upload_id:uuid}")
+    async def get_upload(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        storage: Storage,
+        settings: Settings,
+        upload_id: UUID,
+    ) -> UploadOut:
+        service = UploadService(db_session, storage, settings, _tenant_id(request))
+        return await upload_out(service, await service.get(upload_id))
+
+    @put("/uploads/{upload_id:uuid}/parts/{number:int}", request_max_body_size=MAX_PART_SIZE + 1)
+    async def put_part(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        storage: Storage,
+        settings: Settings,
+        upload_id: UUID,
+        number: int,
+    ) -> PartOut:
+        service = UploadService(db_session, storage, settings, _tenant_id(request))
+        body = await request.body()
+        upload, received = await service.put_part(upload_id, number, body)
+        done = sum(received.values())
+        return PartOut(number, len(body), done, round(100 * done / upload.total_bytes, 2))
+
+    @post("/uploads/{upload_id:uuid}/complete", status_code=HTTP_202_ACCEPTED)
+    async def complete_upload(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        storage: Storage,
+        settings: Settings,
+        upload_id: UUID,
+    ) -> AssetOut:
+        service = UploadService(db_session, storage, settings, _tenant_id(request))
+        asset = await service.complete(upload_id)
+        return await asset_out(db_session, AssetService(db_session, storage), asset)
+
+    @delete("/uploads/{upload_id:uuid}", status_code=HTTP_200_OK)
+    async def abort_upload(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        storage: Storage,
+        settings: Settings,
+        upload_id: UUID,
+    ) -> UploadOut:
+        service = UploadService(db_session, storage, settings, _tenant_id(request))
+        return await upload_out(service, await service.abort(upload_id))
+
+    @get("/assets")
+    async def list_assets(
+        self, db_session: AsyncSession, storage: Storage, page: PageParams, status: AssetStatus | None = None
+    ) -> Page[AssetOut]:
+        service = AssetService(db_session, storage)
+        assets, total = await service.list_assets(page.limit, page.offset, status)
+        items = [await asset_out(db_session, service, a) for a in assets]
+        return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+    @get("/assets/{asset_id:uuid}")
+    async def get_asset(self, db_session: AsyncSession, storage: Storage, asset_id: UUID) -> AssetOut:
+        service = AssetService(db_session, storage)
+        return await asset_out(db_session, service, await service.get(asset_id))
+
+    @put("/assets/{asset_id:uuid}/captions/{language:str}", request_max_body_size=4 * 1024 * 1024)
+    async def put_caption(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        storage: Storage,
+        asset_id: UUID,
+        language: str = Parameter(pattern=LANGUAGE),
+        label: str = Parameter(query="label", min_length=1, max_length=100),
+    ) -> CaptionOut:
+        caption = await AssetService(db_session, storage).put_caption(
+            asset_id, language.lower(), label, await request.body()
+        )
+        return CaptionOut(caption.language, caption.label)
+
+    @delete("/assets/{asset_id:uuid}/captions/{language:str}", status_code=HTTP_200_OK)
+    async def delete_caption(
+        self, db_session: AsyncSession, storage: Storage, asset_id: UUID, language: str
+    ) -> dict[str, str]:
+        await AssetService(db_session, storage).delete_caption(asset_id, language.lower())
+        return {"status": "deleted", "language": language.lower()}
+
+    @get("/assets/{asset_id:uuid}/playback-sessions")
+    async def playback_sessions(
+        self, db_session: AsyncSession, storage: Storage, asset_id: UUID
+    ) -> list[PlaybackSessionSummary]:
+        await AssetService(db_session, storage).get(asset_id)
+        return await PlaybackEventService(db_session).sessions(asset_id)
+
+
+async def _watchable(session: AsyncSession, storage: Storage, principal: Principal, asset_id: UUID) -> MediaAsset:
+    asset = await AssetService(session, storage).get(asset_id)
+    if not await may_watch(session, principal, asset_id):
+        raise Forbidden("only enrolled learners and the course's staff can watch this video")
+    if asset.status is not AssetStatus.READY:
+        raise Conflict(f"this video is not ready yet ({asset.status.value})")
+    return asset
+
+
+class PlaybackController(Controller):
+    """Per-viewer playback: signed master playlist, player metadata, quality beacons."""
+
+    path = "/api/v1/media/assets/{asset_id:uuid}"
+    guards = [requires_user]
+    dependencies = _DEPENDENCIES
+    tags = ["media"]
+
+    @get("/playback")
+    async def playback(
+        self, db_session: AsyncSession, storage: Storage, settings: Settings, principal: Principal, asset_id: UUID
+    ) -> PlaybackOut:
+        asset = await _watchable(db_session, storage, principal, asset_id)
+        signer = StreamSigner(settings)
+        base = signer.base_url(asset.tenant_id, asset.id)
+        captions = await AssetService(db_session, storage).captions(asset.id)
+        resume = await PlaybackEventService(db_session).last_position(asset.id, principal.user_id)
+        duration = asset.duration_seconds or 0.0
+        return PlaybackOut(
+            asset_id=asset.id,
+            title=asset.title,
+            duration_seconds=duration,
+            master_url=f"/api/v1/media/assets/{asset.id}/master.m3u8",
+            poster_url=f"{base}/poster.jpg",
+            thumbnails_url=f"{base}/thumbs/thumbnails.vtt",
+            captions=[CaptionOut(c.language, c.label) for c in captions],
+            # Near the end counts as finished: start again from the beginning.
+            resume_position_seconds=resume if resume < duration - 5 else 0.0,
+            expires_at=int(base.rsplit("/", 1)[1].split(".")[0]),
+        )
+
+    @get("/master.m3u8")
+    async def master(
+        self, db_session: AsyncSession, storage: Storage, settings: Settings, principal: Principal, asset_id: UUID
+    ) -> Response[str]:
+        asset = await _watchable(db_session, storage, principal, asset_id)
+        renditions = list(
+            (await db_session.execute(select(MediaRendition).where(MediaRendition.asset_id == asset.id))).scalars()
+        )
+        captions = await AssetService(db_session, storage).captions(asset.id)
+        body = master_playlist(StreamSigner(settings).base_url(asset.tenant_id, asset.id), renditions, captions)
+        return Response(
+            body,
+            media_type="application/vnd.apple.mpegurl",
+            headers={"Cache-Control": "private, no-store"},
+        )
+
+    @post("/playback-events", status_code=HTTP_202_ACCEPTED)
+    async def playback_events(
+        self,
+        db_session: AsyncSession,
+        storage: Storage,
+        principal: Principal,
+        asset_id: UUID,
+        data: PlaybackBeacons,
+    ) -> dict[str, int]:
+        asset = await _watchable(db_session, storage, principal, asset_id)
+        recorded = await PlaybackEventService(db_session).record(asset.tenant_id, asset.id, principal.user_id, data)
+        return {"recorded": recorded}
+
+
+class StreamController(Controller):
+    """Signed delivery from storage; the HMAC token in the path is the authorization."""
+
+    path = "/media/s"
+    dependencies = {
+        "storage": Provide(provide_storage, sync_to_thread=False),
+        "settings": Provide(provide_settings, sync_to_thread=False),
+    }
+    include_in_schema = False
+    # Public by design: a short-lived token bound to tenant and asset authorizes each request,
+    # so players (and a CDN in front) fetch without cookies or bearer tokens.
+    guards = [allows_anonymous("a signed, expiring URL bound to the tenant and the asset is the authorization")]
+
+    @get("/{asset_id:uuid}/{token:str}/{path:path}", media_type=MediaType.TEXT)
+    async def serve(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        storage: Storage,
+        settings: Settings,
+        asset_id: UUID,
+        token: str,
+        path: str,
+    ) -> Response[bytes]:
+        tenant_id = _tenant_id(request)
+        relative = path.lstrip("/")
+        if not StreamSigner(settings).check(tenant_id, asset_id, token):
+            raise Forbidden("this media link has expired or is not valid")
+        if not SERVABLE_PATH.match(relative):
+            raise NotFound("no such media file")
+        prefix = media_prefix(tenant_id, asset_id)
+        if relative.startswith("captions/") and relative.endswith(".m3u8"):
+            asset = await db_session.get(MediaAsset, asset_id)
+            language = relative.removeprefix("captions/").removesuffix(".m3u8")
+            if asset is None or not storage.exists(f"{prefix}captions/{language}.vtt"):
+                raise NotFound("no such caption track")
+            body = caption_playlist(language, asset.duration_seconds or 0.0).encode()
+            return Response(body, media_type=content_type_for(relative), headers={"Cache-Control": PLAYLIST_CACHE})
+        try:
+            body = await asyncio.to_thread(storage.get_bytes, prefix + relative)
+        except ObjectMissing as exc:
+            raise NotFound("no such media file") from exc
+        # Segments, sprites and posters never change under a key; playlists and captions may.
+        mutable = relative.endswith((".m3u8", ".vtt"))
+        cache = PLAYLIST_CACHE if mutable else SEGMENT_CACHE
+        return Response(body, media_type=content_type_for(relative), headers={"Cache-Control": cache})
+
+
+class PlayerPagesController(Controller):
+    """The learner-facing player page (hls.js served from this site)."""
+
+    include_in_schema = False
+    guards = [requires_user]
+    dependencies = {"principal": Provide(provide_principal)}
+
+    @get("/media/{asset_id:uuid}/watch")
+    async def watch(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        principal: Principal,
+        asset_id: UUID,
+        lesson_id: UUID | None = Parameter(query="lesson", default=None),
+    ) -> Template:
+        """The player; with `?lesson=<id>` it reports progress and resumes through the learning API."""
+        asset = await db_session.get(MediaAsset, asset_id)
+        if asset is None:
+            raise NotFound("no such video")
+        if not await may_watch(db_session, principal, asset_id):
+            raise Forbidden("only enrolled learners and the course's staff can watch this video")
+        lesson = await learning_link.lesson_showing(db_session, lesson_id, asset_id) if lesson_id else None
+        if lesson_id and lesson is None:
+            raise NotFound("this lesson does not show this video", field="lesson")
+        return page(
+            request,
+            "media/player.html",
+            asset=asset,
+            is_staff=is_media_staff(principal),
+            lesson_id=lesson.id if lesson else None,
+            course_id=lesson.course_id if lesson else None,
+        )

@@ -1,0 +1,312 @@
+"""FFmpeg/ffprobe: source validation, the HLS ladder command, poster and thumbnail sprite index."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import json
+import math
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+SEGMENT_SECONDS = 6
+THUMB_WIDTH = 160
+SPRITE_COLUMNS = 10
+SPRITE_ROWS = 10
+AUDIO_BITRATE = 128_000
+# Image "containers" ffprobe happily opens as a one-frame video.
+_IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "gif", "webp_pipe", "bmp_pipe", "tiff_pipe", "svg_pipe"}
+
+
+class InvalidMedia(Exception):
+    """The source is not a playable video; the message is shown to the uploader."""
+
+
+@dataclass(frozen=True)
+class Probe:
+    duration: float
+    width: int
+    height: int
+    has_audio: bool
+    format_name: str
+    video_codec: str
+
+
+@dataclass(frozen=True)
+class Rung:
+    name: str
+    height: int
+    video_bitrate: int
+
+    def width_for(self, source_width: int, source_height: int) -> int:
+        return max(2, round(source_width * self.height / source_height / 2) * 2)
+
+
+LADDER = (
+    Rung("1080p", 1080, 5_000_000),
+    Rung("720p", 720, 2_800_000),
+    Rung("480p", 480, 1_400_000),
+    Rung("360p", 360, 800_000),
+)
+
+
+def ladder_for(source_height: int) -> list[Rung]:
+    """The rungs at or below the source height (never upscale); a tiny source gets one rung of its own."""
+    rungs = [r for r in LADDER if r.height <= source_height]
+    if not rungs:
+        height = max(2, source_height - source_height % 2)
+        rungs = [Rung(f"{height}p", height, 500_000)]
+    return rungs
+
+
+def _die_with_parent() -> None:
+    # A killed worker must not leave an orphaned encoder burning CPU: PR_SET_PDEATHSIG = 1.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+
+
+async def probe(path: Path) -> Probe:
+    """Read the container with ffprobe (demuxing every packet, so a truncated file is caught)."""
+    process = await asyncio.create_subprocess_exec(
+        "ffprobe",
+        "-v",
+        "error",
+        "-count_packets",
+        "-print_format",
+        "json",
+        "-show_format",
+        "-show_streams",
+        str(path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        preexec_fn=_die_with_parent,
+    )
+    out, err = await process.communicate()
+    errors = err.decode(errors="replace").strip()
+    if process.returncode != 0:
+        raise InvalidMedia(f"not a readable media file ({_first_line(errors) or 'ffprobe failed'})")
+    info = json.loads(out or b"{}")
+    fmt = info.get("format", {})
+    format_name = str(fmt.get("format_name", ""))
+    if not format_name or format_name in _IMAGE_FORMATS:
+        raise InvalidMedia(f"not a video container (detected {format_name or 'nothing'})")
+    videos = [
+        s
+        for s in info.get("streams", [])
+        if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")
+    ]
+    if not videos:
+        raise InvalidMedia("the file has no video stream")
+    video = videos[0]
+    width, height = int(video.get("width") or 0), int(video.get("height") or 0)
+    if width <= 0 or height <= 0:
+        raise InvalidMedia("the video stream has no resolution")
+    duration = float(fmt.get("duration") or video.get("duration") or 0)
+    if not math.isfinite(duration) or duration <= 0:
+        raise InvalidMedia("the video has no duration")
+    if "partial file" in errors or "Invalid data" in errors or "truncated" in errors.lower():
+        raise InvalidMedia(f"the file is truncated or damaged ({_first_line(errors)})")
+    frames, read = video.get("nb_frames"), video.get("nb_read_packets")
+    if frames and read and int(read) < int(frames) * 0.98:
+        raise InvalidMedia(f"the file is truncated: {read} of {frames} video frames present")
+    has_audio = any(s.get("codec_type") == "audio" for s in info.get("streams", []))
+    return Probe(duration, width, height, has_audio, format_name, str(video.get("codec_name", "")))
+
+
+def _first_line(text: str) -> str:
+    return text.splitlines()[-1][:200] if text else ""
+
+
+def sprite_interval(duration: float) -> int:
+    """Seconds between scrubbing thumbnails: about 100 per video, one per 1-10 seconds."""
+    return int(min(10, max(1, math.ceil(duration / 100))))
+
+
+def thumb_height(source: Probe) -> int:
+    return max(2, round(THUMB_WIDTH * source.height / source.width / 2) * 2)
+
+
+def ladder_command(
+    source: Path, out_dir: Path, info: Probe, rungs: list[Rung], *, with_sprite: bool = True, threads: int = 0
+) -> list[str]:
+    """One FFmpeg run: decode once, scale to every rung, H.264 + AAC HLS with aligned 6 s keyframes.
+
+    Keyframes are forced at the same timestamps in every rung (and scene-cut keyframes are off),
+    so segment boundaries line up across renditions and players can switch at any segment.
+    """
+    splits = len(rungs) + (1 if with_sprite else 0)
+    labels = [f"[s{i}]" for i in range(splits)]
+    graph = [f"[0:v]split={splits}{''.join(labels)}"]
+    for i, rung in enumerate(rungs):
+        graph.append(f"[s{i}]scale={rung.width_for(info.width, info.height)}:{rung.height}:flags=bicubic[v{i}]")
+    if with_sprite:
+        interval = sprite_interval(info.duration)
+        graph.append(
+            f"[s{len(rungs)}]fps=1/{interval},scale={THUMB_WIDTH}:{thumb_height(info)},"
+            f"tile={SPRITE_COLUMNS}x{SPRITE_ROWS}[sprite]"
+        )
+    command = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-nostats", "-progress", "pipe:1", "-i", str(source)]
+    command += ["-filter_complex", ";".join(graph)]
+    stream_map = []
+    for i, rung in enumerate(rungs):
+        command += ["-map", f"[v{i}]"]
+        if info.has_audio:
+            command += ["-map", "0:a:0"]
+        bitrate = rung.video_bitrate
+        command += [f"-b:v:{i}", str(bitrate), f"-maxrate:v:{i}", str(int(bitrate * 1.07))]
+        command += [f"-bufsize:v:{i}", str(bitrate * 2)]
+        stream_map.append(f"v:{i},a:{i},name:{rung.name}" if info.has_audio else f"v:{i},name:{rung.name}")
+    command += ["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "yuv420p"]
+    command += ["-force_key_frames", f"expr:gte(t,n_forced*{SEGMENT_SECONDS})", "-sc_threshold", "0"]
+    if threads:
+        command += ["-threads", str(threads)]
+    if info.has_audio:
+        command += ["-c:a", "aac", "-b:a", str(AUDIO_BITRATE), "-ac", "2", "-ar", "48000"]
+    command += [
+        "-f",
+        "hls",
+        "-hls_time",
+        str(SEGMENT_SECONDS),
+        "-hls_playlist_type",
+        "vod",
+        "-hls_flags",
+        "independent_segments",
+        "-hls_segment_type",
+        "mpegts",
+        "-hls_segment_filename",
+        str(out_dir / "hls" / "%v" / "seg_%05d.ts"),
+        "-var_stream_map",
+        " ".join(stream_map),
+        str(out_dir / "hls" / "%v" / "index.m3u8"),
+    ]
+    if with_sprite:
+        (out_dir / "thumbs").mkdir(parents=True, exist_ok=True)
+        command += ["-map", "[sprite]", "-q:v", "4", "-start_number", "0"]
+        command += ["-f", "image2", str(out_dir / "thumbs" / "sprite_%03d.jpg")]
+    return command
+
+
+class TimeLimitExceeded(Exception):
+    pass
+
+
+async def run_with_progress(
+    command: list[str],
+    duration: float,
+    on_progress: Callable[[int], Awaitable[None]],
+    time_limit: float,
+) -> None:
+    """Run FFmpeg, reporting percent done from `-progress` output; killed past `time_limit` seconds."""
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        preexec_fn=_die_with_parent,
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    stderr_task = asyncio.create_task(process.stderr.read())
+
+    async def follow() -> None:
+        assert process.stdout is not None
+        last = -1
+        async for raw in process.stdout:
+            key, _, value = raw.decode(errors="replace").strip().partition("=")
+            if key == "out_time_us" and value.lstrip("-").isdigit():
+                percent = max(0, min(99, int(int(value) / 1e6 / duration * 100)))
+                if percent > last:
+                    last = percent
+                    await on_progress(percent)
+        await process.wait()
+
+    try:
+        await asyncio.wait_for(follow(), timeout=time_limit)
+    except TimeoutError as exc:
+        process.kill()
+        await process.wait()
+        raise TimeLimitExceeded(f"transcoding exceeded its time limit of {int(time_limit)} s") from exc
+    err = (await stderr_task).decode(errors="replace")
+    if process.returncode != 0:
+        raise RuntimeError(f"ffmpeg exited with {process.returncode}: {err[-600:]}")
+
+
+async def extract_poster(source: Path, target: Path, info: Probe) -> None:
+    """A poster frame a little into the video (input seeking: fast even on long sources)."""
+    at = min(info.duration * 0.1, 5.0)
+    height = min(720, info.height - info.height % 2)
+    process = await asyncio.create_subprocess_exec(
+        "ffmpeg",
+        "-hide_banner",
+        "-nostdin",
+        "-y",
+        "-v",
+        "error",
+        "-ss",
+        f"{at:.2f}",
+        "-i",
+        str(source),
+        "-frames:v",
+        "1",
+        "-vf",
+        f"scale=-2:{height}",
+        "-q:v",
+        "3",
+        str(target),
+        stderr=asyncio.subprocess.PIPE,
+        preexec_fn=_die_with_parent,
+    )
+    _, err = await process.communicate()
+    if process.returncode != 0 or not await asyncio.to_thread(target.exists):
+        raise RuntimeError(f"poster extraction failed: {err.decode(errors='replace')[-300:]}")
+
+
+def sprite_index(info: Probe, sheet_url: Callable[[int], str]) -> str:
+    """WebVTT mapping each time range to its thumbnail's rectangle in the sprite sheets."""
+    interval = sprite_interval(info.duration)
+    height = thumb_height(info)
+    per_sheet = SPRITE_COLUMNS * SPRITE_ROWS
+    lines = ["WEBVTT", ""]
+    count = max(1, math.ceil(info.duration / interval))
+    for i in range(count):
+        start, end = i * interval, min((i + 1) * interval, info.duration)
+        sheet, slot = divmod(i, per_sheet)
+        x, y = (slot % SPRITE_COLUMNS) * THUMB_WIDTH, (slot // SPRITE_COLUMNS) * height
+        lines += [f"{_vtt_time(start)} --> {_vtt_time(end)}", f"{sheet_url(sheet)}#xywh={x},{y},{THUMB_WIDTH},{height}"]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _vtt_time(seconds: float) -> str:
+    millis = round(seconds * 1000)
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, ms = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}.{ms:03d}"
+
+
+@dataclass(frozen=True)
+class PlaylistStats:
+    duration: float
+    bandwidth: int
+    average_bandwidth: int
+
+
+def playlist_stats(playlist: Path) -> PlaylistStats:
+    """Peak and average bits per second of a media playlist, from its segments' real sizes."""
+    duration_total, bytes_total, peak = 0.0, 0, 0
+    pending: float | None = None
+    for line in playlist.read_text().splitlines():
+        if line.startswith("#EXTINF:"):
+            pending = float(line[8:].split(",")[0])
+        elif line and not line.startswith("#") and pending is not None:
+            size = (playlist.parent / line).stat().st_size
+            duration_total += pending
+            bytes_total += size
+            if pending > 0.5:
+                peak = max(peak, int(size * 8 / pending))
+            pending = None
+    average = int(bytes_total * 8 / duration_total) if duration_total else 0
+    return PlaylistStats(duration_total, max(peak, average), average)
