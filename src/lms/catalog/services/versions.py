@@ -9,9 +9,10 @@ from uuid import UUID
 from sqlalchemy import func, select
 
 from lms.catalog.models import Course, CourseStatus, CourseVersion, Lesson, LessonType, Module
-from lms.catalog.schemas import VersionOut
+from lms.catalog.schemas import ModuleOut, VersionOut
 from lms.catalog.services.base import CatalogueBase, snapshot
 from lms.lib.errors import Conflict, NotFound
+from lms.media.services import assets_not_ready
 
 
 class Versions(CatalogueBase):
@@ -23,6 +24,7 @@ class Versions(CatalogueBase):
         structure = await self.structure(course.id)
         if not any(m.lessons for m in structure):
             raise Conflict("a course needs at least one lesson before it is published")
+        await self._require_ready_videos(structure)
         number = await self._next_position(
             select(func.max(CourseVersion.number)).where(CourseVersion.course_id == course.id)
         )
@@ -42,6 +44,14 @@ class Versions(CatalogueBase):
             course.publish_at = publish_at
         await self.session.flush()
         return version
+
+    async def _require_ready_videos(self, structure: list[ModuleOut]) -> None:
+        """A lesson showing an uploaded video is publishable only once that video is transcoded."""
+        videos = {lesson.media_asset_id: lesson for m in structure for lesson in m.lessons if lesson.media_asset_id}
+        pending = await assets_not_ready(self.session, set(videos))
+        if pending:
+            titles = ", ".join(sorted(f"'{videos[a].title}'" for a in pending))
+            raise Conflict(f"the video of lesson {titles} is not ready yet; publish once processing has finished")
 
     async def archive(self, course_id: UUID) -> Course:
         course = await self.editable_course(course_id, lock=True)
