@@ -1,21 +1,20 @@
 """Where submission files live: a small object-store interface over the local storage folder.
 
 Keys are deterministic (`t/<tenant>/assignments/<submission>/<version>/<filename>`), so a retried
-upload overwrites the same object instead of leaving a second copy. When the platform-wide
-`lms.lib.storage` (S3 or local) is available, `submission_store` is the one place to switch.
+upload overwrites the same object instead of leaving a second copy.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from pathlib import Path
 from typing import Protocol
-from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 import anyio
 
 from lms.config import Settings
+from lms.lib.storage import Storage, storage_for
 
 
 class ObjectStore(Protocol):
@@ -24,33 +23,21 @@ class ObjectStore(Protocol):
     async def get(self, key: str) -> bytes: ...
 
 
-class LocalObjectStore:
-    """Objects as files under a root folder (the `file://` form of STORAGE_URL)."""
+class SharedObjectStore:
+    """The platform's object storage (S3 or the local folder), without blocking the event loop."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        if not path.is_relative_to(self.root.resolve()):
-            raise ValueError("object key escapes the storage root")
-        return path
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
 
     async def put(self, key: str, data: bytes, content_type: str) -> None:
-        path = anyio.Path(self._path(key))
-        await path.parent.mkdir(parents=True, exist_ok=True)
-        await path.write_bytes(data)
+        await anyio.to_thread.run_sync(functools.partial(self.storage.put_bytes, key, data, content_type))
 
     async def get(self, key: str) -> bytes:
-        return await anyio.Path(self._path(key)).read_bytes()
+        return await anyio.to_thread.run_sync(self.storage.get_bytes, key)
 
 
 def submission_store(settings: Settings) -> ObjectStore:
-    url = settings.storage_url or f"file://{settings.data_dir / 'storage'}"
-    parts = urlsplit(url)
-    if parts.scheme != "file":
-        raise RuntimeError(f"assignment files need a file:// STORAGE_URL here, got {parts.scheme}://")
-    return LocalObjectStore(Path(unquote(parts.path)))
+    return SharedObjectStore(storage_for(settings))
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import time
-from pathlib import Path
-from urllib.parse import urlsplit
 from uuid import UUID
 
 from lms.config import Settings
+from lms.lib.storage import ObjectMissing, Storage, storage_for
 
 DOWNLOAD_SECONDS = 300
 
@@ -24,39 +22,26 @@ def pdf_key(tenant_id: UUID, cert_id: UUID) -> str:
 
 
 class CertificateFiles:
-    """A small object store over a local folder (the same keys an S3 bucket would use)."""
+    """Certificate PDFs in the platform's object storage (S3 or the local folder)."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CertificateFiles:
-        if settings.storage_url and settings.storage_url.startswith("file://"):
-            return cls(Path(urlsplit(settings.storage_url).path))
-        if settings.storage_url:
-            raise RuntimeError("certificate PDFs need a file:// STORAGE_URL until object storage is shared")
-        return cls(settings.data_dir / "storage")
-
-    def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        if not path.is_relative_to(self.root.resolve()):
-            raise ValueError("object key escapes the storage root")
-        return path
+        return cls(storage_for(settings))
 
     def put(self, key: str, data: bytes) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Write then rename, so a reader never sees half a PDF.
-        partial = path.with_suffix(f".{os.getpid()}.part")
-        partial.write_bytes(data)
-        partial.replace(path)
+        self.storage.put_bytes(key, data, "application/pdf")
 
     def get(self, key: str) -> bytes | None:
-        path = self._path(key)
-        return path.read_bytes() if path.is_file() else None
+        try:
+            return self.storage.get_bytes(key)
+        except ObjectMissing:
+            return None
 
     def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
+        return self.storage.exists(key)
 
 
 def _download_signature(secret_key: str, tenant_id: UUID, cert_id: UUID, expires: int) -> str:

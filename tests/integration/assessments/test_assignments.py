@@ -133,12 +133,9 @@ async def test_submission_is_graded_against_the_rubric_returned_and_resubmitted(
 
 
 async def _read(storage_url: str, key: str) -> bytes:
-    from pathlib import Path
-    from urllib.parse import urlsplit
+    from lms.lib.storage import storage_from_url
 
-    from lms.assessments.storage import LocalObjectStore
-
-    return await LocalObjectStore(Path(urlsplit(storage_url).path)).get(key)
+    return storage_from_url(storage_url).get_bytes(key)
 
 
 async def test_bad_uploads_are_rejected_by_name_and_nothing_is_kept(
