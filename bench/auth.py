@@ -25,12 +25,11 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import replace
 
-from sqlalchemy import create_engine, make_url, pool, text
-
-from lms.config import Settings, sync_url
+from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import create_database
 from lms.db.migrate import migrate
+from lms.db.scratch import scratch_database
 from lms.identity.keys import KeyRing
 from lms.identity.models import User
 from lms.identity.tokens import issue_access_token
@@ -48,22 +47,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=16, help="concurrent keep-alive connections")
     parser.add_argument("--target", type=float, default=0.60, help="lowest acceptable /me : /health ratio")
     return parser.parse_args(argv)
-
-
-@contextmanager
-def bench_database(settings: Settings) -> Iterator[Settings]:
-    assert settings.database_url
-    name = f"lms_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(sync_url(settings.database_url), poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(settings.database_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield replace(settings, database_url=url)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 async def arrange(settings: Settings) -> tuple[str, str]:
@@ -179,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     if not settings.database_url or not settings.redis_url:
         settings, services = start_embedded(settings)
     try:
-        with bench_database(settings) as db_settings:
+        with scratch_database(settings, prefix="lms_bench") as db_settings:
             migrate(db_settings)
             host, token = asyncio.run(arrange(replace(db_settings, public_base_domain=BASE_DOMAIN)))
             port = free_port()

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Page, async_playwright
-from rls_overhead import bench_database
 
 from lms.catalog.models import Course, CourseStatus
 from lms.certificates.models import Certificate
@@ -38,6 +37,7 @@ from lms.config import Settings, get_settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database, create_database
 from lms.db.migrate import migrate
+from lms.db.scratch import scratch_database
 from lms.identity.models import User
 from lms.learning.models import Enrollment, EnrollmentStatus
 from lms.runtime.embedded import EmbeddedServices, start_embedded
@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         settings, services = start_embedded(settings)
     storage = Path(tempfile.mkdtemp(prefix="lms-bench-certificates-"))
     try:
-        with bench_database(settings) as db_settings:
+        with scratch_database(settings, prefix="lms_bench") as db_settings:
             migrate(db_settings)
             # The task body reads its settings from the environment, as a worker does.
             os.environ.update(

@@ -32,12 +32,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, make_url, pool, text
 
-from lms.config import Settings, sync_url
+from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import create_database
 from lms.db.migrate import migrate
+from lms.db.scratch import scratch_database
 from lms.identity.keys import KeyRing
 from lms.identity.models import User
 from lms.identity.tokens import issue_access_token
@@ -60,22 +60,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--target-p95-ms", type=float, default=150.0)
     parser.add_argument("--seed", type=int, default=20261121)
     return parser.parse_args(argv)
-
-
-@contextmanager
-def bench_database(settings: Settings) -> Iterator[Settings]:
-    assert settings.database_url
-    name = f"lms_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(sync_url(settings.database_url), poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(settings.database_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield replace(settings, database_url=url)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def free_port() -> int:
@@ -419,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"embedded services under {settings.data_dir.resolve()}", file=sys.stderr)
     settings = replace(settings, public_base_domain=BASE_DOMAIN, celery_queue=f"bench-{uuid.uuid4().hex[:8]}")
     try:
-        with bench_database(settings) as db_settings:
+        with scratch_database(settings, prefix="lms_bench") as db_settings:
             started = time.monotonic()
             migrate(db_settings)
             with api_server(db_settings, args.server_workers) as base_url:

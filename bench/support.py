@@ -11,9 +11,8 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from sqlalchemy import create_engine, make_url, pool, text
-
-from lms.config import Settings, sync_url
+from lms.config import Settings
+from lms.db.scratch import scratch_database
 from lms.runtime.embedded import EmbeddedServices, start_embedded
 
 
@@ -25,18 +24,10 @@ def bench_settings(prefix: str, needs_redis: bool = True) -> Iterator[Settings]:
     if not settings.database_url or (needs_redis and not settings.redis_url):
         settings, services = start_embedded(settings)
         print(f"embedded services under {settings.data_dir.resolve()}", file=sys.stderr)
-    assert settings.database_url
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(sync_url(settings.database_url), poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(settings.database_url).set(database=name).render_as_string(hide_password=False)
     try:
-        yield replace(settings, database_url=url, celery_queue=f"bench-{uuid.uuid4().hex[:8]}")
+        with scratch_database(settings, prefix=prefix) as scratch:
+            yield replace(scratch, celery_queue=f"bench-{uuid.uuid4().hex[:8]}")
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
         services.stop()
 
 

@@ -26,17 +26,14 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from sqlalchemy import create_engine, make_url, pool, text
-
-from lms.config import Settings, sync_url
+from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import create_database
 from lms.db.migrate import migrate
+from lms.db.scratch import scratch_database
 from lms.identity.models import User
 from lms.lib.storage import storage_from_url
 from lms.media import ffmpeg
@@ -131,23 +128,6 @@ async def pipeline(settings: Settings, source: Path, size: int) -> tuple[float, 
         await database.dispose()
 
 
-@contextmanager
-def bench_database(settings: Settings) -> Iterator[Settings]:
-    """A new, empty database on the same server, dropped afterwards."""
-    assert settings.database_url
-    name = f"lms_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(sync_url(settings.database_url), poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(settings.database_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield replace(settings, database_url=url)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # A stopped run still drops its database and files (the `finally` below).
@@ -161,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         source = scratch / "source.mp4"
         print(f"generating {args.minutes:g} min of {args.height}p{args.fps} ...", file=sys.stderr)
         generate_source(source, args.minutes, args.height, args.fps)
-        with bench_database(settings) as db_settings:
+        with scratch_database(settings, prefix="lms_bench") as db_settings:
             migrate(db_settings)
             run_settings = replace(db_settings, data_dir=scratch / "data", storage_url=f"file://{scratch / 'storage'}")
             print("bare FFmpeg ladder ...", file=sys.stderr)
