@@ -26,6 +26,8 @@ bench: setup
 	$(BIN)/python bench/auth.py
 	$(BIN)/python bench/progress_ingest.py
 	$(BIN)/python bench/search.py
+	$(BIN)/python bench/quiz_submit.py
+	$(BIN)/python bench/certificates.py
 
 bench-transcode: setup
 	$(BIN)/python bench/transcode.py
