@@ -14,6 +14,7 @@ declare -A PROVIDES=(
   [zbar-tools]="command -v zbarimg"
   [poppler-utils]="command -v pdftoppm"
   [npm]="command -v npm"
+  [xmlsec1]="command -v xmlsec1"   # pysaml2 (the test IdP) signs with it
 )
 missing=()
 for pkg in "${!PROVIDES[@]}"; do
