@@ -38,6 +38,7 @@ from lms.identity.controllers import AuthController, MeController, PasswordContr
 from lms.identity.keys import KeyRing
 from lms.identity.mfa_routes import IdentitySettingsController, MfaEnrolmentController, MyMfaController
 from lms.identity.pages import SignInPagesController
+from lms.identity.principal import provide_principal
 from lms.identity.scim.controllers import ScimController, ScimTokensController
 from lms.identity.sso.controllers import SsoDiscoveryController, SsoFlowController, SsoProvidersController
 from lms.identity.sso.saml_routes import SamlController, SamlProvidersController
@@ -49,6 +50,7 @@ from lms.learning.controllers import (
 )
 from lms.lib.errors import EXCEPTION_HANDLERS
 from lms.lib.jobs import build_celery, set_job_sender
+from lms.lib.pagination import provide_page_params
 from lms.lib.telemetry import configure_logging, prometheus_config, request_context_middleware
 from lms.media.controllers import MediaStaffController, PlaybackController, PlayerPagesController, StreamController
 from lms.tenancy.controllers import OperatorController
@@ -143,7 +145,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     return Litestar(
         route_handlers=route_handlers,
-        dependencies={"db_session": Provide(provide_db_session)},
+        # Request-scoped pieces every domain's handlers may ask for by name.
+        dependencies={
+            "db_session": Provide(provide_db_session),
+            "principal": Provide(provide_principal),
+            "page": Provide(provide_page_params, sync_to_thread=False),
+        },
         lifespan=[lifespan],
         # Outermost first: request id, then tenant (so metrics can label by tenant), then metrics.
         middleware=[

@@ -31,9 +31,9 @@ from lms.assessments.peer_reviews import PeerReviewService
 from lms.assessments.storage import submission_store
 from lms.catalog.guards import requires_author
 from lms.config import Settings
-from lms.identity.principal import Principal, provide_principal, requires_user
+from lms.identity.principal import Principal, requires_user
 from lms.lib.errors import ValidationFailed
-from lms.lib.pagination import Page, PageParams, provide_page_params
+from lms.lib.pagination import Page, PageParams
 
 
 async def provide_assignments(
@@ -48,10 +48,8 @@ async def provide_peer_reviews(assignments: AssignmentService) -> PeerReviewServ
 
 
 _DEPENDENCIES = {
-    "principal": Provide(provide_principal),
     "assignments": Provide(provide_assignments),
     "peer": Provide(provide_peer_reviews),
-    "page": Provide(provide_page_params, sync_to_thread=False),
 }
 
 

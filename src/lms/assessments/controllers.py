@@ -25,8 +25,8 @@ from lms.assessments.schemas import (
     SubmitIn,
 )
 from lms.catalog.guards import requires_author
-from lms.identity.principal import Principal, provide_principal, requires_user
-from lms.lib.pagination import Page, PageParams, provide_page_params
+from lms.identity.principal import Principal, requires_user
+from lms.lib.pagination import Page, PageParams
 
 
 async def provide_authoring(db_session: AsyncSession, principal: Principal) -> QuizAuthoring:
@@ -38,10 +38,8 @@ async def provide_attempts(db_session: AsyncSession, principal: Principal) -> At
 
 
 _DEPENDENCIES = {
-    "principal": Provide(provide_principal),
     "authoring": Provide(provide_authoring),
     "attempts": Provide(provide_attempts),
-    "page": Provide(provide_page_params, sync_to_thread=False),
 }
 
 

@@ -36,8 +36,8 @@ from lms.catalog.schemas import (
 )
 from lms.catalog.search import CourseSearch, SearchQuery, SearchResult
 from lms.catalog.services import CatalogueService, course_out, lesson_out, module_out
-from lms.identity.principal import Principal, provide_principal, requires_user
-from lms.lib.pagination import Page, PageParams, provide_page_params
+from lms.identity.principal import Principal, requires_user
+from lms.lib.pagination import Page, PageParams
 
 
 async def provide_catalogue(db_session: AsyncSession, principal: Principal) -> CatalogueService:
@@ -48,9 +48,7 @@ class CourseController(Controller):
     path = "/api/v1/courses"
     guards = [requires_user]
     dependencies = {
-        "principal": Provide(provide_principal),
         "catalogue": Provide(provide_catalogue),
-        "page": Provide(provide_page_params, sync_to_thread=False),
     }
     tags = ["catalogue"]
 
@@ -156,9 +154,7 @@ class SharedCatalogueController(Controller):
     path = "/api/v1/catalog/shared"
     guards = [requires_author]
     dependencies = {
-        "principal": Provide(provide_principal),
         "catalogue": Provide(provide_catalogue),
-        "page": Provide(provide_page_params, sync_to_thread=False),
     }
     tags = ["catalogue"]
 
@@ -226,9 +222,7 @@ class ProgramController(Controller):
     path = "/api/v1/programs"
     guards = [requires_user]
     dependencies = {
-        "principal": Provide(provide_principal),
         "programs": Provide(provide_programs),
-        "page": Provide(provide_page_params, sync_to_thread=False),
     }
     tags = ["catalogue"]
 

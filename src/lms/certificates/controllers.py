@@ -6,7 +6,6 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Controller, MediaType, Request, Response, get, post, put
-from litestar.di import Provide
 from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,9 +30,9 @@ from lms.certificates.schemas import (
 )
 from lms.certificates.storage import CertificateFiles, download_signature_valid, signed_download_path
 from lms.config import Settings
-from lms.identity.principal import Principal, provide_principal, requires_user
+from lms.identity.principal import Principal, requires_user
 from lms.lib.errors import NotFound, error_body
-from lms.lib.pagination import Page, PageParams, provide_page_params
+from lms.lib.pagination import Page, PageParams
 from lms.web.controllers import page
 
 
@@ -162,10 +161,6 @@ class VerificationController(Controller):
 class MyCertificatesController(Controller):
     path = "/api/v1/me/certificates"
     guards = [requires_user]
-    dependencies = {
-        "principal": Provide(provide_principal),
-        "page": Provide(provide_page_params, sync_to_thread=False),
-    }
     tags = ["certificates"]
 
     @get("/")
@@ -195,10 +190,6 @@ class MyCertificatesController(Controller):
 class CertificateAdminController(Controller):
     path = "/api/v1/certificates"
     guards = [requires_tenant_admin]
-    dependencies = {
-        "principal": Provide(provide_principal),
-        "page": Provide(provide_page_params, sync_to_thread=False),
-    }
     tags = ["certificates"]
 
     @get("/")

@@ -7,7 +7,6 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, get, patch, post
-from litestar.di import Provide
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +18,6 @@ from lms.identity.principal import (
     REFRESH_COOKIE,
     Principal,
     allows_anonymous,
-    provide_principal,
     require_csrf,
     requires_role,
     requires_user,
@@ -47,7 +45,7 @@ from lms.identity.signin import (
 )
 from lms.identity.throttle import SignInThrottle
 from lms.lib.errors import NotFound, Unauthorized, error_body
-from lms.lib.pagination import Page, PageParams, provide_page_params
+from lms.lib.pagination import Page, PageParams
 
 
 @get("/.well-known/jwks.json", include_in_schema=False, cache_control=None)
@@ -68,7 +66,6 @@ class MeOut(msgspec.Struct):
 class MeController(Controller):
     path = "/api/v1/me"
     guards = [requires_user]
-    dependencies = {"principal": Provide(provide_principal)}
     tags = ["identity"]
 
     @get("/")
@@ -97,7 +94,6 @@ class MeController(Controller):
 class PasswordController(Controller):
     path = "/api/v1/me/password"
     guards = [requires_user]
-    dependencies = {"principal": Provide(provide_principal)}
     tags = ["identity"]
 
     @post("/", status_code=HTTP_200_OK)
@@ -226,10 +222,6 @@ class UsersController(Controller):
 
     path = "/api/v1/users"
     guards = [requires_role(Role.TENANT_ADMIN)]
-    dependencies = {
-        "principal": Provide(provide_principal),
-        "page": Provide(provide_page_params, sync_to_thread=False),
-    }
     tags = ["identity"]
 
     @get("/")

@@ -6,14 +6,13 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post, put
-from litestar.di import Provide
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.identity.controllers import sessions_of, tenant_id_of, totp_of
 from lms.identity.mfa import mfa_required_for, settings_of
 from lms.identity.models import ActionPurpose, IdentitySettings, Role, User
-from lms.identity.principal import Principal, allows_anonymous, provide_principal, requires_role, requires_user
+from lms.identity.principal import Principal, allows_anonymous, requires_role, requires_user
 from lms.identity.sessions import session_cookies
 from lms.identity.signin import consume_link, peek_link
 from lms.lib.errors import NotFound
@@ -79,7 +78,6 @@ class MyMfaController(Controller):
 
     path = "/api/v1/me/mfa"
     guards = [requires_user]
-    dependencies = {"principal": Provide(provide_principal)}
     tags = ["identity"]
 
     @get("/")

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.guards import requires_author
 from lms.catalog.schemas import MigrateIn
-from lms.identity.principal import Principal, provide_principal, requires_user
+from lms.identity.principal import Principal, requires_user
 from lms.learning import views
 from lms.learning.ingest import StreamKeys, ingest_events, ingest_redis
 from lms.learning.models import EnrollmentSource, EnrollmentStatus
@@ -31,7 +31,7 @@ from lms.learning.schemas import (
     StatusIn,
 )
 from lms.learning.services import EnrollmentService, enrollment_out
-from lms.lib.pagination import Page, PageParams, provide_page_params
+from lms.lib.pagination import Page, PageParams
 
 
 async def provide_enrollments(db_session: AsyncSession, principal: Principal) -> EnrollmentService:
@@ -42,9 +42,7 @@ class EnrollmentController(Controller):
     path = "/api/v1/enrollments"
     guards = [requires_user]
     dependencies = {
-        "principal": Provide(provide_principal),
         "enrollments": Provide(provide_enrollments),
-        "page": Provide(provide_page_params, sync_to_thread=False),
     }
     tags = ["learning"]
 
@@ -90,7 +88,7 @@ class EnrollmentController(Controller):
 class CourseVersionMigrationController(Controller):
     path = "/api/v1/courses/{course_id:uuid}/versions/{number:int}/migrate"
     guards = [requires_author]
-    dependencies = {"principal": Provide(provide_principal), "enrollments": Provide(provide_enrollments)}
+    dependencies = {"enrollments": Provide(provide_enrollments)}
     tags = ["learning"]
 
     @post("/", status_code=HTTP_200_OK)
@@ -104,7 +102,6 @@ class CourseVersionMigrationController(Controller):
 class ProgressController(Controller):
     path = "/api/v1/progress"
     guards = [requires_user]
-    dependencies = {"principal": Provide(provide_principal)}
     tags = ["learning"]
 
     @post("/events")
@@ -125,7 +122,6 @@ class ProgressController(Controller):
 class LearnerController(Controller):
     path = "/api/v1/me/learning"
     guards = [requires_user]
-    dependencies = {"principal": Provide(provide_principal)}
     tags = ["learning"]
 
     @get("/courses")

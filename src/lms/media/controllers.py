@@ -19,12 +19,11 @@ from lms.identity.models import Role
 from lms.identity.principal import (
     Principal,
     allows_anonymous,
-    provide_principal,
     requires_role,
     requires_user,
 )
 from lms.lib.errors import Conflict, Forbidden, NotFound
-from lms.lib.pagination import Page, PageParams, provide_page_params
+from lms.lib.pagination import Page, PageParams
 from lms.lib.storage import ObjectMissing, Storage, media_prefix, storage_for
 from lms.media import learning_link
 from lms.media.access import is_media_staff, may_watch
@@ -126,7 +125,6 @@ async def asset_out(session: AsyncSession, service: AssetService, asset: MediaAs
 
 
 _DEPENDENCIES = {
-    "principal": Provide(provide_principal),
     "storage": Provide(provide_storage, sync_to_thread=False),
     "settings": Provide(provide_settings, sync_to_thread=False),
 }
@@ -137,7 +135,7 @@ class MediaStaffController(Controller):
 
     path = "/api/v1/media"
     guards = [requires_role(Role.INSTRUCTOR, Role.TENANT_ADMIN)]
-    dependencies = {**_DEPENDENCIES, "page": Provide(provide_page_params, sync_to_thread=False)}
+    dependencies = _DEPENDENCIES
     tags = ["media"]
 
     @post("/uploads", status_code=HTTP_201_CREATED)
@@ -324,10 +322,7 @@ class StreamController(Controller):
     """Signed delivery from storage; the HMAC token in the path is the authorization."""
 
     path = "/media/s"
-    dependencies = {
-        "storage": Provide(provide_storage, sync_to_thread=False),
-        "settings": Provide(provide_settings, sync_to_thread=False),
-    }
+    dependencies = _DEPENDENCIES
     include_in_schema = False
     # Public by design: a short-lived token bound to tenant and asset authorizes each request,
     # so players (and a CDN in front) fetch without cookies or bearer tokens.
@@ -373,7 +368,6 @@ class PlayerPagesController(Controller):
 
     include_in_schema = False
     guards = [requires_user]
-    dependencies = {"principal": Provide(provide_principal)}
 
     @get("/media/{asset_id:uuid}/watch")
     async def watch(

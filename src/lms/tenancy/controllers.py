@@ -12,7 +12,7 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 from sqlalchemy import func, select
 
-from lms.lib.pagination import Page, PageParams, provide_page_params
+from lms.lib.pagination import Page, PageParams
 from lms.tenancy.guards import requires_operator
 from lms.tenancy.models import OperatorAuditEntry, TenantStatus
 from lms.tenancy.schemas import AuditEntryOut, DomainCreate, DomainOut, StatusChange, TenantCreate, TenantOut
@@ -39,7 +39,6 @@ class OperatorController(Controller):
     guards = [requires_operator]
     dependencies = {
         "admin": Provide(provide_tenant_admin),
-        "page": Provide(provide_page_params, sync_to_thread=False),
     }
     tags = ["operator"]
 

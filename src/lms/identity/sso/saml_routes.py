@@ -7,7 +7,6 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, get, post, put
-from litestar.di import Provide
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect
@@ -22,7 +21,6 @@ from lms.identity.principal import (
     REFRESH_COOKIE,
     Principal,
     allows_anonymous,
-    provide_principal,
     requires_role,
     requires_user,
 )
@@ -139,7 +137,6 @@ class SamlController(Controller):
     @post(
         "/logout",
         guards=[requires_user],
-        dependencies={"principal": Provide(provide_principal)},
         status_code=303,
     )
     async def logout(
