@@ -7,15 +7,17 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
+from litestar.dto import MsgspecDTO
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_422_UNPROCESSABLE_ENTITY
+from litestar.typing import FieldDefinition
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.guards import requires_author
 from lms.catalog.schemas import MigrateIn
 from lms.identity.principal import Principal, requires_user
 from lms.learning import views
-from lms.learning.ingest import StreamKeys, ingest_events, ingest_redis
+from lms.learning.ingest import StreamKeys, decode_batch, ingest_events, ingest_redis
 from lms.learning.models import EnrollmentSource, EnrollmentStatus
 from lms.learning.schemas import (
     BulkEnrollIn,
@@ -27,6 +29,7 @@ from lms.learning.schemas import (
     EventsOut,
     LessonViewOut,
     MyCourseOut,
+    ReceivedBatch,
     ResumeOut,
     StatusIn,
 )
@@ -99,14 +102,26 @@ class CourseVersionMigrationController(Controller):
         return {"migrated": await enrollments.migrate(course_id, number, data.enrollment_ids)}
 
 
+class EventsBodyDTO(MsgspecDTO[EventsIn]):
+    """Documents the body as EventsIn but decodes it in one pass into a ReceivedBatch: the hottest
+    route skips the generic JSON-to-dict step, and each event is then decoded on its own."""
+
+    def decode_bytes(self, value: bytes) -> Any:
+        return decode_batch(value)
+
+    @classmethod
+    def create_openapi_schema(cls, field_definition: Any, handler_id: str, schema_creator: Any) -> Any:
+        return schema_creator.for_field_definition(FieldDefinition.from_annotation(EventsIn))
+
+
 class ProgressController(Controller):
     path = "/api/v1/progress"
     guards = [requires_user]
     tags = ["learning"]
 
-    @post("/events")
+    @post("/events", dto=EventsBodyDTO, return_dto=None)
     async def events(
-        self, request: Request[Any, Any, Any], principal: Principal, data: EventsIn
+        self, request: Request[Any, Any, Any], principal: Principal, data: ReceivedBatch
     ) -> Response[EventsOut]:
         """A batch of progress events: 202 with a result per event; 422 when none was accepted."""
         keys = StreamKeys.for_queue(request.app.state.settings.celery_queue)

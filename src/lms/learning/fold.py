@@ -33,11 +33,13 @@ from lms.learning.completion import covered_seconds, lesson_is_complete, merge_r
 from lms.learning.ingest import StreamKeys
 from lms.learning.models import Enrollment, LessonProgress, ProgressStatus
 from lms.learning.progress import Activity, new_id, plan_for, recompute_enrollments
+from lms.learning.schemas import LessonCompleted, ProgressEventIn, TextScrolled, VideoHeartbeat
 
 GROUP = "fold"
 LOCK_SECONDS = 120
 READ_COUNT = 500  # stream entries per read (each holds up to 100 events)
 RECLAIM_IDLE_MS = 60_000
+_ENTRY_EVENTS = msgspec.json.Decoder(list[ProgressEventIn])
 
 
 @dataclass
@@ -92,7 +94,7 @@ async def fold_pending(db: Database, redis: aioredis.Redis, keys: StreamKeys, ma
 
 
 async def _fold_entries(db: Database, redis: aioredis.Redis, keys: StreamKeys, entries: list[Any]) -> int:
-    by_tenant: dict[UUID, list[tuple[UUID, dict[str, Any]]]] = defaultdict(list)
+    by_tenant: dict[UUID, list[tuple[UUID, ProgressEventIn]]] = defaultdict(list)
     ids = []
     for entry_id, fields in entries:
         ids.append(entry_id)
@@ -100,7 +102,7 @@ async def _fold_entries(db: Database, redis: aioredis.Redis, keys: StreamKeys, e
             continue  # deleted before it was claimed
         tenant_id = UUID(fields[b"tenant"].decode())
         user_id = UUID(fields[b"user"].decode())
-        for event in msgspec.json.decode(fields[b"events"]):
+        for event in _ENTRY_EVENTS.decode(fields[b"events"]):
             by_tenant[tenant_id].append((user_id, event))
     total = 0
     for tenant_id, events in by_tenant.items():
@@ -112,52 +114,50 @@ async def _fold_entries(db: Database, redis: aioredis.Redis, keys: StreamKeys, e
     return total
 
 
-async def fold_events(session: AsyncSession, tenant_id: UUID, events: list[tuple[UUID, dict[str, Any]]]) -> int:
+def _payload(event: ProgressEventIn) -> dict[str, Any]:
+    """What progress_events keeps beyond the common columns."""
+    if isinstance(event, VideoHeartbeat):
+        return {"p": event.position, "w": [[r.start, r.end] for r in event.watched]}
+    if isinstance(event, TextScrolled):
+        return {"d": event.depth}
+    return {}
+
+
+async def fold_events(session: AsyncSession, tenant_id: UUID, events: list[tuple[UUID, ProgressEventIn]]) -> int:
     """Store new events once and fold them into progress; returns how many were new."""
     now = datetime.now(UTC)
-    rows = [
-        {
-            "user_id": user_id,
-            "client_event_id": e["e"],
-            "kind": e["k"],
-            "lesson_id": UUID(e["l"]),
-            "course_id": e["c"],
-            "occurred_at": datetime.fromisoformat(e["t"]),
-            "payload": {k: v for k, v in e.items() if k in ("p", "w", "d")},
-        }
-        for user_id, e in events
-    ]
+    user_text = {user_id: str(user_id) for user_id in {user_id for user_id, _ in events}}
     # One statement with array parameters: cheap to build however large the batch is.
     result = await session.execute(
         _INSERT_EVENTS,
         {
             "tenant_id": tenant_id,
-            "ids": [str(uuid_utils.uuid7()) for _ in rows],
-            "users": [str(r["user_id"]) for r in rows],
-            "event_ids": [r["client_event_id"] for r in rows],
-            "kinds": [r["kind"] for r in rows],
-            "lessons": [str(r["lesson_id"]) for r in rows],
-            "courses": [r["course_id"] for r in rows],
-            "times": [r["occurred_at"] for r in rows],
-            "payloads": [msgspec.json.encode(r["payload"]).decode() for r in rows],
+            "ids": [str(uuid_utils.uuid7()) for _ in events],
+            "users": [user_text[user_id] for user_id, _ in events],
+            "event_ids": [e.client_event_id for _, e in events],
+            "kinds": [e.__struct_config__.tag for _, e in events],
+            "lessons": [str(e.lesson_id) for _, e in events],
+            "courses": [str(e.course_id) for _, e in events],
+            "times": [e.occurred_at for _, e in events],
+            "payloads": [msgspec.json.encode(_payload(e)).decode() for _, e in events],
         },
     )
     new_keys = {(row.user_id, row.client_event_id) for row in result}
-    fresh = [r for r in rows if (str(r["user_id"]), r["client_event_id"]) in new_keys]
+    fresh = [(user_id, e) for user_id, e in events if (user_text[user_id], e.client_event_id) in new_keys]
     if not fresh:
         return 0
-    fresh.sort(key=lambda r: r["occurred_at"])
+    fresh.sort(key=lambda item: item[1].occurred_at)
 
     folds: dict[tuple[UUID, UUID], Fold] = defaultdict(Fold)
-    for r in fresh:
-        fold = folds[(r["user_id"], r["lesson_id"])]
-        payload, at = r["payload"], r["occurred_at"]
-        if r["kind"] == "video_heartbeat":
-            fold.ranges.extend(payload.get("w", []))
-            fold.position, fold.position_at = payload["p"], at
-        elif r["kind"] == "text_scrolled":
-            fold.scroll = max(fold.scroll, payload["d"])
-        elif r["kind"] == "lesson_completed":
+    for user_id, event in fresh:
+        fold = folds[(user_id, event.lesson_id)]
+        at = event.occurred_at
+        if isinstance(event, VideoHeartbeat):
+            fold.ranges.extend([r.start, r.end] for r in event.watched)
+            fold.position, fold.position_at = event.position, at
+        elif isinstance(event, TextScrolled):
+            fold.scroll = max(fold.scroll, event.depth)
+        elif isinstance(event, LessonCompleted):
             fold.completed_claim = True
         fold.viewed = True
         fold.last_at = at

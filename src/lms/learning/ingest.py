@@ -1,8 +1,11 @@
 """Progress-event ingest: validate each event cheaply, append the batch to a Redis stream, return.
 
-Per request: lesson metadata and enrolments come from short-lived per-process caches (one query
-each on a miss, on a tenant-bound session opened only then), then one pipelined XADD. Folding into
-lesson_progress happens in the worker (lms.learning.fold), scheduled once per one-second window.
+Per request: the body is decoded straight into typed events (one decoder per event, so one bad
+event does not sink the rest); lesson metadata and enrolments come from short-lived per-process
+caches (one query each on a miss, on a tenant-bound session opened only then); then one XADD.
+Folding into lesson_progress happens in the worker (lms.learning.fold): whoever first claims a
+one-second window schedules a fold, and a fold that found events schedules the next one, so an
+API process needs to try the claim at most once per window.
 """
 
 from __future__ import annotations
@@ -30,9 +33,11 @@ from lms.learning.schemas import (
     EventResult,
     EventsOut,
     ProgressEventIn,
+    ReceivedBatch,
     TextScrolled,
     VideoHeartbeat,
 )
+from lms.lib.errors import DomainError, ValidationFailed
 from lms.lib.jobs import Job, send_now
 
 FOLD_TASK = "learning.fold_progress"
@@ -47,6 +52,7 @@ LESSON_TTL_SECONDS = 60.0
 ENROLLMENT_TTL_SECONDS = 30.0
 STALE_GRACE_SECONDS = 5.0
 _FIELD_RE = re.compile(r"at `\$\.?([^`]*)`")
+_NAMED_FIELD_RE = re.compile(r"field `([^`]*)`")
 
 
 @dataclass(frozen=True)
@@ -151,16 +157,53 @@ class EventRejected(Exception):
         self.code, self.message, self.field = code, message, field
 
 
-def _decode(index: int, raw: Any) -> ProgressEventIn:
+_BATCH_DECODER = msgspec.json.Decoder(ReceivedBatch)
+_EVENT_DECODER: msgspec.json.Decoder[ProgressEventIn] = msgspec.json.Decoder(ProgressEventIn)
+
+
+class InvalidJson(DomainError):
+    status = 400
+    code = "invalid_json"
+
+
+def decode_batch(body: bytes) -> ReceivedBatch:
+    """The batch envelope; its events stay raw JSON until each is decoded on its own."""
     try:
-        event: ProgressEventIn = msgspec.convert(raw, type=ProgressEventIn)
-        return event
+        return _BATCH_DECODER.decode(body)
     except msgspec.ValidationError as exc:
-        text = str(exc)
-        match = _FIELD_RE.search(text)
-        field = f"events[{index}]" + (f".{match.group(1)}" if match and match.group(1) else "")
-        message = text.split(" - at ")[0]
+        message, field = _split_error(exc)
+        raise ValidationFailed(message, field=field or "events") from exc
+    except msgspec.DecodeError as exc:
+        raise InvalidJson(f"the body is not valid JSON: {exc}", field="body") from exc
+
+
+def _split_error(exc: msgspec.MsgspecError) -> tuple[str, str]:
+    """msgspec says "Expected `int`, got `str` - at `$.events[0].x`": the message and `events[0].x`."""
+    text = str(exc)
+    message = text.split(" - at ")[0]
+    path = match.group(1) if (match := _FIELD_RE.search(text)) else ""
+    if named := _NAMED_FIELD_RE.search(message):  # a missing or unknown field
+        path = f"{path}.{named.group(1)}" if path else named.group(1)
+    return message, path
+
+
+def _decode(index: int, raw: msgspec.Raw) -> ProgressEventIn:
+    try:
+        return _EVENT_DECODER.decode(raw)
+    except msgspec.MsgspecError as exc:
+        message, path = _split_error(exc)
+        field = f"events[{index}]" + (f".{path}" if path else "")
         raise EventRejected("invalid_event", message, field) from exc
+
+
+def _client_event_id(raw: msgspec.Raw) -> str | None:
+    """Best effort, for reporting on an event that did not decode."""
+    try:
+        value = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return None
+    event_id = value.get("client_event_id") if isinstance(value, dict) else None
+    return event_id if isinstance(event_id, str) else None
 
 
 async def _lessons(lazy: LazySession, tenant_id: UUID, ids: set[UUID]) -> dict[UUID, LessonMeta]:
@@ -246,20 +289,27 @@ def _check(index: int, event: ProgressEventIn, lesson: LessonMeta | None, enroll
         raise EventRejected("wrong_lesson_type", f"text_scrolled on a {lesson.type} lesson", f"{prefix}.type")
 
 
-def _compact(event: ProgressEventIn) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "k": event.__struct_config__.tag,
-        "e": event.client_event_id,
-        "l": str(event.lesson_id),
-        "c": str(event.course_id),
-        "t": event.occurred_at.astimezone(UTC).isoformat(),
-    }
-    if isinstance(event, VideoHeartbeat):
-        item["p"] = event.position
-        item["w"] = [[r.start, r.end] for r in event.watched]
-    elif isinstance(event, TextScrolled):
-        item["d"] = event.depth
-    return item
+class FoldClaims:
+    """When this process last tried to claim a fold window, per stream: one try per window is
+    enough, because a fold that found events schedules the next one itself."""
+
+    def __init__(self) -> None:
+        self._next: dict[str, float] = {}
+
+    def due(self, keys: StreamKeys) -> bool:
+        now = time.monotonic()
+        if now < self._next.get(keys.scheduled, 0.0):
+            return False
+        self._next[keys.scheduled] = now + FOLD_WINDOW_SECONDS
+        return True
+
+
+fold_claims = FoldClaims()
+
+
+async def claim_fold_window(redis: aioredis.Redis, keys: StreamKeys) -> bool:
+    """Schedule a fold for the end of the current window unless one is already pending."""
+    return bool(await redis.set(keys.scheduled, b"1", nx=True, px=int(FOLD_WINDOW_SECONDS * 1000)))
 
 
 async def ingest_events(
@@ -267,7 +317,7 @@ async def ingest_events(
     redis: aioredis.Redis,
     keys: StreamKeys,
     principal: Principal,
-    raw_events: list[Any],
+    raw_events: list[msgspec.Raw],
 ) -> EventsOut:
     """Validate a batch per event and append the accepted ones; returns a result per event."""
     now = datetime.now(UTC)
@@ -277,15 +327,14 @@ async def ingest_events(
         try:
             decoded.append((index, _decode(index, raw)))
         except EventRejected as exc:
-            event_id = raw.get("client_event_id") if isinstance(raw, dict) else None
-            results.append(_rejected(index, event_id if isinstance(event_id, str) else None, exc))
+            results.append(_rejected(index, _client_event_id(raw), exc))
     lazy = LazySession(sessions, principal.tenant_id)
     try:
         lessons = await _lessons(lazy, principal.tenant_id, {e.lesson_id for _, e in decoded})
         enrolled = await _enrolled(lazy, principal, {e.course_id for _, e in decoded})
     finally:
         await lazy.close()
-    accepted: list[dict[str, Any]] = []
+    accepted: list[ProgressEventIn] = []
     seen: set[str] = set()
     for index, event in decoded:
         try:
@@ -298,21 +347,13 @@ async def ingest_events(
             results.append(_rejected(index, event.client_event_id, exc))
             continue
         seen.add(event.client_event_id)
-        accepted.append(_compact(event))
+        accepted.append(event)
         results.append(EventResult(index=index, status="accepted", client_event_id=event.client_event_id))
     if accepted:
-        entry = {
-            "tenant": str(principal.tenant_id),
-            "user": str(principal.user_id),
-            "events": msgspec.json.encode(accepted),
-        }
-        # One round trip: append, and claim the current one-second fold window. The claimant
-        # schedules a fold for the end of the window, so every append is folded within ~1 s.
-        async with redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(keys.stream, entry)  # type: ignore[arg-type]
-            pipe.set(keys.scheduled, b"1", nx=True, px=int(FOLD_WINDOW_SECONDS * 1000))
-            _, claimed = await pipe.execute()
-        if claimed:
+        events = msgspec.json.encode(accepted)
+        entry = {"tenant": str(principal.tenant_id), "user": str(principal.user_id), "events": events}
+        await redis.xadd(keys.stream, entry)  # type: ignore[arg-type]
+        if fold_claims.due(keys) and await claim_fold_window(redis, keys):
             await asyncio.to_thread(send_now, Job(FOLD_TASK, (), countdown=FOLD_WINDOW_SECONDS))
     results.sort(key=lambda r: r.index)
     return EventsOut(accepted=len(accepted), rejected=len(results) - len(accepted), results=results)

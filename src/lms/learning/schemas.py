@@ -59,19 +59,20 @@ class BulkResult(msgspec.Struct):
     error: dict[str, Any] | None = None
 
 
-class Range(msgspec.Struct, array_like=True):
+# gc=False on the event types: they never form reference cycles, and the fold holds thousands.
+class Range(msgspec.Struct, array_like=True, gc=False):
     start: Seconds
     end: Seconds
 
 
-class LessonViewed(msgspec.Struct, tag_field="type", tag="lesson_viewed", forbid_unknown_fields=True):
+class LessonViewed(msgspec.Struct, tag_field="type", tag="lesson_viewed", forbid_unknown_fields=True, gc=False):
     client_event_id: ClientEventId
     lesson_id: UUID
     course_id: UUID
     occurred_at: datetime
 
 
-class VideoHeartbeat(msgspec.Struct, tag_field="type", tag="video_heartbeat", forbid_unknown_fields=True):
+class VideoHeartbeat(msgspec.Struct, tag_field="type", tag="video_heartbeat", forbid_unknown_fields=True, gc=False):
     """`position` is the playhead; `watched` the ranges actually played since the last heartbeat."""
 
     client_event_id: ClientEventId
@@ -82,7 +83,7 @@ class VideoHeartbeat(msgspec.Struct, tag_field="type", tag="video_heartbeat", fo
     watched: Annotated[list[Range], msgspec.Meta(max_length=50)] = msgspec.field(default_factory=list)
 
 
-class TextScrolled(msgspec.Struct, tag_field="type", tag="text_scrolled", forbid_unknown_fields=True):
+class TextScrolled(msgspec.Struct, tag_field="type", tag="text_scrolled", forbid_unknown_fields=True, gc=False):
     client_event_id: ClientEventId
     lesson_id: UUID
     course_id: UUID
@@ -90,7 +91,7 @@ class TextScrolled(msgspec.Struct, tag_field="type", tag="text_scrolled", forbid
     depth: Annotated[float, msgspec.Meta(ge=0, le=1, description="fraction of the text scrolled, 0..1")]
 
 
-class LessonCompleted(msgspec.Struct, tag_field="type", tag="lesson_completed", forbid_unknown_fields=True):
+class LessonCompleted(msgspec.Struct, tag_field="type", tag="lesson_completed", forbid_unknown_fields=True, gc=False):
     client_event_id: ClientEventId
     lesson_id: UUID
     course_id: UUID
@@ -103,7 +104,13 @@ ProgressEventIn = LessonViewed | VideoHeartbeat | TextScrolled | LessonCompleted
 class EventsIn(msgspec.Struct, forbid_unknown_fields=True):
     """A batch; each event is validated on its own so one bad event does not sink the rest."""
 
-    events: Annotated[list[dict[str, Any]], msgspec.Meta(min_length=1, max_length=MAX_BATCH)]
+    events: Annotated[list[ProgressEventIn], msgspec.Meta(min_length=1, max_length=MAX_BATCH)]
+
+
+class ReceivedBatch(EventsIn, forbid_unknown_fields=True):
+    """EventsIn as the server first reads it: the envelope checked, each event still raw JSON."""
+
+    events: Annotated[list[msgspec.Raw], msgspec.Meta(min_length=1, max_length=MAX_BATCH)]  # type: ignore[assignment]
 
 
 class EventResult(msgspec.Struct, omit_defaults=True):

@@ -18,3 +18,12 @@ async def test_openapi_lists_catalogue_and_learning_routes(client: Client) -> No
         "/api/v1/programs",
     ):
         assert path in paths, path
+
+
+async def test_openapi_documents_each_progress_event_type(client: Client) -> None:
+    spec = (await client.get("http://any.host.example/schema/openapi.json")).json()
+    body = spec["paths"]["/api/v1/progress/events"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    batch = spec["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
+    kinds = {ref["$ref"].rsplit("/", 1)[1] for ref in batch["properties"]["events"]["items"]["oneOf"]}
+    assert kinds == {"LessonViewed", "VideoHeartbeat", "TextScrolled", "LessonCompleted"}
+    assert batch["properties"]["events"]["maxItems"] == 100

@@ -9,10 +9,13 @@ from uuid import UUID
 
 from sqlalchemy import select, text
 
+from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
+from lms.learning.ingest import FOLD_TASK, StreamKeys, fold_claims
 from lms.learning.models import LearningOutboxEntry
 from lms.learning.progress import record_assessment_result
+from lms.lib.jobs import Job, send_now
 from lms.tenancy.models import Tenant
 from tests.conftest import Login, MakeTenant, MakeUser, eventually, host
 from tests.integration.catalog.helpers import BuiltCourse, Client, build_course, instructor, learner
@@ -188,6 +191,20 @@ async def test_bad_events_are_rejected_by_name_while_good_ones_are_accepted(
     assert malformed.json()["error"]["field"] == "events"
     too_many = await send(client, course, headers, *[heartbeat(course, 1, [], 1) for _ in range(101)])
     assert too_many.status_code in (400, 422)
+    url = f"{course.base}/api/v1/progress/events"
+    broken = await client.post(url, content=b'{"events": [', headers={**headers, "content-type": "application/json"})
+    assert broken.status_code == 400
+    assert (broken.json()["error"]["code"], broken.json()["error"]["field"]) == ("invalid_json", "body")
+    stray = await client.post(url, json={"events": [heartbeat(course, 1, [], 1)], "extra": 1}, headers=headers)
+    assert stray.status_code == 422
+    assert stray.json()["error"]["field"] == "extra"
+    not_an_object = await send(client, course, headers, heartbeat(course, 1, [], 1), 7)  # type: ignore[arg-type]
+    assert not_an_object.status_code == 202
+    assert not_an_object.json()["results"][1]["error"]["field"] == "events[1]"
+    missing = {k: v for k, v in heartbeat(course, 1, [], 1, client_event_id="no-position").items() if k != "position"}
+    reported = (await send(client, course, headers, heartbeat(course, 1, [], 1), missing)).json()["results"][1]
+    assert reported["client_event_id"] == "no-position"
+    assert reported["error"]["field"] == "events[1].position"
 
 
 async def test_finishing_every_lesson_completes_the_course_once(
@@ -336,3 +353,39 @@ async def test_the_worker_folds_what_the_api_accepted(
         return bool(count == 10)
 
     await eventually(folded, timeout=30)
+
+
+async def test_events_after_a_fold_in_the_same_window_are_folded_by_the_next_one(
+    worker: Any,
+    client: Client,
+    db: Database,
+    redis: Any,
+    settings: Settings,
+    make_tenant: MakeTenant,
+    make_user: MakeUser,
+    login: Login,
+) -> None:
+    """An API process tries to claim a fold window once per window; what it appends after a fold
+    it did not schedule is picked up because a fold that found events schedules the next one."""
+    tenant, course, user, headers = await enrolled_learner(client, make_tenant, make_user, login)
+    keys = StreamKeys.for_queue(settings.celery_queue)
+    # Another API process holds the window and has scheduled the fold for its end.
+    await redis.set(keys.scheduled, b"1", px=1000)
+    send_now(Job(FOLD_TASK, (), countdown=1.0))
+    first = await send(client, course, headers, *[heartbeat(course, i, [[i - 1, i]], i) for i in range(1, 6)])
+    assert first.json()["accepted"] == 5
+
+    async def stored(expected: int) -> bool:
+        async with tenant_session(db.app_sessions, tenant.id) as session:
+            count = (
+                await session.execute(text("select count(*) from progress_events where user_id = :u"), {"u": user.id})
+            ).scalar_one()
+        return bool(count == expected)
+
+    await eventually(lambda: stored(5), timeout=15)
+    # This process tried to claim within the window (as it had, for the first batch), so it will
+    # not try again for the second: only the fold's own follow-up can pick it up.
+    fold_claims.due(keys)
+    second = await send(client, course, headers, *[heartbeat(course, i, [[i - 1, i]], i) for i in range(6, 11)])
+    assert second.json()["accepted"] == 5
+    await eventually(lambda: stored(10), timeout=15)
