@@ -34,9 +34,11 @@ celery_app.conf.beat_schedule = {
 app = celery_app
 
 
-@worker_init.connect
-@worker_process_init.connect
 def freeze_startup_objects(**_: Any) -> None:
     """What is loaded at start lives as long as the process: keep it out of the collector's scans,
     so the full collections a fold's thousands of short-lived events trigger stay short."""
     gc.freeze()
+
+
+worker_init.connect(freeze_startup_objects, weak=False)
+worker_process_init.connect(freeze_startup_objects, weak=False)
