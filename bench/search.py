@@ -204,20 +204,20 @@ def random_query(rng: random.Random, instructors: list[uuid.UUID]) -> SearchQuer
 
 async def measure(
     settings: Settings, instructors: dict[uuid.UUID, list[uuid.UUID]], args: argparse.Namespace, rng: random.Random
-) -> tuple[list[float], list[float], int, bool]:
+) -> tuple[list[float], list[float], int, int]:
     db = create_database(settings)
     tenants = list(instructors)
     search_times: list[float] = []
     baseline_times: list[float] = []
     hits = 0
-    typo_tolerance = False
+    corrected = 0
     try:
         for n in range(args.queries + 100):
             tenant_id = rng.choice(tenants)
             query = random_query(rng, instructors[tenant_id])
             started = time.perf_counter()
             async with tenant_session(db.app_sessions, tenant_id) as session:
-                result = await CourseSearch(session).search(query)
+                result = await CourseSearch(session, tenant_id).search(query)
             elapsed = time.perf_counter() - started
             started = time.perf_counter()
             async with tenant_session(db.app_sessions, tenant_id) as session:
@@ -233,10 +233,10 @@ async def measure(
                 search_times.append(elapsed)
                 baseline_times.append(base)
                 hits += result.total > 0
-                typo_tolerance = result.typo_tolerance
+                corrected += result.corrected_query is not None
     finally:
         await db.dispose()
-    return search_times, baseline_times, hits, typo_tolerance
+    return search_times, baseline_times, hits, corrected
 
 
 def main() -> int:
@@ -248,7 +248,7 @@ def main() -> int:
         started = time.monotonic()
         instructors = load(owner_url, args.tenants, args.courses, rng)
         loaded = time.monotonic() - started
-        search, baseline, hits, typo_tolerance = asyncio.run(measure(settings, instructors, args, rng))
+        search, baseline, hits, corrected = asyncio.run(measure(settings, instructors, args, rng))
     ms = 1000
     s50, s95 = percentile(search, 50) * ms, percentile(search, 95) * ms
     b50, b95 = percentile(baseline, 50) * ms, percentile(baseline, 95) * ms
@@ -256,7 +256,7 @@ def main() -> int:
     print(
         f"  queries                  {len(search):,} mixed (80% text, 20% of those with a typo; random filters, sorts)"
     )
-    print(f"  typo tolerance (pg_trgm) {'yes' if typo_tolerance else 'no: prefix matching only'}")
+    print(f"  answered after a spelling correction {corrected}")
     print(f"  queries with results     {hits:,}")
     print(f"  search p50 / p95         {s50:.1f} ms / {s95:.1f} ms   (target p95 < {args.target_p95_ms:.0f} ms)")
     print(f"  baseline p50 / p95       {b50:.1f} ms / {b95:.1f} ms   (20 newest, no text, no facets)")

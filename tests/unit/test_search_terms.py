@@ -1,8 +1,8 @@
-"""Search input becomes a safe prefix query: words only, whatever the user types."""
+"""Search input becomes a safe prefix query, and misspelt words are corrected by trigram similarity."""
 
 from __future__ import annotations
 
-from lms.catalog.search import prefix_query
+from lms.catalog.search import corrected, prefix_query, similarity, trigrams
 
 
 def test_words_become_anded_prefixes() -> None:
@@ -16,3 +16,22 @@ def test_tsquery_syntax_is_dropped() -> None:
 
 def test_nothing_searchable_gives_none() -> None:
     assert prefix_query("&&& !!") is None
+
+
+def test_trigrams_are_padded_like_pg_trgm() -> None:
+    assert trigrams("Cat") == {"  c", " ca", "cat", "at "}
+
+
+def test_similarity_matches_pg_trgm() -> None:
+    # SELECT similarity('negotiaton', 'negotiation') = 0.64285713 in PostgreSQL
+    assert round(similarity("negotiaton", "negotiation"), 4) == 0.6429
+    assert similarity("word", "word") == 1.0
+    assert similarity("abc", "xyz") == 0.0
+
+
+def test_only_unknown_words_are_replaced_and_only_by_close_ones() -> None:
+    vocabulary = ["negotiation", "skills", "data", "privacy"]
+    assert corrected("Negotiaton skills", vocabulary) == "negotiation skills"
+    assert corrected("negotiation skills", vocabulary) is None  # nothing to correct
+    assert corrected("quantum", vocabulary) is None  # nothing close enough
+    assert corrected("negotiaton", []) is None

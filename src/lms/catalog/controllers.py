@@ -189,6 +189,7 @@ class CatalogueSearchController(Controller):
     async def search(
         self,
         db_session: AsyncSession,
+        principal: Principal,
         q: str | None = Parameter(query="q", default=None, max_length=200),
         category: str | None = Parameter(query="category", default=None, max_length=80),
         difficulty: Difficulty | None = Parameter(query="difficulty", default=None),
@@ -211,7 +212,7 @@ class CatalogueSearchController(Controller):
             limit=limit,
             offset=offset,
         )
-        return await CourseSearch(db_session).search(query)
+        return await CourseSearch(db_session, principal.tenant_id).search(query)
 
 
 async def provide_programs(db_session: AsyncSession, principal: Principal) -> ProgramService:

@@ -2,18 +2,23 @@
 
 Everything goes through `CourseSearch.search`, so a dedicated search engine can replace the body
 of that one method. The text match is `search_vector` (title A, summary and tags B, description C)
-against the query as typed and as prefixes; with pg_trgm installed, a title whose words are
-similar to the query also matches (typos). Without pg_trgm (some embedded builds) prefix matching
-is the fallback. RLS limits results to the tenant's courses and the shared catalogue.
+against the query as typed and as prefixes. When that finds nothing, typos are tolerated: each
+query word that no visible title contains is replaced by the most similar title word by trigram
+similarity (pg_trgm's measure and default threshold, computed here so that it works on any
+PostgreSQL build, the embedded one included), and the search runs again; `corrected_query` says
+so. RLS limits results to the tenant's courses and the shared catalogue.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import msgspec
+from cachetools import TTLCache
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +26,9 @@ from lms.catalog.models import Difficulty
 from lms.catalog.schemas import PriceFilter, SortOrder
 
 _WORD = re.compile(r"[\w]+", re.UNICODE)
-_trigram_available: bool | None = None
+# Title words per tenant, per process: read again at most once a minute.
+_title_words: TTLCache[UUID, frozenset[str]] = TTLCache(maxsize=10_000, ttl=60)
+CORRECTION_THRESHOLD = 0.3  # pg_trgm's default `similarity_threshold`
 
 
 class SearchQuery(msgspec.Struct, frozen=True):
@@ -52,22 +59,14 @@ class SearchHit(msgspec.Struct):
 
 
 class SearchResult(msgspec.Struct):
-    """`typo_tolerance`: whether pg_trgm is available (title similarity is tried when nothing matches)."""
+    """`corrected_query`: the query as spelling-corrected, when the results are for that instead."""
 
     items: list[SearchHit]
     total: int
     limit: int
     offset: int
     facets: dict[str, dict[str, int]]
-    typo_tolerance: bool
-
-
-async def trigram_available(session: AsyncSession) -> bool:
-    global _trigram_available
-    if _trigram_available is None:
-        found = await session.execute(text("select exists (select 1 from pg_extension where extname = 'pg_trgm')"))
-        _trigram_available = bool(found.scalar())
-    return _trigram_available
+    corrected_query: str | None = None
 
 
 def prefix_query(q: str) -> str | None:
@@ -76,45 +75,85 @@ def prefix_query(q: str) -> str | None:
     return " & ".join(f"{w}:*" for w in words) if words else None
 
 
+def trigrams(word: str) -> set[str]:
+    """pg_trgm's trigrams of one word: lower case, two spaces before and one after."""
+    padded = f"  {word.lower()} "
+    return {padded[i : i + 3] for i in range(len(padded) - 2)}
+
+
+def similarity(a: str, b: str) -> float:
+    """pg_trgm's `similarity`: shared trigrams over all trigrams of both words."""
+    ta, tb = trigrams(a), trigrams(b)
+    return len(ta & tb) / len(ta | tb) if ta or tb else 0.0
+
+
+def corrected(q: str, vocabulary: Iterable[str], threshold: float = CORRECTION_THRESHOLD) -> str | None:
+    """`q` with each word the vocabulary lacks replaced by its most similar vocabulary word, or
+    None when no word changed."""
+    known = set(vocabulary)
+    words = _WORD.findall(q.lower())[:8]
+    changed = False
+    for n, word in enumerate(words):
+        if word in known or len(word) < 3:
+            continue
+        best = max(known, key=lambda candidate: (similarity(word, candidate), candidate), default=None)
+        if best is not None and similarity(word, best) >= threshold:
+            words[n], changed = best, True
+    return " ".join(words) if changed else None
+
+
+@dataclass
+class _Filters:
+    """The WHERE clause shared by the search and the title-word lookup."""
+
+    where: list[str]
+    params: dict[str, Any]
+
+
 class CourseSearch:
     """Released courses visible to the current tenant, ranked and faceted."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, session: AsyncSession, tenant_id: UUID) -> None:
+        """`session` is bound to `tenant_id` (RLS decides what is visible)."""
+        self.session, self.tenant_id = session, tenant_id
 
     async def search(self, query: SearchQuery) -> SearchResult:
-        """Full-text first; when that finds nothing and pg_trgm is there, again with title similarity."""
-        trigram = await trigram_available(self.session)
-        result = await self._run(query, typo_tolerant=False)
-        if result.total == 0 and trigram and query.q and query.q.strip():
-            result = await self._run(query, typo_tolerant=True)
-        result.typo_tolerance = trigram
+        """Full-text first; when that finds nothing, again with misspelt words corrected."""
+        result = await self._run(query)
+        if result.total or not (query.q and query.q.strip()):
+            return result
+        fixed = corrected(query.q, await self.title_words())
+        if fixed is None:
+            return result
+        result = await self._run(msgspec.structs.replace(query, q=fixed))
+        result.corrected_query = fixed
         return result
 
-    async def _run(self, query: SearchQuery, typo_tolerant: bool) -> SearchResult:
-        params: dict[str, Any] = {"limit": query.limit, "offset": query.offset}
+    async def title_words(self) -> frozenset[str]:
+        """Distinct words (3+ letters) of the titles this tenant's learners can find."""
+        words = _title_words.get(self.tenant_id)
+        if words is None:
+            rows = await self.session.execute(
+                text(
+                    f"""
+                    select distinct w
+                      from courses c, regexp_split_to_table(lower(c.title), '[^[:alnum:]]+') as w
+                     where {" and ".join(self._filters(SearchQuery()).where)} and length(w) >= 3
+                    """
+                )
+            )
+            words = _title_words[self.tenant_id] = frozenset(str(w) for (w,) in rows)
+        return words
+
+    @staticmethod
+    def _filters(query: SearchQuery) -> _Filters:
         where = [
             "c.status = 'published'",
             "(c.publish_at is null or c.publish_at <= now())",
             # Shared courses only when this tenant offers them (RLS scopes the offers to the tenant).
             "(c.tenant_id is not null or exists (select 1 from shared_course_offers o where o.course_id = c.id))",
         ]
-        rank = "0::float"
-        if query.q and query.q.strip():
-            params["q"] = query.q.strip()[:200]
-            params["prefix"] = prefix_query(params["q"]) or ""
-            if typo_tolerant:
-                where.append("lower(:q) <% lower(c.title)")
-                rank = "word_similarity(lower(:q), lower(c.title))"
-            else:
-                where.append(
-                    "(c.search_vector @@ websearch_to_tsquery('english', :q)"
-                    " or (:prefix <> '' and c.search_vector @@ to_tsquery('simple', :prefix)))"
-                )
-                rank = (
-                    "ts_rank_cd(c.search_vector, websearch_to_tsquery('english', :q))"
-                    " + 0.5 * coalesce(ts_rank_cd(c.search_vector, to_tsquery('simple', nullif(:prefix, ''))), 0)"
-                )
+        params: dict[str, Any] = {}
         if query.category:
             where.append("c.category = :category")
             params["category"] = query.category
@@ -131,6 +170,24 @@ class CourseSearch:
             where.append("c.price_cents = 0")
         elif query.price == "paid":
             where.append("c.price_cents > 0")
+        return _Filters(where, params)
+
+    async def _run(self, query: SearchQuery) -> SearchResult:
+        filters = self._filters(query)
+        where = filters.where
+        params: dict[str, Any] = {**filters.params, "limit": query.limit, "offset": query.offset}
+        rank = "0::float"
+        if query.q and query.q.strip():
+            params["q"] = query.q.strip()[:200]
+            params["prefix"] = prefix_query(params["q"]) or ""
+            where.append(
+                "(c.search_vector @@ websearch_to_tsquery('english', :q)"
+                " or (:prefix <> '' and c.search_vector @@ to_tsquery('simple', :prefix)))"
+            )
+            rank = (
+                "ts_rank_cd(c.search_vector, websearch_to_tsquery('english', :q))"
+                " + 0.5 * coalesce(ts_rank_cd(c.search_vector, to_tsquery('simple', nullif(:prefix, ''))), 0)"
+            )
         order = {
             "relevance": "score desc, enrollment_count desc, id",
             "popularity": "enrollment_count desc, score desc, id",
@@ -173,7 +230,6 @@ class CourseSearch:
             limit=query.limit,
             offset=query.offset,
             facets=_facets(row.facets) if row.total else {},
-            typo_tolerance=False,
         )
 
 
