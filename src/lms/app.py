@@ -55,7 +55,7 @@ from lms.lib.telemetry import configure_logging, prometheus_config, request_cont
 from lms.media.controllers import MediaStaffController, PlaybackController, PlayerPagesController, StreamController
 from lms.tenancy.controllers import OperatorController
 from lms.tenancy.middleware import TenantMiddleware
-from lms.tenancy.resolver import TenantResolver
+from lms.tenancy.resolver import TenantResolver, internal_hosts_only
 from lms.web.controllers import TenantPagesController
 
 
@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     class MetricsController(PrometheusController):
         path = "/metrics"
         openmetrics_format = False
+        guards = [internal_hosts_only]
 
     # Each domain adds its controllers here.
     route_handlers: list[ControllerRouterHandler] = [

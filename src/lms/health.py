@@ -9,14 +9,19 @@ from litestar import Request, Response, get
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from sqlalchemy import text
 
+from lms.identity.principal import allows_anonymous
 
-@get("/health", include_in_schema=False, sync_to_thread=False)
+# Orchestrators probe without credentials; the answers reveal only up/down.
+probe = allows_anonymous("liveness and readiness probes carry no credentials")
+
+
+@get("/health", include_in_schema=False, sync_to_thread=False, guards=[probe])
 def health() -> dict[str, str]:
     """The process is up and serving."""
     return {"status": "ok"}
 
 
-@get("/ready", include_in_schema=False)
+@get("/ready", include_in_schema=False, guards=[probe])
 async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     """PostgreSQL and Redis both answer within two seconds."""
     state = request.app.state

@@ -9,6 +9,8 @@ from litestar.testing import AsyncTestClient
 
 from lms.app import create_app
 from lms.config import Settings
+from lms.db.engines import Database
+from lms.tenancy.services import Actor, TenantAdmin
 from tests.conftest import MakeTenant, host
 
 Client = AsyncTestClient[Litestar]
@@ -33,7 +35,7 @@ async def test_ready_reports_an_unreachable_redis(settings: Settings) -> None:
 async def test_metrics_count_requests_by_route_status_and_tenant(client: Client, make_tenant: MakeTenant) -> None:
     tenant = await make_tenant()
     await client.get(f"{host(tenant)}/")
-    metrics = (await client.get("/metrics")).text
+    metrics = (await client.get("http://10.0.0.7:8000/metrics")).text  # a scrape by pod address
     line = next(
         line
         for line in metrics.splitlines()
@@ -42,6 +44,26 @@ async def test_metrics_count_requests_by_route_status_and_tenant(client: Client,
     assert 'path="/"' in line
     assert 'status_code="200"' in line
     assert "lms_request_duration_seconds_bucket" in metrics
+
+
+async def test_metrics_never_answer_on_learner_facing_hosts(
+    client: Client, make_tenant: MakeTenant, settings: Settings, db: Database
+) -> None:
+    tenant = await make_tenant()
+    async with db.operator_sessions() as session, session.begin():
+        admin = TenantAdmin(session, Actor(name="test"), settings.public_base_domain)
+        await admin.add_domain(tenant.id, "learn.metrics-test.example", primary=False)
+        await admin.verify_domain(tenant.id, "learn.metrics-test.example")
+    for url in (
+        f"{host(tenant)}/metrics",
+        f"http://{settings.public_base_domain}/metrics",
+        f"http://nobody.{settings.public_base_domain}/metrics",
+        "http://learn.metrics-test.example/metrics",
+    ):
+        refused = await client.get(url)
+        assert refused.status_code == 404, url
+        assert "lms_requests_total" not in refused.text
+    assert (await client.get("http://localhost:8000/metrics")).status_code == 200
 
 
 async def test_request_id_is_echoed_or_generated(client: Client) -> None:

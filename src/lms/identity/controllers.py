@@ -48,7 +48,12 @@ from lms.lib.errors import NotFound, Unauthorized, error_body
 from lms.lib.pagination import Page, PageParams
 
 
-@get("/.well-known/jwks.json", include_in_schema=False, cache_control=None)
+@get(
+    "/.well-known/jwks.json",
+    include_in_schema=False,
+    cache_control=None,
+    guards=[allows_anonymous("relying parties fetch the public signing keys to verify tokens")],
+)
 async def jwks(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """Public keys that verify access tokens (current and not yet expired retired keys)."""
     return await request.app.state.key_ring.jwks()  # type: ignore[no-any-return]

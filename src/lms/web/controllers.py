@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Controller, Request, get
 from litestar.response import Template
 
+from lms.identity.principal import allows_anonymous
 from lms.web.branding import brand_for
 
 
@@ -17,6 +18,7 @@ def page(request: Request[Any, Any, Any], template: str, **context: Any) -> Temp
 
 class TenantPagesController(Controller):
     include_in_schema = False
+    guards = [allows_anonymous("the site's landing page, with the tenant's branding, precedes sign-in")]
 
     @get("/")
     async def home(self, request: Request[Any, Any, Any]) -> Template:
