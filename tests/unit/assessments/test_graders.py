@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -144,6 +145,17 @@ def test_short_answer_keywords_and_patterns() -> None:
     assert not grade(pattern, "ab-12", 1).correct
     with pytest.raises(QuestionError, match="invalid pattern"):
         parse_question({"type": "short_answer", "prompt": "x", "accepted": ["("], "match": "pattern"})
+
+
+def test_pattern_answers_cannot_hang_grading() -> None:
+    """`(a+)+$` takes exponential time in a backtracking engine on "aaa...b"; RE2 answers at once."""
+    nested = parse_question({"type": "short_answer", "prompt": "x", "accepted": [r"(a+)+"], "match": "pattern"})
+    started = time.perf_counter()
+    assert not grade(nested, "a" * 10_000 + "b", 1).correct
+    assert time.perf_counter() - started < 5.0  # a backtracking engine would not finish at all
+    assert grade(nested, "AAAA", 1).correct
+    with pytest.raises(QuestionError, match="no backreferences"):
+        parse_question({"type": "short_answer", "prompt": "x", "accepted": [r"(a)\1"], "match": "pattern"})
 
 
 @pytest.mark.parametrize(
