@@ -67,3 +67,15 @@ ALTER TABLE identity_settings FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON identity_settings
     USING (tenant_id = (select app.current_tenant()))
     WITH CHECK (tenant_id = (select app.current_tenant()));
+
+-- SECURITY DEFINER, deliberately: every API process learns, in one query across tenants, whose
+-- access tokens were revoked lately (lms.identity.revocation). It returns user ids and instants
+-- only, for revocations after p_since; tested in tests/integration/identity/test_token_revocation.py.
+CREATE OR REPLACE FUNCTION app.recently_revoked_users(p_since timestamptz)
+    RETURNS TABLE (user_id uuid, revoked_at timestamptz)
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+AS $$
+    SELECT u.id, u.tokens_revoked_at FROM users u WHERE u.tokens_revoked_at > p_since
+$$;
+REVOKE ALL ON FUNCTION app.recently_revoked_users(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app.recently_revoked_users(timestamptz) TO lms_app;

@@ -39,6 +39,7 @@ from lms.identity.keys import KeyRing
 from lms.identity.mfa_routes import IdentitySettingsController, MfaEnrolmentController, MyMfaController
 from lms.identity.pages import SignInPagesController
 from lms.identity.principal import provide_principal
+from lms.identity.revocation import RevokedTokens
 from lms.identity.scim.controllers import ScimController, ScimTokensController
 from lms.identity.sso.controllers import SsoDiscoveryController, SsoFlowController, SsoProvidersController
 from lms.identity.sso.saml_routes import SamlController, SamlProvidersController
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             db.app_sessions, settings.public_base_domain, settings.tenant_cache_seconds
         )
         app.state.key_ring = KeyRing(db.app_sessions, settings.secret_key)
+        app.state.revoked_tokens = RevokedTokens(db.app_sessions, settings.access_token_minutes * 60)
         app.state.redis = redis_client(settings.redis_url or "")
         set_job_sender(build_celery(settings))
         try:

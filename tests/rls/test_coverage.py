@@ -124,4 +124,6 @@ def test_security_definer_functions_are_only_the_reviewed_ones(owner) -> None:  
         .scalars()
         .all()
     )
-    assert sorted(definers) == ["app.resolve_tenant"]
+    # resolve_tenant: tests/rls/test_resolve_function.py; recently_revoked_users:
+    # tests/integration/identity/test_token_revocation.py
+    assert sorted(definers) == ["app.recently_revoked_users", "app.resolve_tenant"]

@@ -71,6 +71,8 @@ class User(TenantScoped, Base):
     # TOTP secret (Fernet under SECRET_KEY); set at enrolment, active once mfa_enabled.
     totp_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     mfa_enabled: Mapped[bool] = mapped_column(default=False)
+    # Access tokens issued before this instant are refused (deactivation, password change or reset).
+    tokens_revoked_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
 
 
 class MfaRecoveryCode(TenantScoped, Base):

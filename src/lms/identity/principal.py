@@ -78,6 +78,8 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Princi
     if tenant is None or claims.tenant_id != tenant.id:
         # A token of tenant A on tenant B's host is never served.
         raise Unauthorized("this token was issued for another site")
+    if await connection.app.state.revoked_tokens.is_revoked(claims.user_id, claims.issued_at):
+        raise Unauthorized("this session has ended; sign in again")
     principal = Principal(user_id=claims.user_id, tenant_id=claims.tenant_id, roles=claims.roles)
     state["principal"] = principal
     return principal

@@ -115,12 +115,15 @@ class SessionIssuer:
 
 
 async def revoke_user_sessions(session: AsyncSession, user_id: UUID) -> None:
-    """Every refresh token of a user stops working (deactivation, password reset)."""
+    """Every refresh token of a user stops working (deactivation, password reset), and so do the
+    access tokens already issued (within lms.identity.revocation.POLL_SECONDS)."""
+    now = datetime.now(UTC)
     await session.execute(
         update(RefreshToken)
         .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=datetime.now(UTC))
+        .values(revoked_at=now)
     )
+    await session.execute(update(User).where(User.id == user_id).values(tokens_revoked_at=now))
 
 
 def session_cookies(pair: TokenPair) -> list[Cookie]:

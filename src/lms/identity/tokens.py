@@ -33,6 +33,7 @@ class AccessClaims:
     roles: frozenset[str]
     expires_at: int
     token_id: str
+    issued_at: int
 
 
 async def issue_access_token(
@@ -102,6 +103,7 @@ async def _verify_access_token(keys: KeyRing, token: str) -> tuple[AccessClaims,
             roles=frozenset(claims.get("roles", [])),
             expires_at=int(claims["exp"]),
             token_id=str(claims.get("jti", "")),
+            issued_at=int(claims["iat"]),
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise InvalidToken("token is missing required claims") from exc

@@ -1,0 +1,68 @@
+"""Access tokens end with their user's sessions, not only at expiry.
+
+Access tokens are verified without reading the database, which is what keeps every request cheap.
+When a user's sessions are revoked (deactivation, SCIM deprovisioning, a password change or reset),
+`users.tokens_revoked_at` is set in the same transaction. Each API process re-reads the users
+revoked within the last access-token lifetime at most every POLL_SECONDS, through one reviewed
+SECURITY DEFINER function (`app.recently_revoked_users`: ids and instants only, across tenants),
+and refuses a token issued before its user's instant.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import structlog
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+POLL_SECONDS = 5.0
+_RECENT = text("select user_id, revoked_at from app.recently_revoked_users(:since)")
+
+log = structlog.get_logger(__name__)
+
+
+class RevokedTokens:
+    """This process's view of recent revocations: user id -> Unix second of the revocation."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        token_lifetime_seconds: int,
+        poll_seconds: float = POLL_SECONDS,
+    ) -> None:
+        self._sessions = sessions
+        # A token issued before the window has expired anyway; a minute's margin covers clock skew.
+        self._window = timedelta(seconds=token_lifetime_seconds + 60)
+        self._poll = poll_seconds
+        self._next_poll = 0.0
+        self._revoked: dict[UUID, int] = {}
+
+    async def is_revoked(self, user_id: UUID, issued_at: int) -> bool:
+        """Whether a token issued at `issued_at` (Unix seconds) predates its user's revocation.
+
+        Whole seconds, as in the token: one issued in the very second of the revocation (the new
+        session a password change hands out) stays valid."""
+        if time.monotonic() >= self._next_poll:
+            await self.refresh()
+        revoked_at = self._revoked.get(user_id)
+        return revoked_at is not None and issued_at < revoked_at
+
+    async def refresh(self) -> None:
+        """Re-read recent revocations; on a database error keep the last view and retry soon."""
+        self._next_poll = time.monotonic() + self._poll
+        since = datetime.now(UTC) - self._window
+        try:
+            async with self._sessions() as session:
+                rows = (await session.execute(_RECENT, {"since": since})).all()
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("token revocations not refreshed", error=str(exc))
+            return
+        self._revoked = {row.user_id: int(row.revoked_at.timestamp()) for row in rows}
+
+    def invalidate(self) -> None:
+        """Re-read on the next check (this process just revoked someone)."""
+        self._next_poll = 0.0
