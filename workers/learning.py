@@ -4,24 +4,18 @@ from __future__ import annotations
 
 from lms.config import get_settings
 from lms.learning.fold import fold_pending
-from lms.learning.ingest import FOLD_WINDOW_SECONDS, StreamKeys, claim_fold_window, stream_redis
+from lms.learning.ingest import StreamKeys, stream_redis
 from lms.learning.services import expire_enrollments
 from lms.learning.tasks import EXPIRE_TASK, FOLD_TASK
 from workers.app import celery_app
 from workers.runtime import database, run
 
 
-async def _fold() -> tuple[int | None, bool]:
-    """Events folded (None: another folder holds the lock), and whether to fold again next window."""
+async def _fold() -> int | None:
     settings = get_settings()
-    keys = StreamKeys.for_queue(settings.celery_queue)
     redis = stream_redis(settings.redis_url or "")
     try:
-        folded = await fold_pending(database(), redis, keys)
-        # While events keep arriving the fold re-schedules itself, so API processes need to claim
-        # a window only once per window each (see lms.learning.ingest).
-        again = bool(folded) and await claim_fold_window(redis, keys)
-        return folded, again
+        return await fold_pending(database(), redis, StreamKeys.for_queue(settings.celery_queue))
     finally:
         await redis.aclose()
 
@@ -29,13 +23,11 @@ async def _fold() -> tuple[int | None, bool]:
 @celery_app.task(name=FOLD_TASK, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
 def fold_progress_task() -> int:
     """Drain the progress stream; idempotent (events are deduplicated by client event id)."""
-    folded, again = run(_fold())
+    folded = run(_fold())
     if folded is None:
         # Another folder is running and may have read the stream before our events arrived.
-        fold_progress_task.apply_async(countdown=FOLD_WINDOW_SECONDS)
+        fold_progress_task.apply_async(countdown=1.0)
         return 0
-    if again:
-        fold_progress_task.apply_async(countdown=FOLD_WINDOW_SECONDS)
     return folded
 
 

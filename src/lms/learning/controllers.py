@@ -17,7 +17,7 @@ from lms.catalog.guards import requires_author
 from lms.catalog.schemas import MigrateIn
 from lms.identity.principal import Principal, requires_user
 from lms.learning import views
-from lms.learning.ingest import StreamKeys, decode_batch, ingest_events, ingest_redis
+from lms.learning.ingest import StreamKeys, decode_batch, ingest_append, ingest_events
 from lms.learning.models import EnrollmentSource, EnrollmentStatus
 from lms.learning.schemas import (
     BulkEnrollIn,
@@ -126,7 +126,7 @@ class ProgressController(Controller):
         """A batch of progress events: 202 with a result per event; 422 when none was accepted."""
         keys = StreamKeys.for_queue(request.app.state.settings.celery_queue)
         state = request.app.state
-        out = await ingest_events(state.db.app_sessions, ingest_redis(state), keys, principal, data.events)
+        out = await ingest_events(state.db.app_sessions, ingest_append(state), keys, principal, data.events)
         return Response(out, status_code=HTTP_202_ACCEPTED if out.accepted else HTTP_422_UNPROCESSABLE_ENTITY)
 
     @get("/lessons/{lesson_id:uuid}/resume")

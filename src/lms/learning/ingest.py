@@ -2,10 +2,9 @@
 
 Per request: the body is decoded straight into typed events (one decoder per event, so one bad
 event does not sink the rest); lesson metadata and enrolments come from short-lived per-process
-caches (one query each on a miss, on a tenant-bound session opened only then); then one XADD.
-Folding into lesson_progress happens in the worker (lms.learning.fold): whoever first claims a
-one-second window schedules a fold, and a fold that found events schedules the next one, so an
-API process needs to try the claim at most once per window.
+caches (one query each on a miss, on a tenant-bound session opened only then); then one Redis
+call appends the batch and claims the fold window in the same atomic step (APPEND_AND_CLAIM).
+Folding into lesson_progress happens in the worker (lms.learning.fold).
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ from uuid import UUID
 import msgspec
 import redis.asyncio as aioredis
 from redis.asyncio.connection import UnixDomainSocketConnection
+from redis.commands.core import AsyncScript
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -124,13 +124,14 @@ def stream_redis(url: str, max_connections: int = 64) -> aioredis.Redis:
     return aioredis.Redis(connection_pool=pool)
 
 
-def ingest_redis(state: Any) -> aioredis.Redis:
-    """The API process's ingest client, made on first use and kept on the application state."""
-    client: aioredis.Redis | None = getattr(state, "learning_redis", None)
-    if client is None:
-        client = stream_redis(state.settings.redis_url or "")
-        state.learning_redis = client
-    return client
+def ingest_append(state: Any) -> AsyncScript:
+    """The API process's append script on its own client, made on first use and kept on the
+    application state."""
+    script: AsyncScript | None = getattr(state, "learning_append", None)
+    if script is None:
+        script = append_script(stream_redis(state.settings.redis_url or ""))
+        state.learning_append = script
+    return script
 
 
 class LazySession:
@@ -289,32 +290,24 @@ def _check(index: int, event: ProgressEventIn, lesson: LessonMeta | None, enroll
         raise EventRejected("wrong_lesson_type", f"text_scrolled on a {lesson.type} lesson", f"{prefix}.type")
 
 
-class FoldClaims:
-    """When this process last tried to claim a fold window, per stream: one try per window is
-    enough, because a fold that found events schedules the next one itself."""
-
-    def __init__(self) -> None:
-        self._next: dict[str, float] = {}
-
-    def due(self, keys: StreamKeys) -> bool:
-        now = time.monotonic()
-        if now < self._next.get(keys.scheduled, 0.0):
-            return False
-        self._next[keys.scheduled] = now + FOLD_WINDOW_SECONDS
-        return True
+# Append the batch, then claim the current fold window. Atomic, so for every append either this
+# call schedules a fold for the end of the window, or a fold already scheduled (whose window key
+# has not yet expired, so it has not started) will read it.
+APPEND_AND_CLAIM = """
+redis.call('XADD', KEYS[1], '*', 'tenant', ARGV[1], 'user', ARGV[2], 'events', ARGV[3])
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[4]) then return 1 end
+return 0
+"""
 
 
-fold_claims = FoldClaims()
-
-
-async def claim_fold_window(redis: aioredis.Redis, keys: StreamKeys) -> bool:
-    """Schedule a fold for the end of the current window unless one is already pending."""
-    return bool(await redis.set(keys.scheduled, b"1", nx=True, px=int(FOLD_WINDOW_SECONDS * 1000)))
+def append_script(redis: aioredis.Redis) -> AsyncScript:
+    """The registered script on this client (EVALSHA, falling back to EVAL once per server)."""
+    return redis.register_script(APPEND_AND_CLAIM)
 
 
 async def ingest_events(
     sessions: async_sessionmaker[AsyncSession],
-    redis: aioredis.Redis,
+    append: AsyncScript,
     keys: StreamKeys,
     principal: Principal,
     raw_events: list[msgspec.Raw],
@@ -350,10 +343,17 @@ async def ingest_events(
         accepted.append(event)
         results.append(EventResult(index=index, status="accepted", client_event_id=event.client_event_id))
     if accepted:
-        events = msgspec.json.encode(accepted)
-        entry = {"tenant": str(principal.tenant_id), "user": str(principal.user_id), "events": events}
-        await redis.xadd(keys.stream, entry)  # type: ignore[arg-type]
-        if fold_claims.due(keys) and await claim_fold_window(redis, keys):
+        claimed = await append(
+            keys=[keys.stream, keys.scheduled],
+            args=[
+                str(principal.tenant_id),
+                str(principal.user_id),
+                msgspec.json.encode(accepted),
+                int(FOLD_WINDOW_SECONDS * 1000),
+            ],
+        )
+        if claimed:
+            # Sent after the claim with the same delay, so the fold starts after the window closes.
             await asyncio.to_thread(send_now, Job(FOLD_TASK, (), countdown=FOLD_WINDOW_SECONDS))
     results.sort(key=lambda r: r.index)
     return EventsOut(accepted=len(accepted), rejected=len(results) - len(accepted), results=results)
