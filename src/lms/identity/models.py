@@ -43,6 +43,8 @@ class User(TenantScoped, Base):
         # Composite target so other tables can reference (tenant_id, user id) and never cross tenants.
         Index("ux_users_tenant_id_id", "tenant_id", "id", unique=True),
         Index("ix_users_tenant_manager", "tenant_id", "manager_id"),
+        # The admin user list pages by creation order.
+        Index("ix_users_tenant_created", "tenant_id", "created_at", "id"),
         ForeignKeyConstraint(["tenant_id", "manager_id"], ["users.tenant_id", "users.id"], name="fk_users_manager"),
         Index(
             "ux_users_tenant_external_id",
