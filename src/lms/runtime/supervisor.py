@@ -51,22 +51,22 @@ class Supervisor:
         self.stop_signal: int | None = None
 
     def run(self) -> int:
-        """Start every child and keep them running until a stop signal; returns the exit status."""
-        previous = {sig: signal.signal(sig, self._request_stop) for sig in STOP_SIGNALS}
+        """Start every child and keep them running until a stop signal; returns the exit status.
+
+        The stop handlers stay installed afterwards: a repeated signal (a process manager insisting)
+        then cannot cut short what the caller stops next, the embedded services."""
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, self._request_stop)
+        for child in self.children:
+            self._start(child)
         try:
-            for child in self.children:
-                self._start(child)
-            try:
-                self._watch()
-            except TooManyRestarts as exc:
-                log.error("stopping everything", reason=str(exc))
-                return 1
-            finally:
-                self._stop_all()
-            return 0
+            self._watch()
+        except TooManyRestarts as exc:
+            log.error("stopping everything", reason=str(exc))
+            return 1
         finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+            self._stop_all()
+        return 0
 
     def _request_stop(self, signum: int, _: FrameType | None) -> None:
         self.stop_signal = signum
