@@ -6,7 +6,6 @@ A rolled-back request leaves neither row nor job; a committed one always has bot
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from uuid import UUID
 
 from sqlalchemy import text
@@ -17,7 +16,8 @@ from lms.assessments.models import AssessmentOutboxEntry
 from lms.config import get_settings
 from lms.identity.mail import queue_email
 from lms.identity.models import User
-from lms.learning.progress import new_id
+from lms.lib import clock
+from lms.lib.ids import new_id
 from lms.lib.jobs import enqueue_after_commit
 
 DISPATCH_TASK = "assessments.dispatch_notification"
@@ -35,7 +35,7 @@ async def notify(
     payload: dict[str, str] | None = None,
 ) -> bool:
     """Write a notification once per dedupe key and send it after commit; True when written now."""
-    at = datetime.now(UTC)
+    at = clock.now()
     entry_id = new_id()
     statement = (
         pg_insert(AssessmentOutboxEntry.__table__)  # type: ignore[arg-type]
@@ -70,5 +70,5 @@ async def dispatch(session: AsyncSession, entry_id: UUID) -> str:
     user = await session.get(User, entry.user_id)
     if user is not None:
         await queue_email(session, get_settings(), entry.tenant_id, user.email, entry.subject, entry.body)
-    entry.dispatched_at = datetime.now(UTC)
+    entry.dispatched_at = clock.now()
     return "dispatched"

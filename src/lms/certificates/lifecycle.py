@@ -6,7 +6,7 @@ Everything runs on a tenant-bound session, as in lms.certificates.services.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy import func, select
@@ -21,6 +21,7 @@ from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.identity.mail import queue_email
 from lms.identity.models import User
+from lms.lib import clock
 from lms.lib.errors import Conflict, NotFound
 from lms.lib.jobs import enqueue_after_commit
 from lms.tenancy.models import Tenant, TenantStatus
@@ -34,7 +35,7 @@ async def revoke(session: AsyncSession, cert_id: UUID, reason: str) -> Certifica
     if cert.state is not CertificateState.ACTIVE:
         raise Conflict(f"the certificate is already {cert.state.value}", field="cert_id")
     cert.state = CertificateState.REVOKED
-    cert.revoked_at = datetime.now(UTC)
+    cert.revoked_at = clock.now()
     cert.revoked_reason = reason
     await session.flush()
     return cert
@@ -123,7 +124,7 @@ async def send_expiry_reminders(
 
     Once per certificate (reminder_sent_at); the e-mail goes through the identity e-mail outbox.
     """
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     rows = await session.execute(
         select(Certificate, CertificatePolicy, User)
         .join(CertificatePolicy, CertificatePolicy.course_id == Certificate.course_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy import inspect, select, update
@@ -28,6 +28,7 @@ from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.identity.models import User
 from lms.learning.models import Enrollment, EnrollmentStatus
+from lms.lib import clock
 from lms.lib.errors import NotFound
 from lms.tenancy.models import Tenant, TenantDomain
 from lms.web.branding import DEFAULT_ACCENT, DEFAULT_LOGO, DEFAULT_PRIMARY
@@ -37,7 +38,7 @@ _SITE_MEMO = "certificates.sites"
 
 def now_seconds() -> datetime:
     # Whole seconds: the signed timestamp must survive every round trip unchanged.
-    return datetime.now(UTC).replace(microsecond=0)
+    return clock.now().replace(microsecond=0)
 
 
 @dataclass(frozen=True)
@@ -248,7 +249,7 @@ async def print_and_store(
         await session.execute(
             update(Certificate)
             .where(Certificate.id == job.cert_id)
-            .values(pdf_key=job.key, rendered_at=datetime.now(UTC), updated_at=datetime.now(UTC))
+            .values(pdf_key=job.key, rendered_at=clock.now(), updated_at=clock.now())
         )
     return job.key
 
@@ -305,7 +306,7 @@ def certificate_status(settings: Settings, cert: Certificate, now: datetime | No
     signature_valid = certificate_signature_valid(
         settings.secret_key, cert.key_version, cert.signature, cert.id, cert.user_id, cert.course_id, cert.issued_at
     )
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     if not signature_valid:
         status = "invalid"
     elif cert.state is CertificateState.REVOKED:

@@ -7,7 +7,6 @@ the outbox table and in the log line.
 from __future__ import annotations
 
 import smtplib
-from datetime import UTC, datetime
 from email.message import EmailMessage as MimeMessage
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
@@ -19,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.identity.models import EmailMessage
+from lms.lib import clock
 from lms.lib.jobs import enqueue_after_commit
 
 SEND_EMAIL_TASK = "identity.send_email"
@@ -33,7 +33,7 @@ async def queue_email(
     message = EmailMessage(tenant_id=tenant_id, recipient=recipient, subject=subject, body=body)
     if settings.smtp_url is None:
         message.status = "logged"
-        message.sent_at = datetime.now(UTC)
+        message.sent_at = clock.now()
         log.info("e-mail (no SMTP configured)", to=recipient, subject=subject, body=body)
     session.add(message)
     await session.flush()
@@ -56,7 +56,7 @@ async def deliver_email(
             message.error = str(exc)[:2000]
             raise
         message.status = "sent"
-        message.sent_at = datetime.now(UTC)
+        message.sent_at = clock.now()
         message.error = None
         return message.status
 

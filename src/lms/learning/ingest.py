@@ -14,7 +14,7 @@ import random
 import re
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -37,6 +37,7 @@ from lms.learning.schemas import (
     TextScrolled,
     VideoHeartbeat,
 )
+from lms.lib import clock
 from lms.lib.errors import DomainError, ValidationFailed
 from lms.lib.jobs import Job, send_now
 
@@ -313,7 +314,7 @@ async def ingest_events(
     raw_events: list[msgspec.Raw],
 ) -> EventsOut:
     """Validate a batch per event and append the accepted ones; returns a result per event."""
-    now = datetime.now(UTC)
+    now = clock.now()
     results: list[EventResult] = []
     decoded: list[tuple[int, ProgressEventIn]] = []
     for index, raw in enumerate(raw_events):

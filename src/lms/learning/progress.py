@@ -7,11 +7,10 @@ Shared by the progress-event fold (lms.learning.fold) and by other domains throu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import uuid_utils
 from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,14 +24,12 @@ from lms.learning.models import (
     LessonProgress,
     ProgressStatus,
 )
+from lms.lib import clock
 from lms.lib.errors import NotFound
+from lms.lib.ids import new_id
 from lms.lib.jobs import enqueue_after_commit
 
 COURSE_COMPLETED_TASK = "learning.course_completed"
-
-
-def new_id() -> UUID:
-    return UUID(str(uuid_utils.uuid7()))
 
 
 @dataclass(frozen=True)
@@ -138,7 +135,7 @@ async def recompute_enrollments(
         done[enrollment_id].add(lesson_id)
         if lesson_passed:
             passed[enrollment_id].add(lesson_id)
-    now = datetime.now(UTC)
+    now = clock.now()
     for enrollment in enrollments:
         plan = await plan_for(session, enrollment)
         required = plan.required
@@ -172,7 +169,7 @@ async def _outbox(
     milestone: int | None = None,
 ) -> bool:
     """Insert once per dedupe key; True when this call wrote it."""
-    now = datetime.now(UTC)
+    now = clock.now()
     statement = (
         pg_insert(LearningOutboxEntry.__table__)  # type: ignore[arg-type]
         .values(
@@ -234,7 +231,7 @@ async def record_assessment_result(
     progress.passed = bool(progress.passed) or passed
     if score is not None:
         progress.score = score if progress.score is None else max(progress.score, score)
-    now = datetime.now(UTC)
+    now = clock.now()
     progress.last_event_at = now
     plan = await plan_for(session, enrollment)
     complete = lesson_is_complete(

@@ -7,7 +7,7 @@ repeated call returns the existing enrolment. Every new enrolment passes the sea
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -22,10 +22,12 @@ from lms.db.engines import Database
 from lms.identity.models import Role, User, UserStatus
 from lms.identity.principal import Principal
 from lms.learning.models import Enrollment, EnrollmentSource, EnrollmentStatus
-from lms.learning.progress import migrate_enrollments, new_id
+from lms.learning.progress import migrate_enrollments
 from lms.learning.schemas import BulkResult, EnrollmentOut
 from lms.learning.seats import reserve_seat
+from lms.lib import clock
 from lms.lib.errors import DomainError, Forbidden, NotFound, ValidationFailed
+from lms.lib.ids import new_id
 from lms.tenancy.models import Tenant, TenantStatus
 
 ACTIVE_STATES = (EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)
@@ -237,7 +239,7 @@ class EnrollmentService:
             await self.session.flush()
             return existing, False
         await reserve_seat(self.session, self.principal.tenant_id, user_id)
-        now = datetime.now(UTC)
+        now = clock.now()
         inserted = await self.session.execute(
             pg_insert(Enrollment.__table__)  # type: ignore[arg-type]
             .values(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -14,6 +14,7 @@ from lms.identity.principal import Principal
 from lms.learning.models import Enrollment, EnrollmentStatus, LessonProgress, ProgressStatus
 from lms.learning.progress import VersionPlan, plan_for
 from lms.learning.schemas import ContinueOut, LessonViewOut, MyCourseOut, ResumeOut
+from lms.lib import clock
 from lms.lib.errors import Forbidden, NotFound
 
 
@@ -40,7 +41,7 @@ async def my_courses(
         )
     else:
         query = query.order_by(Enrollment.last_activity_at.desc().nulls_last(), Enrollment.created_at.desc())
-    now = datetime.now(UTC)
+    now = clock.now()
     rows = await session.execute(query.limit(limit).offset(offset))
     return [
         MyCourseOut(

@@ -6,7 +6,6 @@ the lesson duration recorded once a video is ready. Everything else in media sta
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from uuid import UUID
 
 from sqlalchemy import func, or_, select, update
@@ -14,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.models import Course, Lesson
 from lms.learning.models import Enrollment, EnrollmentStatus
+from lms.lib import clock
 
 # Enrolments that still open the course's videos (finished learners may watch again).
 WATCHING_STATUSES = (EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)
@@ -28,7 +28,7 @@ async def enrolled_in_course_showing(session: AsyncSession, user_id: UUID, asset
             Lesson.media_asset_id == asset_id,
             Enrollment.user_id == user_id,
             Enrollment.status.in_(WATCHING_STATUSES),
-            or_(Enrollment.expires_at.is_(None), Enrollment.expires_at > datetime.now(UTC)),
+            or_(Enrollment.expires_at.is_(None), Enrollment.expires_at > clock.now()),
         )
         .limit(1)
     )

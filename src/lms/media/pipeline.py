@@ -9,7 +9,6 @@ from __future__ import annotations
 import mimetypes
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
 
@@ -19,6 +18,7 @@ from sqlalchemy import delete, select
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
+from lms.lib import clock
 from lms.lib.storage import Storage, media_prefix
 from lms.media import ffmpeg, learning_link
 from lms.media.models import AssetStatus, MediaAsset, MediaRendition
@@ -151,7 +151,7 @@ async def _process_in(
         asset.status = AssetStatus.READY
         asset.progress = 100
         asset.failure_reason = None
-        asset.ready_at = datetime.now(UTC)
+        asset.ready_at = clock.now()
         asset.details = {
             "sprite_interval": ffmpeg.sprite_interval(info.duration),
             "has_audio": info.has_audio,

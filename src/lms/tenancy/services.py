@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -13,6 +12,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms.lib import clock
 from lms.lib.errors import Conflict, NotFound, ValidationFailed
 from lms.lib.jobs import enqueue_after_commit
 from lms.tenancy.models import OperatorAuditEntry, Plan, Tenant, TenantDomain, TenantStatus
@@ -194,7 +194,7 @@ class TenantAdmin:
         tenant = await self.get(tenant_id)
         if tenant.status is TenantStatus.DELETED:
             return tenant
-        tenant.deleted_at = datetime.now(UTC)
+        tenant.deleted_at = clock.now()
         return await self._set_status(tenant, TenantStatus.DELETED, "deleted by operator", "tenant.delete")
 
     async def request_purge(self, tenant_id: UUID) -> Tenant:
@@ -231,7 +231,7 @@ class TenantAdmin:
         domain = await self._domain(tenant_id, hostname)
         if not domain.verified:
             domain.verified = True
-            domain.verified_at = datetime.now(UTC)
+            domain.verified_at = clock.now()
             await self.session.flush()
             await self.audit("domain.verify", tenant_id, {"verified": False}, {"hostname": hostname, "verified": True})
         return domain

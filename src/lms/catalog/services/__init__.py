@@ -12,7 +12,6 @@ from lms.catalog.services.base import (
     is_visible_to_learners,
     lesson_out,
     module_out,
-    now,
     offered_to_tenant,
     snapshot,
 )
@@ -32,7 +31,6 @@ __all__ = [
     "is_visible_to_learners",
     "lesson_out",
     "module_out",
-    "now",
     "offered_to_tenant",
     "snapshot",
 ]

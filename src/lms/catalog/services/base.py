@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -16,16 +16,13 @@ from lms.catalog.models import Course, CourseStatus, CourseVersion, Lesson, Modu
 from lms.catalog.schemas import CourseOut, LessonOut, ModuleOut
 from lms.identity.models import Role
 from lms.identity.principal import Principal
+from lms.lib import clock
 from lms.lib.errors import Conflict, Forbidden, NotFound
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def is_visible_to_learners(course: Course, at: datetime | None = None) -> bool:
     """Published, and its scheduled release time (if any) has passed."""
-    at = at or now()
+    at = at or clock.now()
     return course.status is CourseStatus.PUBLISHED and (course.publish_at is None or course.publish_at <= at)
 
 
@@ -146,7 +143,8 @@ class CatalogueBase:
         query = select(Course).where(offered_to_tenant())
         if not self.is_author:
             query = query.where(
-                Course.status == CourseStatus.PUBLISHED, (Course.publish_at.is_(None)) | (Course.publish_at <= now())
+                Course.status == CourseStatus.PUBLISHED,
+                (Course.publish_at.is_(None)) | (Course.publish_at <= clock.now()),
             )
         elif status is not None:
             query = query.where(Course.status == status)
