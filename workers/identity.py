@@ -6,7 +6,7 @@ import smtplib
 from uuid import UUID
 
 from lms.config import get_settings
-from lms.identity.mail import SEND_EMAIL_TASK, deliver_email
+from lms.lib.mail import SEND_EMAIL_TASK, deliver_email
 from workers.app import celery_app
 from workers.runtime import database, run
 

@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.assessments.models import AssessmentOutboxEntry
 from lms.config import get_settings
-from lms.identity.mail import queue_email
 from lms.identity.models import User
 from lms.lib import clock
 from lms.lib.ids import new_id
 from lms.lib.jobs import enqueue_after_commit
+from lms.lib.mail import queue_email
 
 DISPATCH_TASK = "assessments.dispatch_notification"
 REASSIGN_TASK = "assessments.reassign_missed_reviews"

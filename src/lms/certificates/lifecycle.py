@@ -19,11 +19,11 @@ from lms.certificates.tasks import RENDER_TASK
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
-from lms.identity.mail import queue_email
 from lms.identity.models import User
 from lms.lib import clock
 from lms.lib.errors import Conflict, NotFound
 from lms.lib.jobs import enqueue_after_commit
+from lms.lib.mail import queue_email
 from lms.tenancy.models import Tenant, TenantStatus
 
 

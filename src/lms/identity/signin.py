@@ -10,7 +10,6 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.identity.accounts import PASSWORD_RESET_LIFETIME, UserDirectory, create_action_link
-from lms.identity.mail import queue_email
 from lms.identity.mfa import InvalidMfaCode, TotpFactor, mfa_required_for
 from lms.identity.models import ActionPurpose, ActionToken, User, UserStatus
 from lms.identity.passwords import check_password_policy, hash_password, verify_password
@@ -18,6 +17,7 @@ from lms.identity.sessions import revoke_user_sessions, token_hash
 from lms.identity.throttle import SignInThrottle
 from lms.lib import clock
 from lms.lib.errors import DomainError, Forbidden, Unauthorized
+from lms.lib.mail import queue_email
 
 WRONG_CREDENTIALS = "e-mail or password is incorrect"
 MFA_ENROLMENT_LIFETIME = timedelta(minutes=15)

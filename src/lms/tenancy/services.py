@@ -296,7 +296,7 @@ class TenantAdmin:
 
 def tenant_tables_in_purge_order() -> list[str]:
     """Tenant-owned tables, children first, so deleting in this order never trips a foreign key."""
-    from lms.db.models import metadata  # every domain's models, not only those imported so far
+    from lms.models import metadata  # every domain's models, not only those imported so far
 
     tables = [t for t in reversed(metadata.sorted_tables) if "tenant_id" in t.columns]
     return [t.name for t in tables]
