@@ -8,17 +8,15 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.assessments.models import AssessmentOutboxEntry
 from lms.config import get_settings
 from lms.identity.models import User
 from lms.lib import clock
-from lms.lib.ids import new_id
 from lms.lib.jobs import enqueue_after_commit
 from lms.lib.mail import queue_email
+from lms.lib.outbox import write_once
 
 DISPATCH_TASK = "assessments.dispatch_notification"
 REASSIGN_TASK = "assessments.reassign_missed_reviews"
@@ -35,29 +33,20 @@ async def notify(
     payload: dict[str, str] | None = None,
 ) -> bool:
     """Write a notification once per dedupe key and send it after commit; True when written now."""
-    at = clock.now()
-    entry_id = new_id()
-    statement = (
-        pg_insert(AssessmentOutboxEntry.__table__)  # type: ignore[arg-type]
-        .values(
-            id=entry_id,
-            tenant_id=tenant_id,
-            user_id=user_id,
-            kind=kind,
-            subject=subject[:200],
-            body=body,
-            payload=payload or {},
-            dedupe_key=dedupe_key[:200],
-            created_at=at,
-            updated_at=at,
-        )
-        .on_conflict_do_nothing(index_elements=["tenant_id", "dedupe_key"])
-        .returning(text("id"))
+    entry_id = await write_once(
+        session,
+        AssessmentOutboxEntry.__table__,  # type: ignore[arg-type]
+        tenant_id,
+        dedupe_key,
+        user_id=user_id,
+        kind=kind,
+        subject=subject[:200],
+        body=body,
+        payload=payload or {},
     )
-    written = (await session.execute(statement)).first() is not None
-    if written:
+    if entry_id is not None:
         enqueue_after_commit(session, DISPATCH_TASK, str(tenant_id), str(entry_id))
-    return written
+    return entry_id is not None
 
 
 async def dispatch(session: AsyncSession, entry_id: UUID) -> str:

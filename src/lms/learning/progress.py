@@ -12,7 +12,6 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.models import CourseVersion, Lesson
@@ -26,8 +25,8 @@ from lms.learning.models import (
 )
 from lms.lib import clock
 from lms.lib.errors import NotFound
-from lms.lib.ids import new_id
 from lms.lib.jobs import enqueue_after_commit
+from lms.lib.outbox import write_once
 
 COURSE_COMPLETED_TASK = "learning.course_completed"
 
@@ -169,27 +168,21 @@ async def _outbox(
     milestone: int | None = None,
 ) -> bool:
     """Insert once per dedupe key; True when this call wrote it."""
-    now = clock.now()
-    statement = (
-        pg_insert(LearningOutboxEntry.__table__)  # type: ignore[arg-type]
-        .values(
-            id=new_id(),
-            tenant_id=tenant_id,
-            enrollment_id=enrollment.id,
-            user_id=enrollment.user_id,
-            course_id=enrollment.course_id,
-            kind=kind,
-            milestone=milestone,
-            payload={"completion_pct": enrollment.completion_pct, "version_id": str(enrollment.version_id or "")},
-            dedupe_key=dedupe_key,
-            dispatched_at=now if kind == "course_completed" else None,
-            created_at=now,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["tenant_id", "dedupe_key"])
-        .returning(text("id"))
+    entry_id = await write_once(
+        session,
+        LearningOutboxEntry.__table__,  # type: ignore[arg-type]
+        tenant_id,
+        dedupe_key,
+        enrollment_id=enrollment.id,
+        user_id=enrollment.user_id,
+        course_id=enrollment.course_id,
+        kind=kind,
+        milestone=milestone,
+        payload={"completion_pct": enrollment.completion_pct, "version_id": str(enrollment.version_id or "")},
+        # Certificates take completions straight from the job sent after commit.
+        dispatched_at=clock.now() if kind == "course_completed" else None,
     )
-    return (await session.execute(statement)).first() is not None
+    return entry_id is not None
 
 
 async def record_assessment_result(
