@@ -66,20 +66,25 @@ async def queue_email(
 async def deliver_email(
     sessions: async_sessionmaker[AsyncSession], settings: Settings, tenant_id: UUID, message_id: UUID
 ) -> str:
-    """Send one queued message over SMTP. Idempotent: a message already sent is left alone."""
+    """Send one queued message over SMTP in its own tenant-bound transaction."""
     async with tenant_session(sessions, tenant_id) as session:
-        message = await session.get(EmailMessage, message_id, with_for_update=True)
-        if message is None or message.status != "queued" or settings.smtp_url is None:
-            return message.status if message is not None else "missing"
-        try:
-            await anyio.to_thread.run_sync(_send_smtp, settings, message.recipient, message.subject, message.body)
-        except (OSError, smtplib.SMTPException) as exc:
-            message.error = str(exc)[:2000]
-            raise
-        message.status = "sent"
-        message.sent_at = clock.now()
-        message.error = None
-        return message.status
+        return await deliver_queued(session, settings, message_id)
+
+
+async def deliver_queued(session: AsyncSession, settings: Settings, message_id: UUID) -> str:
+    """Send one queued message over SMTP. Idempotent: a message already sent is left alone."""
+    message = await session.get(EmailMessage, message_id, with_for_update=True)
+    if message is None or message.status != "queued" or settings.smtp_url is None:
+        return message.status if message is not None else "missing"
+    try:
+        await anyio.to_thread.run_sync(_send_smtp, settings, message.recipient, message.subject, message.body)
+    except (OSError, smtplib.SMTPException) as exc:
+        message.error = str(exc)[:2000]
+        raise
+    message.status = "sent"
+    message.sent_at = clock.now()
+    message.error = None
+    return message.status
 
 
 def _send_smtp(settings: Settings, recipient: str, subject: str, body: str) -> None:
