@@ -20,9 +20,9 @@ from lms.assessments.assignment_schemas import AssignmentIn, AssignmentOut, Crit
 from lms.assessments.models import Assignment, PeerReview, Submission, SubmissionStatus, SubmissionVersion
 from lms.assessments.notifications import notify
 from lms.assessments.storage import ObjectStore, safe_filename, submission_key
-from lms.catalog.models import LessonType
+from lms.catalog.schemas import LessonType
 from lms.identity.principal import Principal
-from lms.learning.progress import record_assessment_result
+from lms.learning.services import record_assessment_result
 from lms.lib import clock
 from lms.lib.errors import Conflict, NotFound, TooLarge, ValidationFailed
 

@@ -30,7 +30,7 @@ from lms.assessments.models import AttemptStatus, Question, Quiz, QuizAttempt, R
 from lms.assessments.schemas import AttemptOut, AttemptQuestion, AttemptSummary, QuestionFeedback
 from lms.assessments.shuffle import attempt_seed, fisher_yates, sub_seed
 from lms.identity.principal import Principal
-from lms.learning.progress import record_assessment_result
+from lms.learning.services import record_assessment_result
 from lms.lib import clock
 from lms.lib.errors import Conflict, NotFound, ValidationFailed
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.assessments.models import AssessmentOutboxEntry
 from lms.config import get_settings
-from lms.identity.models import User
+from lms.identity.queries import user_contact
 from lms.lib import clock
 from lms.lib.jobs import enqueue_after_commit
 from lms.lib.mail import queue_email
@@ -56,7 +56,7 @@ async def dispatch(session: AsyncSession, entry_id: UUID) -> str:
         return "missing"
     if entry.dispatched_at is not None:
         return "already_dispatched"
-    user = await session.get(User, entry.user_id)
+    user = await user_contact(session, entry.user_id)
     if user is not None:
         await queue_email(session, get_settings(), entry.tenant_id, user.email, entry.subject, entry.body)
     entry.dispatched_at = clock.now()

@@ -20,10 +20,9 @@ from sqlalchemy import DateTime, LargeBinary, String, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lms.db.base import PlatformBase
+from lms.db.base import JsonDict, PlatformBase
 from lms.lib import clock
 from lms.lib.keys import fernet_for
-from lms.tenancy.models import JsonDict
 
 REFRESH_SECONDS = 60.0
 

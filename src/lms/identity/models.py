@@ -12,8 +12,7 @@ from sqlalchemy import Enum, ForeignKeyConstraint, Index, LargeBinary, String, t
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lms.db.base import Base, TenantScoped
-from lms.tenancy.models import JsonDict
+from lms.db.base import Base, JsonDict, TenantScoped
 
 
 class UserStatus(enum.StrEnum):

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.models import CourseVersion, Lesson
@@ -263,29 +263,3 @@ async def migrate_enrollments(
     if moved:
         await recompute_enrollments(session, moved[0].tenant_id, {row.id for row in moved})
     return len(moved)
-
-
-_LEARNERS_USING = text(
-    """
-    select count(distinct e.id)
-      from enrollments e
-      left join course_versions v on v.id = e.version_id
-     where e.course_id = :course_id
-       and e.status in ('active', 'completed')
-       and (
-            exists (select 1 from lesson_progress p
-                     where p.enrollment_id = e.id and p.lesson_id::text = any(cast(:lesson_ids as text[])))
-         or exists (select 1 from jsonb_array_elements(v.snapshot -> 'modules') m,
-                                  jsonb_array_elements(m -> 'lessons') l
-                     where (l ->> 'id') = any(cast(:lesson_ids as text[])))
-       )
-    """
-)
-
-
-async def learners_using_lessons(session: AsyncSession, course_id: UUID, lesson_ids: list[UUID]) -> int:
-    """Enrolments whose version contains any of these lessons, or that have progress in them."""
-    if not lesson_ids:
-        return 0
-    found = await session.execute(_LEARNERS_USING, {"course_id": course_id, "lesson_ids": [str(i) for i in lesson_ids]})
-    return int(found.scalar_one())

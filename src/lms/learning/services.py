@@ -19,16 +19,20 @@ from lms.catalog.models import Course, CourseStatus, CourseVersion
 from lms.catalog.services import bump_enrollment_count, is_offered, is_visible_to_learners
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
-from lms.identity.models import Role, User, UserStatus
 from lms.identity.principal import Principal
+from lms.identity.queries import user_status
+from lms.identity.schemas import Role, UserStatus
 from lms.learning.models import Enrollment, EnrollmentSource, EnrollmentStatus
 from lms.learning.progress import migrate_enrollments
+
+# Assessments record graded results through this service module.
+from lms.learning.progress import record_assessment_result as record_assessment_result
 from lms.learning.schemas import BulkResult, EnrollmentOut
 from lms.learning.seats import reserve_seat
 from lms.lib import clock
 from lms.lib.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from lms.lib.ids import new_id
-from lms.tenancy.models import Tenant, TenantStatus
+from lms.tenancy.queries import active_tenant_ids
 
 ACTIVE_STATES = (EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)
 
@@ -206,13 +210,12 @@ class EnrollmentService:
             raise Forbidden("this course does not allow self-enrolment; ask an administrator to assign it")
         return course
 
-    async def _active_user(self, user_id: UUID) -> User:
-        user = await self.session.get(User, user_id)
-        if user is None:
+    async def _active_user(self, user_id: UUID) -> None:
+        status = await user_status(self.session, user_id)
+        if status is None:
             raise NotFound("user not found", field="user_id")
-        if user.status is UserStatus.DEACTIVATED:
+        if status is UserStatus.DEACTIVATED:
             raise ValidationFailed("this user is deactivated", field="user_id")
-        return user
 
     async def _existing(self, user_id: UUID, course_id: UUID) -> Enrollment | None:
         return (
@@ -272,7 +275,7 @@ class EnrollmentService:
 async def expire_enrollments(db: Database) -> int:
     """Mark active enrolments whose access window has passed as expired, tenant by tenant."""
     async with db.operator_sessions() as session:
-        tenants = list((await session.execute(select(Tenant.id).where(Tenant.status == TenantStatus.ACTIVE))).scalars())
+        tenants = await active_tenant_ids(session)
     expired = 0
     for tenant_id in tenants:
         async with tenant_session(db.app_sessions, tenant_id) as session:

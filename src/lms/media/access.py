@@ -8,8 +8,8 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.identity.models import Role
 from lms.identity.principal import Principal
+from lms.identity.schemas import Role
 from lms.media import learning_link
 from lms.media.models import MediaAsset
 

@@ -37,16 +37,6 @@ async def tenant_upload_limit(session: AsyncSession, tenant_id: UUID, default: i
     return min(default, int(value)) if value and str(value).isdigit() else default
 
 
-async def assets_not_ready(session: AsyncSession, asset_ids: set[UUID]) -> set[UUID]:
-    """Of these assets (of the bound tenant), the ones a learner cannot play yet."""
-    if not asset_ids:
-        return set()
-    ready = await session.execute(
-        select(MediaAsset.id).where(MediaAsset.id.in_(asset_ids), MediaAsset.status == AssetStatus.READY)
-    )
-    return asset_ids - set(ready.scalars())
-
-
 class UploadService:
     """Resumable multipart uploads of video sources, one per asset."""
 

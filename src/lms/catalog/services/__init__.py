@@ -13,6 +13,7 @@ from lms.catalog.services.base import (
     lesson_out,
     module_out,
     offered_to_tenant,
+    record_lesson_duration,
     snapshot,
 )
 from lms.catalog.services.offers import SharedOffers
@@ -32,5 +33,6 @@ __all__ = [
     "lesson_out",
     "module_out",
     "offered_to_tenant",
+    "record_lesson_duration",
     "snapshot",
 ]

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.models import Course, CourseStatus, CourseVersion, Lesson, Module, SharedCourseOffer
 from lms.catalog.schemas import CourseOut, LessonOut, ModuleOut
-from lms.identity.models import Role
 from lms.identity.principal import Principal
+from lms.identity.schemas import Role
 from lms.lib import clock
 from lms.lib.errors import Conflict, Forbidden, NotFound
 
@@ -198,7 +198,7 @@ class CatalogueBase:
 
     async def _refuse_if_in_use(self, course_id: UUID, lesson_ids: list[UUID], noun: str) -> None:
         """Deleting content that learners are on would break their version and drop their progress."""
-        from lms.learning.progress import learners_using_lessons
+        from lms.learning.queries import learners_using_lessons
 
         learners = await learners_using_lessons(self.session, course_id, lesson_ids)
         if learners:
@@ -228,3 +228,12 @@ class CatalogueBase:
                 await self.session.flush()
         except IntegrityError as exc:
             raise Conflict(message, field=field) from exc
+
+
+async def record_lesson_duration(session: AsyncSession, tenant_id: UUID, asset_id: UUID, seconds: float) -> None:
+    """Every lesson of the tenant showing this media asset gets the video's real duration."""
+    await session.execute(
+        update(Lesson)
+        .where(Lesson.tenant_id == tenant_id, Lesson.media_asset_id == asset_id)
+        .values(duration_seconds=max(1, round(seconds)), updated_at=func.now())
+    )
