@@ -1,6 +1,6 @@
 """Who may watch an asset: tenant admins, its uploader, the instructors of a course that shows it,
 and learners enrolled in such a course. The learning side of the question is asked in
-`lms.media.learning_link`, the one place media reads the learning domain's rows."""
+`lms.media.learning_link`, through the catalogue's and learning's queries."""
 
 from __future__ import annotations
 
