@@ -5,30 +5,88 @@ They run on the caller's tenant-bound session, so RLS scopes them like any catal
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.catalog.models import Course, Lesson, LessonType
+from lms.catalog.models import SHARED_CATALOGUE_OWNER, Course, CourseVersion, Lesson, LessonType
 
 
 @dataclass(frozen=True)
 class LessonFacts:
     id: UUID
     course_id: UUID
+    module_id: UUID
     # None for a lesson of the shared catalogue.
     tenant_id: UUID | None
+    title: str
     type: LessonType
+    required: bool
+    duration_seconds: int | None
     media_asset_id: UUID | None
+    content: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def owner_key(self) -> UUID:
+        """The lesson's catalogue owner: its tenant, or SHARED_CATALOGUE_OWNER for shared lessons."""
+        return self.tenant_id or SHARED_CATALOGUE_OWNER
+
+
+def _facts(lesson: Lesson) -> LessonFacts:
+    return LessonFacts(
+        lesson.id,
+        lesson.course_id,
+        lesson.module_id,
+        lesson.tenant_id,
+        lesson.title,
+        lesson.type,
+        lesson.required,
+        lesson.duration_seconds,
+        lesson.media_asset_id,
+        dict(lesson.content or {}),
+    )
 
 
 async def lesson_facts(session: AsyncSession, lesson_id: UUID) -> LessonFacts | None:
     lesson = await session.get(Lesson, lesson_id)
-    if lesson is None:
-        return None
-    return LessonFacts(lesson.id, lesson.course_id, lesson.tenant_id, lesson.type, lesson.media_asset_id)
+    return _facts(lesson) if lesson is not None else None
+
+
+async def course_lessons(session: AsyncSession, course_id: UUID) -> list[LessonFacts]:
+    """The course's current (live) lessons."""
+    return [_facts(lesson) for lesson in await session.scalars(select(Lesson).where(Lesson.course_id == course_id))]
+
+
+async def lesson_kinds(
+    session: AsyncSession, lesson_ids: list[UUID]
+) -> list[tuple[UUID, UUID, LessonType, int | None]]:
+    """(lesson, course, type, duration) of these lessons: the narrow read the progress ingest caches."""
+    rows = await session.execute(
+        select(Lesson.id, Lesson.course_id, Lesson.type, Lesson.duration_seconds).where(Lesson.id.in_(lesson_ids))
+    )
+    return list(rows.tuples())
+
+
+async def version_snapshots(session: AsyncSession, version_ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
+    """The published snapshots of these course versions (what an enrolment's learner follows)."""
+    rows = await session.execute(
+        select(CourseVersion.id, CourseVersion.snapshot).where(CourseVersion.id.in_(version_ids))
+    )
+    return {version_id: snapshot for version_id, snapshot in rows.tuples()}
+
+
+async def version_number(session: AsyncSession, version_id: UUID) -> int | None:
+    return await session.scalar(select(CourseVersion.number).where(CourseVersion.id == version_id))
+
+
+async def course_titles(session: AsyncSession, course_ids: set[UUID]) -> dict[UUID, str]:
+    if not course_ids:
+        return {}
+    rows = await session.execute(select(Course.id, Course.title).where(Course.id.in_(course_ids)))
+    return {course_id: title for course_id, title in rows.tuples()}
 
 
 @dataclass(frozen=True)
@@ -38,6 +96,7 @@ class CourseFacts:
     # The course's tenant, or SHARED_CATALOGUE_OWNER for the shared catalogue.
     catalogue_owner: UUID
     instructor_ids: tuple[UUID, ...]
+    completion_rules: dict[str, Any] = field(default_factory=dict)
 
 
 async def course_facts(session: AsyncSession, course_id: UUID) -> CourseFacts | None:
@@ -45,7 +104,9 @@ async def course_facts(session: AsyncSession, course_id: UUID) -> CourseFacts | 
     course = await session.get(Course, course_id)
     if course is None:
         return None
-    return CourseFacts(course.id, course.title, course.owner_key, tuple(course.instructor_ids))
+    return CourseFacts(
+        course.id, course.title, course.owner_key, tuple(course.instructor_ids), dict(course.completion_rules or {})
+    )
 
 
 async def courses_showing_asset(session: AsyncSession, asset_id: UUID) -> list[UUID]:

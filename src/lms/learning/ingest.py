@@ -25,7 +25,7 @@ from redis.commands.core import AsyncScript
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from lms.catalog.models import Lesson
+from lms.catalog.queries import lesson_kinds
 from lms.db.binding import bind_tenant
 from lms.identity.principal import Principal
 from lms.learning.models import Enrollment, EnrollmentStatus
@@ -219,10 +219,7 @@ async def _lessons(lazy: LazySession, tenant_id: UUID, ids: set[UUID]) -> dict[U
             found[lesson_id] = meta
     if missing:
         session = await lazy.get()
-        rows = await session.execute(
-            select(Lesson.id, Lesson.course_id, Lesson.type, Lesson.duration_seconds).where(Lesson.id.in_(missing))
-        )
-        for lesson_id, course_id, lesson_type, duration in rows:
+        for lesson_id, course_id, lesson_type, duration in await lesson_kinds(session, missing):
             meta = LessonMeta(course_id, lesson_type.value, duration)
             lesson_cache.put((tenant_id, lesson_id), meta)
             found[lesson_id] = meta

@@ -14,7 +14,7 @@ from uuid import UUID
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.catalog.models import CourseVersion, Lesson
+from lms.catalog.queries import course_facts, course_lessons, lesson_facts, version_snapshots
 from lms.learning.completion import crossed_milestones, lesson_is_complete
 from lms.learning.models import (
     Enrollment,
@@ -70,20 +70,15 @@ def plan_from_snapshot(snapshot: dict[str, Any]) -> VersionPlan:
 async def version_plans(session: AsyncSession, version_ids: set[UUID]) -> dict[UUID, VersionPlan]:
     missing = [v for v in version_ids if v not in _PLANS]
     if missing:
-        rows = await session.execute(
-            select(CourseVersion.id, CourseVersion.snapshot).where(CourseVersion.id.in_(missing))
-        )
-        for version_id, snapshot in rows:
+        for version_id, snapshot in (await version_snapshots(session, missing)).items():
             _PLANS[version_id] = plan_from_snapshot(snapshot)
     return {v: _PLANS[v] for v in version_ids if v in _PLANS}
 
 
 async def live_plan(session: AsyncSession, course_id: UUID) -> VersionPlan:
     """For enrolments without a published version (assigned to a draft): the current lessons."""
-    from lms.catalog.models import Course
-
-    lessons = list((await session.execute(select(Lesson).where(Lesson.course_id == course_id))).scalars())
-    course = await session.get(Course, course_id)
+    lessons = await course_lessons(session, course_id)
+    course = await course_facts(session, course_id)
     required = {lesson.id for lesson in lessons if lesson.required}
     return VersionPlan(
         frozenset(required),
@@ -194,7 +189,7 @@ async def record_assessment_result(
     The score kept is the best one. Raises NotFound when the lesson is unknown to this tenant or
     the user is not enrolled in its course.
     """
-    lesson = await session.get(Lesson, lesson_id)
+    lesson = await lesson_facts(session, lesson_id)
     if lesson is None:
         raise NotFound("lesson not found", field="lesson_id")
     enrollment = (
