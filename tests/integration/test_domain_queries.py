@@ -61,6 +61,7 @@ async def _playable(session: AsyncSession, asset_id: UUID) -> bool:
 QUERIES: dict[str, tuple[Query, Any]] = {
     # name: (the read, asked about `world`; what it answers when the world is another tenant's)
     "course_facts": (lambda s, w: catalogue.course_facts(s, w.course_id), None),
+    "course_offer": (lambda s, w: catalogue.course_offer(s, w.course_id), None),
     "lesson_facts": (lambda s, w: catalogue.lesson_facts(s, w.lesson_id), None),
     "course_titles": (lambda s, w: catalogue.course_titles(s, {w.course_id}), {}),
     "course_lessons": (lambda s, w: catalogue.course_lessons(s, w.course_id), []),

@@ -12,7 +12,8 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.catalog.models import SHARED_CATALOGUE_OWNER, Course, CourseVersion, Lesson, LessonType
+from lms.catalog.models import SHARED_CATALOGUE_OWNER, Course, CourseStatus, CourseVersion, Lesson, LessonType
+from lms.catalog.services.base import is_offered, is_visible_to_learners
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,57 @@ class CourseFacts:
     catalogue_owner: UUID
     instructor_ids: tuple[UUID, ...]
     completion_rules: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_shared(self) -> bool:
+        return self.catalogue_owner == SHARED_CATALOGUE_OWNER
+
+
+@dataclass(frozen=True)
+class CourseOffer:
+    """What enrolment needs to know about a course this tenant might enrol people in."""
+
+    id: UUID
+    owner: UUID
+    current_version_id: UUID | None
+    status: CourseStatus
+    self_enrollment: bool
+    # Published and past its scheduled release time.
+    visible_to_learners: bool
+    # The tenant's own course, or a shared one this tenant offers.
+    offered: bool
+
+
+async def course_offer(session: AsyncSession, course_id: UUID) -> CourseOffer | None:
+    """None when the course is not visible to this tenant."""
+    course = await session.get(Course, course_id)
+    if course is None:
+        return None
+    return CourseOffer(
+        course.id,
+        course.owner_key,
+        course.current_version_id,
+        course.status,
+        course.self_enrollment,
+        is_visible_to_learners(course),
+        await is_offered(session, course),
+    )
+
+
+async def version_numbers(session: AsyncSession, version_ids: set[UUID]) -> dict[UUID, int]:
+    if not version_ids:
+        return {}
+    rows = await session.execute(
+        select(CourseVersion.id, CourseVersion.number).where(CourseVersion.id.in_(version_ids))
+    )
+    return {version_id: number for version_id, number in rows.tuples()}
+
+
+async def version_id_of(session: AsyncSession, course_id: UUID, number: int) -> UUID | None:
+    """The id of the course's version `number`; None when there is no such version."""
+    return await session.scalar(
+        select(CourseVersion.id).where(CourseVersion.course_id == course_id, CourseVersion.number == number)
+    )
 
 
 async def course_facts(session: AsyncSession, course_id: UUID) -> CourseFacts | None:

@@ -15,8 +15,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.catalog.models import Course, CourseStatus, CourseVersion
-from lms.catalog.services import bump_enrollment_count, is_offered, is_visible_to_learners
+from lms.catalog.queries import CourseOffer, course_facts, course_offer, version_id_of, version_numbers
+from lms.catalog.schemas import CourseStatus
+from lms.catalog.services import bump_enrollment_count
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.identity.principal import Principal
@@ -46,18 +47,12 @@ class CourseRef:
     version_id: UUID | None
 
     @classmethod
-    def of(cls, course: Course) -> CourseRef:
-        return cls(course.id, course.owner_key, course.current_version_id)
+    def of(cls, course: CourseOffer) -> CourseRef:
+        return cls(course.id, course.owner, course.current_version_id)
 
 
 async def enrollment_out(session: AsyncSession, enrollments: list[Enrollment]) -> list[EnrollmentOut]:
-    version_ids = {e.version_id for e in enrollments if e.version_id}
-    numbers: dict[UUID, int] = {}
-    if version_ids:
-        rows = await session.execute(
-            select(CourseVersion.id, CourseVersion.number).where(CourseVersion.id.in_(version_ids))
-        )
-        numbers = {row.id: row.number for row in rows}
+    numbers = await version_numbers(session, {e.version_id for e in enrollments if e.version_id})
     return [
         EnrollmentOut(
             id=e.id,
@@ -181,26 +176,22 @@ class EnrollmentService:
         """Move learners onto another published version of the course (instructors, admins)."""
         if not self.can_assign:
             raise Forbidden("only an instructor or a tenant admin can migrate learners")
-        course = await self.session.get(Course, course_id)
+        course = await course_facts(self.session, course_id)
         if course is None:
             raise NotFound("course not found", field="course_id")
         if course.is_shared:
             raise Forbidden("learners on shared courses follow the shared catalogue's versions")
-        version = (
-            await self.session.execute(
-                select(CourseVersion).where(CourseVersion.course_id == course_id, CourseVersion.number == number)
-            )
-        ).scalar_one_or_none()
-        if version is None:
+        version_id = await version_id_of(self.session, course_id, number)
+        if version_id is None:
             raise NotFound(f"course has no version {number}", field="number")
-        return await migrate_enrollments(self.session, course_id, version.id, enrollment_ids)
+        return await migrate_enrollments(self.session, course_id, version_id, enrollment_ids)
 
     # --- internals ---------------------------------------------------------------------------
-    async def _enrollable_course(self, course_id: UUID, assigning: bool) -> Course:
-        course = await self.session.get(Course, course_id)
-        if course is None or (not assigning and not is_visible_to_learners(course)):
+    async def _enrollable_course(self, course_id: UUID, assigning: bool) -> CourseOffer:
+        course = await course_offer(self.session, course_id)
+        if course is None or (not assigning and not course.visible_to_learners):
             raise NotFound("course not found", field="course_id")
-        if not await is_offered(self.session, course):
+        if not course.offered:
             raise NotFound("this site does not offer that shared course", field="course_id")
         if course.status is not CourseStatus.PUBLISHED:
             raise ValidationFailed(
