@@ -61,6 +61,8 @@ class Settings:
     media_max_upload_bytes: int = 20 * 1024**3
     media_url_ttl_seconds: int = 600
     media_seconds_per_video_second: float = 6.0
+    # Time limit of each call to an identity provider (discovery, keys, token, userinfo, metadata).
+    sso_timeout_seconds: float = 5.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -99,6 +101,7 @@ class Settings:
             media_max_upload_bytes=int(_env("MEDIA_MAX_UPLOAD_BYTES", str(base.media_max_upload_bytes)) or 0),
             media_url_ttl_seconds=int(_env("MEDIA_URL_TTL_SECONDS", "600") or 600),
             media_seconds_per_video_second=float(_env("MEDIA_SECONDS_PER_VIDEO_SECOND", "6") or 6),
+            sso_timeout_seconds=float(_env("SSO_TIMEOUT_SECONDS", "5") or 5),
         )
 
     def role_url(self, role: str) -> str:
