@@ -32,7 +32,7 @@ def trusts_local_provider(app: Litestar, provider: OpenIDProvider) -> Iterator[N
     """The provider runs on loopback, which the platform refuses unless explicitly allowed."""
     original = app.state.settings
     host_port = provider.issuer.removeprefix("http://")
-    app.state.settings = replace(original, sso_allow_private_hosts=frozenset({host_port}))
+    app.state.settings = replace(original, sso_allow_private_hosts=frozenset({host_port}), public_scheme="https")
     yield
     app.state.settings = original
 

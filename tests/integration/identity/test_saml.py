@@ -53,6 +53,8 @@ async def configure(
             "name": "Acme SAML",
             "metadata_url": f"{idp.base_url}/metadata",
             "email_domains": ["acme.com"],
+            # The IdP is the company directory: its addresses are the company's.
+            "trust_unverified_email": True,
             # pysaml2 names attributes after the MACE-Dir schema, as many IdPs do.
             "attribute_mapping": {
                 "email": "urn:mace:dir:attribute-def:email",

@@ -102,15 +102,15 @@ async def apply_oidc(
     request: Request[Any, Any, Any], session: AsyncSession, provider: SsoProvider, data: OidcProviderIn
 ) -> None:
     settings = request.app.state.settings
+    try:
+        await discover(data.issuer, settings.sso_allow_private_hosts, settings.sso_timeout_seconds)
+    except (FetchRefused, SsoFailed) as exc:
+        raise ValidationFailed(exc.message, field="issuer") from exc
     needs_secret = data.token_endpoint_auth_method != "none"
     if needs_secret and data.client_secret is None and provider.secret_encrypted is None:
         raise ValidationFailed(
             f"a client secret is needed for {data.token_endpoint_auth_method}", field="client_secret"
         )
-    try:
-        await discover(data.issuer, settings.sso_allow_private_hosts, settings.sso_timeout_seconds)
-    except (FetchRefused, SsoFailed) as exc:
-        raise ValidationFailed(exc.message, field="issuer") from exc
     provider.name = data.name
     provider.enabled = data.enabled
     provider.email_domains = sorted(set(data.email_domains))
