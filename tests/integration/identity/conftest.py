@@ -1,0 +1,87 @@
+"""Shared arrange steps for the SAML tests: a running IdP and a tenant whose provider trusts it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import httpx
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from lms.tenancy.models import Tenant
+from tests.conftest import Login, MakeTenant, MakeUser
+from tests.idp.saml_idp import SamlIdentityProvider, running_saml_idp
+from tests.integration.identity.helpers import secure_host
+
+Client = AsyncTestClient[Litestar]
+
+
+@pytest.fixture(scope="module")
+def idp() -> Iterator[SamlIdentityProvider]:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    logging.getLogger("saml2").setLevel(logging.ERROR)
+    with running_saml_idp() as running:
+        running.add_person("ada@acme.com", "pw-ada", "Ada Lovelace", ["lms-instructors"])
+        running.add_person("eve@acme.com", "pw-eve", "Eve")
+        yield running
+
+
+@pytest.fixture
+def trusts_local_idp(app: Litestar, idp: SamlIdentityProvider) -> Iterator[None]:
+    original = app.state.settings
+    app.state.settings = replace(original, sso_allow_private_hosts=frozenset({idp.base_url.removeprefix("http://")}))
+    yield
+    app.state.settings = original
+
+
+async def configure(
+    client: Client, tenant: Tenant, headers: dict[str, str], idp: SamlIdentityProvider
+) -> dict[str, Any]:
+    created = await client.post(
+        f"{secure_host(tenant)}/api/v1/sso/providers/saml",
+        json={
+            "name": "Acme SAML",
+            "metadata_url": f"{idp.base_url}/metadata",
+            "email_domains": ["acme.com"],
+            # The IdP is the company directory: its addresses are the company's.
+            "trust_unverified_email": True,
+            # pysaml2 names attributes after the MACE-Dir schema, as many IdPs do.
+            "attribute_mapping": {
+                "email": "urn:mace:dir:attribute-def:email",
+                "name": "urn:mace:dir:attribute-def:displayName",
+                "groups": "groups",
+                "group_roles": {"lms-instructors": "instructor"},
+            },
+        },
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+    config = created.json()
+    metadata = await client.get(config["sp_metadata_url"])
+    assert metadata.status_code == 200
+    assert "AssertionConsumerService" in metadata.text
+    idp.trust_sp(metadata.text)
+    return config
+
+
+@pytest.fixture
+async def site(
+    client: Client,
+    make_tenant: MakeTenant,
+    make_user: MakeUser,
+    login: Login,
+    idp: SamlIdentityProvider,
+    trusts_local_idp: None,
+) -> dict[str, Any]:
+    tenant = await make_tenant()
+    headers = await login(await make_user(tenant, roles=["tenant_admin"]))
+    config = await configure(client, tenant, headers, idp)
+    return {"tenant": tenant, "base": secure_host(tenant), **config}
+
+
+async def post_acs(client: Client, acs: str, saml_response: str, relay: str = "") -> httpx.Response:
+    return await client.post(acs, data={"SAMLResponse": saml_response, "RelayState": relay}, follow_redirects=False)
