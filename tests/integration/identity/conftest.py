@@ -1,4 +1,4 @@
-"""Shared arrange steps for the SAML tests: a running IdP and a tenant whose provider trusts it."""
+"""Shared arrange steps for the SSO tests: a running SAML IdP and OpenID provider, trusted on loopback."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from litestar.testing import AsyncTestClient
 
 from lms.tenancy.models import Tenant
 from tests.conftest import Login, MakeTenant, MakeUser
+from tests.idp.oidc_provider import OpenIDProvider, running_openid_provider
 from tests.idp.saml_idp import SamlIdentityProvider, running_saml_idp
 from tests.integration.identity.helpers import secure_host
 
@@ -85,3 +86,20 @@ async def site(
 
 async def post_acs(client: Client, acs: str, saml_response: str, relay: str = "") -> httpx.Response:
     return await client.post(acs, data={"SAMLResponse": saml_response, "RelayState": relay}, follow_redirects=False)
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[OpenIDProvider]:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    with running_openid_provider() as op:
+        yield op
+
+
+@pytest.fixture
+def trusts_local_provider(app: Litestar, provider: OpenIDProvider) -> Iterator[None]:
+    """The provider runs on loopback, which the platform refuses unless explicitly allowed."""
+    original = app.state.settings
+    host_port = provider.issuer.removeprefix("http://")
+    app.state.settings = replace(original, sso_allow_private_hosts=frozenset({host_port}), public_scheme="https")
+    yield
+    app.state.settings = original
