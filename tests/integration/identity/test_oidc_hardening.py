@@ -18,7 +18,7 @@ from sqlalchemy import update
 
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
-from lms.identity.models import User, UserStatus
+from lms.identity.models import SsoProvider, User, UserStatus
 from lms.tenancy.models import Tenant
 from tests import factories
 from tests.conftest import Login, MakeTenant, MakeUser
@@ -382,3 +382,26 @@ async def test_invalid_issuer_urls_are_a_422_naming_the_field(
     )
     assert answer.status_code == 422, answer.text
     assert answer.json()["error"]["field"] == "issuer"
+
+
+async def test_providers_made_before_the_shared_callback_keep_their_own(
+    client: Client, db: Database, provider: OpenIDProvider, tenant_with_admin: tuple[Tenant, dict[str, str], str]
+) -> None:
+    tenant, headers, _ = tenant_with_admin
+    config = await add_provider(client, tenant, headers, provider, trust_unverified_email=True)
+    async with tenant_session(db.app_sessions, tenant.id) as session:
+        row = await session.get(SsoProvider, uuid.UUID(config["id"]))
+        assert row is not None
+        row.config = {k: v for k, v in row.config.items() if k != "redirect_uri"}
+    legacy = f"{secure_host(tenant)}/auth/oidc/{config['id']}/callback"
+    assert (await client.get(f"{secure_host(tenant)}/api/v1/sso/providers/{config['id']}", headers=headers)).json()[
+        "redirect_uri"
+    ] == legacy
+    provider.clients[config["config"]["client_id"]].redirect_uris = [legacy]
+    member = person(f"old-{uuid.uuid4().hex[:6]}@acme.com")
+    provider.add_person(member)
+    start = await client.get(config["login_url"], follow_redirects=False)
+    callback = await sign_in_at_provider(start.headers["location"], member.email, member.password)
+    assert callback.startswith(legacy)
+    finished = await client.get(callback, follow_redirects=False)
+    assert finished.status_code == 303, finished.text

@@ -282,12 +282,14 @@ class SsoFlowController(Controller):
 
 
 def saml_request_cookie(provider_id: UUID, value: str) -> Cookie:
-    """Binds an SP-initiated SAML sign-in to the browser that started it (sent back with the IdP's POST)."""
+    """Binds an SP-initiated SAML sign-in to the browser that started it (sent back with the IdP's POST).
+
+    An empty value clears it."""
     return Cookie(
         key=SAML_REQUEST_COOKIE,
         value=value,
         path=f"/auth/saml/{provider_id}/acs",
-        max_age=REQUEST_SECONDS,
+        max_age=REQUEST_SECONDS if value else 0,
         httponly=True,
         secure=True,
         # The IdP posts the response cross-site; Lax would keep the cookie back.

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import structlog
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.identity.models import Role, SsoIdentity, SsoProvider, User, UserStatus
 from lms.identity.sso.provisioning import AssertedIdentity, SsoFailed, mapping_of
+from lms.lib.errors import Conflict
 
 log = structlog.get_logger(__name__)
 
@@ -95,6 +97,42 @@ async def _account_to_link(session: AsyncSession, provider: SsoProvider, identit
     return existing
 
 
+async def _first_sign_in(session: AsyncSession, provider: SsoProvider, identity: AssertedIdentity) -> User:
+    """Link the identity to an existing account, or make one, under the rules above."""
+    if not vouches_for_email(provider, identity):
+        raise SsoFailed(f"{provider.name} did not confirm that {identity.email} is verified")
+    user = await _account_to_link(session, provider, identity)
+    try:
+        # A savepoint: two first sign-ins of one person at once make one account; the other is told to retry.
+        async with session.begin_nested():
+            if user is None:
+                mapping = mapping_of(provider)
+                default_roles = set(mapping.get("default_roles") or [Role.LEARNER.value])
+                user = User(
+                    tenant_id=provider.tenant_id,
+                    email=identity.email,
+                    display_name=identity.display_name,
+                    roles=sorted(default_roles | identity.group_roles),
+                    groups=identity.groups,
+                    status=UserStatus.ACTIVE,
+                )
+                session.add(user)
+                await session.flush()
+            session.add(
+                SsoIdentity(
+                    tenant_id=provider.tenant_id,
+                    provider_id=provider.id,
+                    subject=identity.subject,
+                    user_id=user.id,
+                    email_at_link=identity.email,
+                )
+            )
+            await session.flush()
+    except IntegrityError as exc:
+        raise Conflict("another sign-in of this person was under way; sign in again", field="subject") from exc
+    return user
+
+
 async def provision_user(session: AsyncSession, provider: SsoProvider, identity: AssertedIdentity) -> User:
     """The account of this (provider, subject): linked, linked now under the rules above, or created."""
     domain = identity.email.rsplit("@", 1)[1].lower()
@@ -102,31 +140,7 @@ async def provision_user(session: AsyncSession, provider: SsoProvider, identity:
         raise SsoFailed(f"{provider.name} may not sign in addresses at {domain}")
     user = await linked_user(session, provider, identity.subject)
     if user is None:
-        if not vouches_for_email(provider, identity):
-            raise SsoFailed(f"{provider.name} did not confirm that {identity.email} is verified")
-        user = await _account_to_link(session, provider, identity)
-        if user is None:
-            mapping = mapping_of(provider)
-            default_roles = set(mapping.get("default_roles") or [Role.LEARNER.value])
-            user = User(
-                tenant_id=provider.tenant_id,
-                email=identity.email,
-                display_name=identity.display_name,
-                roles=sorted(default_roles | identity.group_roles),
-                groups=identity.groups,
-                status=UserStatus.ACTIVE,
-            )
-            session.add(user)
-            await session.flush()
-        session.add(
-            SsoIdentity(
-                tenant_id=provider.tenant_id,
-                provider_id=provider.id,
-                subject=identity.subject,
-                user_id=user.id,
-                email_at_link=identity.email,
-            )
-        )
+        user = await _first_sign_in(session, provider, identity)
     if user.status is UserStatus.DEACTIVATED:
         raise SsoFailed("this account is deactivated")
     user.status = UserStatus.ACTIVE
