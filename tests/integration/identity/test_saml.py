@@ -165,7 +165,7 @@ async def test_single_logout_ends_the_session_and_tells_the_idp(
     assert (await client.get(f"{site['base']}/api/v1/me")).status_code == 401
 
 
-async def test_idp_initiated_logout_ends_every_session_of_that_person(
+async def test_idp_initiated_logout_ends_the_sessions_that_person_started_here(
     client: Client, site: dict[str, Any], idp: SamlIdentityProvider
 ) -> None:
     response = idp.response("eve@acme.com", None, site["acs_url"], site["sp_metadata_url"])
