@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -12,7 +13,14 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from lms.tenancy.models import Tenant
+from lms.config import Settings
+from lms.db.binding import tenant_session
+from lms.db.engines import Database
+from lms.identity.keys import KeyRing
+from lms.identity.tokens import issue_access_token
+from lms.tenancy.models import Plan, Tenant
+from lms.tenancy.services import Actor, TenantAdmin
+from tests import factories
 from tests.conftest import Login, MakeTenant, MakeUser
 from tests.idp.oidc_provider import OpenIDProvider, running_openid_provider
 from tests.idp.saml_idp import SamlIdentityProvider, running_saml_idp
@@ -103,3 +111,15 @@ def trusts_local_provider(app: Litestar, provider: OpenIDProvider) -> Iterator[N
     app.state.settings = replace(original, sso_allow_private_hosts=frozenset({host_port}), public_scheme="https")
     yield
     app.state.settings = original
+
+
+@pytest.fixture(scope="module")
+async def shared_tenant(db: Database, settings: Settings, key_ring: KeyRing) -> tuple[Tenant, dict[str, str]]:
+    """One tenant and its admin's headers for a module's parametrised cases (not one tenant per case)."""
+    async with db.operator_sessions() as session, session.begin():
+        admin_service = TenantAdmin(session, Actor(name="test"), settings.public_base_domain)
+        tenant = await admin_service.create(f"t-{uuid.uuid4().hex[:10]}", "Shared Co", Plan.TEAM, 10, None)
+    async with tenant_session(db.app_sessions, tenant.id) as session:
+        admin = await factories.identity.make_user(session, tenant.id, roles=["tenant_admin"])
+    token = await issue_access_token(key_ring, admin.id, tenant.id, ["tenant_admin"], 3600)
+    return tenant, {"Authorization": f"Bearer {token}"}

@@ -88,6 +88,20 @@ async def tenant_with_admin(
     return tenant, await login(admin), admin.email
 
 
+@pytest.fixture
+async def admin_in_shared_tenant(
+    shared_tenant: tuple[Tenant, dict[str, str]], make_user: MakeUser, login: Login
+) -> tuple[Tenant, dict[str, str], str]:
+    """A fresh password admin in the module's shared tenant (parametrised cases share one tenant)."""
+    tenant, _ = shared_tenant
+    admin = await make_member(make_user, tenant, roles=["tenant_admin"], email=f"admin-{uuid.uuid4().hex[:6]}@acme.com")
+    return tenant, await login(admin), admin.email
+
+
+def unique(name: str) -> str:
+    return f"{name} {uuid.uuid4().hex[:6]}"
+
+
 @pytest.mark.parametrize(
     ("verified", "provider_settings"),
     [
@@ -100,16 +114,17 @@ async def tenant_with_admin(
 async def test_an_op_account_cannot_take_over_the_local_admin(
     client: Client,
     provider: OpenIDProvider,
-    tenant_with_admin: tuple[Tenant, dict[str, str], str],
+    admin_in_shared_tenant: tuple[Tenant, dict[str, str], str],
     verified: bool,
     provider_settings: dict[str, Any],
 ) -> None:
-    tenant, headers, admin_email = tenant_with_admin
+    tenant, headers, admin_email = admin_in_shared_tenant
     config = await add_provider(
         client,
         tenant,
         headers,
         provider,
+        name=unique("Acme Login"),
         attribute_mapping={"group_roles": {"staff": "instructor"}},
         **provider_settings,
     )
@@ -214,11 +229,13 @@ async def test_role_mapping_never_removes_the_last_admin(
 async def test_token_endpoint_auth_method_is_configurable(
     client: Client,
     provider: OpenIDProvider,
-    tenant_with_admin: tuple[Tenant, dict[str, str], str],
+    shared_tenant: tuple[Tenant, dict[str, str]],
     auth_method: str,
 ) -> None:
-    tenant, headers, _ = tenant_with_admin
-    config = await add_provider(client, tenant, headers, provider, auth_method=auth_method, trust_unverified_email=True)
+    tenant, headers = shared_tenant
+    config = await add_provider(
+        client, tenant, headers, provider, unique("Acme Login"), auth_method, trust_unverified_email=True
+    )
     assert config["config"]["token_endpoint_auth_method"] == auth_method
     member = person(f"m-{uuid.uuid4().hex[:6]}@acme.com")
     provider.add_person(member)
@@ -273,12 +290,13 @@ def short_timeout(app: Litestar, trusts_local_provider: None) -> Iterator[None]:
 async def test_provider_failures_become_a_branded_page(
     client: Client,
     provider: OpenIDProvider,
-    tenant_with_admin: tuple[Tenant, dict[str, str], str],
+    shared_tenant: tuple[Tenant, dict[str, str]],
     failure: str,
     cause: str,
 ) -> None:
-    tenant, headers, _ = tenant_with_admin
-    config = await add_provider(client, tenant, headers, provider, trust_unverified_email=True)
+    tenant, headers = shared_tenant
+    name = unique("Acme Login")
+    config = await add_provider(client, tenant, headers, provider, name, trust_unverified_email=True)
     member = person(f"f-{uuid.uuid4().hex[:6]}@acme.com")
     provider.add_person(member)
     provider.failure, provider.hang_seconds = failure, 2.0
@@ -289,7 +307,7 @@ async def test_provider_failures_become_a_branded_page(
         provider.failure = None
     assert answer.status_code == 502, answer.text
     assert answer.headers["content-type"].startswith("text/html")
-    assert "Acme Login could not complete the sign-in" in answer.text
+    assert f"{name} could not complete the sign-in" in answer.text
     assert tenant.name in answer.text  # the tenant's branded layout
     assert "lms_session" not in answer.headers.get("set-cookie", "")
     # The person is told what happened; the log says why.
@@ -377,9 +395,9 @@ async def test_the_redirect_uri_is_shown_before_saving_and_comes_from_the_primar
     ids=["label over 63", "empty label", "port out of range", "unclosed IPv6"],
 )
 async def test_invalid_issuer_urls_are_a_422_naming_the_field(
-    client: Client, tenant_with_admin: tuple[Tenant, dict[str, str], str], issuer: str
+    client: Client, shared_tenant: tuple[Tenant, dict[str, str]], issuer: str
 ) -> None:
-    tenant, headers, _ = tenant_with_admin
+    tenant, headers = shared_tenant
     answer = await client.post(
         f"{secure_host(tenant)}/api/v1/sso/providers/oidc",
         json={"name": "Broken", "issuer": issuer, "client_id": "x", "client_secret": "y"},

@@ -19,6 +19,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from lxml import etree
 
+from lms.tenancy.models import Tenant
 from tests.conftest import Login, MakeUser
 from tests.idp.saml_idp import (
     SamlIdentityProvider,
@@ -31,7 +32,7 @@ from tests.idp.saml_idp import (
     with_response_destination,
 )
 from tests.integration.identity.conftest import post_acs
-from tests.integration.identity.helpers import PASSWORD, make_member
+from tests.integration.identity.helpers import PASSWORD, make_member, secure_host
 
 Client = AsyncTestClient[Litestar]
 HTML = {"Accept": "text/html,application/xhtml+xml"}
@@ -85,6 +86,21 @@ async def allow_linking(
         headers=headers,
     )
     assert updated.status_code == 200, updated.text
+
+
+@pytest.fixture(scope="module")
+async def shared_site(
+    client: Client, shared_tenant: tuple[Tenant, dict[str, str]], idp: SamlIdentityProvider
+) -> dict[str, Any]:
+    """A SAML provider (metadata uploaded, so no fetch) in the module's shared tenant."""
+    tenant, headers = shared_tenant
+    created = await client.post(
+        f"{secure_host(tenant)}/api/v1/sso/providers/saml",
+        json={"name": f"Shared SAML {uuid.uuid4().hex[:6]}", "metadata_xml": idp.metadata()},
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+    return {"tenant": tenant, "base": secure_host(tenant), **created.json()}
 
 
 def sls(site: dict[str, Any]) -> str:
@@ -158,10 +174,12 @@ async def test_idp_logout_ends_only_the_sessions_started_through_it(
 @pytest.mark.parametrize("parameter", ["SAMLRequest", "SAMLResponse"])
 @pytest.mark.parametrize("case", sorted(malformed_redirect_messages()))
 async def test_malformed_logout_messages_get_a_400_page(
-    client: Client, site: dict[str, Any], parameter: str, case: str
+    client: Client, shared_site: dict[str, Any], parameter: str, case: str
 ) -> None:
     value = malformed_redirect_messages()[case]
-    answer = await client.get(f"{sls(site)}?{urlencode({parameter: value})}", headers=HTML, follow_redirects=False)
+    answer = await client.get(
+        f"{sls(shared_site)}?{urlencode({parameter: value})}", headers=HTML, follow_redirects=False
+    )
     assert answer.status_code == 400, answer.text
     assert answer.headers["content-type"].startswith("text/html")
     assert "could not be read" in answer.text
@@ -169,8 +187,8 @@ async def test_malformed_logout_messages_get_a_400_page(
 
 
 @pytest.mark.parametrize("case", sorted(malformed_post_messages()))
-async def test_malformed_responses_get_a_400(client: Client, site: dict[str, Any], case: str) -> None:
-    answer = await post_acs(client, site["acs_url"], malformed_post_messages()[case], "/")
+async def test_malformed_responses_get_a_400(client: Client, shared_site: dict[str, Any], case: str) -> None:
+    answer = await post_acs(client, shared_site["acs_url"], malformed_post_messages()[case], "/")
     assert answer.status_code == 400, answer.text
     assert answer.json()["error"]["code"] == "sso_malformed"
 

@@ -273,7 +273,7 @@ class SsoFlowController(Controller):
             log.info("sso_cancelled", provider_id=str(provider.id), error=error, description=error_description)
             if error == "access_denied":
                 raise SsoFailed(f"the sign-in was cancelled or refused at {provider.name}")
-            raise SsoFailed(f"{provider.name} did not complete the sign-in ({error or 'no code'})")
+            raise SsoFailed(f"{provider.name} did not complete the sign-in; start again from the sign-in page")
         enabled(provider)
         claims, next_path = await flow.complete(code, str(oidc_state), oidc_redirect_uri(request, provider))
         identity = map_attributes(provider, claims, str(claims.get("sub") or ""))
