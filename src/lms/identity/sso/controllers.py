@@ -266,6 +266,9 @@ class SsoFlowController(Controller):
         )
         if pending is None:
             raise SsoFailed("this sign-in has expired or was already completed; start again")
+        # The per-provider path of older registrations must agree with the state.
+        if request.path_params.get("provider_id", pending.provider_id) != pending.provider_id:
+            raise SsoFailed("this sign-in was started for another provider")
         provider = await get_provider(db_session, pending.provider_id, SsoKind.OIDC.value)
         flow = oidc_flow(request, provider)
         if error is not None or code is None:
