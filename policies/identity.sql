@@ -93,3 +93,10 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION app.recently_revoked_sessions(timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION app.recently_revoked_sessions(timestamptz) TO lms_app;
+-- Identity: SSO identities, keyed by (provider, subject).
+
+ALTER TABLE sso_identities ENABLE ROW LEVEL SECURITY;
+ALTER TABLE sso_identities FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON sso_identities
+    USING (tenant_id = (select app.current_tenant()))
+    WITH CHECK (tenant_id = (select app.current_tenant()));

@@ -65,6 +65,8 @@ class Settings:
     # pod's address so Prometheus can scrape it; locally loopback only.
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9100
+    # Time limit of each call to an identity provider (discovery, keys, token, userinfo, metadata).
+    sso_timeout_seconds: float = 5.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -105,6 +107,7 @@ class Settings:
             media_seconds_per_video_second=float(_env("MEDIA_SECONDS_PER_VIDEO_SECOND", "6") or 6),
             metrics_host=_env("METRICS_HOST", base.metrics_host) or base.metrics_host,
             metrics_port=int(_env("METRICS_PORT", str(base.metrics_port)) or base.metrics_port),
+            sso_timeout_seconds=float(_env("SSO_TIMEOUT_SECONDS", "5") or 5),
         )
 
     def role_url(self, role: str) -> str:

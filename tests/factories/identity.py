@@ -16,6 +16,7 @@ from lms.identity.models import (
     RefreshToken,
     SamlAssertionSeen,
     ScimToken,
+    SsoIdentity,
     SsoProvider,
     User,
     UserGroup,
@@ -91,6 +92,22 @@ async def make_sso_provider(session: AsyncSession, tenant_id: UUID) -> SsoProvid
             kind="oidc",
             name=f"idp-{uuid.uuid4().hex[:8]}",
             config={"issuer": "https://idp.example.com", "client_id": "lms"},
+        ),
+    )
+
+
+@row_factory("sso_identities")
+async def make_sso_identity(session: AsyncSession, tenant_id: UUID) -> SsoIdentity:
+    user = await make_user(session, tenant_id)
+    provider = await make_sso_provider(session, tenant_id)
+    return await add(
+        session,
+        SsoIdentity(
+            tenant_id=tenant_id,
+            provider_id=provider.id,
+            subject=f"sub-{uuid.uuid4().hex}",
+            user_id=user.id,
+            email_at_link=user.email,
         ),
     )
 

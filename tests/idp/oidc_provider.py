@@ -2,6 +2,8 @@
 
 Authorization code flow with PKCE (S256 required), nonce, RS256 ID tokens, JWKS, discovery and
 userinfo; people sign in with a username and password form. Runs in a thread on 127.0.0.1.
+Clients authenticate as registered (client_secret_basic, client_secret_post or none). `failure`
+makes the provider misbehave the way real ones do (garbage instead of JSON, a userinfo that hangs).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class Person:
     email: str
     name: str
     groups: list[str] = field(default_factory=list)
+    email_verified: bool = True
 
 
 @dataclass
@@ -40,6 +43,7 @@ class Client(ClientMixin):  # type: ignore[misc]
     client_id: str
     client_secret: str
     redirect_uris: list[str]
+    auth_method: str = "client_secret_basic"
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -58,7 +62,7 @@ class Client(ClientMixin):  # type: ignore[misc]
         return secrets.compare_digest(client_secret, self.client_secret)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return method in ("client_secret_basic", "client_secret_post")
+        return method == self.auth_method
 
     def check_response_type(self, response_type: str) -> bool:
         return response_type == "code"
@@ -103,9 +107,14 @@ class OpenIDProvider:
         self.tokens: dict[str, tuple[Person, str]] = {}
         self.issuer = ""
         self.id_token_overrides: dict[str, Any] = {}
+        # None, "token_not_json", "userinfo_not_json" or "userinfo_hangs".
+        self.failure: str | None = None
+        self.hang_seconds = 3.0
 
-    def add_client(self, client_id: str, client_secret: str, redirect_uris: list[str]) -> None:
-        self.clients[client_id] = Client(client_id, client_secret, redirect_uris)
+    def add_client(
+        self, client_id: str, client_secret: str, redirect_uris: list[str], auth_method: str = "client_secret_basic"
+    ) -> None:
+        self.clients[client_id] = Client(client_id, client_secret, redirect_uris, auth_method)
 
     def add_person(self, person: Person) -> None:
         self.people[person.sub] = person
@@ -116,7 +125,7 @@ def build_app(op: OpenIDProvider) -> Flask:
     app.config["OAUTH2_ERROR_URIS"] = []
 
     class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
-        TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+        TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
         def save_authorization_code(self, code: str, req: Any) -> None:
             data = req.payload.data
@@ -161,7 +170,7 @@ def build_app(op: OpenIDProvider) -> Flask:
             return claims
 
         def generate_user_info(self, user: Person, scope: str) -> UserInfo:
-            return UserInfo(sub=user.sub, name=user.name, email=user.email, email_verified=True)
+            return UserInfo(sub=user.sub, name=user.name, email=user.email, email_verified=user.email_verified)
 
     def save_token(token: dict[str, Any], req: Any) -> None:
         op.tokens[token["access_token"]] = (req.user, token.get("scope", ""))
@@ -200,6 +209,8 @@ def build_app(op: OpenIDProvider) -> Flask:
 
     @app.post("/token")
     def token() -> Any:
+        if op.failure == "token_not_json":
+            return "<html><body>502 Bad Gateway</body></html>", 200, {"Content-Type": "text/html"}
         return server.create_token_response()
 
     @app.get("/userinfo")
@@ -209,7 +220,17 @@ def build_app(op: OpenIDProvider) -> Flask:
         if found is None:
             return jsonify(error="invalid_token"), 401
         person, _scope = found
-        return jsonify(sub=person.sub, email=person.email, name=person.name, groups=person.groups)
+        if op.failure == "userinfo_not_json":
+            return "upstream connect error", 200, {"Content-Type": "text/plain"}
+        if op.failure == "userinfo_hangs":
+            time.sleep(op.hang_seconds)
+        return jsonify(
+            sub=person.sub,
+            email=person.email,
+            email_verified=person.email_verified,
+            name=person.name,
+            groups=person.groups,
+        )
 
     return app
 

@@ -11,6 +11,8 @@ import html
 import re
 import tempfile
 import threading
+import uuid
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -22,6 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from flask import Flask, request
+from lxml import etree
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.config import IdPConfig
 from saml2.metadata import create_metadata_string
@@ -29,6 +32,9 @@ from saml2.saml import NAME_FORMAT_BASIC, NAMEID_FORMAT_EMAILADDRESS, NameID
 from saml2.server import Server
 from saml2.xmldsig import DIGEST_SHA1, DIGEST_SHA256, SIG_RSA_SHA1, SIG_RSA_SHA256
 from werkzeug.serving import make_server
+
+PROTOCOL = "urn:oasis:names:tc:SAML:2.0:protocol"
+ASSERTION = "urn:oasis:names:tc:SAML:2.0:assertion"
 
 
 def self_signed(directory: Path, name: str) -> tuple[Path, Path]:
@@ -200,17 +206,93 @@ def running_saml_idp() -> Iterator[SamlIdentityProvider]:
 __all__ = ["BINDING_HTTP_POST", "SamlIdentityProvider", "hidden_fields", "running_saml_idp"]
 
 
-def idp_logout_request_url(idp: SamlIdentityProvider, sls_url: str, sp_entity_id: str, email: str) -> str:
-    """An IdP-initiated LogoutRequest for `email`, signed for the HTTP-Redirect binding."""
-    from saml2.saml import NameID as SamlNameID
+def idp_logout_request_url(
+    idp: SamlIdentityProvider,
+    sls_url: str,
+    sp_entity_id: str,
+    email: str,
+    destination: str | None = None,
+    relay_state: str | None = None,
+) -> str:
+    """An IdP-initiated LogoutRequest for `email`, signed for the HTTP-Redirect binding and sent to `sls_url`.
 
+    `destination` (default `sls_url`) is what the message itself says it is addressed to."""
     _, request_message = idp.server.create_logout_request(
-        destination=sls_url,
+        destination=destination or sls_url,
         issuer_entity_id=sp_entity_id,
-        name_id=SamlNameID(format=NAMEID_FORMAT_EMAILADDRESS, text=email),
+        name_id=NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=email),
         sign=False,
     )
     binding = idp.server.apply_binding(
-        BINDING_HTTP_REDIRECT, str(request_message), destination=sls_url, sign=True, sigalg=SIG_RSA_SHA256
+        BINDING_HTTP_REDIRECT,
+        str(request_message),
+        destination=sls_url,
+        relay_state=relay_state or "",
+        sign=True,
+        sigalg=SIG_RSA_SHA256,
     )
     return str(dict(binding["headers"])["Location"])
+
+
+def deflate_and_encode(xml: bytes) -> str:
+    """The HTTP-Redirect binding's encoding: raw DEFLATE, then base64."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return base64.b64encode(compressor.compress(xml) + compressor.flush()).decode()
+
+
+def forged_logout_request(email: str, issuer: str | None = None, destination: str | None = None) -> str:
+    """An unsigned LogoutRequest, as anyone could write it (encoded for the HTTP-Redirect binding)."""
+    destination_attribute = f' Destination="{html.escape(destination)}"' if destination else ""
+    issuer_element = f"<saml:Issuer>{html.escape(issuer)}</saml:Issuer>" if issuer else ""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    xml = (
+        f'<samlp:LogoutRequest xmlns:samlp="{PROTOCOL}" xmlns:saml="{ASSERTION}" ID="_forged{uuid.uuid4().hex}" '
+        f'Version="2.0" IssueInstant="{now}"{destination_attribute}>{issuer_element}'
+        f'<saml:NameID Format="{NAMEID_FORMAT_EMAILADDRESS}">{html.escape(email)}</saml:NameID>'
+        "</samlp:LogoutRequest>"
+    )
+    return deflate_and_encode(xml.encode())
+
+
+DTD_XML = (
+    b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY boom "boom">]>'
+    b'<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol">&boom;</samlp:LogoutRequest>'
+)
+
+
+def malformed_redirect_messages() -> dict[str, str]:
+    """SAMLRequest / SAMLResponse values for the HTTP-Redirect binding that no IdP would send."""
+    return {
+        "bad base64": "%%%not-base64!!!",
+        "not DEFLATE": base64.b64encode(b"<samlp:LogoutRequest/>").decode(),
+        "not XML": deflate_and_encode(b"this is not XML at all"),
+        "with a DTD": deflate_and_encode(DTD_XML),
+        "not a logout message": deflate_and_encode(b'<r xmlns="urn:example"/>'),
+        "DEFLATE bomb": deflate_and_encode(b"<" + b"a" * 20_000_000 + b"/>"),
+    }
+
+
+def malformed_post_messages() -> dict[str, str]:
+    """SAMLResponse values for the HTTP-POST binding that no IdP would send."""
+    return {
+        "bad base64": "%%%not-base64!!!",
+        "not XML": base64.b64encode(b"this is not XML at all").decode(),
+        "with a DTD": base64.b64encode(DTD_XML).decode(),
+        "DEFLATE where base64 XML belongs": deflate_and_encode(b"<samlp:Response/>"),
+    }
+
+
+def with_response_destination(saml_response: str, destination: str) -> str:
+    """The same response with another Destination on the (unsigned) Response element."""
+    document = etree.fromstring(base64.b64decode(saml_response))
+    document.set("Destination", destination)
+    return base64.b64encode(etree.tostring(document)).decode()
+
+
+def metadata_without_single_logout(metadata: str) -> str:
+    document = etree.fromstring(metadata.encode())
+    for element in document.iter("{urn:oasis:names:tc:SAML:2.0:metadata}SingleLogoutService"):
+        parent = element.getparent()
+        assert parent is not None
+        parent.remove(element)
+    return etree.tostring(document).decode()

@@ -50,6 +50,7 @@ def test_public_routes_are_the_known_few(app: Litestar) -> None:
         "/api/v1/auth/mfa/enrol",
         "/api/v1/auth/mfa/enrol/confirm",
         "/auth/sso/{provider_id:uuid}/login",
+        "/auth/oidc/callback",
         "/auth/oidc/{provider_id:uuid}/callback",
         "/auth/saml/{provider_id:uuid}/acs",
         "/auth/saml/{provider_id:uuid}/logout",

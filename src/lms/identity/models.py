@@ -136,6 +136,8 @@ class RefreshToken(TenantScoped, Base):
     expires_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    # The SSO provider the session was started through (None = password); single logout ends only those.
+    sso_provider_id: Mapped[UUID | None] = mapped_column(default=None)
 
 
 class ActionPurpose(enum.StrEnum):
@@ -170,7 +172,11 @@ class SsoProvider(TenantScoped, Base):
     """A tenant's identity provider (SAML 2.0 IdP or OpenID provider), configured by its admins."""
 
     __tablename__ = "sso_providers"
-    __tenant_table_args__ = (Index("ux_sso_providers_tenant_name", "tenant_id", "name", unique=True),)
+    __tenant_table_args__ = (
+        Index("ux_sso_providers_tenant_name", "tenant_id", "name", unique=True),
+        # Composite target so identities can reference (tenant_id, provider id) and never cross tenants.
+        Index("ux_sso_providers_tenant_id_id", "tenant_id", "id", unique=True),
+    )
 
     kind: Mapped[str] = mapped_column(String(8))
     name: Mapped[str] = mapped_column(String(200))
@@ -195,3 +201,23 @@ class SamlAssertionSeen(TenantScoped, Base):
 
     assertion_id: Mapped[str] = mapped_column(String(256))
     expires_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class SsoIdentity(TenantScoped, Base):
+    """A person's account at one provider (its `sub` or SAML NameID), linked to one user of the tenant."""
+
+    __tablename__ = "sso_identities"
+    __tenant_table_args__ = (
+        Index("ux_sso_identities_tenant_provider_subject", "tenant_id", "provider_id", "subject", unique=True),
+        Index("ix_sso_identities_tenant_user", "tenant_id", "user_id"),
+        _user_fk(),
+        ForeignKeyConstraint(
+            ["tenant_id", "provider_id"], ["sso_providers.tenant_id", "sso_providers.id"], ondelete="CASCADE"
+        ),
+    )
+
+    provider_id: Mapped[UUID]
+    subject: Mapped[str] = mapped_column(String(512))
+    user_id: Mapped[UUID]
+    # The address the provider gave when the link was made (for admins reading the table).
+    email_at_link: Mapped[str] = mapped_column(String(320))

@@ -61,8 +61,10 @@ class SessionIssuer:
         self.keys = keys
         self.access_seconds = access_minutes * 60
 
-    async def start(self, user: User, family_id: UUID | None = None) -> TokenPair:
-        """A new access token and a refresh token (a new family unless one is given)."""
+    async def start(self, user: User, family_id: UUID | None = None, sso_provider_id: UUID | None = None) -> TokenPair:
+        """A new access token and a refresh token (a new family unless one is given).
+
+        `sso_provider_id` records the single sign-on provider the session came through."""
         raw = new_opaque_token("rt")
         family_id = family_id or uuid.uuid4()
         self.session.add(
@@ -72,6 +74,7 @@ class SessionIssuer:
                 family_id=family_id,
                 token_hash=token_hash(raw),
                 expires_at=clock.now() + REFRESH_LIFETIME,
+                sso_provider_id=sso_provider_id,
             )
         )
         await self.session.flush()
@@ -103,7 +106,7 @@ class SessionIssuer:
             await self.session.commit()
             raise Unauthorized("this account can no longer sign in")
         row.used_at = now
-        return await self.start(user, row.family_id)
+        return await self.start(user, row.family_id, row.sso_provider_id)
 
     async def revoke(self, raw: str) -> None:
         """Sign out: revoke the family of this refresh token (no error if it is unknown)."""
@@ -132,6 +135,22 @@ async def revoke_user_sessions(session: AsyncSession, user_id: UUID) -> None:
         .values(revoked_at=now)
     )
     await session.execute(update(User).where(User.id == user_id).values(tokens_revoked_at=now))
+
+
+async def revoke_provider_sessions(session: AsyncSession, user_id: UUID, provider_id: UUID) -> None:
+    """Single logout from one provider: only the sessions started through it end.
+
+    Their access tokens carry the session (`sid`), so they stop within seconds through the same
+    revocation poll as a sign-out; a password session of the same person stays usable."""
+    await session.execute(
+        update(RefreshToken)
+        .where(
+            RefreshToken.user_id == user_id,
+            RefreshToken.sso_provider_id == provider_id,
+            RefreshToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=clock.now())
+    )
 
 
 def session_cookies(pair: TokenPair) -> list[Cookie]:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -14,27 +11,10 @@ from litestar.testing import AsyncTestClient
 
 from lms.tenancy.models import Tenant
 from tests.conftest import Login, MakeTenant, MakeUser
-from tests.idp.oidc_provider import OpenIDProvider, Person, running_openid_provider
+from tests.idp.oidc_provider import OpenIDProvider, Person
 from tests.integration.identity.helpers import secure_host
 
 Client = AsyncTestClient[Litestar]
-
-
-@pytest.fixture(scope="module")
-def provider() -> Iterator[OpenIDProvider]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    with running_openid_provider() as op:
-        yield op
-
-
-@pytest.fixture
-def trusts_local_provider(app: Litestar, provider: OpenIDProvider) -> Iterator[None]:
-    """The provider runs on loopback, which the platform refuses unless explicitly allowed."""
-    original = app.state.settings
-    host_port = provider.issuer.removeprefix("http://")
-    app.state.settings = replace(original, sso_allow_private_hosts=frozenset({host_port}))
-    yield
-    app.state.settings = original
 
 
 async def configure(

@@ -4,91 +4,22 @@ from __future__ import annotations
 
 import base64
 import copy
-import logging
 import uuid
-from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 import httpx
-import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from lxml import etree
 
-from lms.tenancy.models import Tenant
 from tests.conftest import Login, MakeTenant, MakeUser
-from tests.idp.saml_idp import SamlIdentityProvider, hidden_fields, idp_logout_request_url, running_saml_idp
+from tests.idp.saml_idp import SamlIdentityProvider, hidden_fields, idp_logout_request_url
+from tests.integration.identity.conftest import configure, post_acs
 from tests.integration.identity.helpers import secure_host
 
 Client = AsyncTestClient[Litestar]
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
 DSIG = "http://www.w3.org/2000/09/xmldsig#"
-
-
-@pytest.fixture(scope="module")
-def idp() -> Iterator[SamlIdentityProvider]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    logging.getLogger("saml2").setLevel(logging.ERROR)
-    with running_saml_idp() as running:
-        running.add_person("ada@acme.com", "pw-ada", "Ada Lovelace", ["lms-instructors"])
-        running.add_person("eve@acme.com", "pw-eve", "Eve")
-        yield running
-
-
-@pytest.fixture
-def trusts_local_idp(app: Litestar, idp: SamlIdentityProvider) -> Iterator[None]:
-    original = app.state.settings
-    app.state.settings = replace(original, sso_allow_private_hosts=frozenset({idp.base_url.removeprefix("http://")}))
-    yield
-    app.state.settings = original
-
-
-async def configure(
-    client: Client, tenant: Tenant, headers: dict[str, str], idp: SamlIdentityProvider
-) -> dict[str, Any]:
-    created = await client.post(
-        f"{secure_host(tenant)}/api/v1/sso/providers/saml",
-        json={
-            "name": "Acme SAML",
-            "metadata_url": f"{idp.base_url}/metadata",
-            "email_domains": ["acme.com"],
-            # pysaml2 names attributes after the MACE-Dir schema, as many IdPs do.
-            "attribute_mapping": {
-                "email": "urn:mace:dir:attribute-def:email",
-                "name": "urn:mace:dir:attribute-def:displayName",
-                "groups": "groups",
-                "group_roles": {"lms-instructors": "instructor"},
-            },
-        },
-        headers=headers,
-    )
-    assert created.status_code == 201, created.text
-    config = created.json()
-    metadata = await client.get(config["sp_metadata_url"])
-    assert metadata.status_code == 200
-    assert "AssertionConsumerService" in metadata.text
-    idp.trust_sp(metadata.text)
-    return config
-
-
-@pytest.fixture
-async def site(
-    client: Client,
-    make_tenant: MakeTenant,
-    make_user: MakeUser,
-    login: Login,
-    idp: SamlIdentityProvider,
-    trusts_local_idp: None,
-) -> dict[str, Any]:
-    tenant = await make_tenant()
-    headers = await login(await make_user(tenant, roles=["tenant_admin"]))
-    config = await configure(client, tenant, headers, idp)
-    return {"tenant": tenant, "base": secure_host(tenant), **config}
-
-
-async def post_acs(client: Client, acs: str, saml_response: str, relay: str = "") -> httpx.Response:
-    return await client.post(acs, data={"SAMLResponse": saml_response, "RelayState": relay}, follow_redirects=False)
 
 
 async def test_sp_initiated_sign_in_end_to_end(client: Client, site: dict[str, Any], idp: SamlIdentityProvider) -> None:
@@ -234,7 +165,7 @@ async def test_single_logout_ends_the_session_and_tells_the_idp(
     assert (await client.get(f"{site['base']}/api/v1/me")).status_code == 401
 
 
-async def test_idp_initiated_logout_ends_every_session_of_that_person(
+async def test_idp_initiated_logout_ends_the_sessions_that_person_started_here(
     client: Client, site: dict[str, Any], idp: SamlIdentityProvider
 ) -> None:
     response = idp.response("eve@acme.com", None, site["acs_url"], site["sp_metadata_url"])

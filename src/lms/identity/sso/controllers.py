@@ -6,7 +6,9 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
+import structlog
 from litestar import Controller, Request, delete, get, post, put
+from litestar.datastructures import Cookie
 from litestar.params import Parameter
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
@@ -18,18 +20,23 @@ from lms.identity.principal import allows_anonymous, requires_role
 from lms.identity.sessions import SessionIssuer, session_cookies
 from lms.identity.signin import sso_required
 from lms.identity.sso.fetch import FetchRefused
-from lms.identity.sso.oidc import OidcSignIn, discover
+from lms.identity.sso.oidc import OidcSignIn, discover, pending_sign_in
+from lms.identity.sso.pages import SSO_EXCEPTION_HANDLERS
 from lms.identity.sso.provisioning import (
+    SsoFailed,
     get_provider,
     map_attributes,
     provider_for_email,
-    provision_user,
     safe_next_path,
     secret_cipher,
 )
-from lms.identity.sso.saml import SamlServiceProvider
-from lms.identity.sso.schemas import Discovery, OidcProviderIn, ProviderOut
+from lms.identity.sso.saml import REQUEST_SECONDS, SAML_REQUEST_COOKIE, SamlServiceProvider
+from lms.identity.sso.schemas import Discovery, OidcProviderIn, ProviderOut, RedirectUriOut
+from lms.identity.sso.services import provision_user
 from lms.lib.errors import Conflict, ValidationFailed
+from lms.tenancy.models import TenantDomain
+
+log = structlog.get_logger(__name__)
 
 
 def site(request: Request[Any, Any, Any]) -> str:
@@ -40,8 +47,29 @@ def tenant_id_of(request: Request[Any, Any, Any]) -> UUID:
     return request.scope["state"]["tenant"].id  # type: ignore[no-any-return]
 
 
-def oidc_redirect_uri(request: Request[Any, Any, Any], provider_id: UUID) -> str:
-    return f"{site(request)}/auth/oidc/{provider_id}/callback"
+async def primary_site_url(request: Request[Any, Any, Any], session: AsyncSession) -> str:
+    """The tenant's own address: its primary verified domain, else `<slug>.<PUBLIC_BASE_DOMAIN>`.
+
+    Never the host of the current request, which may be any alias of the tenant."""
+    settings = request.app.state.settings
+    tenant = request.scope["state"]["tenant"]
+    hostname = (
+        await session.execute(
+            select(TenantDomain.hostname).where(TenantDomain.is_primary.is_(True), TenantDomain.verified.is_(True))
+        )
+    ).scalar_one_or_none()
+    return f"{settings.public_scheme}://{hostname or f'{tenant.slug}.{settings.public_base_domain}'}"
+
+
+async def new_oidc_redirect_uri(request: Request[Any, Any, Any], session: AsyncSession) -> str:
+    """The one redirect URI of the tenant's OpenID providers (the state says which provider)."""
+    return f"{await primary_site_url(request, session)}/auth/oidc/callback"
+
+
+def oidc_redirect_uri(request: Request[Any, Any, Any], provider: SsoProvider) -> str:
+    """What the provider was registered with: providers made before the shared callback keep their own."""
+    stored = provider.config.get("redirect_uri")
+    return str(stored) if stored else f"{site(request)}/auth/oidc/{provider.id}/callback"
 
 
 def provider_out(request: Request[Any, Any, Any], provider: SsoProvider) -> ProviderOut:
@@ -57,7 +85,7 @@ def provider_out(request: Request[Any, Any, Any], provider: SsoProvider) -> Prov
         login_url=f"{base}/auth/sso/{provider.id}/login",
     )
     if provider.kind == SsoKind.OIDC:
-        out.redirect_uri = oidc_redirect_uri(request, provider.id)
+        out.redirect_uri = oidc_redirect_uri(request, provider)
     else:
         out.sp_metadata_url = f"{base}/auth/saml/{provider.id}/metadata"
         out.acs_url = f"{base}/auth/saml/{provider.id}/acs"
@@ -70,18 +98,36 @@ async def ensure_unique_name(session: AsyncSession, name: str, provider_id: UUID
         raise Conflict("a provider with this name already exists", field="name")
 
 
-async def apply_oidc(request: Request[Any, Any, Any], provider: SsoProvider, data: OidcProviderIn) -> None:
+async def apply_oidc(
+    request: Request[Any, Any, Any], session: AsyncSession, provider: SsoProvider, data: OidcProviderIn
+) -> None:
     settings = request.app.state.settings
     try:
-        await discover(data.issuer, settings.sso_allow_private_hosts)
-    except FetchRefused as exc:
+        await discover(data.issuer, settings.sso_allow_private_hosts, settings.sso_timeout_seconds)
+    except (FetchRefused, SsoFailed) as exc:
         raise ValidationFailed(exc.message, field="issuer") from exc
+    needs_secret = data.token_endpoint_auth_method != "none"
+    if needs_secret and data.client_secret is None and provider.secret_encrypted is None:
+        raise ValidationFailed(
+            f"a client secret is needed for {data.token_endpoint_auth_method}", field="client_secret"
+        )
     provider.name = data.name
     provider.enabled = data.enabled
     provider.email_domains = sorted(set(data.email_domains))
-    provider.config = {"issuer": data.issuer.rstrip("/"), "client_id": data.client_id, "scopes": data.scopes}
+    provider.config = {
+        "issuer": data.issuer.rstrip("/"),
+        "client_id": data.client_id,
+        "scopes": data.scopes,
+        "token_endpoint_auth_method": data.token_endpoint_auth_method,
+        "link_by_verified_email": data.link_by_verified_email,
+        "trust_unverified_email": data.trust_unverified_email,
+        # Kept once set: it is what the provider was registered with.
+        "redirect_uri": provider.config.get("redirect_uri") or await new_oidc_redirect_uri(request, session),
+    }
     provider.attribute_mapping = msgspec.to_builtins(data.attribute_mapping)
-    if data.client_secret is not None:
+    if not needs_secret:
+        provider.secret_encrypted = None
+    elif data.client_secret is not None:
         provider.secret_encrypted = secret_cipher(settings.secret_key).encrypt(data.client_secret.encode())
 
 
@@ -97,6 +143,11 @@ class SsoProvidersController(Controller):
         rows = await db_session.execute(select(SsoProvider).order_by(SsoProvider.created_at))
         return [provider_out(request, p) for p in rows.scalars()]
 
+    @get("/oidc/redirect-uri")
+    async def preview_redirect_uri(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> RedirectUriOut:
+        """The redirect URI to register at the OpenID provider, before the provider is saved here."""
+        return RedirectUriOut(redirect_uri=await new_oidc_redirect_uri(request, db_session))
+
     @get("/{provider_id:uuid}")
     async def get_provider(
         self, request: Request[Any, Any, Any], db_session: AsyncSession, provider_id: UUID
@@ -108,8 +159,8 @@ class SsoProvidersController(Controller):
         self, request: Request[Any, Any, Any], db_session: AsyncSession, data: OidcProviderIn
     ) -> ProviderOut:
         await ensure_unique_name(db_session, data.name, None)
-        provider = SsoProvider(tenant_id=tenant_id_of(request), kind=SsoKind.OIDC.value, name=data.name)
-        await apply_oidc(request, provider, data)
+        provider = SsoProvider(tenant_id=tenant_id_of(request), kind=SsoKind.OIDC.value, name=data.name, config={})
+        await apply_oidc(request, db_session, provider, data)
         db_session.add(provider)
         await db_session.flush()
         return provider_out(request, provider)
@@ -120,7 +171,7 @@ class SsoProvidersController(Controller):
     ) -> ProviderOut:
         provider = await get_provider(db_session, provider_id, SsoKind.OIDC.value)
         await ensure_unique_name(db_session, data.name, provider.id)
-        await apply_oidc(request, provider, data)
+        await apply_oidc(request, db_session, provider, data)
         await db_session.flush()
         return provider_out(request, provider)
 
@@ -156,8 +207,19 @@ class SsoDiscoveryController(Controller):
 def oidc_flow(request: Request[Any, Any, Any], provider: SsoProvider) -> OidcSignIn:
     settings = request.app.state.settings
     return OidcSignIn(
-        provider, request.app.state.redis, settings.celery_queue, settings.secret_key, settings.sso_allow_private_hosts
+        provider,
+        request.app.state.redis,
+        settings.celery_queue,
+        settings.secret_key,
+        settings.sso_allow_private_hosts,
+        settings.sso_timeout_seconds,
     )
+
+
+def enabled(provider: SsoProvider) -> SsoProvider:
+    if not provider.enabled:
+        raise SsoFailed(f"signing in with {provider.name} is switched off")
+    return provider
 
 
 class SsoFlowController(Controller):
@@ -166,6 +228,7 @@ class SsoFlowController(Controller):
     path = "/auth"
     guards = [allows_anonymous("single sign-on is how an anonymous browser becomes signed in")]
     include_in_schema = False
+    exception_handlers = SSO_EXCEPTION_HANDLERS
 
     @get("/sso/{provider_id:uuid}/login")
     async def start(
@@ -176,40 +239,72 @@ class SsoFlowController(Controller):
         next_path: str | None = Parameter(query="next", default=None, max_length=2048),
     ) -> Redirect:
         """SP-initiated sign-in: off to the tenant's identity provider."""
-        provider = await get_provider(db_session, provider_id)
-        if not provider.enabled:
-            raise ValidationFailed("this sign-in method is disabled", field="provider_id")
+        provider = enabled(await get_provider(db_session, provider_id))
         target = safe_next_path(next_path)
         if provider.kind == SsoKind.OIDC:
-            url = await oidc_flow(request, provider).authorization_url(oidc_redirect_uri(request, provider.id), target)
+            url = await oidc_flow(request, provider).authorization_url(oidc_redirect_uri(request, provider), target)
             return Redirect(url)
         settings = request.app.state.settings
         saml = SamlServiceProvider(provider, site(request), settings.secret_key)
-        return Redirect(await saml.login_url(request.app.state.redis, settings.celery_queue, target))
+        url, browser_token = await saml.login_url(request.app.state.redis, settings.celery_queue, target)
+        return Redirect(url, cookies=[saml_request_cookie(provider.id, browser_token)])
 
-    @get("/oidc/{provider_id:uuid}/callback")
+    @get(["/oidc/callback", "/oidc/{provider_id:uuid}/callback"])
     async def oidc_callback(
         self,
         request: Request[Any, Any, Any],
         db_session: AsyncSession,
-        provider_id: UUID,
-        code: str = Parameter(max_length=4096),
-        oidc_state: str = Parameter(query="state", max_length=200),
+        code: str | None = Parameter(default=None, max_length=4096),
+        oidc_state: str | None = Parameter(query="state", default=None, max_length=200),
+        error: str | None = Parameter(default=None, max_length=200),
+        error_description: str | None = Parameter(default=None, max_length=2000),
     ) -> Redirect:
-        provider = await get_provider(db_session, provider_id, SsoKind.OIDC.value)
-        if not provider.enabled:
-            raise ValidationFailed("this sign-in method is disabled", field="provider_id")
-        claims, next_path = await oidc_flow(request, provider).complete(
-            code, oidc_state, oidc_redirect_uri(request, provider.id)
+        """The OpenID provider sends the browser back here, with a code or with an error."""
+        settings = request.app.state.settings
+        pending = (
+            await pending_sign_in(request.app.state.redis, settings.celery_queue, oidc_state) if oidc_state else None
         )
-        user = await provision_user(db_session, provider, map_attributes(provider, claims))
-        return await signed_in_redirect(request, db_session, user, next_path)
+        if pending is None:
+            raise SsoFailed("this sign-in has expired or was already completed; start again")
+        # The per-provider path of older registrations must agree with the state.
+        if request.path_params.get("provider_id", pending.provider_id) != pending.provider_id:
+            raise SsoFailed("this sign-in was started for another provider")
+        provider = await get_provider(db_session, pending.provider_id, SsoKind.OIDC.value)
+        flow = oidc_flow(request, provider)
+        if error is not None or code is None:
+            await flow.abandon(str(oidc_state))
+            log.info("sso_cancelled", provider_id=str(provider.id), error=error, description=error_description)
+            if error == "access_denied":
+                raise SsoFailed(f"the sign-in was cancelled or refused at {provider.name}")
+            raise SsoFailed(f"{provider.name} did not complete the sign-in; start again from the sign-in page")
+        enabled(provider)
+        claims, next_path = await flow.complete(code, str(oidc_state), oidc_redirect_uri(request, provider))
+        identity = map_attributes(provider, claims, str(claims.get("sub") or ""))
+        user = await provision_user(db_session, provider, identity)
+        return await signed_in_redirect(request, db_session, user, next_path, provider.id)
+
+
+def saml_request_cookie(provider_id: UUID, value: str) -> Cookie:
+    """Binds an SP-initiated SAML sign-in to the browser that started it (sent back with the IdP's POST).
+
+    An empty value clears it."""
+    return Cookie(
+        key=SAML_REQUEST_COOKIE,
+        value=value,
+        path=f"/auth/saml/{provider_id}/acs",
+        max_age=REQUEST_SECONDS if value else 0,
+        httponly=True,
+        secure=True,
+        # The IdP posts the response cross-site; Lax would keep the cookie back.
+        samesite="none",
+    )
 
 
 async def signed_in_redirect(
-    request: Request[Any, Any, Any], db_session: AsyncSession, user: Any, next_path: str
+    request: Request[Any, Any, Any], db_session: AsyncSession, user: Any, next_path: str, provider_id: UUID
 ) -> Redirect:
-    """Start a browser session for `user` and go to a path on this same site."""
+    """Start a browser session for `user` (recording the provider) and go to a path on this same site."""
     state = request.app.state
-    pair = await SessionIssuer(db_session, state.key_ring, state.settings.access_token_minutes).start(user)
+    issuer = SessionIssuer(db_session, state.key_ring, state.settings.access_token_minutes)
+    pair = await issuer.start(user, sso_provider_id=provider_id)
     return Redirect(safe_next_path(next_path), status_code=303, cookies=session_cookies(pair))

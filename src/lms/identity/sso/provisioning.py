@@ -10,11 +10,11 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 from cryptography.fernet import Fernet
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.identity.models import Role, SsoProvider, User, UserStatus
-from lms.lib.errors import Forbidden, NotFound
+from lms.identity.models import Role, SsoProvider
+from lms.lib.errors import DomainError, Forbidden, NotFound
 
 DEFAULT_MAPPING: dict[str, Any] = {
     "email": "email",
@@ -23,21 +23,43 @@ DEFAULT_MAPPING: dict[str, Any] = {
     # IdP group name -> LMS role; roles of unmapped people are `default_roles`.
     "group_roles": {},
     "default_roles": [Role.LEARNER.value],
+    # The claim/attribute saying the provider verified the address (OIDC `email_verified`).
+    "email_verified": "email_verified",
 }
+MAX_SUBJECT = 512
+# A longer `next` / RelayState is not a path anyone meant; it would only bloat the Location header.
+MAX_NEXT_PATH = 2048
 
 
 class SsoFailed(Forbidden):
     code = "sso_failed"
 
 
+class SsoMalformed(DomainError):
+    """A sign-in or logout message that cannot be read (bad encoding, not XML, a DTD, missing parts)."""
+
+    status = 400
+    code = "sso_malformed"
+
+
+class SsoProviderUnavailable(DomainError):
+    """The identity provider could not be reached or answered something unusable."""
+
+    status = 502
+    code = "sso_provider_unavailable"
+
+
 @dataclass(frozen=True)
-class SsoIdentity:
+class AssertedIdentity:
     """What an IdP asserted about a person, after attribute mapping."""
 
+    subject: str
     email: str
+    email_verified: bool
     display_name: str
     groups: list[str]
-    roles: list[str] | None
+    # Roles granted by the person's IdP groups through `group_roles`.
+    group_roles: frozenset[str]
 
 
 def secret_cipher(secret_key: str) -> Fernet:
@@ -63,52 +85,33 @@ def _as_list(value: Any) -> list[str]:
     return [str(value)]
 
 
-def map_attributes(provider: SsoProvider, attributes: dict[str, Any]) -> SsoIdentity:
+def _is_true(value: Any) -> bool:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return value is True or (isinstance(value, str) and value.strip().lower() in ("true", "1"))
+
+
+def map_attributes(provider: SsoProvider, attributes: dict[str, Any], subject: str | None) -> AssertedIdentity:
     """Turn IdP claims/attributes into an identity using the provider's mapping."""
+    if not subject or len(subject) > MAX_SUBJECT:
+        raise SsoFailed("the identity provider sent no usable subject (sub / NameID)")
     mapping = mapping_of(provider)
     email = _first(attributes.get(mapping["email"]))
-    if email is None or "@" not in email:
+    if email is None or "@" not in email or len(email) > 320:
         raise SsoFailed(f"the identity provider sent no e-mail address in {mapping['email']!r}")
     name = _first(attributes.get(mapping["name"])) or email
     groups = sorted(set(_as_list(attributes.get(mapping["groups"]))))
-    roles: list[str] | None = None
     group_roles: dict[str, str] = mapping.get("group_roles") or {}
-    if group_roles:
-        valid = {r.value for r in Role}
-        mapped = {group_roles[g] for g in groups if group_roles.get(g) in valid}
-        roles = sorted(mapped | set(mapping.get("default_roles") or [Role.LEARNER.value]))
-    return SsoIdentity(email=email, display_name=name[:200], groups=groups, roles=roles)
-
-
-async def provision_user(session: AsyncSession, provider: SsoProvider, identity: SsoIdentity) -> User:
-    """Find or create the person's account; keep name, groups and (when mapped) roles in step with the IdP."""
-    domain = identity.email.rsplit("@", 1)[1].lower()
-    if provider.email_domains and domain not in {d.lower() for d in provider.email_domains}:
-        raise SsoFailed(f"{provider.name} may not sign in addresses at {domain}")
-    user = (
-        await session.execute(select(User).where(func.lower(User.email) == identity.email.lower()))
-    ).scalar_one_or_none()
-    default_roles = list(mapping_of(provider).get("default_roles") or [Role.LEARNER.value])
-    if user is None:
-        user = User(
-            tenant_id=provider.tenant_id,
-            email=identity.email,
-            display_name=identity.display_name,
-            roles=identity.roles or default_roles,
-            groups=identity.groups,
-            status=UserStatus.ACTIVE,
-        )
-        session.add(user)
-    else:
-        if user.status is UserStatus.DEACTIVATED:
-            raise SsoFailed("this account is deactivated")
-        user.status = UserStatus.ACTIVE
-        user.display_name = identity.display_name
-        user.groups = identity.groups
-        if identity.roles is not None:
-            user.roles = identity.roles
-    await session.flush()
-    return user
+    valid = {r.value for r in Role}
+    granted = frozenset(group_roles[g] for g in groups if group_roles.get(g) in valid)
+    return AssertedIdentity(
+        subject=subject,
+        email=email,
+        email_verified=_is_true(attributes.get(mapping["email_verified"])),
+        display_name=name[:200],
+        groups=groups,
+        group_roles=granted,
+    )
 
 
 async def provider_for_email(session: AsyncSession, email: str) -> SsoProvider | None:
@@ -131,7 +134,7 @@ async def get_provider(session: AsyncSession, provider_id: UUID, kind: str | Non
 
 def safe_next_path(raw: str | None) -> str:
     """Only a relative path on this site: `/courses/1` yes; `//evil.com`, `https://...`, `/\\evil` no."""
-    if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw:
+    if not raw or len(raw) > MAX_NEXT_PATH or not raw.startswith("/") or raw.startswith("//") or "\\" in raw:
         return "/"
     parts = urlsplit(raw)
     if parts.scheme or parts.netloc or any(ord(c) < 0x20 or ord(c) == 0x7F for c in raw):

@@ -12,8 +12,6 @@ from litestar.params import Body
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_201_CREATED
 from onelogin.saml2.errors import OneLogin_Saml2_Error
-from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.identity.models import Role, SsoKind, SsoProvider, User
@@ -24,25 +22,33 @@ from lms.identity.principal import (
     requires_role,
     requires_user,
 )
-from lms.identity.sessions import SessionIssuer, cleared_cookies, revoke_user_sessions
+from lms.identity.sessions import SessionIssuer, cleared_cookies, revoke_provider_sessions
 from lms.identity.sso.controllers import (
     ensure_unique_name,
     provider_out,
+    saml_request_cookie,
     signed_in_redirect,
     site,
     tenant_id_of,
 )
 from lms.identity.sso.fetch import fetch_document
+from lms.identity.sso.pages import SSO_EXCEPTION_HANDLERS
 from lms.identity.sso.provisioning import (
     SsoFailed,
     get_provider,
     map_attributes,
-    provision_user,
     safe_next_path,
     secret_cipher,
 )
-from lms.identity.sso.saml import SamlServiceProvider, new_sp_keypair, parse_idp_metadata
+from lms.identity.sso.saml import (
+    ASSERTION,
+    SAML_REQUEST_COOKIE,
+    SamlServiceProvider,
+    new_sp_keypair,
+    parse_idp_metadata,
+)
 from lms.identity.sso.schemas import ProviderOut, SamlProviderIn
+from lms.identity.sso.services import linked_user, provision_user, subject_of
 from lms.lib.errors import ValidationFailed
 
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -73,6 +79,8 @@ async def apply_saml(request: Request[Any, Any, Any], provider: SsoProvider, dat
         "metadata_url": data.metadata_url,
         "sp_cert": sp_cert,
         "allow_idp_initiated": data.allow_idp_initiated,
+        "link_by_verified_email": data.link_by_verified_email,
+        "trust_unverified_email": data.trust_unverified_email,
     }
     provider.attribute_mapping = msgspec.to_builtins(data.attribute_mapping)
 
@@ -110,6 +118,7 @@ class SamlController(Controller):
     path = "/auth/saml/{provider_id:uuid}"
     guards = [allows_anonymous("the identity provider and anonymous browsers reach the SAML endpoints")]
     include_in_schema = False
+    exception_handlers = SSO_EXCEPTION_HANDLERS
 
     @get("/metadata", media_type="application/samlmetadata+xml")
     async def metadata(self, request: Request[Any, Any, Any], db_session: AsyncSession, provider_id: UUID) -> str:
@@ -126,13 +135,22 @@ class SamlController(Controller):
             raise SsoFailed("this sign-in method is disabled")
         settings = request.app.state.settings
         attributes, _ = await service_provider(request, provider).consume(
-            db_session, request.app.state.redis, settings.celery_queue, dict(data)
+            db_session,
+            request.app.state.redis,
+            settings.celery_queue,
+            dict(data),
+            request.cookies.get(SAML_REQUEST_COOKIE),
         )
         mapping_email = (provider.attribute_mapping or {}).get("email", "email")
         if not attributes.get(mapping_email) and "@" in (attributes["nameid"][0] or ""):
             attributes[mapping_email] = attributes["nameid"]
-        user = await provision_user(db_session, provider, map_attributes(provider, attributes))
-        return await signed_in_redirect(request, db_session, user, safe_next_path(data.get("RelayState")))
+        identity = map_attributes(provider, attributes, attributes["nameid"][0])
+        user = await provision_user(db_session, provider, identity)
+        redirect = await signed_in_redirect(
+            request, db_session, user, safe_next_path(data.get("RelayState")), provider.id
+        )
+        redirect.set_cookie(saml_request_cookie(provider.id, ""))
+        return redirect
 
     @post(
         "/logout",
@@ -152,17 +170,22 @@ class SamlController(Controller):
         sp = service_provider(request, provider)
         if user is None or not provider.config.get("idp", {}).get("singleLogoutService", {}).get("url"):
             return Redirect("/", cookies=cleared_cookies(), status_code=303)
+        name_id = await subject_of(db_session, provider, user.id) or user.email
         auth = sp.auth({}, {}, f"/auth/saml/{provider.id}/logout")
-        url = auth.logout(return_to="/", name_id=user.email)
+        url = auth.logout(return_to="/", name_id=name_id)
         return Redirect(str(url), cookies=cleared_cookies(), status_code=303)
 
     @get("/sls", status_code=303)
     async def sls(self, request: Request[Any, Any, Any], db_session: AsyncSession, provider_id: UUID) -> Response[Any]:
-        """Single logout service: the IdP's LogoutResponse, or its LogoutRequest (IdP-initiated)."""
+        """Single logout service: the IdP's LogoutResponse, or its LogoutRequest (IdP-initiated).
+
+        The message must be signed by the provider's IdP, name it as Issuer and this URL as Destination;
+        an IdP-initiated logout ends only the sessions started through this provider."""
         provider = await get_provider(db_session, provider_id, SsoKind.SAML.value)
         sp = service_provider(request, provider)
         query = {k: v for k, v in request.query_params.items()}
-        auth = sp.auth(query, {}, f"/auth/saml/{provider.id}/sls")
+        message = sp.check_logout_message(query)
+        auth = sp.auth(query, {}, f"/auth/saml/{provider.id}/sls", want_messages_signed=True)
         try:
             redirect_url = auth.process_slo(keep_local_session=True)
         except OneLogin_Saml2_Error as exc:
@@ -170,11 +193,11 @@ class SamlController(Controller):
         if auth.get_errors():
             raise SsoFailed(f"SAML logout rejected: {auth.get_last_error_reason() or auth.get_errors()}")
         if "SAMLRequest" in query:
-            name_id = OneLogin_Saml2_Logout_Request.get_nameid(auth.get_last_request_xml())
+            name_id = message.find(f"{{{ASSERTION}}}NameID")
             user = (
-                await db_session.execute(select(User).where(func.lower(User.email) == str(name_id).lower()))
-            ).scalar_one_or_none()
+                await linked_user(db_session, provider, (name_id.text or "").strip()) if name_id is not None else None
+            )
             if user is not None:
-                await revoke_user_sessions(db_session, user.id)
+                await revoke_provider_sessions(db_session, user.id, provider.id)
             return Redirect(str(redirect_url), cookies=cleared_cookies(), status_code=303)
         return Redirect("/", cookies=cleared_cookies(), status_code=303)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -22,6 +22,8 @@ class AttributeMapping(msgspec.Struct, forbid_unknown_fields=True):
     email: ClaimName = "email"
     name: ClaimName = "name"
     groups: ClaimName = "groups"
+    # The claim/attribute in which the provider says it verified the address.
+    email_verified: ClaimName = "email_verified"
     group_roles: dict[str, Role] = msgspec.field(default_factory=dict)
     default_roles: Annotated[list[Role], msgspec.Meta(min_length=1)] = msgspec.field(
         default_factory=lambda: [Role.LEARNER]
@@ -37,6 +39,12 @@ class OidcProviderIn(msgspec.Struct, forbid_unknown_fields=True):
     email_domains: list[Domain] = msgspec.field(default_factory=list)
     attribute_mapping: AttributeMapping = msgspec.field(default_factory=AttributeMapping)
     enabled: bool = True
+    # How the client authenticates at the token endpoint; `none` is a public client (PKCE only).
+    token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post", "none"] = "client_secret_basic"
+    # A first sign-in may take over an existing account with the same, provider-verified address.
+    link_by_verified_email: bool = False
+    # Treat addresses the provider does not mark verified as verified (a directory the tenant owns).
+    trust_unverified_email: bool = False
 
 
 class SamlProviderIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -50,6 +58,13 @@ class SamlProviderIn(msgspec.Struct, forbid_unknown_fields=True):
     email_domains: list[Domain] = msgspec.field(default_factory=list)
     attribute_mapping: AttributeMapping = msgspec.field(default_factory=AttributeMapping)
     enabled: bool = True
+    link_by_verified_email: bool = False
+    # SAML has no standard "verified" flag: map one (`email_verified`) or trust the IdP's addresses.
+    trust_unverified_email: bool = False
+
+
+class RedirectUriOut(msgspec.Struct):
+    redirect_uri: str
 
 
 class ProviderOut(msgspec.Struct):
