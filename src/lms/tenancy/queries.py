@@ -40,3 +40,12 @@ async def tenant_profile(session: AsyncSession, tenant_id: UUID) -> TenantProfil
 async def active_tenant_ids(session: AsyncSession) -> list[UUID]:
     """Every active tenant (an operator session: the list is platform-wide)."""
     return list(await session.scalars(select(Tenant.id).where(Tenant.status == TenantStatus.ACTIVE)))
+
+
+async def primary_hostname(session: AsyncSession) -> str | None:
+    """The bound tenant's primary verified custom domain, if it has one."""
+    return (
+        await session.execute(
+            select(TenantDomain.hostname).where(TenantDomain.is_primary.is_(True), TenantDomain.verified.is_(True))
+        )
+    ).scalar_one_or_none()

@@ -34,7 +34,7 @@ from lms.identity.sso.saml import REQUEST_SECONDS, SAML_REQUEST_COOKIE, SamlServ
 from lms.identity.sso.schemas import Discovery, OidcProviderIn, ProviderOut, RedirectUriOut
 from lms.identity.sso.services import provision_user
 from lms.lib.errors import Conflict, ValidationFailed
-from lms.tenancy.models import TenantDomain
+from lms.tenancy.queries import primary_hostname
 
 log = structlog.get_logger(__name__)
 
@@ -53,11 +53,7 @@ async def primary_site_url(request: Request[Any, Any, Any], session: AsyncSessio
     Never the host of the current request, which may be any alias of the tenant."""
     settings = request.app.state.settings
     tenant = request.scope["state"]["tenant"]
-    hostname = (
-        await session.execute(
-            select(TenantDomain.hostname).where(TenantDomain.is_primary.is_(True), TenantDomain.verified.is_(True))
-        )
-    ).scalar_one_or_none()
+    hostname = await primary_hostname(session)
     return f"{settings.public_scheme}://{hostname or f'{tenant.slug}.{settings.public_base_domain}'}"
 
 
