@@ -34,6 +34,7 @@ from lms.learning.schemas import (
     StatusIn,
 )
 from lms.learning.services import EnrollmentService, enrollment_out
+from lms.lib.edge import STRINGS_CHECKED_BY_HANDLER_OPT
 from lms.lib.pagination import Page, PageParams
 
 
@@ -119,7 +120,8 @@ class ProgressController(Controller):
     guards = [requires_user]
     tags = ["learning"]
 
-    @post("/events", dto=EventsBodyDTO, return_dto=None)
+    # Strings are checked event by event in ingest, so one bad event does not sink its batch.
+    @post("/events", dto=EventsBodyDTO, return_dto=None, opt={STRINGS_CHECKED_BY_HANDLER_OPT: True})
     async def events(
         self, request: Request[Any, Any, Any], principal: Principal, data: ReceivedBatch
     ) -> Response[EventsOut]:

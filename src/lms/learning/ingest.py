@@ -37,6 +37,7 @@ from lms.learning.schemas import (
     TextScrolled,
     VideoHeartbeat,
 )
+from lms.lib.edge import json_may_escape_bad_string, json_string_problem
 from lms.lib.errors import DomainError, ValidationFailed
 from lms.lib.jobs import Job, send_now
 
@@ -189,6 +190,10 @@ def _split_error(exc: msgspec.MsgspecError) -> tuple[str, str]:
 
 
 def _decode(index: int, raw: msgspec.Raw) -> ProgressEventIn:
+    # The edge's string rule, event by event (msgspec itself refuses raw NUL bytes and bad UTF-8).
+    if json_may_escape_bad_string(memoryview(raw)) and (found := json_string_problem(bytes(raw))) is not None:
+        path, message = found
+        raise EventRejected("invalid_event", message, f"events[{index}]" + ("" if path == "body" else f".{path}"))
     try:
         return _EVENT_DECODER.decode(raw)
     except msgspec.MsgspecError as exc:
