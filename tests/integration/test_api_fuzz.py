@@ -12,6 +12,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from litestar import Litestar
+from schemathesis.python.asgi import shutdown_lifespans
 
 from lms.app import create_app
 from lms.config import Settings
@@ -31,8 +32,10 @@ EXAMPLES_PER_OPERATION = 4
 
 @pytest.fixture(scope="module")
 def fuzz_app(settings: Settings) -> Iterator[Litestar]:
-    """An app of its own: schemathesis runs its lifespan on its own loop in its own thread."""
+    """An app of its own: schemathesis runs its lifespan on its own loop in its own thread, kept until
+    shut down here (so its database connections close before the test database is dropped)."""
     yield create_app(settings)
+    shutdown_lifespans()
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +77,9 @@ def test_no_input_produces_a_server_error(api_schema: Any, admin_of: tuple[Tenan
             response = case.call(base_url=host(tenant), headers=headers)
             statuses[response.status_code] += 1
             if response.status_code >= 500:
-                server_errors.append(f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:300]}")
+                server_errors.append(
+                    f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:300]!r}"
+                )
 
         probe()
     assert operations > 100
