@@ -34,7 +34,7 @@ from lms.learning.schemas import (
     StatusIn,
 )
 from lms.learning.services import EnrollmentService, enrollment_out
-from lms.lib.edge import STRINGS_CHECKED_BY_HANDLER_OPT
+from lms.lib.edge import JSON_CHECKED_BY_HANDLER_OPT
 from lms.lib.pagination import Page, PageParams
 
 
@@ -120,8 +120,9 @@ class ProgressController(Controller):
     guards = [requires_user]
     tags = ["learning"]
 
-    # Strings are checked event by event in ingest, so one bad event does not sink its batch.
-    @post("/events", dto=EventsBodyDTO, return_dto=None, opt={STRINGS_CHECKED_BY_HANDLER_OPT: True})
+    # Ingest's typed decoder bounds nesting and checks strings event by event (one bad event does
+    # not sink its batch), so the edge only bounds the size of this hottest body.
+    @post("/events", dto=EventsBodyDTO, return_dto=None, opt={JSON_CHECKED_BY_HANDLER_OPT: True})
     async def events(
         self, request: Request[Any, Any, Any], principal: Principal, data: ReceivedBatch
     ) -> Response[EventsOut]:

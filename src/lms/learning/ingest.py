@@ -37,7 +37,7 @@ from lms.learning.schemas import (
     TextScrolled,
     VideoHeartbeat,
 )
-from lms.lib.edge import json_may_escape_bad_string, json_string_problem
+from lms.lib.edge import MAX_JSON_DEPTH, string_problem
 from lms.lib.errors import DomainError, ValidationFailed
 from lms.lib.jobs import Job, send_now
 
@@ -177,6 +177,9 @@ def decode_batch(body: bytes) -> ReceivedBatch:
         raise ValidationFailed(message, field=field or "events") from exc
     except msgspec.DecodeError as exc:
         raise InvalidJson(f"the body is not valid JSON: {exc}", field="body") from exc
+    except RecursionError as exc:
+        # The typed events bound nesting once decoded; only skipping a hostile raw event recurses.
+        raise ValidationFailed(f"JSON must not be nested deeper than {MAX_JSON_DEPTH} levels", field="body") from exc
 
 
 def _split_error(exc: msgspec.MsgspecError) -> tuple[str, str]:
@@ -190,16 +193,17 @@ def _split_error(exc: msgspec.MsgspecError) -> tuple[str, str]:
 
 
 def _decode(index: int, raw: msgspec.Raw) -> ProgressEventIn:
-    # The edge's string rule, event by event (msgspec itself refuses raw NUL bytes and bad UTF-8).
-    if json_may_escape_bad_string(memoryview(raw)) and (found := json_string_problem(bytes(raw))) is not None:
-        path, message = found
-        raise EventRejected("invalid_event", message, f"events[{index}]" + ("" if path == "body" else f".{path}"))
     try:
-        return _EVENT_DECODER.decode(raw)
+        event = _EVENT_DECODER.decode(raw)
     except msgspec.MsgspecError as exc:
         message, path = _split_error(exc)
         field = f"events[{index}]" + (f".{path}" if path else "")
         raise EventRejected("invalid_event", message, field) from exc
+    # The edge's string rule, on the one string field every event type has (msgspec itself refuses
+    # raw NUL bytes, invalid UTF-8 and lone surrogates; an escaped NUL it decodes).
+    if (problem := string_problem(event.client_event_id)) is not None:
+        raise EventRejected("invalid_event", problem, f"events[{index}].client_event_id")
+    return event
 
 
 def _client_event_id(raw: msgspec.Raw) -> str | None:
