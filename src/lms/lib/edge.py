@@ -67,9 +67,11 @@ def json_depth_exceeds(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     structure = b"".join(unescaped.translate(_BRACKETS_ONLY, _NOT_STRUCTURAL).split(b'"')[::2])
     for _ in range(limit):
         if b"[]" not in structure:
-            return False
+            break
         structure = structure.replace(b"[]", b"")
-    return b"[]" in structure
+    # Pairs left after `limit` passes are deeper; so are more than `limit` unclosed openers (a
+    # truncated body still makes a parser recurse before it notices).
+    return b"[]" in structure or structure.count(b"[") > limit
 
 
 def json_string_problem(body: bytes) -> tuple[str, str] | None:
@@ -77,7 +79,8 @@ def json_string_problem(body: bytes) -> tuple[str, str] | None:
 
     Malformed JSON is not this check's business (the route's parser answers for it)."""
     try:
-        body.isascii() or body.decode("utf-8")
+        if not body.isascii():
+            body.decode("utf-8")
         suspect = b"\x00" in body or _SUSPECT_ESCAPE.search(body) is not None
     except UnicodeDecodeError:
         suspect = True
