@@ -4,12 +4,15 @@ keys), never a 500; and a genuine 5xx is logged with its traceback and answered 
 
 from __future__ import annotations
 
+import io
+import json
 import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import structlog
 from litestar import Litestar, get
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
@@ -19,6 +22,7 @@ from lms.app import create_app
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
+from lms.lib import errors
 from lms.lib.database_errors import refusal_for
 from lms.lib.edge import MAX_JSON_BYTES, MAX_JSON_DEPTH
 from lms.tenancy.models import Tenant
@@ -106,10 +110,12 @@ async def admin(make_tenant: MakeTenant, make_user: MakeUser, login: Login) -> t
     return tenant, await login(await make_user(tenant, roles=["tenant_admin"]))
 
 
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain"])
 @pytest.mark.parametrize("kind", list(BAD_JSON_STRINGS))
 async def test_every_json_body_refuses_an_unstorable_string_naming_the_field(
-    app: Litestar, client: Client, admin: tuple[Tenant, dict[str, str]], kind: str
+    app: Litestar, client: Client, admin: tuple[Tenant, dict[str, str]], kind: str, content_type: str
 ) -> None:
+    """Whatever Content-Type the client claims: the route decides how its body is read."""
     tenant, headers = admin
     ops, schemas = operations(app)
     with_body = [op for op in ops if op.json_properties(schemas) and op.template != "/api/v1/progress/events"]
@@ -122,7 +128,7 @@ async def test_every_json_body_refuses_an_unstorable_string_naming_the_field(
             op.method,
             op.url(host(tenant)),
             content=body,
-            headers={**headers, "Content-Type": "application/scim+json" if op.is_scim else "application/json"},
+            headers={**headers, "Content-Type": content_type},
         )
         if problem := assert_refused(op, response, 422, f"{prop}[0].note"):
             failures.append(problem)
@@ -151,6 +157,19 @@ async def test_every_json_body_refuses_deep_nesting_and_oversized_bodies(
         if problem := assert_refused(op, response, 413, "body"):
             failures.append(f"huge: {problem}")
     assert not failures, "\n".join(failures)
+
+
+async def test_a_body_read_by_hand_under_an_undeclared_type_still_gets_a_4xx(
+    client: Client, admin: tuple[Tenant, dict[str, str]]
+) -> None:
+    """SCIM reads its body itself, whatever the Content-Type: past the edge, deep nesting is still a 4xx."""
+    tenant, headers = admin
+    created = await client.post(f"{host(tenant)}/api/v1/scim-tokens", json={"name": "Okta"}, headers=headers)
+    scim = {"Authorization": f"Bearer {created.json()['token']}", "Content-Type": "application/octet-stream"}
+    deep = b'{"userName": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"
+    response = await client.post(f"{host(tenant)}/scim/v2/Users", content=deep, headers=scim)
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"].startswith("body:")
 
 
 async def test_nesting_up_to_the_limit_and_brackets_inside_strings_pass_the_edge(
@@ -352,12 +371,25 @@ def _failing_app(settings: Settings) -> Litestar:
 
 
 async def test_a_server_error_is_logged_with_traceback_and_answered_in_the_envelope(
-    settings: Settings, make_tenant: MakeTenant, capfd: pytest.CaptureFixture[str]
+    settings: Settings, make_tenant: MakeTenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tenant = await make_tenant()
+    # The platform's log processors, writing where the test can read them.
+    written = io.StringIO()
+    logger = structlog.wrap_logger(
+        structlog.PrintLogger(written),
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+    )
+    monkeypatch.setattr(errors, "log", logger)
     async with AsyncTestClient(app=_failing_app(settings)) as client:
         response = await client.get(f"{host(tenant)}/api/v1/edge-test/boom", headers={"X-Request-ID": "req-edge-42"})
     assert response.status_code == 500
+    assert response.headers["x-request-id"] == "req-edge-42"
     assert response.json() == {
         "error": {
             "code": "internal_error",
@@ -366,7 +398,7 @@ async def test_a_server_error_is_logged_with_traceback_and_answered_in_the_envel
         }
     }
     assert "the disk caught fire" not in response.text
-    logged = capfd.readouterr().err
-    assert "Traceback" in logged
-    assert "RuntimeError: the disk caught fire" in logged
-    assert "req-edge-42" in logged
+    entry = json.loads(written.getvalue().splitlines()[-1])
+    assert (entry["level"], entry["request_id"], entry["path"]) == ("error", "req-edge-42", "/api/v1/edge-test/boom")
+    assert entry["exception"].startswith("Traceback (most recent call last):")
+    assert "RuntimeError: the disk caught fire" in entry["exception"]

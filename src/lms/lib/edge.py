@@ -2,8 +2,10 @@
 
 PostgreSQL text cannot hold NUL, and no string may carry invalid UTF-8 (a lone surrogate once
 decoded). Query, path, header and cookie values are checked on every request; JSON and form bodies
-are read once (up to the route's size limit, 413 past it), checked, and handed on unchanged. A JSON
-body is also refused when nested deeper than MAX_JSON_DEPTH, before any parser recurses into it.
+are read once (up to the route's size limit, 413 past it), checked, and handed on unchanged. Which
+bodies are JSON is the route's `data` parameter's say, not the client's Content-Type (Litestar
+decodes JSON `data` from any body). A JSON body is also refused when nested deeper than
+MAX_JSON_DEPTH, before any parser recurses into it.
 The common case costs a few C-level byte scans; the slow path that names the field runs only when a
 scan finds a suspect.
 """
@@ -16,7 +18,8 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, unquote, unquote_to_bytes
 
-from litestar.enums import ScopeType
+from litestar.enums import RequestEncodingType, ScopeType
+from litestar.handlers import HTTPRouteHandler
 from litestar.types import ASGIApp, HTTPRequestEvent, Receive, ReceiveMessage, Scope, Send
 
 from lms.lib.errors import TooLarge, ValidationFailed
@@ -37,6 +40,7 @@ _BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 _SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 _NOT_STRUCTURAL = bytes(set(range(256)) - set(b'[]{}"'))
 _BRACKETS_ONLY = bytes.maketrans(b"{}", b"[]")
+_BODILESS = {"GET", "HEAD", "OPTIONS"}
 
 
 def string_problem(value: str) -> str | None:
@@ -170,8 +174,24 @@ def _content_type(scope: Scope) -> str:
     return ""
 
 
-def _is_json(content_type: str) -> bool:
-    return content_type == "application/json" or content_type.endswith("+json")
+def _body_kind(scope: Scope) -> str | None:
+    """How the route will read the body: "json", "form", "sniff" (JSON if it looks like it) or None.
+
+    A handler's `data` decides, whatever the Content-Type says (Litestar decodes JSON `data` from
+    any body); a handler that reads the body itself is judged by the Content-Type."""
+    handler = scope.get("route_handler")
+    data = handler.parsed_fn_signature.parameters.get("data") if handler is not None else None
+    if data is not None:
+        encoding = getattr(data.kwarg_definition, "media_type", None) or RequestEncodingType.JSON
+        if encoding == RequestEncodingType.URL_ENCODED:
+            return "form"
+        return "json" if encoding == RequestEncodingType.JSON else None
+    content_type = _content_type(scope)
+    if content_type == "application/json" or content_type.endswith("+json"):
+        return "json"
+    if content_type == "application/x-www-form-urlencoded":
+        return "form"
+    return "sniff" if content_type in ("", "text/plain") else None
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
@@ -220,16 +240,23 @@ def edge_middleware(app: ASGIApp) -> ASGIApp:
         check_path(scope)
         check_pairs(scope["query_string"], "query")
         check_headers(scope)
-        content_type = _content_type(scope)
-        is_json = _is_json(content_type)
-        if is_json or content_type == "application/x-www-form-urlencoded":
-            opt = scope["route_handler"].opt if "route_handler" in scope else {}
-            body = await _read_body(scope, receive, int(opt.get(MAX_JSON_BYTES_OPT, MAX_JSON_BYTES)))
-            if is_json and not opt.get(JSON_CHECKED_BY_HANDLER_OPT, False):
-                check_json_body(body)
-            elif not is_json:
-                check_pairs(body, "body")
-            receive = _replay(body, receive)
-        await app(scope, receive, send)
+        if scope.get("method") in _BODILESS or (kind := _body_kind(scope)) is None:
+            await app(scope, receive, send)
+            return
+        handler = scope.get("route_handler")
+        opt = handler.opt if handler is not None else {}
+        limit = int(opt.get(MAX_JSON_BYTES_OPT, MAX_JSON_BYTES))
+        if kind == "sniff" and isinstance(handler, HTTPRouteHandler):
+            limit = max(limit, handler.resolve_request_max_body_size() or 0)  # it may be plain text
+        body = await _read_body(scope, receive, limit)
+        if kind == "sniff" and body.lstrip()[:1] in (b"{", b"["):
+            kind = "json"
+        if kind == "json" and not opt.get(JSON_CHECKED_BY_HANDLER_OPT, False):
+            if len(body) > MAX_JSON_BYTES and MAX_JSON_BYTES_OPT not in opt:
+                raise TooLarge(f"the body must not exceed {MAX_JSON_BYTES} bytes", field="body")
+            check_json_body(body)
+        elif kind == "form":
+            check_pairs(body, "body")
+        await app(scope, _replay(body, receive), send)
 
     return middleware

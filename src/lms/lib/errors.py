@@ -126,11 +126,18 @@ def server_error_response(request: Request[Any, Any, Any], exc: BaseException, s
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Anything no other handler claimed: a database refusal of bad input is the caller's 4xx (in the
     route's own error format, e.g. SCIM's); the rest is a logged 500."""
-    refusal = refusal_for(exc, _request_values(request))
-    if refusal is None:
-        return server_error_response(request, exc)
-    error = DomainError(refusal.message, field=refusal.field)
-    error.status, error.code = refusal.status, refusal.code
+    if isinstance(exc, RecursionError):
+        # Input nested past what a parser can take, on a path the edge's depth rule did not see (a
+        # body a handler reads itself, under a Content-Type it does not declare). Logged, in case
+        # it was not input after all.
+        log.warning("recursion_error", path=request.scope.get("path", ""), exc_info=exc)
+        error: DomainError = ValidationFailed("the input is nested too deeply", field="body")
+    else:
+        refusal = refusal_for(exc, _request_values(request))
+        if refusal is None:
+            return server_error_response(request, exc)
+        error = DomainError(refusal.message, field=refusal.field)
+        error.status, error.code = refusal.status, refusal.code
     response: Response[Any] = _route_handler_for(request, error)(request, error)
     return response
 
