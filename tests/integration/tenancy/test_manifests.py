@@ -185,18 +185,20 @@ def test_hostile_manifests_end_quickly_with_file_line_and_message(
     slug = unique_slug()
     path = tmp_path / f"{slug}.yaml"
     path.write_bytes(content.replace(b"{slug}", slug.encode()))
-    tracemalloc.start()
     started = time.perf_counter()
     with pytest.raises(InvalidManifests) as caught:
         load_manifests(tmp_path, TEST_BASE_DOMAIN)
     elapsed = time.perf_counter() - started
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
     problem = caught.value.problems[0]
     assert (problem.file, problem.line, problem.field) == (path, line, field), str(problem)
     assert message in problem.message
     assert str(problem).startswith(f"{path}:{line}: ")
-    assert elapsed < 2.0
+    assert elapsed < 3.0
+    tracemalloc.start()  # once more, measuring memory (tracing slows it down several times)
+    with pytest.raises(InvalidManifests):
+        load_manifests(tmp_path, TEST_BASE_DOMAIN)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
     assert peak < 32 * 1024 * 1024
 
 
