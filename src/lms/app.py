@@ -11,7 +11,6 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.plugins.prometheus import PrometheusController
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from litestar.types import ControllerRouterHandler
@@ -57,7 +56,7 @@ from lms.lib.telemetry import configure_logging, prometheus_config, request_cont
 from lms.media.controllers import MediaStaffController, PlaybackController, PlayerPagesController, StreamController
 from lms.tenancy.controllers import OperatorController
 from lms.tenancy.middleware import TenantMiddleware
-from lms.tenancy.resolver import TenantResolver, internal_hosts_only
+from lms.tenancy.resolver import TenantResolver
 from lms.web.controllers import TenantPagesController
 
 
@@ -92,16 +91,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await app.state.redis.aclose()
             await db.dispose()
 
-    class MetricsController(PrometheusController):
-        path = "/metrics"
-        openmetrics_format = False
-        guards = [internal_hosts_only]
-
     # Each domain adds its controllers here.
     route_handlers: list[ControllerRouterHandler] = [
         health,
         ready,
-        MetricsController,
         jwks,
         OperatorController,
         MeController,

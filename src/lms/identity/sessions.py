@@ -4,6 +4,9 @@ Each refresh returns a new refresh token of the same family and marks the old on
 a used (or revoked) refresh token again means it was stolen or replayed: the whole family is
 revoked, so both the thief and the victim must sign in again.
 
+A family is one sign-in session: its access tokens carry the family id as `sid`, and revoking the
+family (sign-out, reuse) ends them within lms.identity.revocation.POLL_SECONDS, on that device only.
+
 Browsers get the same pair as cookies: `lms_session` (the access token, HttpOnly), `lms_refresh`
 (HttpOnly, only sent to /api/v1/auth) and `lms_csrf` (readable by scripts, echoed in X-CSRF-Token).
 No Domain attribute is set, so each cookie belongs to the tenant host that set it and no other.
@@ -15,7 +18,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from uuid import UUID
 
 from litestar.datastructures import Cookie
@@ -26,6 +29,7 @@ from lms.identity.keys import KeyRing
 from lms.identity.models import RefreshToken, User, UserStatus
 from lms.identity.principal import CSRF_COOKIE, CSRF_HEADER, REFRESH_COOKIE, SESSION_COOKIE
 from lms.identity.tokens import issue_access_token
+from lms.lib import clock
 from lms.lib.errors import Unauthorized
 
 REFRESH_LIFETIME = timedelta(days=14)
@@ -60,22 +64,25 @@ class SessionIssuer:
     async def start(self, user: User, family_id: UUID | None = None) -> TokenPair:
         """A new access token and a refresh token (a new family unless one is given)."""
         raw = new_opaque_token("rt")
+        family_id = family_id or uuid.uuid4()
         self.session.add(
             RefreshToken(
                 tenant_id=user.tenant_id,
                 user_id=user.id,
-                family_id=family_id or uuid.uuid4(),
+                family_id=family_id,
                 token_hash=token_hash(raw),
-                expires_at=datetime.now(UTC) + REFRESH_LIFETIME,
+                expires_at=clock.now() + REFRESH_LIFETIME,
             )
         )
         await self.session.flush()
-        access = await issue_access_token(self.keys, user.id, user.tenant_id, list(user.roles), self.access_seconds)
+        access = await issue_access_token(
+            self.keys, user.id, user.tenant_id, list(user.roles), self.access_seconds, session_id=family_id
+        )
         return TokenPair(access_token=access, refresh_token=raw, expires_in=self.access_seconds)
 
     async def rotate(self, raw: str) -> TokenPair:
         """Exchange a refresh token for a new pair; a reused token revokes its family (committed)."""
-        now = datetime.now(UTC)
+        now = clock.now()
         row = (
             await self.session.execute(
                 select(RefreshToken).where(RefreshToken.token_hash == token_hash(raw)).with_for_update()
@@ -107,17 +114,18 @@ class SessionIssuer:
             await self.revoke_family(family)
 
     async def revoke_family(self, family_id: UUID) -> None:
+        """The family's refresh tokens stop working, and so do its access tokens (they carry it as `sid`)."""
         await self.session.execute(
             update(RefreshToken)
             .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=datetime.now(UTC))
+            .values(revoked_at=clock.now())
         )
 
 
 async def revoke_user_sessions(session: AsyncSession, user_id: UUID) -> None:
     """Every refresh token of a user stops working (deactivation, password reset), and so do the
     access tokens already issued (within lms.identity.revocation.POLL_SECONDS)."""
-    now = datetime.now(UTC)
+    now = clock.now()
     await session.execute(
         update(RefreshToken)
         .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))

@@ -7,7 +7,6 @@ any other algorithm are rejected before a signature is even considered.
 from __future__ import annotations
 
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -16,6 +15,7 @@ from jose import jwt
 from jose.exceptions import ExpiredSignatureError, JWTError
 
 from lms.identity.keys import KeyRing
+from lms.lib import clock
 
 ALGORITHMS = ["RS256"]
 AUDIENCE = "lms"
@@ -34,13 +34,20 @@ class AccessClaims:
     expires_at: int
     token_id: str
     issued_at: int
+    # The sign-in session (refresh-token family) the token belongs to; signing out ends it.
+    session_id: UUID | None = None
 
 
 async def issue_access_token(
-    keys: KeyRing, user_id: UUID, tenant_id: UUID, roles: list[str] | frozenset[str], lifetime_seconds: int
+    keys: KeyRing,
+    user_id: UUID,
+    tenant_id: UUID,
+    roles: list[str] | frozenset[str],
+    lifetime_seconds: int,
+    session_id: UUID | None = None,
 ) -> str:
     key = await keys.signing_key()
-    now = int(time.time())
+    now = int(clock.timestamp())
     claims = {
         "sub": str(user_id),
         "tid": str(tenant_id),
@@ -52,6 +59,8 @@ async def issue_access_token(
         "aud": AUDIENCE,
         "jti": secrets.token_urlsafe(12),
     }
+    if session_id is not None:
+        claims["sid"] = str(session_id)
     assert key.private_pem is not None
     return str(jwt.encode(claims, key.private_pem, algorithm="RS256", headers={"kid": key.kid}))
 
@@ -67,7 +76,7 @@ async def verify_access_token(keys: KeyRing, token: str) -> AccessClaims:
     cached = _verified.get(token)
     if cached is not None:
         claims, kid = cached
-        if claims.expires_at > time.time() and await keys.verification_key(kid) is not None:
+        if claims.expires_at > clock.timestamp() and await keys.verification_key(kid) is not None:
             return claims
         _verified.pop(token, None)
     claims, kid = await _verify_access_token(keys, token)
@@ -104,6 +113,7 @@ async def _verify_access_token(keys: KeyRing, token: str) -> tuple[AccessClaims,
             expires_at=int(claims["exp"]),
             token_id=str(claims.get("jti", "")),
             issued_at=int(claims["iat"]),
+            session_id=UUID(claims["sid"]) if "sid" in claims else None,
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise InvalidToken("token is missing required claims") from exc

@@ -15,13 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.config import Settings
-from lms.identity.models import Role
 from lms.identity.principal import (
     Principal,
     allows_anonymous,
     requires_role,
     requires_user,
 )
+from lms.identity.schemas import Role
 from lms.lib.errors import Conflict, Forbidden, NotFound
 from lms.lib.pagination import Page, PageParams
 from lms.lib.storage import ObjectMissing, Storage, media_prefix, storage_for

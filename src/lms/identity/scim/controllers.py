@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -21,6 +21,7 @@ from lms.identity.principal import requires_role
 from lms.identity.scim.discovery import resource_types, schemas, service_provider_config
 from lms.identity.scim.errors import SCIM_EXCEPTION_HANDLERS, SCIM_MEDIA_TYPE, ScimError
 from lms.identity.scim.service import ScimProvisioning, create_scim_token, find_scim_token, list_response
+from lms.lib import clock
 from lms.lib.errors import NotFound
 
 
@@ -35,7 +36,7 @@ async def requires_scim_token(connection: ASGIConnection[Any, Any, Any, Any], _:
         token = await find_scim_token(session, raw.strip())
         if token is None:
             raise ScimError(401, "this SCIM token is not valid for this site")
-        token.last_used_at = datetime.now(UTC)
+        token.last_used_at = clock.now()
 
 
 def scim(content: Any, status_code: int = HTTP_200_OK) -> Response[Any]:
@@ -216,6 +217,6 @@ class ScimTokensController(Controller):
         token = await db_session.get(ScimToken, token_id)
         if token is None:
             raise NotFound("SCIM token not found")
-        token.revoked_at = token.revoked_at or datetime.now(UTC)
+        token.revoked_at = token.revoked_at or clock.now()
         await db_session.flush()
         return token_out(token)
