@@ -28,6 +28,7 @@ bench: setup
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/quiz_submit.py
 	$(BIN)/python bench/certificates.py
+	$(BIN)/python bench/edge_overhead.py
 
 bench-transcode: setup
 	$(BIN)/python bench/transcode.py

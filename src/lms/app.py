@@ -48,6 +48,7 @@ from lms.learning.controllers import (
     LearnerController,
     ProgressController,
 )
+from lms.lib.edge import edge_middleware
 from lms.lib.errors import EXCEPTION_HANDLERS
 from lms.lib.jobs import build_celery, set_job_sender
 from lms.lib.pagination import provide_page_params
@@ -151,6 +152,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # Outermost first: request id, then tenant (so metrics can label by tenant), then metrics.
         middleware=[
             request_context_middleware,
+            edge_middleware,  # refuses input the database cannot hold, before the tenant lookup reads the host
             DefineMiddleware(TenantMiddleware),
             metrics.middleware,
         ],

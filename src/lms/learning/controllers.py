@@ -34,6 +34,7 @@ from lms.learning.schemas import (
     StatusIn,
 )
 from lms.learning.services import EnrollmentService, enrollment_out
+from lms.lib.edge import JSON_CHECKED_BY_HANDLER_OPT
 from lms.lib.pagination import Page, PageParams
 
 
@@ -119,7 +120,9 @@ class ProgressController(Controller):
     guards = [requires_user]
     tags = ["learning"]
 
-    @post("/events", dto=EventsBodyDTO, return_dto=None)
+    # Ingest's typed decoder bounds nesting and checks strings event by event (one bad event does
+    # not sink its batch), so the edge only bounds the size of this hottest body.
+    @post("/events", dto=EventsBodyDTO, return_dto=None, opt={JSON_CHECKED_BY_HANDLER_OPT: True})
     async def events(
         self, request: Request[Any, Any, Any], principal: Principal, data: ReceivedBatch
     ) -> Response[EventsOut]:

@@ -38,6 +38,7 @@ from lms.learning.schemas import (
     VideoHeartbeat,
 )
 from lms.lib import clock
+from lms.lib.edge import MAX_JSON_DEPTH, string_problem
 from lms.lib.errors import DomainError, ValidationFailed
 from lms.lib.jobs import Job, send_now
 
@@ -177,6 +178,9 @@ def decode_batch(body: bytes) -> ReceivedBatch:
         raise ValidationFailed(message, field=field or "events") from exc
     except msgspec.DecodeError as exc:
         raise InvalidJson(f"the body is not valid JSON: {exc}", field="body") from exc
+    except RecursionError as exc:
+        # The typed events bound nesting once decoded; only skipping a hostile raw event recurses.
+        raise ValidationFailed(f"JSON must not be nested deeper than {MAX_JSON_DEPTH} levels", field="body") from exc
 
 
 def _split_error(exc: msgspec.MsgspecError) -> tuple[str, str]:
@@ -191,11 +195,16 @@ def _split_error(exc: msgspec.MsgspecError) -> tuple[str, str]:
 
 def _decode(index: int, raw: msgspec.Raw) -> ProgressEventIn:
     try:
-        return _EVENT_DECODER.decode(raw)
+        event = _EVENT_DECODER.decode(raw)
     except msgspec.MsgspecError as exc:
         message, path = _split_error(exc)
         field = f"events[{index}]" + (f".{path}" if path else "")
         raise EventRejected("invalid_event", message, field) from exc
+    # The edge's string rule, on the one string field every event type has (msgspec itself refuses
+    # raw NUL bytes, invalid UTF-8 and lone surrogates; an escaped NUL it decodes).
+    if (problem := string_problem(event.client_event_id)) is not None:
+        raise EventRejected("invalid_event", problem, f"events[{index}].client_event_id")
+    return event
 
 
 def _client_event_id(raw: msgspec.Raw) -> str | None:

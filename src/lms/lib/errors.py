@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.exceptions import ValidationException as LitestarValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from lms.lib.database_errors import refusal_for
+
+log = structlog.get_logger("lms.errors")
 
 
 class DomainError(Exception):
@@ -90,15 +95,66 @@ _HTTP_CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    413: "too_large",
     429: "rate_limited",
 }
 
 
-def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
     if status >= HTTP_500_INTERNAL_SERVER_ERROR:
-        return _json(status, error_body("internal_error", "internal server error"))
+        return server_error_response(request, exc, status)
     return _json(status, error_body(_HTTP_CODES.get(status, "bad_request"), str(exc.detail)))
+
+
+def server_error_response(request: Request[Any, Any, Any], exc: BaseException, status: int = 500) -> Response[Any]:
+    """Every 5xx: logged with its traceback and request id; the body carries the id, nothing internal."""
+    request_id = str(request.scope.get("state", {}).get("request_id", ""))
+    log.error(
+        "server_error",
+        status=status,
+        request_id=request_id,
+        method=request.scope.get("method", ""),
+        path=request.scope.get("path", ""),
+        exc_info=exc,
+    )
+    body = error_body("internal_error", f"internal server error (request id {request_id})")
+    body["error"]["request_id"] = request_id
+    return _json(status, body)
+
+
+def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Anything no other handler claimed: a database refusal of bad input is the caller's 4xx (in the
+    route's own error format, e.g. SCIM's); the rest is a logged 500."""
+    if isinstance(exc, RecursionError):
+        # Input nested past what a parser can take, on a path the edge's depth rule did not see (a
+        # body a handler reads itself, under a Content-Type it does not declare). Logged, in case
+        # it was not input after all.
+        log.warning("recursion_error", path=request.scope.get("path", ""), exc_info=exc)
+        error: DomainError = ValidationFailed("the input is nested too deeply", field="body")
+    else:
+        refusal = refusal_for(exc, _request_values(request))
+        if refusal is None:
+            return server_error_response(request, exc)
+        error = DomainError(refusal.message, field=refusal.field)
+        error.status, error.code = refusal.status, refusal.code
+    response: Response[Any] = _route_handler_for(request, error)(request, error)
+    return response
+
+
+def _request_values(request: Request[Any, Any, Any]) -> dict[str, str]:
+    values = {str(k): str(v) for k, v in (request.scope.get("path_params") or {}).items()}
+    values.update((k, str(v)) for k, v in request.query_params.items())
+    return values
+
+
+def _route_handler_for(request: Request[Any, Any, Any], error: DomainError) -> Any:
+    route_handler = request.scope.get("route_handler")
+    handlers = route_handler.resolve_exception_handlers() if route_handler is not None else EXCEPTION_HANDLERS
+    for cls in type(error).__mro__:
+        if cls in handlers:
+            return handlers[cls]
+    return domain_error_handler
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {
@@ -107,4 +163,5 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     NotAuthorizedException: http_error_handler,
     PermissionDeniedException: http_error_handler,
     HTTPException: http_error_handler,
+    Exception: unexpected_error_handler,
 }

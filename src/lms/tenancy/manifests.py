@@ -16,6 +16,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms.lib.edge import string_problem
 from lms.tenancy.models import Plan, TenantDomain, TenantStatus
 from lms.tenancy.schemas import RESERVED_SLUGS, Branding, Hostname, Name, Seats, Slug, SsoSettings
 from lms.tenancy.services import Actor, TenantAdmin
@@ -76,6 +77,11 @@ class ManifestPlan:
 
 # --- loading and validation ------------------------------------------------------------------
 
+# A tenant manifest is a short document: these bounds refuse hostile files before they cost much.
+MAX_MANIFEST_BYTES = 256 * 1024
+MAX_MANIFEST_DEPTH = 16
+MAX_MANIFEST_NODES = 10_000
+
 
 def load_manifests(directory: Path, base_domain: str = "") -> list[LoadedManifest]:
     files = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
@@ -99,16 +105,17 @@ def load_manifests(directory: Path, base_domain: str = "") -> list[LoadedManifes
 
 
 def _load_one(path: Path, base_domain: str) -> LoadedManifest:
+    text = _read_text(path)
     try:
-        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        _check_shape(path, text)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        raise InvalidManifests([ManifestProblem(path, line, "(yaml)", str(getattr(exc, "problem", exc)))]) from exc
+        problem = ManifestProblem(path, _yaml_error_line(exc, text), "(yaml)", _yaml_message(exc))
+        raise InvalidManifests([problem]) from exc
     if node is None or not isinstance(node, yaml.MappingNode):
         raise InvalidManifests([ManifestProblem(path, 1, "(document)", "expected a mapping of tenant fields")])
     lines: dict[str, int] = {}
-    data = _to_python(node, "", lines)
+    data = _to_python(node, "", lines, path)
     try:
         manifest = msgspec.convert(data, TenantManifest)
     except msgspec.ValidationError as exc:
@@ -132,8 +139,58 @@ def _load_one(path: Path, base_domain: str) -> LoadedManifest:
     return LoadedManifest(path=path, manifest=manifest, lines=lines)
 
 
-def _to_python(node: yaml.Node, key: str, lines: dict[str, int]) -> Any:
-    """Build plain data from YAML nodes, remembering the line of every key path."""
+def _read_text(path: Path) -> str:
+    """The file as text: bounded in size and valid UTF-8, or a problem naming the line."""
+    with path.open("rb") as handle:
+        raw = handle.read(MAX_MANIFEST_BYTES + 1)
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise InvalidManifests([ManifestProblem(path, 1, "(file)", f"larger than {MAX_MANIFEST_BYTES} bytes")])
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        problem = ManifestProblem(path, line, "(file)", f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})")
+        raise InvalidManifests([problem]) from exc
+
+
+def _check_shape(path: Path, text: str) -> None:
+    """One streaming pass over the parser's events before anything is built: no aliases (an alias
+    bomb expands exponentially), nesting and size within bounds (the composer recurses)."""
+    depth = 0
+    for count, event in enumerate(yaml.parse(text, Loader=yaml.SafeLoader)):
+        line = event.start_mark.line + 1 if event.start_mark is not None else 1
+        if isinstance(event, yaml.AliasEvent):
+            message = f"aliases (*{event.anchor}) are not allowed in manifests"
+            raise InvalidManifests([ManifestProblem(path, line, "(yaml)", message)])
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_MANIFEST_DEPTH:
+                message = f"nested deeper than {MAX_MANIFEST_DEPTH} levels"
+                raise InvalidManifests([ManifestProblem(path, line, "(yaml)", message)])
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        if count > MAX_MANIFEST_NODES:
+            message = f"more than {MAX_MANIFEST_NODES} entries"
+            raise InvalidManifests([ManifestProblem(path, line, "(yaml)", message)])
+
+
+def _yaml_error_line(exc: yaml.YAMLError, text: str) -> int:
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        return int(mark.line) + 1
+    position = getattr(exc, "position", None)  # the reader's errors (a raw NUL) carry a position
+    return text[:position].count("\n") + 1 if isinstance(position, int) else 1
+
+
+def _yaml_message(exc: yaml.YAMLError) -> str:
+    if isinstance(exc, yaml.reader.ReaderError):
+        return f"unacceptable character #x{exc.character:04x}: special characters are not allowed"
+    return str(getattr(exc, "problem", exc))
+
+
+def _to_python(node: yaml.Node, key: str, lines: dict[str, int], path: Path) -> Any:
+    """Build plain data from YAML nodes, remembering the line of every key path; every string must
+    be one the database can store."""
     lines[key] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
@@ -141,12 +198,21 @@ def _to_python(node: yaml.Node, key: str, lines: dict[str, int]) -> Any:
             name = str(key_node.value)
             child = f"{key}.{name}" if key else name
             lines[child] = key_node.start_mark.line + 1
-            result[name] = _to_python(value_node, child, lines)
+            _check_string(path, key_node, name, key or "(document)")
+            result[name] = _to_python(value_node, child, lines, path)
             lines[child] = key_node.start_mark.line + 1
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_to_python(item, f"{key}[{i}]", lines) for i, item in enumerate(node.value)]
-    return yaml.SafeLoader("").construct_object(node, deep=True)
+        return [_to_python(item, f"{key}[{i}]", lines, path) for i, item in enumerate(node.value)]
+    value = yaml.SafeLoader("").construct_object(node, deep=True)
+    if isinstance(value, str):
+        _check_string(path, node, value, key or "(document)")
+    return value
+
+
+def _check_string(path: Path, node: yaml.Node, value: str, field: str) -> None:
+    if (problem := string_problem(value)) is not None:
+        raise InvalidManifests([ManifestProblem(path, node.start_mark.line + 1, field, problem)])
 
 
 def _split_msgspec_error(text: str) -> tuple[str, str]:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+import tracemalloc
 import uuid
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from lms.config import Settings
 from lms.db.engines import Database
 from lms.tenancy.manifests import InvalidManifests, apply_manifests, load_manifests
 from lms.tenancy.models import OperatorAuditEntry, Tenant, TenantDomain, TenantStatus
@@ -153,3 +159,64 @@ def test_shipped_demo_manifest_is_valid() -> None:
 
     loaded = load_manifests(PROJECT_ROOT / "tenants", "localhost")
     assert [m.manifest.slug for m in loaded] == ["demo"]
+
+
+ALIAS_BOMB = "slug: {slug}\nname: X\nbranding:\n  a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"  {chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8)
+)
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "field", "message"),
+    [
+        (b'slug: {slug}\nname: "Acme\\0 Corp"\n', 2, "name", "NUL"),
+        (b'slug: {slug}\nbranding:\n  bad\\0key: 1\nname: "x\\ud800"\n', 4, "name", "UTF-8"),
+        (b"slug: {slug}\nname: Acme\x00 Corp\n", 2, "(yaml)", "#x0000"),
+        (b"slug: {slug}\nname: Acme\n\nseats: 1 \xff\n", 4, "(file)", "not valid UTF-8"),
+        (b"slug: {slug}\nname: x\nbranding: " + b"[" * 10_000 + b"]" * 10_000 + b"\n", 3, "(yaml)", "nested deeper"),
+        (ALIAS_BOMB.encode(), 5, "(yaml)", "aliases (*a) are not allowed"),
+        (b"slug: {slug}\n" + b"# padding\n" * 30_000, 1, "(file)", "larger than"),
+    ],
+    ids=["nul-escape", "lone-surrogate", "raw-nul", "invalid-utf8", "deep-nesting", "alias-bomb", "oversized"],
+)
+def test_hostile_manifests_end_quickly_with_file_line_and_message(
+    tmp_path: Path, content: bytes, line: int, field: str, message: str
+) -> None:
+    slug = unique_slug()
+    path = tmp_path / f"{slug}.yaml"
+    path.write_bytes(content.replace(b"{slug}", slug.encode()))
+    started = time.perf_counter()
+    with pytest.raises(InvalidManifests) as caught:
+        load_manifests(tmp_path, TEST_BASE_DOMAIN)
+    elapsed = time.perf_counter() - started
+    problem = caught.value.problems[0]
+    assert (problem.file, problem.line, problem.field) == (path, line, field), str(problem)
+    assert message in problem.message
+    assert str(problem).startswith(f"{path}:{line}: ")
+    assert elapsed < 3.0
+    tracemalloc.start()  # once more, measuring memory (tracing slows it down several times)
+    with pytest.raises(InvalidManifests):
+        load_manifests(tmp_path, TEST_BASE_DOMAIN)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 32 * 1024 * 1024
+
+
+def test_cli_refuses_an_alias_bomb_on_dry_run_with_file_and_line(tmp_path: Path, settings: Settings) -> None:
+    slug = unique_slug()
+    path = tmp_path / f"{slug}.yaml"
+    path.write_text(ALIAS_BOMB.format(slug=slug))
+    env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or ""}
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "lms", "tenants", "apply", str(tmp_path), "--dry-run"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert f"error: {path}:5: (yaml): aliases (*a) are not allowed in manifests" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert time.perf_counter() - started < 30
