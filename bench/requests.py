@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import os
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -86,11 +87,13 @@ def load_courses(owner_url: str, tenant_id: uuid.UUID, user_id: uuid.UUID, cours
         with conn.cursor().copy(f"COPY courses ({columns}) FROM STDIN") as copy:
             for n, course_id in enumerate(course_ids):
                 created = now - timedelta(minutes=rng.randint(1, 500_000))
+                title = " ".join(rng.sample(WORDS, 4)).capitalize()
+                summary = "Learn " + " and ".join(rng.sample(WORDS, 3))
+                description = " ".join(rng.choices(WORDS, k=40))
                 copy.write_row(
-                    (course_id, tenant_id, " ".join(rng.sample(WORDS, 4)).capitalize(), f"c-{n}")
-                    + ("Learn " + " and ".join(rng.sample(WORDS, 3)), " ".join(rng.choices(WORDS, k=40)))
-                    + ("compliance", "beginner", "en", rng.sample(WORDS, 3), 0, "USD", [user_id], "published")
-                    + (True, "{}", rng.randint(0, 5000), created, created)
+                    [course_id, tenant_id, title, f"c-{n}", summary, description, "compliance", "beginner", "en"]
+                    + [rng.sample(WORDS, 3), 0, "USD", [user_id], "published", True, "{}", rng.randint(0, 5000)]
+                    + [created, created]
                 )
         module_id, lesson_id = uuid.uuid4(), uuid.uuid4()
         conn.execute(
@@ -104,10 +107,14 @@ def load_courses(owner_url: str, tenant_id: uuid.UUID, user_id: uuid.UUID, cours
             " VALUES (%s, %s, %s, %s, 'Lesson', 'text', 1, 60, true, '{}', now(), now())",
             (lesson_id, tenant_id, course_ids[0], module_id),
         )
-        enrol = "id, tenant_id, user_id, course_id, course_owner, status, source, completion_pct, created_at, updated_at"
+        enrol = (
+            "id, tenant_id, user_id, course_id, course_owner, status, source, completion_pct, created_at, updated_at"
+        )
         with conn.cursor().copy(f"COPY enrollments ({enrol}) FROM STDIN") as copy:
             for course_id in course_ids[:30]:
-                copy.write_row((uuid.uuid4(), tenant_id, user_id, course_id, tenant_id, "active", "self", 10.0, now, now))
+                copy.write_row(
+                    (uuid.uuid4(), tenant_id, user_id, course_id, tenant_id, "active", "self", 10.0, now, now)
+                )
         conn.execute("VACUUM ANALYZE courses")
         conn.execute("ANALYZE enrollments")
     return lesson_id
@@ -301,6 +308,19 @@ async def overload(port: int, pid: int, fixture: Fixture, args: argparse.Namespa
     return await measure(port, request, args.overload_seconds, args.overload, pid)
 
 
+def profile(port: int, pid: int, fixture: Fixture, args: argparse.Namespace) -> None:
+    """py-spy (raw collapsed stacks) over the API while only the first measured route is requested."""
+    label = next(iter(args.only.split(","))).strip() or "me (uncached)"
+    request = request_bytes(routes(fixture)[label], fixture.host, fixture.token)
+    py_spy = str(Path(sys.executable).parent / "py-spy")
+    command = [py_spy, "record", "--subprocesses", "--pid", str(pid), "-o", args.profile, "--rate", "250"]
+    profiler = subprocess.Popen([*command, "--format", "raw"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    asyncio.run(measure(port, request, 8.0, args.connections, pid))
+    profiler.send_signal(signal.SIGINT)
+    profiler.wait(60)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     with bench_settings("lms_bench_requests") as settings:
@@ -308,17 +328,9 @@ def main(argv: list[str] | None = None) -> int:
         fixture = asyncio.run(arrange(replace(settings, public_base_domain=BASE_DOMAIN), args.courses))
         port = free_port()
         with api_server(settings, args, port) as pid:
-            profiler = None
-            if args.profile:
-                profiler = subprocess.Popen(
-                    [str(Path(sys.executable).parent / "py-spy"), "record", "--subprocesses", "--pid", str(pid), "-o", args.profile, "--rate", "250"],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
             figures = asyncio.run(run(port, pid, fixture, args))
-            if profiler is not None:
-                profiler.send_signal(2)
-                profiler.wait(60)
+            if args.profile:
+                profile(port, pid, fixture, args)
             tally, cpu = asyncio.run(overload(port, pid, fixture, args)) if args.overload else (None, 0.0)
     print(
         f"{args.server}, {args.processes} process(es), {args.connections} connections, "

@@ -42,7 +42,11 @@ class Settings:
     log_json: bool = True
     host: str = "127.0.0.1"
     port: int = 8000
+    # Database connections per API process: `db_pool_size` kept open, up to `db_pool_overflow` more
+    # under bursts; a request waits at most `db_pool_timeout` seconds for one, then gets 503 + Retry-After.
     db_pool_size: int = 10
+    db_pool_overflow: int = 10
+    db_pool_timeout: float = 1.0
     # smtp://user:password@host:port (smtps:// for TLS); absent = e-mails are kept in the outbox table and logged.
     smtp_url: str | None = None
     mail_from: str = "no-reply@localhost"
@@ -87,6 +91,8 @@ class Settings:
             host=_env("HOST", base.host) or base.host,
             port=int(_env("PORT", str(base.port)) or base.port),
             db_pool_size=int(_env("DB_POOL_SIZE", "10") or 10),
+            db_pool_overflow=int(_env("DB_POOL_OVERFLOW", str(base.db_pool_overflow)) or 0),
+            db_pool_timeout=float(_env("DB_POOL_TIMEOUT", str(base.db_pool_timeout)) or base.db_pool_timeout),
             smtp_url=_env("SMTP_URL"),
             mail_from=_env("MAIL_FROM", base.mail_from) or base.mail_from,
             profile_cache_seconds=float(_env("PROFILE_CACHE_SECONDS", "10") or 10),

@@ -8,6 +8,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.exceptions import ValidationException as LitestarValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 
 class DomainError(Exception):
@@ -101,10 +102,25 @@ def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Respons
     return _json(status, error_body(_HTTP_CODES.get(status, "bad_request"), str(exc.detail)))
 
 
+# Seconds a refused client is asked to wait before retrying when no database connection was free.
+RETRY_AFTER_SECONDS = 1
+
+
+def pool_timeout_handler(_: Request[Any, Any, Any], __: PoolTimeout) -> Response[Any]:
+    """No database connection within DB_POOL_TIMEOUT: refuse fast (503) rather than queue for long."""
+    return Response(
+        content=error_body("overloaded", "the service is busy; retry shortly"),
+        status_code=503,
+        media_type=MediaType.JSON,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     DomainError: domain_error_handler,
     LitestarValidationException: validation_error_handler,
     NotAuthorizedException: http_error_handler,
     PermissionDeniedException: http_error_handler,
     HTTPException: http_error_handler,
+    PoolTimeout: pool_timeout_handler,
 }
