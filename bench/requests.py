@@ -90,11 +90,9 @@ def load_courses(owner_url: str, tenant_id: uuid.UUID, user_id: uuid.UUID, cours
                 title = " ".join(rng.sample(WORDS, 4)).capitalize()
                 summary = "Learn " + " and ".join(rng.sample(WORDS, 3))
                 description = " ".join(rng.choices(WORDS, k=40))
-                copy.write_row(
-                    [course_id, tenant_id, title, f"c-{n}", summary, description, "compliance", "beginner", "en"]
-                    + [rng.sample(WORDS, 3), 0, "USD", [user_id], "published", True, "{}", rng.randint(0, 5000)]
-                    + [created, created]
-                )
+                head = (course_id, tenant_id, title, f"c-{n}", summary, description, "compliance", "beginner")
+                tail = ("en", rng.sample(WORDS, 3), 0, "USD", [user_id], "published", True, "{}")
+                copy.write_row((*head, *tail, rng.randint(0, 5000), created, created))
         module_id, lesson_id = uuid.uuid4(), uuid.uuid4()
         conn.execute(
             "INSERT INTO modules (id, tenant_id, course_id, title, position, prerequisites, created_at, updated_at)"

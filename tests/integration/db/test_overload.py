@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
@@ -22,9 +21,9 @@ ROUTES = ["/api/v1/me", "/api/v1/courses?limit=50", "/api/v1/me/learning/courses
 
 
 @pytest.fixture
-async def small_pool_app(settings: Settings) -> AsyncIterator[Litestar]:
+def small_pool_app(settings: Settings) -> Litestar:
     # The tenant cache keeps the host lookup off the pool, so the route's own query meets the busy pool.
-    app = create_app(
+    return create_app(
         replace(
             settings,
             db_pool_size=1,
@@ -34,7 +33,6 @@ async def small_pool_app(settings: Settings) -> AsyncIterator[Litestar]:
             tenant_cache_seconds=60,
         )
     )
-    yield app
 
 
 async def _take_connection(app: Litestar) -> AsyncConnection:
