@@ -17,6 +17,7 @@ from lms.catalog.schemas import CourseOut, LessonOut, ModuleOut
 from lms.identity.models import Role
 from lms.identity.principal import Principal
 from lms.lib.errors import Conflict, Forbidden, NotFound
+from lms.lib.pagination import Page
 
 
 def now() -> datetime:
@@ -94,6 +95,57 @@ def course_out(course: Course, version_number: int | None, modules: list[ModuleO
     )
 
 
+# CourseOut's fields read from `courses` (in this order), for lists that build no ORM objects.
+_LIST_COLUMNS = (
+    "id",
+    "tenant_id",
+    "title",
+    "slug",
+    "summary",
+    "description",
+    "category",
+    "difficulty",
+    "language",
+    "tags",
+    "price_cents",
+    "currency",
+    "instructor_ids",
+    "status",
+    "publish_at",
+    "self_enrollment",
+    "completion_rules",
+    "enrollment_count",
+    "created_at",
+)
+
+
+def _course_row_out(row: Any) -> CourseOut:
+    (id_, tenant_id, title, slug, summary, description, category, difficulty, language, tags) = row[:10]
+    (price_cents, currency, instructors, status, publish_at, self_enrollment, rules, enrolled, created_at) = row[10:19]
+    return CourseOut(
+        id=id_,
+        title=title,
+        slug=slug,
+        summary=summary,
+        description=description,
+        category=category,
+        difficulty=difficulty,
+        language=language,
+        tags=list(tags or ()),
+        price_cents=price_cents,
+        currency=currency,
+        instructor_ids=list(instructors or ()),
+        status=status,
+        publish_at=publish_at,
+        self_enrollment=self_enrollment,
+        shared=tenant_id is None,
+        completion_rules=rules,
+        current_version=row[19],
+        enrollment_count=enrolled,
+        created_at=created_at,
+    )
+
+
 def snapshot(course: Course, structure: list[ModuleOut]) -> dict[str, Any]:
     """Everything a learner on this version needs, frozen at publish time."""
     return {
@@ -140,19 +192,33 @@ class CatalogueBase:
             raise NotFound("course not found", field="course_id")
         return course
 
-    async def list_courses(
-        self, limit: int, offset: int, status: CourseStatus | None = None
-    ) -> tuple[list[Course], int]:
-        query = select(Course).where(offered_to_tenant())
+    def _listed(self, status: CourseStatus | None) -> list[ColumnElement[bool]]:
+        """Which courses a list shows: learners see released ones, authors also drafts and archived ones."""
         if not self.is_author:
-            query = query.where(
-                Course.status == CourseStatus.PUBLISHED, (Course.publish_at.is_(None)) | (Course.publish_at <= now())
-            )
-        elif status is not None:
-            query = query.where(Course.status == status)
-        total = (await self.session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-        rows = await self.session.execute(query.order_by(Course.created_at.desc()).limit(limit).offset(offset))
-        return list(rows.scalars()), total
+            released = (Course.publish_at.is_(None)) | (Course.publish_at <= now())
+            return [offered_to_tenant(), Course.status == CourseStatus.PUBLISHED, released]
+        return [offered_to_tenant(), *([Course.status == status] if status is not None else [])]
+
+    async def course_page(self, limit: int, offset: int, status: CourseStatus | None = None) -> Page[CourseOut]:
+        """A page of the list in one statement: its rows, their version numbers and the total (a window
+        count), as plain columns straight into the response shape (no ORM objects to build)."""
+        listed = self._listed(status)
+        query = (
+            select(*(getattr(Course, name) for name in _LIST_COLUMNS), CourseVersion.number, func.count().over())
+            .outerjoin(CourseVersion, CourseVersion.id == Course.current_version_id)
+            .where(*listed)
+            .order_by(Course.created_at.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        rows = (await self.session.execute(query)).all()
+        if rows:
+            total = rows[0][-1]
+        elif offset == 0:
+            total = 0
+        else:  # past the end: no row carries the total
+            total = (await self.session.execute(select(func.count()).select_from(Course).where(*listed))).scalar_one()
+        return Page(items=[_course_row_out(row) for row in rows], total=total, limit=limit, offset=offset)
 
     async def version_numbers(self, courses: Sequence[Course]) -> dict[UUID, int]:
         ids = [c.current_version_id for c in courses if c.current_version_id]
