@@ -82,6 +82,14 @@ def bind_tenant(session: AsyncSession, tenant_id: UUID | None) -> None:
         session.sync_session.info[TENANT_KEY] = tenant_id
 
 
+async def release_connection(session: AsyncSession) -> None:
+    """End the session's transaction so its connection goes back to the pool before slow work that needs
+    no database (storing a file, calling a remote service): no connection idles in transaction. Loaded
+    objects stay usable (sessions do not expire on commit); the next query begins a new, tenant-bound
+    transaction."""
+    await session.commit()
+
+
 @asynccontextmanager
 async def tenant_session(
     factory: async_sessionmaker[AsyncSession], tenant_id: UUID | None
