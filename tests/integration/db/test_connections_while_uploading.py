@@ -79,7 +79,8 @@ async def test_assignment_files_are_stored_with_no_connection_in_transaction(
     async with tenant_session(db.app_sessions, tenant.id) as session:
         service = AssignmentService(session, principal, SharedObjectStore(observed))  # type: ignore[arg-type]
         submission, created = await service.submit(UUID(assignment_id), None, None, files)
-    assert created and submission.version == 1
+    assert created
+    assert submission.version == 1
     assert observed.idle_in_transaction == [0, 0]
     async with tenant_session(db.app_sessions, tenant.id) as session:
         stored = await AssignmentService(session, principal, SharedObjectStore(observed)).store.get(
