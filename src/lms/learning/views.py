@@ -21,16 +21,26 @@ class LessonLocked(Forbidden):
     code = "lesson_locked"
 
 
-def _overdue(enrollment: Enrollment, now: datetime) -> bool:
-    return enrollment.status is EnrollmentStatus.ACTIVE and enrollment.due_at is not None and enrollment.due_at < now
+def _overdue(status: EnrollmentStatus, due_at: datetime | None, now: datetime) -> bool:
+    return status is EnrollmentStatus.ACTIVE and due_at is not None and due_at < now
 
 
 async def my_courses(
     session: AsyncSession, principal: Principal, due_only: bool = False, limit: int = 50, offset: int = 0
 ) -> list[MyCourseOut]:
     """The caller's enrolments with progress; `due_only`: active ones with a due date, soonest first."""
+    # Only the columns the page shows, as plain rows (no Enrollment objects to build and track).
     query = (
-        select(Enrollment, Course.title)
+        select(
+            Enrollment.id,
+            Enrollment.course_id,
+            Course.title,
+            Enrollment.status,
+            Enrollment.completion_pct,
+            Enrollment.due_at,
+            Enrollment.last_lesson_id,
+            Enrollment.last_activity_at,
+        )
         .join(Course, Course.id == Enrollment.course_id)
         .where(Enrollment.user_id == principal.user_id)
     )
@@ -44,17 +54,17 @@ async def my_courses(
     rows = await session.execute(query.limit(limit).offset(offset))
     return [
         MyCourseOut(
-            enrollment_id=e.id,
-            course_id=e.course_id,
+            enrollment_id=enrollment_id,
+            course_id=course_id,
             title=title,
-            status=e.status,
-            completion_pct=e.completion_pct,
-            due_at=e.due_at,
-            overdue=_overdue(e, now),
-            last_lesson_id=e.last_lesson_id,
-            last_activity_at=e.last_activity_at,
+            status=status,
+            completion_pct=completion_pct,
+            due_at=due_at,
+            overdue=_overdue(status, due_at, now),
+            last_lesson_id=last_lesson_id,
+            last_activity_at=last_activity_at,
         )
-        for e, title in rows
+        for enrollment_id, course_id, title, status, completion_pct, due_at, last_lesson_id, last_activity_at in rows
     ]
 
 
@@ -96,7 +106,7 @@ async def continue_learning(session: AsyncSession, principal: Principal) -> Cont
 
 async def resume(session: AsyncSession, principal: Principal, lesson_id: UUID) -> ResumeOut:
     """The caller's last position in a lesson, from whichever device wrote latest (client time)."""
-    if await session.get(Lesson, lesson_id) is None:
+    if (await session.execute(select(Lesson.id).where(Lesson.id == lesson_id))).first() is None:
         raise NotFound("lesson not found", field="lesson_id")
     progress = await _progress(session, principal.user_id, lesson_id)
     if progress is None:
