@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import ColumnElement, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, exists, func, or_, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import NullType
 
 from lms.catalog.models import Course, CourseStatus, CourseVersion, Lesson, Module, SharedCourseOffer
 from lms.catalog.schemas import CourseOut, LessonOut, ModuleOut
@@ -119,6 +121,36 @@ _LIST_COLUMNS = (
 )
 
 
+def _listed(author: bool, by_status: bool) -> list[ColumnElement[bool]]:
+    if not author:
+        released = Course.publish_at.is_(None) | (Course.publish_at <= bindparam("now"))
+        return [offered_to_tenant(), Course.status == CourseStatus.PUBLISHED, released]
+    return [offered_to_tenant(), *([Course.status == bindparam("status")] if by_status else [])]
+
+
+# Built once per variant: every request reuses the statement, its cache key and its compiled form.
+@functools.cache
+def _page_statement(author: bool, by_status: bool) -> Select[Any]:
+    # Arrays come back from asyncpg as lists already: skip SQLAlchemy's per-item result processing.
+    columns = [
+        type_coerce(getattr(Course, name), NullType()) if name in ("tags", "instructor_ids") else getattr(Course, name)
+        for name in _LIST_COLUMNS
+    ]
+    return (
+        select(*columns, CourseVersion.number, func.count().over())
+        .outerjoin(CourseVersion, CourseVersion.id == Course.current_version_id)
+        .where(*_listed(author, by_status))
+        .order_by(Course.created_at.desc())
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+
+
+@functools.cache
+def _count_statement(author: bool, by_status: bool) -> Select[Any]:
+    return select(func.count()).select_from(Course).where(*_listed(author, by_status))
+
+
 def _course_row_out(row: Any) -> CourseOut:
     (id_, tenant_id, title, slug, summary, description, category, difficulty, language, tags) = row[:10]
     (price_cents, currency, instructors, status, publish_at, self_enrollment, rules, enrolled, created_at) = row[10:19]
@@ -192,32 +224,19 @@ class CatalogueBase:
             raise NotFound("course not found", field="course_id")
         return course
 
-    def _listed(self, status: CourseStatus | None) -> list[ColumnElement[bool]]:
-        """Which courses a list shows: learners see released ones, authors also drafts and archived ones."""
-        if not self.is_author:
-            released = (Course.publish_at.is_(None)) | (Course.publish_at <= now())
-            return [offered_to_tenant(), Course.status == CourseStatus.PUBLISHED, released]
-        return [offered_to_tenant(), *([Course.status == status] if status is not None else [])]
-
     async def course_page(self, limit: int, offset: int, status: CourseStatus | None = None) -> Page[CourseOut]:
         """A page of the list in one statement: its rows, their version numbers and the total (a window
-        count), as plain columns straight into the response shape (no ORM objects to build)."""
-        listed = self._listed(status)
-        query = (
-            select(*(getattr(Course, name) for name in _LIST_COLUMNS), CourseVersion.number, func.count().over())
-            .outerjoin(CourseVersion, CourseVersion.id == Course.current_version_id)
-            .where(*listed)
-            .order_by(Course.created_at.desc())
-            .limit(limit)
-            .offset(offset)
-        )
-        rows = (await self.session.execute(query)).all()
+        count), as plain columns straight into the response shape (no ORM objects to build). Learners see
+        released courses; authors also drafts and archived ones."""
+        author, by_status = self.is_author, self.is_author and status is not None
+        params = {"limit": limit, "offset": offset, "now": now(), "status": status}
+        rows = (await self.session.execute(_page_statement(author, by_status), params)).all()
         if rows:
             total = rows[0][-1]
         elif offset == 0:
             total = 0
         else:  # past the end: no row carries the total
-            total = (await self.session.execute(select(func.count()).select_from(Course).where(*listed))).scalar_one()
+            total = (await self.session.execute(_count_statement(author, by_status), params)).scalar_one()
         return Page(items=[_course_row_out(row) for row in rows], total=total, limit=limit, offset=offset)
 
     async def version_numbers(self, courses: Sequence[Course]) -> dict[UUID, int]:
