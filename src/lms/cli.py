@@ -274,7 +274,6 @@ def serve(host: str | None, port: int | None, demo: bool, run_migrations: bool |
     """Run the API and a Celery worker; with no URLs set, on embedded PostgreSQL and Redis."""
     import uvicorn
 
-    from lms.app import create_app
     from lms.db.migrate import migrate as run_migrate
 
     configured = get_settings()
@@ -293,7 +292,19 @@ def serve(host: str | None, port: int | None, demo: bool, run_migrations: bool |
             click.echo(f"demo tenant: http://demo.{settings.public_base_domain}:{settings.port}/", err=True)
         process = _start_worker(2, beat=True) if with_worker else None
         try:
-            uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+            # uvloop + httptools, chosen by measurement (bench/requests.py); each process builds its app
+            # from the environment that runtime() completed.
+            uvicorn.run(
+                "lms.app:create_app",
+                factory=True,
+                host=settings.host,
+                port=settings.port,
+                workers=settings.api_processes,
+                loop="uvloop",
+                http="httptools",
+                timeout_keep_alive=settings.keep_alive_seconds,
+                log_level="warning",
+            )
         finally:
             if process is not None:
                 _stop(process)
