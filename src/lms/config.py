@@ -51,6 +51,8 @@ class Settings:
     # an idle keep-alive connection stays open (longer than clients' pauses, e.g. the player's 10 s
     # heartbeats, so that a reused connection is never closed under a client's request).
     api_processes: int = 1
+    # Requests one API process serves at once; more are refused at once with 503 + Retry-After (0 = no limit).
+    max_in_flight_requests: int = 64
     keep_alive_seconds: int = 75
     # smtp://user:password@host:port (smtps:// for TLS); absent = e-mails are kept in the outbox table and logged.
     smtp_url: str | None = None
@@ -99,6 +101,7 @@ class Settings:
             db_pool_overflow=int(_env("DB_POOL_OVERFLOW", str(base.db_pool_overflow)) or 0),
             db_pool_timeout=float(_env("DB_POOL_TIMEOUT", str(base.db_pool_timeout)) or base.db_pool_timeout),
             api_processes=int(_env("API_PROCESSES", str(base.api_processes)) or base.api_processes),
+            max_in_flight_requests=int(_env("MAX_IN_FLIGHT_REQUESTS", str(base.max_in_flight_requests)) or 0),
             keep_alive_seconds=int(_env("KEEP_ALIVE_SECONDS", str(base.keep_alive_seconds)) or 0),
             smtp_url=_env("SMTP_URL"),
             mail_from=_env("MAIL_FROM", base.mail_from) or base.mail_from,
