@@ -32,7 +32,15 @@ LAYERS = [
     ("asyncio / event loop", "asyncio/"),
     ("asyncio / event loop", "uvloop/"),
 ]
-IDLE = ("select (selectors.py", "run_forever (uvloop", "_run_once (asyncio", "poll (selectors")
+# Leaf frames of a waiting process: the event loop polling (uvloop's C loop shows as Runner.run), idle threads.
+IDLE = (
+    "select (selectors.py",
+    "run_forever (uvloop",
+    "_run_once (asyncio",
+    "poll (selectors",
+    "Runner.run (",
+    "Condition.wait (",
+)
 
 
 def layer_of(frame: str) -> str | None:
