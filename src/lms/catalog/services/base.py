@@ -230,13 +230,15 @@ class CatalogueBase:
         released courses; authors also drafts and archived ones."""
         author, by_status = self.is_author, self.is_author and status is not None
         params = {"limit": limit, "offset": offset, "now": now(), "status": status}
-        rows = (await self.session.execute(_page_statement(author, by_status), params)).all()
+        # On the session's connection: plain rows, without the ORM's per-execution bookkeeping.
+        connection = await self.session.connection()
+        rows = (await connection.execute(_page_statement(author, by_status), params)).all()
         if rows:
             total = rows[0][-1]
         elif offset == 0:
             total = 0
         else:  # past the end: no row carries the total
-            total = (await self.session.execute(_count_statement(author, by_status), params)).scalar_one()
+            total = (await connection.execute(_count_statement(author, by_status), params)).scalar_one()
         return Page(items=[_course_row_out(row) for row in rows], total=total, limit=limit, offset=offset)
 
     async def version_numbers(self, courses: Sequence[Course]) -> dict[UUID, int]:
