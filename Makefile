@@ -29,6 +29,8 @@ bench: setup
 	$(BIN)/python bench/quiz_submit.py
 	$(BIN)/python bench/certificates.py
 	$(BIN)/python bench/edge_overhead.py
+	$(BIN)/python bench/requests.py
+	$(BIN)/python bench/load_scenario.py --processes 2
 
 bench-transcode: setup
 	$(BIN)/python bench/transcode.py

@@ -183,7 +183,8 @@ async def build_world(settings: Settings, base_url: str, learners: int) -> World
     finally:
         await database.dispose()
     world = World(host=f"{tenant.slug}.{BASE_DOMAIN}", author=author, learners=tokens)
-    async with httpx.AsyncClient(base_url=base_url, headers={"host": world.host}, timeout=60) as client:
+    # Setup is untimed; bulk enrolment of 1,000 learners may take minutes on a busy machine.
+    async with httpx.AsyncClient(base_url=base_url, headers={"host": world.host}, timeout=600) as client:
         course = await check(
             await client.post("/api/v1/courses", json={"title": "Security", "slug": "security"}, headers=author), 201
         )

@@ -48,6 +48,7 @@ from lms.learning.controllers import (
     LearnerController,
     ProgressController,
 )
+from lms.lib.admission import Admission, InFlightLimit
 from lms.lib.edge import edge_middleware
 from lms.lib.errors import EXCEPTION_HANDLERS
 from lms.lib.jobs import build_celery, set_job_sender
@@ -149,8 +150,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "page": Provide(provide_page_params, sync_to_thread=False),
         },
         lifespan=[lifespan],
-        # Outermost first: request id, then tenant (so metrics can label by tenant), then metrics.
+        # Outermost first: admission (refuse past the in-flight limit), request id, then tenant (so metrics
+        # can label by tenant), then metrics.
         middleware=[
+            DefineMiddleware(InFlightLimit, gate=Admission(settings.max_in_flight_requests)),
             request_context_middleware,
             edge_middleware,  # refuses input the database cannot hold, before the tenant lookup reads the host
             DefineMiddleware(TenantMiddleware),

@@ -322,7 +322,6 @@ def api(host: str | None, port: int | None) -> None:
     Needs DATABASE_URL and REDIS_URL; `lms serve` starts this (and embedded services when needed)."""
     import uvicorn
 
-    from lms.app import create_app
     from lms.lib.telemetry import start_metrics_listener
 
     settings = get_settings()
@@ -334,10 +333,17 @@ def api(host: str | None, port: int | None) -> None:
     except OSError as exc:
         address = f"{settings.metrics_host}:{settings.metrics_port}"
         raise click.ClickException(f"metrics listener on {address}: {exc}") from exc
+    # uvloop + httptools, chosen by measurement (bench/requests.py); each process builds its app from
+    # the environment (runtime() completed it for `lms serve`).
     uvicorn.run(
-        create_app(settings),
+        "lms.app:create_app",
+        factory=True,
         host=settings.host,
         port=settings.port,
+        workers=settings.api_processes,
+        loop="uvloop",
+        http="httptools",
+        timeout_keep_alive=settings.keep_alive_seconds,
         log_level="warning",
         timeout_graceful_shutdown=API_SHUTDOWN_SECONDS - 5,
     )

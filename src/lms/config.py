@@ -42,7 +42,18 @@ class Settings:
     log_json: bool = True
     host: str = "127.0.0.1"
     port: int = 8000
+    # Database connections per API process: `db_pool_size` kept open, up to `db_pool_overflow` more
+    # under bursts; a request waits at most `db_pool_timeout` seconds for one, then gets 503 + Retry-After.
     db_pool_size: int = 10
+    db_pool_overflow: int = 10
+    db_pool_timeout: float = 0.5
+    # `lms serve`: API processes (one event loop each; one per core is the measured best) and how long
+    # an idle keep-alive connection stays open (longer than clients' pauses, e.g. the player's 10 s
+    # heartbeats, so that a reused connection is never closed under a client's request).
+    api_processes: int = 1
+    # Requests one API process serves at once; more are refused at once with 503 + Retry-After (0 = no limit).
+    max_in_flight_requests: int = 64
+    keep_alive_seconds: int = 75
     # smtp://user:password@host:port (smtps:// for TLS); absent = e-mails are kept in the outbox table and logged.
     smtp_url: str | None = None
     mail_from: str = "no-reply@localhost"
@@ -93,6 +104,11 @@ class Settings:
             host=_env("HOST", base.host) or base.host,
             port=int(_env("PORT", str(base.port)) or base.port),
             db_pool_size=int(_env("DB_POOL_SIZE", "10") or 10),
+            db_pool_overflow=int(_env("DB_POOL_OVERFLOW", str(base.db_pool_overflow)) or 0),
+            db_pool_timeout=float(_env("DB_POOL_TIMEOUT", str(base.db_pool_timeout)) or base.db_pool_timeout),
+            api_processes=int(_env("API_PROCESSES", str(base.api_processes)) or base.api_processes),
+            max_in_flight_requests=int(_env("MAX_IN_FLIGHT_REQUESTS", str(base.max_in_flight_requests)) or 0),
+            keep_alive_seconds=int(_env("KEEP_ALIVE_SECONDS", str(base.keep_alive_seconds)) or 0),
             smtp_url=_env("SMTP_URL"),
             mail_from=_env("MAIL_FROM", base.mail_from) or base.mail_from,
             profile_cache_seconds=float(_env("PROFILE_CACHE_SECONDS", "10") or 10),

@@ -141,6 +141,8 @@ def test_api_pods_serve_on_all_interfaces_without_worker_or_migrations() -> None
     # Not the default loopback address: the kubelet and the Service reach the pod from outside.
     assert env["HOST"] == "0.0.0.0"  # noqa: S104
     assert container["ports"][0]["name"] == "http"
+    # The server's process count and keep-alive come from values.
+    assert {"API_PROCESSES", "KEEP_ALIVE_SECONDS"} <= env.keys()
 
 
 def test_api_liveness_uses_health_and_readiness_uses_ready() -> None:

@@ -6,9 +6,11 @@ may be submitted again as a new version. Every transition notifies the learner t
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import msgspec
 from sqlalchemy import func, select
@@ -21,6 +23,7 @@ from lms.assessments.models import Assignment, PeerReview, Submission, Submissio
 from lms.assessments.notifications import notify
 from lms.assessments.storage import ObjectStore, safe_filename, submission_key
 from lms.catalog.schemas import LessonType
+from lms.db.binding import release_connection
 from lms.identity.principal import Principal
 from lms.learning.services import record_assessment_result
 from lms.lib import clock
@@ -178,6 +181,56 @@ class AssignmentService:
         if late and assignment.late_policy == "block":
             raise Conflict(f"the due date ({assignment.due_at.isoformat()}) has passed", field="assignment_id")  # type: ignore[union-attr]
         self._check_content(assignment, text, url, uploads)
+        # The files travel to storage with no database connection held (the checks above were reads).
+        await release_connection(self.session)
+        files = await self._store_files(assignment.id, uploads)
+        try:
+            submission, created = await self._record(assignment, text, url, files, late, at)
+        except BaseException:
+            await self._delete_files(files)
+            raise
+        await notify(
+            self.session,
+            self.principal.tenant_id,
+            submission.user_id,
+            "submission_received",
+            f"Received: {assignment.title} (version {submission.version})",
+            "Your submission was received" + (" after the due date; a late penalty applies." if late else "."),
+            f"received:{submission.id}:{submission.version}",
+        )
+        return submission, created
+
+    async def _store_files(self, assignment_id: UUID, uploads: list[Upload]) -> list[dict[str, Any]]:
+        staging_id = uuid4()
+        files: list[dict[str, Any]] = []
+        try:
+            for upload in uploads:
+                name = safe_filename(upload.filename)
+                key = submission_key(self.principal.tenant_id, assignment_id, staging_id, name)
+                await self.store.put(key, upload.data, upload.content_type)
+                files.append(
+                    {"key": key, "filename": name, "size": len(upload.data), "content_type": upload.content_type}
+                )
+        except BaseException:
+            await self._delete_files(files)
+            raise
+        return files
+
+    async def _delete_files(self, files: list[dict[str, Any]]) -> None:
+        for file in files:
+            with contextlib.suppress(Exception):  # best effort: an unreferenced file is only garbage
+                await self.store.delete(file["key"])
+
+    async def _record(
+        self,
+        assignment: Assignment,
+        text: str | None,
+        url: str | None,
+        files: list[dict[str, Any]],
+        late: bool,
+        at: datetime,
+    ) -> tuple[Submission, bool]:
+        """Lock (or create) the learner's submission and add the new version naming the stored files."""
         submission = (
             await self.session.execute(
                 select(Submission)
@@ -213,12 +266,6 @@ class AssignmentService:
                 await self.session.flush()
         except IntegrityError as exc:
             raise Conflict("a submission was made at the same time; try again", field="assignment_id") from exc
-        files = []
-        for upload in uploads:
-            name = safe_filename(upload.filename)
-            key = submission_key(self.principal.tenant_id, submission.id, submission.version, name)
-            await self.store.put(key, upload.data, upload.content_type)
-            files.append({"key": key, "filename": name, "size": len(upload.data), "content_type": upload.content_type})
         self.session.add(
             SubmissionVersion(
                 tenant_id=self.principal.tenant_id,
@@ -232,15 +279,6 @@ class AssignmentService:
             )
         )
         await self.session.flush()
-        await notify(
-            self.session,
-            self.principal.tenant_id,
-            submission.user_id,
-            "submission_received",
-            f"Received: {assignment.title} (version {submission.version})",
-            "Your submission was received" + (" after the due date; a late penalty applies." if late else "."),
-            f"received:{submission.id}:{submission.version}",
-        )
         return submission, created
 
     def _check_content(self, a: Assignment, text: str | None, url: str | None, uploads: list[Upload]) -> None:

@@ -1,7 +1,8 @@
 """Where submission files live: a small object-store interface over the local storage folder.
 
-Keys are deterministic (`t/<tenant>/assignments/<submission>/<version>/<filename>`), so a retried
-upload overwrites the same object instead of leaving a second copy.
+Files are stored before the submission's transaction begins (no database connection is held while
+they travel), under a fresh staging id: `t/<tenant>/assignments/<assignment>/<staging id>/<filename>`.
+The submission version then records the keys; if that transaction fails, the files are deleted.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ class ObjectStore(Protocol):
 
     async def get(self, key: str) -> bytes: ...
 
+    async def delete(self, key: str) -> None: ...
+
 
 class SharedObjectStore:
     """The platform's object storage (S3 or the local folder), without blocking the event loop."""
@@ -34,6 +37,9 @@ class SharedObjectStore:
 
     async def get(self, key: str) -> bytes:
         return await anyio.to_thread.run_sync(self.storage.get_bytes, key)
+
+    async def delete(self, key: str) -> None:
+        await anyio.to_thread.run_sync(self.storage.delete, key)
 
 
 def submission_store(settings: Settings) -> ObjectStore:
@@ -50,5 +56,5 @@ def safe_filename(name: str) -> str:
     return cleaned[-120:]
 
 
-def submission_key(tenant_id: UUID, submission_id: UUID, version: int, filename: str) -> str:
-    return f"t/{tenant_id}/assignments/{submission_id}/{version}/{filename}"
+def submission_key(tenant_id: UUID, assignment_id: UUID, staging_id: UUID, filename: str) -> str:
+    return f"t/{tenant_id}/assignments/{assignment_id}/{staging_id}/{filename}"

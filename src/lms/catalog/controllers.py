@@ -35,7 +35,7 @@ from lms.catalog.schemas import (
     VersionOut,
 )
 from lms.catalog.search import CourseSearch, SearchQuery, SearchResult
-from lms.catalog.services import CatalogueService, course_out, lesson_out, module_out
+from lms.catalog.services import CatalogueService, lesson_out, module_out
 from lms.identity.principal import Principal, requires_user
 from lms.lib.pagination import Page, PageParams
 
@@ -57,10 +57,7 @@ class CourseController(Controller):
         self, catalogue: CatalogueService, page: PageParams, status: CourseStatus | None = None
     ) -> Page[CourseOut]:
         """Learners see released courses (own and shared); authors also see drafts and archived ones."""
-        courses, total = await catalogue.list_courses(page.limit, page.offset, status)
-        numbers = await catalogue.version_numbers(courses)
-        items = [course_out(c, numbers.get(c.current_version_id) if c.current_version_id else None) for c in courses]
-        return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+        return await catalogue.course_page(page.limit, page.offset, status)
 
     @post("/", guards=[requires_author], status_code=HTTP_201_CREATED)
     async def create_course(self, catalogue: CatalogueService, data: CourseCreate) -> CourseOut:

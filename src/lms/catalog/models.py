@@ -149,7 +149,8 @@ class Course(CatalogueScoped, Base):
     current_version_id: Mapped[UUID | None] = mapped_column(GUID(), default=None)
     enrollment_count: Mapped[int] = mapped_column(Integer, default=0)
     # Maintained by the trigger courses_search_vector_update (weighted title/summary/description/tags).
-    search_vector: Mapped[str | None] = mapped_column(TSVECTOR, default=None, deferred=True)
+    # Never loaded by accident: reading it unasked raises instead of costing a hidden query.
+    search_vector: Mapped[str | None] = mapped_column(TSVECTOR, default=None, deferred=True, deferred_raiseload=True)
 
 
 class Module(CatalogueScoped, Base):

@@ -176,3 +176,8 @@ async def instructs_course_showing(session: AsyncSession, user_id: UUID, asset_i
         .limit(1)
     )
     return (await session.execute(query)).first() is not None
+
+
+async def lesson_exists(session: AsyncSession, lesson_id: UUID) -> bool:
+    """Whether the lesson is visible to the bound tenant (reads its id only, not its content)."""
+    return (await session.execute(select(Lesson.id).where(Lesson.id == lesson_id))).first() is not None

@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.queries import course_facts
@@ -88,33 +88,36 @@ async def reissue(session: AsyncSession, settings: Settings, cert_id: UUID) -> C
 async def certificates_of(
     session: AsyncSession, user_id: UUID, limit: int, offset: int
 ) -> tuple[list[Certificate], int]:
-    where = Certificate.user_id == user_id
-    total = (await session.execute(select(func.count()).select_from(Certificate).where(where))).scalar_one()
-    rows = await session.execute(
-        select(Certificate)
-        .where(where)
-        .order_by(Certificate.issued_at.desc(), Certificate.generation.desc(), Certificate.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return list(rows.scalars()), int(total)
+    return await _certificate_page(session, [Certificate.user_id == user_id], limit, offset)
 
 
 async def certificates_of_tenant(
     session: AsyncSession, limit: int, offset: int, user_id: UUID | None = None, course_id: UUID | None = None
 ) -> tuple[list[Certificate], int]:
-    query = select(Certificate)
-    if user_id is not None:
-        query = query.where(Certificate.user_id == user_id)
-    if course_id is not None:
-        query = query.where(Certificate.course_id == course_id)
-    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-    rows = await session.execute(
-        query.order_by(Certificate.issued_at.desc(), Certificate.generation.desc(), Certificate.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return list(rows.scalars()), int(total)
+    where = [] if user_id is None else [Certificate.user_id == user_id]
+    where += [] if course_id is None else [Certificate.course_id == course_id]
+    return await _certificate_page(session, where, limit, offset)
+
+
+async def _certificate_page(
+    session: AsyncSession, where: list[ColumnElement[bool]], limit: int, offset: int
+) -> tuple[list[Certificate], int]:
+    """One statement for the page and its total (a window count); a second only past the last page."""
+    rows = (
+        await session.execute(
+            select(Certificate, func.count().over())
+            .where(*where)
+            .order_by(Certificate.issued_at.desc(), Certificate.generation.desc(), Certificate.id)
+            .limit(limit)
+            .offset(offset)
+        )
+    ).all()
+    if rows:
+        return [cert for cert, _ in rows], int(rows[0][1])
+    if offset == 0:
+        return [], 0
+    total = (await session.execute(select(func.count()).select_from(Certificate).where(*where))).scalar_one()
+    return [], int(total)
 
 
 async def send_expiry_reminders(

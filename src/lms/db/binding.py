@@ -3,6 +3,10 @@
 The tenant is applied in an `after_begin` listener with `set_config(..., true)`, i.e. local to the
 transaction: it survives commits inside a request (each new transaction sets it again) and can
 never leak to the next user of a pooled connection.
+
+On asyncpg the listener sends `BEGIN; SELECT set_config(...)` as one simple-query message, so binding
+the tenant costs no round trip of its own (a tenant-bound read is BEGIN+bind, the query, COMMIT).
+The tenant id is a `UUID`, rendered canonically, so inlining it cannot inject SQL.
 """
 
 from __future__ import annotations
@@ -13,17 +17,60 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
+from sqlalchemy.util import await_only
 
 TENANT_KEY = "tenant_id"
 _SET_TENANT = text("select set_config('app.tenant_id', :tenant_id, true)")
 
 
+class _BegunTransaction:
+    """Stands in for asyncpg's Transaction once BEGIN was sent by hand: SQLAlchemy's asyncpg adapter
+    only ever calls `commit()` or `rollback()` on it."""
+
+    __slots__ = ("_connection",)
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+
+    async def commit(self) -> None:
+        await self._connection.execute("COMMIT")
+
+    async def rollback(self) -> None:
+        await self._connection.execute("ROLLBACK")
+
+
+def _begin_with_tenant(connection: Connection, tenant_id: UUID) -> bool:
+    """BEGIN and bind in one round trip on asyncpg; False where that does not apply (the caller
+    then binds with an ordinary statement)."""
+    adapter: Any = connection.connection.dbapi_connection
+    # Only the plain case: the default isolation level, no transaction begun yet, asyncpg underneath.
+    if (
+        adapter is None
+        or type(adapter).__name__ != "AsyncAdapt_asyncpg_connection"
+        or getattr(adapter, "_transaction", True) is not None
+        or adapter.isolation_level is not None
+        or adapter.readonly
+        or adapter.deferrable
+    ):
+        return False
+    raw = adapter.driver_connection
+    try:
+        await_only(raw.execute(f"BEGIN; SELECT set_config('app.tenant_id', '{UUID(str(tenant_id))}', true)"))
+    except Exception as error:
+        adapter._handle_exception(error)  # raises it as the DBAPI error SQLAlchemy expects
+    adapter._transaction = _BegunTransaction(raw)
+    return True
+
+
 @event.listens_for(Session, "after_begin")
-def _apply_tenant(session: Session, transaction: Any, connection: Any) -> None:
+def _apply_tenant(session: Session, transaction: Any, connection: Connection) -> None:
     tenant_id = session.info.get(TENANT_KEY)
-    if tenant_id is not None:
+    if tenant_id is None:
+        return
+    if transaction.nested or not _begin_with_tenant(connection, tenant_id):
         connection.execute(_SET_TENANT, {"tenant_id": str(tenant_id)})
 
 
@@ -33,6 +80,14 @@ def bind_tenant(session: AsyncSession, tenant_id: UUID | None) -> None:
         session.sync_session.info.pop(TENANT_KEY, None)
     else:
         session.sync_session.info[TENANT_KEY] = tenant_id
+
+
+async def release_connection(session: AsyncSession) -> None:
+    """End the session's transaction so its connection goes back to the pool before slow work that needs
+    no database (storing a file, calling a remote service): no connection idles in transaction. Loaded
+    objects stay usable (sessions do not expire on commit); the next query begins a new, tenant-bound
+    transaction."""
+    await session.commit()
 
 
 @asynccontextmanager

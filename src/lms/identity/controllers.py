@@ -23,7 +23,7 @@ from lms.identity.principal import (
     requires_role,
     requires_user,
 )
-from lms.identity.profiles import cached_profile, remember_profile
+from lms.identity.profiles import cached_profile, read_profile, remember_profile
 from lms.identity.schemas import (
     AcceptInvitation,
     PasswordChange,
@@ -82,7 +82,7 @@ class MeController(Controller):
         # The principal's tenant is the host's tenant (checked when the token was accepted). The session
         # is opened only on a cache miss, which keeps this hot route cheap.
         async with tenant_session(request.app.state.db.app_sessions, principal.tenant_id) as session:
-            user = await session.get(User, principal.user_id)
+            user = await read_profile(session, principal.user_id)
         if user is None:
             raise NotFound("user not found")
         profile = MeOut(

@@ -11,13 +11,29 @@ import time
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import event
+from sqlalchemy import Row, bindparam, event, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from lms.identity.models import User
 
 _MAX_ENTRIES = 50_000
 _profiles: dict[tuple[UUID, UUID], tuple[float, Any]] = {}
+
+
+_PROFILE = User.__table__.c
+# Built once: its compiled form and cache key are reused by every request (and its prepared statement by
+# every pooled connection).
+_READ_PROFILE = select(
+    _PROFILE.id, _PROFILE.tenant_id, _PROFILE.email, _PROFILE.display_name, _PROFILE.roles, _PROFILE.status
+).where(_PROFILE.id == bindparam("user_id"))
+
+
+async def read_profile(session: AsyncSession, user_id: UUID) -> Row[Any, Any, Any, Any, Any, Any] | None:
+    """The columns of a user's own profile (id, tenant_id, email, display_name, roles, status), read on
+    the session's connection as a plain row: no ORM object, identity map or flush bookkeeping."""
+    connection = await session.connection()
+    return (await connection.execute(_READ_PROFILE, {"user_id": user_id})).first()
 
 
 def cached_profile(tenant_id: UUID, user_id: UUID) -> Any | None:

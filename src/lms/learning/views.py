@@ -9,7 +9,7 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.catalog.queries import course_facts, course_titles, lesson_facts, version_number
+from lms.catalog.queries import course_facts, course_titles, lesson_exists, lesson_facts, version_number
 from lms.identity.principal import Principal
 from lms.learning.models import Enrollment, EnrollmentStatus, LessonProgress, ProgressStatus
 from lms.learning.progress import VersionPlan, plan_for
@@ -22,15 +22,25 @@ class LessonLocked(Forbidden):
     code = "lesson_locked"
 
 
-def _overdue(enrollment: Enrollment, now: datetime) -> bool:
-    return enrollment.status is EnrollmentStatus.ACTIVE and enrollment.due_at is not None and enrollment.due_at < now
+def _overdue(status: EnrollmentStatus, due_at: datetime | None, now: datetime) -> bool:
+    return status is EnrollmentStatus.ACTIVE and due_at is not None and due_at < now
 
 
 async def my_courses(
     session: AsyncSession, principal: Principal, due_only: bool = False, limit: int = 50, offset: int = 0
 ) -> list[MyCourseOut]:
     """The caller's enrolments with progress; `due_only`: active ones with a due date, soonest first."""
-    query = select(Enrollment).where(Enrollment.user_id == principal.user_id)
+    # Only the columns the page shows, as plain rows (no Enrollment objects to build and track); titles
+    # come from the catalogue's read API.
+    query = select(
+        Enrollment.id,
+        Enrollment.course_id,
+        Enrollment.status,
+        Enrollment.completion_pct,
+        Enrollment.due_at,
+        Enrollment.last_lesson_id,
+        Enrollment.last_activity_at,
+    ).where(Enrollment.user_id == principal.user_id)
     if due_only:
         query = query.where(Enrollment.due_at.is_not(None), Enrollment.status == EnrollmentStatus.ACTIVE).order_by(
             Enrollment.due_at
@@ -38,22 +48,22 @@ async def my_courses(
     else:
         query = query.order_by(Enrollment.last_activity_at.desc().nulls_last(), Enrollment.created_at.desc())
     now = clock.now()
-    enrollments = list(await session.scalars(query.limit(limit).offset(offset)))
-    titles = await course_titles(session, {e.course_id for e in enrollments})
+    rows = (await session.execute(query.limit(limit).offset(offset))).all()
+    titles = await course_titles(session, {row.course_id for row in rows})
     return [
         MyCourseOut(
-            enrollment_id=e.id,
-            course_id=e.course_id,
+            enrollment_id=enrollment_id,
+            course_id=course_id,
             title=title,
-            status=e.status,
-            completion_pct=e.completion_pct,
-            due_at=e.due_at,
-            overdue=_overdue(e, now),
-            last_lesson_id=e.last_lesson_id,
-            last_activity_at=e.last_activity_at,
+            status=status,
+            completion_pct=completion_pct,
+            due_at=due_at,
+            overdue=_overdue(status, due_at, now),
+            last_lesson_id=last_lesson_id,
+            last_activity_at=last_activity_at,
         )
-        for e in enrollments
-        if (title := titles.get(e.course_id)) is not None
+        for enrollment_id, course_id, status, completion_pct, due_at, last_lesson_id, last_activity_at in rows
+        if (title := titles.get(course_id)) is not None
     ]
 
 
@@ -93,7 +103,7 @@ async def continue_learning(session: AsyncSession, principal: Principal) -> Cont
 
 async def resume(session: AsyncSession, principal: Principal, lesson_id: UUID) -> ResumeOut:
     """The caller's last position in a lesson, from whichever device wrote latest (client time)."""
-    if await lesson_facts(session, lesson_id) is None:
+    if not await lesson_exists(session, lesson_id):
         raise NotFound("lesson not found", field="lesson_id")
     progress = await _progress(session, principal.user_id, lesson_id)
     if progress is None:

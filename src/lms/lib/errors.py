@@ -9,6 +9,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.exceptions import ValidationException as LitestarValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from lms.lib.database_errors import refusal_for
 
@@ -157,6 +158,20 @@ def _route_handler_for(request: Request[Any, Any, Any], error: DomainError) -> A
     return domain_error_handler
 
 
+# Seconds a refused client is asked to wait before retrying when no database connection was free.
+RETRY_AFTER_SECONDS = 1
+
+
+def pool_timeout_handler(_: Request[Any, Any, Any], __: PoolTimeout) -> Response[Any]:
+    """No database connection within DB_POOL_TIMEOUT: refuse fast (503) rather than queue for long."""
+    return Response(
+        content=error_body("overloaded", "the service is busy; retry shortly"),
+        status_code=503,
+        media_type=MediaType.JSON,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     DomainError: domain_error_handler,
     LitestarValidationException: validation_error_handler,
@@ -164,4 +179,5 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     PermissionDeniedException: http_error_handler,
     HTTPException: http_error_handler,
     Exception: unexpected_error_handler,
+    PoolTimeout: pool_timeout_handler,
 }

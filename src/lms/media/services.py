@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.config import Settings
-from lms.db.binding import tenant_session
+from lms.db.binding import release_connection, tenant_session
 from lms.db.engines import Database
 from lms.lib import clock
 from lms.lib.errors import Conflict, NotFound, TooLarge, ValidationFailed
@@ -119,11 +119,13 @@ class UploadService:
         if len(data) != expected:
             # A short part is what a dropped connection leaves: refuse it, the client sends it again.
             raise ValidationFailed(f"part {number} must be {expected} bytes, got {len(data)}", field="body")
+        await release_connection(self.session)  # the part travels to storage with no connection held
         await asyncio.to_thread(self.storage.upload_part, upload.object_key, upload.storage_upload_id, number, data)
         return upload, await asyncio.to_thread(self.received, upload)
 
     async def complete(self, upload_id: UUID) -> MediaAsset:
         upload = await self._open(upload_id)
+        await release_connection(self.session)  # assembling the file needs no database connection
         received = await asyncio.to_thread(self.received, upload)
         missing = [n for n in range(1, upload.part_count + 1) if n not in received]
         if missing:
@@ -144,6 +146,7 @@ class UploadService:
 
     async def abort(self, upload_id: UUID) -> MediaUpload:
         upload = await self._open(upload_id)
+        await release_connection(self.session)
         await asyncio.to_thread(self.storage.abort_multipart, upload.object_key, upload.storage_upload_id)
         upload.status = UploadStatus.ABORTED
         asset = await self.session.get(MediaAsset, upload.asset_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,13 +36,17 @@ def normalise_host(raw: str) -> str:
 
 
 class TenantResolver:
-    """Host -> tenant with a small TTL cache (misses are cached too, so unknown hosts are cheap)."""
+    """Host -> tenant with a small TTL cache (misses are cached too, so unknown hosts are cheap).
+
+    When an entry expires under load, one lookup per host refreshes it and every concurrent request
+    for that host awaits that same lookup (no stampede of identical queries on the pool)."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], base_domain: str, ttl_seconds: float = 10.0) -> None:
         self._sessions = sessions
         self._base_domain = base_domain
         self._ttl = ttl_seconds
         self._cache: dict[str, tuple[float, ResolvedTenant | None]] = {}
+        self._lookups: dict[str, asyncio.Future[ResolvedTenant | None]] = {}
 
     async def resolve(self, host: str) -> ResolvedTenant | None:
         host = normalise_host(host)
@@ -49,7 +54,15 @@ class TenantResolver:
         cached = self._cache.get(host)
         if cached is not None and cached[0] > now:
             return cached[1]
-        tenant = await self._lookup(host)
+        pending = self._lookups.get(host)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        pending = asyncio.ensure_future(self._lookup(host))
+        self._lookups[host] = pending
+        try:
+            tenant = await asyncio.shield(pending)
+        finally:
+            self._lookups.pop(host, None)
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[host] = (now + self._ttl, tenant)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -76,8 +77,9 @@ async def test_submission_is_graded_against_the_rubric_returned_and_resubmitted(
     submission = first.json()
     assert submission["status"] == "submitted"
     assert submission["versions"][0]["files"][0]["filename"] == "report.pdf"
-    key = f"t/{tenant.id}/assignments/{submission['id']}/1/report.pdf"
     stored = settings.storage_url or ""
+    # Files are stored under the assignment and a staging id, before the submission's transaction.
+    key = _stored_key(stored, f"t/{tenant.id}/assignments/{assignment_id}/*/report.pdf")
     assert (await _read(stored, key)) == b"%PDF-1.4 report"
     sub_url = f"{base}/api/v1/assignment-submissions/{submission['id']}"
     download = await client.get(f"{sub_url}/versions/1/files/report.pdf", headers=student)
@@ -130,6 +132,12 @@ async def test_submission_is_graded_against_the_rubric_returned_and_resubmitted(
             )
         )
     assert kinds == ["submission_received", "in_review", "graded", "returned", "submission_received"]
+
+
+def _stored_key(storage_url: str, pattern: str) -> str:
+    root = Path(storage_url.removeprefix("file://"))
+    (path,) = root.glob(pattern)
+    return str(path.relative_to(root))
 
 
 async def _read(storage_url: str, key: str) -> bytes:

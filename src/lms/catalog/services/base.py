@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import ColumnElement, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, exists, func, or_, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import NullType
 
 from lms.catalog.models import Course, CourseStatus, CourseVersion, Lesson, Module, SharedCourseOffer
 from lms.catalog.schemas import CourseOut, LessonOut, ModuleOut
@@ -18,6 +20,7 @@ from lms.identity.principal import Principal
 from lms.identity.schemas import Role
 from lms.lib import clock
 from lms.lib.errors import Conflict, Forbidden, NotFound
+from lms.lib.pagination import Page
 
 
 def is_visible_to_learners(course: Course, at: datetime | None = None) -> bool:
@@ -91,6 +94,87 @@ def course_out(course: Course, version_number: int | None, modules: list[ModuleO
     )
 
 
+# CourseOut's fields read from `courses` (in this order), for lists that build no ORM objects.
+_LIST_COLUMNS = (
+    "id",
+    "tenant_id",
+    "title",
+    "slug",
+    "summary",
+    "description",
+    "category",
+    "difficulty",
+    "language",
+    "tags",
+    "price_cents",
+    "currency",
+    "instructor_ids",
+    "status",
+    "publish_at",
+    "self_enrollment",
+    "completion_rules",
+    "enrollment_count",
+    "created_at",
+)
+
+
+def _listed(author: bool, by_status: bool) -> list[ColumnElement[bool]]:
+    if not author:
+        released = Course.publish_at.is_(None) | (Course.publish_at <= bindparam("now"))
+        return [offered_to_tenant(), Course.status == CourseStatus.PUBLISHED, released]
+    return [offered_to_tenant(), *([Course.status == bindparam("status")] if by_status else [])]
+
+
+# Built once per variant: every request reuses the statement, its cache key and its compiled form.
+@functools.cache
+def _page_statement(author: bool, by_status: bool) -> Select[Any]:
+    # Arrays come back from asyncpg as lists already: skip SQLAlchemy's per-item result processing.
+    columns = [
+        type_coerce(getattr(Course, name), NullType()) if name in ("tags", "instructor_ids") else getattr(Course, name)
+        for name in _LIST_COLUMNS
+    ]
+    return (
+        select(*columns, CourseVersion.number, func.count().over())
+        .outerjoin(CourseVersion, CourseVersion.id == Course.current_version_id)
+        .where(*_listed(author, by_status))
+        .order_by(Course.created_at.desc())
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+
+
+@functools.cache
+def _count_statement(author: bool, by_status: bool) -> Select[Any]:
+    return select(func.count()).select_from(Course).where(*_listed(author, by_status))
+
+
+def _course_row_out(row: Any) -> CourseOut:
+    (id_, tenant_id, title, slug, summary, description, category, difficulty, language, tags) = row[:10]
+    (price_cents, currency, instructors, status, publish_at, self_enrollment, rules, enrolled, created_at) = row[10:19]
+    return CourseOut(
+        id=id_,
+        title=title,
+        slug=slug,
+        summary=summary,
+        description=description,
+        category=category,
+        difficulty=difficulty,
+        language=language,
+        tags=list(tags or ()),
+        price_cents=price_cents,
+        currency=currency,
+        instructor_ids=list(instructors or ()),
+        status=status,
+        publish_at=publish_at,
+        self_enrollment=self_enrollment,
+        shared=tenant_id is None,
+        completion_rules=rules,
+        current_version=row[19],
+        enrollment_count=enrolled,
+        created_at=created_at,
+    )
+
+
 def snapshot(course: Course, structure: list[ModuleOut]) -> dict[str, Any]:
     """Everything a learner on this version needs, frozen at publish time."""
     return {
@@ -137,20 +221,22 @@ class CatalogueBase:
             raise NotFound("course not found", field="course_id")
         return course
 
-    async def list_courses(
-        self, limit: int, offset: int, status: CourseStatus | None = None
-    ) -> tuple[list[Course], int]:
-        query = select(Course).where(offered_to_tenant())
-        if not self.is_author:
-            query = query.where(
-                Course.status == CourseStatus.PUBLISHED,
-                (Course.publish_at.is_(None)) | (Course.publish_at <= clock.now()),
-            )
-        elif status is not None:
-            query = query.where(Course.status == status)
-        total = (await self.session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-        rows = await self.session.execute(query.order_by(Course.created_at.desc()).limit(limit).offset(offset))
-        return list(rows.scalars()), total
+    async def course_page(self, limit: int, offset: int, status: CourseStatus | None = None) -> Page[CourseOut]:
+        """A page of the list in one statement: its rows, their version numbers and the total (a window
+        count), as plain columns straight into the response shape (no ORM objects to build). Learners see
+        released courses; authors also drafts and archived ones."""
+        author, by_status = self.is_author, self.is_author and status is not None
+        params = {"limit": limit, "offset": offset, "now": clock.now(), "status": status}
+        # On the session's connection: plain rows, without the ORM's per-execution bookkeeping.
+        connection = await self.session.connection()
+        rows = (await connection.execute(_page_statement(author, by_status), params)).all()
+        if rows:
+            total = rows[0][-1]
+        elif offset == 0:
+            total = 0
+        else:  # past the end: no row carries the total
+            total = (await connection.execute(_count_statement(author, by_status), params)).scalar_one()
+        return Page(items=[_course_row_out(row) for row in rows], total=total, limit=limit, offset=offset)
 
     async def version_numbers(self, courses: Sequence[Course]) -> dict[UUID, int]:
         ids = [c.current_version_id for c in courses if c.current_version_id]

@@ -1,0 +1,357 @@
+"""The launch load test of the design documents, run from outside against a real API and Celery worker.
+
+For `--seconds` (60) at once: 1,000 viewers, each reading its resume position and then sending a
+heartbeat batch (two events) every 10 s as the shipped player does; 200 quiz takers autosaving their
+answers every 5 s and all submitting within 2 s (at 60 % of the run); 50 learners uploading a 5 MiB
+assignment file within 2 s (at 30 %); 20 browsers reading the catalogue search, the course list and a
+course page with a second's pause. Afterwards: every acknowledged heartbeat stored and folded, every
+acknowledged submit graded once, every acknowledged file stored whole.
+
+Prints each group's p50/p95/p99 and errors, the post-run checks, the API's and this generator's CPU
+(the generator runs on the same cores). Targets: no errors; heartbeat p99 < 100 ms; quiz submit p95 <
+150 ms; upload p95 < 2 s; browse p95 < 200 ms. Exit status 0 when all are met.
+
+Run: `.venv/bin/python bench/load_scenario.py [--processes 2] [--pool-size 10]` (DATABASE_URL and
+REDIS_URL of running servers, or embedded ones). The database it creates is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from quiz_submit import BASE_DOMAIN, World, answer_for, build_world, check
+from support import bench_settings, free_port, percentile, process_tree_cpu_seconds
+
+from lms.config import PROJECT_ROOT, Settings, with_credentials
+from lms.db.migrate import migrate
+
+FILE_BYTES = 5 * 1024 * 1024
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--viewers", type=int, default=1_000)
+    parser.add_argument("--quiz-takers", type=int, default=200)
+    parser.add_argument("--uploaders", type=int, default=50)
+    parser.add_argument("--browsers", type=int, default=20)
+    parser.add_argument("--processes", type=int, default=1, help="API processes (1 = what `lms serve` runs)")
+    parser.add_argument("--pool-size", type=int, default=10, help="DB_POOL_SIZE per process")
+    parser.add_argument("--seed", type=int, default=20261129)
+    return parser.parse_args(argv)
+
+
+@dataclass
+class Group:
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    acknowledged: int = 0
+
+    async def timed(self, call: Any, ok: tuple[int, ...]) -> httpx.Response | None:
+        started = time.perf_counter()
+        try:
+            response: httpx.Response = await call
+        except httpx.HTTPError as exc:
+            self.errors.append(repr(exc)[:120])
+            return None
+        self.latencies.append(time.perf_counter() - started)
+        if response.status_code not in ok:
+            self.errors.append(f"{response.status_code} {response.text[:120]}")
+            return None
+        self.acknowledged += 1
+        return response
+
+
+@dataclass
+class Results:
+    heartbeat: Group = field(default_factory=Group)
+    start: Group = field(default_factory=Group)
+    resume: Group = field(default_factory=Group)
+    autosave: Group = field(default_factory=Group)
+    submit: Group = field(default_factory=Group)
+    upload: Group = field(default_factory=Group)
+    browse: Group = field(default_factory=Group)
+    heartbeat_events: int = 0
+
+
+def start_services(
+    settings: Settings, args: argparse.Namespace, port: int, storage: Path
+) -> list[subprocess.Popen[bytes]]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=settings.database_url or "",
+        REDIS_URL=settings.redis_url or "",
+        CELERY_QUEUE=settings.celery_queue,
+        PUBLIC_BASE_DOMAIN=BASE_DOMAIN,
+        SECRET_KEY=settings.secret_key,
+        STORAGE_URL=f"file://{storage}",
+        DB_POOL_SIZE=str(args.pool_size),
+        DATABASE_ROLE_PASSWORD=settings.database_role_password,
+        LOG_LEVEL="WARNING",
+        LOG_FORMAT="console",
+    )
+    api = [
+        sys.executable, "-m", "uvicorn", "--factory", "lms.app:create_app", "--host", "127.0.0.1",
+        "--port", str(port), "--workers", str(args.processes), "--no-access-log", "--log-level", "warning",
+        "--loop", "uvloop", "--http", "httptools", "--timeout-keep-alive", "75",
+    ]  # fmt: skip
+    worker = [
+        sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--queues", settings.celery_queue,
+        "--concurrency", "2", "--loglevel", "WARNING", "--hostname", f"scenario-{uuid.uuid4().hex[:6]}@%h",
+    ]  # fmt: skip
+    return [subprocess.Popen(c, cwd=PROJECT_ROOT, env=env) for c in (api, worker)]
+
+
+async def add_assignment(client: httpx.AsyncClient, world: World) -> str:
+    """An assignment lesson in a new course version (learners are migrated onto it by enrolment)."""
+    author = world.author
+    course = await check(await client.get(f"/api/v1/courses/{world.course_id}", headers=author), 200)
+    module_id = course["modules"][0]["id"]
+    lesson = await check(
+        await client.post(
+            f"/api/v1/courses/{world.course_id}/modules/{module_id}/lessons",
+            json={"title": "Report", "type": "assignment"},
+            headers=author,
+        ),
+        201,
+    )
+    rubric = [{"id": "quality", "title": "Quality", "levels": [{"id": "ok", "title": "OK", "points": 5}]}]
+    body = {"lesson_id": lesson["id"], "title": "Report", "rubric": rubric, "max_file_bytes": 2 * FILE_BYTES}
+    assignment = await check(await client.post("/api/v1/assignments", json=body, headers=author), 201)
+    return str(assignment["id"])
+
+
+async def viewer(client: httpx.AsyncClient, world: World, token: dict[str, str], r: Results, stop: float) -> None:
+    await asyncio.sleep(random.uniform(0, 10))  # players started at different moments
+    await r.resume.timed(client.get(f"/api/v1/progress/lessons/{world.video_lesson}/resume", headers=token), (200,))
+    position = 0.0
+    while time.monotonic() < stop:
+        events = []
+        for _ in range(2):
+            position += 5.0
+            events.append(
+                {
+                    "type": "video_heartbeat",
+                    "client_event_id": uuid.uuid4().hex,
+                    "lesson_id": world.video_lesson,
+                    "course_id": world.course_id,
+                    "occurred_at": datetime.now(UTC).isoformat(),
+                    "position": position,
+                    "watched": [[position - 5.0, position]],
+                }
+            )
+        sent = await r.heartbeat.timed(
+            client.post("/api/v1/progress/events", json={"events": events}, headers=token), (202,)
+        )
+        if sent is not None:
+            r.heartbeat_events += len(events)
+        await asyncio.sleep(max(0.0, min(10.0, stop - time.monotonic())))
+
+
+async def quiz_taker(
+    client: httpx.AsyncClient, world: World, token: dict[str, str], r: Results, submit_at: float, rng: random.Random
+) -> None:
+    started = None
+    for _ in range(20):  # a refused start is retried after Retry-After, as the quiz page does
+        started = await r.start.timed(client.post(f"/api/v1/quizzes/{world.quiz_id}/attempts", headers=token), (201,))
+        if started is not None:
+            break
+        await asyncio.sleep(1.0)
+    if started is None:
+        return
+    attempt = started.json()
+    answers: dict[str, Any] = {}
+    questions = attempt["questions"]
+    while time.monotonic() < submit_at - 5:
+        await asyncio.sleep(rng.uniform(2, 5))
+        question = rng.choice(questions)
+        answers[question["question_id"]] = answer_for(question["question"], rng)
+        url = f"/api/v1/quiz-attempts/{attempt['id']}/answers"
+        await r.autosave.timed(client.put(url, json={"answers": answers}, headers=token), (200,))
+    await asyncio.sleep(max(0.0, submit_at - time.monotonic()) + rng.uniform(0, 2))
+    final = {q["question_id"]: answer_for(q["question"], rng) for q in questions}
+    url = f"/api/v1/quiz-attempts/{attempt['id']}/submit"
+    await r.submit.timed(client.post(url, json={"answers": final}, headers=token), (200,))
+
+
+async def uploader(
+    client: httpx.AsyncClient, assignment_id: str, token: dict[str, str], r: Results, at: float, payload: bytes
+) -> None:
+    await asyncio.sleep(max(0.0, at - time.monotonic()) + random.uniform(0, 2))
+    files = [("files", ("report.pdf", payload, "application/pdf"))]
+    url = f"/api/v1/assignments/{assignment_id}/submissions"
+    await r.upload.timed(client.post(url, files=files, headers=token), (200, 201))
+
+
+async def browser(client: httpx.AsyncClient, world: World, token: dict[str, str], r: Results, stop: float) -> None:
+    pages = ["/api/v1/catalog/search?q=security", "/api/v1/courses?limit=20", f"/api/v1/courses/{world.course_id}"]
+    n = 0
+    while time.monotonic() < stop:
+        await r.browse.timed(client.get(pages[n % len(pages)], headers=token), (200,))
+        n += 1
+        await asyncio.sleep(1.0)
+
+
+async def run(
+    base_url: str, world: World, assignment_id: str, args: argparse.Namespace, api_pid: int
+) -> tuple[Results, float, float]:
+    rng = random.Random(args.seed)
+    r = Results()
+    learners = world.learners
+    viewers = learners[: args.viewers]
+    takers = learners[: args.quiz_takers]  # a viewer may also take the quiz in another tab
+    uploaders = learners[args.quiz_takers : args.quiz_takers + args.uploaders]
+    browsers = learners[-args.browsers :]
+    payload = b"%PDF-1.4\n" + os.urandom(FILE_BYTES - 9)
+    limits = httpx.Limits(max_connections=1_500, max_keepalive_connections=1_500, keepalive_expiry=60)
+    async with httpx.AsyncClient(base_url=base_url, headers={"host": world.host}, timeout=60, limits=limits) as client:
+        cpu_api, cpu_self, wall = process_tree_cpu_seconds(api_pid), _self_cpu(), time.monotonic()
+        stop = wall + args.seconds
+        tasks = [viewer(client, world, t, r, stop) for t in viewers]
+        tasks += [quiz_taker(client, world, t, r, wall + 0.6 * args.seconds, rng) for t in takers]
+        tasks += [uploader(client, assignment_id, t, r, wall + 0.3 * args.seconds, payload) for t in uploaders]
+        tasks += [browser(client, world, t, r, stop) for t in browsers]
+        await asyncio.gather(*tasks)
+        elapsed = time.monotonic() - wall
+        api_share = (process_tree_cpu_seconds(api_pid) - cpu_api) / elapsed
+        self_share = (_self_cpu() - cpu_self) / elapsed
+    return r, api_share, self_share
+
+
+def _self_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def verify(owner_url: str, storage: Path, r: Results) -> list[str]:
+    """Every acknowledged heartbeat folded, every submit graded once, every file stored whole."""
+    conn = await asyncpg.connect(owner_url)
+    try:
+        deadline = time.monotonic() + 120
+        stored = 0
+        while time.monotonic() < deadline:
+            stored = int(await conn.fetchval("select count(*) from progress_events"))
+            if stored >= r.heartbeat_events:
+                break
+            await asyncio.sleep(1)
+        graded = int(
+            await conn.fetchval(
+                "select count(*) from quiz_attempts where submitted_at is not null and score is not null"
+            )
+        )
+        versions = await conn.fetch("select files from submission_versions")
+    finally:
+        await conn.close()
+    files = [f for row in versions for f in _json(row["files"])]
+    whole = sum(
+        1 for f in files if (storage / f["key"]).is_file() and (storage / f["key"]).stat().st_size == FILE_BYTES
+    )
+    return [
+        _line("heartbeat events stored and folded", stored, r.heartbeat_events),
+        _line("quiz submits graded (once each)", graded, r.submit.acknowledged),
+        _line("uploaded files stored whole", whole, r.upload.acknowledged),
+    ]
+
+
+def _json(value: Any) -> list[dict[str, Any]]:
+    import json
+
+    return list(json.loads(value) if isinstance(value, str) else value)
+
+
+def _line(label: str, found: int, expected: int) -> str:
+    return f"  {label:<40}{found:>7} of {expected:<7}{'ok' if found == expected else 'MISMATCH'}"
+
+
+TARGETS = {"heartbeat": ("p99", 0.100), "submit": ("p95", 0.150), "upload": ("p95", 2.0), "browse": ("p95", 0.200)}
+
+
+def report(r: Results, args: argparse.Namespace, api_share: float, self_share: float, checks: list[str]) -> bool:
+    print(
+        f"load scenario: {args.seconds:.0f}s, API {args.processes} process(es) with DB_POOL_SIZE={args.pool_size}, "
+        f"one Celery worker; {args.viewers} viewers, {args.quiz_takers} quiz takers, {args.uploaders} uploads "
+        f"of {FILE_BYTES // 2**20} MiB, {args.browsers} browsers"
+    )
+    passed = True
+    for name in ("heartbeat", "resume", "start", "autosave", "submit", "upload", "browse"):
+        g: Group = getattr(r, name)
+        p50, p95, p99 = (percentile(g.latencies, q) * 1000 for q in (50, 95, 99))
+        verdict = ""
+        if name in TARGETS:
+            which, limit = TARGETS[name]
+            value = {"p95": p95, "p99": p99}[which] / 1000
+            ok = value < limit and not g.errors
+            passed &= ok
+            verdict = f"  target {which} < {limit * 1000:.0f} ms: {'met' if ok else 'MISSED'}"
+        print(
+            f"  {name:<10}{len(g.latencies):>7} answers  p50 {p50:7.0f} ms  p95 {p95:7.0f} ms  p99 {p99:7.0f} ms  "
+            f"errors {len(g.errors)}{verdict}"
+        )
+        for error in sorted(set(g.errors))[:3]:
+            print(f"      e.g. {error}")
+    print(f"  CPU: API {api_share:.2f} cores, this generator {self_share:.2f} cores (of 2, same machine)")
+    for line in checks:
+        print(line)
+        passed &= "MISMATCH" not in line
+    return passed
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    with bench_settings("lms_bench_scenario") as settings, tempfile.TemporaryDirectory() as folder:
+        migrate(settings)
+        storage = Path(folder) / "storage"
+        port = free_port()
+        api, worker = start_services(settings, args, port, storage)
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_for(base_url)
+            learners = max(args.viewers, args.quiz_takers + args.uploaders + args.browsers)
+            world = asyncio.run(build_world(settings, base_url, learners))
+            assignment_id = asyncio.run(_assignment(base_url, world))
+            results, api_share, self_share = asyncio.run(run(base_url, world, assignment_id, args, api.pid))
+            owner_url = with_credentials(settings.database_url or "", "lms_owner", settings.database_role_password)
+            checks = asyncio.run(verify(owner_url, storage, results))
+        finally:
+            for process in (api, worker):
+                process.terminate()
+                with suppress(subprocess.TimeoutExpired):
+                    process.wait(30)
+    return 0 if report(results, args, api_share, self_share, checks) else 1
+
+
+async def _assignment(base_url: str, world: World) -> str:
+    async with httpx.AsyncClient(base_url=base_url, headers={"host": world.host}, timeout=60) as client:
+        return await add_assignment(client, world)
+
+
+def _wait_for(base_url: str) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        with suppress(httpx.HTTPError):
+            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                return
+        time.sleep(0.3)
+    raise RuntimeError("the API did not start")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
