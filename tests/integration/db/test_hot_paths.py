@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from lms.db.models import tenancy_models
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, configure_mappers
 
 from lms.app import create_app
 from lms.config import Settings
 from lms.db.base import Base, metadata
+from lms.models import tenancy_models
 from tests.conftest import Login, MakeTenant, MakeUser, host
 from tests.integration.assessments.helpers import enrol
 from tests.integration.catalog.helpers import build_course, instructor, learner
