@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, ScalarSelect, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 
 from lms.catalog.models import SHARED_CATALOGUE_OWNER, Course, CourseStatus, CourseVersion, Lesson, LessonType
 from lms.catalog.services.base import is_offered, is_visible_to_learners
@@ -83,11 +84,10 @@ async def version_number(session: AsyncSession, version_id: UUID) -> int | None:
     return await session.scalar(select(CourseVersion.number).where(CourseVersion.id == version_id))
 
 
-async def course_titles(session: AsyncSession, course_ids: set[UUID]) -> dict[UUID, str]:
-    if not course_ids:
-        return {}
-    rows = await session.execute(select(Course.id, Course.title).where(Course.id.in_(course_ids)))
-    return {course_id: title for course_id, title in rows.tuples()}
+def course_title_of(course_id: ColumnElement[UUID] | QueryableAttribute[UUID]) -> ScalarSelect[str]:
+    """The title of the course `course_id` refers to, as a column another domain can select in its own
+    statement (one round trip for a list that shows titles)."""
+    return select(Course.title).where(Course.id == course_id).scalar_subquery()
 
 
 @dataclass(frozen=True)

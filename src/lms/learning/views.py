@@ -9,7 +9,7 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.catalog.queries import course_facts, course_titles, lesson_exists, lesson_facts, version_number
+from lms.catalog.queries import course_facts, course_title_of, lesson_exists, lesson_facts, version_number
 from lms.identity.principal import Principal
 from lms.learning.models import Enrollment, EnrollmentStatus, LessonProgress, ProgressStatus
 from lms.learning.progress import VersionPlan, plan_for
@@ -30,11 +30,12 @@ async def my_courses(
     session: AsyncSession, principal: Principal, due_only: bool = False, limit: int = 50, offset: int = 0
 ) -> list[MyCourseOut]:
     """The caller's enrolments with progress; `due_only`: active ones with a due date, soonest first."""
-    # Only the columns the page shows, as plain rows (no Enrollment objects to build and track); titles
-    # come from the catalogue's read API.
+    # Only the columns the page shows, as plain rows (no Enrollment objects to build and track), in one
+    # statement; the title comes from the catalogue's read API.
     query = select(
         Enrollment.id,
         Enrollment.course_id,
+        course_title_of(Enrollment.course_id).label("title"),
         Enrollment.status,
         Enrollment.completion_pct,
         Enrollment.due_at,
@@ -49,7 +50,6 @@ async def my_courses(
         query = query.order_by(Enrollment.last_activity_at.desc().nulls_last(), Enrollment.created_at.desc())
     now = clock.now()
     rows = (await session.execute(query.limit(limit).offset(offset))).all()
-    titles = await course_titles(session, {row.course_id for row in rows})
     return [
         MyCourseOut(
             enrollment_id=enrollment_id,
@@ -62,8 +62,8 @@ async def my_courses(
             last_lesson_id=last_lesson_id,
             last_activity_at=last_activity_at,
         )
-        for enrollment_id, course_id, status, completion_pct, due_at, last_lesson_id, last_activity_at in rows
-        if (title := titles.get(course_id)) is not None
+        for enrollment_id, course_id, title, status, completion_pct, due_at, last_lesson_id, last_activity_at in rows
+        if title is not None
     ]
 
 
