@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
 from litestar import Litestar
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -34,10 +35,11 @@ from lms.config import PROJECT_ROOT, Settings, get_settings
 from lms.db.engines import create_database
 from lms.db.providers import provide_db_session
 from lms.health import health, ready
+from lms.identity.account_pages import AccountPagesController
 from lms.identity.controllers import AuthController, MeController, PasswordController, UsersController, jwks
 from lms.identity.keys import KeyRing
 from lms.identity.mfa_routes import IdentitySettingsController, MfaEnrolmentController, MyMfaController
-from lms.identity.pages import SignInPagesController
+from lms.identity.pages import SignInPagesController, SignOutController
 from lms.identity.principal import provide_principal
 from lms.identity.revocation import RevokedTokens
 from lms.identity.scim.controllers import ScimController, ScimTokensController
@@ -57,7 +59,10 @@ from lms.media.controllers import MediaStaffController, PlaybackController, Play
 from lms.tenancy.controllers import OperatorController
 from lms.tenancy.middleware import TenantMiddleware
 from lms.tenancy.resolver import TenantResolver, internal_hosts_only
-from lms.web.controllers import TenantPagesController
+from lms.web.assets import AssetManifest, logical_sources, serve_asset
+from lms.web.controllers import DesignSystemController, TenantPagesController
+from lms.web.errors import error_page
+from lms.web.templating import configure_templates
 
 
 def redis_client(url: str, max_connections: int = 64) -> aioredis.Redis:
@@ -72,6 +77,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     configure_logging(settings)
     metrics = prometheus_config()
+    assets = AssetManifest(logical_sources(settings.branding_dir))
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -118,7 +124,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         MfaEnrolmentController,
         IdentitySettingsController,
         SignInPagesController,
+        SignOutController,
+        AccountPagesController,
         TenantPagesController,
+        DesignSystemController,
         CourseController,
         CatalogueSearchController,
         SharedCatalogueController,
@@ -144,6 +153,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         PlayerPagesController,
         # hls.js pinned in package.json, installed by `npm ci`, served from this site.
         create_static_files_router(path="/static/vendor/hls", directories=[PROJECT_ROOT / "node_modules/hls.js/dist"]),
+        serve_asset,
     ]
 
     return Litestar(
@@ -162,7 +172,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             metrics.middleware,
         ],
         exception_handlers=EXCEPTION_HANDLERS,
-        template_config=TemplateConfig(directory=settings.branding_dir / "templates", engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(
+            directory=settings.branding_dir / "templates",
+            engine=JinjaTemplateEngine,
+            engine_callback=configure_templates(assets),
+        ),
+        # The design system's files, and the HTML error pages browsers get (lms.lib.errors asks for them).
+        state=State({"assets": assets, "error_page": error_page}),
         openapi_config=OpenAPIConfig(title="Learning platform API", version="1"),
         debug=False,
     )

@@ -68,11 +68,18 @@ def _json(status: int, body: dict[str, Any]) -> Response[Any]:
     return Response(content=body, status_code=status, media_type=MediaType.JSON)
 
 
-def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
-    return _json(exc.status, error_body(exc.code, exc.message, exc.field))
+def _respond(request: Request[Any, Any, Any], status: int, body: dict[str, Any]) -> Response[Any]:
+    """JSON, unless the app registered `error_page` (lms.web.errors) and it answers this browser with HTML."""
+    error_page = request.app.state.get("error_page")
+    page = error_page(request, status, body) if error_page is not None else None
+    return page if page is not None else _json(status, body)
 
 
-def validation_error_handler(_: Request[Any, Any, Any], exc: LitestarValidationException) -> Response[Any]:
+def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    return _respond(request, exc.status, error_body(exc.code, exc.message, exc.field))
+
+
+def validation_error_handler(request: Request[Any, Any, Any], exc: LitestarValidationException) -> Response[Any]:
     """Litestar/msgspec validation: name the first offending field."""
     field = None
     message = exc.detail
@@ -82,7 +89,7 @@ def validation_error_handler(_: Request[Any, Any, Any], exc: LitestarValidationE
         key = str(first.get("key") or "")
         field = key.removeprefix("$.") or None
         message = str(first.get("message") or message)
-    return _json(422 if field else 400, error_body("validation_failed", message, field))
+    return _respond(request, 422 if field else 400, error_body("validation_failed", message, field))
 
 
 _HTTP_CODES = {
@@ -94,11 +101,11 @@ _HTTP_CODES = {
 }
 
 
-def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
     if status >= HTTP_500_INTERNAL_SERVER_ERROR:
-        return _json(status, error_body("internal_error", "internal server error"))
-    return _json(status, error_body(_HTTP_CODES.get(status, "bad_request"), str(exc.detail)))
+        return _respond(request, status, error_body("internal_error", "internal server error"))
+    return _respond(request, status, error_body(_HTTP_CODES.get(status, "bad_request"), str(exc.detail)))
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {

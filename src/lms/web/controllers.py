@@ -1,19 +1,18 @@
-"""Tenant pages. Every page extends branding/templates/base.html."""
+"""Tenant pages of the design system: the home page and the component reference."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Controller, Request, get
 from litestar.response import Template
 
-from lms.identity.principal import allows_anonymous
-from lms.web.branding import brand_for
+from lms.identity.principal import allows_anonymous, requires_user
+from lms.web.i18n import gettext as _
+from lms.web.layout import load_viewer, page
 
-
-def page(request: Request[Any, Any, Any], template: str, **context: Any) -> Template:
-    tenant = request.scope["state"]["tenant"]
-    return Template(template_name=template, context={"brand": brand_for(tenant), "tenant": tenant, **context})
+__all__ = ["DesignSystemController", "TenantPagesController", "page"]
 
 
 class TenantPagesController(Controller):
@@ -22,4 +21,22 @@ class TenantPagesController(Controller):
 
     @get("/")
     async def home(self, request: Request[Any, Any, Any]) -> Template:
-        return page(request, "home.html")
+        viewer = await load_viewer(request)
+        return page(request, "home.html", signed_in=viewer is not None)
+
+
+class DesignSystemController(Controller):
+    """One internal page that renders every component, for the people who build pages."""
+
+    include_in_schema = False
+    guards = [requires_user]
+
+    @get("/design-system")
+    async def components(self, request: Request[Any, Any, Any]) -> Template:
+        await load_viewer(request)
+        return page(
+            request,
+            "web/design_system.html",
+            example_date=datetime(2026, 3, 14, 15, 9, tzinfo=UTC),
+            errors={"example_email": _("Enter an e-mail address like name@example.com.")},
+        )
