@@ -61,7 +61,7 @@ from lms.tenancy.middleware import TenantMiddleware
 from lms.tenancy.resolver import TenantResolver, internal_hosts_only
 from lms.web.assets import AssetManifest, logical_sources, serve_asset
 from lms.web.controllers import DesignSystemController, TenantPagesController
-from lms.web.errors import error_page
+from lms.web.errors import brand_unrouted_errors, error_page
 from lms.web.templating import configure_templates
 
 
@@ -172,6 +172,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             metrics.middleware,
         ],
         exception_handlers=EXCEPTION_HANDLERS,
+        after_exception=[brand_unrouted_errors],
         template_config=TemplateConfig(
             directory=settings.branding_dir / "templates",
             engine=JinjaTemplateEngine,

@@ -30,7 +30,7 @@ from lms.lib.errors import DomainError, NotFound
 from lms.web import i18n
 from lms.web.forms import FormData, FormErrors, service_message
 from lms.web.i18n import gettext as _
-from lms.web.layout import load_viewer, page
+from lms.web.layout import before_page, load_viewer, page
 
 ACCOUNT = "identity/account.html"
 MAX_NAME = 200
@@ -78,6 +78,7 @@ async def current_user(db_session: AsyncSession, principal: Principal) -> User:
 
 
 class AccountPagesController(Controller):
+    before_request = staticmethod(before_page)
     guards = [requires_user]
     include_in_schema = False
 

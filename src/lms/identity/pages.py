@@ -34,7 +34,7 @@ from lms.identity.sso.provisioning import provider_for_email, safe_next_path
 from lms.lib.errors import DomainError, RateLimited
 from lms.web.forms import FormData, FormErrors, expired_form_message, service_message
 from lms.web.i18n import gettext as _
-from lms.web.layout import load_viewer, page
+from lms.web.layout import before_page, load_viewer, page
 
 SIGN_IN = "identity/sign_in.html"
 SET_PASSWORD = "identity/set_password.html"
@@ -56,6 +56,7 @@ def signed_in_redirect(pair: Any, next_path: str) -> Redirect:
 
 
 class SignInPagesController(Controller):
+    before_request = staticmethod(before_page)
     guards = [allows_anonymous("these pages are where anonymous visitors sign in")]
     include_in_schema = False
 

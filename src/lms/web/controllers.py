@@ -8,14 +8,16 @@ from typing import Any
 from litestar import Controller, Request, get
 from litestar.response import Template
 
-from lms.identity.principal import allows_anonymous, requires_user
+from lms.identity.models import Role
+from lms.identity.principal import allows_anonymous, requires_role
 from lms.web.i18n import gettext as _
-from lms.web.layout import load_viewer, page
+from lms.web.layout import before_page, load_viewer, page
 
 __all__ = ["DesignSystemController", "TenantPagesController", "page"]
 
 
 class TenantPagesController(Controller):
+    before_request = staticmethod(before_page)
     include_in_schema = False
     guards = [allows_anonymous("the site's landing page, with the tenant's branding, precedes sign-in")]
 
@@ -26,10 +28,11 @@ class TenantPagesController(Controller):
 
 
 class DesignSystemController(Controller):
-    """One internal page that renders every component, for the people who build pages."""
+    before_request = staticmethod(before_page)
+    """One internal page that renders every component, for the staff who build course pages."""
 
     include_in_schema = False
-    guards = [requires_user]
+    guards = [requires_role(Role.INSTRUCTOR, Role.TENANT_ADMIN)]
 
     @get("/design-system")
     async def components(self, request: Request[Any, Any, Any]) -> Template:

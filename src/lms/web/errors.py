@@ -1,7 +1,7 @@
 """Branded error pages for browsers; API clients keep the JSON envelope.
 
-One content negotiation decides: a request outside `/api/` whose `Accept` names `text/html` gets a
-page. A signed-out visitor who asks for a protected page is sent to sign in and brought back.
+One content negotiation decides: a request outside `/api/` gets a page unless its `Accept` prefers
+JSON. A signed-out visitor who asks for a protected page is sent to sign in and brought back.
 """
 
 from __future__ import annotations
@@ -10,8 +10,11 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import Litestar, MediaType, Request, Response
+from litestar.enums import ScopeType
 from litestar.response import Redirect
+from litestar.types import Scope
 
+from lms.tenancy.models import TenantStatus
 from lms.tenancy.resolver import ResolvedTenant
 from lms.web import i18n
 from lms.web.branding import brand_for
@@ -20,14 +23,15 @@ ERROR_TEMPLATE = "errors/error.html"
 
 
 def wants_html(path: str, accept: str) -> bool:
+    """Pages answer in HTML; `/api/` and clients that ask for JSON first get the JSON envelope."""
     if path.startswith("/api/"):
         return False
     accept = accept.lower()
-    if "text/html" not in accept:
-        return False
-    # A client that names JSON before HTML prefers JSON.
     json_at = accept.find("application/json")
-    return json_at == -1 or accept.find("text/html") < json_at
+    if json_at == -1:
+        return True
+    html_at = accept.find("text/html")
+    return html_at != -1 and html_at < json_at
 
 
 def explanation(status: int, code: str) -> tuple[str, str]:
@@ -91,6 +95,20 @@ def render_error_html(
                 show_home=tenant is not None and code != "tenant_suspended",
             )
         )
+
+
+async def brand_unrouted_errors(_: Exception, scope: Scope) -> None:
+    """An address that matches no route never passes the tenant middleware: look the host's tenant
+    up here (an `after_exception` hook runs before the handlers) so its error page is branded too."""
+    if scope["type"] != ScopeType.HTTP:
+        return
+    state = scope.setdefault("state", {})
+    if "tenant" in state:
+        return
+    host = next((value.decode("latin-1") for key, value in scope["headers"] if key == b"host"), "")
+    tenant = await scope["litestar_app"].state.tenant_resolver.resolve(host) if host else None
+    if tenant is not None and tenant.status is TenantStatus.ACTIVE:
+        state["tenant"] = tenant
 
 
 def sign_in_redirect(request: Request[Any, Any, Any]) -> Redirect:

@@ -80,6 +80,11 @@ async def load_viewer(request: Request[Any, Any, Any]) -> Viewer | None:
     return viewer
 
 
+async def before_page(request: Request[Any, Any, Any]) -> None:
+    """`before_request` of page controllers: who is signed in, and so the language, before any text."""
+    await load_viewer(request)
+
+
 def activate_locale(request: Request[Any, Any, Any], viewer: Viewer | None) -> str:
     tenant = request.scope.get("state", {}).get("tenant")
     tenant_locale = tenant.branding.get("default_locale") if tenant is not None else None

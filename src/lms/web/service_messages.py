@@ -7,7 +7,7 @@ up; a message missing here is shown in English (a test lists the ones pages meet
 from __future__ import annotations
 
 
-def N_(message: str) -> str:  # noqa: N802 - the conventional name of a gettext marker
+def N_(message: str) -> str:
     """Marks a message for extraction without translating it now."""
     return message
 
