@@ -187,7 +187,7 @@ class AccountPagesController(Controller):
                 form.errors["code"] = _("That code is not correct. Try the newest code from your app.")
             else:
                 return await self.render(request, db_session, user, recovery_codes=codes)
-        enrolment = await factor.begin_enrolment(user)
+        enrolment = factor.pending_enrolment(user) or await factor.begin_enrolment(user)
         return await self.render(request, db_session, user, 422, errors=form.errors, enrolment=enrolment)
 
     @post("/account/mfa/disable", status_code=HTTP_200_OK)

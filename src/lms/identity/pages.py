@@ -143,7 +143,7 @@ class SignInPagesController(Controller):
         factor = totp_of(request, db_session)
         if form.errors or not form.csrf_valid(request):
             form.errors.setdefault("code", expired_form_message())
-            enrolment = await factor.begin_enrolment(user)
+            enrolment = factor.pending_enrolment(user) or await factor.begin_enrolment(user)
             return sign_in_page(
                 request,
                 "enrol",
@@ -157,7 +157,7 @@ class SignInPagesController(Controller):
             codes = await factor.confirm(user, code)
         except DomainError:
             form.errors["code"] = _("That code is not correct. Try the newest code from your app.")
-            enrolment = await factor.begin_enrolment(user)
+            enrolment = factor.pending_enrolment(user) or await factor.begin_enrolment(user)
             return sign_in_page(
                 request,
                 "enrol",

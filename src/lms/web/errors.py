@@ -1,7 +1,7 @@
 """Branded error pages for browsers; API clients keep the JSON envelope.
 
-One content negotiation decides: a request outside `/api/` gets a page unless its `Accept` prefers
-JSON. A signed-out visitor who asks for a protected page is sent to sign in and brought back.
+One content negotiation decides: a request outside `/api/` whose `Accept` names `text/html` (before
+any JSON) gets a page. A signed-out visitor who asks for a protected page is sent to sign in and brought back.
 """
 
 from __future__ import annotations
@@ -23,15 +23,15 @@ ERROR_TEMPLATE = "errors/error.html"
 
 
 def wants_html(path: str, accept: str) -> bool:
-    """Pages answer in HTML; `/api/` and clients that ask for JSON first get the JSON envelope."""
+    """Browsers name `text/html` in `Accept`; `/api/` and every other client get the JSON envelope."""
     if path.startswith("/api/"):
         return False
     accept = accept.lower()
-    json_at = accept.find("application/json")
-    if json_at == -1:
-        return True
     html_at = accept.find("text/html")
-    return html_at != -1 and html_at < json_at
+    if html_at == -1:
+        return False
+    json_at = accept.find("application/json")
+    return json_at == -1 or html_at < json_at
 
 
 def explanation(status: int, code: str) -> tuple[str, str]:

@@ -38,7 +38,13 @@ async def bearer(login: Login, user: User) -> str:
 
 @pytest.mark.parametrize(
     ("path", "status"),
-    [("/no-such-page", 404), ("/courses/not-a-course/at-all", 404), ("/sign-in", 405)],
+    [
+        ("/no-such-page", 404),
+        ("/courses/not-a-course/at-all", 404),
+        ("/sign-in", 405),
+        # a single sign-on round trip that fails reaches the browser as a page too
+        ("/auth/sso/0190a5c4-0000-7000-8000-000000000000/login", 404),
+    ],
 )
 async def test_browser_errors_are_branded_pages_and_api_errors_stay_json(
     client: Client, make_tenant: MakeTenant, path: str, status: int
