@@ -37,4 +37,4 @@ bench-transcode: setup
 translations:
 	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 -k N_ --no-location --sort-output \
 		--project="Learning platform" -o src/lms/web/locales/messages.pot .
-	$(BIN)/pybabel update -i src/lms/web/locales/messages.pot -d src/lms/web/locales -D messages --no-location -w 120
+	$(BIN)/pybabel update -i src/lms/web/locales/messages.pot -d src/lms/web/locales -D messages -w 120 --no-fuzzy-matching

@@ -30,6 +30,7 @@ from lms.catalog.controllers import (
     SharedCatalogueController,
 )
 from lms.catalog.operator_controllers import SharedCatalogueOperatorController
+from lms.catalog.pages import CataloguePagesController
 from lms.certificates.controllers import CertificateAdminController, MyCertificatesController, VerificationController
 from lms.config import PROJECT_ROOT, Settings, get_settings
 from lms.db.engines import create_database
@@ -51,6 +52,7 @@ from lms.learning.controllers import (
     LearnerController,
     ProgressController,
 )
+from lms.learning.pages import MyLearningPagesController
 from lms.lib.errors import EXCEPTION_HANDLERS
 from lms.lib.jobs import build_celery, set_job_sender
 from lms.lib.pagination import provide_page_params
@@ -60,7 +62,7 @@ from lms.tenancy.controllers import OperatorController
 from lms.tenancy.middleware import TenantMiddleware
 from lms.tenancy.resolver import TenantResolver, internal_hosts_only
 from lms.web.assets import AssetManifest, logical_sources, serve_asset
-from lms.web.controllers import DesignSystemController, TenantPagesController
+from lms.web.controllers import DesignSystemController
 from lms.web.errors import brand_unrouted_errors, error_page
 from lms.web.templating import configure_templates
 
@@ -126,8 +128,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         SignInPagesController,
         SignOutController,
         AccountPagesController,
-        TenantPagesController,
+        MyLearningPagesController,
         DesignSystemController,
+        CataloguePagesController,
         CourseController,
         CatalogueSearchController,
         SharedCatalogueController,

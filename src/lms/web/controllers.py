@@ -1,4 +1,4 @@
-"""Tenant pages of the design system: the home page and the component reference."""
+"""The design system's own page: every component, as it renders with the tenant's brand."""
 
 from __future__ import annotations
 
@@ -9,22 +9,11 @@ from litestar import Controller, Request, get
 from litestar.response import Template
 
 from lms.identity.models import Role
-from lms.identity.principal import allows_anonymous, requires_role
+from lms.identity.principal import requires_role
 from lms.web.i18n import gettext as _
 from lms.web.layout import before_page, load_viewer, page
 
-__all__ = ["DesignSystemController", "TenantPagesController", "page"]
-
-
-class TenantPagesController(Controller):
-    before_request = staticmethod(before_page)
-    include_in_schema = False
-    guards = [allows_anonymous("the site's landing page, with the tenant's branding, precedes sign-in")]
-
-    @get("/")
-    async def home(self, request: Request[Any, Any, Any]) -> Template:
-        viewer = await load_viewer(request)
-        return page(request, "home.html", signed_in=viewer is not None)
+__all__ = ["DesignSystemController", "page"]
 
 
 class DesignSystemController(Controller):

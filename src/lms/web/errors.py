@@ -18,6 +18,7 @@ from lms.tenancy.models import TenantStatus
 from lms.tenancy.resolver import ResolvedTenant
 from lms.web import i18n
 from lms.web.branding import brand_for
+from lms.web.layout import navigation
 
 ERROR_TEMPLATE = "errors/error.html"
 
@@ -84,7 +85,7 @@ def render_error_html(
                 brand=brand_for(tenant),
                 tenant=tenant,
                 viewer=viewer,
-                nav=[],
+                nav=navigation(viewer),
                 current_path="",
                 locale=locale,
                 text_direction=i18n.text_direction(locale),

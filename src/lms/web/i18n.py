@@ -153,6 +153,19 @@ def format_duration(seconds: float | int) -> str:
     return dates.format_timedelta(timedelta(seconds=seconds), threshold=1.5, locale=_babel_locale())
 
 
+def format_money(cents: int, currency: str) -> str:
+    """An amount with its currency, for the locale: "€49.00", "49,00 €"."""
+    return numbers.format_currency(cents / 100, currency.upper(), locale=_babel_locale())
+
+
+def format_relative(moment: datetime | None) -> str:
+    """Relative wording from now: "in 3 days", "2 hours ago"."""
+    if moment is None:
+        return ""
+    delta = moment - datetime.now(moment.tzinfo)
+    return dates.format_timedelta(delta, add_direction=True, threshold=1.5, locale=_babel_locale())
+
+
 def language_name(locale: str) -> str:
     """A language's own name ("Deutsch", "français"), for the language picker."""
     name = Locale.parse(locale).get_display_name(locale) or locale
@@ -166,6 +179,8 @@ def template_globals() -> dict[str, Any]:
         "format_number": format_number,
         "format_percent": format_percent,
         "format_duration": format_duration,
+        "format_money": format_money,
+        "format_relative": format_relative,
         "language_name": language_name,
         "supported_locales": SUPPORTED_LOCALES,
     }

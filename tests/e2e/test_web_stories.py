@@ -1,18 +1,23 @@
-"""People use the account pages in Chromium, at desktop and phone size, with axe-core checking every
-page: sign in and come back, change language, set up two-step sign-in, sign out; errors are pages."""
+"""People use the pages in Chromium, at desktop and phone size, with axe-core checking every
+page: sign in and come back, change language, set up two-step sign-in, sign out, find a course and
+enrol; errors are pages."""
 
 from __future__ import annotations
 
 import re
 
 import pyotp
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
 from playwright.async_api import BrowserContext, Page, expect
 
 from lms.tenancy.models import Tenant
-from tests.conftest import MakeTenant, MakeUser
+from tests.conftest import Login, MakeTenant, MakeUser
 from tests.e2e.conftest import assert_accessible, assert_no_horizontal_scroll
+from tests.integration.catalog.helpers import build_course, instructor
 from tests.integration.identity.helpers import PASSWORD, make_member
 
+Client = AsyncTestClient[Litestar]
 NARROWEST = {"width": 360, "height": 740}
 
 
@@ -184,3 +189,42 @@ async def test_staff_see_every_component_and_another_tenants_learner_sees_nothin
     await other_page.goto(f"{base}/account")
     assert other_page.url.startswith(f"{base}/sign-in")
     await stranger.close()
+
+
+async def test_learner_finds_a_course_enrols_and_sees_it_in_my_learning(
+    web_server: int,
+    context: BrowserContext,
+    make_tenant: MakeTenant,
+    make_user: MakeUser,
+    client: Client,
+    login: Login,
+) -> None:
+    tenant = await make_tenant(name="Umbrella")
+    _, author = await instructor(make_user, login, tenant)
+    await build_course(client, tenant, author, title="Data privacy essentials", summary="Keep personal data safe")
+    await build_course(client, tenant, author, title="Forklift driving", summary="Lift things safely")
+    learner = await make_member(make_user, tenant)
+    base = site(tenant, web_server)
+    page = await context.new_page()
+    await page.goto(f"{base}/sign-in")
+    await sign_in(page, learner.email, PASSWORD)
+    await page.wait_for_url(f"{base}/")
+    await expect(page.get_by_role("heading", name="No courses yet")).to_be_visible()
+    await check_page(page)
+
+    await page.get_by_role("button", name="Browse the catalogue").click()
+    await page.get_by_role("searchbox", name="Search courses").fill("privacy")
+    await page.get_by_role("button", name="Search", exact=True).click()
+    await expect(page.get_by_text("1 course", exact=True)).to_be_visible()
+    await check_page(page)
+    await page.get_by_role("link", name="Data privacy essentials").click()
+    await expect(page.get_by_role("heading", name="Outline")).to_be_visible()
+    await check_page(page)
+    await page.get_by_role("button", name="Enrol").click()
+    await expect(page.get_by_role("status")).to_contain_text("You are enrolled.")
+    await check_page(page)
+
+    await page.goto(f"{base}/")
+    await expect(page.get_by_text("Continue where you left off")).to_be_visible()
+    await expect(page.get_by_role("link", name="Data privacy essentials")).to_be_visible()
+    await check_page(page)
