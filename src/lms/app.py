@@ -52,7 +52,7 @@ from lms.learning.controllers import (
     LearnerController,
     ProgressController,
 )
-from lms.learning.pages import MyLearningPagesController
+from lms.learning.pages import LessonPagesController, MyLearningPagesController
 from lms.lib.errors import EXCEPTION_HANDLERS
 from lms.lib.jobs import build_celery, set_job_sender
 from lms.lib.pagination import provide_page_params
@@ -129,6 +129,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         SignOutController,
         AccountPagesController,
         MyLearningPagesController,
+        LessonPagesController,
         DesignSystemController,
         CataloguePagesController,
         CourseController,

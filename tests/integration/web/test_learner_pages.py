@@ -7,7 +7,11 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import Login, MakeTenant, MakeUser
+from lms.config import Settings
+from lms.db.engines import Database
+from lms.learning.fold import fold_pending
+from lms.learning.ingest import StreamKeys, stream_redis
+from tests.conftest import Login, MakeTenant, MakeUser, eventually
 from tests.integration.catalog.helpers import build_course, instructor
 from tests.integration.identity.helpers import secure_host
 from tests.integration.web.test_pages import CSRF, bearer, browser_headers
@@ -98,3 +102,46 @@ async def test_the_filter_form_as_browsers_send_it_never_fails(
     )
     assert response.status_code == 200
     assert "No courses found" in response.text
+
+
+async def test_learner_reads_a_text_lesson_marks_it_complete_and_the_course_progresses(
+    client: Client, db: Database, settings: Settings, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant()
+    _, author = await instructor(make_user, login, tenant)
+    text = {"title": "Reading", "type": "text", "content": {"body": "First idea.\n\nSecond idea."}}
+    course = await build_course(client, tenant, author, lessons=[text, {"title": "Quiz later", "type": "text"}])
+    learner = await make_user(tenant, roles=["learner"])
+    headers = browser_headers(await bearer(login, learner))
+    site = secure_host(tenant)
+    lesson_url = f"{site}/courses/{course.id}/lessons/{course.lessons['Reading']}"
+    not_enrolled = await client.get(lesson_url, headers=headers)
+    assert not_enrolled.status_code in (403, 404)
+    assert not_enrolled.headers["content-type"].startswith("text/html")
+
+    await client.post(f"{site}/courses/{course.id}/enrol", data={"csrf_token": CSRF}, headers=headers)
+    lesson = await client.get(lesson_url, headers=headers)
+    assert lesson.status_code == 200
+    assert "<p>First idea.</p>" in lesson.text
+    assert "<p>Second idea.</p>" in lesson.text
+    assert f'/lessons/{course.lessons["Quiz later"]}"' in lesson.text  # the next lesson
+
+    done = await client.post(
+        f"{lesson_url}/complete", data={"csrf_token": CSRF}, headers=headers, follow_redirects=False
+    )
+    assert done.status_code == 303
+    after = await client.get(f"{site}{done.headers['location']}", headers=headers)
+    assert "Lesson marked as complete." in after.text
+
+    redis = stream_redis(settings.redis_url or "")
+    keys = StreamKeys.for_queue(settings.celery_queue)
+
+    async def progressed() -> bool:
+        await fold_pending(db, redis, keys)
+        courses = (await client.get(f"{site}/api/v1/me/learning/courses", headers=await login(learner))).json()
+        return bool(courses and courses[0]["completion_pct"] > 0)
+
+    try:
+        await eventually(progressed, timeout=20)
+    finally:
+        await redis.aclose()
