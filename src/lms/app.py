@@ -32,6 +32,7 @@ from lms.catalog.controllers import (
 from lms.catalog.operator_controllers import SharedCatalogueOperatorController
 from lms.catalog.pages import CataloguePagesController
 from lms.certificates.controllers import CertificateAdminController, MyCertificatesController, VerificationController
+from lms.certificates.pages import CertificatePagesController
 from lms.config import PROJECT_ROOT, Settings, get_settings
 from lms.db.engines import create_database
 from lms.db.providers import provide_db_session
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         LessonPagesController,
         DesignSystemController,
         CataloguePagesController,
+        CertificatePagesController,
         CourseController,
         CatalogueSearchController,
         SharedCatalogueController,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from litestar import Request
+from litestar import MediaType, Request
 from litestar.datastructures import Cookie
 from litestar.response import Template
 
@@ -143,6 +143,12 @@ def page(request: Request[Any, Any, Any], template: str, *, status_code: int = 2
     _, cookies = csrf_token(request)
     # Pages carry a CSRF token and often personal data: no shared cache may keep them.
     headers = {"Cache-Control": "private, no-store"}
+    # Explicit: a handler that may also answer JSON (`-> Any`) would otherwise label the page as JSON.
     return Template(
-        template_name=template, context=full_context, status_code=status_code, cookies=cookies, headers=headers
+        template_name=template,
+        context=full_context,
+        status_code=status_code,
+        cookies=cookies,
+        headers=headers,
+        media_type=MediaType.HTML,
     )

@@ -340,3 +340,19 @@ async def test_the_tenant_default_language_applies_when_the_browser_names_none_w
     page = await client.get(f"{secure_host(tenant)}/sign-in", headers={**BROWSER, "Accept-Language": "es"})
     assert '<html lang="fr"' in page.text
     assert "Se connecter" in page.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/sign-in", "/reset-password", "/accept-invitation?token=lk_x", "/account", "/courses", "/certificates"]
+    + ["/design-system"],
+)
+async def test_every_page_is_labelled_html_and_never_cached_by_others(
+    client: Client, make_tenant: MakeTenant, make_user: MakeUser, login: Login, path: str
+) -> None:
+    tenant = await make_tenant()
+    admin = await make_user(tenant, roles=["tenant_admin"])
+    response = await client.get(f"{secure_host(tenant)}{path}", headers=browser_headers(await bearer(login, admin)))
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert response.headers["cache-control"] == "private, no-store"
