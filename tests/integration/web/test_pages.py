@@ -344,8 +344,16 @@ async def test_the_tenant_default_language_applies_when_the_browser_names_none_w
 
 @pytest.mark.parametrize(
     "path",
-    ["/", "/sign-in", "/reset-password", "/accept-invitation?token=lk_x", "/account", "/courses", "/certificates"]
-    + ["/design-system"],
+    [
+        "/",
+        "/sign-in",
+        "/reset-password",
+        "/accept-invitation?token=lk_x",
+        "/account",
+        "/courses",
+        "/certificates",
+        "/design-system",
+    ],
 )
 async def test_every_page_is_labelled_html_and_never_cached_by_others(
     client: Client, make_tenant: MakeTenant, make_user: MakeUser, login: Login, path: str
