@@ -1,4 +1,4 @@
-"""Front-end files under content-hashed names: `asset("pico.css")` -> `/static/a/pico.3f2c1a9b.css`.
+"""Front-end files under content-hashed names: `asset_url("pico.css")` -> `/static/a/pico.3f2c1a9b.css`.
 
 The files come from `node_modules` (pinned in package.json, installed by `make setup`) and from
 branding/static. They are read once at start-up and served from memory with a year of immutable

@@ -25,7 +25,7 @@ def configure_templates(assets: AssetManifest) -> Callable[[JinjaTemplateEngine]
         # New-style gettext: `_("Hello %(name)s", name=...)`, escaped like any other value.
         environment.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
         environment.globals.update(i18n.template_globals())
-        environment.globals["asset"] = assets.url
+        environment.globals["asset_url"] = assets.url
         environment.trim_blocks = True
         environment.lstrip_blocks = True
 
