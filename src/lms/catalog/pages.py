@@ -53,7 +53,9 @@ class CataloguePagesController(Controller):
         result = await CourseSearch(db_session, principal.tenant_id).search(query)
         filters = {"q": q, "difficulty": level or "", "price": price_filter or "", "sort": order}
         base = "/courses?" + urlencode({k: v for k, v in filters.items() if v}) + "&"
-        return page(request, "catalog/catalogue.html", result=result, filters=filters, page_base=base)
+        # htmx (filters changed in place) gets only the results; a plain request gets the whole page.
+        template = "catalog/_results.html" if request.headers.get("hx-request") else "catalog/catalogue.html"
+        return page(request, template, result=result, filters=filters, page_base=base)
 
     @get("/courses/{course_id:uuid}")
     async def course(

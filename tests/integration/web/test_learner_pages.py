@@ -145,3 +145,21 @@ async def test_learner_reads_a_text_lesson_marks_it_complete_and_the_course_prog
         await eventually(progressed, timeout=20)
     finally:
         await redis.aclose()
+
+
+async def test_changing_a_filter_with_htmx_swaps_only_the_results(
+    client: Client, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant()
+    _, author = await instructor(make_user, login, tenant)
+    await build_course(client, tenant, author, title="Data privacy essentials")
+    learner = await make_user(tenant, roles=["learner"])
+    headers = browser_headers(await bearer(login, learner))
+    whole = await client.get(f"{secure_host(tenant)}/courses", params={"q": "privacy"}, headers=headers)
+    assert "<html" in whole.text
+    assert 'hx-target="#results"' in whole.text
+    partial = await client.get(
+        f"{secure_host(tenant)}/courses", params={"q": "privacy"}, headers={**headers, "HX-Request": "true"}
+    )
+    assert "<html" not in partial.text
+    assert "Data privacy essentials" in partial.text
