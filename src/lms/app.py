@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
 from litestar import Litestar
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -28,15 +29,18 @@ from lms.catalog.controllers import (
     SharedCatalogueController,
 )
 from lms.catalog.operator_controllers import SharedCatalogueOperatorController
+from lms.catalog.pages import CataloguePagesController
 from lms.certificates.controllers import CertificateAdminController, MyCertificatesController, VerificationController
+from lms.certificates.pages import CertificatePagesController
 from lms.config import PROJECT_ROOT, Settings, get_settings
 from lms.db.engines import create_database
 from lms.db.providers import provide_db_session
 from lms.health import health, ready
+from lms.identity.account_pages import AccountPagesController
 from lms.identity.controllers import AuthController, MeController, PasswordController, UsersController, jwks
 from lms.identity.keys import KeyRing
 from lms.identity.mfa_routes import IdentitySettingsController, MfaEnrolmentController, MyMfaController
-from lms.identity.pages import SignInPagesController
+from lms.identity.pages import SignInPagesController, SignOutController
 from lms.identity.principal import provide_principal
 from lms.identity.revocation import RevokedTokens
 from lms.identity.scim.controllers import ScimController, ScimTokensController
@@ -48,6 +52,7 @@ from lms.learning.controllers import (
     LearnerController,
     ProgressController,
 )
+from lms.learning.pages import LessonPagesController, MyLearningPagesController
 from lms.lib.admission import Admission, InFlightLimit
 from lms.lib.edge import edge_middleware
 from lms.lib.errors import EXCEPTION_HANDLERS
@@ -58,7 +63,10 @@ from lms.media.controllers import MediaStaffController, PlaybackController, Play
 from lms.tenancy.controllers import OperatorController
 from lms.tenancy.middleware import TenantMiddleware
 from lms.tenancy.resolver import TenantResolver
-from lms.web.controllers import TenantPagesController
+from lms.web.assets import AssetManifest, logical_sources, serve_asset
+from lms.web.controllers import DesignSystemController
+from lms.web.errors import brand_unrouted_errors, error_page
+from lms.web.templating import configure_templates
 
 
 def redis_client(url: str, max_connections: int = 64) -> aioredis.Redis:
@@ -73,6 +81,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     configure_logging(settings)
     metrics = prometheus_config()
+    assets = AssetManifest(logical_sources(settings.branding_dir))
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -113,7 +122,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         MfaEnrolmentController,
         IdentitySettingsController,
         SignInPagesController,
-        TenantPagesController,
+        SignOutController,
+        AccountPagesController,
+        MyLearningPagesController,
+        LessonPagesController,
+        DesignSystemController,
+        CataloguePagesController,
+        CertificatePagesController,
         CourseController,
         CatalogueSearchController,
         SharedCatalogueController,
@@ -139,6 +154,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         PlayerPagesController,
         # hls.js pinned in package.json, installed by `npm ci`, served from this site.
         create_static_files_router(path="/static/vendor/hls", directories=[PROJECT_ROOT / "node_modules/hls.js/dist"]),
+        serve_asset,
     ]
 
     return Litestar(
@@ -160,7 +176,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             metrics.middleware,
         ],
         exception_handlers=EXCEPTION_HANDLERS,
-        template_config=TemplateConfig(directory=settings.branding_dir / "templates", engine=JinjaTemplateEngine),
+        after_exception=[brand_unrouted_errors],
+        template_config=TemplateConfig(
+            directory=settings.branding_dir / "templates",
+            engine=JinjaTemplateEngine,
+            engine_callback=configure_templates(assets),
+        ),
+        # The design system's files, and the HTML error pages browsers get (lms.lib.errors asks for them).
+        state=State({"assets": assets, "error_page": error_page}),
         openapi_config=OpenAPIConfig(title="Learning platform API", version="1"),
         debug=False,
     )

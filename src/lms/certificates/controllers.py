@@ -103,7 +103,8 @@ def _not_found(request: Request[Any, Any, Any]) -> Response[Any]:
     """The same answer for malformed, unknown and other tenants' ids."""
     if _wants_json(request):
         return Response(error_body("not_found", "not found"), status_code=HTTP_404_NOT_FOUND, media_type=MediaType.JSON)
-    return Response("not found", status_code=HTTP_404_NOT_FOUND, media_type=MediaType.TEXT)
+    # Browsers get the site's branded 404 page (lms.web.errors).
+    raise NotFound("not found")
 
 
 class VerificationController(Controller):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from html import escape
 
 import structlog
 from litestar.enums import ScopeType
@@ -12,7 +11,8 @@ from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Receiv
 
 from lms.lib.errors import error_body
 from lms.tenancy.models import TenantStatus
-from lms.tenancy.resolver import TenantResolver
+from lms.tenancy.resolver import ResolvedTenant, TenantResolver
+from lms.web.errors import render_error_html, wants_html
 
 # Platform routes answer on any host and need no tenant.
 PLATFORM_PATHS = [
@@ -34,7 +34,7 @@ class TenantMiddleware(AbstractMiddleware):
         host = _header(scope, b"host")
         tenant = await resolver.resolve(host) if host else None
         if tenant is None or tenant.status is TenantStatus.DELETED:
-            await _refuse(scope, send, 404, "not_found", "No learning site is configured for this address.")
+            await _refuse(scope, send, 404, "not_found", "No learning site is configured for this address.", None)
             return
         if tenant.status is TenantStatus.SUSPENDED:
             await _refuse(
@@ -43,6 +43,7 @@ class TenantMiddleware(AbstractMiddleware):
                 403,
                 "tenant_suspended",
                 f"{tenant.name}'s learning site is suspended. Contact your administrator.",
+                tenant,
             )
             return
         scope.setdefault("state", {})["tenant"] = tenant
@@ -57,23 +58,21 @@ def _header(scope: Scope, name: bytes) -> str:
     return ""
 
 
-def _wants_json(scope: Scope) -> bool:
-    return scope["path"].startswith("/api/") or "application/json" in _header(scope, b"accept")
-
-
-async def _refuse(scope: Scope, send: Send, status: int, code: str, message: str) -> None:
-    """Answer before routing: JSON for API clients, a small HTML page for browsers."""
-    if _wants_json(scope):
+async def _refuse(
+    scope: Scope, send: Send, status: int, code: str, message: str, tenant: ResolvedTenant | None
+) -> None:
+    """Answer before routing: JSON for API clients, the branded error page for browsers."""
+    if wants_html(scope["path"], _header(scope, b"accept")):
+        page_code = "no_site" if code == "not_found" else code
+        request_id = scope.get("state", {}).get("request_id", "")
+        html = render_error_html(
+            scope["litestar_app"], status, page_code, tenant, _header(scope, b"accept-language"), request_id
+        )
+        body = html.encode()
+        content_type = b"text/html; charset=utf-8"
+    else:
         body = json.dumps(error_body(code, message)).encode()
         content_type = b"application/json"
-    else:
-        title = "Not found" if status == 404 else "Site suspended"
-        body = (
-            f"<!doctype html><html lang=en><meta charset=utf-8><title>{title}</title>"
-            f"<body style='font-family:system-ui;margin:4rem auto;max-width:36rem'>"
-            f"<h1>{title}</h1><p>{escape(message)}</p></body></html>"
-        ).encode()
-        content_type = b"text/html; charset=utf-8"
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
     start: HTTPResponseStartEvent = {"type": "http.response.start", "status": status, "headers": headers}
     await send(start)

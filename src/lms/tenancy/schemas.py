@@ -36,6 +36,8 @@ class Branding(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     logo_url: LogoUrl | None = None
     primary_color: Colour | None = None
     accent_color: Colour | None = None
+    # The language of pages for people whose own setting and browser name none of the supported ones.
+    default_locale: Annotated[str, msgspec.Meta(pattern=r"^(en|de|fr)$")] | None = None
 
 
 class SsoSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
