@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 import redis.asyncio as aioredis
 from litestar import Litestar
 from litestar.di import Provide
-from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.prometheus import PrometheusController
@@ -158,7 +157,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # Outermost first: request id, then tenant (so metrics can label by tenant), then metrics.
         middleware=[
             request_context_middleware,
-            DefineMiddleware(TenantMiddleware),
+            TenantMiddleware(),
             metrics.middleware,
         ],
         exception_handlers=EXCEPTION_HANDLERS,

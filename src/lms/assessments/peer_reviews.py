@@ -23,6 +23,7 @@ from lms.assessments.notifications import REASSIGN_TASK, notify
 from lms.assessments.peer import assign_reviewers, plan_replacements
 from lms.lib.errors import Conflict, NotFound
 from lms.lib.jobs import enqueue_after_commit
+from lms.lib.pagination import count_and_fetch
 
 
 def now() -> datetime:
@@ -101,15 +102,13 @@ class PeerReviewService:
         )
         return review
 
-    async def mine(self, limit: int, offset: int) -> list[PeerReview]:
-        rows = await self.session.scalars(
+    async def mine(self, limit: int, offset: int) -> tuple[list[PeerReview], int]:
+        query = (
             select(PeerReview)
             .where(PeerReview.reviewer_id == self.principal.user_id, PeerReview.status != ReviewStatus.MISSED.value)
             .order_by(PeerReview.due_at, PeerReview.id)
-            .limit(limit)
-            .offset(offset)
         )
-        return list(rows)
+        return await count_and_fetch(self.session, query, limit, offset)
 
     async def own_review(self, review_id: UUID) -> PeerReview:
         review = await self.session.get(PeerReview, review_id)

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import Any
 
-from litestar import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.db.binding import bind_tenant
+from lms.lib.params import AppRequest
 
 
-async def provide_db_session(request: Request[Any, Any, Any]) -> AsyncGenerator[AsyncSession, None]:
+async def provide_db_session(request: AppRequest) -> AsyncGenerator[AsyncSession, None]:
     """`db_session` for handlers: RLS-scoped to the host's tenant; committed if the handler succeeds."""
     tenant = request.scope.get("state", {}).get("tenant")
     async with request.app.state.db.app_sessions() as session:

@@ -6,7 +6,9 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, Response, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,6 +48,7 @@ from lms.identity.signin import (
 from lms.identity.throttle import SignInThrottle
 from lms.lib.errors import NotFound, Unauthorized, error_body
 from lms.lib.pagination import Page, PageParams
+from lms.lib.params import AppRequest
 
 
 @get(
@@ -54,7 +57,7 @@ from lms.lib.pagination import Page, PageParams
     cache_control=None,
     guards=[allows_anonymous("relying parties fetch the public signing keys to verify tokens")],
 )
-async def jwks(request: Request[Any, Any, Any]) -> dict[str, Any]:
+async def jwks(request: AppRequest) -> dict[str, Any]:
     """Public keys that verify access tokens (current and not yet expired retired keys)."""
     return await request.app.state.key_ring.jwks()  # type: ignore[no-any-return]
 
@@ -74,7 +77,7 @@ class MeController(Controller):
     tags = ["identity"]
 
     @get("/")
-    async def me(self, request: Request[Any, Any, Any], principal: Principal) -> MeOut:
+    async def me(self, request: AppRequest, principal: NamedDependency[Principal]) -> MeOut:
         cached = cached_profile(principal.tenant_id, principal.user_id)
         if isinstance(cached, MeOut):
             return cached
@@ -103,7 +106,11 @@ class PasswordController(Controller):
 
     @post("/", status_code=HTTP_200_OK)
     async def change(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, data: PasswordChange
+        self,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        data: JSONBody[PasswordChange],
     ) -> Response[TokenOut]:
         """Change the password: every other session ends; this one continues with new tokens."""
         user = await db_session.get(User, principal.user_id)
@@ -114,31 +121,31 @@ class PasswordController(Controller):
         return signed_in(await sessions_of(request, db_session).start(user))
 
 
-def tenant_id_of(request: Request[Any, Any, Any]) -> UUID:
+def tenant_id_of(request: AppRequest) -> UUID:
     return request.scope["state"]["tenant"].id  # type: ignore[no-any-return]
 
 
-def site_url(request: Request[Any, Any, Any]) -> str:
+def site_url(request: AppRequest) -> str:
     return f"{request.url.scheme}://{request.headers.get('host', '')}"
 
 
-def sessions_of(request: Request[Any, Any, Any], db_session: AsyncSession) -> SessionIssuer:
+def sessions_of(request: AppRequest, db_session: AsyncSession) -> SessionIssuer:
     state = request.app.state
     return SessionIssuer(db_session, state.key_ring, state.settings.access_token_minutes)
 
 
-def throttle_of(request: Request[Any, Any, Any]) -> SignInThrottle:
+def throttle_of(request: AppRequest) -> SignInThrottle:
     state = request.app.state
     return SignInThrottle(state.redis, tenant_id_of(request), namespace=state.settings.celery_queue)
 
 
-def totp_of(request: Request[Any, Any, Any], db_session: AsyncSession) -> TotpFactor:
+def totp_of(request: AppRequest, db_session: AsyncSession) -> TotpFactor:
     state = request.app.state
     tenant = request.scope["state"]["tenant"]
     return TotpFactor(db_session, state.redis, state.settings.celery_queue, state.settings.secret_key, tenant.name)
 
 
-def directory_of(request: Request[Any, Any, Any], db_session: AsyncSession) -> UserDirectory:
+def directory_of(request: AppRequest, db_session: AsyncSession) -> UserDirectory:
     return UserDirectory(db_session, tenant_id_of(request), request.app.state.settings, site_url(request))
 
 
@@ -156,7 +163,7 @@ class AuthController(Controller):
 
     @post("/login", status_code=HTTP_200_OK)
     async def login(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: SignIn
+        self, request: AppRequest, db_session: NamedDependency[AsyncSession], data: JSONBody[SignIn]
     ) -> Response[TokenOut]:
         """Password sign-in: returns tokens and sets the browser session cookies."""
         signin = PasswordSignIn(db_session, tenant_id_of(request), throttle_of(request))
@@ -174,7 +181,10 @@ class AuthController(Controller):
 
     @post("/refresh", status_code=HTTP_200_OK)
     async def refresh(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: RefreshIn | None = None
+        self,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        data: JSONBody[RefreshIn | None] = None,
     ) -> Response[TokenOut]:
         """Exchange a refresh token (body, or the lms_refresh cookie) for a new pair."""
         raw = data.refresh_token if data is not None else None
@@ -188,7 +198,10 @@ class AuthController(Controller):
 
     @post("/logout", status_code=HTTP_200_OK)
     async def logout(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: RefreshIn | None = None
+        self,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        data: JSONBody[RefreshIn | None] = None,
     ) -> Response[dict[str, str]]:
         """End the session: its refresh-token family is revoked and the cookies are cleared."""
         raw = data.refresh_token if data is not None else None
@@ -202,21 +215,30 @@ class AuthController(Controller):
 
     @post("/invitations/accept", status_code=HTTP_200_OK)
     async def accept(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: AcceptInvitation
+        self,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        data: JSONBody[AcceptInvitation],
     ) -> Response[TokenOut]:
         user = await accept_invitation(db_session, tenant_id_of(request), data.token, data.password, data.display_name)
         return signed_in(await sessions_of(request, db_session).start(user))
 
     @post("/password-reset", status_code=HTTP_202_ACCEPTED)
     async def request_reset(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: PasswordResetRequest
+        self,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        data: JSONBody[PasswordResetRequest],
     ) -> dict[str, str]:
         await request_password_reset(directory_of(request, db_session), data.email, throttle_of(request))
         return {"status": "if this address has an account, a reset link is on its way"}
 
     @post("/password-reset/confirm", status_code=HTTP_200_OK)
     async def confirm_reset(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: PasswordResetConfirm
+        self,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        data: JSONBody[PasswordResetConfirm],
     ) -> dict[str, str]:
         await reset_password(db_session, tenant_id_of(request), data.token, data.password)
         return {"status": "password changed; sign in again"}
@@ -232,50 +254,58 @@ class UsersController(Controller):
     @get("/")
     async def list_users(
         self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        page: PageParams,
-        status: UserStatus | None = None,
-        role: Role | None = None,
-        q: str | None = None,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        page: NamedDependency[PageParams],
+        status: FromQuery[UserStatus | None] = None,
+        role: FromQuery[Role | None] = None,
+        q: FromQuery[str | None] = None,
     ) -> Page[UserOut]:
         users, total = await directory_of(request, db_session).list(page.limit, page.offset, status, role, q)
         return Page(items=[user_out(u) for u in users], total=total, limit=page.limit, offset=page.offset)
 
     @post("/", status_code=HTTP_201_CREATED)
-    async def create_user(self, request: Request[Any, Any, Any], db_session: AsyncSession, data: UserCreate) -> UserOut:
+    async def create_user(
+        self, request: AppRequest, db_session: NamedDependency[AsyncSession], data: JSONBody[UserCreate]
+    ) -> UserOut:
         return user_out(await directory_of(request, db_session).create(data))
 
     @get("/{user_id:uuid}")
-    async def get_user(self, request: Request[Any, Any, Any], db_session: AsyncSession, user_id: UUID) -> UserOut:
+    async def get_user(
+        self, request: AppRequest, db_session: NamedDependency[AsyncSession], user_id: FromPath[UUID]
+    ) -> UserOut:
         return user_out(await directory_of(request, db_session).get(user_id))
 
     @patch("/{user_id:uuid}")
     async def update_user(
         self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        principal: Principal,
-        user_id: UUID,
-        data: UserUpdate,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        user_id: FromPath[UUID],
+        data: JSONBody[UserUpdate],
     ) -> UserOut:
         return user_out(await directory_of(request, db_session).update(user_id, data, principal.user_id))
 
     @post("/{user_id:uuid}/deactivate", status_code=HTTP_200_OK)
     async def deactivate_user(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, user_id: UUID
+        self,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        user_id: FromPath[UUID],
     ) -> UserOut:
         return user_out(await directory_of(request, db_session).deactivate(user_id, principal.user_id))
 
     @post("/{user_id:uuid}/reactivate", status_code=HTTP_200_OK)
     async def reactivate_user(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, user_id: UUID
+        self, request: AppRequest, db_session: NamedDependency[AsyncSession], user_id: FromPath[UUID]
     ) -> UserOut:
         return user_out(await directory_of(request, db_session).reactivate(user_id))
 
     @post("/{user_id:uuid}/invitation", status_code=HTTP_202_ACCEPTED)
     async def resend_invitation(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, user_id: UUID
+        self, request: AppRequest, db_session: NamedDependency[AsyncSession], user_id: FromPath[UUID]
     ) -> dict[str, str]:
         directory = directory_of(request, db_session)
         await directory.send_invitation(await directory.get(user_id))

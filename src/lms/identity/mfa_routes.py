@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
-from litestar import Controller, Request, Response, get, post, put
+from litestar import Controller, Response, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +18,7 @@ from lms.identity.principal import Principal, allows_anonymous, requires_role, r
 from lms.identity.sessions import session_cookies
 from lms.identity.signin import consume_link, peek_link
 from lms.lib.errors import NotFound
+from lms.lib.params import AppRequest
 
 Code = Annotated[str, msgspec.Meta(min_length=6, max_length=32)]
 Token = Annotated[str, msgspec.Meta(min_length=8, max_length=200)]
@@ -82,7 +85,10 @@ class MyMfaController(Controller):
 
     @get("/")
     async def status(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal
+        self,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
     ) -> MfaStatusOut:
         user = await current_user(db_session, principal)
         return MfaStatusOut(
@@ -93,21 +99,32 @@ class MyMfaController(Controller):
 
     @post("/totp", status_code=HTTP_200_OK)
     async def begin(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal
+        self,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
     ) -> EnrolmentOut:
         enrolment = await totp_of(request, db_session).begin_enrolment(await current_user(db_session, principal))
         return EnrolmentOut(enrolment.secret, enrolment.otpauth_uri, enrolment.qr_png_data_uri)
 
     @post("/totp/confirm", status_code=HTTP_200_OK)
     async def confirm(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, data: CodeIn
+        self,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        data: JSONBody[CodeIn],
     ) -> RecoveryCodesOut:
         codes = await totp_of(request, db_session).confirm(await current_user(db_session, principal), data.code)
         return RecoveryCodesOut(codes)
 
     @post("/recovery-codes", status_code=HTTP_200_OK)
     async def regenerate(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, data: CodeIn
+        self,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        data: JSONBody[CodeIn],
     ) -> RecoveryCodesOut:
         factor = totp_of(request, db_session)
         user = await current_user(db_session, principal)
@@ -116,7 +133,11 @@ class MyMfaController(Controller):
 
     @post("/disable", status_code=HTTP_200_OK)
     async def disable(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, data: CodeIn
+        self,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        data: JSONBody[CodeIn],
     ) -> dict[str, str]:
         await totp_of(request, db_session).disable(await current_user(db_session, principal), data.code)
         return {"status": "multi-factor sign-in disabled"}
@@ -131,7 +152,10 @@ class MfaEnrolmentController(Controller):
 
     @post("/", status_code=HTTP_200_OK)
     async def begin(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: EnrolmentTokenIn
+        self,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        data: JSONBody[EnrolmentTokenIn],
     ) -> EnrolmentOut:
         user = await peek_link(db_session, data.enrolment_token, ActionPurpose.MFA_ENROLMENT)
         enrolment = await totp_of(request, db_session).begin_enrolment(user)
@@ -139,7 +163,10 @@ class MfaEnrolmentController(Controller):
 
     @post("/confirm", status_code=HTTP_200_OK)
     async def confirm(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: EnrolmentConfirmIn
+        self,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        data: JSONBody[EnrolmentConfirmIn],
     ) -> Response[EnrolledSignInOut]:
         user = await consume_link(db_session, data.enrolment_token, ActionPurpose.MFA_ENROLMENT)
         codes = await totp_of(request, db_session).confirm(user, data.code)
@@ -156,13 +183,16 @@ class IdentitySettingsController(Controller):
     tags = ["identity"]
 
     @get("/")
-    async def read(self, db_session: AsyncSession) -> IdentitySettingsOut:
+    async def read(self, db_session: NamedDependency[AsyncSession]) -> IdentitySettingsOut:
         settings = await settings_of(db_session)
         return IdentitySettingsOut(mfa_required_for_staff=bool(settings and settings.mfa_required_for_staff))
 
     @put("/")
     async def write(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: IdentitySettingsIn
+        self,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        data: JSONBody[IdentitySettingsIn],
     ) -> IdentitySettingsOut:
         settings = await settings_of(db_session)
         if settings is None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from litestar import Controller, Request, get
-from litestar.params import Parameter
+from litestar import Controller, get
+from litestar.params import QueryParameter
 from litestar.response import Template
 
 from lms.identity.principal import allows_anonymous
+from lms.lib.params import AppRequest
 from lms.web.controllers import page
 
 
@@ -17,12 +18,12 @@ class SignInPagesController(Controller):
     include_in_schema = False
 
     @get("/sign-in")
-    async def sign_in(self, request: Request[Any, Any, Any]) -> Template:
+    async def sign_in(self, request: AppRequest) -> Template:
         return page(request, "identity/sign_in.html")
 
     @get("/accept-invitation")
     async def accept_invitation(
-        self, request: Request[Any, Any, Any], token: str = Parameter(default="", max_length=200)
+        self, request: AppRequest, token: Annotated[str, QueryParameter(max_length=200)] = ""
     ) -> Template:
         return page(
             request,
@@ -34,7 +35,7 @@ class SignInPagesController(Controller):
 
     @get("/reset-password")
     async def reset_password(
-        self, request: Request[Any, Any, Any], token: str = Parameter(default="", max_length=200)
+        self, request: AppRequest, token: Annotated[str, QueryParameter(max_length=200)] = ""
     ) -> Template:
         return page(
             request,

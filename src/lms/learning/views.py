@@ -15,6 +15,7 @@ from lms.learning.models import Enrollment, EnrollmentStatus, LessonProgress, Pr
 from lms.learning.progress import VersionPlan, plan_for
 from lms.learning.schemas import ContinueOut, LessonViewOut, MyCourseOut, ResumeOut
 from lms.lib.errors import Forbidden, NotFound
+from lms.lib.pagination import Page, PageParams, count_and_fetch
 
 
 class LessonLocked(Forbidden):
@@ -26,8 +27,8 @@ def _overdue(enrollment: Enrollment, now: datetime) -> bool:
 
 
 async def my_courses(
-    session: AsyncSession, principal: Principal, due_only: bool = False, limit: int = 50, offset: int = 0
-) -> list[MyCourseOut]:
+    session: AsyncSession, principal: Principal, page: PageParams, due_only: bool = False
+) -> Page[MyCourseOut]:
     """The caller's enrolments with progress; `due_only`: active ones with a due date, soonest first."""
     query = (
         select(Enrollment, Course.title)
@@ -41,8 +42,8 @@ async def my_courses(
     else:
         query = query.order_by(Enrollment.last_activity_at.desc().nulls_last(), Enrollment.created_at.desc())
     now = datetime.now(UTC)
-    rows = await session.execute(query.limit(limit).offset(offset))
-    return [
+    rows, total = await count_and_fetch(session, query, page.limit, page.offset)
+    items = [
         MyCourseOut(
             enrollment_id=e.id,
             course_id=e.course_id,
@@ -56,6 +57,7 @@ async def my_courses(
         )
         for e, title in rows
     ]
+    return page.of(items, total)
 
 
 async def continue_learning(session: AsyncSession, principal: Principal) -> ContinueOut | None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated
 from uuid import UUID
 
-from litestar import Controller, MediaType, Request, Response, delete, get, post, put
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar import Controller, MediaType, Response, delete, get, post, put
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody, PathParameter, QueryParameter
 from litestar.response import Template
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 from sqlalchemy import select
@@ -24,6 +24,7 @@ from lms.identity.principal import (
 )
 from lms.lib.errors import Conflict, Forbidden, NotFound
 from lms.lib.pagination import Page, PageParams
+from lms.lib.params import AppRequest, PartNumber
 from lms.lib.storage import ObjectMissing, Storage, media_prefix, storage_for
 from lms.media import learning_link
 from lms.media.access import is_media_staff, may_watch
@@ -56,7 +57,7 @@ from lms.web.controllers import page
 LANGUAGE = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 
 
-def provide_storage(request: Request[Any, Any, Any]) -> Storage:
+def provide_storage(request: AppRequest) -> Storage:
     """One storage client per app, built on first use from STORAGE_URL."""
     state = request.app.state
     if getattr(state, "media_storage", None) is None:
@@ -65,12 +66,12 @@ def provide_storage(request: Request[Any, Any, Any]) -> Storage:
     return storage
 
 
-def provide_settings(request: Request[Any, Any, Any]) -> Settings:
+def provide_settings(request: AppRequest) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def _tenant_id(request: Request[Any, Any, Any]) -> UUID:
+def _tenant_id(request: AppRequest) -> UUID:
     tenant_id: UUID = request.scope["state"]["tenant"].id
     return tenant_id
 
@@ -141,12 +142,12 @@ class MediaStaffController(Controller):
     @post("/uploads", status_code=HTTP_201_CREATED)
     async def create_upload(
         self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        storage: Storage,
-        settings: Settings,
-        principal: Principal,
-        data: UploadCreate,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        storage: NamedDependency[Storage],
+        settings: NamedDependency[Settings],
+        principal: NamedDependency[Principal],
+        data: JSONBody[UploadCreate],
     ) -> UploadOut:
         service = UploadService(db_session, storage, settings, _tenant_id(request))
         return await upload_out(service, await service.create(data, principal.user_id))
@@ -154,11 +155,11 @@ class MediaStaffController(Controller):
     @get("/uploads/{upload_id:uuid}")
     async def get_upload(
         self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        storage: Storage,
-        settings: Settings,
-        upload_id: UUID,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        storage: NamedDependency[Storage],
+        settings: NamedDependency[Settings],
+        upload_id: FromPath[UUID],
     ) -> UploadOut:
         service = UploadService(db_session, storage, settings, _tenant_id(request))
         return await upload_out(service, await service.get(upload_id))
@@ -166,12 +167,12 @@ class MediaStaffController(Controller):
     @put("/uploads/{upload_id:uuid}/parts/{number:int}", request_max_body_size=MAX_PART_SIZE + 1)
     async def put_part(
         self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        storage: Storage,
-        settings: Settings,
-        upload_id: UUID,
-        number: int,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        storage: NamedDependency[Storage],
+        settings: NamedDependency[Settings],
+        upload_id: FromPath[UUID],
+        number: PartNumber,
     ) -> PartOut:
         service = UploadService(db_session, storage, settings, _tenant_id(request))
         body = await request.body()
@@ -182,11 +183,11 @@ class MediaStaffController(Controller):
     @post("/uploads/{upload_id:uuid}/complete", status_code=HTTP_202_ACCEPTED)
     async def complete_upload(
         self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        storage: Storage,
-        settings: Settings,
-        upload_id: UUID,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        storage: NamedDependency[Storage],
+        settings: NamedDependency[Settings],
+        upload_id: FromPath[UUID],
     ) -> AssetOut:
         service = UploadService(db_session, storage, settings, _tenant_id(request))
         asset = await service.complete(upload_id)
@@ -195,18 +196,22 @@ class MediaStaffController(Controller):
     @delete("/uploads/{upload_id:uuid}", status_code=HTTP_200_OK)
     async def abort_upload(
         self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        storage: Storage,
-        settings: Settings,
-        upload_id: UUID,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        storage: NamedDependency[Storage],
+        settings: NamedDependency[Settings],
+        upload_id: FromPath[UUID],
     ) -> UploadOut:
         service = UploadService(db_session, storage, settings, _tenant_id(request))
         return await upload_out(service, await service.abort(upload_id))
 
     @get("/assets")
     async def list_assets(
-        self, db_session: AsyncSession, storage: Storage, page: PageParams, status: AssetStatus | None = None
+        self,
+        db_session: NamedDependency[AsyncSession],
+        storage: NamedDependency[Storage],
+        page: NamedDependency[PageParams],
+        status: FromQuery[AssetStatus | None] = None,
     ) -> Page[AssetOut]:
         service = AssetService(db_session, storage)
         assets, total = await service.list_assets(page.limit, page.offset, status)
@@ -214,19 +219,21 @@ class MediaStaffController(Controller):
         return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
     @get("/assets/{asset_id:uuid}")
-    async def get_asset(self, db_session: AsyncSession, storage: Storage, asset_id: UUID) -> AssetOut:
+    async def get_asset(
+        self, db_session: NamedDependency[AsyncSession], storage: NamedDependency[Storage], asset_id: FromPath[UUID]
+    ) -> AssetOut:
         service = AssetService(db_session, storage)
         return await asset_out(db_session, service, await service.get(asset_id))
 
     @put("/assets/{asset_id:uuid}/captions/{language:str}", request_max_body_size=4 * 1024 * 1024)
     async def put_caption(
         self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        storage: Storage,
-        asset_id: UUID,
-        language: str = Parameter(pattern=LANGUAGE),
-        label: str = Parameter(query="label", min_length=1, max_length=100),
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        storage: NamedDependency[Storage],
+        asset_id: FromPath[UUID],
+        language: Annotated[str, PathParameter(pattern=LANGUAGE)],
+        label: Annotated[str, QueryParameter(min_length=1, max_length=100)],
     ) -> CaptionOut:
         caption = await AssetService(db_session, storage).put_caption(
             asset_id, language.lower(), label, await request.body()
@@ -235,17 +242,26 @@ class MediaStaffController(Controller):
 
     @delete("/assets/{asset_id:uuid}/captions/{language:str}", status_code=HTTP_200_OK)
     async def delete_caption(
-        self, db_session: AsyncSession, storage: Storage, asset_id: UUID, language: str
+        self,
+        db_session: NamedDependency[AsyncSession],
+        storage: NamedDependency[Storage],
+        asset_id: FromPath[UUID],
+        language: FromPath[str],
     ) -> dict[str, str]:
         await AssetService(db_session, storage).delete_caption(asset_id, language.lower())
         return {"status": "deleted", "language": language.lower()}
 
     @get("/assets/{asset_id:uuid}/playback-sessions")
     async def playback_sessions(
-        self, db_session: AsyncSession, storage: Storage, asset_id: UUID
-    ) -> list[PlaybackSessionSummary]:
+        self,
+        db_session: NamedDependency[AsyncSession],
+        storage: NamedDependency[Storage],
+        asset_id: FromPath[UUID],
+        page: NamedDependency[PageParams],
+    ) -> Page[PlaybackSessionSummary]:
+        """Playback sessions of one video: time to first frame, stalls, rendition switches."""
         await AssetService(db_session, storage).get(asset_id)
-        return await PlaybackEventService(db_session).sessions(asset_id)
+        return page.slice(await PlaybackEventService(db_session).sessions(asset_id))
 
 
 async def _watchable(session: AsyncSession, storage: Storage, principal: Principal, asset_id: UUID) -> MediaAsset:
@@ -267,7 +283,12 @@ class PlaybackController(Controller):
 
     @get("/playback")
     async def playback(
-        self, db_session: AsyncSession, storage: Storage, settings: Settings, principal: Principal, asset_id: UUID
+        self,
+        db_session: NamedDependency[AsyncSession],
+        storage: NamedDependency[Storage],
+        settings: NamedDependency[Settings],
+        principal: NamedDependency[Principal],
+        asset_id: FromPath[UUID],
     ) -> PlaybackOut:
         asset = await _watchable(db_session, storage, principal, asset_id)
         signer = StreamSigner(settings)
@@ -290,7 +311,12 @@ class PlaybackController(Controller):
 
     @get("/master.m3u8")
     async def master(
-        self, db_session: AsyncSession, storage: Storage, settings: Settings, principal: Principal, asset_id: UUID
+        self,
+        db_session: NamedDependency[AsyncSession],
+        storage: NamedDependency[Storage],
+        settings: NamedDependency[Settings],
+        principal: NamedDependency[Principal],
+        asset_id: FromPath[UUID],
     ) -> Response[str]:
         asset = await _watchable(db_session, storage, principal, asset_id)
         renditions = list(
@@ -307,11 +333,11 @@ class PlaybackController(Controller):
     @post("/playback-events", status_code=HTTP_202_ACCEPTED)
     async def playback_events(
         self,
-        db_session: AsyncSession,
-        storage: Storage,
-        principal: Principal,
-        asset_id: UUID,
-        data: PlaybackBeacons,
+        db_session: NamedDependency[AsyncSession],
+        storage: NamedDependency[Storage],
+        principal: NamedDependency[Principal],
+        asset_id: FromPath[UUID],
+        data: JSONBody[PlaybackBeacons],
     ) -> dict[str, int]:
         asset = await _watchable(db_session, storage, principal, asset_id)
         recorded = await PlaybackEventService(db_session).record(asset.tenant_id, asset.id, principal.user_id, data)
@@ -331,13 +357,13 @@ class StreamController(Controller):
     @get("/{asset_id:uuid}/{token:str}/{path:path}", media_type=MediaType.TEXT)
     async def serve(
         self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        storage: Storage,
-        settings: Settings,
-        asset_id: UUID,
-        token: str,
-        path: str,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        storage: NamedDependency[Storage],
+        settings: NamedDependency[Settings],
+        asset_id: FromPath[UUID],
+        token: FromPath[str],
+        path: FromPath[str],
     ) -> Response[bytes]:
         tenant_id = _tenant_id(request)
         relative = path.lstrip("/")
@@ -372,11 +398,11 @@ class PlayerPagesController(Controller):
     @get("/media/{asset_id:uuid}/watch")
     async def watch(
         self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        principal: Principal,
-        asset_id: UUID,
-        lesson_id: UUID | None = Parameter(query="lesson", default=None),
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        asset_id: FromPath[UUID],
+        lesson_id: Annotated[UUID | None, QueryParameter(name="lesson")] = None,
     ) -> Template:
         """The player; with `?lesson=<id>` it reports progress and resumes through the learning API."""
         asset = await db_session.get(MediaAsset, asset_id)

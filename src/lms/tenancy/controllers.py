@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import Any
 from uuid import UUID
 
-from litestar import Controller, Request, delete, get, post
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar import Controller, delete, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 from sqlalchemy import func, select
 
 from lms.lib.pagination import Page, PageParams
+from lms.lib.params import AppRequest
 from lms.tenancy.guards import requires_operator
 from lms.tenancy.models import OperatorAuditEntry, TenantStatus
 from lms.tenancy.schemas import AuditEntryOut, DomainCreate, DomainOut, StatusChange, TenantCreate, TenantOut
 from lms.tenancy.services import Actor, TenantAdmin, domain_out
 
 
-async def provide_tenant_admin(request: Request[Any, Any, Any]) -> AsyncGenerator[TenantAdmin, None]:
+async def provide_tenant_admin(request: AppRequest) -> AsyncGenerator[TenantAdmin, None]:
     """An operator-role session for one request: committed on success, resolver cache refreshed."""
     app_state = request.app.state
     operator = request.state.operator
@@ -43,57 +43,68 @@ class OperatorController(Controller):
     tags = ["operator"]
 
     @post("/tenants", status_code=HTTP_201_CREATED)
-    async def create_tenant(self, admin: TenantAdmin, data: TenantCreate) -> TenantOut:
+    async def create_tenant(self, admin: NamedDependency[TenantAdmin], data: JSONBody[TenantCreate]) -> TenantOut:
         tenant = await admin.create(data.slug, data.name, data.plan, data.seats, data.branding)
         return await admin.describe(tenant)
 
     @get("/tenants")
     async def list_tenants(
-        self, admin: TenantAdmin, page: PageParams, status: TenantStatus | None = None
+        self,
+        admin: NamedDependency[TenantAdmin],
+        page: NamedDependency[PageParams],
+        status: FromQuery[TenantStatus | None] = None,
     ) -> Page[TenantOut]:
         items, total = await admin.list_tenants(status, page.limit, page.offset)
         return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
     @get("/tenants/{tenant_id:uuid}")
-    async def get_tenant(self, admin: TenantAdmin, tenant_id: UUID) -> TenantOut:
+    async def get_tenant(self, admin: NamedDependency[TenantAdmin], tenant_id: FromPath[UUID]) -> TenantOut:
         return await admin.describe(await admin.get(tenant_id))
 
     @post("/tenants/{tenant_id:uuid}/suspend", status_code=HTTP_200_OK)
-    async def suspend_tenant(self, admin: TenantAdmin, tenant_id: UUID, data: StatusChange) -> TenantOut:
+    async def suspend_tenant(
+        self, admin: NamedDependency[TenantAdmin], tenant_id: FromPath[UUID], data: JSONBody[StatusChange]
+    ) -> TenantOut:
         return await admin.describe(await admin.suspend(tenant_id, data.reason))
 
     @post("/tenants/{tenant_id:uuid}/resume", status_code=HTTP_200_OK)
-    async def resume_tenant(self, admin: TenantAdmin, tenant_id: UUID) -> TenantOut:
+    async def resume_tenant(self, admin: NamedDependency[TenantAdmin], tenant_id: FromPath[UUID]) -> TenantOut:
         return await admin.describe(await admin.resume(tenant_id))
 
     @delete("/tenants/{tenant_id:uuid}", status_code=HTTP_200_OK)
-    async def delete_tenant(self, admin: TenantAdmin, tenant_id: UUID) -> TenantOut:
+    async def delete_tenant(self, admin: NamedDependency[TenantAdmin], tenant_id: FromPath[UUID]) -> TenantOut:
         return await admin.describe(await admin.delete(tenant_id))
 
     @post("/tenants/{tenant_id:uuid}/purge", status_code=HTTP_202_ACCEPTED)
-    async def purge_tenant(self, admin: TenantAdmin, tenant_id: UUID) -> dict[str, str]:
+    async def purge_tenant(self, admin: NamedDependency[TenantAdmin], tenant_id: FromPath[UUID]) -> dict[str, str]:
         tenant = await admin.request_purge(tenant_id)
         return {"status": "purge queued", "tenant_id": str(tenant.id)}
 
     @post("/tenants/{tenant_id:uuid}/domains", status_code=HTTP_201_CREATED)
-    async def add_domain(self, admin: TenantAdmin, tenant_id: UUID, data: DomainCreate) -> DomainOut:
+    async def add_domain(
+        self, admin: NamedDependency[TenantAdmin], tenant_id: FromPath[UUID], data: JSONBody[DomainCreate]
+    ) -> DomainOut:
         return domain_out(await admin.add_domain(tenant_id, data.hostname, data.primary))
 
     @post("/tenants/{tenant_id:uuid}/domains/{hostname:str}/verify", status_code=HTTP_200_OK)
-    async def verify_domain(self, admin: TenantAdmin, tenant_id: UUID, hostname: str) -> DomainOut:
+    async def verify_domain(
+        self, admin: NamedDependency[TenantAdmin], tenant_id: FromPath[UUID], hostname: FromPath[str]
+    ) -> DomainOut:
         return domain_out(await admin.verify_domain(tenant_id, hostname.lower()))
 
     @delete("/tenants/{tenant_id:uuid}/domains/{hostname:str}", status_code=HTTP_200_OK)
-    async def remove_domain(self, admin: TenantAdmin, tenant_id: UUID, hostname: str) -> dict[str, str]:
+    async def remove_domain(
+        self, admin: NamedDependency[TenantAdmin], tenant_id: FromPath[UUID], hostname: FromPath[str]
+    ) -> dict[str, str]:
         await admin.remove_domain(tenant_id, hostname.lower())
         return {"status": "removed", "hostname": hostname.lower()}
 
     @get("/audit")
     async def audit_log(
         self,
-        admin: TenantAdmin,
-        page: PageParams,
-        tenant_id: UUID | None = Parameter(query="tenant_id", default=None),
+        admin: NamedDependency[TenantAdmin],
+        page: NamedDependency[PageParams],
+        tenant_id: FromQuery[UUID | None] = None,
     ) -> Page[AuditEntryOut]:
         query = select(OperatorAuditEntry)
         if tenant_id is not None:

@@ -7,8 +7,8 @@ from html import escape
 
 import structlog
 from litestar.enums import ScopeType
-from litestar.middleware import AbstractMiddleware
-from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 
 from lms.lib.errors import error_body
 from lms.tenancy.models import TenantStatus
@@ -26,11 +26,11 @@ PLATFORM_PATHS = [
 ]
 
 
-class TenantMiddleware(AbstractMiddleware):
-    scopes = {ScopeType.HTTP}
-    exclude = PLATFORM_PATHS
+class TenantMiddleware(ASGIMiddleware):
+    scopes = (ScopeType.HTTP,)
+    exclude_path_pattern = tuple(PLATFORM_PATHS)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         resolver: TenantResolver = scope["litestar_app"].state.tenant_resolver
         host = _header(scope, b"host")
         tenant = await resolver.resolve(host) if host else None
@@ -48,7 +48,7 @@ class TenantMiddleware(AbstractMiddleware):
             return
         scope.setdefault("state", {})["tenant"] = tenant
         structlog.contextvars.bind_contextvars(tenant_id=str(tenant.id), tenant=tenant.slug)
-        await self.app(scope, receive, send)
+        await next_app(scope, receive, send)
 
 
 def _header(scope: Scope, name: bytes) -> str:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get
+from litestar import Controller, get
 from litestar.response import Template
 
 from lms.identity.principal import allows_anonymous
+from lms.lib.params import AppRequest
 from lms.web.branding import brand_for
 
 
-def page(request: Request[Any, Any, Any], template: str, **context: Any) -> Template:
+def page(request: AppRequest, template: str, **context: Any) -> Template:
     tenant = request.scope["state"]["tenant"]
     return Template(template_name=template, context={"brand": brand_for(tenant), "tenant": tenant, **context})
 
@@ -21,5 +22,5 @@ class TenantPagesController(Controller):
     guards = [allows_anonymous("the site's landing page, with the tenant's branding, precedes sign-in")]
 
     @get("/")
-    async def home(self, request: Request[Any, Any, Any]) -> Template:
+    async def home(self, request: AppRequest) -> Template:
         return page(request, "home.html")

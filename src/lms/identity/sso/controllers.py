@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, delete, get, post, put
-from litestar.params import Parameter
+from litestar import Controller, delete, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy import select
@@ -30,21 +31,23 @@ from lms.identity.sso.provisioning import (
 from lms.identity.sso.saml import SamlServiceProvider
 from lms.identity.sso.schemas import Discovery, OidcProviderIn, ProviderOut
 from lms.lib.errors import Conflict, ValidationFailed
+from lms.lib.pagination import Page, PageParams, paginate
+from lms.lib.params import AppRequest
 
 
-def site(request: Request[Any, Any, Any]) -> str:
+def site(request: AppRequest) -> str:
     return f"{request.url.scheme}://{request.headers.get('host', '')}"
 
 
-def tenant_id_of(request: Request[Any, Any, Any]) -> UUID:
+def tenant_id_of(request: AppRequest) -> UUID:
     return request.scope["state"]["tenant"].id  # type: ignore[no-any-return]
 
 
-def oidc_redirect_uri(request: Request[Any, Any, Any], provider_id: UUID) -> str:
+def oidc_redirect_uri(request: AppRequest, provider_id: UUID) -> str:
     return f"{site(request)}/auth/oidc/{provider_id}/callback"
 
 
-def provider_out(request: Request[Any, Any, Any], provider: SsoProvider) -> ProviderOut:
+def provider_out(request: AppRequest, provider: SsoProvider) -> ProviderOut:
     base = site(request)
     out = ProviderOut(
         id=str(provider.id),
@@ -70,7 +73,7 @@ async def ensure_unique_name(session: AsyncSession, name: str, provider_id: UUID
         raise Conflict("a provider with this name already exists", field="name")
 
 
-async def apply_oidc(request: Request[Any, Any, Any], provider: SsoProvider, data: OidcProviderIn) -> None:
+async def apply_oidc(request: AppRequest, provider: SsoProvider, data: OidcProviderIn) -> None:
     settings = request.app.state.settings
     try:
         await discover(data.issuer, settings.sso_allow_private_hosts)
@@ -93,19 +96,22 @@ class SsoProvidersController(Controller):
     tags = ["identity"]
 
     @get("/")
-    async def list_providers(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> list[ProviderOut]:
-        rows = await db_session.execute(select(SsoProvider).order_by(SsoProvider.created_at))
-        return [provider_out(request, p) for p in rows.scalars()]
+    async def list_providers(
+        self, request: AppRequest, db_session: NamedDependency[AsyncSession], page: NamedDependency[PageParams]
+    ) -> Page[ProviderOut]:
+        """The site's sign-in providers (OIDC and SAML), oldest first."""
+        query = select(SsoProvider).order_by(SsoProvider.created_at, SsoProvider.id)
+        return await paginate(db_session, query, page, lambda provider: provider_out(request, provider))
 
     @get("/{provider_id:uuid}")
     async def get_provider(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, provider_id: UUID
+        self, request: AppRequest, db_session: NamedDependency[AsyncSession], provider_id: FromPath[UUID]
     ) -> ProviderOut:
         return provider_out(request, await get_provider(db_session, provider_id))
 
     @post("/oidc", status_code=HTTP_201_CREATED)
     async def create_oidc(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: OidcProviderIn
+        self, request: AppRequest, db_session: NamedDependency[AsyncSession], data: JSONBody[OidcProviderIn]
     ) -> ProviderOut:
         await ensure_unique_name(db_session, data.name, None)
         provider = SsoProvider(tenant_id=tenant_id_of(request), kind=SsoKind.OIDC.value, name=data.name)
@@ -116,7 +122,11 @@ class SsoProvidersController(Controller):
 
     @put("/{provider_id:uuid}/oidc")
     async def replace_oidc(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, provider_id: UUID, data: OidcProviderIn
+        self,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        provider_id: FromPath[UUID],
+        data: JSONBody[OidcProviderIn],
     ) -> ProviderOut:
         provider = await get_provider(db_session, provider_id, SsoKind.OIDC.value)
         await ensure_unique_name(db_session, data.name, provider.id)
@@ -125,7 +135,9 @@ class SsoProvidersController(Controller):
         return provider_out(request, provider)
 
     @delete("/{provider_id:uuid}", status_code=HTTP_200_OK)
-    async def delete_provider(self, db_session: AsyncSession, provider_id: UUID) -> dict[str, str]:
+    async def delete_provider(
+        self, db_session: NamedDependency[AsyncSession], provider_id: FromPath[UUID]
+    ) -> dict[str, str]:
         provider = await get_provider(db_session, provider_id)
         await db_session.delete(provider)
         return {"status": "deleted"}
@@ -138,7 +150,10 @@ class SsoDiscoveryController(Controller):
 
     @get("/")
     async def discover_method(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, email: str = Parameter(max_length=320)
+        self,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        email: Annotated[str, QueryParameter(max_length=320)],
     ) -> Discovery:
         """`password`, or `sso` with the provider whose e-mail domains include the address's domain."""
         provider = await provider_for_email(db_session, email)
@@ -153,7 +168,7 @@ class SsoDiscoveryController(Controller):
         )
 
 
-def oidc_flow(request: Request[Any, Any, Any], provider: SsoProvider) -> OidcSignIn:
+def oidc_flow(request: AppRequest, provider: SsoProvider) -> OidcSignIn:
     settings = request.app.state.settings
     return OidcSignIn(
         provider, request.app.state.redis, settings.celery_queue, settings.secret_key, settings.sso_allow_private_hosts
@@ -170,10 +185,10 @@ class SsoFlowController(Controller):
     @get("/sso/{provider_id:uuid}/login")
     async def start(
         self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        provider_id: UUID,
-        next_path: str | None = Parameter(query="next", default=None, max_length=2048),
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        provider_id: FromPath[UUID],
+        next_path: Annotated[str | None, QueryParameter(name="next", max_length=2048)] = None,
     ) -> Redirect:
         """SP-initiated sign-in: off to the tenant's identity provider."""
         provider = await get_provider(db_session, provider_id)
@@ -190,11 +205,11 @@ class SsoFlowController(Controller):
     @get("/oidc/{provider_id:uuid}/callback")
     async def oidc_callback(
         self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        provider_id: UUID,
-        code: str = Parameter(max_length=4096),
-        oidc_state: str = Parameter(query="state", max_length=200),
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        provider_id: FromPath[UUID],
+        code: Annotated[str, QueryParameter(max_length=4096)],
+        oidc_state: Annotated[str, QueryParameter(name="state", max_length=200)],
     ) -> Redirect:
         provider = await get_provider(db_session, provider_id, SsoKind.OIDC.value)
         if not provider.enabled:
@@ -206,9 +221,7 @@ class SsoFlowController(Controller):
         return await signed_in_redirect(request, db_session, user, next_path)
 
 
-async def signed_in_redirect(
-    request: Request[Any, Any, Any], db_session: AsyncSession, user: Any, next_path: str
-) -> Redirect:
+async def signed_in_redirect(request: AppRequest, db_session: AsyncSession, user: Any, next_path: str) -> Redirect:
     """Start a browser session for `user` and go to a path on this same site."""
     state = request.app.state
     pair = await SessionIssuer(db_session, state.key_ring, state.settings.access_token_minutes).start(user)
