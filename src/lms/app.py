@@ -8,13 +8,13 @@ from contextlib import asynccontextmanager
 import redis.asyncio as aioredis
 from litestar import Litestar
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.prometheus import PrometheusController
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
+from lms.api_description import ApiDescription, openapi_config
 from lms.assessments.assignment_controllers import (
     AssignmentController,
     PeerReviewController,
@@ -143,6 +143,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         PlayerPagesController,
         # hls.js pinned in package.json, installed by `npm ci`, served from this site.
         create_static_files_router(path="/static/vendor/hls", directories=[PROJECT_ROOT / "node_modules/hls.js/dist"]),
+        # The API documentation pages' scripts, pinned in package.json like hls.js (they work offline).
+        create_static_files_router(
+            path="/static/vendor/swagger-ui", directories=[PROJECT_ROOT / "node_modules/swagger-ui-dist"]
+        ),
+        create_static_files_router(
+            path="/static/vendor/redoc", directories=[PROJECT_ROOT / "node_modules/redoc/bundles"]
+        ),
     ]
 
     return Litestar(
@@ -162,6 +169,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         template_config=TemplateConfig(directory=settings.branding_dir / "templates", engine=JinjaTemplateEngine),
-        openapi_config=OpenAPIConfig(title="Learning platform API", version="1"),
+        openapi_config=openapi_config(),
+        plugins=[ApiDescription()],
         debug=False,
     )

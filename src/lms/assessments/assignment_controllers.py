@@ -7,6 +7,7 @@ from uuid import UUID
 from litestar import Controller, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy import select
@@ -115,7 +116,10 @@ class AssignmentController(Controller):
         assignment, _ = await assignments.visible(assignment_id)
         return assignment_out(assignment)
 
-    @post("/{assignment_id:uuid}/submissions")
+    @post(
+        "/{assignment_id:uuid}/submissions",
+        responses={200: ResponseSpec(SubmissionOut, description="A new version of your existing submission.")},
+    )
     async def submit(
         self,
         request: AppRequest,

@@ -6,6 +6,7 @@ from uuid import UUID
 
 from litestar import Controller, Response, get, post, put
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -102,7 +103,10 @@ class QuizController(Controller):
         quiz, staff = await authoring.visible_quiz(quiz_id)
         return quiz_out(quiz, staff)
 
-    @post("/{quiz_id:uuid}/attempts")
+    @post(
+        "/{quiz_id:uuid}/attempts",
+        responses={200: ResponseSpec(AttemptOut, description="The attempt still in progress (resumed).")},
+    )
     async def start_attempt(
         self, attempts: NamedDependency[AttemptService], quiz_id: FromPath[UUID]
     ) -> Response[AttemptOut]:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, MediaType, Response, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,7 +35,7 @@ from lms.config import Settings
 from lms.identity.principal import Principal, requires_user
 from lms.lib.errors import NotFound, error_body
 from lms.lib.pagination import Page, PageParams
-from lms.lib.params import AppRequest
+from lms.lib.params import AppRequest, Expires
 from lms.web.controllers import page
 
 
@@ -136,8 +136,8 @@ class VerificationController(Controller):
         request: AppRequest,
         db_session: NamedDependency[AsyncSession],
         file_name: FromPath[str],
-        expires: FromQuery[int],
-        signature: FromQuery[str],
+        expires: Expires,
+        signature: Annotated[str, QueryParameter(max_length=128)],
     ) -> Response[bytes]:
         settings = _settings(request)
         cert_id = services.parse_cert_id(file_name.removesuffix(".pdf")) if file_name.endswith(".pdf") else None

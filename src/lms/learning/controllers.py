@@ -8,6 +8,7 @@ from uuid import UUID
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.dto import MsgspecDTO
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_422_UNPROCESSABLE_ENTITY
 from litestar.typing import FieldDefinition
@@ -52,7 +53,7 @@ class EnrollmentController(Controller):
     }
     tags = ["learning"]
 
-    @post("/")
+    @post("/", responses={200: ResponseSpec(EnrollmentOut, description="Already enrolled: the existing enrolment.")})
     async def enroll(
         self, enrollments: NamedDependency[EnrollmentService], data: JSONBody[EnrollIn]
     ) -> Response[EnrollmentOut]:
@@ -134,7 +135,13 @@ class ProgressController(Controller):
     guards = [requires_user]
     tags = ["learning"]
 
-    @post("/events", dto=EventsBodyDTO, return_dto=None)
+    @post(
+        "/events",
+        dto=EventsBodyDTO,
+        return_dto=None,
+        status_code=HTTP_202_ACCEPTED,
+        responses={422: ResponseSpec(EventsOut, description="No event was accepted; each result says why.")},
+    )
     async def events(
         self, request: AppRequest, principal: NamedDependency[Principal], data: JSONBody[ReceivedBatch]
     ) -> Response[EventsOut]:

@@ -32,3 +32,8 @@ PartNumber = Annotated[
 # The request as handlers and providers see it: no authentication backend sets `request.user`/`auth`
 # (the principal is a dependency), and the application's state is Litestar's `State`.
 AppRequest: TypeAlias = Request[None, None, State]
+
+# Expiry of a signed link, in Unix seconds; the upper end is the last second of year 9999.
+Expires = Annotated[
+    int, QueryParameter(ge=0, le=253_402_300_799, description="When the signed link expires (Unix seconds).")
+]

@@ -52,7 +52,9 @@ def _validation(_: AppRequest, exc: LitestarValidationException) -> Response[Any
     """Name the first offending attribute or parameter, as the JSON API does."""
     extra = exc.extra if isinstance(exc.extra, list) else []
     first = extra[0] if extra and isinstance(extra[0], dict) else {}
-    key = str(first.get("key") or "").removeprefix("$.")
+    # SCIM names are camelCase (startIndex); the signature reports the Python name (start_index).
+    head, *rest = str(first.get("key") or "").removeprefix("$.").split("_")
+    key = head + "".join(word.title() for word in rest)
     detail = f"{key}: {first.get('message') or exc.detail}" if key else str(exc.detail)
     return scim_error_response(400, detail, "invalidValue")
 
