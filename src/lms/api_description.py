@@ -115,11 +115,9 @@ def _access_sentence(handler: HTTPRouteHandler) -> str:
 
 
 def description_for(handler: HTTPRouteHandler) -> str:
-    """The handler's docstring (or its name as a sentence), then who may call it."""
+    """The handler's docstring (or `description=`), then who may call it."""
     doc = inspect.cleandoc(handler.description or handler.fn.__doc__ or "")
-    if not doc:
-        doc = handler.handler_name.replace("_", " ").capitalize() + "."
-    return f"{doc}\n\n{_access_sentence(handler)}"
+    return f"{doc}\n\n{_access_sentence(handler)}" if doc else _access_sentence(handler)
 
 
 def _has_inputs(handler: HTTPRouteHandler) -> bool:

@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
 from litestar import Litestar
-from litestar.di import Provide
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.prometheus import PrometheusController
 from litestar.static_files import create_static_files_router
@@ -31,13 +30,11 @@ from lms.catalog.operator_controllers import SharedCatalogueOperatorController
 from lms.certificates.controllers import CertificateAdminController, MyCertificatesController, VerificationController
 from lms.config import PROJECT_ROOT, Settings, get_settings
 from lms.db.engines import create_database
-from lms.db.providers import provide_db_session
 from lms.health import health, ready
 from lms.identity.controllers import AuthController, MeController, PasswordController, UsersController, jwks
 from lms.identity.keys import KeyRing
 from lms.identity.mfa_routes import IdentitySettingsController, MfaEnrolmentController, MyMfaController
 from lms.identity.pages import SignInPagesController
-from lms.identity.principal import provide_principal
 from lms.identity.revocation import RevokedTokens
 from lms.identity.scim.controllers import ScimController, ScimTokensController
 from lms.identity.sso.controllers import SsoDiscoveryController, SsoFlowController, SsoProvidersController
@@ -50,9 +47,9 @@ from lms.learning.controllers import (
 )
 from lms.lib.errors import EXCEPTION_HANDLERS
 from lms.lib.jobs import build_celery, set_job_sender
-from lms.lib.pagination import provide_page_params
 from lms.lib.telemetry import configure_logging, prometheus_config, request_context_middleware
 from lms.media.controllers import MediaStaffController, PlaybackController, PlayerPagesController, StreamController
+from lms.providers import APP_DEPENDENCIES
 from lms.tenancy.controllers import OperatorController
 from lms.tenancy.middleware import TenantMiddleware
 from lms.tenancy.resolver import TenantResolver, internal_hosts_only
@@ -155,11 +152,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=route_handlers,
         # Request-scoped pieces every domain's handlers may ask for by name.
-        dependencies={
-            "db_session": Provide(provide_db_session),
-            "principal": Provide(provide_principal),
-            "page": Provide(provide_page_params, sync_to_thread=False),
-        },
+        dependencies=APP_DEPENDENCIES,
         lifespan=[lifespan],
         # Outermost first: request id, then tenant (so metrics can label by tenant), then metrics.
         middleware=[

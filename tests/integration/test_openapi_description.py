@@ -41,7 +41,11 @@ def resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
 async def test_every_operation_has_a_description_and_a_readable_unique_id(spec: dict[str, Any]) -> None:
     ops = operations(spec)
     assert len(ops) > 100
-    assert [f"{m} {p}" for p, m, op in ops if not op.get("description", "").strip()] == []
+    # Each says what it does (its docstring), then who may call it; only Litestar's metrics route has no docstring.
+    undescribed = [
+        f"{m} {p}" for p, m, op in ops if "\n\n" not in op.get("description", "") and p not in INTERNAL_ROUTES
+    ]
+    assert undescribed == []
     ids = [op["operationId"] for _, _, op in ops]
     assert len(ids) == len(set(ids))
     assert [i for i in ids if not re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)+", i) or len(i) > 60] == []

@@ -39,9 +39,10 @@ from lms.lib.params import AppRequest, VersionNumber
 
 
 async def provide_assignments(
-    request: AppRequest, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+    settings: NamedDependency[Settings],
+    db_session: NamedDependency[AsyncSession],
+    principal: NamedDependency[Principal],
 ) -> AssignmentService:
-    settings: Settings = request.app.state.settings
     return AssignmentService(db_session, principal, submission_store(settings))
 
 
@@ -106,6 +107,7 @@ class AssignmentController(Controller):
     async def create(
         self, assignments: NamedDependency[AssignmentService], data: JSONBody[AssignmentIn]
     ) -> AssignmentOut:
+        """Create an assignment."""
         return assignment_out(await assignments.create(data))
 
     @get("/{assignment_id:uuid}")
@@ -154,6 +156,7 @@ class AssignmentController(Controller):
         page: NamedDependency[PageParams],
         status: FromQuery[str | None] = None,
     ) -> Page[SubmissionSummary]:
+        """Submissions to an assignment; filter by `status`."""
         items, total = await assignments.list_submissions(assignment_id, page.limit, page.offset, status)
         return Page([summary(s) for s in items], total, page.limit, page.offset)
 
@@ -161,6 +164,7 @@ class AssignmentController(Controller):
     async def assign_reviewers(
         self, peer: NamedDependency[PeerReviewService], assignment_id: FromPath[UUID]
     ) -> dict[str, int]:
+        """Assign peer reviewers to the submissions of an assignment with peer review."""
         reviews = await peer.assign(assignment_id)
         return {"reviews": len(reviews), "submissions": len({r.submission_id for r in reviews})}
 
@@ -180,6 +184,7 @@ class SubmissionController(Controller):
     async def get_submission(
         self, assignments: NamedDependency[AssignmentService], submission_id: FromPath[UUID]
     ) -> SubmissionOut:
+        """One submission with its versions."""
         submission, assignment, staff = await assignments.submission(submission_id)
         return await submission_out(assignments, submission, assignment, staff)
 
@@ -191,6 +196,7 @@ class SubmissionController(Controller):
         number: VersionNumber,
         filename: FromPath[str],
     ) -> Response[bytes]:
+        """Download a file of one version of a submission."""
         meta, data = await assignments.file(submission_id, number, filename)
         return Response(
             data,
@@ -202,6 +208,7 @@ class SubmissionController(Controller):
     async def start_review(
         self, assignments: NamedDependency[AssignmentService], submission_id: FromPath[UUID]
     ) -> SubmissionOut:
+        """Start reviewing a submission."""
         submission = await assignments.start_review(submission_id)
         return await self._out(assignments, submission)
 
@@ -209,6 +216,7 @@ class SubmissionController(Controller):
     async def grade(
         self, assignments: NamedDependency[AssignmentService], submission_id: FromPath[UUID], data: JSONBody[GradeIn]
     ) -> SubmissionOut:
+        """Grade a submission."""
         submission = await assignments.grade(submission_id, data.scores, data.feedback)
         return await self._out(assignments, submission)
 
@@ -216,6 +224,7 @@ class SubmissionController(Controller):
     async def return_submission(
         self, assignments: NamedDependency[AssignmentService], submission_id: FromPath[UUID]
     ) -> SubmissionOut:
+        """Return a submission to its author for another version."""
         submission = await assignments.return_(submission_id)
         return await self._out(assignments, submission)
 
@@ -241,12 +250,14 @@ class PeerReviewController(Controller):
 
     @get("/{review_id:uuid}")
     async def get_review(self, peer: NamedDependency[PeerReviewService], review_id: FromPath[UUID]) -> PeerReviewOut:
+        """One review assigned to you, with the work to review (its author is not named)."""
         return await self._out(peer, await peer.own_review(review_id))
 
     @post("/{review_id:uuid}", status_code=HTTP_200_OK)
     async def submit_review(
         self, peer: NamedDependency[PeerReviewService], review_id: FromPath[UUID], data: JSONBody[ReviewIn]
     ) -> PeerReviewOut:
+        """Submit your scores and comments for a review assigned to you, before its deadline."""
         review = await peer.complete(review_id, data.scores, data.comment)
         return await self._out(peer, review)
 

@@ -59,6 +59,7 @@ class QuestionBankController(Controller):
 
     @post("/")
     async def create_bank(self, authoring: NamedDependency[QuizAuthoring], data: JSONBody[BankIn]) -> BankOut:
+        """Create a question bank for a course."""
         return await authoring.bank_out(await authoring.create_bank(data))
 
     @get("/")
@@ -71,18 +72,21 @@ class QuestionBankController(Controller):
 
     @get("/{bank_id:uuid}")
     async def get_bank(self, authoring: NamedDependency[QuizAuthoring], bank_id: FromPath[UUID]) -> BankOut:
+        """One question bank."""
         return await authoring.bank_out(await authoring.bank(bank_id))
 
     @post("/{bank_id:uuid}/questions")
     async def add_question(
         self, authoring: NamedDependency[QuizAuthoring], bank_id: FromPath[UUID], data: JSONBody[QuestionIn]
     ) -> QuestionOut:
+        """Add a question to a bank."""
         return question_out(await authoring.add_question(bank_id, data))
 
     @get("/{bank_id:uuid}/questions")
     async def list_questions(
         self, authoring: NamedDependency[QuizAuthoring], bank_id: FromPath[UUID], page: NamedDependency[PageParams]
     ) -> Page[QuestionOut]:
+        """The questions of a bank."""
         items, total = await authoring.list_questions(bank_id, page.limit, page.offset)
         return Page([question_out(q) for q in items], total, page.limit, page.offset)
 
@@ -95,6 +99,7 @@ class QuizController(Controller):
 
     @post("/", guards=[requires_author])
     async def create_quiz(self, authoring: NamedDependency[QuizAuthoring], data: JSONBody[QuizIn]) -> QuizOut:
+        """Create a quiz that draws its questions from banks."""
         return quiz_out(await authoring.create_quiz(data), staff=True)
 
     @get("/{quiz_id:uuid}")
@@ -127,6 +132,7 @@ class QuizController(Controller):
     async def item_analysis(
         self, authoring: NamedDependency[QuizAuthoring], quiz_id: FromPath[UUID]
     ) -> ItemAnalysisOut:
+        """Per-question statistics of the quiz's submitted attempts."""
         return await authoring.item_analysis(quiz_id)
 
 
@@ -146,6 +152,7 @@ class AttemptController(Controller):
     async def save_answers(
         self, attempts: NamedDependency[AttemptService], attempt_id: FromPath[UUID], data: JSONBody[AnswersIn]
     ) -> AttemptOut:
+        """Save answers of an attempt in progress (autosave)."""
         attempt, quiz = await attempts.save_answers(attempt_id, data.answers)
         return await attempts.out(attempt, quiz)
 
@@ -153,5 +160,6 @@ class AttemptController(Controller):
     async def submit(
         self, attempts: NamedDependency[AttemptService], attempt_id: FromPath[UUID], data: JSONBody[SubmitIn]
     ) -> AttemptOut:
+        """Submit an attempt for grading."""
         attempt, quiz = await attempts.submit(attempt_id, data.answers)
         return await attempts.out(attempt, quiz)

@@ -23,6 +23,7 @@ from lms.assessments.notifications import REASSIGN_TASK, notify
 from lms.assessments.peer import assign_reviewers, plan_replacements
 from lms.lib.errors import Conflict, NotFound
 from lms.lib.jobs import enqueue_after_commit
+from lms.lib.lookup import get_or_404
 from lms.lib.pagination import count_and_fetch
 
 
@@ -153,9 +154,9 @@ class PeerReviewService:
         if staff:
             assignment = await self.assignments.staff_assignment(assignment_id)
         else:
-            found = await self.session.get(Assignment, assignment_id)
-            if found is None:
-                raise NotFound("assignment not found", field="assignment_id")
+            found = await get_or_404(
+                self.session, Assignment, assignment_id, "assignment not found", field="assignment_id"
+            )
             assignment = found
         reviews = list(
             await self.session.scalars(

@@ -73,6 +73,7 @@ class CourseController(Controller):
     async def create_course(
         self, catalogue: NamedDependency[CatalogueService], data: JSONBody[CourseCreate]
     ) -> CourseOut:
+        """Create a draft course."""
         return await catalogue.describe(await catalogue.create_course(data))
 
     @get("/{course_id:uuid}")
@@ -91,12 +92,14 @@ class CourseController(Controller):
     async def update_course(
         self, catalogue: NamedDependency[CatalogueService], course_id: FromPath[UUID], data: JSONBody[CourseUpdate]
     ) -> CourseOut:
+        """Change a course's details (the fields given)."""
         return await catalogue.describe(await catalogue.update_course(course_id, data))
 
     @post("/{course_id:uuid}/publish", guards=[requires_author], status_code=HTTP_200_OK)
     async def publish(
         self, catalogue: NamedDependency[CatalogueService], course_id: FromPath[UUID], data: JSONBody[PublishIn]
     ) -> VersionOut:
+        """Publish the draft as a new version (now, or at `publish_at`)."""
         version = await catalogue.publish(course_id, data.note, data.publish_at)
         return VersionOut(
             id=version.id,
@@ -109,6 +112,7 @@ class CourseController(Controller):
 
     @post("/{course_id:uuid}/archive", guards=[requires_author], status_code=HTTP_200_OK)
     async def archive(self, catalogue: NamedDependency[CatalogueService], course_id: FromPath[UUID]) -> CourseOut:
+        """Archive a course."""
         return await catalogue.describe(await catalogue.archive(course_id))
 
     @get("/{course_id:uuid}/versions", guards=[requires_author])
@@ -122,6 +126,7 @@ class CourseController(Controller):
     async def rollback(
         self, catalogue: NamedDependency[CatalogueService], course_id: FromPath[UUID], number: VersionNumber
     ) -> CourseOut:
+        """Make an earlier published version the course's current one again."""
         await catalogue.rollback(course_id, number)
         return await catalogue.describe(await catalogue.get_course(course_id), with_structure=True)
 
@@ -129,6 +134,7 @@ class CourseController(Controller):
     async def add_module(
         self, catalogue: NamedDependency[CatalogueService], course_id: FromPath[UUID], data: JSONBody[ModuleCreate]
     ) -> ModuleOut:
+        """Add a module to a course."""
         return module_out(await catalogue.add_module(course_id, data))
 
     @patch("/{course_id:uuid}/modules/{module_id:uuid}", guards=[requires_author])
@@ -139,12 +145,14 @@ class CourseController(Controller):
         module_id: FromPath[UUID],
         data: JSONBody[ModuleUpdate],
     ) -> ModuleOut:
+        """Change a module (the fields given)."""
         return module_out(await catalogue.update_module(course_id, module_id, data))
 
     @delete("/{course_id:uuid}/modules/{module_id:uuid}", guards=[requires_author], status_code=HTTP_200_OK)
     async def delete_module(
         self, catalogue: NamedDependency[CatalogueService], course_id: FromPath[UUID], module_id: FromPath[UUID]
     ) -> dict[str, str]:
+        """Delete a module and its lessons from the course's draft."""
         await catalogue.delete_module(course_id, module_id)
         return {"status": "deleted", "id": str(module_id)}
 
@@ -152,6 +160,7 @@ class CourseController(Controller):
     async def reorder_modules(
         self, catalogue: NamedDependency[CatalogueService], course_id: FromPath[UUID], data: JSONBody[ReorderIn]
     ) -> list[ModuleOut]:
+        """Set the order of the course's modules (all of its module ids, in order)."""
         return [module_out(m) for m in await catalogue.reorder_modules(course_id, data.ids)]
 
     @post("/{course_id:uuid}/modules/{module_id:uuid}/lessons", guards=[requires_author], status_code=HTTP_201_CREATED)
@@ -162,6 +171,7 @@ class CourseController(Controller):
         module_id: FromPath[UUID],
         data: JSONBody[LessonCreate],
     ) -> LessonOut:
+        """Add a lesson to a module of a draft course."""
         return lesson_out(await catalogue.add_lesson(course_id, module_id, data))
 
     @put("/{course_id:uuid}/modules/{module_id:uuid}/lessons/order", guards=[requires_author])
@@ -172,6 +182,7 @@ class CourseController(Controller):
         module_id: FromPath[UUID],
         data: JSONBody[ReorderIn],
     ) -> list[LessonOut]:
+        """Set the order of a module's lessons (all of its lesson ids, in order)."""
         return [lesson_out(lesson) for lesson in await catalogue.reorder_lessons(course_id, module_id, data.ids)]
 
     @patch("/{course_id:uuid}/lessons/{lesson_id:uuid}", guards=[requires_author])
@@ -182,12 +193,14 @@ class CourseController(Controller):
         lesson_id: FromPath[UUID],
         data: JSONBody[LessonUpdate],
     ) -> LessonOut:
+        """Change a lesson (the fields given)."""
         return lesson_out(await catalogue.update_lesson(course_id, lesson_id, data))
 
     @delete("/{course_id:uuid}/lessons/{lesson_id:uuid}", guards=[requires_author], status_code=HTTP_200_OK)
     async def delete_lesson(
         self, catalogue: NamedDependency[CatalogueService], course_id: FromPath[UUID], lesson_id: FromPath[UUID]
     ) -> dict[str, str]:
+        """Delete a lesson from the course's draft (published versions keep it)."""
         await catalogue.delete_lesson(course_id, lesson_id)
         return {"status": "deleted", "id": str(lesson_id)}
 
@@ -220,6 +233,7 @@ class SharedCatalogueController(Controller):
 
     @delete("/{course_id:uuid}/offer", status_code=HTTP_200_OK)
     async def withdraw(self, catalogue: NamedDependency[CatalogueService], course_id: FromPath[UUID]) -> dict[str, str]:
+        """Stop offering a shared course to this site's learners (idempotent)."""
         await catalogue.withdraw_shared(course_id)
         return {"status": "withdrawn", "course_id": str(course_id)}
 
@@ -277,6 +291,7 @@ class ProgramController(Controller):
     async def list_programs(
         self, programs: NamedDependency[ProgramService], page: NamedDependency[PageParams]
     ) -> Page[ProgramOut]:
+        """Programs of this site."""
         items, total = await programs.list_programs(page.limit, page.offset)
         return Page(
             items=[await programs.describe(p) for p in items], total=total, limit=page.limit, offset=page.offset
@@ -286,10 +301,12 @@ class ProgramController(Controller):
     async def create_program(
         self, programs: NamedDependency[ProgramService], data: JSONBody[ProgramCreate]
     ) -> ProgramOut:
+        """Create a program: an ordered path of courses."""
         return await programs.describe(await programs.create(data))
 
     @get("/{program_id:uuid}")
     async def get_program(self, programs: NamedDependency[ProgramService], program_id: FromPath[UUID]) -> ProgramOut:
+        """One program with its ordered courses."""
         return await programs.describe(await programs.get(program_id))
 
     @put("/{program_id:uuid}/courses", guards=[requires_author])
@@ -303,4 +320,5 @@ class ProgramController(Controller):
     async def set_status(
         self, programs: NamedDependency[ProgramService], program_id: FromPath[UUID], data: JSONBody[ProgramStatusIn]
     ) -> ProgramOut:
+        """Release, or archive, a program."""
         return await programs.describe(await programs.set_status(program_id, data.status))

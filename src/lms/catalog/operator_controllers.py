@@ -12,19 +12,22 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from lms.catalog.models import Course
 from lms.catalog.shared import SharedCatalogueAdmin, SharedCourseAdminOut, ShareIn
+from lms.config import Settings
+from lms.db.engines import Database
 from lms.lib.pagination import Page, PageParams
 from lms.lib.params import AppRequest
 from lms.tenancy.guards import requires_operator
 from lms.tenancy.services import Actor
 
 
-async def provide_shared_admin(request: AppRequest) -> AsyncGenerator[SharedCatalogueAdmin, None]:
-    state = request.app.state
+async def provide_shared_admin(
+    request: AppRequest, database: NamedDependency[Database], settings: NamedDependency[Settings]
+) -> AsyncGenerator[SharedCatalogueAdmin, None]:
     operator = request.state.operator
     actor = Actor(name=operator.email, operator_id=operator.id, request_id=request.scope["state"].get("request_id"))
-    async with state.db.operator_sessions() as session:
+    async with database.operator_sessions() as session:
         try:
-            yield SharedCatalogueAdmin(session, actor, state.settings.public_base_domain)
+            yield SharedCatalogueAdmin(session, actor, settings.public_base_domain)
             await session.commit()
         except BaseException:
             await session.rollback()
@@ -68,4 +71,5 @@ class SharedCatalogueOperatorController(Controller):
     async def archive(
         self, admin: NamedDependency[SharedCatalogueAdmin], course_id: FromPath[UUID]
     ) -> SharedCourseAdminOut:
+        """Archive a course of the shared catalogue."""
         return shared_out(await admin.archive(course_id))

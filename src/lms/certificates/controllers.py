@@ -36,12 +36,8 @@ from lms.identity.principal import Principal, requires_user
 from lms.lib.errors import NotFound, error_body
 from lms.lib.pagination import Page, PageParams
 from lms.lib.params import AppRequest, Expires
+from lms.tenancy.resolver import ResolvedTenant
 from lms.web.controllers import page
-
-
-def _settings(request: AppRequest) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 def _wants_json(request: AppRequest) -> bool:
@@ -116,10 +112,13 @@ class VerificationController(Controller):
 
     @get("/verify/{cert_id:str}", guards=[public_verification, requires_verification_quota])
     async def verify(
-        self, request: AppRequest, db_session: NamedDependency[AsyncSession], cert_id: FromPath[str]
+        self,
+        request: AppRequest,
+        settings: NamedDependency[Settings],
+        db_session: NamedDependency[AsyncSession],
+        cert_id: FromPath[str],
     ) -> Any:
         """HTML for people, JSON (Accept: application/json) for machines."""
-        settings = _settings(request)
         parsed = services.parse_cert_id(cert_id)
         cert = await db_session.get(Certificate, parsed) if parsed else None
         if cert is None:
@@ -133,15 +132,14 @@ class VerificationController(Controller):
     @get("/certificates/files/{file_name:str}", guards=[public_signed_download], media_type="application/pdf")
     async def download(
         self,
-        request: AppRequest,
+        settings: NamedDependency[Settings],
+        tenant: NamedDependency[ResolvedTenant],
         db_session: NamedDependency[AsyncSession],
         file_name: FromPath[str],
         expires: Expires,
         signature: Annotated[str, QueryParameter(max_length=128)],
     ) -> Response[bytes]:
-        settings = _settings(request)
         cert_id = services.parse_cert_id(file_name.removesuffix(".pdf")) if file_name.endswith(".pdf") else None
-        tenant = request.scope["state"]["tenant"]
         if cert_id is None or not download_signature_valid(settings.secret_key, tenant.id, cert_id, expires, signature):
             raise NotFound("this download link is invalid or has expired")
         cert = await db_session.get(Certificate, cert_id)
@@ -158,10 +156,13 @@ class VerificationController(Controller):
         )
 
     @get("/credentials/issuer", guards=[public_issuer_profile])
-    async def issuer(self, request: AppRequest, db_session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+    async def issuer(
+        self,
+        settings: NamedDependency[Settings],
+        tenant: NamedDependency[ResolvedTenant],
+        db_session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
         """The tenant's Open Badges issuer profile with its credential verification keys."""
-        settings = _settings(request)
-        tenant = request.scope["state"]["tenant"]
         site = await services.tenant_site(db_session, settings, tenant.id)
         return issuer_profile(
             site.issuer, settings.secret_key, tenant.id, range(1, settings.certificate_key_version + 1)
@@ -176,14 +177,14 @@ class MyCertificatesController(Controller):
     @get("/")
     async def list_mine(
         self,
-        request: AppRequest,
+        settings: NamedDependency[Settings],
         db_session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         page: NamedDependency[PageParams],
     ) -> Page[CertificateOut]:
         """The signed-in learner's certificates, newest first, with download links."""
         certs, total = await lifecycle.certificates_of(db_session, principal.user_id, page.limit, page.offset)
-        items = await certificate_out(db_session, _settings(request), certs, self.path)
+        items = await certificate_out(db_session, settings, certs, self.path)
         return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
     @get("/{cert_id:uuid}/credential")
@@ -209,42 +210,44 @@ class CertificateAdminController(Controller):
     @get("/")
     async def list_certificates(
         self,
-        request: AppRequest,
+        settings: NamedDependency[Settings],
         db_session: NamedDependency[AsyncSession],
         page: NamedDependency[PageParams],
         user_id: FromQuery[UUID | None] = None,
         course_id: FromQuery[UUID | None] = None,
     ) -> Page[CertificateOut]:
+        """Certificates issued on this site; filter by `user_id` or `course_id`."""
         certs, total = await lifecycle.certificates_of_tenant(db_session, page.limit, page.offset, user_id, course_id)
-        items = await certificate_out(db_session, _settings(request), certs, MyCertificatesController.path)
+        items = await certificate_out(db_session, settings, certs, MyCertificatesController.path)
         return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
     @get("/{cert_id:uuid}")
     async def get_one(
-        self, request: AppRequest, db_session: NamedDependency[AsyncSession], cert_id: FromPath[UUID]
+        self, settings: NamedDependency[Settings], db_session: NamedDependency[AsyncSession], cert_id: FromPath[UUID]
     ) -> CertificateOut:
+        """One certificate of this site."""
         cert = await services.get_certificate(db_session, cert_id)
-        return (await certificate_out(db_session, _settings(request), [cert], MyCertificatesController.path))[0]
+        return (await certificate_out(db_session, settings, [cert], MyCertificatesController.path))[0]
 
     @post("/{cert_id:uuid}/revoke", status_code=HTTP_200_OK)
     async def revoke(
         self,
-        request: AppRequest,
+        settings: NamedDependency[Settings],
         db_session: NamedDependency[AsyncSession],
         cert_id: FromPath[UUID],
         data: JSONBody[RevokeIn],
     ) -> CertificateOut:
         """Revoke with a reason; the public verification page shows it."""
         cert = await lifecycle.revoke(db_session, cert_id, data.reason)
-        return (await certificate_out(db_session, _settings(request), [cert], MyCertificatesController.path))[0]
+        return (await certificate_out(db_session, settings, [cert], MyCertificatesController.path))[0]
 
     @post("/{cert_id:uuid}/reissue", status_code=HTTP_200_OK)
     async def reissue(
-        self, request: AppRequest, db_session: NamedDependency[AsyncSession], cert_id: FromPath[UUID]
+        self, settings: NamedDependency[Settings], db_session: NamedDependency[AsyncSession], cert_id: FromPath[UUID]
     ) -> CertificateOut:
         """Issue a replacement under the learner's current name (after a correction); the old id is superseded."""
-        cert = await lifecycle.reissue(db_session, _settings(request), cert_id)
-        return (await certificate_out(db_session, _settings(request), [cert], MyCertificatesController.path))[0]
+        cert = await lifecycle.reissue(db_session, settings, cert_id)
+        return (await certificate_out(db_session, settings, [cert], MyCertificatesController.path))[0]
 
     @put("/policies/{course_id:uuid}")
     async def set_policy(

@@ -21,16 +21,15 @@ from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.identity.mail import queue_email
 from lms.identity.models import User
-from lms.lib.errors import Conflict, NotFound
+from lms.lib.errors import Conflict
 from lms.lib.jobs import enqueue_after_commit
+from lms.lib.lookup import get_or_404
 from lms.tenancy.models import Tenant, TenantStatus
 
 
 async def revoke(session: AsyncSession, cert_id: UUID, reason: str) -> Certificate:
     """Revoke with a reason the public verification page shows."""
-    cert = await session.get(Certificate, cert_id, with_for_update=True)
-    if cert is None:
-        raise NotFound("certificate not found", field="cert_id")
+    cert = await get_or_404(session, Certificate, cert_id, "certificate not found", field="cert_id", for_update=True)
     if cert.state is not CertificateState.ACTIVE:
         raise Conflict(f"the certificate is already {cert.state.value}", field="cert_id")
     cert.state = CertificateState.REVOKED
@@ -45,14 +44,10 @@ async def reissue(session: AsyncSession, settings: Settings, cert_id: UUID) -> C
 
     The validity period is kept: a correction does not extend a certificate.
     """
-    old = await session.get(Certificate, cert_id, with_for_update=True)
-    if old is None:
-        raise NotFound("certificate not found", field="cert_id")
+    old = await get_or_404(session, Certificate, cert_id, "certificate not found", field="cert_id", for_update=True)
     if old.state is not CertificateState.ACTIVE:
         raise Conflict(f"only an active certificate can be re-issued; this one is {old.state.value}", field="cert_id")
-    user = await session.get(User, old.user_id)
-    if user is None:
-        raise NotFound("the learner no longer exists", field="cert_id")
+    user = await get_or_404(session, User, old.user_id, "the learner no longer exists", field="cert_id")
     site = await tenant_site(session, settings, old.tenant_id)
     last = (
         await session.execute(
@@ -139,7 +134,7 @@ async def send_expiry_reminders(
     )
     site: TenantSite | None = None
     sent = 0
-    for cert, policy, user in rows.tuples():
+    for cert, policy, user in rows:
         assert cert.expires_at is not None
         if cert.expires_at - timedelta(days=policy.remind_days_before) > now:
             continue
@@ -187,9 +182,7 @@ async def set_policy(
     remind_days_before: int,
 ) -> CertificatePolicy:
     """Create or replace a course's certificate policy; it applies to certificates issued afterwards."""
-    course = await session.get(Course, course_id)
-    if course is None:
-        raise NotFound("course not found", field="course_id")
+    course = await get_or_404(session, Course, course_id, "course not found", field="course_id")
     policy = (
         await session.execute(select(CertificatePolicy).where(CertificatePolicy.course_id == course_id))
     ).scalar_one_or_none()

@@ -29,6 +29,7 @@ from lms.db.engines import Database
 from lms.identity.models import User
 from lms.learning.models import Enrollment, EnrollmentStatus
 from lms.lib.errors import NotFound
+from lms.lib.lookup import get_or_404
 from lms.tenancy.models import Tenant, TenantDomain
 from lms.web.branding import DEFAULT_ACCENT, DEFAULT_LOGO, DEFAULT_PRIMARY
 
@@ -327,7 +328,5 @@ def parse_cert_id(raw: str) -> UUID | None:
 
 
 async def get_certificate(session: AsyncSession, cert_id: UUID) -> Certificate:
-    cert = await session.get(Certificate, cert_id)
-    if cert is None:
-        raise NotFound("certificate not found", field="cert_id")
+    cert = await get_or_404(session, Certificate, cert_id, "certificate not found", field="cert_id")
     return cert

@@ -16,7 +16,8 @@ from lms.identity.mail import queue_email
 from lms.identity.models import ActionPurpose, ActionToken, Role, User, UserStatus
 from lms.identity.schemas import UserCreate, UserOut, UserUpdate
 from lms.identity.sessions import new_opaque_token, revoke_user_sessions, token_hash
-from lms.lib.errors import Conflict, NotFound, ValidationFailed
+from lms.lib.errors import Conflict, ValidationFailed
+from lms.lib.lookup import get_or_404
 
 INVITATION_LIFETIME = timedelta(days=7)
 PASSWORD_RESET_LIFETIME = timedelta(hours=1)
@@ -81,9 +82,7 @@ class UserDirectory:
         self.site_url = site_url.rstrip("/")
 
     async def get(self, user_id: UUID) -> User:
-        user = await self.session.get(User, user_id)
-        if user is None:
-            raise NotFound("user not found")
+        user = await get_or_404(self.session, User, user_id, "user not found")
         return user
 
     async def find_by_email(self, email: str) -> User | None:

@@ -7,13 +7,17 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Response, get, patch, post
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms.config import Settings
 from lms.db.binding import tenant_session
+from lms.db.engines import Database
 from lms.identity.accounts import UserDirectory, user_out
+from lms.identity.keys import KeyRing
 from lms.identity.mfa import TotpFactor
 from lms.identity.models import Role, User, UserStatus
 from lms.identity.principal import (
@@ -47,8 +51,10 @@ from lms.identity.signin import (
 )
 from lms.identity.throttle import SignInThrottle
 from lms.lib.errors import NotFound, Unauthorized, error_body
+from lms.lib.lookup import get_or_404
 from lms.lib.pagination import Page, PageParams
 from lms.lib.params import AppRequest
+from lms.tenancy.resolver import ResolvedTenant
 
 
 @get(
@@ -60,6 +66,44 @@ from lms.lib.params import AppRequest
 async def jwks(request: AppRequest) -> dict[str, Any]:
     """Public keys that verify access tokens (current and not yet expired retired keys)."""
     return await request.app.state.key_ring.jwks()  # type: ignore[no-any-return]
+
+
+def provide_session_issuer(
+    db_session: NamedDependency[AsyncSession], key_ring: NamedDependency[KeyRing], settings: NamedDependency[Settings]
+) -> SessionIssuer:
+    return SessionIssuer(db_session, key_ring, settings.access_token_minutes)
+
+
+def provide_throttle(
+    redis: NamedDependency[Redis], tenant: NamedDependency[ResolvedTenant], settings: NamedDependency[Settings]
+) -> SignInThrottle:
+    return SignInThrottle(redis, tenant.id, namespace=settings.celery_queue)
+
+
+def provide_totp(
+    db_session: NamedDependency[AsyncSession],
+    redis: NamedDependency[Redis],
+    tenant: NamedDependency[ResolvedTenant],
+    settings: NamedDependency[Settings],
+) -> TotpFactor:
+    return TotpFactor(db_session, redis, settings.celery_queue, settings.secret_key, tenant.name)
+
+
+def provide_directory(
+    request: AppRequest,
+    db_session: NamedDependency[AsyncSession],
+    tenant: NamedDependency[ResolvedTenant],
+    settings: NamedDependency[Settings],
+) -> UserDirectory:
+    return UserDirectory(db_session, tenant.id, settings, site_url(request))
+
+
+IDENTITY_SERVICES = {
+    "sessions": Provide(provide_session_issuer, sync_to_thread=False),
+    "throttle": Provide(provide_throttle, sync_to_thread=False),
+    "totp": Provide(provide_totp, sync_to_thread=False),
+    "directory": Provide(provide_directory, sync_to_thread=False),
+}
 
 
 class MeOut(msgspec.Struct):
@@ -77,13 +121,19 @@ class MeController(Controller):
     tags = ["identity"]
 
     @get("/")
-    async def me(self, request: AppRequest, principal: NamedDependency[Principal]) -> MeOut:
+    async def me(
+        self,
+        database: NamedDependency[Database],
+        settings: NamedDependency[Settings],
+        principal: NamedDependency[Principal],
+    ) -> MeOut:
+        """The signed-in user's profile and roles."""
         cached = cached_profile(principal.tenant_id, principal.user_id)
         if isinstance(cached, MeOut):
             return cached
         # The principal's tenant is the host's tenant (checked when the token was accepted). The session
         # is opened only on a cache miss, which keeps this hot route cheap.
-        async with tenant_session(request.app.state.db.app_sessions, principal.tenant_id) as session:
+        async with tenant_session(database.app_sessions, principal.tenant_id) as session:
             user = await session.get(User, principal.user_id)
         if user is None:
             raise NotFound("user not found")
@@ -95,13 +145,14 @@ class MeController(Controller):
             roles=list(user.roles),
             status=user.status.value,
         )
-        remember_profile(user.tenant_id, user.id, profile, request.app.state.settings.profile_cache_seconds)
+        remember_profile(user.tenant_id, user.id, profile, settings.profile_cache_seconds)
         return profile
 
 
 class PasswordController(Controller):
     path = "/api/v1/me/password"
     guards = [requires_user]
+    dependencies = IDENTITY_SERVICES
     tags = ["identity"]
 
     @post("/", status_code=HTTP_200_OK)
@@ -109,16 +160,16 @@ class PasswordController(Controller):
         self,
         request: AppRequest,
         db_session: NamedDependency[AsyncSession],
+        sessions: NamedDependency[SessionIssuer],
+        throttle: NamedDependency[SignInThrottle],
         principal: NamedDependency[Principal],
         data: JSONBody[PasswordChange],
     ) -> Response[TokenOut]:
         """Change the password: every other session ends; this one continues with new tokens."""
-        user = await db_session.get(User, principal.user_id)
-        if user is None:
-            raise NotFound("user not found")
+        user = await get_or_404(db_session, User, principal.user_id, "user not found")
         ip = request.client.host if request.client else "unknown"
-        await change_password(db_session, user, data.current_password, data.new_password, throttle_of(request), ip)
-        return signed_in(await sessions_of(request, db_session).start(user))
+        await change_password(db_session, user, data.current_password, data.new_password, throttle, ip)
+        return signed_in(await sessions.start(user))
 
 
 def tenant_id_of(request: AppRequest) -> UUID:
@@ -213,7 +264,9 @@ class AuthController(Controller):
             await sessions_of(request, db_session).revoke(raw)
         return Response({"status": "signed out"}, cookies=cleared_cookies())
 
-    @post("/invitations/accept", status_code=HTTP_200_OK)
+    @post(
+        "/invitations/accept", status_code=HTTP_200_OK, description="Accept an invitation: set a password and sign in."
+    )
     async def accept(
         self,
         request: AppRequest,
@@ -223,7 +276,11 @@ class AuthController(Controller):
         user = await accept_invitation(db_session, tenant_id_of(request), data.token, data.password, data.display_name)
         return signed_in(await sessions_of(request, db_session).start(user))
 
-    @post("/password-reset", status_code=HTTP_202_ACCEPTED)
+    @post(
+        "/password-reset",
+        status_code=HTTP_202_ACCEPTED,
+        description="Ask for a password reset e-mail; always 202, and only active accounts get a link.",
+    )
     async def request_reset(
         self,
         request: AppRequest,
@@ -233,7 +290,11 @@ class AuthController(Controller):
         await request_password_reset(directory_of(request, db_session), data.email, throttle_of(request))
         return {"status": "if this address has an account, a reset link is on its way"}
 
-    @post("/password-reset/confirm", status_code=HTTP_200_OK)
+    @post(
+        "/password-reset/confirm",
+        status_code=HTTP_200_OK,
+        description="Set a new password with the token from the reset e-mail.",
+    )
     async def confirm_reset(
         self,
         request: AppRequest,
@@ -249,64 +310,62 @@ class UsersController(Controller):
 
     path = "/api/v1/users"
     guards = [requires_role(Role.TENANT_ADMIN)]
+    dependencies = IDENTITY_SERVICES
     tags = ["identity"]
 
     @get("/")
     async def list_users(
         self,
-        request: AppRequest,
-        db_session: NamedDependency[AsyncSession],
+        directory: NamedDependency[UserDirectory],
         page: NamedDependency[PageParams],
         status: FromQuery[UserStatus | None] = None,
         role: FromQuery[Role | None] = None,
         q: FromQuery[str | None] = None,
     ) -> Page[UserOut]:
-        users, total = await directory_of(request, db_session).list(page.limit, page.offset, status, role, q)
+        """Users of this site; filter by `status`, `role` or a search text `q`."""
+        users, total = await directory.list(page.limit, page.offset, status, role, q)
         return Page(items=[user_out(u) for u in users], total=total, limit=page.limit, offset=page.offset)
 
     @post("/", status_code=HTTP_201_CREATED)
-    async def create_user(
-        self, request: AppRequest, db_session: NamedDependency[AsyncSession], data: JSONBody[UserCreate]
-    ) -> UserOut:
-        return user_out(await directory_of(request, db_session).create(data))
+    async def create_user(self, directory: NamedDependency[UserDirectory], data: JSONBody[UserCreate]) -> UserOut:
+        """Invite a user: the account is created and an invitation e-mail sent."""
+        return user_out(await directory.create(data))
 
     @get("/{user_id:uuid}")
-    async def get_user(
-        self, request: AppRequest, db_session: NamedDependency[AsyncSession], user_id: FromPath[UUID]
-    ) -> UserOut:
-        return user_out(await directory_of(request, db_session).get(user_id))
+    async def get_user(self, directory: NamedDependency[UserDirectory], user_id: FromPath[UUID]) -> UserOut:
+        """One user of this site."""
+        return user_out(await directory.get(user_id))
 
     @patch("/{user_id:uuid}")
     async def update_user(
         self,
-        request: AppRequest,
-        db_session: NamedDependency[AsyncSession],
+        directory: NamedDependency[UserDirectory],
         principal: NamedDependency[Principal],
         user_id: FromPath[UUID],
         data: JSONBody[UserUpdate],
     ) -> UserOut:
-        return user_out(await directory_of(request, db_session).update(user_id, data, principal.user_id))
+        """Change a user's name or roles."""
+        return user_out(await directory.update(user_id, data, principal.user_id))
 
     @post("/{user_id:uuid}/deactivate", status_code=HTTP_200_OK)
     async def deactivate_user(
         self,
-        request: AppRequest,
-        db_session: NamedDependency[AsyncSession],
+        directory: NamedDependency[UserDirectory],
         principal: NamedDependency[Principal],
         user_id: FromPath[UUID],
     ) -> UserOut:
-        return user_out(await directory_of(request, db_session).deactivate(user_id, principal.user_id))
+        """Deactivate an account: it can no longer sign in and its seat is freed."""
+        return user_out(await directory.deactivate(user_id, principal.user_id))
 
     @post("/{user_id:uuid}/reactivate", status_code=HTTP_200_OK)
-    async def reactivate_user(
-        self, request: AppRequest, db_session: NamedDependency[AsyncSession], user_id: FromPath[UUID]
-    ) -> UserOut:
-        return user_out(await directory_of(request, db_session).reactivate(user_id))
+    async def reactivate_user(self, directory: NamedDependency[UserDirectory], user_id: FromPath[UUID]) -> UserOut:
+        """Reactivate a deactivated account (it takes a seat again)."""
+        return user_out(await directory.reactivate(user_id))
 
     @post("/{user_id:uuid}/invitation", status_code=HTTP_202_ACCEPTED)
     async def resend_invitation(
-        self, request: AppRequest, db_session: NamedDependency[AsyncSession], user_id: FromPath[UUID]
+        self, directory: NamedDependency[UserDirectory], user_id: FromPath[UUID]
     ) -> dict[str, str]:
-        directory = directory_of(request, db_session)
+        """Send the invitation e-mail again, with a new link."""
         await directory.send_invitation(await directory.get(user_id))
         return {"status": "invitation sent"}

@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Controller, Response, get, post
+from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.dto import MsgspecDTO
 from litestar.openapi.datastructures import ResponseSpec
@@ -16,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.guards import requires_author
 from lms.catalog.schemas import MigrateIn
+from lms.config import Settings
+from lms.db.engines import Database
 from lms.identity.principal import Principal, requires_user
 from lms.learning import views
 from lms.learning.ingest import StreamKeys, decode_batch, ingest_append, ingest_events
@@ -36,7 +39,7 @@ from lms.learning.schemas import (
 )
 from lms.learning.services import EnrollmentService, enrollment_out
 from lms.lib.pagination import Page, PageParams
-from lms.lib.params import AppRequest, VersionNumber
+from lms.lib.params import VersionNumber
 
 
 async def provide_enrollments(
@@ -90,12 +93,14 @@ class EnrollmentController(Controller):
     async def get_enrollment(
         self, enrollments: NamedDependency[EnrollmentService], enrollment_id: FromPath[UUID]
     ) -> EnrollmentOut:
+        """One enrolment with its progress."""
         return (await enrollment_out(enrollments.session, [await enrollments.get(enrollment_id)]))[0]
 
     @post("/{enrollment_id:uuid}/status", status_code=HTTP_200_OK)
     async def set_status(
         self, enrollments: NamedDependency[EnrollmentService], enrollment_id: FromPath[UUID], data: JSONBody[StatusIn]
     ) -> EnrollmentOut:
+        """Change an enrolment's status."""
         enrollment = await enrollments.set_status(enrollment_id, data.status)
         return (await enrollment_out(enrollments.session, [enrollment]))[0]
 
@@ -143,12 +148,16 @@ class ProgressController(Controller):
         responses={422: ResponseSpec(EventsOut, description="No event was accepted; each result says why.")},
     )
     async def events(
-        self, request: AppRequest, principal: NamedDependency[Principal], data: JSONBody[ReceivedBatch]
+        self,
+        state: State,
+        settings: NamedDependency[Settings],
+        database: NamedDependency[Database],
+        principal: NamedDependency[Principal],
+        data: JSONBody[ReceivedBatch],
     ) -> Response[EventsOut]:
         """A batch of progress events: 202 with a result per event; 422 when none was accepted."""
-        keys = StreamKeys.for_queue(request.app.state.settings.celery_queue)
-        state = request.app.state
-        out = await ingest_events(state.db.app_sessions, ingest_append(state), keys, principal, data.events)
+        keys = StreamKeys.for_queue(settings.celery_queue)
+        out = await ingest_events(database.app_sessions, ingest_append(state), keys, principal, data.events)
         return Response(out, status_code=HTTP_202_ACCEPTED if out.accepted else HTTP_422_UNPROCESSABLE_ENTITY)
 
     @get("/lessons/{lesson_id:uuid}/resume")
@@ -158,6 +167,7 @@ class ProgressController(Controller):
         principal: NamedDependency[Principal],
         lesson_id: FromPath[UUID],
     ) -> ResumeOut:
+        """Where to resume a lesson (video position, scroll depth)."""
         return await views.resume(db_session, principal, lesson_id)
 
 
@@ -173,6 +183,7 @@ class LearnerController(Controller):
         principal: NamedDependency[Principal],
         page: NamedDependency[PageParams],
     ) -> Page[MyCourseOut]:
+        """Your enrolments with progress, most recently active first."""
         return await views.my_courses(db_session, principal, page)
 
     @get("/due")
@@ -189,6 +200,7 @@ class LearnerController(Controller):
     async def continue_learning(
         self, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
     ) -> ContinueOut | None:
+        """Where to continue: the most recently active unfinished course and lesson."""
         return await views.continue_learning(db_session, principal)
 
     @get("/courses/{course_id:uuid}/lessons/{lesson_id:uuid}")

@@ -27,6 +27,7 @@ from lms.learning.models import (
 )
 from lms.lib.errors import NotFound
 from lms.lib.jobs import enqueue_after_commit
+from lms.lib.lookup import get_or_404
 
 COURSE_COMPLETED_TASK = "learning.course_completed"
 
@@ -204,9 +205,7 @@ async def record_assessment_result(
     The score kept is the best one. Raises NotFound when the lesson is unknown to this tenant or
     the user is not enrolled in its course.
     """
-    lesson = await session.get(Lesson, lesson_id)
-    if lesson is None:
-        raise NotFound("lesson not found", field="lesson_id")
+    lesson = await get_or_404(session, Lesson, lesson_id, "lesson not found", field="lesson_id")
     enrollment = (
         await session.execute(
             select(Enrollment).where(Enrollment.user_id == user_id, Enrollment.course_id == lesson.course_id)

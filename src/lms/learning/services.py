@@ -26,6 +26,7 @@ from lms.learning.progress import migrate_enrollments, new_id
 from lms.learning.schemas import BulkResult, EnrollmentOut
 from lms.learning.seats import reserve_seat
 from lms.lib.errors import DomainError, Forbidden, NotFound, ValidationFailed
+from lms.lib.lookup import get_or_404
 from lms.tenancy.models import Tenant, TenantStatus
 
 ACTIVE_STATES = (EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)
@@ -175,9 +176,7 @@ class EnrollmentService:
         """Move learners onto another published version of the course (instructors, admins)."""
         if not self.can_assign:
             raise Forbidden("only an instructor or a tenant admin can migrate learners")
-        course = await self.session.get(Course, course_id)
-        if course is None:
-            raise NotFound("course not found", field="course_id")
+        course = await get_or_404(self.session, Course, course_id, "course not found", field="course_id")
         if course.is_shared:
             raise Forbidden("learners on shared courses follow the shared catalogue's versions")
         version = (
@@ -205,9 +204,7 @@ class EnrollmentService:
         return course
 
     async def _active_user(self, user_id: UUID) -> User:
-        user = await self.session.get(User, user_id)
-        if user is None:
-            raise NotFound("user not found", field="user_id")
+        user = await get_or_404(self.session, User, user_id, "user not found", field="user_id")
         if user.status is UserStatus.DEACTIVATED:
             raise ValidationFailed("this user is deactivated", field="user_id")
         return user

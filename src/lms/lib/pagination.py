@@ -49,7 +49,7 @@ async def count_and_fetch(
     total = (await session.execute(select(func.count()).select_from(statement.order_by(None).subquery()))).scalar_one()
     result = await session.execute(statement.limit(limit).offset(offset))
     # One selected entity gives the entities themselves; several give row tuples.
-    rows = result.scalars().all() if len(statement.selected_columns) == 1 else result.all()
+    rows = result.scalars().all() if len(statement.column_descriptions) == 1 else result.all()
     return list(rows), int(total)
 
 

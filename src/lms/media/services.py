@@ -15,6 +15,7 @@ from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.lib.errors import Conflict, NotFound, TooLarge, ValidationFailed
 from lms.lib.jobs import enqueue_after_commit
+from lms.lib.lookup import get_or_404
 from lms.lib.storage import Storage, StorageError, media_prefix
 from lms.media.models import AssetStatus, MediaAsset, MediaCaption, MediaUpload, PlaybackEvent, UploadStatus
 from lms.media.pipeline import source_key
@@ -91,9 +92,7 @@ class UploadService:
         return upload
 
     async def get(self, upload_id: UUID) -> MediaUpload:
-        upload = await self.session.get(MediaUpload, upload_id)
-        if upload is None:
-            raise NotFound("no such upload")
+        upload = await get_or_404(self.session, MediaUpload, upload_id, "no such upload")
         return upload
 
     async def _open(self, upload_id: UUID) -> MediaUpload:
@@ -197,9 +196,7 @@ class AssetService:
         self.storage = storage
 
     async def get(self, asset_id: UUID) -> MediaAsset:
-        asset = await self.session.get(MediaAsset, asset_id)
-        if asset is None:
-            raise NotFound("no such media asset")
+        asset = await get_or_404(self.session, MediaAsset, asset_id, "no such media asset")
         return asset
 
     async def list_assets(self, limit: int, offset: int, status: AssetStatus | None) -> tuple[list[MediaAsset], int]:

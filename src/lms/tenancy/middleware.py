@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from html import escape
 
 import structlog
@@ -26,9 +27,17 @@ PLATFORM_PATHS = [
 ]
 
 
+_PLATFORM_PATH = re.compile("|".join(PLATFORM_PATHS))
+
+
+def is_platform_path(scope: Scope) -> bool:
+    """Matched on the request path itself: the platform prefixes cover routes mounted under them too."""
+    return _PLATFORM_PATH.match(scope["path"]) is not None
+
+
 class TenantMiddleware(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
-    exclude_path_pattern = tuple(PLATFORM_PATHS)
+    should_bypass_for_scope = staticmethod(is_platform_path)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         resolver: TenantResolver = scope["litestar_app"].state.tenant_resolver

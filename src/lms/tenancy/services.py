@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.lib.errors import Conflict, NotFound, ValidationFailed
 from lms.lib.jobs import enqueue_after_commit
+from lms.lib.lookup import get_or_404
 from lms.tenancy.models import OperatorAuditEntry, Plan, Tenant, TenantDomain, TenantStatus
 from lms.tenancy.schemas import RESERVED_SLUGS, Branding, DomainOut, TenantOut
 
@@ -74,9 +75,7 @@ class TenantAdmin:
 
     # --- reads -------------------------------------------------------------------------------
     async def get(self, tenant_id: UUID) -> Tenant:
-        tenant = await self.session.get(Tenant, tenant_id)
-        if tenant is None:
-            raise NotFound("tenant not found")
+        tenant = await get_or_404(self.session, Tenant, tenant_id, "tenant not found")
         return tenant
 
     async def get_by_slug(self, slug: str) -> Tenant | None:

@@ -103,13 +103,13 @@ class SsoProvidersController(Controller):
         query = select(SsoProvider).order_by(SsoProvider.created_at, SsoProvider.id)
         return await paginate(db_session, query, page, lambda provider: provider_out(request, provider))
 
-    @get("/{provider_id:uuid}")
+    @get("/{provider_id:uuid}", description="One sign-in provider.")
     async def get_provider(
         self, request: AppRequest, db_session: NamedDependency[AsyncSession], provider_id: FromPath[UUID]
     ) -> ProviderOut:
         return provider_out(request, await get_provider(db_session, provider_id))
 
-    @post("/oidc", status_code=HTTP_201_CREATED)
+    @post("/oidc", status_code=HTTP_201_CREATED, description="Add an OpenID Connect sign-in provider to this site.")
     async def create_oidc(
         self, request: AppRequest, db_session: NamedDependency[AsyncSession], data: JSONBody[OidcProviderIn]
     ) -> ProviderOut:
@@ -120,7 +120,7 @@ class SsoProvidersController(Controller):
         await db_session.flush()
         return provider_out(request, provider)
 
-    @put("/{provider_id:uuid}/oidc")
+    @put("/{provider_id:uuid}/oidc", description="Replace an OpenID Connect provider's settings.")
     async def replace_oidc(
         self,
         request: AppRequest,
@@ -134,7 +134,7 @@ class SsoProvidersController(Controller):
         await db_session.flush()
         return provider_out(request, provider)
 
-    @delete("/{provider_id:uuid}", status_code=HTTP_200_OK)
+    @delete("/{provider_id:uuid}", status_code=HTTP_200_OK, description="Remove a sign-in provider.")
     async def delete_provider(
         self, db_session: NamedDependency[AsyncSession], provider_id: FromPath[UUID]
     ) -> dict[str, str]:

@@ -84,7 +84,7 @@ class SamlProvidersController(Controller):
     guards = [requires_role(Role.TENANT_ADMIN)]
     tags = ["identity"]
 
-    @post("/saml", status_code=HTTP_201_CREATED)
+    @post("/saml", status_code=HTTP_201_CREATED, description="Add a SAML sign-in provider to this site.")
     async def create_saml(
         self, request: AppRequest, db_session: NamedDependency[AsyncSession], data: JSONBody[SamlProviderIn]
     ) -> ProviderOut:
@@ -95,7 +95,7 @@ class SamlProvidersController(Controller):
         await db_session.flush()
         return provider_out(request, provider)
 
-    @put("/{provider_id:uuid}/saml")
+    @put("/{provider_id:uuid}/saml", description="Replace a SAML provider's settings.")
     async def replace_saml(
         self,
         request: AppRequest,
