@@ -120,15 +120,27 @@ def description_for(handler: HTTPRouteHandler) -> str:
     return f"{doc}\n\n{_access_sentence(handler)}" if doc else _access_sentence(handler)
 
 
+RESERVED_KWARGS = frozenset({"self", "request", "state", "scope", "headers", "cookies", "socket"})
+
+
 def _has_inputs(handler: HTTPRouteHandler) -> bool:
-    """Whether the route takes a body, or path/query parameters that can be invalid."""
-    params = handler.parsed_fn_signature.parameters
-    return bool(set(params) - {"self", "request", "state", "scope", "headers", "cookies"})
+    """Whether the route reads a body or path/query parameters (its own or those of the providers it uses)."""
+    available = handler.resolve_dependencies()
+    pending, seen = list(handler.parsed_fn_signature.parameters), set()
+    while pending:
+        name = pending.pop()
+        if name in available:
+            if name not in seen:
+                seen.add(name)
+                pending.extend(available[name].parsed_fn_signature.parameters)
+        elif name not in RESERVED_KWARGS:
+            return True
+    return False
 
 
 def error_statuses_for(handler: HTTPRouteHandler, path: str) -> list[int]:
     statuses = [404]
-    if _has_inputs(handler) or handler.resolve_dependencies():
+    if _has_inputs(handler):
         statuses += [400, 422]
     if security_for(handler):
         statuses += [401, 403]

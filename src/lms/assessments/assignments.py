@@ -26,6 +26,7 @@ from lms.identity.principal import Principal
 from lms.learning.progress import record_assessment_result
 from lms.lib.errors import Conflict, NotFound, TooLarge, ValidationFailed
 from lms.lib.lookup import get_or_404
+from lms.lib.pagination import count_and_fetch
 
 # Executable formats refused whatever their name says.
 _EXECUTABLE_MAGIC = (b"MZ", b"\x7fELF", b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe", b"#!")
@@ -310,9 +311,7 @@ class AssignmentService:
         query = select(Submission).where(Submission.assignment_id == assignment_id)
         if status:
             query = query.where(Submission.status == status)
-        total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
-        rows = await self.session.scalars(query.order_by(Submission.created_at).limit(limit).offset(offset))
-        return list(rows), int(total or 0)
+        return await count_and_fetch(self.session, query.order_by(Submission.created_at), limit, offset)
 
     async def file(self, submission_id: UUID, number: int, filename: str) -> tuple[dict[str, Any], bytes]:
         """A submitted file, for its author, course staff or an assigned reviewer."""

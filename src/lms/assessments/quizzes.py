@@ -27,6 +27,7 @@ from lms.catalog.models import LessonType
 from lms.identity.principal import Principal
 from lms.lib.errors import Conflict, ValidationFailed
 from lms.lib.lookup import get_or_404
+from lms.lib.pagination import count_and_fetch
 
 # Share of attempts in the upper and lower groups of the discrimination index (Kelley's 27%).
 DISCRIMINATION_GROUP = 0.27
@@ -115,9 +116,7 @@ class QuizAuthoring:
     async def list_questions(self, bank_id: UUID, limit: int, offset: int) -> tuple[list[Question], int]:
         await self.bank(bank_id)
         query = select(Question).where(Question.bank_id == bank_id)
-        total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
-        rows = await self.session.scalars(query.order_by(Question.created_at, Question.id).limit(limit).offset(offset))
-        return list(rows), int(total or 0)
+        return await count_and_fetch(self.session, query.order_by(Question.created_at, Question.id), limit, offset)
 
     async def create_quiz(self, data: QuizIn) -> Quiz:
         lesson = await staff_lesson(self.session, self.principal, data.lesson_id, LessonType.QUIZ)

@@ -238,16 +238,22 @@ class SharedCatalogueController(Controller):
         return {"status": "withdrawn", "course_id": str(course_id)}
 
 
+def provide_course_search(
+    db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+) -> CourseSearch:
+    return CourseSearch(db_session, principal.tenant_id)
+
+
 class CatalogueSearchController(Controller):
     path = "/api/v1/catalog/search"
     guards = [requires_user]
+    dependencies = {"search": Provide(provide_course_search, sync_to_thread=False)}
     tags = ["catalogue"]
 
     @get("/")
     async def search(
         self,
-        db_session: NamedDependency[AsyncSession],
-        principal: NamedDependency[Principal],
+        search: NamedDependency[CourseSearch],
         q: Annotated[str | None, QueryParameter(max_length=200)] = None,
         category: Annotated[str | None, QueryParameter(max_length=80)] = None,
         difficulty: FromQuery[Difficulty | None] = None,
@@ -270,7 +276,7 @@ class CatalogueSearchController(Controller):
             limit=limit,
             offset=offset,
         )
-        return await CourseSearch(db_session, principal.tenant_id).search(query)
+        return await search.search(query)
 
 
 async def provide_programs(

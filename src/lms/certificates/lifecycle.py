@@ -24,6 +24,7 @@ from lms.identity.models import User
 from lms.lib.errors import Conflict
 from lms.lib.jobs import enqueue_after_commit
 from lms.lib.lookup import get_or_404
+from lms.lib.pagination import count_and_fetch
 from lms.tenancy.models import Tenant, TenantStatus
 
 
@@ -102,13 +103,8 @@ async def certificates_of_tenant(
         query = query.where(Certificate.user_id == user_id)
     if course_id is not None:
         query = query.where(Certificate.course_id == course_id)
-    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-    rows = await session.execute(
-        query.order_by(Certificate.issued_at.desc(), Certificate.generation.desc(), Certificate.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return list(rows.scalars()), int(total)
+    order = (Certificate.issued_at.desc(), Certificate.generation.desc(), Certificate.id)
+    return await count_and_fetch(session, query.order_by(*order), limit, offset)
 
 
 async def send_expiry_reminders(

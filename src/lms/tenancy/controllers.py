@@ -9,11 +9,11 @@ from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from lms.config import Settings
 from lms.db.engines import Database
-from lms.lib.pagination import Page, PageParams
+from lms.lib.pagination import Page, PageParams, paginate
 from lms.lib.params import AppRequest
 from lms.tenancy.guards import requires_operator
 from lms.tenancy.models import OperatorAuditEntry, TenantStatus
@@ -123,22 +123,19 @@ class OperatorController(Controller):
         query = select(OperatorAuditEntry)
         if tenant_id is not None:
             query = query.where(OperatorAuditEntry.target_tenant_id == tenant_id)
-        session = admin.session
-        total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-        rows = await session.execute(
-            query.order_by(OperatorAuditEntry.created_at.desc()).limit(page.limit).offset(page.offset)
+        return await paginate(
+            admin.session, query.order_by(OperatorAuditEntry.created_at.desc()), page, audit_entry_out
         )
-        items = [
-            AuditEntryOut(
-                id=e.id,
-                actor=e.actor,
-                action=e.action,
-                target_tenant_id=e.target_tenant_id,
-                before=e.before,
-                after=e.after,
-                created_at=e.created_at,
-                request_id=e.request_id,
-            )
-            for e in rows.scalars()
-        ]
-        return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+def audit_entry_out(e: OperatorAuditEntry) -> AuditEntryOut:
+    return AuditEntryOut(
+        id=e.id,
+        actor=e.actor,
+        action=e.action,
+        target_tenant_id=e.target_tenant_id,
+        before=e.before,
+        after=e.after,
+        created_at=e.created_at,
+        request_id=e.request_id,
+    )

@@ -9,13 +9,14 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.lib.errors import Conflict, NotFound, ValidationFailed
 from lms.lib.jobs import enqueue_after_commit
 from lms.lib.lookup import get_or_404
+from lms.lib.pagination import count_and_fetch
 from lms.tenancy.models import OperatorAuditEntry, Plan, Tenant, TenantDomain, TenantStatus
 from lms.tenancy.schemas import RESERVED_SLUGS, Branding, DomainOut, TenantOut
 
@@ -85,10 +86,7 @@ class TenantAdmin:
         query = select(Tenant)
         if status is not None:
             query = query.where(Tenant.status == status)
-        total = (await self.session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-        tenants = list(
-            (await self.session.execute(query.order_by(Tenant.created_at).limit(limit).offset(offset))).scalars()
-        )
+        tenants, total = await count_and_fetch(self.session, query.order_by(Tenant.created_at), limit, offset)
         return await self.describe_many(tenants), total
 
     async def describe(self, tenant: Tenant) -> TenantOut:

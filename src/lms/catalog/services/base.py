@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import ColumnElement, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +17,7 @@ from lms.catalog.schemas import CourseOut, LessonOut, ModuleOut
 from lms.identity.models import Role
 from lms.identity.principal import Principal
 from lms.lib.errors import Conflict, Forbidden, NotFound
+from lms.lib.pagination import count_and_fetch
 
 
 def now() -> datetime:
@@ -150,9 +151,7 @@ class CatalogueBase:
             )
         elif status is not None:
             query = query.where(Course.status == status)
-        total = (await self.session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-        rows = await self.session.execute(query.order_by(Course.created_at.desc()).limit(limit).offset(offset))
-        return list(rows.scalars()), total
+        return await count_and_fetch(self.session, query.order_by(Course.created_at.desc()), limit, offset)
 
     async def version_numbers(self, courses: Sequence[Course]) -> dict[UUID, int]:
         ids = [c.current_version_id for c in courses if c.current_version_id]
