@@ -89,7 +89,7 @@ def security_for(handler: HTTPRouteHandler) -> list[SecurityRequirement]:
         return [{"scimToken": []}]
     if "requires_operator" in names:
         return [{"operatorToken": []}]
-    if not names or set(names) <= PUBLIC_GUARDS:
+    if not names or PUBLIC_GUARDS & set(names):
         return []
     cookie: SecurityRequirement = {"sessionCookie": []}
     if handler.http_methods & WRITE_METHODS:
@@ -99,9 +99,6 @@ def security_for(handler: HTTPRouteHandler) -> list[SecurityRequirement]:
 
 def _access_sentence(handler: HTTPRouteHandler) -> str:
     names = guard_names(handler)
-    roles = [
-        n.removeprefix("requires_").replace("_or_", " or ").replace("_", " ") for n in names if n != "requires_user"
-    ]
     if "allows_anonymous" in names:
         return "Public: no sign-in needed."
     if "internal_hosts_only" in names:
@@ -110,8 +107,12 @@ def _access_sentence(handler: HTTPRouteHandler) -> str:
         return "Needs a SCIM token of this site."
     if "requires_operator" in names:
         return "Needs a platform operator token."
-    needs = [r for r in roles if r not in ("scim token", "operator")]
-    return "Needs a signed-in user" + (f" ({'; '.join(needs)})." if needs else ".")
+    roles = [
+        name.removeprefix("requires_").replace("_", " ")
+        for name in names
+        if name.startswith("requires_") and name != "requires_user"
+    ]
+    return "Needs a signed-in user" + (f" ({'; '.join(roles)})." if roles else ".")
 
 
 def description_for(handler: HTTPRouteHandler) -> str:
@@ -157,9 +158,9 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-def operation_id_for(handler: HTTPRouteHandler, method: Method, _: Any = None) -> str:
+def operation_id_for(handler: HTTPRouteHandler, method: Method, path_components: Any = None) -> str:
     """`<controller>_<handler>` in snake case (`course_list_courses`): readable and stable across releases."""
-    owner, _, _ = handler.fn.__qualname__.rpartition(".")
+    owner = handler.fn.__qualname__.rpartition(".")[0]
     if owner:
         prefix = _snake(owner.removesuffix("Controller"))
     else:
