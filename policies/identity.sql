@@ -79,3 +79,17 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION app.recently_revoked_users(timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION app.recently_revoked_users(timestamptz) TO lms_app;
+
+-- SECURITY DEFINER, deliberately: every API process learns, in one query across tenants, which
+-- sign-in sessions (refresh-token families) ended lately, so that their access tokens (`sid`) stop
+-- working. It returns family ids and instants only, for revocations after p_since; tested in
+-- tests/integration/identity/test_session_revocation.py.
+CREATE OR REPLACE FUNCTION app.recently_revoked_sessions(p_since timestamptz)
+    RETURNS TABLE (session_id uuid, revoked_at timestamptz)
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+AS $$
+    SELECT r.family_id, max(r.revoked_at) FROM refresh_tokens r
+    WHERE r.revoked_at > p_since GROUP BY r.family_id
+$$;
+REVOKE ALL ON FUNCTION app.recently_revoked_sessions(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app.recently_revoked_sessions(timestamptz) TO lms_app;

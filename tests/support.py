@@ -4,6 +4,7 @@ set, embedded ones otherwise), a fresh migrated database per run, and a real Cel
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -26,10 +27,18 @@ def test_services(data_dir: Path) -> Iterator[Settings]:
     settings = Settings.from_env()
     settings = replace(settings, data_dir=data_dir, public_base_domain=TEST_BASE_DOMAIN)
     settings, services = start_embedded(settings)
+    # A stopped test run (SIGTERM, as `make test` stopped with its process group gets) unwinds like
+    # Ctrl-C does, so the session's teardown still stops the embedded servers.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         yield settings
     finally:
+        signal.signal(signal.SIGTERM, previous)
         services.stop()
+
+
+def _interrupt(signum: int, _: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def fresh_database(settings: Settings) -> AbstractContextManager[Settings]:

@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 import redis.asyncio as aioredis
 from litestar import Litestar
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.plugins.prometheus import PrometheusController
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from litestar.types import ControllerRouterHandler
@@ -52,7 +51,7 @@ from lms.media.controllers import MediaStaffController, PlaybackController, Play
 from lms.providers import APP_DEPENDENCIES
 from lms.tenancy.controllers import OperatorController
 from lms.tenancy.middleware import TenantMiddleware
-from lms.tenancy.resolver import TenantResolver, internal_hosts_only
+from lms.tenancy.resolver import TenantResolver
 from lms.web.controllers import TenantPagesController
 
 
@@ -87,16 +86,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await app.state.redis.aclose()
             await db.dispose()
 
-    class MetricsController(PrometheusController):
-        path = "/metrics"
-        openmetrics_format = False
-        guards = [internal_hosts_only]
-
     # Each domain adds its controllers here.
     route_handlers: list[ControllerRouterHandler] = [
         health,
         ready,
-        MetricsController,
         jwks,
         OperatorController,
         MeController,

@@ -1,4 +1,4 @@
-"""The `lms` command: serve, worker, migrate, tenants, operators, users, keys, demo."""
+"""The `lms` command: serve, api, worker, migrate, tenants, operators, users, keys, demo."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from lms.config import Settings, get_settings
 from lms.runtime.embedded import EmbeddedServices, start_embedded
 
 WORKER_SHUTDOWN_SECONDS = 30
+API_SHUTDOWN_SECONDS = 25
 
 
 @contextmanager
@@ -237,11 +238,15 @@ def worker(concurrency: int, beat: bool) -> None:
 
 
 def _start_worker(concurrency: int, beat: bool) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(_worker_command(concurrency, beat))  # noqa: S603 - fixed argv, no shell
+
+
+def _worker_command(concurrency: int, beat: bool) -> list[str]:
     command = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--loglevel", "INFO"]
     command += ["--concurrency", str(concurrency), "--queues", get_settings().celery_queue]
     if beat:
         command += ["--beat", "--schedule", str(get_settings().data_dir.resolve() / "celerybeat-schedule")]
-    return subprocess.Popen(command)  # noqa: S603 - fixed argv, no shell
+    return command
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -271,12 +276,16 @@ def _wait_for(process: subprocess.Popen[bytes]) -> None:
 @click.option("--migrate/--no-migrate", "run_migrations", default=None, help="Migrate first (default: embedded only).")
 @click.option("--worker/--no-worker", "with_worker", default=True, help="Start a Celery worker process too.")
 def serve(host: str | None, port: int | None, demo: bool, run_migrations: bool | None, with_worker: bool) -> None:
-    """Run the API and a Celery worker; with no URLs set, on embedded PostgreSQL and Redis."""
-    import uvicorn
+    """Run the API and a Celery worker; with no URLs set, on embedded PostgreSQL and Redis.
 
-    from lms.app import create_app
+    Supervises them: a process that dies is restarted; one that keeps dying stops everything (exit 1).
+    SIGTERM, SIGINT or SIGHUP stop the API, the worker and the embedded PostgreSQL and Redis."""
     from lms.db.migrate import migrate as run_migrate
+    from lms.runtime.supervisor import Child, Supervisor
 
+    # Until the supervisor takes over, a stop signal unwinds (and so stops embedded services) too.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _exit_on_signal)
     configured = get_settings()
     embedded = not ((configured.database_url or configured.database_app_url) and configured.redis_url)
     with runtime() as settings:
@@ -291,12 +300,47 @@ def serve(host: str | None, port: int | None, demo: bool, run_migrations: bool |
             token_file = asyncio.run(_ensure_demo_operator(settings))
             click.echo(f"operator token: {token_file.resolve()}", err=True)
             click.echo(f"demo tenant: http://demo.{settings.public_base_domain}:{settings.port}/", err=True)
-        process = _start_worker(2, beat=True) if with_worker else None
-        try:
-            uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
-        finally:
-            if process is not None:
-                _stop(process)
+        api_command = [sys.executable, "-m", "lms", "api", "--host", settings.host, "--port", str(settings.port)]
+        children = [Child("api", api_command, stop_seconds=API_SHUTDOWN_SECONDS)]
+        if with_worker:
+            children.append(Child("worker", _worker_command(2, beat=True), stop_seconds=WORKER_SHUTDOWN_SECONDS))
+        status = Supervisor(children).run()
+    if status:
+        sys.exit(status)
+
+
+def _exit_on_signal(signum: int, _: object) -> None:
+    sys.exit(128 + signum)
+
+
+@main.command()
+@click.option("--host", default=None, help="Bind address (default HOST or 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default PORT or 8000).")
+def api(host: str | None, port: int | None) -> None:
+    """Run the web API alone, with its metrics listener on METRICS_HOST:METRICS_PORT.
+
+    Needs DATABASE_URL and REDIS_URL; `lms serve` starts this (and embedded services when needed)."""
+    import uvicorn
+
+    from lms.app import create_app
+    from lms.lib.telemetry import start_metrics_listener
+
+    settings = get_settings()
+    if not (settings.database_url or settings.database_app_url) or not settings.redis_url:
+        raise click.UsageError("`lms api` needs DATABASE_URL and REDIS_URL; `lms serve` starts embedded ones")
+    settings = replace(settings, host=host or settings.host, port=port or settings.port)
+    try:
+        start_metrics_listener(settings.metrics_host, settings.metrics_port)
+    except OSError as exc:
+        address = f"{settings.metrics_host}:{settings.metrics_port}"
+        raise click.ClickException(f"metrics listener on {address}: {exc}") from exc
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        timeout_graceful_shutdown=API_SHUTDOWN_SECONDS - 5,
+    )
 
 
 if __name__ == "__main__":

@@ -1,20 +1,27 @@
-"""A new user's first command: `lms serve --demo` with nothing configured reaches the demo tenant."""
+"""A new user's first command: `lms serve --demo` with nothing configured reaches the demo tenant,
+keeps its processes running, and stopping it stops everything it started."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from lms.config import PROJECT_ROOT
+from lms.runtime.supervisor import MAX_RESTARTS
+from tests.support import wait_until
 
 
 def free_port() -> int:
@@ -23,52 +30,196 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.mark.e2e
-def test_serve_with_embedded_services_reaches_the_demo_tenant() -> None:
-    data_dir = Path(tempfile.mkdtemp(prefix="lms-serve-"))
-    data_dir.chmod(0o755)
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(LMS_DATA_DIR=str(data_dir), LOG_FORMAT="console", PUBLIC_BASE_DOMAIN="localhost")
-    log = data_dir / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "lms", "serve", "--demo", "--port", str(port)],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=out,
-            stderr=out,
-        )
-        try:
-            ready = None
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and process.poll() is None:
-                try:
-                    ready = httpx.get(f"http://127.0.0.1:{port}/ready", headers={"Host": f"demo.localhost:{port}"})
-                    if ready.status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.5)
-            assert ready is not None, log.read_text()
-            assert ready.status_code == 200, log.read_text()
+@dataclass
+class Served:
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+    port: int
+    metrics_port: int
 
-            home = httpx.get(f"http://127.0.0.1:{port}/", headers={"Host": f"demo.localhost:{port}"})
-            assert home.status_code == 200
-            assert "Demo Academy" in home.text
+    @property
+    def log(self) -> str:
+        return (self.data_dir / "serve.log").read_text(errors="replace")
 
-            token = (data_dir / "operator-token").read_text().strip()
-            tenants = httpx.get(
-                f"http://127.0.0.1:{port}/api/v1/operator/tenants", headers={"Authorization": f"Bearer {token}"}
-            )
-            assert [t["slug"] for t in tenants.json()["items"]] == ["demo"]
-        finally:
-            process.send_signal(signal.SIGINT)
+    def get(self, path: str, host: str = "demo.localhost") -> httpx.Response:
+        return httpx.get(f"http://127.0.0.1:{self.port}{path}", headers={"Host": f"{host}:{self.port}"})
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.process.poll() is None:
             try:
-                process.wait(60)
+                if self.get("/ready").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+        raise AssertionError(f"lms serve did not become ready:\n{self.log}")
+
+    def child(self, marker: str) -> psutil.Process | None:
+        """The supervised child whose command line contains `marker` (" api " or "celery")."""
+        for child in psutil.Process(self.process.pid).children():
+            try:
+                if marker in " ".join(child.cmdline()) + " ":
+                    return child
+            except psutil.NoSuchProcess:
+                continue
+        return None
+
+    def started_servers(self) -> list[psutil.Process]:
+        """The embedded PostgreSQL and Redis of this data directory still alive."""
+        found = []
+        for proc in psutil.process_iter(["name", "cmdline"]):
+            try:
+                if proc.status() == psutil.STATUS_ZOMBIE:
+                    continue
+                # PostgreSQL names its data directory on the command line; Redis runs inside it.
+                command = " ".join(proc.info["cmdline"] or [])
+                ours = (proc.info["name"] == "postgres" and str(self.data_dir) in command) or (
+                    proc.info["name"] == "redis-server" and proc.cwd() == str(self.data_dir)
+                )
+                if ours:
+                    found.append(proc)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return found
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Served]]:
+    """`serve(new_session=...)` starts `lms serve --demo` with nothing configured, in a fresh data dir."""
+    started: list[Served] = []
+
+    def start(new_session: bool = False) -> Served:
+        data_dir = Path(tempfile.mkdtemp(prefix="lms-serve-"))
+        data_dir.chmod(0o755)
+        port, metrics_port = free_port(), free_port()
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+        env.update(
+            LMS_DATA_DIR=str(data_dir),
+            LOG_FORMAT="console",
+            PUBLIC_BASE_DOMAIN="localhost",
+            METRICS_PORT=str(metrics_port),
+        )
+        with (data_dir / "serve.log").open("wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "lms", "serve", "--demo", "--port", str(port)],
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=out,
+                stderr=out,
+                start_new_session=new_session,
+            )
+        served = Served(process, data_dir, port, metrics_port)
+        started.append(served)
+        return served
+
+    yield start
+    for served in started:
+        if served.process.poll() is None:
+            served.process.send_signal(signal.SIGTERM)
+            try:
+                served.process.wait(60)
             except subprocess.TimeoutExpired:
-                process.kill()
-                raise
-    assert process.returncode is not None
-    postmaster = data_dir / "postgres" / "postmaster.pid"
-    assert not postmaster.exists(), "embedded PostgreSQL was left running"
+                served.process.kill()
+        shutil.rmtree(served.data_dir, ignore_errors=True)
+
+
+@pytest.mark.e2e
+def test_serve_with_embedded_services_reaches_the_demo_tenant(serve: Callable[..., Served]) -> None:
+    served = serve()
+    served.wait_ready()
+
+    home = served.get("/")
+    assert home.status_code == 200
+    assert "Demo Academy" in home.text
+
+    token = (served.data_dir / "operator-token").read_text().strip()
+    tenants = httpx.get(
+        f"http://127.0.0.1:{served.port}/api/v1/operator/tenants", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert [t["slug"] for t in tenants.json()["items"]] == ["demo"]
+
+    # Metrics: on the internal listener (loopback), never on the public one.
+    assert served.get("/metrics").status_code == 404
+    assert served.get("/metrics", host="evil.example.com").status_code == 404
+    metrics = httpx.get(f"http://127.0.0.1:{served.metrics_port}/metrics")
+    assert metrics.status_code == 200
+    assert 'tenant="demo"' in metrics.text
+
+    # Ctrl-C in the terminal stops everything it started.
+    stops_everything(served, stop_with_sigint)
+
+
+def stop_with_sigterm(served: Served) -> None:
+    served.process.send_signal(signal.SIGTERM)
+
+
+def stop_with_sigint(served: Served) -> None:
+    served.process.send_signal(signal.SIGINT)
+
+
+def stop_the_process_group(served: Served) -> None:
+    """What stopping `make run` does: every process of the group gets SIGTERM at once."""
+    os.killpg(served.process.pid, signal.SIGTERM)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("stop", [stop_with_sigterm, stop_the_process_group])
+def test_stopping_serve_stops_everything_it_started(
+    serve: Callable[..., Served], stop: Callable[[Served], None]
+) -> None:
+    served = serve(new_session=stop is stop_the_process_group)
+    served.wait_ready()
+    stops_everything(served, stop)
+
+
+def stops_everything(served: Served, stop: Callable[[Served], None]) -> None:
+    api, worker = served.child(" api "), served.child("celery")
+    assert api is not None, served.log
+    assert worker is not None, served.log
+    servers = served.started_servers()
+    assert {"postgres", "redis-server"} <= {p.name() for p in servers}, served.log
+
+    stop(served)
+    served.process.wait(90)
+
+    assert served.process.returncode == 0, served.log
+    for child in (api, worker):
+        assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE, child
+    assert served.started_servers() == [], "embedded services were left running"
+    assert not (served.data_dir / "postgres" / "postmaster.pid").exists()
+
+
+@pytest.mark.e2e
+def test_serve_restarts_a_dead_api_and_stops_everything_when_it_keeps_dying(
+    serve: Callable[..., Served],
+) -> None:
+    served = serve()
+    served.wait_ready()
+    api, worker = served.child(" api "), served.child("celery")
+    assert api is not None
+    assert worker is not None
+
+    api.kill()
+    restarted = wait_until(lambda: (c := served.child(" api ")) is not None and c.pid != api.pid and c, timeout=30)
+    served.wait_ready(timeout=60)
+    assert served.child("celery") == worker  # the worker was never orphaned nor replaced
+
+    # An API that dies again and again: everything stops and `lms serve` says so with its exit code.
+    killed = {api.pid}
+    current = restarted
+    while served.process.poll() is None and len(killed) <= MAX_RESTARTS + 1:
+        current.kill()
+        killed.add(current.pid)
+        deadline = time.monotonic() + 20
+        while served.process.poll() is None and time.monotonic() < deadline:
+            nxt = served.child(" api ")
+            if nxt is not None and nxt.pid not in killed:
+                current = nxt
+                break
+            time.sleep(0.05)
+    served.process.wait(90)
+    assert served.process.returncode == 1, served.log
+    assert "stopping everything" in served.log
+    assert not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE
+    assert served.started_servers() == [], "embedded services were left running"

@@ -1,15 +1,20 @@
-"""Operations: health, readiness, Prometheus metrics and request ids."""
+"""Operations: health, readiness, Prometheus metrics (on their own listener only) and request ids."""
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
 from dataclasses import replace
 
+import httpx
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from lms.app import create_app
 from lms.config import Settings
 from lms.db.engines import Database
+from lms.lib.telemetry import start_metrics_listener
 from lms.tenancy.services import Actor, TenantAdmin
 from tests.conftest import MakeTenant, host
 
@@ -32,10 +37,27 @@ async def test_ready_reports_an_unreachable_redis(settings: Settings) -> None:
     assert response.json()["checks"]["redis"].startswith("error")
 
 
-async def test_metrics_count_requests_by_route_status_and_tenant(client: Client, make_tenant: MakeTenant) -> None:
+@pytest.fixture(scope="module")
+def metrics_url() -> Iterator[str]:
+    """This process's metrics listener, as `lms api` starts it next to the public app."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    server = start_metrics_listener("127.0.0.1", port)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_metrics_count_requests_by_route_status_and_tenant(
+    client: Client, make_tenant: MakeTenant, metrics_url: str
+) -> None:
     tenant = await make_tenant()
     await client.get(f"{host(tenant)}/")
-    metrics = (await client.get("http://10.0.0.7:8000/metrics")).text  # a scrape by pod address
+    async with httpx.AsyncClient() as scraper:
+        metrics = (await scraper.get(f"{metrics_url}/metrics")).text
     line = next(
         line
         for line in metrics.splitlines()
@@ -46,24 +68,38 @@ async def test_metrics_count_requests_by_route_status_and_tenant(client: Client,
     assert "lms_request_duration_seconds_bucket" in metrics
 
 
-async def test_metrics_never_answer_on_learner_facing_hosts(
+@pytest.mark.parametrize("path", ["/", "/health", "/metrics/", "/api/v1/operator/tenants"])
+async def test_the_metrics_listener_serves_metrics_only(metrics_url: str, path: str) -> None:
+    async with httpx.AsyncClient() as scraper:
+        assert (await scraper.get(f"{metrics_url}{path}")).status_code == 404
+
+
+async def test_the_public_listener_never_serves_metrics_on_any_host(
     client: Client, make_tenant: MakeTenant, settings: Settings, db: Database
 ) -> None:
     tenant = await make_tenant()
+    suffix = tenant.slug
     async with db.operator_sessions() as session, session.begin():
         admin = TenantAdmin(session, Actor(name="test"), settings.public_base_domain)
-        await admin.add_domain(tenant.id, "learn.metrics-test.example", primary=False)
-        await admin.verify_domain(tenant.id, "learn.metrics-test.example")
-    for url in (
-        f"{host(tenant)}/metrics",
-        f"http://{settings.public_base_domain}/metrics",
-        f"http://nobody.{settings.public_base_domain}/metrics",
-        "http://learn.metrics-test.example/metrics",
-    ):
-        refused = await client.get(url)
-        assert refused.status_code == 404, url
-        assert "lms_requests_total" not in refused.text
-    assert (await client.get("http://localhost:8000/metrics")).status_code == 200
+        await admin.add_domain(tenant.id, f"learn.{suffix}.example", primary=False)
+        await admin.verify_domain(tenant.id, f"learn.{suffix}.example")
+        await admin.add_domain(tenant.id, f"pending.{suffix}.example", primary=False)
+    await client.get(f"{host(tenant)}/")  # so that there is a tenant slug to leak
+    hosts = [
+        "evil.example.com",
+        f"pending.{suffix}.example",  # a custom domain not verified yet
+        f"learn.{suffix}.example",
+        f"{tenant.slug}.{settings.public_base_domain}",
+        settings.public_base_domain,
+        "localhost:8000",
+        "10.0.0.7:8000",  # a scrape by pod address
+    ]
+    for name in hosts:
+        for path in ("/metrics", "/metrics/"):
+            refused = await client.get(f"http://{name}{path}")
+            assert refused.status_code == 404, (name, path)
+            assert "lms_requests_total" not in refused.text
+            assert tenant.slug not in refused.text
 
 
 async def test_request_id_is_echoed_or_generated(client: Client) -> None:

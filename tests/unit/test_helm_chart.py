@@ -152,12 +152,24 @@ def test_api_liveness_uses_health_and_readiness_uses_ready() -> None:
     assert container["startupProbe"]["httpGet"]["path"] == "/health"
 
 
-def test_api_pods_are_announced_to_prometheus() -> None:
+def test_api_pods_are_scraped_on_the_internal_metrics_port_only() -> None:
     text = (TEMPLATES / "api-deployment.yaml").read_text()
+    (deployment,) = template_skeleton("api-deployment.yaml")
+    container = only_container(deployment)
+    env = {item["name"]: item.get("value") for item in container["env"] if isinstance(item, dict)}
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
 
     assert 'prometheus.io/scrape: "true"' in text
     assert "prometheus.io/path: /metrics" in text
-    assert "prometheus.io/port:" in text
+    assert "prometheus.io/port: {{ .Values.metrics.port | quote }}" in text
+    assert [p["name"] for p in container["ports"]] == ["http", "metrics"]
+    assert "{{ .Values.metrics.port }}" in text
+    assert values["metrics"]["port"] != values["api"]["port"]
+    assert env["METRICS_HOST"] == "0.0.0.0"  # noqa: S104 - Prometheus scrapes the pod's address
+    assert "METRICS_PORT" in env
+    # The Service (and so the ingress) carries the public port only.
+    (service,) = template_skeleton("service.yaml")
+    assert [p["name"] for p in service["spec"]["ports"]] == ["http"]
 
 
 def test_worker_and_scheduler_commands() -> None:

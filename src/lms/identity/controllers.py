@@ -24,6 +24,7 @@ from lms.identity.principal import (
     REFRESH_COOKIE,
     Principal,
     allows_anonymous,
+    authenticate,
     require_csrf,
     requires_role,
     requires_user,
@@ -50,7 +51,7 @@ from lms.identity.signin import (
     reset_password,
 )
 from lms.identity.throttle import SignInThrottle
-from lms.lib.errors import NotFound, Unauthorized, error_body
+from lms.lib.errors import Forbidden, NotFound, Unauthorized, error_body
 from lms.lib.lookup import get_or_404
 from lms.lib.pagination import Page, PageParams
 from lms.lib.params import AppRequest
@@ -185,6 +186,14 @@ def sessions_of(request: AppRequest, db_session: AsyncSession) -> SessionIssuer:
     return SessionIssuer(db_session, state.key_ring, state.settings.access_token_minutes)
 
 
+async def presented_session(request: AppRequest) -> UUID | None:
+    """The session (refresh-token family) of the request's valid access token, if it has one."""
+    try:
+        return (await authenticate(request)).session_id
+    except (Unauthorized, Forbidden):
+        return None
+
+
 def throttle_of(request: AppRequest) -> SignInThrottle:
     state = request.app.state
     return SignInThrottle(state.redis, tenant_id_of(request), namespace=state.settings.celery_queue)
@@ -254,14 +263,21 @@ class AuthController(Controller):
         db_session: NamedDependency[AsyncSession],
         data: JSONBody[RefreshIn | None] = None,
     ) -> Response[dict[str, str]]:
-        """End the session: its refresh-token family is revoked and the cookies are cleared."""
+        """End this session (and no other): its refresh-token family is revoked, its access tokens
+        stop working within seconds and the cookies are cleared. The session is named by its refresh
+        token (body or cookie) or, without one, by the access token presented."""
         raw = data.refresh_token if data is not None else None
         if raw is None:
             raw = request.cookies.get(REFRESH_COOKIE)
             if raw:
                 require_csrf(request)
+        issuer = sessions_of(request, db_session)
         if raw:
-            await sessions_of(request, db_session).revoke(raw)
+            await issuer.revoke(raw)
+        elif (session_id := await presented_session(request)) is not None:
+            await issuer.revoke_family(session_id)
+        # This process re-reads revocations on its next request; the others within the poll interval.
+        request.app.state.revoked_tokens.invalidate()
         return Response({"status": "signed out"}, cookies=cleared_cookies())
 
     @post(

@@ -31,6 +31,8 @@ class Principal:
     user_id: UUID
     tenant_id: UUID
     roles: frozenset[str]
+    # The sign-in session (refresh-token family) of the access token; None for tokens without one.
+    session_id: UUID | None = None
 
     def has_role(self, *roles: Role | str) -> bool:
         return any(str(role) in self.roles for role in roles)
@@ -79,9 +81,11 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Princi
     if tenant is None or claims.tenant_id != tenant.id:
         # A token of tenant A on tenant B's host is never served.
         raise Unauthorized("this token was issued for another site")
-    if await connection.app.state.revoked_tokens.is_revoked(claims.user_id, claims.issued_at):
+    if await connection.app.state.revoked_tokens.is_revoked(claims.user_id, claims.issued_at, claims.session_id):
         raise Unauthorized("this session has ended; sign in again")
-    principal = Principal(user_id=claims.user_id, tenant_id=claims.tenant_id, roles=claims.roles)
+    principal = Principal(
+        user_id=claims.user_id, tenant_id=claims.tenant_id, roles=claims.roles, session_id=claims.session_id
+    )
     state["principal"] = principal
     return principal
 

@@ -1,11 +1,13 @@
-"""Access tokens end with their user's sessions, not only at expiry.
+"""Access tokens end with their user's sessions, or with their own session, not only at expiry.
 
 Access tokens are verified without reading the database, which is what keeps every request cheap.
 When a user's sessions are revoked (deactivation, SCIM deprovisioning, a password change or reset),
-`users.tokens_revoked_at` is set in the same transaction. Each API process re-reads the users
-revoked within the last access-token lifetime at most every POLL_SECONDS, through one reviewed
-SECURITY DEFINER function (`app.recently_revoked_users`: ids and instants only, across tenants),
-and refuses a token issued before its user's instant.
+`users.tokens_revoked_at` is set in the same transaction. When one session ends (sign-out, a reused
+refresh token), its refresh-token family is revoked, and its access tokens carry that family as
+`sid`. Each API process re-reads what was revoked within the last access-token lifetime at most
+every POLL_SECONDS, through two reviewed SECURITY DEFINER functions (`app.recently_revoked_users`
+and `app.recently_revoked_sessions`: ids and instants only, across tenants), and refuses a token
+issued before its user's instant or belonging to a revoked session.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 POLL_SECONDS = 5.0
 _RECENT = text("select user_id, revoked_at from app.recently_revoked_users(:since)")
+_RECENT_SESSIONS = text("select session_id from app.recently_revoked_sessions(:since)")
 
 log = structlog.get_logger(__name__)
 
 
 class RevokedTokens:
-    """This process's view of recent revocations: user id -> Unix second of the revocation."""
+    """This process's view of recent revocations: user id -> Unix second of the revocation, and
+    the revoked sessions (refresh-token families)."""
 
     def __init__(
         self,
@@ -40,14 +44,19 @@ class RevokedTokens:
         self._poll = poll_seconds
         self._next_poll = 0.0
         self._revoked: dict[UUID, int] = {}
+        self._revoked_sessions: frozenset[UUID] = frozenset()
 
-    async def is_revoked(self, user_id: UUID, issued_at: int) -> bool:
-        """Whether a token issued at `issued_at` (Unix seconds) predates its user's revocation.
+    async def is_revoked(self, user_id: UUID, issued_at: int, session_id: UUID | None = None) -> bool:
+        """Whether a token issued at `issued_at` (Unix seconds) predates its user's revocation, or
+        belongs to a session that has ended.
 
         Whole seconds, as in the token: one issued in the very second of the revocation (the new
-        session a password change hands out) stays valid."""
+        session a password change hands out) stays valid. A revoked session never issues another
+        token, so its tokens are refused whenever they were issued."""
         if time.monotonic() >= self._next_poll:
             await self.refresh()
+        if session_id is not None and session_id in self._revoked_sessions:
+            return True
         revoked_at = self._revoked.get(user_id)
         return revoked_at is not None and issued_at < revoked_at
 
@@ -58,10 +67,12 @@ class RevokedTokens:
         try:
             async with self._sessions() as session:
                 rows = (await session.execute(_RECENT, {"since": since})).all()
+                sessions = (await session.execute(_RECENT_SESSIONS, {"since": since})).scalars().all()
         except (SQLAlchemyError, OSError) as exc:
             log.warning("token revocations not refreshed", error=str(exc))
             return
         self._revoked = {row.user_id: int(row.revoked_at.timestamp()) for row in rows}
+        self._revoked_sessions = frozenset(sessions)
 
     def invalidate(self) -> None:
         """Re-read on the next check (this process just revoked someone)."""

@@ -4,6 +4,9 @@ Each refresh returns a new refresh token of the same family and marks the old on
 a used (or revoked) refresh token again means it was stolen or replayed: the whole family is
 revoked, so both the thief and the victim must sign in again.
 
+A family is one sign-in session: its access tokens carry the family id as `sid`, and revoking the
+family (sign-out, reuse) ends them within lms.identity.revocation.POLL_SECONDS, on that device only.
+
 Browsers get the same pair as cookies: `lms_session` (the access token, HttpOnly), `lms_refresh`
 (HttpOnly, only sent to /api/v1/auth) and `lms_csrf` (readable by scripts, echoed in X-CSRF-Token).
 No Domain attribute is set, so each cookie belongs to the tenant host that set it and no other.
@@ -60,17 +63,20 @@ class SessionIssuer:
     async def start(self, user: User, family_id: UUID | None = None) -> TokenPair:
         """A new access token and a refresh token (a new family unless one is given)."""
         raw = new_opaque_token("rt")
+        family_id = family_id or uuid.uuid4()
         self.session.add(
             RefreshToken(
                 tenant_id=user.tenant_id,
                 user_id=user.id,
-                family_id=family_id or uuid.uuid4(),
+                family_id=family_id,
                 token_hash=token_hash(raw),
                 expires_at=datetime.now(UTC) + REFRESH_LIFETIME,
             )
         )
         await self.session.flush()
-        access = await issue_access_token(self.keys, user.id, user.tenant_id, list(user.roles), self.access_seconds)
+        access = await issue_access_token(
+            self.keys, user.id, user.tenant_id, list(user.roles), self.access_seconds, session_id=family_id
+        )
         return TokenPair(access_token=access, refresh_token=raw, expires_in=self.access_seconds)
 
     async def rotate(self, raw: str) -> TokenPair:
@@ -107,6 +113,7 @@ class SessionIssuer:
             await self.revoke_family(family)
 
     async def revoke_family(self, family_id: UUID) -> None:
+        """The family's refresh tokens stop working, and so do its access tokens (they carry it as `sid`)."""
         await self.session.execute(
             update(RefreshToken)
             .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))

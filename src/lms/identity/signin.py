@@ -52,6 +52,10 @@ class PasswordSignIn:
         self.throttle = throttle
 
     async def authenticate(self, email: str, password: str, ip: str) -> User:
+        # Before any password is looked at: a right and a wrong password get the same answer, so a
+        # site that signs in only through SSO cannot be used to test passwords.
+        if await sso_required(self.session, self.tenant_id):
+            raise Forbidden("this site signs in with your company's single sign-on; passwords are disabled")
         await self.throttle.check(email, ip)
         user = (
             await self.session.execute(select(User).where(func.lower(User.email) == email.strip().lower()))
@@ -59,8 +63,6 @@ class PasswordSignIn:
         if not await verify_password(user.password_hash if user else None, password) or user is None:
             await self.throttle.record_failure(email, ip)
             raise Unauthorized(WRONG_CREDENTIALS)
-        if await sso_required(self.session, self.tenant_id):
-            raise Forbidden("this site signs in with your company's single sign-on; passwords are disabled")
         if user.status is not UserStatus.ACTIVE:
             raise Forbidden(f"this account is {user.status.value} and cannot sign in")
         return user

@@ -34,10 +34,17 @@ class AccessClaims:
     expires_at: int
     token_id: str
     issued_at: int
+    # The sign-in session (refresh-token family) the token belongs to; signing out ends it.
+    session_id: UUID | None = None
 
 
 async def issue_access_token(
-    keys: KeyRing, user_id: UUID, tenant_id: UUID, roles: list[str] | frozenset[str], lifetime_seconds: int
+    keys: KeyRing,
+    user_id: UUID,
+    tenant_id: UUID,
+    roles: list[str] | frozenset[str],
+    lifetime_seconds: int,
+    session_id: UUID | None = None,
 ) -> str:
     key = await keys.signing_key()
     now = int(time.time())
@@ -52,6 +59,8 @@ async def issue_access_token(
         "aud": AUDIENCE,
         "jti": secrets.token_urlsafe(12),
     }
+    if session_id is not None:
+        claims["sid"] = str(session_id)
     assert key.private_pem is not None
     return str(jwt.encode(claims, key.private_pem, algorithm="RS256", headers={"kid": key.kid}))
 
@@ -104,6 +113,7 @@ async def _verify_access_token(keys: KeyRing, token: str) -> tuple[AccessClaims,
             expires_at=int(claims["exp"]),
             token_id=str(claims.get("jti", "")),
             issued_at=int(claims["iat"]),
+            session_id=UUID(claims["sid"]) if "sid" in claims else None,
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise InvalidToken("token is missing required claims") from exc

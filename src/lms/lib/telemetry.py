@@ -1,17 +1,28 @@
-"""Structured JSON logs carrying the request id and tenant, and Prometheus metrics."""
+"""Structured JSON logs carrying the request id and tenant, and Prometheus metrics.
+
+Metrics are served by their own listener on METRICS_HOST:METRICS_PORT (an internal port that the
+public ingress never routes to), not by the public application: its counters carry every tenant's
+slug.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 import uuid
+from collections.abc import Iterable
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.types import StartResponse, WSGIEnvironment
 
 import structlog
 from litestar.enums import ScopeType
 from litestar.plugins.prometheus import PrometheusConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
 
 from lms.config import Settings
 
@@ -46,8 +57,28 @@ def prometheus_config() -> PrometheusConfig:
         prefix="lms",
         group_path=True,  # label by route template, not raw path: bounded cardinality
         labels={"tenant": tenant_label},
-        exclude=["/metrics"],
     )
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes every few seconds are not worth a log line each."""
+
+
+def start_metrics_listener(host: str, port: int) -> WSGIServer:
+    """Serve GET /metrics (and nothing else) of this process on host:port, from a daemon thread."""
+    exposition = make_wsgi_app()
+
+    def metrics_only(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != "/metrics":
+            start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
+            return [b"not found\n"]
+        body: Iterable[bytes] = exposition(environ, start_response)
+        return body
+
+    server = make_server(host, port, metrics_only, ThreadingWSGIServer, handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="metrics-listener", daemon=True).start()
+    return server
 
 
 def request_context_middleware(app: ASGIApp) -> ASGIApp:

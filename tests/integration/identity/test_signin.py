@@ -178,12 +178,22 @@ async def test_password_reset_link_is_single_use_and_ends_other_sessions(
     assert login.status_code == 200
 
 
-async def test_sso_required_disables_passwords(client: Client, make_tenant: MakeTenant, make_user: MakeUser) -> None:
+async def test_sso_required_disables_passwords_and_tells_nothing_about_them(
+    client: Client, make_tenant: MakeTenant, make_user: MakeUser
+) -> None:
+    """A right password, a wrong one and an unknown account get the same answer: an SSO-only site
+    cannot be used to test passwords."""
     tenant = await make_tenant(settings={"sso": {"required": True}})
     user = await make_member(make_user, tenant)
-    response = await client.post(f"{host(tenant)}/api/v1/auth/login", json={"email": user.email, "password": PASSWORD})
-    assert response.status_code == 403
-    assert "single sign-on" in response.json()["error"]["message"]
+    attempts = [(user.email, PASSWORD), (user.email, "a wrong password"), ("nobody@example.com", PASSWORD)]
+    answers = []
+    for email, password in attempts:
+        response = await client.post(f"{host(tenant)}/api/v1/auth/login", json={"email": email, "password": password})
+        answers.append((response.status_code, response.json()))
+    assert answers[0][0] == 403
+    assert "single sign-on" in answers[0][1]["error"]["message"]
+    assert all(answer == answers[0] for answer in answers)
+    assert "access_token" not in answers[0][1]
 
 
 async def test_password_reset_emails_are_limited_per_account(
