@@ -5,17 +5,14 @@ from __future__ import annotations
 import smtplib
 from uuid import UUID
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from lms.config import get_settings
-from lms.identity.mail import SEND_EMAIL_TASK, deliver_email
-from workers.app import celery_app
-from workers.runtime import database, run
+from lms.lib.mail import SEND_EMAIL_TASK, deliver_queued
+from workers.runtime import tenant_task
 
 
-@celery_app.task(
-    name=SEND_EMAIL_TASK,
-    autoretry_for=(OSError, smtplib.SMTPException),
-    retry_backoff=True,
-    max_retries=8,
-)
-def send_email_task(tenant_id: str, message_id: str) -> str:
-    return run(deliver_email(database().app_sessions, get_settings(), UUID(tenant_id), UUID(message_id)))
+@tenant_task(SEND_EMAIL_TASK, autoretry_for=(OSError, smtplib.SMTPException), retry_backoff=True, max_retries=8)
+async def send_email_task(session: AsyncSession, tenant_id: UUID, message_id: UUID) -> str:
+    """Send one outbox message; idempotent (a sent message is left alone)."""
+    return await deliver_queued(session, get_settings(), message_id)

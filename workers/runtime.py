@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lms.config import get_settings
 from lms.db.engines import Database, create_database
+from lms.lib.jobs import TenantHandler, tenant_job
 
 T = TypeVar("T")
 
@@ -28,3 +31,14 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     if _runner is None:
         _runner = asyncio.Runner()
     return _runner.run(coro)
+
+
+def app_sessions() -> async_sessionmaker[AsyncSession]:
+    return database().app_sessions
+
+
+def tenant_task(name: str, **options: Any) -> Callable[[TenantHandler[T]], Any]:
+    """`tenant_job` on this process's Celery app, sessions and loop: `name(tenant_id, entity_id)`."""
+    from workers.app import celery_app
+
+    return tenant_job(celery_app, name, sessions=app_sessions, run=run, **options)

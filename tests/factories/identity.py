@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.identity.models import (
     ActionToken,
-    EmailMessage,
     IdentitySettings,
     MfaRecoveryCode,
     RefreshToken,
@@ -21,6 +20,7 @@ from lms.identity.models import (
     User,
     UserGroup,
 )
+from lms.lib.mail import EmailMessage
 from tests.factories.base import add, row_factory
 
 

@@ -7,20 +7,20 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.catalog.models import Course, Lesson, LessonType
+from lms.catalog.queries import LessonFacts, course_facts, lesson_facts
+from lms.catalog.schemas import LessonType
 from lms.catalog.services import CatalogueService
-from lms.identity.models import Role
 from lms.identity.principal import Principal
-from lms.learning.models import Enrollment, EnrollmentStatus
+from lms.identity.schemas import Role
+from lms.learning.queries import enrolled_user_ids, is_enrolled
 from lms.lib.errors import Forbidden, NotFound, ValidationFailed
 
 
-async def staff_course(session: AsyncSession, principal: Principal, course_id: UUID) -> Course:
-    """The course if the caller is on its staff; 404 when it is not this tenant's, 403 otherwise."""
-    return await CatalogueService(session, principal).editable_course(course_id)
+async def staff_course(session: AsyncSession, principal: Principal, course_id: UUID) -> UUID:
+    """The course's id if the caller is on its staff; 404 when it is not this tenant's, 403 otherwise."""
+    return (await CatalogueService(session, principal).editable_course(course_id)).id
 
 
 async def is_staff(session: AsyncSession, principal: Principal, course_id: UUID) -> bool:
@@ -28,13 +28,13 @@ async def is_staff(session: AsyncSession, principal: Principal, course_id: UUID)
         return True
     if not principal.has_role(Role.INSTRUCTOR):
         return False
-    course = await session.get(Course, course_id)
+    course = await course_facts(session, course_id)
     return course is not None and principal.user_id in course.instructor_ids
 
 
-async def staff_lesson(session: AsyncSession, principal: Principal, lesson_id: UUID, kind: LessonType) -> Lesson:
+async def staff_lesson(session: AsyncSession, principal: Principal, lesson_id: UUID, kind: LessonType) -> LessonFacts:
     """A lesson of the given type in a course the caller teaches (tenant-owned lessons only)."""
-    lesson = await session.get(Lesson, lesson_id)
+    lesson = await lesson_facts(session, lesson_id)
     if lesson is None or lesson.tenant_id is None:
         raise NotFound("lesson not found", field="lesson_id")
     await staff_course(session, principal, lesson.course_id)
@@ -44,22 +44,9 @@ async def staff_lesson(session: AsyncSession, principal: Principal, lesson_id: U
 
 
 async def require_enrolled(session: AsyncSession, user_id: UUID, course_id: UUID) -> None:
-    enrolled = await session.scalar(
-        select(Enrollment.id).where(
-            Enrollment.user_id == user_id,
-            Enrollment.course_id == course_id,
-            Enrollment.status.in_([EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED]),
-        )
-    )
-    if enrolled is None:
+    if not await is_enrolled(session, user_id, course_id):
         raise Forbidden("enrol in the course first")
 
 
 async def enrolled_users(session: AsyncSession, course_id: UUID) -> set[UUID]:
-    rows = await session.scalars(
-        select(Enrollment.user_id).where(
-            Enrollment.course_id == course_id,
-            Enrollment.status.in_([EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED]),
-        )
-    )
-    return set(rows)
+    return await enrolled_user_ids(session, course_id)

@@ -7,7 +7,6 @@ may be submitted again as a new version. Every transition notifies the learner t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -21,9 +20,10 @@ from lms.assessments.assignment_schemas import AssignmentIn, AssignmentOut, Crit
 from lms.assessments.models import Assignment, PeerReview, Submission, SubmissionStatus, SubmissionVersion
 from lms.assessments.notifications import notify
 from lms.assessments.storage import ObjectStore, safe_filename, submission_key
-from lms.catalog.models import LessonType
+from lms.catalog.schemas import LessonType
 from lms.identity.principal import Principal
-from lms.learning.progress import record_assessment_result
+from lms.learning.services import record_assessment_result
+from lms.lib import clock
 from lms.lib.errors import Conflict, NotFound, TooLarge, ValidationFailed
 from lms.lib.lookup import get_or_404
 from lms.lib.pagination import count_and_fetch
@@ -31,10 +31,6 @@ from lms.lib.pagination import count_and_fetch
 # Executable formats refused whatever their name says.
 _EXECUTABLE_MAGIC = (b"MZ", b"\x7fELF", b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe", b"#!")
 MAX_FILES = 10
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -179,7 +175,7 @@ class AssignmentService:
             self.session, Assignment, assignment_id, "assignment not found", field="assignment_id"
         )
         await require_enrolled(self.session, self.principal.user_id, assignment.course_id)
-        at = now()
+        at = clock.now()
         late = assignment.due_at is not None and at > assignment.due_at
         if late and assignment.late_policy == "block":
             raise Conflict(f"the due date ({assignment.due_at.isoformat()}) has passed", field="assignment_id")  # type: ignore[union-attr]

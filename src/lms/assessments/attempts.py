@@ -7,7 +7,7 @@ checked against the database clock of this process, and a submitted attempt is i
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -30,16 +30,13 @@ from lms.assessments.models import AttemptStatus, Question, Quiz, QuizAttempt, R
 from lms.assessments.schemas import AttemptOut, AttemptQuestion, AttemptSummary, QuestionFeedback
 from lms.assessments.shuffle import attempt_seed, fisher_yates, sub_seed
 from lms.identity.principal import Principal
-from lms.learning.progress import record_assessment_result
+from lms.learning.services import record_assessment_result
+from lms.lib import clock
 from lms.lib.errors import Conflict, NotFound, ValidationFailed
 from lms.lib.lookup import get_or_404
 
 # Network latency allowance on the time limit; anything later is rejected.
 SUBMIT_GRACE = timedelta(seconds=2)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 class TimeLimitPassed(Conflict):
@@ -78,7 +75,7 @@ class AttemptService:
             return open_attempt, quiz, False
         if quiz.max_attempts is not None and len(attempts) >= quiz.max_attempts:
             raise Conflict(f"all {quiz.max_attempts} attempts have been used", field="quiz_id")
-        started = now()
+        started = clock.now()
         if attempts and quiz.cooldown_seconds:
             last = attempts[-1].submitted_at or attempts[-1].started_at
             ready = last + timedelta(seconds=quiz.cooldown_seconds)
@@ -177,13 +174,13 @@ class AttemptService:
         self._check_open(attempt)
         checked = self._validated(attempt, answers)
         attempt.answers = {**attempt.answers, **checked}
-        await self._finish(attempt, quiz, AttemptStatus.SUBMITTED, now())
+        await self._finish(attempt, quiz, AttemptStatus.SUBMITTED, clock.now())
         return attempt, quiz
 
     def _check_open(self, attempt: QuizAttempt) -> None:
         if attempt.status != AttemptStatus.IN_PROGRESS.value:
             raise AlreadySubmitted("this attempt has already been submitted", field="attempt_id")
-        if attempt.deadline_at is not None and now() > attempt.deadline_at + SUBMIT_GRACE:
+        if attempt.deadline_at is not None and clock.now() > attempt.deadline_at + SUBMIT_GRACE:
             raise TimeLimitPassed(
                 f"the time limit passed at {attempt.deadline_at.isoformat()}; answers are no longer accepted",
                 field="attempt_id",
@@ -214,7 +211,7 @@ class AttemptService:
         if (
             attempt.status == AttemptStatus.IN_PROGRESS.value
             and attempt.deadline_at is not None
-            and now() > attempt.deadline_at + SUBMIT_GRACE
+            and clock.now() > attempt.deadline_at + SUBMIT_GRACE
         ):
             await self._finish(attempt, quiz, AttemptStatus.EXPIRED, attempt.deadline_at)
 
@@ -261,7 +258,7 @@ class AttemptService:
         ]
         left = None
         if attempt.deadline_at is not None and not finished:
-            left = max(0.0, round((attempt.deadline_at - now()).total_seconds(), 1))
+            left = max(0.0, round((attempt.deadline_at - clock.now()).total_seconds(), 1))
         out = AttemptOut(
             id=attempt.id,
             quiz_id=attempt.quiz_id,
@@ -312,7 +309,7 @@ class AttemptService:
             )
             return (True, "now") if passed is not None else (False, "after you pass the quiz")
         if policy is ReviewPolicy.AFTER_DUE_DATE:
-            if quiz.due_at is not None and now() >= quiz.due_at:
+            if quiz.due_at is not None and clock.now() >= quiz.due_at:
                 return True, "now"
             return False, f"after the due date ({quiz.due_at.isoformat()})" if quiz.due_at else "after the due date"
         return False, "never"

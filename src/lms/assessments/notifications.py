@@ -6,19 +6,17 @@ A rolled-back request leaves neither row nor job; a committed one always has bot
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.assessments.models import AssessmentOutboxEntry
 from lms.config import get_settings
-from lms.identity.mail import queue_email
-from lms.identity.models import User
-from lms.learning.progress import new_id
+from lms.identity.queries import user_contact
+from lms.lib import clock
 from lms.lib.jobs import enqueue_after_commit
+from lms.lib.mail import queue_email
+from lms.lib.outbox import write_once
 
 DISPATCH_TASK = "assessments.dispatch_notification"
 REASSIGN_TASK = "assessments.reassign_missed_reviews"
@@ -35,29 +33,20 @@ async def notify(
     payload: dict[str, str] | None = None,
 ) -> bool:
     """Write a notification once per dedupe key and send it after commit; True when written now."""
-    at = datetime.now(UTC)
-    entry_id = new_id()
-    statement = (
-        pg_insert(AssessmentOutboxEntry.__table__)  # type: ignore[arg-type]
-        .values(
-            id=entry_id,
-            tenant_id=tenant_id,
-            user_id=user_id,
-            kind=kind,
-            subject=subject[:200],
-            body=body,
-            payload=payload or {},
-            dedupe_key=dedupe_key[:200],
-            created_at=at,
-            updated_at=at,
-        )
-        .on_conflict_do_nothing(index_elements=["tenant_id", "dedupe_key"])
-        .returning(text("id"))
+    entry_id = await write_once(
+        session,
+        AssessmentOutboxEntry.__table__,  # type: ignore[arg-type]
+        tenant_id,
+        dedupe_key,
+        user_id=user_id,
+        kind=kind,
+        subject=subject[:200],
+        body=body,
+        payload=payload or {},
     )
-    written = (await session.execute(statement)).first() is not None
-    if written:
+    if entry_id is not None:
         enqueue_after_commit(session, DISPATCH_TASK, str(tenant_id), str(entry_id))
-    return written
+    return entry_id is not None
 
 
 async def dispatch(session: AsyncSession, entry_id: UUID) -> str:
@@ -67,8 +56,8 @@ async def dispatch(session: AsyncSession, entry_id: UUID) -> str:
         return "missing"
     if entry.dispatched_at is not None:
         return "already_dispatched"
-    user = await session.get(User, entry.user_id)
+    user = await user_contact(session, entry.user_id)
     if user is not None:
         await queue_email(session, get_settings(), entry.tenant_id, user.email, entry.subject, entry.body)
-    entry.dispatched_at = datetime.now(UTC)
+    entry.dispatched_at = clock.now()
     return "dispatched"

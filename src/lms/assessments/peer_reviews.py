@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy import select
@@ -21,14 +21,11 @@ from lms.assessments.assignments import AssignmentService, score_rubric
 from lms.assessments.models import Assignment, PeerReview, ReviewStatus, Submission, SubmissionStatus
 from lms.assessments.notifications import REASSIGN_TASK, notify
 from lms.assessments.peer import assign_reviewers, plan_replacements
+from lms.lib import clock
 from lms.lib.errors import Conflict, NotFound
 from lms.lib.jobs import enqueue_after_commit
 from lms.lib.lookup import get_or_404
 from lms.lib.pagination import count_and_fetch
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 class PeerReviewService:
@@ -51,7 +48,7 @@ class PeerReviewService:
             plan = assign_reviewers(str(assignment.id), by_author, assignment.reviewers_per_submission)
         except ValueError as exc:
             raise Conflict(str(exc), field="assignment_id") from exc
-        due = now() + timedelta(hours=assignment.review_hours)
+        due = clock.now() + timedelta(hours=assignment.review_hours)
         reviews = []
         for author, reviewers in plan.items():
             submission = by_author[author]
@@ -64,7 +61,7 @@ class PeerReviewService:
 
     def _schedule_reassignment(self, assignment: Assignment, due: datetime) -> None:
         """Check for missed reviews just after the deadline (the job is idempotent)."""
-        delay = max(0.0, (due - now()).total_seconds()) + 60
+        delay = max(0.0, (due - clock.now()).total_seconds()) + 60
         enqueue_after_commit(
             self.session, REASSIGN_TASK, str(assignment.tenant_id), str(assignment.id), countdown=delay
         )
@@ -121,7 +118,7 @@ class PeerReviewService:
         review = await self.own_review(review_id)
         if review.status == ReviewStatus.COMPLETED.value:
             raise Conflict("this review has already been submitted", field="review_id")
-        if review.status == ReviewStatus.MISSED.value or now() > review.due_at:
+        if review.status == ReviewStatus.MISSED.value or clock.now() > review.due_at:
             raise Conflict(f"the review deadline ({review.due_at.isoformat()}) has passed", field="review_id")
         assignment = await self.session.get(Assignment, review.assignment_id)
         assert assignment is not None
@@ -129,7 +126,7 @@ class PeerReviewService:
         review.total = round(sum(s["points"] for s in review.rubric_scores), 4)
         review.comment = comment
         review.status = ReviewStatus.COMPLETED.value
-        review.completed_at = now()
+        review.completed_at = clock.now()
         await self.session.flush()
         await self._settle(review.submission_id, assignment)
         return review
@@ -163,7 +160,7 @@ class PeerReviewService:
                 select(PeerReview).where(PeerReview.assignment_id == assignment.id).with_for_update()
             )
         )
-        at = now()
+        at = clock.now()
         overdue = [r for r in reviews if r.status == ReviewStatus.ASSIGNED.value and r.due_at < at]
         if not overdue:
             return ReassignOut(0, 0, 0)

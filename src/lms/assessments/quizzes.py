@@ -23,7 +23,7 @@ from lms.assessments.schemas import (
     QuizIn,
     QuizOut,
 )
-from lms.catalog.models import LessonType
+from lms.catalog.schemas import LessonType
 from lms.identity.principal import Principal
 from lms.lib.errors import Conflict, ValidationFailed
 from lms.lib.lookup import get_or_404
@@ -75,8 +75,8 @@ class QuizAuthoring:
         self.principal = principal
 
     async def create_bank(self, data: BankIn) -> QuestionBank:
-        course = await staff_course(self.session, self.principal, data.course_id)
-        bank = QuestionBank(tenant_id=self.principal.tenant_id, course_id=course.id, title=data.title)
+        course_id = await staff_course(self.session, self.principal, data.course_id)
+        bank = QuestionBank(tenant_id=self.principal.tenant_id, course_id=course_id, title=data.title)
         self.session.add(bank)
         await self.session.flush()
         return bank

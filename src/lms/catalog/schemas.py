@@ -8,7 +8,11 @@ from uuid import UUID
 
 import msgspec
 
-from lms.catalog.models import CourseStatus, Difficulty, LessonType
+# The catalogue vocabulary other domains use.
+from lms.catalog.models import SHARED_CATALOGUE_OWNER as SHARED_CATALOGUE_OWNER
+from lms.catalog.models import CourseStatus as CourseStatus
+from lms.catalog.models import Difficulty as Difficulty
+from lms.catalog.models import LessonType as LessonType
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Slug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,118}[a-z0-9])?$", max_length=120)]

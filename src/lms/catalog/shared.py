@@ -12,13 +12,13 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-import uuid_utils
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.models import Course, CourseStatus, CourseVersion, Difficulty, Lesson, LessonType, Module
 from lms.lib.errors import Conflict, NotFound
+from lms.lib.ids import new_id
 from lms.tenancy.services import Actor, TenantAdmin
 
 
@@ -87,7 +87,7 @@ class SharedCatalogueAdmin:
         lessons: list[Lesson] = []
         for m in snapshot.get("modules", []):
             module = Module(tenant_id=None, course_id=course.id, title=m["title"], position=m["position"])
-            module.id = UUID(str(uuid_utils.uuid7()))
+            module.id = new_id()
             self.session.add(module)
             lessons_out = []
             for item in m.get("lessons", []):
@@ -103,7 +103,7 @@ class SharedCatalogueAdmin:
                     media_asset_id=None,
                     required=item.get("required", True),
                 )
-                lesson.id = UUID(str(uuid_utils.uuid7()))
+                lesson.id = new_id()
                 lessons.append(lesson)
                 lessons_out.append({**item, "id": str(lesson.id), "module_id": str(module.id), "media_asset_id": None})
             # Prerequisites point at the source's ids; they do not carry over to the copy.

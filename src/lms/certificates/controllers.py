@@ -36,7 +36,7 @@ from lms.identity.principal import Principal, requires_user
 from lms.lib.errors import NotFound, error_body
 from lms.lib.pagination import Page, PageParams
 from lms.lib.params import AppRequest, Expires
-from lms.tenancy.resolver import ResolvedTenant
+from lms.tenancy.schemas import ResolvedTenant
 from lms.web.controllers import page
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from lms.identity.models import Role
 from lms.identity.principal import allows_anonymous, requires_role
+from lms.identity.schemas import Role
+from lms.lib import clock
 from lms.lib.errors import RateLimited
 
 requires_tenant_admin = requires_role(Role.TENANT_ADMIN)
@@ -27,7 +27,7 @@ async def requires_verification_quota(connection: ASGIConnection[Any, Any, Any, 
     """Fixed one-minute window per tenant and client address, counted in Redis."""
     settings = connection.app.state.settings
     tenant = connection.scope.get("state", {}).get("tenant")
-    window = int(time.time() // 60)
+    window = int(clock.timestamp() // 60)
     key = f"certificates:verify:{tenant.id if tenant else '-'}:{client_address(connection)}:{window}"
     redis = connection.app.state.redis
     async with redis.pipeline(transaction=True) as pipe:

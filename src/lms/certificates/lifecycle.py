@@ -6,26 +6,27 @@ Everything runs on a tenant-bound session, as in lms.certificates.services.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.catalog.models import Course
+from lms.catalog.queries import course_facts
 from lms.certificates.models import Certificate, CertificatePolicy, CertificateSettings, CertificateState
 from lms.certificates.services import TenantSite, now_seconds, sign_fields, signed_credential, tenant_site
 from lms.certificates.tasks import RENDER_TASK
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
-from lms.identity.mail import queue_email
-from lms.identity.models import User
-from lms.lib.errors import Conflict
+from lms.identity.queries import user_contact, user_contacts
+from lms.lib import clock
+from lms.lib.errors import Conflict, NotFound
 from lms.lib.jobs import enqueue_after_commit
 from lms.lib.lookup import get_or_404
+from lms.lib.mail import queue_email
 from lms.lib.pagination import count_and_fetch
-from lms.tenancy.models import Tenant, TenantStatus
+from lms.tenancy.queries import active_tenant_ids
 
 
 async def revoke(session: AsyncSession, cert_id: UUID, reason: str) -> Certificate:
@@ -34,7 +35,7 @@ async def revoke(session: AsyncSession, cert_id: UUID, reason: str) -> Certifica
     if cert.state is not CertificateState.ACTIVE:
         raise Conflict(f"the certificate is already {cert.state.value}", field="cert_id")
     cert.state = CertificateState.REVOKED
-    cert.revoked_at = datetime.now(UTC)
+    cert.revoked_at = clock.now()
     cert.revoked_reason = reason
     await session.flush()
     return cert
@@ -48,7 +49,9 @@ async def reissue(session: AsyncSession, settings: Settings, cert_id: UUID) -> C
     old = await get_or_404(session, Certificate, cert_id, "certificate not found", field="cert_id", for_update=True)
     if old.state is not CertificateState.ACTIVE:
         raise Conflict(f"only an active certificate can be re-issued; this one is {old.state.value}", field="cert_id")
-    user = await get_or_404(session, User, old.user_id, "the learner no longer exists", field="cert_id")
+    user = await user_contact(session, old.user_id)
+    if user is None:
+        raise NotFound("the learner no longer exists", field="cert_id")
     site = await tenant_site(session, settings, old.tenant_id)
     last = (
         await session.execute(
@@ -114,11 +117,10 @@ async def send_expiry_reminders(
 
     Once per certificate (reminder_sent_at); the e-mail goes through the identity e-mail outbox.
     """
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     rows = await session.execute(
-        select(Certificate, CertificatePolicy, User)
+        select(Certificate, CertificatePolicy)
         .join(CertificatePolicy, CertificatePolicy.course_id == Certificate.course_id)
-        .join(User, User.id == Certificate.user_id)
         .where(
             CertificatePolicy.compliance.is_(True),
             Certificate.state == CertificateState.ACTIVE,
@@ -128,9 +130,14 @@ async def send_expiry_reminders(
         # Waits for a concurrent run (or a render) and re-checks reminder_sent_at, so each is sent once.
         .with_for_update(of=Certificate)
     )
+    due = list(rows.tuples())
+    learners = await user_contacts(session, {cert.user_id for cert, _ in due})
     site: TenantSite | None = None
     sent = 0
-    for cert, policy, user in rows:
+    for cert, policy in due:
+        user = learners.get(cert.user_id)
+        if user is None:
+            continue
         assert cert.expires_at is not None
         if cert.expires_at - timedelta(days=policy.remind_days_before) > now:
             continue
@@ -159,9 +166,7 @@ async def send_expiry_reminders(
 async def send_all_expiry_reminders(db: Database, settings: Settings) -> int:
     """Reminders for every active tenant, each on its own tenant-bound session."""
     async with db.operator_sessions() as session:
-        tenant_ids = list(
-            (await session.execute(select(Tenant.id).where(Tenant.status == TenantStatus.ACTIVE))).scalars()
-        )
+        tenant_ids = await active_tenant_ids(session)
     sent = 0
     for tenant_id in tenant_ids:
         async with tenant_session(db.app_sessions, tenant_id) as session:
@@ -178,7 +183,9 @@ async def set_policy(
     remind_days_before: int,
 ) -> CertificatePolicy:
     """Create or replace a course's certificate policy; it applies to certificates issued afterwards."""
-    course = await get_or_404(session, Course, course_id, "course not found", field="course_id")
+    course = await course_facts(session, course_id)
+    if course is None:
+        raise NotFound("course not found", field="course_id")
     policy = (
         await session.execute(select(CertificatePolicy).where(CertificatePolicy.course_id == course_id))
     ).scalar_one_or_none()

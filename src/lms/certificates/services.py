@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy import inspect, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.catalog.models import Course
+from lms.catalog.queries import course_facts
 from lms.certificates.credentials import CredentialFacts, IssuerSite, sign_credential, unsigned_credential
 from lms.certificates.models import Certificate, CertificatePolicy, CertificateSettings, CertificateState
 from lms.certificates.rendering import CertificateTemplates, CertificateView, PdfRenderer, static_data_url
@@ -26,11 +26,13 @@ from lms.certificates.storage import CertificateFiles, pdf_key
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
-from lms.identity.models import User
-from lms.learning.models import Enrollment, EnrollmentStatus
+from lms.identity.queries import user_contact
+from lms.learning.queries import enrollment_facts
+from lms.learning.schemas import EnrollmentStatus
+from lms.lib import clock
 from lms.lib.errors import NotFound
 from lms.lib.lookup import get_or_404
-from lms.tenancy.models import Tenant, TenantDomain
+from lms.tenancy.queries import tenant_profile
 from lms.web.branding import DEFAULT_ACCENT, DEFAULT_LOGO, DEFAULT_PRIMARY
 
 _SITE_MEMO = "certificates.sites"
@@ -38,7 +40,7 @@ _SITE_MEMO = "certificates.sites"
 
 def now_seconds() -> datetime:
     # Whole seconds: the signed timestamp must survive every round trip unchanged.
-    return datetime.now(UTC).replace(microsecond=0)
+    return clock.now().replace(microsecond=0)
 
 
 @dataclass(frozen=True)
@@ -67,23 +69,15 @@ async def tenant_site(session: AsyncSession, settings: Settings, tenant_id: UUID
     memo: dict[UUID, TenantSite] = session.sync_session.info.setdefault(_SITE_MEMO, {})
     if tenant_id in memo:
         return memo[tenant_id]
-    custom_domain = (
-        select(TenantDomain.hostname)
-        .where(TenantDomain.tenant_id == Tenant.id, TenantDomain.verified.is_(True))
-        .order_by(TenantDomain.is_primary.desc(), TenantDomain.created_at)
-        .limit(1)
-        .scalar_subquery()
-    )
-    row = (await session.execute(select(Tenant, custom_domain).where(Tenant.id == tenant_id))).first()
-    if row is None:
+    tenant = await tenant_profile(session, tenant_id)
+    if tenant is None:
         raise NotFound("tenant not found")
-    tenant, hostname = row
-    host = hostname or f"{tenant.slug}.{settings.public_base_domain}"
+    host = tenant.custom_hostname or f"{tenant.slug}.{settings.public_base_domain}"
     memo[tenant_id] = TenantSite(
         id=tenant.id,
         slug=tenant.slug,
         name=tenant.name,
-        branding=dict(tenant.branding or {}),
+        branding=tenant.branding,
         base_url=f"{settings.public_scheme}://{host}",
     )
     return memo[tenant_id]
@@ -130,18 +124,17 @@ async def issue_for_enrollment(
     existing = await current_for_enrollment(session, enrollment_id)
     if existing is not None:
         return existing
-    facts = (
-        await session.execute(
-            select(Enrollment, User.display_name, User.email, Course.title, CertificatePolicy.valid_days)
-            .join(User, User.id == Enrollment.user_id)
-            .join(Course, Course.id == Enrollment.course_id)
-            .outerjoin(CertificatePolicy, CertificatePolicy.course_id == Enrollment.course_id)
-            .where(Enrollment.id == enrollment_id)
-        )
-    ).first()
-    if facts is None or facts[0].status is not EnrollmentStatus.COMPLETED:
+    enrollment = await enrollment_facts(session, enrollment_id)
+    if enrollment is None or enrollment.status is not EnrollmentStatus.COMPLETED:
         return None
-    enrollment, learner_name, email, course_title, valid_days = facts
+    learner = await user_contact(session, enrollment.user_id)
+    course = await course_facts(session, enrollment.course_id)
+    if learner is None or course is None:
+        return None
+    valid_days = await session.scalar(
+        select(CertificatePolicy.valid_days).where(CertificatePolicy.course_id == enrollment.course_id)
+    )
+    learner_name, email, course_title = learner.display_name, learner.email, course.title
     site = await tenant_site(session, settings, tenant_id)
     issued_at = now_seconds()
     cert = Certificate(
@@ -249,7 +242,7 @@ async def print_and_store(
         await session.execute(
             update(Certificate)
             .where(Certificate.id == job.cert_id)
-            .values(pdf_key=job.key, rendered_at=datetime.now(UTC), updated_at=datetime.now(UTC))
+            .values(pdf_key=job.key, rendered_at=clock.now(), updated_at=clock.now())
         )
     return job.key
 
@@ -306,7 +299,7 @@ def certificate_status(settings: Settings, cert: Certificate, now: datetime | No
     signature_valid = certificate_signature_valid(
         settings.secret_key, cert.key_version, cert.signature, cert.id, cert.user_id, cert.course_id, cert.issued_at
     )
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     if not signature_valid:
         status = "invalid"
     elif cert.state is CertificateState.REVOKED:

@@ -14,13 +14,11 @@ from uuid import UUID
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from lms.lib.keys import derive_key
+
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 # Multicodec prefix of an Ed25519 public key (0xed, varint-encoded), as used by Multikey.
 _ED25519_PUB_PREFIX = b"\xed\x01"
-
-
-def _derive(secret_key: str, purpose: str) -> bytes:
-    return hmac.new(secret_key.encode(), purpose.encode(), hashlib.sha256).digest()
 
 
 def signing_payload(cert_id: UUID, user_id: UUID, course_id: UUID, issued_at: datetime) -> bytes:
@@ -32,7 +30,7 @@ def sign_certificate(
     secret_key: str, version: int, cert_id: UUID, user_id: UUID, course_id: UUID, issued_at: datetime
 ) -> str:
     """HMAC-SHA256(cert_id|user|course|issued_at) under the certificate key of `version`, hex."""
-    key = _derive(secret_key, f"certificate-signature:v{version}")
+    key = derive_key(secret_key, f"certificate-signature:v{version}")
     return hmac.new(key, signing_payload(cert_id, user_id, course_id, issued_at), hashlib.sha256).hexdigest()
 
 
@@ -53,7 +51,7 @@ def certificate_signature_valid(
 
 def credential_private_key(secret_key: str, tenant_id: UUID, version: int) -> Ed25519PrivateKey:
     """The tenant's Ed25519 credential key of `version` (the seed is derived, never stored)."""
-    return Ed25519PrivateKey.from_private_bytes(_derive(secret_key, f"credential-ed25519:{tenant_id}:v{version}"))
+    return Ed25519PrivateKey.from_private_bytes(derive_key(secret_key, f"credential-ed25519:{tenant_id}:v{version}"))
 
 
 def base58btc(data: bytes) -> str:

@@ -6,12 +6,11 @@ PDFs are written under the local folder of STORAGE_URL (file://...) with determi
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import time
 from uuid import UUID
 
 from lms.config import Settings
+from lms.lib import clock
+from lms.lib.signing import link_key, sign, verify
 from lms.lib.storage import ObjectMissing, Storage, storage_for
 
 DOWNLOAD_SECONDS = 300
@@ -44,19 +43,18 @@ class CertificateFiles:
         return self.storage.exists(key)
 
 
-def _download_signature(secret_key: str, tenant_id: UUID, cert_id: UUID, expires: int) -> str:
-    key = hmac.new(secret_key.encode(), b"certificate-download", hashlib.sha256).digest()
-    return hmac.new(key, f"{tenant_id}|{cert_id}|{expires}".encode(), hashlib.sha256).hexdigest()
+def _download_scope(tenant_id: UUID, cert_id: UUID) -> str:
+    return f"{tenant_id}|{cert_id}"
 
 
 def signed_download_path(secret_key: str, tenant_id: UUID, cert_id: UUID, now: float | None = None) -> str:
     """A link to the PDF valid for DOWNLOAD_SECONDS, bound to the tenant and the certificate."""
-    expires = int((now if now is not None else time.time()) + DOWNLOAD_SECONDS)
-    signature = _download_signature(secret_key, tenant_id, cert_id, expires)
+    expires = int((now if now is not None else clock.timestamp()) + DOWNLOAD_SECONDS)
+    token = sign(link_key(secret_key, "certificate-download"), _download_scope(tenant_id, cert_id), expires)
+    signature = token.partition(".")[2]
     return f"/certificates/files/{cert_id}.pdf?expires={expires}&signature={signature}"
 
 
 def download_signature_valid(secret_key: str, tenant_id: UUID, cert_id: UUID, expires: int, signature: str) -> bool:
-    if expires < time.time():
-        return False
-    return hmac.compare_digest(_download_signature(secret_key, tenant_id, cert_id, expires), signature)
+    key = link_key(secret_key, "certificate-download")
+    return verify(key, _download_scope(tenant_id, cert_id), f"{expires}.{signature}")

@@ -6,7 +6,8 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from advanced_alchemy.base import UUIDv7AuditBase, orm_registry
-from sqlalchemy import ForeignKey, Index
+from sqlalchemy import JSON, ForeignKey, Index
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 Base = UUIDv7AuditBase
@@ -40,3 +41,7 @@ class TenantScoped:
         table = cls.__tablename__  # type: ignore[attr-defined]
         extra: tuple[Any, ...] = getattr(cls, "__tenant_table_args__", ())
         return (Index(f"ix_{table}_tenant_id", "tenant_id"), *extra)
+
+
+# A JSON document column: JSONB on PostgreSQL; every domain stores settings and payloads in it.
+JsonDict = JSON().with_variant(JSONB(), "postgresql")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from uuid import UUID
 
 import msgspec
@@ -12,12 +12,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.config import Settings
-from lms.identity.mail import queue_email
 from lms.identity.models import ActionPurpose, ActionToken, Role, User, UserStatus
 from lms.identity.schemas import UserCreate, UserOut, UserUpdate
 from lms.identity.sessions import new_opaque_token, revoke_user_sessions, token_hash
+from lms.lib import clock
 from lms.lib.errors import Conflict, ValidationFailed
 from lms.lib.lookup import get_or_404
+from lms.lib.mail import queue_email
 from lms.lib.pagination import count_and_fetch
 
 INVITATION_LIFETIME = timedelta(days=7)
@@ -66,7 +67,7 @@ async def create_action_link(session: AsyncSession, user: User, purpose: ActionP
             user_id=user.id,
             purpose=purpose.value,
             token_hash=token_hash(raw),
-            expires_at=datetime.now(UTC) + lifetime,
+            expires_at=clock.now() + lifetime,
         )
     )
     await session.flush()

@@ -55,7 +55,7 @@ from lms.lib.errors import Forbidden, NotFound, Unauthorized, error_body
 from lms.lib.lookup import get_or_404
 from lms.lib.pagination import Page, PageParams
 from lms.lib.params import AppRequest
-from lms.tenancy.resolver import ResolvedTenant
+from lms.tenancy.schemas import ResolvedTenant
 
 
 @get(

@@ -7,11 +7,10 @@ Private keys are encrypted with Fernet under a key derived from SECRET_KEY.
 from __future__ import annotations
 
 import base64
-import hashlib
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.fernet import Fernet
@@ -21,8 +20,9 @@ from sqlalchemy import DateTime, LargeBinary, String, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lms.db.base import PlatformBase
-from lms.tenancy.models import JsonDict
+from lms.db.base import JsonDict, PlatformBase
+from lms.lib import clock
+from lms.lib.keys import fernet_for
 
 REFRESH_SECONDS = 60.0
 
@@ -41,8 +41,7 @@ class SigningKey(PlatformBase):
 
 
 def fernet(secret_key: str) -> Fernet:
-    digest = hashlib.sha256(("lms-signing-keys:" + secret_key).encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(digest))
+    return fernet_for(secret_key, "lms-signing-keys:")
 
 
 def new_signing_key(secret_key: str) -> SigningKey:
@@ -63,7 +62,7 @@ def _b64int(value: int) -> str:
 
 async def rotate_keys(session: AsyncSession, secret_key: str, token_lifetime: timedelta) -> SigningKey:
     """Add a new signing key; current keys retire but verify for one more token lifetime."""
-    now = datetime.now(UTC)
+    now = clock.now()
     rows = await session.execute(select(SigningKey).where(SigningKey.retired_at.is_(None)))
     for key in rows.scalars():
         key.retired_at = now
@@ -112,7 +111,7 @@ class KeyRing:
     async def _refresh(self, force: bool = False) -> None:
         if not force and self._keys and time.monotonic() - self._loaded_at < REFRESH_SECONDS:
             return
-        now = datetime.now(UTC)
+        now = clock.now()
         async with self._sessions() as session:
             rows = await session.execute(select(SigningKey).order_by(SigningKey.created_at))
             keys = [k for k in rows.scalars() if k.verify_until is None or k.verify_until > now]

@@ -12,7 +12,6 @@ import hashlib
 import io
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -23,7 +22,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.identity.models import IdentitySettings, MfaRecoveryCode, Role, User
+from lms.lib import clock
 from lms.lib.errors import Conflict, DomainError, ValidationFailed
+from lms.lib.keys import fernet_for
 
 ISSUER_NAME = "Learning platform"
 RECOVERY_CODES = 10
@@ -43,8 +44,7 @@ class Enrolment:
 
 
 def _cipher(secret_key: str) -> Fernet:
-    digest = hashlib.sha256(("lms-totp:" + secret_key).encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(digest))
+    return fernet_for(secret_key, "lms-totp:")
 
 
 def _code_hash(code: str) -> str:
@@ -131,7 +131,7 @@ class TotpFactor:
         ).scalar_one_or_none()
         if row is None:
             raise InvalidMfaCode("the code is not correct", field="mfa_code")
-        row.used_at = datetime.now(UTC)
+        row.used_at = clock.now()
 
     async def disable(self, user: User, code: str) -> None:
         if not user.mfa_enabled:
@@ -155,7 +155,7 @@ class TotpFactor:
         if secret is None or not (digits.isdigit() and len(digits) == 6):
             return False
         totp = pyotp.TOTP(secret)
-        now = datetime.now(UTC).timestamp()
+        now = clock.timestamp()
         # One step of clock drift either way.
         for drift in (0, -1, 1):
             at = now + drift * totp.interval

@@ -18,7 +18,7 @@ from lms.identity.principal import Principal, allows_anonymous, requires_role, r
 from lms.identity.sessions import SessionIssuer, session_cookies
 from lms.identity.signin import consume_link, peek_link
 from lms.lib.lookup import get_or_404
-from lms.tenancy.resolver import ResolvedTenant
+from lms.tenancy.schemas import ResolvedTenant
 
 Code = Annotated[str, msgspec.Meta(min_length=6, max_length=32)]
 Token = Annotated[str, msgspec.Meta(min_length=8, max_length=200)]

@@ -8,12 +8,11 @@ from typing import Any
 from uuid import UUID
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import Enum, ForeignKeyConstraint, Index, LargeBinary, String, Text, text
+from sqlalchemy import Enum, ForeignKeyConstraint, Index, LargeBinary, String, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lms.db.base import Base, TenantScoped
-from lms.tenancy.models import JsonDict
+from lms.db.base import Base, JsonDict, TenantScoped
 
 
 class UserStatus(enum.StrEnum):
@@ -160,21 +159,6 @@ class ActionToken(TenantScoped, Base):
     token_hash: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
-
-
-class EmailMessage(TenantScoped, Base):
-    """An e-mail the platform sends: queued here, delivered by SMTP when configured, else logged."""
-
-    __tablename__ = "email_outbox"
-    __tenant_table_args__ = (Index("ix_email_outbox_tenant_created", "tenant_id", "created_at"),)
-
-    recipient: Mapped[str] = mapped_column(String(320))
-    subject: Mapped[str] = mapped_column(String(300))
-    body: Mapped[str] = mapped_column(Text)
-    # queued -> sent (SMTP) | logged (no SMTP configured) | failed
-    status: Mapped[str] = mapped_column(String(16), default="queued")
-    sent_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
-    error: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class SsoKind(enum.StrEnum):

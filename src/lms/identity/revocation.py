@@ -13,13 +13,15 @@ issued before its user's instant or belonging to a revoked session.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from uuid import UUID
 
 import structlog
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from lms.lib import clock
 
 POLL_SECONDS = 5.0
 _RECENT = text("select user_id, revoked_at from app.recently_revoked_users(:since)")
@@ -63,7 +65,7 @@ class RevokedTokens:
     async def refresh(self) -> None:
         """Re-read recent revocations; on a database error keep the last view and retry soon."""
         self._next_poll = time.monotonic() + self._poll
-        since = datetime.now(UTC) - self._window
+        since = clock.now() - self._window
         try:
             async with self._sessions() as session:
                 rows = (await session.execute(_RECENT, {"since": since})).all()

@@ -7,7 +7,9 @@ from typing import Annotated
 
 import msgspec
 
-from lms.identity.models import Role, UserStatus
+# The account vocabulary other domains use (roles in guards, statuses in queries).
+from lms.identity.models import Role as Role
+from lms.identity.models import UserStatus as UserStatus
 
 Email = Annotated[
     str,

@@ -18,7 +18,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from uuid import UUID
 
 from litestar.datastructures import Cookie
@@ -29,6 +29,7 @@ from lms.identity.keys import KeyRing
 from lms.identity.models import RefreshToken, User, UserStatus
 from lms.identity.principal import CSRF_COOKIE, CSRF_HEADER, REFRESH_COOKIE, SESSION_COOKIE
 from lms.identity.tokens import issue_access_token
+from lms.lib import clock
 from lms.lib.errors import Unauthorized
 
 REFRESH_LIFETIME = timedelta(days=14)
@@ -70,7 +71,7 @@ class SessionIssuer:
                 user_id=user.id,
                 family_id=family_id,
                 token_hash=token_hash(raw),
-                expires_at=datetime.now(UTC) + REFRESH_LIFETIME,
+                expires_at=clock.now() + REFRESH_LIFETIME,
             )
         )
         await self.session.flush()
@@ -81,7 +82,7 @@ class SessionIssuer:
 
     async def rotate(self, raw: str) -> TokenPair:
         """Exchange a refresh token for a new pair; a reused token revokes its family (committed)."""
-        now = datetime.now(UTC)
+        now = clock.now()
         row = (
             await self.session.execute(
                 select(RefreshToken).where(RefreshToken.token_hash == token_hash(raw)).with_for_update()
@@ -117,14 +118,14 @@ class SessionIssuer:
         await self.session.execute(
             update(RefreshToken)
             .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=datetime.now(UTC))
+            .values(revoked_at=clock.now())
         )
 
 
 async def revoke_user_sessions(session: AsyncSession, user_id: UUID) -> None:
     """Every refresh token of a user stops working (deactivation, password reset), and so do the
     access tokens already issued (within lms.identity.revocation.POLL_SECONDS)."""
-    now = datetime.now(UTC)
+    now = clock.now()
     await session.execute(
         update(RefreshToken)
         .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -10,13 +10,14 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.identity.accounts import PASSWORD_RESET_LIFETIME, UserDirectory, create_action_link
-from lms.identity.mail import queue_email
 from lms.identity.mfa import InvalidMfaCode, TotpFactor, mfa_required_for
 from lms.identity.models import ActionPurpose, ActionToken, User, UserStatus
 from lms.identity.passwords import check_password_policy, hash_password, verify_password
 from lms.identity.sessions import revoke_user_sessions, token_hash
 from lms.identity.throttle import SignInThrottle
+from lms.lib import clock
 from lms.lib.errors import DomainError, Forbidden, Unauthorized
+from lms.lib.mail import queue_email
 
 WRONG_CREDENTIALS = "e-mail or password is incorrect"
 MFA_ENROLMENT_LIFETIME = timedelta(minutes=15)
@@ -83,7 +84,7 @@ class PasswordSignIn:
         await self.throttle.record_success(user.email)
         if not user.mfa_enabled and await mfa_required_for(self.session, user):
             return await create_action_link(self.session, user, ActionPurpose.MFA_ENROLMENT, MFA_ENROLMENT_LIFETIME)
-        user.last_login_at = datetime.now(UTC)
+        user.last_login_at = clock.now()
         await self.session.flush()
         return None
 
@@ -96,7 +97,7 @@ async def peek_link(session: AsyncSession, raw: str, purpose: ActionPurpose) -> 
         )
     ).scalar_one_or_none()
     user = await session.get(User, row.user_id) if row is not None else None
-    if row is None or row.used_at is not None or row.expires_at <= datetime.now(UTC) or user is None:
+    if row is None or row.used_at is not None or row.expires_at <= clock.now() or user is None:
         raise InvalidLink("this link is invalid, expired or already used", field="token")
     return user
 
@@ -110,9 +111,9 @@ async def consume_link(session: AsyncSession, raw: str, purpose: ActionPurpose) 
             .with_for_update()
         )
     ).scalar_one_or_none()
-    if row is None or row.used_at is not None or row.expires_at <= datetime.now(UTC):
+    if row is None or row.used_at is not None or row.expires_at <= clock.now():
         raise InvalidLink("this link is invalid, expired or already used", field="token")
-    row.used_at = datetime.now(UTC)
+    row.used_at = clock.now()
     user = await session.get(User, row.user_id)
     if user is None:
         raise InvalidLink("this link is invalid, expired or already used", field="token")
@@ -130,7 +131,7 @@ async def accept_invitation(
         raise InvalidLink("this invitation is no longer valid", field="token")
     check_password_policy(password, user.email)
     user.password_hash = await hash_password(password)
-    user.password_changed_at = datetime.now(UTC)
+    user.password_changed_at = clock.now()
     user.status = UserStatus.ACTIVE
     if display_name:
         user.display_name = display_name
@@ -166,7 +167,7 @@ async def reset_password(session: AsyncSession, tenant_id: UUID, raw: str, passw
         raise InvalidLink("this account cannot reset its password", field="token")
     check_password_policy(password, user.email)
     user.password_hash = await hash_password(password)
-    user.password_changed_at = datetime.now(UTC)
+    user.password_changed_at = clock.now()
     await revoke_user_sessions(session, user.id)
     await session.flush()
     return user
@@ -184,6 +185,6 @@ async def change_password(
         raise Unauthorized("the current password is not correct", field="current_password")
     check_password_policy(new, user.email, field="new_password")
     user.password_hash = await hash_password(new)
-    user.password_changed_at = datetime.now(UTC)
+    user.password_changed_at = clock.now()
     await revoke_user_sessions(session, user.id)
     await session.flush()

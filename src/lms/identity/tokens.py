@@ -7,7 +7,6 @@ any other algorithm are rejected before a signature is even considered.
 from __future__ import annotations
 
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -16,6 +15,7 @@ from jose import jwt
 from jose.exceptions import ExpiredSignatureError, JWTError
 
 from lms.identity.keys import KeyRing
+from lms.lib import clock
 
 ALGORITHMS = ["RS256"]
 AUDIENCE = "lms"
@@ -47,7 +47,7 @@ async def issue_access_token(
     session_id: UUID | None = None,
 ) -> str:
     key = await keys.signing_key()
-    now = int(time.time())
+    now = int(clock.timestamp())
     claims = {
         "sub": str(user_id),
         "tid": str(tenant_id),
@@ -76,7 +76,7 @@ async def verify_access_token(keys: KeyRing, token: str) -> AccessClaims:
     cached = _verified.get(token)
     if cached is not None:
         claims, kid = cached
-        if claims.expires_at > time.time() and await keys.verification_key(kid) is not None:
+        if claims.expires_at > clock.timestamp() and await keys.verification_key(kid) is not None:
             return claims
         _verified.pop(token, None)
     claims, kid = await _verify_access_token(keys, token)

@@ -32,8 +32,9 @@ from lms.db.engines import Database
 from lms.learning.completion import covered_seconds, lesson_is_complete, merge_ranges
 from lms.learning.ingest import StreamKeys
 from lms.learning.models import Enrollment, LessonProgress, ProgressStatus
-from lms.learning.progress import Activity, new_id, plan_for, recompute_enrollments
+from lms.learning.progress import Activity, plan_for, recompute_enrollments
 from lms.learning.schemas import LessonCompleted, ProgressEventIn, TextScrolled, VideoHeartbeat
+from lms.lib.ids import new_id
 
 GROUP = "fold"
 LOCK_SECONDS = 120

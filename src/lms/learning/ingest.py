@@ -14,7 +14,7 @@ import random
 import re
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -25,7 +25,7 @@ from redis.commands.core import AsyncScript
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from lms.catalog.models import Lesson
+from lms.catalog.queries import lesson_kinds
 from lms.db.binding import bind_tenant
 from lms.identity.principal import Principal
 from lms.learning.models import Enrollment, EnrollmentStatus
@@ -37,6 +37,7 @@ from lms.learning.schemas import (
     TextScrolled,
     VideoHeartbeat,
 )
+from lms.lib import clock
 from lms.lib.errors import DomainError, ValidationFailed
 from lms.lib.jobs import Job, send_now
 
@@ -218,10 +219,7 @@ async def _lessons(lazy: LazySession, tenant_id: UUID, ids: set[UUID]) -> dict[U
             found[lesson_id] = meta
     if missing:
         session = await lazy.get()
-        rows = await session.execute(
-            select(Lesson.id, Lesson.course_id, Lesson.type, Lesson.duration_seconds).where(Lesson.id.in_(missing))
-        )
-        for lesson_id, course_id, lesson_type, duration in rows:
+        for lesson_id, course_id, lesson_type, duration in await lesson_kinds(session, missing):
             meta = LessonMeta(course_id, lesson_type.value, duration)
             lesson_cache.put((tenant_id, lesson_id), meta)
             found[lesson_id] = meta
@@ -313,7 +311,7 @@ async def ingest_events(
     raw_events: list[msgspec.Raw],
 ) -> EventsOut:
     """Validate a batch per event and append the accepted ones; returns a result per event."""
-    now = datetime.now(UTC)
+    now = clock.now()
     results: list[EventResult] = []
     decoded: list[tuple[int, ProgressEventIn]] = []
     for index, raw in enumerate(raw_events):

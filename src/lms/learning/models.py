@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lms.catalog.models import SHARED_CATALOGUE_OWNER
+from lms.catalog.schemas import SHARED_CATALOGUE_OWNER
 from lms.db.base import Base, TenantScoped
 
 _OWNER_CHECK = "{col} = tenant_id OR {col} = '" + str(SHARED_CATALOGUE_OWNER) + "'::uuid"

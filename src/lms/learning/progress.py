@@ -7,16 +7,14 @@ Shared by the progress-event fold (lms.learning.fold) and by other domains throu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import uuid_utils
-from sqlalchemy import select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.catalog.models import CourseVersion, Lesson
+from lms.catalog.queries import course_facts, course_lessons, lesson_facts, version_snapshots
 from lms.learning.completion import crossed_milestones, lesson_is_complete
 from lms.learning.models import (
     Enrollment,
@@ -25,15 +23,12 @@ from lms.learning.models import (
     LessonProgress,
     ProgressStatus,
 )
+from lms.lib import clock
 from lms.lib.errors import NotFound
 from lms.lib.jobs import enqueue_after_commit
-from lms.lib.lookup import get_or_404
+from lms.lib.outbox import write_once
 
 COURSE_COMPLETED_TASK = "learning.course_completed"
-
-
-def new_id() -> UUID:
-    return UUID(str(uuid_utils.uuid7()))
 
 
 @dataclass(frozen=True)
@@ -75,20 +70,15 @@ def plan_from_snapshot(snapshot: dict[str, Any]) -> VersionPlan:
 async def version_plans(session: AsyncSession, version_ids: set[UUID]) -> dict[UUID, VersionPlan]:
     missing = [v for v in version_ids if v not in _PLANS]
     if missing:
-        rows = await session.execute(
-            select(CourseVersion.id, CourseVersion.snapshot).where(CourseVersion.id.in_(missing))
-        )
-        for version_id, snapshot in rows:
+        for version_id, snapshot in (await version_snapshots(session, missing)).items():
             _PLANS[version_id] = plan_from_snapshot(snapshot)
     return {v: _PLANS[v] for v in version_ids if v in _PLANS}
 
 
 async def live_plan(session: AsyncSession, course_id: UUID) -> VersionPlan:
     """For enrolments without a published version (assigned to a draft): the current lessons."""
-    from lms.catalog.models import Course
-
-    lessons = list((await session.execute(select(Lesson).where(Lesson.course_id == course_id))).scalars())
-    course = await session.get(Course, course_id)
+    lessons = await course_lessons(session, course_id)
+    course = await course_facts(session, course_id)
     required = {lesson.id for lesson in lessons if lesson.required}
     return VersionPlan(
         frozenset(required),
@@ -139,7 +129,7 @@ async def recompute_enrollments(
         done[enrollment_id].add(lesson_id)
         if lesson_passed:
             passed[enrollment_id].add(lesson_id)
-    now = datetime.now(UTC)
+    now = clock.now()
     for enrollment in enrollments:
         plan = await plan_for(session, enrollment)
         required = plan.required
@@ -173,27 +163,21 @@ async def _outbox(
     milestone: int | None = None,
 ) -> bool:
     """Insert once per dedupe key; True when this call wrote it."""
-    now = datetime.now(UTC)
-    statement = (
-        pg_insert(LearningOutboxEntry.__table__)  # type: ignore[arg-type]
-        .values(
-            id=new_id(),
-            tenant_id=tenant_id,
-            enrollment_id=enrollment.id,
-            user_id=enrollment.user_id,
-            course_id=enrollment.course_id,
-            kind=kind,
-            milestone=milestone,
-            payload={"completion_pct": enrollment.completion_pct, "version_id": str(enrollment.version_id or "")},
-            dedupe_key=dedupe_key,
-            dispatched_at=now if kind == "course_completed" else None,
-            created_at=now,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["tenant_id", "dedupe_key"])
-        .returning(text("id"))
+    entry_id = await write_once(
+        session,
+        LearningOutboxEntry.__table__,  # type: ignore[arg-type]
+        tenant_id,
+        dedupe_key,
+        enrollment_id=enrollment.id,
+        user_id=enrollment.user_id,
+        course_id=enrollment.course_id,
+        kind=kind,
+        milestone=milestone,
+        payload={"completion_pct": enrollment.completion_pct, "version_id": str(enrollment.version_id or "")},
+        # Certificates take completions straight from the job sent after commit.
+        dispatched_at=clock.now() if kind == "course_completed" else None,
     )
-    return (await session.execute(statement)).first() is not None
+    return entry_id is not None
 
 
 async def record_assessment_result(
@@ -205,7 +189,9 @@ async def record_assessment_result(
     The score kept is the best one. Raises NotFound when the lesson is unknown to this tenant or
     the user is not enrolled in its course.
     """
-    lesson = await get_or_404(session, Lesson, lesson_id, "lesson not found", field="lesson_id")
+    lesson = await lesson_facts(session, lesson_id)
+    if lesson is None:
+        raise NotFound("lesson not found", field="lesson_id")
     enrollment = (
         await session.execute(
             select(Enrollment).where(Enrollment.user_id == user_id, Enrollment.course_id == lesson.course_id)
@@ -233,7 +219,7 @@ async def record_assessment_result(
     progress.passed = bool(progress.passed) or passed
     if score is not None:
         progress.score = score if progress.score is None else max(progress.score, score)
-    now = datetime.now(UTC)
+    now = clock.now()
     progress.last_event_at = now
     plan = await plan_for(session, enrollment)
     complete = lesson_is_complete(
@@ -272,29 +258,3 @@ async def migrate_enrollments(
     if moved:
         await recompute_enrollments(session, moved[0].tenant_id, {row.id for row in moved})
     return len(moved)
-
-
-_LEARNERS_USING = text(
-    """
-    select count(distinct e.id)
-      from enrollments e
-      left join course_versions v on v.id = e.version_id
-     where e.course_id = :course_id
-       and e.status in ('active', 'completed')
-       and (
-            exists (select 1 from lesson_progress p
-                     where p.enrollment_id = e.id and p.lesson_id::text = any(cast(:lesson_ids as text[])))
-         or exists (select 1 from jsonb_array_elements(v.snapshot -> 'modules') m,
-                                  jsonb_array_elements(m -> 'lessons') l
-                     where (l ->> 'id') = any(cast(:lesson_ids as text[])))
-       )
-    """
-)
-
-
-async def learners_using_lessons(session: AsyncSession, course_id: UUID, lesson_ids: list[UUID]) -> int:
-    """Enrolments whose version contains any of these lessons, or that have progress in them."""
-    if not lesson_ids:
-        return 0
-    found = await session.execute(_LEARNERS_USING, {"course_id": course_id, "lesson_ids": [str(i) for i in lesson_ids]})
-    return int(found.scalar_one())

@@ -8,7 +8,9 @@ from uuid import UUID
 
 import msgspec
 
-from lms.learning.models import EnrollmentSource, EnrollmentStatus
+# The enrolment vocabulary other domains use.
+from lms.learning.models import EnrollmentSource as EnrollmentSource
+from lms.learning.models import EnrollmentStatus as EnrollmentStatus
 
 ClientEventId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Seconds = Annotated[float, msgspec.Meta(ge=0, le=24 * 3600)]

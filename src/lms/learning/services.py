@@ -7,7 +7,7 @@ repeated call returns the existing enrolment. Every new enrolment passes the sea
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -15,20 +15,26 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.catalog.models import Course, CourseStatus, CourseVersion
-from lms.catalog.services import bump_enrollment_count, is_offered, is_visible_to_learners
+from lms.catalog.queries import CourseOffer, course_facts, course_offer, version_id_of, version_numbers
+from lms.catalog.schemas import CourseStatus
+from lms.catalog.services import bump_enrollment_count
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
-from lms.identity.models import Role, User, UserStatus
 from lms.identity.principal import Principal
+from lms.identity.queries import user_status
+from lms.identity.schemas import Role, UserStatus
 from lms.learning.models import Enrollment, EnrollmentSource, EnrollmentStatus
-from lms.learning.progress import migrate_enrollments, new_id
+from lms.learning.progress import migrate_enrollments
+
+# Assessments record graded results through this service module.
+from lms.learning.progress import record_assessment_result as record_assessment_result
 from lms.learning.schemas import BulkResult, EnrollmentOut
 from lms.learning.seats import reserve_seat
+from lms.lib import clock
 from lms.lib.errors import DomainError, Forbidden, NotFound, ValidationFailed
-from lms.lib.lookup import get_or_404
+from lms.lib.ids import new_id
 from lms.lib.pagination import count_and_fetch
-from lms.tenancy.models import Tenant, TenantStatus
+from lms.tenancy.queries import active_tenant_ids
 
 ACTIVE_STATES = (EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)
 
@@ -42,18 +48,12 @@ class CourseRef:
     version_id: UUID | None
 
     @classmethod
-    def of(cls, course: Course) -> CourseRef:
-        return cls(course.id, course.owner_key, course.current_version_id)
+    def of(cls, course: CourseOffer) -> CourseRef:
+        return cls(course.id, course.owner, course.current_version_id)
 
 
 async def enrollment_out(session: AsyncSession, enrollments: list[Enrollment]) -> list[EnrollmentOut]:
-    version_ids = {e.version_id for e in enrollments if e.version_id}
-    numbers: dict[UUID, int] = {}
-    if version_ids:
-        rows = await session.execute(
-            select(CourseVersion.id, CourseVersion.number).where(CourseVersion.id.in_(version_ids))
-        )
-        numbers = {row.id: row.number for row in rows}
+    numbers = await version_numbers(session, {e.version_id for e in enrollments if e.version_id})
     return [
         EnrollmentOut(
             id=e.id,
@@ -175,24 +175,22 @@ class EnrollmentService:
         """Move learners onto another published version of the course (instructors, admins)."""
         if not self.can_assign:
             raise Forbidden("only an instructor or a tenant admin can migrate learners")
-        course = await get_or_404(self.session, Course, course_id, "course not found", field="course_id")
+        course = await course_facts(self.session, course_id)
+        if course is None:
+            raise NotFound("course not found", field="course_id")
         if course.is_shared:
             raise Forbidden("learners on shared courses follow the shared catalogue's versions")
-        version = (
-            await self.session.execute(
-                select(CourseVersion).where(CourseVersion.course_id == course_id, CourseVersion.number == number)
-            )
-        ).scalar_one_or_none()
-        if version is None:
+        version_id = await version_id_of(self.session, course_id, number)
+        if version_id is None:
             raise NotFound(f"course has no version {number}", field="number")
-        return await migrate_enrollments(self.session, course_id, version.id, enrollment_ids)
+        return await migrate_enrollments(self.session, course_id, version_id, enrollment_ids)
 
     # --- internals ---------------------------------------------------------------------------
-    async def _enrollable_course(self, course_id: UUID, assigning: bool) -> Course:
-        course = await self.session.get(Course, course_id)
-        if course is None or (not assigning and not is_visible_to_learners(course)):
+    async def _enrollable_course(self, course_id: UUID, assigning: bool) -> CourseOffer:
+        course = await course_offer(self.session, course_id)
+        if course is None or (not assigning and not course.visible_to_learners):
             raise NotFound("course not found", field="course_id")
-        if not await is_offered(self.session, course):
+        if not course.offered:
             raise NotFound("this site does not offer that shared course", field="course_id")
         if course.status is not CourseStatus.PUBLISHED:
             raise ValidationFailed(
@@ -202,11 +200,12 @@ class EnrollmentService:
             raise Forbidden("this course does not allow self-enrolment; ask an administrator to assign it")
         return course
 
-    async def _active_user(self, user_id: UUID) -> User:
-        user = await get_or_404(self.session, User, user_id, "user not found", field="user_id")
-        if user.status is UserStatus.DEACTIVATED:
+    async def _active_user(self, user_id: UUID) -> None:
+        status = await user_status(self.session, user_id)
+        if status is None:
+            raise NotFound("user not found", field="user_id")
+        if status is UserStatus.DEACTIVATED:
             raise ValidationFailed("this user is deactivated", field="user_id")
-        return user
 
     async def _existing(self, user_id: UUID, course_id: UUID) -> Enrollment | None:
         return (
@@ -233,7 +232,7 @@ class EnrollmentService:
             await self.session.flush()
             return existing, False
         await reserve_seat(self.session, self.principal.tenant_id, user_id)
-        now = datetime.now(UTC)
+        now = clock.now()
         inserted = await self.session.execute(
             pg_insert(Enrollment.__table__)  # type: ignore[arg-type]
             .values(
@@ -266,7 +265,7 @@ class EnrollmentService:
 async def expire_enrollments(db: Database) -> int:
     """Mark active enrolments whose access window has passed as expired, tenant by tenant."""
     async with db.operator_sessions() as session:
-        tenants = list((await session.execute(select(Tenant.id).where(Tenant.status == TenantStatus.ACTIVE))).scalars())
+        tenants = await active_tenant_ids(session)
     expired = 0
     for tenant_id in tenants:
         async with tenant_session(db.app_sessions, tenant_id) as session:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.catalog.models import Course, CourseVersion, Lesson
+from lms.catalog.queries import course_facts, course_titles, lesson_facts, version_number
 from lms.identity.principal import Principal
 from lms.learning.models import Enrollment, EnrollmentStatus, LessonProgress, ProgressStatus
 from lms.learning.progress import VersionPlan, plan_for
 from lms.learning.schemas import ContinueOut, LessonViewOut, MyCourseOut, ResumeOut
+from lms.lib import clock
 from lms.lib.errors import Forbidden, NotFound
 from lms.lib.pagination import Page, PageParams, count_and_fetch
 
@@ -30,19 +31,16 @@ async def my_courses(
     session: AsyncSession, principal: Principal, page: PageParams, due_only: bool = False
 ) -> Page[MyCourseOut]:
     """The caller's enrolments with progress; `due_only`: active ones with a due date, soonest first."""
-    query = (
-        select(Enrollment, Course.title)
-        .join(Course, Course.id == Enrollment.course_id)
-        .where(Enrollment.user_id == principal.user_id)
-    )
+    query = select(Enrollment).where(Enrollment.user_id == principal.user_id)
     if due_only:
         query = query.where(Enrollment.due_at.is_not(None), Enrollment.status == EnrollmentStatus.ACTIVE).order_by(
             Enrollment.due_at
         )
     else:
         query = query.order_by(Enrollment.last_activity_at.desc().nulls_last(), Enrollment.created_at.desc())
-    now = datetime.now(UTC)
-    rows, total = await count_and_fetch(session, query, page.limit, page.offset)
+    now = clock.now()
+    enrollments, total = await count_and_fetch(session, query, page.limit, page.offset)
+    titles = await course_titles(session, {e.course_id for e in enrollments})
     items = [
         MyCourseOut(
             enrollment_id=e.id,
@@ -55,25 +53,24 @@ async def my_courses(
             last_lesson_id=e.last_lesson_id,
             last_activity_at=e.last_activity_at,
         )
-        for e, title in rows
+        for e in enrollments
+        if (title := titles.get(e.course_id)) is not None
     ]
     return page.of(items, total)
 
 
 async def continue_learning(session: AsyncSession, principal: Principal) -> ContinueOut | None:
     """The most recently active unfinished enrolment, its last lesson and where to resume it."""
-    row = (
-        await session.execute(
-            select(Enrollment, Course.title)
-            .join(Course, Course.id == Enrollment.course_id)
-            .where(Enrollment.user_id == principal.user_id, Enrollment.status == EnrollmentStatus.ACTIVE)
-            .order_by(Enrollment.last_activity_at.desc().nulls_last(), Enrollment.created_at.desc())
-            .limit(1)
-        )
-    ).first()
-    if row is None:
+    enrollment = await session.scalar(
+        select(Enrollment)
+        .where(Enrollment.user_id == principal.user_id, Enrollment.status == EnrollmentStatus.ACTIVE)
+        .order_by(Enrollment.last_activity_at.desc().nulls_last(), Enrollment.created_at.desc())
+        .limit(1)
+    )
+    course = await course_facts(session, enrollment.course_id) if enrollment is not None else None
+    if enrollment is None or course is None:
         return None
-    enrollment, title = row
+    title = course.title
     lesson_id = enrollment.last_lesson_id
     if lesson_id is None:
         plan = await plan_for(session, enrollment)
@@ -81,7 +78,7 @@ async def continue_learning(session: AsyncSession, principal: Principal) -> Cont
     lesson_title = None
     position = 0.0
     if lesson_id is not None:
-        lesson = await session.get(Lesson, lesson_id)
+        lesson = await lesson_facts(session, lesson_id)
         lesson_title = lesson.title if lesson else None
         progress = await _progress(session, principal.user_id, lesson_id)
         position = progress.position_seconds if progress else 0.0
@@ -98,7 +95,7 @@ async def continue_learning(session: AsyncSession, principal: Principal) -> Cont
 
 async def resume(session: AsyncSession, principal: Principal, lesson_id: UUID) -> ResumeOut:
     """The caller's last position in a lesson, from whichever device wrote latest (client time)."""
-    if await session.get(Lesson, lesson_id) is None:
+    if await lesson_facts(session, lesson_id) is None:
         raise NotFound("lesson not found", field="lesson_id")
     progress = await _progress(session, principal.user_id, lesson_id)
     if progress is None:
@@ -128,14 +125,14 @@ async def open_lesson(session: AsyncSession, principal: Principal, course_id: UU
         )
     ).scalar_one_or_none()
     if enrollment is None or enrollment.status not in (EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED):
-        if await session.get(Course, course_id) is None:
+        if await course_facts(session, course_id) is None:
             raise NotFound("course not found", field="course_id")
         raise Forbidden("enrol in this course to open its lessons")
     plan = await plan_for(session, enrollment)
     module, item = _find(plan, lesson_id)
     if item is None:
         # Version-less enrolments (assigned drafts) read the live lesson.
-        lesson = await session.get(Lesson, lesson_id)
+        lesson = await lesson_facts(session, lesson_id)
         if lesson is None or lesson.course_id != course_id:
             raise NotFound("lesson not found in this course", field="lesson_id")
         item = {
@@ -152,8 +149,7 @@ async def open_lesson(session: AsyncSession, principal: Principal, course_id: UU
     progress = await _progress(session, principal.user_id, lesson_id)
     number = None
     if enrollment.version_id:
-        version = await session.get(CourseVersion, enrollment.version_id)
-        number = version.number if version else None
+        number = await version_number(session, enrollment.version_id)
     return LessonViewOut(
         id=lesson_id,
         course_id=course_id,

@@ -1,4 +1,4 @@
-"""Background jobs: a Celery client for sending, and enqueue-after-commit.
+"""Background jobs: a Celery client for sending, enqueue-after-commit, and `tenant_job` for running.
 
 A job queued inside a transaction is sent only once that transaction commits, so a rolled-back
 request never starts a job and a committed one always does. Jobs take ids, never ORM objects.
@@ -6,16 +6,23 @@ request never starts a job and a committed one always does. Jobs take ids, never
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
+from uuid import UUID
 
 from celery import Celery
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from lms.config import Settings, get_settings
+from lms.db.binding import tenant_session
+
+T = TypeVar("T")
+# handler(session, tenant_id, entity_id): the session is bound to tenant_id.
+TenantHandler = Callable[[AsyncSession, UUID, UUID], Awaitable[T]]
 
 _PENDING_KEY = "pending_jobs"
 
@@ -80,3 +87,44 @@ def _send_pending(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _drop_pending(session: Session) -> None:
     session.info.pop(_PENDING_KEY, None)
+
+
+async def run_in_tenant(
+    sessions: async_sessionmaker[AsyncSession], name: str, tenant_id: UUID, entity_id: UUID, handler: TenantHandler[T]
+) -> T:
+    """One unit of work for a job: the tenant bound, committed on success, rolled back on error.
+
+    A transaction-scoped advisory lock on (job, tenant, entity) makes a redelivered copy of the job
+    wait for the running one and then see its committed outcome, so the handler's own "already
+    done?" check is never raced.
+    """
+    async with tenant_session(sessions, tenant_id) as session:
+        lock_key = func.hashtextextended(f"{name}:{tenant_id}:{entity_id}", 0)
+        await session.execute(select(func.pg_advisory_xact_lock(lock_key)))
+        return await handler(session, tenant_id, entity_id)
+
+
+def tenant_job(
+    app: Celery,
+    name: str,
+    *,
+    sessions: Callable[[], async_sessionmaker[AsyncSession]],
+    run: Callable[[Coroutine[Any, Any, T]], T],
+    **options: Any,
+) -> Callable[[TenantHandler[T]], Any]:
+    """Register `handler(session, tenant_id, entity_id)` as the Celery task `name(tenant_id, entity_id)`.
+
+    The task takes ids only, binds the tenant before the handler touches data (`run_in_tenant`),
+    and is acknowledged late, so a job whose worker vanished runs again: handlers are idempotent.
+    """
+
+    def register(handler: TenantHandler[T]) -> Any:
+        def task(tenant_id: str, entity_id: str) -> T:
+            return run(run_in_tenant(sessions(), name, UUID(tenant_id), UUID(entity_id), handler))
+
+        task.__name__ = task.__qualname__ = handler.__name__
+        task.__doc__ = handler.__doc__
+        task.__module__ = handler.__module__
+        return app.task(name=name, acks_late=True, reject_on_worker_lost=True, **options)(task)
+
+    return register

@@ -1,19 +1,21 @@
-"""Short-lived signed tokens for links (media delivery), keyed by a key derived from SECRET_KEY.
+"""Short-lived signed links (media delivery, certificate downloads), keyed per purpose from SECRET_KEY.
 
-A token is `<expiry unix seconds>.<hex HMAC-SHA256>` over a purpose and a scope string; changing
-any byte of the scope, the expiry or the signature makes it invalid.
+A token is `<expiry unix seconds>.<hex HMAC-SHA256>` over a scope string; changing any byte of the
+scope, the expiry or the signature makes it invalid.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import time
+
+from lms.lib import clock
+from lms.lib.keys import derive_key
 
 
-def derive_key(secret_key: str, purpose: str) -> bytes:
+def link_key(secret_key: str, purpose: str) -> bytes:
     """A key per purpose, so a signature made for one use is never valid for another."""
-    return hmac.new(secret_key.encode(), f"lms-signing:{purpose}".encode(), hashlib.sha256).digest()
+    return derive_key(secret_key, f"lms-signing:{purpose}")
 
 
 def sign(key: bytes, scope: str, expires_at: int) -> str:
@@ -30,4 +32,4 @@ def verify(key: bytes, scope: str, token: str, now: float | None = None) -> bool
     expected = sign(key, scope, expires_at).partition(".")[2]
     if not hmac.compare_digest(expected, mac):
         return False
-    return expires_at > (time.time() if now is None else now)
+    return expires_at > (clock.timestamp() if now is None else now)

@@ -16,13 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.config import Settings
-from lms.identity.models import Role
 from lms.identity.principal import (
     Principal,
     allows_anonymous,
     requires_role,
     requires_user,
 )
+from lms.identity.schemas import Role
 from lms.lib.errors import Conflict, Forbidden, NotFound
 from lms.lib.lookup import get_or_404
 from lms.lib.pagination import Page, PageParams
@@ -54,7 +54,7 @@ from lms.media.schemas import (
     UploadOut,
 )
 from lms.media.services import AssetService, PlaybackEventService, UploadService
-from lms.tenancy.resolver import ResolvedTenant
+from lms.tenancy.schemas import ResolvedTenant
 from lms.web.controllers import page
 
 LANGUAGE = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from uuid import UUID
 
 from lms.config import Settings
-from lms.lib.signing import derive_key, sign, verify
+from lms.lib import clock
+from lms.lib.signing import link_key, sign, verify
 from lms.media.models import MediaCaption, MediaRendition
 
 STREAM_PREFIX = "/media/s"
@@ -33,7 +33,7 @@ class StreamSigner:
     """Makes and checks stream tokens with a key derived from SECRET_KEY."""
 
     def __init__(self, settings: Settings) -> None:
-        self.key = derive_key(settings.secret_key, "media-stream")
+        self.key = link_key(settings.secret_key, "media-stream")
         self.ttl = settings.media_url_ttl_seconds
 
     @staticmethod
@@ -41,7 +41,7 @@ class StreamSigner:
         return f"{tenant_id}/{asset_id}"
 
     def token(self, tenant_id: UUID, asset_id: UUID, now: float | None = None) -> str:
-        now = time.time() if now is None else now
+        now = clock.timestamp() if now is None else now
         expires_at = math.ceil((now + self.ttl) / EXPIRY_GRID_SECONDS) * EXPIRY_GRID_SECONDS
         return sign(self.key, self.scope(tenant_id, asset_id), expires_at)
 

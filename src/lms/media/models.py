@@ -10,9 +10,8 @@ from uuid import UUID
 from sqlalchemy import BigInteger, DateTime, Enum, Float, ForeignKeyConstraint, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lms.db.base import Base, TenantScoped
+from lms.db.base import Base, JsonDict, TenantScoped
 from lms.identity import models as identity_models  # noqa: F401  (media rows reference users)
-from lms.tenancy.models import JsonDict
 
 
 class AssetStatus(enum.StrEnum):

@@ -9,18 +9,19 @@ from __future__ import annotations
 import mimetypes
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
 
 import structlog
 from sqlalchemy import delete, select
 
+from lms.catalog.services import record_lesson_duration
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
+from lms.lib import clock
 from lms.lib.storage import Storage, media_prefix
-from lms.media import ffmpeg, learning_link
+from lms.media import ffmpeg
 from lms.media.models import AssetStatus, MediaAsset, MediaRendition
 
 log = structlog.get_logger("lms.media")
@@ -151,7 +152,7 @@ async def _process_in(
         asset.status = AssetStatus.READY
         asset.progress = 100
         asset.failure_reason = None
-        asset.ready_at = datetime.now(UTC)
+        asset.ready_at = clock.now()
         asset.details = {
             "sprite_interval": ffmpeg.sprite_interval(info.duration),
             "has_audio": info.has_audio,
@@ -159,7 +160,7 @@ async def _process_in(
             "source_codec": info.video_codec,
         }
         # The lessons showing this video now carry its real duration.
-        await learning_link.record_lesson_duration(session, tenant_id, asset_id, info.duration)
+        await record_lesson_duration(session, tenant_id, asset_id, info.duration)
     log.info("media ready", asset_id=str(asset_id), renditions=[r.name for r in rungs], duration=info.duration)
     return "ready"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy import select, text
@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
+from lms.lib import clock
 from lms.lib.errors import Conflict, NotFound, TooLarge, ValidationFailed
 from lms.lib.jobs import enqueue_after_commit
 from lms.lib.lookup import get_or_404
@@ -36,16 +37,6 @@ async def tenant_upload_limit(session: AsyncSession, tenant_id: UUID, default: i
         )
     ).scalar()
     return min(default, int(value)) if value and str(value).isdigit() else default
-
-
-async def assets_not_ready(session: AsyncSession, asset_ids: set[UUID]) -> set[UUID]:
-    """Of these assets (of the bound tenant), the ones a learner cannot play yet."""
-    if not asset_ids:
-        return set()
-    ready = await session.execute(
-        select(MediaAsset.id).where(MediaAsset.id.in_(asset_ids), MediaAsset.status == AssetStatus.READY)
-    )
-    return asset_ids - set(ready.scalars())
 
 
 class UploadService:
@@ -86,7 +77,7 @@ class UploadService:
             total_bytes=data.size_bytes,
             part_size=part_size,
             status=UploadStatus.OPEN,
-            expires_at=datetime.now(UTC) + UPLOAD_LIFETIME,
+            expires_at=clock.now() + UPLOAD_LIFETIME,
         )
         self.session.add(upload)
         await self.session.flush()
@@ -100,7 +91,7 @@ class UploadService:
         upload = await self.get(upload_id)
         if upload.status is not UploadStatus.OPEN:
             raise Conflict(f"this upload is {upload.status.value}")
-        if upload.expires_at < datetime.now(UTC):
+        if upload.expires_at < clock.now():
             raise Conflict("this upload has expired; start a new one")
         return upload
 
@@ -165,7 +156,7 @@ class UploadService:
 
 async def expire_abandoned_uploads(db: Database, storage: Storage, now: datetime | None = None) -> int:
     """Abort open uploads past their expiry in every tenant, freeing the stored parts."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     # The operator role reads across tenants (audited path); each change is made as the tenant.
     async with db.operator_sessions() as session:
         rows = (

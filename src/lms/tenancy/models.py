@@ -7,13 +7,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import JSON, Boolean, DateTime, Enum, ForeignKeyConstraint, Index, Integer, String, Text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Boolean, DateTime, Enum, ForeignKeyConstraint, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lms.db.base import Base, PlatformBase, TenantScoped
-
-JsonDict = JSON().with_variant(JSONB(), "postgresql")
+from lms.db.base import Base, JsonDict, PlatformBase, TenantScoped
 
 
 class TenantStatus(enum.StrEnum):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from uuid import UUID
 
 import structlog
@@ -11,6 +11,7 @@ from sqlalchemy import delete, select, text
 
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
+from lms.lib import clock
 from lms.tenancy.models import Tenant, TenantStatus
 from lms.tenancy.services import Actor, TenantAdmin, tenant_tables_in_purge_order
 
@@ -46,7 +47,7 @@ async def purge_tenant(db: Database, tenant_id: UUID) -> dict[str, int]:
 
 
 async def tenants_due_for_purge(db: Database, older_than_days: int) -> list[UUID]:
-    cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
+    cutoff = clock.now() - timedelta(days=older_than_days)
     async with db.operator_sessions() as session:
         rows = await session.execute(
             select(Tenant.id).where(Tenant.status == TenantStatus.DELETED, Tenant.deleted_at < cutoff)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -13,6 +12,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms.lib import clock
 from lms.lib.errors import Conflict, NotFound, ValidationFailed
 from lms.lib.jobs import enqueue_after_commit
 from lms.lib.lookup import get_or_404
@@ -191,7 +191,7 @@ class TenantAdmin:
         tenant = await self.get(tenant_id)
         if tenant.status is TenantStatus.DELETED:
             return tenant
-        tenant.deleted_at = datetime.now(UTC)
+        tenant.deleted_at = clock.now()
         return await self._set_status(tenant, TenantStatus.DELETED, "deleted by operator", "tenant.delete")
 
     async def request_purge(self, tenant_id: UUID) -> Tenant:
@@ -228,7 +228,7 @@ class TenantAdmin:
         domain = await self._domain(tenant_id, hostname)
         if not domain.verified:
             domain.verified = True
-            domain.verified_at = datetime.now(UTC)
+            domain.verified_at = clock.now()
             await self.session.flush()
             await self.audit("domain.verify", tenant_id, {"verified": False}, {"hostname": hostname, "verified": True})
         return domain
@@ -293,7 +293,7 @@ class TenantAdmin:
 
 def tenant_tables_in_purge_order() -> list[str]:
     """Tenant-owned tables, children first, so deleting in this order never trips a foreign key."""
-    from lms.db.models import metadata  # every domain's models, not only those imported so far
+    from lms.models import metadata  # every domain's models, not only those imported so far
 
     tables = [t for t in reversed(metadata.sorted_tables) if "tenant_id" in t.columns]
     return [t.name for t in tables]

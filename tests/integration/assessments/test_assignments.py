@@ -234,7 +234,7 @@ async def test_notifications_are_dispatched_once_as_e_mails(
     client: Client, db: Database, make_tenant: MakeTenant, make_user: MakeUser, login: Login
 ) -> None:
     from lms.assessments.notifications import dispatch
-    from lms.identity.models import EmailMessage
+    from lms.lib.mail import EmailMessage
 
     tenant = await make_tenant()
     course, assignment_id, _ = await build_assignment(client, make_user, login, tenant)

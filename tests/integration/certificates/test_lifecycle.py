@@ -10,7 +10,7 @@ from lms.certificates.lifecycle import send_expiry_reminders
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
-from lms.identity.models import EmailMessage
+from lms.lib.mail import EmailMessage
 from tests.conftest import Login, MakeTenant, MakeUser, host
 from tests.integration.catalog.helpers import Client
 from tests.integration.certificates.conftest import Complete, Issue

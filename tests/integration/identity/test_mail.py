@@ -11,8 +11,7 @@ import pytest
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
-from lms.identity.mail import deliver_email, queue_email
-from lms.identity.models import EmailMessage
+from lms.lib.mail import EmailMessage, deliver_email, queue_email
 from tests.conftest import MakeTenant
 
 

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from lms.lib.signing import derive_key, sign, verify
+from lms.lib.signing import link_key, sign, verify
 from lms.media.ffmpeg import Probe, ladder_for, sprite_index, sprite_interval
 
 
 def test_a_signature_verifies_only_for_its_scope_key_and_lifetime() -> None:
-    key = derive_key("secret", "media-stream")
+    key = link_key("secret", "media-stream")
     token = sign(key, "tenant/asset", 2_000)
     assert verify(key, "tenant/asset", token, now=1_999)
     assert not verify(key, "tenant/asset", token, now=2_000)  # expired
     assert not verify(key, "tenant/other-asset", token, now=1_000)
-    assert not verify(derive_key("secret", "other-purpose"), "tenant/asset", token, now=1_000)
-    assert not verify(derive_key("another-secret", "media-stream"), "tenant/asset", token, now=1_000)
+    assert not verify(link_key("secret", "other-purpose"), "tenant/asset", token, now=1_000)
+    assert not verify(link_key("another-secret", "media-stream"), "tenant/asset", token, now=1_000)
     expiry, mac = token.split(".")
     assert not verify(key, "tenant/asset", f"{int(expiry) + 1}.{mac}", now=1_000)
     assert not verify(key, "tenant/asset", f"{expiry}.{mac[:-1]}x", now=1_000)

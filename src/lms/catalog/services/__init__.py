@@ -12,8 +12,8 @@ from lms.catalog.services.base import (
     is_visible_to_learners,
     lesson_out,
     module_out,
-    now,
     offered_to_tenant,
+    record_lesson_duration,
     snapshot,
 )
 from lms.catalog.services.offers import SharedOffers
@@ -32,7 +32,7 @@ __all__ = [
     "is_visible_to_learners",
     "lesson_out",
     "module_out",
-    "now",
     "offered_to_tenant",
+    "record_lesson_duration",
     "snapshot",
 ]

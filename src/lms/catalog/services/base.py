@@ -3,30 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import ColumnElement, exists, or_, select, update
+from sqlalchemy import ColumnElement, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.models import Course, CourseStatus, CourseVersion, Lesson, Module, SharedCourseOffer
 from lms.catalog.schemas import CourseOut, LessonOut, ModuleOut
-from lms.identity.models import Role
 from lms.identity.principal import Principal
+from lms.identity.schemas import Role
+from lms.lib import clock
 from lms.lib.errors import Conflict, Forbidden, NotFound
 from lms.lib.pagination import count_and_fetch
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
 def is_visible_to_learners(course: Course, at: datetime | None = None) -> bool:
     """Published, and its scheduled release time (if any) has passed."""
-    at = at or now()
+    at = at or clock.now()
     return course.status is CourseStatus.PUBLISHED and (course.publish_at is None or course.publish_at <= at)
 
 
@@ -147,7 +144,8 @@ class CatalogueBase:
         query = select(Course).where(offered_to_tenant())
         if not self.is_author:
             query = query.where(
-                Course.status == CourseStatus.PUBLISHED, (Course.publish_at.is_(None)) | (Course.publish_at <= now())
+                Course.status == CourseStatus.PUBLISHED,
+                (Course.publish_at.is_(None)) | (Course.publish_at <= clock.now()),
             )
         elif status is not None:
             query = query.where(Course.status == status)
@@ -199,7 +197,7 @@ class CatalogueBase:
 
     async def _refuse_if_in_use(self, course_id: UUID, lesson_ids: list[UUID], noun: str) -> None:
         """Deleting content that learners are on would break their version and drop their progress."""
-        from lms.learning.progress import learners_using_lessons
+        from lms.learning.queries import learners_using_lessons
 
         learners = await learners_using_lessons(self.session, course_id, lesson_ids)
         if learners:
@@ -229,3 +227,12 @@ class CatalogueBase:
                 await self.session.flush()
         except IntegrityError as exc:
             raise Conflict(message, field=field) from exc
+
+
+async def record_lesson_duration(session: AsyncSession, tenant_id: UUID, asset_id: UUID, seconds: float) -> None:
+    """Every lesson of the tenant showing this media asset gets the video's real duration."""
+    await session.execute(
+        update(Lesson)
+        .where(Lesson.tenant_id == tenant_id, Lesson.media_asset_id == asset_id)
+        .values(duration_seconds=max(1, round(seconds)), updated_at=func.now())
+    )

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from lms.catalog.models import Course, CourseStatus, SharedCourseOffer
 from lms.catalog.services.base import CatalogueBase, is_offered
-from lms.identity.models import Role
+from lms.identity.schemas import Role
 from lms.lib.errors import Forbidden, NotFound
 from lms.lib.pagination import count_and_fetch
 

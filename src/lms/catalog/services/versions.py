@@ -12,7 +12,7 @@ from lms.catalog.models import Course, CourseStatus, CourseVersion, Lesson, Less
 from lms.catalog.schemas import ModuleOut, VersionOut
 from lms.catalog.services.base import CatalogueBase, snapshot
 from lms.lib.errors import Conflict, NotFound
-from lms.media.services import assets_not_ready
+from lms.media.queries import assets_not_ready
 
 
 class Versions(CatalogueBase):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -23,10 +23,11 @@ from lms.identity.principal import requires_role
 from lms.identity.scim.discovery import resource_types, schemas, service_provider_config
 from lms.identity.scim.errors import SCIM_EXCEPTION_HANDLERS, SCIM_MEDIA_TYPE, ScimError
 from lms.identity.scim.service import ScimProvisioning, create_scim_token, find_scim_token, list_response
+from lms.lib import clock
 from lms.lib.lookup import get_or_404
 from lms.lib.pagination import Page, PageParams, paginate
 from lms.lib.params import INT32_MAX, MAX_OFFSET, AppRequest
-from lms.tenancy.resolver import ResolvedTenant
+from lms.tenancy.schemas import ResolvedTenant
 
 # RFC 7644 3.4.2.4: a startIndex below 1 means 1 and a negative count means 0, so only the upper ends refuse.
 StartIndex = Annotated[
@@ -49,7 +50,7 @@ async def requires_scim_token(connection: ASGIConnection[Any, Any, Any, Any], _:
         token = await find_scim_token(session, raw.strip())
         if token is None:
             raise ScimError(401, "this SCIM token is not valid for this site")
-        token.last_used_at = datetime.now(UTC)
+        token.last_used_at = clock.now()
 
 
 def scim(content: Any, status_code: int = HTTP_200_OK) -> Response[Any]:
@@ -229,6 +230,6 @@ class ScimTokensController(Controller):
     async def revoke_token(self, db_session: NamedDependency[AsyncSession], token_id: FromPath[UUID]) -> ScimTokenOut:
         """Revoke a SCIM token; its client is refused from now on."""
         token = await get_or_404(db_session, ScimToken, token_id, "SCIM token not found")
-        token.revoked_at = token.revoked_at or datetime.now(UTC)
+        token.revoked_at = token.revoked_at or clock.now()
         await db_session.flush()
         return token_out(token)

@@ -1,4 +1,5 @@
-"""E-mail outbox: every message is a row first; SMTP delivers it when configured, else the log shows it.
+"""E-mail outbox for every domain: a message is a row first; SMTP delivers it when configured, else the
+log shows it.
 
 Keeping the row makes the demo (and tests) work without a mail server: the invitation link is in
 the outbox table and in the log line.
@@ -7,23 +8,43 @@ the outbox table and in the log line.
 from __future__ import annotations
 
 import smtplib
-from datetime import UTC, datetime
+from datetime import datetime
 from email.message import EmailMessage as MimeMessage
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 import anyio.to_thread
 import structlog
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import Index, String, Text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
 
 from lms.config import Settings
+from lms.db.base import Base, TenantScoped
 from lms.db.binding import tenant_session
-from lms.identity.models import EmailMessage
+from lms.lib import clock
 from lms.lib.jobs import enqueue_after_commit
 
+# The task name predates the move to lib/; queued messages in Redis still carry it.
 SEND_EMAIL_TASK = "identity.send_email"
 
 log = structlog.get_logger(__name__)
+
+
+class EmailMessage(TenantScoped, Base):
+    """An e-mail the platform sends: queued here, delivered by SMTP when configured, else logged."""
+
+    __tablename__ = "email_outbox"
+    __tenant_table_args__ = (Index("ix_email_outbox_tenant_created", "tenant_id", "created_at"),)
+
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    # queued -> sent (SMTP) | logged (no SMTP configured) | failed
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    sent_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 async def queue_email(
@@ -33,7 +54,7 @@ async def queue_email(
     message = EmailMessage(tenant_id=tenant_id, recipient=recipient, subject=subject, body=body)
     if settings.smtp_url is None:
         message.status = "logged"
-        message.sent_at = datetime.now(UTC)
+        message.sent_at = clock.now()
         log.info("e-mail (no SMTP configured)", to=recipient, subject=subject, body=body)
     session.add(message)
     await session.flush()
@@ -45,20 +66,25 @@ async def queue_email(
 async def deliver_email(
     sessions: async_sessionmaker[AsyncSession], settings: Settings, tenant_id: UUID, message_id: UUID
 ) -> str:
-    """Send one queued message over SMTP. Idempotent: a message already sent is left alone."""
+    """Send one queued message over SMTP in its own tenant-bound transaction."""
     async with tenant_session(sessions, tenant_id) as session:
-        message = await session.get(EmailMessage, message_id, with_for_update=True)
-        if message is None or message.status != "queued" or settings.smtp_url is None:
-            return message.status if message is not None else "missing"
-        try:
-            await anyio.to_thread.run_sync(_send_smtp, settings, message.recipient, message.subject, message.body)
-        except (OSError, smtplib.SMTPException) as exc:
-            message.error = str(exc)[:2000]
-            raise
-        message.status = "sent"
-        message.sent_at = datetime.now(UTC)
-        message.error = None
-        return message.status
+        return await deliver_queued(session, settings, message_id)
+
+
+async def deliver_queued(session: AsyncSession, settings: Settings, message_id: UUID) -> str:
+    """Send one queued message over SMTP. Idempotent: a message already sent is left alone."""
+    message = await session.get(EmailMessage, message_id, with_for_update=True)
+    if message is None or message.status != "queued" or settings.smtp_url is None:
+        return message.status if message is not None else "missing"
+    try:
+        await anyio.to_thread.run_sync(_send_smtp, settings, message.recipient, message.subject, message.body)
+    except (OSError, smtplib.SMTPException) as exc:
+        message.error = str(exc)[:2000]
+        raise
+    message.status = "sent"
+    message.sent_at = clock.now()
+    message.error = None
+    return message.status
 
 
 def _send_smtp(settings: Settings, recipient: str, subject: str, body: str) -> None:

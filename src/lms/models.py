@@ -1,4 +1,5 @@
-"""Imports every model so that the metadata is complete (Alembic, the RLS suite, purges)."""
+"""The model registry: imports every domain's models so the metadata is complete (Alembic, the RLS
+suite, tenant purges). It lives at the application level because `db/` knows no domain."""
 
 from lms.assessments import models as assessment_models
 from lms.catalog import models as catalog_models
@@ -7,6 +8,8 @@ from lms.db.base import metadata
 from lms.identity import keys as identity_keys
 from lms.identity import models as identity_models
 from lms.learning import models as learning_models
+from lms.lib import mail as mail_models
+from lms.media import models as media_models
 from lms.tenancy import models as tenancy_models
 
 __all__ = [
@@ -16,9 +19,8 @@ __all__ = [
     "identity_keys",
     "identity_models",
     "learning_models",
+    "mail_models",
+    "media_models",
     "metadata",
     "tenancy_models",
 ]
-from lms.media import models as media_models
-
-__all__ += ["media_models"]

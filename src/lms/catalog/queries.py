@@ -1,0 +1,178 @@
+"""Catalogue reads other domains may call: courses and lessons as small facts, never as ORM rows.
+
+They run on the caller's tenant-bound session, so RLS scopes them like any catalogue query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms.catalog.models import SHARED_CATALOGUE_OWNER, Course, CourseStatus, CourseVersion, Lesson, LessonType
+from lms.catalog.services.base import is_offered, is_visible_to_learners
+
+
+@dataclass(frozen=True)
+class LessonFacts:
+    id: UUID
+    course_id: UUID
+    module_id: UUID
+    # None for a lesson of the shared catalogue.
+    tenant_id: UUID | None
+    title: str
+    type: LessonType
+    required: bool
+    duration_seconds: int | None
+    media_asset_id: UUID | None
+    content: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def owner_key(self) -> UUID:
+        """The lesson's catalogue owner: its tenant, or SHARED_CATALOGUE_OWNER for shared lessons."""
+        return self.tenant_id or SHARED_CATALOGUE_OWNER
+
+
+def _facts(lesson: Lesson) -> LessonFacts:
+    return LessonFacts(
+        lesson.id,
+        lesson.course_id,
+        lesson.module_id,
+        lesson.tenant_id,
+        lesson.title,
+        lesson.type,
+        lesson.required,
+        lesson.duration_seconds,
+        lesson.media_asset_id,
+        dict(lesson.content or {}),
+    )
+
+
+async def lesson_facts(session: AsyncSession, lesson_id: UUID) -> LessonFacts | None:
+    lesson = await session.get(Lesson, lesson_id)
+    return _facts(lesson) if lesson is not None else None
+
+
+async def course_lessons(session: AsyncSession, course_id: UUID) -> list[LessonFacts]:
+    """The course's current (live) lessons."""
+    return [_facts(lesson) for lesson in await session.scalars(select(Lesson).where(Lesson.course_id == course_id))]
+
+
+async def lesson_kinds(
+    session: AsyncSession, lesson_ids: list[UUID]
+) -> list[tuple[UUID, UUID, LessonType, int | None]]:
+    """(lesson, course, type, duration) of these lessons: the narrow read the progress ingest caches."""
+    rows = await session.execute(
+        select(Lesson.id, Lesson.course_id, Lesson.type, Lesson.duration_seconds).where(Lesson.id.in_(lesson_ids))
+    )
+    return list(rows.tuples())
+
+
+async def version_snapshots(session: AsyncSession, version_ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
+    """The published snapshots of these course versions (what an enrolment's learner follows)."""
+    rows = await session.execute(
+        select(CourseVersion.id, CourseVersion.snapshot).where(CourseVersion.id.in_(version_ids))
+    )
+    return {version_id: snapshot for version_id, snapshot in rows.tuples()}
+
+
+async def version_number(session: AsyncSession, version_id: UUID) -> int | None:
+    return await session.scalar(select(CourseVersion.number).where(CourseVersion.id == version_id))
+
+
+async def course_titles(session: AsyncSession, course_ids: set[UUID]) -> dict[UUID, str]:
+    if not course_ids:
+        return {}
+    rows = await session.execute(select(Course.id, Course.title).where(Course.id.in_(course_ids)))
+    return {course_id: title for course_id, title in rows.tuples()}
+
+
+@dataclass(frozen=True)
+class CourseFacts:
+    id: UUID
+    title: str
+    # The course's tenant, or SHARED_CATALOGUE_OWNER for the shared catalogue.
+    catalogue_owner: UUID
+    instructor_ids: tuple[UUID, ...]
+    completion_rules: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_shared(self) -> bool:
+        return self.catalogue_owner == SHARED_CATALOGUE_OWNER
+
+
+@dataclass(frozen=True)
+class CourseOffer:
+    """What enrolment needs to know about a course this tenant might enrol people in."""
+
+    id: UUID
+    owner: UUID
+    current_version_id: UUID | None
+    status: CourseStatus
+    self_enrollment: bool
+    # Published and past its scheduled release time.
+    visible_to_learners: bool
+    # The tenant's own course, or a shared one this tenant offers.
+    offered: bool
+
+
+async def course_offer(session: AsyncSession, course_id: UUID) -> CourseOffer | None:
+    """None when the course is not visible to this tenant."""
+    course = await session.get(Course, course_id)
+    if course is None:
+        return None
+    return CourseOffer(
+        course.id,
+        course.owner_key,
+        course.current_version_id,
+        course.status,
+        course.self_enrollment,
+        is_visible_to_learners(course),
+        await is_offered(session, course),
+    )
+
+
+async def version_numbers(session: AsyncSession, version_ids: set[UUID]) -> dict[UUID, int]:
+    if not version_ids:
+        return {}
+    rows = await session.execute(
+        select(CourseVersion.id, CourseVersion.number).where(CourseVersion.id.in_(version_ids))
+    )
+    return {version_id: number for version_id, number in rows.tuples()}
+
+
+async def version_id_of(session: AsyncSession, course_id: UUID, number: int) -> UUID | None:
+    """The id of the course's version `number`; None when there is no such version."""
+    return await session.scalar(
+        select(CourseVersion.id).where(CourseVersion.course_id == course_id, CourseVersion.number == number)
+    )
+
+
+async def course_facts(session: AsyncSession, course_id: UUID) -> CourseFacts | None:
+    """None when the course is not visible to this tenant."""
+    course = await session.get(Course, course_id)
+    if course is None:
+        return None
+    return CourseFacts(
+        course.id, course.title, course.owner_key, tuple(course.instructor_ids), dict(course.completion_rules or {})
+    )
+
+
+async def courses_showing_asset(session: AsyncSession, asset_id: UUID) -> list[UUID]:
+    """Courses with a lesson that shows this media asset."""
+    rows = await session.scalars(select(Lesson.course_id).where(Lesson.media_asset_id == asset_id).distinct())
+    return list(rows)
+
+
+async def instructs_course_showing(session: AsyncSession, user_id: UUID, asset_id: UUID) -> bool:
+    """The user is one of the instructors of a course with a lesson showing this asset."""
+    query = (
+        select(Course.id)
+        .join(Lesson, Lesson.course_id == Course.id)
+        .where(Lesson.media_asset_id == asset_id, Course.instructor_ids.contains([user_id]))
+        .limit(1)
+    )
+    return (await session.execute(query)).first() is not None

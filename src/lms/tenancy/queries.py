@@ -1,0 +1,42 @@
+"""Tenancy reads other domains may call: a tenant's public profile and the list of active tenants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms.tenancy.models import Tenant, TenantDomain, TenantStatus
+
+
+@dataclass(frozen=True)
+class TenantProfile:
+    id: UUID
+    slug: str
+    name: str
+    branding: dict[str, Any] = field(default_factory=dict)
+    # The primary verified custom domain, else the oldest verified one; None without any.
+    custom_hostname: str | None = None
+
+
+async def tenant_profile(session: AsyncSession, tenant_id: UUID) -> TenantProfile | None:
+    custom_domain = (
+        select(TenantDomain.hostname)
+        .where(TenantDomain.tenant_id == Tenant.id, TenantDomain.verified.is_(True))
+        .order_by(TenantDomain.is_primary.desc(), TenantDomain.created_at)
+        .limit(1)
+        .scalar_subquery()
+    )
+    row = (await session.execute(select(Tenant, custom_domain).where(Tenant.id == tenant_id))).first()
+    if row is None:
+        return None
+    tenant, hostname = row
+    return TenantProfile(tenant.id, tenant.slug, tenant.name, dict(tenant.branding or {}), hostname)
+
+
+async def active_tenant_ids(session: AsyncSession) -> list[UUID]:
+    """Every active tenant (an operator session: the list is platform-wide)."""
+    return list(await session.scalars(select(Tenant.id).where(Tenant.status == TenantStatus.ACTIVE)))
