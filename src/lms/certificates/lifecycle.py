@@ -130,7 +130,7 @@ async def send_expiry_reminders(
         # Waits for a concurrent run (or a render) and re-checks reminder_sent_at, so each is sent once.
         .with_for_update(of=Certificate)
     )
-    due = list(rows.tuples())
+    due = [(cert, policy) for cert, policy in rows]
     learners = await user_contacts(session, {cert.user_id for cert, _ in due})
     site: TenantSite | None = None
     sent = 0
