@@ -8,14 +8,13 @@ from contextlib import asynccontextmanager
 import redis.asyncio as aioredis
 from litestar import Litestar
 from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
-from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
+from lms.api_description import ApiDescription, openapi_config
 from lms.assessments.assignment_controllers import (
     AssignmentController,
     PeerReviewController,
@@ -34,14 +33,12 @@ from lms.certificates.controllers import CertificateAdminController, MyCertifica
 from lms.certificates.pages import CertificatePagesController
 from lms.config import PROJECT_ROOT, Settings, get_settings
 from lms.db.engines import create_database
-from lms.db.providers import provide_db_session
 from lms.health import health, ready
 from lms.identity.account_pages import AccountPagesController
 from lms.identity.controllers import AuthController, MeController, PasswordController, UsersController, jwks
 from lms.identity.keys import KeyRing
 from lms.identity.mfa_routes import IdentitySettingsController, MfaEnrolmentController, MyMfaController
 from lms.identity.pages import SignInPagesController, SignOutController
-from lms.identity.principal import provide_principal
 from lms.identity.revocation import RevokedTokens
 from lms.identity.scim.controllers import ScimController, ScimTokensController
 from lms.identity.sso.controllers import SsoDiscoveryController, SsoFlowController, SsoProvidersController
@@ -57,9 +54,9 @@ from lms.lib.admission import Admission, InFlightLimit
 from lms.lib.edge import edge_middleware
 from lms.lib.errors import EXCEPTION_HANDLERS
 from lms.lib.jobs import build_celery, set_job_sender
-from lms.lib.pagination import provide_page_params
 from lms.lib.telemetry import configure_logging, prometheus_config, request_context_middleware
 from lms.media.controllers import MediaStaffController, PlaybackController, PlayerPagesController, StreamController
+from lms.providers import APP_DEPENDENCIES
 from lms.tenancy.controllers import OperatorController
 from lms.tenancy.middleware import TenantMiddleware
 from lms.tenancy.resolver import TenantResolver
@@ -155,16 +152,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # hls.js pinned in package.json, installed by `npm ci`, served from this site.
         create_static_files_router(path="/static/vendor/hls", directories=[PROJECT_ROOT / "node_modules/hls.js/dist"]),
         serve_asset,
+        # The API documentation pages' scripts, pinned in package.json like hls.js (they work offline).
+        create_static_files_router(
+            path="/static/vendor/swagger-ui", directories=[PROJECT_ROOT / "node_modules/swagger-ui-dist"]
+        ),
+        create_static_files_router(
+            path="/static/vendor/redoc", directories=[PROJECT_ROOT / "node_modules/redoc/bundles"]
+        ),
     ]
 
     return Litestar(
         route_handlers=route_handlers,
         # Request-scoped pieces every domain's handlers may ask for by name.
-        dependencies={
-            "db_session": Provide(provide_db_session),
-            "principal": Provide(provide_principal),
-            "page": Provide(provide_page_params, sync_to_thread=False),
-        },
+        dependencies=APP_DEPENDENCIES,
         lifespan=[lifespan],
         # Outermost first: admission (refuse past the in-flight limit), request id, then tenant (so metrics
         # can label by tenant), then metrics.
@@ -172,7 +172,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DefineMiddleware(InFlightLimit, gate=Admission(settings.max_in_flight_requests)),
             request_context_middleware,
             edge_middleware,  # refuses input the database cannot hold, before the tenant lookup reads the host
-            DefineMiddleware(TenantMiddleware),
+            TenantMiddleware(),
             metrics.middleware,
         ],
         exception_handlers=EXCEPTION_HANDLERS,
@@ -184,6 +184,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         # The design system's files, and the HTML error pages browsers get (lms.lib.errors asks for them).
         state=State({"assets": assets, "error_page": error_page}),
-        openapi_config=OpenAPIConfig(title="Learning platform API", version="1"),
+        openapi_config=openapi_config(),
+        plugins=[ApiDescription()],
         debug=False,
     )

@@ -114,7 +114,7 @@ async def test_player_streams_switches_quality_and_resumes_where_the_viewer_left
         await media_client.get(
             f"/api/v1/media/assets/{ready_video.asset_id}/playback-sessions", headers=media_site.staff_headers
         )
-    ).json()
+    ).json()["items"]
     mine = [s for s in sessions if s["user_id"] == str(viewer.id)]
     assert mine
     assert any(s["time_to_first_frame_ms"] for s in mine)

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Annotated, cast
 from urllib.parse import urlencode
 from uuid import UUID
 
-from litestar import Controller, Request, get, post
-from litestar.params import Parameter
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.models import Difficulty
 from lms.catalog.schemas import PriceFilter, SortOrder
 from lms.catalog.search import CourseSearch, SearchQuery
 from lms.catalog.services import CatalogueService
+from lms.db.providers import DbSession
 from lms.identity.principal import Principal, requires_user
-from lms.learning.models import Enrollment
+from lms.learning.queries import enrollment_in_course
 from lms.learning.services import EnrollmentService
+from lms.lib.params import AppRequest
 from lms.web.i18n import gettext as _
 from lms.web.layout import before_page, page
 
@@ -34,14 +35,14 @@ class CataloguePagesController(Controller):
     @get("/courses")
     async def catalogue(
         self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        principal: Principal,
-        q: str = Parameter(query="q", default="", max_length=200),
-        difficulty: str = Parameter(query="difficulty", default="", max_length=20),
-        price: str = Parameter(query="price", default="", max_length=10),
-        sort: str = Parameter(query="sort", default="relevance", max_length=20),
-        offset: int = Parameter(query="offset", default=0, ge=0, le=10_000),
+        request: AppRequest,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        q: Annotated[str, QueryParameter(name="q", max_length=200)] = "",
+        difficulty: Annotated[str, QueryParameter(name="difficulty", max_length=20)] = "",
+        price: Annotated[str, QueryParameter(name="price", max_length=10)] = "",
+        sort: Annotated[str, QueryParameter(name="sort", max_length=20)] = "relevance",
+        offset: Annotated[int, QueryParameter(name="offset", ge=0, le=10_000)] = 0,
     ) -> Template:
         """The filter form sends every field, empty ones included: an empty or unknown value means "any"."""
         level = Difficulty(difficulty) if difficulty in set(Difficulty) else None
@@ -60,19 +61,15 @@ class CataloguePagesController(Controller):
     @get("/courses/{course_id:uuid}")
     async def course(
         self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        principal: Principal,
-        course_id: UUID,
-        enrolled: bool = False,
+        request: AppRequest,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        course_id: FromPath[UUID],
+        enrolled: FromQuery[bool] = False,
     ) -> Template:
         catalogue = CatalogueService(db_session, principal)
         course = await catalogue.describe(await catalogue.get_course(course_id), with_structure=True)
-        enrollment = (
-            await db_session.execute(
-                select(Enrollment).where(Enrollment.user_id == principal.user_id, Enrollment.course_id == course_id)
-            )
-        ).scalar_one_or_none()
+        enrollment = await enrollment_in_course(db_session, principal.user_id, course_id)
         lessons = sum(len(module.lessons) for module in course.modules or [])
         minutes = sum(lesson.duration_seconds or 0 for module in course.modules or [] for lesson in module.lessons)
         return page(
@@ -86,7 +83,12 @@ class CataloguePagesController(Controller):
         )
 
     @post("/courses/{course_id:uuid}/enrol", status_code=HTTP_200_OK)
-    async def enrol(self, db_session: AsyncSession, principal: Principal, course_id: UUID) -> Redirect:
+    async def enrol(
+        self,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        course_id: FromPath[UUID],
+    ) -> Redirect:
         """Self-enrolment (the session guard has checked the form's CSRF field); back to the course page."""
         await EnrollmentService(db_session, principal).enroll(course_id)
         return Redirect(f"/courses/{course_id}?enrolled=1", status_code=303)

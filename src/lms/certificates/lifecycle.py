@@ -23,15 +23,14 @@ from lms.identity.queries import user_contact, user_contacts
 from lms.lib import clock
 from lms.lib.errors import Conflict, NotFound
 from lms.lib.jobs import enqueue_after_commit
+from lms.lib.lookup import get_or_404
 from lms.lib.mail import queue_email
 from lms.tenancy.queries import active_tenant_ids
 
 
 async def revoke(session: AsyncSession, cert_id: UUID, reason: str) -> Certificate:
     """Revoke with a reason the public verification page shows."""
-    cert = await session.get(Certificate, cert_id, with_for_update=True)
-    if cert is None:
-        raise NotFound("certificate not found", field="cert_id")
+    cert = await get_or_404(session, Certificate, cert_id, "certificate not found", field="cert_id", for_update=True)
     if cert.state is not CertificateState.ACTIVE:
         raise Conflict(f"the certificate is already {cert.state.value}", field="cert_id")
     cert.state = CertificateState.REVOKED
@@ -46,9 +45,7 @@ async def reissue(session: AsyncSession, settings: Settings, cert_id: UUID) -> C
 
     The validity period is kept: a correction does not extend a certificate.
     """
-    old = await session.get(Certificate, cert_id, with_for_update=True)
-    if old is None:
-        raise NotFound("certificate not found", field="cert_id")
+    old = await get_or_404(session, Certificate, cert_id, "certificate not found", field="cert_id", for_update=True)
     if old.state is not CertificateState.ACTIVE:
         raise Conflict(f"only an active certificate can be re-issued; this one is {old.state.value}", field="cert_id")
     user = await user_contact(session, old.user_id)
@@ -140,7 +137,7 @@ async def send_expiry_reminders(
         # Waits for a concurrent run (or a render) and re-checks reminder_sent_at, so each is sent once.
         .with_for_update(of=Certificate)
     )
-    due = list(rows.tuples())
+    due = [(cert, policy) for cert, policy in rows]
     learners = await user_contacts(session, {cert.user_id for cert, _ in due})
     site: TenantSite | None = None
     sent = 0

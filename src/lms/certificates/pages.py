@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from litestar import Controller, Request, get
-from litestar.params import Parameter
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
 from litestar.response import Template
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.certificates import lifecycle
 from lms.certificates.controllers import MyCertificatesController, certificate_out
+from lms.db.providers import DbSession
 from lms.identity.principal import Principal, requires_user
+from lms.lib.params import AppRequest
 from lms.web.layout import before_page, page
 
 PAGE_SIZE = 20
@@ -25,10 +27,10 @@ class CertificatePagesController(Controller):
     @get("/certificates")
     async def mine(
         self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        principal: Principal,
-        offset: int = Parameter(query="offset", default=0, ge=0, le=100_000),
+        request: AppRequest,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        offset: Annotated[int, QueryParameter(name="offset", ge=0, le=100_000)] = 0,
     ) -> Template:
         settings = request.app.state.settings
         certs, total = await lifecycle.certificates_of(db_session, principal.user_id, PAGE_SIZE, offset)

@@ -14,6 +14,8 @@ from uuid import UUID
 from zoneinfo import available_timezones
 
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy import func, select
@@ -27,6 +29,7 @@ from lms.identity.profiles import forget_profile
 from lms.identity.sessions import cleared_cookies, revoke_user_sessions, session_cookies
 from lms.identity.signin import change_password, sso_required
 from lms.lib.errors import DomainError, NotFound
+from lms.lib.params import AppRequest
 from lms.web import i18n
 from lms.web.forms import FormData, FormErrors, service_message
 from lms.web.i18n import gettext as _
@@ -110,7 +113,11 @@ class AccountPagesController(Controller):
 
     @get("/account")
     async def account(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, saved: str = ""
+        self,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        saved: FromQuery[str] = "",
     ) -> Template:
         messages = {
             "profile": _("Your profile is saved."),
@@ -123,7 +130,7 @@ class AccountPagesController(Controller):
 
     @post("/account/profile", status_code=HTTP_200_OK)
     async def save_profile(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal
+        self, request: AppRequest, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
     ) -> Template | Redirect:
         user = await current_user(db_session, principal)
         form = await FormData.read(request)
@@ -145,7 +152,7 @@ class AccountPagesController(Controller):
 
     @post("/account/password", status_code=HTTP_200_OK)
     async def change_password(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal
+        self, request: AppRequest, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
     ) -> Template | Redirect:
         """Every other session ends; this browser continues with a new one."""
         user = await current_user(db_session, principal)
@@ -166,7 +173,7 @@ class AccountPagesController(Controller):
 
     @post("/account/mfa", status_code=HTTP_200_OK)
     async def begin_mfa(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal
+        self, request: AppRequest, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
     ) -> Template:
         user = await current_user(db_session, principal)
         enrolment = await totp_of(request, db_session).begin_enrolment(user)
@@ -174,7 +181,7 @@ class AccountPagesController(Controller):
 
     @post("/account/mfa/confirm", status_code=HTTP_200_OK)
     async def confirm_mfa(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal
+        self, request: AppRequest, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
     ) -> Template:
         user = await current_user(db_session, principal)
         form = await FormData.read(request)
@@ -192,7 +199,7 @@ class AccountPagesController(Controller):
 
     @post("/account/mfa/disable", status_code=HTTP_200_OK)
     async def disable_mfa(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal
+        self, request: AppRequest, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
     ) -> Template | Redirect:
         user = await current_user(db_session, principal)
         form = await FormData.read(request)
@@ -208,7 +215,7 @@ class AccountPagesController(Controller):
 
     @post("/account/sessions/sign-out-everywhere", status_code=HTTP_200_OK)
     async def sign_out_everywhere(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal
+        self, request: AppRequest, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
     ) -> Redirect:
         """Every session of this person ends, this one included (access tokens within seconds)."""
         await revoke_user_sessions(db_session, principal.user_id)

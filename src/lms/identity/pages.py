@@ -6,15 +6,15 @@ Every page works as a plain HTML form; each post carries the CSRF field of the d
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms.db.providers import DbSession
 from lms.identity.controllers import directory_of, sessions_of, tenant_id_of, throttle_of, totp_of
 from lms.identity.mfa import InvalidMfaCode
 from lms.identity.models import ActionPurpose
@@ -32,6 +32,7 @@ from lms.identity.signin import (
 )
 from lms.identity.sso.provisioning import provider_for_email, safe_next_path
 from lms.lib.errors import DomainError, RateLimited
+from lms.lib.params import AppRequest
 from lms.web.forms import FormData, FormErrors, expired_form_message, service_message
 from lms.web.i18n import gettext as _
 from lms.web.layout import before_page, load_viewer, page
@@ -63,9 +64,9 @@ class SignInPagesController(Controller):
     @get("/sign-in")
     async def sign_in(
         self,
-        request: Request[Any, Any, Any],
-        next_path: str = Parameter(query="next", default="/", max_length=2048),
-        signed_out: bool = False,
+        request: AppRequest,
+        next_path: Annotated[str, QueryParameter(name="next", max_length=2048)] = "/",
+        signed_out: FromQuery[bool] = False,
     ) -> Template | Redirect:
         if await load_viewer(request) is not None:
             return Redirect(safe_next_path(next_path), status_code=303)
@@ -73,7 +74,7 @@ class SignInPagesController(Controller):
         return sign_in_page(request, "email", next_path=safe_next_path(next_path), flash=flash)
 
     @post("/sign-in", status_code=HTTP_200_OK)
-    async def submit_sign_in(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> Template | Redirect:
+    async def submit_sign_in(self, request: AppRequest, db_session: DbSession) -> Template | Redirect:
         """One form, three steps: e-mail (discovery), password, then a code when the account has MFA."""
         form = await FormData.read(request)
         next_path = safe_next_path(form.text("next", 2048))
@@ -130,7 +131,7 @@ class SignInPagesController(Controller):
         return signed_in_redirect(await sessions_of(request, db_session).start(user), next_path)
 
     @post("/sign-in/enrol", status_code=HTTP_200_OK)
-    async def confirm_enrolment(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> Template:
+    async def confirm_enrolment(self, request: AppRequest, db_session: DbSession) -> Template:
         """Enrolment the tenant requires at first sign-in: confirm a code, then show the recovery codes."""
         form = await FormData.read(request)
         next_path = safe_next_path(form.text("next", 2048))
@@ -175,14 +176,12 @@ class SignInPagesController(Controller):
 
     @get("/accept-invitation")
     async def accept_invitation_page(
-        self, request: Request[Any, Any, Any], token: str = Parameter(default="", max_length=MAX_TOKEN)
+        self, request: AppRequest, token: Annotated[str, QueryParameter(max_length=MAX_TOKEN)] = ""
     ) -> Template:
         return set_password_page(request, "invitation", token)
 
     @post("/accept-invitation", status_code=HTTP_200_OK)
-    async def accept_invitation_submit(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession
-    ) -> Template | Redirect:
+    async def accept_invitation_submit(self, request: AppRequest, db_session: DbSession) -> Template | Redirect:
         form = await FormData.read(request)
         token = form.text("token", MAX_TOKEN)
         password = form.text("password", MAX_PASSWORD, required=_("Choose a password."), strip=False)
@@ -199,12 +198,12 @@ class SignInPagesController(Controller):
 
     @get("/reset-password")
     async def reset_password_page(
-        self, request: Request[Any, Any, Any], token: str = Parameter(default="", max_length=MAX_TOKEN)
+        self, request: AppRequest, token: Annotated[str, QueryParameter(max_length=MAX_TOKEN)] = ""
     ) -> Template:
         return set_password_page(request, "reset", token)
 
     @post("/reset-password", status_code=HTTP_200_OK)
-    async def reset_password_submit(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> Template:
+    async def reset_password_submit(self, request: AppRequest, db_session: DbSession) -> Template:
         """Without a token: send a link. With one: set the new password."""
         form = await FormData.read(request)
         token = form.text("token", MAX_TOKEN)
@@ -255,7 +254,7 @@ class SignOutController(Controller):
     include_in_schema = False
 
     @post("/", status_code=HTTP_200_OK)
-    async def sign_out(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> Response[Any]:
+    async def sign_out(self, request: AppRequest, db_session: DbSession) -> Response[Any]:
         form = await FormData.read(request)
         if not form.csrf_valid(request):
             # A foreign page cannot sign anyone out; a stale form just goes back home.

@@ -17,6 +17,7 @@ from litestar.handlers.base import BaseRouteHandler
 from lms.identity.models import Role
 from lms.identity.tokens import InvalidToken, verify_access_token
 from lms.lib.errors import Forbidden, Unauthorized
+from lms.lib.params import AppRequest
 
 SESSION_COOKIE = "lms_session"
 REFRESH_COOKIE = "lms_refresh"
@@ -123,7 +124,7 @@ def requires_role(*roles: Role) -> Any:
     return guard
 
 
-async def provide_principal(request: Any) -> Principal:
+async def provide_principal(request: AppRequest) -> Principal:
     return await authenticate(request)
 
 

@@ -5,21 +5,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.services import CatalogueService
+from lms.db.providers import DbSession
 from lms.identity.principal import Principal, allows_anonymous, requires_user
 from lms.learning.ingest import StreamKeys, ingest_append, ingest_events
 from lms.learning.models import EnrollmentStatus
 from lms.learning.views import continue_learning, my_courses, open_lesson
 from lms.lib.errors import ValidationFailed
+from lms.lib.pagination import PageParams
+from lms.lib.params import MAX_LIMIT, AppRequest
 from lms.web.i18n import gettext as _
 from lms.web.layout import before_page, load_viewer, page
 
@@ -30,12 +33,12 @@ class MyLearningPagesController(Controller):
     before_request = staticmethod(before_page)
 
     @get("/")
-    async def home(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> Template:
+    async def home(self, request: AppRequest, db_session: DbSession) -> Template:
         viewer = await load_viewer(request)
         if viewer is None:
             return page(request, "home.html")
         principal: Principal = request.scope["state"]["principal"]
-        courses = await my_courses(db_session, principal, limit=200)
+        courses = (await my_courses(db_session, principal, PageParams(limit=MAX_LIMIT, offset=0))).items
         due = sorted(
             (c for c in courses if c.due_at is not None and c.status is EnrollmentStatus.ACTIVE),
             key=lambda c: c.due_at or 0,
@@ -58,12 +61,12 @@ class LessonPagesController(Controller):
     @get("/courses/{course_id:uuid}/lessons/{lesson_id:uuid}")
     async def lesson(
         self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        principal: Principal,
-        course_id: UUID,
-        lesson_id: UUID,
-        done: bool = False,
+        request: AppRequest,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        course_id: FromPath[UUID],
+        lesson_id: FromPath[UUID],
+        done: FromQuery[bool] = False,
     ) -> Template:
         """The lesson from the learner's course version; a locked one is the 403 page naming what is missing."""
         lesson = await open_lesson(db_session, principal, course_id, lesson_id)
@@ -83,11 +86,11 @@ class LessonPagesController(Controller):
     @post("/courses/{course_id:uuid}/lessons/{lesson_id:uuid}/complete", status_code=HTTP_200_OK)
     async def complete(
         self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        principal: Principal,
-        course_id: UUID,
-        lesson_id: UUID,
+        request: AppRequest,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        course_id: FromPath[UUID],
+        lesson_id: FromPath[UUID],
     ) -> Redirect:
         """A text lesson read to the end: the same `text_scrolled` event the JSON API takes (a page
         without scripts cannot measure scrolling; the button sits below the whole text). Video and
@@ -112,7 +115,7 @@ class LessonPagesController(Controller):
         return Redirect(f"/courses/{course_id}/lessons/{lesson_id}?done=1", status_code=303)
 
 
-async def lesson_order(db_session: AsyncSession, principal: Principal, course_id: UUID) -> list[UUID]:
+async def lesson_order(db_session: DbSession, principal: Principal, course_id: UUID) -> list[UUID]:
     catalogue = CatalogueService(db_session, principal)
     course = await catalogue.describe(await catalogue.get_course(course_id), with_structure=True)
     return [lesson.id for module in course.modules or [] for lesson in module.lessons]

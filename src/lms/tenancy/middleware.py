@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 import structlog
 from litestar.enums import ScopeType
-from litestar.middleware import AbstractMiddleware
-from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 
 from lms.lib.errors import error_body
 from lms.tenancy.models import TenantStatus
@@ -25,11 +26,19 @@ PLATFORM_PATHS = [
 ]
 
 
-class TenantMiddleware(AbstractMiddleware):
-    scopes = {ScopeType.HTTP}
-    exclude = PLATFORM_PATHS
+_PLATFORM_PATH = re.compile("|".join(PLATFORM_PATHS))
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+
+def is_platform_path(scope: Scope) -> bool:
+    """Matched on the request path itself: the platform prefixes cover routes mounted under them too."""
+    return _PLATFORM_PATH.match(scope["path"]) is not None
+
+
+class TenantMiddleware(ASGIMiddleware):
+    scopes = (ScopeType.HTTP,)
+    should_bypass_for_scope = staticmethod(is_platform_path)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         resolver: TenantResolver = scope["litestar_app"].state.tenant_resolver
         host = _header(scope, b"host")
         tenant = await resolver.resolve(host) if host else None
@@ -48,7 +57,7 @@ class TenantMiddleware(AbstractMiddleware):
             return
         scope.setdefault("state", {})["tenant"] = tenant
         structlog.contextvars.bind_contextvars(tenant_id=str(tenant.id), tenant=tenant.slug)
-        await self.app(scope, receive, send)
+        await next_app(scope, receive, send)
 
 
 def _header(scope: Scope, name: bytes) -> str:

@@ -11,13 +11,14 @@ import hashlib
 import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from litestar import Request, Response, get
+from litestar import Response, get
 from litestar.exceptions import NotFoundException
+from litestar.params import FromQuery
 
 from lms.config import PROJECT_ROOT
 from lms.identity.principal import allows_anonymous
+from lms.lib.params import AppRequest
 
 ASSET_PREFIX = "/static/a"
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -71,7 +72,7 @@ class AssetManifest:
     include_in_schema=False,
     guards=[allows_anonymous("the design system's stylesheets and scripts are public files")],
 )
-async def serve_asset(request: Request[Any, Any, Any], file_name: str) -> Response[bytes]:
+async def serve_asset(request: AppRequest, file_name: FromQuery[str]) -> Response[bytes]:
     asset = request.app.state.assets.file(file_name)
     if asset is None:
         raise NotFoundException("no such asset")

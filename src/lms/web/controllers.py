@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
-from litestar import Controller, Request, get
+from litestar import Controller, get
 from litestar.response import Template
 
 from lms.identity.models import Role
 from lms.identity.principal import requires_role
+from lms.lib.params import AppRequest
 from lms.web.i18n import gettext as _
 from lms.web.layout import before_page, load_viewer, page
 
@@ -24,7 +24,7 @@ class DesignSystemController(Controller):
     guards = [requires_role(Role.INSTRUCTOR, Role.TENANT_ADMIN)]
 
     @get("/design-system")
-    async def components(self, request: Request[Any, Any, Any]) -> Template:
+    async def components(self, request: AppRequest) -> Template:
         await load_viewer(request)
         return page(
             request,
