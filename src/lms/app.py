@@ -49,6 +49,8 @@ from lms.learning.controllers import (
     LearnerController,
     ProgressController,
 )
+from lms.learning.dead_letters import refresh_dead_letter_gauge
+from lms.learning.operator_controllers import DeadLetterOperatorController
 from lms.lib.errors import EXCEPTION_HANDLERS
 from lms.lib.jobs import build_celery, set_job_sender
 from lms.lib.pagination import provide_page_params
@@ -95,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         path = "/metrics"
         openmetrics_format = False
         guards = [internal_hosts_only]
+        before_request = staticmethod(refresh_dead_letter_gauge)
 
     # Each domain adds its controllers here.
     route_handlers: list[ControllerRouterHandler] = [
@@ -124,6 +127,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         SharedCatalogueController,
         ProgramController,
         SharedCatalogueOperatorController,
+        DeadLetterOperatorController,
         CourseVersionMigrationController,
         EnrollmentController,
         ProgressController,
