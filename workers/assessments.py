@@ -13,7 +13,7 @@ from lms.config import get_settings
 from lms.db.binding import tenant_session
 from lms.identity.principal import Principal
 from workers.app import celery_app
-from workers.runtime import database, run
+from workers.runtime import TransientFailure, database, run
 
 
 async def _dispatch(tenant_id: UUID, entry_id: UUID) -> str:
@@ -30,13 +30,13 @@ async def _reassign(tenant_id: UUID, assignment_id: UUID) -> int:
         return result.reassigned
 
 
-@celery_app.task(name=DISPATCH_TASK, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
+@celery_app.task(name=DISPATCH_TASK, autoretry_for=(TransientFailure,), retry_backoff=True, max_retries=5)
 def dispatch_notification_task(tenant_id: str, entry_id: str) -> str:
     """Send one assessment notification; idempotent (dispatched entries are skipped)."""
     return run(_dispatch(UUID(tenant_id), UUID(entry_id)))
 
 
-@celery_app.task(name=REASSIGN_TASK, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
+@celery_app.task(name=REASSIGN_TASK, autoretry_for=(TransientFailure,), retry_backoff=True, max_retries=5)
 def reassign_missed_reviews_task(tenant_id: str, assignment_id: str) -> int:
     """Replace reviewers whose deadline passed; idempotent (only overdue, still-assigned reviews change)."""
     return run(_reassign(UUID(tenant_id), UUID(assignment_id)))

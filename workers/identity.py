@@ -8,12 +8,12 @@ from uuid import UUID
 from lms.config import get_settings
 from lms.identity.mail import SEND_EMAIL_TASK, deliver_email
 from workers.app import celery_app
-from workers.runtime import database, run
+from workers.runtime import TransientFailure, database, run
 
 
 @celery_app.task(
     name=SEND_EMAIL_TASK,
-    autoretry_for=(OSError, smtplib.SMTPException),
+    autoretry_for=(OSError, smtplib.SMTPException, TransientFailure),
     retry_backoff=True,
     max_retries=8,
 )

@@ -54,6 +54,7 @@ from lms.learning.operator_controllers import DeadLetterOperatorController
 from lms.lib.errors import EXCEPTION_HANDLERS
 from lms.lib.jobs import build_celery, set_job_sender
 from lms.lib.pagination import provide_page_params
+from lms.lib.redis_clients import blocking_redis
 from lms.lib.telemetry import configure_logging, prometheus_config, request_context_middleware
 from lms.media.controllers import MediaStaffController, PlaybackController, PlayerPagesController, StreamController
 from lms.tenancy.controllers import OperatorController
@@ -63,11 +64,9 @@ from lms.web.controllers import TenantPagesController
 
 
 def redis_client(url: str, max_connections: int = 64) -> aioredis.Redis:
-    """A client whose pool waits for a free connection under bursts instead of failing."""
-    if url.startswith("redis+socket://"):
-        url = "unix://" + url.removeprefix("redis+socket://")
-    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=5)
-    return aioredis.Redis(connection_pool=pool)
+    """A client whose pool waits for a free connection under bursts instead of failing, and
+    retries a command once a Redis restart closed its pooled connection."""
+    return blocking_redis(url, max_connections, timeout=5)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:

@@ -61,6 +61,9 @@ class Settings:
     media_max_upload_bytes: int = 20 * 1024**3
     media_url_ttl_seconds: int = 600
     media_seconds_per_video_second: float = 6.0
+    # Long jobs (transcodes, certificate PDFs) renew a lease while they run; a job whose lease
+    # lapsed (its worker vanished) is sent again by the reaper, which beat runs every quarter lease.
+    job_lease_seconds: float = 120.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -99,6 +102,7 @@ class Settings:
             media_max_upload_bytes=int(_env("MEDIA_MAX_UPLOAD_BYTES", str(base.media_max_upload_bytes)) or 0),
             media_url_ttl_seconds=int(_env("MEDIA_URL_TTL_SECONDS", "600") or 600),
             media_seconds_per_video_second=float(_env("MEDIA_SECONDS_PER_VIDEO_SECOND", "6") or 6),
+            job_lease_seconds=float(_env("JOB_LEASE_SECONDS", "120") or 120),
         )
 
     def role_url(self, role: str) -> str:

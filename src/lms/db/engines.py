@@ -23,9 +23,11 @@ class Database:
         await self.operator_engine.dispose()
 
 
-def create_database(settings: Settings) -> Database:
-    app_engine = _engine(settings.role_url("lms_app"), settings.db_pool_size)
-    operator_engine = _engine(settings.role_url("lms_operator"), 2)
+def create_database(settings: Settings, *, pre_ping: bool = False) -> Database:
+    """`pre_ping` (workers): test a pooled connection before use, so the first job after a
+    PostgreSQL restart gets a fresh connection instead of a dead one."""
+    app_engine = _engine(settings.role_url("lms_app"), settings.db_pool_size, pre_ping)
+    operator_engine = _engine(settings.role_url("lms_operator"), 2, pre_ping)
     return Database(
         app_engine=app_engine,
         operator_engine=operator_engine,
@@ -34,5 +36,7 @@ def create_database(settings: Settings) -> Database:
     )
 
 
-def _engine(url: str, pool_size: int) -> AsyncEngine:
-    return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+def _engine(url: str, pool_size: int, pre_ping: bool = False) -> AsyncEngine:
+    return create_async_engine(
+        async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, pool_pre_ping=pre_ping
+    )

@@ -8,11 +8,16 @@ at hand (retrying re-does the work and fills the disk again), and so is a value 
 from __future__ import annotations
 
 import errno
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from lms.lib.errors import DomainError
 
 # SQLSTATE classes and codes that a retry can outlive: connection exceptions, operator
 # intervention (server shutting down or restarting), insufficient resources, deadlocks.
@@ -20,8 +25,13 @@ _TRANSIENT_SQLSTATE_PREFIXES = ("08", "57P", "53", "40001", "40P01")
 _DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 
 
-class DiskFull(Exception):
-    """No space left where a job writes; retrying would not help until an operator frees space."""
+class DiskFull(DomainError):
+    """No space left where the platform writes; retrying does not help until an operator frees space.
+
+    An API request that meets it answers 507 with this envelope instead of a bare 500."""
+
+    status = 507
+    code = "insufficient_storage"
 
 
 def sqlstate(exc: BaseException) -> str | None:
@@ -47,3 +57,15 @@ def is_transient(exc: BaseException) -> bool:
         return exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
     # asyncpg raises these directly when a pooled connection died under it.
     return isinstance(exc, (asyncpg.PostgresConnectionError, asyncpg.InterfaceError))
+
+
+@contextmanager
+def disk_full_as_error(partial: Path, what: str) -> Iterator[None]:
+    """Around a write to `partial`: on any failure the partial file goes; a full disk becomes DiskFull."""
+    try:
+        yield
+    except BaseException as exc:
+        partial.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in _DISK_FULL_ERRNOS:
+            raise DiskFull(f"no space left to store {what}; try again once space is freed") from exc
+        raise
