@@ -54,8 +54,11 @@ def worker_env(settings: Settings) -> dict[str, str]:
 
 
 @contextmanager
-def celery_worker(settings: Settings, log_file: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A real worker process on this run's private queue."""
+def celery_worker(
+    settings: Settings, log_file: Path, *, beat: bool = False, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real worker process on this run's private queue (with `beat`, also the periodic jobs);
+    its own process group, so a test can kill the whole worker at once."""
     command = [
         sys.executable,
         "-m",
@@ -72,17 +75,27 @@ def celery_worker(settings: Settings, log_file: Path) -> Iterator[subprocess.Pop
         "--hostname",
         f"test-{uuid.uuid4().hex[:6]}@%h",
     ]
+    if beat:
+        command += ["--beat", "--schedule", str(log_file.with_suffix(".beat"))]
     with log_file.open("wb") as log:
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=worker_env(settings), stdout=log, stderr=log)
+        process = subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            env={**worker_env(settings), **(env or {})},
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
         try:
             _wait_for_ready(log_file, process)
             yield process
         finally:
-            process.terminate()
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
 
 
 def _wait_for_ready(log_file: Path, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
