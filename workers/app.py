@@ -11,8 +11,8 @@ from celery.signals import task_postrun, task_prerun, worker_init, worker_proces
 
 from lms.config import get_settings
 from lms.lib.jobs import build_celery
-from workers.broker import install_restore_tolerant_qos
-from workers.leases import LEASED_TASKS, REAP_TASK, LeaseRegistry
+from workers.broker import install_restore_tolerant_qos, warn_unless_persistent
+from workers.leases import LEASED_TASKS, REAP_TASK, LeaseRegistry, sync_redis
 
 log = logging.getLogger("lms.workers")
 
@@ -48,7 +48,17 @@ def freeze_startup_objects(**_: Any) -> None:
     gc.freeze()
 
 
+def check_redis_persistence(**_: Any) -> None:
+    settings = get_settings()
+    client = sync_redis(settings.redis_url or "")
+    try:
+        warn_unless_persistent(client, settings.redis_required_appendfsync)
+    finally:
+        client.close()
+
+
 worker_init.connect(freeze_startup_objects, weak=False)
+worker_init.connect(check_redis_persistence, weak=False)
 worker_process_init.connect(freeze_startup_objects, weak=False)
 
 

@@ -30,3 +30,34 @@ class RestoreTolerantQoS(kombu_redis.QoS):
 def install_restore_tolerant_qos() -> None:
     """Make every Redis channel of this process use the tolerant QoS (idempotent)."""
     kombu_redis.Channel.QoS = RestoreTolerantQoS
+
+
+# Stronger first: a Redis that fsyncs more often than required is fine.
+_FSYNC_STRENGTH = {"no": 0, "everysec": 1, "always": 2}
+
+
+def persistence_shortfall(config: dict[str, str], required_fsync: str) -> str | None:
+    """What Redis's `CONFIG GET append*` lacks against the required AOF fsync policy, or None."""
+    if not required_fsync:
+        return None
+    if config.get("appendonly") != "yes":
+        return "Redis runs without AOF (appendonly no): a restart loses queued jobs and accepted progress events"
+    actual = config.get("appendfsync", "no")
+    if _FSYNC_STRENGTH.get(actual, 0) < _FSYNC_STRENGTH.get(required_fsync, 1):
+        return f"Redis fsyncs its AOF '{actual}', less often than the required '{required_fsync}'"
+    return None
+
+
+def warn_unless_persistent(client: Any, required_fsync: str) -> str | None:
+    """At worker start: log an error when Redis persists less than required (a managed Redis that
+    refuses CONFIG is trusted)."""
+    try:
+        config = {k.decode() if isinstance(k, bytes) else k: v.decode() if isinstance(v, bytes) else v
+                  for k, v in client.config_get("append*").items()}  # fmt: skip
+    except Exception as exc:
+        log.info("Redis persistence not checked: %s", exc)
+        return None
+    shortfall = persistence_shortfall(config, required_fsync)
+    if shortfall:
+        log.error("%s; see the README, 'What a 202 guarantees'", shortfall)
+    return shortfall

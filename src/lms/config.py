@@ -64,6 +64,9 @@ class Settings:
     # Long jobs (transcodes, certificate PDFs) renew a lease while they run; a job whose lease
     # lapsed (its worker vanished) is sent again by the reaper, which beat runs every quarter lease.
     job_lease_seconds: float = 120.0
+    # The AOF fsync policy Redis must run with (`everysec` or `always`; `` = no check): a worker
+    # logs an error at start when Redis persists less, since accepted events would not survive it.
+    redis_required_appendfsync: str = "everysec"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -103,6 +106,7 @@ class Settings:
             media_url_ttl_seconds=int(_env("MEDIA_URL_TTL_SECONDS", "600") or 600),
             media_seconds_per_video_second=float(_env("MEDIA_SECONDS_PER_VIDEO_SECOND", "6") or 6),
             job_lease_seconds=float(_env("JOB_LEASE_SECONDS", "120") or 120),
+            redis_required_appendfsync=_env("REDIS_REQUIRED_APPENDFSYNC", "everysec") or "",
         )
 
     def role_url(self, role: str) -> str:

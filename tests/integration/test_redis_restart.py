@@ -30,7 +30,7 @@ from lms.learning.tasks import FOLD_TASK
 from lms.lib.jobs import build_celery
 from tests.conftest import MakeTenant, MakeUser, eventually
 from tests.support import celery_worker
-from workers.broker import install_restore_tolerant_qos
+from workers.broker import install_restore_tolerant_qos, warn_unless_persistent
 
 
 @dataclass
@@ -181,3 +181,24 @@ async def test_the_worker_survives_redis_restarts_and_every_accepted_event_is_fo
         await eventually(all_stored, timeout=40)
         assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
     assert await stored() == appended == 1200
+
+
+@pytest.mark.parametrize(
+    ("appendonly", "appendfsync", "required", "problem"),
+    [
+        ("yes", "everysec", "everysec", None),
+        ("yes", "always", "everysec", None),
+        ("yes", "no", "everysec", "less often"),
+        ("no", "everysec", "everysec", "without AOF"),
+        ("yes", "everysec", "always", "less often"),
+        ("no", "no", "", None),  # the check is off
+    ],
+)
+def test_a_worker_says_so_when_redis_persists_less_than_required(
+    own_redis: OwnRedis, appendonly: str, appendfsync: str, required: str, problem: str | None
+) -> None:
+    client = redis.Redis(port=own_redis.port)
+    client.config_set("appendonly", appendonly)
+    client.config_set("appendfsync", appendfsync)
+    shortfall = warn_unless_persistent(client, required)
+    assert (shortfall is None) if problem is None else (problem in (shortfall or ""))
