@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from uuid import UUID
 
@@ -20,9 +21,16 @@ from lms.db.engines import Database
 from lms.lib.storage import media_prefix, storage_for
 from tests.integration.media.test_worker_loss import encoder_parent
 from tests.media_fixtures import MediaSite, SiteClient, generate_video, send_parts, start_upload, wait_for_asset
-from tests.support import celery_worker
+from tests.support import celery_worker, private_queue
 
 pytestmark = pytest.mark.worker
+
+
+@pytest.fixture
+def queue(settings: Settings) -> Iterator[Settings]:
+    with private_queue(settings) as private:
+        yield private
+
 
 SHORT_LEASE = {"JOB_LEASE_SECONDS": "4"}  # renewed every 1.3 s, reaped within 5 s of lapsing
 
@@ -37,10 +45,10 @@ async def upload(client: SiteClient, site: MediaSite, data: bytes, name: str) ->
 
 
 async def test_a_whole_worker_killed_mid_transcode_is_resumed_once_by_the_reaper(
-    media_client: SiteClient, media_site: MediaSite, settings: Settings, tmp_path: Path
+    media_client: SiteClient, media_site: MediaSite, queue: Settings, tmp_path: Path
 ) -> None:
-    source = generate_video(tmp_path / "long.mp4", 12, "1280x720").read_bytes()
-    with celery_worker(settings, tmp_path / "doomed.log", beat=True, env=SHORT_LEASE) as doomed:
+    source = generate_video(tmp_path / "long.mp4", 8, "1280x720").read_bytes()
+    with celery_worker(queue, tmp_path / "doomed.log", beat=True, env=SHORT_LEASE) as doomed:
         asset_id = await upload(media_client, media_site, source, "long.mp4")
         deadline = time.monotonic() + 40
         while encoder_parent(asset_id) is None:
@@ -54,7 +62,7 @@ async def test_a_whole_worker_killed_mid_transcode_is_resumed_once_by_the_reaper
     assert stuck["status"] == "processing"
 
     # The message of the killed job stays unacknowledged for hours; the lease reaper re-sends it.
-    with celery_worker(settings, tmp_path / "replacement.log", beat=True, env=SHORT_LEASE):
+    with celery_worker(queue, tmp_path / "replacement.log", beat=True, env=SHORT_LEASE):
         asset = await wait_for_asset(media_client, media_site.staff_headers, asset_id, {"ready", "failed"}, 60)
     assert asset["status"] == "ready", asset["failure_reason"]
     assert asset["attempts"] == 2  # resumed once, not once per reaper run
@@ -76,11 +84,11 @@ async def terminate_app_connections(db: Database) -> int:
 
 
 async def test_a_transcode_after_the_database_dropped_every_connection_completes(
-    media_client: SiteClient, media_site: MediaSite, settings: Settings, db: Database, tmp_path: Path
+    media_client: SiteClient, media_site: MediaSite, queue: Settings, db: Database, tmp_path: Path
 ) -> None:
     first = generate_video(tmp_path / "first.mp4", 2, "320x240").read_bytes()
     second = generate_video(tmp_path / "second.mp4", 2, "320x240").read_bytes()
-    with celery_worker(settings, tmp_path / "worker.log"):
+    with celery_worker(queue, tmp_path / "worker.log"):
         ready = await wait_for_asset(
             media_client,
             media_site.staff_headers,
@@ -110,7 +118,7 @@ def unmount(target: Path) -> None:
 
 
 async def test_a_transcode_that_fills_the_disk_fails_at_once_and_leaves_nothing_behind(
-    media_client: SiteClient, media_site: MediaSite, settings: Settings, tmp_path: Path
+    media_client: SiteClient, media_site: MediaSite, settings: Settings, queue: Settings, tmp_path: Path
 ) -> None:
     source = generate_video(tmp_path / "big.mp4", 6, "1280x720").read_bytes()
     work = settings.data_dir / "work"
@@ -118,7 +126,7 @@ async def test_a_transcode_that_fills_the_disk_fails_at_once_and_leaves_nothing_
     # Room for the source copy, not for the renditions.
     mount_tmpfs(work, len(source) + 256 * 1024)
     try:
-        with celery_worker(settings, tmp_path / "worker.log"):
+        with celery_worker(queue, tmp_path / "worker.log"):
             started = time.monotonic()
             asset_id = await upload(media_client, media_site, source, "big.mp4")
             asset = await wait_for_asset(media_client, media_site.staff_headers, asset_id, {"ready", "failed"}, 60)
