@@ -19,14 +19,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from lms.certificates.tasks import ISSUE_TASK, RENDER_TASK
 from lms.config import Settings, get_settings
 from lms.media.tasks import TRANSCODE
+from lms.tenancy.services import PURGE_TASK
 
 log = logging.getLogger("lms.workers.leases")
 
-LEASED_TASKS = frozenset({TRANSCODE, ISSUE_TASK, RENDER_TASK})
+LEASED_TASKS = frozenset({TRANSCODE, ISSUE_TASK, RENDER_TASK, PURGE_TASK})
 REAP_TASK = "jobs.reap_lapsed_leases"
 MAX_REAPS = 3
 
@@ -50,7 +53,13 @@ def sync_redis(url: str) -> redis.Redis:
     """A blocking client (lease threads and the reaper run outside the event loop)."""
     if url.startswith("redis+socket://"):
         url = "unix://" + url.removeprefix("redis+socket://")
-    return redis.Redis.from_url(url, health_check_interval=15, socket_keepalive=True, retry_on_timeout=True)
+    return redis.Redis.from_url(
+        url,
+        health_check_interval=15,
+        socket_keepalive=True,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=4),
+        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+    )
 
 
 class Lease:

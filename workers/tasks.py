@@ -7,12 +7,13 @@ from uuid import UUID
 
 from lms.config import get_settings
 from lms.tenancy.purge import purge_tenant, tenants_due_for_purge
+from lms.tenancy.services import PURGE_TASK
 from workers.app import celery_app
 from workers.leases import REAP_TASK, LeaseKeys, reap_lapsed_leases, sync_redis
 from workers.runtime import TransientFailure, database, run
 
 
-@celery_app.task(name="tenancy.purge_tenant", autoretry_for=(TransientFailure,), retry_backoff=True, max_retries=5)
+@celery_app.task(name=PURGE_TASK, autoretry_for=(TransientFailure,), retry_backoff=True, max_retries=5)
 def purge_tenant_task(tenant_id: str) -> dict[str, int]:
     return run(purge_tenant(database(), UUID(tenant_id)))
 
