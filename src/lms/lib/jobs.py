@@ -53,9 +53,6 @@ def build_celery(settings: Settings) -> Celery:
         broker_connection_retry_on_startup=True,
         broker_connection_retry=True,
         broker_connection_max_retries=None,
-        redis_backend_health_check_interval=15,
-        redis_socket_keepalive=True,
-        redis_retry_on_timeout=True,
         # Sending (from the API and from jobs) retries briefly across a Redis restart.
         task_publish_retry=True,
         task_publish_retry_policy={"max_retries": 5, "interval_start": 0.1, "interval_step": 0.3, "interval_max": 1.0},
