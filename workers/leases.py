@@ -53,12 +53,13 @@ def sync_redis(url: str) -> redis.Redis:
     """A blocking client (lease threads and the reaper run outside the event loop)."""
     if url.startswith("redis+socket://"):
         url = "unix://" + url.removeprefix("redis+socket://")
+    tcp: dict[str, Any] = {} if url.startswith("unix://") else {"socket_keepalive": True}
     return redis.Redis.from_url(
         url,
         health_check_interval=15,
-        socket_keepalive=True,
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=4),
         retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+        **tcp,
     )
 
 

@@ -42,9 +42,11 @@ from lms.lib.faults import is_transient
 log = structlog.get_logger("lms.learning.fold")
 
 GROUP = "fold"
-LOCK_SECONDS = 120
+# Renewed after every read. Short, because a fold cut off by a Redis restart cannot delete its lock
+# (AOF keeps it across the restart) and every fold waits until it lapses.
+LOCK_SECONDS = 30
 READ_COUNT = 500  # stream entries per read (each holds up to 100 events)
-RECLAIM_IDLE_MS = 60_000
+RECLAIM_IDLE_MS = LOCK_SECONDS * 1000  # idle longer than a lock lives: its folder is gone
 _ENTRY_EVENTS = msgspec.json.Decoder(list[ProgressEventIn])
 _ENTRY_RAW = msgspec.json.Decoder(list[msgspec.Raw])
 _EVENT = msgspec.json.Decoder(ProgressEventIn)
