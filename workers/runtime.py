@@ -12,6 +12,8 @@ from lms.lib.faults import is_transient
 
 T = TypeVar("T")
 
+WORKER_APPLICATION_NAME = "lms-worker"
+
 _runner: asyncio.Runner | None = None
 _database: Database | None = None
 
@@ -25,7 +27,7 @@ def database() -> Database:
     global _database
     if _database is None:
         # Pre-ping: a pooled connection that died with a PostgreSQL restart is replaced, not used.
-        _database = create_database(get_settings(), pre_ping=True)
+        _database = create_database(get_settings(), pre_ping=True, application_name=WORKER_APPLICATION_NAME)
     return _database
 
 

@@ -23,11 +23,12 @@ class Database:
         await self.operator_engine.dispose()
 
 
-def create_database(settings: Settings, *, pre_ping: bool = False) -> Database:
+def create_database(settings: Settings, *, pre_ping: bool = False, application_name: str | None = None) -> Database:
     """`pre_ping` (workers): test a pooled connection before use, so the first job after a
-    PostgreSQL restart gets a fresh connection instead of a dead one."""
-    app_engine = _engine(settings.role_url("lms_app"), settings.db_pool_size, pre_ping)
-    operator_engine = _engine(settings.role_url("lms_operator"), 2, pre_ping)
+    PostgreSQL restart gets a fresh connection instead of a dead one. `application_name` shows
+    in pg_stat_activity which process a connection belongs to."""
+    app_engine = _engine(settings.role_url("lms_app"), settings.db_pool_size, pre_ping, application_name)
+    operator_engine = _engine(settings.role_url("lms_operator"), 2, pre_ping, application_name)
     return Database(
         app_engine=app_engine,
         operator_engine=operator_engine,
@@ -36,7 +37,13 @@ def create_database(settings: Settings, *, pre_ping: bool = False) -> Database:
     )
 
 
-def _engine(url: str, pool_size: int, pre_ping: bool = False) -> AsyncEngine:
+def _engine(url: str, pool_size: int, pre_ping: bool = False, application_name: str | None = None) -> AsyncEngine:
+    connect_args = {"server_settings": {"application_name": application_name}} if application_name else {}
     return create_async_engine(
-        async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, pool_pre_ping=pre_ping
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=1800,
+        pool_pre_ping=pre_ping,
+        connect_args=connect_args,
     )
