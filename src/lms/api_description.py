@@ -24,7 +24,7 @@ from lms.identity.principal import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
 
 # Served from node_modules by the static router in app.py (pinned in package.json), never from a CDN.
 VENDOR = "/static/vendor"
-PUBLIC_GUARDS = frozenset({"allows_anonymous", "internal_hosts_only"})
+PUBLIC_GUARDS = frozenset({"allows_anonymous"})
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Routes whose callers can be throttled: sign-in and password flows, certificate look-ups.
 THROTTLED_PREFIXES = ("/api/v1/auth", "/api/v1/me/password", "/verify", "/api/v1/verify")
@@ -101,8 +101,6 @@ def _access_sentence(handler: HTTPRouteHandler) -> str:
     names = guard_names(handler)
     if "allows_anonymous" in names:
         return "Public: no sign-in needed."
-    if "internal_hosts_only" in names:
-        return "Internal listener only."
     if "requires_scim_token" in names:
         return "Needs a SCIM token of this site."
     if "requires_operator" in names:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -49,11 +50,14 @@ from lms.learning.controllers import (
     LearnerController,
     ProgressController,
 )
+from lms.learning.dead_letters import keep_dead_letter_gauge_fresh
+from lms.learning.operator_controllers import DeadLetterOperatorController
 from lms.learning.pages import LessonPagesController, MyLearningPagesController
 from lms.lib.admission import Admission, InFlightLimit
 from lms.lib.edge import edge_middleware
 from lms.lib.errors import EXCEPTION_HANDLERS
 from lms.lib.jobs import build_celery, set_job_sender
+from lms.lib.redis_clients import blocking_redis
 from lms.lib.telemetry import configure_logging, prometheus_config, request_context_middleware
 from lms.media.controllers import MediaStaffController, PlaybackController, PlayerPagesController, StreamController
 from lms.providers import APP_DEPENDENCIES
@@ -67,11 +71,9 @@ from lms.web.templating import configure_templates
 
 
 def redis_client(url: str, max_connections: int = 64) -> aioredis.Redis:
-    """A client whose pool waits for a free connection under bursts instead of failing."""
-    if url.startswith("redis+socket://"):
-        url = "unix://" + url.removeprefix("redis+socket://")
-    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=5)
-    return aioredis.Redis(connection_pool=pool)
+    """A client whose pool waits for a free connection under bursts instead of failing, and
+    retries a command once a Redis restart closed its pooled connection."""
+    return blocking_redis(url, max_connections, timeout=5)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -92,9 +94,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.revoked_tokens = RevokedTokens(db.app_sessions, settings.access_token_minutes * 60)
         app.state.redis = redis_client(settings.redis_url or "")
         set_job_sender(build_celery(settings))
+        dead_letter_gauge = asyncio.create_task(keep_dead_letter_gauge_fresh(db))
         try:
             yield
         finally:
+            dead_letter_gauge.cancel()
             await app.state.redis.aclose()
             await db.dispose()
 
@@ -131,6 +135,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         SharedCatalogueController,
         ProgramController,
         SharedCatalogueOperatorController,
+        DeadLetterOperatorController,
         CourseVersionMigrationController,
         EnrollmentController,
         ProgressController,

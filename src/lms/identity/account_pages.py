@@ -7,7 +7,7 @@ comes back to /account with a message, or with the field errors of that section.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from typing import Any
 from uuid import UUID
@@ -28,6 +28,7 @@ from lms.identity.principal import Principal, requires_user
 from lms.identity.profiles import forget_profile
 from lms.identity.sessions import cleared_cookies, revoke_user_sessions, session_cookies
 from lms.identity.signin import change_password, sso_required
+from lms.lib import clock
 from lms.lib.errors import DomainError, NotFound
 from lms.lib.params import AppRequest
 from lms.web import i18n
@@ -53,7 +54,7 @@ def time_zone_names() -> tuple[str, ...]:
 
 async def active_sessions(session: AsyncSession, user_id: UUID) -> list[ActiveSession]:
     """One entry per sign-in (refresh-token family) that can still be refreshed."""
-    now = datetime.now(UTC)
+    now = clock.now()
     alive = (
         select(RefreshToken.family_id)
         .where(

@@ -4,7 +4,6 @@ completed; signed-out visitors get the site's welcome) and a lesson with "mark a
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from uuid import UUID
 
 import msgspec
@@ -20,6 +19,7 @@ from lms.identity.principal import Principal, allows_anonymous, requires_user
 from lms.learning.ingest import StreamKeys, ingest_append, ingest_events
 from lms.learning.models import EnrollmentStatus
 from lms.learning.views import continue_learning, my_courses, open_lesson
+from lms.lib import clock
 from lms.lib.errors import ValidationFailed
 from lms.lib.pagination import PageParams
 from lms.lib.params import MAX_LIMIT, AppRequest
@@ -103,7 +103,7 @@ class LessonPagesController(Controller):
             "client_event_id": f"page-{uuid.uuid4().hex}",
             "lesson_id": str(lesson_id),
             "course_id": str(course_id),
-            "occurred_at": datetime.now(UTC).isoformat(),
+            "occurred_at": clock.now().isoformat(),
             "depth": 1.0,
         }
         state = request.app.state
