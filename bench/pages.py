@@ -232,6 +232,8 @@ class PageCase:
     requests: Callable[[int], tuple[Request, list[Request]]]
     page_times: list[float] = field(default_factory=list)
     api_times: list[float] = field(default_factory=list)
+    page_cpu: float = 0.0
+    api_cpu: float = 0.0
     note: str = ""
 
 
@@ -291,17 +293,29 @@ async def timed_get(client: httpx.AsyncClient, request: Request) -> float:
     return elapsed
 
 
-async def measure(client: httpx.AsyncClient, case: PageCase, warm: int, renders: int) -> None:
-    """Page and API alternate request by request, so both see the same load on the shared machine."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of the server process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(client: httpx.AsyncClient, pid: int, case: PageCase, warm: int, renders: int) -> None:
+    """Page and API alternate request by request, so both see the same load on the shared machine; the
+    server's CPU is read between them (clock ticks: exact only summed over many renders)."""
     for n in range(warm + renders):
         page_request, api_requests = case.requests(n)
+        before = cpu_seconds(pid)
         page_time = await timed_get(client, page_request)
+        between = cpu_seconds(pid)
         api_time = 0.0
         for request in api_requests:
             api_time += await timed_get(client, request)
+        after = cpu_seconds(pid)
         if n >= warm:
             case.page_times.append(page_time)
             case.api_times.append(api_time)
+            case.page_cpu += between - before
+            case.api_cpu += after - between
 
 
 REFERENCE = re.compile(r'<(?:link[^>]*rel="stylesheet"[^>]*href|script[^>]*src)="([^"]+)"')
@@ -344,13 +358,13 @@ async def prepare(port: int, fixture: Fixture, enrolments: int) -> None:
 
 
 async def run(
-    port: int, fixture: Fixture, args: argparse.Namespace
+    port: int, pid: int, fixture: Fixture, args: argparse.Namespace
 ) -> tuple[list[PageCase], list[tuple[str, int, int]]]:
     wanted = {w.strip() for w in args.only.split(",") if w.strip()}
     measured = [case for case in cases(fixture) if not wanted or case.label in wanted]
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
         for case in measured:
-            await measure(client, case, args.warm, args.renders)
+            await measure(client, pid, case, args.warm, args.renders)
             if case.label == "catalogue":
                 case.note = await matched_share(client, case, args.courses)
         return measured, await page_weight(client, fixture)
@@ -394,6 +408,10 @@ def report(
             f"  {case.label:<14}{p50:8.1f}{p95:8.1f}   {case.api_label:<32}{a50:8.1f}{a95:8.1f}"
             f"{p50 / a50:7.2f}{p95 / a95:7.2f}  {'meets' if ok else 'misses'}"
         )
+    print(f"  server CPU per render (ms)  {'page':>8}{'API':>8}{'ratio':>7}")
+    for case in measured:
+        page_cpu, api_cpu = 1000 * case.page_cpu / args.renders, 1000 * case.api_cpu / args.renders
+        print(f"    {case.label:<26}{page_cpu:8.1f}{api_cpu:8.1f}{page_cpu / max(api_cpu, 1e-9):7.2f}")
     for case in measured:
         if case.note:
             print(f"  {case.label}: {case.note}")
@@ -426,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
             load_before = os.getloadavg()[0]
 
             def work() -> tuple[list[PageCase], list[tuple[str, int, int]]]:
-                return asyncio.run(run(port, fixture, args))
+                return asyncio.run(run(port, pid, fixture, args))
 
             measured, weight = profiled(pid, args.profile, work) if args.profile else work()
             load_after = os.getloadavg()[0]
