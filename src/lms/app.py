@@ -22,6 +22,7 @@ from lms.assessments.assignment_controllers import (
     SubmissionController,
 )
 from lms.assessments.controllers import AttemptController, QuestionBankController, QuizController
+from lms.assessments.quiz_pages import QuizPagesController
 from lms.catalog.controllers import (
     CatalogueSearchController,
     CourseController,
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         DesignSystemController,
         CataloguePagesController,
         CertificatePagesController,
+        QuizPagesController,
         CourseController,
         CatalogueSearchController,
         SharedCatalogueController,
