@@ -21,6 +21,7 @@ from lms.assessments.assignment_controllers import (
     PeerReviewController,
     SubmissionController,
 )
+from lms.assessments.assignment_pages import AssignmentPagesController
 from lms.assessments.controllers import AttemptController, QuestionBankController, QuizController
 from lms.assessments.quiz_pages import QuizPagesController
 from lms.catalog.controllers import (
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         CataloguePagesController,
         CertificatePagesController,
         QuizPagesController,
+        AssignmentPagesController,
         CourseController,
         CatalogueSearchController,
         SharedCatalogueController,
