@@ -4,12 +4,18 @@ field errors by question, submit, result and review; strangers and other tenants
 from __future__ import annotations
 
 import re
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import update
 
+from lms.assessments.models import QuizAttempt
+from lms.db.binding import tenant_session
+from lms.db.engines import Database
 from lms.identity.models import User
 from lms.tenancy.models import Tenant
 from tests.conftest import Login, MakeTenant, MakeUser
@@ -182,3 +188,31 @@ async def test_review_follows_the_policy(
     assert "You passed." in result.text
     assert "This quiz does not show the answers." in result.text
     assert "Correct answer" not in result.text
+
+
+async def test_answers_after_the_time_limit_are_refused_and_the_saved_ones_graded(
+    client: Client, db: Database, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant()
+    setup = await build_quiz(client, make_user, login, tenant, time_limit_seconds=600)
+    _, headers = await learner_on(client, make_user, login, tenant, setup)
+    attempt_url = await started(client, secure_host(tenant), setup, headers)
+    first = sheet(setup, {"single_choice": CORRECT_FIELDS["single_choice"]})
+    saved = await client.post(f"{attempt_url}/answers", data=first, headers=headers, follow_redirects=False)
+    assert saved.status_code == 303
+    # Eleven minutes later (the clock is moved by rewriting the start and deadline).
+    attempt_id = uuid.UUID(attempt_url.rsplit("/", 1)[1])
+    async with tenant_session(db.app_sessions, tenant.id) as session:
+        past = datetime.now(UTC) - timedelta(minutes=11)
+        await session.execute(
+            update(QuizAttempt)
+            .where(QuizAttempt.id == attempt_id)
+            .values(started_at=past, deadline_at=past + timedelta(seconds=600))
+        )
+    late = await client.post(
+        f"{attempt_url}/submit", data=sheet(setup, CORRECT_FIELDS), headers=headers, follow_redirects=False
+    )
+    assert late.status_code == 303
+    result = await client.get(attempt_url, headers=headers)
+    assert "The time limit passed; the answers saved by then were graded." in result.text
+    assert "Score: 1 of 7 points" in result.text  # only the answer saved before the limit
