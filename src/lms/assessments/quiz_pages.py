@@ -209,11 +209,9 @@ class QuizPagesController(Controller):
         htmx = bool(request.headers.get("hx-request"))
         if out.status != "in_progress":
             # Submitted meanwhile (another tab, or the server closed it at the time limit).
-            return (
-                page(request, "assessments/_saved.html", message=_("This attempt is closed."))
-                if htmx
-                else (Redirect(url, status_code=303))
-            )
+            if htmx:
+                return page(request, "assessments/_saved.html", status_code=409, message=_("This attempt is closed."))
+            return Redirect(url, status_code=303)
         errors = FormErrors()
         answers = answers_from_form(await request.form(), out, errors)
         service = AttemptService(db_session, principal)

@@ -13,6 +13,10 @@ from sqlalchemy import or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.learning.models import Enrollment, EnrollmentStatus
+
+# The lesson as the learner's course version has it (403 when locked or not enrolled), for the lesson
+# pages of other domains (quizzes, assignments).
+from lms.learning.views import open_lesson as open_lesson
 from lms.lib import clock
 
 # Enrolments that still open the course's content (finished learners may come back to it).
@@ -116,8 +120,3 @@ async def learners_using_lessons(session: AsyncSession, course_id: UUID, lesson_
         return 0
     found = await session.execute(_LEARNERS_USING, {"course_id": course_id, "lesson_ids": [str(i) for i in lesson_ids]})
     return int(found.scalar_one())
-
-
-# The lesson as the learner's course version has it (403 when locked or not enrolled), for the lesson
-# pages of other domains (quizzes, assignments).
-from lms.learning.views import open_lesson as open_lesson  # noqa: E402

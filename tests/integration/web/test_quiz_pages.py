@@ -107,6 +107,9 @@ async def test_learner_answers_autosaves_submits_and_reviews(
 
     closed = await client.post(f"{attempt_url}/answers", data=partial, headers=headers, follow_redirects=False)
     assert closed.status_code == 303  # a submitted attempt only shows its result
+    autosaved = await client.post(f"{attempt_url}/answers", data=partial, headers={**headers, "HX-Request": "true"})
+    assert autosaved.status_code == 409
+    assert "This attempt is closed." in autosaved.text
 
 
 @pytest.mark.parametrize(
