@@ -21,7 +21,9 @@ from lms.assessments.assignment_controllers import (
     PeerReviewController,
     SubmissionController,
 )
+from lms.assessments.assignment_pages import AssignmentPagesController
 from lms.assessments.controllers import AttemptController, QuestionBankController, QuizController
+from lms.assessments.quiz_pages import QuizPagesController
 from lms.catalog.controllers import (
     CatalogueSearchController,
     CourseController,
@@ -130,6 +132,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         DesignSystemController,
         CataloguePagesController,
         CertificatePagesController,
+        QuizPagesController,
+        AssignmentPagesController,
         CourseController,
         CatalogueSearchController,
         SharedCatalogueController,

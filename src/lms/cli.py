@@ -148,6 +148,13 @@ async def _ensure_demo_operator(settings: Settings) -> Path:
     return token_file
 
 
+async def _ensure_demo_learner(settings: Settings) -> tuple[str, str] | None:
+    """A learner with a known password, enrolled in a short demo course (created once)."""
+    from lms.runtime.demo_learning import ensure_demo_learning
+
+    return await ensure_demo_learning(settings)
+
+
 @main.group()
 def users() -> None:
     """Tenant user accounts."""
@@ -300,6 +307,9 @@ def serve(host: str | None, port: int | None, demo: bool, run_migrations: bool |
             token_file = asyncio.run(_ensure_demo_operator(settings))
             click.echo(f"operator token: {token_file.resolve()}", err=True)
             click.echo(f"demo tenant: http://demo.{settings.public_base_domain}:{settings.port}/", err=True)
+            learner = asyncio.run(_ensure_demo_learner(settings))
+            if learner:
+                click.echo(f"demo learner: {learner[0]} / {learner[1]}", err=True)
         api_command = [sys.executable, "-m", "lms", "api", "--host", settings.host, "--port", str(settings.port)]
         children = [Child("api", api_command, stop_seconds=API_SHUTDOWN_SECONDS)]
         if with_worker:

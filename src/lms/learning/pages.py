@@ -4,6 +4,7 @@ completed; signed-out visitors get the site's welcome) and a lesson with "mark a
 from __future__ import annotations
 
 import uuid
+from typing import Any
 from uuid import UUID
 
 import msgspec
@@ -73,13 +74,14 @@ class LessonPagesController(Controller):
         ordered = await lesson_order(db_session, principal, course_id)
         position = ordered.index(lesson_id) if lesson_id in ordered else -1
         next_id = ordered[position + 1] if 0 <= position < len(ordered) - 1 else None
-        body = str(lesson.content.get("body", "")) if lesson.type == "text" else ""
+        body = str(lesson.content.get("body", "")) if lesson.type in ("text", "file") else ""
         return page(
             request,
             "learning/lesson.html",
             lesson=lesson,
             paragraphs=[part.strip() for part in body.split("\n\n") if part.strip()],
             next_lesson_id=next_id,
+            file_link=file_link(lesson.content) if lesson.type == "file" else None,
             flash=_("Lesson marked as complete.") if done else None,
         )
 
@@ -93,18 +95,18 @@ class LessonPagesController(Controller):
         lesson_id: FromPath[UUID],
     ) -> Redirect:
         """A text lesson read to the end: the same `text_scrolled` event the JSON API takes (a page
-        without scripts cannot measure scrolling; the button sits below the whole text). Video and
-        other lessons complete by their own events."""
+        without scripts cannot measure scrolling; the button sits below the whole text); a file
+        lesson opened (`lesson_viewed`). Video and assessed lessons complete by their own events."""
         lesson = await open_lesson(db_session, principal, course_id, lesson_id)
-        if lesson.type != "text":
-            raise ValidationFailed("only a text lesson is completed with this button", field="lesson_id")
+        if lesson.type not in ("text", "file"):
+            raise ValidationFailed("only a text or file lesson is completed with this button", field="lesson_id")
         event = {
-            "type": "text_scrolled",
+            "type": "text_scrolled" if lesson.type == "text" else "lesson_viewed",
             "client_event_id": f"page-{uuid.uuid4().hex}",
             "lesson_id": str(lesson_id),
             "course_id": str(course_id),
             "occurred_at": clock.now().isoformat(),
-            "depth": 1.0,
+            **({"depth": 1.0} if lesson.type == "text" else {}),
         }
         state = request.app.state
         keys = StreamKeys.for_queue(state.settings.celery_queue)
@@ -113,6 +115,15 @@ class LessonPagesController(Controller):
         if not out.accepted:
             raise ValidationFailed("this lesson cannot be completed now", field="lesson_id")
         return Redirect(f"/courses/{course_id}/lessons/{lesson_id}?done=1", status_code=303)
+
+
+def file_link(content: dict[str, Any]) -> tuple[str, str] | None:
+    """The file lesson's download address and name; only web addresses and paths of this site, so a
+    stored `javascript:` link never becomes a link."""
+    url = str(content.get("url", ""))
+    if not url.startswith(("https://", "http://", "/")) or url.startswith("//"):
+        return None
+    return url, str(content.get("filename") or url.rsplit("/", 1)[-1] or url)
 
 
 async def lesson_order(db_session: DbSession, principal: Principal, course_id: UUID) -> list[UUID]:

@@ -29,4 +29,11 @@ SERVICE_MESSAGES = (
     N_("Multi-factor sign-in is not enabled."),
     N_("Your organisation requires multi-factor sign-in for your role."),
     N_("Multi-factor sign-in is already enabled."),
+    N_("A submission needs text, a URL or at least one file."),
+    N_("The URL must be an http(s) address of at most 2000 characters."),
+    N_("This assignment does not accept text submissions."),
+    N_("This assignment does not accept url submissions."),
+    N_("This assignment does not accept file submissions."),
+    N_("This review has already been submitted."),
+    N_("This attempt has already been submitted."),
 )
