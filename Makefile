@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 LINT_PATHS := src workers tests bench migrations
 
-.PHONY: run test setup lint typecheck unit bench bench-transcode
+.PHONY: run test setup lint typecheck unit bench bench-transcode translations
 
 run: setup
 	$(BIN)/lms serve --demo
@@ -30,7 +30,15 @@ bench: setup
 	$(BIN)/python bench/certificates.py
 	$(BIN)/python bench/edge_overhead.py
 	$(BIN)/python bench/requests.py
+	$(BIN)/python bench/pages.py
 	$(BIN)/python bench/load_scenario.py --processes 2
 
 bench-transcode: setup
 	$(BIN)/python bench/transcode.py
+
+# Page texts: collect the messages of templates and page code, and merge them into the catalogues
+# (then translate the new entries in src/lms/web/locales/*/LC_MESSAGES/messages.po; they compile at start-up).
+translations:
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 -k N_ --no-location --sort-output \
+		--project="Learning platform" -o src/lms/web/locales/messages.pot .
+	$(BIN)/pybabel update -i src/lms/web/locales/messages.pot -d src/lms/web/locales -D messages -w 120 --no-fuzzy-matching

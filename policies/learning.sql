@@ -23,3 +23,9 @@ ALTER TABLE learning_outbox FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON learning_outbox
     USING (tenant_id = (select app.current_tenant()))
     WITH CHECK (tenant_id = (select app.current_tenant()));
+
+ALTER TABLE progress_dead_letters ENABLE ROW LEVEL SECURITY;
+ALTER TABLE progress_dead_letters FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON progress_dead_letters
+    USING (tenant_id = (select app.current_tenant()))
+    WITH CHECK (tenant_id = (select app.current_tenant()));

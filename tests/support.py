@@ -63,8 +63,11 @@ def worker_env(settings: Settings) -> dict[str, str]:
 
 
 @contextmanager
-def celery_worker(settings: Settings, log_file: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A real worker process on this run's private queue."""
+def celery_worker(
+    settings: Settings, log_file: Path, *, beat: bool = False, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real worker process on this run's private queue (with `beat`, also the periodic jobs);
+    its own process group, so a test can kill the whole worker at once."""
     command = [
         sys.executable,
         "-m",
@@ -81,17 +84,27 @@ def celery_worker(settings: Settings, log_file: Path) -> Iterator[subprocess.Pop
         "--hostname",
         f"test-{uuid.uuid4().hex[:6]}@%h",
     ]
+    if beat:
+        command += ["--beat", "--schedule", str(log_file.with_suffix(".beat"))]
     with log_file.open("wb") as log:
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=worker_env(settings), stdout=log, stderr=log)
+        process = subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            env={**worker_env(settings), **(env or {})},
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
         try:
             _wait_for_ready(log_file, process)
             yield process
         finally:
-            process.terminate()
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
 
 
 def _wait_for_ready(log_file: Path, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
@@ -114,3 +127,17 @@ def wait_until(predicate, timeout: float = 30, interval: float = 0.2):  # type: 
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+@contextmanager
+def private_queue(settings: Settings) -> Iterator[Settings]:
+    """This run's settings with a queue of their own, which the API sends to meanwhile: a test that
+    kills or starves its workers is not rescued (or disturbed) by a worker another test left running."""
+    from lms.lib.jobs import build_celery, set_job_sender
+
+    private = replace(settings, celery_queue=f"{settings.celery_queue}-{uuid.uuid4().hex[:6]}")
+    set_job_sender(build_celery(private))
+    try:
+        yield private
+    finally:
+        set_job_sender(build_celery(settings))

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import gc
+import logging
 from typing import Any
 
 from celery.schedules import crontab
-from celery.signals import worker_init, worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_init, worker_process_init
 
 from lms.config import get_settings
 from lms.lib.jobs import build_celery
+from workers.broker import install_restore_tolerant_qos, warn_unless_persistent
+from workers.leases import LEASED_TASKS, REAP_TASK, LeaseRegistry, sync_redis
 
+log = logging.getLogger("lms.workers")
+
+install_restore_tolerant_qos()
 celery_app = build_celery(get_settings())
 celery_app.conf.include = [
     "workers.tasks",
@@ -30,6 +36,8 @@ celery_app.conf.beat_schedule = {
         "schedule": crontab(minute=7, hour=6),
     },
     "media-expire-abandoned-uploads": {"task": "media.expire_abandoned_uploads", "schedule": crontab(minute=41)},
+    # A killed worker's transcode or certificate is sent again within about a lease and a quarter.
+    "jobs-reap-lapsed-leases": {"task": REAP_TASK, "schedule": get_settings().job_lease_seconds / 4},
 }
 app = celery_app
 
@@ -40,5 +48,38 @@ def freeze_startup_objects(**_: Any) -> None:
     gc.freeze()
 
 
+def check_redis_persistence(**_: Any) -> None:
+    settings = get_settings()
+    client = sync_redis(settings.redis_url or "")
+    try:
+        warn_unless_persistent(client, settings.redis_required_appendfsync)
+    finally:
+        client.close()
+
+
 worker_init.connect(freeze_startup_objects, weak=False)
+worker_init.connect(check_redis_persistence, weak=False)
 worker_process_init.connect(freeze_startup_objects, weak=False)
+
+
+leases = LeaseRegistry()
+
+
+def take_lease(task_id: str, task: Any, args: Any = (), kwargs: Any = None, **_: Any) -> None:
+    if task.name in LEASED_TASKS:
+        try:
+            leases.started(task_id, task.name, list(args or ()), dict(kwargs or {}))
+        except Exception as exc:  # the job still runs; only the rescue of a vanished worker is lost
+            log.warning("lease not taken for %s: %s", task_id, exc)
+
+
+def release_lease(task_id: str, task: Any, state: str | None = None, **_: Any) -> None:
+    if task.name in LEASED_TASKS:
+        try:
+            leases.ended(task_id, finished=state != "RETRY")
+        except Exception as exc:  # the lease lapses and the reaper re-sends an idempotent job
+            log.warning("lease not released for %s: %s", task_id, exc)
+
+
+task_prerun.connect(take_lease, weak=False)
+task_postrun.connect(release_lease, weak=False)

@@ -13,16 +13,16 @@ from lms.assessments.storage import submission_store
 from lms.assessments.tasks import DISPATCH_TASK, REASSIGN_TASK
 from lms.config import get_settings
 from lms.identity.principal import Principal
-from workers.runtime import tenant_task
+from workers.runtime import TransientFailure, tenant_task
 
 
-@tenant_task(DISPATCH_TASK, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
+@tenant_task(DISPATCH_TASK, autoretry_for=(TransientFailure,), retry_backoff=True, max_retries=5)
 async def dispatch_notification_task(session: AsyncSession, tenant_id: UUID, entry_id: UUID) -> str:
     """Send one assessment notification; idempotent (dispatched entries are skipped)."""
     return await dispatch(session, entry_id)
 
 
-@tenant_task(REASSIGN_TASK, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
+@tenant_task(REASSIGN_TASK, autoretry_for=(TransientFailure,), retry_backoff=True, max_retries=5)
 async def reassign_missed_reviews_task(session: AsyncSession, tenant_id: UUID, assignment_id: UUID) -> int:
     """Replace reviewers whose deadline passed; idempotent (only overdue, still-assigned reviews change)."""
     # The job acts for the platform, not for a user: no roles, and no staff check.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from lms.certificates.lifecycle import send_all_expiry_reminders
@@ -10,6 +11,7 @@ from lms.certificates.services import issue_and_render as issue_certificate_and_
 from lms.certificates.services import render_certificate
 from lms.certificates.tasks import ISSUE_TASK, REMINDERS_TASK, RENDER_TASK
 from lms.config import get_settings
+from lms.lib.faults import DiskFull
 from workers.app import celery_app
 from workers.runtime import database, run
 
@@ -31,13 +33,22 @@ async def issue_and_render(tenant_id: UUID, enrollment_id: UUID) -> str | None:
     return str(cert_id) if cert_id is not None else None
 
 
-@celery_app.task(name=ISSUE_TASK, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+# Retry what may pass (a crashed browser, a lost connection); a full disk fails at once.
+RETRY: dict[str, Any] = {
+    "autoretry_for": (Exception,),
+    "dont_autoretry_for": (DiskFull,),
+    "retry_backoff": True,
+    "max_retries": 5,
+}
+
+
+@celery_app.task(name=ISSUE_TASK, **RETRY)
 def course_completed_task(tenant_id: str, enrollment_id: str) -> str | None:
     """Sent by the learning domain after a completion commits; idempotent under redelivery."""
     return run(issue_and_render(UUID(tenant_id), UUID(enrollment_id)))
 
 
-@celery_app.task(name=RENDER_TASK, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+@celery_app.task(name=RENDER_TASK, **RETRY)
 def render_task(tenant_id: str, cert_id: str) -> str | None:
     settings = get_settings()
     return run(

@@ -8,7 +8,7 @@ from lms.learning.ingest import StreamKeys, stream_redis
 from lms.learning.services import expire_enrollments
 from lms.learning.tasks import EXPIRE_TASK, FOLD_TASK
 from workers.app import celery_app
-from workers.runtime import database, run
+from workers.runtime import TransientFailure, database, run
 
 
 async def _fold() -> int | None:
@@ -20,7 +20,7 @@ async def _fold() -> int | None:
         await redis.aclose()
 
 
-@celery_app.task(name=FOLD_TASK, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
+@celery_app.task(name=FOLD_TASK, autoretry_for=(TransientFailure,), retry_backoff=True, max_retries=5)
 def fold_progress_task() -> int:
     """Drain the progress stream; idempotent (events are deduplicated by client event id)."""
     folded = run(_fold())

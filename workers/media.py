@@ -11,7 +11,7 @@ from lms.media.pipeline import RetryableFailure, process_asset
 from lms.media.services import expire_abandoned_uploads
 from lms.media.tasks import EXPIRE_UPLOADS, TRANSCODE
 from workers.app import celery_app
-from workers.runtime import database, run
+from workers.runtime import TransientFailure, database, run
 
 MAX_RETRIES = 4
 
@@ -27,8 +27,9 @@ def transcode_task(self: Any, tenant_id: str, asset_id: str) -> str:
                 database(), storage_for(settings), settings, UUID(tenant_id), UUID(asset_id), final_attempt=final
             )
         )
-    except RetryableFailure as exc:
-        # Exponential backoff: 10 s, 20 s, 40 s, 80 s.
+    except (RetryableFailure, TransientFailure) as exc:
+        # Exponential backoff: 10 s, 20 s, 40 s, 80 s. A lost database connection (a PostgreSQL
+        # restart) lands here too, whatever query met it.
         raise self.retry(exc=exc, countdown=10 * 2**self.request.retries) from exc
 
 

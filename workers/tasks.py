@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from lms.config import get_settings
 from lms.tenancy.purge import purge_tenant, tenants_due_for_purge
+from lms.tenancy.services import PURGE_TASK
 from workers.app import celery_app
-from workers.runtime import database, run
+from workers.leases import REAP_TASK, LeaseKeys, reap_lapsed_leases, sync_redis
+from workers.runtime import TransientFailure, database, run
 
 
-@celery_app.task(name="tenancy.purge_tenant", autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
+@celery_app.task(name=PURGE_TASK, autoretry_for=(TransientFailure,), retry_backoff=True, max_retries=5)
 def purge_tenant_task(tenant_id: str) -> dict[str, int]:
     return run(purge_tenant(database(), UUID(tenant_id)))
 
@@ -21,3 +24,19 @@ def purge_due_tenants_task() -> int:
     for tenant_id in due:
         purge_tenant_task.delay(str(tenant_id))
     return len(due)
+
+
+@celery_app.task(name=REAP_TASK)
+def reap_lapsed_leases_task() -> dict[str, list[str]]:
+    """Beat, every quarter lease: send again the long jobs whose worker vanished."""
+    settings = get_settings()
+    client = sync_redis(settings.redis_url or "")
+
+    def send(name: str, args: list[Any], kwargs: dict[str, Any], task_id: str) -> None:
+        celery_app.send_task(name, args=args, kwargs=kwargs, task_id=task_id)
+
+    try:
+        reaped = reap_lapsed_leases(client, LeaseKeys.for_queue(settings.celery_queue), send)
+    finally:
+        client.close()
+    return {"resent": reaped.resent, "abandoned": reaped.abandoned}

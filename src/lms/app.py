@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
 from litestar import Litestar
-from litestar.di import Provide
+from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
-from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
+from lms.api_description import ApiDescription, openapi_config
 from lms.assessments.assignment_controllers import (
     AssignmentController,
     PeerReviewController,
@@ -28,16 +29,17 @@ from lms.catalog.controllers import (
     SharedCatalogueController,
 )
 from lms.catalog.operator_controllers import SharedCatalogueOperatorController
+from lms.catalog.pages import CataloguePagesController
 from lms.certificates.controllers import CertificateAdminController, MyCertificatesController, VerificationController
+from lms.certificates.pages import CertificatePagesController
 from lms.config import PROJECT_ROOT, Settings, get_settings
 from lms.db.engines import create_database
-from lms.db.providers import provide_db_session
 from lms.health import health, ready
+from lms.identity.account_pages import AccountPagesController
 from lms.identity.controllers import AuthController, MeController, PasswordController, UsersController, jwks
 from lms.identity.keys import KeyRing
 from lms.identity.mfa_routes import IdentitySettingsController, MfaEnrolmentController, MyMfaController
-from lms.identity.pages import SignInPagesController
-from lms.identity.principal import provide_principal
+from lms.identity.pages import SignInPagesController, SignOutController
 from lms.identity.revocation import RevokedTokens
 from lms.identity.scim.controllers import ScimController, ScimTokensController
 from lms.identity.sso.controllers import SsoDiscoveryController, SsoFlowController, SsoProvidersController
@@ -48,31 +50,37 @@ from lms.learning.controllers import (
     LearnerController,
     ProgressController,
 )
+from lms.learning.dead_letters import keep_dead_letter_gauge_fresh
+from lms.learning.operator_controllers import DeadLetterOperatorController
+from lms.learning.pages import LessonPagesController, MyLearningPagesController
 from lms.lib.admission import Admission, InFlightLimit
 from lms.lib.edge import edge_middleware
 from lms.lib.errors import EXCEPTION_HANDLERS
 from lms.lib.jobs import build_celery, set_job_sender
-from lms.lib.pagination import provide_page_params
+from lms.lib.redis_clients import blocking_redis
 from lms.lib.telemetry import configure_logging, prometheus_config, request_context_middleware
 from lms.media.controllers import MediaStaffController, PlaybackController, PlayerPagesController, StreamController
+from lms.providers import APP_DEPENDENCIES
 from lms.tenancy.controllers import OperatorController
 from lms.tenancy.middleware import TenantMiddleware
 from lms.tenancy.resolver import TenantResolver
-from lms.web.controllers import TenantPagesController
+from lms.web.assets import AssetManifest, logical_sources, serve_asset
+from lms.web.controllers import DesignSystemController
+from lms.web.errors import brand_unrouted_errors, error_page
+from lms.web.templating import configure_templates
 
 
 def redis_client(url: str, max_connections: int = 64) -> aioredis.Redis:
-    """A client whose pool waits for a free connection under bursts instead of failing."""
-    if url.startswith("redis+socket://"):
-        url = "unix://" + url.removeprefix("redis+socket://")
-    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=5)
-    return aioredis.Redis(connection_pool=pool)
+    """A client whose pool waits for a free connection under bursts instead of failing, and
+    retries a command once a Redis restart closed its pooled connection."""
+    return blocking_redis(url, max_connections, timeout=5)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     configure_logging(settings)
     metrics = prometheus_config()
+    assets = AssetManifest(logical_sources(settings.branding_dir))
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -86,9 +94,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.revoked_tokens = RevokedTokens(db.app_sessions, settings.access_token_minutes * 60)
         app.state.redis = redis_client(settings.redis_url or "")
         set_job_sender(build_celery(settings))
+        dead_letter_gauge = asyncio.create_task(keep_dead_letter_gauge_fresh(db))
         try:
             yield
         finally:
+            dead_letter_gauge.cancel()
             await app.state.redis.aclose()
             await db.dispose()
 
@@ -113,12 +123,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
         MfaEnrolmentController,
         IdentitySettingsController,
         SignInPagesController,
-        TenantPagesController,
+        SignOutController,
+        AccountPagesController,
+        MyLearningPagesController,
+        LessonPagesController,
+        DesignSystemController,
+        CataloguePagesController,
+        CertificatePagesController,
         CourseController,
         CatalogueSearchController,
         SharedCatalogueController,
         ProgramController,
         SharedCatalogueOperatorController,
+        DeadLetterOperatorController,
         CourseVersionMigrationController,
         EnrollmentController,
         ProgressController,
@@ -139,16 +156,20 @@ def create_app(settings: Settings | None = None) -> Litestar:
         PlayerPagesController,
         # hls.js pinned in package.json, installed by `npm ci`, served from this site.
         create_static_files_router(path="/static/vendor/hls", directories=[PROJECT_ROOT / "node_modules/hls.js/dist"]),
+        serve_asset,
+        # The API documentation pages' scripts, pinned in package.json like hls.js (they work offline).
+        create_static_files_router(
+            path="/static/vendor/swagger-ui", directories=[PROJECT_ROOT / "node_modules/swagger-ui-dist"]
+        ),
+        create_static_files_router(
+            path="/static/vendor/redoc", directories=[PROJECT_ROOT / "node_modules/redoc/bundles"]
+        ),
     ]
 
     return Litestar(
         route_handlers=route_handlers,
         # Request-scoped pieces every domain's handlers may ask for by name.
-        dependencies={
-            "db_session": Provide(provide_db_session),
-            "principal": Provide(provide_principal),
-            "page": Provide(provide_page_params, sync_to_thread=False),
-        },
+        dependencies=APP_DEPENDENCIES,
         lifespan=[lifespan],
         # Outermost first: admission (refuse past the in-flight limit), request id, then tenant (so metrics
         # can label by tenant), then metrics.
@@ -156,11 +177,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DefineMiddleware(InFlightLimit, gate=Admission(settings.max_in_flight_requests)),
             request_context_middleware,
             edge_middleware,  # refuses input the database cannot hold, before the tenant lookup reads the host
-            DefineMiddleware(TenantMiddleware),
+            TenantMiddleware(),
             metrics.middleware,
         ],
         exception_handlers=EXCEPTION_HANDLERS,
-        template_config=TemplateConfig(directory=settings.branding_dir / "templates", engine=JinjaTemplateEngine),
-        openapi_config=OpenAPIConfig(title="Learning platform API", version="1"),
+        after_exception=[brand_unrouted_errors],
+        template_config=TemplateConfig(
+            directory=settings.branding_dir / "templates",
+            engine=JinjaTemplateEngine,
+            engine_callback=configure_templates(assets),
+        ),
+        # The design system's files, and the HTML error pages browsers get (lms.lib.errors asks for them).
+        state=State({"assets": assets, "error_page": error_page}),
+        openapi_config=openapi_config(),
+        plugins=[ApiDescription()],
         debug=False,
     )

@@ -78,6 +78,12 @@ class Settings:
     metrics_port: int = 9100
     # Time limit of each call to an identity provider (discovery, keys, token, userinfo, metadata).
     sso_timeout_seconds: float = 5.0
+    # Long jobs (transcodes, certificate PDFs) renew a lease while they run; a job whose lease
+    # lapsed (its worker vanished) is sent again by the reaper, which beat runs every quarter lease.
+    job_lease_seconds: float = 120.0
+    # The AOF fsync policy Redis must run with (`everysec` or `always`; `` = no check): a worker
+    # logs an error at start when Redis persists less, since accepted events would not survive it.
+    redis_required_appendfsync: str = "everysec"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -124,6 +130,8 @@ class Settings:
             metrics_host=_env("METRICS_HOST", base.metrics_host) or base.metrics_host,
             metrics_port=int(_env("METRICS_PORT", str(base.metrics_port)) or base.metrics_port),
             sso_timeout_seconds=float(_env("SSO_TIMEOUT_SECONDS", "5") or 5),
+            job_lease_seconds=float(_env("JOB_LEASE_SECONDS", "120") or 120),
+            redis_required_appendfsync=_env("REDIS_REQUIRED_APPENDFSYNC", "everysec") or "",
         )
 
     def role_url(self, role: str) -> str:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from litestar import Request, Response, get
+from litestar import Response, get
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from sqlalchemy import text
 
 from lms.identity.principal import allows_anonymous
+from lms.lib.params import AppRequest
 
 # Orchestrators probe without credentials; the answers reveal only up/down.
 probe = allows_anonymous("liveness and readiness probes carry no credentials")
@@ -22,7 +23,7 @@ def health() -> dict[str, str]:
 
 
 @get("/ready", include_in_schema=False, guards=[probe])
-async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+async def ready(request: AppRequest) -> Response[dict[str, Any]]:
     """PostgreSQL and Redis both answer within two seconds."""
     state = request.app.state
     checks = {"database": await _check(_database(state)), "redis": await _check(state.redis.ping())}

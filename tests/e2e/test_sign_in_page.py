@@ -69,7 +69,7 @@ async def test_password_sign_in_through_the_page(
             await page.click("button[type=submit]")
             await page.fill("input[name=password]", "not the password at all")
             await page.click("button[type=submit]")
-            await page.wait_for_selector("#message:has-text('incorrect')")
+            await page.wait_for_selector("#password-error:has-text('not correct')")
             await page.fill("input[name=password]", PASSWORD)
             await page.click("button[type=submit]")
             await page.wait_for_url(f"{base}/")

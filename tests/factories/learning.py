@@ -9,7 +9,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.learning.models import Enrollment, LearningOutboxEntry, LessonProgress, ProgressEvent
+from lms.learning.models import Enrollment, LearningOutboxEntry, LessonProgress, ProgressDeadLetter, ProgressEvent
 from tests.factories.base import add, row_factory
 from tests.factories.catalog import make_course, make_lesson
 from tests.factories.identity import make_user
@@ -69,3 +69,15 @@ async def make_outbox_entry(session: AsyncSession, tenant_id: UUID, **fields: An
     }
     values.update(fields)
     return await add(session, LearningOutboxEntry(tenant_id=tenant_id, **values))
+
+
+@row_factory("progress_dead_letters")
+async def make_dead_letter(session: AsyncSession, tenant_id: UUID, **fields: Any) -> ProgressDeadLetter:
+    values: dict[str, Any] = {
+        "stream_entry_id": f"{uuid.uuid4().int % 10**13}-0",
+        "event_index": 0,
+        "raw_event": "{}",
+        "reason": "not storable",
+    }
+    values.update(fields)
+    return await add(session, ProgressDeadLetter(tenant_id=tenant_id, **values))

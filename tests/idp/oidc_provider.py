@@ -205,7 +205,8 @@ def build_app(op: OpenIDProvider) -> Flask:
         person = next((p for p in op.people.values() if p.email == request.form.get("username")), None)
         if person is None or person.password != request.form.get("password"):
             return "wrong username or password", 401
-        return server.create_authorization_response(grant_user=person)
+        grant = server.get_consent_grant(end_user=person)
+        return server.create_authorization_response(grant_user=person, grant=grant)
 
     @app.post("/token")
     def token() -> Any:

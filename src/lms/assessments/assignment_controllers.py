@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
 from uuid import UUID
 
 import anyio
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,16 +37,18 @@ from lms.config import Settings
 from lms.identity.principal import Principal, requires_user
 from lms.lib.errors import ValidationFailed
 from lms.lib.pagination import Page, PageParams
+from lms.lib.params import AppRequest, VersionNumber
 
 
 async def provide_assignments(
-    request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal
+    settings: NamedDependency[Settings],
+    db_session: NamedDependency[AsyncSession],
+    principal: NamedDependency[Principal],
 ) -> AssignmentService:
-    settings: Settings = request.app.state.settings
     return AssignmentService(db_session, principal, submission_store(settings))
 
 
-async def provide_peer_reviews(assignments: AssignmentService) -> PeerReviewService:
+async def provide_peer_reviews(assignments: NamedDependency[AssignmentService]) -> PeerReviewService:
     return PeerReviewService(assignments)
 
 
@@ -103,18 +106,29 @@ class AssignmentController(Controller):
     tags = ["assessments"]
 
     @post("/", guards=[requires_author])
-    async def create(self, assignments: AssignmentService, data: AssignmentIn) -> AssignmentOut:
+    async def create(
+        self, assignments: NamedDependency[AssignmentService], data: JSONBody[AssignmentIn]
+    ) -> AssignmentOut:
+        """Create an assignment."""
         return assignment_out(await assignments.create(data))
 
     @get("/{assignment_id:uuid}")
-    async def get_assignment(self, assignments: AssignmentService, assignment_id: UUID) -> AssignmentOut:
+    async def get_assignment(
+        self, assignments: NamedDependency[AssignmentService], assignment_id: FromPath[UUID]
+    ) -> AssignmentOut:
         """Instructions and the full rubric, for enrolled learners before they submit, and staff."""
         assignment, _ = await assignments.visible(assignment_id)
         return assignment_out(assignment)
 
-    @post("/{assignment_id:uuid}/submissions")
+    @post(
+        "/{assignment_id:uuid}/submissions",
+        responses={200: ResponseSpec(SubmissionOut, description="A new version of your existing submission.")},
+    )
     async def submit(
-        self, request: Request[Any, Any, Any], assignments: AssignmentService, assignment_id: UUID
+        self,
+        request: AppRequest,
+        assignments: NamedDependency[AssignmentService],
+        assignment_id: FromPath[UUID],
     ) -> Response[SubmissionOut]:
         """multipart/form-data with `text`, `url` and any number of `files`; a new version each time."""
         form = await request.form()
@@ -139,18 +153,26 @@ class AssignmentController(Controller):
 
     @get("/{assignment_id:uuid}/submissions", guards=[requires_author])
     async def list_submissions(
-        self, assignments: AssignmentService, assignment_id: UUID, page: PageParams, status: str | None = None
+        self,
+        assignments: NamedDependency[AssignmentService],
+        assignment_id: FromPath[UUID],
+        page: NamedDependency[PageParams],
+        status: FromQuery[str | None] = None,
     ) -> Page[SubmissionSummary]:
+        """Submissions to an assignment; filter by `status`."""
         items, total = await assignments.list_submissions(assignment_id, page.limit, page.offset, status)
         return Page([summary(s) for s in items], total, page.limit, page.offset)
 
     @post("/{assignment_id:uuid}/peer-reviews/assign", guards=[requires_author], status_code=HTTP_200_OK)
-    async def assign_reviewers(self, peer: PeerReviewService, assignment_id: UUID) -> dict[str, int]:
+    async def assign_reviewers(
+        self, peer: NamedDependency[PeerReviewService], assignment_id: FromPath[UUID]
+    ) -> dict[str, int]:
+        """Assign peer reviewers to the submissions of an assignment with peer review."""
         reviews = await peer.assign(assignment_id)
         return {"reviews": len(reviews), "submissions": len({r.submission_id for r in reviews})}
 
     @post("/{assignment_id:uuid}/peer-reviews/reassign", guards=[requires_author], status_code=HTTP_200_OK)
-    async def reassign(self, peer: PeerReviewService, assignment_id: UUID) -> ReassignOut:
+    async def reassign(self, peer: NamedDependency[PeerReviewService], assignment_id: FromPath[UUID]) -> ReassignOut:
         """Replace reviewers who missed the deadline (the worker also does this periodically)."""
         return await peer.reassign_missed(assignment_id)
 
@@ -162,14 +184,22 @@ class SubmissionController(Controller):
     tags = ["assessments"]
 
     @get("/{submission_id:uuid}")
-    async def get_submission(self, assignments: AssignmentService, submission_id: UUID) -> SubmissionOut:
+    async def get_submission(
+        self, assignments: NamedDependency[AssignmentService], submission_id: FromPath[UUID]
+    ) -> SubmissionOut:
+        """One submission with its versions."""
         submission, assignment, staff = await assignments.submission(submission_id)
         return await submission_out(assignments, submission, assignment, staff)
 
     @get("/{submission_id:uuid}/versions/{number:int}/files/{filename:str}")
     async def download(
-        self, assignments: AssignmentService, submission_id: UUID, number: int, filename: str
+        self,
+        assignments: NamedDependency[AssignmentService],
+        submission_id: FromPath[UUID],
+        number: VersionNumber,
+        filename: FromPath[str],
     ) -> Response[bytes]:
+        """Download a file of one version of a submission."""
         meta, data = await assignments.file(submission_id, number, filename)
         return Response(
             data,
@@ -178,17 +208,26 @@ class SubmissionController(Controller):
         )
 
     @post("/{submission_id:uuid}/review", guards=[requires_author], status_code=HTTP_200_OK)
-    async def start_review(self, assignments: AssignmentService, submission_id: UUID) -> SubmissionOut:
+    async def start_review(
+        self, assignments: NamedDependency[AssignmentService], submission_id: FromPath[UUID]
+    ) -> SubmissionOut:
+        """Start reviewing a submission."""
         submission = await assignments.start_review(submission_id)
         return await self._out(assignments, submission)
 
     @post("/{submission_id:uuid}/grade", guards=[requires_author], status_code=HTTP_200_OK)
-    async def grade(self, assignments: AssignmentService, submission_id: UUID, data: GradeIn) -> SubmissionOut:
+    async def grade(
+        self, assignments: NamedDependency[AssignmentService], submission_id: FromPath[UUID], data: JSONBody[GradeIn]
+    ) -> SubmissionOut:
+        """Grade a submission."""
         submission = await assignments.grade(submission_id, data.scores, data.feedback)
         return await self._out(assignments, submission)
 
     @post("/{submission_id:uuid}/return", guards=[requires_author], status_code=HTTP_200_OK)
-    async def return_submission(self, assignments: AssignmentService, submission_id: UUID) -> SubmissionOut:
+    async def return_submission(
+        self, assignments: NamedDependency[AssignmentService], submission_id: FromPath[UUID]
+    ) -> SubmissionOut:
+        """Return a submission to its author for another version."""
         submission = await assignments.return_(submission_id)
         return await self._out(assignments, submission)
 
@@ -205,16 +244,23 @@ class PeerReviewController(Controller):
     tags = ["assessments"]
 
     @get("/")
-    async def my_reviews(self, peer: PeerReviewService, page: PageParams) -> list[PeerReviewOut]:
+    async def my_reviews(
+        self, peer: NamedDependency[PeerReviewService], page: NamedDependency[PageParams]
+    ) -> Page[PeerReviewOut]:
         """Reviews assigned to you, with the work to review (its author is not named)."""
-        return [await self._out(peer, r) for r in await peer.mine(page.limit, page.offset)]
+        reviews, total = await peer.mine(page.limit, page.offset)
+        return page.of([await self._out(peer, r) for r in reviews], total)
 
     @get("/{review_id:uuid}")
-    async def get_review(self, peer: PeerReviewService, review_id: UUID) -> PeerReviewOut:
+    async def get_review(self, peer: NamedDependency[PeerReviewService], review_id: FromPath[UUID]) -> PeerReviewOut:
+        """One review assigned to you, with the work to review (its author is not named)."""
         return await self._out(peer, await peer.own_review(review_id))
 
     @post("/{review_id:uuid}", status_code=HTTP_200_OK)
-    async def submit_review(self, peer: PeerReviewService, review_id: UUID, data: ReviewIn) -> PeerReviewOut:
+    async def submit_review(
+        self, peer: NamedDependency[PeerReviewService], review_id: FromPath[UUID], data: JSONBody[ReviewIn]
+    ) -> PeerReviewOut:
+        """Submit your scores and comments for a review assigned to you, before its deadline."""
         review = await peer.complete(review_id, data.scores, data.comment)
         return await self._out(peer, review)
 

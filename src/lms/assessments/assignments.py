@@ -30,6 +30,8 @@ from lms.identity.principal import Principal
 from lms.learning.services import record_assessment_result
 from lms.lib import clock
 from lms.lib.errors import Conflict, NotFound, TooLarge, ValidationFailed
+from lms.lib.lookup import get_or_404
+from lms.lib.pagination import count_and_fetch
 
 # Executable formats refused whatever their name says.
 _EXECUTABLE_MAGIC = (b"MZ", b"\x7fELF", b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe", b"#!")
@@ -174,18 +176,18 @@ class AssignmentService:
         return assignment
 
     async def visible(self, assignment_id: UUID) -> tuple[Assignment, bool]:
-        assignment = await self.session.get(Assignment, assignment_id)
-        if assignment is None:
-            raise NotFound("assignment not found", field="assignment_id")
+        assignment = await get_or_404(
+            self.session, Assignment, assignment_id, "assignment not found", field="assignment_id"
+        )
         staff = await is_staff(self.session, self.principal, assignment.course_id)
         if not staff:
             await require_enrolled(self.session, self.principal.user_id, assignment.course_id)
         return assignment, staff
 
     async def staff_assignment(self, assignment_id: UUID) -> Assignment:
-        assignment = await self.session.get(Assignment, assignment_id)
-        if assignment is None:
-            raise NotFound("assignment not found", field="assignment_id")
+        assignment = await get_or_404(
+            self.session, Assignment, assignment_id, "assignment not found", field="assignment_id"
+        )
         await staff_course(self.session, self.principal, assignment.course_id)
         return assignment
 
@@ -193,9 +195,9 @@ class AssignmentService:
     async def submit(
         self, assignment_id: UUID, text: str | None, url: str | None, uploads: list[Upload]
     ) -> tuple[Submission, bool]:
-        assignment = await self.session.get(Assignment, assignment_id)
-        if assignment is None:
-            raise NotFound("assignment not found", field="assignment_id")
+        assignment = await get_or_404(
+            self.session, Assignment, assignment_id, "assignment not found", field="assignment_id"
+        )
         await require_enrolled(self.session, self.principal.user_id, assignment.course_id)
         at = clock.now()
         late = assignment.due_at is not None and at > assignment.due_at
@@ -337,9 +339,9 @@ class AssignmentService:
     # --- reading ---------------------------------------------------------------------------
     async def submission(self, submission_id: UUID, *, staff_only: bool = False) -> tuple[Submission, Assignment, bool]:
         """The submission for its author or course staff (404 for anyone else)."""
-        submission = await self.session.get(Submission, submission_id)
-        if submission is None:
-            raise NotFound("submission not found", field="submission_id")
+        submission = await get_or_404(
+            self.session, Submission, submission_id, "submission not found", field="submission_id"
+        )
         assignment = await self.session.get(Assignment, submission.assignment_id)
         assert assignment is not None
         staff = await is_staff(self.session, self.principal, assignment.course_id)
@@ -362,15 +364,13 @@ class AssignmentService:
         query = select(Submission).where(Submission.assignment_id == assignment_id)
         if status:
             query = query.where(Submission.status == status)
-        total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
-        rows = await self.session.scalars(query.order_by(Submission.created_at).limit(limit).offset(offset))
-        return list(rows), int(total or 0)
+        return await count_and_fetch(self.session, query.order_by(Submission.created_at), limit, offset)
 
     async def file(self, submission_id: UUID, number: int, filename: str) -> tuple[dict[str, Any], bytes]:
         """A submitted file, for its author, course staff or an assigned reviewer."""
-        submission = await self.session.get(Submission, submission_id)
-        if submission is None:
-            raise NotFound("submission not found", field="submission_id")
+        submission = await get_or_404(
+            self.session, Submission, submission_id, "submission not found", field="submission_id"
+        )
         assignment = await self.session.get(Assignment, submission.assignment_id)
         assert assignment is not None
         allowed = submission.user_id == self.principal.user_id or await is_staff(

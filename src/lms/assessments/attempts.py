@@ -33,6 +33,7 @@ from lms.identity.principal import Principal
 from lms.learning.services import record_assessment_result
 from lms.lib import clock
 from lms.lib.errors import Conflict, NotFound, ValidationFailed
+from lms.lib.lookup import get_or_404
 
 # Network latency allowance on the time limit; anything later is rejected.
 SUBMIT_GRACE = timedelta(seconds=2)
@@ -56,9 +57,7 @@ class AttemptService:
     # --- starting --------------------------------------------------------------------------
     async def start(self, quiz_id: UUID) -> tuple[QuizAttempt, Quiz, bool]:
         """A new attempt (True) or the one still open (False), after the attempt rules are checked."""
-        quiz = await self.session.get(Quiz, quiz_id)
-        if quiz is None:
-            raise NotFound("quiz not found", field="quiz_id")
+        quiz = await get_or_404(self.session, Quiz, quiz_id, "quiz not found", field="quiz_id")
         user_id = self.principal.user_id
         await require_enrolled(self.session, user_id, quiz.course_id)
         attempts = list(
@@ -138,9 +137,9 @@ class AttemptService:
     # --- reading ---------------------------------------------------------------------------
     async def get(self, attempt_id: UUID, *, own: bool) -> tuple[QuizAttempt, Quiz]:
         """The attempt; `own` demands it is the caller's (writes), otherwise staff may read it too."""
-        attempt = await self.session.get(QuizAttempt, attempt_id, with_for_update=own)
-        if attempt is None:
-            raise NotFound("attempt not found", field="attempt_id")
+        attempt = await get_or_404(
+            self.session, QuizAttempt, attempt_id, "attempt not found", field="attempt_id", for_update=own
+        )
         quiz = await self.session.get(Quiz, attempt.quiz_id)
         assert quiz is not None
         if attempt.user_id != self.principal.user_id and (
@@ -154,9 +153,7 @@ class AttemptService:
         return attempt, quiz
 
     async def list_attempts(self, quiz_id: UUID, limit: int, offset: int) -> tuple[list[QuizAttempt], int]:
-        quiz = await self.session.get(Quiz, quiz_id)
-        if quiz is None:
-            raise NotFound("quiz not found", field="quiz_id")
+        quiz = await get_or_404(self.session, Quiz, quiz_id, "quiz not found", field="quiz_id")
         query = select(QuizAttempt).where(QuizAttempt.quiz_id == quiz.id)
         if not await is_staff(self.session, self.principal, quiz.course_id):
             query = query.where(QuizAttempt.user_id == self.principal.user_id)

@@ -24,6 +24,8 @@ from lms.assessments.peer import assign_reviewers, plan_replacements
 from lms.lib import clock
 from lms.lib.errors import Conflict, NotFound
 from lms.lib.jobs import enqueue_after_commit
+from lms.lib.lookup import get_or_404
+from lms.lib.pagination import count_and_fetch
 
 
 class PeerReviewService:
@@ -98,15 +100,13 @@ class PeerReviewService:
         )
         return review
 
-    async def mine(self, limit: int, offset: int) -> list[PeerReview]:
-        rows = await self.session.scalars(
+    async def mine(self, limit: int, offset: int) -> tuple[list[PeerReview], int]:
+        query = (
             select(PeerReview)
             .where(PeerReview.reviewer_id == self.principal.user_id, PeerReview.status != ReviewStatus.MISSED.value)
             .order_by(PeerReview.due_at, PeerReview.id)
-            .limit(limit)
-            .offset(offset)
         )
-        return list(rows)
+        return await count_and_fetch(self.session, query, limit, offset)
 
     async def own_review(self, review_id: UUID) -> PeerReview:
         review = await self.session.get(PeerReview, review_id)
@@ -151,9 +151,9 @@ class PeerReviewService:
         if staff:
             assignment = await self.assignments.staff_assignment(assignment_id)
         else:
-            found = await self.session.get(Assignment, assignment_id)
-            if found is None:
-                raise NotFound("assignment not found", field="assignment_id")
+            found = await get_or_404(
+                self.session, Assignment, assignment_id, "assignment not found", field="assignment_id"
+            )
             assignment = found
         reviews = list(
             await self.session.scalars(

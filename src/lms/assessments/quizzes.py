@@ -25,7 +25,9 @@ from lms.assessments.schemas import (
 )
 from lms.catalog.schemas import LessonType
 from lms.identity.principal import Principal
-from lms.lib.errors import Conflict, NotFound, ValidationFailed
+from lms.lib.errors import Conflict, ValidationFailed
+from lms.lib.lookup import get_or_404
+from lms.lib.pagination import count_and_fetch
 
 # Share of attempts in the upper and lower groups of the discrimination index (Kelley's 27%).
 DISCRIMINATION_GROUP = 0.27
@@ -80,9 +82,7 @@ class QuizAuthoring:
         return bank
 
     async def bank(self, bank_id: UUID) -> QuestionBank:
-        bank = await self.session.get(QuestionBank, bank_id)
-        if bank is None:
-            raise NotFound("question bank not found", field="bank_id")
+        bank = await get_or_404(self.session, QuestionBank, bank_id, "question bank not found", field="bank_id")
         await staff_course(self.session, self.principal, bank.course_id)
         return bank
 
@@ -116,9 +116,7 @@ class QuizAuthoring:
     async def list_questions(self, bank_id: UUID, limit: int, offset: int) -> tuple[list[Question], int]:
         await self.bank(bank_id)
         query = select(Question).where(Question.bank_id == bank_id)
-        total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
-        rows = await self.session.scalars(query.order_by(Question.created_at, Question.id).limit(limit).offset(offset))
-        return list(rows), int(total or 0)
+        return await count_and_fetch(self.session, query.order_by(Question.created_at, Question.id), limit, offset)
 
     async def create_quiz(self, data: QuizIn) -> Quiz:
         lesson = await staff_lesson(self.session, self.principal, data.lesson_id, LessonType.QUIZ)
@@ -161,9 +159,7 @@ class QuizAuthoring:
 
     async def visible_quiz(self, quiz_id: UUID) -> tuple[Quiz, bool]:
         """The quiz and whether the caller is staff; learners must be enrolled to see it."""
-        quiz = await self.session.get(Quiz, quiz_id)
-        if quiz is None:
-            raise NotFound("quiz not found", field="quiz_id")
+        quiz = await get_or_404(self.session, Quiz, quiz_id, "quiz not found", field="quiz_id")
         staff = await is_staff(self.session, self.principal, quiz.course_id)
         if not staff:
             await require_enrolled(self.session, self.principal.user_id, quiz.course_id)
@@ -171,9 +167,7 @@ class QuizAuthoring:
 
     async def item_analysis(self, quiz_id: UUID) -> ItemAnalysisOut:
         """Per question: correct rate, average score, discrimination index, most chosen wrong answer."""
-        quiz = await self.session.get(Quiz, quiz_id)
-        if quiz is None:
-            raise NotFound("quiz not found", field="quiz_id")
+        quiz = await get_or_404(self.session, Quiz, quiz_id, "quiz not found", field="quiz_id")
         await staff_course(self.session, self.principal, quiz.course_id)
         attempts = list(
             await self.session.scalars(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, delete, get, patch, post, put
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,9 +39,12 @@ from lms.catalog.search import CourseSearch, SearchQuery, SearchResult
 from lms.catalog.services import CatalogueService, lesson_out, module_out
 from lms.identity.principal import Principal, requires_user
 from lms.lib.pagination import Page, PageParams
+from lms.lib.params import VersionNumber
 
 
-async def provide_catalogue(db_session: AsyncSession, principal: Principal) -> CatalogueService:
+async def provide_catalogue(
+    db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+) -> CatalogueService:
     return CatalogueService(db_session, principal)
 
 
@@ -54,17 +58,23 @@ class CourseController(Controller):
 
     @get("/")
     async def list_courses(
-        self, catalogue: CatalogueService, page: PageParams, status: CourseStatus | None = None
+        self,
+        catalogue: NamedDependency[CatalogueService],
+        page: NamedDependency[PageParams],
+        status: FromQuery[CourseStatus | None] = None,
     ) -> Page[CourseOut]:
         """Learners see released courses (own and shared); authors also see drafts and archived ones."""
         return await catalogue.course_page(page.limit, page.offset, status)
 
     @post("/", guards=[requires_author], status_code=HTTP_201_CREATED)
-    async def create_course(self, catalogue: CatalogueService, data: CourseCreate) -> CourseOut:
+    async def create_course(
+        self, catalogue: NamedDependency[CatalogueService], data: JSONBody[CourseCreate]
+    ) -> CourseOut:
+        """Create a draft course."""
         return await catalogue.describe(await catalogue.create_course(data))
 
     @get("/{course_id:uuid}")
-    async def get_course(self, catalogue: CatalogueService, course_id: UUID) -> CourseOut:
+    async def get_course(self, catalogue: NamedDependency[CatalogueService], course_id: FromPath[UUID]) -> CourseOut:
         """Authors get the editable structure; learners get the published outline (no lesson content)."""
         course = await catalogue.get_course(course_id)
         if catalogue.is_author and not course.is_shared:
@@ -76,11 +86,17 @@ class CourseController(Controller):
         return out
 
     @patch("/{course_id:uuid}", guards=[requires_author])
-    async def update_course(self, catalogue: CatalogueService, course_id: UUID, data: CourseUpdate) -> CourseOut:
+    async def update_course(
+        self, catalogue: NamedDependency[CatalogueService], course_id: FromPath[UUID], data: JSONBody[CourseUpdate]
+    ) -> CourseOut:
+        """Change a course's details (the fields given)."""
         return await catalogue.describe(await catalogue.update_course(course_id, data))
 
     @post("/{course_id:uuid}/publish", guards=[requires_author], status_code=HTTP_200_OK)
-    async def publish(self, catalogue: CatalogueService, course_id: UUID, data: PublishIn) -> VersionOut:
+    async def publish(
+        self, catalogue: NamedDependency[CatalogueService], course_id: FromPath[UUID], data: JSONBody[PublishIn]
+    ) -> VersionOut:
+        """Publish the draft as a new version (now, or at `publish_at`)."""
         version = await catalogue.publish(course_id, data.note, data.publish_at)
         return VersionOut(
             id=version.id,
@@ -92,57 +108,96 @@ class CourseController(Controller):
         )
 
     @post("/{course_id:uuid}/archive", guards=[requires_author], status_code=HTTP_200_OK)
-    async def archive(self, catalogue: CatalogueService, course_id: UUID) -> CourseOut:
+    async def archive(self, catalogue: NamedDependency[CatalogueService], course_id: FromPath[UUID]) -> CourseOut:
+        """Archive a course."""
         return await catalogue.describe(await catalogue.archive(course_id))
 
     @get("/{course_id:uuid}/versions", guards=[requires_author])
-    async def versions(self, catalogue: CatalogueService, course_id: UUID) -> list[VersionOut]:
-        return await catalogue.versions(course_id)
+    async def versions(
+        self, catalogue: NamedDependency[CatalogueService], course_id: FromPath[UUID], page: NamedDependency[PageParams]
+    ) -> Page[VersionOut]:
+        """The course's published versions, newest first; `current` marks the one learners start on."""
+        return page.slice(await catalogue.versions(course_id))
 
     @post("/{course_id:uuid}/versions/{number:int}/rollback", guards=[requires_author], status_code=HTTP_200_OK)
-    async def rollback(self, catalogue: CatalogueService, course_id: UUID, number: int) -> CourseOut:
+    async def rollback(
+        self, catalogue: NamedDependency[CatalogueService], course_id: FromPath[UUID], number: VersionNumber
+    ) -> CourseOut:
+        """Make an earlier published version the course's current one again."""
         await catalogue.rollback(course_id, number)
         return await catalogue.describe(await catalogue.get_course(course_id), with_structure=True)
 
     @post("/{course_id:uuid}/modules", guards=[requires_author], status_code=HTTP_201_CREATED)
-    async def add_module(self, catalogue: CatalogueService, course_id: UUID, data: ModuleCreate) -> ModuleOut:
+    async def add_module(
+        self, catalogue: NamedDependency[CatalogueService], course_id: FromPath[UUID], data: JSONBody[ModuleCreate]
+    ) -> ModuleOut:
+        """Add a module to a course."""
         return module_out(await catalogue.add_module(course_id, data))
 
     @patch("/{course_id:uuid}/modules/{module_id:uuid}", guards=[requires_author])
     async def update_module(
-        self, catalogue: CatalogueService, course_id: UUID, module_id: UUID, data: ModuleUpdate
+        self,
+        catalogue: NamedDependency[CatalogueService],
+        course_id: FromPath[UUID],
+        module_id: FromPath[UUID],
+        data: JSONBody[ModuleUpdate],
     ) -> ModuleOut:
+        """Change a module (the fields given)."""
         return module_out(await catalogue.update_module(course_id, module_id, data))
 
     @delete("/{course_id:uuid}/modules/{module_id:uuid}", guards=[requires_author], status_code=HTTP_200_OK)
-    async def delete_module(self, catalogue: CatalogueService, course_id: UUID, module_id: UUID) -> dict[str, str]:
+    async def delete_module(
+        self, catalogue: NamedDependency[CatalogueService], course_id: FromPath[UUID], module_id: FromPath[UUID]
+    ) -> dict[str, str]:
+        """Delete a module and its lessons from the course's draft."""
         await catalogue.delete_module(course_id, module_id)
         return {"status": "deleted", "id": str(module_id)}
 
     @put("/{course_id:uuid}/modules/order", guards=[requires_author])
-    async def reorder_modules(self, catalogue: CatalogueService, course_id: UUID, data: ReorderIn) -> list[ModuleOut]:
+    async def reorder_modules(
+        self, catalogue: NamedDependency[CatalogueService], course_id: FromPath[UUID], data: JSONBody[ReorderIn]
+    ) -> list[ModuleOut]:
+        """Set the order of the course's modules (all of its module ids, in order)."""
         return [module_out(m) for m in await catalogue.reorder_modules(course_id, data.ids)]
 
     @post("/{course_id:uuid}/modules/{module_id:uuid}/lessons", guards=[requires_author], status_code=HTTP_201_CREATED)
     async def add_lesson(
-        self, catalogue: CatalogueService, course_id: UUID, module_id: UUID, data: LessonCreate
+        self,
+        catalogue: NamedDependency[CatalogueService],
+        course_id: FromPath[UUID],
+        module_id: FromPath[UUID],
+        data: JSONBody[LessonCreate],
     ) -> LessonOut:
+        """Add a lesson to a module of a draft course."""
         return lesson_out(await catalogue.add_lesson(course_id, module_id, data))
 
     @put("/{course_id:uuid}/modules/{module_id:uuid}/lessons/order", guards=[requires_author])
     async def reorder_lessons(
-        self, catalogue: CatalogueService, course_id: UUID, module_id: UUID, data: ReorderIn
+        self,
+        catalogue: NamedDependency[CatalogueService],
+        course_id: FromPath[UUID],
+        module_id: FromPath[UUID],
+        data: JSONBody[ReorderIn],
     ) -> list[LessonOut]:
+        """Set the order of a module's lessons (all of its lesson ids, in order)."""
         return [lesson_out(lesson) for lesson in await catalogue.reorder_lessons(course_id, module_id, data.ids)]
 
     @patch("/{course_id:uuid}/lessons/{lesson_id:uuid}", guards=[requires_author])
     async def update_lesson(
-        self, catalogue: CatalogueService, course_id: UUID, lesson_id: UUID, data: LessonUpdate
+        self,
+        catalogue: NamedDependency[CatalogueService],
+        course_id: FromPath[UUID],
+        lesson_id: FromPath[UUID],
+        data: JSONBody[LessonUpdate],
     ) -> LessonOut:
+        """Change a lesson (the fields given)."""
         return lesson_out(await catalogue.update_lesson(course_id, lesson_id, data))
 
     @delete("/{course_id:uuid}/lessons/{lesson_id:uuid}", guards=[requires_author], status_code=HTTP_200_OK)
-    async def delete_lesson(self, catalogue: CatalogueService, course_id: UUID, lesson_id: UUID) -> dict[str, str]:
+    async def delete_lesson(
+        self, catalogue: NamedDependency[CatalogueService], course_id: FromPath[UUID], lesson_id: FromPath[UUID]
+    ) -> dict[str, str]:
+        """Delete a lesson from the course's draft (published versions keep it)."""
         await catalogue.delete_lesson(course_id, lesson_id)
         return {"status": "deleted", "id": str(lesson_id)}
 
@@ -156,7 +211,9 @@ class SharedCatalogueController(Controller):
     tags = ["catalogue"]
 
     @get("/")
-    async def list_shared(self, catalogue: CatalogueService, page: PageParams) -> Page[SharedCourseOut]:
+    async def list_shared(
+        self, catalogue: NamedDependency[CatalogueService], page: NamedDependency[PageParams]
+    ) -> Page[SharedCourseOut]:
         """The platform's shared catalogue, with whether this site offers each course."""
         rows, total = await catalogue.shared_catalogue(page.limit, page.offset)
         items = [
@@ -166,36 +223,43 @@ class SharedCatalogueController(Controller):
         return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
     @put("/{course_id:uuid}/offer")
-    async def offer(self, catalogue: CatalogueService, course_id: UUID) -> SharedCourseOut:
+    async def offer(self, catalogue: NamedDependency[CatalogueService], course_id: FromPath[UUID]) -> SharedCourseOut:
         """Offer a shared course to this site's learners (tenant admins; idempotent)."""
         course = await catalogue.offer_shared(course_id)
         return SharedCourseOut(id=course.id, title=course.title, slug=course.slug, summary=course.summary, offered=True)
 
     @delete("/{course_id:uuid}/offer", status_code=HTTP_200_OK)
-    async def withdraw(self, catalogue: CatalogueService, course_id: UUID) -> dict[str, str]:
+    async def withdraw(self, catalogue: NamedDependency[CatalogueService], course_id: FromPath[UUID]) -> dict[str, str]:
+        """Stop offering a shared course to this site's learners (idempotent)."""
         await catalogue.withdraw_shared(course_id)
         return {"status": "withdrawn", "course_id": str(course_id)}
+
+
+def provide_course_search(
+    db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+) -> CourseSearch:
+    return CourseSearch(db_session, principal.tenant_id)
 
 
 class CatalogueSearchController(Controller):
     path = "/api/v1/catalog/search"
     guards = [requires_user]
+    dependencies = {"search": Provide(provide_course_search, sync_to_thread=False)}
     tags = ["catalogue"]
 
     @get("/")
     async def search(
         self,
-        db_session: AsyncSession,
-        principal: Principal,
-        q: str | None = Parameter(query="q", default=None, max_length=200),
-        category: str | None = Parameter(query="category", default=None, max_length=80),
-        difficulty: Difficulty | None = Parameter(query="difficulty", default=None),
-        language: str | None = Parameter(query="language", default=None, max_length=16),
-        instructor_id: UUID | None = Parameter(query="instructor", default=None),
-        price: PriceFilter | None = Parameter(query="price", default=None),
-        sort: SortOrder = Parameter(query="sort", default="relevance"),
-        limit: int = Parameter(query="limit", default=20, ge=1, le=100),
-        offset: int = Parameter(query="offset", default=0, ge=0, le=10_000),
+        search: NamedDependency[CourseSearch],
+        q: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        category: Annotated[str | None, QueryParameter(max_length=80)] = None,
+        difficulty: FromQuery[Difficulty | None] = None,
+        language: Annotated[str | None, QueryParameter(max_length=16)] = None,
+        instructor_id: Annotated[UUID | None, QueryParameter(name="instructor")] = None,
+        price: FromQuery[PriceFilter | None] = None,
+        sort: FromQuery[SortOrder] = "relevance",
+        limit: Annotated[int, QueryParameter(ge=1, le=100, description="How many results (1 to 100).")] = 20,
+        offset: Annotated[int, QueryParameter(ge=0, le=10_000, description="How many results to skip.")] = 0,
     ) -> SearchResult:
         """Released courses of this site and the shared catalogue; facets count the current results."""
         query = SearchQuery(
@@ -209,10 +273,12 @@ class CatalogueSearchController(Controller):
             limit=limit,
             offset=offset,
         )
-        return await CourseSearch(db_session, principal.tenant_id).search(query)
+        return await search.search(query)
 
 
-async def provide_programs(db_session: AsyncSession, principal: Principal) -> ProgramService:
+async def provide_programs(
+    db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+) -> ProgramService:
     return ProgramService(db_session, principal)
 
 
@@ -225,25 +291,37 @@ class ProgramController(Controller):
     tags = ["catalogue"]
 
     @get("/")
-    async def list_programs(self, programs: ProgramService, page: PageParams) -> Page[ProgramOut]:
+    async def list_programs(
+        self, programs: NamedDependency[ProgramService], page: NamedDependency[PageParams]
+    ) -> Page[ProgramOut]:
+        """Programs of this site."""
         items, total = await programs.list_programs(page.limit, page.offset)
         return Page(
             items=[await programs.describe(p) for p in items], total=total, limit=page.limit, offset=page.offset
         )
 
     @post("/", guards=[requires_author], status_code=HTTP_201_CREATED)
-    async def create_program(self, programs: ProgramService, data: ProgramCreate) -> ProgramOut:
+    async def create_program(
+        self, programs: NamedDependency[ProgramService], data: JSONBody[ProgramCreate]
+    ) -> ProgramOut:
+        """Create a program: an ordered path of courses."""
         return await programs.describe(await programs.create(data))
 
     @get("/{program_id:uuid}")
-    async def get_program(self, programs: ProgramService, program_id: UUID) -> ProgramOut:
+    async def get_program(self, programs: NamedDependency[ProgramService], program_id: FromPath[UUID]) -> ProgramOut:
+        """One program with its ordered courses."""
         return await programs.describe(await programs.get(program_id))
 
     @put("/{program_id:uuid}/courses", guards=[requires_author])
-    async def set_courses(self, programs: ProgramService, program_id: UUID, data: ProgramCoursesIn) -> ProgramOut:
+    async def set_courses(
+        self, programs: NamedDependency[ProgramService], program_id: FromPath[UUID], data: JSONBody[ProgramCoursesIn]
+    ) -> ProgramOut:
         """Replace the ordered course list (also how courses are reordered)."""
         return await programs.describe(await programs.set_courses(program_id, data.course_ids))
 
     @post("/{program_id:uuid}/status", guards=[requires_author], status_code=HTTP_200_OK)
-    async def set_status(self, programs: ProgramService, program_id: UUID, data: ProgramStatusIn) -> ProgramOut:
+    async def set_status(
+        self, programs: NamedDependency[ProgramService], program_id: FromPath[UUID], data: JSONBody[ProgramStatusIn]
+    ) -> ProgramOut:
+        """Release, or archive, a program."""
         return await programs.describe(await programs.set_status(program_id, data.status))

@@ -14,6 +14,7 @@ from lms.catalog.services import is_offered, is_visible_to_learners
 from lms.identity.principal import Principal
 from lms.identity.schemas import Role
 from lms.lib.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from lms.lib.pagination import count_and_fetch
 
 
 class ProgramService:
@@ -54,9 +55,7 @@ class ProgramService:
         query = select(Program)
         if not self.is_author:
             query = query.where(Program.status == CourseStatus.PUBLISHED)
-        total = (await self.session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-        rows = await self.session.execute(query.order_by(Program.title, Program.id).limit(limit).offset(offset))
-        return list(rows.scalars()), total
+        return await count_and_fetch(self.session, query.order_by(Program.title, Program.id), limit, offset)
 
     async def set_courses(self, program_id: UUID, course_ids: list[UUID]) -> Program:
         """Replace the program's course order; the program row lock serialises concurrent editors."""

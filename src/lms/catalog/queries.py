@@ -69,7 +69,7 @@ async def lesson_kinds(
     rows = await session.execute(
         select(Lesson.id, Lesson.course_id, Lesson.type, Lesson.duration_seconds).where(Lesson.id.in_(lesson_ids))
     )
-    return list(rows.tuples())
+    return [(lesson_id, course_id, kind, duration) for lesson_id, course_id, kind, duration in rows]
 
 
 async def version_snapshots(session: AsyncSession, version_ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
@@ -77,7 +77,7 @@ async def version_snapshots(session: AsyncSession, version_ids: list[UUID]) -> d
     rows = await session.execute(
         select(CourseVersion.id, CourseVersion.snapshot).where(CourseVersion.id.in_(version_ids))
     )
-    return {version_id: snapshot for version_id, snapshot in rows.tuples()}
+    return {version_id: snapshot for version_id, snapshot in rows}
 
 
 async def version_number(session: AsyncSession, version_id: UUID) -> int | None:
@@ -141,7 +141,7 @@ async def version_numbers(session: AsyncSession, version_ids: set[UUID]) -> dict
     rows = await session.execute(
         select(CourseVersion.id, CourseVersion.number).where(CourseVersion.id.in_(version_ids))
     )
-    return {version_id: number for version_id, number in rows.tuples()}
+    return {version_id: number for version_id, number in rows}
 
 
 async def version_id_of(session: AsyncSession, course_id: UUID, number: int) -> UUID | None:

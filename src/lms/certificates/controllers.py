@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, MediaType, Request, Response, get, post, put
+from litestar import Controller, MediaType, Response, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,15 +35,12 @@ from lms.config import Settings
 from lms.identity.principal import Principal, requires_user
 from lms.lib.errors import NotFound, error_body
 from lms.lib.pagination import Page, PageParams
+from lms.lib.params import AppRequest, Expires
+from lms.tenancy.schemas import ResolvedTenant
 from lms.web.controllers import page
 
 
-def _settings(request: Request[Any, Any, Any]) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _wants_json(request: Request[Any, Any, Any]) -> bool:
+def _wants_json(request: AppRequest) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
 
@@ -99,11 +98,12 @@ async def certificate_out(
     return out
 
 
-def _not_found(request: Request[Any, Any, Any]) -> Response[Any]:
+def _not_found(request: AppRequest) -> Response[Any]:
     """The same answer for malformed, unknown and other tenants' ids."""
     if _wants_json(request):
         return Response(error_body("not_found", "not found"), status_code=HTTP_404_NOT_FOUND, media_type=MediaType.JSON)
-    return Response("not found", status_code=HTTP_404_NOT_FOUND, media_type=MediaType.TEXT)
+    # Browsers get the site's branded 404 page (lms.web.errors).
+    raise NotFound("not found")
 
 
 class VerificationController(Controller):
@@ -112,9 +112,14 @@ class VerificationController(Controller):
     include_in_schema = False
 
     @get("/verify/{cert_id:str}", guards=[public_verification, requires_verification_quota])
-    async def verify(self, request: Request[Any, Any, Any], db_session: AsyncSession, cert_id: str) -> Any:
+    async def verify(
+        self,
+        request: AppRequest,
+        settings: NamedDependency[Settings],
+        db_session: NamedDependency[AsyncSession],
+        cert_id: FromPath[str],
+    ) -> Any:
         """HTML for people, JSON (Accept: application/json) for machines."""
-        settings = _settings(request)
         parsed = services.parse_cert_id(cert_id)
         cert = await db_session.get(Certificate, parsed) if parsed else None
         if cert is None:
@@ -127,11 +132,15 @@ class VerificationController(Controller):
 
     @get("/certificates/files/{file_name:str}", guards=[public_signed_download], media_type="application/pdf")
     async def download(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, file_name: str, expires: int, signature: str
+        self,
+        settings: NamedDependency[Settings],
+        tenant: NamedDependency[ResolvedTenant],
+        db_session: NamedDependency[AsyncSession],
+        file_name: FromPath[str],
+        expires: Expires,
+        signature: Annotated[str, QueryParameter(max_length=128)],
     ) -> Response[bytes]:
-        settings = _settings(request)
         cert_id = services.parse_cert_id(file_name.removesuffix(".pdf")) if file_name.endswith(".pdf") else None
-        tenant = request.scope["state"]["tenant"]
         if cert_id is None or not download_signature_valid(settings.secret_key, tenant.id, cert_id, expires, signature):
             raise NotFound("this download link is invalid or has expired")
         cert = await db_session.get(Certificate, cert_id)
@@ -148,10 +157,13 @@ class VerificationController(Controller):
         )
 
     @get("/credentials/issuer", guards=[public_issuer_profile])
-    async def issuer(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> dict[str, Any]:
+    async def issuer(
+        self,
+        settings: NamedDependency[Settings],
+        tenant: NamedDependency[ResolvedTenant],
+        db_session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
         """The tenant's Open Badges issuer profile with its credential verification keys."""
-        settings = _settings(request)
-        tenant = request.scope["state"]["tenant"]
         site = await services.tenant_site(db_session, settings, tenant.id)
         return issuer_profile(
             site.issuer, settings.secret_key, tenant.id, range(1, settings.certificate_key_version + 1)
@@ -165,16 +177,20 @@ class MyCertificatesController(Controller):
 
     @get("/")
     async def list_mine(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, page: PageParams
+        self,
+        settings: NamedDependency[Settings],
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        page: NamedDependency[PageParams],
     ) -> Page[CertificateOut]:
         """The signed-in learner's certificates, newest first, with download links."""
         certs, total = await lifecycle.certificates_of(db_session, principal.user_id, page.limit, page.offset)
-        items = await certificate_out(db_session, _settings(request), certs, self.path)
+        items = await certificate_out(db_session, settings, certs, self.path)
         return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
     @get("/{cert_id:uuid}/credential")
     async def credential(
-        self, db_session: AsyncSession, principal: Principal, cert_id: UUID
+        self, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal], cert_id: FromPath[UUID]
     ) -> Response[dict[str, Any]]:
         """The signed Open Badges 3.0 credential, as a download."""
         cert = await services.get_certificate(db_session, cert_id)
@@ -195,38 +211,52 @@ class CertificateAdminController(Controller):
     @get("/")
     async def list_certificates(
         self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        page: PageParams,
-        user_id: UUID | None = None,
-        course_id: UUID | None = None,
+        settings: NamedDependency[Settings],
+        db_session: NamedDependency[AsyncSession],
+        page: NamedDependency[PageParams],
+        user_id: FromQuery[UUID | None] = None,
+        course_id: FromQuery[UUID | None] = None,
     ) -> Page[CertificateOut]:
+        """Certificates issued on this site; filter by `user_id` or `course_id`."""
         certs, total = await lifecycle.certificates_of_tenant(db_session, page.limit, page.offset, user_id, course_id)
-        items = await certificate_out(db_session, _settings(request), certs, MyCertificatesController.path)
+        items = await certificate_out(db_session, settings, certs, MyCertificatesController.path)
         return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
     @get("/{cert_id:uuid}")
-    async def get_one(self, request: Request[Any, Any, Any], db_session: AsyncSession, cert_id: UUID) -> CertificateOut:
+    async def get_one(
+        self, settings: NamedDependency[Settings], db_session: NamedDependency[AsyncSession], cert_id: FromPath[UUID]
+    ) -> CertificateOut:
+        """One certificate of this site."""
         cert = await services.get_certificate(db_session, cert_id)
-        return (await certificate_out(db_session, _settings(request), [cert], MyCertificatesController.path))[0]
+        return (await certificate_out(db_session, settings, [cert], MyCertificatesController.path))[0]
 
     @post("/{cert_id:uuid}/revoke", status_code=HTTP_200_OK)
     async def revoke(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, cert_id: UUID, data: RevokeIn
+        self,
+        settings: NamedDependency[Settings],
+        db_session: NamedDependency[AsyncSession],
+        cert_id: FromPath[UUID],
+        data: JSONBody[RevokeIn],
     ) -> CertificateOut:
         """Revoke with a reason; the public verification page shows it."""
         cert = await lifecycle.revoke(db_session, cert_id, data.reason)
-        return (await certificate_out(db_session, _settings(request), [cert], MyCertificatesController.path))[0]
+        return (await certificate_out(db_session, settings, [cert], MyCertificatesController.path))[0]
 
     @post("/{cert_id:uuid}/reissue", status_code=HTTP_200_OK)
-    async def reissue(self, request: Request[Any, Any, Any], db_session: AsyncSession, cert_id: UUID) -> CertificateOut:
+    async def reissue(
+        self, settings: NamedDependency[Settings], db_session: NamedDependency[AsyncSession], cert_id: FromPath[UUID]
+    ) -> CertificateOut:
         """Issue a replacement under the learner's current name (after a correction); the old id is superseded."""
-        cert = await lifecycle.reissue(db_session, _settings(request), cert_id)
-        return (await certificate_out(db_session, _settings(request), [cert], MyCertificatesController.path))[0]
+        cert = await lifecycle.reissue(db_session, settings, cert_id)
+        return (await certificate_out(db_session, settings, [cert], MyCertificatesController.path))[0]
 
     @put("/policies/{course_id:uuid}")
     async def set_policy(
-        self, db_session: AsyncSession, principal: Principal, course_id: UUID, data: PolicyIn
+        self,
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        course_id: FromPath[UUID],
+        data: JSONBody[PolicyIn],
     ) -> PolicyOut:
         """Validity period and recertification reminders of a course's certificates."""
         policy = await lifecycle.set_policy(
@@ -240,7 +270,12 @@ class CertificateAdminController(Controller):
         )
 
     @put("/settings")
-    async def set_settings(self, db_session: AsyncSession, principal: Principal, data: SettingsIn) -> SettingsOut:
+    async def set_settings(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        data: JSONBody[SettingsIn],
+    ) -> SettingsOut:
         """Signatory, signature image and paper size of this tenant's certificates."""
         look = await lifecycle.set_look(
             db_session, principal.tenant_id, data.signatory_name, data.signatory_title, data.signature_image, data.paper

@@ -23,15 +23,15 @@ from lms.identity.queries import user_contact, user_contacts
 from lms.lib import clock
 from lms.lib.errors import Conflict, NotFound
 from lms.lib.jobs import enqueue_after_commit
+from lms.lib.lookup import get_or_404
 from lms.lib.mail import queue_email
+from lms.lib.pagination import fetch_with_total
 from lms.tenancy.queries import active_tenant_ids
 
 
 async def revoke(session: AsyncSession, cert_id: UUID, reason: str) -> Certificate:
     """Revoke with a reason the public verification page shows."""
-    cert = await session.get(Certificate, cert_id, with_for_update=True)
-    if cert is None:
-        raise NotFound("certificate not found", field="cert_id")
+    cert = await get_or_404(session, Certificate, cert_id, "certificate not found", field="cert_id", for_update=True)
     if cert.state is not CertificateState.ACTIVE:
         raise Conflict(f"the certificate is already {cert.state.value}", field="cert_id")
     cert.state = CertificateState.REVOKED
@@ -46,9 +46,7 @@ async def reissue(session: AsyncSession, settings: Settings, cert_id: UUID) -> C
 
     The validity period is kept: a correction does not extend a certificate.
     """
-    old = await session.get(Certificate, cert_id, with_for_update=True)
-    if old is None:
-        raise NotFound("certificate not found", field="cert_id")
+    old = await get_or_404(session, Certificate, cert_id, "certificate not found", field="cert_id", for_update=True)
     if old.state is not CertificateState.ACTIVE:
         raise Conflict(f"only an active certificate can be re-issued; this one is {old.state.value}", field="cert_id")
     user = await user_contact(session, old.user_id)
@@ -102,22 +100,8 @@ async def certificates_of_tenant(
 async def _certificate_page(
     session: AsyncSession, where: list[ColumnElement[bool]], limit: int, offset: int
 ) -> tuple[list[Certificate], int]:
-    """One statement for the page and its total (a window count); a second only past the last page."""
-    rows = (
-        await session.execute(
-            select(Certificate, func.count().over())
-            .where(*where)
-            .order_by(Certificate.issued_at.desc(), Certificate.generation.desc(), Certificate.id)
-            .limit(limit)
-            .offset(offset)
-        )
-    ).all()
-    if rows:
-        return [cert for cert, _ in rows], int(rows[0][1])
-    if offset == 0:
-        return [], 0
-    total = (await session.execute(select(func.count()).select_from(Certificate).where(*where))).scalar_one()
-    return [], int(total)
+    order = (Certificate.issued_at.desc(), Certificate.generation.desc(), Certificate.id)
+    return await fetch_with_total(session, select(Certificate).where(*where).order_by(*order), limit, offset)
 
 
 async def send_expiry_reminders(
@@ -140,7 +124,7 @@ async def send_expiry_reminders(
         # Waits for a concurrent run (or a render) and re-checks reminder_sent_at, so each is sent once.
         .with_for_update(of=Certificate)
     )
-    due = list(rows.tuples())
+    due = [(cert, policy) for cert, policy in rows]
     learners = await user_contacts(session, {cert.user_id for cert, _ in due})
     site: TenantSite | None = None
     sent = 0

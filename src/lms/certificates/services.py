@@ -31,6 +31,7 @@ from lms.learning.queries import enrollment_facts
 from lms.learning.schemas import EnrollmentStatus
 from lms.lib import clock
 from lms.lib.errors import NotFound
+from lms.lib.lookup import get_or_404
 from lms.tenancy.queries import tenant_profile
 from lms.web.branding import DEFAULT_ACCENT, DEFAULT_LOGO, DEFAULT_PRIMARY
 
@@ -320,7 +321,5 @@ def parse_cert_id(raw: str) -> UUID | None:
 
 
 async def get_certificate(session: AsyncSession, cert_id: UUID) -> Certificate:
-    cert = await session.get(Certificate, cert_id)
-    if cert is None:
-        raise NotFound("certificate not found", field="cert_id")
+    cert = await get_or_404(session, Certificate, cert_id, "certificate not found", field="cert_id")
     return cert

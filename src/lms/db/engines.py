@@ -24,11 +24,21 @@ class Database:
         await self.operator_engine.dispose()
 
 
-def create_database(settings: Settings) -> Database:
+def create_database(settings: Settings, *, pre_ping: bool = False, application_name: str | None = None) -> Database:
+    """`pre_ping` (workers): test a pooled connection before use, so the first job after a
+    PostgreSQL restart gets a fresh connection instead of a dead one. `application_name` shows
+    in pg_stat_activity which process a connection belongs to."""
     app_engine = _engine(
-        settings.role_url("lms_app"), settings.db_pool_size, settings.db_pool_overflow, settings.db_pool_timeout
+        settings.role_url("lms_app"),
+        settings.db_pool_size,
+        settings.db_pool_overflow,
+        settings.db_pool_timeout,
+        pre_ping,
+        application_name,
     )
-    operator_engine = _engine(settings.role_url("lms_operator"), 2, 2, settings.db_pool_timeout)
+    operator_engine = _engine(
+        settings.role_url("lms_operator"), 2, 2, settings.db_pool_timeout, pre_ping, application_name
+    )
     return Database(
         app_engine=app_engine,
         operator_engine=operator_engine,
@@ -37,14 +47,24 @@ def create_database(settings: Settings) -> Database:
     )
 
 
-def _engine(url: str, pool_size: int, overflow: int, timeout: float) -> AsyncEngine:
+def _engine(
+    url: str,
+    pool_size: int,
+    overflow: int,
+    timeout: float,
+    pre_ping: bool = False,
+    application_name: str | None = None,
+) -> AsyncEngine:
     """`timeout`: the longest wait for a free connection (then sqlalchemy.exc.TimeoutError, answered 503)."""
+    connect_args = {"server_settings": {"application_name": application_name}} if application_name else {}
     return create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=overflow,
         pool_timeout=timeout,
         pool_recycle=1800,
+        pool_pre_ping=pre_ping,
+        connect_args=connect_args,
         # JSONB columns decoded by msgspec: the same values as json.loads, several times faster.
         json_deserializer=msgspec.json.decode,
     )

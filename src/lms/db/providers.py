@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import Any
+from typing import TypeAlias
 
-from litestar import Request
+from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.db.binding import tenant_session
+from lms.lib.params import AppRequest
+
+# How a handler asks for the request's session. Pages use this name (and so import no SQLAlchemy):
+# they hand the session to services and queries, which own the SQL.
+DbSession: TypeAlias = NamedDependency[AsyncSession]
 
 
-async def provide_db_session(request: Request[Any, Any, Any]) -> AsyncGenerator[AsyncSession, None]:
+async def provide_db_session(request: AppRequest) -> AsyncGenerator[AsyncSession, None]:
     """`db_session` for handlers: RLS-scoped to the host's tenant; committed if the handler succeeds."""
     tenant = request.scope.get("state", {}).get("tenant")
     async with tenant_session(request.app.state.db.app_sessions, tenant.id if tenant is not None else None) as session:

@@ -16,8 +16,10 @@ from lms.identity.models import ActionPurpose, ActionToken, Role, User, UserStat
 from lms.identity.schemas import UserCreate, UserOut, UserUpdate
 from lms.identity.sessions import new_opaque_token, revoke_user_sessions, token_hash
 from lms.lib import clock
-from lms.lib.errors import Conflict, NotFound, ValidationFailed
+from lms.lib.errors import Conflict, ValidationFailed
+from lms.lib.lookup import get_or_404
 from lms.lib.mail import queue_email
+from lms.lib.pagination import count_and_fetch
 
 INVITATION_LIFETIME = timedelta(days=7)
 PASSWORD_RESET_LIFETIME = timedelta(hours=1)
@@ -82,9 +84,7 @@ class UserDirectory:
         self.site_url = site_url.rstrip("/")
 
     async def get(self, user_id: UUID) -> User:
-        user = await self.session.get(User, user_id)
-        if user is None:
-            raise NotFound("user not found")
+        user = await get_or_404(self.session, User, user_id, "user not found")
         return user
 
     async def find_by_email(self, email: str) -> User | None:
@@ -102,9 +102,7 @@ class UserDirectory:
         if q:
             pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             query = query.where(or_(User.email.ilike(pattern), User.display_name.ilike(pattern)))
-        total = (await self.session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-        rows = await self.session.execute(query.order_by(User.created_at, User.id).limit(limit).offset(offset))
-        return list(rows.scalars()), int(total)
+        return await count_and_fetch(self.session, query.order_by(User.created_at, User.id), limit, offset)
 
     async def create(self, data: UserCreate) -> User:
         """A new account: `invited` (with an e-mailed link) or, without invitation, `active` for SSO sign-in."""

@@ -6,12 +6,18 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, Response, get, patch, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms.config import Settings
 from lms.db.binding import tenant_session
+from lms.db.engines import Database
 from lms.identity.accounts import UserDirectory, user_out
+from lms.identity.keys import KeyRing
 from lms.identity.mfa import TotpFactor
 from lms.identity.models import Role, User, UserStatus
 from lms.identity.principal import (
@@ -46,7 +52,10 @@ from lms.identity.signin import (
 )
 from lms.identity.throttle import SignInThrottle
 from lms.lib.errors import Forbidden, NotFound, Unauthorized, error_body
+from lms.lib.lookup import get_or_404
 from lms.lib.pagination import Page, PageParams
+from lms.lib.params import AppRequest
+from lms.tenancy.schemas import ResolvedTenant
 
 
 @get(
@@ -55,9 +64,47 @@ from lms.lib.pagination import Page, PageParams
     cache_control=None,
     guards=[allows_anonymous("relying parties fetch the public signing keys to verify tokens")],
 )
-async def jwks(request: Request[Any, Any, Any]) -> dict[str, Any]:
+async def jwks(request: AppRequest) -> dict[str, Any]:
     """Public keys that verify access tokens (current and not yet expired retired keys)."""
     return await request.app.state.key_ring.jwks()  # type: ignore[no-any-return]
+
+
+def provide_session_issuer(
+    db_session: NamedDependency[AsyncSession], key_ring: NamedDependency[KeyRing], settings: NamedDependency[Settings]
+) -> SessionIssuer:
+    return SessionIssuer(db_session, key_ring, settings.access_token_minutes)
+
+
+def provide_throttle(
+    redis: NamedDependency[Redis], tenant: NamedDependency[ResolvedTenant], settings: NamedDependency[Settings]
+) -> SignInThrottle:
+    return SignInThrottle(redis, tenant.id, namespace=settings.celery_queue)
+
+
+def provide_totp(
+    db_session: NamedDependency[AsyncSession],
+    redis: NamedDependency[Redis],
+    tenant: NamedDependency[ResolvedTenant],
+    settings: NamedDependency[Settings],
+) -> TotpFactor:
+    return TotpFactor(db_session, redis, settings.celery_queue, settings.secret_key, tenant.name)
+
+
+def provide_directory(
+    request: AppRequest,
+    db_session: NamedDependency[AsyncSession],
+    tenant: NamedDependency[ResolvedTenant],
+    settings: NamedDependency[Settings],
+) -> UserDirectory:
+    return UserDirectory(db_session, tenant.id, settings, site_url(request))
+
+
+IDENTITY_SERVICES = {
+    "sessions": Provide(provide_session_issuer, sync_to_thread=False),
+    "throttle": Provide(provide_throttle, sync_to_thread=False),
+    "totp": Provide(provide_totp, sync_to_thread=False),
+    "directory": Provide(provide_directory, sync_to_thread=False),
+}
 
 
 class MeOut(msgspec.Struct):
@@ -75,13 +122,19 @@ class MeController(Controller):
     tags = ["identity"]
 
     @get("/")
-    async def me(self, request: Request[Any, Any, Any], principal: Principal) -> MeOut:
+    async def me(
+        self,
+        database: NamedDependency[Database],
+        settings: NamedDependency[Settings],
+        principal: NamedDependency[Principal],
+    ) -> MeOut:
+        """The signed-in user's profile and roles."""
         cached = cached_profile(principal.tenant_id, principal.user_id)
         if isinstance(cached, MeOut):
             return cached
         # The principal's tenant is the host's tenant (checked when the token was accepted). The session
         # is opened only on a cache miss, which keeps this hot route cheap.
-        async with tenant_session(request.app.state.db.app_sessions, principal.tenant_id) as session:
+        async with tenant_session(database.app_sessions, principal.tenant_id) as session:
             user = await read_profile(session, principal.user_id)
         if user is None:
             raise NotFound("user not found")
@@ -93,42 +146,47 @@ class MeController(Controller):
             roles=list(user.roles),
             status=user.status.value,
         )
-        remember_profile(user.tenant_id, user.id, profile, request.app.state.settings.profile_cache_seconds)
+        remember_profile(user.tenant_id, user.id, profile, settings.profile_cache_seconds)
         return profile
 
 
 class PasswordController(Controller):
     path = "/api/v1/me/password"
     guards = [requires_user]
+    dependencies = IDENTITY_SERVICES
     tags = ["identity"]
 
     @post("/", status_code=HTTP_200_OK)
     async def change(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, data: PasswordChange
+        self,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        sessions: NamedDependency[SessionIssuer],
+        throttle: NamedDependency[SignInThrottle],
+        principal: NamedDependency[Principal],
+        data: JSONBody[PasswordChange],
     ) -> Response[TokenOut]:
         """Change the password: every other session ends; this one continues with new tokens."""
-        user = await db_session.get(User, principal.user_id)
-        if user is None:
-            raise NotFound("user not found")
+        user = await get_or_404(db_session, User, principal.user_id, "user not found")
         ip = request.client.host if request.client else "unknown"
-        await change_password(db_session, user, data.current_password, data.new_password, throttle_of(request), ip)
-        return signed_in(await sessions_of(request, db_session).start(user))
+        await change_password(db_session, user, data.current_password, data.new_password, throttle, ip)
+        return signed_in(await sessions.start(user))
 
 
-def tenant_id_of(request: Request[Any, Any, Any]) -> UUID:
+def tenant_id_of(request: AppRequest) -> UUID:
     return request.scope["state"]["tenant"].id  # type: ignore[no-any-return]
 
 
-def site_url(request: Request[Any, Any, Any]) -> str:
+def site_url(request: AppRequest) -> str:
     return f"{request.url.scheme}://{request.headers.get('host', '')}"
 
 
-def sessions_of(request: Request[Any, Any, Any], db_session: AsyncSession) -> SessionIssuer:
+def sessions_of(request: AppRequest, db_session: AsyncSession) -> SessionIssuer:
     state = request.app.state
     return SessionIssuer(db_session, state.key_ring, state.settings.access_token_minutes)
 
 
-async def presented_session(request: Request[Any, Any, Any]) -> UUID | None:
+async def presented_session(request: AppRequest) -> UUID | None:
     """The session (refresh-token family) of the request's valid access token, if it has one."""
     try:
         return (await authenticate(request)).session_id
@@ -136,18 +194,18 @@ async def presented_session(request: Request[Any, Any, Any]) -> UUID | None:
         return None
 
 
-def throttle_of(request: Request[Any, Any, Any]) -> SignInThrottle:
+def throttle_of(request: AppRequest) -> SignInThrottle:
     state = request.app.state
     return SignInThrottle(state.redis, tenant_id_of(request), namespace=state.settings.celery_queue)
 
 
-def totp_of(request: Request[Any, Any, Any], db_session: AsyncSession) -> TotpFactor:
+def totp_of(request: AppRequest, db_session: AsyncSession) -> TotpFactor:
     state = request.app.state
     tenant = request.scope["state"]["tenant"]
     return TotpFactor(db_session, state.redis, state.settings.celery_queue, state.settings.secret_key, tenant.name)
 
 
-def directory_of(request: Request[Any, Any, Any], db_session: AsyncSession) -> UserDirectory:
+def directory_of(request: AppRequest, db_session: AsyncSession) -> UserDirectory:
     return UserDirectory(db_session, tenant_id_of(request), request.app.state.settings, site_url(request))
 
 
@@ -165,7 +223,7 @@ class AuthController(Controller):
 
     @post("/login", status_code=HTTP_200_OK)
     async def login(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: SignIn
+        self, request: AppRequest, db_session: NamedDependency[AsyncSession], data: JSONBody[SignIn]
     ) -> Response[TokenOut]:
         """Password sign-in: returns tokens and sets the browser session cookies."""
         signin = PasswordSignIn(db_session, tenant_id_of(request), throttle_of(request))
@@ -183,7 +241,10 @@ class AuthController(Controller):
 
     @post("/refresh", status_code=HTTP_200_OK)
     async def refresh(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: RefreshIn | None = None
+        self,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        data: JSONBody[RefreshIn | None] = None,
     ) -> Response[TokenOut]:
         """Exchange a refresh token (body, or the lms_refresh cookie) for a new pair."""
         raw = data.refresh_token if data is not None else None
@@ -197,7 +258,10 @@ class AuthController(Controller):
 
     @post("/logout", status_code=HTTP_200_OK)
     async def logout(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: RefreshIn | None = None
+        self,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        data: JSONBody[RefreshIn | None] = None,
     ) -> Response[dict[str, str]]:
         """End this session (and no other): its refresh-token family is revoked, its access tokens
         stop working within seconds and the cookies are cleared. The session is named by its refresh
@@ -216,23 +280,42 @@ class AuthController(Controller):
         request.app.state.revoked_tokens.invalidate()
         return Response({"status": "signed out"}, cookies=cleared_cookies())
 
-    @post("/invitations/accept", status_code=HTTP_200_OK)
+    @post(
+        "/invitations/accept", status_code=HTTP_200_OK, description="Accept an invitation: set a password and sign in."
+    )
     async def accept(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: AcceptInvitation
+        self,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        data: JSONBody[AcceptInvitation],
     ) -> Response[TokenOut]:
         user = await accept_invitation(db_session, tenant_id_of(request), data.token, data.password, data.display_name)
         return signed_in(await sessions_of(request, db_session).start(user))
 
-    @post("/password-reset", status_code=HTTP_202_ACCEPTED)
+    @post(
+        "/password-reset",
+        status_code=HTTP_202_ACCEPTED,
+        description="Ask for a password reset e-mail; always 202, and only active accounts get a link.",
+    )
     async def request_reset(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: PasswordResetRequest
+        self,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        data: JSONBody[PasswordResetRequest],
     ) -> dict[str, str]:
         await request_password_reset(directory_of(request, db_session), data.email, throttle_of(request))
         return {"status": "if this address has an account, a reset link is on its way"}
 
-    @post("/password-reset/confirm", status_code=HTTP_200_OK)
+    @post(
+        "/password-reset/confirm",
+        status_code=HTTP_200_OK,
+        description="Set a new password with the token from the reset e-mail.",
+    )
     async def confirm_reset(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: PasswordResetConfirm
+        self,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        data: JSONBody[PasswordResetConfirm],
     ) -> dict[str, str]:
         await reset_password(db_session, tenant_id_of(request), data.token, data.password)
         return {"status": "password changed; sign in again"}
@@ -243,56 +326,62 @@ class UsersController(Controller):
 
     path = "/api/v1/users"
     guards = [requires_role(Role.TENANT_ADMIN)]
+    dependencies = IDENTITY_SERVICES
     tags = ["identity"]
 
     @get("/")
     async def list_users(
         self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        page: PageParams,
-        status: UserStatus | None = None,
-        role: Role | None = None,
-        q: str | None = None,
+        directory: NamedDependency[UserDirectory],
+        page: NamedDependency[PageParams],
+        status: FromQuery[UserStatus | None] = None,
+        role: FromQuery[Role | None] = None,
+        q: FromQuery[str | None] = None,
     ) -> Page[UserOut]:
-        users, total = await directory_of(request, db_session).list(page.limit, page.offset, status, role, q)
+        """Users of this site; filter by `status`, `role` or a search text `q`."""
+        users, total = await directory.list(page.limit, page.offset, status, role, q)
         return Page(items=[user_out(u) for u in users], total=total, limit=page.limit, offset=page.offset)
 
     @post("/", status_code=HTTP_201_CREATED)
-    async def create_user(self, request: Request[Any, Any, Any], db_session: AsyncSession, data: UserCreate) -> UserOut:
-        return user_out(await directory_of(request, db_session).create(data))
+    async def create_user(self, directory: NamedDependency[UserDirectory], data: JSONBody[UserCreate]) -> UserOut:
+        """Invite a user: the account is created and an invitation e-mail sent."""
+        return user_out(await directory.create(data))
 
     @get("/{user_id:uuid}")
-    async def get_user(self, request: Request[Any, Any, Any], db_session: AsyncSession, user_id: UUID) -> UserOut:
-        return user_out(await directory_of(request, db_session).get(user_id))
+    async def get_user(self, directory: NamedDependency[UserDirectory], user_id: FromPath[UUID]) -> UserOut:
+        """One user of this site."""
+        return user_out(await directory.get(user_id))
 
     @patch("/{user_id:uuid}")
     async def update_user(
         self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        principal: Principal,
-        user_id: UUID,
-        data: UserUpdate,
+        directory: NamedDependency[UserDirectory],
+        principal: NamedDependency[Principal],
+        user_id: FromPath[UUID],
+        data: JSONBody[UserUpdate],
     ) -> UserOut:
-        return user_out(await directory_of(request, db_session).update(user_id, data, principal.user_id))
+        """Change a user's name or roles."""
+        return user_out(await directory.update(user_id, data, principal.user_id))
 
     @post("/{user_id:uuid}/deactivate", status_code=HTTP_200_OK)
     async def deactivate_user(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, user_id: UUID
+        self,
+        directory: NamedDependency[UserDirectory],
+        principal: NamedDependency[Principal],
+        user_id: FromPath[UUID],
     ) -> UserOut:
-        return user_out(await directory_of(request, db_session).deactivate(user_id, principal.user_id))
+        """Deactivate an account: it can no longer sign in and its seat is freed."""
+        return user_out(await directory.deactivate(user_id, principal.user_id))
 
     @post("/{user_id:uuid}/reactivate", status_code=HTTP_200_OK)
-    async def reactivate_user(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, user_id: UUID
-    ) -> UserOut:
-        return user_out(await directory_of(request, db_session).reactivate(user_id))
+    async def reactivate_user(self, directory: NamedDependency[UserDirectory], user_id: FromPath[UUID]) -> UserOut:
+        """Reactivate a deactivated account (it takes a seat again)."""
+        return user_out(await directory.reactivate(user_id))
 
     @post("/{user_id:uuid}/invitation", status_code=HTTP_202_ACCEPTED)
     async def resend_invitation(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, user_id: UUID
+        self, directory: NamedDependency[UserDirectory], user_id: FromPath[UUID]
     ) -> dict[str, str]:
-        directory = directory_of(request, db_session)
+        """Send the invitation e-mail again, with a new link."""
         await directory.send_invitation(await directory.get(user_id))
         return {"status": "invitation sent"}

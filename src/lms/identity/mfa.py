@@ -88,6 +88,14 @@ class TotpFactor:
         secret = pyotp.random_base32()
         user.totp_secret_encrypted = self.cipher.encrypt(secret.encode())
         await self.session.flush()
+        return self._enrolment(user, secret)
+
+    def pending_enrolment(self, user: User) -> Enrolment | None:
+        """The enrolment begun but not yet confirmed (shown again after a mistyped code)."""
+        secret = self._secret(user)
+        return self._enrolment(user, secret) if secret and not user.mfa_enabled else None
+
+    def _enrolment(self, user: User, secret: str) -> Enrolment:
         uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=f"{ISSUER_NAME} ({self.site_name})")
         return Enrolment(secret=secret, otpauth_uri=uri, qr_png_data_uri=qr_png_data_uri(uri))
 

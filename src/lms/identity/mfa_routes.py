@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
-from litestar import Controller, Request, Response, get, post, put
+from litestar import Controller, Response, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.identity.controllers import sessions_of, tenant_id_of, totp_of
-from lms.identity.mfa import mfa_required_for, settings_of
+from lms.identity.controllers import IDENTITY_SERVICES
+from lms.identity.mfa import TotpFactor, mfa_required_for, settings_of
 from lms.identity.models import ActionPurpose, IdentitySettings, Role, User
 from lms.identity.principal import Principal, allows_anonymous, requires_role, requires_user
-from lms.identity.sessions import session_cookies
+from lms.identity.sessions import SessionIssuer, session_cookies
 from lms.identity.signin import consume_link, peek_link
-from lms.lib.errors import NotFound
+from lms.lib.lookup import get_or_404
+from lms.tenancy.schemas import ResolvedTenant
 
 Code = Annotated[str, msgspec.Meta(min_length=6, max_length=32)]
 Token = Annotated[str, msgspec.Meta(min_length=8, max_length=200)]
@@ -67,9 +70,7 @@ class IdentitySettingsOut(msgspec.Struct):
 
 
 async def current_user(db_session: AsyncSession, principal: Principal) -> User:
-    user = await db_session.get(User, principal.user_id)
-    if user is None:
-        raise NotFound("user not found")
+    user = await get_or_404(db_session, User, principal.user_id, "user not found")
     return user
 
 
@@ -78,47 +79,70 @@ class MyMfaController(Controller):
 
     path = "/api/v1/me/mfa"
     guards = [requires_user]
+    dependencies = IDENTITY_SERVICES
     tags = ["identity"]
 
     @get("/")
     async def status(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal
+        self,
+        totp: NamedDependency[TotpFactor],
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
     ) -> MfaStatusOut:
+        """Whether TOTP is on and how many recovery codes are left."""
         user = await current_user(db_session, principal)
         return MfaStatusOut(
             enabled=user.mfa_enabled,
             required=await mfa_required_for(db_session, user),
-            recovery_codes_left=await totp_of(request, db_session).recovery_codes_left(user.id),
+            recovery_codes_left=await totp.recovery_codes_left(user.id),
         )
 
     @post("/totp", status_code=HTTP_200_OK)
     async def begin(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal
+        self,
+        totp: NamedDependency[TotpFactor],
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
     ) -> EnrolmentOut:
-        enrolment = await totp_of(request, db_session).begin_enrolment(await current_user(db_session, principal))
+        """Start enrolling an authenticator app (TOTP)."""
+        enrolment = await totp.begin_enrolment(await current_user(db_session, principal))
         return EnrolmentOut(enrolment.secret, enrolment.otpauth_uri, enrolment.qr_png_data_uri)
 
     @post("/totp/confirm", status_code=HTTP_200_OK)
     async def confirm(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, data: CodeIn
+        self,
+        totp: NamedDependency[TotpFactor],
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        data: JSONBody[CodeIn],
     ) -> RecoveryCodesOut:
-        codes = await totp_of(request, db_session).confirm(await current_user(db_session, principal), data.code)
+        """Confirm the authenticator with a code; returns one-time recovery codes."""
+        codes = await totp.confirm(await current_user(db_session, principal), data.code)
         return RecoveryCodesOut(codes)
 
     @post("/recovery-codes", status_code=HTTP_200_OK)
     async def regenerate(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, data: CodeIn
+        self,
+        totp: NamedDependency[TotpFactor],
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        data: JSONBody[CodeIn],
     ) -> RecoveryCodesOut:
-        factor = totp_of(request, db_session)
+        """Replace the recovery codes."""
         user = await current_user(db_session, principal)
-        await factor.verify(user, data.code)
-        return RecoveryCodesOut(await factor.new_recovery_codes(user))
+        await totp.verify(user, data.code)
+        return RecoveryCodesOut(await totp.new_recovery_codes(user))
 
     @post("/disable", status_code=HTTP_200_OK)
     async def disable(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, data: CodeIn
+        self,
+        totp: NamedDependency[TotpFactor],
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        data: JSONBody[CodeIn],
     ) -> dict[str, str]:
-        await totp_of(request, db_session).disable(await current_user(db_session, principal), data.code)
+        """Turn off TOTP (needs a current code)."""
+        await totp.disable(await current_user(db_session, principal), data.code)
         return {"status": "multi-factor sign-in disabled"}
 
 
@@ -127,23 +151,33 @@ class MfaEnrolmentController(Controller):
 
     path = "/api/v1/auth/mfa/enrol"
     guards = [allows_anonymous("the person has proven their password and holds a short-lived enrolment token")]
+    dependencies = IDENTITY_SERVICES
     tags = ["identity"]
 
     @post("/", status_code=HTTP_200_OK)
     async def begin(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: EnrolmentTokenIn
+        self,
+        totp: NamedDependency[TotpFactor],
+        db_session: NamedDependency[AsyncSession],
+        data: JSONBody[EnrolmentTokenIn],
     ) -> EnrolmentOut:
+        """First sign-in where MFA is required: start TOTP enrolment with the enrolment token."""
         user = await peek_link(db_session, data.enrolment_token, ActionPurpose.MFA_ENROLMENT)
-        enrolment = await totp_of(request, db_session).begin_enrolment(user)
+        enrolment = await totp.begin_enrolment(user)
         return EnrolmentOut(enrolment.secret, enrolment.otpauth_uri, enrolment.qr_png_data_uri)
 
     @post("/confirm", status_code=HTTP_200_OK)
     async def confirm(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: EnrolmentConfirmIn
+        self,
+        totp: NamedDependency[TotpFactor],
+        sessions: NamedDependency[SessionIssuer],
+        db_session: NamedDependency[AsyncSession],
+        data: JSONBody[EnrolmentConfirmIn],
     ) -> Response[EnrolledSignInOut]:
+        """Confirm TOTP enrolment with a code; signs in and returns recovery codes."""
         user = await consume_link(db_session, data.enrolment_token, ActionPurpose.MFA_ENROLMENT)
-        codes = await totp_of(request, db_session).confirm(user, data.code)
-        pair = await sessions_of(request, db_session).start(user)
+        codes = await totp.confirm(user, data.code)
+        pair = await sessions.start(user)
         body = EnrolledSignInOut(pair.access_token, pair.refresh_token, pair.expires_in, codes)
         return Response(body, cookies=session_cookies(pair))
 
@@ -156,17 +190,22 @@ class IdentitySettingsController(Controller):
     tags = ["identity"]
 
     @get("/")
-    async def read(self, db_session: AsyncSession) -> IdentitySettingsOut:
+    async def read(self, db_session: NamedDependency[AsyncSession]) -> IdentitySettingsOut:
+        """This site's sign-in settings (such as whether MFA is required)."""
         settings = await settings_of(db_session)
         return IdentitySettingsOut(mfa_required_for_staff=bool(settings and settings.mfa_required_for_staff))
 
     @put("/")
     async def write(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: IdentitySettingsIn
+        self,
+        tenant: NamedDependency[ResolvedTenant],
+        db_session: NamedDependency[AsyncSession],
+        data: JSONBody[IdentitySettingsIn],
     ) -> IdentitySettingsOut:
+        """Change this site's sign-in settings."""
         settings = await settings_of(db_session)
         if settings is None:
-            settings = IdentitySettings(tenant_id=tenant_id_of(request))
+            settings = IdentitySettings(tenant_id=tenant.id)
             db_session.add(settings)
         settings.mfa_required_for_staff = data.mfa_required_for_staff
         await db_session.flush()

@@ -74,6 +74,9 @@ class User(TenantScoped, Base):
     mfa_enabled: Mapped[bool] = mapped_column(default=False)
     # Access tokens issued before this instant are refused (deactivation, password change or reset).
     tokens_revoked_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    # The person's own language and time zone for pages and e-mails; None follows the browser and the tenant.
+    locale: Mapped[str | None] = mapped_column(String(16), default=None)
+    time_zone: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class MfaRecoveryCode(TenantScoped, Base):

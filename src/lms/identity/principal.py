@@ -11,17 +11,20 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from litestar.connection import ASGIConnection
+from litestar.connection import ASGIConnection, Request
 from litestar.handlers.base import BaseRouteHandler
 
 from lms.identity.models import Role
 from lms.identity.tokens import InvalidToken, verify_access_token
 from lms.lib.errors import Forbidden, Unauthorized
+from lms.lib.params import AppRequest
 
 SESSION_COOKIE = "lms_session"
 REFRESH_COOKIE = "lms_refresh"
 CSRF_COOKIE = "lms_csrf"
 CSRF_HEADER = "x-csrf-token"
+CSRF_FORM_FIELD = "csrf_token"
+FORM_MEDIA_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -37,14 +40,14 @@ class Principal:
         return any(str(role) in self.roles for role in roles)
 
 
-def _token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+async def _token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     header = connection.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
     cookie = connection.cookies.get(SESSION_COOKIE) or None
     if cookie is not None:
-        require_csrf(connection)
+        await require_csrf_or_form_field(connection)
     return cookie
 
 
@@ -63,13 +66,28 @@ def require_csrf(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
         raise Forbidden("missing or wrong X-CSRF-Token header for a cookie-authenticated request")
 
 
+async def require_csrf_or_form_field(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """`require_csrf`, and for HTML forms (which cannot set headers) the same token in the
+    `csrf_token` field of a form-encoded body. The form is cached, so the handler can still read it."""
+    if connection.scope.get("method", "GET") in SAFE_METHODS:
+        return
+    cookie = connection.cookies.get(CSRF_COOKIE)
+    if csrf_matches(cookie, connection.headers.get(CSRF_HEADER)):
+        return
+    if isinstance(connection, Request) and connection.content_type[0] in FORM_MEDIA_TYPES:
+        field = (await connection.form()).get(CSRF_FORM_FIELD)
+        if isinstance(field, str) and csrf_matches(cookie, field):
+            return
+    require_csrf(connection)
+
+
 async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
     """The request's principal, verified once per request; 401 when absent or not acceptable."""
     state = connection.scope.setdefault("state", {})
     cached = state.get("principal")
     if isinstance(cached, Principal):
         return cached
-    token = _token(connection)
+    token = await _token(connection)
     if token is None:
         raise Unauthorized("sign-in required")
     try:
@@ -106,7 +124,7 @@ def requires_role(*roles: Role) -> Any:
     return guard
 
 
-async def provide_principal(request: Any) -> Principal:
+async def provide_principal(request: AppRequest) -> Principal:
     return await authenticate(request)
 
 

@@ -30,7 +30,7 @@ async def user_contacts(session: AsyncSession, user_ids: set[UUID]) -> dict[UUID
     if not user_ids:
         return {}
     rows = await session.execute(select(User.id, User.display_name, User.email).where(User.id.in_(user_ids)))
-    return {user_id: UserContact(user_id, name, email) for user_id, name, email in rows.tuples()}
+    return {user_id: UserContact(user_id, name, email) for user_id, name, email in rows}
 
 
 async def user_status(session: AsyncSession, user_id: UUID) -> UserStatus | None:

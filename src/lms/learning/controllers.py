@@ -5,16 +5,20 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from litestar import Controller, Request, Response, get, post
-from litestar.di import Provide
+from litestar import Controller, Response, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
 from litestar.dto import MsgspecDTO
-from litestar.params import Parameter
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_422_UNPROCESSABLE_ENTITY
 from litestar.typing import FieldDefinition
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.guards import requires_author
 from lms.catalog.schemas import MigrateIn
+from lms.config import Settings
+from lms.db.engines import Database
 from lms.identity.principal import Principal, requires_user
 from lms.learning import views
 from lms.learning.ingest import StreamKeys, decode_batch, ingest_append, ingest_events
@@ -36,9 +40,12 @@ from lms.learning.schemas import (
 from lms.learning.services import EnrollmentService, enrollment_out
 from lms.lib.edge import JSON_CHECKED_BY_HANDLER_OPT
 from lms.lib.pagination import Page, PageParams
+from lms.lib.params import VersionNumber
 
 
-async def provide_enrollments(db_session: AsyncSession, principal: Principal) -> EnrollmentService:
+async def provide_enrollments(
+    db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+) -> EnrollmentService:
     return EnrollmentService(db_session, principal)
 
 
@@ -50,15 +57,19 @@ class EnrollmentController(Controller):
     }
     tags = ["learning"]
 
-    @post("/")
-    async def enroll(self, enrollments: EnrollmentService, data: EnrollIn) -> Response[EnrollmentOut]:
+    @post("/", responses={200: ResponseSpec(EnrollmentOut, description="Already enrolled: the existing enrolment.")})
+    async def enroll(
+        self, enrollments: NamedDependency[EnrollmentService], data: JSONBody[EnrollIn]
+    ) -> Response[EnrollmentOut]:
         """Idempotent per (user, course): 201 when created, 200 with the existing enrolment otherwise."""
         enrollment, created = await enrollments.enroll(data.course_id, data.user_id, data.due_at, data.expires_at)
         out = (await enrollment_out(enrollments.session, [enrollment]))[0]
         return Response(out, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
     @post("/bulk", guards=[requires_author], status_code=HTTP_200_OK)
-    async def bulk(self, enrollments: EnrollmentService, data: BulkEnrollIn) -> list[BulkResult]:
+    async def bulk(
+        self, enrollments: NamedDependency[EnrollmentService], data: JSONBody[BulkEnrollIn]
+    ) -> list[BulkResult]:
         """Assign a course to many learners (e.g. a group's members) with an optional due date."""
         return await enrollments.bulk_enroll(
             data.course_id, data.user_ids, data.due_at, EnrollmentSource.GROUP, data.expires_at
@@ -67,11 +78,11 @@ class EnrollmentController(Controller):
     @get("/")
     async def list_enrollments(
         self,
-        enrollments: EnrollmentService,
-        page: PageParams,
-        course_id: UUID | None = None,
-        user_id: UUID | None = None,
-        status: EnrollmentStatus | None = None,
+        enrollments: NamedDependency[EnrollmentService],
+        page: NamedDependency[PageParams],
+        course_id: FromQuery[UUID | None] = None,
+        user_id: FromQuery[UUID | None] = None,
+        status: FromQuery[EnrollmentStatus | None] = None,
     ) -> Page[EnrollmentOut]:
         """Authors see everyone's; learners only their own."""
         items, total = await enrollments.list_enrollments(page.limit, page.offset, course_id, user_id, status)
@@ -80,11 +91,17 @@ class EnrollmentController(Controller):
         )
 
     @get("/{enrollment_id:uuid}")
-    async def get_enrollment(self, enrollments: EnrollmentService, enrollment_id: UUID) -> EnrollmentOut:
+    async def get_enrollment(
+        self, enrollments: NamedDependency[EnrollmentService], enrollment_id: FromPath[UUID]
+    ) -> EnrollmentOut:
+        """One enrolment with its progress."""
         return (await enrollment_out(enrollments.session, [await enrollments.get(enrollment_id)]))[0]
 
     @post("/{enrollment_id:uuid}/status", status_code=HTTP_200_OK)
-    async def set_status(self, enrollments: EnrollmentService, enrollment_id: UUID, data: StatusIn) -> EnrollmentOut:
+    async def set_status(
+        self, enrollments: NamedDependency[EnrollmentService], enrollment_id: FromPath[UUID], data: JSONBody[StatusIn]
+    ) -> EnrollmentOut:
+        """Change an enrolment's status."""
         enrollment = await enrollments.set_status(enrollment_id, data.status)
         return (await enrollment_out(enrollments.session, [enrollment]))[0]
 
@@ -97,7 +114,11 @@ class CourseVersionMigrationController(Controller):
 
     @post("/", status_code=HTTP_200_OK)
     async def migrate(
-        self, enrollments: EnrollmentService, course_id: UUID, number: int, data: MigrateIn
+        self,
+        enrollments: NamedDependency[EnrollmentService],
+        course_id: FromPath[UUID],
+        number: VersionNumber,
+        data: JSONBody[MigrateIn],
     ) -> dict[str, int]:
         """Move learners onto version `number` (listed enrolments, or every active one)."""
         return {"migrated": await enrollments.migrate(course_id, number, data.enrollment_ids)}
@@ -122,18 +143,35 @@ class ProgressController(Controller):
 
     # Ingest's typed decoder bounds nesting and checks strings event by event (one bad event does
     # not sink its batch), so the edge only bounds the size of this hottest body.
-    @post("/events", dto=EventsBodyDTO, return_dto=None, opt={JSON_CHECKED_BY_HANDLER_OPT: True})
+    @post(
+        "/events",
+        dto=EventsBodyDTO,
+        return_dto=None,
+        status_code=HTTP_202_ACCEPTED,
+        responses={422: ResponseSpec(EventsOut, description="No event was accepted; each result says why.")},
+        opt={JSON_CHECKED_BY_HANDLER_OPT: True},
+    )
     async def events(
-        self, request: Request[Any, Any, Any], principal: Principal, data: ReceivedBatch
+        self,
+        state: State,
+        settings: NamedDependency[Settings],
+        database: NamedDependency[Database],
+        principal: NamedDependency[Principal],
+        data: JSONBody[ReceivedBatch],
     ) -> Response[EventsOut]:
         """A batch of progress events: 202 with a result per event; 422 when none was accepted."""
-        keys = StreamKeys.for_queue(request.app.state.settings.celery_queue)
-        state = request.app.state
-        out = await ingest_events(state.db.app_sessions, ingest_append(state), keys, principal, data.events)
+        keys = StreamKeys.for_queue(settings.celery_queue)
+        out = await ingest_events(database.app_sessions, ingest_append(state), keys, principal, data.events)
         return Response(out, status_code=HTTP_202_ACCEPTED if out.accepted else HTTP_422_UNPROCESSABLE_ENTITY)
 
     @get("/lessons/{lesson_id:uuid}/resume")
-    async def resume(self, db_session: AsyncSession, principal: Principal, lesson_id: UUID) -> ResumeOut:
+    async def resume(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        lesson_id: FromPath[UUID],
+    ) -> ResumeOut:
+        """Where to resume a lesson (video position, scroll depth)."""
         return await views.resume(db_session, principal, lesson_id)
 
 
@@ -145,25 +183,37 @@ class LearnerController(Controller):
     @get("/courses")
     async def my_courses(
         self,
-        db_session: AsyncSession,
-        principal: Principal,
-        limit: int = Parameter(query="limit", default=50, ge=1, le=200),
-        offset: int = Parameter(query="offset", default=0, ge=0),
-    ) -> list[MyCourseOut]:
-        return await views.my_courses(db_session, principal, limit=limit, offset=offset)
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        page: NamedDependency[PageParams],
+    ) -> Page[MyCourseOut]:
+        """Your enrolments with progress, most recently active first."""
+        return await views.my_courses(db_session, principal, page)
 
     @get("/due")
-    async def due(self, db_session: AsyncSession, principal: Principal) -> list[MyCourseOut]:
+    async def due(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        page: NamedDependency[PageParams],
+    ) -> Page[MyCourseOut]:
         """Assigned courses with a due date, soonest first; `overdue` marks the late ones."""
-        return await views.my_courses(db_session, principal, due_only=True, limit=200)
+        return await views.my_courses(db_session, principal, page, due_only=True)
 
     @get("/continue")
-    async def continue_learning(self, db_session: AsyncSession, principal: Principal) -> ContinueOut | None:
+    async def continue_learning(
+        self, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+    ) -> ContinueOut | None:
+        """Where to continue: the most recently active unfinished course and lesson."""
         return await views.continue_learning(db_session, principal)
 
     @get("/courses/{course_id:uuid}/lessons/{lesson_id:uuid}")
     async def open_lesson(
-        self, db_session: AsyncSession, principal: Principal, course_id: UUID, lesson_id: UUID
+        self,
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        course_id: FromPath[UUID],
+        lesson_id: FromPath[UUID],
     ) -> LessonViewOut:
         """The lesson from the learner's course version; 403 `lesson_locked` naming what is missing."""
         return await views.open_lesson(db_session, principal, course_id, lesson_id)

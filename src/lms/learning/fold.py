@@ -2,7 +2,8 @@
 
 Runs in a worker. Entries are read through a Redis consumer group and acknowledged only after
 their tenant's transaction commits, so a crash re-delivers them; the unique client event id
-makes re-delivery harmless (already stored events are skipped, not folded twice). One folder
+makes re-delivery harmless (already stored events are skipped, not folded twice). An event the
+database refuses is isolated and kept as a dead letter; the rest of its batch is folded. One folder
 runs at a time (a Redis lock), which keeps read-merge-write of watched ranges simple; the SQL
 upsert still guards what must only move forward (completion, the resume position's timestamp).
 """
@@ -15,12 +16,13 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import msgspec
 import redis.asyncio as aioredis
+import structlog
 import uuid_utils
 from sqlalchemy import bindparam, select, text, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
@@ -30,17 +32,26 @@ from lms.catalog.models import Lesson
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.learning.completion import covered_seconds, lesson_is_complete, merge_ranges
+from lms.learning.dead_letters import DeadLetter, record_dead_letters
 from lms.learning.ingest import StreamKeys
 from lms.learning.models import Enrollment, LessonProgress, ProgressStatus
 from lms.learning.progress import Activity, plan_for, recompute_enrollments
 from lms.learning.schemas import LessonCompleted, ProgressEventIn, TextScrolled, VideoHeartbeat
+from lms.lib import clock
+from lms.lib.faults import is_transient
 from lms.lib.ids import new_id
 
+log = structlog.get_logger("lms.learning.fold")
+
 GROUP = "fold"
-LOCK_SECONDS = 120
+# Renewed after every read. Short, because a fold cut off by a Redis restart cannot delete its lock
+# (AOF keeps it across the restart) and every fold waits until it lapses.
+LOCK_SECONDS = 30
 READ_COUNT = 500  # stream entries per read (each holds up to 100 events)
-RECLAIM_IDLE_MS = 60_000
+RECLAIM_IDLE_MS = LOCK_SECONDS * 1000  # idle longer than a lock lives: its folder is gone
 _ENTRY_EVENTS = msgspec.json.Decoder(list[ProgressEventIn])
+_ENTRY_RAW = msgspec.json.Decoder(list[msgspec.Raw])
+_EVENT = msgspec.json.Decoder(ProgressEventIn)
 
 
 @dataclass
@@ -94,25 +105,113 @@ async def fold_pending(db: Database, redis: aioredis.Redis, keys: StreamKeys, ma
     return folded
 
 
+@dataclass(frozen=True)
+class Pending:
+    """One event of a stream entry, with where it came from (for a dead letter)."""
+
+    entry_id: str
+    index: int
+    user_id: UUID
+    event: ProgressEventIn
+
+
 async def _fold_entries(db: Database, redis: aioredis.Redis, keys: StreamKeys, entries: list[Any]) -> int:
-    by_tenant: dict[UUID, list[tuple[UUID, ProgressEventIn]]] = defaultdict(list)
+    by_tenant: dict[UUID, list[Pending]] = defaultdict(list)
+    undecodable: dict[UUID, list[DeadLetter]] = defaultdict(list)
     ids = []
-    for entry_id, fields in entries:
-        ids.append(entry_id)
+    for raw_id, fields in entries:
+        ids.append(raw_id)
         if not fields:
             continue  # deleted before it was claimed
-        tenant_id = UUID(fields[b"tenant"].decode())
-        user_id = UUID(fields[b"user"].decode())
-        for event in _ENTRY_EVENTS.decode(fields[b"events"]):
-            by_tenant[tenant_id].append((user_id, event))
+        entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+        try:
+            tenant_id = UUID(fields[b"tenant"].decode())
+            user_id = UUID(fields[b"user"].decode())
+        except (KeyError, ValueError, UnicodeDecodeError):
+            # Not written by ingest, and no tenant to file it under: logged, then dropped.
+            log.error("progress entry without a tenant dropped", entry_id=entry_id, fields=repr(fields)[:2000])
+            continue
+        raw_events = fields.get(b"events", b"")
+        events: list[tuple[int, ProgressEventIn]]
+        try:
+            events = list(enumerate(_ENTRY_EVENTS.decode(raw_events)))
+        except msgspec.MsgspecError:
+            # Decode event by event, so one bad event does not take its neighbours with it.
+            events, refused = _decode_each(entry_id, user_id, raw_events)
+            undecodable[tenant_id].extend(refused)
+        for index, event in events:
+            by_tenant[tenant_id].append(Pending(entry_id, index, user_id, event))
     total = 0
-    for tenant_id, events in by_tenant.items():
-        async with tenant_session(db.app_sessions, tenant_id) as session:
-            total += await fold_events(session, tenant_id, events)
+    for tenant_id in by_tenant.keys() | undecodable.keys():
+        total += await _fold_tenant(db, tenant_id, by_tenant.get(tenant_id, []), undecodable.get(tenant_id, []))
     if ids:
         await redis.xack(keys.stream, GROUP, *ids)
         await redis.xdel(keys.stream, *ids)
     return total
+
+
+def _decode_each(
+    entry_id: str, user_id: UUID, raw_events: bytes
+) -> tuple[list[tuple[int, ProgressEventIn]], list[DeadLetter]]:
+    try:
+        raws = _ENTRY_RAW.decode(raw_events)
+    except msgspec.MsgspecError as exc:
+        return [], [DeadLetter(entry_id, -1, user_id, raw_events, f"undecodable entry: {exc}")]
+    events: list[tuple[int, ProgressEventIn]] = []
+    refused: list[DeadLetter] = []
+    for index, raw in enumerate(raws):
+        try:
+            events.append((index, _EVENT.decode(raw)))
+        except msgspec.MsgspecError as exc:
+            refused.append(DeadLetter(entry_id, index, user_id, bytes(raw), f"undecodable event: {exc}"))
+    return events, refused
+
+
+async def _fold_tenant(db: Database, tenant_id: UUID, pending: list[Pending], letters: list[DeadLetter]) -> int:
+    """Fold one tenant's events in one transaction, setting aside the ones that cannot be stored."""
+    try:
+        async with tenant_session(db.app_sessions, tenant_id) as session:
+            folded, refused = await _fold_isolating(session, tenant_id, pending)
+            await record_dead_letters(session, tenant_id, letters + refused)
+    except Exception as exc:
+        if is_transient(exc):
+            raise  # nothing acknowledged: the whole read is folded again once the server is back
+        # Even the dead letter could not be written (the tenant itself is gone): say so loudly.
+        log.error("progress events dropped", tenant_id=str(tenant_id), events=len(pending), error=str(exc)[:500])
+        return 0
+    if refused or letters:
+        log.warning("progress events dead-lettered", tenant_id=str(tenant_id), count=len(refused) + len(letters))
+    return folded
+
+
+async def _fold_isolating(
+    session: AsyncSession, tenant_id: UUID, pending: list[Pending]
+) -> tuple[int, list[DeadLetter]]:
+    """Fold `pending` in a savepoint; if the database refuses it, split it in halves until the
+    refused events stand alone (a few savepoints per bad event, not one per event)."""
+    if not pending:
+        return 0, []
+    try:
+        async with session.begin_nested():
+            return await fold_events(session, tenant_id, [(p.user_id, p.event) for p in pending]), []
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        if len(pending) == 1:
+            only = pending[0]
+            raw = msgspec.json.encode(only.event)
+            return 0, [DeadLetter(only.entry_id, only.index, only.user_id, raw.decode(), _reason(exc))]
+    middle = len(pending) // 2
+    first, first_refused = await _fold_isolating(session, tenant_id, pending[:middle])
+    second, second_refused = await _fold_isolating(session, tenant_id, pending[middle:])
+    return first + second, first_refused + second_refused
+
+
+def _reason(exc: BaseException) -> str:
+    """The database's own message (first line), which names what it refused."""
+    original = getattr(exc, "orig", None) or exc
+    first_line = (str(original).strip().splitlines() or [""])[0]
+    return f"{type(original).__name__}: {first_line}"
 
 
 def _payload(event: ProgressEventIn) -> dict[str, Any]:
@@ -126,7 +225,7 @@ def _payload(event: ProgressEventIn) -> dict[str, Any]:
 
 async def fold_events(session: AsyncSession, tenant_id: UUID, events: list[tuple[UUID, ProgressEventIn]]) -> int:
     """Store new events once and fold them into progress; returns how many were new."""
-    now = datetime.now(UTC)
+    now = clock.now()
     user_text = {user_id: str(user_id) for user_id in {user_id for user_id, _ in events}}
     # One statement with array parameters: cheap to build however large the batch is.
     result = await session.execute(

@@ -20,7 +20,6 @@ from uuid import UUID
 
 import msgspec
 import redis.asyncio as aioredis
-from redis.asyncio.connection import UnixDomainSocketConnection
 from redis.commands.core import AsyncScript
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -41,6 +40,7 @@ from lms.lib import clock
 from lms.lib.edge import MAX_JSON_DEPTH, string_problem
 from lms.lib.errors import DomainError, ValidationFailed
 from lms.lib.jobs import Job, send_now
+from lms.lib.redis_clients import blocking_redis
 
 FOLD_TASK = "learning.fold_progress"
 FOLD_WINDOW_SECONDS = 1.0
@@ -114,16 +114,9 @@ enrollment_cache = _TTLCache(ENROLLMENT_TTL_SECONDS)
 
 
 def stream_redis(url: str, max_connections: int = 64) -> aioredis.Redis:
-    """A Redis client whose pool waits for a free connection under bursts instead of failing."""
-    if url.startswith("redis+socket://"):
-        pool = aioredis.BlockingConnectionPool(
-            max_connections=max_connections,
-            connection_class=UnixDomainSocketConnection,
-            path=url.removeprefix("redis+socket://"),
-        )
-    else:
-        pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections)
-    return aioredis.Redis(connection_pool=pool)
+    """A Redis client whose pool waits for a free connection under bursts instead of failing
+    (and reconnects after a Redis restart)."""
+    return blocking_redis(url, max_connections)
 
 
 def ingest_append(state: Any) -> AsyncScript:

@@ -1,4 +1,4 @@
-"""Enrolments, per-lesson progress, the ingested progress-event log and the learning outbox."""
+"""Enrolments, per-lesson progress, the ingested progress-event log, its dead letters and the learning outbox."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -138,6 +139,26 @@ class ProgressEvent(TenantScoped, Base):
     course_id: Mapped[UUID] = mapped_column(GUID())
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+class ProgressDeadLetter(TenantScoped, Base):
+    """A progress event the fold could not store: kept raw with the reason, for operators.
+
+    Keyed by its stream entry and position in it, so a redelivered entry is recorded once."""
+
+    __tablename__ = "progress_dead_letters"
+    __tenant_table_args__ = (
+        Index("ux_progress_dead_letters_entry", "tenant_id", "stream_entry_id", "event_index", unique=True),
+        Index("ix_progress_dead_letters_created", "tenant_id", "created_at"),
+    )
+
+    # No foreign key: the letter must outlive a deleted user, and is about a row that never existed.
+    user_id: Mapped[UUID | None] = mapped_column(GUID(), nullable=True)
+    stream_entry_id: Mapped[str] = mapped_column(String(64))
+    # -1 when the entry's event list itself did not decode.
+    event_index: Mapped[int] = mapped_column(Integer)
+    raw_event: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
 
 
 class LearningOutboxEntry(TenantScoped, Base):

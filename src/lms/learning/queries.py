@@ -55,6 +55,27 @@ async def enrolled_unexpired_in_any(session: AsyncSession, user_id: UUID, course
 
 
 @dataclass(frozen=True)
+class CourseEnrollment:
+    """What a course page shows of the viewer's own enrolment."""
+
+    id: UUID
+    status: EnrollmentStatus
+    completion_pct: float
+    due_at: datetime | None
+
+
+async def enrollment_in_course(session: AsyncSession, user_id: UUID, course_id: UUID) -> CourseEnrollment | None:
+    row = (
+        await session.execute(
+            select(Enrollment.id, Enrollment.status, Enrollment.completion_pct, Enrollment.due_at).where(
+                Enrollment.user_id == user_id, Enrollment.course_id == course_id
+            )
+        )
+    ).first()
+    return CourseEnrollment(*row) if row is not None else None
+
+
+@dataclass(frozen=True)
 class EnrollmentFacts:
     id: UUID
     user_id: UUID

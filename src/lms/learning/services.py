@@ -33,6 +33,7 @@ from lms.learning.seats import reserve_seat
 from lms.lib import clock
 from lms.lib.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from lms.lib.ids import new_id
+from lms.lib.pagination import count_and_fetch
 from lms.tenancy.queries import active_tenant_ids
 
 ACTIVE_STATES = (EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)
@@ -155,9 +156,7 @@ class EnrollmentService:
             query = query.where(Enrollment.course_id == course_id)
         if status is not None:
             query = query.where(Enrollment.status == status)
-        total = (await self.session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-        rows = await self.session.execute(query.order_by(Enrollment.created_at.desc()).limit(limit).offset(offset))
-        return list(rows.scalars()), total
+        return await count_and_fetch(self.session, query.order_by(Enrollment.created_at.desc()), limit, offset)
 
     async def set_status(self, enrollment_id: UUID, status: EnrollmentStatus) -> Enrollment:
         """Refund, expire or reactivate (reactivation takes a seat again)."""

@@ -16,6 +16,7 @@ from lms.learning.progress import VersionPlan, plan_for
 from lms.learning.schemas import ContinueOut, LessonViewOut, MyCourseOut, ResumeOut
 from lms.lib import clock
 from lms.lib.errors import Forbidden, NotFound
+from lms.lib.pagination import Page, PageParams, fetch_with_total
 
 
 class LessonLocked(Forbidden):
@@ -27,8 +28,8 @@ def _overdue(status: EnrollmentStatus, due_at: datetime | None, now: datetime) -
 
 
 async def my_courses(
-    session: AsyncSession, principal: Principal, due_only: bool = False, limit: int = 50, offset: int = 0
-) -> list[MyCourseOut]:
+    session: AsyncSession, principal: Principal, page: PageParams, due_only: bool = False
+) -> Page[MyCourseOut]:
     """The caller's enrolments with progress; `due_only`: active ones with a due date, soonest first."""
     # Only the columns the page shows, as plain rows (no Enrollment objects to build and track), in one
     # statement; the title comes from the catalogue's read API.
@@ -49,8 +50,8 @@ async def my_courses(
     else:
         query = query.order_by(Enrollment.last_activity_at.desc().nulls_last(), Enrollment.created_at.desc())
     now = clock.now()
-    rows = (await session.execute(query.limit(limit).offset(offset))).all()
-    return [
+    rows, total = await fetch_with_total(session, query, page.limit, page.offset)
+    items = [
         MyCourseOut(
             enrollment_id=enrollment_id,
             course_id=course_id,
@@ -65,6 +66,7 @@ async def my_courses(
         for enrollment_id, course_id, title, status, completion_pct, due_at, last_lesson_id, last_activity_at in rows
         if title is not None
     ]
+    return page.of(items, total)
 
 
 async def continue_learning(session: AsyncSession, principal: Principal) -> ContinueOut | None:

@@ -74,11 +74,18 @@ def _json(status: int, body: dict[str, Any]) -> Response[Any]:
     return Response(content=body, status_code=status, media_type=MediaType.JSON)
 
 
-def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
-    return _json(exc.status, error_body(exc.code, exc.message, exc.field))
+def _respond(request: Request[Any, Any, Any], status: int, body: dict[str, Any]) -> Response[Any]:
+    """JSON, unless the app registered `error_page` (lms.web.errors) and it answers this browser with HTML."""
+    error_page = request.app.state.get("error_page")
+    page = error_page(request, status, body) if error_page is not None else None
+    return page if page is not None else _json(status, body)
 
 
-def validation_error_handler(_: Request[Any, Any, Any], exc: LitestarValidationException) -> Response[Any]:
+def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    return _respond(request, exc.status, error_body(exc.code, exc.message, exc.field))
+
+
+def validation_error_handler(request: Request[Any, Any, Any], exc: LitestarValidationException) -> Response[Any]:
     """Litestar/msgspec validation: name the first offending field."""
     field = None
     message = exc.detail
@@ -88,7 +95,7 @@ def validation_error_handler(_: Request[Any, Any, Any], exc: LitestarValidationE
         key = str(first.get("key") or "")
         field = key.removeprefix("$.") or None
         message = str(first.get("message") or message)
-    return _json(422 if field else 400, error_body("validation_failed", message, field))
+    return _respond(request, 422 if field else 400, error_body("validation_failed", message, field))
 
 
 _HTTP_CODES = {
@@ -105,7 +112,7 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     status = exc.status_code
     if status >= HTTP_500_INTERNAL_SERVER_ERROR:
         return server_error_response(request, exc, status)
-    return _json(status, error_body(_HTTP_CODES.get(status, "bad_request"), str(exc.detail)))
+    return _respond(request, status, error_body(_HTTP_CODES.get(status, "bad_request"), str(exc.detail)))
 
 
 def server_error_response(request: Request[Any, Any, Any], exc: BaseException, status: int = 500) -> Response[Any]:
@@ -121,7 +128,7 @@ def server_error_response(request: Request[Any, Any, Any], exc: BaseException, s
     )
     body = error_body("internal_error", f"internal server error (request id {request_id})")
     body["error"]["request_id"] = request_id
-    return _json(status, body)
+    return _respond(request, status, body)
 
 
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -133,6 +140,11 @@ def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) ->
         # it was not input after all.
         log.warning("recursion_error", path=request.scope.get("path", ""), exc_info=exc)
         error: DomainError = ValidationFailed("the input is nested too deeply", field="body")
+    elif _is_unavailable(exc):
+        # The database or Redis went away (a restart, a failover): the pool drops the dead connections,
+        # so the client is told to retry, not handed a 500.
+        log.warning("service_unavailable", path=request.scope.get("path", ""), error=str(exc)[:300])
+        return unavailable_response(request, "the service is briefly unavailable; retry shortly")
     else:
         refusal = refusal_for(exc, _request_values(request))
         if refusal is None:
@@ -162,14 +174,22 @@ def _route_handler_for(request: Request[Any, Any, Any], error: DomainError) -> A
 RETRY_AFTER_SECONDS = 1
 
 
-def pool_timeout_handler(_: Request[Any, Any, Any], __: PoolTimeout) -> Response[Any]:
+def unavailable_response(request: Request[Any, Any, Any], message: str, code: str = "unavailable") -> Response[Any]:
+    """503 with `Retry-After`: the request did nothing, the client may send it again shortly."""
+    response = _respond(request, 503, error_body(code, message))
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def pool_timeout_handler(request: Request[Any, Any, Any], _: PoolTimeout) -> Response[Any]:
     """No database connection within DB_POOL_TIMEOUT: refuse fast (503) rather than queue for long."""
-    return Response(
-        content=error_body("overloaded", "the service is busy; retry shortly"),
-        status_code=503,
-        media_type=MediaType.JSON,
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-    )
+    return unavailable_response(request, "the service is busy; retry shortly", code="overloaded")
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    from lms.lib.faults import is_transient  # faults builds on this module's DomainError
+
+    return is_transient(exc)
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {

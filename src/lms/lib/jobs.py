@@ -47,9 +47,22 @@ def build_celery(settings: Settings) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         result_expires=3600,
-        # Longer than the longest job, so an unacknowledged job is not redelivered while it runs.
-        broker_transport_options={"visibility_timeout": 4 * 3600},
+        # Longer than the longest job, so an unacknowledged job is not redelivered while it runs;
+        # a job whose worker vanished is re-sent by the lease reaper (workers/leases.py) instead.
+        # The health check and keepalive find connections a Redis restart closed before they are used.
+        broker_transport_options={
+            "visibility_timeout": 4 * 3600,
+            "health_check_interval": 15,
+            "socket_keepalive": True,
+            "retry_on_timeout": True,
+        },
+        # Reconnect to a restarted or unreachable Redis for as long as it takes, at start and after.
         broker_connection_retry_on_startup=True,
+        broker_connection_retry=True,
+        broker_connection_max_retries=None,
+        # Sending (from the API and from jobs) retries briefly across a Redis restart.
+        task_publish_retry=True,
+        task_publish_retry_policy={"max_retries": 5, "interval_start": 0.1, "interval_step": 0.3, "interval_max": 1.0},
     )
     return app
 

@@ -1,18 +1,25 @@
-"""Limit/offset pagination shared by every list endpoint."""
+"""Limit/offset pagination shared by every list endpoint: one page shape, one way to count and slice."""
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
 
 import msgspec
-from litestar.params import Parameter
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms.lib.params import Limit, Offset
 
 T = TypeVar("T")
+R = TypeVar("R")
 
-MAX_LIMIT = 200
+DEFAULT_LIMIT = 50
 
 
 class Page(msgspec.Struct, Generic[T]):
+    """Every list answers this shape: the slice, how many there are in all, and the slice's bounds."""
+
     items: list[T]
     total: int
     limit: int
@@ -23,9 +30,52 @@ class PageParams(msgspec.Struct):
     limit: int
     offset: int
 
+    def of(self, items: Sequence[T], total: int) -> Page[T]:
+        return Page(items=list(items), total=total, limit=self.limit, offset=self.offset)
 
-def provide_page_params(
-    limit: int = Parameter(query="limit", default=50, ge=1, le=MAX_LIMIT),
-    offset: int = Parameter(query="offset", default=0, ge=0),
-) -> PageParams:
+    def slice(self, items: Sequence[T]) -> Page[T]:
+        """A page cut from a list already held in memory (short, bounded lists)."""
+        return self.of(items[self.offset : self.offset + self.limit], len(items))
+
+
+def provide_page_params(limit: Limit = DEFAULT_LIMIT, offset: Offset = 0) -> PageParams:
     return PageParams(limit=limit, offset=offset)
+
+
+async def count_and_fetch(
+    session: AsyncSession, statement: Select[*tuple[Any, ...]], limit: int, offset: int
+) -> tuple[list[Any], int]:
+    """The rows of one page of `statement` (ordered by the caller) and the total without the bounds."""
+    total = (await session.execute(select(func.count()).select_from(statement.order_by(None).subquery()))).scalar_one()
+    result = await session.execute(statement.limit(limit).offset(offset))
+    # One selected entity gives the entities themselves; several give row tuples.
+    rows = result.scalars().all() if len(statement.column_descriptions) == 1 else result.all()
+    return list(rows), int(total)
+
+
+async def fetch_with_total(
+    session: AsyncSession, statement: Select[*tuple[Any, ...]], limit: int, offset: int
+) -> tuple[list[Any], int]:
+    """Like `count_and_fetch`, in one statement for hot lists: the total rides along as a window count
+    (`count(*) over ()`); only a page past the end needs a second, counting statement. For plain
+    selects (no DISTINCT, whose window would count rows before de-duplication)."""
+    single = len(statement.column_descriptions) == 1
+    rows = (await session.execute(statement.add_columns(func.count().over()).limit(limit).offset(offset))).all()
+    if rows:
+        return [row[0] if single else tuple(row[:-1]) for row in rows], int(rows[0][-1])
+    if offset == 0:
+        return [], 0
+    total = (await session.execute(select(func.count()).select_from(statement.order_by(None).subquery()))).scalar_one()
+    return [], int(total)
+
+
+async def paginate(
+    session: AsyncSession,
+    statement: Select[*tuple[Any, ...]],
+    page: PageParams,
+    out: Callable[[Any], R] | None = None,
+) -> Page[R]:
+    """One page of `statement` in the page shape; `out` turns each row into its response struct."""
+    rows, total = await count_and_fetch(session, statement, page.limit, page.offset)
+    items: list[Any] = [out(row) for row in rows] if out is not None else rows
+    return page.of(items, total)

@@ -18,6 +18,7 @@ from typing import IO, Any, Protocol, runtime_checkable
 from urllib.parse import parse_qs, urlsplit
 
 from lms.config import Settings
+from lms.lib.faults import disk_full_as_error
 
 # put_stream copies in pieces of this size: few system calls, bounded memory.
 COPY_CHUNK_BYTES = 1024 * 1024
@@ -83,7 +84,8 @@ class LocalStorage:
         target.parent.mkdir(parents=True, exist_ok=True)
         # Write then rename, so a reader never sees half an object and a re-run overwrites atomically.
         temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}")
-        write(temporary)
+        with disk_full_as_error(temporary, "the file"):
+            write(temporary)
         temporary.replace(target)
 
     def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
@@ -161,7 +163,8 @@ class LocalStorage:
     def upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> str:
         directory = self._open_upload(key, upload_id)
         temporary = directory / f".{number}.{uuid.uuid4().hex}"
-        temporary.write_bytes(data)
+        with disk_full_as_error(temporary, f"part {number}"):
+            temporary.write_bytes(data)
         temporary.replace(directory / f"{number:05d}.part")
         return hashlib.md5(data, usedforsecurity=False).hexdigest()
 

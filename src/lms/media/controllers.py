@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated
 from uuid import UUID
 
-from litestar import Controller, MediaType, Request, Response, delete, get, post, put
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar import Controller, MediaType, Response, delete, get, post, put
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody, PathParameter, QueryParameter, RawBody
 from litestar.response import Template
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 from sqlalchemy import select
@@ -23,7 +24,9 @@ from lms.identity.principal import (
 )
 from lms.identity.schemas import Role
 from lms.lib.errors import Conflict, Forbidden, NotFound
+from lms.lib.lookup import get_or_404
 from lms.lib.pagination import Page, PageParams
+from lms.lib.params import AppRequest, PartNumber
 from lms.lib.storage import ObjectMissing, Storage, media_prefix, storage_for
 from lms.media import learning_link
 from lms.media.access import is_media_staff, may_watch
@@ -51,28 +54,35 @@ from lms.media.schemas import (
     UploadOut,
 )
 from lms.media.services import AssetService, PlaybackEventService, UploadService
+from lms.tenancy.schemas import ResolvedTenant
 from lms.web.controllers import page
 
 LANGUAGE = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 
 
-def provide_storage(request: Request[Any, Any, Any]) -> Storage:
+def provide_storage(state: State, settings: NamedDependency[Settings]) -> Storage:
     """One storage client per app, built on first use from STORAGE_URL."""
-    state = request.app.state
     if getattr(state, "media_storage", None) is None:
-        state.media_storage = storage_for(state.settings)
+        state.media_storage = storage_for(settings)
     storage: Storage = state.media_storage
     return storage
 
 
-def provide_settings(request: Request[Any, Any, Any]) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+def provide_uploads(
+    db_session: NamedDependency[AsyncSession],
+    storage: NamedDependency[Storage],
+    settings: NamedDependency[Settings],
+    tenant: NamedDependency[ResolvedTenant],
+) -> UploadService:
+    return UploadService(db_session, storage, settings, tenant.id)
 
 
-def _tenant_id(request: Request[Any, Any, Any]) -> UUID:
-    tenant_id: UUID = request.scope["state"]["tenant"].id
-    return tenant_id
+def provide_assets(db_session: NamedDependency[AsyncSession], storage: NamedDependency[Storage]) -> AssetService:
+    return AssetService(db_session, storage)
+
+
+def provide_playback_log(db_session: NamedDependency[AsyncSession]) -> PlaybackEventService:
+    return PlaybackEventService(db_session)
 
 
 async def upload_out(service: UploadService, upload: MediaUpload) -> UploadOut:
@@ -126,7 +136,9 @@ async def asset_out(session: AsyncSession, service: AssetService, asset: MediaAs
 
 _DEPENDENCIES = {
     "storage": Provide(provide_storage, sync_to_thread=False),
-    "settings": Provide(provide_settings, sync_to_thread=False),
+    "uploads": Provide(provide_uploads, sync_to_thread=False),
+    "assets": Provide(provide_assets, sync_to_thread=False),
+    "playback_log": Provide(provide_playback_log, sync_to_thread=False),
 }
 
 
@@ -141,115 +153,101 @@ class MediaStaffController(Controller):
     @post("/uploads", status_code=HTTP_201_CREATED)
     async def create_upload(
         self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        storage: Storage,
-        settings: Settings,
-        principal: Principal,
-        data: UploadCreate,
+        uploads: NamedDependency[UploadService],
+        principal: NamedDependency[Principal],
+        data: JSONBody[UploadCreate],
     ) -> UploadOut:
-        service = UploadService(db_session, storage, settings, _tenant_id(request))
-        return await upload_out(service, await service.create(data, principal.user_id))
+        """Start a resumable upload of a video: the part size and each part's URL."""
+        return await upload_out(uploads, await uploads.create(data, principal.user_id))
 
     @get("/uploads/{upload_id:uuid}")
-    async def get_upload(
-        self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        storage: Storage,
-        settings: Settings,
-        upload_id: UUID,
-    ) -> UploadOut:
-        service = UploadService(db_session, storage, settings, _tenant_id(request))
-        return await upload_out(service, await service.get(upload_id))
+    async def get_upload(self, uploads: NamedDependency[UploadService], upload_id: FromPath[UUID]) -> UploadOut:
+        """An upload's progress."""
+        return await upload_out(uploads, await uploads.get(upload_id))
 
     @put("/uploads/{upload_id:uuid}/parts/{number:int}", request_max_body_size=MAX_PART_SIZE + 1)
     async def put_part(
-        self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        storage: Storage,
-        settings: Settings,
-        upload_id: UUID,
-        number: int,
+        self, body: RawBody, uploads: NamedDependency[UploadService], upload_id: FromPath[UUID], number: PartNumber
     ) -> PartOut:
-        service = UploadService(db_session, storage, settings, _tenant_id(request))
-        body = await request.body()
-        upload, received = await service.put_part(upload_id, number, body)
+        """Upload one part of a resumable upload (the body is the bytes)."""
+        upload, received = await uploads.put_part(upload_id, number, body)
         done = sum(received.values())
         return PartOut(number, len(body), done, round(100 * done / upload.total_bytes, 2))
 
     @post("/uploads/{upload_id:uuid}/complete", status_code=HTTP_202_ACCEPTED)
     async def complete_upload(
         self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        storage: Storage,
-        settings: Settings,
-        upload_id: UUID,
+        db_session: NamedDependency[AsyncSession],
+        uploads: NamedDependency[UploadService],
+        assets: NamedDependency[AssetService],
+        upload_id: FromPath[UUID],
     ) -> AssetOut:
-        service = UploadService(db_session, storage, settings, _tenant_id(request))
-        asset = await service.complete(upload_id)
-        return await asset_out(db_session, AssetService(db_session, storage), asset)
+        """Finish an upload once every part is in."""
+        return await asset_out(db_session, assets, await uploads.complete(upload_id))
 
     @delete("/uploads/{upload_id:uuid}", status_code=HTTP_200_OK)
-    async def abort_upload(
-        self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        storage: Storage,
-        settings: Settings,
-        upload_id: UUID,
-    ) -> UploadOut:
-        service = UploadService(db_session, storage, settings, _tenant_id(request))
-        return await upload_out(service, await service.abort(upload_id))
+    async def abort_upload(self, uploads: NamedDependency[UploadService], upload_id: FromPath[UUID]) -> UploadOut:
+        """Abandon an upload in progress."""
+        return await upload_out(uploads, await uploads.abort(upload_id))
 
     @get("/assets")
     async def list_assets(
-        self, db_session: AsyncSession, storage: Storage, page: PageParams, status: AssetStatus | None = None
+        self,
+        db_session: NamedDependency[AsyncSession],
+        assets: NamedDependency[AssetService],
+        page: NamedDependency[PageParams],
+        status: FromQuery[AssetStatus | None] = None,
     ) -> Page[AssetOut]:
-        service = AssetService(db_session, storage)
-        assets, total = await service.list_assets(page.limit, page.offset, status)
-        items = [await asset_out(db_session, service, a) for a in assets]
-        return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+        """Videos of this site; filter by `status`."""
+        found, total = await assets.list_assets(page.limit, page.offset, status)
+        return page.of([await asset_out(db_session, assets, a) for a in found], total)
 
     @get("/assets/{asset_id:uuid}")
-    async def get_asset(self, db_session: AsyncSession, storage: Storage, asset_id: UUID) -> AssetOut:
-        service = AssetService(db_session, storage)
-        return await asset_out(db_session, service, await service.get(asset_id))
+    async def get_asset(
+        self, db_session: NamedDependency[AsyncSession], assets: NamedDependency[AssetService], asset_id: FromPath[UUID]
+    ) -> AssetOut:
+        """One video with its status, renditions and captions."""
+        return await asset_out(db_session, assets, await assets.get(asset_id))
 
     @put("/assets/{asset_id:uuid}/captions/{language:str}", request_max_body_size=4 * 1024 * 1024)
     async def put_caption(
         self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        storage: Storage,
-        asset_id: UUID,
-        language: str = Parameter(pattern=LANGUAGE),
-        label: str = Parameter(query="label", min_length=1, max_length=100),
+        body: RawBody,
+        assets: NamedDependency[AssetService],
+        asset_id: FromPath[UUID],
+        language: Annotated[str, PathParameter(pattern=LANGUAGE)],
+        label: Annotated[str, QueryParameter(min_length=1, max_length=100)],
     ) -> CaptionOut:
-        caption = await AssetService(db_session, storage).put_caption(
-            asset_id, language.lower(), label, await request.body()
-        )
+        """Add or replace the captions of one language (the body is the WebVTT file)."""
+        caption = await assets.put_caption(asset_id, language.lower(), label, body)
         return CaptionOut(caption.language, caption.label)
 
     @delete("/assets/{asset_id:uuid}/captions/{language:str}", status_code=HTTP_200_OK)
     async def delete_caption(
-        self, db_session: AsyncSession, storage: Storage, asset_id: UUID, language: str
+        self,
+        assets: NamedDependency[AssetService],
+        asset_id: FromPath[UUID],
+        language: FromPath[str],
     ) -> dict[str, str]:
-        await AssetService(db_session, storage).delete_caption(asset_id, language.lower())
+        """Remove the captions of one language."""
+        await assets.delete_caption(asset_id, language.lower())
         return {"status": "deleted", "language": language.lower()}
 
     @get("/assets/{asset_id:uuid}/playback-sessions")
     async def playback_sessions(
-        self, db_session: AsyncSession, storage: Storage, asset_id: UUID
-    ) -> list[PlaybackSessionSummary]:
-        await AssetService(db_session, storage).get(asset_id)
-        return await PlaybackEventService(db_session).sessions(asset_id)
+        self,
+        assets: NamedDependency[AssetService],
+        playback_log: NamedDependency[PlaybackEventService],
+        asset_id: FromPath[UUID],
+        page: NamedDependency[PageParams],
+    ) -> Page[PlaybackSessionSummary]:
+        """Playback sessions of one video: time to first frame, stalls, rendition switches."""
+        await assets.get(asset_id)
+        return page.slice(await playback_log.sessions(asset_id))
 
 
-async def _watchable(session: AsyncSession, storage: Storage, principal: Principal, asset_id: UUID) -> MediaAsset:
-    asset = await AssetService(session, storage).get(asset_id)
+async def _watchable(session: AsyncSession, assets: AssetService, principal: Principal, asset_id: UUID) -> MediaAsset:
+    asset = await assets.get(asset_id)
     if not await may_watch(session, principal, asset_id):
         raise Forbidden("only enrolled learners and the course's staff can watch this video")
     if asset.status is not AssetStatus.READY:
@@ -267,13 +265,20 @@ class PlaybackController(Controller):
 
     @get("/playback")
     async def playback(
-        self, db_session: AsyncSession, storage: Storage, settings: Settings, principal: Principal, asset_id: UUID
+        self,
+        db_session: NamedDependency[AsyncSession],
+        assets: NamedDependency[AssetService],
+        playback_log: NamedDependency[PlaybackEventService],
+        settings: NamedDependency[Settings],
+        principal: NamedDependency[Principal],
+        asset_id: FromPath[UUID],
     ) -> PlaybackOut:
-        asset = await _watchable(db_session, storage, principal, asset_id)
+        """What a player needs: playlist URL, captions and where to resume."""
+        asset = await _watchable(db_session, assets, principal, asset_id)
         signer = StreamSigner(settings)
         base = signer.base_url(asset.tenant_id, asset.id)
-        captions = await AssetService(db_session, storage).captions(asset.id)
-        resume = await PlaybackEventService(db_session).last_position(asset.id, principal.user_id)
+        captions = await assets.captions(asset.id)
+        resume = await playback_log.last_position(asset.id, principal.user_id)
         duration = asset.duration_seconds or 0.0
         return PlaybackOut(
             asset_id=asset.id,
@@ -290,13 +295,19 @@ class PlaybackController(Controller):
 
     @get("/master.m3u8")
     async def master(
-        self, db_session: AsyncSession, storage: Storage, settings: Settings, principal: Principal, asset_id: UUID
+        self,
+        db_session: NamedDependency[AsyncSession],
+        assets: NamedDependency[AssetService],
+        settings: NamedDependency[Settings],
+        principal: NamedDependency[Principal],
+        asset_id: FromPath[UUID],
     ) -> Response[str]:
-        asset = await _watchable(db_session, storage, principal, asset_id)
+        """The HLS master playlist of a video."""
+        asset = await _watchable(db_session, assets, principal, asset_id)
         renditions = list(
             (await db_session.execute(select(MediaRendition).where(MediaRendition.asset_id == asset.id))).scalars()
         )
-        captions = await AssetService(db_session, storage).captions(asset.id)
+        captions = await assets.captions(asset.id)
         body = master_playlist(StreamSigner(settings).base_url(asset.tenant_id, asset.id), renditions, captions)
         return Response(
             body,
@@ -307,14 +318,16 @@ class PlaybackController(Controller):
     @post("/playback-events", status_code=HTTP_202_ACCEPTED)
     async def playback_events(
         self,
-        db_session: AsyncSession,
-        storage: Storage,
-        principal: Principal,
-        asset_id: UUID,
-        data: PlaybackBeacons,
+        db_session: NamedDependency[AsyncSession],
+        assets: NamedDependency[AssetService],
+        playback_log: NamedDependency[PlaybackEventService],
+        principal: NamedDependency[Principal],
+        asset_id: FromPath[UUID],
+        data: JSONBody[PlaybackBeacons],
     ) -> dict[str, int]:
-        asset = await _watchable(db_session, storage, principal, asset_id)
-        recorded = await PlaybackEventService(db_session).record(asset.tenant_id, asset.id, principal.user_id, data)
+        """Player measurements (time to first frame, stalls, switches) for quality reports."""
+        asset = await _watchable(db_session, assets, principal, asset_id)
+        recorded = await playback_log.record(asset.tenant_id, asset.id, principal.user_id, data)
         return {"recorded": recorded}
 
 
@@ -331,15 +344,16 @@ class StreamController(Controller):
     @get("/{asset_id:uuid}/{token:str}/{path:path}", media_type=MediaType.TEXT)
     async def serve(
         self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        storage: Storage,
-        settings: Settings,
-        asset_id: UUID,
-        token: str,
-        path: str,
+        db_session: NamedDependency[AsyncSession],
+        storage: NamedDependency[Storage],
+        settings: NamedDependency[Settings],
+        tenant: NamedDependency[ResolvedTenant],
+        asset_id: FromPath[UUID],
+        token: FromPath[str],
+        path: FromPath[str],
     ) -> Response[bytes]:
-        tenant_id = _tenant_id(request)
+        """A file of a video (playlist, segment, caption, poster) behind a signed, expiring link."""
+        tenant_id = tenant.id
         relative = path.lstrip("/")
         if not StreamSigner(settings).check(tenant_id, asset_id, token):
             raise Forbidden("this media link has expired or is not valid")
@@ -372,16 +386,14 @@ class PlayerPagesController(Controller):
     @get("/media/{asset_id:uuid}/watch")
     async def watch(
         self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        principal: Principal,
-        asset_id: UUID,
-        lesson_id: UUID | None = Parameter(query="lesson", default=None),
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        asset_id: FromPath[UUID],
+        lesson_id: Annotated[UUID | None, QueryParameter(name="lesson")] = None,
     ) -> Template:
         """The player; with `?lesson=<id>` it reports progress and resumes through the learning API."""
-        asset = await db_session.get(MediaAsset, asset_id)
-        if asset is None:
-            raise NotFound("no such video")
+        asset = await get_or_404(db_session, MediaAsset, asset_id, "no such video")
         if not await may_watch(db_session, principal, asset_id):
             raise Forbidden("only enrolled learners and the course's staff can watch this video")
         lesson = await learning_link.lesson_showing(db_session, lesson_id, asset_id) if lesson_id else None

@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lms.lib.faults import DiskFull
+
 SEGMENT_SECONDS = 6
 THUMB_WIDTH = 160
 SPRITE_COLUMNS = 10
@@ -114,6 +116,12 @@ async def probe(path: Path) -> Probe:
         raise InvalidMedia(f"the file is truncated: {read} of {frames} video frames present")
     has_audio = any(s.get("codec_type") == "audio" for s in info.get("streams", []))
     return Probe(duration, width, height, has_audio, format_name, str(video.get("codec_name", "")))
+
+
+def _raise_if_disk_full(stderr: str) -> None:
+    """FFmpeg reports a full disk only in its output; it is not a crash worth retrying."""
+    if "No space left on device" in stderr:
+        raise DiskFull("no space left on the transcoding disk")
 
 
 def _first_line(text: str) -> str:
@@ -230,6 +238,7 @@ async def run_with_progress(
         raise TimeLimitExceeded(f"transcoding exceeded its time limit of {int(time_limit)} s") from exc
     err = (await stderr_task).decode(errors="replace")
     if process.returncode != 0:
+        _raise_if_disk_full(err)
         raise RuntimeError(f"ffmpeg exited with {process.returncode}: {err[-600:]}")
 
 
@@ -260,6 +269,7 @@ async def extract_poster(source: Path, target: Path, info: Probe) -> None:
     )
     _, err = await process.communicate()
     if process.returncode != 0 or not await asyncio.to_thread(target.exists):
+        _raise_if_disk_full(err.decode(errors="replace"))
         raise RuntimeError(f"poster extraction failed: {err.decode(errors='replace')[-300:]}")
 
 

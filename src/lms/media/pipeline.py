@@ -6,6 +6,7 @@ overwrites the same keys and removes stale ones, and rendition rows are replaced
 
 from __future__ import annotations
 
+import asyncio
 import mimetypes
 import tempfile
 import time
@@ -20,6 +21,7 @@ from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.lib import clock
+from lms.lib.faults import is_disk_full
 from lms.lib.storage import Storage, media_prefix
 from lms.media import ffmpeg
 from lms.media.models import AssetStatus, MediaAsset, MediaRendition
@@ -83,6 +85,13 @@ async def process_asset(
         await _set(db, tenant_id, asset_id, status=AssetStatus.FAILED, failure_reason=str(exc))
         return "failed"
     except Exception as exc:
+        if is_disk_full(exc):
+            # Retrying re-encodes into the same full disk: stop now, say why, and free what this run wrote.
+            removed = await asyncio.to_thread(remove_outputs, storage, tenant_id, asset_id)
+            log.error("media processing stopped: disk full", asset_id=str(asset_id), removed_outputs=removed)
+            reason = "no space left to store the transcoded video; upload again or ask an operator to free space"
+            await _set(db, tenant_id, asset_id, status=AssetStatus.FAILED, failure_reason=reason, progress=0)
+            return "failed"
         log.warning("media processing failed", asset_id=str(asset_id), error=str(exc), final=final_attempt)
         if final_attempt:
             reason = f"processing failed after retries: {str(exc)[:300]}"
@@ -90,6 +99,15 @@ async def process_asset(
             return "failed"
         await _set(db, tenant_id, asset_id, status=AssetStatus.QUEUED)
         raise RetryableFailure(str(exc)) from exc
+
+
+def remove_outputs(storage: Storage, tenant_id: UUID, asset_id: UUID) -> int:
+    """Delete every output of the asset (renditions, thumbnails, poster), keeping the uploaded source."""
+    source = source_key(tenant_id, asset_id)
+    outputs = [key for key in storage.list_keys(media_prefix(tenant_id, asset_id)) if key != source]
+    for key in outputs:
+        storage.delete(key)
+    return len(outputs)
 
 
 async def _process_in(

@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.config import Settings
@@ -16,6 +16,8 @@ from lms.db.engines import Database
 from lms.lib import clock
 from lms.lib.errors import Conflict, NotFound, TooLarge, ValidationFailed
 from lms.lib.jobs import enqueue_after_commit
+from lms.lib.lookup import get_or_404
+from lms.lib.pagination import count_and_fetch
 from lms.lib.storage import Storage, StorageError, media_prefix
 from lms.media.models import AssetStatus, MediaAsset, MediaCaption, MediaUpload, PlaybackEvent, UploadStatus
 from lms.media.pipeline import source_key
@@ -82,9 +84,7 @@ class UploadService:
         return upload
 
     async def get(self, upload_id: UUID) -> MediaUpload:
-        upload = await self.session.get(MediaUpload, upload_id)
-        if upload is None:
-            raise NotFound("no such upload")
+        upload = await get_or_404(self.session, MediaUpload, upload_id, "no such upload")
         return upload
 
     async def _open(self, upload_id: UUID) -> MediaUpload:
@@ -191,18 +191,14 @@ class AssetService:
         self.storage = storage
 
     async def get(self, asset_id: UUID) -> MediaAsset:
-        asset = await self.session.get(MediaAsset, asset_id)
-        if asset is None:
-            raise NotFound("no such media asset")
+        asset = await get_or_404(self.session, MediaAsset, asset_id, "no such media asset")
         return asset
 
     async def list_assets(self, limit: int, offset: int, status: AssetStatus | None) -> tuple[list[MediaAsset], int]:
         query = select(MediaAsset)
         if status is not None:
             query = query.where(MediaAsset.status == status)
-        total = (await self.session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-        rows = await self.session.execute(query.order_by(MediaAsset.created_at.desc()).limit(limit).offset(offset))
-        return list(rows.scalars()), total
+        return await count_and_fetch(self.session, query.order_by(MediaAsset.created_at.desc()), limit, offset)
 
     async def captions(self, asset_id: UUID) -> list[MediaCaption]:
         rows = await self.session.execute(

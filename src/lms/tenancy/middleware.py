@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-from html import escape
+import re
 
 import structlog
 from litestar.enums import ScopeType
-from litestar.middleware import AbstractMiddleware
-from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 
 from lms.lib.errors import error_body
 from lms.tenancy.models import TenantStatus
-from lms.tenancy.resolver import TenantResolver
+from lms.tenancy.resolver import ResolvedTenant, TenantResolver
+from lms.web.errors import render_error_html, wants_html
 
 # Platform routes answer on any host and need no tenant.
 PLATFORM_PATHS = [
@@ -25,16 +26,24 @@ PLATFORM_PATHS = [
 ]
 
 
-class TenantMiddleware(AbstractMiddleware):
-    scopes = {ScopeType.HTTP}
-    exclude = PLATFORM_PATHS
+_PLATFORM_PATH = re.compile("|".join(PLATFORM_PATHS))
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+
+def is_platform_path(scope: Scope) -> bool:
+    """Matched on the request path itself: the platform prefixes cover routes mounted under them too."""
+    return _PLATFORM_PATH.match(scope["path"]) is not None
+
+
+class TenantMiddleware(ASGIMiddleware):
+    scopes = (ScopeType.HTTP,)
+    should_bypass_for_scope = staticmethod(is_platform_path)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         resolver: TenantResolver = scope["litestar_app"].state.tenant_resolver
         host = _header(scope, b"host")
         tenant = await resolver.resolve(host) if host else None
         if tenant is None or tenant.status is TenantStatus.DELETED:
-            await _refuse(scope, send, 404, "not_found", "No learning site is configured for this address.")
+            await _refuse(scope, send, 404, "not_found", "No learning site is configured for this address.", None)
             return
         if tenant.status is TenantStatus.SUSPENDED:
             await _refuse(
@@ -43,11 +52,12 @@ class TenantMiddleware(AbstractMiddleware):
                 403,
                 "tenant_suspended",
                 f"{tenant.name}'s learning site is suspended. Contact your administrator.",
+                tenant,
             )
             return
         scope.setdefault("state", {})["tenant"] = tenant
         structlog.contextvars.bind_contextvars(tenant_id=str(tenant.id), tenant=tenant.slug)
-        await self.app(scope, receive, send)
+        await next_app(scope, receive, send)
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -57,23 +67,21 @@ def _header(scope: Scope, name: bytes) -> str:
     return ""
 
 
-def _wants_json(scope: Scope) -> bool:
-    return scope["path"].startswith("/api/") or "application/json" in _header(scope, b"accept")
-
-
-async def _refuse(scope: Scope, send: Send, status: int, code: str, message: str) -> None:
-    """Answer before routing: JSON for API clients, a small HTML page for browsers."""
-    if _wants_json(scope):
+async def _refuse(
+    scope: Scope, send: Send, status: int, code: str, message: str, tenant: ResolvedTenant | None
+) -> None:
+    """Answer before routing: JSON for API clients, the branded error page for browsers."""
+    if wants_html(scope["path"], _header(scope, b"accept")):
+        page_code = "no_site" if code == "not_found" else code
+        request_id = scope.get("state", {}).get("request_id", "")
+        html = render_error_html(
+            scope["litestar_app"], status, page_code, tenant, _header(scope, b"accept-language"), request_id
+        )
+        body = html.encode()
+        content_type = b"text/html; charset=utf-8"
+    else:
         body = json.dumps(error_body(code, message)).encode()
         content_type = b"application/json"
-    else:
-        title = "Not found" if status == 404 else "Site suspended"
-        body = (
-            f"<!doctype html><html lang=en><meta charset=utf-8><title>{title}</title>"
-            f"<body style='font-family:system-ui;margin:4rem auto;max-width:36rem'>"
-            f"<h1>{title}</h1><p>{escape(message)}</p></body></html>"
-        ).encode()
-        content_type = b"text/html; charset=utf-8"
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
     start: HTTPResponseStartEvent = {"type": "http.response.start", "status": status, "headers": headers}
     await send(start)

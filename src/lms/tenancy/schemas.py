@@ -10,6 +10,9 @@ import msgspec
 
 from lms.tenancy.models import Plan, TenantStatus
 
+# The request's tenant as the tenant middleware resolved it: other domains' handlers take it as `tenant`.
+from lms.tenancy.resolver import ResolvedTenant as ResolvedTenant
+
 Slug = Annotated[
     str,
     msgspec.Meta(
@@ -36,6 +39,8 @@ class Branding(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     logo_url: LogoUrl | None = None
     primary_color: Colour | None = None
     accent_color: Colour | None = None
+    # The language of pages for people whose own setting and browser name none of the supported ones.
+    default_locale: Annotated[str, msgspec.Meta(pattern=r"^(en|de|fr)$")] | None = None
 
 
 class SsoSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):

@@ -8,13 +8,15 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.lib import clock
 from lms.lib.errors import Conflict, NotFound, ValidationFailed
 from lms.lib.jobs import enqueue_after_commit
+from lms.lib.lookup import get_or_404
+from lms.lib.pagination import count_and_fetch
 from lms.tenancy.models import OperatorAuditEntry, Plan, Tenant, TenantDomain, TenantStatus
 from lms.tenancy.schemas import RESERVED_SLUGS, Branding, DomainOut, TenantOut
 
@@ -74,9 +76,7 @@ class TenantAdmin:
 
     # --- reads -------------------------------------------------------------------------------
     async def get(self, tenant_id: UUID) -> Tenant:
-        tenant = await self.session.get(Tenant, tenant_id)
-        if tenant is None:
-            raise NotFound("tenant not found")
+        tenant = await get_or_404(self.session, Tenant, tenant_id, "tenant not found")
         return tenant
 
     async def get_by_slug(self, slug: str) -> Tenant | None:
@@ -86,10 +86,7 @@ class TenantAdmin:
         query = select(Tenant)
         if status is not None:
             query = query.where(Tenant.status == status)
-        total = (await self.session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-        tenants = list(
-            (await self.session.execute(query.order_by(Tenant.created_at).limit(limit).offset(offset))).scalars()
-        )
+        tenants, total = await count_and_fetch(self.session, query.order_by(Tenant.created_at), limit, offset)
         return await self.describe_many(tenants), total
 
     async def describe(self, tenant: Tenant) -> TenantOut:

@@ -9,6 +9,9 @@ from lms.tenancy.resolver import ResolvedTenant
 DEFAULT_LOGO = "/static/logo.svg"
 DEFAULT_PRIMARY = "#1f4e9c"
 DEFAULT_ACCENT = "#e0892b"
+DARK_TEXT = "#1b1f24"
+LIGHT_TEXT = "#ffffff"
+AA_BODY_TEXT = 4.5
 
 
 @dataclass(frozen=True)
@@ -18,9 +21,40 @@ class Brand:
     primary_color: str
     accent_color: str
 
+    @property
+    def on_primary(self) -> str:
+        """Text colour on the primary colour: whichever of dark or white reads better."""
+        return readable_on(self.primary_color)
 
-def brand_for(tenant: ResolvedTenant) -> Brand:
-    """Values were validated (hex colours, https or /static logo) before they were stored."""
+    @property
+    def on_accent(self) -> str:
+        return readable_on(self.accent_color)
+
+
+def relative_luminance(hex_colour: str) -> float:
+    """WCAG 2.1 relative luminance of `#rrggbb`."""
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast_ratio(first: str, second: str) -> float:
+    lighter, darker = sorted((relative_luminance(first), relative_luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def readable_on(background: str) -> str:
+    """A text colour with at least 4.5:1 (WCAG AA) on `background`: the theme's dark text or white,
+    and pure black for the few mid-tones where neither reaches it (black always does, >= 4.58:1)."""
+    best = max((DARK_TEXT, LIGHT_TEXT), key=lambda text: contrast_ratio(background, text))
+    return best if contrast_ratio(background, best) >= AA_BODY_TEXT else "#000000"
+
+
+def brand_for(tenant: ResolvedTenant | None) -> Brand:
+    """Values were validated (hex colours, https or /static logo) before they were stored.
+    Without a tenant (an unknown host) the platform's default look is used."""
+    if tenant is None:
+        return Brand("Learning", DEFAULT_LOGO, DEFAULT_PRIMARY, DEFAULT_ACCENT)
     branding = tenant.branding
     return Brand(
         name=tenant.name,

@@ -1,25 +1,34 @@
-"""Tenant pages. Every page extends branding/templates/base.html."""
+"""The design system's own page: every component, as it renders with the tenant's brand."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
 
-from litestar import Controller, Request, get
+from litestar import Controller, get
 from litestar.response import Template
 
-from lms.identity.principal import allows_anonymous
-from lms.web.branding import brand_for
+from lms.identity.models import Role
+from lms.identity.principal import requires_role
+from lms.lib.params import AppRequest
+from lms.web.i18n import gettext as _
+from lms.web.layout import before_page, load_viewer, page
+
+__all__ = ["DesignSystemController", "page"]
 
 
-def page(request: Request[Any, Any, Any], template: str, **context: Any) -> Template:
-    tenant = request.scope["state"]["tenant"]
-    return Template(template_name=template, context={"brand": brand_for(tenant), "tenant": tenant, **context})
+class DesignSystemController(Controller):
+    before_request = staticmethod(before_page)
+    """One internal page that renders every component, for the staff who build course pages."""
 
-
-class TenantPagesController(Controller):
     include_in_schema = False
-    guards = [allows_anonymous("the site's landing page, with the tenant's branding, precedes sign-in")]
+    guards = [requires_role(Role.INSTRUCTOR, Role.TENANT_ADMIN)]
 
-    @get("/")
-    async def home(self, request: Request[Any, Any, Any]) -> Template:
-        return page(request, "home.html")
+    @get("/design-system")
+    async def components(self, request: AppRequest) -> Template:
+        await load_viewer(request)
+        return page(
+            request,
+            "web/design_system.html",
+            example_date=datetime(2026, 3, 14, 15, 9, tzinfo=UTC),
+            errors={"example_email": _("Enter an e-mail address like name@example.com.")},
+        )

@@ -120,7 +120,8 @@ async def test_rollback_restores_an_earlier_version(
     )
     await client.post(f"{built.base}/api/v1/courses/{built.id}/publish", json={"note": "v2"}, headers=author)
     versions = (await client.get(f"{built.base}/api/v1/courses/{built.id}/versions", headers=author)).json()
-    assert [(v["number"], v["current"]) for v in versions] == [(2, True), (1, False)]
+    assert versions["total"] == 2
+    assert [(v["number"], v["current"]) for v in versions["items"]] == [(2, True), (1, False)]
 
     rolled = await client.post(f"{built.base}/api/v1/courses/{built.id}/versions/1/rollback", headers=author)
     assert rolled.status_code == 200

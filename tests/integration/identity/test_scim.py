@@ -205,7 +205,9 @@ async def test_scim_token_is_bound_to_its_tenant_and_revocable(
     admin_headers = await login(admin)
     assert (await client.get(f"{host(tenant_a)}/scim/v2/Users", headers=admin_headers)).status_code == 401
 
-    tokens = (await client.get(f"{host(tenant_a)}/api/v1/scim-tokens", headers=admin_headers)).json()
+    listed = await client.get(f"{host(tenant_a)}/api/v1/scim-tokens", headers=admin_headers)
+    assert listed.status_code == 200, listed.text
+    tokens = listed.json()["items"]
     admin_b = await login(await make_user(tenant_b, roles=["tenant_admin"]))
     foreign = await client.delete(f"{host(tenant_b)}/api/v1/scim-tokens/{tokens[0]['id']}", headers=admin_b)
     assert foreign.status_code == 404

@@ -92,7 +92,7 @@ async def test_admin_assigns_in_bulk_with_due_date_and_learner_sees_due_items(
     assert assigned.json()["source"] == "admin"
 
     learner_headers = await login(users[0])
-    due_items = (await client.get(f"{course.base}/api/v1/me/learning/due", headers=learner_headers)).json()
+    due_items = (await client.get(f"{course.base}/api/v1/me/learning/due", headers=learner_headers)).json()["items"]
     assert [(d["title"], d["overdue"]) for d in due_items] == [("Fire drill", True), ("Data privacy essentials", False)]
 
 

@@ -86,7 +86,7 @@ async def test_watching_most_of_a_video_completes_it_and_the_course_reaches_half
     assert resume["watched_seconds"] == 91
     assert resume["position_seconds"] == 96
 
-    mine = (await client.get(f"{course.base}/api/v1/me/learning/courses", headers=headers)).json()
+    mine = (await client.get(f"{course.base}/api/v1/me/learning/courses", headers=headers)).json()["items"]
     assert mine[0]["completion_pct"] == 50.0
     async with tenant_session(db.app_sessions, tenant.id) as session:
         milestones = (

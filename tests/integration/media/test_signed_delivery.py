@@ -147,7 +147,7 @@ async def test_quality_beacons_are_stored_per_session(
     invalid = {"session_id": "session-beacon-test", "events": [{"kind": "explode"}]}
     rejected = await media_client.post(f"{base}/playback-events", json=invalid, headers=media_site.staff_headers)
     assert rejected.status_code in (400, 422)
-    sessions = (await media_client.get(f"{base}/playback-sessions", headers=media_site.staff_headers)).json()
+    sessions = (await media_client.get(f"{base}/playback-sessions", headers=media_site.staff_headers)).json()["items"]
     summary = next(s for s in sessions if s["session_id"] == "session-beacon-test")
     assert summary["time_to_first_frame_ms"] == 380
     assert (summary["stalls"], summary["stalled_ms"], summary["switches"]) == (1, 900, 1)

@@ -44,7 +44,7 @@ async def test_unknown_host_is_not_found_as_json_and_html(client: Client) -> Non
     api = await client.get(f"http://nobody.{TEST_BASE_DOMAIN}/api/v1/me")
     assert api.status_code == 404
     assert api.json()["error"]["code"] == "not_found"
-    page = await client.get("http://unknown.example.org/")
+    page = await client.get("http://unknown.example.org/", headers={"Accept": "text/html"})
     assert page.status_code == 404
     assert page.headers["content-type"].startswith("text/html")
     assert "No learning site" in page.text

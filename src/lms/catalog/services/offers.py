@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from lms.catalog.models import Course, CourseStatus, SharedCourseOffer
 from lms.catalog.services.base import CatalogueBase, is_offered
 from lms.identity.schemas import Role
 from lms.lib.errors import Forbidden, NotFound
+from lms.lib.pagination import count_and_fetch
 
 
 class SharedOffers(CatalogueBase):
@@ -18,10 +19,7 @@ class SharedOffers(CatalogueBase):
     async def shared_catalogue(self, limit: int, offset: int) -> tuple[list[tuple[Course, bool]], int]:
         """Released courses of the shared catalogue, each with whether this tenant offers it."""
         query = select(Course).where(Course.tenant_id.is_(None), Course.status == CourseStatus.PUBLISHED)
-        total = (await self.session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-        courses = list(
-            (await self.session.execute(query.order_by(Course.title, Course.id).limit(limit).offset(offset))).scalars()
-        )
+        courses, total = await count_and_fetch(self.session, query.order_by(Course.title, Course.id), limit, offset)
         offered = set(
             (
                 await self.session.execute(

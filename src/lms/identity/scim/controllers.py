@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency, Provide
 from litestar.handlers.base import BaseRouteHandler
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter, RawBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.identity.models import Role, ScimToken
 from lms.identity.principal import requires_role
@@ -22,7 +24,19 @@ from lms.identity.scim.discovery import resource_types, schemas, service_provide
 from lms.identity.scim.errors import SCIM_EXCEPTION_HANDLERS, SCIM_MEDIA_TYPE, ScimError
 from lms.identity.scim.service import ScimProvisioning, create_scim_token, find_scim_token, list_response
 from lms.lib import clock
-from lms.lib.errors import NotFound
+from lms.lib.lookup import get_or_404
+from lms.lib.pagination import Page, PageParams, paginate
+from lms.lib.params import INT32_MAX, MAX_OFFSET, AppRequest
+from lms.tenancy.schemas import ResolvedTenant
+
+# RFC 7644 3.4.2.4: a startIndex below 1 means 1 and a negative count means 0, so only the upper ends refuse.
+StartIndex = Annotated[
+    int,
+    QueryParameter(
+        name="startIndex", ge=-INT32_MAX, le=MAX_OFFSET + 1, description="1-based index of the first result."
+    ),
+]
+Count = Annotated[int, QueryParameter(ge=-INT32_MAX, le=INT32_MAX, description="How many results at most (capped).")]
 
 
 async def requires_scim_token(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -43,8 +57,7 @@ def scim(content: Any, status_code: int = HTTP_200_OK) -> Response[Any]:
     return Response(content=content, status_code=status_code, media_type=SCIM_MEDIA_TYPE)
 
 
-async def json_body(request: Request[Any, Any, Any]) -> Any:
-    raw = await request.body()
+def json_body(raw: bytes) -> Any:
     try:
         body = msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:
@@ -54,118 +67,111 @@ async def json_body(request: Request[Any, Any, Any]) -> Any:
     return body
 
 
-def base_url(request: Request[Any, Any, Any]) -> str:
+def base_url(request: AppRequest) -> str:
     return f"{request.url.scheme}://{request.headers.get('host', '')}"
 
 
-def provisioning(request: Request[Any, Any, Any], db_session: AsyncSession) -> ScimProvisioning:
-    tenant = request.scope["state"]["tenant"]
-    return ScimProvisioning(db_session, tenant.id, request.app.state.settings, base_url(request))
+def provide_provisioning(
+    request: AppRequest,
+    db_session: NamedDependency[AsyncSession],
+    tenant: NamedDependency[ResolvedTenant],
+    settings: NamedDependency[Settings],
+) -> ScimProvisioning:
+    return ScimProvisioning(db_session, tenant.id, settings, base_url(request))
 
 
 class ScimController(Controller):
     path = "/scim/v2"
     guards = [requires_scim_token]
+    dependencies = {"service": Provide(provide_provisioning, sync_to_thread=False)}
     exception_handlers = SCIM_EXCEPTION_HANDLERS
     include_in_schema = False
 
     @get("/ServiceProviderConfig")
-    async def service_provider_config(self, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def service_provider_config(self, request: AppRequest) -> Response[Any]:
         return scim(service_provider_config(base_url(request)))
 
     @get("/ResourceTypes")
-    async def resource_types(self, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def resource_types(self, request: AppRequest) -> Response[Any]:
         items = resource_types(base_url(request))
         return scim(list_response(items, len(items), 1))
 
     @get("/Schemas")
-    async def schemas(self, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def schemas(self, request: AppRequest) -> Response[Any]:
         items = schemas(base_url(request))
         return scim(list_response(items, len(items), 1))
 
     @get("/Users")
     async def list_users(
         self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        filter_: str | None = Parameter(query="filter", default=None),
-        start_index: int = Parameter(query="startIndex", default=1),
-        count: int = Parameter(query="count", default=100),
+        service: NamedDependency[ScimProvisioning],
+        filter_: Annotated[str | None, QueryParameter(name="filter", max_length=4096)] = None,
+        start_index: StartIndex = 1,
+        count: Count = 100,
     ) -> Response[Any]:
-        return scim(await provisioning(request, db_session).list_users(filter_, start_index, count))
+        return scim(await service.list_users(filter_, start_index, count))
 
     @post("/Users")
-    async def create_user(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> Response[Any]:
-        service = provisioning(request, db_session)
-        user = await service.create_user(await json_body(request))
+    async def create_user(self, service: NamedDependency[ScimProvisioning], body: RawBody) -> Response[Any]:
+        user = await service.create_user(json_body(body))
         return scim(service.user_document(user), HTTP_201_CREATED)
 
     @get("/Users/{user_id:str}")
-    async def get_user(self, request: Request[Any, Any, Any], db_session: AsyncSession, user_id: str) -> Response[Any]:
-        service = provisioning(request, db_session)
+    async def get_user(self, service: NamedDependency[ScimProvisioning], user_id: FromPath[str]) -> Response[Any]:
         return scim(service.user_document(await service.get_user(user_id)))
 
     @put("/Users/{user_id:str}")
     async def replace_user(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, user_id: str
+        self, service: NamedDependency[ScimProvisioning], body: RawBody, user_id: FromPath[str]
     ) -> Response[Any]:
-        service = provisioning(request, db_session)
-        return scim(service.user_document(await service.replace_user(user_id, await json_body(request))))
+        return scim(service.user_document(await service.replace_user(user_id, json_body(body))))
 
     @patch("/Users/{user_id:str}")
     async def patch_user(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, user_id: str
+        self, service: NamedDependency[ScimProvisioning], body: RawBody, user_id: FromPath[str]
     ) -> Response[Any]:
-        service = provisioning(request, db_session)
-        return scim(service.user_document(await service.patch_user(user_id, await json_body(request))))
+        return scim(service.user_document(await service.patch_user(user_id, json_body(body))))
 
     @delete("/Users/{user_id:str}", status_code=HTTP_204_NO_CONTENT)
-    async def delete_user(self, request: Request[Any, Any, Any], db_session: AsyncSession, user_id: str) -> None:
-        await provisioning(request, db_session).deprovision_user(user_id)
+    async def delete_user(self, service: NamedDependency[ScimProvisioning], user_id: FromPath[str]) -> None:
+        await service.deprovision_user(user_id)
 
     @get("/Groups")
     async def list_groups(
         self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        filter_: str | None = Parameter(query="filter", default=None),
-        start_index: int = Parameter(query="startIndex", default=1),
-        count: int = Parameter(query="count", default=100),
+        service: NamedDependency[ScimProvisioning],
+        filter_: Annotated[str | None, QueryParameter(name="filter", max_length=4096)] = None,
+        start_index: StartIndex = 1,
+        count: Count = 100,
     ) -> Response[Any]:
-        return scim(await provisioning(request, db_session).list_groups(filter_, start_index, count))
+        return scim(await service.list_groups(filter_, start_index, count))
 
     @post("/Groups")
-    async def create_group(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> Response[Any]:
-        service = provisioning(request, db_session)
-        group = await service.create_group(await json_body(request))
+    async def create_group(self, service: NamedDependency[ScimProvisioning], body: RawBody) -> Response[Any]:
+        group = await service.create_group(json_body(body))
         return scim(await service.group_document(group), HTTP_201_CREATED)
 
     @get("/Groups/{group_id:str}")
-    async def get_group(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, group_id: str
-    ) -> Response[Any]:
-        service = provisioning(request, db_session)
+    async def get_group(self, service: NamedDependency[ScimProvisioning], group_id: FromPath[str]) -> Response[Any]:
         return scim(await service.group_document(await service.get_group(group_id)))
 
     @put("/Groups/{group_id:str}")
     async def replace_group(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, group_id: str
+        self, service: NamedDependency[ScimProvisioning], body: RawBody, group_id: FromPath[str]
     ) -> Response[Any]:
-        service = provisioning(request, db_session)
-        group = await service.replace_group(group_id, await json_body(request))
+        group = await service.replace_group(group_id, json_body(body))
         return scim(await service.group_document(group))
 
     @patch("/Groups/{group_id:str}")
     async def patch_group(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, group_id: str
+        self, service: NamedDependency[ScimProvisioning], body: RawBody, group_id: FromPath[str]
     ) -> Response[Any]:
-        service = provisioning(request, db_session)
-        group = await service.patch_group(group_id, await json_body(request))
+        group = await service.patch_group(group_id, json_body(body))
         return scim(await service.group_document(group))
 
     @delete("/Groups/{group_id:str}", status_code=HTTP_204_NO_CONTENT)
-    async def delete_group(self, request: Request[Any, Any, Any], db_session: AsyncSession, group_id: str) -> None:
-        await provisioning(request, db_session).delete_group(group_id)
+    async def delete_group(self, service: NamedDependency[ScimProvisioning], group_id: FromPath[str]) -> None:
+        await service.delete_group(group_id)
 
 
 class ScimTokenCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -201,22 +207,29 @@ class ScimTokensController(Controller):
     tags = ["identity"]
 
     @get("/")
-    async def list_tokens(self, db_session: AsyncSession) -> list[ScimTokenOut]:
-        rows = await db_session.execute(select(ScimToken).order_by(ScimToken.created_at))
-        return [token_out(t) for t in rows.scalars()]
+    async def list_tokens(
+        self, db_session: NamedDependency[AsyncSession], page: NamedDependency[PageParams]
+    ) -> Page[ScimTokenOut]:
+        """The site's SCIM tokens, oldest first (the secret itself is shown only when created)."""
+        return await paginate(
+            db_session, select(ScimToken).order_by(ScimToken.created_at, ScimToken.id), page, token_out
+        )
 
     @post("/", status_code=HTTP_201_CREATED)
     async def create_token(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: ScimTokenCreate
+        self,
+        tenant: NamedDependency[ResolvedTenant],
+        db_session: NamedDependency[AsyncSession],
+        data: JSONBody[ScimTokenCreate],
     ) -> ScimTokenOut:
-        token, raw = await create_scim_token(db_session, request.scope["state"]["tenant"].id, data.name[:200])
+        """Create a SCIM token for a provisioning client."""
+        token, raw = await create_scim_token(db_session, tenant.id, data.name[:200])
         return token_out(token, raw)
 
     @delete("/{token_id:uuid}", status_code=HTTP_200_OK)
-    async def revoke_token(self, db_session: AsyncSession, token_id: UUID) -> ScimTokenOut:
-        token = await db_session.get(ScimToken, token_id)
-        if token is None:
-            raise NotFound("SCIM token not found")
+    async def revoke_token(self, db_session: NamedDependency[AsyncSession], token_id: FromPath[UUID]) -> ScimTokenOut:
+        """Revoke a SCIM token; its client is refused from now on."""
+        token = await get_or_404(db_session, ScimToken, token_id, "SCIM token not found")
         token.revoked_at = token.revoked_at or clock.now()
         await db_session.flush()
         return token_out(token)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, Response
+from litestar import Response
 from litestar.exceptions import HTTPException
 from litestar.exceptions import ValidationException as LitestarValidationException
 
 from lms.lib.errors import DomainError
+from lms.lib.params import AppRequest
 
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 SCIM_MEDIA_TYPE = "application/scim+json"
@@ -30,7 +31,7 @@ def scim_error_response(status: int, detail: str, scim_type: str | None = None) 
     return Response(content=body, status_code=status, media_type=SCIM_MEDIA_TYPE)
 
 
-def _domain(_: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+def _domain(_: AppRequest, exc: DomainError) -> Response[Any]:
     scim_type = exc.scim_type if isinstance(exc, ScimError) else None
     if scim_type is None and exc.status == 409:
         scim_type = "uniqueness"
@@ -41,14 +42,21 @@ def _domain(_: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
     return scim_error_response(status, detail, scim_type)
 
 
-def _http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+def _http(_: AppRequest, exc: HTTPException) -> Response[Any]:
     if exc.status_code >= 500:
         return scim_error_response(exc.status_code, "internal server error")
     return scim_error_response(exc.status_code, str(exc.detail))
 
 
-def _validation(_: Request[Any, Any, Any], exc: LitestarValidationException) -> Response[Any]:
-    return scim_error_response(400, str(exc.detail), "invalidValue")
+def _validation(_: AppRequest, exc: LitestarValidationException) -> Response[Any]:
+    """Name the first offending attribute or parameter, as the JSON API does."""
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    first = extra[0] if extra and isinstance(extra[0], dict) else {}
+    # SCIM names are camelCase (startIndex); the signature reports the Python name (start_index).
+    head, *rest = str(first.get("key") or "").removeprefix("$.").split("_")
+    key = head + "".join(word.title() for word in rest)
+    detail = f"{key}: {first.get('message') or exc.detail}" if key else str(exc.detail)
+    return scim_error_response(400, detail, "invalidValue")
 
 
 SCIM_EXCEPTION_HANDLERS: dict[Any, Any] = {

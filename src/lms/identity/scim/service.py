@@ -23,6 +23,7 @@ from lms.identity.scim.documents import (
 )
 from lms.identity.scim.errors import ScimError
 from lms.identity.sessions import token_hash
+from lms.lib.pagination import count_and_fetch
 
 USER_FILTERS = {"username": "userName", "externalid": "externalId", "id": "id", "emails.value": "emails.value"}
 GROUP_FILTERS = {"displayname": "displayName", "externalid": "externalId", "id": "id"}
@@ -304,10 +305,9 @@ class ScimProvisioning:
     async def _page(self, query: Any, order: Any, start_index: int, count: int, render: Any) -> dict[str, Any]:
         start_index = max(start_index, 1)
         count = min(max(count, 0), MAX_PAGE)
-        total = (await self.session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-        rows = await self.session.execute(query.order_by(order).offset(start_index - 1).limit(count))
+        rows, total = await count_and_fetch(self.session, query.order_by(order), count, start_index - 1)
         resources = []
-        for row in rows.scalars():
+        for row in rows:
             rendered = render(row)
             resources.append(await rendered if hasattr(rendered, "__await__") else rendered)
         return list_response(resources, int(total), start_index)

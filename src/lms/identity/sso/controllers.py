@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
 import structlog
 from litestar import Controller, Request, delete, get, post, put
 from litestar.datastructures import Cookie
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy import select
@@ -34,16 +35,18 @@ from lms.identity.sso.saml import REQUEST_SECONDS, SAML_REQUEST_COOKIE, SamlServ
 from lms.identity.sso.schemas import Discovery, OidcProviderIn, ProviderOut, RedirectUriOut
 from lms.identity.sso.services import provision_user
 from lms.lib.errors import Conflict, ValidationFailed
+from lms.lib.pagination import Page, PageParams, paginate
+from lms.lib.params import AppRequest
 from lms.tenancy.queries import primary_hostname
 
 log = structlog.get_logger(__name__)
 
 
-def site(request: Request[Any, Any, Any]) -> str:
+def site(request: AppRequest) -> str:
     return f"{request.url.scheme}://{request.headers.get('host', '')}"
 
 
-def tenant_id_of(request: Request[Any, Any, Any]) -> UUID:
+def tenant_id_of(request: AppRequest) -> UUID:
     return request.scope["state"]["tenant"].id  # type: ignore[no-any-return]
 
 
@@ -68,7 +71,7 @@ def oidc_redirect_uri(request: Request[Any, Any, Any], provider: SsoProvider) ->
     return str(stored) if stored else f"{site(request)}/auth/oidc/{provider.id}/callback"
 
 
-def provider_out(request: Request[Any, Any, Any], provider: SsoProvider) -> ProviderOut:
+def provider_out(request: AppRequest, provider: SsoProvider) -> ProviderOut:
     base = site(request)
     out = ProviderOut(
         id=str(provider.id),
@@ -135,24 +138,30 @@ class SsoProvidersController(Controller):
     tags = ["identity"]
 
     @get("/")
-    async def list_providers(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> list[ProviderOut]:
-        rows = await db_session.execute(select(SsoProvider).order_by(SsoProvider.created_at))
-        return [provider_out(request, p) for p in rows.scalars()]
+    async def list_providers(
+        self, request: AppRequest, db_session: NamedDependency[AsyncSession], page: NamedDependency[PageParams]
+    ) -> Page[ProviderOut]:
+        """The site's sign-in providers (OIDC and SAML), oldest first."""
+        query = select(SsoProvider).order_by(SsoProvider.created_at, SsoProvider.id)
+        return await paginate(db_session, query, page, lambda provider: provider_out(request, provider))
 
     @get("/oidc/redirect-uri")
-    async def preview_redirect_uri(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> RedirectUriOut:
+    async def preview_redirect_uri(
+        self, request: AppRequest, db_session: NamedDependency[AsyncSession]
+    ) -> RedirectUriOut:
         """The redirect URI to register at the OpenID provider, before the provider is saved here."""
         return RedirectUriOut(redirect_uri=await new_oidc_redirect_uri(request, db_session))
 
     @get("/{provider_id:uuid}")
     async def get_provider(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, provider_id: UUID
+        self, request: AppRequest, db_session: NamedDependency[AsyncSession], provider_id: FromPath[UUID]
     ) -> ProviderOut:
+        """One sign-in provider of this site, with the URLs to give its identity provider."""
         return provider_out(request, await get_provider(db_session, provider_id))
 
-    @post("/oidc", status_code=HTTP_201_CREATED)
+    @post("/oidc", status_code=HTTP_201_CREATED, description="Add an OpenID Connect sign-in provider to this site.")
     async def create_oidc(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: OidcProviderIn
+        self, request: AppRequest, db_session: NamedDependency[AsyncSession], data: JSONBody[OidcProviderIn]
     ) -> ProviderOut:
         await ensure_unique_name(db_session, data.name, None)
         provider = SsoProvider(tenant_id=tenant_id_of(request), kind=SsoKind.OIDC.value, name=data.name, config={})
@@ -161,9 +170,13 @@ class SsoProvidersController(Controller):
         await db_session.flush()
         return provider_out(request, provider)
 
-    @put("/{provider_id:uuid}/oidc")
+    @put("/{provider_id:uuid}/oidc", description="Replace an OpenID Connect provider's settings.")
     async def replace_oidc(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, provider_id: UUID, data: OidcProviderIn
+        self,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        provider_id: FromPath[UUID],
+        data: JSONBody[OidcProviderIn],
     ) -> ProviderOut:
         provider = await get_provider(db_session, provider_id, SsoKind.OIDC.value)
         await ensure_unique_name(db_session, data.name, provider.id)
@@ -171,8 +184,10 @@ class SsoProvidersController(Controller):
         await db_session.flush()
         return provider_out(request, provider)
 
-    @delete("/{provider_id:uuid}", status_code=HTTP_200_OK)
-    async def delete_provider(self, db_session: AsyncSession, provider_id: UUID) -> dict[str, str]:
+    @delete("/{provider_id:uuid}", status_code=HTTP_200_OK, description="Remove a sign-in provider.")
+    async def delete_provider(
+        self, db_session: NamedDependency[AsyncSession], provider_id: FromPath[UUID]
+    ) -> dict[str, str]:
         provider = await get_provider(db_session, provider_id)
         await db_session.delete(provider)
         return {"status": "deleted"}
@@ -185,7 +200,10 @@ class SsoDiscoveryController(Controller):
 
     @get("/")
     async def discover_method(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, email: str = Parameter(max_length=320)
+        self,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        email: Annotated[str, QueryParameter(max_length=320)],
     ) -> Discovery:
         """`password`, or `sso` with the provider whose e-mail domains include the address's domain."""
         provider = await provider_for_email(db_session, email)
@@ -200,7 +218,7 @@ class SsoDiscoveryController(Controller):
         )
 
 
-def oidc_flow(request: Request[Any, Any, Any], provider: SsoProvider) -> OidcSignIn:
+def oidc_flow(request: AppRequest, provider: SsoProvider) -> OidcSignIn:
     settings = request.app.state.settings
     return OidcSignIn(
         provider,
@@ -229,10 +247,10 @@ class SsoFlowController(Controller):
     @get("/sso/{provider_id:uuid}/login")
     async def start(
         self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        provider_id: UUID,
-        next_path: str | None = Parameter(query="next", default=None, max_length=2048),
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        provider_id: FromPath[UUID],
+        next_path: Annotated[str | None, QueryParameter(name="next", max_length=2048)] = None,
     ) -> Redirect:
         """SP-initiated sign-in: off to the tenant's identity provider."""
         provider = enabled(await get_provider(db_session, provider_id))
@@ -248,12 +266,12 @@ class SsoFlowController(Controller):
     @get(["/oidc/callback", "/oidc/{provider_id:uuid}/callback"])
     async def oidc_callback(
         self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        code: str | None = Parameter(default=None, max_length=4096),
-        oidc_state: str | None = Parameter(query="state", default=None, max_length=200),
-        error: str | None = Parameter(default=None, max_length=200),
-        error_description: str | None = Parameter(default=None, max_length=2000),
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        code: Annotated[str | None, QueryParameter(max_length=4096)] = None,
+        oidc_state: Annotated[str | None, QueryParameter(name="state", max_length=200)] = None,
+        error: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        error_description: Annotated[str | None, QueryParameter(max_length=2000)] = None,
     ) -> Redirect:
         """The OpenID provider sends the browser back here, with a code or with an error."""
         settings = request.app.state.settings

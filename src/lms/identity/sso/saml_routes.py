@@ -6,9 +6,10 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, Response, get, post, put
+from litestar import Controller, Response, get, post, put
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromPath, JSONBody
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_201_CREATED
 from onelogin.saml2.errors import OneLogin_Saml2_Error
@@ -50,15 +51,16 @@ from lms.identity.sso.saml import (
 from lms.identity.sso.schemas import ProviderOut, SamlProviderIn
 from lms.identity.sso.services import linked_user, provision_user, subject_of
 from lms.lib.errors import ValidationFailed
+from lms.lib.params import AppRequest
 
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
-def service_provider(request: Request[Any, Any, Any], provider: SsoProvider) -> SamlServiceProvider:
+def service_provider(request: AppRequest, provider: SsoProvider) -> SamlServiceProvider:
     return SamlServiceProvider(provider, site(request), request.app.state.settings.secret_key)
 
 
-async def apply_saml(request: Request[Any, Any, Any], provider: SsoProvider, data: SamlProviderIn) -> None:
+async def apply_saml(request: AppRequest, provider: SsoProvider, data: SamlProviderIn) -> None:
     settings = request.app.state.settings
     if (data.metadata_xml is None) == (data.metadata_url is None):
         raise ValidationFailed("give exactly one of metadata_xml and metadata_url", field="metadata_xml")
@@ -90,9 +92,9 @@ class SamlProvidersController(Controller):
     guards = [requires_role(Role.TENANT_ADMIN)]
     tags = ["identity"]
 
-    @post("/saml", status_code=HTTP_201_CREATED)
+    @post("/saml", status_code=HTTP_201_CREATED, description="Add a SAML sign-in provider to this site.")
     async def create_saml(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: SamlProviderIn
+        self, request: AppRequest, db_session: NamedDependency[AsyncSession], data: JSONBody[SamlProviderIn]
     ) -> ProviderOut:
         await ensure_unique_name(db_session, data.name, None)
         provider = SsoProvider(tenant_id=tenant_id_of(request), kind=SsoKind.SAML.value, name=data.name, config={})
@@ -101,9 +103,13 @@ class SamlProvidersController(Controller):
         await db_session.flush()
         return provider_out(request, provider)
 
-    @put("/{provider_id:uuid}/saml")
+    @put("/{provider_id:uuid}/saml", description="Replace a SAML provider's settings.")
     async def replace_saml(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, provider_id: UUID, data: SamlProviderIn
+        self,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        provider_id: FromPath[UUID],
+        data: JSONBody[SamlProviderIn],
     ) -> ProviderOut:
         provider = await get_provider(db_session, provider_id, SsoKind.SAML.value)
         await ensure_unique_name(db_session, data.name, provider.id)
@@ -121,13 +127,19 @@ class SamlController(Controller):
     exception_handlers = SSO_EXCEPTION_HANDLERS
 
     @get("/metadata", media_type="application/samlmetadata+xml")
-    async def metadata(self, request: Request[Any, Any, Any], db_session: AsyncSession, provider_id: UUID) -> str:
+    async def metadata(
+        self, request: AppRequest, db_session: NamedDependency[AsyncSession], provider_id: FromPath[UUID]
+    ) -> str:
         provider = await get_provider(db_session, provider_id, SsoKind.SAML.value)
         return service_provider(request, provider).metadata()
 
     @post("/acs", status_code=303)
     async def acs(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, provider_id: UUID, data: FormData
+        self,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        provider_id: FromPath[UUID],
+        data: FormData,
     ) -> Redirect:
         """Assertion consumer: SP- and IdP-initiated sign-in. RelayState may only be a path on this site."""
         provider = await get_provider(db_session, provider_id, SsoKind.SAML.value)
@@ -158,7 +170,11 @@ class SamlController(Controller):
         status_code=303,
     )
     async def logout(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, provider_id: UUID, principal: Principal
+        self,
+        request: AppRequest,
+        db_session: NamedDependency[AsyncSession],
+        provider_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
     ) -> Redirect:
         """SP-initiated single logout: end the local session, then tell the IdP."""
         provider = await get_provider(db_session, provider_id, SsoKind.SAML.value)
@@ -176,7 +192,9 @@ class SamlController(Controller):
         return Redirect(str(url), cookies=cleared_cookies(), status_code=303)
 
     @get("/sls", status_code=303)
-    async def sls(self, request: Request[Any, Any, Any], db_session: AsyncSession, provider_id: UUID) -> Response[Any]:
+    async def sls(
+        self, request: AppRequest, db_session: NamedDependency[AsyncSession], provider_id: FromPath[UUID]
+    ) -> Response[Any]:
         """Single logout service: the IdP's LogoutResponse, or its LogoutRequest (IdP-initiated).
 
         The message must be signed by the provider's IdP, name it as Issuer and this URL as Destination;

@@ -1,0 +1,140 @@
+"""Branded error pages for browsers; API clients keep the JSON envelope.
+
+One content negotiation decides: a request outside `/api/` whose `Accept` names `text/html` (before
+any JSON) gets a page. A signed-out visitor who asks for a protected page is sent to sign in and brought back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Litestar, MediaType, Request, Response
+from litestar.enums import ScopeType
+from litestar.response import Redirect
+from litestar.types import Scope
+
+from lms.tenancy.models import TenantStatus
+from lms.tenancy.resolver import ResolvedTenant
+from lms.web import i18n
+from lms.web.branding import brand_for
+from lms.web.layout import navigation
+
+ERROR_TEMPLATE = "errors/error.html"
+
+
+def wants_html(path: str, accept: str) -> bool:
+    """Browsers name `text/html` in `Accept`; `/api/` and every other client get the JSON envelope."""
+    if path.startswith("/api/"):
+        return False
+    accept = accept.lower()
+    html_at = accept.find("text/html")
+    if html_at == -1:
+        return False
+    json_at = accept.find("application/json")
+    return json_at == -1 or html_at < json_at
+
+
+def explanation(status: int, code: str) -> tuple[str, str]:
+    """Title and what to do, in the page's language. Internal codes stay in the JSON."""
+    _ = i18n.gettext
+    if code == "tenant_suspended":
+        return _("This site is suspended"), _(
+            "This learning site is not available at the moment. Contact your administrator."
+        )
+    if status == 404 and code == "no_site":
+        return _("No learning site here"), _("No learning site is configured for this address. Check the link.")
+    texts = {
+        401: (_("Please sign in"), _("You need to sign in to see this page.")),
+        403: (
+            _("You do not have access"),
+            _("Your account cannot open this page. Ask your administrator if you need access."),
+        ),
+        404: (_("Page not found"), _("We could not find this page. Check the address, or go back to the home page.")),
+        405: (_("This action is not available"), _("Go back and try again.")),
+        409: (_("That did not work"), _("Something changed in the meantime. Go back, reload and try again.")),
+        413: (_("That file is too large"), _("Choose a smaller file and try again.")),
+        429: (_("Too many attempts"), _("Please wait a minute before you try again.")),
+    }
+    if status in texts:
+        return texts[status]
+    if status >= 500:
+        return _("Something went wrong on our side"), _(
+            "Please try again in a moment. If it keeps happening, contact support with the reference below."
+        )
+    return _("That did not work"), _("Go back, check what you entered and try again.")
+
+
+def render_error_html(
+    app: Litestar,
+    status: int,
+    code: str,
+    tenant: ResolvedTenant | None,
+    accept_language: str,
+    request_id: str = "",
+    viewer: Any = None,
+) -> str:
+    """The error page as HTML; also used by the tenant middleware, which answers before routing."""
+    tenant_locale = tenant.branding.get("default_locale") if tenant is not None else None
+    locale = i18n.choose_locale(getattr(viewer, "locale", None), accept_language, tenant_locale)
+    with i18n.using_locale(locale):
+        title, advice = explanation(status, code)
+        template = app.template_engine.get_template(ERROR_TEMPLATE)  # type: ignore[union-attr]
+        return str(
+            template.render(
+                brand=brand_for(tenant),
+                tenant=tenant,
+                viewer=viewer,
+                nav=navigation(viewer),
+                current_path="",
+                locale=locale,
+                text_direction=i18n.text_direction(locale),
+                status=status,
+                title=title,
+                advice=advice,
+                request_id=request_id,
+                show_home=tenant is not None and code != "tenant_suspended",
+            )
+        )
+
+
+async def brand_unrouted_errors(_: Exception, scope: Scope) -> None:
+    """An address that matches no route never passes the tenant middleware: look the host's tenant
+    up here (an `after_exception` hook runs before the handlers) so its error page is branded too."""
+    if scope["type"] != ScopeType.HTTP:
+        return
+    state = scope.setdefault("state", {})
+    if "tenant" in state:
+        return
+    host = next((value.decode("latin-1") for key, value in scope["headers"] if key == b"host"), "")
+    tenant = await scope["litestar_app"].state.tenant_resolver.resolve(host) if host else None
+    if tenant is not None and tenant.status is TenantStatus.ACTIVE:
+        state["tenant"] = tenant
+
+
+def sign_in_redirect(request: Request[Any, Any, Any]) -> Redirect:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return Redirect(f"/sign-in?next={quote(target, safe='/')}", status_code=303)
+
+
+def error_page(request: Request[Any, Any, Any], status: int, body: dict[str, Any]) -> Response[Any] | None:
+    """The browser's answer to an error, or None when the client wants JSON."""
+    if not wants_html(request.url.path, request.headers.get("accept", "")):
+        return None
+    code = str(body.get("error", {}).get("code", ""))
+    if status == 401 and request.method in ("GET", "HEAD"):
+        return sign_in_redirect(request)
+    state = request.scope.get("state", {})
+    html = render_error_html(
+        request.app,
+        status,
+        code,
+        state.get("tenant"),
+        request.headers.get("accept-language", ""),
+        state.get("request_id", ""),
+        state.get("viewer"),
+    )
+    headers = {"Cache-Control": "no-store"}
+    if status == 429:
+        headers["Retry-After"] = "60"
+    return Response(html, status_code=status, media_type=MediaType.HTML, headers=headers)
