@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import resource
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -90,6 +92,8 @@ class Results:
     upload: Group = field(default_factory=Group)
     browse: Group = field(default_factory=Group)
     heartbeat_events: int = 0
+    # How late this generator's own event loop woke up (a starved generator inflates every latency).
+    loop_lag: list[float] = field(default_factory=list)
 
 
 def start_services(
@@ -210,6 +214,13 @@ async def browser(client: httpx.AsyncClient, world: World, token: dict[str, str]
         await asyncio.sleep(1.0)
 
 
+async def watch_loop(r: Results, stop: float) -> None:
+    while time.monotonic() < stop:
+        asked = time.perf_counter()
+        await asyncio.sleep(0.1)
+        r.loop_lag.append(time.perf_counter() - asked - 0.1)
+
+
 async def run(
     base_url: str, world: World, assignment_id: str, args: argparse.Namespace, api_pid: int
 ) -> tuple[Results, float, float]:
@@ -221,14 +232,30 @@ async def run(
     uploaders = learners[args.quiz_takers : args.quiz_takers + args.uploaders]
     browsers = learners[-args.browsers :]
     payload = b"%PDF-1.4\n" + os.urandom(FILE_BYTES - 9)
-    limits = httpx.Limits(max_connections=1_500, max_keepalive_connections=1_500, keepalive_expiry=60)
-    async with httpx.AsyncClient(base_url=base_url, headers={"host": world.host}, timeout=60, limits=limits) as client:
+    # One small client per simulated user, as each browser tab has its own connections. One client
+    # shared by all users (1,500 pooled connections) spends the generator's CPU scanning its pool on
+    # every request and response (httpcore is O(connections) there), which starved this event loop:
+    # the API sat idle while the latencies measured here grew to minutes.
+    tls = ssl.create_default_context()  # built once: each client would otherwise load the CA bundle
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def client() -> httpx.AsyncClient:
+            limits = httpx.Limits(max_connections=2, max_keepalive_connections=2, keepalive_expiry=60)
+            new = httpx.AsyncClient(
+                base_url=base_url, headers={"host": world.host}, timeout=60, limits=limits, verify=tls
+            )
+            return await stack.enter_async_context(new)
+
+        users = len(viewers) + len(takers) + len(uploaders) + len(browsers)
+        clients = iter([await client() for _ in range(users)])
         cpu_api, cpu_self, wall = process_tree_cpu_seconds(api_pid), _self_cpu(), time.monotonic()
         stop = wall + args.seconds
-        tasks = [viewer(client, world, t, r, stop) for t in viewers]
-        tasks += [quiz_taker(client, world, t, r, wall + 0.6 * args.seconds, rng) for t in takers]
-        tasks += [uploader(client, assignment_id, t, r, wall + 0.3 * args.seconds, payload) for t in uploaders]
-        tasks += [browser(client, world, t, r, stop) for t in browsers]
+        tasks = [viewer(next(clients), world, t, r, stop) for t in viewers]
+        tasks += [quiz_taker(next(clients), world, t, r, wall + 0.6 * args.seconds, rng) for t in takers]
+        at = wall + 0.3 * args.seconds
+        tasks += [uploader(next(clients), assignment_id, t, r, at, payload) for t in uploaders]
+        tasks += [browser(next(clients), world, t, r, stop) for t in browsers]
+        tasks.append(watch_loop(r, stop))
         await asyncio.gather(*tasks)
         elapsed = time.monotonic() - wall
         api_share = (process_tree_cpu_seconds(api_pid) - cpu_api) / elapsed
@@ -308,6 +335,8 @@ def report(r: Results, args: argparse.Namespace, api_share: float, self_share: f
         for error in sorted(set(g.errors))[:3]:
             print(f"      e.g. {error}")
     print(f"  CPU: API {api_share:.2f} cores, this generator {self_share:.2f} cores (of 2, same machine)")
+    lag = [percentile(r.loop_lag, q) * 1000 for q in (50, 99)]
+    print(f"  generator event-loop lag: p50 {lag[0]:.0f} ms, p99 {lag[1]:.0f} ms (added to every latency above)")
     for line in checks:
         print(line)
         passed &= "MISMATCH" not in line

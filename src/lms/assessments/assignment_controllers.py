@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from uuid import UUID
 
+import anyio
 from litestar import Controller, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
@@ -136,8 +138,9 @@ class AssignmentController(Controller):
         for index, item in enumerate(form.getall("files") if "files" in form else []):
             if not isinstance(item, UploadFile):
                 raise ValidationFailed("expected a file upload", field=f"files[{index}]")
-            data = await item.read()
-            uploads.append(Upload(item.filename or "file", item.content_type or "application/octet-stream", data))
+            # The parsed part is already in a temporary file; it is stored from there, in a thread.
+            of_file = functools.partial(Upload.of_file, item.filename or "file", item.content_type, item.file)
+            uploads.append(await anyio.to_thread.run_sync(of_file))
         if text is not None and not isinstance(text, str):
             raise ValidationFailed("text must be a form field, not a file", field="text")
         if url is not None and not isinstance(url, str):

@@ -7,9 +7,11 @@ may be submitted again as a new version. Every transition notifies the learner t
 from __future__ import annotations
 
 import contextlib
+import io
+import os
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 from uuid import UUID, uuid4
 
 import msgspec
@@ -34,13 +36,32 @@ from lms.lib.pagination import count_and_fetch
 # Executable formats refused whatever their name says.
 _EXECUTABLE_MAGIC = (b"MZ", b"\x7fELF", b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe", b"#!")
 MAX_FILES = 10
+_HEAD_BYTES = 16
 
 
 @dataclass(frozen=True)
 class Upload:
+    """One uploaded file, read from `file` (at its start) only when it is stored, in a thread: a large
+    upload is never copied into memory whole and never read on the event loop."""
+
     filename: str
     content_type: str
-    data: bytes
+    size: int
+    head: bytes  # the first bytes, for the executable check
+    file: IO[bytes]
+
+    @classmethod
+    def of_bytes(cls, filename: str, content_type: str, data: bytes) -> Upload:
+        return cls(filename, content_type, len(data), data[:_HEAD_BYTES], io.BytesIO(data))
+
+    @classmethod
+    def of_file(cls, filename: str, content_type: str, file: IO[bytes]) -> Upload:
+        """Blocking (seeks and reads a few bytes of a file that may be on disk): run it in a thread."""
+        size = file.seek(0, os.SEEK_END)
+        file.seek(0)
+        head = file.read(_HEAD_BYTES)
+        file.seek(0)
+        return cls(filename, content_type, size, head, file)
 
 
 def max_points(rubric: list[dict[str, Any]]) -> float:
@@ -209,10 +230,8 @@ class AssignmentService:
             for upload in uploads:
                 name = safe_filename(upload.filename)
                 key = submission_key(self.principal.tenant_id, assignment_id, staging_id, name)
-                await self.store.put(key, upload.data, upload.content_type)
-                files.append(
-                    {"key": key, "filename": name, "size": len(upload.data), "content_type": upload.content_type}
-                )
+                await self.store.put(key, upload.file, upload.content_type)
+                files.append({"key": key, "filename": name, "size": upload.size, "content_type": upload.content_type})
         except BaseException:
             await self._delete_files(files)
             raise
@@ -298,9 +317,9 @@ class AssignmentService:
             raise ValidationFailed(f"at most {MAX_FILES} files per submission", field="files")
         for index, upload in enumerate(uploads):
             field = f"files[{index}]"
-            if len(upload.data) > a.max_file_bytes:
+            if upload.size > a.max_file_bytes:
                 raise TooLarge(
-                    f"{upload.filename!r} is {len(upload.data)} bytes; the limit is {a.max_file_bytes}", field=field
+                    f"{upload.filename!r} is {upload.size} bytes; the limit is {a.max_file_bytes}", field=field
                 )
             extension = upload.filename.rsplit(".", 1)[-1].lower() if "." in upload.filename else ""
             if extension not in a.allowed_extensions:
@@ -310,7 +329,7 @@ class AssignmentService:
                     f"(allowed: {allowed})",
                     field=field,
                 )
-            if upload.data.startswith(_EXECUTABLE_MAGIC):
+            if upload.head.startswith(_EXECUTABLE_MAGIC):
                 raise ValidationFailed(f"{upload.filename!r} is an executable program", field=field)
 
     async def _has_reviews(self, submission_id: UUID) -> bool:

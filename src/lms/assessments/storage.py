@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Protocol
+from typing import IO, Protocol
 from uuid import UUID
 
 import anyio
@@ -19,7 +19,7 @@ from lms.lib.storage import Storage, storage_for
 
 
 class ObjectStore(Protocol):
-    async def put(self, key: str, data: bytes, content_type: str) -> None: ...
+    async def put(self, key: str, file: IO[bytes], content_type: str) -> None: ...
 
     async def get(self, key: str) -> bytes: ...
 
@@ -32,8 +32,9 @@ class SharedObjectStore:
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
 
-    async def put(self, key: str, data: bytes, content_type: str) -> None:
-        await anyio.to_thread.run_sync(functools.partial(self.storage.put_bytes, key, data, content_type))
+    async def put(self, key: str, file: IO[bytes], content_type: str) -> None:
+        """Copies `file` from where it stands, in pieces, in a worker thread."""
+        await anyio.to_thread.run_sync(functools.partial(self.storage.put_stream, key, file, content_type))
 
     async def get(self, key: str) -> bytes:
         return await anyio.to_thread.run_sync(self.storage.get_bytes, key)

@@ -18,6 +18,7 @@ from uuid import UUID
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 from sqlalchemy.util import await_only
@@ -105,3 +106,22 @@ async def tenant_session(
         except BaseException:
             await session.rollback()
             raise
+
+
+async def fetch_row(session: AsyncSession, sql: str, *args: Any) -> Any | None:
+    """One row of a hot read (`sql` with `$1`-style parameters) sent straight to asyncpg on the session's
+    connection, prepared once per connection by asyncpg's statement cache: no SQLAlchemy compile-cache
+    lookup, cursor or result wrapping. The connection comes from the session as any query's does, so the
+    transaction is begun and tenant-bound by the same `after_begin` hook (RLS applies unchanged) and is
+    ended with the session. Errors are raised as SQLAlchemy raises them."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    try:
+        return await raw.driver_connection.fetchrow(sql, *args)  # type: ignore[union-attr]
+    except Exception as error:
+        try:
+            raw.dbapi_connection._handle_exception(error)  # type: ignore[union-attr]  # -> the DBAPI error
+        except Exception as dbapi_error:
+            base = connection.dialect.loaded_dbapi.Error
+            raise DBAPIError.instance(sql, list(args), dbapi_error, base) from error
+        raise

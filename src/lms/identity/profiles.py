@@ -8,32 +8,40 @@ which is shorter than an access token's life, so it does not widen what a token 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import Row, bindparam, event, select
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from lms.identity.models import User
+from lms.db.binding import fetch_row
+from lms.identity.models import User, UserStatus
 
 _MAX_ENTRIES = 50_000
 _profiles: dict[tuple[UUID, UUID], tuple[float, Any]] = {}
 
 
-_PROFILE = User.__table__.c
-# Built once: its compiled form and cache key are reused by every request (and its prepared statement by
-# every pooled connection).
-_READ_PROFILE = select(
-    _PROFILE.id, _PROFILE.tenant_id, _PROFILE.email, _PROFILE.display_name, _PROFILE.roles, _PROFILE.status
-).where(_PROFILE.id == bindparam("user_id"))
+# A hot read (every page load): sent to asyncpg directly, see fetch_row.
+_READ_PROFILE = "SELECT id, tenant_id, email, display_name, roles, status FROM users WHERE id = $1"
 
 
-async def read_profile(session: AsyncSession, user_id: UUID) -> Row[Any, Any, Any, Any, Any, Any] | None:
-    """The columns of a user's own profile (id, tenant_id, email, display_name, roles, status), read on
-    the session's connection as a plain row: no ORM object, identity map or flush bookkeeping."""
-    connection = await session.connection()
-    return (await connection.execute(_READ_PROFILE, {"user_id": user_id})).first()
+class Profile(NamedTuple):
+    id: UUID
+    tenant_id: UUID
+    email: str
+    display_name: str
+    roles: list[str]
+    status: UserStatus
+
+
+async def read_profile(session: AsyncSession, user_id: UUID) -> Profile | None:
+    """A user's own profile as a plain row, under the session's tenant binding: no ORM object, identity
+    map or flush bookkeeping."""
+    row = await fetch_row(session, _READ_PROFILE, user_id)
+    if row is None:
+        return None
+    return Profile(row[0], row[1], row[2], row[3], row[4], UserStatus(row[5]))
 
 
 def cached_profile(tenant_id: UUID, user_id: UUID) -> Any | None:

@@ -14,11 +14,14 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import IO, Any, Protocol, runtime_checkable
 from urllib.parse import parse_qs, urlsplit
 
 from lms.config import Settings
 from lms.lib.faults import disk_full_as_error
+
+# put_stream copies in pieces of this size: few system calls, bounded memory.
+COPY_CHUNK_BYTES = 1024 * 1024
 
 
 class StorageError(Exception):
@@ -45,6 +48,7 @@ class Storage(Protocol):
 
     def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None: ...
     def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None: ...
+    def put_stream(self, key: str, stream: IO[bytes], content_type: str = "application/octet-stream") -> None: ...
     def get_bytes(self, key: str) -> bytes: ...
     def download(self, key: str, path: Path) -> None: ...
     def exists(self, key: str) -> bool: ...
@@ -89,6 +93,15 @@ class LocalStorage:
 
     def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
         self._write(key, lambda p: shutil.copyfile(path, p))
+
+    def put_stream(self, key: str, stream: IO[bytes], content_type: str = "application/octet-stream") -> None:
+        """Copy a readable file object chunk by chunk (a large upload is never held in memory whole)."""
+
+        def copy(target: Path) -> None:
+            with target.open("wb") as out:
+                shutil.copyfileobj(stream, out, COPY_CHUNK_BYTES)
+
+        self._write(key, copy)
 
     def get_bytes(self, key: str) -> bytes:
         try:
@@ -195,6 +208,9 @@ class S3Storage:
 
     def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
         self.client.upload_file(str(path), self.bucket, key, ExtraArgs={"ContentType": content_type})
+
+    def put_stream(self, key: str, stream: IO[bytes], content_type: str = "application/octet-stream") -> None:
+        self.client.upload_fileobj(stream, self.bucket, key, ExtraArgs={"ContentType": content_type})
 
     def get_bytes(self, key: str) -> bytes:
         try:
