@@ -4,9 +4,11 @@ scores once it is final, and the peer reviews the learner was given, each with i
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from uuid import UUID
 
+import anyio
 from litestar import Controller, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
@@ -86,7 +88,9 @@ class AssignmentPagesController(Controller):
         for item in form.getall("files", []):
             # A file input left empty still sends a part, with no name and no bytes.
             if isinstance(item, UploadFile) and (item.filename or ""):
-                uploads.append(Upload(item.filename or "file", item.content_type or "", await item.read()))
+                # Read from the parser's temporary file in a thread, as the JSON API does.
+                of_file = functools.partial(Upload.of_file, item.filename or "file", item.content_type or "", item.file)
+                uploads.append(await anyio.to_thread.run_sync(of_file))
         if not errors:
             service = AssignmentService(db_session, principal, submission_store(request.app.state.settings))
             try:
