@@ -16,12 +16,12 @@ from litestar.template import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
 from lms.api_description import ApiDescription, openapi_config
-from lms.assessments.assignment_controllers import (
+from lms.assessments.assignments.controllers import (
     AssignmentController,
     PeerReviewController,
     SubmissionController,
 )
-from lms.assessments.controllers import AttemptController, QuestionBankController, QuizController
+from lms.assessments.quizzes.controllers import AttemptController, QuestionBankController, QuizController
 from lms.catalog.controllers import (
     CatalogueSearchController,
     CourseController,

@@ -46,13 +46,15 @@ def test_the_code_keeps_every_contract() -> None:
     [
         ("lms.media.controllers", "lms.catalog.controllers", False),
         ("lms.certificates.services", "lms.learning.models", False),
-        ("lms.assessments.attempts", "lms.learning.progress", False),  # another domain's internals
+        ("lms.assessments.quizzes.services.attempts", "lms.learning.progress", False),  # another domain's internals
         ("lms.catalog.services.versions", "lms.identity.pages", False),
         ("lms.identity.sso.saml", "lms.tenancy.middleware", False),  # sub-domains are held too
         ("lms.certificates.services", "lms.learning.queries", True),
         ("lms.media.learning_link", "lms.catalog.services", True),
-        ("lms.assessments.access", "lms.catalog.schemas", True),
+        ("lms.assessments.guards", "lms.catalog.schemas", True),
         ("lms.learning.views", "lms.learning.models", True),  # a domain's own modules
+        ("lms.media.services", "lms.assessments.quizzes.services.attempts", True),  # a sub-domain's services
+        ("lms.media.services", "lms.assessments.assignments.controllers", False),  # a sub-domain's internals
     ],
 )
 def test_a_domain_imports_only_public_modules_of_another(

@@ -12,7 +12,7 @@ from lms.assessments.models import PeerReview
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from tests.conftest import Login, MakeTenant, MakeUser
-from tests.integration.assessments.test_assignments import ALL_TOP, build_assignment, student_of
+from tests.integration.assessments.assignments.test_assignments import ALL_TOP, build_assignment, student_of
 from tests.integration.catalog.helpers import Client
 
 LEVELS = {  # total points per reviewer choice

@@ -17,11 +17,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.assessments.access import is_staff, require_enrolled, staff_course, staff_lesson
-from lms.assessments.assignment_schemas import AssignmentIn, AssignmentOut, CriterionScore
+from lms.assessments.assignments.schemas import AssignmentIn, AssignmentOut, CriterionScore
+from lms.assessments.assignments.services.storage import ObjectStore, safe_filename, submission_key
+from lms.assessments.guards import is_staff, require_enrolled, staff_course, staff_lesson
 from lms.assessments.models import Assignment, PeerReview, Submission, SubmissionStatus, SubmissionVersion
-from lms.assessments.notifications import notify
-from lms.assessments.storage import ObjectStore, safe_filename, submission_key
+from lms.assessments.services import notify
 from lms.catalog.schemas import LessonType
 from lms.db.binding import release_connection
 from lms.identity.principal import Principal

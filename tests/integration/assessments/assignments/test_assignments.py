@@ -241,7 +241,7 @@ async def test_assignments_of_another_tenant_are_out_of_reach(
 async def test_notifications_are_dispatched_once_as_e_mails(
     client: Client, db: Database, make_tenant: MakeTenant, make_user: MakeUser, login: Login
 ) -> None:
-    from lms.assessments.notifications import dispatch
+    from lms.assessments.services import dispatch
     from lms.lib.mail import EmailMessage
 
     tenant = await make_tenant()

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lms.assessments.graders import (
+from lms.assessments.quizzes.services.graders import (
     AnswerError,
     QuestionError,
     answer_key,

@@ -10,10 +10,9 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.assessments.access import is_staff, require_enrolled, staff_course, staff_lesson
-from lms.assessments.graders import QuestionError, parse_question
+from lms.assessments.guards import is_staff, require_enrolled, staff_course, staff_lesson
 from lms.assessments.models import AttemptStatus, Question, QuestionBank, Quiz, QuizAttempt
-from lms.assessments.schemas import (
+from lms.assessments.quizzes.schemas import (
     BankIn,
     BankOut,
     ItemAnalysisOut,
@@ -23,6 +22,7 @@ from lms.assessments.schemas import (
     QuizIn,
     QuizOut,
 )
+from lms.assessments.quizzes.services.graders import QuestionError, parse_question
 from lms.catalog.schemas import LessonType
 from lms.identity.principal import Principal
 from lms.lib.errors import Conflict, ValidationFailed

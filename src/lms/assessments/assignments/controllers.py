@@ -13,7 +13,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.assessments.assignment_schemas import (
+from lms.assessments.assignments.schemas import (
     AssignmentIn,
     AssignmentOut,
     FileOut,
@@ -26,10 +26,10 @@ from lms.assessments.assignment_schemas import (
     SubmissionSummary,
     VersionOut,
 )
-from lms.assessments.assignments import AssignmentService, Upload, assignment_out
+from lms.assessments.assignments.services.assignments import AssignmentService, Upload, assignment_out
+from lms.assessments.assignments.services.peer_reviews import PeerReviewService
+from lms.assessments.assignments.services.storage import submission_store
 from lms.assessments.models import Assignment, PeerReview, Submission, SubmissionStatus, SubmissionVersion
-from lms.assessments.peer_reviews import PeerReviewService
-from lms.assessments.storage import submission_store
 from lms.catalog.guards import requires_author
 from lms.config import Settings
 from lms.identity.principal import Principal, requires_user

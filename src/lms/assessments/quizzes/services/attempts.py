@@ -15,8 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.assessments.access import is_staff, require_enrolled
-from lms.assessments.graders import (
+from lms.assessments.guards import is_staff, require_enrolled
+from lms.assessments.models import AttemptStatus, Question, Quiz, QuizAttempt, ReviewPolicy
+from lms.assessments.quizzes.schemas import AttemptOut, AttemptQuestion, AttemptSummary, QuestionFeedback
+from lms.assessments.quizzes.services.graders import (
     AnswerError,
     answer_key,
     grade,
@@ -26,9 +28,7 @@ from lms.assessments.graders import (
     shuffle_targets,
     validate_answer,
 )
-from lms.assessments.models import AttemptStatus, Question, Quiz, QuizAttempt, ReviewPolicy
-from lms.assessments.schemas import AttemptOut, AttemptQuestion, AttemptSummary, QuestionFeedback
-from lms.assessments.shuffle import attempt_seed, fisher_yates, sub_seed
+from lms.assessments.quizzes.services.shuffle import attempt_seed, fisher_yates, sub_seed
 from lms.identity.principal import Principal
 from lms.learning.services import record_assessment_result
 from lms.lib import clock

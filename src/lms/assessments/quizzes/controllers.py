@@ -11,9 +11,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.assessments.attempts import AttemptService, attempt_summary
-from lms.assessments.quizzes import QuizAuthoring, question_out, quiz_out
-from lms.assessments.schemas import (
+from lms.assessments.quizzes.schemas import (
     AnswersIn,
     AttemptOut,
     AttemptSummary,
@@ -26,6 +24,8 @@ from lms.assessments.schemas import (
     QuizOut,
     SubmitIn,
 )
+from lms.assessments.quizzes.services.attempts import AttemptService, attempt_summary
+from lms.assessments.quizzes.services.authoring import QuizAuthoring, question_out, quiz_out
 from lms.catalog.guards import requires_author
 from lms.identity.principal import Principal, requires_user
 from lms.lib.pagination import Page, PageParams

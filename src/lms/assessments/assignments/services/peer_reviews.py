@@ -15,12 +15,12 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.assessments.access import enrolled_users
-from lms.assessments.assignment_schemas import CriterionScore, ReassignOut
-from lms.assessments.assignments import AssignmentService, score_rubric
+from lms.assessments.assignments.schemas import CriterionScore, ReassignOut
+from lms.assessments.assignments.services.assignments import AssignmentService, score_rubric
+from lms.assessments.assignments.services.peer import assign_reviewers, plan_replacements
+from lms.assessments.guards import enrolled_users
 from lms.assessments.models import Assignment, PeerReview, ReviewStatus, Submission, SubmissionStatus
-from lms.assessments.notifications import REASSIGN_TASK, notify
-from lms.assessments.peer import assign_reviewers, plan_replacements
+from lms.assessments.services import REASSIGN_TASK, notify
 from lms.lib import clock
 from lms.lib.errors import Conflict, NotFound
 from lms.lib.jobs import enqueue_after_commit
