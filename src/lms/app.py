@@ -27,8 +27,8 @@ from lms.catalog.controllers import (
     CourseController,
     ProgramController,
     SharedCatalogueController,
+    SharedCatalogueOperatorController,
 )
-from lms.catalog.operator_controllers import SharedCatalogueOperatorController
 from lms.catalog.pages import CataloguePagesController
 from lms.certificates.controllers import CertificateAdminController, MyCertificatesController, VerificationController
 from lms.certificates.pages import CertificatePagesController
@@ -43,15 +43,15 @@ from lms.identity.pages import SignInPagesController, SignOutController
 from lms.identity.revocation import RevokedTokens
 from lms.identity.scim.controllers import ScimController, ScimTokensController
 from lms.identity.sso.controllers import SsoDiscoveryController, SsoFlowController, SsoProvidersController
-from lms.identity.sso.saml_routes import SamlController, SamlProvidersController
+from lms.identity.sso.saml.controllers import SamlController, SamlProvidersController
 from lms.learning.controllers import (
     CourseVersionMigrationController,
+    DeadLetterOperatorController,
     EnrollmentController,
     LearnerController,
     ProgressController,
 )
 from lms.learning.dead_letters import keep_dead_letter_gauge_fresh
-from lms.learning.operator_controllers import DeadLetterOperatorController
 from lms.learning.pages import LessonPagesController, MyLearningPagesController
 from lms.lib.admission import Admission, InFlightLimit
 from lms.lib.edge import edge_middleware
@@ -59,7 +59,8 @@ from lms.lib.errors import EXCEPTION_HANDLERS
 from lms.lib.jobs import build_celery, set_job_sender
 from lms.lib.redis_clients import blocking_redis
 from lms.lib.telemetry import configure_logging, prometheus_config, request_context_middleware
-from lms.media.controllers import MediaStaffController, PlaybackController, PlayerPagesController, StreamController
+from lms.media.controllers import MediaStaffController, PlaybackController, StreamController
+from lms.media.pages import PlayerPagesController
 from lms.providers import APP_DEPENDENCIES
 from lms.tenancy.controllers import OperatorController
 from lms.tenancy.middleware import TenantMiddleware

@@ -30,7 +30,7 @@ from lms.identity.signin import (
     reset_password,
     sso_required,
 )
-from lms.identity.sso.provisioning import provider_for_email, safe_next_path
+from lms.identity.sso.services.provisioning import provider_for_email, safe_next_path
 from lms.lib.errors import DomainError, RateLimited
 from lms.lib.params import AppRequest
 from lms.web.forms import FormData, FormErrors, expired_form_message, service_message

@@ -10,7 +10,6 @@ from litestar import Controller, MediaType, Response, delete, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, PathParameter, QueryParameter, RawBody
-from litestar.response import Template
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,12 +23,9 @@ from lms.identity.principal import (
 )
 from lms.identity.schemas import Role
 from lms.lib.errors import Conflict, Forbidden, NotFound
-from lms.lib.lookup import get_or_404
 from lms.lib.pagination import Page, PageParams
-from lms.lib.params import AppRequest, PartNumber
+from lms.lib.params import PartNumber
 from lms.lib.storage import ObjectMissing, Storage, media_prefix, storage_for
-from lms.media import learning_link
-from lms.media.access import is_media_staff, may_watch
 from lms.media.delivery import (
     PLAYLIST_CACHE,
     SEGMENT_CACHE,
@@ -38,6 +34,7 @@ from lms.media.delivery import (
     caption_playlist,
     master_playlist,
 )
+from lms.media.guards import may_watch
 from lms.media.models import AssetStatus, MediaAsset, MediaRendition, MediaUpload
 from lms.media.pipeline import content_type_for
 from lms.media.schemas import (
@@ -55,7 +52,6 @@ from lms.media.schemas import (
 )
 from lms.media.services import AssetService, PlaybackEventService, UploadService
 from lms.tenancy.schemas import ResolvedTenant
-from lms.web.controllers import page
 
 LANGUAGE = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 
@@ -375,35 +371,3 @@ class StreamController(Controller):
         mutable = relative.endswith((".m3u8", ".vtt"))
         cache = PLAYLIST_CACHE if mutable else SEGMENT_CACHE
         return Response(body, media_type=content_type_for(relative), headers={"Cache-Control": cache})
-
-
-class PlayerPagesController(Controller):
-    """The learner-facing player page (hls.js served from this site)."""
-
-    include_in_schema = False
-    guards = [requires_user]
-
-    @get("/media/{asset_id:uuid}/watch")
-    async def watch(
-        self,
-        request: AppRequest,
-        db_session: NamedDependency[AsyncSession],
-        principal: NamedDependency[Principal],
-        asset_id: FromPath[UUID],
-        lesson_id: Annotated[UUID | None, QueryParameter(name="lesson")] = None,
-    ) -> Template:
-        """The player; with `?lesson=<id>` it reports progress and resumes through the learning API."""
-        asset = await get_or_404(db_session, MediaAsset, asset_id, "no such video")
-        if not await may_watch(db_session, principal, asset_id):
-            raise Forbidden("only enrolled learners and the course's staff can watch this video")
-        lesson = await learning_link.lesson_showing(db_session, lesson_id, asset_id) if lesson_id else None
-        if lesson_id and lesson is None:
-            raise NotFound("this lesson does not show this video", field="lesson")
-        return page(
-            request,
-            "media/player.html",
-            asset=asset,
-            is_staff=is_media_staff(principal),
-            lesson_id=lesson.id if lesson else None,
-            course_id=lesson.course_id if lesson else None,
-        )

@@ -20,10 +20,13 @@ from lms.identity.models import Role, SsoKind, SsoProvider
 from lms.identity.principal import allows_anonymous, requires_role
 from lms.identity.sessions import SessionIssuer, session_cookies
 from lms.identity.signin import sso_required
-from lms.identity.sso.fetch import FetchRefused
-from lms.identity.sso.oidc import OidcSignIn, discover, pending_sign_in
+from lms.identity.sso.oidc.services import OidcSignIn, discover, pending_sign_in
 from lms.identity.sso.pages import SSO_EXCEPTION_HANDLERS
-from lms.identity.sso.provisioning import (
+from lms.identity.sso.saml.services import REQUEST_SECONDS, SAML_REQUEST_COOKIE, SamlServiceProvider
+from lms.identity.sso.schemas import Discovery, OidcProviderIn, ProviderOut, RedirectUriOut
+from lms.identity.sso.services.accounts import provision_user
+from lms.identity.sso.services.fetch import FetchRefused
+from lms.identity.sso.services.provisioning import (
     SsoFailed,
     get_provider,
     map_attributes,
@@ -31,9 +34,6 @@ from lms.identity.sso.provisioning import (
     safe_next_path,
     secret_cipher,
 )
-from lms.identity.sso.saml import REQUEST_SECONDS, SAML_REQUEST_COOKIE, SamlServiceProvider
-from lms.identity.sso.schemas import Discovery, OidcProviderIn, ProviderOut, RedirectUriOut
-from lms.identity.sso.services import provision_user
 from lms.lib.errors import Conflict, ValidationFailed
 from lms.lib.pagination import Page, PageParams, paginate
 from lms.lib.params import AppRequest

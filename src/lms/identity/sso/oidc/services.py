@@ -24,8 +24,8 @@ import httpx
 import structlog
 
 from lms.identity.models import SsoProvider
-from lms.identity.sso.fetch import TIMEOUT_SECONDS, FetchRefused, call_json, fetch_document
-from lms.identity.sso.provisioning import SsoFailed, SsoProviderUnavailable, secret_cipher
+from lms.identity.sso.services.fetch import TIMEOUT_SECONDS, FetchRefused, call_json, fetch_document
+from lms.identity.sso.services.provisioning import SsoFailed, SsoProviderUnavailable, secret_cipher
 from lms.identity.tokens import InvalidToken, unverified_kid, verify_id_token
 
 STATE_SECONDS = 600

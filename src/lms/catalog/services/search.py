@@ -22,51 +22,12 @@ from cachetools import TTLCache
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.catalog.models import Difficulty
-from lms.catalog.schemas import PriceFilter, SortOrder
+from lms.catalog.schemas import SearchHit, SearchQuery, SearchResult
 
 _WORD = re.compile(r"[\w]+", re.UNICODE)
 # Title words per tenant, per process: read again at most once a minute.
 _title_words: TTLCache[UUID, frozenset[str]] = TTLCache(maxsize=10_000, ttl=60)
 CORRECTION_THRESHOLD = 0.3  # pg_trgm's default `similarity_threshold`
-
-
-class SearchQuery(msgspec.Struct, frozen=True):
-    q: str | None = None
-    category: str | None = None
-    difficulty: Difficulty | None = None
-    language: str | None = None
-    instructor_id: UUID | None = None
-    price: PriceFilter | None = None
-    sort: SortOrder = "relevance"
-    limit: int = 20
-    offset: int = 0
-
-
-class SearchHit(msgspec.Struct):
-    id: UUID
-    title: str
-    slug: str
-    summary: str
-    category: str | None
-    difficulty: str
-    language: str
-    tags: list[str]
-    price_cents: int
-    shared: bool
-    enrollment_count: int
-    score: float
-
-
-class SearchResult(msgspec.Struct):
-    """`corrected_query`: the query as spelling-corrected, when the results are for that instead."""
-
-    items: list[SearchHit]
-    total: int
-    limit: int
-    offset: int
-    facets: dict[str, dict[str, int]]
-    corrected_query: str | None = None
 
 
 def prefix_query(q: str) -> str | None:

@@ -11,30 +11,15 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-import msgspec
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.models import Course, CourseStatus, CourseVersion, Difficulty, Lesson, LessonType, Module
+from lms.catalog.schemas import ShareIn
 from lms.lib.errors import Conflict, NotFound
 from lms.lib.ids import new_id
 from lms.tenancy.services import Actor, TenantAdmin
-
-
-class ShareIn(msgspec.Struct, forbid_unknown_fields=True):
-    tenant_id: UUID
-    course_id: UUID
-    slug: str | None = None
-
-
-class SharedCourseAdminOut(msgspec.Struct):
-    id: UUID
-    title: str
-    slug: str
-    status: CourseStatus
-    source_tenant_id: UUID | None
-    source_course_id: UUID | None
 
 
 class SharedCatalogueAdmin:

@@ -26,7 +26,7 @@ from tests import factories
 from tests.conftest import Login, MakeTenant, MakeUser
 from tests.idp.oidc_provider import OpenIDProvider, Person, running_openid_provider
 from tests.integration.identity.helpers import make_member, secure_host
-from tests.integration.identity.test_oidc import sign_in_at_provider
+from tests.integration.identity.sso.test_oidc import sign_in_at_provider
 
 Client = AsyncTestClient[Litestar]
 HTML = {"Accept": "text/html,application/xhtml+xml"}

@@ -37,7 +37,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.identity.models import SamlAssertionSeen, SsoProvider
-from lms.identity.sso.provisioning import SsoFailed, SsoMalformed, secret_cipher
+from lms.identity.sso.services.provisioning import SsoFailed, SsoMalformed, secret_cipher
 from lms.lib import clock
 from lms.lib.errors import ValidationFailed
 

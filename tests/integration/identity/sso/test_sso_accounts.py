@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.identity.models import SsoIdentity, SsoProvider, User
-from lms.identity.sso.provisioning import AssertedIdentity
-from lms.identity.sso.services import provision_user
+from lms.identity.sso.services.accounts import provision_user
+from lms.identity.sso.services.provisioning import AssertedIdentity
 from lms.lib.errors import Conflict
 from tests.conftest import MakeTenant
 

@@ -32,16 +32,8 @@ from lms.identity.sso.controllers import (
     site,
     tenant_id_of,
 )
-from lms.identity.sso.fetch import fetch_document
 from lms.identity.sso.pages import SSO_EXCEPTION_HANDLERS
-from lms.identity.sso.provisioning import (
-    SsoFailed,
-    get_provider,
-    map_attributes,
-    safe_next_path,
-    secret_cipher,
-)
-from lms.identity.sso.saml import (
+from lms.identity.sso.saml.services import (
     ASSERTION,
     SAML_REQUEST_COOKIE,
     SamlServiceProvider,
@@ -49,7 +41,15 @@ from lms.identity.sso.saml import (
     parse_idp_metadata,
 )
 from lms.identity.sso.schemas import ProviderOut, SamlProviderIn
-from lms.identity.sso.services import linked_user, provision_user, subject_of
+from lms.identity.sso.services.accounts import linked_user, provision_user, subject_of
+from lms.identity.sso.services.fetch import fetch_document
+from lms.identity.sso.services.provisioning import (
+    SsoFailed,
+    get_provider,
+    map_attributes,
+    safe_next_path,
+    secret_cipher,
+)
 from lms.lib.errors import ValidationFailed
 from lms.lib.params import AppRequest
 

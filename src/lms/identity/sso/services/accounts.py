@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.identity.models import Role, SsoIdentity, SsoProvider, User, UserStatus
-from lms.identity.sso.provisioning import AssertedIdentity, SsoFailed, mapping_of
+from lms.identity.sso.services.provisioning import AssertedIdentity, SsoFailed, mapping_of
 from lms.lib.errors import Conflict
 
 log = structlog.get_logger(__name__)
