@@ -35,13 +35,13 @@ from lms.certificates.pages import CertificatePagesController
 from lms.config import PROJECT_ROOT, Settings, get_settings
 from lms.db.engines import create_database
 from lms.health import health, ready
-from lms.identity.account_pages import AccountPagesController
+from lms.identity.accounts.pages import AccountPagesController
 from lms.identity.controllers import AuthController, MeController, PasswordController, UsersController, jwks
-from lms.identity.keys import KeyRing
-from lms.identity.mfa_routes import IdentitySettingsController, MfaEnrolmentController, MyMfaController
-from lms.identity.pages import SignInPagesController, SignOutController
-from lms.identity.revocation import RevokedTokens
+from lms.identity.mfa.controllers import IdentitySettingsController, MfaEnrolmentController, MyMfaController
 from lms.identity.scim.controllers import ScimController, ScimTokensController
+from lms.identity.signin.pages import SignInPagesController, SignOutController
+from lms.identity.signin.services.keys import KeyRing
+from lms.identity.signin.services.revocation import RevokedTokens
 from lms.identity.sso.controllers import SsoDiscoveryController, SsoFlowController, SsoProvidersController
 from lms.identity.sso.saml.controllers import SamlController, SamlProvidersController
 from lms.learning.controllers import (

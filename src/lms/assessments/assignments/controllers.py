@@ -10,7 +10,6 @@ from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.assessments.assignments.schemas import (
@@ -74,11 +73,7 @@ async def submission_out(service: AssignmentService, s: Submission, a: Assignmen
         out.rubric_scores, out.feedback = s.rubric_scores, s.feedback
         out.peer_score, out.instructor_override = s.peer_score, s.instructor_override
     if a.peer_review:
-        reviews = list(
-            await service.session.scalars(
-                select(PeerReview).where(PeerReview.submission_id == s.id).order_by(PeerReview.created_at)
-            )
-        )
+        reviews = await service.reviews_of(s.id)
         shown = [r for r in reviews if staff or r.status == "completed"]
         out.reviews = [
             ReviewShown(
@@ -143,8 +138,7 @@ class AssignmentController(Controller):
         if url is not None and not isinstance(url, str):
             raise ValidationFailed("url must be a form field, not a file", field="url")
         submission, created = await assignments.submit(assignment_id, text or None, url or None, uploads)
-        assignment = await assignments.session.get(Assignment, submission.assignment_id)
-        assert assignment is not None
+        assignment = await assignments.assignment_of(submission.assignment_id)
         out = await submission_out(assignments, submission, assignment, staff=False)
         return Response(out, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
@@ -229,8 +223,7 @@ class SubmissionController(Controller):
         return await self._out(assignments, submission)
 
     async def _out(self, assignments: AssignmentService, submission: Submission) -> SubmissionOut:
-        assignment = await assignments.session.get(Assignment, submission.assignment_id)
-        assert assignment is not None
+        assignment = await assignments.assignment_of(submission.assignment_id)
         return await submission_out(assignments, submission, assignment, staff=True)
 
 
@@ -262,8 +255,7 @@ class PeerReviewController(Controller):
         return await self._out(peer, review)
 
     async def _out(self, peer: PeerReviewService, review: PeerReview) -> PeerReviewOut:
-        assignment = await peer.session.get(Assignment, review.assignment_id)
-        assert assignment is not None
+        assignment = await peer.assignments.assignment_of(review.assignment_id)
         versions = await peer.assignments.versions(review.submission_id)
         work = version_out(versions[-1], f"/api/v1/assignment-submissions/{review.submission_id}")
         return PeerReviewOut(

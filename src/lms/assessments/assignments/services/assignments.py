@@ -330,6 +330,17 @@ class AssignmentService:
             raise NotFound("submission not found", field="submission_id")
         return submission, assignment, staff
 
+    async def assignment_of(self, assignment_id: UUID) -> Assignment:
+        """The assignment a submission or review belongs to (it exists: rows keep their foreign keys)."""
+        return await get_or_404(self.session, Assignment, assignment_id, "assignment not found")
+
+    async def reviews_of(self, submission_id: UUID) -> list[PeerReview]:
+        """The peer reviews of one submission, oldest first."""
+        rows = await self.session.scalars(
+            select(PeerReview).where(PeerReview.submission_id == submission_id).order_by(PeerReview.created_at)
+        )
+        return list(rows)
+
     async def versions(self, submission_id: UUID) -> list[SubmissionVersion]:
         rows = await self.session.scalars(
             select(SubmissionVersion)

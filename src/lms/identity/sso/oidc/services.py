@@ -24,9 +24,9 @@ import httpx
 import structlog
 
 from lms.identity.models import SsoProvider
+from lms.identity.signin.services.tokens import InvalidToken, unverified_kid, verify_id_token
 from lms.identity.sso.services.fetch import TIMEOUT_SECONDS, FetchRefused, call_json, fetch_document
 from lms.identity.sso.services.provisioning import SsoFailed, SsoProviderUnavailable, secret_cipher
-from lms.identity.tokens import InvalidToken, unverified_kid, verify_id_token
 
 STATE_SECONDS = 600
 CACHE_SECONDS = 600.0

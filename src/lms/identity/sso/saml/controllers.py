@@ -23,9 +23,8 @@ from lms.identity.principal import (
     requires_role,
     requires_user,
 )
-from lms.identity.sessions import SessionIssuer, cleared_cookies, revoke_provider_sessions
+from lms.identity.signin.services.sessions import SessionIssuer, cleared_cookies, revoke_provider_sessions
 from lms.identity.sso.controllers import (
-    ensure_unique_name,
     provider_out,
     saml_request_cookie,
     signed_in_redirect,
@@ -43,6 +42,7 @@ from lms.identity.sso.saml.services import (
 from lms.identity.sso.schemas import ProviderOut, SamlProviderIn
 from lms.identity.sso.services.accounts import linked_user, provision_user, subject_of
 from lms.identity.sso.services.fetch import fetch_document
+from lms.identity.sso.services.providers import add_provider, ensure_unique_name, save_provider
 from lms.identity.sso.services.provisioning import (
     SsoFailed,
     get_provider,
@@ -99,9 +99,7 @@ class SamlProvidersController(Controller):
         await ensure_unique_name(db_session, data.name, None)
         provider = SsoProvider(tenant_id=tenant_id_of(request), kind=SsoKind.SAML.value, name=data.name, config={})
         await apply_saml(request, provider, data)
-        db_session.add(provider)
-        await db_session.flush()
-        return provider_out(request, provider)
+        return provider_out(request, await add_provider(db_session, provider))
 
     @put("/{provider_id:uuid}/saml", description="Replace a SAML provider's settings.")
     async def replace_saml(
@@ -114,8 +112,7 @@ class SamlProvidersController(Controller):
         provider = await get_provider(db_session, provider_id, SsoKind.SAML.value)
         await ensure_unique_name(db_session, data.name, provider.id)
         await apply_saml(request, provider, data)
-        await db_session.flush()
-        return provider_out(request, provider)
+        return provider_out(request, await save_provider(db_session, provider))
 
 
 class SamlController(Controller):

@@ -16,11 +16,10 @@ from litestar.status_codes import HTTP_200_OK
 
 from lms.db.providers import DbSession
 from lms.identity.controllers import directory_of, sessions_of, tenant_id_of, throttle_of, totp_of
-from lms.identity.mfa import InvalidMfaCode
+from lms.identity.mfa.services import InvalidMfaCode
 from lms.identity.models import ActionPurpose
 from lms.identity.principal import REFRESH_COOKIE, allows_anonymous
-from lms.identity.sessions import cleared_cookies, session_cookies
-from lms.identity.signin import (
+from lms.identity.signin.services.local import (
     MfaRequired,
     PasswordSignIn,
     accept_invitation,
@@ -30,6 +29,7 @@ from lms.identity.signin import (
     reset_password,
     sso_required,
 )
+from lms.identity.signin.services.sessions import cleared_cookies, session_cookies
 from lms.identity.sso.services.provisioning import provider_for_email, safe_next_path
 from lms.lib.errors import DomainError, RateLimited
 from lms.lib.params import AppRequest

@@ -14,7 +14,7 @@ from uuid import UUID
 from jose import jwt
 from jose.exceptions import ExpiredSignatureError, JWTError
 
-from lms.identity.keys import KeyRing
+from lms.identity.signin.services.keys import KeyRing
 from lms.lib import clock
 
 ALGORITHMS = ["RS256"]

@@ -5,7 +5,7 @@ a used (or revoked) refresh token again means it was stolen or replayed: the who
 revoked, so both the thief and the victim must sign in again.
 
 A family is one sign-in session: its access tokens carry the family id as `sid`, and revoking the
-family (sign-out, reuse) ends them within lms.identity.revocation.POLL_SECONDS, on that device only.
+family (sign-out, reuse) ends them within lms.identity.signin.services.revocation.POLL_SECONDS, on that device only.
 
 Browsers get the same pair as cookies: `lms_session` (the access token, HttpOnly), `lms_refresh`
 (HttpOnly, only sent to /api/v1/auth) and `lms_csrf` (readable by scripts, echoed in X-CSRF-Token).
@@ -25,10 +25,10 @@ from litestar.datastructures import Cookie
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.identity.keys import KeyRing
 from lms.identity.models import RefreshToken, User, UserStatus
 from lms.identity.principal import CSRF_COOKIE, CSRF_HEADER, REFRESH_COOKIE, SESSION_COOKIE
-from lms.identity.tokens import issue_access_token
+from lms.identity.signin.services.keys import KeyRing
+from lms.identity.signin.services.tokens import issue_access_token
 from lms.lib import clock
 from lms.lib.errors import Unauthorized
 
@@ -127,7 +127,7 @@ class SessionIssuer:
 
 async def revoke_user_sessions(session: AsyncSession, user_id: UUID) -> None:
     """Every refresh token of a user stops working (deactivation, password reset), and so do the
-    access tokens already issued (within lms.identity.revocation.POLL_SECONDS)."""
+    access tokens already issued (within lms.identity.signin.services.revocation.POLL_SECONDS)."""
     now = clock.now()
     await session.execute(
         update(RefreshToken)

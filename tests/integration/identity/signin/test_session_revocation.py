@@ -14,8 +14,8 @@ from sqlalchemy import text
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.identity.models import RefreshToken
-from lms.identity.revocation import POLL_SECONDS
-from lms.identity.sessions import token_hash
+from lms.identity.signin.services.revocation import POLL_SECONDS
+from lms.identity.signin.services.sessions import token_hash
 from lms.tenancy.models import Tenant
 from tests.conftest import MakeTenant, MakeUser, eventually, host
 from tests.integration.identity.helpers import PASSWORD, make_member, secure_host

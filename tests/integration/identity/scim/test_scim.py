@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from lms.identity import accounts
+from lms.identity.accounts.services import directory
 from lms.tenancy.models import Tenant
 from tests.conftest import Login, MakeTenant, MakeUser, host
 
@@ -95,7 +95,7 @@ async def test_provision_find_patch_and_deprovision_a_user(
     async def record(_session, _tenant_id, user_id) -> None:  # type: ignore[no-untyped-def]
         freed.append(str(user_id))
 
-    accounts.seat_release_hooks.append(record)
+    directory.seat_release_hooks.append(record)
     try:
         # Entra ID's deprovisioning: a path-less replace with the string "False".
         deactivated = await client.patch(
@@ -104,7 +104,7 @@ async def test_provision_find_patch_and_deprovision_a_user(
             headers=headers,
         )
     finally:
-        accounts.seat_release_hooks.remove(record)
+        directory.seat_release_hooks.remove(record)
     assert deactivated.json()["active"] is False
     assert freed == [user["id"]]
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lms.config import Settings
 from lms.identity.models import ActionPurpose, ActionToken, Role, User, UserStatus
 from lms.identity.schemas import UserCreate, UserOut, UserUpdate
-from lms.identity.sessions import new_opaque_token, revoke_user_sessions, token_hash
+from lms.identity.signin.services.sessions import new_opaque_token, revoke_user_sessions, token_hash
 from lms.lib import clock
 from lms.lib.errors import Conflict, ValidationFailed
 from lms.lib.lookup import get_or_404

@@ -9,12 +9,12 @@ from uuid import UUID
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.identity.accounts import PASSWORD_RESET_LIFETIME, UserDirectory, create_action_link
-from lms.identity.mfa import InvalidMfaCode, TotpFactor, mfa_required_for
+from lms.identity.accounts.services.directory import PASSWORD_RESET_LIFETIME, UserDirectory, create_action_link
+from lms.identity.mfa.services import InvalidMfaCode, TotpFactor, mfa_required_for
 from lms.identity.models import ActionPurpose, ActionToken, User, UserStatus
-from lms.identity.passwords import check_password_policy, hash_password, verify_password
-from lms.identity.sessions import revoke_user_sessions, token_hash
-from lms.identity.throttle import SignInThrottle
+from lms.identity.signin.services.passwords import check_password_policy, hash_password, verify_password
+from lms.identity.signin.services.sessions import revoke_user_sessions, token_hash
+from lms.identity.signin.services.throttle import SignInThrottle
 from lms.lib import clock
 from lms.lib.errors import DomainError, Forbidden, Unauthorized
 from lms.lib.mail import queue_email

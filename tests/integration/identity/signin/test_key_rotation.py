@@ -10,8 +10,8 @@ from sqlalchemy import update
 from lms.cli import _rotate_keys
 from lms.config import Settings
 from lms.db.engines import Database
-from lms.identity.keys import KeyRing, SigningKey
-from lms.identity.tokens import InvalidToken, issue_access_token, verify_access_token
+from lms.identity.signin.services.keys import KeyRing, SigningKey
+from lms.identity.signin.services.tokens import InvalidToken, issue_access_token, verify_access_token
 from tests.conftest import MakeTenant, MakeUser
 
 

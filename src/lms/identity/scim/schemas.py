@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lms.identity.scim.documents import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA
+from lms.identity.scim.services.documents import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA
 
 SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 RESOURCE_TYPE_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"

@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 from lms.app import redis_client
 from lms.config import Settings
 from lms.db.engines import Database
-from lms.identity.throttle import SignInThrottle
+from lms.identity.signin.services.throttle import SignInThrottle
 from lms.lib.errors import RateLimited
 from tests.conftest import MakeTenant, MakeUser, host
 from tests.integration.identity.helpers import PASSWORD, link_token, make_member, outbox, secure_host

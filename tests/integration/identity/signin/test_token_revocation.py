@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
-from lms.identity.revocation import POLL_SECONDS
+from lms.identity.signin.services.revocation import POLL_SECONDS
 from tests.conftest import Login, MakeTenant, MakeUser, eventually, host
 from tests.integration.catalog.helpers import Client
 from tests.integration.identity.helpers import PASSWORD, make_member

@@ -6,11 +6,8 @@ comes back to /account with a message, or with the field errors of that section.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from functools import cache
 from typing import Any
-from uuid import UUID
 from zoneinfo import available_timezones
 
 from litestar import Controller, Request, get, post
@@ -18,18 +15,17 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms.db.providers import DbSession
+from lms.identity.accounts.services.own_account import active_sessions, current_user
+from lms.identity.accounts.services.profiles import forget_profile
 from lms.identity.controllers import sessions_of, throttle_of, totp_of
-from lms.identity.mfa import mfa_required_for
-from lms.identity.models import RefreshToken, User
+from lms.identity.mfa.services import mfa_required_for
+from lms.identity.models import User
 from lms.identity.principal import Principal, requires_user
-from lms.identity.profiles import forget_profile
-from lms.identity.sessions import cleared_cookies, revoke_user_sessions, session_cookies
-from lms.identity.signin import change_password, sso_required
-from lms.lib import clock
-from lms.lib.errors import DomainError, NotFound
+from lms.identity.signin.services.local import change_password, sso_required
+from lms.identity.signin.services.sessions import cleared_cookies, revoke_user_sessions, session_cookies
+from lms.lib.errors import DomainError
 from lms.lib.params import AppRequest
 from lms.web import i18n
 from lms.web.forms import FormData, FormErrors, service_message
@@ -41,44 +37,9 @@ MAX_NAME = 200
 MAX_PASSWORD = 1024
 
 
-@dataclass(frozen=True)
-class ActiveSession:
-    started_at: datetime
-    last_active_at: datetime
-
-
 @cache
 def time_zone_names() -> tuple[str, ...]:
     return tuple(sorted(zone for zone in available_timezones() if "/" in zone or zone == "UTC"))
-
-
-async def active_sessions(session: AsyncSession, user_id: UUID) -> list[ActiveSession]:
-    """One entry per sign-in (refresh-token family) that can still be refreshed."""
-    now = clock.now()
-    alive = (
-        select(RefreshToken.family_id)
-        .where(
-            RefreshToken.user_id == user_id,
-            RefreshToken.revoked_at.is_(None),
-            RefreshToken.used_at.is_(None),
-            RefreshToken.expires_at > now,
-        )
-        .scalar_subquery()
-    )
-    rows = await session.execute(
-        select(func.min(RefreshToken.created_at), func.max(RefreshToken.created_at))
-        .where(RefreshToken.user_id == user_id, RefreshToken.family_id.in_(alive))
-        .group_by(RefreshToken.family_id)
-        .order_by(func.max(RefreshToken.created_at).desc())
-    )
-    return [ActiveSession(started, last) for started, last in rows.all()]
-
-
-async def current_user(db_session: AsyncSession, principal: Principal) -> User:
-    user = await db_session.get(User, principal.user_id)
-    if user is None:
-        raise NotFound("user not found")
-    return user
 
 
 class AccountPagesController(Controller):
@@ -89,7 +50,7 @@ class AccountPagesController(Controller):
     async def render(
         self,
         request: Request[Any, Any, Any],
-        db_session: AsyncSession,
+        db_session: DbSession,
         user: User,
         status: int = 200,
         **context: Any,
@@ -116,7 +77,7 @@ class AccountPagesController(Controller):
     async def account(
         self,
         request: AppRequest,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         principal: NamedDependency[Principal],
         saved: FromQuery[str] = "",
     ) -> Template:
@@ -131,7 +92,7 @@ class AccountPagesController(Controller):
 
     @post("/account/profile", status_code=HTTP_200_OK)
     async def save_profile(
-        self, request: AppRequest, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+        self, request: AppRequest, db_session: DbSession, principal: NamedDependency[Principal]
     ) -> Template | Redirect:
         user = await current_user(db_session, principal)
         form = await FormData.read(request)
@@ -153,7 +114,7 @@ class AccountPagesController(Controller):
 
     @post("/account/password", status_code=HTTP_200_OK)
     async def change_password(
-        self, request: AppRequest, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+        self, request: AppRequest, db_session: DbSession, principal: NamedDependency[Principal]
     ) -> Template | Redirect:
         """Every other session ends; this browser continues with a new one."""
         user = await current_user(db_session, principal)
@@ -174,7 +135,7 @@ class AccountPagesController(Controller):
 
     @post("/account/mfa", status_code=HTTP_200_OK)
     async def begin_mfa(
-        self, request: AppRequest, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+        self, request: AppRequest, db_session: DbSession, principal: NamedDependency[Principal]
     ) -> Template:
         user = await current_user(db_session, principal)
         enrolment = await totp_of(request, db_session).begin_enrolment(user)
@@ -182,7 +143,7 @@ class AccountPagesController(Controller):
 
     @post("/account/mfa/confirm", status_code=HTTP_200_OK)
     async def confirm_mfa(
-        self, request: AppRequest, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+        self, request: AppRequest, db_session: DbSession, principal: NamedDependency[Principal]
     ) -> Template:
         user = await current_user(db_session, principal)
         form = await FormData.read(request)
@@ -200,7 +161,7 @@ class AccountPagesController(Controller):
 
     @post("/account/mfa/disable", status_code=HTTP_200_OK)
     async def disable_mfa(
-        self, request: AppRequest, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+        self, request: AppRequest, db_session: DbSession, principal: NamedDependency[Principal]
     ) -> Template | Redirect:
         user = await current_user(db_session, principal)
         form = await FormData.read(request)
@@ -216,7 +177,7 @@ class AccountPagesController(Controller):
 
     @post("/account/sessions/sign-out-everywhere", status_code=HTTP_200_OK)
     async def sign_out_everywhere(
-        self, request: AppRequest, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+        self, request: AppRequest, db_session: DbSession, principal: NamedDependency[Principal]
     ) -> Redirect:
         """Every session of this person ends, this one included (access tokens within seconds)."""
         await revoke_user_sessions(db_session, principal.user_id)

@@ -12,11 +12,11 @@ from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.identity.controllers import IDENTITY_SERVICES
-from lms.identity.mfa import TotpFactor, mfa_required_for, settings_of
+from lms.identity.mfa.services import TotpFactor, mfa_required_for, settings_of
 from lms.identity.models import ActionPurpose, IdentitySettings, Role, User
 from lms.identity.principal import Principal, allows_anonymous, requires_role, requires_user
-from lms.identity.sessions import SessionIssuer, session_cookies
-from lms.identity.signin import consume_link, peek_link
+from lms.identity.signin.services.local import consume_link, peek_link
+from lms.identity.signin.services.sessions import SessionIssuer, session_cookies
 from lms.lib.lookup import get_or_404
 from lms.tenancy.schemas import ResolvedTenant
 

@@ -10,9 +10,9 @@ from sqlalchemy import false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.config import Settings
-from lms.identity.accounts import UserDirectory
+from lms.identity.accounts.services.directory import UserDirectory
 from lms.identity.models import Role, ScimToken, User, UserGroup, UserStatus
-from lms.identity.scim.documents import (
+from lms.identity.scim.services.documents import (
     ENTERPRISE_SCHEMA,
     GROUP_SCHEMA,
     LIST_SCHEMA,
@@ -21,9 +21,11 @@ from lms.identity.scim.documents import (
     as_bool,
     parse_eq_filter,
 )
-from lms.identity.scim.errors import ScimError
-from lms.identity.sessions import token_hash
-from lms.lib.pagination import count_and_fetch
+from lms.identity.scim.services.errors import ScimError
+from lms.identity.signin.services.sessions import token_hash
+from lms.lib import clock
+from lms.lib.lookup import get_or_404
+from lms.lib.pagination import Page, PageParams, count_and_fetch, paginate
 
 USER_FILTERS = {"username": "userName", "externalid": "externalId", "id": "id", "emails.value": "emails.value"}
 GROUP_FILTERS = {"displayname": "displayName", "externalid": "externalId", "id": "id"}
@@ -45,6 +47,19 @@ async def find_scim_token(session: AsyncSession, raw: str) -> ScimToken | None:
         select(ScimToken).where(ScimToken.token_hash == token_hash(raw), ScimToken.revoked_at.is_(None))
     )
     return row.scalar_one_or_none()
+
+
+async def list_scim_tokens(session: AsyncSession, page: PageParams) -> Page[ScimToken]:
+    """The site's SCIM tokens, oldest first."""
+    return await paginate(session, select(ScimToken).order_by(ScimToken.created_at, ScimToken.id), page)
+
+
+async def revoke_scim_token(session: AsyncSession, token_id: UUID) -> ScimToken:
+    """Revoke a token (once: a second revocation keeps the first time)."""
+    token = await get_or_404(session, ScimToken, token_id, "SCIM token not found")
+    token.revoked_at = token.revoked_at or clock.now()
+    await session.flush()
+    return token
 
 
 def _uuid_or_none(value: str) -> UUID | None:

@@ -14,9 +14,9 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from lms.identity.keys import KeyRing
 from lms.identity.models import User
-from lms.identity.tokens import AUDIENCE, ISSUER
+from lms.identity.signin.services.keys import KeyRing
+from lms.identity.signin.services.tokens import AUDIENCE, ISSUER
 from tests.conftest import Login, MakeTenant, MakeUser, host
 
 Client = AsyncTestClient[Litestar]

@@ -6,7 +6,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from lms.db.engines import Database
-from lms.identity import accounts
+from lms.identity.accounts.services import directory
 from tests.conftest import Login, MakeTenant, MakeUser, host
 from tests.integration.identity.helpers import PASSWORD, link_token, make_member, outbox
 
@@ -125,7 +125,7 @@ async def test_admin_lists_updates_and_deactivates_users(
     async def record_seat(_session, _tenant_id, user_id) -> None:  # type: ignore[no-untyped-def]
         freed.append(str(user_id))
 
-    accounts.seat_release_hooks.append(record_seat)
+    directory.seat_release_hooks.append(record_seat)
     try:
         signed_in = await client.post(
             f"{host(tenant)}/api/v1/auth/login", json={"email": learner.email, "password": PASSWORD}
@@ -133,7 +133,7 @@ async def test_admin_lists_updates_and_deactivates_users(
         refresh = signed_in.json()["refresh_token"]
         deactivated = await client.post(f"{host(tenant)}/api/v1/users/{learner.id}/deactivate", headers=headers)
     finally:
-        accounts.seat_release_hooks.remove(record_seat)
+        directory.seat_release_hooks.remove(record_seat)
     assert deactivated.json()["status"] == "deactivated"
     assert freed == [str(learner.id)]
     refused = await client.post(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from lms.identity.scim.errors import ScimError
+from lms.identity.scim.services.errors import ScimError
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
