@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.guards import requires_author
 from lms.catalog.models import Course, CourseStatus, Difficulty
-from lms.catalog.programs import ProgramService
 from lms.catalog.schemas import (
     CourseCreate,
     CourseOut,
@@ -41,6 +40,7 @@ from lms.catalog.schemas import (
     VersionOut,
 )
 from lms.catalog.services import CatalogueService, lesson_out, module_out
+from lms.catalog.services.programs import ProgramService
 from lms.catalog.services.search import CourseSearch
 from lms.catalog.services.shared import SharedCatalogueAdmin
 from lms.config import Settings
