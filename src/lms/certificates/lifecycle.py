@@ -25,6 +25,7 @@ from lms.lib.errors import Conflict, NotFound
 from lms.lib.jobs import enqueue_after_commit
 from lms.lib.lookup import get_or_404
 from lms.lib.mail import queue_email
+from lms.lib.pagination import fetch_with_total
 from lms.tenancy.queries import active_tenant_ids
 
 
@@ -99,22 +100,8 @@ async def certificates_of_tenant(
 async def _certificate_page(
     session: AsyncSession, where: list[ColumnElement[bool]], limit: int, offset: int
 ) -> tuple[list[Certificate], int]:
-    """One statement for the page and its total (a window count); a second only past the last page."""
-    rows = (
-        await session.execute(
-            select(Certificate, func.count().over())
-            .where(*where)
-            .order_by(Certificate.issued_at.desc(), Certificate.generation.desc(), Certificate.id)
-            .limit(limit)
-            .offset(offset)
-        )
-    ).all()
-    if rows:
-        return [cert for cert, _ in rows], int(rows[0][1])
-    if offset == 0:
-        return [], 0
-    total = (await session.execute(select(func.count()).select_from(Certificate).where(*where))).scalar_one()
-    return [], int(total)
+    order = (Certificate.issued_at.desc(), Certificate.generation.desc(), Certificate.id)
+    return await fetch_with_total(session, select(Certificate).where(*where).order_by(*order), limit, offset)
 
 
 async def send_expiry_reminders(

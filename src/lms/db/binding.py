@@ -59,8 +59,10 @@ def _begin_with_tenant(connection: Connection, tenant_id: UUID) -> bool:
     raw = adapter.driver_connection
     try:
         await_only(raw.execute(f"BEGIN; SELECT set_config('app.tenant_id', '{UUID(str(tenant_id))}', true)"))
-    except Exception as error:
-        adapter._handle_exception(error)  # raises it as the DBAPI error SQLAlchemy expects
+    except Exception:
+        # Take the ordinary path instead, so SQLAlchemy meets the failure itself: it wraps it, and on a
+        # dead connection (a database restart) invalidates the pool instead of handing it out again.
+        return False
     adapter._transaction = _BegunTransaction(raw)
     return True
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 from uuid import UUID
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.dto import MsgspecDTO
@@ -222,9 +222,9 @@ class LearnerController(Controller):
         return await views.open_lesson(db_session, principal, course_id, lesson_id)
 
 
-async def provide_operator_session(request: Request[Any, Any, Any]) -> AsyncGenerator[AsyncSession, None]:
+async def provide_operator_session(database: NamedDependency[Database]) -> AsyncGenerator[AsyncSession, None]:
     """A read-only, platform-wide session (the operator role) for one request."""
-    async with request.app.state.db.operator_sessions() as session:
+    async with database.operator_sessions() as session:
         yield session
 
 
@@ -236,7 +236,10 @@ class DeadLetterOperatorController(Controller):
 
     @get()
     async def list_dead_letters(
-        self, operator_session: AsyncSession, page: PageParams, tenant_id: UUID | None = None
+        self,
+        operator_session: NamedDependency[AsyncSession],
+        page: NamedDependency[PageParams],
+        tenant_id: FromQuery[UUID | None] = None,
     ) -> Page[DeadLetterOut]:
         """Progress events the fold could not store, newest first; `tenant_id` narrows to one tenant."""
         return await list_dead_letters(operator_session, tenant_id, page.limit, page.offset)

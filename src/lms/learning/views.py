@@ -16,7 +16,7 @@ from lms.learning.progress import VersionPlan, plan_for
 from lms.learning.schemas import ContinueOut, LessonViewOut, MyCourseOut, ResumeOut
 from lms.lib import clock
 from lms.lib.errors import Forbidden, NotFound
-from lms.lib.pagination import Page, PageParams, count_and_fetch
+from lms.lib.pagination import Page, PageParams, fetch_with_total
 
 
 class LessonLocked(Forbidden):
@@ -50,7 +50,7 @@ async def my_courses(
     else:
         query = query.order_by(Enrollment.last_activity_at.desc().nulls_last(), Enrollment.created_at.desc())
     now = clock.now()
-    rows, total = await count_and_fetch(session, query, page.limit, page.offset)
+    rows, total = await fetch_with_total(session, query, page.limit, page.offset)
     items = [
         MyCourseOut(
             enrollment_id=enrollment_id,

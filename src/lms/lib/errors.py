@@ -140,6 +140,11 @@ def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) ->
         # it was not input after all.
         log.warning("recursion_error", path=request.scope.get("path", ""), exc_info=exc)
         error: DomainError = ValidationFailed("the input is nested too deeply", field="body")
+    elif _is_unavailable(exc):
+        # The database or Redis went away (a restart, a failover): the pool drops the dead connections,
+        # so the client is told to retry, not handed a 500.
+        log.warning("service_unavailable", path=request.scope.get("path", ""), error=str(exc)[:300])
+        return unavailable_response(request, "the service is briefly unavailable; retry shortly")
     else:
         refusal = refusal_for(exc, _request_values(request))
         if refusal is None:
@@ -169,11 +174,22 @@ def _route_handler_for(request: Request[Any, Any, Any], error: DomainError) -> A
 RETRY_AFTER_SECONDS = 1
 
 
-def pool_timeout_handler(request: Request[Any, Any, Any], _: PoolTimeout) -> Response[Any]:
-    """No database connection within DB_POOL_TIMEOUT: refuse fast (503) rather than queue for long."""
-    response = _respond(request, 503, error_body("overloaded", "the service is busy; retry shortly"))
+def unavailable_response(request: Request[Any, Any, Any], message: str, code: str = "unavailable") -> Response[Any]:
+    """503 with `Retry-After`: the request did nothing, the client may send it again shortly."""
+    response = _respond(request, 503, error_body(code, message))
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
+
+
+def pool_timeout_handler(request: Request[Any, Any, Any], _: PoolTimeout) -> Response[Any]:
+    """No database connection within DB_POOL_TIMEOUT: refuse fast (503) rather than queue for long."""
+    return unavailable_response(request, "the service is busy; retry shortly", code="overloaded")
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    from lms.lib.faults import is_transient  # faults builds on this module's DomainError
+
+    return is_transient(exc)
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {

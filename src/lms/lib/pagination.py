@@ -53,6 +53,22 @@ async def count_and_fetch(
     return list(rows), int(total)
 
 
+async def fetch_with_total(
+    session: AsyncSession, statement: Select[*tuple[Any, ...]], limit: int, offset: int
+) -> tuple[list[Any], int]:
+    """Like `count_and_fetch`, in one statement for hot lists: the total rides along as a window count
+    (`count(*) over ()`); only a page past the end needs a second, counting statement. For plain
+    selects (no DISTINCT, whose window would count rows before de-duplication)."""
+    single = len(statement.column_descriptions) == 1
+    rows = (await session.execute(statement.add_columns(func.count().over()).limit(limit).offset(offset))).all()
+    if rows:
+        return [row[0] if single else tuple(row[:-1]) for row in rows], int(rows[0][-1])
+    if offset == 0:
+        return [], 0
+    total = (await session.execute(select(func.count()).select_from(statement.order_by(None).subquery()))).scalar_one()
+    return [], int(total)
+
+
 async def paginate(
     session: AsyncSession,
     statement: Select[*tuple[Any, ...]],

@@ -39,9 +39,18 @@ async def test_operator_creates_lists_and_inspects_a_tenant(client: Client, oper
     assert body["status"] == "active"
     assert body["usage"]["users"] == 0
 
-    listed = await client.get(f"{OPS}/tenants", params={"limit": 200}, headers=bearer(operator_token))
-    assert listed.status_code == 200
-    assert slug in [t["slug"] for t in listed.json()["items"]]
+    # The list is a page of every tenant (this run has made many): walk the pages.
+    slugs: list[str] = []
+    offset, total = 0, 1
+    while offset < total:
+        listed = await client.get(
+            f"{OPS}/tenants", params={"limit": 200, "offset": offset}, headers=bearer(operator_token)
+        )
+        assert listed.status_code == 200
+        page = listed.json()
+        slugs += [t["slug"] for t in page["items"]]
+        offset, total = offset + 200, page["total"]
+    assert slug in slugs
 
     fetched = await client.get(f"{OPS}/tenants/{body['id']}", headers=bearer(operator_token))
     assert fetched.json()["branding"] == {"primary_color": "#0b5fff"}

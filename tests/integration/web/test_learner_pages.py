@@ -138,8 +138,8 @@ async def test_learner_reads_a_text_lesson_marks_it_complete_and_the_course_prog
 
     async def progressed() -> bool:
         await fold_pending(db, redis, keys)
-        courses = (await client.get(f"{site}/api/v1/me/learning/courses", headers=await login(learner))).json()
-        return bool(courses and courses[0]["completion_pct"] > 0)
+        page = (await client.get(f"{site}/api/v1/me/learning/courses", headers=await login(learner))).json()
+        return bool(page["items"] and page["items"][0]["completion_pct"] > 0)
 
     try:
         await eventually(progressed, timeout=20)

@@ -156,7 +156,7 @@ class SsoProvidersController(Controller):
     async def get_provider(
         self, request: AppRequest, db_session: NamedDependency[AsyncSession], provider_id: FromPath[UUID]
     ) -> ProviderOut:
-        """One of the site's sign-in providers."""
+        """One sign-in provider of this site, with the URLs to give its identity provider."""
         return provider_out(request, await get_provider(db_session, provider_id))
 
     @post("/oidc", status_code=HTTP_201_CREATED, description="Add an OpenID Connect sign-in provider to this site.")
