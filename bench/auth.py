@@ -30,9 +30,9 @@ from lms.db.binding import tenant_session
 from lms.db.engines import create_database
 from lms.db.migrate import migrate
 from lms.db.scratch import scratch_database
-from lms.identity.keys import KeyRing
 from lms.identity.models import User
-from lms.identity.tokens import issue_access_token
+from lms.identity.signin.services.keys import KeyRing
+from lms.identity.signin.services.tokens import issue_access_token
 from lms.runtime.embedded import EmbeddedServices, start_embedded
 from lms.tenancy.models import Plan
 from lms.tenancy.services import Actor, TenantAdmin

@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from support import bench_settings, percentile
 
 from lms.catalog.models import Course, CourseStatus, Difficulty
-from lms.catalog.search import CourseSearch, SearchQuery
+from lms.catalog.schemas import SearchQuery
+from lms.catalog.services.search import CourseSearch
 from lms.config import Settings, with_credentials
 from lms.db.binding import tenant_session
 from lms.db.engines import create_database

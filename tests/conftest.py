@@ -20,9 +20,9 @@ from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database, create_database
 from lms.db.migrate import migrate
-from lms.identity.keys import KeyRing
 from lms.identity.models import User
-from lms.identity.tokens import issue_access_token
+from lms.identity.signin.services.keys import KeyRing
+from lms.identity.signin.services.tokens import issue_access_token
 from lms.lib.jobs import build_celery, set_job_sender
 from lms.tenancy.models import Plan, Tenant
 from lms.tenancy.operators import create_operator

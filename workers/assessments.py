@@ -6,10 +6,10 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.assessments.assignments import AssignmentService
-from lms.assessments.notifications import dispatch
-from lms.assessments.peer_reviews import PeerReviewService
-from lms.assessments.storage import submission_store
+from lms.assessments.assignments.services.assignments import AssignmentService
+from lms.assessments.assignments.services.peer_reviews import PeerReviewService
+from lms.assessments.assignments.services.storage import submission_store
+from lms.assessments.services import dispatch
 from lms.assessments.tasks import DISPATCH_TASK, REASSIGN_TASK
 from lms.config import get_settings
 from lms.identity.principal import Principal

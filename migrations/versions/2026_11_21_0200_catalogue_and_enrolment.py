@@ -144,7 +144,7 @@ def upgrade() -> None:
         "ON courses FOR EACH ROW EXECUTE FUNCTION app.courses_search_vector_update()"
     )
     # Typo tolerance needs pg_trgm; builds of PostgreSQL without it (the embedded one) fall back
-    # to prefix matching in lms.catalog.search.
+    # to prefix matching in lms.catalog.services.search.
     op.execute(
         """
         DO $$

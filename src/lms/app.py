@@ -16,44 +16,44 @@ from litestar.template import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
 from lms.api_description import ApiDescription, openapi_config
-from lms.assessments.assignment_controllers import (
+from lms.assessments.assignments.controllers import (
     AssignmentController,
     PeerReviewController,
     SubmissionController,
 )
-from lms.assessments.assignment_pages import AssignmentPagesController
-from lms.assessments.controllers import AttemptController, QuestionBankController, QuizController
-from lms.assessments.quiz_pages import QuizPagesController
+from lms.assessments.assignments.pages import AssignmentPagesController
+from lms.assessments.quizzes.controllers import AttemptController, QuestionBankController, QuizController
+from lms.assessments.quizzes.pages import QuizPagesController
 from lms.catalog.controllers import (
     CatalogueSearchController,
     CourseController,
     ProgramController,
     SharedCatalogueController,
+    SharedCatalogueOperatorController,
 )
-from lms.catalog.operator_controllers import SharedCatalogueOperatorController
 from lms.catalog.pages import CataloguePagesController
 from lms.certificates.controllers import CertificateAdminController, MyCertificatesController, VerificationController
 from lms.certificates.pages import CertificatePagesController
 from lms.config import PROJECT_ROOT, Settings, get_settings
 from lms.db.engines import create_database
 from lms.health import health, ready
-from lms.identity.account_pages import AccountPagesController
+from lms.identity.accounts.pages import AccountPagesController
 from lms.identity.controllers import AuthController, MeController, PasswordController, UsersController, jwks
-from lms.identity.keys import KeyRing
-from lms.identity.mfa_routes import IdentitySettingsController, MfaEnrolmentController, MyMfaController
-from lms.identity.pages import SignInPagesController, SignOutController
-from lms.identity.revocation import RevokedTokens
+from lms.identity.mfa.controllers import IdentitySettingsController, MfaEnrolmentController, MyMfaController
 from lms.identity.scim.controllers import ScimController, ScimTokensController
+from lms.identity.signin.pages import SignInPagesController, SignOutController
+from lms.identity.signin.services.keys import KeyRing
+from lms.identity.signin.services.revocation import RevokedTokens
 from lms.identity.sso.controllers import SsoDiscoveryController, SsoFlowController, SsoProvidersController
-from lms.identity.sso.saml_routes import SamlController, SamlProvidersController
+from lms.identity.sso.saml.controllers import SamlController, SamlProvidersController
 from lms.learning.controllers import (
     CourseVersionMigrationController,
+    DeadLetterOperatorController,
     EnrollmentController,
     LearnerController,
     ProgressController,
 )
 from lms.learning.dead_letters import keep_dead_letter_gauge_fresh
-from lms.learning.operator_controllers import DeadLetterOperatorController
 from lms.learning.pages import LessonPagesController, MyLearningPagesController
 from lms.lib.admission import Admission, InFlightLimit
 from lms.lib.edge import edge_middleware
@@ -61,7 +61,8 @@ from lms.lib.errors import EXCEPTION_HANDLERS
 from lms.lib.jobs import build_celery, set_job_sender
 from lms.lib.redis_clients import blocking_redis
 from lms.lib.telemetry import configure_logging, prometheus_config, request_context_middleware
-from lms.media.controllers import MediaStaffController, PlaybackController, PlayerPagesController, StreamController
+from lms.media.controllers import MediaStaffController, PlaybackController, StreamController
+from lms.media.pages import PlayerPagesController
 from lms.providers import APP_DEPENDENCIES
 from lms.tenancy.controllers import OperatorController
 from lms.tenancy.middleware import TenantMiddleware

@@ -178,7 +178,7 @@ async def _invite_user(settings: Settings, slug: str, email: str, name: str, rol
 
     from lms.db.binding import tenant_session
     from lms.db.engines import create_database
-    from lms.identity.accounts import UserDirectory
+    from lms.identity.accounts.services.directory import UserDirectory
     from lms.identity.schemas import UserCreate
     from lms.lib.errors import DomainError
     from lms.tenancy.models import Tenant
@@ -223,7 +223,7 @@ async def _rotate_keys(settings: Settings) -> str:
     from datetime import timedelta
 
     from lms.db.engines import create_database
-    from lms.identity.keys import rotate_keys
+    from lms.identity.signin.services.keys import rotate_keys
 
     db = create_database(settings)
     try:

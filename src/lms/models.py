@@ -5,8 +5,8 @@ from lms.assessments import models as assessment_models
 from lms.catalog import models as catalog_models
 from lms.certificates import models as certificate_models
 from lms.db.base import metadata
-from lms.identity import keys as identity_keys
 from lms.identity import models as identity_models
+from lms.identity.signin.services import keys as identity_keys
 from lms.learning import models as learning_models
 from lms.lib import mail as mail_models
 from lms.media import models as media_models

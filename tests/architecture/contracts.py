@@ -33,8 +33,9 @@ class DomainBoundaryContract(Contract):
     def _is_public(self, module: str, domain: str) -> bool:
         if module in set(self.public_modules or []):  # type: ignore[arg-type]
             return True
-        first = module[len(domain) + 1 :].split(".", 1)[0]
-        return first in set(self.public)  # type: ignore[arg-type]
+        # A sub-domain has the same shape (`assessments.quizzes.services`), so any public name on the path counts.
+        parts = module[len(domain) + 1 :].split(".")
+        return any(part in set(self.public) for part in parts)  # type: ignore[arg-type]
 
     def check(self, graph: grimp.ImportGraph, verbose: bool) -> ContractCheck:
         removal = contract_utils.remove_ignored_imports_and_report(

@@ -46,13 +46,15 @@ def test_the_code_keeps_every_contract() -> None:
     [
         ("lms.media.controllers", "lms.catalog.controllers", False),
         ("lms.certificates.services", "lms.learning.models", False),
-        ("lms.assessments.attempts", "lms.learning.progress", False),  # another domain's internals
-        ("lms.catalog.services.versions", "lms.identity.pages", False),
-        ("lms.identity.sso.saml", "lms.tenancy.middleware", False),  # sub-domains are held too
+        ("lms.assessments.quizzes.services.attempts", "lms.learning.progress", False),  # another domain's internals
+        ("lms.catalog.services.versions", "lms.identity.signin.pages", False),
+        ("lms.identity.sso.saml.services", "lms.tenancy.middleware", False),  # sub-domains are held too
         ("lms.certificates.services", "lms.learning.queries", True),
         ("lms.media.learning_link", "lms.catalog.services", True),
-        ("lms.assessments.access", "lms.catalog.schemas", True),
+        ("lms.assessments.guards", "lms.catalog.schemas", True),
         ("lms.learning.views", "lms.learning.models", True),  # a domain's own modules
+        ("lms.media.services", "lms.assessments.quizzes.services.attempts", True),  # a sub-domain's services
+        ("lms.media.services", "lms.assessments.assignments.controllers", False),  # a sub-domain's internals
     ],
 )
 def test_a_domain_imports_only_public_modules_of_another(
@@ -81,5 +83,5 @@ def test_lib_and_db_import_no_domain(graph: grimp.ImportGraph, importer: str, im
 @pytest.mark.parametrize("imported", ["sqlalchemy", "advanced_alchemy", "asyncpg"])
 def test_a_page_module_runs_no_sql(graph: grimp.ImportGraph, imported: str) -> None:
     rule = contract(ForbiddenContract, "Pages run no SQL")
-    assert kept_with(graph, rule, "lms.identity.pages", "lms.identity.services") is True
-    assert kept_with(graph, rule, "lms.identity.pages", imported) is False
+    assert kept_with(graph, rule, "lms.identity.signin.pages", "lms.identity.signin.services") is True
+    assert kept_with(graph, rule, "lms.identity.signin.pages", imported) is False

@@ -125,6 +125,6 @@ def test_security_definer_functions_are_only_the_reviewed_ones(owner) -> None:  
         .all()
     )
     # resolve_tenant: tests/rls/test_resolve_function.py; recently_revoked_users:
-    # tests/integration/identity/test_token_revocation.py; recently_revoked_sessions:
-    # tests/integration/identity/test_session_revocation.py
+    # tests/integration/identity/signin/test_token_revocation.py; recently_revoked_sessions:
+    # tests/integration/identity/signin/test_session_revocation.py
     assert sorted(definers) == ["app.recently_revoked_sessions", "app.recently_revoked_users", "app.resolve_tenant"]

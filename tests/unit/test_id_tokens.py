@@ -13,7 +13,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from lms.identity.tokens import InvalidToken, verify_id_token
+from lms.identity.signin.services.tokens import InvalidToken, verify_id_token
 
 ISSUER = "https://idp.example.com"
 KEY = RSAKey.generate_key(2048, parameters={"kid": "k1"})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lms.catalog.search import corrected, prefix_query, similarity, trigrams
+from lms.catalog.services.search import corrected, prefix_query, similarity, trigrams
 
 
 def test_words_become_anded_prefixes() -> None:

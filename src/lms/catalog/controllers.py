@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import Annotated
 from uuid import UUID
 
@@ -12,8 +13,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.guards import requires_author
-from lms.catalog.models import CourseStatus, Difficulty
-from lms.catalog.programs import ProgramService
+from lms.catalog.models import Course, CourseStatus, Difficulty
 from lms.catalog.schemas import (
     CourseCreate,
     CourseOut,
@@ -31,15 +31,25 @@ from lms.catalog.schemas import (
     ProgramStatusIn,
     PublishIn,
     ReorderIn,
+    SearchQuery,
+    SearchResult,
+    SharedCourseAdminOut,
     SharedCourseOut,
+    ShareIn,
     SortOrder,
     VersionOut,
 )
-from lms.catalog.search import CourseSearch, SearchQuery, SearchResult
 from lms.catalog.services import CatalogueService, lesson_out, module_out
+from lms.catalog.services.programs import ProgramService
+from lms.catalog.services.search import CourseSearch
+from lms.catalog.services.shared import SharedCatalogueAdmin
+from lms.config import Settings
+from lms.db.engines import Database
 from lms.identity.principal import Principal, requires_user
 from lms.lib.pagination import Page, PageParams
-from lms.lib.params import VersionNumber
+from lms.lib.params import AppRequest, VersionNumber
+from lms.tenancy.guards import requires_operator
+from lms.tenancy.services import Actor
 
 
 async def provide_catalogue(
@@ -325,3 +335,58 @@ class ProgramController(Controller):
     ) -> ProgramOut:
         """Release, or archive, a program."""
         return await programs.describe(await programs.set_status(program_id, data.status))
+
+
+async def provide_shared_admin(
+    request: AppRequest, database: NamedDependency[Database], settings: NamedDependency[Settings]
+) -> AsyncGenerator[SharedCatalogueAdmin, None]:
+    operator = request.state.operator
+    actor = Actor(name=operator.email, operator_id=operator.id, request_id=request.scope["state"].get("request_id"))
+    async with database.operator_sessions() as session:
+        try:
+            yield SharedCatalogueAdmin(session, actor, settings.public_base_domain)
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+def shared_out(
+    course: Course, source_tenant: UUID | None = None, source_course: UUID | None = None
+) -> SharedCourseAdminOut:
+    return SharedCourseAdminOut(
+        id=course.id,
+        title=course.title,
+        slug=course.slug,
+        status=course.status,
+        source_tenant_id=source_tenant,
+        source_course_id=source_course,
+    )
+
+
+class SharedCatalogueOperatorController(Controller):
+    path = "/api/v1/operator/catalog"
+    guards = [requires_operator]
+    dependencies = {"admin": Provide(provide_shared_admin)}
+    tags = ["operator"]
+
+    @get("/courses")
+    async def list_shared(
+        self, admin: NamedDependency[SharedCatalogueAdmin], page: NamedDependency[PageParams]
+    ) -> Page[SharedCourseAdminOut]:
+        """Every course of the platform's shared catalogue."""
+        return page.slice([shared_out(c) for c in await admin.list_shared()])
+
+    @post("/courses", status_code=HTTP_201_CREATED)
+    async def share(
+        self, admin: NamedDependency[SharedCatalogueAdmin], data: JSONBody[ShareIn]
+    ) -> SharedCourseAdminOut:
+        """Copy a tenant's published course into the shared catalogue."""
+        return shared_out(await admin.share(data), data.tenant_id, data.course_id)
+
+    @post("/courses/{course_id:uuid}/archive", status_code=HTTP_200_OK)
+    async def archive(
+        self, admin: NamedDependency[SharedCatalogueAdmin], course_id: FromPath[UUID]
+    ) -> SharedCourseAdminOut:
+        """Archive a course of the shared catalogue."""
+        return shared_out(await admin.archive(course_id))

@@ -13,9 +13,9 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 
 from lms.catalog.models import Difficulty
-from lms.catalog.schemas import PriceFilter, SortOrder
-from lms.catalog.search import CourseSearch, SearchQuery
+from lms.catalog.schemas import PriceFilter, SearchQuery, SortOrder
 from lms.catalog.services import CatalogueService
+from lms.catalog.services.search import CourseSearch
 from lms.db.providers import DbSession
 from lms.identity.principal import Principal, requires_user
 from lms.learning.queries import enrollment_in_course

@@ -227,3 +227,56 @@ class ProgramOut(msgspec.Struct):
 
 SortOrder = Literal["relevance", "popularity", "newest"]
 PriceFilter = Literal["free", "paid"]
+
+
+class SearchQuery(msgspec.Struct, frozen=True):
+    q: str | None = None
+    category: str | None = None
+    difficulty: Difficulty | None = None
+    language: str | None = None
+    instructor_id: UUID | None = None
+    price: PriceFilter | None = None
+    sort: SortOrder = "relevance"
+    limit: int = 20
+    offset: int = 0
+
+
+class SearchHit(msgspec.Struct):
+    id: UUID
+    title: str
+    slug: str
+    summary: str
+    category: str | None
+    difficulty: str
+    language: str
+    tags: list[str]
+    price_cents: int
+    shared: bool
+    enrollment_count: int
+    score: float
+
+
+class SearchResult(msgspec.Struct):
+    """`corrected_query`: the query as spelling-corrected, when the results are for that instead."""
+
+    items: list[SearchHit]
+    total: int
+    limit: int
+    offset: int
+    facets: dict[str, dict[str, int]]
+    corrected_query: str | None = None
+
+
+class ShareIn(msgspec.Struct, forbid_unknown_fields=True):
+    tenant_id: UUID
+    course_id: UUID
+    slug: str | None = None
+
+
+class SharedCourseAdminOut(msgspec.Struct):
+    id: UUID
+    title: str
+    slug: str
+    status: CourseStatus
+    source_tenant_id: UUID | None
+    source_course_id: UUID | None

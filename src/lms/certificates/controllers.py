@@ -121,7 +121,7 @@ class VerificationController(Controller):
     ) -> Any:
         """HTML for people, JSON (Accept: application/json) for machines."""
         parsed = services.parse_cert_id(cert_id)
-        cert = await db_session.get(Certificate, parsed) if parsed else None
+        cert = await services.find_certificate(db_session, parsed) if parsed else None
         if cert is None:
             return _not_found(request)
         site = await services.tenant_site(db_session, settings, cert.tenant_id)
@@ -143,7 +143,7 @@ class VerificationController(Controller):
         cert_id = services.parse_cert_id(file_name.removesuffix(".pdf")) if file_name.endswith(".pdf") else None
         if cert_id is None or not download_signature_valid(settings.secret_key, tenant.id, cert_id, expires, signature):
             raise NotFound("this download link is invalid or has expired")
-        cert = await db_session.get(Certificate, cert_id)
+        cert = await services.find_certificate(db_session, cert_id)
         data = CertificateFiles.from_settings(settings).get(cert.pdf_key) if cert and cert.pdf_key else None
         if data is None:
             raise NotFound("certificate file not found")

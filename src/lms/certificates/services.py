@@ -323,3 +323,8 @@ def parse_cert_id(raw: str) -> UUID | None:
 async def get_certificate(session: AsyncSession, cert_id: UUID) -> Certificate:
     cert = await get_or_404(session, Certificate, cert_id, "certificate not found", field="cert_id")
     return cert
+
+
+async def find_certificate(session: AsyncSession, cert_id: UUID) -> Certificate | None:
+    """The certificate, or None: public links answer their own not-found page."""
+    return await session.get(Certificate, cert_id)

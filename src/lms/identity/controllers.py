@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
-from lms.identity.accounts import UserDirectory, user_out
-from lms.identity.keys import KeyRing
-from lms.identity.mfa import TotpFactor
+from lms.identity.accounts.services.directory import UserDirectory, user_out
+from lms.identity.accounts.services.profiles import cached_profile, read_profile, remember_profile
+from lms.identity.mfa.services import TotpFactor
 from lms.identity.models import Role, User, UserStatus
 from lms.identity.principal import (
     REFRESH_COOKIE,
@@ -29,7 +29,6 @@ from lms.identity.principal import (
     requires_role,
     requires_user,
 )
-from lms.identity.profiles import cached_profile, read_profile, remember_profile
 from lms.identity.schemas import (
     AcceptInvitation,
     PasswordChange,
@@ -42,15 +41,16 @@ from lms.identity.schemas import (
     UserOut,
     UserUpdate,
 )
-from lms.identity.sessions import SessionIssuer, TokenPair, cleared_cookies, session_cookies
-from lms.identity.signin import (
+from lms.identity.signin.services.keys import KeyRing
+from lms.identity.signin.services.local import (
     PasswordSignIn,
     accept_invitation,
     change_password,
     request_password_reset,
     reset_password,
 )
-from lms.identity.throttle import SignInThrottle
+from lms.identity.signin.services.sessions import SessionIssuer, TokenPair, cleared_cookies, session_cookies
+from lms.identity.signin.services.throttle import SignInThrottle
 from lms.lib.errors import Forbidden, NotFound, Unauthorized, error_body
 from lms.lib.lookup import get_or_404
 from lms.lib.pagination import Page, PageParams

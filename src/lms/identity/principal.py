@@ -15,7 +15,7 @@ from litestar.connection import ASGIConnection, Request
 from litestar.handlers.base import BaseRouteHandler
 
 from lms.identity.models import Role
-from lms.identity.tokens import InvalidToken, verify_access_token
+from lms.identity.signin.services.tokens import InvalidToken, verify_access_token
 from lms.lib.errors import Forbidden, Unauthorized
 from lms.lib.params import AppRequest
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import Any
 from uuid import UUID
 
@@ -21,6 +22,7 @@ from lms.config import Settings
 from lms.db.engines import Database
 from lms.identity.principal import Principal, requires_user
 from lms.learning import views
+from lms.learning.dead_letters import DeadLetterOut, list_dead_letters
 from lms.learning.ingest import StreamKeys, decode_batch, ingest_append, ingest_events
 from lms.learning.models import EnrollmentSource, EnrollmentStatus
 from lms.learning.schemas import (
@@ -41,6 +43,7 @@ from lms.learning.services import EnrollmentService, enrollment_out
 from lms.lib.edge import JSON_CHECKED_BY_HANDLER_OPT
 from lms.lib.pagination import Page, PageParams
 from lms.lib.params import VersionNumber
+from lms.tenancy.guards import requires_operator
 
 
 async def provide_enrollments(
@@ -217,3 +220,26 @@ class LearnerController(Controller):
     ) -> LessonViewOut:
         """The lesson from the learner's course version; 403 `lesson_locked` naming what is missing."""
         return await views.open_lesson(db_session, principal, course_id, lesson_id)
+
+
+async def provide_operator_session(database: NamedDependency[Database]) -> AsyncGenerator[AsyncSession, None]:
+    """A read-only, platform-wide session (the operator role) for one request."""
+    async with database.operator_sessions() as session:
+        yield session
+
+
+class DeadLetterOperatorController(Controller):
+    path = "/api/v1/operator/dead-letters"
+    guards = [requires_operator]
+    dependencies = {"operator_session": Provide(provide_operator_session)}
+    tags = ["operator"]
+
+    @get()
+    async def list_dead_letters(
+        self,
+        operator_session: NamedDependency[AsyncSession],
+        page: NamedDependency[PageParams],
+        tenant_id: FromQuery[UUID | None] = None,
+    ) -> Page[DeadLetterOut]:
+        """Progress events the fold could not store, newest first; `tenant_id` narrows to one tenant."""
+        return await list_dead_letters(operator_session, tenant_id, page.limit, page.offset)

@@ -10,9 +10,7 @@ from litestar import Controller, MediaType, Response, delete, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, PathParameter, QueryParameter, RawBody
-from litestar.response import Template
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.config import Settings
@@ -24,12 +22,9 @@ from lms.identity.principal import (
 )
 from lms.identity.schemas import Role
 from lms.lib.errors import Conflict, Forbidden, NotFound
-from lms.lib.lookup import get_or_404
 from lms.lib.pagination import Page, PageParams
-from lms.lib.params import AppRequest, PartNumber
+from lms.lib.params import PartNumber
 from lms.lib.storage import ObjectMissing, Storage, media_prefix, storage_for
-from lms.media import learning_link
-from lms.media.access import is_media_staff, may_watch
 from lms.media.delivery import (
     PLAYLIST_CACHE,
     SEGMENT_CACHE,
@@ -38,7 +33,8 @@ from lms.media.delivery import (
     caption_playlist,
     master_playlist,
 )
-from lms.media.models import AssetStatus, MediaAsset, MediaRendition, MediaUpload
+from lms.media.guards import may_watch
+from lms.media.models import AssetStatus, MediaAsset, MediaUpload
 from lms.media.pipeline import content_type_for
 from lms.media.schemas import (
     MAX_PART_SIZE,
@@ -55,7 +51,6 @@ from lms.media.schemas import (
 )
 from lms.media.services import AssetService, PlaybackEventService, UploadService
 from lms.tenancy.schemas import ResolvedTenant
-from lms.web.controllers import page
 
 LANGUAGE = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 
@@ -109,12 +104,8 @@ async def upload_out(service: UploadService, upload: MediaUpload) -> UploadOut:
     )
 
 
-async def asset_out(session: AsyncSession, service: AssetService, asset: MediaAsset) -> AssetOut:
-    renditions = (
-        await session.execute(
-            select(MediaRendition).where(MediaRendition.asset_id == asset.id).order_by(MediaRendition.height.desc())
-        )
-    ).scalars()
+async def asset_out(service: AssetService, asset: MediaAsset) -> AssetOut:
+    renditions = await service.renditions(asset.id)
     captions = await service.captions(asset.id)
     return AssetOut(
         id=asset.id,
@@ -183,7 +174,7 @@ class MediaStaffController(Controller):
         upload_id: FromPath[UUID],
     ) -> AssetOut:
         """Finish an upload once every part is in."""
-        return await asset_out(db_session, assets, await uploads.complete(upload_id))
+        return await asset_out(assets, await uploads.complete(upload_id))
 
     @delete("/uploads/{upload_id:uuid}", status_code=HTTP_200_OK)
     async def abort_upload(self, uploads: NamedDependency[UploadService], upload_id: FromPath[UUID]) -> UploadOut:
@@ -200,14 +191,14 @@ class MediaStaffController(Controller):
     ) -> Page[AssetOut]:
         """Videos of this site; filter by `status`."""
         found, total = await assets.list_assets(page.limit, page.offset, status)
-        return page.of([await asset_out(db_session, assets, a) for a in found], total)
+        return page.of([await asset_out(assets, a) for a in found], total)
 
     @get("/assets/{asset_id:uuid}")
     async def get_asset(
         self, db_session: NamedDependency[AsyncSession], assets: NamedDependency[AssetService], asset_id: FromPath[UUID]
     ) -> AssetOut:
         """One video with its status, renditions and captions."""
-        return await asset_out(db_session, assets, await assets.get(asset_id))
+        return await asset_out(assets, await assets.get(asset_id))
 
     @put("/assets/{asset_id:uuid}/captions/{language:str}", request_max_body_size=4 * 1024 * 1024)
     async def put_caption(
@@ -304,9 +295,7 @@ class PlaybackController(Controller):
     ) -> Response[str]:
         """The HLS master playlist of a video."""
         asset = await _watchable(db_session, assets, principal, asset_id)
-        renditions = list(
-            (await db_session.execute(select(MediaRendition).where(MediaRendition.asset_id == asset.id))).scalars()
-        )
+        renditions = await assets.renditions(asset.id)
         captions = await assets.captions(asset.id)
         body = master_playlist(StreamSigner(settings).base_url(asset.tenant_id, asset.id), renditions, captions)
         return Response(
@@ -361,7 +350,7 @@ class StreamController(Controller):
             raise NotFound("no such media file")
         prefix = media_prefix(tenant_id, asset_id)
         if relative.startswith("captions/") and relative.endswith(".m3u8"):
-            asset = await db_session.get(MediaAsset, asset_id)
+            asset = await AssetService(db_session, storage).find(asset_id)
             language = relative.removeprefix("captions/").removesuffix(".m3u8")
             if asset is None or not storage.exists(f"{prefix}captions/{language}.vtt"):
                 raise NotFound("no such caption track")
@@ -375,35 +364,3 @@ class StreamController(Controller):
         mutable = relative.endswith((".m3u8", ".vtt"))
         cache = PLAYLIST_CACHE if mutable else SEGMENT_CACHE
         return Response(body, media_type=content_type_for(relative), headers={"Cache-Control": cache})
-
-
-class PlayerPagesController(Controller):
-    """The learner-facing player page (hls.js served from this site)."""
-
-    include_in_schema = False
-    guards = [requires_user]
-
-    @get("/media/{asset_id:uuid}/watch")
-    async def watch(
-        self,
-        request: AppRequest,
-        db_session: NamedDependency[AsyncSession],
-        principal: NamedDependency[Principal],
-        asset_id: FromPath[UUID],
-        lesson_id: Annotated[UUID | None, QueryParameter(name="lesson")] = None,
-    ) -> Template:
-        """The player; with `?lesson=<id>` it reports progress and resumes through the learning API."""
-        asset = await get_or_404(db_session, MediaAsset, asset_id, "no such video")
-        if not await may_watch(db_session, principal, asset_id):
-            raise Forbidden("only enrolled learners and the course's staff can watch this video")
-        lesson = await learning_link.lesson_showing(db_session, lesson_id, asset_id) if lesson_id else None
-        if lesson_id and lesson is None:
-            raise NotFound("this lesson does not show this video", field="lesson")
-        return page(
-            request,
-            "media/player.html",
-            asset=asset,
-            is_staff=is_media_staff(principal),
-            lesson_id=lesson.id if lesson else None,
-            course_id=lesson.course_id if lesson else None,
-        )

@@ -19,7 +19,15 @@ from lms.lib.jobs import enqueue_after_commit
 from lms.lib.lookup import get_or_404
 from lms.lib.pagination import count_and_fetch
 from lms.lib.storage import Storage, StorageError, media_prefix
-from lms.media.models import AssetStatus, MediaAsset, MediaCaption, MediaUpload, PlaybackEvent, UploadStatus
+from lms.media.models import (
+    AssetStatus,
+    MediaAsset,
+    MediaCaption,
+    MediaRendition,
+    MediaUpload,
+    PlaybackEvent,
+    UploadStatus,
+)
 from lms.media.pipeline import source_key
 from lms.media.schemas import PlaybackBeacons, PlaybackSessionSummary, UploadCreate
 from lms.media.tasks import TRANSCODE
@@ -193,6 +201,17 @@ class AssetService:
     async def get(self, asset_id: UUID) -> MediaAsset:
         asset = await get_or_404(self.session, MediaAsset, asset_id, "no such media asset")
         return asset
+
+    async def find(self, asset_id: UUID) -> MediaAsset | None:
+        """The asset, or None when this tenant has none by that id."""
+        return await self.session.get(MediaAsset, asset_id)
+
+    async def renditions(self, asset_id: UUID) -> list[MediaRendition]:
+        """The asset's HLS rungs, highest first."""
+        rows = await self.session.scalars(
+            select(MediaRendition).where(MediaRendition.asset_id == asset_id).order_by(MediaRendition.height.desc())
+        )
+        return list(rows)
 
     async def list_assets(self, limit: int, offset: int, status: AssetStatus | None) -> tuple[list[MediaAsset], int]:
         query = select(MediaAsset)

@@ -9,8 +9,8 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.assessments.quizzes import QuizAuthoring
-from lms.assessments.schemas import BankIn, QuestionIn, QuizIn
+from lms.assessments.quizzes.schemas import BankIn, QuestionIn, QuizIn
+from lms.assessments.quizzes.services.authoring import QuizAuthoring
 from lms.catalog.models import Course
 from lms.catalog.schemas import CourseCreate, LessonCreate, LessonType, ModuleCreate
 from lms.catalog.services import CatalogueService
@@ -18,9 +18,9 @@ from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import create_database
 from lms.identity.models import User
-from lms.identity.passwords import hash_password
 from lms.identity.principal import Principal
 from lms.identity.schemas import UserStatus
+from lms.identity.signin.services.passwords import hash_password
 from lms.learning.services import EnrollmentService
 from lms.tenancy.models import Tenant
 

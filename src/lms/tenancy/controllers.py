@@ -9,11 +9,10 @@ from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
-from sqlalchemy import select
 
 from lms.config import Settings
 from lms.db.engines import Database
-from lms.lib.pagination import Page, PageParams, paginate
+from lms.lib.pagination import Page, PageParams
 from lms.lib.params import AppRequest
 from lms.tenancy.guards import requires_operator
 from lms.tenancy.models import OperatorAuditEntry, TenantStatus
@@ -120,12 +119,8 @@ class OperatorController(Controller):
         tenant_id: FromQuery[UUID | None] = None,
     ) -> Page[AuditEntryOut]:
         """The operators' audit log, newest first; filter by `tenant_id`."""
-        query = select(OperatorAuditEntry)
-        if tenant_id is not None:
-            query = query.where(OperatorAuditEntry.target_tenant_id == tenant_id)
-        return await paginate(
-            admin.session, query.order_by(OperatorAuditEntry.created_at.desc()), page, audit_entry_out
-        )
+        entries = await admin.audit_log(tenant_id, page)
+        return page.of([audit_entry_out(e) for e in entries.items], entries.total)
 
 
 def audit_entry_out(e: OperatorAuditEntry) -> AuditEntryOut:

@@ -16,7 +16,7 @@ from lms.lib import clock
 from lms.lib.errors import Conflict, NotFound, ValidationFailed
 from lms.lib.jobs import enqueue_after_commit
 from lms.lib.lookup import get_or_404
-from lms.lib.pagination import count_and_fetch
+from lms.lib.pagination import Page, PageParams, count_and_fetch, paginate
 from lms.tenancy.models import OperatorAuditEntry, Plan, Tenant, TenantDomain, TenantStatus
 from lms.tenancy.schemas import RESERVED_SLUGS, Branding, DomainOut, TenantOut
 
@@ -88,6 +88,13 @@ class TenantAdmin:
             query = query.where(Tenant.status == status)
         tenants, total = await count_and_fetch(self.session, query.order_by(Tenant.created_at), limit, offset)
         return await self.describe_many(tenants), total
+
+    async def audit_log(self, tenant_id: UUID | None, page: PageParams) -> Page[OperatorAuditEntry]:
+        """The operators' audit entries, newest first; only those about `tenant_id` when given."""
+        query = select(OperatorAuditEntry)
+        if tenant_id is not None:
+            query = query.where(OperatorAuditEntry.target_tenant_id == tenant_id)
+        return await paginate(self.session, query.order_by(OperatorAuditEntry.created_at.desc()), page)
 
     async def describe(self, tenant: Tenant) -> TenantOut:
         return (await self.describe_many([tenant]))[0]

@@ -24,10 +24,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.app import create_app
-from lms.assessments import assignment_controllers
-from lms.assessments.assignments import AssignmentService, Upload
+from lms.assessments.assignments import controllers as assignment_controllers
+from lms.assessments.assignments.services.assignments import AssignmentService, Upload
+from lms.assessments.assignments.services.storage import SharedObjectStore
 from lms.assessments.models import SubmissionVersion
-from lms.assessments.storage import SharedObjectStore
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
@@ -35,7 +35,7 @@ from lms.identity.principal import Principal
 from lms.lib.storage import Storage, storage_for
 from lms.media.services import UploadService
 from tests.conftest import Login, MakeTenant, MakeUser
-from tests.integration.assessments.test_assignments import build_assignment, student_of
+from tests.integration.assessments.assignments.test_assignments import build_assignment, student_of
 from tests.media_fixtures import MediaSite, SiteClient, start_upload
 
 FIVE_MIB = 5 * 1024 * 1024

@@ -9,8 +9,8 @@ from sqlalchemy.exc import ProgrammingError
 
 from lms.db.binding import fetch_row, tenant_session
 from lms.db.engines import Database
+from lms.identity.accounts.services.profiles import read_profile
 from lms.identity.models import UserStatus
-from lms.identity.profiles import read_profile
 from tests.conftest import MakeTenant, MakeUser
 
 BY_ID = "SELECT email FROM users WHERE id = $1"

@@ -16,8 +16,8 @@ from litestar.testing import AsyncTestClient
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
-from lms.identity.keys import KeyRing
-from lms.identity.tokens import issue_access_token
+from lms.identity.signin.services.keys import KeyRing
+from lms.identity.signin.services.tokens import issue_access_token
 from lms.tenancy.models import Plan, Tenant
 from lms.tenancy.services import Actor, TenantAdmin
 from tests import factories

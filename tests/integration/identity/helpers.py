@@ -10,7 +10,7 @@ from sqlalchemy import select
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.identity.models import User
-from lms.identity.passwords import hash_password
+from lms.identity.signin.services.passwords import hash_password
 from lms.lib.mail import EmailMessage
 from lms.tenancy.models import Tenant
 from tests.conftest import MakeUser

@@ -11,7 +11,7 @@ from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.identity.models import User
-from lms.identity.passwords import verify_password
+from lms.identity.signin.services.passwords import verify_password
 from lms.runtime.demo_learning import COURSE_SLUG, LEARNER_EMAIL, LEARNER_PASSWORD, ensure_demo_learning
 from tests.conftest import Login, MakeTenant
 from tests.integration.identity.helpers import secure_host

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lms.assessments.peer import assign_reviewers, pick_replacement, plan_replacements
-from lms.assessments.shuffle import attempt_seed, fisher_yates
+from lms.assessments.assignments.services.peer import assign_reviewers, pick_replacement, plan_replacements
+from lms.assessments.quizzes.services.shuffle import attempt_seed, fisher_yates
 
 uuids = st.uuids(version=4)
 

@@ -13,19 +13,24 @@ from litestar.di import NamedDependency, Provide
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, JSONBody, QueryParameter, RawBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.identity.models import Role, ScimToken
 from lms.identity.principal import requires_role
-from lms.identity.scim.discovery import resource_types, schemas, service_provider_config
-from lms.identity.scim.errors import SCIM_EXCEPTION_HANDLERS, SCIM_MEDIA_TYPE, ScimError
-from lms.identity.scim.service import ScimProvisioning, create_scim_token, find_scim_token, list_response
+from lms.identity.scim.schemas import resource_types, schemas, service_provider_config
+from lms.identity.scim.services.errors import SCIM_EXCEPTION_HANDLERS, SCIM_MEDIA_TYPE, ScimError
+from lms.identity.scim.services.provisioning import (
+    ScimProvisioning,
+    create_scim_token,
+    find_scim_token,
+    list_response,
+    list_scim_tokens,
+    revoke_scim_token,
+)
 from lms.lib import clock
-from lms.lib.lookup import get_or_404
-from lms.lib.pagination import Page, PageParams, paginate
+from lms.lib.pagination import Page, PageParams
 from lms.lib.params import INT32_MAX, MAX_OFFSET, AppRequest
 from lms.tenancy.schemas import ResolvedTenant
 
@@ -211,9 +216,8 @@ class ScimTokensController(Controller):
         self, db_session: NamedDependency[AsyncSession], page: NamedDependency[PageParams]
     ) -> Page[ScimTokenOut]:
         """The site's SCIM tokens, oldest first (the secret itself is shown only when created)."""
-        return await paginate(
-            db_session, select(ScimToken).order_by(ScimToken.created_at, ScimToken.id), page, token_out
-        )
+        tokens = await list_scim_tokens(db_session, page)
+        return page.of([token_out(token) for token in tokens.items], tokens.total)
 
     @post("/", status_code=HTTP_201_CREATED)
     async def create_token(
@@ -229,7 +233,4 @@ class ScimTokensController(Controller):
     @delete("/{token_id:uuid}", status_code=HTTP_200_OK)
     async def revoke_token(self, db_session: NamedDependency[AsyncSession], token_id: FromPath[UUID]) -> ScimTokenOut:
         """Revoke a SCIM token; its client is refused from now on."""
-        token = await get_or_404(db_session, ScimToken, token_id, "SCIM token not found")
-        token.revoked_at = token.revoked_at or clock.now()
-        await db_session.flush()
-        return token_out(token)
+        return token_out(await revoke_scim_token(db_session, token_id))

@@ -13,17 +13,26 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.identity.models import Role, SsoKind, SsoProvider
 from lms.identity.principal import allows_anonymous, requires_role
-from lms.identity.sessions import SessionIssuer, session_cookies
-from lms.identity.signin import sso_required
-from lms.identity.sso.fetch import FetchRefused
-from lms.identity.sso.oidc import OidcSignIn, discover, pending_sign_in
+from lms.identity.signin.services.local import sso_required
+from lms.identity.signin.services.sessions import SessionIssuer, session_cookies
+from lms.identity.sso.oidc.services import OidcSignIn, discover, pending_sign_in
 from lms.identity.sso.pages import SSO_EXCEPTION_HANDLERS
-from lms.identity.sso.provisioning import (
+from lms.identity.sso.saml.services import REQUEST_SECONDS, SAML_REQUEST_COOKIE, SamlServiceProvider
+from lms.identity.sso.schemas import Discovery, OidcProviderIn, ProviderOut, RedirectUriOut
+from lms.identity.sso.services.accounts import provision_user
+from lms.identity.sso.services.fetch import FetchRefused
+from lms.identity.sso.services.providers import (
+    add_provider,
+    ensure_unique_name,
+    list_providers,
+    remove_provider,
+    save_provider,
+)
+from lms.identity.sso.services.provisioning import (
     SsoFailed,
     get_provider,
     map_attributes,
@@ -31,11 +40,8 @@ from lms.identity.sso.provisioning import (
     safe_next_path,
     secret_cipher,
 )
-from lms.identity.sso.saml import REQUEST_SECONDS, SAML_REQUEST_COOKIE, SamlServiceProvider
-from lms.identity.sso.schemas import Discovery, OidcProviderIn, ProviderOut, RedirectUriOut
-from lms.identity.sso.services import provision_user
-from lms.lib.errors import Conflict, ValidationFailed
-from lms.lib.pagination import Page, PageParams, paginate
+from lms.lib.errors import ValidationFailed
+from lms.lib.pagination import Page, PageParams
 from lms.lib.params import AppRequest
 from lms.tenancy.queries import primary_hostname
 
@@ -91,12 +97,6 @@ def provider_out(request: AppRequest, provider: SsoProvider) -> ProviderOut:
     return out
 
 
-async def ensure_unique_name(session: AsyncSession, name: str, provider_id: UUID | None) -> None:
-    existing = (await session.execute(select(SsoProvider).where(SsoProvider.name == name))).scalar_one_or_none()
-    if existing is not None and existing.id != provider_id:
-        raise Conflict("a provider with this name already exists", field="name")
-
-
 async def apply_oidc(
     request: Request[Any, Any, Any], session: AsyncSession, provider: SsoProvider, data: OidcProviderIn
 ) -> None:
@@ -142,8 +142,8 @@ class SsoProvidersController(Controller):
         self, request: AppRequest, db_session: NamedDependency[AsyncSession], page: NamedDependency[PageParams]
     ) -> Page[ProviderOut]:
         """The site's sign-in providers (OIDC and SAML), oldest first."""
-        query = select(SsoProvider).order_by(SsoProvider.created_at, SsoProvider.id)
-        return await paginate(db_session, query, page, lambda provider: provider_out(request, provider))
+        found = await list_providers(db_session, page)
+        return page.of([provider_out(request, provider) for provider in found.items], found.total)
 
     @get("/oidc/redirect-uri")
     async def preview_redirect_uri(
@@ -166,9 +166,7 @@ class SsoProvidersController(Controller):
         await ensure_unique_name(db_session, data.name, None)
         provider = SsoProvider(tenant_id=tenant_id_of(request), kind=SsoKind.OIDC.value, name=data.name, config={})
         await apply_oidc(request, db_session, provider, data)
-        db_session.add(provider)
-        await db_session.flush()
-        return provider_out(request, provider)
+        return provider_out(request, await add_provider(db_session, provider))
 
     @put("/{provider_id:uuid}/oidc", description="Replace an OpenID Connect provider's settings.")
     async def replace_oidc(
@@ -181,15 +179,13 @@ class SsoProvidersController(Controller):
         provider = await get_provider(db_session, provider_id, SsoKind.OIDC.value)
         await ensure_unique_name(db_session, data.name, provider.id)
         await apply_oidc(request, db_session, provider, data)
-        await db_session.flush()
-        return provider_out(request, provider)
+        return provider_out(request, await save_provider(db_session, provider))
 
     @delete("/{provider_id:uuid}", status_code=HTTP_200_OK, description="Remove a sign-in provider.")
     async def delete_provider(
         self, db_session: NamedDependency[AsyncSession], provider_id: FromPath[UUID]
     ) -> dict[str, str]:
-        provider = await get_provider(db_session, provider_id)
-        await db_session.delete(provider)
+        await remove_provider(db_session, provider_id)
         return {"status": "deleted"}
 
 

@@ -1,0 +1,1 @@
+"""Assignments: submissions, rubrics, grading and peer review."""

@@ -1,0 +1,259 @@
+"""The assignment lesson in the browser: instructions and rubric, submit text, a link or files (a
+multipart form; a new version each time), the versions sent, the grade with feedback and rubric
+scores once it is final, and the peer reviews the learner was given, each with its rubric form."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+from uuid import UUID
+
+import anyio
+from litestar import Controller, get, post
+from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_200_OK
+
+from lms.assessments.assignments.controllers import submission_out, version_out
+from lms.assessments.assignments.schemas import CriterionScore
+from lms.assessments.assignments.services.assignments import AssignmentService, Upload, max_points
+from lms.assessments.assignments.services.peer_reviews import PeerReviewService
+from lms.assessments.assignments.services.storage import submission_store
+from lms.assessments.models import Assignment, PeerReview
+from lms.assessments.queries import assignment_of_lesson, my_reviews_of, my_submission
+from lms.db.providers import DbSession
+from lms.identity.principal import Principal, requires_user
+from lms.learning.queries import open_lesson
+from lms.learning.schemas import LessonViewOut
+from lms.lib.errors import DomainError, NotFound
+from lms.lib.params import AppRequest
+from lms.web.forms import FormErrors, service_message
+from lms.web.i18n import format_number
+from lms.web.i18n import gettext as _
+from lms.web.layout import before_page, page
+
+ASSIGNMENT = "assessments/assignment.html"
+REVIEW = "assessments/peer_review.html"
+MAX_TEXT = 100_000
+MAX_COMMENT = 5000
+# Statuses in which the learner may send a new version.
+OPEN_FOR_SUBMISSION = (None, "submitted", "returned")
+
+
+def form_field(exc: DomainError) -> str:
+    """The service names `files[2]`; the page has one file field, `files`."""
+    field = exc.field or "text"
+    return "files" if field.startswith("files") else field
+
+
+class AssignmentPagesController(Controller):
+    guards = [requires_user]
+    include_in_schema = False
+    before_request = staticmethod(before_page)
+    path = "/courses/{course_id:uuid}/lessons/{lesson_id:uuid}/assignment"
+
+    @get("/")
+    async def assignment(
+        self,
+        request: AppRequest,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        course_id: FromPath[UUID],
+        lesson_id: FromPath[UUID],
+        submitted: FromQuery[bool] = False,
+        reviewed: FromQuery[bool] = False,
+    ) -> Template:
+        lesson, assignment = await _lesson_assignment(db_session, principal, course_id, lesson_id)
+        flash = _("Your work is submitted.") if submitted else _("Your review is submitted.") if reviewed else None
+        return await _assignment_page(request, db_session, principal, lesson, assignment, flash=flash)
+
+    @post("/submissions", status_code=HTTP_200_OK)
+    async def submit(
+        self,
+        request: AppRequest,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        course_id: FromPath[UUID],
+        lesson_id: FromPath[UUID],
+    ) -> Template | Redirect:
+        """Text, a link and files from one multipart form; the service's checks come back by field."""
+        lesson, assignment = await _lesson_assignment(db_session, principal, course_id, lesson_id)
+        form = await request.form()
+        errors = FormErrors()
+        text = _text_field(form, "text", MAX_TEXT, errors)
+        url = _text_field(form, "url", 2000, errors)
+        uploads = []
+        for item in form.getall("files", []):
+            # A file input left empty still sends a part, with no name and no bytes.
+            if isinstance(item, UploadFile) and (item.filename or ""):
+                # Read from the parser's temporary file in a thread, as the JSON API does.
+                of_file = functools.partial(Upload.of_file, item.filename or "file", item.content_type or "", item.file)
+                uploads.append(await anyio.to_thread.run_sync(of_file))
+        if not errors:
+            service = AssignmentService(db_session, principal, submission_store(request.app.state.settings))
+            try:
+                await service.submit(assignment.id, text or None, url or None, uploads)
+            except DomainError as exc:
+                if exc.status not in (409, 413, 422):
+                    raise
+                errors[form_field(exc)] = service_message(exc)
+        if errors:
+            values = {"text": text, "url": url}
+            return await _assignment_page(
+                request, db_session, principal, lesson, assignment, errors=errors, values=values, status=422
+            )
+        return Redirect(f"/courses/{course_id}/lessons/{lesson_id}/assignment?submitted=1", status_code=303)
+
+    @get("/reviews/{review_id:uuid}")
+    async def review(
+        self,
+        request: AppRequest,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        course_id: FromPath[UUID],
+        lesson_id: FromPath[UUID],
+        review_id: FromPath[UUID],
+    ) -> Template:
+        """A peer's work (its author not named) and the rubric to score it with."""
+        lesson, assignment = await _lesson_assignment(db_session, principal, course_id, lesson_id)
+        peer, review = await _own_review(request, db_session, principal, assignment, review_id)
+        return await _review_page(request, peer, lesson, assignment, review)
+
+    @post("/reviews/{review_id:uuid}", status_code=HTTP_200_OK)
+    async def submit_review(
+        self,
+        request: AppRequest,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        course_id: FromPath[UUID],
+        lesson_id: FromPath[UUID],
+        review_id: FromPath[UUID],
+    ) -> Template | Redirect:
+        lesson, assignment = await _lesson_assignment(db_session, principal, course_id, lesson_id)
+        peer, review = await _own_review(request, db_session, principal, assignment, review_id)
+        form = await request.form()
+        errors = FormErrors()
+        scores = []
+        for criterion in assignment.rubric:
+            name = f"level-{criterion['id']}"
+            level = str(form.get(name, ""))
+            if not level:
+                errors[name] = _("Choose a level for “%(criterion)s”.", criterion=criterion["title"])
+                continue
+            scores.append(CriterionScore(criterion_id=criterion["id"], level_id=level[:64]))
+        comment = _text_field(form, "comment", MAX_COMMENT, errors)
+        if not errors:
+            try:
+                await peer.complete(review.id, scores, comment)
+            except DomainError as exc:
+                if exc.status not in (409, 422):
+                    raise
+                errors["comment" if exc.status == 422 else "review"] = service_message(exc)
+        if errors:
+            return await _review_page(request, peer, lesson, assignment, review, errors, {"comment": comment}, 422)
+        return Redirect(f"/courses/{course_id}/lessons/{lesson_id}/assignment?reviewed=1", status_code=303)
+
+
+def _text_field(form: Any, name: str, limit: int, errors: FormErrors) -> str:
+    value = form.get(name, "")
+    value = value.strip() if isinstance(value, str) else ""
+    if "\x00" in value:
+        errors[name] = _("This field contains a character that is not allowed.")
+    elif len(value) > limit:
+        errors[name] = _("Enter at most %(count)s characters.", count=limit)
+    return value
+
+
+async def _lesson_assignment(
+    db_session: DbSession, principal: Principal, course_id: UUID, lesson_id: UUID
+) -> tuple[LessonViewOut, Assignment]:
+    lesson = await open_lesson(db_session, principal, course_id, lesson_id)
+    if lesson.type != "assignment":
+        raise NotFound("this lesson is not an assignment", field="lesson_id")
+    return lesson, await assignment_of_lesson(db_session, lesson_id)
+
+
+async def _own_review(
+    request: AppRequest, db_session: DbSession, principal: Principal, assignment: Assignment, review_id: UUID
+) -> tuple[PeerReviewService, PeerReview]:
+    peer = PeerReviewService(AssignmentService(db_session, principal, submission_store(request.app.state.settings)))
+    review = await peer.own_review(review_id)
+    if review.assignment_id != assignment.id:
+        raise NotFound("review not found", field="review_id")
+    return peer, review
+
+
+async def _assignment_page(
+    request: AppRequest,
+    db_session: DbSession,
+    principal: Principal,
+    lesson: LessonViewOut,
+    assignment: Assignment,
+    *,
+    errors: FormErrors | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+    flash: str | None = None,
+) -> Template:
+    service = AssignmentService(db_session, principal, submission_store(request.app.state.settings))
+    submission = await my_submission(db_session, principal.user_id, assignment.id)
+    mine = await submission_out(service, submission, assignment, staff=False) if submission else None
+    return page(
+        request,
+        ASSIGNMENT,
+        status_code=status,
+        lesson=lesson,
+        assignment=assignment,
+        max_points=max_points(assignment.rubric),
+        submission=mine,
+        may_submit=(submission.status if submission else None) in OPEN_FOR_SUBMISSION,
+        reviews=await my_reviews_of(db_session, principal.user_id, assignment.id),
+        levels=_levels(assignment),
+        accept=",".join(f".{extension}" for extension in assignment.allowed_extensions),
+        format_file_size=format_file_size,
+        errors=errors or FormErrors(),
+        values=values or {},
+        flash=flash,
+        base=f"/courses/{lesson.course_id}/lessons/{lesson.id}/assignment",
+    )
+
+
+async def _review_page(
+    request: AppRequest,
+    peer: PeerReviewService,
+    lesson: LessonViewOut,
+    assignment: Assignment,
+    review: PeerReview,
+    errors: FormErrors | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> Template:
+    versions = await peer.assignments.versions(review.submission_id)
+    work = version_out(versions[-1], f"/api/v1/assignment-submissions/{review.submission_id}")
+    return page(
+        request,
+        REVIEW,
+        status_code=status,
+        lesson=lesson,
+        assignment=assignment,
+        review=review,
+        work=work,
+        chosen={s["criterion_id"]: s["level_id"] for s in review.rubric_scores},
+        errors=errors or FormErrors(),
+        values=values or {"comment": review.comment},
+        base=f"/courses/{lesson.course_id}/lessons/{lesson.id}/assignment",
+    )
+
+
+def format_file_size(size: int) -> str:
+    """Bytes as KB or MB, numbers in the page's language."""
+    if size >= 1024 * 1024:
+        return _("%(size)s MB", size=format_number(round(size / (1024 * 1024), 1)))
+    return _("%(size)s KB", size=format_number(max(1, round(size / 1024))))
+
+
+def _levels(assignment: Assignment) -> dict[tuple[str, str], dict[str, Any]]:
+    """(criterion id, level id) -> level, to name the levels of a grade."""
+    return {(c["id"], level["id"]): level for c in assignment.rubric for level in c["levels"]}

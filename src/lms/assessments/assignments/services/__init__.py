@@ -1,0 +1,1 @@
+"""Assignment services: submissions and grading, peer-review allocation and reviews, submission storage."""

@@ -1,0 +1,1 @@
+"""Quizzes: question banks, quizzes, attempts and grading."""

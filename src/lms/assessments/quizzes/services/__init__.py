@@ -1,0 +1,1 @@
+"""Quiz services: authoring banks and quizzes, attempts, grading and deterministic shuffling."""

@@ -1,0 +1,209 @@
+"""Course search on PostgreSQL: weighted full-text, trigram typo tolerance, filters, facets, sorting.
+
+Everything goes through `CourseSearch.search`, so a dedicated search engine can replace the body
+of that one method. The text match is `search_vector` (title A, summary and tags B, description C)
+against the query as typed and as prefixes. When that finds nothing, typos are tolerated: each
+query word that no visible title contains is replaced by the most similar title word by trigram
+similarity (pg_trgm's measure and default threshold, computed here so that it works on any
+PostgreSQL build, the embedded one included), and the search runs again; `corrected_query` says
+so. RLS limits results to the tenant's courses and the shared catalogue.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from cachetools import TTLCache
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms.catalog.schemas import SearchHit, SearchQuery, SearchResult
+
+_WORD = re.compile(r"[\w]+", re.UNICODE)
+# Title words per tenant, per process: read again at most once a minute.
+_title_words: TTLCache[UUID, frozenset[str]] = TTLCache(maxsize=10_000, ttl=60)
+CORRECTION_THRESHOLD = 0.3  # pg_trgm's default `similarity_threshold`
+
+
+def prefix_query(q: str) -> str | None:
+    """'data priv' -> 'data:* & priv:*' (words only, so the tsquery syntax cannot be injected)."""
+    words = _WORD.findall(q.lower())[:8]
+    return " & ".join(f"{w}:*" for w in words) if words else None
+
+
+def trigrams(word: str) -> set[str]:
+    """pg_trgm's trigrams of one word: lower case, two spaces before and one after."""
+    padded = f"  {word.lower()} "
+    return {padded[i : i + 3] for i in range(len(padded) - 2)}
+
+
+def similarity(a: str, b: str) -> float:
+    """pg_trgm's `similarity`: shared trigrams over all trigrams of both words."""
+    ta, tb = trigrams(a), trigrams(b)
+    return len(ta & tb) / len(ta | tb) if ta or tb else 0.0
+
+
+def corrected(q: str, vocabulary: Iterable[str], threshold: float = CORRECTION_THRESHOLD) -> str | None:
+    """`q` with each word the vocabulary lacks replaced by its most similar vocabulary word, or
+    None when no word changed."""
+    known = set(vocabulary)
+    words = _WORD.findall(q.lower())[:8]
+    changed = False
+    for n, word in enumerate(words):
+        if word in known or len(word) < 3:
+            continue
+        best = max(known, key=lambda candidate: (similarity(word, candidate), candidate), default=None)
+        if best is not None and similarity(word, best) >= threshold:
+            words[n], changed = best, True
+    return " ".join(words) if changed else None
+
+
+@dataclass
+class _Filters:
+    """The WHERE clause shared by the search and the title-word lookup."""
+
+    where: list[str]
+    params: dict[str, Any]
+
+
+class CourseSearch:
+    """Released courses visible to the current tenant, ranked and faceted."""
+
+    def __init__(self, session: AsyncSession, tenant_id: UUID) -> None:
+        """`session` is bound to `tenant_id` (RLS decides what is visible)."""
+        self.session, self.tenant_id = session, tenant_id
+
+    async def search(self, query: SearchQuery) -> SearchResult:
+        """Full-text first; when that finds nothing, again with misspelt words corrected."""
+        result = await self._run(query)
+        if result.total or not (query.q and query.q.strip()):
+            return result
+        fixed = corrected(query.q, await self.title_words())
+        if fixed is None:
+            return result
+        result = await self._run(msgspec.structs.replace(query, q=fixed))
+        result.corrected_query = fixed
+        return result
+
+    async def title_words(self) -> frozenset[str]:
+        """Distinct words (3+ letters) of the titles this tenant's learners can find."""
+        words = _title_words.get(self.tenant_id)
+        if words is None:
+            rows = await self.session.execute(
+                text(
+                    f"""
+                    select distinct w
+                      from courses c, regexp_split_to_table(lower(c.title), '[^[:alnum:]]+') as w
+                     where {" and ".join(self._filters(SearchQuery()).where)} and length(w) >= 3
+                    """
+                )
+            )
+            words = _title_words[self.tenant_id] = frozenset(str(w) for (w,) in rows)
+        return words
+
+    @staticmethod
+    def _filters(query: SearchQuery) -> _Filters:
+        where = [
+            "c.status = 'published'",
+            "(c.publish_at is null or c.publish_at <= now())",
+            # Shared courses only when this tenant offers them (RLS scopes the offers to the tenant).
+            "(c.tenant_id is not null or exists (select 1 from shared_course_offers o where o.course_id = c.id))",
+        ]
+        params: dict[str, Any] = {}
+        if query.category:
+            where.append("c.category = :category")
+            params["category"] = query.category
+        if query.difficulty:
+            where.append("c.difficulty = cast(:difficulty as course_difficulty)")
+            params["difficulty"] = query.difficulty.value
+        if query.language:
+            where.append("c.language = :language")
+            params["language"] = query.language
+        if query.instructor_id:
+            where.append("c.instructor_ids @> array[cast(:instructor as uuid)]")
+            params["instructor"] = str(query.instructor_id)
+        if query.price == "free":
+            where.append("c.price_cents = 0")
+        elif query.price == "paid":
+            where.append("c.price_cents > 0")
+        return _Filters(where, params)
+
+    async def _run(self, query: SearchQuery) -> SearchResult:
+        filters = self._filters(query)
+        where = filters.where
+        params: dict[str, Any] = {**filters.params, "limit": query.limit, "offset": query.offset}
+        rank = "0::float"
+        if query.q and query.q.strip():
+            params["q"] = query.q.strip()[:200]
+            params["prefix"] = prefix_query(params["q"]) or ""
+            where.append(
+                "(c.search_vector @@ websearch_to_tsquery('english', :q)"
+                " or (:prefix <> '' and c.search_vector @@ to_tsquery('simple', :prefix)))"
+            )
+            rank = (
+                "ts_rank_cd(c.search_vector, websearch_to_tsquery('english', :q))"
+                " + 0.5 * coalesce(ts_rank_cd(c.search_vector, to_tsquery('simple', nullif(:prefix, ''))), 0)"
+            )
+        order = {
+            "relevance": "score desc, enrollment_count desc, id",
+            "popularity": "enrollment_count desc, score desc, id",
+            "newest": "created_at desc, id",
+        }[query.sort]
+        # One statement, one pass over the matching rows: the page, the total and the facets.
+        row = (
+            await self.session.execute(
+                text(
+                    f"""
+                    with matched as materialized (
+                        select c.id, c.title, c.slug, c.summary, c.category, c.difficulty::text as difficulty,
+                               c.language, c.tags, c.price_cents, c.tenant_id is null as shared,
+                               c.enrollment_count, c.created_at, {rank} as score
+                          from courses c
+                         where {" and ".join(where)}
+                    )
+                    select
+                        (select count(*) from matched) as total,
+                        (select coalesce(json_agg(p), '[]') from (
+                            select id, title, slug, summary, category, difficulty, language, tags, price_cents,
+                                   shared, enrollment_count, round(score::numeric, 4)::float as score
+                              from matched order by {order} limit :limit offset :offset) p) as items,
+                        (select coalesce(json_agg(f), '[]') from (
+                            select grouping(category) as gc, grouping(difficulty) as gd, grouping(language) as gl,
+                                   category, difficulty, language,
+                                   case when price_cents > 0 then 'paid' else 'free' end as price, count(*) as n
+                              from matched
+                             group by grouping sets ((category), (difficulty), (language),
+                                                     (case when price_cents > 0 then 'paid' else 'free' end))) f)
+                            as facets
+                    """
+                ),
+                params,
+            )
+        ).one()
+        return SearchResult(
+            items=msgspec.convert(row.items, list[SearchHit]),
+            total=int(row.total),
+            limit=query.limit,
+            offset=query.offset,
+            facets=_facets(row.facets) if row.total else {},
+        )
+
+
+def _facets(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Counts per category, difficulty, language and price over the current result set."""
+    facets: dict[str, dict[str, int]] = {"category": {}, "difficulty": {}, "language": {}, "price": {}}
+    for r in rows:
+        if r["gc"] == 0:
+            facets["category"][r["category"] or "uncategorised"] = r["n"]
+        elif r["gd"] == 0:
+            facets["difficulty"][r["difficulty"]] = r["n"]
+        elif r["gl"] == 0:
+            facets["language"][r["language"]] = r["n"]
+        else:
+            facets["price"][r["price"]] = r["n"]
+    return facets

@@ -1,0 +1,1 @@
+"""Accounts: tenant admins manage accounts; users manage their own profile."""

@@ -1,0 +1,1 @@
+"""Account services: the tenant's account directory and the cached own-profile read."""

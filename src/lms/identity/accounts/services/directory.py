@@ -1,0 +1,193 @@
+"""Tenant admins manage their tenant's accounts: create or invite, list, update, deactivate, reactivate."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from uuid import UUID
+
+import msgspec
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms.config import Settings
+from lms.identity.models import ActionPurpose, ActionToken, Role, User, UserStatus
+from lms.identity.schemas import UserCreate, UserOut, UserUpdate
+from lms.identity.signin.services.sessions import new_opaque_token, revoke_user_sessions, token_hash
+from lms.lib import clock
+from lms.lib.errors import Conflict, ValidationFailed
+from lms.lib.lookup import get_or_404
+from lms.lib.mail import queue_email
+from lms.lib.pagination import count_and_fetch
+
+INVITATION_LIFETIME = timedelta(days=7)
+PASSWORD_RESET_LIFETIME = timedelta(hours=1)
+
+# Called when a user stops occupying a seat (deactivation, SCIM active=false). Billing registers
+# the function that frees the seat; identity only announces the event, inside the same transaction.
+SeatReleaseHook = Callable[[AsyncSession, UUID, UUID], Awaitable[None]]
+seat_release_hooks: list[SeatReleaseHook] = []
+
+
+async def release_seat_of(session: AsyncSession, tenant_id: UUID, user_id: UUID) -> None:
+    """The one call site that frees a user's seat; runs every registered seat-release hook."""
+    for hook in seat_release_hooks:
+        await hook(session, tenant_id, user_id)
+
+
+def user_out(user: User) -> UserOut:
+    return UserOut(
+        id=str(user.id),
+        email=user.email,
+        display_name=user.display_name,
+        status=user.status,
+        roles=list(user.roles),
+        manager_id=str(user.manager_id) if user.manager_id else None,
+        groups=list(user.groups or []),
+        has_password=user.password_hash is not None,
+        created_at=user.created_at,
+        last_login_at=user.last_login_at,
+    )
+
+
+def _uuid(value: str, field: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError as exc:
+        raise ValidationFailed("not a valid id", field=field) from exc
+
+
+async def create_action_link(session: AsyncSession, user: User, purpose: ActionPurpose, lifetime: timedelta) -> str:
+    """A single-use, expiring token for `user`; only its hash is stored."""
+    raw = new_opaque_token("lk")
+    session.add(
+        ActionToken(
+            tenant_id=user.tenant_id,
+            user_id=user.id,
+            purpose=purpose.value,
+            token_hash=token_hash(raw),
+            expires_at=clock.now() + lifetime,
+        )
+    )
+    await session.flush()
+    return raw
+
+
+class UserDirectory:
+    """Accounts of the current tenant (the session is RLS-bound to it)."""
+
+    def __init__(self, session: AsyncSession, tenant_id: UUID, settings: Settings, site_url: str) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+        self.settings = settings
+        self.site_url = site_url.rstrip("/")
+
+    async def get(self, user_id: UUID) -> User:
+        user = await get_or_404(self.session, User, user_id, "user not found")
+        return user
+
+    async def find_by_email(self, email: str) -> User | None:
+        row = await self.session.execute(select(User).where(func.lower(User.email) == email.strip().lower()))
+        return row.scalar_one_or_none()
+
+    async def list(
+        self, limit: int, offset: int, status: UserStatus | None, role: Role | None, q: str | None
+    ) -> tuple[list[User], int]:
+        query = select(User)
+        if status is not None:
+            query = query.where(User.status == status)
+        if role is not None:
+            query = query.where(User.roles.contains([role.value]))
+        if q:
+            pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            query = query.where(or_(User.email.ilike(pattern), User.display_name.ilike(pattern)))
+        return await count_and_fetch(self.session, query.order_by(User.created_at, User.id), limit, offset)
+
+    async def create(self, data: UserCreate) -> User:
+        """A new account: `invited` (with an e-mailed link) or, without invitation, `active` for SSO sign-in."""
+        user, _ = await self.create_with_link(data)
+        return user
+
+    async def create_with_link(self, data: UserCreate) -> tuple[User, str | None]:
+        """`create`, also returning the invitation link (for the operator CLI, which prints it)."""
+        if await self.find_by_email(data.email) is not None:
+            raise Conflict("a user with this e-mail already exists", field="email")
+        manager_id = await self._manager(data.manager_id, None)
+        user = User(
+            tenant_id=self.tenant_id,
+            email=data.email.strip(),
+            display_name=data.display_name,
+            roles=sorted({r.value for r in data.roles}),
+            manager_id=manager_id,
+            groups=sorted(set(data.groups)),
+            status=UserStatus.INVITED if data.send_invitation else UserStatus.ACTIVE,
+        )
+        self.session.add(user)
+        try:
+            await self.session.flush()
+        except IntegrityError as exc:
+            raise Conflict("a user with this e-mail already exists", field="email") from exc
+        link = await self.send_invitation(user) if data.send_invitation else None
+        return user, link
+
+    async def update(self, user_id: UUID, data: UserUpdate, acting_user_id: UUID) -> User:
+        user = await self.get(user_id)
+        if not isinstance(data.display_name, msgspec.UnsetType):
+            user.display_name = data.display_name
+        if not isinstance(data.roles, msgspec.UnsetType):
+            roles = sorted({r.value for r in data.roles})
+            if user.id == acting_user_id and Role.TENANT_ADMIN.value not in roles:
+                raise ValidationFailed("you cannot remove your own tenant_admin role", field="roles")
+            user.roles = roles
+        if not isinstance(data.manager_id, msgspec.UnsetType):
+            user.manager_id = await self._manager(data.manager_id, user.id)
+        if not isinstance(data.groups, msgspec.UnsetType):
+            user.groups = sorted(set(data.groups))
+        await self.session.flush()
+        return user
+
+    async def deactivate(self, user_id: UUID, acting_user_id: UUID | None) -> User:
+        """Deactivated users cannot sign in; their sessions end and their seat is freed."""
+        user = await self.get(user_id)
+        if acting_user_id is not None and user.id == acting_user_id:
+            raise ValidationFailed("you cannot deactivate your own account", field="id")
+        if user.status is not UserStatus.DEACTIVATED:
+            user.status = UserStatus.DEACTIVATED
+            await self.session.flush()
+            await revoke_user_sessions(self.session, user.id)
+            await release_seat_of(self.session, self.tenant_id, user.id)
+        return user
+
+    async def reactivate(self, user_id: UUID) -> User:
+        user = await self.get(user_id)
+        if user.status is UserStatus.DEACTIVATED:
+            user.status = UserStatus.ACTIVE if user.password_hash or user.last_login_at else UserStatus.INVITED
+            await self.session.flush()
+        return user
+
+    async def send_invitation(self, user: User) -> str:
+        if user.status is not UserStatus.INVITED:
+            raise Conflict("only invited users can be sent an invitation", field="status")
+        raw = await create_action_link(self.session, user, ActionPurpose.INVITATION, INVITATION_LIFETIME)
+        link = f"{self.site_url}/accept-invitation?token={raw}"
+        await queue_email(
+            self.session,
+            self.settings,
+            self.tenant_id,
+            user.email,
+            "You are invited to your learning site",
+            f"Hello {user.display_name},\n\nyou have been invited. Choose a password here (valid for 7 days):\n"
+            f"{link}\n\nThe link works once.\n",
+        )
+        return link
+
+    async def _manager(self, raw: str | None, user_id: UUID | None) -> UUID | None:
+        if raw is None:
+            return None
+        manager_id = _uuid(raw, "manager_id")
+        if manager_id == user_id:
+            raise ValidationFailed("a user cannot be their own manager", field="manager_id")
+        if await self.session.get(User, manager_id) is None:
+            raise ValidationFailed("no such user in this tenant", field="manager_id")
+        return manager_id

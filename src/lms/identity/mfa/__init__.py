@@ -1,0 +1,1 @@
+"""Two-step sign-in (TOTP): enrolment, verification, recovery codes and the tenant's policy."""

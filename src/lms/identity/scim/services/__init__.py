@@ -1,0 +1,1 @@
+"""SCIM services: provisioning users and groups, SCIM documents and filters, SCIM-format errors."""

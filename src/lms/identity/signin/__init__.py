@@ -1,0 +1,1 @@
+"""Signing in: passwords, sessions and refresh tokens, access tokens, signing keys, revocation, throttling."""

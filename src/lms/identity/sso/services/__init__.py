@@ -1,0 +1,1 @@
+"""SSO services: accounts keyed by (provider, subject), provisioning, provider documents fetched safely."""

@@ -1,0 +1,47 @@
+"""The site's sign-in providers as tenant admins manage them: list, unique names, save, remove.
+
+Runs on the request's tenant-bound session, so RLS limits every query to the tenant's own providers.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms.identity.models import SsoProvider
+from lms.identity.sso.services.provisioning import get_provider
+from lms.lib.errors import Conflict
+from lms.lib.pagination import Page, PageParams, paginate
+
+
+async def list_providers(session: AsyncSession, page: PageParams) -> Page[SsoProvider]:
+    """The site's providers (OIDC and SAML), oldest first."""
+    query = select(SsoProvider).order_by(SsoProvider.created_at, SsoProvider.id)
+    return await paginate(session, query, page)
+
+
+async def ensure_unique_name(session: AsyncSession, name: str, provider_id: UUID | None) -> None:
+    """Refuse a name another provider of the site already has."""
+    existing = (await session.execute(select(SsoProvider).where(SsoProvider.name == name))).scalar_one_or_none()
+    if existing is not None and existing.id != provider_id:
+        raise Conflict("a provider with this name already exists", field="name")
+
+
+async def add_provider(session: AsyncSession, provider: SsoProvider) -> SsoProvider:
+    """Store a new provider; its id and timestamps are set on return."""
+    session.add(provider)
+    await session.flush()
+    return provider
+
+
+async def save_provider(session: AsyncSession, provider: SsoProvider) -> SsoProvider:
+    """Write a changed provider's settings now, so a conflict surfaces in this request."""
+    await session.flush()
+    return provider
+
+
+async def remove_provider(session: AsyncSession, provider_id: UUID) -> None:
+    """Delete a provider (404 when the site has none by that id)."""
+    await session.delete(await get_provider(session, provider_id))
