@@ -8,7 +8,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import Login, MakeTenant, MakeUser
-from tests.integration.assessments.test_assignments import ALL_TOP, build_assignment, student_of
+from tests.integration.assessments.assignments.test_assignments import ALL_TOP, build_assignment, student_of
 from tests.integration.catalog.helpers import BuiltCourse
 from tests.integration.identity.helpers import secure_host
 from tests.integration.web.test_pages import CSRF, bearer, browser_headers
