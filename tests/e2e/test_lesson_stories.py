@@ -11,8 +11,8 @@ from playwright.async_api import BrowserContext, Page, expect
 
 from tests.conftest import Login, MakeTenant, MakeUser
 from tests.e2e.test_web_stories import check_page, sign_in, site
-from tests.integration.assessments.helpers import build_quiz, enrol
 from tests.integration.assessments.assignments.test_assignments import build_assignment
+from tests.integration.assessments.helpers import build_quiz, enrol
 from tests.integration.identity.helpers import PASSWORD, make_member
 
 Client = AsyncTestClient[Litestar]
