@@ -97,3 +97,19 @@ class AuditEntryOut(msgspec.Struct):
     after: dict[str, Any] | None
     created_at: datetime
     request_id: str | None
+
+
+class AdminAuditEntryOut(msgspec.Struct):
+    """One administrative change in the tenant."""
+
+    id: UUID
+    created_at: datetime
+    actor: str
+    actor_user_id: UUID | None
+    action: str
+    target_type: str
+    target_id: str | None
+    target: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    request_id: str | None
