@@ -264,9 +264,11 @@ class SiteDomainsController(Controller):
     tags = ["administration"]
 
     @get("/")
-    async def list_domains(self, domains: NamedDependency[DomainSelfService]) -> list[SiteDomainOut]:
-        """This site's custom domains, oldest first (at most 20)."""
-        return [site_domain_out(d, domains.platform_host) for d in await domains.domains()]
+    async def list_domains(
+        self, domains: NamedDependency[DomainSelfService], page: NamedDependency[PageParams]
+    ) -> Page[SiteDomainOut]:
+        """This site's custom domains, oldest first (a site has at most 20)."""
+        return page.slice([site_domain_out(d, domains.platform_host) for d in await domains.domains()])
 
     @post("/", status_code=HTTP_201_CREATED)
     async def add_domain(

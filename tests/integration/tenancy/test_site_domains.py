@@ -95,7 +95,7 @@ async def test_a_domain_that_stops_verifying_is_flagged_and_rechecked_with_backo
     a_day_later = clock.now() + timedelta(days=1, minutes=1)
     with clock.clock_set_to(lambda: a_day_later):
         assert await recheck_due_domains(db, settings) >= 1
-    [domain] = (await client.get(f"{site}/api/v1/admin/domains", headers=headers)).json()
+    [domain] = (await client.get(f"{site}/api/v1/admin/domains", headers=headers)).json()["items"]
     assert domain["status"] == "failing"
     assert "no TXT record" in domain["last_error"]
     retry_in = datetime.fromisoformat(domain["next_check_at"]) - a_day_later
@@ -106,7 +106,7 @@ async def test_a_domain_that_stops_verifying_is_flagged_and_rechecked_with_backo
     dns_server.publish(txt["name"], "TXT", f'"{txt["value"]}"')
     with clock.clock_set_to(lambda: a_day_later + timedelta(minutes=6)):
         await recheck_due_domains(db, settings)
-    [domain] = (await client.get(f"{site}/api/v1/admin/domains", headers=headers)).json()
+    [domain] = (await client.get(f"{site}/api/v1/admin/domains", headers=headers)).json()["items"]
     assert domain["status"] == "verified"
     actions = [e["action"] for e in (await client.get(f"{site}/api/v1/admin/audit", headers=headers)).json()["items"]]
     assert actions[:2] == ["domain.recovered", "domain.verification_lost"]
@@ -165,12 +165,12 @@ async def test_bad_hostnames_and_other_people_are_refused(
     learner = await login(await make_user(tenant, roles=["learner", "instructor"]))
     assert (await client.get(f"{site}/api/v1/admin/domains", headers=learner)).status_code == 403
     other_admin = await login(await make_user(other, roles=["tenant_admin"]))
-    assert (await client.get(f"{host(other)}/api/v1/admin/domains", headers=other_admin)).json() == []
+    assert (await client.get(f"{host(other)}/api/v1/admin/domains", headers=other_admin)).json()["items"] == []
     gone = await client.delete(f"{host(other)}/api/v1/admin/domains/learn.hooli.test", headers=other_admin)
     assert gone.status_code == 404
     removed = await client.delete(f"{site}/api/v1/admin/domains/learn.hooli.test", headers=headers)
     assert removed.status_code == 200
-    assert (await client.get(f"{site}/api/v1/admin/domains", headers=headers)).json() == []
+    assert (await client.get(f"{site}/api/v1/admin/domains", headers=headers)).json()["total"] == 0
 
 
 async def test_admin_adds_and_removes_a_domain_from_the_page(
