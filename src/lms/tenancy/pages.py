@@ -310,7 +310,12 @@ class BrandingPagesController(Controller):
             "default_locale": form.text("default_locale", 5),
             "email_sender_name": form.text("email_sender_name", 100),
         }
+        current = msgspec.to_builtins(await branding.current())
+        defaults = {"primary_color": DEFAULT_PRIMARY, "accent_color": DEFAULT_ACCENT}
         for field in ("primary_color", "accent_color"):
+            # The picker shows the platform's colour when none is set: sending it back changes nothing.
+            if values[field] == defaults[field] and field not in current:
+                values[field] = ""
             colour = values[field]
             if colour and not HEX_COLOUR.fullmatch(colour):
                 form.errors[field] = _("Enter a colour like #1f4e9c.")

@@ -143,6 +143,14 @@ async def test_admin_previews_then_saves_on_the_page(
     page = await client.get(f"{site}/admin/branding", headers=headers)
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
+    # Saving the page as shown (the platform's colours in the pickers) keeps the defaults.
+    untouched = await client.post(
+        f"{site}/admin/branding",
+        data={"csrf_token": CSRF, "primary_color": "#1f4e9c", "accent_color": "#e0892b", "default_locale": "fr"},
+        headers=headers,
+        follow_redirects=False,
+    )
+    assert untouched.status_code == 303, untouched.text
 
     form = {
         "csrf_token": CSRF,
