@@ -146,7 +146,7 @@ async def test_admin_previews_then_saves_on_the_page(
     # Saving the page as shown (the platform's colours in the pickers) keeps the defaults.
     untouched = await client.post(
         f"{site}/admin/branding",
-        data={"csrf_token": CSRF, "primary_color": "#1f4e9c", "accent_color": "#e0892b", "default_locale": "fr"},
+        data={"csrf_token": CSRF, "primary_color": "#1f4e9c", "accent_color": "#e0892b", "default_locale": ""},
         headers=headers,
         follow_redirects=False,
     )
