@@ -15,7 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from lms.db.binding import fetch_row
+from lms.db.reads import fetch_row
 from lms.identity.models import User, UserStatus
 
 _MAX_ENTRIES = 50_000
