@@ -20,7 +20,7 @@ from lms.identity.principal import Principal
 from lms.identity.schemas import Role
 from lms.lib import clock
 from lms.lib.errors import Conflict, Forbidden, NotFound
-from lms.lib.pagination import Page, PageParams, read_page
+from lms.lib.pagination import Page, PageParams, page_of_keys, read_page
 
 
 def is_visible_to_learners(course: Course, at: datetime | None = None) -> bool:
@@ -129,13 +129,17 @@ _LIST_COLUMNS: tuple[Any, ...] = (
 # Compiled once per variant: every request sends the same SQL text, prepared once per connection.
 @functools.cache
 def _page_query(author: bool, by_status: bool) -> ReadQuery:
-    return ReadQuery(
-        select(*_LIST_COLUMNS, func.count().over().label("total"))
-        .outerjoin(CourseVersion, CourseVersion.id == Course.current_version_id)
+    page = page_of_keys(
+        select(Course.id, Course.created_at)
         .where(*_listed(author, by_status))
         .order_by(Course.created_at.desc(), Course.id)
-        .limit(bindparam("limit"))
-        .offset(bindparam("offset"))
+    )
+    return ReadQuery(
+        select(*_LIST_COLUMNS, page.c.total)
+        .select_from(page)
+        .join(Course, Course.id == page.c.id)
+        .outerjoin(CourseVersion, CourseVersion.id == Course.current_version_id)
+        .order_by(page.c.created_at.desc(), page.c.id)
     )
 
 
