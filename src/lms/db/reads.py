@@ -81,6 +81,12 @@ async def fetch_row(session: AsyncSession, sql: str, *args: Any) -> Record | Non
     return await _read(session, sql, args, one=True)
 
 
+async def fetch_row_as(engine: AsyncEngine, tenant_id: UUID | None, sql: str, *args: Any) -> Record | None:
+    """`fetch_row` for a request that needs nothing else of the database: no session at all, a pooled
+    connection of its own bound to `tenant_id` for the read's transaction."""
+    return await _on_own_connection(engine, tenant_id, sql, args, True)
+
+
 async def _read(session: AsyncSession, sql: str, args: Sequence[Any], *, one: bool) -> Any:
     if session.in_transaction():
         return await _in_session(session, sql, args, one)

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError, ProgrammingError
 
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
-from lms.db.reads import ReadQuery, fetch_all, fetch_one, fetch_row
+from lms.db.reads import ReadQuery, fetch_all, fetch_one, fetch_row, fetch_row_as
 from lms.identity.models import User, UserStatus
 from tests.conftest import MakeTenant, MakeUser
 
@@ -154,3 +154,17 @@ async def test_a_dropped_connection_is_a_dbapi_error_that_marks_it_invalidated(
         row = await fetch_row(session, CURRENT_TENANT)  # the pool opened a new connection
         assert row is not None
         assert row[0] == str(tenant.id)
+
+
+async def test_a_read_without_a_session_is_bound_to_the_given_tenant(
+    db: Database, make_tenant: MakeTenant, make_user: MakeUser
+) -> None:
+    mine, other = await make_tenant(), await make_tenant()
+    user = await make_user(mine)
+    by_id = "SELECT email FROM users WHERE id = $1"
+    row = await fetch_row_as(db.app_engine, mine.id, by_id, user.id)
+    assert row is not None
+    assert row[0] == user.email
+    assert await fetch_row_as(db.app_engine, other.id, by_id, user.id) is None
+    assert await fetch_row_as(db.app_engine, None, by_id, user.id) is None
+    assert db.app_engine.pool.checkedout() == 0
