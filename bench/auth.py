@@ -86,7 +86,7 @@ def api_server(settings: Settings, port: int, profile_cache_seconds: float) -> I
         LOG_LEVEL="WARNING",
         LOG_FORMAT="json",
     )
-    command = [sys.executable, "-m", "uvicorn", "lms.app:create_app", "--factory", "--port", str(port)]
+    command = [sys.executable, "-m", "uvicorn", "lms.app:create_served_app", "--factory", "--port", str(port)]
     command += ["--log-level", "warning", "--no-access-log"]
     process = subprocess.Popen(command, env=env)
     try:

@@ -113,7 +113,7 @@ def start_services(
         LOG_FORMAT="console",
     )
     api = [
-        sys.executable, "-m", "uvicorn", "--factory", "lms.app:create_app", "--host", "127.0.0.1",
+        sys.executable, "-m", "uvicorn", "--factory", "lms.app:create_served_app", "--host", "127.0.0.1",
         "--port", str(port), "--workers", str(args.processes), "--no-access-log", "--log-level", "warning",
         "--loop", "uvloop", "--http", "httptools", "--timeout-keep-alive", "75",
     ]  # fmt: skip

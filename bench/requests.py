@@ -142,8 +142,8 @@ def server_command(server: str, port: int, processes: int) -> list[str]:
     if server == "granian":
         command = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--port", str(port)]
         command += ["--workers", str(processes), "--loop", "uvloop", "--log-level", "warning", "--no-access-log"]
-        return [*command, "lms.app:create_app"]
-    command = [sys.executable, "-m", "uvicorn", "lms.app:create_app", "--factory", "--port", str(port)]
+        return [*command, "lms.app:create_served_app"]
+    command = [sys.executable, "-m", "uvicorn", "lms.app:create_served_app", "--factory", "--port", str(port)]
     command += ["--loop", "uvloop", "--http", "httptools", "--workers", str(processes)]
     return [*command, "--log-level", "warning", "--no-access-log"]
 

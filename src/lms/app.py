@@ -56,6 +56,7 @@ from lms.learning.controllers import (
 from lms.learning.pages import LessonPagesController, MyLearningPagesController
 from lms.learning.services.dead_letters import keep_dead_letter_gauge_fresh
 from lms.lib.admission import Admission, InFlightLimit
+from lms.lib.collector import settle_after_start_up
 from lms.lib.edge import edge_middleware
 from lms.lib.errors import EXCEPTION_HANDLERS
 from lms.lib.jobs import build_celery, set_job_sender
@@ -84,6 +85,15 @@ def redis_client(url: str, max_connections: int = 64) -> aioredis.Redis:
     """A client whose pool waits for a free connection under bursts instead of failing, and
     retries a command once a Redis restart closed its pooled connection."""
     return blocking_redis(url, max_connections, timeout=5)
+
+
+def create_served_app() -> Litestar:
+    """The app of a serving process (`lms api`, the benchmarks): `create_app()` from the environment, and
+    once started the garbage collector settled for serving (see lms.lib.collector). Tests build apps with
+    `create_app`, whose processes keep the collector's defaults."""
+    app = create_app()
+    app.on_startup.append(settle_after_start_up)
+    return app
 
 
 def create_app(settings: Settings | None = None) -> Litestar:

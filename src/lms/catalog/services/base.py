@@ -9,18 +9,18 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import ColumnElement, Select, bindparam, exists, func, or_, select, type_coerce, update
+from sqlalchemy import ColumnElement, bindparam, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.types import NullType
 
 from lms.catalog.models import Course, CourseStatus, CourseVersion, Lesson, Module, SharedCourseOffer
 from lms.catalog.schemas import CourseOut, LessonOut, ModuleOut
+from lms.db.reads import ReadQuery
 from lms.identity.guards import Principal
 from lms.identity.schemas import Role
 from lms.lib import clock
 from lms.lib.errors import Conflict, Forbidden, NotFound
-from lms.lib.pagination import Page
+from lms.lib.pagination import Page, PageParams, page_of_keys, read_page
 
 
 def is_visible_to_learners(course: Course, at: datetime | None = None) -> bool:
@@ -94,30 +94,6 @@ def course_out(course: Course, version_number: int | None, modules: list[ModuleO
     )
 
 
-# CourseOut's fields read from `courses` (in this order), for lists that build no ORM objects.
-_LIST_COLUMNS = (
-    "id",
-    "tenant_id",
-    "title",
-    "slug",
-    "summary",
-    "description",
-    "category",
-    "difficulty",
-    "language",
-    "tags",
-    "price_cents",
-    "currency",
-    "instructor_ids",
-    "status",
-    "publish_at",
-    "self_enrollment",
-    "completion_rules",
-    "enrollment_count",
-    "created_at",
-)
-
-
 def _listed(author: bool, by_status: bool) -> list[ColumnElement[bool]]:
     if not author:
         released = Course.publish_at.is_(None) | (Course.publish_at <= bindparam("now"))
@@ -125,54 +101,51 @@ def _listed(author: bool, by_status: bool) -> list[ColumnElement[bool]]:
     return [offered_to_tenant(), *([Course.status == bindparam("status")] if by_status else [])]
 
 
-# Built once per variant: every request reuses the statement, its cache key and its compiled form.
+# CourseOut's fields in declaration order, so that a row builds one positionally (`CourseOut(*row)`).
+_LIST_COLUMNS: tuple[Any, ...] = (
+    Course.id,
+    Course.title,
+    Course.slug,
+    Course.summary,
+    Course.description,
+    Course.category,
+    Course.difficulty,
+    Course.language,
+    Course.tags,
+    Course.price_cents,
+    Course.currency,
+    Course.instructor_ids,
+    Course.status,
+    Course.publish_at,
+    Course.self_enrollment,
+    Course.tenant_id.is_(None).label("shared"),
+    Course.completion_rules,
+    CourseVersion.number.label("current_version"),
+    Course.enrollment_count,
+    Course.created_at,
+)
+
+
+# Compiled once per variant: every request sends the same SQL text, prepared once per connection.
 @functools.cache
-def _page_statement(author: bool, by_status: bool) -> Select[Any]:
-    # Arrays come back from asyncpg as lists already: skip SQLAlchemy's per-item result processing.
-    columns = [
-        type_coerce(getattr(Course, name), NullType()) if name in ("tags", "instructor_ids") else getattr(Course, name)
-        for name in _LIST_COLUMNS
-    ]
-    return (
-        select(*columns, CourseVersion.number, func.count().over())
-        .outerjoin(CourseVersion, CourseVersion.id == Course.current_version_id)
+def _page_query(author: bool, by_status: bool) -> ReadQuery:
+    page = page_of_keys(
+        select(Course.id, Course.created_at)
         .where(*_listed(author, by_status))
-        .order_by(Course.created_at.desc())
-        .limit(bindparam("limit"))
-        .offset(bindparam("offset"))
+        .order_by(Course.created_at.desc(), Course.id)
+    )
+    return ReadQuery(
+        select(*_LIST_COLUMNS, page.c.total)
+        .select_from(page)
+        .join(Course, Course.id == page.c.id)
+        .outerjoin(CourseVersion, CourseVersion.id == Course.current_version_id)
+        .order_by(page.c.created_at.desc(), page.c.id)
     )
 
 
 @functools.cache
-def _count_statement(author: bool, by_status: bool) -> Select[Any]:
-    return select(func.count()).select_from(Course).where(*_listed(author, by_status))
-
-
-def _course_row_out(row: Any) -> CourseOut:
-    (id_, tenant_id, title, slug, summary, description, category, difficulty, language, tags) = row[:10]
-    (price_cents, currency, instructors, status, publish_at, self_enrollment, rules, enrolled, created_at) = row[10:19]
-    return CourseOut(
-        id=id_,
-        title=title,
-        slug=slug,
-        summary=summary,
-        description=description,
-        category=category,
-        difficulty=difficulty,
-        language=language,
-        tags=list(tags or ()),
-        price_cents=price_cents,
-        currency=currency,
-        instructor_ids=list(instructors or ()),
-        status=status,
-        publish_at=publish_at,
-        self_enrollment=self_enrollment,
-        shared=tenant_id is None,
-        completion_rules=rules,
-        current_version=row[19],
-        enrollment_count=enrolled,
-        created_at=created_at,
-    )
+def _count_query(author: bool, by_status: bool) -> ReadQuery:
+    return ReadQuery(select(func.count()).select_from(Course).where(*_listed(author, by_status)))
 
 
 def snapshot(course: Course, structure: list[ModuleOut]) -> dict[str, Any]:
@@ -222,21 +195,18 @@ class CatalogueBase:
         return course
 
     async def course_page(self, limit: int, offset: int, status: CourseStatus | None = None) -> Page[CourseOut]:
-        """A page of the list in one statement: its rows, their version numbers and the total (a window
-        count), as plain columns straight into the response shape (no ORM objects to build). Learners see
-        released courses; authors also drafts and archived ones."""
+        """A page of the list in one statement (its rows, their version numbers and the total as a window
+        count) on the read path, each row straight into CourseOut. Learners see released courses; authors
+        also drafts and archived ones."""
         author, by_status = self.is_author, self.is_author and status is not None
-        params = {"limit": limit, "offset": offset, "now": clock.now(), "status": status}
-        # On the session's connection: plain rows, without the ORM's per-execution bookkeeping.
-        connection = await self.session.connection()
-        rows = (await connection.execute(_page_statement(author, by_status), params)).all()
-        if rows:
-            total = rows[0][-1]
-        elif offset == 0:
-            total = 0
-        else:  # past the end: no row carries the total
-            total = (await connection.execute(_count_statement(author, by_status), params)).scalar_one()
-        return Page(items=[_course_row_out(row) for row in rows], total=total, limit=limit, offset=offset)
+        return await read_page(
+            self.session,
+            _page_query(author, by_status),
+            {"now": clock.now(), "status": status},
+            _count_query(author, by_status),
+            PageParams(limit=limit, offset=offset),
+            CourseOut,
+        )
 
     async def version_numbers(self, courses: Sequence[Course]) -> dict[UUID, int]:
         ids = [c.current_version_id for c in courses if c.current_version_id]

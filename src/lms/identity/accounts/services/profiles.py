@@ -15,7 +15,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from lms.db.binding import fetch_row
+from lms.db.engines import Database
+from lms.db.reads import fetch_row, fetch_row_as
 from lms.identity.models import User, UserStatus
 
 _MAX_ENTRIES = 50_000
@@ -38,7 +39,16 @@ class Profile(NamedTuple):
 async def read_profile(session: AsyncSession, user_id: UUID) -> Profile | None:
     """A user's own profile as a plain row, under the session's tenant binding: no ORM object, identity
     map or flush bookkeeping."""
-    row = await fetch_row(session, _READ_PROFILE, user_id)
+    return _profile(await fetch_row(session, _READ_PROFILE, user_id))
+
+
+async def read_own_profile(database: Database, tenant_id: UUID, user_id: UUID) -> Profile | None:
+    """`read_profile` for `GET /me`, which needs nothing else of the database: no session is opened, the
+    read takes a pooled connection bound to `tenant_id` for its transaction only."""
+    return _profile(await fetch_row_as(database.app_engine, tenant_id, _READ_PROFILE, user_id))
+
+
+def _profile(row: Any) -> Profile | None:
     if row is None:
         return None
     return Profile(row[0], row[1], row[2], row[3], row[4], UserStatus(row[5]))
