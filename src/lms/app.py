@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -69,7 +69,8 @@ from lms.tenancy.middleware import TenantMiddleware
 from lms.tenancy.resolver import TenantResolver
 from lms.web.assets import AssetManifest, logical_sources, serve_asset
 from lms.web.controllers import DesignSystemController
-from lms.web.errors import brand_unrouted_errors, error_page
+from lms.web.errors import error_page, prepare_error_page
+from lms.web.layout import PAGE_DEPENDENCIES
 from lms.web.templating import configure_templates
 
 
@@ -125,16 +126,23 @@ def create_app(settings: Settings | None = None) -> Litestar:
         MyMfaController,
         MfaEnrolmentController,
         IdentitySettingsController,
-        SignInPagesController,
         SignOutController,
-        AccountPagesController,
-        MyLearningPagesController,
-        LessonPagesController,
-        DesignSystemController,
-        CataloguePagesController,
-        CertificatePagesController,
-        QuizPagesController,
-        AssignmentPagesController,
+        # The pages: their `db_session` also reads the signed-in viewer (one transaction per page).
+        Router(
+            path="/",
+            route_handlers=[
+                SignInPagesController,
+                AccountPagesController,
+                MyLearningPagesController,
+                LessonPagesController,
+                DesignSystemController,
+                CataloguePagesController,
+                CertificatePagesController,
+                QuizPagesController,
+                AssignmentPagesController,
+            ],
+            dependencies=PAGE_DEPENDENCIES,
+        ),
         CourseController,
         CatalogueSearchController,
         SharedCatalogueController,
@@ -186,7 +194,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             metrics.middleware,
         ],
         exception_handlers=EXCEPTION_HANDLERS,
-        after_exception=[brand_unrouted_errors],
+        after_exception=[prepare_error_page],
         template_config=TemplateConfig(
             directory=settings.branding_dir / "templates",
             engine=JinjaTemplateEngine,
