@@ -70,7 +70,7 @@ from lms.tenancy.resolver import TenantResolver
 from lms.web.assets import AssetManifest, logical_sources, serve_asset
 from lms.web.controllers import DesignSystemController
 from lms.web.errors import error_page, prepare_error_page
-from lms.web.layout import PAGE_DEPENDENCIES
+from lms.web.layout import PAGE_DEPENDENCIES, before_page
 from lms.web.templating import configure_templates
 
 
@@ -140,8 +140,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 CertificatePagesController,
                 QuizPagesController,
                 AssignmentPagesController,
+                PlayerPagesController,
             ],
             dependencies=PAGE_DEPENDENCIES,
+            before_request=before_page,
         ),
         CourseController,
         CatalogueSearchController,
@@ -166,7 +168,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         MediaStaffController,
         PlaybackController,
         StreamController,
-        PlayerPagesController,
         # hls.js pinned in package.json, installed by `npm ci`, served from this site.
         create_static_files_router(path="/static/vendor/hls", directories=[PROJECT_ROOT / "node_modules/hls.js/dist"]),
         serve_asset,

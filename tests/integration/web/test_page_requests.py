@@ -14,10 +14,13 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from lms.db.binding import TENANT_KEY
+from lms.db.binding import TENANT_KEY, tenant_session
+from lms.db.engines import Database
+from lms.learning.models import EnrollmentStatus
 from lms.lib.errors import Conflict
 from lms.web import i18n
 from lms.web.forms import service_message
+from tests import factories
 from tests.conftest import Login, MakeTenant, MakeUser
 from tests.integration.assessments.helpers import build_quiz, enrolled_learner
 from tests.integration.catalog.helpers import build_course, instructor
@@ -179,3 +182,32 @@ async def test_a_locked_lesson_page_names_what_is_missing_in_the_page_language(
         page = await client.get(url, headers=browser_headers(token, **{"Accept-Language": locale}))
         assert page.status_code == 403
         assert text in page.text, (locale, page.text)
+
+
+async def test_the_player_page_knows_the_viewer_and_speaks_their_language(
+    client: Client, db: Database, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    """The user's own language wins over the browser's here as on every page, and the header is theirs."""
+    tenant = await make_tenant()
+    learner = await make_member(make_user, tenant, display_name="Fanny Apprenante", locale="fr")
+    async with tenant_session(db.app_sessions, tenant.id) as session:
+        asset = await factories.media.make_asset(session, tenant.id)
+        course = await factories.catalog.make_course(session, tenant.id)
+        module = await factories.catalog.make_module(session, tenant.id, course=course)
+        lesson = await factories.catalog.make_lesson(session, tenant.id, module=module, media_asset_id=asset.id)
+        await factories.learning.make_enrollment(
+            session,
+            tenant.id,
+            user_id=learner.id,
+            course_id=course.id,
+            course_owner=course.catalogue_owner,
+            status=EnrollmentStatus.ACTIVE,
+        )
+    headers = browser_headers(await bearer(login, learner), **{"Accept-Language": "en-GB"})
+    with transactions_of(tenant.id) as begun:
+        player = await client.get(f"{secure_host(tenant)}/media/{asset.id}/watch?lesson={lesson.id}", headers=headers)
+    assert player.status_code == 200
+    assert '<html lang="fr"' in player.text
+    assert "Fanny Apprenante" in player.text
+    assert 'href="/sign-in"' not in player.text
+    assert begun == ["BEGIN"]
