@@ -88,14 +88,14 @@ async def load_viewer(request: Request[Any, Any, Any], session: DbSession | None
     return viewer
 
 
-# Which page handlers take the request's session (directly or through a dependency), by handler.
-_TAKES_SESSION: dict[int, bool] = {}
+# Where a handler keeps whether it takes the request's session (computed on its first request).
+_TAKES_SESSION = "lms_takes_db_session"
 
 
 def takes_db_session(handler: BaseRouteHandler) -> bool:
     """Whether resolving `handler`'s arguments opens the request's `db_session`."""
-    known = _TAKES_SESSION.get(id(handler))
-    if known is not None:
+    known = handler.opt.get(_TAKES_SESSION)
+    if isinstance(known, bool):
         return known
     providers = handler.resolve_dependencies()
     wanted = list(handler.parsed_fn_signature.parameters)
@@ -110,7 +110,7 @@ def takes_db_session(handler: BaseRouteHandler) -> bool:
         provider = providers.get(name)
         if provider is not None and provider.parsed_fn_signature is not None:
             wanted.extend(provider.parsed_fn_signature.parameters)
-    _TAKES_SESSION[id(handler)] = found
+    handler.opt[_TAKES_SESSION] = found
     return found
 
 
