@@ -15,8 +15,9 @@ from litestar.response import Redirect
 from litestar.types import Scope
 
 from lms.lib.errors import DomainError
+from lms.lib.params import AppRequest
 from lms.tenancy.models import TenantStatus
-from lms.tenancy.resolver import ResolvedTenant
+from lms.tenancy.services.resolver import ResolvedTenant
 from lms.web import i18n
 from lms.web.branding import brand_for
 from lms.web.forms import service_message
@@ -127,17 +128,17 @@ async def prepare_error_page(error: Exception, scope: Scope) -> None:
     if "viewer" not in state and "tenant" in state:
         i18n.begin_request()
         try:
-            await load_viewer(Request(scope))
+            await load_viewer(Request[None, None, Any](scope))
         except Exception:
             state["viewer"] = None
 
 
-def sign_in_redirect(request: Request[Any, Any, Any]) -> Redirect:
+def sign_in_redirect(request: AppRequest) -> Redirect:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return Redirect(f"/sign-in?next={quote(target, safe='/')}", status_code=303)
 
 
-def error_page(request: Request[Any, Any, Any], status: int, body: dict[str, Any]) -> Response[Any] | None:
+def error_page(request: AppRequest, status: int, body: dict[str, Any]) -> Response[Any] | None:
     """The browser's answer to an error, or None when the client wants JSON."""
     if not wants_html(request.url.path, request.headers.get("accept", "")):
         return None

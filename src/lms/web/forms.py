@@ -6,10 +6,9 @@ import hmac
 from datetime import datetime
 from typing import Any
 
-from litestar import Request
-
-from lms.identity.principal import CSRF_COOKIE
+from lms.identity.guards import CSRF_COOKIE
 from lms.lib.errors import DomainError
+from lms.lib.params import AppRequest
 from lms.web.i18n import format_datetime, format_number
 from lms.web.i18n import gettext as _
 from lms.web.layout import CSRF_FIELD
@@ -28,7 +27,7 @@ class FormData:
         self.errors = errors
 
     @classmethod
-    async def read(cls, request: Request[Any, Any, Any]) -> FormData:
+    async def read(cls, request: AppRequest) -> FormData:
         form = await request.form()
         return cls({key: str(value) for key, value in form.items() if isinstance(value, str)}, FormErrors())
 
@@ -45,7 +44,7 @@ class FormData:
             self.errors[name] = required
         return value
 
-    def csrf_valid(self, request: Request[Any, Any, Any]) -> bool:
+    def csrf_valid(self, request: AppRequest) -> bool:
         cookie = request.cookies.get(CSRF_COOKIE) or ""
         submitted = self.fields.get(CSRF_FIELD, "")
         return bool(cookie) and bool(submitted) and hmac.compare_digest(cookie, submitted)

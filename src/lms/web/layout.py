@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from litestar import MediaType, Request
+from litestar import MediaType
 from litestar.datastructures import Cookie
 from litestar.di import Provide
 from litestar.handlers.base import BaseRouteHandler
@@ -16,9 +16,10 @@ from litestar.response import Template
 
 from lms.db.binding import tenant_session
 from lms.db.providers import DbSession
+from lms.identity.guards import CSRF_COOKIE, CSRF_FORM_FIELD, SESSION_COOKIE, Principal, authenticate
 from lms.identity.models import Role, User
-from lms.identity.principal import CSRF_COOKIE, CSRF_FORM_FIELD, SESSION_COOKIE, Principal, authenticate
 from lms.lib.errors import DomainError
+from lms.lib.params import AppRequest
 from lms.web import i18n
 from lms.web.branding import brand_for
 
@@ -61,7 +62,7 @@ def navigation(viewer: Viewer | None) -> list[NavItem]:
     return items
 
 
-async def load_viewer(request: Request[Any, Any, Any], session: DbSession | None = None) -> Viewer | None:
+async def load_viewer(request: AppRequest, session: DbSession | None = None) -> Viewer | None:
     """The signed-in person, or None for a visitor (an expired or foreign session counts as none).
     Cached on the request; also sets the request's locale and time zone. With `session` (the page's
     request session) the user is read in the page's own transaction; without, in a short one."""
@@ -114,7 +115,7 @@ def takes_db_session(handler: BaseRouteHandler) -> bool:
     return found
 
 
-async def before_page(request: Request[Any, Any, Any]) -> None:
+async def before_page(request: AppRequest) -> None:
     """`before_request` of page controllers: who is signed in, and so the language, before any text.
     A page that takes the request's session reads the viewer in it (`provide_page_session`), so a
     page request is one transaction; any other page reads it here."""
@@ -123,7 +124,7 @@ async def before_page(request: Request[Any, Any, Any]) -> None:
         await load_viewer(request)
 
 
-async def provide_page_session(request: Request[Any, Any, Any]) -> AsyncGenerator[DbSession, None]:
+async def provide_page_session(request: AppRequest) -> AsyncGenerator[DbSession, None]:
     """`db_session` of pages: the request's tenant-bound session (committed if the handler succeeds,
     as for every handler), which first reads the signed-in viewer, in the same transaction."""
     tenant = request.scope.get("state", {}).get("tenant")
@@ -135,7 +136,7 @@ async def provide_page_session(request: Request[Any, Any, Any]) -> AsyncGenerato
 PAGE_DEPENDENCIES = {"db_session": Provide(provide_page_session)}
 
 
-def activate_locale(request: Request[Any, Any, Any], viewer: Viewer | None) -> str:
+def activate_locale(request: AppRequest, viewer: Viewer | None) -> str:
     tenant = request.scope.get("state", {}).get("tenant")
     tenant_locale = tenant.branding.get("default_locale") if tenant is not None else None
     locale = i18n.choose_locale(
@@ -146,7 +147,7 @@ def activate_locale(request: Request[Any, Any, Any], viewer: Viewer | None) -> s
     return locale
 
 
-def csrf_token(request: Request[Any, Any, Any]) -> tuple[str, list[Cookie]]:
+def csrf_token(request: AppRequest) -> tuple[str, list[Cookie]]:
     """The double-submit token for forms; a visitor without one gets a new cookie with this page."""
     existing = request.cookies.get(CSRF_COOKIE)
     if existing:
@@ -166,7 +167,7 @@ def csrf_token(request: Request[Any, Any, Any]) -> tuple[str, list[Cookie]]:
     return token, [cookie]
 
 
-def page_context(request: Request[Any, Any, Any], **context: Any) -> dict[str, Any]:
+def page_context(request: AppRequest, **context: Any) -> dict[str, Any]:
     state = request.scope.setdefault("state", {})
     tenant = state.get("tenant")
     viewer = state.get("viewer")
@@ -187,7 +188,7 @@ def page_context(request: Request[Any, Any, Any], **context: Any) -> dict[str, A
     }
 
 
-def page(request: Request[Any, Any, Any], template: str, *, status_code: int = 200, **context: Any) -> Template:
+def page(request: AppRequest, template: str, *, status_code: int = 200, **context: Any) -> Template:
     """A page in the base layout. Call `await load_viewer(request)` first to show the signed-in state."""
     full_context = page_context(request, **context)
     _, cookies = csrf_token(request)
