@@ -114,7 +114,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         jwks,
         OperatorController,
         AdminAuditController,
-        AuditPagesController,
         MeController,
         AuthController,
         UsersController,
@@ -130,7 +129,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         MfaEnrolmentController,
         IdentitySettingsController,
         SignOutController,
-        # The pages: their `db_session` also reads the signed-in viewer (one transaction per page).
+        # Every page controller goes here: its `db_session` also reads the signed-in viewer (one
+        # transaction per page request; a test keeps every `before_page` controller here).
         Router(
             path="/",
             route_handlers=[
@@ -144,6 +144,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 QuizPagesController,
                 AssignmentPagesController,
                 PlayerPagesController,
+                AuditPagesController,
             ],
             dependencies=PAGE_DEPENDENCIES,
             before_request=before_page,

@@ -20,6 +20,7 @@ from lms.learning.models import EnrollmentStatus
 from lms.lib.errors import Conflict
 from lms.web import i18n
 from lms.web.forms import service_message
+from lms.web.layout import provide_page_session
 from tests import factories
 from tests.conftest import Login, MakeTenant, MakeUser
 from tests.integration.assessments.helpers import build_quiz, enrolled_learner
@@ -65,6 +66,23 @@ async def test_a_page_request_is_one_transaction_with_the_viewer_read_in_it(
         assert response.status_code == 200, (path, response.text[:300])
         assert "Tia Learner" in response.text, path  # the viewer was read ...
         assert begun == ["BEGIN"], path  # ... in the page's one transaction
+
+
+def test_every_page_controller_reads_the_viewer_in_the_pages_session(app: Litestar) -> None:
+    """A controller that reads the viewer (`before_page`) but not through the page session would
+    open a second transaction per request: every one is in the pages router."""
+    pages = [
+        handler
+        for route in app.routes
+        for handler in getattr(route, "route_handlers", [])
+        if handler.resolve_before_request() is not None
+        and getattr(handler.resolve_before_request(), "__name__", "") == "before_page"
+    ]
+    assert len(pages) > 20
+    for handler in pages:
+        provider = handler.resolve_dependencies().get("db_session")
+        assert provider is not None, handler.handler_name
+        assert provider.dependency is provide_page_session, handler.handler_name
 
 
 async def test_error_pages_show_the_signed_in_header_in_the_viewers_language(
