@@ -204,6 +204,8 @@ async def test_invited_learner_completes_a_course_and_a_stranger_verifies_the_ce
     await expect(page.get_by_role("link", name=COURSE_TITLE)).to_be_visible()
     await check_page(page)
     await page.get_by_role("link", name=COURSE_TITLE).click()
+    await expect(page.get_by_role("heading", name="Outline")).to_be_visible()
+    await check_page(page)
     await page.get_by_role("button", name="Enrol").click()
     await expect(page.get_by_role("status")).to_contain_text("You are enrolled.")
     await check_page(page)
@@ -227,8 +229,10 @@ async def test_invited_learner_completes_a_course_and_a_stranger_verifies_the_ce
     second = await other_browser.new_page()
     video_lesson = f"{course_url}/lessons/{course.lessons['Why safety matters']}"
     await second.goto(video_lesson)
+    await check_page(second)  # the sign-in page, which brings the learner back to the lesson
     await sign_in(second, email, PASSWORD)
     await second.wait_for_url(video_lesson)
+    await check_page(second)
     await second.get_by_role("button", name="Watch the video").click()
     await second.wait_for_function("window.lmsPlayer && window.lmsPlayer.resumedFrom !== null")
     resumed_from = await second.evaluate("window.lmsPlayer.resumedFrom")
@@ -253,6 +257,7 @@ async def test_invited_learner_completes_a_course_and_a_stranger_verifies_the_ce
     # The timed quiz, passed.
     await page.get_by_role("button", name="Next lesson").click()
     await expect(page.get_by_role("heading", name="Safety check", level=1)).to_be_visible()
+    await check_page(page)
     await page.get_by_role("button", name="Open the quiz").click()
     await check_page(page)
     await page.get_by_role("button", name="Start the quiz").click()
@@ -266,6 +271,7 @@ async def test_invited_learner_completes_a_course_and_a_stranger_verifies_the_ce
 
     # The assignment, handed in; the instructor grades it (the staff pages come with a later release).
     await page.goto(f"{course_url}/lessons/{course.lessons['Hazard report']}")
+    await check_page(page)
     await page.get_by_role("button", name="Open the assignment").click()
     await expect(page.get_by_role("heading", name="Hazard report")).to_be_visible()
     await check_page(page)
@@ -343,8 +349,10 @@ async def test_invited_learner_completes_a_course_and_a_stranger_verifies_the_ce
     their_page = await elsewhere.new_page()
     their_site = site(other, web_server)
     await their_page.goto(f"{their_site}/sign-in")
+    await check_page(their_page)
     await sign_in(their_page, outsider.email, PASSWORD)
     await their_page.wait_for_url(f"{their_site}/")
+    await check_page(their_page)
     for path in (
         f"/courses/{course.id}",
         f"/courses/{course.id}/lessons/{course.lessons['Emergency exits']}",
@@ -358,6 +366,7 @@ async def test_invited_learner_completes_a_course_and_a_stranger_verifies_the_ce
         await check_page(their_page)
     await their_page.goto(f"{their_site}/certificates")
     await expect(their_page.get_by_role("heading", name="No certificates yet")).to_be_visible()
+    await check_page(their_page)
     await elsewhere.close()
 
 
@@ -376,6 +385,7 @@ async def test_a_german_learner_takes_the_course_in_german(
     context = await chromium.new_context(viewport={"width": 390, "height": 844}, locale="en-GB")
     page = await context.new_page()
     await page.goto(f"{base}/sign-in")
+    await check_page(page)
     await sign_in(page, learner.email, PASSWORD)
     await page.wait_for_url(f"{base}/")
     assert await page.get_attribute("html", "lang") == "de"
@@ -387,6 +397,7 @@ async def test_a_german_learner_takes_the_course_in_german(
     await check_page(page)
     await page.get_by_role("link", name=COURSE_TITLE).click()
     await expect(page.get_by_role("heading", name="Gliederung")).to_be_visible()
+    await check_page(page)
     await page.get_by_role("button", name="Einschreiben").click()
     await expect(page.get_by_role("status")).to_contain_text("Sie sind eingeschrieben.")
     await check_page(page)
@@ -395,6 +406,8 @@ async def test_a_german_learner_takes_the_course_in_german(
     await expect(page.get_by_role("status")).to_contain_text("Lektion als erledigt markiert.")
     await check_page(page)
     await page.goto(f"{base}/courses/{course.id}/lessons/{course.lessons['Safety check']}/quiz")
+    await expect(page.get_by_role("heading", name="Safety check")).to_be_visible()
+    await check_page(page)
     await page.get_by_role("button", name="Quiz starten").click()
     await expect(page.get_by_role("timer")).to_contain_text("Verbleibende Zeit:")
     await check_page(page)
