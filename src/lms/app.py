@@ -64,8 +64,8 @@ from lms.lib.telemetry import configure_logging, prometheus_config, request_cont
 from lms.media.controllers import MediaStaffController, PlaybackController, StreamController
 from lms.media.pages import PlayerPagesController
 from lms.providers import APP_DEPENDENCIES
-from lms.tenancy.controllers import AdminAuditController, OperatorController
-from lms.tenancy.pages import AuditPagesController
+from lms.tenancy.controllers import AdminAuditController, OperatorController, SiteDomainsController
+from lms.tenancy.pages import AuditPagesController, DomainPagesController
 from lms.tenancy.services.middleware import TenantMiddleware
 from lms.tenancy.services.resolver import TenantResolver
 from lms.web.assets import AssetManifest, logical_sources, serve_asset
@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         jwks,
         OperatorController,
         AdminAuditController,
+        SiteDomainsController,
         MeController,
         AuthController,
         UsersController,
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 AssignmentPagesController,
                 PlayerPagesController,
                 AuditPagesController,
+                DomainPagesController,
             ],
             dependencies=PAGE_DEPENDENCIES,
             before_request=before_page,

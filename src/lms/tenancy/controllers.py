@@ -9,28 +9,40 @@ from uuid import UUID
 
 from litestar import Controller, Response, delete, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from lms.config import Settings
 from lms.db.engines import Database
+from lms.db.providers import DbSession
 from lms.identity.guards import requires_role
 from lms.identity.schemas import Role
 from lms.lib.pagination import Page, PageParams
 from lms.lib.params import AppRequest
 from lms.tenancy.guards import requires_operator
-from lms.tenancy.models import AdminAuditEntry, OperatorAuditEntry, TenantStatus
+from lms.tenancy.models import AdminAuditEntry, OperatorAuditEntry, TenantDomain, TenantStatus
 from lms.tenancy.schemas import (
     AdminAuditEntryOut,
     AuditEntryOut,
+    DnsRecordOut,
+    DomainClaim,
     DomainCreate,
     DomainOut,
+    ResolvedTenant,
+    SiteDomainOut,
     StatusChange,
     TenantCreate,
     TenantOut,
 )
 from lms.tenancy.services import Actor, TenantAdmin, domain_out
 from lms.tenancy.services.audit import AdminAudit, AuditFilter
+from lms.tenancy.services.domains import (
+    DomainOwners,
+    DomainSelfService,
+    expected_records,
+    make_resolver,
+    platform_host_of,
+)
 
 
 async def provide_tenant_admin(
@@ -210,3 +222,74 @@ class AdminAuditController(Controller):
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="audit-log.csv"'},
         )
+
+
+def site_domain_out(domain: TenantDomain, platform_host: str) -> SiteDomainOut:
+    status = "failing" if domain.lost_at else ("verified" if domain.verified else "pending")
+    return SiteDomainOut(
+        hostname=domain.hostname,
+        status=status,
+        verified_at=domain.verified_at,
+        last_checked_at=domain.last_checked_at,
+        next_check_at=domain.next_check_at,
+        last_error=domain.last_error,
+        records=[DnsRecordOut(r.name, r.type, r.value, r.purpose) for r in expected_records(domain, platform_host)],
+    )
+
+
+def provide_domain_service(
+    db_session: DbSession,
+    database: NamedDependency[Database],
+    tenant: NamedDependency[ResolvedTenant],
+    settings: NamedDependency[Settings],
+    audit: NamedDependency[AdminAudit],
+) -> DomainSelfService:
+    return DomainSelfService(
+        db_session,
+        tenant.id,
+        platform_host_of(tenant.slug, settings),
+        settings.public_base_domain,
+        make_resolver(settings.dns_nameservers),
+        DomainOwners(database, tenant.id),
+        audit,
+    )
+
+
+class SiteDomainsController(Controller):
+    """A site's custom domains, for its tenant admins: claim, see the DNS records, check, remove."""
+
+    path = "/api/v1/admin/domains"
+    guards = [requires_role(Role.TENANT_ADMIN)]
+    dependencies = {"domains": Provide(provide_domain_service, sync_to_thread=False)}
+    tags = ["administration"]
+
+    @get("/")
+    async def list_domains(
+        self, domains: NamedDependency[DomainSelfService], page: NamedDependency[PageParams]
+    ) -> Page[SiteDomainOut]:
+        """This site's custom domains, oldest first (a site has at most 20)."""
+        return page.slice([site_domain_out(d, domains.platform_host) for d in await domains.domains()])
+
+    @post("/", status_code=HTTP_201_CREATED)
+    async def add_domain(
+        self, domains: NamedDependency[DomainSelfService], data: JSONBody[DomainClaim]
+    ) -> SiteDomainOut:
+        """Claim a hostname; DNS is checked at once and then in the background until it verifies."""
+        domain = await domains.add(data.hostname)
+        await domains.check(domain.hostname)
+        return site_domain_out(domain, domains.platform_host)
+
+    @post("/{hostname:str}/check", status_code=HTTP_200_OK)
+    async def check_domain(
+        self, domains: NamedDependency[DomainSelfService], hostname: Annotated[str, PathParameter(max_length=253)]
+    ) -> SiteDomainOut:
+        """Look the domain up in DNS now."""
+        return site_domain_out(await domains.check(hostname), domains.platform_host)
+
+    @delete("/{hostname:str}", status_code=HTTP_200_OK)
+    async def remove_domain(
+        self, domains: NamedDependency[DomainSelfService], hostname: Annotated[str, PathParameter(max_length=253)]
+    ) -> dict[str, str]:
+        """Remove a domain: the site stops answering on it within seconds."""
+        await domains.remove(hostname)
+        return {"status": "removed"}

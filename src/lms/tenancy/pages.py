@@ -1,19 +1,26 @@
-"""The tenant admins' audit log page: filter, read the changes, export them."""
+"""Tenant admins' pages of the tenancy domain: the audit log, and the site's custom domains."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
-from litestar import Controller, get
+import msgspec
+from litestar import Controller, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromQuery
-from litestar.response import Template
+from litestar.params import FromQuery, PathParameter, QueryParameter
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_200_OK
 
 from lms.identity.guards import requires_role
 from lms.identity.schemas import Role
+from lms.lib.errors import DomainError
 from lms.lib.params import AppRequest, Offset
-from lms.tenancy.controllers import admin_audit_entry_out, provide_audit_filter
+from lms.tenancy.controllers import admin_audit_entry_out, provide_audit_filter, provide_domain_service, site_domain_out
+from lms.tenancy.schemas import DomainClaim
 from lms.tenancy.services.audit import AdminAudit, AuditFilter
+from lms.tenancy.services.domains import DomainSelfService
+from lms.web.forms import FormData, FormErrors, expired_form_message, service_message
 from lms.web.i18n import gettext as _
 from lms.web.layout import before_page, load_viewer, page
 
@@ -34,6 +41,11 @@ def action_labels() -> dict[str, str]:
         "scim.token_created": _("Created a SCIM token"),
         "scim.token_revoked": _("Revoked a SCIM token"),
         "settings.mfa_required_changed": _("Changed the two-step sign-in rule"),
+        "domain.added": _("Added a domain"),
+        "domain.removed": _("Removed a domain"),
+        "domain.verified": _("A domain was verified"),
+        "domain.verification_lost": _("A domain stopped verifying"),
+        "domain.recovered": _("A domain verifies again"),
     }
 
 
@@ -94,3 +106,107 @@ class AuditPagesController(Controller):
             base=f"/admin/audit?{query}&" if query else "/admin/audit?",
             export_href="/api/v1/admin/audit/export.csv" + (f"?{query}" if query else ""),
         )
+
+
+def domain_status_labels() -> dict[str, tuple[str, str]]:
+    return {
+        "pending": (_("Waiting for DNS"), "warning"),
+        "verified": (_("Verified"), "success"),
+        "failing": (_("No longer verifying"), "danger"),
+    }
+
+
+class DomainPagesController(Controller):
+    """Custom domains for tenant admins: add, see the DNS records to create, check now, remove."""
+
+    guards = [requires_role(Role.TENANT_ADMIN)]
+    include_in_schema = False
+    before_request = staticmethod(before_page)
+    dependencies = {"domains": Provide(provide_domain_service, sync_to_thread=False)}
+
+    async def render(
+        self,
+        request: AppRequest,
+        domains: DomainSelfService,
+        status: int = 200,
+        errors: FormErrors | None = None,
+        hostname: str = "",
+        flash: str | None = None,
+    ) -> Template:
+        await load_viewer(request)
+        return page(
+            request,
+            "tenancy/domains.html",
+            status_code=status,
+            domains=[site_domain_out(d, domains.platform_host) for d in await domains.domains()],
+            statuses=domain_status_labels(),
+            platform_host=domains.platform_host,
+            errors=errors or FormErrors(),
+            hostname=hostname,
+            flash=flash,
+        )
+
+    @get("/admin/domains")
+    async def list_domains(
+        self,
+        request: AppRequest,
+        domains: NamedDependency[DomainSelfService],
+        done: Annotated[str, QueryParameter(max_length=20)] = "",
+    ) -> Template:
+        flashes = {
+            "added": _("The domain is added. Create the DNS records below; we check them every few minutes."),
+            "checked": _("We looked the domain up in DNS just now."),
+            "removed": _("The domain is removed."),
+        }
+        return await self.render(request, domains, flash=flashes.get(done))
+
+    @post("/admin/domains", status_code=HTTP_200_OK)
+    async def add_domain(self, request: AppRequest, domains: NamedDependency[DomainSelfService]) -> Template | Redirect:
+        form = await FormData.read(request)
+        hostname = form.text("hostname", 253, required=_("Enter the domain your people will open.")).lower()
+        if hostname and not valid_hostname(hostname):
+            form.errors["hostname"] = _("Enter a domain name like learn.example.com.")
+        if form.errors or not form.csrf_valid(request):
+            form.errors.setdefault("hostname", expired_form_message())
+            return await self.render(request, domains, 422, form.errors, hostname)
+        try:
+            domain = await domains.add(hostname)
+            await domains.check(domain.hostname)
+        except DomainError as exc:
+            form.errors["hostname"] = service_message(exc)
+            return await self.render(request, domains, exc.status, form.errors, hostname)
+        return Redirect("/admin/domains?done=added", status_code=303)
+
+    @post("/admin/domains/{hostname:str}/check", status_code=HTTP_200_OK)
+    async def check_domain(
+        self,
+        request: AppRequest,
+        domains: NamedDependency[DomainSelfService],
+        hostname: Annotated[str, PathParameter(max_length=253)],
+    ) -> Template | Redirect:
+        form = await FormData.read(request)
+        if not form.csrf_valid(request):
+            return await self.render(request, domains, 400, flash=expired_form_message())
+        await domains.check(hostname)
+        return Redirect("/admin/domains?done=checked", status_code=303)
+
+    @post("/admin/domains/{hostname:str}/remove", status_code=HTTP_200_OK)
+    async def remove_domain(
+        self,
+        request: AppRequest,
+        domains: NamedDependency[DomainSelfService],
+        hostname: Annotated[str, PathParameter(max_length=253)],
+    ) -> Template | Redirect:
+        form = await FormData.read(request)
+        if not form.csrf_valid(request):
+            return await self.render(request, domains, 400, flash=expired_form_message())
+        await domains.remove(hostname)
+        return Redirect("/admin/domains?done=removed", status_code=303)
+
+
+def valid_hostname(value: str) -> bool:
+    try:
+        msgspec.convert({"hostname": value}, DomainClaim)
+    except msgspec.ValidationError:
+        return False
+    return True

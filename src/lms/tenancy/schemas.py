@@ -113,3 +113,26 @@ class AdminAuditEntryOut(msgspec.Struct):
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     request_id: str | None
+
+
+class DomainClaim(msgspec.Struct, forbid_unknown_fields=True):
+    hostname: Hostname
+
+
+class DnsRecordOut(msgspec.Struct):
+    name: str
+    type: str
+    value: str
+    purpose: str
+
+
+class SiteDomainOut(msgspec.Struct):
+    """A custom domain as its site's admins see it: its state and the DNS records to create."""
+
+    hostname: str
+    status: str  # pending | verified | failing (verified once, not any more)
+    verified_at: datetime | None
+    last_checked_at: datetime | None
+    next_check_at: datetime | None
+    last_error: str | None
+    records: list[DnsRecordOut]
