@@ -24,9 +24,9 @@ from lms.web.forms import service_message
 from lms.web.layout import load_viewer, navigation
 
 ERROR_TEMPLATE = "errors/error.html"
-# Errors whose own message tells the person what to do (what a locked lesson needs first, what
-# changed): their page shows it, in the page's language, under the general advice.
-EXPLAINED_CODES = frozenset({"lesson_locked", "conflict"})
+# Errors whose own message tells the person what to do (what a locked lesson needs first): their
+# page shows it, in the page's language (lms.web.service_messages), under the general advice.
+EXPLAINED_CODES = frozenset({"lesson_locked"})
 
 
 def wants_html(path: str, accept: str) -> bool:
