@@ -12,9 +12,12 @@ server's time plus a loopback round trip. Each round requests a page, then its A
 | `/courses/{id}` | `/api/v1/courses/{id}` + `/api/v1/enrollments?course_id={id}` |
 | `/` ("My learning") | `/api/v1/me/learning/courses?limit=200` + `/api/v1/me/learning/continue` |
 | `/courses/{id}/lessons/{id}` (text) | `/api/v1/me/learning/courses/{id}/lessons/{id}` + `/api/v1/courses/{id}` |
+| `/courses/{id}/lessons/{id}/quiz` | `/api/v1/quizzes/{id}` + `/api/v1/quizzes/{id}/attempts` |
 
-There is no quiz page yet: the text lesson page stands in for it. Page weight: the "My learning" HTML
-plus every stylesheet and script it references, each gzipped at level 6 as a server would, summed.
+Each round also requests `/health` (no database, no template): the floor of a request through the
+same server and client, so every page's p95 is also given as a multiple of it. Page weight: the
+"My learning" HTML plus every stylesheet and script it references, each gzipped at level 6 as a
+server would, summed.
 
 Run: `.venv/bin/python bench/pages.py [--renders 1000] [--profile FILE]`. With DATABASE_URL (REDIS_URL)
 set it uses those servers, otherwise embedded ones; the database it creates is dropped.
@@ -86,6 +89,8 @@ class Fixture:
     author: str
     courses: list[str] = field(default_factory=list)
     text_lessons: dict[str, str] = field(default_factory=dict)
+    # course id -> (quiz lesson id, quiz id)
+    quizzes: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 async def arrange(settings: Settings, courses: int) -> Fixture:
@@ -151,6 +156,33 @@ async def build_enrolled_courses(client: httpx.AsyncClient, fixture: Fixture, co
                 lesson["content"] = {"body": paragraphs}
                 created = await client.post(f"{path}/{module}/lessons", json=lesson, headers=author)
                 fixture.text_lessons.setdefault(course, expect(created, 201)["id"])
+        quiz_lesson = {"title": "Check", "type": "quiz"}
+        created_quiz = await client.post(f"{path}/{module}/lessons", json=quiz_lesson, headers=author)
+        quiz_lesson_id = expect(created_quiz, 201)["id"]
+        bank = expect(
+            await client.post("/api/v1/question-banks", json={"course_id": course, "title": "Bank"}, headers=author),
+            201,
+        )["id"]
+        for q in range(3):
+            question = {
+                "type": "single_choice",
+                "prompt": f"Question {q + 1}",
+                "options": [{"id": "a", "text": "Right"}, {"id": "b", "text": "Wrong"}],
+                "correct": "a",
+            }
+            added = await client.post(
+                f"/api/v1/question-banks/{bank}/questions", json={"payload": question}, headers=author
+            )
+            expect(added, 201)
+        quiz_body = {
+            "lesson_id": quiz_lesson_id,
+            "title": "Check",
+            "pools": [{"bank_id": bank, "count": 3}],
+            "time_limit_seconds": 600,
+            "max_attempts": 3,
+        }
+        quiz = expect(await client.post("/api/v1/quizzes", json=quiz_body, headers=author), 201)["id"]
+        fixture.quizzes[course] = (quiz_lesson_id, quiz)
         expect(await client.post(f"/api/v1/courses/{course}/publish", json={}, headers=author), 200)
         if n < 10:
             due = (datetime.now(UTC) + timedelta(days=n - 3)).isoformat()
@@ -222,6 +254,8 @@ def api_server(settings: Settings, port: int) -> Iterator[int]:
 
 
 Request = tuple[str, dict[str, str]]
+# The baseline of every round: a request through the same server and client that reads no database.
+HEALTH: Request = ("/health", {"Accept": "application/json"})
 
 
 @dataclass
@@ -232,6 +266,7 @@ class PageCase:
     requests: Callable[[int], tuple[Request, list[Request]]]
     page_times: list[float] = field(default_factory=list)
     api_times: list[float] = field(default_factory=list)
+    health_times: list[float] = field(default_factory=list)
     page_cpu: float = 0.0
     api_cpu: float = 0.0
     note: str = ""
@@ -275,11 +310,20 @@ def cases(fixture: Fixture) -> list[PageCase]:
             (f"/api/v1/courses/{course_id}", api),
         ]
 
+    def quiz(n: int) -> tuple[Request, list[Request]]:
+        course_id = fixture.courses[n % len(fixture.courses)]
+        lesson_id, quiz_id = fixture.quizzes[course_id]
+        return (f"/courses/{course_id}/lessons/{lesson_id}/quiz", page), [
+            (f"/api/v1/quizzes/{quiz_id}", api),
+            (f"/api/v1/quizzes/{quiz_id}/attempts", api),
+        ]
+
     return [
         PageCase("catalogue", "catalog/search", catalogue),
         PageCase("course page", "courses/{id} + enrollments", course),
         PageCase("my learning", "learning/courses + continue", my_learning),
         PageCase("text lesson", "learning/lesson + courses/{id}", lesson),
+        PageCase("quiz page", "quizzes/{id} + attempts", quiz),
     ]
 
 
@@ -311,9 +355,11 @@ async def measure(client: httpx.AsyncClient, pid: int, case: PageCase, warm: int
         for request in api_requests:
             api_time += await timed_get(client, request)
         after = cpu_seconds(pid)
+        health_time = await timed_get(client, HEALTH)
         if n >= warm:
             case.page_times.append(page_time)
             case.api_times.append(api_time)
+            case.health_times.append(health_time)
             case.page_cpu += between - before
             case.api_cpu += after - between
 
@@ -408,6 +454,11 @@ def report(
             f"  {case.label:<14}{p50:8.1f}{p95:8.1f}   {case.api_label:<32}{a50:8.1f}{a95:8.1f}"
             f"{p50 / a50:7.2f}{p95 / a95:7.2f}  {'meets' if ok else 'misses'}"
         )
+    health = [t for case in measured for t in case.health_times]
+    h50, h95 = ms(health, 50), ms(health, 95)
+    print(f"  /health in the same rounds: p50 {h50:.1f} ms, p95 {h95:.1f} ms; each page's p95 as a multiple of it:")
+    for case in measured:
+        print(f"    {case.label:<26}{ms(case.page_times, 95) / h95:8.1f} x")
     print(f"  server CPU per render (ms)  {'page':>8}{'API':>8}{'ratio':>7}")
     for case in measured:
         page_cpu, api_cpu = 1000 * case.page_cpu / args.renders, 1000 * case.api_cpu / args.renders

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -77,7 +77,8 @@ from lms.tenancy.services.middleware import TenantMiddleware
 from lms.tenancy.services.resolver import TenantResolver
 from lms.web.assets import AssetManifest, logical_sources, serve_asset
 from lms.web.controllers import DesignSystemController
-from lms.web.errors import brand_unrouted_errors, error_page
+from lms.web.errors import error_page, prepare_error_page
+from lms.web.layout import PAGE_DEPENDENCIES, before_page
 from lms.web.templating import configure_templates
 
 
@@ -132,9 +133,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         SiteDomainsController,
         SiteBrandingController,
         BrandLogoController,
-        AuditPagesController,
-        DomainPagesController,
-        BrandingPagesController,
         MeController,
         AuthController,
         UsersController,
@@ -149,16 +147,29 @@ def create_app(settings: Settings | None = None) -> Litestar:
         MyMfaController,
         MfaEnrolmentController,
         IdentitySettingsController,
-        SignInPagesController,
         SignOutController,
-        AccountPagesController,
-        MyLearningPagesController,
-        LessonPagesController,
-        DesignSystemController,
-        CataloguePagesController,
-        CertificatePagesController,
-        QuizPagesController,
-        AssignmentPagesController,
+        # Every page controller goes here: its `db_session` also reads the signed-in viewer (one
+        # transaction per page request; a test keeps every `before_page` controller here).
+        Router(
+            path="/",
+            route_handlers=[
+                SignInPagesController,
+                AccountPagesController,
+                MyLearningPagesController,
+                LessonPagesController,
+                DesignSystemController,
+                CataloguePagesController,
+                CertificatePagesController,
+                QuizPagesController,
+                AssignmentPagesController,
+                PlayerPagesController,
+                AuditPagesController,
+                DomainPagesController,
+                BrandingPagesController,
+            ],
+            dependencies=PAGE_DEPENDENCIES,
+            before_request=before_page,
+        ),
         CourseController,
         CatalogueSearchController,
         SharedCatalogueController,
@@ -182,7 +193,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         MediaStaffController,
         PlaybackController,
         StreamController,
-        PlayerPagesController,
         # hls.js pinned in package.json, installed by `npm ci`, served from this site.
         create_static_files_router(path="/static/vendor/hls", directories=[PROJECT_ROOT / "node_modules/hls.js/dist"]),
         serve_asset,
@@ -210,7 +220,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             metrics.middleware,
         ],
         exception_handlers=EXCEPTION_HANDLERS,
-        after_exception=[brand_unrouted_errors],
+        after_exception=[prepare_error_page],
         template_config=TemplateConfig(
             directory=settings.branding_dir / "templates",
             engine=JinjaTemplateEngine,

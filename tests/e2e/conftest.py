@@ -40,6 +40,9 @@ def web_server(settings: Settings) -> Iterator[int]:
         REDIS_URL=settings.redis_url or "",
         CELERY_QUEUE=settings.celery_queue,
         DATABASE_ROLE_PASSWORD=settings.database_role_password,
+        # The same files as the test process and its workers (videos, submissions, certificate PDFs).
+        STORAGE_URL=settings.storage_url or "",
+        LMS_DATA_DIR=str(settings.data_dir),
         PUBLIC_BASE_DOMAIN="localhost",
         TENANT_CACHE_SECONDS="0",
         LOG_LEVEL="WARNING",

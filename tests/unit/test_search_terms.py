@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lms.catalog.services.search import corrected, prefix_query, similarity, trigrams
+from lms.catalog.services.search import corrected, one_edit_apart, prefix_query, similarity, trigrams
 
 
 def test_words_become_anded_prefixes() -> None:
@@ -35,3 +35,18 @@ def test_only_unknown_words_are_replaced_and_only_by_close_ones() -> None:
     assert corrected("negotiation skills", vocabulary) is None  # nothing to correct
     assert corrected("quantum", vocabulary) is None  # nothing close enough
     assert corrected("negotiaton", []) is None
+
+
+def test_one_slip_of_the_keyboard_is_corrected_even_where_trigrams_score_low() -> None:
+    vocabulary = ["workplace", "safety", "basics", "compliance", "cat"]
+    assert similarity("saftey", "safety") < 0.3  # a swap in a short word shares few trigrams
+    assert corrected("workplace saftey", vocabulary) == "workplace safety"
+    assert corrected("complaince", vocabulary) == "compliance"  # swapped neighbours
+    assert corrected("safty", vocabulary) == "safety"  # a letter dropped
+    assert corrected("safetty", vocabulary) == "safety"  # a letter doubled
+    assert corrected("sefety", vocabulary) == "safety"  # a letter changed
+    assert corrected("cta", vocabulary) is None  # three letters: too short to guess
+    assert corrected("sfaety basics", ["basics"]) is None  # nothing known within one slip or by trigrams
+    assert one_edit_apart("abcd", "abdc")
+    assert not one_edit_apart("abcd", "badc")
+    assert not one_edit_apart("abcd", "abcd")

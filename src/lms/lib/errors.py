@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -23,7 +24,14 @@ class DomainError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, values: dict[str, Any] | None = None) -> None:
+        """`message` may name `values` as `%(name)s`: API clients get it filled in (dates in ISO form),
+        pages translate the message as written and fill the values in for the page's locale."""
+        self.template = message
+        self.values = dict(values or {})
+        if self.values:
+            shown = {key: v.isoformat() if isinstance(v, datetime) else v for key, v in self.values.items()}
+            message = message % shown
         super().__init__(message)
         self.message = message
         self.field = field

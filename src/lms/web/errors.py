@@ -9,19 +9,24 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from litestar import Litestar, MediaType, Response
+from litestar import Litestar, MediaType, Request, Response
 from litestar.enums import ScopeType
 from litestar.response import Redirect
 from litestar.types import Scope
 
+from lms.lib.errors import DomainError
 from lms.lib.params import AppRequest
 from lms.tenancy.models import TenantStatus
 from lms.tenancy.services.resolver import ResolvedTenant
 from lms.web import i18n
 from lms.web.branding import brand_for
-from lms.web.layout import navigation
+from lms.web.forms import service_message
+from lms.web.layout import load_viewer, navigation
 
 ERROR_TEMPLATE = "errors/error.html"
+# Errors whose own message tells the person what to do (what a locked lesson needs first): their
+# page shows it, in the page's language (lms.web.service_messages), under the general advice.
+EXPLAINED_CODES = frozenset({"lesson_locked"})
 
 
 def wants_html(path: str, accept: str) -> bool:
@@ -74,12 +79,14 @@ def render_error_html(
     accept_language: str,
     request_id: str = "",
     viewer: Any = None,
+    error: BaseException | None = None,
 ) -> str:
     """The error page as HTML; also used by the tenant middleware, which answers before routing."""
     tenant_locale = tenant.branding.get("default_locale") if tenant is not None else None
     locale = i18n.choose_locale(getattr(viewer, "locale", None), accept_language, tenant_locale)
     with i18n.using_locale(locale):
         title, advice = explanation(status, code)
+        detail = service_message(error) if isinstance(error, DomainError) and code in EXPLAINED_CODES else ""
         template = app.template_engine.get_template(ERROR_TEMPLATE)  # type: ignore[union-attr]
         return str(
             template.render(
@@ -93,24 +100,37 @@ def render_error_html(
                 status=status,
                 title=title,
                 advice=advice,
+                detail=detail,
                 request_id=request_id,
                 show_home=tenant is not None and code != "tenant_suspended",
             )
         )
 
 
-async def brand_unrouted_errors(_: Exception, scope: Scope) -> None:
-    """An address that matches no route never passes the tenant middleware: look the host's tenant
-    up here (an `after_exception` hook runs before the handlers) so its error page is branded too."""
+async def prepare_error_page(error: Exception, scope: Scope) -> None:
+    """An `after_exception` hook (it runs before the exception handlers) that gathers what a browser's
+    error page shows. An address that matches no route never passes the tenant middleware: look the
+    host's tenant up here, so its error page is branded too. Who is signed in is read unless the page
+    did (a 404 for an unknown address, a guard's 403), so the header and language are the viewer's."""
     if scope["type"] != ScopeType.HTTP:
         return
     state = scope.setdefault("state", {})
-    if "tenant" in state:
+    state["error"] = error
+    headers = dict(scope["headers"])
+    path = scope.get("path", "")
+    if not wants_html(path, headers.get(b"accept", b"").decode("latin-1")):
         return
-    host = next((value.decode("latin-1") for key, value in scope["headers"] if key == b"host"), "")
-    tenant = await scope["litestar_app"].state.tenant_resolver.resolve(host) if host else None
-    if tenant is not None and tenant.status is TenantStatus.ACTIVE:
-        state["tenant"] = tenant
+    if "tenant" not in state:
+        host = headers.get(b"host", b"").decode("latin-1")
+        tenant = await scope["litestar_app"].state.tenant_resolver.resolve(host) if host else None
+        if tenant is not None and tenant.status is TenantStatus.ACTIVE:
+            state["tenant"] = tenant
+    if "viewer" not in state and "tenant" in state:
+        i18n.begin_request()
+        try:
+            await load_viewer(Request[None, None, Any](scope))
+        except Exception:
+            state["viewer"] = None
 
 
 def sign_in_redirect(request: AppRequest) -> Redirect:
@@ -134,6 +154,7 @@ def error_page(request: AppRequest, status: int, body: dict[str, Any]) -> Respon
         request.headers.get("accept-language", ""),
         state.get("request_id", ""),
         state.get("viewer"),
+        state.get("error"),
     )
     headers = {"Cache-Control": "no-store"}
     if status == 429:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hmac
+from datetime import datetime
+from typing import Any
 
 from lms.identity.guards import CSRF_COOKIE
 from lms.lib.errors import DomainError
 from lms.lib.params import AppRequest
+from lms.web.i18n import format_datetime, format_number
 from lms.web.i18n import gettext as _
 from lms.web.layout import CSRF_FIELD
 
@@ -49,11 +52,27 @@ class FormData:
 
 def service_message(exc: DomainError) -> str:
     """A service's message as a sentence in the page's language (lms.web.service_messages lists
-    the ones users meet, so that the catalogues translate them)."""
-    sentence = exc.message[:1].upper() + exc.message[1:]
+    the ones users meet, so that the catalogues translate them). A message with values is translated
+    as written (`all %(count)s attempts have been used`), then filled in with the values formatted
+    for the page's locale: numbers with its separators, moments in its form and the viewer's time zone."""
+    template = exc.template
+    sentence = template[:1].upper() + template[1:]
     if not sentence.endswith("."):
         sentence += "."
-    return _(sentence)
+    translated = _(sentence)
+    if not exc.values:
+        return translated
+    return translated % {name: _localised(value) for name, value in exc.values.items()}
+
+
+def _localised(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, datetime):
+        return format_datetime(value, "short")
+    if isinstance(value, int | float):
+        return format_number(value)
+    return value
 
 
 def expired_form_message() -> str:

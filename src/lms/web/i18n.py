@@ -11,6 +11,7 @@ import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -28,8 +29,21 @@ DEFAULT_LOCALE = "en"
 SUPPORTED_LOCALES = ("en", "de", "fr")
 RIGHT_TO_LEFT = frozenset({"ar", "he", "fa", "ur"})
 
-_current: ContextVar[str] = ContextVar("page_locale", default=DEFAULT_LOCALE)
-_zone: ContextVar[str] = ContextVar("page_time_zone", default="UTC")
+
+@dataclass
+class _Setting:
+    """The language and time zone pages render in; one object per request (see `begin_request`)."""
+
+    locale: str = DEFAULT_LOCALE
+    zone: str = "UTC"
+
+
+_DEFAULT_SETTING = _Setting()
+_setting: ContextVar[_Setting] = ContextVar("page_setting")
+
+
+def _current() -> _Setting:
+    return _setting.get(_DEFAULT_SETTING)
 
 
 @cache
@@ -85,32 +99,40 @@ def valid_time_zone(name: str) -> bool:
 @contextmanager
 def using_locale(locale: str, time_zone: str = "UTC") -> Iterator[None]:
     """Render (and format) in `locale` and `time_zone` within the block."""
-    locale_token = _current.set(locale)
-    zone_token = _zone.set(time_zone)
+    token = _setting.set(_Setting(locale, time_zone))
     try:
         yield
     finally:
-        _current.reset(locale_token)
-        _zone.reset(zone_token)
+        _setting.reset(token)
+
+
+def begin_request() -> None:
+    """Give this request its own setting, in the English default until `activate` says otherwise."""
+    _setting.set(_Setting())
 
 
 def activate(locale: str, time_zone: str = "UTC") -> None:
-    """Set the page locale for the rest of this request (templates render after the handler returns)."""
-    _current.set(locale)
-    _zone.set(time_zone)
+    """Set the page locale for the rest of this request (templates render after the handler returns).
+    The request's setting changes in place, so a dependency that runs in a task of its own (Litestar
+    resolves sibling dependencies concurrently) sets it for the handler too."""
+    setting = _setting.get(None)
+    if setting is None or setting is _DEFAULT_SETTING:
+        _setting.set(_Setting(locale, time_zone))
+    else:
+        setting.locale, setting.zone = locale, time_zone
 
 
 def current_locale() -> str:
-    return _current.get()
+    return _current().locale
 
 
 def gettext(message: str, **variables: Any) -> str:
-    text = translations(_current.get()).gettext(message)
+    text = translations(_current().locale).gettext(message)
     return text % variables if variables else text
 
 
 def ngettext(singular: str, plural: str, count: int, **variables: Any) -> str:
-    text = translations(_current.get()).ngettext(singular, plural, count)
+    text = translations(_current().locale).ngettext(singular, plural, count)
     return text % {"num": count, **variables}
 
 
@@ -120,7 +142,7 @@ def text_direction(locale: str) -> str:
 
 def _babel_locale() -> Locale:
     try:
-        return Locale.parse(_current.get())
+        return Locale.parse(_current().locale)
     except (UnknownLocaleError, ValueError):
         return Locale.parse(DEFAULT_LOCALE)
 
@@ -129,13 +151,13 @@ def format_datetime(value: datetime | None, form: str = "medium") -> str:
     """A date and time in the page's locale and the user's time zone."""
     if value is None:
         return ""
-    return dates.format_datetime(value, form, tzinfo=ZoneInfo(_zone.get()), locale=_babel_locale())
+    return dates.format_datetime(value, form, tzinfo=ZoneInfo(_current().zone), locale=_babel_locale())
 
 
 def format_date(value: datetime | None, form: str = "medium") -> str:
     if value is None:
         return ""
-    local = value.astimezone(ZoneInfo(_zone.get()))
+    local = value.astimezone(ZoneInfo(_current().zone))
     return dates.format_date(local.date(), form, locale=_babel_locale())
 
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from litestar import MediaType
 from litestar.datastructures import Cookie
+from litestar.di import Provide
+from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Template
 
 from lms.db.binding import tenant_session
+from lms.db.providers import DbSession
 from lms.identity.guards import CSRF_COOKIE, CSRF_FORM_FIELD, SESSION_COOKIE, Principal, authenticate
 from lms.identity.models import Role, User
 from lms.lib.errors import DomainError
@@ -58,9 +62,10 @@ def navigation(viewer: Viewer | None) -> list[NavItem]:
     return items
 
 
-async def load_viewer(request: AppRequest) -> Viewer | None:
+async def load_viewer(request: AppRequest, session: DbSession | None = None) -> Viewer | None:
     """The signed-in person, or None for a visitor (an expired or foreign session counts as none).
-    Cached on the request; also sets the request's locale and time zone."""
+    Cached on the request; also sets the request's locale and time zone. With `session` (the page's
+    request session) the user is read in the page's own transaction; without, in a short one."""
     state = request.scope.setdefault("state", {})
     if "viewer" in state:
         return state["viewer"]  # type: ignore[no-any-return]
@@ -72,8 +77,11 @@ async def load_viewer(request: AppRequest) -> Viewer | None:
         except DomainError:
             principal = None
     if isinstance(principal, Principal):
-        async with tenant_session(request.app.state.db.app_sessions, principal.tenant_id) as session:
+        if session is not None:
             user = await session.get(User, principal.user_id)
+        else:
+            async with tenant_session(request.app.state.db.app_sessions, principal.tenant_id) as own:
+                user = await own.get(User, principal.user_id)
         if user is not None:
             viewer = Viewer(user.id, user.display_name, user.email, principal.roles, user.locale, user.time_zone)
     state["viewer"] = viewer
@@ -81,9 +89,51 @@ async def load_viewer(request: AppRequest) -> Viewer | None:
     return viewer
 
 
+# Where a handler keeps whether it takes the request's session (computed on its first request).
+_TAKES_SESSION = "lms_takes_db_session"
+
+
+def takes_db_session(handler: BaseRouteHandler) -> bool:
+    """Whether resolving `handler`'s arguments opens the request's `db_session`."""
+    known = handler.opt.get(_TAKES_SESSION)
+    if isinstance(known, bool):
+        return known
+    providers = handler.resolve_dependencies()
+    wanted = list(handler.parsed_fn_signature.parameters)
+    seen: set[str] = set()
+    found = False
+    while wanted and not found:
+        name = wanted.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        found = name == "db_session"
+        provider = providers.get(name)
+        if provider is not None and provider.parsed_fn_signature is not None:
+            wanted.extend(provider.parsed_fn_signature.parameters)
+    handler.opt[_TAKES_SESSION] = found
+    return found
+
+
 async def before_page(request: AppRequest) -> None:
-    """`before_request` of page controllers: who is signed in, and so the language, before any text."""
-    await load_viewer(request)
+    """`before_request` of page controllers: who is signed in, and so the language, before any text.
+    A page that takes the request's session reads the viewer in it (`provide_page_session`), so a
+    page request is one transaction; any other page reads it here."""
+    i18n.begin_request()
+    if not takes_db_session(request.route_handler):
+        await load_viewer(request)
+
+
+async def provide_page_session(request: AppRequest) -> AsyncGenerator[DbSession, None]:
+    """`db_session` of pages: the request's tenant-bound session (committed if the handler succeeds,
+    as for every handler), which first reads the signed-in viewer, in the same transaction."""
+    tenant = request.scope.get("state", {}).get("tenant")
+    async with tenant_session(request.app.state.db.app_sessions, tenant.id if tenant is not None else None) as session:
+        await load_viewer(request, session)
+        yield session
+
+
+PAGE_DEPENDENCIES = {"db_session": Provide(provide_page_session)}
 
 
 def activate_locale(request: AppRequest, viewer: Viewer | None) -> str:

@@ -1,7 +1,8 @@
 """Messages of the services that pages show in a form, marked here so the catalogues translate them.
 
 `lms.web.forms.service_message` turns a service's error into this sentence form before it looks it
-up; a message missing here is shown in English (a test lists the ones pages meet).
+up; a message missing here is shown in English (a test lists the ones pages meet). A message with
+values keeps its `%(name)s` placeholders here; the page fills them in after translating.
 """
 
 from __future__ import annotations
@@ -36,4 +37,14 @@ SERVICE_MESSAGES = (
     N_("This assignment does not accept file submissions."),
     N_("This review has already been submitted."),
     N_("This attempt has already been submitted."),
+    N_("All %(count)s attempts have been used."),
+    N_("The next attempt opens in %(seconds)s s (cooldown)."),
+    N_("The quiz closed at %(moment)s."),
+    N_("The due date (%(moment)s) has passed."),
+    N_("The review deadline (%(moment)s) has passed."),
+    N_("Too many failed sign-ins from this network; try again in %(minutes)s minutes."),
+    N_("This account is temporarily locked; try again in %(minutes)s minutes."),
+    N_("Complete the module '%(title)s' first."),
+    N_("Pass the quiz '%(title)s' first."),
+    N_("Another attempt was started at the same time."),
 )

@@ -48,17 +48,34 @@ def similarity(a: str, b: str) -> float:
     return len(ta & tb) / len(ta | tb) if ta or tb else 0.0
 
 
+def one_edit_apart(a: str, b: str) -> bool:
+    """Whether `b` is `a` with one letter added, dropped, changed, or two neighbours swapped: the
+    typing slips ("saftey", "complaince") that trigrams of short words score too low."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diffs = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+        return len(diffs) == 1 or (
+            len(diffs) == 2 and diffs[1] == diffs[0] + 1 and a[diffs[0]] == b[diffs[1]] and a[diffs[1]] == b[diffs[0]]
+        )
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
 def corrected(q: str, vocabulary: Iterable[str], threshold: float = CORRECTION_THRESHOLD) -> str | None:
     """`q` with each word the vocabulary lacks replaced by its most similar vocabulary word, or
-    None when no word changed."""
+    None when no word changed. A word of 4+ letters one slip away from a known word counts as
+    similar whatever its trigram score (the closest such word by trigrams wins)."""
     known = set(vocabulary)
     words = _WORD.findall(q.lower())[:8]
     changed = False
     for n, word in enumerate(words):
         if word in known or len(word) < 3:
             continue
-        best = max(known, key=lambda candidate: (similarity(word, candidate), candidate), default=None)
-        if best is not None and similarity(word, best) >= threshold:
+        slips = [c for c in known if len(word) >= 4 and one_edit_apart(word, c)] if known else []
+        pool = slips or known
+        best = max(pool, key=lambda candidate: (similarity(word, candidate), candidate), default=None)
+        if best is not None and (slips or similarity(word, best) >= threshold):
             words[n], changed = best, True
     return " ".join(words) if changed else None
 

@@ -198,7 +198,7 @@ async def _check_prerequisites(session: AsyncSession, user_id: UUID, plan: Versi
                 continue  # the module is not part of this version
             needed = {UUID(str(x["id"])) for x in required_module.get("lessons", []) if x.get("required", True)}
             if not needed <= completed:
-                raise LessonLocked(f"complete the module '{required_module['title']}' first")
+                raise LessonLocked("complete the module '%(title)s' first", values={"title": required_module["title"]})
         elif requirement["kind"] == "quiz_passed":
             quiz_id = UUID(str(requirement["lesson_id"]))
             if quiz_id not in passed:
@@ -206,7 +206,7 @@ async def _check_prerequisites(session: AsyncSession, user_id: UUID, plan: Versi
                     (x["title"] for m in plan.modules for x in m.get("lessons", []) if str(x["id"]) == str(quiz_id)),
                     "the required quiz",
                 )
-                raise LessonLocked(f"pass the quiz '{title}' first")
+                raise LessonLocked("pass the quiz '%(title)s' first", values={"title": title})
 
 
 def _find(plan: VersionPlan, lesson_id: UUID) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:

@@ -202,7 +202,9 @@ class AssignmentService:
         at = clock.now()
         late = assignment.due_at is not None and at > assignment.due_at
         if late and assignment.late_policy == "block":
-            raise Conflict(f"the due date ({assignment.due_at.isoformat()}) has passed", field="assignment_id")  # type: ignore[union-attr]
+            raise Conflict(
+                "the due date (%(moment)s) has passed", field="assignment_id", values={"moment": assignment.due_at}
+            )
         self._check_content(assignment, text, url, uploads)
         # The files travel to storage with no database connection held (the checks above were reads).
         await release_connection(self.session)

@@ -119,7 +119,9 @@ class PeerReviewService:
         if review.status == ReviewStatus.COMPLETED.value:
             raise Conflict("this review has already been submitted", field="review_id")
         if review.status == ReviewStatus.MISSED.value or clock.now() > review.due_at:
-            raise Conflict(f"the review deadline ({review.due_at.isoformat()}) has passed", field="review_id")
+            raise Conflict(
+                "the review deadline (%(moment)s) has passed", field="review_id", values={"moment": review.due_at}
+            )
         assignment = await self.session.get(Assignment, review.assignment_id)
         assert assignment is not None
         review.rubric_scores = score_rubric(assignment.rubric, scores)

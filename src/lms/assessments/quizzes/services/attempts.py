@@ -74,16 +74,20 @@ class AttemptService:
         if open_attempt is not None:
             return open_attempt, quiz, False
         if quiz.max_attempts is not None and len(attempts) >= quiz.max_attempts:
-            raise Conflict(f"all {quiz.max_attempts} attempts have been used", field="quiz_id")
+            raise Conflict(
+                "all %(count)s attempts have been used", field="quiz_id", values={"count": quiz.max_attempts}
+            )
         started = clock.now()
         if attempts and quiz.cooldown_seconds:
             last = attempts[-1].submitted_at or attempts[-1].started_at
             ready = last + timedelta(seconds=quiz.cooldown_seconds)
             if started < ready:
                 wait = int((ready - started).total_seconds()) + 1
-                raise Conflict(f"the next attempt opens in {wait} s (cooldown)", field="quiz_id")
+                raise Conflict(
+                    "the next attempt opens in %(seconds)s s (cooldown)", field="quiz_id", values={"seconds": wait}
+                )
         if quiz.due_at is not None and started >= quiz.due_at:
-            raise Conflict(f"the quiz closed at {quiz.due_at.isoformat()}", field="quiz_id")
+            raise Conflict("the quiz closed at %(moment)s", field="quiz_id", values={"moment": quiz.due_at})
         # The attempt ends at its time limit or at the quiz's due date, whichever comes first.
         ends = [t for t in (quiz.due_at,) if t is not None]
         if quiz.time_limit_seconds:

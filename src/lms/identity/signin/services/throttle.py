@@ -44,10 +44,15 @@ class SignInThrottle:
         account, by_ip = await self.redis.mget(account_key, ip_key)
         if by_ip is not None and int(by_ip) >= self.ip_limit:
             minutes = await self._minutes_left(ip_key)
-            raise RateLimited(f"too many failed sign-ins from this network; try again in {minutes} minutes")
+            raise RateLimited(
+                "too many failed sign-ins from this network; try again in %(minutes)s minutes",
+                values={"minutes": minutes},
+            )
         if account is not None and int(account) >= self.account_limit:
             minutes = await self._minutes_left(account_key)
-            raise RateLimited(f"this account is temporarily locked; try again in {minutes} minutes")
+            raise RateLimited(
+                "this account is temporarily locked; try again in %(minutes)s minutes", values={"minutes": minutes}
+            )
 
     async def record_failure(self, email: str, ip: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
