@@ -4,6 +4,7 @@ a chunk is replaced, the chunk runs again, and every rung comes out continuous a
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import signal
@@ -40,9 +41,9 @@ def chunk_encoder_parent(asset_id: str) -> int | None:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        if command and command[0].endswith(b"ffmpeg") and any(b"-output_ts_offset" == part for part in command):
-            if any(asset_id.encode() in part for part in command):
-                return int(stat.rsplit(")", 1)[1].split()[1])
+        chunk_encoder = command and command[0].endswith(b"ffmpeg") and b"-output_ts_offset" in command
+        if chunk_encoder and any(asset_id.encode() in part for part in command):
+            return int(stat.rsplit(")", 1)[1].split()[1])
     return None
 
 
@@ -112,9 +113,9 @@ async def test_a_worker_killed_mid_chunk_is_replaced_and_every_rung_is_continuou
             packets += segment_packets
         times = [pts for pts, _ in packets]
         # Monotonic and continuous across chunk joins: one frame apart, no gap, no repeat.
-        steps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        steps = [b - a for a, b in itertools.pairwise(times)]
         assert all(abs(step - FRAME) < 0.002 for step in steps), (rung, max(steps), min(steps))
         assert len(times) == 24 * 30
     # Switching quality is seamless: every rung's segments start at the same instants.
     assert starts["480p"] == starts["360p"]
-    assert [round(b - a, 3) for a, b in zip(starts["480p"], starts["480p"][1:], strict=False)] == [6.0, 6.0, 6.0]
+    assert [round(b - a, 3) for a, b in itertools.pairwise(starts["480p"])] == [6.0, 6.0, 6.0]
