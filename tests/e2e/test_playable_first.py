@@ -17,10 +17,17 @@ from lms.config import Settings
 from lms.db.engines import Database
 from lms.lib.storage import storage_for
 from lms.media.services.pipeline import process_asset
+from tests.e2e.conftest import assert_accessible
 from tests.media_fixtures import MediaSite, SiteClient, generate_video, send_parts, start_upload, wait_for_asset
 from tests.support import celery_worker, private_queue
 
 pytestmark = pytest.mark.e2e
+
+CAPTIONS = (
+    b"WEBVTT\n\n00:00:01.000 --> 00:00:05.000\nWelcome to the lecture.\n\n"
+    b"00:00:10.000 --> 00:00:16.000\nHere the second chunk begins.\n\n"
+    b"00:00:40.000 --> 00:00:45.000\nThank you for watching.\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +112,35 @@ async def test_a_lecture_plays_from_the_stream_copy_before_the_ladder_is_encoded
     assert [r["name"] for r in ready["renditions"]] == ["360p"]
     master = (await media_client.get(f"/api/v1/media/assets/{asset_id}/master.m3u8", headers=headers)).text
     assert variants(master) == ["360p/index.m3u8"]
+
+    # Captions become a transcript beside the player; a line, chosen with the keyboard, seeks there.
+    captions = await media_client.put(
+        f"/api/v1/media/assets/{asset_id}/captions/en?label=English", content=CAPTIONS, headers=headers
+    )
+    assert captions.status_code == 200
+    context = await browser.new_context()
+    await context.add_cookies(
+        [
+            {"name": "lms_session", "value": token, "url": media_live_server},
+            {"name": "lms_csrf", "value": secrets.token_urlsafe(16), "url": media_live_server},
+        ]
+    )
+    page = await context.new_page()
+    await page.goto(f"{media_live_server}/media/{asset_id}/watch")
+    await page.wait_for_function("window.lmsPlayer.hls && window.lmsPlayer.hls.levels.length === 1")
+    lines = page.locator(".transcript-line")
+    assert await lines.count() == 3
+    await assert_accessible(page)
+    await page.evaluate("document.getElementById('video').muted = true")
+    await lines.nth(1).focus()
+    await page.keyboard.press("Enter")
+    await page.wait_for_function(
+        "const v = document.getElementById('video'); v.currentTime >= 10 && v.currentTime < 11.5 && !v.paused",
+        timeout=20_000,
+    )
+    stalls_before = await page.evaluate("window.lmsPlayer.stalls")
+    # Playback crosses the chunk boundary at 12 s without a stall, and the said line is marked.
+    await page.wait_for_function("document.getElementById('video').currentTime > 14", timeout=30_000)
+    assert await lines.nth(1).get_attribute("aria-current") == "true"
+    assert await page.evaluate("window.lmsPlayer.stalls") == stalls_before
+    await context.close()

@@ -74,13 +74,14 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
 
 
-async def probe(path: Path) -> Probe:
-    """Read the container with ffprobe (demuxing every packet, so a truncated file is caught)."""
+async def probe(path: Path, *, count_packets: bool = True) -> Probe:
+    """Read the container with ffprobe (demuxing every packet, so a truncated file is caught;
+    `count_packets=False` reads the headers only)."""
     process = await asyncio.create_subprocess_exec(
         "ffprobe",
         "-v",
         "error",
-        "-count_packets",
+        *(["-count_packets"] if count_packets else []),
         "-print_format",
         "json",
         "-show_format",

@@ -41,6 +41,7 @@ from lms.media.services.pipeline import (
     chunk_marker_key,
     fail_or_retry,
     ffmpeg_codecs,
+    local_object,
     time_limit_for,
     upload_tree,
 )
@@ -161,7 +162,11 @@ def cached_source(storage: Storage, settings: Settings, prefix: str, asset_id: U
     """The asset's source on this worker's disk, fetched once for all the chunks this process encodes.
 
     One source per worker process: another asset's copy (and copies left by dead processes) go.
+    A local storage folder is read in place.
     """
+    in_place = local_object(storage, prefix + SOURCE_NAME)
+    if in_place is not None:
+        return in_place
     root = settings.data_dir / "work" / "sources"
     mine = root / str(os.getpid())
     target = mine / str(asset_id) / SOURCE_NAME

@@ -32,7 +32,7 @@ from lms.db.engines import Database
 from lms.lib import clock
 from lms.lib.faults import is_disk_full
 from lms.lib.jobs import enqueue_after_commit
-from lms.lib.storage import Storage, media_prefix
+from lms.lib.storage import LocalStorage, Storage, media_prefix
 from lms.media.models import AssetStatus, MediaAsset, MediaRendition
 from lms.media.services import ffmpeg
 from lms.media.tasks import ENCODE_CHUNK
@@ -148,6 +148,15 @@ def remove_outputs(storage: Storage, tenant_id: UUID, asset_id: UUID) -> int:
     return len(outputs)
 
 
+def local_object(storage: Storage, key: str) -> Path | None:
+    """The file behind `key` when storage is a local folder: FFmpeg reads it in place, uncopied."""
+    if isinstance(storage, LocalStorage):
+        path = (storage.root / key).resolve()
+        if path.is_relative_to(storage.root.resolve()) and path.is_file():
+            return path
+    return None
+
+
 def remove_derived(storage: Storage, prefix: str) -> None:
     """Outputs of an earlier, unfinished run (captions stay: instructors add them, not the job)."""
     for part in DERIVED_PREFIXES:
@@ -172,19 +181,31 @@ async def _prepare(
 ) -> str:
     prefix = media_prefix(tenant_id, asset_id)
     await asyncio.to_thread(remove_derived, storage, prefix)
-    source = work / SOURCE_NAME
-    await asyncio.to_thread(storage.download, prefix + SOURCE_NAME, source)
-    info = await ffmpeg.probe(source)
-    await set_asset(db, tenant_id, asset_id, duration_seconds=info.duration, width=info.width, height=info.height)
+    source = local_object(storage, prefix + SOURCE_NAME)
+    if source is None:
+        source = work / SOURCE_NAME
+        await asyncio.to_thread(storage.download, prefix + SOURCE_NAME, source)
+    # The streams' layout first (a header read); the full validation, which demuxes every packet,
+    # runs beside the stream copy and the poster instead of before them.
+    info = await ffmpeg.probe(source, count_packets=False)
     limit = time_limit_for(settings, info.duration)
     out = work / "out"
     out.mkdir()
-    await ffmpeg.extract_poster(source, out / "poster.jpg", info)
     copied = ffmpeg.copyable(info)
+    steps = [ffmpeg.probe(source), ffmpeg.extract_poster(source, out / "poster.jpg", info)]
     if copied:
         copy_dir = out / "hls" / SOURCE_RENDITION
         copy_dir.mkdir(parents=True)
-        await ffmpeg.run_quietly(ffmpeg.copy_command(source, copy_dir, info), limit)
+        steps.append(ffmpeg.run_quietly(ffmpeg.copy_command(source, copy_dir, info), limit))
+    results = await asyncio.gather(*steps, return_exceptions=True)
+    # A damaged file is reported as such, not as whatever the copy made of it.
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    validated = results[0]
+    assert isinstance(validated, ffmpeg.Probe)
+    info = validated
+    await set_asset(db, tenant_id, asset_id, duration_seconds=info.duration, width=info.width, height=info.height)
     await asyncio.to_thread(upload_tree, storage, out, prefix)
     if copied:
         stats = ffmpeg.playlist_stats(out / "hls" / SOURCE_RENDITION / "index.m3u8")
