@@ -143,7 +143,4 @@ async def test_a_lecture_plays_from_the_stream_copy_before_the_ladder_is_encoded
     await page.wait_for_function("document.getElementById('video').currentTime > 14", timeout=30_000)
     assert await lines.nth(1).get_attribute("aria-current") == "true"
     assert await page.evaluate("window.lmsPlayer.stalls") == stalls_before
-    await page.screenshot(path="/tmp/v19-watch-desktop.png", full_page=True)
-    await page.set_viewport_size({"width": 390, "height": 844})
-    await page.screenshot(path="/tmp/v19-watch-phone.png", full_page=True)
     await context.close()
