@@ -10,6 +10,8 @@ from lms.db.engines import Database
 from lms.media.models import AssetStatus
 from lms.media.services.transcripts import parse_webvtt
 from tests import factories
+from tests.conftest import Login, MakeTenant, MakeUser, host
+from tests.integration.catalog.helpers import Client
 from tests.media_fixtures import MediaSite, SiteClient
 
 CAPTIONS = """WEBVTT
@@ -115,3 +117,31 @@ async def test_the_watch_page_shows_the_transcript_as_lines_that_seek(
     assert "1:02" in page.text  # the time shown on the line
     assert "Today we look at quantum entanglement" in page.text
     assert page.text.count('class="transcript-line"') == 3
+
+
+async def test_another_tenants_spoken_phrases_are_not_found(
+    client: Client, media_client: SiteClient, media_site: MediaSite, db: Database,
+    make_tenant: MakeTenant, make_user: MakeUser, login: Login,
+) -> None:  # fmt: skip
+    _, _, asset_id = await _course_showing_a_video(db, media_site)
+    said = b"WEBVTT\n\n00:00:03.000 --> 00:00:06.000\nThe zebra crossing regulation applies.\n"
+    put = await media_client.put(
+        f"/api/v1/media/assets/{asset_id}/captions/en?label=English", content=said, headers=media_site.staff_headers
+    )
+    assert put.status_code == 200
+    mine = await media_client.get(
+        "/api/v1/catalog/search", params={"q": "zebra crossing"}, headers=media_site.learner_headers
+    )
+    assert mine.json()["total"] == 1
+
+    other = await make_tenant()
+    outsider = await login(await make_user(other))
+    theirs = await client.get(f"{host(other)}/api/v1/catalog/search", params={"q": "zebra crossing"}, headers=outsider)
+    assert theirs.status_code == 200
+    assert theirs.json()["total"] == 0
+    # Nor can another tenant's staff read or replace the track.
+    other_staff = await login(await make_user(other, roles=["instructor"]))
+    foreign = await client.put(
+        f"{host(other)}/api/v1/media/assets/{asset_id}/captions/en?label=English", content=said, headers=other_staff
+    )
+    assert foreign.status_code == 404

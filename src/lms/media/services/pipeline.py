@@ -157,6 +157,15 @@ def local_object(storage: Storage, key: str) -> Path | None:
     return None
 
 
+def local_folder(storage: Storage, prefix: str) -> Path | None:
+    """The folder behind a key prefix when storage is a local folder (FFmpeg writes there itself)."""
+    if isinstance(storage, LocalStorage):
+        path = (storage.root / prefix).resolve()
+        if path.is_relative_to(storage.root.resolve()):
+            return path
+    return None
+
+
 def remove_derived(storage: Storage, prefix: str) -> None:
     """Outputs of an earlier, unfinished run (captions stay: instructors add them, not the job)."""
     for part in DERIVED_PREFIXES:
@@ -194,8 +203,10 @@ async def _prepare(
     copied = ffmpeg.copyable(info)
     steps = [ffmpeg.probe(source), ffmpeg.extract_poster(source, out / "poster.jpg", info)]
     if copied:
-        copy_dir = out / "hls" / SOURCE_RENDITION
-        copy_dir.mkdir(parents=True)
+        # Into a local storage folder directly (no second copy of the whole video); no player
+        # reads it before its rendition row exists, and a re-run removes it first.
+        copy_dir = local_folder(storage, f"{prefix}hls/{SOURCE_RENDITION}/") or out / "hls" / SOURCE_RENDITION
+        copy_dir.mkdir(parents=True, exist_ok=True)
         steps.append(ffmpeg.run_quietly(ffmpeg.copy_command(source, copy_dir, info), limit))
     results = await asyncio.gather(*steps, return_exceptions=True)
     # A damaged file is reported as such, not as whatever the copy made of it.
@@ -208,7 +219,7 @@ async def _prepare(
     await set_asset(db, tenant_id, asset_id, duration_seconds=info.duration, width=info.width, height=info.height)
     await asyncio.to_thread(upload_tree, storage, out, prefix)
     if copied:
-        stats = ffmpeg.playlist_stats(out / "hls" / SOURCE_RENDITION / "index.m3u8")
+        stats = ffmpeg.playlist_stats(copy_dir / "index.m3u8")
         async with tenant_session(db.app_sessions, tenant_id) as session:
             await session.execute(
                 delete(MediaRendition).where(
