@@ -7,6 +7,7 @@ import contextlib
 import ctypes
 import json
 import math
+import shutil
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -420,6 +421,42 @@ def _vtt_time(seconds: float) -> str:
     minutes, rest = divmod(rest, 60_000)
     secs, ms = divmod(rest, 1000)
     return f"{hours:02d}:{minutes:02d}:{secs:02d}.{ms:03d}"
+
+
+TS_PACKET = 188
+LOW_DISK_BYTES = 8 * 1024 * 1024
+
+
+def verify_hls(playlist: Path, expected_seconds: float, tolerance: float = 0.5) -> list[tuple[float, str, int]]:
+    """Check what FFmpeg's HLS muxer wrote before anything points at it: it exits 0 even when a
+    write failed (a full disk leaves truncated segments and an empty playlist, with no error).
+
+    Returns (duration, segment name, bytes) per segment. A short or damaged output on a nearly
+    full disk is DiskFull; otherwise a RuntimeError (retried).
+    """
+    entries: list[tuple[float, str, int]] = []
+    problem = None
+    try:
+        pending: float | None = None
+        for line in playlist.read_text().splitlines():
+            if line.startswith("#EXTINF:"):
+                pending = float(line[8:].split(",")[0])
+            elif line and not line.startswith("#") and pending is not None:
+                size = (playlist.parent / line).stat().st_size
+                if size == 0 or size % TS_PACKET:
+                    problem = f"segment {line} is truncated ({size} bytes)"
+                entries.append((pending, line, size))
+                pending = None
+    except OSError as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+    total = sum(seconds for seconds, _, _ in entries)
+    if problem is None and (not entries or abs(total - expected_seconds) > tolerance):
+        problem = f"{total:.2f} s of segments where {expected_seconds:.2f} s were expected"
+    if problem is None:
+        return entries
+    if shutil.disk_usage(playlist.parent).free < LOW_DISK_BYTES:
+        raise DiskFull("no space left on the transcoding disk")
+    raise RuntimeError(f"the encoder wrote an incomplete HLS output: {problem}")
 
 
 @dataclass(frozen=True)

@@ -134,28 +134,15 @@ async def _encode(
         out.mkdir()
         command = ffmpeg.chunk_command(source, out, info, rungs, chunk, start, length)
         await ffmpeg.run_quietly(command, time_limit_for(settings, seconds))
+        expected = seconds if chunk < plan["chunks"] - 1 else info.duration - start
         segments = {}
         for rung in rungs:
             playlist = out / rung.name / f"chunk_{chunk:04d}.m3u8"
-            segments[rung.name] = [
-                [duration_of, name, (playlist.parent / name).stat().st_size]
-                for duration_of, name in _playlist_entries(playlist.read_text())
-            ]
+            segments[rung.name] = [list(entry) for entry in ffmpeg.verify_hls(playlist, expected)]
             playlist.unlink()
         await asyncio.to_thread(upload_tree, storage, out, prefix + "hls/")
     body = json.dumps({"start": start, "segments": segments}).encode()
     await asyncio.to_thread(storage.put_bytes, chunk_marker_key(prefix, pass_index, chunk), body, "application/json")
-
-
-def _playlist_entries(text: str) -> list[tuple[float, str]]:
-    entries, pending = [], None
-    for line in text.splitlines():
-        if line.startswith("#EXTINF:"):
-            pending = float(line[8:].split(",")[0])
-        elif line and not line.startswith("#") and pending is not None:
-            entries.append((pending, line))
-            pending = None
-    return entries
 
 
 def cached_source(storage: Storage, settings: Settings, prefix: str, asset_id: UUID) -> Path:

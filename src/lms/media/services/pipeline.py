@@ -219,6 +219,8 @@ async def _prepare(
     await set_asset(db, tenant_id, asset_id, duration_seconds=info.duration, width=info.width, height=info.height)
     await asyncio.to_thread(upload_tree, storage, out, prefix)
     if copied:
+        # The copy keeps the source's own timing: audio and video may end a little apart.
+        ffmpeg.verify_hls(copy_dir / "index.m3u8", info.duration, tolerance=2.0)
         stats = ffmpeg.playlist_stats(copy_dir / "index.m3u8")
         async with tenant_session(db.app_sessions, tenant_id) as session:
             await session.execute(
