@@ -1,4 +1,4 @@
--- Media: assets, uploads, renditions, captions, playback quality events.
+-- Media: assets, uploads, renditions, captions, transcript cues, playback quality events.
 
 ALTER TABLE media_assets ENABLE ROW LEVEL SECURITY;
 ALTER TABLE media_assets FORCE ROW LEVEL SECURITY;
@@ -27,5 +27,11 @@ CREATE POLICY tenant_isolation ON media_captions
 ALTER TABLE media_playback_events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE media_playback_events FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON media_playback_events
+    USING (tenant_id = (select app.current_tenant()))
+    WITH CHECK (tenant_id = (select app.current_tenant()));
+
+ALTER TABLE media_transcript_cues ENABLE ROW LEVEL SECURITY;
+ALTER TABLE media_transcript_cues FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON media_transcript_cues
     USING (tenant_id = (select app.current_tenant()))
     WITH CHECK (tenant_id = (select app.current_tenant()));

@@ -24,12 +24,12 @@ from redis.retry import Retry
 
 from lms.certificates.tasks import ISSUE_TASK, RENDER_TASK
 from lms.config import Settings, get_settings
-from lms.media.tasks import TRANSCODE
+from lms.media.tasks import ENCODE_CHUNK, TRANSCODE
 from lms.tenancy.services import PURGE_TASK
 
 log = logging.getLogger("lms.workers.leases")
 
-LEASED_TASKS = frozenset({TRANSCODE, ISSUE_TASK, RENDER_TASK, PURGE_TASK})
+LEASED_TASKS = frozenset({TRANSCODE, ENCODE_CHUNK, ISSUE_TASK, RENDER_TASK, PURGE_TASK})
 REAP_TASK = "jobs.reap_lapsed_leases"
 MAX_REAPS = 3
 

@@ -1,4 +1,4 @@
-"""Media jobs: transcode an uploaded asset; abort abandoned uploads."""
+"""Media jobs: prepare an uploaded asset (playable copy, plan), encode ladder chunks, abort abandoned uploads."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from uuid import UUID
 from lms.config import get_settings
 from lms.lib.storage import storage_for
 from lms.media.services import expire_abandoned_uploads
+from lms.media.services.ladder import encode_chunk
 from lms.media.services.pipeline import RetryableFailure, process_asset
-from lms.media.tasks import EXPIRE_UPLOADS, TRANSCODE
+from lms.media.tasks import ENCODE_CHUNK, EXPIRE_UPLOADS, TRANSCODE
 from workers.app import celery_app
 from workers.runtime import TransientFailure, database, run
 
@@ -30,6 +31,28 @@ def transcode_task(self: Any, tenant_id: str, asset_id: str) -> str:
     except (RetryableFailure, TransientFailure) as exc:
         # Exponential backoff: 10 s, 20 s, 40 s, 80 s. A lost database connection (a PostgreSQL
         # restart) lands here too, whatever query met it.
+        raise self.retry(exc=exc, countdown=10 * 2**self.request.retries) from exc
+
+
+@celery_app.task(name=ENCODE_CHUNK, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=MAX_RETRIES)
+def encode_chunk_task(self: Any, tenant_id: str, asset_id: str, pass_index: int, chunk: int) -> str:
+    """One time chunk of the ladder; idempotent (deterministic keys, a marker written last)."""
+    settings = get_settings()
+    final = self.request.retries >= MAX_RETRIES
+    try:
+        return run(
+            encode_chunk(
+                database(),
+                storage_for(settings),
+                settings,
+                UUID(tenant_id),
+                UUID(asset_id),
+                int(pass_index),
+                int(chunk),
+                final_attempt=final,
+            )
+        )
+    except (RetryableFailure, TransientFailure) as exc:
         raise self.retry(exc=exc, countdown=10 * 2**self.request.retries) from exc
 
 

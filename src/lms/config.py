@@ -74,6 +74,9 @@ class Settings:
     media_max_upload_bytes: int = 20 * 1024**3
     media_url_ttl_seconds: int = 600
     media_seconds_per_video_second: float = 6.0
+    # Length of the time chunks the ladder is encoded in, as independent jobs spread over the
+    # workers (rounded to whole 6-second segments).
+    media_chunk_seconds: int = 60
     # Prometheus metrics: a separate, internal listener (never the public port). In a pod it binds the
     # pod's address so Prometheus can scrape it; locally loopback only.
     metrics_host: str = "127.0.0.1"
@@ -130,6 +133,7 @@ class Settings:
             media_max_upload_bytes=int(_env("MEDIA_MAX_UPLOAD_BYTES", str(base.media_max_upload_bytes)) or 0),
             media_url_ttl_seconds=int(_env("MEDIA_URL_TTL_SECONDS", "600") or 600),
             media_seconds_per_video_second=float(_env("MEDIA_SECONDS_PER_VIDEO_SECOND", "6") or 6),
+            media_chunk_seconds=int(_env("MEDIA_CHUNK_SECONDS", "60") or 60),
             metrics_host=_env("METRICS_HOST", base.metrics_host) or base.metrics_host,
             metrics_port=int(_env("METRICS_PORT", str(base.metrics_port)) or base.metrics_port),
             sso_timeout_seconds=float(_env("SSO_TIMEOUT_SECONDS", "5") or 5),

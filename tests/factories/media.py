@@ -16,6 +16,7 @@ from lms.media.models import (
     MediaRendition,
     MediaUpload,
     PlaybackEvent,
+    TranscriptCue,
     UploadStatus,
 )
 from tests.factories.base import add, row_factory
@@ -101,5 +102,22 @@ async def make_playback_event(session: AsyncSession, tenant_id: UUID) -> Playbac
             session_id=uuid.uuid4().hex,
             kind="ttff",
             value_ms=420,
+        ),
+    )
+
+
+@row_factory("media_transcript_cues")
+async def make_transcript_cue(session: AsyncSession, tenant_id: UUID) -> TranscriptCue:
+    asset = await make_asset(session, tenant_id)
+    return await add(
+        session,
+        TranscriptCue(
+            tenant_id=tenant_id,
+            asset_id=asset.id,
+            language="en",
+            position=0,
+            start_seconds=0.0,
+            end_seconds=4.5,
+            text="Welcome to the lecture on data privacy.",
         ),
     )

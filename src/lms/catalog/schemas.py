@@ -241,6 +241,17 @@ class SearchQuery(msgspec.Struct, frozen=True):
     offset: int = 0
 
 
+class SpokenHit(msgspec.Struct):
+    """Where a search phrase is said: the lesson showing the video, and the second it starts."""
+
+    lesson_id: UUID
+    lesson_title: str
+    asset_id: UUID
+    start_seconds: float
+    text: str
+    rank: float = 0.0
+
+
 class SearchHit(msgspec.Struct):
     id: UUID
     title: str
@@ -254,6 +265,8 @@ class SearchHit(msgspec.Struct):
     shared: bool
     enrollment_count: int
     score: float
+    # Set when the course matched through a phrase spoken in one of its videos.
+    spoken: SpokenHit | None = None
 
 
 class SearchResult(msgspec.Struct):

@@ -122,6 +122,8 @@ async def asset_out(service: AssetService, asset: MediaAsset) -> AssetOut:
         captions=[CaptionOut(c.language, c.label) for c in captions],
         created_at=asset.created_at,
         ready_at=asset.ready_at,
+        playable=asset.playable,
+        playable_at=asset.playable_at,
     )
 
 
@@ -241,7 +243,7 @@ async def _watchable(session: Session, assets: AssetService, principal: Principa
     asset = await assets.get(asset_id)
     if not await may_watch(session, principal, asset_id):
         raise Forbidden("only enrolled learners and the course's staff can watch this video")
-    if asset.status is not AssetStatus.READY:
+    if not asset.playable:
         raise Conflict(f"this video is not ready yet ({asset.status.value})")
     return asset
 

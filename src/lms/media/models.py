@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import BigInteger, DateTime, Enum, Float, ForeignKeyConstraint, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Computed, DateTime, Enum, Float, ForeignKeyConstraint, Index, Integer, String, Text
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lms.db.base import Base, JsonDict, TenantScoped
@@ -55,6 +56,15 @@ class MediaAsset(TenantScoped, Base):
     # Sprite geometry and other facts read at processing time.
     details: Mapped[dict[str, Any]] = mapped_column(JsonDict, default=dict)
     ready_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # Set when a first rendition (the stream-copied source, or the lowest rung) can be watched,
+    # usually long before the whole ladder is `ready`.
+    playable_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+    @property
+    def playable(self) -> bool:
+        return self.status is AssetStatus.READY or (
+            self.playable_at is not None and self.status is AssetStatus.PROCESSING
+        )
 
 
 class MediaUpload(TenantScoped, Base):
@@ -145,3 +155,26 @@ class PlaybackEvent(TenantScoped, Base):
     value_ms: Mapped[int | None] = mapped_column(Integer, default=None)
     position_seconds: Mapped[float | None] = mapped_column(Float, default=None)
     rendition: Mapped[str | None] = mapped_column(String(16), default=None)
+
+
+class TranscriptCue(TenantScoped, Base):
+    """One cue of an asset's caption track, as text a learner can read, click and search."""
+
+    __tablename__ = "media_transcript_cues"
+    __tenant_table_args__ = (
+        Index("ux_media_transcript_cues_position", "tenant_id", "asset_id", "language", "position", unique=True),
+        Index("ix_media_transcript_cues_search", "search_vector", postgresql_using="gin"),
+        ForeignKeyConstraint(
+            ["tenant_id", "asset_id"], ["media_assets.tenant_id", "media_assets.id"], ondelete="CASCADE"
+        ),
+    )
+
+    asset_id: Mapped[UUID]
+    language: Mapped[str] = mapped_column(String(35))
+    position: Mapped[int] = mapped_column(Integer)
+    start_seconds: Mapped[float] = mapped_column(Float)
+    end_seconds: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)
+    search_vector: Mapped[str | None] = mapped_column(
+        TSVECTOR, Computed("to_tsvector('english', text)", persisted=True), default=None
+    )

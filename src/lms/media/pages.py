@@ -17,8 +17,9 @@ from lms.lib.lookup import get_or_404
 from lms.lib.params import AppRequest
 from lms.media.guards import is_media_staff, may_watch
 from lms.media.models import MediaAsset
-from lms.media.services import learning_link
+from lms.media.services import learning_link, transcripts
 from lms.web.controllers import page
+from lms.web.i18n import current_locale
 
 
 class PlayerPagesController(Controller):
@@ -43,10 +44,13 @@ class PlayerPagesController(Controller):
         lesson = await learning_link.lesson_showing(db_session, lesson_id, asset_id) if lesson_id else None
         if lesson_id and lesson is None:
             raise NotFound("this lesson does not show this video", field="lesson")
+        language, cues = await transcripts.transcript_for_viewer(db_session, asset_id, current_locale())
         return page(
             request,
             "media/player.html",
             asset=asset,
+            transcript=cues,
+            transcript_language=language,
             is_staff=is_media_staff(principal),
             lesson_id=lesson.id if lesson else None,
             course_id=lesson.course_id if lesson else None,

@@ -1,10 +1,12 @@
-"""Media reads other domains may call (the catalogue asks whether a version's videos are playable)."""
+"""Media reads other domains may call: whether a version's videos are playable (catalogue
+publishing), and where a phrase is spoken in a video (catalogue search)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.media.models import AssetStatus, MediaAsset
@@ -14,7 +16,37 @@ async def assets_not_ready(session: AsyncSession, asset_ids: set[UUID]) -> set[U
     """Of these assets (of the bound tenant), the ones a learner cannot play yet."""
     if not asset_ids:
         return set()
+
     ready = await session.execute(
         select(MediaAsset.id).where(MediaAsset.id.in_(asset_ids), MediaAsset.status == AssetStatus.READY)
     )
     return asset_ids - set(ready.scalars())
+
+
+@dataclass(frozen=True)
+class SpokenMatch:
+    """The best-matching caption cue of one video for a search."""
+
+    asset_id: UUID
+    start_seconds: float
+    text: str
+    rank: float
+
+
+async def spoken_matches(session: AsyncSession, q: str, limit: int = 200) -> list[SpokenMatch]:
+    """Videos of the bound tenant whose captions contain the words of `q` (PostgreSQL full text,
+    English stemming), each with its best cue: where in the video the phrase is said."""
+    rows = await session.execute(
+        text(
+            """
+            select distinct on (c.asset_id) c.asset_id, c.start_seconds, c.text,
+                   ts_rank_cd(c.search_vector, query) as rank
+              from media_transcript_cues c, websearch_to_tsquery('english', :q) query
+             where c.search_vector @@ query
+             order by c.asset_id, rank desc, c.position
+             limit :limit
+            """
+        ),
+        {"q": q[:200], "limit": limit},
+    )
+    return [SpokenMatch(r.asset_id, float(r.start_seconds), str(r.text), float(r.rank)) for r in rows]

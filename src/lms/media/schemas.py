@@ -78,6 +78,9 @@ class AssetOut(msgspec.Struct):
     captions: list[CaptionOut]
     created_at: datetime
     ready_at: datetime | None
+    # Watchable already (a first rendition is in) while the rest of the ladder is encoded.
+    playable: bool = False
+    playable_at: datetime | None = None
 
 
 class PlaybackOut(msgspec.Struct):

@@ -22,7 +22,8 @@ from cachetools import TTLCache
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.catalog.schemas import SearchHit, SearchQuery, SearchResult
+from lms.catalog.schemas import SearchHit, SearchQuery, SearchResult, SpokenHit
+from lms.media.queries import spoken_matches
 
 _WORD = re.compile(r"[\w]+", re.UNICODE)
 # Title words per tenant, per process: read again at most once a minute.
@@ -150,21 +151,48 @@ class CourseSearch:
             where.append("c.price_cents > 0")
         return _Filters(where, params)
 
+    async def _spoken(self, q: str) -> dict[UUID, SpokenHit]:
+        """Course -> the lesson whose video says `q`, and when (from the videos' caption cues)."""
+        matches = {m.asset_id: m for m in await spoken_matches(self.session, q)}
+        if not matches:
+            return {}
+        rows = await self.session.execute(
+            text(
+                "select course_id, id, title, media_asset_id from lessons"
+                " where media_asset_id = any(cast(:assets as uuid[])) order by course_id, position"
+            ),
+            {"assets": list(matches)},
+        )
+        found: dict[UUID, SpokenHit] = {}
+        for course_id, lesson_id, title, asset_id in rows:
+            match = matches[asset_id]
+            best = found.get(course_id)
+            if best is None or match.rank > best.rank:
+                start = round(match.start_seconds, 3)
+                found[course_id] = SpokenHit(lesson_id, title, asset_id, start, match.text, round(match.rank, 4))
+        return found
+
     async def _run(self, query: SearchQuery) -> SearchResult:
         filters = self._filters(query)
         where = filters.where
         params: dict[str, Any] = {**filters.params, "limit": query.limit, "offset": query.offset}
         rank = "0::float"
+        spoken: dict[UUID, SpokenHit] = {}
         if query.q and query.q.strip():
             params["q"] = query.q.strip()[:200]
             params["prefix"] = prefix_query(params["q"]) or ""
+            # Courses with a video in which the phrase is said (its captions) match too.
+            spoken = await self._spoken(params["q"])
+            params["spoken"] = list(spoken)
             where.append(
                 "(c.search_vector @@ websearch_to_tsquery('english', :q)"
-                " or (:prefix <> '' and c.search_vector @@ to_tsquery('simple', :prefix)))"
+                " or (:prefix <> '' and c.search_vector @@ to_tsquery('simple', :prefix))"
+                " or c.id = any(cast(:spoken as uuid[])))"
             )
             rank = (
                 "ts_rank_cd(c.search_vector, websearch_to_tsquery('english', :q))"
                 " + 0.5 * coalesce(ts_rank_cd(c.search_vector, to_tsquery('simple', nullif(:prefix, ''))), 0)"
+                " + case when c.id = any(cast(:spoken as uuid[])) then 0.05 else 0 end"
             )
         order = {
             "relevance": "score desc, enrollment_count desc, id",
@@ -202,8 +230,11 @@ class CourseSearch:
                 params,
             )
         ).one()
+        items = msgspec.convert(row.items, list[SearchHit])
+        for hit in items:
+            hit.spoken = spoken.get(hit.id)
         return SearchResult(
-            items=msgspec.convert(row.items, list[SearchHit]),
+            items=items,
             total=int(row.total),
             limit=query.limit,
             offset=query.offset,

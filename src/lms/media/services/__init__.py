@@ -29,6 +29,7 @@ from lms.media.models import (
     UploadStatus,
 )
 from lms.media.schemas import PlaybackBeacons, PlaybackSessionSummary, UploadCreate
+from lms.media.services import transcripts
 from lms.media.services.pipeline import source_key
 from lms.media.tasks import TRANSCODE
 
@@ -250,6 +251,8 @@ class AssetService:
         else:
             existing.label = label
         await self.session.flush()
+        # The cues become the transcript beside the player and what catalogue search matches.
+        await transcripts.replace_transcript(self.session, asset.tenant_id, asset.id, language, vtt)
         return existing
 
     async def delete_caption(self, asset_id: UUID, language: str) -> None:
@@ -261,6 +264,7 @@ class AssetService:
         if caption is None:
             raise NotFound("no caption track in this language", field="language")
         self.storage.delete(caption.object_key)
+        await transcripts.delete_transcript(self.session, asset_id, language)
         await self.session.delete(caption)
 
 

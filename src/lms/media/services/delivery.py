@@ -20,7 +20,7 @@ from lms.media.models import MediaCaption, MediaRendition
 STREAM_PREFIX = "/media/s"
 # Only derived outputs are ever served; the uploaded source never is.
 SERVABLE_PATH = re.compile(
-    r"^(hls/[0-9]+p/(index\.m3u8|seg_[0-9]{5}\.ts)|thumbs/[a-z0-9_]+\.(jpg|vtt)|poster\.jpg|"
+    r"^(hls/([0-9]+p|source)/(index\.m3u8|seg_[0-9]{5}\.ts|seg_[0-9]{4}_[0-9]{3}\.ts)|thumbs/[a-z0-9_]+\.(jpg|vtt)|poster\.jpg|"
     r"captions/[A-Za-z0-9-]{2,35}\.(vtt|m3u8))$"
 )
 # Tokens expire on a grid, so every viewer of an asset in the same minute shares cacheable URLs.

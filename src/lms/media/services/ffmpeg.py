@@ -7,6 +7,7 @@ import contextlib
 import ctypes
 import json
 import math
+import shutil
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -35,6 +36,10 @@ class Probe:
     has_audio: bool
     format_name: str
     video_codec: str
+    video_profile: str = ""
+    video_level: int = 0
+    pix_fmt: str = ""
+    audio_codec: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,13 +75,14 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
 
 
-async def probe(path: Path) -> Probe:
-    """Read the container with ffprobe (demuxing every packet, so a truncated file is caught)."""
+async def probe(path: Path, *, count_packets: bool = True) -> Probe:
+    """Read the container with ffprobe (demuxing every packet, so a truncated file is caught;
+    `count_packets=False` reads the headers only)."""
     process = await asyncio.create_subprocess_exec(
         "ffprobe",
         "-v",
         "error",
-        "-count_packets",
+        *(["-count_packets"] if count_packets else []),
         "-print_format",
         "json",
         "-show_format",
@@ -114,8 +120,128 @@ async def probe(path: Path) -> Probe:
     frames, read = video.get("nb_frames"), video.get("nb_read_packets")
     if frames and read and int(read) < int(frames) * 0.98:
         raise InvalidMedia(f"the file is truncated: {read} of {frames} video frames present")
-    has_audio = any(s.get("codec_type") == "audio" for s in info.get("streams", []))
-    return Probe(duration, width, height, has_audio, format_name, str(video.get("codec_name", "")))
+    audios = [s for s in info.get("streams", []) if s.get("codec_type") == "audio"]
+    return Probe(
+        duration,
+        width,
+        height,
+        bool(audios),
+        format_name,
+        str(video.get("codec_name", "")),
+        video_profile=str(video.get("profile", "")),
+        video_level=int(video.get("level") or 0),
+        pix_fmt=str(video.get("pix_fmt", "")),
+        audio_codec=str(audios[0].get("codec_name", "")) if audios else "",
+    )
+
+
+# H.264 profiles every browser decodes (8-bit 4:2:0), and their RFC 6381 profile bytes.
+_AVC_PROFILES = {"Constrained Baseline": "42E0", "Baseline": "4200", "Main": "4D40", "High": "6400"}
+
+
+def copyable(info: Probe) -> bool:
+    """Browser-playable video that HLS can carry without re-encoding (audio may still need AAC)."""
+    return (
+        info.video_codec == "h264" and info.video_profile in _AVC_PROFILES and info.pix_fmt in ("yuv420p", "yuvj420p")
+    )
+
+
+def source_codecs(info: Probe) -> str:
+    """The CODECS attribute of a stream-copied rendition (the audio is AAC-LC either way)."""
+    video = f"avc1.{_AVC_PROFILES.get(info.video_profile, '6400')}{max(10, min(info.video_level, 62)):02X}".lower()
+    return f"{video},mp4a.40.2" if info.has_audio else video
+
+
+def copy_command(source: Path, out_dir: Path, info: Probe) -> list[str]:
+    """HLS without re-encoding the video: segments are cut on the source's own keyframes.
+
+    AAC audio is copied too; any other audio is re-encoded to AAC (cheap next to video).
+    """
+    command = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-nostats", "-progress", "pipe:1", "-i", str(source)]
+    command += ["-map", "0:v:0", "-c:v", "copy"]
+    if info.has_audio:
+        command += ["-map", "0:a:0"]
+        if info.audio_codec == "aac":
+            command += ["-c:a", "copy"]
+        else:
+            command += ["-c:a", "aac", "-b:a", str(AUDIO_BITRATE), "-ac", "2", "-ar", "48000"]
+    return command + _hls_output(out_dir, "seg_%05d.ts", "index.m3u8")
+
+
+def _hls_output(out_dir: Path, segment_pattern: str, playlist: str) -> list[str]:
+    return [
+        "-f",
+        "hls",
+        "-hls_time",
+        str(SEGMENT_SECONDS),
+        "-hls_playlist_type",
+        "vod",
+        "-hls_segment_type",
+        "mpegts",
+        "-hls_segment_filename",
+        str(out_dir / segment_pattern),
+        str(out_dir / playlist),
+    ]
+
+
+# Every chunk's timestamps start this far after the chunk's place in the video. A positive base
+# keeps the first chunk's B-frame and AAC-priming timestamps above zero, where the muxer would
+# otherwise shift that chunk alone and break continuity with the next.
+CHUNK_TIMESTAMP_BASE = 1.0
+
+
+def chunk_command(
+    source: Path, out_dir: Path, info: Probe, rungs: list[Rung], index: int, start: float, duration: float
+) -> list[str]:
+    """Encode one time chunk of the source into every given rung, as HLS segments whose names and
+    timestamps are those of the whole video (`seg_<chunk>_<n>.ts`, offset by the chunk's start).
+
+    Chunks start on the 6-second keyframe grid and keyframes are forced on the same grid in every
+    rung, so joined playlists cut at the same instants in every rendition.
+    """
+    command = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-nostats", "-progress", "pipe:1"]
+    command += ["-ss", f"{start:.3f}", "-t", f"{duration:.3f}", "-i", str(source)]
+    labels = "".join(f"[s{i}]" for i in range(len(rungs)))
+    graph = [f"[0:v]split={len(rungs)}{labels}"] if len(rungs) > 1 else []
+    for i, rung in enumerate(rungs):
+        head = f"[s{i}]" if len(rungs) > 1 else "[0:v]"
+        graph.append(f"{head}scale={rung.width_for(info.width, info.height)}:{rung.height}:flags=bicubic[v{i}]")
+    command += ["-filter_complex", ";".join(graph)]
+    common = ["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "yuv420p"]
+    common += ["-force_key_frames", f"expr:gte(t,n_forced*{SEGMENT_SECONDS})", "-sc_threshold", "0"]
+    if info.has_audio:
+        common += ["-c:a", "aac", "-b:a", str(AUDIO_BITRATE), "-ac", "2", "-ar", "48000"]
+    common += ["-output_ts_offset", f"{start + CHUNK_TIMESTAMP_BASE:.3f}"]
+    for i, rung in enumerate(rungs):
+        command += ["-map", f"[v{i}]"]
+        if info.has_audio:
+            command += ["-map", "0:a:0"]
+        bitrate = rung.video_bitrate
+        command += [*common, "-b:v", str(bitrate), "-maxrate:v", str(int(bitrate * 1.07))]
+        command += ["-bufsize:v", str(bitrate * 2)]
+        (out_dir / rung.name).mkdir(parents=True, exist_ok=True)
+        command += _hls_output(out_dir / rung.name, f"seg_{index:04d}_%03d.ts", f"chunk_{index:04d}.m3u8")
+    return command
+
+
+def keyframe_sprite_command(source: Path, out_dir: Path, info: Probe) -> list[str]:
+    """The scrubbing sprite from keyframes only (decoding a fraction of the frames: seconds, not minutes)."""
+    interval = sprite_interval(info.duration)
+    (out_dir / "thumbs").mkdir(parents=True, exist_ok=True)
+    return [
+        "ffmpeg", "-hide_banner", "-nostdin", "-y", "-v", "error", "-skip_frame", "nokey", "-i", str(source),
+        "-an", "-vf", f"fps=1/{interval},scale={THUMB_WIDTH}:{thumb_height(info)},tile={SPRITE_COLUMNS}x{SPRITE_ROWS}",
+        "-q:v", "4", "-start_number", "0", "-vsync", "vfr", str(out_dir / "thumbs" / "sprite_%03d.jpg"),
+    ]  # fmt: skip
+
+
+async def run_quietly(command: list[str], time_limit: float) -> None:
+    """Run a short FFmpeg command (no progress to follow); killed past `time_limit` seconds."""
+
+    async def ignore(_: int) -> None:
+        return None
+
+    await run_with_progress(command, 1.0, ignore, time_limit)
 
 
 def _raise_if_disk_full(stderr: str) -> None:
@@ -295,6 +421,42 @@ def _vtt_time(seconds: float) -> str:
     minutes, rest = divmod(rest, 60_000)
     secs, ms = divmod(rest, 1000)
     return f"{hours:02d}:{minutes:02d}:{secs:02d}.{ms:03d}"
+
+
+TS_PACKET = 188
+LOW_DISK_BYTES = 8 * 1024 * 1024
+
+
+def verify_hls(playlist: Path, expected_seconds: float, tolerance: float = 0.5) -> list[tuple[float, str, int]]:
+    """Check what FFmpeg's HLS muxer wrote before anything points at it: it exits 0 even when a
+    write failed (a full disk leaves truncated segments and an empty playlist, with no error).
+
+    Returns (duration, segment name, bytes) per segment. A short or damaged output on a nearly
+    full disk is DiskFull; otherwise a RuntimeError (retried).
+    """
+    entries: list[tuple[float, str, int]] = []
+    problem = None
+    try:
+        pending: float | None = None
+        for line in playlist.read_text().splitlines():
+            if line.startswith("#EXTINF:"):
+                pending = float(line[8:].split(",")[0])
+            elif line and not line.startswith("#") and pending is not None:
+                size = (playlist.parent / line).stat().st_size
+                if size == 0 or size % TS_PACKET:
+                    problem = f"segment {line} is truncated ({size} bytes)"
+                entries.append((pending, line, size))
+                pending = None
+    except OSError as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+    total = sum(seconds for seconds, _, _ in entries)
+    if problem is None and (not entries or abs(total - expected_seconds) > tolerance):
+        problem = f"{total:.2f} s of segments where {expected_seconds:.2f} s were expected"
+    if problem is None:
+        return entries
+    if shutil.disk_usage(playlist.parent).free < LOW_DISK_BYTES:
+        raise DiskFull("no space left on the transcoding disk")
+    raise RuntimeError(f"the encoder wrote an incomplete HLS output: {problem}")
 
 
 @dataclass(frozen=True)
