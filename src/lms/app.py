@@ -63,6 +63,12 @@ from lms.lib.redis_clients import blocking_redis
 from lms.lib.telemetry import configure_logging, prometheus_config, request_context_middleware
 from lms.media.controllers import MediaStaffController, PlaybackController, StreamController
 from lms.media.pages import PlayerPagesController
+from lms.notifications.controllers import (
+    AnnouncementController,
+    MyNotificationPreferencesController,
+    MyNotificationsController,
+)
+from lms.notifications.pages import NotificationPagesController, UnsubscribePagesController
 from lms.providers import APP_DEPENDENCIES
 from lms.tenancy.controllers import OperatorController
 from lms.tenancy.middleware import TenantMiddleware
@@ -159,6 +165,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         PlaybackController,
         StreamController,
         PlayerPagesController,
+        MyNotificationsController,
+        MyNotificationPreferencesController,
+        AnnouncementController,
+        NotificationPagesController,
+        UnsubscribePagesController,
         # hls.js pinned in package.json, installed by `npm ci`, served from this site.
         create_static_files_router(path="/static/vendor/hls", directories=[PROJECT_ROOT / "node_modules/hls.js/dist"]),
         serve_asset,

@@ -1,6 +1,15 @@
 """Row factories, one module per domain; importing this package registers them all."""
 
-from tests.factories import assessments, catalog, certificates, identity, learning, media, tenancy
+from tests.factories import (
+    assessments,
+    catalog,
+    certificates,
+    identity,
+    learning,
+    media,
+    notifications,
+    tenancy,
+)
 from tests.factories.base import ROW_FACTORIES, RowFactory, row_factory
 
 __all__ = [
@@ -12,6 +21,7 @@ __all__ = [
     "identity",
     "learning",
     "media",
+    "notifications",
     "row_factory",
     "tenancy",
 ]

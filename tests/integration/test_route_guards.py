@@ -45,6 +45,8 @@ PUBLIC_ROUTES = {
     "/certificates/files/{file_name:str}",
     "/verify/{cert_id:str}",
     "/credentials/issuer",
+    # the one-click unsubscribe link of an e-mail (signed for tenant, user and kind)
+    "/unsubscribe",
 }
 
 
