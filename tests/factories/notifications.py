@@ -22,9 +22,7 @@ async def make_notification(session: AsyncSession, tenant_id: UUID, **fields: An
 
 
 @row_factory("notification_preferences")
-async def make_notification_preference(
-    session: AsyncSession, tenant_id: UUID, **fields: Any
-) -> NotificationPreference:
+async def make_notification_preference(session: AsyncSession, tenant_id: UUID, **fields: Any) -> NotificationPreference:
     if "user_id" not in fields:
         fields["user_id"] = (await make_user(session, tenant_id)).id
     values: dict[str, Any] = {"kind": "graded", "channel": "email", "mode": "digest"}
