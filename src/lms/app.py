@@ -36,6 +36,8 @@ from lms.certificates.controllers import CertificateAdminController, MyCertifica
 from lms.certificates.pages import CertificatePagesController
 from lms.config import PROJECT_ROOT, Settings, get_settings
 from lms.db.engines import create_database
+from lms.discussions.controllers import CourseDiscussionController, DiscussionController
+from lms.discussions.pages import DiscussionPagesController
 from lms.health import health, ready
 from lms.identity.accounts.pages import AccountPagesController
 from lms.identity.controllers import AuthController, MeController, PasswordController, UsersController, jwks
@@ -170,6 +172,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         AnnouncementController,
         NotificationPagesController,
         UnsubscribePagesController,
+        CourseDiscussionController,
+        DiscussionController,
+        DiscussionPagesController,
         # hls.js pinned in package.json, installed by `npm ci`, served from this site.
         create_static_files_router(path="/static/vendor/hls", directories=[PROJECT_ROOT / "node_modules/hls.js/dist"]),
         serve_asset,

@@ -5,6 +5,7 @@ from lms.assessments import models as assessment_models
 from lms.catalog import models as catalog_models
 from lms.certificates import models as certificate_models
 from lms.db.base import metadata
+from lms.discussions import models as discussion_models
 from lms.identity import models as identity_models
 from lms.identity.signin.services import keys as identity_keys
 from lms.learning import models as learning_models
@@ -17,6 +18,7 @@ __all__ = [
     "assessment_models",
     "catalog_models",
     "certificate_models",
+    "discussion_models",
     "identity_keys",
     "identity_models",
     "learning_models",
