@@ -180,6 +180,7 @@ class DiscussionController(Controller):
         thread_id: FromPath[UUID],
         data: JSONBody[ReplyIn],
     ) -> PostOut:
+        """Reply in a thread (not in a locked one, unless staff); followers and mentioned members are told."""
         service = DiscussionService(db_session, principal)
         created = await service.reply(thread_id, data.body)
         thread, access = await service.thread_of(thread_id)
@@ -193,6 +194,7 @@ class DiscussionController(Controller):
         thread_id: FromPath[UUID],
         data: JSONBody[FollowIn],
     ) -> FollowIn:
+        """Follow a thread (or stop): followers are told of new replies."""
         return FollowIn(follow=await DiscussionService(db_session, principal).follow(thread_id, data.follow))
 
     @post("/threads/{thread_id:uuid}/lock", status_code=HTTP_200_OK)
@@ -203,6 +205,7 @@ class DiscussionController(Controller):
         thread_id: FromPath[UUID],
         data: JSONBody[LockIn],
     ) -> ThreadOut:
+        """Course staff lock a thread (no new replies) or unlock it."""
         return thread_out(await DiscussionService(db_session, principal).lock(thread_id, data.locked))
 
     @post("/posts/{post_id:uuid}/vote", status_code=HTTP_200_OK)
@@ -213,6 +216,7 @@ class DiscussionController(Controller):
         post_id: FromPath[UUID],
         data: JSONBody[VoteIn],
     ) -> VotesOut:
+        """Upvote a post, or take the vote back (`up: false`); the post's vote count."""
         return VotesOut(votes=await DiscussionService(db_session, principal).vote(post_id, data.up))
 
     @post("/posts/{post_id:uuid}/answer", status_code=HTTP_200_OK)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lms.identity.principal import Principal, requires_user
 from lms.identity.queries import active_user_ids
 from lms.lib.errors import ValidationFailed
-from lms.lib.pagination import PageParams
+from lms.lib.pagination import Page, PageParams
 from lms.lib.params import AppRequest
 from lms.notifications import services
 from lms.notifications.guards import requires_tenant_admin
@@ -50,9 +50,11 @@ def notification_out(item: Notification) -> NotificationOut:
     )
 
 
-async def preferences_out(session: AsyncSession, principal: Principal) -> list[PreferenceOut]:
+async def preferences_out(session: AsyncSession, principal: Principal) -> Page[PreferenceOut]:
+    """Every kind at once (a short, fixed list), in the one page shape of every list."""
     prefs = await services.preferences(session, principal.user_id, principal.roles)
-    return [PreferenceOut(p.kind.name, gettext(p.kind.label), p.in_app, p.email, p.kind.required) for p in prefs]
+    items = [PreferenceOut(p.kind.name, gettext(p.kind.label), p.in_app, p.email, p.kind.required) for p in prefs]
+    return Page(items=items, total=len(items), limit=len(items), offset=0)
 
 
 class MyNotificationsController(Controller):
@@ -84,6 +86,7 @@ class MyNotificationsController(Controller):
     async def unread_count(
         self, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
     ) -> UnreadCount:
+        """How many of your in-app notifications are unread (the header badge polls this)."""
         return UnreadCount(unread=await services.unread_count(db_session, principal.user_id))
 
     @post("/{notification_id:uuid}/read", status_code=HTTP_200_OK)
@@ -102,6 +105,7 @@ class MyNotificationsController(Controller):
     async def mark_all_read(
         self, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
     ) -> MarkedRead:
+        """Mark every one of your notifications read; how many changed."""
         return MarkedRead(marked=await services.mark_all_read(db_session, principal.user_id))
 
 
@@ -113,7 +117,7 @@ class MyNotificationPreferencesController(Controller):
     @get("/")
     async def get_preferences(
         self, request: AppRequest, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
-    ) -> list[PreferenceOut]:
+    ) -> Page[PreferenceOut]:
         """Every kind you can receive, with your choice per channel (or the default)."""
         await load_viewer(request)
         return await preferences_out(db_session, principal)
@@ -125,7 +129,7 @@ class MyNotificationPreferencesController(Controller):
         db_session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         data: JSONBody[PreferencesIn],
-    ) -> list[PreferenceOut]:
+    ) -> Page[PreferenceOut]:
         """Set `mode` (instant, digest, off; in-app: instant or off) per `kind` and `channel`."""
         if len(data.preferences) > 200:
             raise ValidationFailed("at most 200 preferences at once", field="preferences")

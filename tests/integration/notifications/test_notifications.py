@@ -211,7 +211,7 @@ async def test_preferences_are_validated_and_saved_from_the_page(
         url, json={"preferences": [{"kind": "invitation", "channel": "email", "mode": "off"}]}, headers=api
     )
     assert required.status_code == 422
-    prefs = {p["kind"]: p for p in (await client.get(url, headers=api)).json()}
+    prefs = {p["kind"]: p for p in (await client.get(url, headers=api)).json()["items"]}
     assert prefs["graded"]["email"] == "instant"
     assert "post_reported" not in prefs  # staff only
 
@@ -225,7 +225,7 @@ async def test_preferences_are_validated_and_saved_from_the_page(
         follow_redirects=False,
     )
     assert saved.status_code == 303
-    prefs = {p["kind"]: p for p in (await client.get(url, headers=api)).json()}
+    prefs = {p["kind"]: p for p in (await client.get(url, headers=api)).json()["items"]}
     assert (prefs["graded"]["email"], prefs["mention"]["in_app"]) == ("digest", "off")
 
 
