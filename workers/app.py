@@ -26,6 +26,7 @@ celery_app.conf.include = [
     "workers.certificates",
     "workers.media",
     "workers.notifications",
+    "workers.recommendations",
 ]
 celery_app.conf.beat_schedule = {
     "purge-deleted-tenants": {"task": "tenancy.purge_due_tenants", "schedule": crontab(minute=17, hour=3)},
@@ -38,6 +39,7 @@ celery_app.conf.beat_schedule = {
     },
     # Each user's digest goes out at their local morning: the run is hourly.
     "notifications-daily-digests": {"task": "notifications.send_digests", "schedule": crontab(minute=3)},
+    "recommendations-nightly": {"task": "recommendations.recompute_all", "schedule": crontab(minute=23, hour=2)},
     "media-expire-abandoned-uploads": {"task": "media.expire_abandoned_uploads", "schedule": crontab(minute=41)},
     # A killed worker's transcode or certificate is sent again within about a lease and a quarter.
     "jobs-reap-lapsed-leases": {"task": REAP_TASK, "schedule": get_settings().job_lease_seconds / 4},

@@ -15,6 +15,8 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
+from lms.analytics.recommendations.controllers import MyRecommendationsController
+from lms.analytics.recommendations.pages import LearningGoalPagesController
 from lms.api_description import ApiDescription, openapi_config
 from lms.assessments.assignments.controllers import (
     AssignmentController,
@@ -175,6 +177,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         CourseDiscussionController,
         DiscussionController,
         DiscussionPagesController,
+        MyRecommendationsController,
+        LearningGoalPagesController,
         # hls.js pinned in package.json, installed by `npm ci`, served from this site.
         create_static_files_router(path="/static/vendor/hls", directories=[PROJECT_ROOT / "node_modules/hls.js/dist"]),
         serve_asset,

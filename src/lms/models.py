@@ -1,6 +1,7 @@
 """The model registry: imports every domain's models so the metadata is complete (Alembic, the RLS
 suite, tenant purges). It lives at the application level because `db/` knows no domain."""
 
+from lms.analytics.recommendations import models as recommendation_models
 from lms.assessments import models as assessment_models
 from lms.catalog import models as catalog_models
 from lms.certificates import models as certificate_models
@@ -26,5 +27,6 @@ __all__ = [
     "media_models",
     "metadata",
     "notification_models",
+    "recommendation_models",
     "tenancy_models",
 ]

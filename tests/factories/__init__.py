@@ -1,6 +1,7 @@
 """Row factories, one module per domain; importing this package registers them all."""
 
 from tests.factories import (
+    analytics,
     assessments,
     catalog,
     certificates,
@@ -16,6 +17,7 @@ from tests.factories.base import ROW_FACTORIES, RowFactory, row_factory
 __all__ = [
     "ROW_FACTORIES",
     "RowFactory",
+    "analytics",
     "assessments",
     "catalog",
     "certificates",
