@@ -65,7 +65,7 @@ class MyRecommendationsController(Controller):
             found.active_today,
             found.week_minutes,
             found.goal_minutes,
-            [DayOut(day, minutes) for day, minutes in found.week],
+            [DayOut(day.date(), minutes) for day, minutes in found.week],
         )
 
     @put("/learning-goal")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -157,8 +157,8 @@ class Streak:
     active_today: bool
     week_minutes: int
     goal_minutes: int | None
-    # Monday..Sunday of this week: minutes per day.
-    week: list[tuple[date, int]]
+    # Monday..Sunday of this week: noon of each local day (for formatting), and its minutes.
+    week: list[tuple[datetime, int]]
 
     @property
     def goal_fraction(self) -> float:
@@ -191,7 +191,8 @@ async def streak_of(session: AsyncSession, user_id: UUID, time_zone: str | None,
     since = datetime.combine(today - timedelta(days=400), datetime.min.time(), zone)
     minutes = await active_minutes_by_day(session, user_id, since, zone.key)
     monday = today - timedelta(days=today.weekday())
-    week = [(monday + timedelta(days=i), minutes.get(monday + timedelta(days=i), 0)) for i in range(7)]
+    days = [monday + timedelta(days=i) for i in range(7)]
+    week = [(datetime.combine(day, time(12), zone), minutes.get(day, 0)) for day in days]
     goal = await session.scalar(select(LearningGoal.weekly_minutes).where(LearningGoal.user_id == user_id))
     return Streak(
         days=count_streak({d for d, m in minutes.items() if m > 0}, today),
