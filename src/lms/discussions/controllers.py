@@ -9,8 +9,8 @@ from litestar import Controller, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms.db.providers import DbSession
 from lms.discussions.guards import requires_member
 from lms.discussions.models import Post, Thread
 from lms.discussions.schemas import (
@@ -32,7 +32,7 @@ from lms.discussions.schemas import (
     VotesOut,
 )
 from lms.discussions.services import DiscussionService
-from lms.identity.principal import Principal
+from lms.identity.guards import Principal
 from lms.lib.pagination import Page, PageParams
 
 
@@ -81,7 +81,7 @@ class CourseDiscussionController(Controller):
     @get("/")
     async def list_threads(
         self,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         principal: NamedDependency[Principal],
         page: NamedDependency[PageParams],
         course_id: FromPath[UUID],
@@ -98,7 +98,7 @@ class CourseDiscussionController(Controller):
     @post("/", status_code=HTTP_201_CREATED)
     async def start_thread(
         self,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         principal: NamedDependency[Principal],
         course_id: FromPath[UUID],
         data: JSONBody[ThreadIn],
@@ -117,7 +117,7 @@ class CourseDiscussionController(Controller):
     @put("/settings")
     async def settings(
         self,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         principal: NamedDependency[Principal],
         course_id: FromPath[UUID],
         data: JSONBody[SettingsIn],
@@ -129,7 +129,7 @@ class CourseDiscussionController(Controller):
     @get("/moderation")
     async def moderation_queue(
         self,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         principal: NamedDependency[Principal],
         page: NamedDependency[PageParams],
         course_id: FromPath[UUID],
@@ -152,7 +152,7 @@ class DiscussionController(Controller):
     @get("/threads/{thread_id:uuid}")
     async def get_thread(
         self,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         principal: NamedDependency[Principal],
         page: NamedDependency[PageParams],
         thread_id: FromPath[UUID],
@@ -175,7 +175,7 @@ class DiscussionController(Controller):
     @post("/threads/{thread_id:uuid}/posts", status_code=HTTP_201_CREATED)
     async def reply(
         self,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         principal: NamedDependency[Principal],
         thread_id: FromPath[UUID],
         data: JSONBody[ReplyIn],
@@ -189,7 +189,7 @@ class DiscussionController(Controller):
     @post("/threads/{thread_id:uuid}/follow", status_code=HTTP_200_OK)
     async def follow(
         self,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         principal: NamedDependency[Principal],
         thread_id: FromPath[UUID],
         data: JSONBody[FollowIn],
@@ -200,7 +200,7 @@ class DiscussionController(Controller):
     @post("/threads/{thread_id:uuid}/lock", status_code=HTTP_200_OK)
     async def lock(
         self,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         principal: NamedDependency[Principal],
         thread_id: FromPath[UUID],
         data: JSONBody[LockIn],
@@ -211,7 +211,7 @@ class DiscussionController(Controller):
     @post("/posts/{post_id:uuid}/vote", status_code=HTTP_200_OK)
     async def vote(
         self,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         principal: NamedDependency[Principal],
         post_id: FromPath[UUID],
         data: JSONBody[VoteIn],
@@ -222,7 +222,7 @@ class DiscussionController(Controller):
     @post("/posts/{post_id:uuid}/answer", status_code=HTTP_200_OK)
     async def answer(
         self,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         principal: NamedDependency[Principal],
         post_id: FromPath[UUID],
         data: JSONBody[AnswerIn],
@@ -233,7 +233,7 @@ class DiscussionController(Controller):
     @post("/posts/{post_id:uuid}/report", status_code=HTTP_200_OK)
     async def report(
         self,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         principal: NamedDependency[Principal],
         post_id: FromPath[UUID],
         data: JSONBody[ReportIn],
@@ -245,7 +245,7 @@ class DiscussionController(Controller):
     @post("/posts/{post_id:uuid}/moderate", status_code=HTTP_200_OK)
     async def moderate(
         self,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         principal: NamedDependency[Principal],
         post_id: FromPath[UUID],
         data: JSONBody[ModerateIn],

@@ -3,6 +3,6 @@ staff) is checked by the service for each course, thread and post."""
 
 from __future__ import annotations
 
-from lms.identity.principal import requires_user
+from lms.identity.guards import requires_user
 
 requires_member = requires_user

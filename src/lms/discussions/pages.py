@@ -23,7 +23,7 @@ from lms.discussions.services import (
     format_video_time,
     parse_video_time,
 )
-from lms.identity.principal import Principal
+from lms.identity.guards import Principal
 from lms.lib.errors import DomainError, NotFound
 from lms.lib.params import AppRequest
 from lms.web.forms import FormData, FormErrors, service_message

@@ -9,9 +9,9 @@ from litestar import Controller, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.identity.principal import Principal, requires_user
+from lms.db.providers import DbSession, Session
+from lms.identity.guards import Principal, requires_user
 from lms.identity.queries import active_user_ids
 from lms.lib.errors import ValidationFailed
 from lms.lib.pagination import Page, PageParams
@@ -50,7 +50,7 @@ def notification_out(item: Notification) -> NotificationOut:
     )
 
 
-async def preferences_out(session: AsyncSession, principal: Principal) -> Page[PreferenceOut]:
+async def preferences_out(session: Session, principal: Principal) -> Page[PreferenceOut]:
     """Every kind at once (a short, fixed list), in the one page shape of every list."""
     prefs = await services.preferences(session, principal.user_id, principal.roles)
     items = [PreferenceOut(p.kind.name, gettext(p.kind.label), p.in_app, p.email, p.kind.required) for p in prefs]
@@ -66,7 +66,7 @@ class MyNotificationsController(Controller):
     async def list_mine(
         self,
         request: AppRequest,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         principal: NamedDependency[Principal],
         page: NamedDependency[PageParams],
         unread: Annotated[bool, QueryParameter(description="only unread notifications")] = False,
@@ -83,9 +83,7 @@ class MyNotificationsController(Controller):
         )
 
     @get("/unread-count")
-    async def unread_count(
-        self, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
-    ) -> UnreadCount:
+    async def unread_count(self, db_session: DbSession, principal: NamedDependency[Principal]) -> UnreadCount:
         """How many of your in-app notifications are unread (the header badge polls this)."""
         return UnreadCount(unread=await services.unread_count(db_session, principal.user_id))
 
@@ -93,7 +91,7 @@ class MyNotificationsController(Controller):
     async def mark_read(
         self,
         request: AppRequest,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         principal: NamedDependency[Principal],
         notification_id: FromPath[UUID],
     ) -> NotificationOut:
@@ -102,9 +100,7 @@ class MyNotificationsController(Controller):
         return notification_out(await services.mark_read(db_session, principal.user_id, notification_id))
 
     @post("/read-all", status_code=HTTP_200_OK)
-    async def mark_all_read(
-        self, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
-    ) -> MarkedRead:
+    async def mark_all_read(self, db_session: DbSession, principal: NamedDependency[Principal]) -> MarkedRead:
         """Mark every one of your notifications read; how many changed."""
         return MarkedRead(marked=await services.mark_all_read(db_session, principal.user_id))
 
@@ -116,7 +112,7 @@ class MyNotificationPreferencesController(Controller):
 
     @get("/")
     async def get_preferences(
-        self, request: AppRequest, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+        self, request: AppRequest, db_session: DbSession, principal: NamedDependency[Principal]
     ) -> Page[PreferenceOut]:
         """Every kind you can receive, with your choice per channel (or the default)."""
         await load_viewer(request)
@@ -126,7 +122,7 @@ class MyNotificationPreferencesController(Controller):
     async def set_preferences(
         self,
         request: AppRequest,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         principal: NamedDependency[Principal],
         data: JSONBody[PreferencesIn],
     ) -> Page[PreferenceOut]:
@@ -147,7 +143,7 @@ class AnnouncementController(Controller):
     @post("/", status_code=HTTP_201_CREATED)
     async def announce(
         self,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         principal: NamedDependency[Principal],
         data: JSONBody[AnnouncementIn],
     ) -> AnnouncementOut:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lms.identity.principal import allows_anonymous, requires_role
+from lms.identity.guards import allows_anonymous, requires_role
 from lms.identity.schemas import Role
 
 requires_tenant_admin = requires_role(Role.TENANT_ADMIN)

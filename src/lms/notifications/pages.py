@@ -14,7 +14,7 @@ from litestar.status_codes import HTTP_200_OK
 
 from lms.config import Settings
 from lms.db.providers import DbSession
-from lms.identity.principal import Principal, requires_user
+from lms.identity.guards import Principal, requires_user
 from lms.lib.errors import DomainError
 from lms.lib.params import AppRequest
 from lms.notifications import services

@@ -8,12 +8,12 @@ from uuid import UUID
 from litestar import Controller, get, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.analytics.recommendations import services
 from lms.analytics.recommendations.guards import requires_learner
 from lms.analytics.recommendations.schemas import DayOut, GoalIn, RecommendationOut, RecommendationPage, StreakOut
-from lms.identity.principal import Principal
+from lms.db.providers import DbSession
+from lms.identity.guards import Principal
 from lms.identity.queries import user_contact
 from lms.lib.params import AppRequest
 from lms.web.i18n import gettext as _
@@ -42,7 +42,7 @@ class MyRecommendationsController(Controller):
     async def recommendations(
         self,
         request: AppRequest,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         principal: NamedDependency[Principal],
         limit: Annotated[int, QueryParameter(ge=1, le=20)] = 6,
         course_id: Annotated[UUID | None, QueryParameter(description="the course page being viewed")] = None,
@@ -54,9 +54,7 @@ class MyRecommendationsController(Controller):
         return RecommendationPage([recommendation_out(i) for i in items], len(items), limit, 0)
 
     @get("/streak")
-    async def streak(
-        self, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
-    ) -> StreakOut:
+    async def streak(self, db_session: DbSession, principal: NamedDependency[Principal]) -> StreakOut:
         """Consecutive days with learning, and this week's minutes against your weekly goal."""
         contact = await user_contact(db_session, principal.user_id)
         found = await services.streak_of(db_session, principal.user_id, contact.time_zone if contact else None)
@@ -70,7 +68,7 @@ class MyRecommendationsController(Controller):
 
     @put("/learning-goal")
     async def set_goal(
-        self, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal], data: JSONBody[GoalIn]
+        self, db_session: DbSession, principal: NamedDependency[Principal], data: JSONBody[GoalIn]
     ) -> GoalIn:
         """Set your weekly goal in minutes (null or 0 clears it)."""
         goal = await services.set_weekly_goal(db_session, principal.tenant_id, principal.user_id, data.weekly_minutes)

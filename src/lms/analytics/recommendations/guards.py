@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from lms.identity.principal import requires_user
+from lms.identity.guards import requires_user
 
 requires_learner = requires_user

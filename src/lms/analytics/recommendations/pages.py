@@ -11,7 +11,7 @@ from litestar.status_codes import HTTP_200_OK
 from lms.analytics.recommendations import services
 from lms.analytics.recommendations.guards import requires_learner
 from lms.db.providers import DbSession
-from lms.identity.principal import Principal
+from lms.identity.guards import Principal
 from lms.lib.errors import ValidationFailed
 from lms.lib.params import AppRequest
 from lms.web.forms import FormData

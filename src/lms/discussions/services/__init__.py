@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lms.catalog.queries import CourseFacts, course_facts, lesson_facts
 from lms.discussions.models import CourseDiscussionSettings, Post, PostReport, PostVote, Thread, ThreadFollow
 from lms.discussions.services.markdown import mentioned_handles, render_markdown
-from lms.identity.principal import Principal
+from lms.identity.guards import Principal
 from lms.identity.queries import user_contacts
 from lms.learning.queries import enrolled_user_ids, is_enrolled
 from lms.lib import clock
