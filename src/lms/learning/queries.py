@@ -11,6 +11,7 @@ from uuid import UUID
 
 from sqlalchemy import Date, Float, Select, and_, cast, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from lms.learning.models import Enrollment, EnrollmentStatus, ProgressEvent
 
@@ -132,19 +133,25 @@ def co_enrolment_select(per_course: int, min_together: int = 2) -> Select[tuple[
     """For each course, its `per_course` most similar courses by co-enrolment: how many learners took
     both, and the cosine of the two courses' learner sets (`together / sqrt(n1 * n2)`). A statement to
     run (or insert from) on a tenant-bound session: RLS keeps it to the tenant's enrolments."""
-    taking = select(Enrollment.user_id, Enrollment.course_id).where(Enrollment.status.in_(TAKING_PART)).cte("taking")
-    popularity = select(taking.c.course_id, func.count().label("n")).group_by(taking.c.course_id).cte("popularity")
-    first, second = taking.alias("first"), taking.alias("second")
+    # Straight from the table (no CTE), so the planner joins with the table's statistics and indexes.
+    first, second = aliased(Enrollment, name="first"), aliased(Enrollment, name="second")
+    popularity = (
+        select(Enrollment.course_id.label("course_id"), func.count().label("n"))
+        .where(Enrollment.status.in_(TAKING_PART))
+        .group_by(Enrollment.course_id)
+        .subquery("popularity")
+    )
     pairs = (
         select(
-            first.c.course_id.label("course_id"),
-            second.c.course_id.label("other_id"),
+            first.course_id.label("course_id"),
+            second.course_id.label("other_id"),
             func.count().label("together"),
         )
-        .join(second, and_(second.c.user_id == first.c.user_id, second.c.course_id != first.c.course_id))
-        .group_by(first.c.course_id, second.c.course_id)
+        .join(second, and_(second.user_id == first.user_id, second.course_id != first.course_id))
+        .where(first.status.in_(TAKING_PART), second.status.in_(TAKING_PART))
+        .group_by(first.course_id, second.course_id)
         .having(func.count() >= min_together)
-        .cte("pairs")
+        .subquery("pairs")
     )
     p1, p2 = popularity.alias("p1"), popularity.alias("p2")
     score = (cast(pairs.c.together, Float) / func.sqrt(cast(p1.c.n, Float) * cast(p2.c.n, Float))).label("score")
