@@ -299,14 +299,23 @@ class DiscussionService:
         opening = await self.session.scalar(select(Post).where(Post.thread_id == thread.id, Post.opening.is_(True)))
         if opening is None:
             raise NotFound("thread not found", field="thread_id")
+        # The maintained count and the (tenant, thread, created_at) index: no scan of a long thread.
+        total = thread.reply_count
         replies_where = [*visible, posts.opening.is_(False)]
-        total = await self.session.scalar(select(func.count()).select_from(Post).where(*replies_where)) or 0
-        order = [Post.created_at]
+        answer: Post | None = None
         if thread.answer_post_id is not None:
-            order.insert(0, (Post.id != thread.answer_post_id))  # type: ignore[arg-type]
+            answer = await self.session.get(Post, thread.answer_post_id)
+            if answer is not None and answer.deleted_at is None:
+                replies_where.append(posts.id != answer.id)
+            else:
+                answer = None
         replies = list(
-            await self.session.scalars(select(Post).where(*replies_where).order_by(*order).limit(limit).offset(offset))
+            await self.session.scalars(
+                select(Post).where(*replies_where).order_by(Post.created_at).limit(limit).offset(offset)
+            )
         )
+        if answer is not None and offset == 0:
+            replies.insert(0, answer)
         ids = [opening.id, *(p.id for p in replies)]
         voted = set(
             await self.session.scalars(
