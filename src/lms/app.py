@@ -74,7 +74,8 @@ from lms.notifications.controllers import (
 )
 from lms.notifications.pages import NotificationPagesController, UnsubscribePagesController
 from lms.providers import APP_DEPENDENCIES
-from lms.tenancy.controllers import OperatorController
+from lms.tenancy.controllers import AdminAuditController, OperatorController, SiteDomainsController
+from lms.tenancy.pages import AuditPagesController, DomainPagesController
 from lms.tenancy.services.middleware import TenantMiddleware
 from lms.tenancy.services.resolver import TenantResolver
 from lms.web.assets import AssetManifest, logical_sources, serve_asset
@@ -121,6 +122,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ready,
         jwks,
         OperatorController,
+        AdminAuditController,
+        SiteDomainsController,
+        AuditPagesController,
+        DomainPagesController,
         MeController,
         AuthController,
         UsersController,

@@ -97,3 +97,42 @@ class AuditEntryOut(msgspec.Struct):
     after: dict[str, Any] | None
     created_at: datetime
     request_id: str | None
+
+
+class AdminAuditEntryOut(msgspec.Struct):
+    """One administrative change in the tenant."""
+
+    id: UUID
+    created_at: datetime
+    actor: str
+    actor_user_id: UUID | None
+    action: str
+    target_type: str
+    target_id: str | None
+    target: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    request_id: str | None
+
+
+class DomainClaim(msgspec.Struct, forbid_unknown_fields=True):
+    hostname: Hostname
+
+
+class DnsRecordOut(msgspec.Struct):
+    name: str
+    type: str
+    value: str
+    purpose: str
+
+
+class SiteDomainOut(msgspec.Struct):
+    """A custom domain as its site's admins see it: its state and the DNS records to create."""
+
+    hostname: str
+    status: str  # pending | verified | failing (verified once, not any more)
+    verified_at: datetime | None
+    last_checked_at: datetime | None
+    next_check_at: datetime | None
+    last_error: str | None
+    records: list[DnsRecordOut]

@@ -1,0 +1,212 @@
+"""Tenant admins' pages of the tenancy domain: the audit log, and the site's custom domains."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromQuery, PathParameter, QueryParameter
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_200_OK
+
+from lms.identity.guards import requires_role
+from lms.identity.schemas import Role
+from lms.lib.errors import DomainError
+from lms.lib.params import AppRequest, Offset
+from lms.tenancy.controllers import admin_audit_entry_out, provide_audit_filter, provide_domain_service, site_domain_out
+from lms.tenancy.schemas import DomainClaim
+from lms.tenancy.services.audit import AdminAudit, AuditFilter
+from lms.tenancy.services.domains import DomainSelfService
+from lms.web.forms import FormData, FormErrors, expired_form_message, service_message
+from lms.web.i18n import gettext as _
+from lms.web.layout import before_page, load_viewer, page
+
+PAGE_SIZE = 50
+
+
+def action_labels() -> dict[str, str]:
+    """Plain words for the recorded actions; an action without words shows as recorded."""
+    return {
+        "user.invited": _("Invited a user"),
+        "user.updated": _("Changed a user"),
+        "user.deactivated": _("Deactivated a user"),
+        "user.reactivated": _("Reactivated a user"),
+        "user.invitation_sent": _("Sent an invitation again"),
+        "sso.provider_created": _("Added a sign-in provider"),
+        "sso.provider_updated": _("Changed a sign-in provider"),
+        "sso.provider_deleted": _("Removed a sign-in provider"),
+        "scim.token_created": _("Created a SCIM token"),
+        "scim.token_revoked": _("Revoked a SCIM token"),
+        "settings.mfa_required_changed": _("Changed the two-step sign-in rule"),
+        "domain.added": _("Added a domain"),
+        "domain.removed": _("Removed a domain"),
+        "domain.verified": _("A domain was verified"),
+        "domain.verification_lost": _("A domain stopped verifying"),
+        "domain.recovered": _("A domain verifies again"),
+    }
+
+
+def field_labels() -> dict[str, str]:
+    return {
+        "display_name": _("Name"),
+        "roles": _("Roles"),
+        "status": _("Status"),
+        "manager_id": _("Manager"),
+        "groups": _("Groups"),
+        "kind": _("Kind"),
+        "mfa_required_for_staff": _("Two-step sign-in required for staff"),
+    }
+
+
+def shown(value: object) -> str:
+    """A recorded value in plain words: lists joined, nothing as a dash, yes/no for flags."""
+    if value is None or value == [] or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return str(value)
+
+
+class AuditPagesController(Controller):
+    guards = [requires_role(Role.TENANT_ADMIN)]
+    include_in_schema = False
+    before_request = staticmethod(before_page)
+    dependencies = {"audit_filter": Provide(provide_audit_filter, sync_to_thread=False)}
+
+    @get("/admin/audit")
+    async def audit_log(
+        self,
+        request: AppRequest,
+        audit: NamedDependency[AdminAudit],
+        audit_filter: NamedDependency[AuditFilter],
+        offset: FromQuery[Offset] = 0,
+    ) -> Template:
+        await load_viewer(request)
+        entries, total = await audit.entries(audit_filter, PAGE_SIZE, offset)
+        labels = action_labels()
+        query = "&".join(f"{k}={v}" for k, v in request.query_params.items() if k != "offset" and v)
+        return page(
+            request,
+            "tenancy/audit.html",
+            entries=[admin_audit_entry_out(e) for e in entries],
+            labels=labels,
+            fields=field_labels(),
+            shown=shown,
+            actions=[(a, labels.get(a, a)) for a in await audit.actions()],
+            selected=audit_filter,
+            timedelta_day=timedelta(days=1),
+            total=total,
+            limit=PAGE_SIZE,
+            offset=offset,
+            base=f"/admin/audit?{query}&" if query else "/admin/audit?",
+            export_href="/api/v1/admin/audit/export.csv" + (f"?{query}" if query else ""),
+        )
+
+
+def domain_status_labels() -> dict[str, tuple[str, str]]:
+    return {
+        "pending": (_("Waiting for DNS"), "warning"),
+        "verified": (_("Verified"), "success"),
+        "failing": (_("No longer verifying"), "danger"),
+    }
+
+
+class DomainPagesController(Controller):
+    """Custom domains for tenant admins: add, see the DNS records to create, check now, remove."""
+
+    guards = [requires_role(Role.TENANT_ADMIN)]
+    include_in_schema = False
+    before_request = staticmethod(before_page)
+    dependencies = {"domains": Provide(provide_domain_service, sync_to_thread=False)}
+
+    async def render(
+        self,
+        request: AppRequest,
+        domains: DomainSelfService,
+        status: int = 200,
+        errors: FormErrors | None = None,
+        hostname: str = "",
+        flash: str | None = None,
+    ) -> Template:
+        await load_viewer(request)
+        return page(
+            request,
+            "tenancy/domains.html",
+            status_code=status,
+            domains=[site_domain_out(d, domains.platform_host) for d in await domains.domains()],
+            statuses=domain_status_labels(),
+            platform_host=domains.platform_host,
+            errors=errors or FormErrors(),
+            hostname=hostname,
+            flash=flash,
+        )
+
+    @get("/admin/domains")
+    async def list_domains(
+        self,
+        request: AppRequest,
+        domains: NamedDependency[DomainSelfService],
+        done: Annotated[str, QueryParameter(max_length=20)] = "",
+    ) -> Template:
+        flashes = {
+            "added": _("The domain is added. Create the DNS records below; we check them every few minutes."),
+            "checked": _("We looked the domain up in DNS just now."),
+            "removed": _("The domain is removed."),
+        }
+        return await self.render(request, domains, flash=flashes.get(done))
+
+    @post("/admin/domains", status_code=HTTP_200_OK)
+    async def add_domain(self, request: AppRequest, domains: NamedDependency[DomainSelfService]) -> Template | Redirect:
+        form = await FormData.read(request)
+        hostname = form.text("hostname", 253, required=_("Enter the domain your people will open.")).lower()
+        if hostname and not valid_hostname(hostname):
+            form.errors["hostname"] = _("Enter a domain name like learn.example.com.")
+        if form.errors or not form.csrf_valid(request):
+            form.errors.setdefault("hostname", expired_form_message())
+            return await self.render(request, domains, 422, form.errors, hostname)
+        try:
+            domain = await domains.add(hostname)
+            await domains.check(domain.hostname)
+        except DomainError as exc:
+            form.errors["hostname"] = service_message(exc)
+            return await self.render(request, domains, exc.status, form.errors, hostname)
+        return Redirect("/admin/domains?done=added", status_code=303)
+
+    @post("/admin/domains/{hostname:str}/check", status_code=HTTP_200_OK)
+    async def check_domain(
+        self,
+        request: AppRequest,
+        domains: NamedDependency[DomainSelfService],
+        hostname: Annotated[str, PathParameter(max_length=253)],
+    ) -> Template | Redirect:
+        form = await FormData.read(request)
+        if not form.csrf_valid(request):
+            return await self.render(request, domains, 400, flash=expired_form_message())
+        await domains.check(hostname)
+        return Redirect("/admin/domains?done=checked", status_code=303)
+
+    @post("/admin/domains/{hostname:str}/remove", status_code=HTTP_200_OK)
+    async def remove_domain(
+        self,
+        request: AppRequest,
+        domains: NamedDependency[DomainSelfService],
+        hostname: Annotated[str, PathParameter(max_length=253)],
+    ) -> Template | Redirect:
+        form = await FormData.read(request)
+        if not form.csrf_valid(request):
+            return await self.render(request, domains, 400, flash=expired_form_message())
+        await domains.remove(hostname)
+        return Redirect("/admin/domains?done=removed", status_code=303)
+
+
+def valid_hostname(value: str) -> bool:
+    try:
+        msgspec.convert({"hostname": value}, DomainClaim)
+    except msgspec.ValidationError:
+        return False
+    return True
