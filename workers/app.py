@@ -25,6 +25,8 @@ celery_app.conf.include = [
     "workers.assessments",
     "workers.certificates",
     "workers.media",
+    "workers.notifications",
+    "workers.recommendations",
 ]
 celery_app.conf.beat_schedule = {
     "purge-deleted-tenants": {"task": "tenancy.purge_due_tenants", "schedule": crontab(minute=17, hour=3)},
@@ -36,6 +38,9 @@ celery_app.conf.beat_schedule = {
         "task": "certificates.send_expiry_reminders",
         "schedule": crontab(minute=7, hour=6),
     },
+    # Each user's digest goes out at their local morning: the run is hourly.
+    "notifications-daily-digests": {"task": "notifications.send_digests", "schedule": crontab(minute=3)},
+    "recommendations-nightly": {"task": "recommendations.recompute_all", "schedule": crontab(minute=23, hour=2)},
     "media-expire-abandoned-uploads": {"task": "media.expire_abandoned_uploads", "schedule": crontab(minute=41)},
     # A killed worker's transcode or certificate is sent again within about a lease and a quarter.
     "jobs-reap-lapsed-leases": {"task": REAP_TASK, "schedule": get_settings().job_lease_seconds / 4},

@@ -15,6 +15,8 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
+from lms.analytics.recommendations.controllers import MyRecommendationsController
+from lms.analytics.recommendations.pages import LearningGoalPagesController
 from lms.api_description import ApiDescription, openapi_config
 from lms.assessments.assignments.controllers import (
     AssignmentController,
@@ -36,6 +38,8 @@ from lms.certificates.controllers import CertificateAdminController, MyCertifica
 from lms.certificates.pages import CertificatePagesController
 from lms.config import PROJECT_ROOT, Settings, get_settings
 from lms.db.engines import create_database
+from lms.discussions.controllers import CourseDiscussionController, DiscussionController
+from lms.discussions.pages import DiscussionPagesController
 from lms.health import health, ready
 from lms.identity.accounts.pages import AccountPagesController
 from lms.identity.controllers import AuthController, MeController, PasswordController, UsersController, jwks
@@ -64,6 +68,12 @@ from lms.lib.redis_clients import blocking_redis
 from lms.lib.telemetry import configure_logging, prometheus_config, request_context_middleware
 from lms.media.controllers import MediaStaffController, PlaybackController, StreamController
 from lms.media.pages import PlayerPagesController
+from lms.notifications.controllers import (
+    AnnouncementController,
+    MyNotificationPreferencesController,
+    MyNotificationsController,
+)
+from lms.notifications.pages import NotificationPagesController, UnsubscribePagesController
 from lms.providers import APP_DEPENDENCIES
 from lms.tenancy.controllers import (
     AdminAuditController,
@@ -193,6 +203,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
         MediaStaffController,
         PlaybackController,
         StreamController,
+        MyNotificationsController,
+        MyNotificationPreferencesController,
+        AnnouncementController,
+        NotificationPagesController,
+        UnsubscribePagesController,
+        CourseDiscussionController,
+        DiscussionController,
+        DiscussionPagesController,
+        MyRecommendationsController,
+        LearningGoalPagesController,
         # hls.js pinned in package.json, installed by `npm ci`, served from this site.
         create_static_files_router(path="/static/vendor/hls", directories=[PROJECT_ROOT / "node_modules/hls.js/dist"]),
         serve_asset,

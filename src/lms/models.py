@@ -1,26 +1,32 @@
 """The model registry: imports every domain's models so the metadata is complete (Alembic, the RLS
 suite, tenant purges). It lives at the application level because `db/` knows no domain."""
 
+from lms.analytics.recommendations import models as recommendation_models
 from lms.assessments import models as assessment_models
 from lms.catalog import models as catalog_models
 from lms.certificates import models as certificate_models
 from lms.db.base import metadata
+from lms.discussions import models as discussion_models
 from lms.identity import models as identity_models
 from lms.identity.signin.services import keys as identity_keys
 from lms.learning import models as learning_models
 from lms.lib import mail as mail_models
 from lms.media import models as media_models
+from lms.notifications import models as notification_models
 from lms.tenancy import models as tenancy_models
 
 __all__ = [
     "assessment_models",
     "catalog_models",
     "certificate_models",
+    "discussion_models",
     "identity_keys",
     "identity_models",
     "learning_models",
     "mail_models",
     "media_models",
     "metadata",
+    "notification_models",
+    "recommendation_models",
     "tenancy_models",
 ]

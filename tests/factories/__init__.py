@@ -1,17 +1,31 @@
 """Row factories, one module per domain; importing this package registers them all."""
 
-from tests.factories import assessments, catalog, certificates, identity, learning, media, tenancy
+from tests.factories import (
+    analytics,
+    assessments,
+    catalog,
+    certificates,
+    discussions,
+    identity,
+    learning,
+    media,
+    notifications,
+    tenancy,
+)
 from tests.factories.base import ROW_FACTORIES, RowFactory, row_factory
 
 __all__ = [
     "ROW_FACTORIES",
     "RowFactory",
+    "analytics",
     "assessments",
     "catalog",
     "certificates",
+    "discussions",
     "identity",
     "learning",
     "media",
+    "notifications",
     "row_factory",
     "tenancy",
 ]

@@ -59,6 +59,14 @@ async def _playable(session: AsyncSession, asset_id: UUID) -> bool:
     return asset_id not in await media.assets_not_ready(session, {asset_id})
 
 
+async def _listed(rows: Awaitable[list[tuple[UUID, int]]], wanted: UUID) -> bool:
+    return wanted in [item for item, _ in await rows]
+
+
+async def _contains(ids: Awaitable[list[UUID]], wanted: UUID) -> bool:
+    return wanted in await ids
+
+
 async def _title_of(session: AsyncSession, course_id: UUID) -> str | None:
     # The scalar subquery as another domain selects it, over a one-row values list of the id.
     ids = select(literal(course_id, Uuid).label("course_id")).subquery()
@@ -88,6 +96,11 @@ QUERIES: dict[str, tuple[Query, Any]] = {
     "user_contact": (lambda s, w: identity.user_contact(s, w.learner_id), None),
     "user_contacts": (lambda s, w: identity.user_contacts(s, {w.learner_id}), {}),
     "user_status": (lambda s, w: identity.user_status(s, w.learner_id), None),
+    "course_titles": (lambda s, w: catalogue.course_titles(s, {w.course_id}), {}),
+    "course_statuses_of": (lambda s, w: learning.course_statuses_of(s, w.learner_id), {}),
+    "popular_among": (lambda s, w: learning.popular_among(s, [w.learner_id], 5), []),
+    "most_enrolled": (lambda s, w: _listed(learning.most_enrolled(s, 1000), w.course_id), False),
+    "active_user_ids": (lambda s, w: _contains(identity.active_user_ids(s), w.learner_id), False),
     # The video is ready in its own tenant; another tenant cannot see it, so it is not playable there.
     "assets_not_ready": (lambda s, w: _playable(s, w.asset_id), False),
 }

@@ -46,6 +46,8 @@ PUBLIC_ROUTES = {
     "/verify/{cert_id:str}",
     "/brand/logo/{name:str}",
     "/credentials/issuer",
+    # the one-click unsubscribe link of an e-mail (signed for tenant, user and kind)
+    "/unsubscribe",
 }
 
 

@@ -100,4 +100,4 @@ async def test_the_worker_binds_the_job_tenant_and_skips_work_already_done(
     assert await anyio.to_thread.run_sync(run_job, tenant.id) == "already_dispatched"
     async with tenant_session(db.app_sessions, tenant.id) as session:
         mails = list(await session.scalars(select(EmailMessage).where(EmailMessage.recipient == user.email)))
-    assert [m.subject for m in mails] == ["Graded"]
+    assert [m.subject for m in mails] == [f"{tenant.name}: Graded: Graded"]

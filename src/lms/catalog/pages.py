@@ -12,6 +12,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 
+from lms.analytics.recommendations.services import recommend
 from lms.catalog.models import Difficulty
 from lms.catalog.schemas import PriceFilter, SearchQuery, SortOrder
 from lms.catalog.services import CatalogueService
@@ -80,6 +81,8 @@ class CataloguePagesController(Controller):
             lesson_count=lessons,
             total_seconds=minutes,
             flash=_("You are enrolled.") if enrolled and enrollment is not None else None,
+            recommendations=await recommend(db_session, principal.user_id, limit=3, context_course=course_id),
+            discussions_open=enrollment is not None or course_staff(principal, course.instructor_ids),
         )
 
     @post("/courses/{course_id:uuid}/enrol", status_code=HTTP_200_OK)
@@ -92,3 +95,7 @@ class CataloguePagesController(Controller):
         """Self-enrolment (the session guard has checked the form's CSRF field); back to the course page."""
         await EnrollmentService(db_session, principal).enroll(course_id)
         return Redirect(f"/courses/{course_id}?enrolled=1", status_code=303)
+
+
+def course_staff(principal: Principal, instructor_ids: list[UUID] | None) -> bool:
+    return "tenant_admin" in principal.roles or principal.user_id in (instructor_ids or [])

@@ -9,12 +9,22 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, ScalarSelect, select
+from sqlalchemy import ColumnElement, ScalarSelect, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
-from lms.catalog.models import SHARED_CATALOGUE_OWNER, Course, CourseStatus, CourseVersion, Lesson, LessonType
-from lms.catalog.services.base import is_offered, is_visible_to_learners
+from lms.catalog.models import (
+    SHARED_CATALOGUE_OWNER,
+    Course,
+    CourseStatus,
+    CourseVersion,
+    Lesson,
+    LessonType,
+    Program,
+    ProgramCourse,
+)
+from lms.catalog.services.base import is_offered, is_visible_to_learners, offered_to_tenant
+from lms.lib import clock
 
 
 @dataclass(frozen=True)
@@ -204,3 +214,59 @@ async def instructs_course_showing(session: AsyncSession, user_id: UUID, asset_i
 async def lesson_exists(session: AsyncSession, lesson_id: UUID) -> bool:
     """Whether the lesson is visible to the bound tenant (reads its id only, not its content)."""
     return (await session.execute(select(Lesson.id).where(Lesson.id == lesson_id))).first() is not None
+
+
+@dataclass(frozen=True)
+class OpenCourse:
+    """A course a learner of this tenant could enrol in now."""
+
+    id: UUID
+    title: str
+    summary: str
+
+
+async def open_courses(session: AsyncSession, course_ids: set[UUID]) -> dict[UUID, OpenCourse]:
+    """Of `course_ids`, those published, released, offered to this tenant and open to self-enrolment."""
+    if not course_ids:
+        return {}
+    rows = await session.scalars(
+        select(Course).where(
+            Course.id.in_(course_ids),
+            Course.status == CourseStatus.PUBLISHED,
+            Course.self_enrollment.is_(True),
+            or_(Course.publish_at.is_(None), Course.publish_at <= clock.now()),
+            offered_to_tenant(),
+        )
+    )
+    return {c.id: OpenCourse(c.id, c.title, c.summary) for c in rows}
+
+
+async def course_titles(session: AsyncSession, course_ids: set[UUID]) -> dict[UUID, str]:
+    if not course_ids:
+        return {}
+    rows = await session.execute(select(Course.id, Course.title).where(Course.id.in_(course_ids)))
+    return {course_id: title for course_id, title in rows}
+
+
+@dataclass(frozen=True)
+class NextInProgram:
+    program_title: str
+    after_course_id: UUID
+    next_course_id: UUID
+
+
+async def next_in_programs(session: AsyncSession, completed: set[UUID]) -> list[NextInProgram]:
+    """For each published program holding a completed course, the course at the next position."""
+    if not completed:
+        return []
+    current, following = ProgramCourse.__table__.alias("current"), ProgramCourse.__table__.alias("following")
+    rows = await session.execute(
+        select(Program.title, current.c.course_id, following.c.course_id)
+        .join(current, current.c.program_id == Program.id)
+        .join(
+            following,
+            and_(following.c.program_id == current.c.program_id, following.c.position == current.c.position + 1),
+        )
+        .where(current.c.course_id.in_(completed), Program.status == CourseStatus.PUBLISHED)
+    )
+    return [NextInProgram(title, after, nxt) for title, after, nxt in rows]

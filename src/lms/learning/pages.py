@@ -14,6 +14,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 
+from lms.analytics.recommendations.services import recommend, streak_of
 from lms.catalog.services import CatalogueService
 from lms.db.providers import DbSession
 from lms.identity.guards import Principal, allows_anonymous, requires_user
@@ -34,7 +35,7 @@ class MyLearningPagesController(Controller):
     before_request = staticmethod(before_page)
 
     @get("/")
-    async def home(self, request: AppRequest, db_session: DbSession) -> Template:
+    async def home(self, request: AppRequest, db_session: DbSession, goal: FromQuery[str] = "") -> Template:
         viewer = await load_viewer(request)
         if viewer is None:
             return page(request, "home.html")
@@ -47,6 +48,9 @@ class MyLearningPagesController(Controller):
         return page(
             request,
             "learning/my_learning.html",
+            recommendations=await recommend(db_session, principal.user_id),
+            streak=await streak_of(db_session, principal.user_id, viewer.time_zone),
+            flash=_("Your weekly goal is saved.") if goal == "saved" else None,
             continue_card=await continue_learning(db_session, principal),
             due=due,
             in_progress=[c for c in courses if c.status is EnrollmentStatus.ACTIVE and c.due_at is None],

@@ -6,13 +6,14 @@ They run on the caller's tenant-bound session, so RLS scopes them like any learn
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from uuid import UUID
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import Date, Float, Select, and_, cast, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from lms.learning.models import Enrollment, EnrollmentStatus
+from lms.learning.models import Enrollment, EnrollmentStatus, ProgressEvent
 
 # The lesson as the learner's course version has it (403 when locked or not enrolled), for the lesson
 # pages of other domains (quizzes, assignments).
@@ -120,3 +121,97 @@ async def learners_using_lessons(session: AsyncSession, course_id: UUID, lesson_
         return 0
     found = await session.execute(_LEARNERS_USING, {"course_id": course_id, "lesson_ids": [str(i) for i in lesson_ids]})
     return int(found.scalar_one())
+
+
+async def course_statuses_of(session: AsyncSession, user_id: UUID) -> dict[UUID, EnrollmentStatus]:
+    """Every course the user has an enrolment in, with its status (for recommendations to leave out)."""
+    rows = await session.execute(select(Enrollment.course_id, Enrollment.status).where(Enrollment.user_id == user_id))
+    return {course_id: status for course_id, status in rows}
+
+
+def co_enrolment_select(per_course: int, min_together: int = 2) -> Select[tuple[UUID, UUID, int, float]]:
+    """For each course, its `per_course` most similar courses by co-enrolment: how many learners took
+    both, and the cosine of the two courses' learner sets (`together / sqrt(n1 * n2)`). A statement to
+    run (or insert from) on a tenant-bound session: RLS keeps it to the tenant's enrolments."""
+    # Straight from the table (no CTE), so the planner joins with the table's statistics and indexes.
+    first, second = aliased(Enrollment, name="first"), aliased(Enrollment, name="second")
+    popularity = (
+        select(Enrollment.course_id.label("course_id"), func.count().label("n"))
+        .where(Enrollment.status.in_(TAKING_PART))
+        .group_by(Enrollment.course_id)
+        .subquery("popularity")
+    )
+    pairs = (
+        select(
+            first.course_id.label("course_id"),
+            second.course_id.label("other_id"),
+            func.count().label("together"),
+        )
+        .join(second, and_(second.user_id == first.user_id, second.course_id != first.course_id))
+        .where(first.status.in_(TAKING_PART), second.status.in_(TAKING_PART))
+        .group_by(first.course_id, second.course_id)
+        .having(func.count() >= min_together)
+        .subquery("pairs")
+    )
+    p1, p2 = popularity.alias("p1"), popularity.alias("p2")
+    score = (cast(pairs.c.together, Float) / func.sqrt(cast(p1.c.n, Float) * cast(p2.c.n, Float))).label("score")
+    ranked = (
+        select(
+            pairs.c.course_id,
+            pairs.c.other_id,
+            pairs.c.together,
+            score,
+            func.row_number()
+            .over(partition_by=pairs.c.course_id, order_by=(score.desc(), pairs.c.other_id))
+            .label("rank"),
+        )
+        .join(p1, p1.c.course_id == pairs.c.course_id)
+        .join(p2, p2.c.course_id == pairs.c.other_id)
+        .subquery("ranked")
+    )
+    return select(ranked.c.course_id, ranked.c.other_id, ranked.c.together, ranked.c.score).where(
+        ranked.c.rank <= per_course
+    )
+
+
+async def popular_among(session: AsyncSession, user_ids: list[UUID], limit: int) -> list[tuple[UUID, int]]:
+    """The courses most of these users take or took: (course, learners), most first."""
+    if not user_ids:
+        return []
+    rows = await session.execute(
+        select(Enrollment.course_id, func.count(func.distinct(Enrollment.user_id)).label("learners"))
+        .where(Enrollment.user_id.in_(user_ids), Enrollment.status.in_(TAKING_PART))
+        .group_by(Enrollment.course_id)
+        .order_by(text("learners DESC"), Enrollment.course_id)
+        .limit(limit)
+    )
+    return [(course_id, int(count)) for course_id, count in rows]
+
+
+async def most_enrolled(session: AsyncSession, limit: int) -> list[tuple[UUID, int]]:
+    """The tenant's courses with the most learners (the "most popular" baseline of recommendations)."""
+    rows = await session.execute(
+        select(Enrollment.course_id, func.count().label("learners"))
+        .where(Enrollment.status.in_(TAKING_PART))
+        .group_by(Enrollment.course_id)
+        .order_by(text("learners DESC"), Enrollment.course_id)
+        .limit(limit)
+    )
+    return [(course_id, int(count)) for course_id, count in rows]
+
+
+async def active_minutes_by_day(
+    session: AsyncSession, user_id: UUID, since: datetime, time_zone: str
+) -> dict[date, int]:
+    """Per local day, the minutes in which the user's progress events show learning activity."""
+    local = func.timezone(time_zone, ProgressEvent.occurred_at)
+    minutes = (
+        select(func.date_trunc("minute", local).label("minute"))
+        .where(ProgressEvent.user_id == user_id, ProgressEvent.occurred_at >= since)
+        .distinct()
+        .subquery()
+    )
+    rows = await session.execute(
+        select(cast(minutes.c.minute, Date).label("day"), func.count()).group_by(text("day")).order_by(text("day"))
+    )
+    return {day: int(count) for day, count in rows}

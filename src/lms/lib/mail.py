@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import smtplib
 from datetime import datetime
+from email import policy
 from email.message import EmailMessage as MimeMessage
+from email.utils import formataddr
+from typing import Any
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
@@ -21,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lms.config import Settings
-from lms.db.base import Base, TenantScoped
+from lms.db.base import Base, JsonDict, TenantScoped
 from lms.db.binding import tenant_session
 from lms.lib import clock
 from lms.lib.jobs import enqueue_after_commit
@@ -41,6 +44,11 @@ class EmailMessage(TenantScoped, Base):
     recipient: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
+    # The HTML alternative of `body`, when the sender made one.
+    html_body: Mapped[str | None] = mapped_column(Text, default=None)
+    # The display name in From (the tenant's name) and extra headers such as List-Unsubscribe.
+    sender_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    headers: Mapped[dict[str, Any]] = mapped_column(JsonDict, default=dict)
     # queued -> sent (SMTP) | logged (no SMTP configured) | failed
     status: Mapped[str] = mapped_column(String(16), default="queued")
     sent_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
@@ -48,10 +56,27 @@ class EmailMessage(TenantScoped, Base):
 
 
 async def queue_email(
-    session: AsyncSession, settings: Settings, tenant_id: UUID, recipient: str, subject: str, body: str
+    session: AsyncSession,
+    settings: Settings,
+    tenant_id: UUID,
+    recipient: str,
+    subject: str,
+    body: str,
+    *,
+    html_body: str | None = None,
+    sender_name: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> EmailMessage:
     """Write the message to the outbox; with SMTP configured a job sends it after commit."""
-    message = EmailMessage(tenant_id=tenant_id, recipient=recipient, subject=subject, body=body)
+    message = EmailMessage(
+        tenant_id=tenant_id,
+        recipient=recipient,
+        subject=subject,
+        body=body,
+        html_body=html_body,
+        sender_name=sender_name,
+        headers=dict(headers or {}),
+    )
     if settings.smtp_url is None:
         message.status = "logged"
         message.sent_at = clock.now()
@@ -77,7 +102,7 @@ async def deliver_queued(session: AsyncSession, settings: Settings, message_id: 
     if message is None or message.status != "queued" or settings.smtp_url is None:
         return message.status if message is not None else "missing"
     try:
-        await anyio.to_thread.run_sync(_send_smtp, settings, message.recipient, message.subject, message.body)
+        await anyio.to_thread.run_sync(_send_smtp, settings, message)
     except (OSError, smtplib.SMTPException) as exc:
         message.error = str(exc)[:2000]
         raise
@@ -87,13 +112,24 @@ async def deliver_queued(session: AsyncSession, settings: Settings, message_id: 
     return message.status
 
 
-def _send_smtp(settings: Settings, recipient: str, subject: str, body: str) -> None:
+def mime_message(settings: Settings, message: EmailMessage) -> MimeMessage:
+    """The message as sent: plain text, plus the HTML alternative when there is one."""
+    # Long unbroken values (the List-Unsubscribe address) must stay readable, not be encoded-word folded.
+    mime = MimeMessage(policy=policy.default.clone(max_line_length=998))
+    mime["From"] = formataddr((message.sender_name, settings.mail_from)) if message.sender_name else settings.mail_from
+    mime["To"] = message.recipient
+    mime["Subject"] = message.subject
+    for name, value in (message.headers or {}).items():
+        mime[name] = str(value)
+    mime.set_content(message.body)
+    if message.html_body:
+        mime.add_alternative(message.html_body, subtype="html")
+    return mime
+
+
+def _send_smtp(settings: Settings, message: EmailMessage) -> None:
     url = urlsplit(settings.smtp_url or "")
-    mime = MimeMessage()
-    mime["From"] = settings.mail_from
-    mime["To"] = recipient
-    mime["Subject"] = subject
-    mime.set_content(body)
+    mime = mime_message(settings, message)
     smtp_class = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
     with smtp_class(
         url.hostname or "localhost", url.port or (465 if url.scheme == "smtps" else 25), timeout=30

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.queries import course_facts
 from lms.certificates.models import Certificate, CertificatePolicy, CertificateSettings, CertificateState
-from lms.certificates.services import TenantSite, now_seconds, sign_fields, signed_credential, tenant_site
+from lms.certificates.services import now_seconds, sign_fields, signed_credential, tenant_site
 from lms.certificates.tasks import RENDER_TASK
 from lms.config import Settings
 from lms.db.binding import tenant_session
@@ -24,8 +24,8 @@ from lms.lib import clock
 from lms.lib.errors import Conflict, NotFound
 from lms.lib.jobs import enqueue_after_commit
 from lms.lib.lookup import get_or_404
-from lms.lib.mail import queue_email
 from lms.lib.pagination import fetch_with_total
+from lms.notifications import services as notifications
 from lms.tenancy.queries import active_tenant_ids
 
 
@@ -126,7 +126,6 @@ async def send_expiry_reminders(
     )
     due = [(cert, policy) for cert, policy in rows]
     learners = await user_contacts(session, {cert.user_id for cert, _ in due})
-    site: TenantSite | None = None
     sent = 0
     for cert, policy in due:
         user = learners.get(cert.user_id)
@@ -135,22 +134,17 @@ async def send_expiry_reminders(
         assert cert.expires_at is not None
         if cert.expires_at - timedelta(days=policy.remind_days_before) > now:
             continue
-        site = site or await tenant_site(session, settings, tenant_id)
         expired = cert.expires_at <= now
-        when = f"{cert.expires_at:%d %B %Y}"
-        subject = (
-            f"Your certificate for {cert.course_title} has expired"
-            if expired
-            else f"Your certificate for {cert.course_title} expires on {when}"
+        await notifications.notify(
+            session,
+            tenant_id,
+            cert.user_id,
+            "certificate_expired" if expired else "certificate_expiring",
+            {"course": cert.course_title, "due": f"{cert.expires_at:%Y-%m-%d}"},
+            link=f"/courses/{cert.course_id}",
+            dedupe_key=f"certificate-reminder:{cert.id}",
+            settings=settings,
         )
-        body = (
-            f"Hello {user.display_name},\n\n"
-            f"your certificate for {cert.course_title} ({site.verify_url(cert.id)}) "
-            f"{'expired' if expired else 'expires'} on {when}. "
-            f"This is a compliance course: please recertify by completing it again at "
-            f"{site.base_url}/courses/{cert.course_id}.\n\n{site.name}"
-        )
-        await queue_email(session, settings, tenant_id, user.email, subject, body)
         cert.reminder_sent_at = now
         sent += 1
     await session.flush()

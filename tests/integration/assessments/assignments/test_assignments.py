@@ -257,4 +257,4 @@ async def test_notifications_are_dispatched_once_as_e_mails(
         second = await dispatch(session, entry.id)
         mails = list(await session.scalars(select(EmailMessage).where(EmailMessage.recipient == user.email)))
     assert (first, second) == ("dispatched", "already_dispatched")
-    assert [m.subject for m in mails] == ["Received: Phishing report (version 1)"]
+    assert [m.subject for m in mails] == [f"{tenant.name}: Received: Phishing report"]

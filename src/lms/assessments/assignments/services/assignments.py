@@ -222,6 +222,11 @@ class AssignmentService:
             f"Received: {assignment.title} (version {submission.version})",
             "Your submission was received" + (" after the due date; a late penalty applies." if late else "."),
             f"received:{submission.id}:{submission.version}",
+            {
+                "title": assignment.title,
+                "version": str(submission.version),
+                "link": f"/courses/{assignment.course_id}/lessons/{assignment.lesson_id}",
+            },
         )
         return submission, created
 
@@ -465,4 +470,9 @@ class AssignmentService:
 
     async def _notify(self, s: Submission, a: Assignment, kind: str, subject: str, body: str = "") -> None:
         await self.session.flush()
-        await notify(self.session, s.tenant_id, s.user_id, kind, subject, body, f"{kind}:{s.id}:{s.version}")
+        payload = {
+            "title": a.title,
+            "score": str(s.score_pct if s.score_pct is not None else ""),
+            "link": f"/courses/{a.course_id}/lessons/{a.lesson_id}",
+        }
+        await notify(self.session, s.tenant_id, s.user_id, kind, subject, body, f"{kind}:{s.id}:{s.version}", payload)

@@ -97,6 +97,11 @@ class PeerReviewService:
             f"Peer review to do: {assignment.title}",
             f"Please review a submission by {due.isoformat()}.",
             f"review_assigned:{review.id}",
+            {
+                "title": assignment.title,
+                "due": f"{due:%Y-%m-%d %H:%M} UTC",
+                "link": f"/courses/{assignment.course_id}/lessons/{assignment.lesson_id}",
+            },
         )
         return review
 

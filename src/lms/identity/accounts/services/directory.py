@@ -19,8 +19,8 @@ from lms.identity.signin.services.sessions import new_opaque_token, revoke_user_
 from lms.lib import clock
 from lms.lib.errors import Conflict, ValidationFailed
 from lms.lib.lookup import get_or_404
-from lms.lib.mail import queue_email
 from lms.lib.pagination import count_and_fetch
+from lms.notifications import services as notifications
 from lms.tenancy.services.audit import AdminAudit
 
 INVITATION_LIFETIME = timedelta(days=7)
@@ -209,14 +209,9 @@ class UserDirectory:
             raise Conflict("only invited users can be sent an invitation", field="status")
         raw = await create_action_link(self.session, user, ActionPurpose.INVITATION, INVITATION_LIFETIME)
         link = f"{self.site_url}/accept-invitation?token={raw}"
-        await queue_email(
-            self.session,
-            self.settings,
-            self.tenant_id,
-            user.email,
-            "You are invited to your learning site",
-            f"Hello {user.display_name},\n\nyou have been invited. Choose a password here (valid for 7 days):\n"
-            f"{link}\n\nThe link works once.\n",
+        await self.session.flush()
+        await notifications.notify(
+            self.session, self.tenant_id, user.id, "invitation", link=link, settings=self.settings
         )
         return link
 

@@ -17,7 +17,7 @@ from lms.identity.signin.services.sessions import revoke_user_sessions, token_ha
 from lms.identity.signin.services.throttle import SignInThrottle
 from lms.lib import clock
 from lms.lib.errors import DomainError, Forbidden, Unauthorized
-from lms.lib.mail import queue_email
+from lms.notifications import services as notifications
 
 WRONG_CREDENTIALS = "e-mail or password is incorrect"
 MFA_ENROLMENT_LIFETIME = timedelta(minutes=15)
@@ -147,14 +147,13 @@ async def request_password_reset(directory: UserDirectory, email: str, throttle:
     if user is None or user.status is not UserStatus.ACTIVE or not await throttle.reset_email_allowed(email):
         return
     raw = await create_action_link(directory.session, user, ActionPurpose.PASSWORD_RESET, PASSWORD_RESET_LIFETIME)
-    await queue_email(
+    await notifications.notify(
         directory.session,
-        directory.settings,
         directory.tenant_id,
-        user.email,
-        "Reset your password",
-        f"Hello {user.display_name},\n\nchoose a new password here (valid for one hour, works once):\n"
-        f"{directory.site_url}/reset-password?token={raw}\n\nIf you did not ask for this, ignore this e-mail.\n",
+        user.id,
+        "password_reset",
+        link=f"{directory.site_url}/reset-password?token={raw}",
+        settings=directory.settings,
     )
 
 

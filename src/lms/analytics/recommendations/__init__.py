@@ -1,0 +1,1 @@
+"""Recommendations and learner streaks: next in track, co-enrolment, popular in your team; weekly goals."""

@@ -1,0 +1,1 @@
+"""Discussions: course threads and Q&A, replies, votes, follows, mentions and moderation."""
