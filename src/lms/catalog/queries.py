@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, ScalarSelect, select
+from sqlalchemy import ColumnElement, ScalarSelect, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
@@ -181,3 +181,16 @@ async def instructs_course_showing(session: AsyncSession, user_id: UUID, asset_i
 async def lesson_exists(session: AsyncSession, lesson_id: UUID) -> bool:
     """Whether the lesson is visible to the bound tenant (reads its id only, not its content)."""
     return (await session.execute(select(Lesson.id).where(Lesson.id == lesson_id))).first() is not None
+
+
+async def own_course_count(session: AsyncSession) -> tuple[int, int]:
+    """The bound tenant's own courses (shared ones not counted): (all, published)."""
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.count().filter(Course.status == CourseStatus.PUBLISHED),
+            ).where(Course.tenant_id.is_not(None))
+        )
+    ).one()
+    return int(row[0]), int(row[1])

@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.identity.models import User, UserStatus
+from lms.identity.models import SsoProvider, User, UserStatus
 
 
 @dataclass(frozen=True)
@@ -36,3 +36,34 @@ async def user_contacts(session: AsyncSession, user_ids: set[UUID]) -> dict[UUID
 async def user_status(session: AsyncSession, user_id: UUID) -> UserStatus | None:
     """The account's status; None when there is no such user in this tenant."""
     return await session.scalar(select(User.status).where(User.id == user_id))
+
+
+@dataclass(frozen=True)
+class AccountCounts:
+    """How many accounts the bound tenant has, for admin overviews."""
+
+    total: int
+    active: int
+    invited: int
+    deactivated: int
+    admins: int
+
+
+async def account_counts(session: AsyncSession) -> AccountCounts:
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.count().filter(User.status == UserStatus.ACTIVE),
+                func.count().filter(User.status == UserStatus.INVITED),
+                func.count().filter(User.status == UserStatus.DEACTIVATED),
+                func.count().filter(User.roles.contains(["tenant_admin"])),
+            )
+        )
+    ).one()
+    return AccountCounts(*(int(v) for v in row))
+
+
+async def sso_provider_count(session: AsyncSession) -> int:
+    """Enabled single sign-on providers of the bound tenant."""
+    return int(await session.scalar(select(func.count()).where(SsoProvider.enabled.is_(True))) or 0)
