@@ -12,6 +12,7 @@ from uuid import UUID
 from sqlalchemy import or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms.catalog.queries import course_title_of
 from lms.learning.models import Enrollment, EnrollmentStatus
 
 # The lesson as the learner's course version has it (403 when locked or not enrolled), for the lesson
@@ -120,3 +121,35 @@ async def learners_using_lessons(session: AsyncSession, course_id: UUID, lesson_
         return 0
     found = await session.execute(_LEARNERS_USING, {"course_id": course_id, "lesson_ids": [str(i) for i in lesson_ids]})
     return int(found.scalar_one())
+
+
+@dataclass(frozen=True)
+class UserEnrollment:
+    """One of a person's enrolments as an admin or manager sees it."""
+
+    course_id: UUID
+    course_title: str
+    status: EnrollmentStatus
+    completion_pct: float
+    enrolled_at: datetime
+    due_at: datetime | None
+    completed_at: datetime | None
+
+
+async def enrollments_of_user(session: AsyncSession, user_id: UUID, limit: int = 100) -> list[UserEnrollment]:
+    """A person's enrolments with progress, newest first."""
+    rows = await session.execute(
+        select(
+            Enrollment.course_id,
+            course_title_of(Enrollment.course_id),
+            Enrollment.status,
+            Enrollment.completion_pct,
+            Enrollment.created_at,
+            Enrollment.due_at,
+            Enrollment.completed_at,
+        )
+        .where(Enrollment.user_id == user_id)
+        .order_by(Enrollment.created_at.desc())
+        .limit(limit)
+    )
+    return [UserEnrollment(*row) for row in rows.all()]

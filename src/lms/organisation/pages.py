@@ -1,23 +1,39 @@
-"""The tenant admin console: its navigation section and the setup checklist (HTML over the same services)."""
+"""The tenant admin console: its navigation section, the setup checklist and the people pages
+(HTML over the same services as the JSON API)."""
 
 from __future__ import annotations
 
-from litestar import Controller, get
+import re
+from typing import Any
+from urllib.parse import urlencode
+from uuid import UUID
+
+from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.response import Template
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_200_OK
 
 from lms.db.providers import DbSession
-from lms.lib.params import AppRequest
+from lms.identity.accounts.services.directory import SignedIn, UserDirectory, UserFilters, UserSort, user_out
+from lms.identity.principal import Principal
+from lms.identity.schemas import Role, UserCreate, UserStatus, UserUpdate
+from lms.lib.errors import DomainError
+from lms.lib.params import AppRequest, Limit, Offset
+from lms.organisation.controllers import ORGANISATION_SERVICES
 from lms.organisation.guards import requires_tenant_admin
 from lms.organisation.services.checklist import setup_checklist
+from lms.organisation.services.people import person_overview
 from lms.tenancy.schemas import ResolvedTenant
+from lms.web.forms import FormData, FormErrors, service_message
 from lms.web.i18n import gettext as _
 from lms.web.layout import before_page, page
 
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
 
-def admin_sections(current: str) -> list[tuple[str, str, int | None]]:
-    """The admin console's own navigation (tabs under the page title), same on every admin page."""
-    del current
+
+def admin_sections() -> list[tuple[str, str, int | None]]:
+    """The admin console's own navigation (tabs under the page title), the same on every admin page."""
     return [
         ("/admin", _("Setup"), None),
         ("/admin/users", _("Users"), None),
@@ -25,21 +41,245 @@ def admin_sections(current: str) -> list[tuple[str, str, int | None]]:
     ]
 
 
+def role_names() -> dict[str, str]:
+    return {
+        Role.LEARNER.value: _("Learner"),
+        Role.INSTRUCTOR.value: _("Instructor"),
+        Role.TENANT_ADMIN.value: _("Administrator"),
+    }
+
+
+def status_names() -> dict[str, str]:
+    return {
+        UserStatus.ACTIVE.value: _("Active"),
+        UserStatus.INVITED.value: _("Invited"),
+        UserStatus.DEACTIVATED.value: _("Deactivated"),
+    }
+
+
+def _enum(kind: Any, raw: str) -> Any:
+    try:
+        return kind(raw) if raw else None
+    except ValueError:
+        return None
+
+
 class AdminPagesController(Controller):
     before_request = staticmethod(before_page)
     guards = [requires_tenant_admin]
+    dependencies = ORGANISATION_SERVICES
     include_in_schema = False
 
     @get("/admin")
     async def setup(
         self, request: AppRequest, db_session: DbSession, tenant: NamedDependency[ResolvedTenant]
     ) -> Template:
-        """The first page a tenant admin sees: what is set up and the one link that does the rest."""
+        """The first page a tenant admin sees: what is set up and a link to do the rest."""
         checklist = await setup_checklist(db_session, tenant.id)
         return page(
             request,
             "admin/setup.html",
             checklist=checklist,
             items={item.key: item for item in checklist.items},
-            sections=admin_sections("/admin"),
+            sections=admin_sections(),
         )
+
+    @get("/admin/users")
+    async def users(
+        self,
+        request: AppRequest,
+        directory: NamedDependency[UserDirectory],
+        q: FromQuery[str] = "",
+        role: FromQuery[str] = "",
+        status: FromQuery[str] = "",
+        group: FromQuery[str] = "",
+        manager: FromQuery[str] = "",
+        signed_in: FromQuery[str] = "",
+        sort: FromQuery[str] = "created",
+        limit: FromQuery[Limit] = 50,
+        offset: FromQuery[Offset] = 0,
+    ) -> Template:
+        """Filter bar above a dense table; each row links to the person's page."""
+        q, group, manager = q.strip()[:200], group[:200], manager.strip()[:320]
+        manager_id: UUID | None = None
+        unknown_manager = False
+        if manager:
+            found = await directory.find_by_email(manager)
+            manager_id = found.id if found is not None else None
+            unknown_manager = found is None
+        filters = UserFilters(
+            status=_enum(UserStatus, status),
+            role=_enum(Role, role),
+            q=q or None,
+            group=group or None,
+            manager_id=manager_id,
+            signed_in=_enum(SignedIn, signed_in),
+            sort=_enum(UserSort, sort) or UserSort.CREATED,
+        )
+        users, total = ([], 0) if unknown_manager else await directory.search(filters, limit, offset)
+        managers = await directory.managers({u.manager_id for u in users if u.manager_id})
+        query = {
+            "q": q,
+            "role": role,
+            "status": status,
+            "group": group,
+            "manager": manager,
+            "signed_in": signed_in,
+            "sort": filters.sort.value,
+        }
+        base = "/admin/users?" + urlencode({k: v for k, v in query.items() if v}) + "&"
+        return page(
+            request,
+            "admin/users.html",
+            sections=admin_sections(),
+            users=[user_out(u) for u in users],
+            manager_names={str(k): v.display_name for k, v in managers.items()},
+            total=total,
+            limit=limit,
+            offset=offset,
+            base=base,
+            filters=query,
+            group_options=[(g, g) for g in await directory.groups_in_use()],
+            role_names=role_names(),
+            status_names=status_names(),
+            unknown_manager=unknown_manager,
+        )
+
+    @get("/admin/users/new")
+    async def new_user(self, request: AppRequest) -> Template:
+        return self._invite_form(request, FormErrors(), {"roles": ["learner"], "send_invitation": True})
+
+    def _invite_form(
+        self, request: Request[Any, Any, Any], errors: FormErrors, values: dict[str, Any], status: int = 200
+    ) -> Template:
+        return page(
+            request,
+            "admin/user_new.html",
+            status_code=status,
+            sections=admin_sections(),
+            errors=errors,
+            values=values,
+            role_names=role_names(),
+        )
+
+    @post("/admin/users/new", status_code=HTTP_200_OK)
+    async def invite(self, request: AppRequest, directory: NamedDependency[UserDirectory]) -> Template | Redirect:
+        """Invite one person: the account is created and the invitation e-mail queued."""
+        form = await FormData.read(request)
+        raw = await request.form()
+        email = form.text("email", 320, required=_("Enter an e-mail address."))
+        name = form.text("display_name", 200, required=_("Enter the person's name."))
+        roles = [r for r in raw.getall("roles") if isinstance(r, str) and r in role_names()] if "roles" in raw else []
+        invite = form.fields.get("send_invitation") == "on"
+        values = {"email": email, "display_name": name, "roles": roles, "send_invitation": invite}
+        if email and not re.match(EMAIL_PATTERN, email):
+            form.errors["email"] = _("Enter an e-mail address in the right format, like name@example.com.")
+        if not roles:
+            form.errors["roles"] = _("Choose at least one role.")
+        if form.errors:
+            return self._invite_form(request, form.errors, values, 422)
+        data = UserCreate(email=email, display_name=name, roles=[Role(r) for r in roles], send_invitation=invite)
+        try:
+            user = await directory.create(data)
+        except DomainError as exc:
+            form.errors[exc.field if exc.field in ("email", "display_name") else "email"] = service_message(exc)
+            return self._invite_form(request, form.errors, values, exc.status)
+        return Redirect(f"/admin/users/{user.id}?done={'invited' if invite else 'created'}", status_code=303)
+
+    async def _person(
+        self,
+        request: Request[Any, Any, Any],
+        directory: UserDirectory,
+        user_id: UUID,
+        *,
+        errors: FormErrors | None = None,
+        flash: str | None = None,
+        status: int = 200,
+    ) -> Template:
+        person = await person_overview(directory, user_id)
+        return page(
+            request,
+            "admin/user.html",
+            status_code=status,
+            sections=admin_sections(),
+            person=person,
+            errors=errors or FormErrors(),
+            flash=flash,
+            role_names=role_names(),
+            status_names=status_names(),
+        )
+
+    @get("/admin/users/{user_id:uuid}")
+    async def person(
+        self,
+        request: AppRequest,
+        directory: NamedDependency[UserDirectory],
+        user_id: FromPath[UUID],
+        done: FromQuery[str] = "",
+    ) -> Template:
+        """A person: account, roles, status actions, enrolments with progress, certificates, sign-ins."""
+        messages = {
+            "invited": _("The invitation is on its way."),
+            "created": _("The account is created."),
+            "roles": _("Roles are saved."),
+            "deactivated": _("The account is deactivated. Its sessions have ended."),
+            "reactivated": _("The account is active again."),
+            "invitation": _("A new invitation is on its way."),
+            "mfa": _("Two-step sign-in is reset. The person sets it up again at their next sign-in."),
+        }
+        return await self._person(request, directory, user_id, flash=messages.get(done[:20]))
+
+    @post("/admin/users/{user_id:uuid}/roles", status_code=HTTP_200_OK)
+    async def save_roles(
+        self,
+        request: AppRequest,
+        directory: NamedDependency[UserDirectory],
+        principal: NamedDependency[Principal],
+        user_id: FromPath[UUID],
+    ) -> Template | Redirect:
+        raw = await request.form()
+        roles = [r for r in raw.getall("roles") if isinstance(r, str) and r in role_names()] if "roles" in raw else []
+        errors = FormErrors()
+        if not roles:
+            errors["roles"] = _("Choose at least one role.")
+            return await self._person(request, directory, user_id, errors=errors, status=422)
+        try:
+            await directory.update(user_id, UserUpdate(roles=[Role(r) for r in roles]), principal.user_id)
+        except DomainError as exc:
+            errors["roles"] = service_message(exc)
+            return await self._person(request, directory, user_id, errors=errors, status=exc.status)
+        return Redirect(f"/admin/users/{user_id}?done=roles", status_code=303)
+
+    @post("/admin/users/{user_id:uuid}/{action:str}", status_code=HTTP_200_OK)
+    async def account_action(
+        self,
+        request: AppRequest,
+        directory: NamedDependency[UserDirectory],
+        principal: NamedDependency[Principal],
+        user_id: FromPath[UUID],
+        action: FromPath[str],
+    ) -> Template | Redirect:
+        """Deactivate, reactivate, resend the invitation or reset two-step sign-in."""
+        try:
+            if action == "deactivate":
+                await directory.deactivate(user_id, principal.user_id)
+                done = "deactivated"
+            elif action == "reactivate":
+                await directory.reactivate(user_id)
+                done = "reactivated"
+            elif action == "invitation":
+                await directory.send_invitation(await directory.get(user_id))
+                done = "invitation"
+            elif action == "mfa-reset":
+                await directory.reset_mfa(user_id)
+                done = "mfa"
+            else:
+                return await self._person(
+                    request, directory, user_id, errors=FormErrors(action=_("This action does not exist.")), status=404
+                )
+        except DomainError as exc:
+            if exc.status == 404:
+                raise
+            errors = FormErrors(action=service_message(exc))
+            return await self._person(request, directory, user_id, errors=errors, status=exc.status)
+        return Redirect(f"/admin/users/{user_id}?done={done}", status_code=303)
