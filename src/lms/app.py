@@ -63,7 +63,12 @@ from lms.lib.redis_clients import blocking_redis
 from lms.lib.telemetry import configure_logging, prometheus_config, request_context_middleware
 from lms.media.controllers import MediaStaffController, PlaybackController, StreamController
 from lms.media.pages import PlayerPagesController
-from lms.organisation.controllers import AdminPeopleController, AdminSetupController
+from lms.organisation.controllers import (
+    AdminPeopleController,
+    AdminSetupController,
+    UserExportController,
+    UserImportController,
+)
 from lms.organisation.pages import AdminPagesController
 from lms.providers import APP_DEPENDENCIES
 from lms.tenancy.controllers import OperatorController
@@ -132,6 +137,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         AccountPagesController,
         AdminSetupController,
         AdminPeopleController,
+        UserImportController,
+        UserExportController,
         AdminPagesController,
         MyLearningPagesController,
         LessonPagesController,

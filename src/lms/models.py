@@ -10,6 +10,7 @@ from lms.identity.signin.services import keys as identity_keys
 from lms.learning import models as learning_models
 from lms.lib import mail as mail_models
 from lms.media import models as media_models
+from lms.organisation import models as organisation_models
 from lms.tenancy import models as tenancy_models
 
 __all__ = [
@@ -22,5 +23,6 @@ __all__ = [
     "mail_models",
     "media_models",
     "metadata",
+    "organisation_models",
     "tenancy_models",
 ]

@@ -2,28 +2,51 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
-from litestar import Controller, get
+import anyio.to_thread
+import msgspec
+from litestar import Controller, Response, get, post, put
+from litestar.datastructures import State, UploadFile
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.config import Settings
-from lms.identity.accounts.services.directory import UserDirectory
+from lms.identity.accounts.services.directory import UserDirectory, UserFilters
+from lms.identity.principal import Principal
+from lms.identity.schemas import Role, UserStatus
+from lms.lib.errors import Conflict, ValidationFailed
+from lms.lib.pagination import Page, PageParams
 from lms.lib.params import AppRequest
+from lms.lib.storage import Storage, storage_for
 from lms.organisation.guards import requires_tenant_admin
+from lms.organisation.models import UserImport
 from lms.organisation.schemas import (
     CertificateSummary,
     ChecklistItemOut,
     ChecklistOut,
     EnrollmentSummary,
+    ImportOut,
+    ImportProblemOut,
+    ImportSettings,
     PersonOut,
     SignInOut,
 )
 from lms.organisation.services.checklist import Checklist, setup_checklist
+from lms.organisation.services.imports import MAX_FILE_BYTES, UserImports, export_users_csv
 from lms.organisation.services.people import PersonOverview, person_overview
 from lms.tenancy.schemas import ResolvedTenant
+
+
+class SeatLimitReached(Conflict):
+    code = "seat_limit_reached"
+
+
+GroupText = Annotated[str, msgspec.Meta(max_length=200)]
 
 
 def checklist_out(checklist: Checklist) -> ChecklistOut:
@@ -110,3 +133,163 @@ class AdminPeopleController(Controller):
     async def overview(self, directory: NamedDependency[UserDirectory], user_id: FromPath[UUID]) -> PersonOut:
         """One user with their manager, enrolments and progress, certificates and latest sign-ins."""
         return person_out(await person_overview(directory, user_id))
+
+
+def provide_storage(state: State, settings: NamedDependency[Settings]) -> Storage:
+    """One storage client per app, built on first use from STORAGE_URL."""
+    if getattr(state, "import_storage", None) is None:
+        state.import_storage = storage_for(settings)
+    storage: Storage = state.import_storage
+    return storage
+
+
+def provide_imports(
+    db_session: NamedDependency[AsyncSession],
+    tenant: NamedDependency[ResolvedTenant],
+    settings: NamedDependency[Settings],
+    storage: NamedDependency[Storage],
+) -> UserImports:
+    return UserImports(db_session, tenant.id, settings, storage)
+
+
+IMPORT_SERVICES = {
+    **ORGANISATION_SERVICES,
+    "storage": Provide(provide_storage, sync_to_thread=False),
+    "imports": Provide(provide_imports, sync_to_thread=False),
+}
+
+
+def import_out(record: UserImport) -> ImportOut:
+    return ImportOut(
+        id=record.id,
+        file_name=record.file_name,
+        status=record.status,
+        progress=record.progress,
+        headers=list(record.headers),
+        mapping=dict(record.mapping),
+        deactivate_missing=record.deactivate_missing,
+        send_invitations=record.send_invitations,
+        total_rows=record.total_rows,
+        result=dict(record.result),
+        error_count=record.error_count,
+        problems=[ImportProblemOut(row=p["row"], column=p["column"], reason=p["reason"]) for p in record.problems],
+        failure=record.failure,
+        created_at=record.created_at,
+        previewed_at=record.previewed_at,
+        applied_at=record.applied_at,
+    )
+
+
+async def uploaded_file(request: AppRequest) -> UploadFile:
+    form = await request.form()
+    item = form.get("file")
+    if not isinstance(item, UploadFile):
+        raise ValidationFailed("attach the CSV file as the form field `file`", field="file")
+    return item
+
+
+def file_size(upload: UploadFile) -> int:
+    upload.file.seek(0, 2)
+    size = upload.file.tell()
+    upload.file.seek(0)
+    return size
+
+
+class UserImportController(Controller):
+    path = "/api/v1/admin/imports"
+    guards = [requires_tenant_admin]
+    dependencies = IMPORT_SERVICES
+    tags = ["organisation"]
+
+    @post("/", status_code=HTTP_201_CREATED, request_max_body_size=MAX_FILE_BYTES + 65536)
+    async def upload(
+        self, request: AppRequest, imports: NamedDependency[UserImports], principal: NamedDependency[Principal]
+    ) -> ImportOut:
+        """multipart/form-data with the CSV as `file` (UTF-8, comma or semicolon separated, a header row);
+        the answer carries the file's columns and a suggested mapping."""
+        upload = await uploaded_file(request)
+        size = await anyio.to_thread.run_sync(file_size, upload)
+        record = await imports.upload(upload.filename or "users.csv", upload.file, size, principal.user_id)
+        return import_out(record)
+
+    @get("/")
+    async def list_imports(
+        self, imports: NamedDependency[UserImports], page: NamedDependency[PageParams]
+    ) -> Page[ImportOut]:
+        """Imports of this site, newest first."""
+        found = await imports.list(page)
+        return page.of([import_out(r) for r in found.items], found.total)
+
+    @get("/{import_id:uuid}")
+    async def get_import(self, imports: NamedDependency[UserImports], import_id: FromPath[UUID]) -> ImportOut:
+        """One import: status, progress (percent), the outcome and the first row problems."""
+        return import_out(await imports.get(import_id))
+
+    @put("/{import_id:uuid}/settings")
+    async def configure(
+        self, imports: NamedDependency[UserImports], import_id: FromPath[UUID], data: JSONBody[ImportSettings]
+    ) -> ImportOut:
+        """Set the column mapping and options; a preview made before is discarded."""
+        mapping = {str(k): v for k, v in data.mapping.items()}
+        return import_out(await imports.configure(import_id, mapping, data.deactivate_missing, data.send_invitations))
+
+    @post(
+        "/{import_id:uuid}/preview",
+        status_code=HTTP_200_OK,
+        responses={202: ResponseSpec(ImportOut, description="A large file: the preview runs in the background.")},
+    )
+    async def preview(
+        self, imports: NamedDependency[UserImports], principal: NamedDependency[Principal], import_id: FromPath[UUID]
+    ) -> Response[ImportOut]:
+        """Dry run: what would be created, updated and deactivated, and every row problem. Nothing changes."""
+        record = await imports.start(import_id, principal.user_id, apply=False)
+        return Response(import_out(record), status_code=HTTP_202_ACCEPTED if record.progress < 100 else HTTP_200_OK)
+
+    @post(
+        "/{import_id:uuid}/apply",
+        status_code=HTTP_200_OK,
+        responses={202: ResponseSpec(ImportOut, description="A large file: the import runs in the background.")},
+    )
+    async def apply(
+        self, imports: NamedDependency[UserImports], principal: NamedDependency[Principal], import_id: FromPath[UUID]
+    ) -> Response[ImportOut]:
+        """Apply a previewed import: valid rows are written, rows with problems are skipped (see the report).
+        Refused with nothing written when it would need more seats than the site has."""
+        record = await imports.start(import_id, principal.user_id, apply=True)
+        if record.result.get("over_seats"):
+            # The import row keeps the refusal (committed); nothing else was written.
+            await imports.session.commit()
+            raise SeatLimitReached(record.failure or "not enough seats", field="seats")
+        return Response(import_out(record), status_code=HTTP_202_ACCEPTED if record.progress < 100 else HTTP_200_OK)
+
+    @get("/{import_id:uuid}/problems.csv", media_type="text/csv")
+    async def problems(self, imports: NamedDependency[UserImports], import_id: FromPath[UUID]) -> Response[bytes]:
+        """Every row problem of the last preview or apply: row, column, reason."""
+        data = await imports.problem_report(import_id)
+        return Response(
+            data,
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="import-{import_id}-problems.csv"'},
+        )
+
+
+class UserExportController(Controller):
+    path = "/api/v1/admin/users/export.csv"
+    guards = [requires_tenant_admin]
+    dependencies = ORGANISATION_SERVICES
+    tags = ["organisation"]
+
+    @get("/", media_type="text/csv")
+    async def export(
+        self,
+        directory: NamedDependency[UserDirectory],
+        status: FromQuery[UserStatus | None] = None,
+        role: FromQuery[Role | None] = None,
+        group: FromQuery[GroupText | None] = None,
+    ) -> Response[str]:
+        """Users as CSV with the import's columns (re-importable); cells that a spreadsheet would read as
+        a formula (starting with = + - @) are prefixed with an apostrophe."""
+        body = await export_users_csv(directory, UserFilters(status=status, role=role, group=group))
+        return Response(
+            body, media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="users.csv"'}
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -55,3 +56,40 @@ class PersonOut(msgspec.Struct):
     enrollments: list[EnrollmentSummary]
     certificates: list[CertificateSummary]
     sign_ins: list[SignInOut]
+
+
+class ImportProblemOut(msgspec.Struct):
+    row: int
+    column: str
+    reason: str
+
+
+class ImportOut(msgspec.Struct):
+    id: UUID
+    file_name: str
+    status: str
+    progress: int
+    headers: list[str]
+    mapping: dict[str, str]
+    deactivate_missing: bool
+    send_invitations: bool
+    total_rows: int
+    result: dict[str, Any]
+    error_count: int
+    problems: list[ImportProblemOut]
+    failure: str | None
+    created_at: datetime
+    previewed_at: datetime | None
+    applied_at: datetime | None
+
+
+ImportField = Literal["email", "display_name", "external_id", "roles", "groups", "manager_email", "locale"]
+HeaderName = Annotated[str, msgspec.Meta(max_length=200)]
+
+
+class ImportSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """Which column of the file holds each field (email and display_name are required)."""
+
+    mapping: dict[ImportField, HeaderName]
+    deactivate_missing: bool = False
+    send_invitations: bool = False
