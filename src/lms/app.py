@@ -69,7 +69,7 @@ from lms.organisation.controllers import (
     UserExportController,
     UserImportController,
 )
-from lms.organisation.pages import AdminPagesController
+from lms.organisation.pages import AdminPagesController, ImportPagesController
 from lms.providers import APP_DEPENDENCIES
 from lms.tenancy.controllers import OperatorController
 from lms.tenancy.middleware import TenantMiddleware
@@ -140,6 +140,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         UserImportController,
         UserExportController,
         AdminPagesController,
+        ImportPagesController,
         MyLearningPagesController,
         LessonPagesController,
         DesignSystemController,

@@ -8,7 +8,9 @@ from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
 
-from litestar import Controller, Request, get, post
+import anyio.to_thread
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
@@ -18,11 +20,14 @@ from lms.db.providers import DbSession
 from lms.identity.accounts.services.directory import SignedIn, UserDirectory, UserFilters, UserSort, user_out
 from lms.identity.principal import Principal
 from lms.identity.schemas import Role, UserCreate, UserStatus, UserUpdate
-from lms.lib.errors import DomainError
+from lms.lib.errors import DomainError, ValidationFailed
+from lms.lib.pagination import PageParams
 from lms.lib.params import AppRequest, Limit, Offset
-from lms.organisation.controllers import ORGANISATION_SERVICES
+from lms.organisation.controllers import IMPORT_SERVICES, ORGANISATION_SERVICES, file_size
 from lms.organisation.guards import requires_tenant_admin
 from lms.organisation.services.checklist import setup_checklist
+from lms.organisation.services.csv_rows import check_mapping
+from lms.organisation.services.imports import MAX_FILE_BYTES, UserImports
 from lms.organisation.services.people import person_overview
 from lms.tenancy.schemas import ResolvedTenant
 from lms.web.forms import FormData, FormErrors, service_message
@@ -283,3 +288,171 @@ class AdminPagesController(Controller):
             errors = FormErrors(action=service_message(exc))
             return await self._person(request, directory, user_id, errors=errors, status=exc.status)
         return Redirect(f"/admin/users/{user_id}?done={done}", status_code=303)
+
+
+def field_labels() -> dict[str, str]:
+    return {
+        "email": _("E-mail address"),
+        "display_name": _("Name"),
+        "external_id": _("External id"),
+        "roles": _("Roles"),
+        "groups": _("Groups"),
+        "manager_email": _("Manager's e-mail"),
+        "locale": _("Language"),
+    }
+
+
+RUNNING = ("previewing", "applying")
+
+
+class ImportPagesController(Controller):
+    """Upload, map the columns, check the preview, apply: GOV.UK's "check your answers" before writing."""
+
+    before_request = staticmethod(before_page)
+    guards = [requires_tenant_admin]
+    dependencies = IMPORT_SERVICES
+    include_in_schema = False
+
+    @get("/admin/users/import")
+    async def start_page(self, request: AppRequest, imports: NamedDependency[UserImports]) -> Template:
+        return await self._start(request, imports, FormErrors())
+
+    async def _start(
+        self, request: Request[Any, Any, Any], imports: UserImports, errors: FormErrors, status: int = 200
+    ) -> Template:
+        recent = await imports.list(PageParams(limit=10, offset=0))
+        return page(
+            request,
+            "admin/import_start.html",
+            status_code=status,
+            sections=admin_sections(),
+            errors=errors,
+            recent=recent.items,
+            status_names=import_status_names(),
+        )
+
+    @post("/admin/users/import", status_code=HTTP_200_OK, request_max_body_size=MAX_FILE_BYTES + 65536)
+    async def upload(
+        self, request: AppRequest, imports: NamedDependency[UserImports], principal: NamedDependency[Principal]
+    ) -> Template | Redirect:
+        form = await request.form()
+        item = form.get("file")
+        errors = FormErrors()
+        if not isinstance(item, UploadFile) or not item.filename:
+            errors["file"] = _("Choose a CSV file to upload.")
+            return await self._start(request, imports, errors, 422)
+        size = await anyio.to_thread.run_sync(file_size, item)
+        try:
+            record = await imports.upload(item.filename, item.file, size, principal.user_id)
+        except DomainError as exc:
+            errors["file"] = service_message(exc)
+            return await self._start(request, imports, errors, exc.status)
+        return Redirect(f"/admin/imports/{record.id}", status_code=303)
+
+    async def _import(
+        self,
+        request: Request[Any, Any, Any],
+        record: Any,
+        errors: FormErrors | None = None,
+        status: int = 200,
+    ) -> Template:
+        return page(
+            request,
+            "admin/import.html",
+            status_code=status,
+            sections=admin_sections(),
+            record=record,
+            errors=errors or FormErrors(),
+            labels=field_labels(),
+            header_options=[(h, h) for h in record.headers],
+            running=record.status in RUNNING,
+            status_names=import_status_names(),
+        )
+
+    @get("/admin/imports/{import_id:uuid}")
+    async def show(
+        self, request: AppRequest, imports: NamedDependency[UserImports], import_id: FromPath[UUID]
+    ) -> Template:
+        """Mapping and options, then the preview with every row problem, then the outcome."""
+        return await self._import(request, await imports.get(import_id))
+
+    @get("/admin/imports/{import_id:uuid}/progress")
+    async def progress(
+        self, request: AppRequest, imports: NamedDependency[UserImports], import_id: FromPath[UUID]
+    ) -> Template | Redirect:
+        """The progress bar htmx polls; once the job is done the whole page is shown again."""
+        record = await imports.get(import_id)
+        if record.status not in RUNNING:
+            return Redirect(
+                f"/admin/imports/{import_id}", status_code=303, headers={"HX-Redirect": f"/admin/imports/{import_id}"}
+            )
+        return page(request, "admin/_import_progress.html", record=record)
+
+    @post("/admin/imports/{import_id:uuid}/preview", status_code=HTTP_200_OK)
+    async def preview(
+        self,
+        request: AppRequest,
+        imports: NamedDependency[UserImports],
+        principal: NamedDependency[Principal],
+        import_id: FromPath[UUID],
+    ) -> Template | Redirect:
+        form = await FormData.read(request)
+        record = await imports.get(import_id)
+        mapping = {name: form.text(f"map_{name}", 200) for name in field_labels()}
+        errors = FormErrors()
+        for name, message in check_mapping({k: v for k, v in mapping.items() if v}, list(record.headers)).items():
+            errors[f"map_{name}"] = (
+                _("Choose the column that holds this.")
+                if "choose" in message
+                else service_message(ValidationFailed(message))
+            )
+        if errors or form.errors:
+            errors.update(form.errors)
+            return await self._import(request, record, errors, 422)
+        try:
+            await imports.configure(
+                import_id,
+                mapping,
+                form.fields.get("deactivate_missing") == "on",
+                form.fields.get("send_invitations") == "on",
+            )
+            await imports.start(import_id, principal.user_id, apply=False)
+        except DomainError as exc:
+            errors["status"] = service_message(exc)
+            return await self._import(request, await imports.get(import_id), errors, exc.status)
+        return Redirect(f"/admin/imports/{import_id}", status_code=303)
+
+    @post("/admin/imports/{import_id:uuid}/apply", status_code=HTTP_200_OK)
+    async def apply(
+        self,
+        request: AppRequest,
+        imports: NamedDependency[UserImports],
+        principal: NamedDependency[Principal],
+        import_id: FromPath[UUID],
+    ) -> Template | Redirect:
+        try:
+            await imports.start(import_id, principal.user_id, apply=True)
+        except DomainError as exc:
+            errors = FormErrors(status=service_message(exc))
+            return await self._import(request, await imports.get(import_id), errors, exc.status)
+        return Redirect(f"/admin/imports/{import_id}", status_code=303)
+
+    @get("/admin/imports/{import_id:uuid}/problems.csv", media_type="text/csv")
+    async def problems(self, imports: NamedDependency[UserImports], import_id: FromPath[UUID]) -> Response[bytes]:
+        data = await imports.problem_report(import_id)
+        return Response(
+            data,
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="import-{import_id}-problems.csv"'},
+        )
+
+
+def import_status_names() -> dict[str, str]:
+    return {
+        "uploaded": _("Uploaded"),
+        "previewing": _("Checking"),
+        "previewed": _("Checked"),
+        "applying": _("Importing"),
+        "applied": _("Imported"),
+        "failed": _("Failed"),
+    }
