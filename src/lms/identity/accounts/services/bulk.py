@@ -47,8 +47,7 @@ create temporary table {STAGE_TABLE} (
     locale text,
     email_key text generated always as (lower(email)) stored,
     user_id uuid,
-    is_new boolean not null default false,
-    changed boolean not null default false
+    manager_id uuid
 ) on commit drop
 """
 
@@ -87,6 +86,8 @@ async def stage_rows(session: AsyncSession, rows: Iterable[StagedRow] | AsyncIte
     await session.execute(text(_CREATE_STAGE))
     driver = await _raw(session)
     await driver.copy_records_to_table(STAGE_TABLE, records=rows, columns=list(STAGE_COLUMNS))
+    # Statistics, so that the matching joins against users are planned as hash joins, not loops.
+    await session.execute(text(f"analyze {STAGE_TABLE}"))
     return int(await session.scalar(text(f"select count(*) from {STAGE_TABLE}")) or 0)
 
 
@@ -164,74 +165,33 @@ async def apply_staged(
         "no user with this e-mail address, in this site or in the file",
     )
 
+    # Managers resolved to ids before anything is written: an account of the tenant, else the id the
+    # manager's own row of the file has or will get (new ids are made while parsing).
+    await session.execute(
+        text(
+            f"update {stage} r set manager_id = m.id from users m "
+            "where r.manager_email is not null and lower(m.email) = lower(r.manager_email)"
+        )
+    )
+    await session.execute(
+        text(
+            f"update {stage} r set manager_id = coalesce(f.user_id, f.new_id) from {stage} f "
+            "where r.manager_email is not null and r.manager_id is null and f.email_key = lower(r.manager_email)"
+        )
+    )
+    # The manager's own row had a problem and left the file.
+    await _reject(
+        session,
+        outcome,
+        f"select row_no from {stage} where manager_email is not null and manager_id is null",
+        "manager_email",
+        "the manager's own row has a problem",
+    )
+
     now = clock.now()
     params: dict[str, Any] = {"tenant": tenant_id, "now": now}
-    # Updates: only rows whose values differ, so a re-import of the same file writes nothing.
-    await session.execute(
-        text(
-            f"""
-            with target as (
-                select r.user_id, r.display_name, r.email,
-                       coalesce(r.external_id, u.external_id) as external_id,
-                       coalesce(r.roles, cast(u.roles as text[])) as roles,
-                       coalesce(r.groups, cast(u.groups as text[])) as groups,
-                       coalesce(r.locale, u.locale) as locale
-                  from {stage} r join users u on u.id = r.user_id
-            ), changed as (
-                update users u set
-                    display_name = t.display_name, email = t.email, external_id = t.external_id,
-                    roles = t.roles, groups = t.groups, locale = t.locale, updated_at = :now
-                  from target t
-                 where t.user_id = u.id
-                   and (u.display_name, u.email, u.external_id, cast(u.roles as text[]), cast(u.groups as text[]),
-                        u.locale)
-                       is distinct from (t.display_name, t.email, t.external_id, t.roles, t.groups, t.locale)
-                returning u.id
-            )
-            update {stage} r set changed = true from changed c where r.user_id = c.id
-            """
-        ),
-        params,
-    )
-    await session.execute(
-        text(
-            f"""
-            with fresh as (
-                update {stage} set user_id = new_id, is_new = true
-                 where user_id is null
-                returning user_id, email, display_name, external_id, roles, groups, locale
-            )
-            insert into users (id, tenant_id, email, display_name, status, roles, groups, external_id, locale,
-                               mfa_enabled, created_at, updated_at)
-            select user_id, :tenant, email, display_name, cast(:status as user_status),
-                   coalesce(roles, array['learner']), coalesce(groups, '{{}}'), external_id, locale,
-                   false, :now, :now
-              from fresh
-            """
-        ),
-        {**params, "status": "invited" if invite else "active"},
-    )
-    # Managers, now that every account of the file exists.
-    await session.execute(
-        text(
-            f"""
-            update users u set manager_id = m.id, updated_at = :now
-              from {stage} r join users m on lower(m.email) = lower(r.manager_email)
-             where r.user_id = u.id and u.manager_id is distinct from m.id
-            """
-        ),
-        params,
-    )
-    tally = (
-        await session.execute(
-            text(
-                f"select count(*) filter (where is_new), count(*) filter (where changed), "
-                f"count(*) filter (where not is_new and not changed) from {stage}"
-            )
-        )
-    ).one()
-    outcome.created, outcome.updated, outcome.unchanged = int(tally[0]), int(tally[1]), int(tally[2])
     if deactivate_missing:
+        # Before the inserts: only accounts that existed before the import can be missing from it.
         deactivated = await session.execute(
             text(
                 f"""
@@ -252,6 +212,59 @@ async def apply_staged(
                 text("update refresh_tokens set revoked_at = :now where revoked_at is null and user_id = any(:ids)"),
                 {"now": now, "ids": gone},
             )
+    # Updates: only rows whose values differ, so a re-import of the same file writes nothing.
+    updated = await session.execute(
+        text(
+            f"""
+            with changed as (
+                update users u set
+                    display_name = r.display_name,
+                    email = r.email,
+                    external_id = coalesce(r.external_id, u.external_id),
+                    roles = coalesce(r.roles, cast(u.roles as text[])),
+                    groups = coalesce(r.groups, cast(u.groups as text[])),
+                    locale = coalesce(r.locale, u.locale),
+                    manager_id = coalesce(r.manager_id, u.manager_id),
+                    updated_at = :now
+                  from {stage} r
+                 where r.user_id = u.id
+                   and (u.display_name, u.email, u.external_id, cast(u.roles as text[]), cast(u.groups as text[]),
+                        u.locale, u.manager_id)
+                       is distinct from
+                       (r.display_name, r.email, coalesce(r.external_id, u.external_id),
+                        coalesce(r.roles, cast(u.roles as text[])), coalesce(r.groups, cast(u.groups as text[])),
+                        coalesce(r.locale, u.locale), coalesce(r.manager_id, u.manager_id))
+                returning 1
+            )
+            select count(*) from changed
+            """
+        ),
+        params,
+    )
+    outcome.updated = int(updated.scalar_one())
+    # A manager who is new in this file is inserted by the same statement as the people they manage:
+    # the foreign key is checked at the end of the statement.
+    created = await session.execute(
+        text(
+            f"""
+            with fresh as (
+                insert into users (id, tenant_id, email, display_name, status, roles, groups, external_id, locale,
+                                   manager_id, mfa_enabled, created_at, updated_at)
+                select new_id, :tenant, email, display_name, cast(:status as user_status),
+                       coalesce(roles, array['learner']), coalesce(groups, '{{}}'), external_id, locale,
+                       manager_id, false, :now, :now
+                  from {stage}
+                 where user_id is null
+                returning 1
+            )
+            select count(*) from fresh
+            """
+        ),
+        {**params, "status": "invited" if invite else "active"},
+    )
+    outcome.created = int(created.scalar_one())
+    total = int(await session.scalar(text(f"select count(*) from {stage}")) or 0)
+    outcome.unchanged = total - outcome.created - outcome.updated
     # Group names used by the file exist as groups (SCIM shows them; the admin's group list too).
     missing = list(
         await session.scalars(
