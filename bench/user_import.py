@@ -246,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         path = work / "people.csv"
         write_csv(path, args.rows, args.existing)
+        size_mb = path.stat().st_size / 1e6
         tenant_id = asyncio.run(make_tenant(settings, "bench-import"))
         admin_id = asyncio.run(seed(owner_url, tenant_id, args.existing))
         preview_s = asyncio.run(run_preview(settings, tenant_id, admin_id, path, work / "storage"))
@@ -275,7 +276,6 @@ def main(argv: list[str] | None = None) -> int:
     import_rate = rows / outcome["total_s"]
     copy_rate = rows / copy_s
     ratio = import_rate / copy_rate
-    size_mb = path.stat().st_size / 1e6 if path.exists() else 0.0
     print(f"file: {rows:,} rows ({size_mb:.1f} MB) into a tenant with {args.existing:,} users")
     print(f"outcome: {outcome['status']}, {outcome['result']}, {outcome['errors']} row problems")
     print(f"preview (dry run, rolled back): {preview_s:.2f} s")

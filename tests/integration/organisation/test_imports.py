@@ -301,3 +301,22 @@ async def test_a_large_file_is_previewed_and_applied_by_the_worker(
     assert (await client.post(f"{base}/apply", headers=headers)).status_code == 202
     await eventually(lambda: status_is("applied"), timeout=60)
     assert await users_in(db, tenant) == 6001
+
+
+async def test_a_manager_whose_own_row_is_refused_takes_their_reports_rows_with_them(
+    client: Client, db: Database, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant(seats=0)
+    headers = await login(await make_user(tenant, roles=["tenant_admin"]))
+    data = people_csv(
+        [
+            ["lead@corp.example", "Lead", "", "", "ghost@corp.example", ""],  # unknown manager
+            ["member@corp.example", "Member", "", "", "lead@corp.example", ""],  # manager refused above
+            ["solo@corp.example", "Solo", "", "", "", ""],
+        ]
+    )
+    record = await upload(client, tenant, headers, data)
+    _, applied = await preview_and_apply(client, tenant, headers, record["id"])
+    assert {(p["row"], p["column"]) for p in applied["problems"]} == {(2, "Manager"), (3, "Manager")}
+    assert applied["result"]["created"] == 1
+    assert await users_in(db, tenant) == 2

@@ -19,6 +19,7 @@ from lms.lib import clock
 from lms.lib.ids import new_id
 
 STAGE_TABLE = "account_import_rows"
+MANAGERS_TABLE = "account_import_managers"
 # Columns of the staging table, in COPY order. roles/groups NULL = "not in the file: keep what the account has".
 # new_id: the id the account gets if the row creates one (UUIDv7 made while parsing; PostgreSQL has none).
 STAGE_COLUMNS = (
@@ -46,8 +47,7 @@ create temporary table {STAGE_TABLE} (
     manager_email text,
     locale text,
     email_key text generated always as (lower(email)) stored,
-    user_id uuid,
-    manager_id uuid
+    user_id uuid
 ) on commit drop
 """
 
@@ -91,10 +91,11 @@ async def stage_rows(session: AsyncSession, rows: Iterable[StagedRow] | AsyncIte
     return int(await session.scalar(text(f"select count(*) from {STAGE_TABLE}")) or 0)
 
 
-async def _reject(session: AsyncSession, outcome: BulkOutcome, sql: str, column: str, reason: str) -> None:
-    """Rows selected by `sql` (row numbers) become problems and leave the staging table."""
+async def _reject(session: AsyncSession, outcome: BulkOutcome, sql: str, column: str, reason: str) -> int:
+    """Rows selected by `sql` (row numbers) become problems and leave the staging table; how many."""
     rows = (await session.execute(text(f"delete from {STAGE_TABLE} where row_no in ({sql}) returning row_no"))).all()
     outcome.problems.extend(RowProblem(row_no, column, reason) for (row_no,) in rows)
+    return len(rows)
 
 
 async def apply_staged(
@@ -151,42 +152,42 @@ async def apply_staged(
     await _reject(
         session,
         outcome,
-        f"select r.row_no from {stage} r where r.manager_email is not null and lower(r.manager_email) = r.email_key",
+        f"select r.row_no from {stage} r where r.manager_email = r.email_key",
         "manager_email",
         "a user cannot be their own manager",
     )
-    await _reject(
-        session,
-        outcome,
-        f"select r.row_no from {stage} r where r.manager_email is not null "
-        "and not exists (select 1 from users m where lower(m.email) = lower(r.manager_email)) "
-        f"and not exists (select 1 from {stage} f where f.email_key = lower(r.manager_email))",
-        "manager_email",
-        "no user with this e-mail address, in this site or in the file",
-    )
-
-    # Managers resolved to ids before anything is written: an account of the tenant, else the id the
-    # manager's own row of the file has or will get (new ids are made while parsing).
+    # Managers: the few distinct addresses resolved once, to an account of the tenant or else to the
+    # id the manager's own row of the file has or will get (new ids are made while parsing).
+    managers = MANAGERS_TABLE
+    await session.execute(text(f"create temporary table {managers} (email text primary key, id uuid) on commit drop"))
     await session.execute(
         text(
-            f"update {stage} r set manager_id = m.id from users m "
-            "where r.manager_email is not null and lower(m.email) = lower(r.manager_email)"
+            f"insert into {managers} (email) select distinct manager_email from {stage} where manager_email is not null"
         )
     )
+    await session.execute(text(f"update {managers} g set id = u.id from users u where lower(u.email) = g.email"))
     await session.execute(
         text(
-            f"update {stage} r set manager_id = coalesce(f.user_id, f.new_id) from {stage} f "
-            "where r.manager_email is not null and r.manager_id is null and f.email_key = lower(r.manager_email)"
+            f"update {managers} g set id = coalesce(f.user_id, f.new_id) from {stage} f "
+            "where g.id is null and f.email_key = g.email"
         )
     )
-    # The manager's own row had a problem and left the file.
-    await _reject(
+    # Rows whose manager is unknown leave the file; a manager whose own row just left it is unknown in
+    # turn, until nothing changes (a chain of managers is short: one or two rounds).
+    while await _reject(
         session,
         outcome,
-        f"select row_no from {stage} where manager_email is not null and manager_id is null",
+        f"select r.row_no from {stage} r join {managers} g on g.email = r.manager_email where g.id is null",
         "manager_email",
-        "the manager's own row has a problem",
-    )
+        "no user with this e-mail address in this site, and no valid row for it in the file",
+    ):
+        await session.execute(
+            text(
+                f"update {managers} g set id = null where g.id is not null "
+                "and not exists (select 1 from users u where u.id = g.id) "
+                f"and not exists (select 1 from {stage} f where f.new_id = g.id)"
+            )
+        )
 
     now = clock.now()
     params: dict[str, Any] = {"tenant": tenant_id, "now": now}
@@ -224,16 +225,16 @@ async def apply_staged(
                     roles = coalesce(r.roles, cast(u.roles as text[])),
                     groups = coalesce(r.groups, cast(u.groups as text[])),
                     locale = coalesce(r.locale, u.locale),
-                    manager_id = coalesce(r.manager_id, u.manager_id),
+                    manager_id = coalesce(g.id, u.manager_id),
                     updated_at = :now
-                  from {stage} r
+                  from {stage} r left join {managers} g on g.email = r.manager_email
                  where r.user_id = u.id
                    and (u.display_name, u.email, u.external_id, cast(u.roles as text[]), cast(u.groups as text[]),
                         u.locale, u.manager_id)
                        is distinct from
                        (r.display_name, r.email, coalesce(r.external_id, u.external_id),
                         coalesce(r.roles, cast(u.roles as text[])), coalesce(r.groups, cast(u.groups as text[])),
-                        coalesce(r.locale, u.locale), coalesce(r.manager_id, u.manager_id))
+                        coalesce(r.locale, u.locale), coalesce(g.id, u.manager_id))
                 returning 1
             )
             select count(*) from changed
@@ -250,11 +251,11 @@ async def apply_staged(
             with fresh as (
                 insert into users (id, tenant_id, email, display_name, status, roles, groups, external_id, locale,
                                    manager_id, mfa_enabled, created_at, updated_at)
-                select new_id, :tenant, email, display_name, cast(:status as user_status),
-                       coalesce(roles, array['learner']), coalesce(groups, '{{}}'), external_id, locale,
-                       manager_id, false, :now, :now
-                  from {stage}
-                 where user_id is null
+                select r.new_id, :tenant, r.email, r.display_name, cast(:status as user_status),
+                       coalesce(r.roles, array['learner']), coalesce(r.groups, '{{}}'), r.external_id, r.locale,
+                       g.id, false, :now, :now
+                  from {stage} r left join {managers} g on g.email = r.manager_email
+                 where r.user_id is null
                 returning 1
             )
             select count(*) from fresh
