@@ -66,10 +66,11 @@ from lms.media.pages import PlayerPagesController
 from lms.organisation.controllers import (
     AdminPeopleController,
     AdminSetupController,
+    TeamController,
     UserExportController,
     UserImportController,
 )
-from lms.organisation.pages import AdminPagesController, ImportPagesController
+from lms.organisation.pages import AdminPagesController, ImportPagesController, TeamPagesController
 from lms.providers import APP_DEPENDENCIES
 from lms.tenancy.controllers import OperatorController
 from lms.tenancy.middleware import TenantMiddleware
@@ -141,6 +142,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         UserExportController,
         AdminPagesController,
         ImportPagesController,
+        TeamPagesController,
+        TeamController,
         MyLearningPagesController,
         LessonPagesController,
         DesignSystemController,

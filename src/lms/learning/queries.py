@@ -153,3 +153,34 @@ async def enrollments_of_user(session: AsyncSession, user_id: UUID, limit: int =
         .limit(limit)
     )
     return [UserEnrollment(*row) for row in rows.all()]
+
+
+@dataclass(frozen=True)
+class LearnerEnrollment:
+    user_id: UUID
+    course_id: UUID
+    course_title: str
+    status: EnrollmentStatus
+    completion_pct: float
+    due_at: datetime | None
+    completed_at: datetime | None
+
+
+async def enrollments_of_users(session: AsyncSession, user_ids: list[UUID]) -> list[LearnerEnrollment]:
+    """Enrolments of several people (a manager's team), soonest due first."""
+    if not user_ids:
+        return []
+    rows = await session.execute(
+        select(
+            Enrollment.user_id,
+            Enrollment.course_id,
+            course_title_of(Enrollment.course_id),
+            Enrollment.status,
+            Enrollment.completion_pct,
+            Enrollment.due_at,
+            Enrollment.completed_at,
+        )
+        .where(Enrollment.user_id.in_(user_ids))
+        .order_by(Enrollment.due_at.asc().nulls_last(), Enrollment.created_at)
+    )
+    return [LearnerEnrollment(*row) for row in rows.all()]

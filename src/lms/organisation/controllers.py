@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.config import Settings
 from lms.identity.accounts.services.directory import UserDirectory, UserFilters
-from lms.identity.principal import Principal
+from lms.identity.principal import Principal, requires_user
 from lms.identity.schemas import Role, UserStatus
 from lms.lib.errors import Conflict, ValidationFailed
 from lms.lib.pagination import Page, PageParams
@@ -35,10 +35,14 @@ from lms.organisation.schemas import (
     ImportSettings,
     PersonOut,
     SignInOut,
+    TeamEnrollmentOut,
+    TeamMemberOut,
+    TeamOut,
 )
 from lms.organisation.services.checklist import Checklist, setup_checklist
 from lms.organisation.services.imports import MAX_FILE_BYTES, UserImports, export_users_csv
 from lms.organisation.services.people import PersonOverview, person_overview
+from lms.organisation.services.team import Team, team_of
 from lms.tenancy.schemas import ResolvedTenant
 
 
@@ -293,3 +297,44 @@ class UserExportController(Controller):
         return Response(
             body, media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="users.csv"'}
         )
+
+
+def team_out(team: Team) -> TeamOut:
+    members = []
+    for m in team.members:
+        overdue_ids = {id(e) for e in m.overdue}
+        members.append(
+            TeamMemberOut(
+                id=m.person.id,
+                display_name=m.person.display_name,
+                email=m.person.email,
+                manager_id=m.person.manager_id,
+                depth=m.person.depth,
+                completed=m.completed,
+                in_progress=m.in_progress,
+                overdue=len(m.overdue),
+                enrollments=[
+                    TeamEnrollmentOut(
+                        course_id=e.course_id,
+                        course_title=e.course_title,
+                        status=e.status.value,
+                        completion_pct=float(e.completion_pct),
+                        due_at=e.due_at,
+                        overdue=id(e) in overdue_ids,
+                    )
+                    for e in m.enrollments
+                ],
+            )
+        )
+    return TeamOut(members=members, overdue=team.overdue_count)
+
+
+class TeamController(Controller):
+    path = "/api/v1/team"
+    guards = [requires_user]
+    tags = ["organisation"]
+
+    @get("/")
+    async def team(self, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]) -> TeamOut:
+        """Your direct and indirect reports with their progress and overdue training (empty without reports)."""
+        return team_out(await team_of(db_session, principal.user_id))

@@ -18,7 +18,7 @@ from litestar.status_codes import HTTP_200_OK
 
 from lms.db.providers import DbSession
 from lms.identity.accounts.services.directory import SignedIn, UserDirectory, UserFilters, UserSort, user_out
-from lms.identity.principal import Principal
+from lms.identity.principal import Principal, requires_user
 from lms.identity.schemas import Role, UserCreate, UserStatus, UserUpdate
 from lms.lib.errors import DomainError, ValidationFailed
 from lms.lib.pagination import PageParams
@@ -29,6 +29,7 @@ from lms.organisation.services.checklist import setup_checklist
 from lms.organisation.services.csv_rows import check_mapping
 from lms.organisation.services.imports import MAX_FILE_BYTES, UserImports
 from lms.organisation.services.people import person_overview
+from lms.organisation.services.team import team_of
 from lms.tenancy.schemas import ResolvedTenant
 from lms.web.forms import FormData, FormErrors, service_message
 from lms.web.i18n import gettext as _
@@ -456,3 +457,16 @@ def import_status_names() -> dict[str, str]:
         "applied": _("Imported"),
         "failed": _("Failed"),
     }
+
+
+class TeamPagesController(Controller):
+    """A manager's team: everyone in their line, progress, and what is overdue first."""
+
+    before_request = staticmethod(before_page)
+    guards = [requires_user]
+    include_in_schema = False
+
+    @get("/team")
+    async def team(self, request: AppRequest, db_session: DbSession, principal: NamedDependency[Principal]) -> Template:
+        team = await team_of(db_session, principal.user_id)
+        return page(request, "organisation/team.html", team=team)

@@ -93,3 +93,30 @@ class ImportSettings(msgspec.Struct, forbid_unknown_fields=True):
     mapping: dict[ImportField, HeaderName]
     deactivate_missing: bool = False
     send_invitations: bool = False
+
+
+class TeamEnrollmentOut(msgspec.Struct):
+    course_id: UUID
+    course_title: str
+    status: str
+    completion_pct: float
+    due_at: datetime | None
+    overdue: bool
+
+
+class TeamMemberOut(msgspec.Struct):
+    id: UUID
+    display_name: str
+    email: str
+    manager_id: UUID
+    # 1 = reports to you directly, 2 = to one of your reports, ...
+    depth: int
+    completed: int
+    in_progress: int
+    overdue: int
+    enrollments: list[TeamEnrollmentOut]
+
+
+class TeamOut(msgspec.Struct):
+    members: list[TeamMemberOut]
+    overdue: int
