@@ -15,6 +15,7 @@ from uuid import UUID
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms.identity.accounts.services.directory import release_seat_of
 from lms.lib import clock
 from lms.lib.ids import new_id
 
@@ -213,6 +214,9 @@ async def apply_staged(
                 text("update refresh_tokens set revoked_at = :now where revoked_at is null and user_id = any(:ids)"),
                 {"now": now, "ids": gone},
             )
+            # Billing frees their seats (a preview rolls this back with everything else).
+            for user_id in gone:
+                await release_seat_of(session, tenant_id, user_id)
     # Updates: only rows whose values differ, so a re-import of the same file writes nothing.
     updated = await session.execute(
         text(
