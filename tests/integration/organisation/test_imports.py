@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.identity.models import User, UserGroup
+from lms.lib.mail import EmailMessage
 from lms.tenancy.models import Tenant
 from tests.conftest import Login, MakeTenant, MakeUser, eventually, host
 
@@ -320,3 +321,38 @@ async def test_a_manager_whose_own_row_is_refused_takes_their_reports_rows_with_
     assert {(p["row"], p["column"]) for p in applied["problems"]} == {(2, "Manager"), (3, "Manager")}
     assert applied["result"]["created"] == 1
     assert await users_in(db, tenant) == 2
+
+
+async def test_invitations_for_new_people_go_out_through_the_job(
+    client: Client, db: Database, make_tenant: MakeTenant, make_user: MakeUser, login: Login, worker: Any
+) -> None:
+    tenant = await make_tenant(seats=0)
+    headers = await login(await make_user(tenant, roles=["tenant_admin"]))
+    await make_user(tenant, email="already@corp.example")
+    data = people_csv(
+        [
+            ["already@corp.example", "Already Here", "", "", "", ""],
+            ["fresh1@corp.example", "Fresh One", "", "", "", ""],
+            ["fresh2@corp.example", "Fresh Two", "", "", "", ""],
+        ]
+    )
+    record = await upload(client, tenant, headers, data)
+    settings = await client.put(
+        f"{host(tenant)}/api/v1/admin/imports/{record['id']}/settings",
+        json={"mapping": record["mapping"], "send_invitations": True},
+        headers=headers,
+    )
+    assert settings.status_code == 200
+    _, applied = await preview_and_apply(client, tenant, headers, record["id"])
+    assert applied["result"]["created"] == 2
+
+    async def invited() -> list[str] | None:
+        async with tenant_session(db.app_sessions, tenant.id) as session:
+            rows = await session.execute(select(EmailMessage.recipient).order_by(EmailMessage.recipient))
+            recipients = [r for (r,) in rows]
+        return recipients if len(recipients) >= 2 else None
+
+    assert await eventually(invited, timeout=60) == ["fresh1@corp.example", "fresh2@corp.example"]
+    async with tenant_session(db.app_sessions, tenant.id) as session:
+        fresh = (await session.execute(select(User).where(User.email == "fresh1@corp.example"))).scalar_one()
+    assert fresh.status.value == "invited"
