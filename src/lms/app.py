@@ -53,8 +53,8 @@ from lms.learning.controllers import (
     LearnerController,
     ProgressController,
 )
-from lms.learning.dead_letters import keep_dead_letter_gauge_fresh
 from lms.learning.pages import LessonPagesController, MyLearningPagesController
+from lms.learning.services.dead_letters import keep_dead_letter_gauge_fresh
 from lms.lib.admission import Admission, InFlightLimit
 from lms.lib.edge import edge_middleware
 from lms.lib.errors import EXCEPTION_HANDLERS
@@ -72,9 +72,10 @@ from lms.organisation.controllers import (
 )
 from lms.organisation.pages import AdminPagesController, ImportPagesController, TeamPagesController
 from lms.providers import APP_DEPENDENCIES
-from lms.tenancy.controllers import OperatorController
-from lms.tenancy.middleware import TenantMiddleware
-from lms.tenancy.resolver import TenantResolver
+from lms.tenancy.controllers import AdminAuditController, OperatorController
+from lms.tenancy.pages import AuditPagesController
+from lms.tenancy.services.middleware import TenantMiddleware
+from lms.tenancy.services.resolver import TenantResolver
 from lms.web.assets import AssetManifest, logical_sources, serve_asset
 from lms.web.controllers import DesignSystemController
 from lms.web.errors import brand_unrouted_errors, error_page
@@ -119,6 +120,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ready,
         jwks,
         OperatorController,
+        AdminAuditController,
+        AuditPagesController,
         MeController,
         AuthController,
         UsersController,

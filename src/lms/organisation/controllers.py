@@ -13,11 +13,11 @@ from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.config import Settings
+from lms.db.providers import DbSession
 from lms.identity.accounts.services.directory import UserDirectory, UserFilters
-from lms.identity.principal import Principal, requires_user
+from lms.identity.guards import Principal, requires_user
 from lms.identity.schemas import Role, UserStatus
 from lms.lib.errors import Conflict, ValidationFailed
 from lms.lib.pagination import Page, PageParams
@@ -44,6 +44,7 @@ from lms.organisation.services.imports import MAX_FILE_BYTES, UserImports, expor
 from lms.organisation.services.people import PersonOverview, person_overview
 from lms.organisation.services.team import Team, team_of
 from lms.tenancy.schemas import ResolvedTenant
+from lms.tenancy.services.audit import AdminAudit
 
 
 class SeatLimitReached(Conflict):
@@ -68,9 +69,7 @@ class AdminSetupController(Controller):
     tags = ["organisation"]
 
     @get("/setup")
-    async def setup(
-        self, db_session: NamedDependency[AsyncSession], tenant: NamedDependency[ResolvedTenant]
-    ) -> ChecklistOut:
+    async def setup(self, db_session: DbSession, tenant: NamedDependency[ResolvedTenant]) -> ChecklistOut:
         """The setup checklist: branding, custom domain, single sign-on, people, first course (each from real state)."""
         return checklist_out(await setup_checklist(db_session, tenant.id))
 
@@ -81,11 +80,13 @@ def site_url(request: AppRequest) -> str:
 
 def provide_directory(
     request: AppRequest,
-    db_session: NamedDependency[AsyncSession],
+    db_session: DbSession,
     tenant: NamedDependency[ResolvedTenant],
     settings: NamedDependency[Settings],
+    audit: NamedDependency[AdminAudit],
 ) -> UserDirectory:
-    return UserDirectory(db_session, tenant.id, settings, site_url(request))
+    """The user directory for administrators: every change they make is written to the audit log."""
+    return UserDirectory(db_session, tenant.id, settings, site_url(request), audit)
 
 
 ORGANISATION_SERVICES = {"directory": Provide(provide_directory, sync_to_thread=False)}
@@ -148,12 +149,13 @@ def provide_storage(state: State, settings: NamedDependency[Settings]) -> Storag
 
 
 def provide_imports(
-    db_session: NamedDependency[AsyncSession],
+    db_session: DbSession,
     tenant: NamedDependency[ResolvedTenant],
     settings: NamedDependency[Settings],
     storage: NamedDependency[Storage],
+    audit: NamedDependency[AdminAudit],
 ) -> UserImports:
-    return UserImports(db_session, tenant.id, settings, storage)
+    return UserImports(db_session, tenant.id, settings, storage, audit)
 
 
 IMPORT_SERVICES = {
@@ -335,6 +337,6 @@ class TeamController(Controller):
     tags = ["organisation"]
 
     @get("/")
-    async def team(self, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]) -> TeamOut:
+    async def team(self, db_session: DbSession, principal: NamedDependency[Principal]) -> TeamOut:
         """Your direct and indirect reports with their progress and overdue training (empty without reports)."""
         return team_out(await team_of(db_session, principal.user_id))

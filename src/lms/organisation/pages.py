@@ -18,7 +18,7 @@ from litestar.status_codes import HTTP_200_OK
 
 from lms.db.providers import DbSession
 from lms.identity.accounts.services.directory import SignedIn, UserDirectory, UserFilters, UserSort, user_out
-from lms.identity.principal import Principal, requires_user
+from lms.identity.guards import Principal, requires_user
 from lms.identity.schemas import Role, UserCreate, UserStatus, UserUpdate
 from lms.lib.errors import DomainError, ValidationFailed
 from lms.lib.pagination import PageParams
@@ -44,6 +44,7 @@ def admin_sections() -> list[tuple[str, str, int | None]]:
         ("/admin", _("Setup"), None),
         ("/admin/users", _("Users"), None),
         ("/admin/users/import", _("Import users"), None),
+        ("/admin/audit", _("Audit log"), None),
     ]
 
 

@@ -1,24 +1,29 @@
-"""Platform operator API under /api/v1/operator (operator credentials only)."""
+"""Platform operator API under /api/v1/operator (operator credentials only), and the tenant admins' audit log."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated
 from uuid import UUID
 
-from litestar import Controller, delete, get, post
+from litestar import Controller, Response, delete, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from lms.config import Settings
 from lms.db.engines import Database
 from lms.identity.accounts.services.onboarding import invite_first_admin
+from lms.identity.guards import requires_role
+from lms.identity.schemas import Role
 from lms.lib.errors import ValidationFailed
 from lms.lib.pagination import Page, PageParams
 from lms.lib.params import AppRequest
 from lms.tenancy.guards import requires_operator
-from lms.tenancy.models import OperatorAuditEntry, TenantStatus
+from lms.tenancy.models import AdminAuditEntry, OperatorAuditEntry, TenantStatus
 from lms.tenancy.schemas import (
+    AdminAuditEntryOut,
     AuditEntryOut,
     DomainCreate,
     DomainOut,
@@ -28,6 +33,7 @@ from lms.tenancy.schemas import (
     TenantOut,
 )
 from lms.tenancy.services import Actor, TenantAdmin, domain_out
+from lms.tenancy.services.audit import AdminAudit, AuditFilter
 
 
 async def provide_tenant_admin(
@@ -165,3 +171,66 @@ def audit_entry_out(e: OperatorAuditEntry) -> AuditEntryOut:
         created_at=e.created_at,
         request_id=e.request_id,
     )
+
+
+def admin_audit_entry_out(entry: AdminAuditEntry) -> AdminAuditEntryOut:
+    return AdminAuditEntryOut(
+        id=entry.id,
+        created_at=entry.created_at,
+        actor=entry.actor_label,
+        actor_user_id=entry.actor_user_id,
+        action=entry.action,
+        target_type=entry.target_type,
+        target_id=entry.target_id,
+        target=entry.target_label,
+        before=entry.before,
+        after=entry.after,
+        request_id=entry.request_id,
+    )
+
+
+def provide_audit_filter(
+    action: Annotated[str | None, QueryParameter(max_length=64)] = None,
+    actor: FromQuery[UUID | None] = None,
+    target_type: Annotated[str | None, QueryParameter(max_length=32)] = None,
+    target_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
+    since: FromQuery[date | None] = None,
+    until: FromQuery[date | None] = None,
+) -> AuditFilter:
+    """`audit_filter`: the log's filters from the query string (the API and the page share them).
+
+    `since` and `until` are days (UTC), both included."""
+    start = datetime.combine(since, time.min, UTC) if since else None
+    end = datetime.combine(until + timedelta(days=1), time.min, UTC) if until else None
+    return AuditFilter(action or None, actor, target_type or None, target_id or None, start, end)
+
+
+class AdminAuditController(Controller):
+    """Every administrative change in this site, for its tenant admins."""
+
+    path = "/api/v1/admin/audit"
+    guards = [requires_role(Role.TENANT_ADMIN)]
+    dependencies = {"audit_filter": Provide(provide_audit_filter, sync_to_thread=False)}
+    tags = ["administration"]
+
+    @get("/")
+    async def list_entries(
+        self,
+        audit: NamedDependency[AdminAudit],
+        audit_filter: NamedDependency[AuditFilter],
+        page: NamedDependency[PageParams],
+    ) -> Page[AdminAuditEntryOut]:
+        """Newest first; filter by `action`, `actor` (a user id), `target_type`, `target_id`, `since`, `until`."""
+        entries, total = await audit.entries(audit_filter, page.limit, page.offset)
+        return page.of([admin_audit_entry_out(e) for e in entries], total)
+
+    @get("/export.csv", media_type="text/csv; charset=utf-8")
+    async def export(
+        self, audit: NamedDependency[AdminAudit], audit_filter: NamedDependency[AuditFilter]
+    ) -> Response[str]:
+        """The filtered log as CSV (at most 100,000 entries per export; cells are safe to open in a spreadsheet)."""
+        return Response(
+            await audit.export_csv(audit_filter),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="audit-log.csv"'},
+        )

@@ -93,3 +93,28 @@ class OperatorAuditEntry(PlatformBase):
     before: Mapped[dict[str, Any] | None] = mapped_column(JsonDict, default=None)
     after: Mapped[dict[str, Any] | None] = mapped_column(JsonDict, default=None)
     request_id: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class AdminAuditEntry(TenantScoped, Base):
+    """An administrative change inside a tenant: who, what, when, before and after, and the request.
+
+    Tenant admins read their own tenant's entries (RLS); operators' actions stay in the platform log.
+    """
+
+    __tablename__ = "admin_audit_log"
+    __tenant_table_args__ = (
+        Index("ix_admin_audit_log_time", "tenant_id", "created_at"),
+        Index("ix_admin_audit_log_target", "tenant_id", "target_type", "target_id"),
+        Index("ix_admin_audit_log_actor", "tenant_id", "actor_user_id", "created_at"),
+    )
+
+    # No foreign key to users: the entry outlives the account it names (erasure anonymises the label).
+    actor_user_id: Mapped[UUID | None] = mapped_column(default=None)
+    actor_label: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    target_label: Mapped[str | None] = mapped_column(String(320), default=None)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JsonDict, default=None)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JsonDict, default=None)
+    request_id: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -11,7 +11,7 @@ import msgspec
 from lms.tenancy.models import Plan, TenantStatus
 
 # The request's tenant as the tenant middleware resolved it: other domains' handlers take it as `tenant`.
-from lms.tenancy.resolver import ResolvedTenant as ResolvedTenant
+from lms.tenancy.services.resolver import ResolvedTenant as ResolvedTenant
 
 Slug = Annotated[
     str,
@@ -113,4 +113,20 @@ class AuditEntryOut(msgspec.Struct):
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     created_at: datetime
+    request_id: str | None
+
+
+class AdminAuditEntryOut(msgspec.Struct):
+    """One administrative change in the tenant."""
+
+    id: UUID
+    created_at: datetime
+    actor: str
+    actor_user_id: UUID | None
+    action: str
+    target_type: str
+    target_id: str | None
+    target: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
     request_id: str | None

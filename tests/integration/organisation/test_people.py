@@ -190,3 +190,23 @@ async def test_people_of_another_tenant_are_not_reachable(
     learner = await make_user(tenant)
     learner_token = await bearer(login, learner)
     assert (await client.get(f"{site}/admin/users", headers=browser_headers(learner_token))).status_code == 403
+
+
+async def test_admin_actions_and_imports_are_in_the_audit_log(
+    client: Client, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant(seats=0)
+    admin = await make_user(tenant, roles=["tenant_admin"])
+    person = await make_member(make_user, tenant, mfa_enabled=True)
+    token = await bearer(login, admin)
+    site = secure_host(tenant)
+    reset = await client.post(
+        f"{site}/admin/users/{person.id}/mfa-reset",
+        data={"csrf_token": CSRF},
+        headers=browser_headers(token),
+        follow_redirects=False,
+    )
+    assert reset.status_code == 303
+    log = await client.get(f"{host(tenant)}/api/v1/admin/audit", headers=await login(admin))
+    assert log.status_code == 200, log.text
+    assert "user.mfa_reset" in [e["action"] for e in log.json()["items"]]

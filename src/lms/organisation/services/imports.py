@@ -41,6 +41,7 @@ from lms.organisation.services.csv_rows import (
 )
 from lms.organisation.tasks import IMPORT_TASK, INVITATIONS_TASK
 from lms.tenancy.queries import tenant_profile
+from lms.tenancy.services.audit import AdminAudit
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 # Files up to this size are previewed and applied within the request; larger ones by a job.
@@ -101,11 +102,20 @@ async def _async_rows(
 class UserImports:
     """The bound tenant's imports (the session is RLS-bound to it)."""
 
-    def __init__(self, session: AsyncSession, tenant_id: UUID, settings: Settings, storage: Storage) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        tenant_id: UUID,
+        settings: Settings,
+        storage: Storage,
+        audit: AdminAudit | None = None,
+    ) -> None:
         self.session = session
         self.tenant_id = tenant_id
         self.settings = settings
         self.storage = storage
+        # Set when an administrator acts in a request; a background job records its outcome itself.
+        self.audit = audit
 
     async def get(self, import_id: UUID) -> UserImport:
         found = await self.session.get(UserImport, import_id)
@@ -248,6 +258,9 @@ class UserImports:
         elif apply:
             record.status = ImportStatus.APPLIED.value
             record.applied_at = now
+            if self.audit is not None:
+                summary = {**record.result, "rows": record.total_rows, "problems": record.error_count}
+                await self.audit.record("users.imported", "import", record.id, record.file_name, None, summary)
             if record.send_invitations and outcome.created:
                 enqueue_after_commit(self.session, INVITATIONS_TASK, str(self.tenant_id), str(record.id))
         else:
