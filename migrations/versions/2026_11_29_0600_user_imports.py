@@ -1,4 +1,5 @@
-"""Bulk user imports: the uploaded file, its column mapping, progress and outcome.
+"""Bulk user imports (the uploaded file, its column mapping, progress and outcome), groups with a
+parent and an attribute rule, and people's custom attributes.
 
 Revision ID: 0600
 Revises: 0003
@@ -58,6 +59,42 @@ def upgrade() -> None:
         "WITH CHECK (tenant_id = (select app.current_tenant()))"
     )
 
+    op.add_column(
+        "users", sa.Column("attributes", postgresql.JSONB(), nullable=False, server_default=sa.text("'{}'::jsonb"))
+    )
+    op.create_table(
+        "org_groups",
+        sa.Column("id", GUID(), primary_key=True),
+        sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
+        sa.Column("created_at", DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("updated_at", DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("tenant_id", GUID(), sa.ForeignKey("tenants.id", ondelete="RESTRICT"), nullable=False),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("parent_id", GUID(), nullable=True),
+        sa.Column("rule_attribute", sa.String(100), nullable=True),
+        sa.Column("rule_value", sa.String(200), nullable=True),
+    )
+    op.create_index("ix_org_groups_tenant_id", "org_groups", ["tenant_id"])
+    op.create_index("ux_org_groups_tenant_id_id", "org_groups", ["tenant_id", "id"], unique=True)
+    op.create_index("ux_org_groups_tenant_name", "org_groups", ["tenant_id", "name"], unique=True)
+    op.create_foreign_key(
+        "org_groups_tenant_id_parent_id_fkey",
+        "org_groups",
+        "org_groups",
+        ["tenant_id", "parent_id"],
+        ["tenant_id", "id"],
+    )
+    # policies/organisation.sql
+    op.execute("ALTER TABLE org_groups ENABLE ROW LEVEL SECURITY")
+    op.execute("ALTER TABLE org_groups FORCE ROW LEVEL SECURITY")
+    op.execute(
+        "CREATE POLICY tenant_isolation ON org_groups "
+        "USING (tenant_id = (select app.current_tenant())) "
+        "WITH CHECK (tenant_id = (select app.current_tenant()))"
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("org_groups")
+    op.drop_column("users", "attributes")
     op.drop_table("user_imports")

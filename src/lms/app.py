@@ -66,11 +66,17 @@ from lms.media.pages import PlayerPagesController
 from lms.organisation.controllers import (
     AdminPeopleController,
     AdminSetupController,
+    GroupController,
     TeamController,
     UserExportController,
     UserImportController,
 )
-from lms.organisation.pages import AdminPagesController, ImportPagesController, TeamPagesController
+from lms.organisation.pages import (
+    AdminPagesController,
+    GroupPagesController,
+    ImportPagesController,
+    TeamPagesController,
+)
 from lms.providers import APP_DEPENDENCIES
 from lms.tenancy.controllers import AdminAuditController, OperatorController
 from lms.tenancy.pages import AuditPagesController
@@ -146,7 +152,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         AdminPagesController,
         ImportPagesController,
         TeamPagesController,
+        GroupPagesController,
         TeamController,
+        GroupController,
         MyLearningPagesController,
         LessonPagesController,
         DesignSystemController,

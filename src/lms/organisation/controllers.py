@@ -30,6 +30,8 @@ from lms.organisation.schemas import (
     ChecklistItemOut,
     ChecklistOut,
     EnrollmentSummary,
+    GroupCreate,
+    GroupOut,
     ImportOut,
     ImportProblemOut,
     ImportSettings,
@@ -40,6 +42,7 @@ from lms.organisation.schemas import (
     TeamOut,
 )
 from lms.organisation.services.checklist import Checklist, setup_checklist
+from lms.organisation.services.groups import Groups, GroupView
 from lms.organisation.services.imports import MAX_FILE_BYTES, UserImports, export_users_csv
 from lms.organisation.services.people import PersonOverview, person_overview
 from lms.organisation.services.team import Team, team_of
@@ -340,3 +343,43 @@ class TeamController(Controller):
     async def team(self, db_session: DbSession, principal: NamedDependency[Principal]) -> TeamOut:
         """Your direct and indirect reports with their progress and overdue training (empty without reports)."""
         return team_out(await team_of(db_session, principal.user_id))
+
+
+def provide_groups(db_session: DbSession, tenant: NamedDependency[ResolvedTenant]) -> Groups:
+    return Groups(db_session, tenant.id)
+
+
+GROUP_SERVICES = {"groups": Provide(provide_groups, sync_to_thread=False)}
+
+
+def group_out(view: GroupView) -> GroupOut:
+    g = view.group
+    return GroupOut(
+        id=g.id,
+        name=g.name,
+        parent_id=g.parent_id,
+        rule_attribute=g.rule_attribute,
+        rule_value=g.rule_value,
+        members=view.members,
+        depth=view.depth,
+    )
+
+
+class GroupController(Controller):
+    path = "/api/v1/admin/groups"
+    guards = [requires_tenant_admin]
+    dependencies = GROUP_SERVICES
+    tags = ["organisation"]
+
+    @get("/")
+    async def list_groups(self, groups: NamedDependency[Groups], page: NamedDependency[PageParams]) -> Page[GroupOut]:
+        """Groups as a tree (parents first, `depth` 0 for top-level groups) with member counts."""
+        tree = await groups.tree()
+        return page.of([group_out(v) for v in tree[page.offset : page.offset + page.limit]], len(tree))
+
+    @post("/", status_code=HTTP_201_CREATED)
+    async def create_group(self, groups: NamedDependency[Groups], data: JSONBody[GroupCreate]) -> GroupOut:
+        """A group, nested under `parent_id` if given; with a rule its members are set from people's attributes."""
+        group = await groups.create(data.name, data.parent_id, data.rule_attribute, data.rule_value)
+        view = next(v for v in await groups.tree() if v.group.id == group.id)
+        return group_out(view)

@@ -54,3 +54,23 @@ class UserImport(TenantScoped, Base):
     failure: Mapped[str | None] = mapped_column(Text, default=None)
     previewed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     applied_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+
+class OrgGroup(TenantScoped, Base):
+    """A group of people with an optional parent (nested) and an optional rule that keeps its
+    membership to the people whose attribute has a value (department = Sales). Membership itself
+    is the group's name in the person's groups, whether set by hand, an import, SCIM or the rule."""
+
+    __tablename__ = "org_groups"
+    __tenant_table_args__ = (
+        Index("ux_org_groups_tenant_id_id", "tenant_id", "id", unique=True),
+        Index("ux_org_groups_tenant_name", "tenant_id", "name", unique=True),
+        ForeignKeyConstraint(
+            ["tenant_id", "parent_id"], ["org_groups.tenant_id", "org_groups.id"], ondelete="SET NULL"
+        ),
+    )
+
+    name: Mapped[str] = mapped_column(String(200))
+    parent_id: Mapped[UUID | None] = mapped_column(default=None)
+    rule_attribute: Mapped[str | None] = mapped_column(String(100), default=None)
+    rule_value: Mapped[str | None] = mapped_column(String(200), default=None)

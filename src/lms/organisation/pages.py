@@ -23,10 +23,11 @@ from lms.identity.schemas import Role, UserCreate, UserStatus, UserUpdate
 from lms.lib.errors import DomainError, ValidationFailed
 from lms.lib.pagination import PageParams
 from lms.lib.params import AppRequest, Limit, Offset
-from lms.organisation.controllers import IMPORT_SERVICES, ORGANISATION_SERVICES, file_size
+from lms.organisation.controllers import GROUP_SERVICES, IMPORT_SERVICES, ORGANISATION_SERVICES, file_size
 from lms.organisation.guards import requires_tenant_admin
 from lms.organisation.services.checklist import setup_checklist
-from lms.organisation.services.csv_rows import check_mapping
+from lms.organisation.services.csv_rows import ATTRIBUTE_PREFIX, attribute_name, check_mapping
+from lms.organisation.services.groups import Groups
 from lms.organisation.services.imports import MAX_FILE_BYTES, UserImports
 from lms.organisation.services.people import person_overview
 from lms.organisation.services.team import team_of
@@ -44,6 +45,7 @@ def admin_sections() -> list[tuple[str, str, int | None]]:
         ("/admin", _("Setup"), None),
         ("/admin/users", _("Users"), None),
         ("/admin/users/import", _("Import users"), None),
+        ("/admin/groups", _("Groups"), None),
         ("/admin/audit", _("Audit log"), None),
     ]
 
@@ -367,6 +369,7 @@ class ImportPagesController(Controller):
             errors=errors or FormErrors(),
             labels=field_labels(),
             header_options=[(h, h) for h in record.headers],
+            kept_attributes={v for k, v in record.mapping.items() if k.startswith(ATTRIBUTE_PREFIX)},
             running=record.status in RUNNING,
             status_names=import_status_names(),
         )
@@ -401,6 +404,9 @@ class ImportPagesController(Controller):
         form = await FormData.read(request)
         record = await imports.get(import_id)
         mapping = {name: form.text(f"map_{name}", 200) for name in field_labels()}
+        for index, header in enumerate(record.headers):
+            if form.fields.get(f"keep_{index}") == "on" and header not in mapping.values():
+                mapping[ATTRIBUTE_PREFIX + attribute_name(header)] = header
         errors = FormErrors()
         for name, message in check_mapping({k: v for k, v in mapping.items() if v}, list(record.headers)).items():
             errors[f"map_{name}"] = (
@@ -471,3 +477,72 @@ class TeamPagesController(Controller):
     async def team(self, request: AppRequest, db_session: DbSession, principal: NamedDependency[Principal]) -> Template:
         team = await team_of(db_session, principal.user_id)
         return page(request, "organisation/team.html", team=team)
+
+
+class GroupPagesController(Controller):
+    """Groups as a tree with member counts, and a form to add one (nested, optionally with a rule)."""
+
+    before_request = staticmethod(before_page)
+    guards = [requires_tenant_admin]
+    dependencies = GROUP_SERVICES
+    include_in_schema = False
+
+    async def _render(
+        self,
+        request: Request[Any, Any, Any],
+        groups: Groups,
+        errors: FormErrors,
+        values: dict[str, str],
+        status: int,
+        flash: str | None = None,
+    ) -> Template:
+        tree = await groups.tree()
+        return page(
+            request,
+            "admin/groups.html",
+            status_code=status,
+            sections=admin_sections(),
+            tree=tree,
+            parents=[("", _("None (top level)"))] + [(str(v.group.id), "— " * v.depth + v.group.name) for v in tree],
+            errors=errors,
+            values=values,
+        )
+
+    @get("/admin/groups")
+    async def list_groups(
+        self, request: AppRequest, groups: NamedDependency[Groups], done: FromQuery[str] = ""
+    ) -> Template:
+        flash = _("The group is added.") if done == "added" else None
+        response = await self._render(request, groups, FormErrors(), {}, 200)
+        if flash:
+            response.context["flash"] = flash
+        return response
+
+    @post("/admin/groups", status_code=HTTP_200_OK)
+    async def add_group(self, request: AppRequest, groups: NamedDependency[Groups]) -> Template | Redirect:
+        form = await FormData.read(request)
+        name = form.text("name", 200, required=_("Enter a name for the group."))
+        parent = form.text("parent_id", 36)
+        attribute = form.text("rule_attribute", 63).lower()
+        value = form.text("rule_value", 200)
+        values = {"name": name, "parent_id": parent, "rule_attribute": attribute, "rule_value": value}
+        parent_id: UUID | None = None
+        if parent:
+            try:
+                parent_id = UUID(parent)
+            except ValueError:
+                form.errors["parent_id"] = _("Choose a group from the list.")
+        if bool(attribute) != bool(value):
+            form.errors["rule_value" if attribute else "rule_attribute"] = _(
+                "A rule needs both an attribute and a value."
+            )
+        if attribute and not re.match(r"^[a-z][a-z0-9_]{0,62}$", attribute):
+            form.errors["rule_attribute"] = _("Use lower-case letters, digits and _ (for example department).")
+        if form.errors:
+            return await self._render(request, groups, form.errors, values, 422)
+        try:
+            await groups.create(name, parent_id, attribute or None, value or None)
+        except DomainError as exc:
+            form.errors[exc.field if exc.field in values else "name"] = service_message(exc)
+            return await self._render(request, groups, form.errors, values, exc.status)
+        return Redirect("/admin/groups?done=added", status_code=303)

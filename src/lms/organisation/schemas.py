@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
@@ -83,7 +83,13 @@ class ImportOut(msgspec.Struct):
     applied_at: datetime | None
 
 
-ImportField = Literal["email", "display_name", "external_id", "roles", "groups", "manager_email", "locale"]
+ImportField = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^(email|display_name|external_id|roles|groups|manager_email|locale|attr:[a-z][a-z0-9_]{0,62})$",
+        description="a field of the import, or attr:<name> to keep the column as a custom attribute",
+    ),
+]
 HeaderName = Annotated[str, msgspec.Meta(max_length=200)]
 
 
@@ -120,3 +126,27 @@ class TeamMemberOut(msgspec.Struct):
 class TeamOut(msgspec.Struct):
     members: list[TeamMemberOut]
     overdue: int
+
+
+GroupName = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+AttributeName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
+
+
+class GroupCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """A group; with `rule_attribute` and `rule_value` its members are exactly the people whose custom
+    attribute has that value (kept up to date after imports)."""
+
+    name: GroupName
+    parent_id: UUID | None = None
+    rule_attribute: AttributeName | None = None
+    rule_value: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+
+
+class GroupOut(msgspec.Struct):
+    id: UUID
+    name: str
+    parent_id: UUID | None
+    rule_attribute: str | None
+    rule_value: str | None
+    members: int
+    depth: int

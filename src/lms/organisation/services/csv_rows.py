@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -77,14 +78,30 @@ def suggest_mapping(headers: list[str]) -> dict[str, str]:
     return mapping
 
 
+ATTRIBUTE_PREFIX = "attr:"
+ATTRIBUTE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def attribute_name(header: str) -> str:
+    """The attribute a column is kept as: its header in lower case, spaces as underscores."""
+    return re.sub(r"[^a-z0-9_]", "", header.strip().lower().replace(" ", "_").replace("-", "_"))[:63] or "attribute"
+
+
 def check_mapping(mapping: dict[str, str], headers: list[str]) -> dict[str, str]:
-    """Problems of a mapping, field -> message (required fields, unknown headers, a header used twice)."""
+    """Problems of a mapping, field -> message (required fields, unknown headers, a header used twice).
+    `attr:<name>` keys keep a column as the custom attribute <name>."""
     errors: dict[str, str] = {}
     for name in REQUIRED_FIELDS:
         if not mapping.get(name):
             errors[name] = "choose the column that holds this"
     seen: dict[str, str] = {}
     for name, header in mapping.items():
+        if name.startswith(ATTRIBUTE_PREFIX):
+            if ATTRIBUTE_NAME.match(name[len(ATTRIBUTE_PREFIX) :]) is None:
+                errors[name] = "an attribute name is lower-case letters, digits and _"
+            elif header not in headers:
+                errors[name] = "the file has no such column"
+            continue
         if name not in FIELDS:
             errors[name] = "not a field of an import"
         elif header and header not in headers:
@@ -117,6 +134,9 @@ class RowReader:
         i_email, i_name = index["email"], index["display_name"]
         i_ext, i_roles, i_groups = index.get("external_id"), index.get("roles"), index.get("groups")
         i_manager, i_locale = index.get("manager_email"), index.get("locale")
+        attribute_columns = [
+            (name[len(ATTRIBUTE_PREFIX) :], i) for name, i in index.items() if name.startswith(ATTRIBUTE_PREFIX)
+        ]
         emails: set[str] = set()
         externals: set[str] = set()
         problems = self.problems
@@ -204,7 +224,11 @@ class RowReader:
                 if locale is not None and locale not in LOCALES:
                     problems.append(RowProblem(row_no, column["locale"], "unknown language (use en, de or fr)"))
                     continue
+            attributes: str | None = None
+            if attribute_columns:
+                values = {a: cells[i].strip()[:500] for a, i in attribute_columns if i < width and cells[i].strip()}
+                attributes = json.dumps(values) if values else None
             emails.add(key)
             if external is not None:
                 externals.add(external)
-            yield (row_no, new_id(), email, name, external, roles, groups, manager, locale)
+            yield (row_no, new_id(), email, name, external, roles, groups, manager, locale, attributes)

@@ -39,6 +39,7 @@ from lms.organisation.services.csv_rows import (
     read_headers,
     suggest_mapping,
 )
+from lms.organisation.services.groups import Groups
 from lms.organisation.tasks import IMPORT_TASK, INVITATIONS_TASK
 from lms.tenancy.queries import tenant_profile
 from lms.tenancy.services.audit import AdminAudit
@@ -220,6 +221,8 @@ class UserImports:
                         deactivate_missing=record.deactivate_missing,
                         acting_user_id=acting_user_id or record.created_by,
                     )
+                    # Dynamic groups follow the attributes the file brought (a preview rolls this back too).
+                    await Groups(self.session, self.tenant_id).apply_rules()
                 except UnreadableFile as exc:
                     await savepoint.rollback()
                     failure, outcome = str(exc), BulkOutcome()

@@ -33,8 +33,12 @@ STAGE_COLUMNS = (
     "groups",
     "manager_email",
     "locale",
+    "attributes",
 )
-StagedRow = tuple[int, UUID, str, str, str | None, list[str] | None, list[str] | None, str | None, str | None]
+# attributes: a JSON object as text (custom attributes of the row), or None.
+StagedRow = tuple[
+    int, UUID, str, str, str | None, list[str] | None, list[str] | None, str | None, str | None, str | None
+]
 
 _CREATE_STAGE = f"""
 create temporary table {STAGE_TABLE} (
@@ -47,6 +51,7 @@ create temporary table {STAGE_TABLE} (
     groups text[],
     manager_email text,
     locale text,
+    attributes jsonb,
     email_key text generated always as (lower(email)) stored,
     user_id uuid
 ) on commit drop
@@ -230,15 +235,17 @@ async def apply_staged(
                     groups = coalesce(r.groups, cast(u.groups as text[])),
                     locale = coalesce(r.locale, u.locale),
                     manager_id = coalesce(g.id, u.manager_id),
+                    attributes = coalesce(u.attributes || r.attributes, u.attributes),
                     updated_at = :now
                   from {stage} r left join {managers} g on g.email = r.manager_email
                  where r.user_id = u.id
                    and (u.display_name, u.email, u.external_id, cast(u.roles as text[]), cast(u.groups as text[]),
-                        u.locale, u.manager_id)
+                        u.locale, u.manager_id, u.attributes)
                        is distinct from
                        (r.display_name, r.email, coalesce(r.external_id, u.external_id),
                         coalesce(r.roles, cast(u.roles as text[])), coalesce(r.groups, cast(u.groups as text[])),
-                        coalesce(r.locale, u.locale), coalesce(g.id, u.manager_id))
+                        coalesce(r.locale, u.locale), coalesce(g.id, u.manager_id),
+                        coalesce(u.attributes || r.attributes, u.attributes))
                 returning 1
             )
             select count(*) from changed
@@ -254,10 +261,10 @@ async def apply_staged(
             f"""
             with fresh as (
                 insert into users (id, tenant_id, email, display_name, status, roles, groups, external_id, locale,
-                                   manager_id, mfa_enabled, created_at, updated_at)
+                                   manager_id, attributes, mfa_enabled, created_at, updated_at)
                 select r.new_id, :tenant, r.email, r.display_name, cast(:status as user_status),
                        coalesce(r.roles, array['learner']), coalesce(r.groups, '{{}}'), r.external_id, r.locale,
-                       g.id, false, :now, :now
+                       g.id, coalesce(r.attributes, '{{}}'::jsonb), false, :now, :now
                   from {stage} r left join {managers} g on g.email = r.manager_email
                  where r.user_id is null
                 returning 1
