@@ -78,3 +78,18 @@ async def test_admin_sets_up_finds_people_and_imports_a_spreadsheet(
 
     await page.goto(f"{base}/admin/users?q=New+Hire")
     await expect(page.get_by_role("link", name="New Hire")).to_be_visible()
+
+    await page.goto(f"{base}/admin/groups")
+    await page.get_by_label("Name", exact=True).fill("Field sales")
+    await page.get_by_label("Attribute").fill("department")
+    await page.get_by_label("Value").fill("Sales")
+    await page.get_by_role("button", name="Add the group").click()
+    await expect(page.get_by_role("status")).to_contain_text("The group is added.")
+    await expect(page.get_by_role("link", name="Field sales")).to_be_visible()
+    await check_page(page)
+    if SHOTS:
+        await page.screenshot(path=f"{SHOTS}/groups-{width}.png", full_page=True)
+
+    await page.goto(f"{base}/team")
+    await expect(page.get_by_role("heading", name="No one reports to you")).to_be_visible()
+    await check_page(page)

@@ -231,6 +231,7 @@ class AdminPagesController(Controller):
             "invited": _("The invitation is on its way."),
             "created": _("The account is created."),
             "roles": _("Roles are saved."),
+            "groups": _("Groups are saved."),
             "deactivated": _("The account is deactivated. Its sessions have ended."),
             "reactivated": _("The account is active again."),
             "invitation": _("A new invitation is on its way."),
@@ -258,6 +259,25 @@ class AdminPagesController(Controller):
             errors["roles"] = service_message(exc)
             return await self._person(request, directory, user_id, errors=errors, status=exc.status)
         return Redirect(f"/admin/users/{user_id}?done=roles", status_code=303)
+
+    @post("/admin/users/{user_id:uuid}/groups", status_code=HTTP_200_OK)
+    async def save_groups(
+        self,
+        request: AppRequest,
+        directory: NamedDependency[UserDirectory],
+        principal: NamedDependency[Principal],
+        user_id: FromPath[UUID],
+    ) -> Template | Redirect:
+        """Membership by hand: the person's groups, separated by commas or semicolons."""
+        form = await FormData.read(request)
+        raw = form.text("groups", 4000)
+        names = sorted({g.strip() for g in re.split(r"[;,]", raw) if g.strip()})
+        if any(len(g) > 200 for g in names):
+            form.errors["groups"] = _("A group name may have at most 200 characters.")
+        if form.errors:
+            return await self._person(request, directory, user_id, errors=form.errors, status=422)
+        await directory.update(user_id, UserUpdate(groups=names), principal.user_id)
+        return Redirect(f"/admin/users/{user_id}?done=groups", status_code=303)
 
     @post("/admin/users/{user_id:uuid}/{action:str}", status_code=HTTP_200_OK)
     async def account_action(

@@ -120,3 +120,26 @@ async def test_admin_adds_a_nested_group_on_the_page(
     listed = await client.get(f"{site}/admin/groups", headers=browser_headers(token))
     assert "Engineering" in listed.text
     assert "department = Eng" in listed.text
+
+
+async def test_admin_puts_a_person_in_groups_by_hand(
+    client: Client, db: Database, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant()
+    token = await bearer(login, await make_user(tenant, roles=["tenant_admin"]))
+    person = await make_user(tenant, email="hand@corp.example")
+    saved = await client.post(
+        f"{secure_host(tenant)}/admin/users/{person.id}/groups",
+        data={"csrf_token": CSRF, "groups": "Sales, Berlin; Sales"},
+        headers=browser_headers(token),
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    assert await groups_of(db, tenant.id, "hand@corp.example") == ["Berlin", "Sales"]
+    too_long = await client.post(
+        f"{secure_host(tenant)}/admin/users/{person.id}/groups",
+        data={"csrf_token": CSRF, "groups": "x" * 201},
+        headers=browser_headers(token),
+    )
+    assert too_long.status_code == 422
+    assert "at most 200 characters" in too_long.text

@@ -177,7 +177,7 @@ async def test_people_of_another_tenant_are_not_reachable(
         await client.post(f"{host(tenant)}/api/v1/users/{stranger.id}/mfa/reset", headers=headers)
     ).status_code == 404
     assert (await client.get(f"{site}/admin/users/{stranger.id}", headers=browser_headers(token))).status_code == 404
-    for action in ("deactivate", "reactivate", "invitation", "mfa-reset", "roles"):
+    for action in ("deactivate", "reactivate", "invitation", "mfa-reset", "roles", "groups"):
         answer = await client.post(
             f"{site}/admin/users/{stranger.id}/{action}",
             data={"csrf_token": CSRF, "roles": "learner"},
