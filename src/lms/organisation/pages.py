@@ -46,6 +46,8 @@ def admin_sections() -> list[tuple[str, str, int | None]]:
         ("/admin/users", _("Users"), None),
         ("/admin/users/import", _("Import users"), None),
         ("/admin/groups", _("Groups"), None),
+        ("/admin/branding", _("Branding"), None),
+        ("/admin/domains", _("Domains"), None),
         ("/admin/audit", _("Audit log"), None),
     ]
 
