@@ -31,6 +31,7 @@ bench: setup
 	$(BIN)/python bench/edge_overhead.py
 	$(BIN)/python bench/requests.py
 	$(BIN)/python bench/pages.py
+	$(BIN)/python bench/user_import.py
 	$(BIN)/python bench/load_scenario.py --processes 2
 
 bench-transcode: setup

@@ -27,6 +27,7 @@ celery_app.conf.include = [
     "workers.media",
     "workers.notifications",
     "workers.recommendations",
+    "workers.organisation",
 ]
 celery_app.conf.beat_schedule = {
     "purge-deleted-tenants": {"task": "tenancy.purge_due_tenants", "schedule": crontab(minute=17, hour=3)},

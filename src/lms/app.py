@@ -74,6 +74,20 @@ from lms.notifications.controllers import (
     MyNotificationsController,
 )
 from lms.notifications.pages import NotificationPagesController, UnsubscribePagesController
+from lms.organisation.controllers import (
+    AdminPeopleController,
+    AdminSetupController,
+    GroupController,
+    TeamController,
+    UserExportController,
+    UserImportController,
+)
+from lms.organisation.pages import (
+    AdminPagesController,
+    GroupPagesController,
+    ImportPagesController,
+    TeamPagesController,
+)
 from lms.providers import APP_DEPENDENCIES
 from lms.tenancy.controllers import (
     AdminAuditController,
@@ -180,6 +194,24 @@ def create_app(settings: Settings | None = None) -> Litestar:
             dependencies=PAGE_DEPENDENCIES,
             before_request=before_page,
         ),
+        AccountPagesController,
+        AdminSetupController,
+        AdminPeopleController,
+        UserImportController,
+        UserExportController,
+        AdminPagesController,
+        ImportPagesController,
+        TeamPagesController,
+        GroupPagesController,
+        TeamController,
+        GroupController,
+        MyLearningPagesController,
+        LessonPagesController,
+        DesignSystemController,
+        CataloguePagesController,
+        CertificatePagesController,
+        QuizPagesController,
+        AssignmentPagesController,
         CourseController,
         CatalogueSearchController,
         SharedCatalogueController,

@@ -13,6 +13,7 @@ from lms.learning import models as learning_models
 from lms.lib import mail as mail_models
 from lms.media import models as media_models
 from lms.notifications import models as notification_models
+from lms.organisation import models as organisation_models
 from lms.tenancy import models as tenancy_models
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "media_models",
     "metadata",
     "notification_models",
+    "organisation_models",
     "recommendation_models",
     "tenancy_models",
 ]

@@ -10,6 +10,7 @@ from tests.factories import (
     learning,
     media,
     notifications,
+    organisation,
     tenancy,
 )
 from tests.factories.base import ROW_FACTORIES, RowFactory, row_factory
@@ -26,6 +27,7 @@ __all__ = [
     "learning",
     "media",
     "notifications",
+    "organisation",
     "row_factory",
     "tenancy",
 ]

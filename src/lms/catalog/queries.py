@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, ScalarSelect, and_, or_, select
+from sqlalchemy import ColumnElement, ScalarSelect, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
@@ -270,3 +270,14 @@ async def next_in_programs(session: AsyncSession, completed: set[UUID]) -> list[
         .where(current.c.course_id.in_(completed), Program.status == CourseStatus.PUBLISHED)
     )
     return [NextInProgram(title, after, nxt) for title, after, nxt in rows]
+async def own_course_count(session: AsyncSession) -> tuple[int, int]:
+    """The bound tenant's own courses (shared ones not counted): (all, published)."""
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.count().filter(Course.status == CourseStatus.PUBLISHED),
+            ).where(Course.tenant_id.is_not(None))
+        )
+    ).one()
+    return int(row[0]), int(row[1])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from lms.config import Settings
 from lms.db.engines import Database
 from lms.db.providers import DbSession
-from lms.identity.accounts.services.directory import UserDirectory, user_out
+from lms.identity.accounts.services.directory import SignedIn, UserDirectory, UserFilters, UserSort, user_out
 from lms.identity.accounts.services.profiles import cached_profile, read_own_profile, remember_profile
 from lms.identity.guards import (
     REFRESH_COOKIE,
@@ -56,6 +56,8 @@ from lms.lib.pagination import Page, PageParams
 from lms.lib.params import AppRequest
 from lms.tenancy.schemas import ResolvedTenant
 from lms.tenancy.services.audit import AdminAudit
+
+SearchText = Annotated[str, msgspec.Meta(max_length=200)]
 
 
 @get(
@@ -337,10 +339,19 @@ class UsersController(Controller):
         page: NamedDependency[PageParams],
         status: FromQuery[UserStatus | None] = None,
         role: FromQuery[Role | None] = None,
-        q: FromQuery[str | None] = None,
+        q: FromQuery[SearchText | None] = None,
+        group: FromQuery[SearchText | None] = None,
+        manager_id: FromQuery[UUID | None] = None,
+        signed_in: FromQuery[SignedIn | None] = None,
+        sort: FromQuery[UserSort] = UserSort.CREATED,
     ) -> Page[UserOut]:
-        """Users of this site; filter by `status`, `role` or a search text `q`."""
-        users, total = await directory.list(page.limit, page.offset, status, role, q)
+        """Users of this site. Filters: `status`, `role`, search text `q` (name, e-mail or external id),
+        `group`, `manager_id`, last sign-in `signed_in` (never, 30d, 90d, over90d); `sort` by name, email,
+        created or last_sign_in (a leading "-" reverses)."""
+        filters = UserFilters(
+            status=status, role=role, q=q, group=group, manager_id=manager_id, signed_in=signed_in, sort=sort
+        )
+        users, total = await directory.search(filters, page.limit, page.offset)
         return Page(items=[user_out(u) for u in users], total=total, limit=page.limit, offset=page.offset)
 
     @post("/", status_code=HTTP_201_CREATED)
@@ -378,6 +389,11 @@ class UsersController(Controller):
     async def reactivate_user(self, directory: NamedDependency[UserDirectory], user_id: FromPath[UUID]) -> UserOut:
         """Reactivate a deactivated account (it takes a seat again)."""
         return user_out(await directory.reactivate(user_id))
+
+    @post("/{user_id:uuid}/mfa/reset", status_code=HTTP_200_OK)
+    async def reset_user_mfa(self, directory: NamedDependency[UserDirectory], user_id: FromPath[UUID]) -> UserOut:
+        """Turn off a user's two-step sign-in (a lost phone); their sessions end and they enrol again."""
+        return user_out(await directory.reset_mfa(user_id))
 
     @post("/{user_id:uuid}/invitation", status_code=HTTP_202_ACCEPTED)
     async def resend_invitation(

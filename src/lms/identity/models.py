@@ -77,6 +77,8 @@ class User(TenantScoped, Base):
     # The person's own language and time zone for pages and e-mails; None follows the browser and the tenant.
     locale: Mapped[str | None] = mapped_column(String(16), default=None)
     time_zone: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Custom attributes from an import or SCIM (department, location, ...); dynamic groups match on them.
+    attributes: Mapped[dict[str, Any]] = mapped_column(JsonDict, default=dict, server_default=text("'{}'::jsonb"))
 
 
 class MfaRecoveryCode(TenantScoped, Base):

@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.identity.models import User, UserStatus
+from lms.identity.models import SsoProvider, User, UserStatus
 
 
 @dataclass(frozen=True)
@@ -62,3 +62,66 @@ async def user_groups(session: AsyncSession, user_id: UUID) -> list[str]:
 async def user_status(session: AsyncSession, user_id: UUID) -> UserStatus | None:
     """The account's status; None when there is no such user in this tenant."""
     return await session.scalar(select(User.status).where(User.id == user_id))
+
+
+@dataclass(frozen=True)
+class AccountCounts:
+    """How many accounts the bound tenant has, for admin overviews."""
+
+    total: int
+    active: int
+    invited: int
+    deactivated: int
+    admins: int
+
+
+async def account_counts(session: AsyncSession) -> AccountCounts:
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.count().filter(User.status == UserStatus.ACTIVE),
+                func.count().filter(User.status == UserStatus.INVITED),
+                func.count().filter(User.status == UserStatus.DEACTIVATED),
+                func.count().filter(User.roles.contains(["tenant_admin"])),
+            )
+        )
+    ).one()
+    return AccountCounts(*(int(v) for v in row))
+
+
+async def sso_provider_count(session: AsyncSession) -> int:
+    """Enabled single sign-on providers of the bound tenant."""
+    return int(await session.scalar(select(func.count()).where(SsoProvider.enabled.is_(True))) or 0)
+
+
+@dataclass(frozen=True)
+class Report:
+    """Someone in a manager's line: depth 1 reports directly, 2 to a direct report, and so on."""
+
+    id: UUID
+    display_name: str
+    email: str
+    manager_id: UUID
+    depth: int
+
+
+_REPORTS = text(
+    """
+    with recursive line as (
+        select u.id, u.display_name, u.email, u.manager_id, 1 as depth, array[u.id] as path
+          from users u where u.manager_id = :manager and u.status <> 'deactivated'
+        union all
+        select u.id, u.display_name, u.email, u.manager_id, l.depth + 1, l.path || u.id
+          from users u join line l on u.manager_id = l.id
+         where u.status <> 'deactivated' and l.depth < :max_depth and not u.id = any(l.path)
+    )
+    select id, display_name, email, manager_id, depth from line order by depth, display_name
+    """
+)
+
+
+async def reports_of(session: AsyncSession, manager_id: UUID, max_depth: int = 12) -> list[Report]:
+    """A manager's direct and indirect reports (deactivated people and cycles left out)."""
+    rows = await session.execute(_REPORTS, {"manager": manager_id, "max_depth": max_depth})
+    return [Report(*row) for row in rows.all()]

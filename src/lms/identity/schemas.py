@@ -50,6 +50,8 @@ class UserOut(msgspec.Struct):
     has_password: bool
     created_at: datetime
     last_login_at: datetime | None
+    mfa_enabled: bool = False
+    external_id: str | None = None
 
 
 class SignIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -13,6 +13,7 @@ from sqlalchemy import Date, Float, Select, and_, cast, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from lms.catalog.queries import course_title_of
 from lms.learning.models import Enrollment, EnrollmentStatus, ProgressEvent
 
 # The lesson as the learner's course version has it (403 when locked or not enrolled), for the lesson
@@ -215,3 +216,64 @@ async def active_minutes_by_day(
         select(cast(minutes.c.minute, Date).label("day"), func.count()).group_by(text("day")).order_by(text("day"))
     )
     return {day: int(count) for day, count in rows}
+@dataclass(frozen=True)
+class UserEnrollment:
+    """One of a person's enrolments as an admin or manager sees it."""
+
+    course_id: UUID
+    course_title: str
+    status: EnrollmentStatus
+    completion_pct: float
+    enrolled_at: datetime
+    due_at: datetime | None
+    completed_at: datetime | None
+
+
+async def enrollments_of_user(session: AsyncSession, user_id: UUID, limit: int = 100) -> list[UserEnrollment]:
+    """A person's enrolments with progress, newest first."""
+    rows = await session.execute(
+        select(
+            Enrollment.course_id,
+            course_title_of(Enrollment.course_id),
+            Enrollment.status,
+            Enrollment.completion_pct,
+            Enrollment.created_at,
+            Enrollment.due_at,
+            Enrollment.completed_at,
+        )
+        .where(Enrollment.user_id == user_id)
+        .order_by(Enrollment.created_at.desc())
+        .limit(limit)
+    )
+    return [UserEnrollment(*row) for row in rows.all()]
+
+
+@dataclass(frozen=True)
+class LearnerEnrollment:
+    user_id: UUID
+    course_id: UUID
+    course_title: str
+    status: EnrollmentStatus
+    completion_pct: float
+    due_at: datetime | None
+    completed_at: datetime | None
+
+
+async def enrollments_of_users(session: AsyncSession, user_ids: list[UUID]) -> list[LearnerEnrollment]:
+    """Enrolments of several people (a manager's team), soonest due first."""
+    if not user_ids:
+        return []
+    rows = await session.execute(
+        select(
+            Enrollment.user_id,
+            Enrollment.course_id,
+            course_title_of(Enrollment.course_id),
+            Enrollment.status,
+            Enrollment.completion_pct,
+            Enrollment.due_at,
+            Enrollment.completed_at,
+        )
+        .where(Enrollment.user_id.in_(user_ids))
+        .order_by(Enrollment.due_at.asc().nulls_last(), Enrollment.created_at)
+    )
+    return [LearnerEnrollment(*row) for row in rows.all()]

@@ -15,8 +15,10 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPT
 from lms.config import Settings
 from lms.db.engines import Database
 from lms.db.providers import DbSession
+from lms.identity.accounts.services.onboarding import invite_first_admin
 from lms.identity.guards import allows_anonymous, requires_role
 from lms.identity.schemas import Role
+from lms.lib.errors import ValidationFailed
 from lms.lib.pagination import Page, PageParams
 from lms.lib.params import AppRequest
 from lms.lib.storage import Storage
@@ -31,6 +33,7 @@ from lms.tenancy.schemas import (
     DomainClaim,
     DomainCreate,
     DomainOut,
+    FirstAdminOut,
     ResolvedTenant,
     SiteDomainOut,
     StatusChange,
@@ -74,10 +77,31 @@ class OperatorController(Controller):
     tags = ["operator"]
 
     @post("/tenants", status_code=HTTP_201_CREATED)
-    async def create_tenant(self, admin: NamedDependency[TenantAdmin], data: JSONBody[TenantCreate]) -> TenantOut:
-        """Create a tenant (slug, name, plan, seats, branding)."""
+    async def create_tenant(
+        self,
+        admin: NamedDependency[TenantAdmin],
+        database: NamedDependency[Database],
+        settings: NamedDependency[Settings],
+        data: JSONBody[TenantCreate],
+    ) -> TenantOut:
+        """Create a tenant (slug, name, plan, seats, branding). With `admin_email`, its first tenant admin
+        is created and sent the invitation e-mail; they land on the setup checklist after signing in."""
+        if data.admin_name is not None and data.admin_email is None:
+            raise ValidationFailed("admin_name needs admin_email", field="admin_email")
         tenant = await admin.create(data.slug, data.name, data.plan, data.seats, data.branding)
-        return await admin.describe(tenant)
+        if data.admin_email is None:
+            return await admin.describe(tenant)
+        # The account references the tenant row and is written under the tenant's RLS by lms_app:
+        # the tenant is committed first (a failed invitation leaves a tenant without an admin, which
+        # `lms users invite` or a second call can still fix; never an admin without a tenant).
+        await admin.session.commit()
+        invited = await invite_first_admin(
+            database.app_sessions, settings, tenant.id, tenant.slug, data.admin_email, data.admin_name
+        )
+        await admin.audit("tenant.invite_first_admin", tenant.id, None, {"email": invited.email})
+        out = await admin.describe(tenant)
+        out.first_admin = FirstAdminOut(user_id=invited.user_id, email=invited.email, invited=True)
+        return out
 
     @get("/tenants")
     async def list_tenants(

@@ -67,12 +67,21 @@ class SsoSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True
     required: bool = False
 
 
+AdminEmail = Annotated[
+    str,
+    msgspec.Meta(pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$", max_length=320, description="an e-mail address"),
+]
+
+
 class TenantCreate(msgspec.Struct, forbid_unknown_fields=True):
     slug: Slug
     name: Name
     plan: Plan = Plan.TRIAL
     seats: Seats = 0
     branding: Branding = msgspec.field(default_factory=Branding)
+    # The first tenant admin: invited by e-mail as soon as the tenant exists.
+    admin_email: AdminEmail | None = None
+    admin_name: Name | None = None
 
 
 class DomainCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -92,6 +101,12 @@ class DomainOut(msgspec.Struct):
     verification_record: str
 
 
+class FirstAdminOut(msgspec.Struct):
+    user_id: UUID
+    email: str
+    invited: bool
+
+
 class TenantOut(msgspec.Struct):
     id: UUID
     slug: str
@@ -104,6 +119,8 @@ class TenantOut(msgspec.Struct):
     status_reason: str | None = None
     domains: list[DomainOut] = msgspec.field(default_factory=list)
     usage: dict[str, int] = msgspec.field(default_factory=dict)
+    # Set on creation when a first admin was invited: their account id and the invitation's address.
+    first_admin: FirstAdminOut | None = None
 
 
 class AuditEntryOut(msgspec.Struct):

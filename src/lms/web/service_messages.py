@@ -48,3 +48,36 @@ SERVICE_MESSAGES = (
     N_("Pass the quiz '%(title)s' first."),
     N_("Another attempt was started at the same time."),
 )
+
+# The admin console: account administration and bulk import (sentence form, as service_message makes it).
+ADMIN_MESSAGES = (
+    N_("You cannot deactivate your own account."),
+    N_("You cannot remove your own tenant_admin role."),
+    N_("A user with this e-mail already exists."),
+    N_("Only invited users can be sent an invitation."),
+    N_("Preview the import before applying it."),
+    N_("This import is running or already applied; upload the file again."),
+    N_("The file is empty."),
+    N_("The file is larger than 64 MiB."),
+    N_("The file is not UTF-8 text; save it as CSV UTF-8."),
+    N_("The file is empty; the first row must name the columns."),
+)
+
+# Row problems of an import, shown as they are stored (the import page translates them as they are).
+IMPORT_ROW_PROBLEMS = (
+    N_("the e-mail address is missing"),
+    N_("not an e-mail address"),
+    N_("this e-mail address is already in an earlier row"),
+    N_("the name is missing"),
+    N_("the name is longer than 200 characters"),
+    N_("longer than 255 characters"),
+    N_("this external id is already in an earlier row"),
+    N_("a group name is longer than 200 characters"),
+    N_("unknown language (use en, de or fr)"),
+    N_("the row contains a character that is not allowed"),
+    N_("this e-mail address belongs to another user"),
+    N_("this user already has a different external id"),
+    N_("another row of the file is already about this user"),
+    N_("a user cannot be their own manager"),
+    N_("no user with this e-mail address in this site, and no valid row for it in the file"),
+)

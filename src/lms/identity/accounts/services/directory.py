@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import builtins
+import enum
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.config import Settings
-from lms.identity.models import ActionPurpose, ActionToken, Role, User, UserStatus
+from lms.identity.models import ActionPurpose, ActionToken, MfaRecoveryCode, RefreshToken, Role, User, UserStatus
 from lms.identity.schemas import UserCreate, UserOut, UserUpdate
 from lms.identity.signin.services.sessions import new_opaque_token, revoke_user_sessions, token_hash
 from lms.lib import clock
@@ -36,6 +39,60 @@ async def release_seat_of(session: AsyncSession, tenant_id: UUID, user_id: UUID)
     """The one call site that frees a user's seat; runs every registered seat-release hook."""
     for hook in seat_release_hooks:
         await hook(session, tenant_id, user_id)
+
+
+class SignedIn(enum.StrEnum):
+    """The last sign-in filter of the admin user list."""
+
+    NEVER = "never"
+    WITHIN_30_DAYS = "30d"
+    WITHIN_90_DAYS = "90d"
+    NOT_IN_90_DAYS = "over90d"
+
+
+class UserSort(enum.StrEnum):
+    """Orders of the admin user list; a leading "-" reverses."""
+
+    NAME = "name"
+    NAME_DESC = "-name"
+    EMAIL = "email"
+    EMAIL_DESC = "-email"
+    CREATED = "created"
+    CREATED_DESC = "-created"
+    LAST_SIGN_IN = "last_sign_in"
+    LAST_SIGN_IN_DESC = "-last_sign_in"
+
+
+@dataclass(frozen=True)
+class UserFilters:
+    status: UserStatus | None = None
+    role: Role | None = None
+    q: str | None = None
+    group: str | None = None
+    manager_id: UUID | None = None
+    signed_in: SignedIn | None = None
+    sort: UserSort = UserSort.CREATED
+
+
+@dataclass(frozen=True)
+class SignInEntry:
+    """One sign-in (a session: its refresh-token family), newest first on the user's page."""
+
+    started_at: datetime
+    last_active_at: datetime
+    single_sign_on: bool
+    ended: bool
+
+
+def _order(sort: UserSort) -> list[ColumnElement[object]]:
+    column = {
+        "name": func.lower(User.display_name),
+        "email": func.lower(User.email),
+        "created": User.created_at,
+        "last_sign_in": User.last_login_at,
+    }[sort.value.lstrip("-")]
+    first = column.desc().nulls_last() if sort.value.startswith("-") else column.asc().nulls_first()
+    return [first, User.id]  # type: ignore[list-item]
 
 
 def _audited(user: User) -> dict[str, Any]:
@@ -61,6 +118,8 @@ def user_out(user: User) -> UserOut:
         has_password=user.password_hash is not None,
         created_at=user.created_at,
         last_login_at=user.last_login_at,
+        mfa_enabled=user.mfa_enabled,
+        external_id=user.external_id,
     )
 
 
@@ -115,15 +174,83 @@ class UserDirectory:
     async def list(
         self, limit: int, offset: int, status: UserStatus | None, role: Role | None, q: str | None
     ) -> tuple[list[User], int]:
+        return await self.search(UserFilters(status=status, role=role, q=q), limit, offset)
+
+    async def search(self, filters: UserFilters, limit: int, offset: int) -> tuple[builtins.list[User], int]:
+        """The admin user list: search text, role, status, group, manager, last sign-in; sorted and paged."""
         query = select(User)
-        if status is not None:
-            query = query.where(User.status == status)
-        if role is not None:
-            query = query.where(User.roles.contains([role.value]))
-        if q:
+        if filters.status is not None:
+            query = query.where(User.status == filters.status)
+        if filters.role is not None:
+            query = query.where(User.roles.contains([filters.role.value]))
+        if filters.q:
+            q = filters.q
             pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            query = query.where(or_(User.email.ilike(pattern), User.display_name.ilike(pattern)))
-        return await count_and_fetch(self.session, query.order_by(User.created_at, User.id), limit, offset)
+            query = query.where(or_(User.email.ilike(pattern), User.display_name.ilike(pattern), User.external_id == q))
+        if filters.group:
+            query = query.where(User.groups.contains([filters.group]))
+        if filters.manager_id is not None:
+            query = query.where(User.manager_id == filters.manager_id)
+        if filters.signed_in is not None:
+            now = clock.now()
+            query = query.where(
+                {
+                    SignedIn.NEVER: User.last_login_at.is_(None),
+                    SignedIn.WITHIN_30_DAYS: User.last_login_at >= now - timedelta(days=30),
+                    SignedIn.WITHIN_90_DAYS: User.last_login_at >= now - timedelta(days=90),
+                    SignedIn.NOT_IN_90_DAYS: or_(
+                        User.last_login_at.is_(None), User.last_login_at < now - timedelta(days=90)
+                    ),
+                }[filters.signed_in]
+            )
+        return await count_and_fetch(self.session, query.order_by(*_order(filters.sort)), limit, offset)
+
+    async def reset_mfa(self, user_id: UUID) -> User:
+        """Turn off a person's second factor (lost phone): they enrol again at their next sign-in if
+        required. Their sessions end, so whoever holds the old device is signed out too."""
+        user = await self.get(user_id)
+        before = {"mfa_enabled": user.mfa_enabled}
+        user.mfa_enabled = False
+        user.totp_secret_encrypted = None
+        await self.session.execute(delete(MfaRecoveryCode).where(MfaRecoveryCode.user_id == user.id))
+        await self.session.flush()
+        await revoke_user_sessions(self.session, user.id)
+        await self._audit("user.mfa_reset", user, before, {"mfa_enabled": False})
+        return user
+
+    async def sign_in_history(self, user_id: UUID, limit: int = 20) -> builtins.list[SignInEntry]:
+        """The person's latest sign-ins (one per session), with whether each came through single sign-on."""
+        now = clock.now()
+        rows = await self.session.execute(
+            select(
+                func.min(RefreshToken.created_at),
+                func.max(RefreshToken.created_at),
+                func.bool_or(RefreshToken.sso_provider_id.is_not(None)),
+                func.bool_and(
+                    or_(
+                        RefreshToken.revoked_at.is_not(None),
+                        RefreshToken.used_at.is_not(None),
+                        RefreshToken.expires_at <= now,
+                    )
+                ),
+            )
+            .where(RefreshToken.user_id == user_id)
+            .group_by(RefreshToken.family_id)
+            .order_by(func.min(RefreshToken.created_at).desc())
+            .limit(limit)
+        )
+        return [SignInEntry(started, last, bool(sso), bool(ended)) for started, last, sso, ended in rows.all()]
+
+    async def managers(self, user_ids: set[UUID]) -> dict[UUID, User]:
+        if not user_ids:
+            return {}
+        rows = await self.session.execute(select(User).where(User.id.in_(user_ids)))
+        return {u.id: u for u in rows.scalars()}
+
+    async def groups_in_use(self) -> builtins.list[str]:
+        """Every group name a user of this tenant is in (for the list's group filter)."""
+        rows = await self.session.scalars(select(func.unnest(User.groups)).distinct())
+        return sorted(rows)
 
     async def create(self, data: UserCreate) -> User:
         """A new account: `invited` (with an e-mailed link) or, without invitation, `active` for SSO sign-in."""

@@ -1,0 +1,1 @@
+"""The organisation domain's work: the setup checklist, the user list for admins and bulk import."""
