@@ -25,6 +25,7 @@ celery_app.conf.include = [
     "workers.assessments",
     "workers.certificates",
     "workers.media",
+    "workers.billing",
 ]
 celery_app.conf.beat_schedule = {
     "purge-deleted-tenants": {"task": "tenancy.purge_due_tenants", "schedule": crontab(minute=17, hour=3)},
@@ -36,6 +37,8 @@ celery_app.conf.beat_schedule = {
         "schedule": crontab(minute=7, hour=6),
     },
     "media-expire-abandoned-uploads": {"task": "media.expire_abandoned_uploads", "schedule": crontab(minute=41)},
+    "billing-enforce-grace-periods": {"task": "billing.enforce_grace_periods", "schedule": crontab(minute=23)},
+    "billing-snapshot-seats": {"task": "billing.snapshot_seats", "schedule": crontab(minute=50, hour=23)},
     # A killed worker's transcode or certificate is sent again within about a lease and a quarter.
     "jobs-reap-lapsed-leases": {"task": REAP_TASK, "schedule": get_settings().job_lease_seconds / 4},
 }

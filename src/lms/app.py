@@ -24,6 +24,15 @@ from lms.assessments.assignments.controllers import (
 from lms.assessments.assignments.pages import AssignmentPagesController
 from lms.assessments.quizzes.controllers import AttemptController, QuestionBankController, QuizController
 from lms.assessments.quizzes.pages import QuizPagesController
+from lms.billing.controllers import (
+    CoursePurchaseController,
+    OperatorBillingController,
+    PlansController,
+    StripeWebhookController,
+    SubscriptionController,
+)
+from lms.billing.guards import requires_billing_standing
+from lms.billing.pages import BillingPagesController, CoursePurchasePagesController
 from lms.catalog.controllers import (
     CatalogueSearchController,
     CourseController,
@@ -40,6 +49,7 @@ from lms.health import health, ready
 from lms.identity.accounts.pages import AccountPagesController
 from lms.identity.controllers import AuthController, MeController, PasswordController, UsersController, jwks
 from lms.identity.mfa.controllers import IdentitySettingsController, MfaEnrolmentController, MyMfaController
+from lms.identity.principal import standing_checks
 from lms.identity.scim.controllers import ScimController, ScimTokensController
 from lms.identity.signin.pages import SignInPagesController, SignOutController
 from lms.identity.signin.services.keys import KeyRing
@@ -105,6 +115,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await app.state.redis.aclose()
             await db.dispose()
 
+    # Learners of a site suspended for non-payment are refused after sign-in; its admins can still pay.
+    if requires_billing_standing not in standing_checks:
+        standing_checks.append(requires_billing_standing)
+
     # Each domain adds its controllers here.
     route_handlers: list[ControllerRouterHandler] = [
         health,
@@ -159,6 +173,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         PlaybackController,
         StreamController,
         PlayerPagesController,
+        PlansController,
+        SubscriptionController,
+        CoursePurchaseController,
+        StripeWebhookController,
+        OperatorBillingController,
+        BillingPagesController,
+        CoursePurchasePagesController,
         # hls.js pinned in package.json, installed by `npm ci`, served from this site.
         create_static_files_router(path="/static/vendor/hls", directories=[PROJECT_ROOT / "node_modules/hls.js/dist"]),
         serve_asset,

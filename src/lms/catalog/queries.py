@@ -181,3 +181,20 @@ async def instructs_course_showing(session: AsyncSession, user_id: UUID, asset_i
 async def lesson_exists(session: AsyncSession, lesson_id: UUID) -> bool:
     """Whether the lesson is visible to the bound tenant (reads its id only, not its content)."""
     return (await session.execute(select(Lesson.id).where(Lesson.id == lesson_id))).first() is not None
+
+
+@dataclass(frozen=True)
+class CoursePrice:
+    id: UUID
+    title: str
+    slug: str
+    price_cents: int
+    currency: str
+
+
+async def course_price(session: AsyncSession, course_id: UUID) -> CoursePrice | None:
+    """A course's price (0 = free); None when the course is not visible to this tenant."""
+    course = await session.get(Course, course_id)
+    if course is None:
+        return None
+    return CoursePrice(course.id, course.title, course.slug, course.price_cents, course.currency)

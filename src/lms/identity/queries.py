@@ -36,3 +36,13 @@ async def user_contacts(session: AsyncSession, user_ids: set[UUID]) -> dict[UUID
 async def user_status(session: AsyncSession, user_id: UUID) -> UserStatus | None:
     """The account's status; None when there is no such user in this tenant."""
     return await session.scalar(select(User.status).where(User.id == user_id))
+
+
+async def tenant_admin_contacts(session: AsyncSession) -> list[UserContact]:
+    """The bound tenant's active administrators (who billing notices go to)."""
+    rows = await session.execute(
+        select(User.id, User.display_name, User.email)
+        .where(User.roles.contains(["tenant_admin"]), User.status == UserStatus.ACTIVE)
+        .order_by(User.created_at)
+    )
+    return [UserContact(user_id, name, email) for user_id, name, email in rows]

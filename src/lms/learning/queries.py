@@ -120,3 +120,46 @@ async def learners_using_lessons(session: AsyncSession, course_id: UUID, lesson_
         return 0
     found = await session.execute(_LEARNERS_USING, {"course_id": course_id, "lesson_ids": [str(i) for i in lesson_ids]})
     return int(found.scalar_one())
+
+
+# A seat is held by an active learner: an account that is not deactivated and holds at least one
+# active enrolment (completed, refunded and expired enrolments hold none).
+_SEAT_HOLDERS = """
+    from enrollments e join users u on u.tenant_id = e.tenant_id and u.id = e.user_id
+   where e.status = 'active' and u.status <> 'deactivated'
+"""
+
+
+async def seats_in_use(session: AsyncSession) -> int:
+    """Active learners of the bound tenant (see `_SEAT_HOLDERS`)."""
+    return int(await session.scalar(text(f"select count(distinct e.user_id) {_SEAT_HOLDERS}")) or 0)
+
+
+async def holds_seat(session: AsyncSession, user_id: UUID) -> bool:
+    return bool(
+        await session.scalar(text(f"select exists (select 1 {_SEAT_HOLDERS} and e.user_id = :u)"), {"u": user_id})
+    )
+
+
+@dataclass(frozen=True)
+class SeatHolder:
+    user_id: UUID
+    display_name: str
+    email: str
+    active_enrollments: int
+
+
+async def seat_holders(session: AsyncSession, limit: int, offset: int) -> tuple[list[SeatHolder], int]:
+    """Who holds the bound tenant's seats, most enrolments first, and how many they are."""
+    rows = await session.execute(
+        text(
+            f"""select e.user_id, u.display_name, u.email, count(*) as n, count(*) over () as total
+                  {_SEAT_HOLDERS}
+                 group by e.user_id, u.display_name, u.email
+                 order by n desc, u.display_name limit :limit offset :offset"""
+        ),
+        {"limit": limit, "offset": offset},
+    )
+    items = [(SeatHolder(r.user_id, r.display_name, r.email, r.n), r.total) for r in rows]
+    total = items[0][1] if items else await seats_in_use(session)
+    return [holder for holder, _ in items], int(total)

@@ -1,8 +1,8 @@
 """The seat hook every enrolment passes through.
 
-Today it checks the tenant's `seats` (set by the operator, later by billing) against the learners
-who hold an active enrolment: a learner already holding one uses no extra seat; `seats = 0` means
-no limit has been configured. Billing replaces the count source, not this call site.
+A seat is held by an active learner (`lms.learning.queries.seats_in_use`); the number of seats and
+what happens past it come from billing's licence (`lms.billing.queries.licence_of`): plans that bill
+the overage let the enrolment through, the others refuse it. A limit of 0 means none is configured.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from uuid import UUID
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms.billing.queries import licence_of
+from lms.learning.queries import holds_seat, seats_in_use
 from lms.lib.errors import Conflict
 
 
@@ -20,14 +22,6 @@ class SeatLimitReached(Conflict):
 
 
 _LOCK = text("select pg_advisory_xact_lock(hashtextextended('lms.seats:' || :tenant, 0))")
-_USAGE = text(
-    """
-    select t.seats,
-           (select count(distinct e.user_id) from enrollments e where e.status = 'active') as used,
-           exists (select 1 from enrollments e where e.user_id = :user and e.status = 'active') as holds_seat
-      from tenants t where t.id = :tenant
-    """
-)
 
 
 async def reserve_seat(session: AsyncSession, tenant_id: UUID, user_id: UUID) -> None:
@@ -37,6 +31,10 @@ async def reserve_seat(session: AsyncSession, tenant_id: UUID, user_id: UUID) ->
     cannot both take the last seat.
     """
     await session.execute(_LOCK, {"tenant": str(tenant_id)})
-    row = (await session.execute(_USAGE, {"tenant": tenant_id, "user": user_id})).one()
-    if row.seats and not row.holds_seat and row.used >= row.seats:
-        raise SeatLimitReached(f"all {row.seats} seats of this site are in use; ask an administrator for more seats")
+    licence = await licence_of(session, tenant_id)
+    if not licence.seat_limit or licence.overage_allowed or await holds_seat(session, user_id):
+        return
+    if await seats_in_use(session) >= licence.seat_limit:
+        raise SeatLimitReached(
+            f"all {licence.seat_limit} seats of this site are in use; ask an administrator for more seats"
+        )

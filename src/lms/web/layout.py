@@ -54,6 +54,7 @@ def navigation(viewer: Viewer | None) -> list[NavItem]:
         items.append(NavItem(_("Teaching"), "/teach"))
     if Role.TENANT_ADMIN.value in viewer.roles:
         items.append(NavItem(_("Administration"), "/admin"))
+        items.append(NavItem(_("Seats & billing"), "/admin/billing"))
     return items
 
 

@@ -15,6 +15,7 @@ from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms.billing.guards import requires_feature
 from lms.identity.models import Role, SsoKind, SsoProvider
 from lms.identity.principal import allows_anonymous, requires_role
 from lms.identity.signin.services.local import sso_required
@@ -134,7 +135,7 @@ class SsoProvidersController(Controller):
     """Tenant admins configure their identity providers."""
 
     path = "/api/v1/sso/providers"
-    guards = [requires_role(Role.TENANT_ADMIN)]
+    guards = [requires_role(Role.TENANT_ADMIN), requires_feature("sso")]
     tags = ["identity"]
 
     @get("/")

@@ -15,6 +15,7 @@ from litestar.status_codes import HTTP_201_CREATED
 from onelogin.saml2.errors import OneLogin_Saml2_Error
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms.billing.guards import requires_feature
 from lms.identity.models import Role, SsoKind, SsoProvider, User
 from lms.identity.principal import (
     REFRESH_COOKIE,
@@ -89,7 +90,7 @@ async def apply_saml(request: AppRequest, provider: SsoProvider, data: SamlProvi
 
 class SamlProvidersController(Controller):
     path = "/api/v1/sso/providers"
-    guards = [requires_role(Role.TENANT_ADMIN)]
+    guards = [requires_role(Role.TENANT_ADMIN), requires_feature("sso")]
     tags = ["identity"]
 
     @post("/saml", status_code=HTTP_201_CREATED, description="Add a SAML sign-in provider to this site.")
