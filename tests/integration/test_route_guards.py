@@ -45,6 +45,8 @@ PUBLIC_ROUTES = {
     "/certificates/files/{file_name:str}",
     "/verify/{cert_id:str}",
     "/credentials/issuer",
+    # Stripe's webhook: the signature on the raw body is the authorization
+    "/api/v1/billing/webhooks/stripe",
 }
 
 

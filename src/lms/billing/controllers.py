@@ -8,7 +8,7 @@ from uuid import UUID
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from lms.billing.guards import forget_licence
@@ -191,7 +191,7 @@ class StripeWebhookController(Controller):
         request: AppRequest,
         database: NamedDependency[Database],
         settings: NamedDependency[Settings],
-        stripe_signature: Annotated[str | None, Parameter(header="stripe-signature", max_length=2000)] = None,
+        stripe_signature: Annotated[str | None, HeaderParameter(name="stripe-signature", max_length=2000)] = None,
     ) -> WebhookAck:
         """Verify, store once by event id and acknowledge; a duplicate is acknowledged and ignored."""
         payload = await request.body()

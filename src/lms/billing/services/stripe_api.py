@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
+from typing import Any
 
 import stripe
 
@@ -20,12 +22,24 @@ class PaymentProviderError(DomainError):
     code = "payment_provider_error"
 
 
+class BodyAsContentClient(stripe.HTTPXClient):
+    """Stripe's httpx client, sending the encoded form as `content=`: httpx deprecates raw bytes
+    passed as `data=` (and the library passes exactly that)."""
+
+    def _get_request_args_kwargs(self, method: str, url: str, headers: Mapping[str, str], post_data: Any) -> Any:
+        args, kwargs = super()._get_request_args_kwargs(method, url, headers, post_data)
+        body = kwargs.pop("data", None)
+        if body:
+            kwargs["content"] = body
+        return args, kwargs
+
+
 @lru_cache(maxsize=8)
 def _client(api_key: str, api_base: str) -> stripe.StripeClient:
     return stripe.StripeClient(
         api_key,
         base_addresses={"api": api_base},
-        http_client=stripe.HTTPXClient(),
+        http_client=BodyAsContentClient(timeout=20),
         max_network_retries=2,
     )
 
