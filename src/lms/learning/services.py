@@ -40,8 +40,9 @@ from lms.tenancy.queries import active_tenant_ids
 ACTIVE_STATES = (EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)
 
 
-@dataclass(frozen=True)
 class PaymentRequired(DomainError):
+    """A priced course a learner has not paid for (billing's record decides)."""
+
     status = 402
     code = "payment_required"
 
