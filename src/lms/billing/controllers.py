@@ -60,9 +60,9 @@ class PlansController(Controller):
     tags = ["billing"]
 
     @get()
-    async def list_plans(self, db_session: DbSession) -> list[PlanOut]:
-        """The platform's plans: per-seat price, interval and the features each unlocks."""
-        return await accounts.list_plans(db_session)
+    async def list_plans(self, db_session: DbSession, page: NamedDependency[PageParams]) -> Page[PlanOut]:
+        """The platform's plans, cheapest first: per-seat price, interval and the features each unlocks."""
+        return page.slice(await accounts.list_plans(db_session))
 
 
 class SubscriptionController(Controller):

@@ -92,8 +92,8 @@ async def test_billing_routes_refuse_learners_strangers_and_other_tenants(client
         assert foreign.status_code == 401, path
     assert (await client.get(f"{a.base}/api/v1/billing/plans")).status_code == 401
     plans = await client.get(f"{a.base}/api/v1/billing/plans", headers=a.learner)
-    assert [p["key"] for p in plans.json()] == ["trial", "team", "business", "enterprise"]
-    business = next(p for p in plans.json() if p["key"] == "business")
+    assert [p["key"] for p in plans.json()["items"]] == ["trial", "team", "business", "enterprise"]
+    business = next(p for p in plans.json()["items"] if p["key"] == "business")
     assert {"sso", "scim", "custom_domains"} <= set(business["features"])
     # Pages: a learner gets the no-access page, a stranger goes to sign in.
     page = await client.get(f"{a.base}/admin/billing", headers={**a.learner, "Accept": "text/html"})
