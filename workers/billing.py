@@ -9,13 +9,14 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.billing.services.accounts import end_expired_trial, enforce_grace_period
-from lms.billing.services.inbox import handle, mark_dead, note_failure
+from lms.billing.services.inbox import handle, mark_dead, note_failure, stale_received_events
 from lms.billing.services.operators import tenants_due_for_enforcement
 from lms.billing.services.seats import snapshot_seats
 from lms.billing.tasks import (
     ENFORCE_GRACE_TASK,
     ENFORCE_GRACE_TENANT_TASK,
     HANDLE_EVENT_TASK,
+    REQUEUE_EVENTS_TASK,
     SNAPSHOT_SEATS_TASK,
     SNAPSHOT_SEATS_TENANT_TASK,
 )
@@ -89,3 +90,17 @@ def snapshot_seats_task() -> int:
     for tenant_id in tenants:
         snapshot_tenant_seats_task.delay(str(tenant_id), str(tenant_id))
     return len(tenants)
+
+
+async def _stale() -> list[tuple[UUID, UUID]]:
+    async with database().operator_sessions() as session:
+        return await stale_received_events(session)
+
+
+@celery_app.task(name=REQUEUE_EVENTS_TASK)
+def requeue_stale_events_task() -> int:
+    """Beat, every few minutes: events stored but never handled get their job again (handling is idempotent)."""
+    stale = run(_stale())
+    for tenant_id, row_id in stale:
+        handle_stripe_event_task.delay(str(tenant_id), str(row_id))
+    return len(stale)

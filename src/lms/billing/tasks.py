@@ -10,3 +10,5 @@ ENFORCE_GRACE_TENANT_TASK = "billing.enforce_grace_period"
 # beat: the daily seat utilisation snapshot of every tenant
 SNAPSHOT_SEATS_TASK = "billing.snapshot_seats"
 SNAPSHOT_SEATS_TENANT_TASK = "billing.snapshot_tenant_seats"
+# beat: send again the stored events whose job was lost
+REQUEUE_EVENTS_TASK = "billing.requeue_stale_events"

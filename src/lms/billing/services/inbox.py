@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
+import anyio.to_thread
 import stripe
 import structlog
 from sqlalchemy import func, select
@@ -33,7 +35,7 @@ from lms.db.engines import Database
 from lms.lib import clock
 from lms.lib.errors import DomainError
 from lms.lib.ids import new_id
-from lms.lib.jobs import enqueue_after_commit
+from lms.lib.jobs import Job, send_now
 from lms.lib.pagination import Page
 
 log = structlog.get_logger("lms.billing.inbox")
@@ -158,12 +160,14 @@ async def accept(db: Database, settings: Settings, payload: bytes, signature: st
                 .on_conflict_do_nothing(index_elements=["tenant_id", "stripe_event_id"])
                 .returning(WebhookEvent.__table__.c.id)
             )
-            if inserted is not None:
-                enqueue_after_commit(session, HANDLE_EVENT_TASK, str(tenant_id), str(row_id))
     except IntegrityError:
         # The metadata names no tenant of this platform (a deleted one, another deployment's).
         log.warning("stripe event for an unknown tenant", event_id=event["id"], tenant_id=str(tenant_id))
         return Accepted(stored=False, ignored=True)
+    if inserted is not None:
+        # Sent only now that the row is committed; the broker's client blocks, so off the event loop.
+        # Were the send lost (the process dies right here), the reaper re-sends received events.
+        await anyio.to_thread.run_sync(send_now, Job(HANDLE_EVENT_TASK, (str(tenant_id), str(row_id))))
     return Accepted(stored=inserted is not None, duplicate=inserted is None)
 
 
@@ -278,3 +282,18 @@ async def list_events(
     ]
     total = rows[0][1] if rows else 0
     return Page(items=items, total=total, limit=limit, offset=offset)
+
+
+STALE_AFTER = timedelta(minutes=5)
+
+
+async def stale_received_events(session: AsyncSession) -> list[tuple[UUID, UUID]]:
+    """(tenant, row) of events stored but not handled for a while: their job was lost (the process died
+    between commit and send) or is waiting out a long retry. The operator's platform-wide session."""
+    cutoff = clock.now() - STALE_AFTER
+    rows = await session.execute(
+        select(WebhookEvent.tenant_id, WebhookEvent.id)
+        .where(WebhookEvent.status == InboxStatus.RECEIVED, WebhookEvent.updated_at < cutoff)
+        .limit(10_000)
+    )
+    return [(tenant_id, row_id) for tenant_id, row_id in rows]
