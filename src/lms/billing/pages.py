@@ -82,7 +82,6 @@ class BillingPagesController(Controller):
             invoices=invoices,
             invoices_error=invoices_error,
             payments_configured=bool(settings.stripe_api_key),
-            feature_names=FEATURE_NAMES,
             **context,
         )
 
@@ -97,7 +96,7 @@ class BillingPagesController(Controller):
         feature: Annotated[str, QueryParameter(name="feature", max_length=40)] = "",
     ) -> Template:
         notice = notice_text(checkout or saved)
-        needed = FEATURE_NAMES.get(feature, "")
+        needed = feature if feature in FEATURE_NAMES else ""
         return await self.render(request, db_session, principal, notice=notice, needed_feature=needed)
 
     @post("/admin/billing/checkout", status_code=HTTP_200_OK)
