@@ -11,6 +11,7 @@ from litestar import MediaType, Request
 from litestar.datastructures import Cookie
 from litestar.response import Template
 
+from lms.billing.guards import current_licence
 from lms.db.binding import tenant_session
 from lms.identity.models import Role, User
 from lms.identity.principal import CSRF_COOKIE, CSRF_FORM_FIELD, SESSION_COOKIE, Principal, authenticate
@@ -77,6 +78,10 @@ async def load_viewer(request: Request[Any, Any, Any]) -> Viewer | None:
         if user is not None:
             viewer = Viewer(user.id, user.display_name, user.email, principal.roles, user.locale, user.time_zone)
     state["viewer"] = viewer
+    if viewer is not None and isinstance(principal, Principal) and Role.TENANT_ADMIN.value in viewer.roles:
+        # Admins see the unpaid subscription on every page, until it is paid.
+        licence = await current_licence(request, principal.tenant_id)
+        state["billing_notice"] = licence.status if licence.status in ("past_due", "suspended") else None
     activate_locale(request, viewer)
     return viewer
 
@@ -134,6 +139,7 @@ def page_context(request: Request[Any, Any, Any], **context: Any) -> dict[str, A
         "csrf_field": CSRF_FIELD,
         "csrf_token": token,
         "request_id": state.get("request_id", ""),
+        "billing_notice": state.get("billing_notice"),
         **context,
     }
 
