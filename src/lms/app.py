@@ -48,8 +48,8 @@ from lms.db.engines import create_database
 from lms.health import health, ready
 from lms.identity.accounts.pages import AccountPagesController
 from lms.identity.controllers import AuthController, MeController, PasswordController, UsersController, jwks
+from lms.identity.guards import standing_checks
 from lms.identity.mfa.controllers import IdentitySettingsController, MfaEnrolmentController, MyMfaController
-from lms.identity.principal import standing_checks
 from lms.identity.scim.controllers import ScimController, ScimTokensController
 from lms.identity.signin.pages import SignInPagesController, SignOutController
 from lms.identity.signin.services.keys import KeyRing
@@ -63,8 +63,8 @@ from lms.learning.controllers import (
     LearnerController,
     ProgressController,
 )
-from lms.learning.dead_letters import keep_dead_letter_gauge_fresh
 from lms.learning.pages import LessonPagesController, MyLearningPagesController
+from lms.learning.services.dead_letters import keep_dead_letter_gauge_fresh
 from lms.lib.admission import Admission, InFlightLimit
 from lms.lib.edge import edge_middleware
 from lms.lib.errors import EXCEPTION_HANDLERS
@@ -75,8 +75,8 @@ from lms.media.controllers import MediaStaffController, PlaybackController, Stre
 from lms.media.pages import PlayerPagesController
 from lms.providers import APP_DEPENDENCIES
 from lms.tenancy.controllers import OperatorController
-from lms.tenancy.middleware import TenantMiddleware
-from lms.tenancy.resolver import TenantResolver
+from lms.tenancy.services.middleware import TenantMiddleware
+from lms.tenancy.services.resolver import TenantResolver
 from lms.web.assets import AssetManifest, logical_sources, serve_asset
 from lms.web.controllers import DesignSystemController
 from lms.web.errors import brand_unrouted_errors, error_page

@@ -33,7 +33,7 @@ from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.db.providers import DbSession
-from lms.identity.principal import Principal, allows_anonymous, requires_role, requires_user
+from lms.identity.guards import Principal, allows_anonymous, requires_role, requires_user
 from lms.identity.schemas import Role
 from lms.lib.errors import NotFound
 from lms.lib.pagination import Page, PageParams

@@ -13,7 +13,7 @@ from litestar.handlers.base import BaseRouteHandler
 from lms.billing.queries import Licence, licence_of
 from lms.billing.schemas import AccountStatus
 from lms.db.binding import tenant_session
-from lms.identity.principal import Principal
+from lms.identity.guards import Principal
 from lms.lib.errors import DomainError, Forbidden
 
 UPGRADE_PATH = "/admin/billing"

@@ -18,7 +18,7 @@ from litestar.status_codes import HTTP_200_OK
 from lms.billing.guards import FEATURE_NAMES, forget_licence
 from lms.billing.services import accounts, purchases, seats
 from lms.db.providers import DbSession
-from lms.identity.principal import Principal, requires_role, requires_user
+from lms.identity.guards import Principal, requires_role, requires_user
 from lms.identity.schemas import Role
 from lms.lib.errors import DomainError
 from lms.lib.params import AppRequest

@@ -16,7 +16,7 @@ from lms.learning.models import Enrollment, EnrollmentStatus
 
 # The lesson as the learner's course version has it (403 when locked or not enrolled), for the lesson
 # pages of other domains (quizzes, assignments).
-from lms.learning.views import open_lesson as open_lesson
+from lms.learning.services.views import open_lesson as open_lesson
 from lms.lib import clock
 
 # Enrolments that still open the course's content (finished learners may come back to it).
@@ -122,44 +122,8 @@ async def learners_using_lessons(session: AsyncSession, course_id: UUID, lesson_
     return int(found.scalar_one())
 
 
-# A seat is held by an active learner: an account that is not deactivated and holds at least one
-# active enrolment (completed, refunded and expired enrolments hold none).
-_SEAT_HOLDERS = """
-    from enrollments e join users u on u.tenant_id = e.tenant_id and u.id = e.user_id
-   where e.status = 'active' and u.status <> 'deactivated'
-"""
-
-
-async def seats_in_use(session: AsyncSession) -> int:
-    """Active learners of the bound tenant (see `_SEAT_HOLDERS`)."""
-    return int(await session.scalar(text(f"select count(distinct e.user_id) {_SEAT_HOLDERS}")) or 0)
-
-
-async def holds_seat(session: AsyncSession, user_id: UUID) -> bool:
-    return bool(
-        await session.scalar(text(f"select exists (select 1 {_SEAT_HOLDERS} and e.user_id = :u)"), {"u": user_id})
-    )
-
-
-@dataclass(frozen=True)
-class SeatHolder:
-    user_id: UUID
-    display_name: str
-    email: str
-    active_enrollments: int
-
-
-async def seat_holders(session: AsyncSession, limit: int, offset: int) -> tuple[list[SeatHolder], int]:
-    """Who holds the bound tenant's seats, most enrolments first, and how many they are."""
-    rows = await session.execute(
-        text(
-            f"""select e.user_id, u.display_name, u.email, count(*) as n, count(*) over () as total
-                  {_SEAT_HOLDERS}
-                 group by e.user_id, u.display_name, u.email
-                 order by n desc, u.display_name limit :limit offset :offset"""
-        ),
-        {"limit": limit, "offset": offset},
-    )
-    items = [(SeatHolder(r.user_id, r.display_name, r.email, r.n), r.total) for r in rows]
-    total = items[0][1] if items else await seats_in_use(session)
-    return [holder for holder, _ in items], int(total)
+# Who holds a seat (billing's seats page and licence checks read these).
+from lms.learning.services.seats import SeatHolder as SeatHolder  # noqa: E402
+from lms.learning.services.seats import holds_seat as holds_seat  # noqa: E402
+from lms.learning.services.seats import seat_holders as seat_holders  # noqa: E402
+from lms.learning.services.seats import seats_in_use as seats_in_use  # noqa: E402
