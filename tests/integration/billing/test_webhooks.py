@@ -11,10 +11,13 @@ from typing import Any
 
 from sqlalchemy import text
 
+from lms.billing.tasks import REQUEUE_EVENTS_TASK
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
+from lms.lib.jobs import Job, send_now
 from lms.tenancy.models import Plan
 from tests.conftest import eventually
+from tests.factories import billing
 from tests.integration.billing.conftest import WEBHOOK, Client, Deliver, MakeSite, Site, checkout_session_id
 from tests.stripe_standin import WEBHOOK_SECRET, StripeStandIn, signed
 
@@ -150,3 +153,31 @@ async def test_a_handler_that_keeps_failing_ends_in_a_dead_letter_and_blocks_not
     assert item["payload"]["id"] == events[0]["id"]
     assert "gave up" in item["reason"]
     assert (await client.get("/api/v1/operator/billing/webhook-events", headers=broken.admin)).status_code == 403
+
+
+async def test_an_event_whose_job_was_lost_is_sent_again_and_handled_once(
+    client: Client, worker: Any, stripe_standin: StripeStandIn, make_site: MakeSite, db: Database
+) -> None:
+    site = await make_site(Plan.TRIAL)
+    events = await scenario(client, stripe_standin, site)
+    last = events[-1]
+    # Stored, but its job never sent (the API process died between commit and send), minutes ago.
+    async with tenant_session(db.app_sessions, site.tenant.id) as session:
+        await billing.make_webhook_event(
+            session,
+            site.tenant.id,
+            stripe_event_id=last["id"],
+            type=last["type"],
+            object_id=last["data"]["object"]["id"],
+            payload=last,
+        )
+        await session.execute(text("update billing_webhook_events set updated_at = now() - interval '10 minutes'"))
+    send_now(Job(REQUEUE_EVENTS_TASK, ()))
+
+    async def handled() -> bool:
+        rows = await inbox_rows(db, site)
+        return [r.status for r in rows] == ["handled"]
+
+    await eventually(handled)
+    assert await account_state(client, site) == ("active", 40, "business")
+    assert (await inbox_rows(db, site))[0].attempts == 1
