@@ -47,6 +47,7 @@ from lms.config import PROJECT_ROOT, Settings, get_settings
 from lms.db.engines import create_database
 from lms.health import health, ready
 from lms.identity.accounts.pages import AccountPagesController
+from lms.identity.accounts.services.directory import seat_take_hooks
 from lms.identity.controllers import AuthController, MeController, PasswordController, UsersController, jwks
 from lms.identity.guards import standing_checks
 from lms.identity.mfa.controllers import IdentitySettingsController, MfaEnrolmentController, MyMfaController
@@ -65,6 +66,7 @@ from lms.learning.controllers import (
 )
 from lms.learning.pages import LessonPagesController, MyLearningPagesController
 from lms.learning.services.dead_letters import keep_dead_letter_gauge_fresh
+from lms.learning.services.seats import reserve_seat_if_enrolled
 from lms.lib.admission import Admission, InFlightLimit
 from lms.lib.edge import edge_middleware
 from lms.lib.errors import EXCEPTION_HANDLERS
@@ -118,6 +120,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # Learners of a site suspended for non-payment are refused after sign-in; its admins can still pay.
     if requires_billing_standing not in standing_checks:
         standing_checks.append(requires_billing_standing)
+    # A returning (reactivated) learner takes a seat again, within the licence.
+    if reserve_seat_if_enrolled not in seat_take_hooks:
+        seat_take_hooks.append(reserve_seat_if_enrolled)
 
     # Each domain adds its controllers here.
     route_handlers: list[ControllerRouterHandler] = [

@@ -42,6 +42,11 @@ async def test_seats_are_held_by_active_learners_freed_by_deactivation_and_block
     now_fits = await client.post(url, json={"course_id": course.id, "user_id": str(people[2].id)}, headers=site.admin)
     assert now_fits.status_code == 201
 
+    # Both seats are taken again: the deactivated learner cannot come back until one is free.
+    back = await client.post(f"{site.base}/api/v1/users/{people[0].id}/reactivate", headers=site.admin)
+    assert back.status_code == 409
+    assert back.json()["error"]["code"] == "seat_limit_reached"
+
     async with tenant_session(db.app_sessions, site.tenant.id) as session:
         assert await snapshot_seats(session, site.tenant.id) == 2
         assert await snapshot_seats(session, site.tenant.id) == 2  # the same day keeps one row

@@ -80,3 +80,13 @@ async def reserve_seat(session: AsyncSession, tenant_id: UUID, user_id: UUID) ->
         raise SeatLimitReached(
             f"all {licence.seat_limit} seats of this site are in use; ask an administrator for more seats"
         )
+
+
+async def reserve_seat_if_enrolled(session: AsyncSession, tenant_id: UUID, user_id: UUID) -> None:
+    """A deactivated learner who comes back with active enrolments takes a seat again: refused with
+    SeatLimitReached when none is free (and the plan does not bill the overage)."""
+    enrolled = await session.scalar(
+        text("select exists (select 1 from enrollments where user_id = :u and status = 'active')"), {"u": user_id}
+    )
+    if enrolled:
+        await reserve_seat(session, tenant_id, user_id)
