@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import anyio.to_thread
 import stripe
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -178,7 +178,9 @@ async def handle(session: AsyncSession, settings: Settings, tenant_id: UUID, row
         return "already_handled" if row is not None else "missing"
     row.attempts += 1
     if row.type in SUBSCRIPTION_EVENTS:
+        read_from = clock.now() - CLOCK_MARGIN
         outcome = await sync_subscription(session, settings, tenant_id, row.object_id)
+        await _covered_by_this_read(session, row, read_from)
     elif row.type in CHECKOUT_EVENTS:
         outcome = await _checkout_completed(session, settings, tenant_id, row.object_id)
     else:
@@ -188,6 +190,34 @@ async def handle(session: AsyncSession, settings: Settings, tenant_id: UUID, row
     row.handled_at = clock.now()
     await session.flush()
     return outcome
+
+
+# Events stored this long before the API read began are certainly reflected in what it returned
+# (allows for clock differences between API and worker hosts).
+CLOCK_MARGIN = timedelta(seconds=1)
+
+
+async def _covered_by_this_read(session: AsyncSession, row: WebhookEvent, read_from: datetime) -> None:
+    """Other stored events of the same subscription, received before the read began, changed nothing
+    the read did not already see: they are handled by it (once), and their own jobs find them done.
+    A burst of events for one subscription costs one API read, not one each."""
+    # SKIP LOCKED: an event whose own job is running right now is left to it (no lock-order deadlock).
+    covered = (
+        select(WebhookEvent.id)
+        .where(
+            WebhookEvent.object_id == row.object_id,
+            WebhookEvent.status == InboxStatus.RECEIVED,
+            WebhookEvent.type.in_(SUBSCRIPTION_EVENTS),
+            WebhookEvent.created_at < read_from,
+            WebhookEvent.id != row.id,
+        )
+        .with_for_update(skip_locked=True)
+    )
+    await session.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.id.in_(covered.scalar_subquery()))
+        .values(status=InboxStatus.HANDLED, attempts=WebhookEvent.attempts + 1, handled_at=clock.now(), reason=None)
+    )
 
 
 async def sync_subscription(session: AsyncSession, settings: Settings, tenant_id: UUID, subscription_id: str) -> str:
