@@ -27,7 +27,7 @@ from lms.billing.models import CoursePurchase, WebhookEvent
 from lms.billing.schemas import AccountStatus, InboxEventOut, InboxStatus, PurchaseStatus
 from lms.billing.services.accounts import BillingActor, apply_subscription, ensure_account
 from lms.billing.services.purchases import sync_purchase
-from lms.billing.services.stripe_api import stripe_client
+from lms.billing.services.stripe_api import PaymentProviderError, stripe_client
 from lms.billing.tasks import HANDLE_EVENT_TASK
 from lms.config import Settings
 from lms.db.binding import tenant_session
@@ -119,7 +119,11 @@ async def _tenant_of(settings: Settings, event_type: str, obj: dict[str, Any]) -
     found = _tenant_in(obj)
     if found is None and event_type in REFUND_EVENTS and obj.get("payment_intent"):
         # A charge carries no metadata of its own; its payment intent has the platform's.
-        intent = await stripe_client(settings).v1.payment_intents.retrieve_async(str(obj["payment_intent"]))
+        try:
+            intent = await stripe_client(settings).v1.payment_intents.retrieve_async(str(obj["payment_intent"]))
+        except stripe.StripeError as exc:
+            # Not acknowledged: Stripe delivers the event again later.
+            raise PaymentProviderError("the payment provider could not be reached; deliver again later") from exc
         found = _tenant_in(intent.to_dict())
     try:
         return UUID(found) if found else None
