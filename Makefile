@@ -28,6 +28,7 @@ bench: setup
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/quiz_submit.py
 	$(BIN)/python bench/certificates.py
+	$(BIN)/python bench/webhooks.py
 	$(BIN)/python bench/edge_overhead.py
 	$(BIN)/python bench/requests.py
 	$(BIN)/python bench/pages.py

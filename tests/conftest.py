@@ -101,7 +101,7 @@ def make_tenant(db: Database, settings: Settings) -> MakeTenant:
         slug = slug or f"t-{uuid.uuid4().hex[:10]}"
         async with db.operator_sessions() as session, session.begin():
             admin = TenantAdmin(session, Actor(name="test"), settings.public_base_domain)
-            tenant = await admin.create(slug, name or slug.title(), Plan.TEAM, 10, branding)
+            tenant = await admin.create(slug, name or slug.title(), Plan.ENTERPRISE, 10, branding)
             if fields:
                 await admin.update(tenant, **fields)
         return tenant

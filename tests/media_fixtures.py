@@ -76,7 +76,7 @@ class MediaSite:
 async def media_site(db: Database, settings: Settings, key_ring: KeyRing) -> MediaSite:
     async with db.operator_sessions() as session, session.begin():
         admin = TenantAdmin(session, Actor(name="test"), settings.public_base_domain)
-        tenant = await admin.create(f"media-{uuid.uuid4().hex[:6]}", "Media Academy", Plan.TEAM, 10, None)
+        tenant = await admin.create(f"media-{uuid.uuid4().hex[:6]}", "Media Academy", Plan.ENTERPRISE, 10, None)
         await admin.add_domain(tenant.id, MEDIA_HOST, primary=False)
         await admin.verify_domain(tenant.id, MEDIA_HOST)
     async with tenant_session(db.app_sessions, tenant.id) as session:

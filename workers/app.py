@@ -28,6 +28,7 @@ celery_app.conf.include = [
     "workers.notifications",
     "workers.recommendations",
     "workers.organisation",
+    "workers.billing",
 ]
 celery_app.conf.beat_schedule = {
     "purge-deleted-tenants": {"task": "tenancy.purge_due_tenants", "schedule": crontab(minute=17, hour=3)},
@@ -43,6 +44,9 @@ celery_app.conf.beat_schedule = {
     "notifications-daily-digests": {"task": "notifications.send_digests", "schedule": crontab(minute=3)},
     "recommendations-nightly": {"task": "recommendations.recompute_all", "schedule": crontab(minute=23, hour=2)},
     "media-expire-abandoned-uploads": {"task": "media.expire_abandoned_uploads", "schedule": crontab(minute=41)},
+    "billing-enforce-grace-periods": {"task": "billing.enforce_grace_periods", "schedule": crontab(minute=23)},
+    "billing-requeue-stale-events": {"task": "billing.requeue_stale_events", "schedule": 300.0},
+    "billing-snapshot-seats": {"task": "billing.snapshot_seats", "schedule": crontab(minute=50, hour=23)},
     # A killed worker's transcode or certificate is sent again within about a lease and a quarter.
     "jobs-reap-lapsed-leases": {"task": REAP_TASK, "schedule": get_settings().job_lease_seconds / 4},
 }

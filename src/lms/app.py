@@ -26,6 +26,15 @@ from lms.assessments.assignments.controllers import (
 from lms.assessments.assignments.pages import AssignmentPagesController
 from lms.assessments.quizzes.controllers import AttemptController, QuestionBankController, QuizController
 from lms.assessments.quizzes.pages import QuizPagesController
+from lms.billing.controllers import (
+    CoursePurchaseController,
+    OperatorBillingController,
+    PlansController,
+    StripeWebhookController,
+    SubscriptionController,
+)
+from lms.billing.guards import requires_billing_standing
+from lms.billing.pages import BillingPagesController, CoursePurchasePagesController
 from lms.catalog.controllers import (
     CatalogueSearchController,
     CourseController,
@@ -42,7 +51,9 @@ from lms.discussions.controllers import CourseDiscussionController, DiscussionCo
 from lms.discussions.pages import DiscussionPagesController
 from lms.health import health, ready
 from lms.identity.accounts.pages import AccountPagesController
+from lms.identity.accounts.services.directory import seat_take_hooks
 from lms.identity.controllers import AuthController, MeController, PasswordController, UsersController, jwks
+from lms.identity.guards import standing_checks
 from lms.identity.mfa.controllers import IdentitySettingsController, MfaEnrolmentController, MyMfaController
 from lms.identity.scim.controllers import ScimController, ScimTokensController
 from lms.identity.signin.pages import SignInPagesController, SignOutController
@@ -59,6 +70,7 @@ from lms.learning.controllers import (
 )
 from lms.learning.pages import LessonPagesController, MyLearningPagesController
 from lms.learning.services.dead_letters import keep_dead_letter_gauge_fresh
+from lms.learning.services.seats import reserve_seat_if_enrolled
 from lms.lib.admission import Admission, InFlightLimit
 from lms.lib.collector import settle_after_start_up
 from lms.lib.edge import edge_middleware
@@ -147,6 +159,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await app.state.redis.aclose()
             await db.dispose()
 
+    # Learners of a site suspended for non-payment are refused after sign-in; its admins can still pay.
+    if requires_billing_standing not in standing_checks:
+        standing_checks.append(requires_billing_standing)
+    # A returning (reactivated) learner takes a seat again, within the licence.
+    if reserve_seat_if_enrolled not in seat_take_hooks:
+        seat_take_hooks.append(reserve_seat_if_enrolled)
+
     # Each domain adds its controllers here.
     route_handlers: list[ControllerRouterHandler] = [
         health,
@@ -194,7 +213,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             dependencies=PAGE_DEPENDENCIES,
             before_request=before_page,
         ),
-        AccountPagesController,
         AdminSetupController,
         AdminPeopleController,
         UserImportController,
@@ -205,13 +223,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         GroupPagesController,
         TeamController,
         GroupController,
-        MyLearningPagesController,
-        LessonPagesController,
-        DesignSystemController,
-        CataloguePagesController,
-        CertificatePagesController,
-        QuizPagesController,
-        AssignmentPagesController,
         CourseController,
         CatalogueSearchController,
         SharedCatalogueController,
@@ -245,6 +256,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         DiscussionPagesController,
         MyRecommendationsController,
         LearningGoalPagesController,
+        PlansController,
+        SubscriptionController,
+        CoursePurchaseController,
+        StripeWebhookController,
+        OperatorBillingController,
+        BillingPagesController,
+        CoursePurchasePagesController,
         # hls.js pinned in package.json, installed by `npm ci`, served from this site.
         create_static_files_router(path="/static/vendor/hls", directories=[PROJECT_ROOT / "node_modules/hls.js/dist"]),
         serve_asset,

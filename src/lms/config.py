@@ -89,6 +89,17 @@ class Settings:
     # The AOF fsync policy Redis must run with (`everysec` or `always`; `` = no check): a worker
     # logs an error at start when Redis persists less, since accepted events would not survive it.
     redis_required_appendfsync: str = "everysec"
+    # Stripe: the secret API key, the webhook endpoint's signing secret, and the API's address
+    # (only a test stand-in changes it). Without a key, billing pages say payments are not configured.
+    stripe_api_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_api_base: str = "https://api.stripe.com"
+    # Days a past-due tenant keeps serving learners before it is suspended for them; trial length.
+    billing_grace_days: float = 7.0
+    billing_trial_days: int = 14
+    # A failed Stripe event is retried after base, 2 x base, 4 x base ... seconds, then dead-lettered.
+    billing_retry_base_seconds: float = 2.0
+    billing_max_attempts: int = 6
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -139,6 +150,13 @@ class Settings:
             sso_timeout_seconds=float(_env("SSO_TIMEOUT_SECONDS", "5") or 5),
             job_lease_seconds=float(_env("JOB_LEASE_SECONDS", "120") or 120),
             redis_required_appendfsync=_env("REDIS_REQUIRED_APPENDFSYNC", "everysec") or "",
+            stripe_api_key=_env("STRIPE_API_KEY"),
+            stripe_webhook_secret=_env("STRIPE_WEBHOOK_SECRET"),
+            stripe_api_base=_env("STRIPE_API_BASE", base.stripe_api_base) or base.stripe_api_base,
+            billing_grace_days=float(_env("BILLING_GRACE_DAYS", "7") or 7),
+            billing_trial_days=int(_env("BILLING_TRIAL_DAYS", "14") or 14),
+            billing_retry_base_seconds=float(_env("BILLING_RETRY_BASE_SECONDS", "2") or 2),
+            billing_max_attempts=int(_env("BILLING_MAX_ATTEMPTS", "6") or 6),
         )
 
     def role_url(self, role: str) -> str:

@@ -3,6 +3,7 @@ suite, tenant purges). It lives at the application level because `db/` knows no 
 
 from lms.analytics.recommendations import models as recommendation_models
 from lms.assessments import models as assessment_models
+from lms.billing import models as billing_models
 from lms.catalog import models as catalog_models
 from lms.certificates import models as certificate_models
 from lms.db.base import metadata
@@ -18,6 +19,7 @@ from lms.tenancy import models as tenancy_models
 
 __all__ = [
     "assessment_models",
+    "billing_models",
     "catalog_models",
     "certificate_models",
     "discussion_models",

@@ -3,6 +3,7 @@
 from tests.factories import (
     analytics,
     assessments,
+    billing,
     catalog,
     certificates,
     discussions,
@@ -20,6 +21,7 @@ __all__ = [
     "RowFactory",
     "analytics",
     "assessments",
+    "billing",
     "catalog",
     "certificates",
     "discussions",

@@ -49,7 +49,7 @@ async def admin_of(db: Database, settings: Settings, login: Login) -> tuple[Tena
     slug = f"fuzz-{uuid.uuid4().hex[:8]}"
     async with db.operator_sessions() as session, session.begin():
         tenant = await TenantAdmin(session, Actor(name="test"), settings.public_base_domain).create(
-            slug, "Fuzz", Plan.TEAM, 10, None
+            slug, "Fuzz", Plan.ENTERPRISE, 10, None
         )
     async with tenant_session(db.app_sessions, tenant.id) as session:
         admin = await factories.identity.make_user(session, tenant.id, roles=["tenant_admin"])

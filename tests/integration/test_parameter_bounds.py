@@ -168,7 +168,7 @@ async def callers(
     """A user holding every role, a SCIM token, and an operator: every guard lets the request through."""
     async with db.operator_sessions() as session, session.begin():
         admin = TenantAdmin(session, Actor(name="test"), settings.public_base_domain)
-        tenant = await admin.create(f"t-{uuid.uuid4().hex[:10]}", "Bounds", Plan.TEAM, 10, None)
+        tenant = await admin.create(f"t-{uuid.uuid4().hex[:10]}", "Bounds", Plan.ENTERPRISE, 10, None)
     async with tenant_session(db.app_sessions, tenant.id) as session:
         user = await factories.identity.make_user(session, tenant.id, roles=[role.value for role in Role])
     everyone = await login(user)

@@ -48,6 +48,8 @@ PUBLIC_ROUTES = {
     "/credentials/issuer",
     # the one-click unsubscribe link of an e-mail (signed for tenant, user and kind)
     "/unsubscribe",
+    # Stripe's webhook: the signature on the raw body is the authorization
+    "/api/v1/billing/webhooks/stripe",
 }
 
 

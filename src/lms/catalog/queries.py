@@ -281,3 +281,17 @@ async def own_course_count(session: AsyncSession) -> tuple[int, int]:
         )
     ).one()
     return int(row[0]), int(row[1])
+class CoursePrice:
+    id: UUID
+    title: str
+    slug: str
+    price_cents: int
+    currency: str
+
+
+async def course_price(session: AsyncSession, course_id: UUID) -> CoursePrice | None:
+    """A course's price (0 = free); None when the course is not visible to this tenant."""
+    course = await session.get(Course, course_id)
+    if course is None:
+        return None
+    return CoursePrice(course.id, course.title, course.slug, course.price_cents, course.currency)

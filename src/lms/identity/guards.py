@@ -7,6 +7,7 @@ dependency. A token is accepted only on its own tenant's host.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -38,6 +39,12 @@ class Principal:
 
     def has_role(self, *roles: Role | str) -> bool:
         return any(str(role) in self.roles for role in roles)
+
+
+# Checks every authenticated request passes after its token verified (billing registers the one that
+# refuses learners of a site suspended for non-payment); app-level wiring keeps identity free of billing.
+StandingCheck = Callable[[ASGIConnection[Any, Any, Any, Any], Principal], Awaitable[None]]
+standing_checks: list[StandingCheck] = []
 
 
 async def _token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
@@ -103,6 +110,8 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Princi
     principal = Principal(
         user_id=claims.user_id, tenant_id=claims.tenant_id, roles=claims.roles, session_id=claims.session_id
     )
+    for check in standing_checks:
+        await check(connection, principal)
     state["principal"] = principal
     return principal
 

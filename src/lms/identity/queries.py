@@ -125,3 +125,11 @@ async def reports_of(session: AsyncSession, manager_id: UUID, max_depth: int = 1
     """A manager's direct and indirect reports (deactivated people and cycles left out)."""
     rows = await session.execute(_REPORTS, {"manager": manager_id, "max_depth": max_depth})
     return [Report(*row) for row in rows.all()]
+async def tenant_admin_contacts(session: AsyncSession) -> list[UserContact]:
+    """The bound tenant's active administrators (who billing notices go to)."""
+    rows = await session.execute(
+        select(User.id, User.display_name, User.email)
+        .where(User.roles.contains(["tenant_admin"]), User.status == UserStatus.ACTIVE)
+        .order_by(User.created_at)
+    )
+    return [UserContact(user_id, name, email) for user_id, name, email in rows]

@@ -277,3 +277,8 @@ async def enrollments_of_users(session: AsyncSession, user_ids: list[UUID]) -> l
         .order_by(Enrollment.due_at.asc().nulls_last(), Enrollment.created_at)
     )
     return [LearnerEnrollment(*row) for row in rows.all()]
+# Who holds a seat (billing's seats page and licence checks read these).
+from lms.learning.services.seats import SeatHolder as SeatHolder  # noqa: E402
+from lms.learning.services.seats import holds_seat as holds_seat  # noqa: E402
+from lms.learning.services.seats import seat_holders as seat_holders  # noqa: E402
+from lms.learning.services.seats import seats_in_use as seats_in_use  # noqa: E402

@@ -12,6 +12,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, PathParameter, QueryParameter, RawBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 
+from lms.billing.guards import requires_feature
 from lms.config import Settings
 from lms.db.engines import Database
 from lms.db.providers import DbSession
@@ -142,7 +143,9 @@ class OperatorController(Controller):
         tenant = await admin.request_purge(tenant_id)
         return {"status": "purge queued", "tenant_id": str(tenant.id)}
 
-    @post("/tenants/{tenant_id:uuid}/domains", status_code=HTTP_201_CREATED)
+    @post(
+        "/tenants/{tenant_id:uuid}/domains", status_code=HTTP_201_CREATED, guards=[requires_feature("custom_domains")]
+    )
     async def add_domain(
         self, admin: NamedDependency[TenantAdmin], tenant_id: FromPath[UUID], data: JSONBody[DomainCreate]
     ) -> DomainOut:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -49,3 +50,18 @@ async def primary_hostname(session: AsyncSession) -> str | None:
             select(TenantDomain.hostname).where(TenantDomain.is_primary.is_(True), TenantDomain.verified.is_(True))
         )
     ).scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class TenantLicence:
+    plan: str
+    seats: int
+    created_at: datetime
+
+
+async def tenant_licence(session: AsyncSession, tenant_id: UUID) -> TenantLicence | None:
+    """The plan and seats an operator or a manifest gave the tenant (billing's starting point)."""
+    row = (
+        await session.execute(select(Tenant.plan, Tenant.seats, Tenant.created_at).where(Tenant.id == tenant_id))
+    ).first()
+    return TenantLicence(str(row.plan), row.seats, row.created_at) if row is not None else None

@@ -48,6 +48,14 @@ def explanation(status: int, code: str) -> tuple[str, str]:
         return _("This site is suspended"), _(
             "This learning site is not available at the moment. Contact your administrator."
         )
+    if code == "upgrade_required":
+        return _("Your plan does not include this"), _(
+            "Upgrade your plan on the Seats & billing page to use this feature."
+        )
+    if code == "billing_suspended":
+        return _("This site is paused"), _(
+            "Access for learners is paused until the subscription is paid. Your administrator has been told."
+        )
     if status == 404 and code == "no_site":
         return _("No learning site here"), _("No learning site is configured for this address. Check the link.")
     texts = {
@@ -103,6 +111,7 @@ def render_error_html(
                 detail=detail,
                 request_id=request_id,
                 show_home=tenant is not None and code != "tenant_suspended",
+                upgrade_url="/admin/billing" if code == "upgrade_required" else "",
             )
         )
 

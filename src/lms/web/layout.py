@@ -14,6 +14,7 @@ from litestar.di import Provide
 from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Template
 
+from lms.billing.guards import current_licence
 from lms.db.binding import tenant_session
 from lms.db.providers import DbSession
 from lms.identity.guards import CSRF_COOKIE, CSRF_FORM_FIELD, SESSION_COOKIE, Principal, authenticate
@@ -59,6 +60,7 @@ def navigation(viewer: Viewer | None) -> list[NavItem]:
         items.append(NavItem(_("Teaching"), "/teach"))
     if Role.TENANT_ADMIN.value in viewer.roles:
         items.append(NavItem(_("Administration"), "/admin"))
+        items.append(NavItem(_("Seats & billing"), "/admin/billing"))
     return items
 
 
@@ -85,6 +87,10 @@ async def load_viewer(request: AppRequest, session: DbSession | None = None) -> 
         if user is not None:
             viewer = Viewer(user.id, user.display_name, user.email, principal.roles, user.locale, user.time_zone)
     state["viewer"] = viewer
+    if viewer is not None and isinstance(principal, Principal) and Role.TENANT_ADMIN.value in viewer.roles:
+        # Admins see the unpaid subscription on every page, until it is paid.
+        licence = await current_licence(request, principal.tenant_id)
+        state["billing_notice"] = licence.status if licence.status in ("past_due", "suspended") else None
     activate_locale(request, viewer)
     return viewer
 
@@ -184,6 +190,7 @@ def page_context(request: AppRequest, **context: Any) -> dict[str, Any]:
         "csrf_field": CSRF_FIELD,
         "csrf_token": token,
         "request_id": state.get("request_id", ""),
+        "billing_notice": state.get("billing_notice"),
         **context,
     }
 

@@ -118,7 +118,7 @@ async def shared_tenant(db: Database, settings: Settings, key_ring: KeyRing) -> 
     """One tenant and its admin's headers for a module's parametrised cases (not one tenant per case)."""
     async with db.operator_sessions() as session, session.begin():
         admin_service = TenantAdmin(session, Actor(name="test"), settings.public_base_domain)
-        tenant = await admin_service.create(f"t-{uuid.uuid4().hex[:10]}", "Shared Co", Plan.TEAM, 10, None)
+        tenant = await admin_service.create(f"t-{uuid.uuid4().hex[:10]}", "Shared Co", Plan.ENTERPRISE, 10, None)
     async with tenant_session(db.app_sessions, tenant.id) as session:
         admin = await factories.identity.make_user(session, tenant.id, roles=["tenant_admin"])
     token = await issue_access_token(key_ring, admin.id, tenant.id, ["tenant_admin"], 3600)

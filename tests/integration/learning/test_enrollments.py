@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from lms.db.engines import Database
 from lms.learning.services import expire_enrollments
+from lms.tenancy.models import Plan
 from tests.conftest import Login, MakeTenant, MakeUser, host
 from tests.factories import catalog
 from tests.integration.catalog.helpers import Client, build_course, instructor, learner
@@ -99,7 +100,8 @@ async def test_admin_assigns_in_bulk_with_due_date_and_learner_sees_due_items(
 async def test_seat_limit_blocks_new_learners_but_not_existing_ones(
     client: Client, make_tenant: MakeTenant, make_user: MakeUser, login: Login
 ) -> None:
-    tenant = await make_tenant(seats=1)
+    # Team blocks past the licence (enterprise would bill the overage instead).
+    tenant = await make_tenant(seats=1, plan=Plan.TEAM)
     _, author = await instructor(make_user, login, tenant)
     first = await build_course(client, tenant, author)
     second = await build_course(client, tenant, author)

@@ -14,6 +14,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, JSONBody, QueryParameter, RawBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from lms.billing.guards import requires_feature
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.providers import DbSession
@@ -88,7 +89,7 @@ def provide_provisioning(
 
 class ScimController(Controller):
     path = "/scim/v2"
-    guards = [requires_scim_token]
+    guards = [requires_feature("scim"), requires_scim_token]
     dependencies = {"service": Provide(provide_provisioning, sync_to_thread=False)}
     exception_handlers = SCIM_EXCEPTION_HANDLERS
     include_in_schema = False
@@ -209,7 +210,7 @@ class ScimTokensController(Controller):
     """Tenant admins create the bearer token their identity provider uses for SCIM, and revoke it."""
 
     path = "/api/v1/scim-tokens"
-    guards = [requires_role(Role.TENANT_ADMIN)]
+    guards = [requires_role(Role.TENANT_ADMIN), requires_feature("scim")]
     tags = ["identity"]
 
     @get("/")

@@ -14,6 +14,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from lms.billing.guards import requires_feature
 from lms.db.providers import DbSession, Session
 from lms.identity.guards import allows_anonymous, requires_role
 from lms.identity.models import Role, SsoKind, SsoProvider
@@ -130,7 +131,7 @@ class SsoProvidersController(Controller):
     """Tenant admins configure their identity providers."""
 
     path = "/api/v1/sso/providers"
-    guards = [requires_role(Role.TENANT_ADMIN)]
+    guards = [requires_role(Role.TENANT_ADMIN), requires_feature("sso")]
     tags = ["identity"]
 
     @get("/")

@@ -15,7 +15,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.catalog.queries import CourseOffer, course_facts, course_offer, version_id_of, version_numbers
+from lms.billing.queries import has_paid_for_course
+from lms.catalog.queries import CourseOffer, course_facts, course_offer, course_price, version_id_of, version_numbers
 from lms.catalog.schemas import CourseStatus
 from lms.catalog.services import bump_enrollment_count
 from lms.db.binding import tenant_session
@@ -37,6 +38,13 @@ from lms.lib.pagination import count_and_fetch
 from lms.tenancy.queries import active_tenant_ids
 
 ACTIVE_STATES = (EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)
+
+
+class PaymentRequired(DomainError):
+    """A priced course a learner has not paid for (billing's record decides)."""
+
+    status = 402
+    code = "payment_required"
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,8 @@ class EnrollmentService:
             raise Forbidden("only an instructor or a tenant admin can enrol other people or set due dates")
         course = CourseRef.of(await self._enrollable_course(course_id, assigning))
         await self._active_user(target)
+        if not assigning:
+            await self._paid_for(course_id, target)
         source = EnrollmentSource.ADMIN if assigning else EnrollmentSource.SELF
         return await self._enroll_one(course, target, due_at, source, expires_at)
 
@@ -200,6 +210,19 @@ class EnrollmentService:
             raise Forbidden("this course does not allow self-enrolment; ask an administrator to assign it")
         return course
 
+    async def _paid_for(self, course_id: UUID, user_id: UUID) -> None:
+        """A priced course is self-enrolled only after a completed Checkout payment (billing's
+        record); an admin or instructor assigning it enrols on the organisation's behalf."""
+        price = await course_price(self.session, course_id)
+        if price is None or price.price_cents <= 0:
+            return
+        if await self._existing(user_id, course_id) is not None:
+            return
+        if not await has_paid_for_course(self.session, user_id, course_id):
+            raise PaymentRequired(
+                f"this course costs {price.price_cents / 100:.2f} {price.currency}; buy it to enrol", field="course_id"
+            )
+
     async def _active_user(self, user_id: UUID) -> None:
         status = await user_status(self.session, user_id)
         if status is None:
@@ -277,3 +300,33 @@ async def expire_enrollments(db: Database) -> int:
             )
             expired += result.rowcount  # type: ignore[attr-defined]
     return expired
+
+
+async def enroll_purchased(session: AsyncSession, tenant_id: UUID, user_id: UUID, course_id: UUID) -> UUID:
+    """Enrol a learner whose payment for the course completed (billing calls this); idempotent, and an
+    enrolment ended by an earlier refund becomes active again."""
+    service = EnrollmentService(session, Principal(user_id=user_id, tenant_id=tenant_id, roles=frozenset({"learner"})))
+    existing = await service._existing(user_id, course_id)
+    if existing is not None:
+        if existing.status is EnrollmentStatus.REFUNDED:
+            await reserve_seat(session, tenant_id, user_id)
+            existing.status = EnrollmentStatus.ACTIVE
+            await session.flush()
+        return existing.id
+    enrollment, _ = await service.enroll(course_id)
+    return enrollment.id
+
+
+async def end_refunded(session: AsyncSession, user_id: UUID, course_id: UUID) -> bool:
+    """A refunded purchase ends the enrolment (status `refunded`): access to the course ends, and the
+    seat is released. A completed enrolment keeps its record of completion."""
+    result = await session.execute(
+        update(Enrollment)
+        .where(
+            Enrollment.user_id == user_id,
+            Enrollment.course_id == course_id,
+            Enrollment.status == EnrollmentStatus.ACTIVE,
+        )
+        .values(status=EnrollmentStatus.REFUNDED)
+    )
+    return bool(getattr(result, "rowcount", 0))

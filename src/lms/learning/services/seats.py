@@ -1,18 +1,62 @@
 """The seat hook every enrolment passes through.
 
-Today it checks the tenant's `seats` (set by the operator, later by billing) against the learners
-who hold an active enrolment: a learner already holding one uses no extra seat; `seats = 0` means
-no limit has been configured. Billing replaces the count source, not this call site.
+A seat is held by an active learner (`lms.learning.queries.seats_in_use`); the number of seats and
+what happens past it come from billing's licence (`lms.billing.queries.licence_of`): plans that bill
+the overage let the enrolment through, the others refuse it. A limit of 0 means none is configured.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from uuid import UUID
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms.billing.queries import licence_of
 from lms.lib.errors import Conflict
+
+# A seat is held by an active learner: an account that is not deactivated and holds at least one
+# active enrolment (completed, refunded and expired enrolments hold none).
+_SEAT_HOLDERS = """
+    from enrollments e join users u on u.tenant_id = e.tenant_id and u.id = e.user_id
+   where e.status = 'active' and u.status <> 'deactivated'
+"""
+
+
+async def seats_in_use(session: AsyncSession) -> int:
+    """Active learners of the bound tenant (see `_SEAT_HOLDERS`)."""
+    return int(await session.scalar(text(f"select count(distinct e.user_id) {_SEAT_HOLDERS}")) or 0)
+
+
+async def holds_seat(session: AsyncSession, user_id: UUID) -> bool:
+    return bool(
+        await session.scalar(text(f"select exists (select 1 {_SEAT_HOLDERS} and e.user_id = :u)"), {"u": user_id})
+    )
+
+
+@dataclass(frozen=True)
+class SeatHolder:
+    user_id: UUID
+    display_name: str
+    email: str
+    active_enrollments: int
+
+
+async def seat_holders(session: AsyncSession, limit: int, offset: int) -> tuple[list[SeatHolder], int]:
+    """Who holds the bound tenant's seats, most enrolments first, and how many they are."""
+    rows = await session.execute(
+        text(
+            f"""select e.user_id, u.display_name, u.email, count(*) as n, count(*) over () as total
+                  {_SEAT_HOLDERS}
+                 group by e.user_id, u.display_name, u.email
+                 order by n desc, u.display_name limit :limit offset :offset"""
+        ),
+        {"limit": limit, "offset": offset},
+    )
+    items = [(SeatHolder(r.user_id, r.display_name, r.email, r.n), r.total) for r in rows]
+    total = items[0][1] if items else await seats_in_use(session)
+    return [holder for holder, _ in items], int(total)
 
 
 class SeatLimitReached(Conflict):
@@ -20,14 +64,6 @@ class SeatLimitReached(Conflict):
 
 
 _LOCK = text("select pg_advisory_xact_lock(hashtextextended('lms.seats:' || :tenant, 0))")
-_USAGE = text(
-    """
-    select t.seats,
-           (select count(distinct e.user_id) from enrollments e where e.status = 'active') as used,
-           exists (select 1 from enrollments e where e.user_id = :user and e.status = 'active') as holds_seat
-      from tenants t where t.id = :tenant
-    """
-)
 
 
 async def reserve_seat(session: AsyncSession, tenant_id: UUID, user_id: UUID) -> None:
@@ -37,6 +73,20 @@ async def reserve_seat(session: AsyncSession, tenant_id: UUID, user_id: UUID) ->
     cannot both take the last seat.
     """
     await session.execute(_LOCK, {"tenant": str(tenant_id)})
-    row = (await session.execute(_USAGE, {"tenant": tenant_id, "user": user_id})).one()
-    if row.seats and not row.holds_seat and row.used >= row.seats:
-        raise SeatLimitReached(f"all {row.seats} seats of this site are in use; ask an administrator for more seats")
+    licence = await licence_of(session, tenant_id)
+    if not licence.seat_limit or licence.overage_allowed or await holds_seat(session, user_id):
+        return
+    if await seats_in_use(session) >= licence.seat_limit:
+        raise SeatLimitReached(
+            f"all {licence.seat_limit} seats of this site are in use; ask an administrator for more seats"
+        )
+
+
+async def reserve_seat_if_enrolled(session: AsyncSession, tenant_id: UUID, user_id: UUID) -> None:
+    """A deactivated learner who comes back with active enrolments takes a seat again: refused with
+    SeatLimitReached when none is free (and the plan does not bill the overage)."""
+    enrolled = await session.scalar(
+        text("select exists (select 1 from enrollments where user_id = :u and status = 'active')"), {"u": user_id}
+    )
+    if enrolled:
+        await reserve_seat(session, tenant_id, user_id)

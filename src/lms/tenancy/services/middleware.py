@@ -20,6 +20,8 @@ PLATFORM_PATHS = [
     r"^/health$",
     r"^/ready$",
     r"^/api/v1/operator",
+    # Stripe posts to the platform, not to a tenant's host; the event's metadata names the tenant.
+    r"^/api/v1/billing/webhooks/",
     r"^/schema",
     r"^/static/",
     r"^/\.well-known/jwks\.json$",

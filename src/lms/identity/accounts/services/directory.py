@@ -35,6 +35,17 @@ SeatReleaseHook = Callable[[AsyncSession, UUID, UUID], Awaitable[None]]
 seat_release_hooks: list[SeatReleaseHook] = []
 
 
+# Called before a deactivated user becomes active again (an admin, SCIM active=true): the seat
+# licence may refuse it. The app registers learning's seat check; identity only announces the event.
+seat_take_hooks: list[SeatReleaseHook] = []
+
+
+async def take_seat_of(session: AsyncSession, tenant_id: UUID, user_id: UUID) -> None:
+    """The one call site that gives a returning user their seat back (or refuses, when none is free)."""
+    for hook in seat_take_hooks:
+        await hook(session, tenant_id, user_id)
+
+
 async def release_seat_of(session: AsyncSession, tenant_id: UUID, user_id: UUID) -> None:
     """The one call site that frees a user's seat; runs every registered seat-release hook."""
     for hook in seat_release_hooks:
@@ -318,6 +329,7 @@ class UserDirectory:
         user = await self.get(user_id)
         if user.status is UserStatus.DEACTIVATED:
             before = _audited(user)
+            await take_seat_of(self.session, self.tenant_id, user.id)
             user.status = UserStatus.ACTIVE if user.password_hash or user.last_login_at else UserStatus.INVITED
             await self.session.flush()
             await self._audit("user.reactivated", user, before, _audited(user))

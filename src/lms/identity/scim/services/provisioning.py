@@ -10,7 +10,7 @@ from sqlalchemy import false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.config import Settings
-from lms.identity.accounts.services.directory import UserDirectory
+from lms.identity.accounts.services.directory import UserDirectory, take_seat_of
 from lms.identity.models import Role, ScimToken, User, UserGroup, UserStatus
 from lms.identity.scim.services.documents import (
     ENTERPRISE_SCHEMA,
@@ -204,6 +204,8 @@ class ScimProvisioning:
             else:
                 await self.directory.deactivate(user.id, None)
         elif (active and user.status is UserStatus.DEACTIVATED) or creating:
+            if not creating:
+                await take_seat_of(self.directory.session, user.tenant_id, user.id)
             user.status = UserStatus.ACTIVE
 
     async def _manager_id(self, raw: Any, user: User) -> UUID | None:

@@ -14,6 +14,7 @@ from litestar.response import Redirect
 from litestar.status_codes import HTTP_201_CREATED
 from onelogin.saml2.errors import OneLogin_Saml2_Error
 
+from lms.billing.guards import requires_feature
 from lms.db.providers import DbSession
 from lms.identity.accounts.services.own_account import find_user
 from lms.identity.guards import (
@@ -91,7 +92,7 @@ async def apply_saml(request: AppRequest, provider: SsoProvider, data: SamlProvi
 
 class SamlProvidersController(Controller):
     path = "/api/v1/sso/providers"
-    guards = [requires_role(Role.TENANT_ADMIN)]
+    guards = [requires_role(Role.TENANT_ADMIN), requires_feature("sso")]
     tags = ["identity"]
 
     @post("/saml", status_code=HTTP_201_CREATED, description="Add a SAML sign-in provider to this site.")

@@ -1,0 +1,1 @@
+"""Billing: plans and features, seat licensing, Stripe subscriptions, paid courses, the webhook inbox."""

@@ -1,0 +1,1 @@
+"""Billing services: accounts and subscriptions, the webhook inbox, paid courses, seats, operators."""

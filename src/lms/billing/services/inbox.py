@@ -1,0 +1,333 @@
+"""The Stripe webhook inbox: verify, store once by event id, handle once, in any order.
+
+Accepting an event verifies Stripe's signature on the raw body (Stripe's own library), finds the
+tenant in the metadata the platform put on every object it created, and inserts the event with
+ON CONFLICT DO NOTHING: a duplicate delivery inserts nothing and sends no job. The job sent after
+commit re-reads the object's current state from the API, so the order events arrive in never
+matters. A handler that keeps failing leaves the event `dead`, with its reason, for operators.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import anyio.to_thread
+import stripe
+import structlog
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms.billing.models import CoursePurchase, WebhookEvent
+from lms.billing.schemas import AccountStatus, InboxEventOut, InboxStatus, PurchaseStatus
+from lms.billing.services.accounts import BillingActor, apply_subscription, ensure_account
+from lms.billing.services.purchases import sync_purchase
+from lms.billing.services.stripe_api import PaymentProviderError, stripe_client
+from lms.billing.tasks import HANDLE_EVENT_TASK
+from lms.config import Settings
+from lms.db.binding import tenant_session
+from lms.db.engines import Database
+from lms.lib import clock
+from lms.lib.errors import DomainError
+from lms.lib.ids import new_id
+from lms.lib.jobs import Job, send_now
+from lms.lib.pagination import Page
+
+log = structlog.get_logger("lms.billing.inbox")
+
+SUBSCRIPTION_EVENTS = frozenset(
+    {
+        "customer.subscription.created",
+        "customer.subscription.updated",
+        "customer.subscription.deleted",
+        "customer.subscription.paused",
+        "customer.subscription.resumed",
+        "invoice.paid",
+        "invoice.payment_succeeded",
+        "invoice.payment_failed",
+    }
+)
+CHECKOUT_EVENTS = frozenset({"checkout.session.completed", "checkout.session.async_payment_succeeded"})
+REFUND_EVENTS = frozenset({"charge.refunded"})
+HANDLED_EVENTS = SUBSCRIPTION_EVENTS | CHECKOUT_EVENTS | REFUND_EVENTS
+
+# Stripe's default: a signature older than five minutes is refused (a replay of a captured request).
+SIGNATURE_TOLERANCE_SECONDS = 300
+
+
+class BadSignature(DomainError):
+    status = 400
+    code = "bad_signature"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    stored: bool
+    duplicate: bool = False
+    ignored: bool = False
+
+
+def verify(settings: Settings, payload: bytes, signature: str | None) -> dict[str, Any]:
+    """The event, once Stripe's signature over the raw body checks out with the endpoint secret."""
+    if not settings.stripe_webhook_secret:
+        raise BadSignature("webhooks are not configured (STRIPE_WEBHOOK_SECRET is not set)")
+    if not signature:
+        raise BadSignature("the Stripe-Signature header is missing", field="Stripe-Signature")
+    try:
+        event = stripe.Webhook.construct_event(
+            payload, signature, settings.stripe_webhook_secret, tolerance=SIGNATURE_TOLERANCE_SECONDS
+        )
+    except stripe.SignatureVerificationError as exc:
+        raise BadSignature(
+            f"the signature does not verify: {exc.user_message or exc}", field="Stripe-Signature"
+        ) from exc
+    except ValueError as exc:
+        raise BadSignature("the body is not a Stripe event", field="body") from exc
+    body: dict[str, Any] = json.loads(payload)
+    if not isinstance(body.get("id"), str) or not isinstance(body.get("type"), str) or event is None:
+        raise BadSignature("the body is not a Stripe event", field="body")
+    return body
+
+
+def _object_id(event_type: str, obj: dict[str, Any]) -> str | None:
+    """The object whose current state the handler re-reads."""
+    if event_type.startswith("invoice."):
+        parent = (obj.get("parent") or {}).get("subscription_details") or {}
+        return parent.get("subscription") or obj.get("subscription")
+    if event_type in REFUND_EVENTS:
+        return obj.get("payment_intent")
+    return obj.get("id")
+
+
+def _tenant_in(obj: dict[str, Any]) -> str | None:
+    for source in (
+        obj.get("metadata") or {},
+        ((obj.get("parent") or {}).get("subscription_details") or {}).get("metadata") or {},
+        (obj.get("subscription_details") or {}).get("metadata") or {},
+    ):
+        if isinstance(source.get("tenant_id"), str):
+            return str(source["tenant_id"])
+    return None
+
+
+async def _tenant_of(settings: Settings, event_type: str, obj: dict[str, Any]) -> UUID | None:
+    found = _tenant_in(obj)
+    if found is None and event_type in REFUND_EVENTS and obj.get("payment_intent"):
+        # A charge carries no metadata of its own; its payment intent has the platform's.
+        try:
+            intent = await stripe_client(settings).v1.payment_intents.retrieve_async(str(obj["payment_intent"]))
+        except stripe.StripeError as exc:
+            # Not acknowledged: Stripe delivers the event again later.
+            raise PaymentProviderError("the payment provider could not be reached; deliver again later") from exc
+        found = _tenant_in(intent.to_dict())
+    try:
+        return UUID(found) if found else None
+    except ValueError:
+        return None
+
+
+async def accept(db: Database, settings: Settings, payload: bytes, signature: str | None) -> Accepted:
+    """Verify and store one delivery; the handling job is sent after commit, only for a new event."""
+    event = verify(settings, payload, signature)
+    event_type = event["type"]
+    obj = (event.get("data") or {}).get("object") or {}
+    object_id = _object_id(event_type, obj)
+    if event_type not in HANDLED_EVENTS or not object_id:
+        return Accepted(stored=False, ignored=True)
+    tenant_id = await _tenant_of(settings, event_type, obj)
+    if tenant_id is None:
+        log.warning("stripe event without a tenant", event_id=event["id"], type=event_type)
+        return Accepted(stored=False, ignored=True)
+    try:
+        async with tenant_session(db.app_sessions, tenant_id) as session:
+            row_id = new_id()
+            now = clock.now()
+            inserted = await session.scalar(
+                pg_insert(WebhookEvent.__table__)  # type: ignore[arg-type]
+                .values(
+                    id=row_id,
+                    tenant_id=tenant_id,
+                    stripe_event_id=event["id"][:100],
+                    type=event_type[:100],
+                    object_id=str(object_id)[:100],
+                    payload=event,
+                    status=InboxStatus.RECEIVED,
+                    attempts=0,
+                    created_at=now,
+                    updated_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["tenant_id", "stripe_event_id"])
+                .returning(WebhookEvent.__table__.c.id)
+            )
+    except IntegrityError:
+        # The metadata names no tenant of this platform (a deleted one, another deployment's).
+        log.warning("stripe event for an unknown tenant", event_id=event["id"], tenant_id=str(tenant_id))
+        return Accepted(stored=False, ignored=True)
+    if inserted is not None:
+        # Sent only now that the row is committed; the broker's client blocks, so off the event loop.
+        # Were the send lost (the process dies right here), the reaper re-sends received events.
+        await anyio.to_thread.run_sync(send_now, Job(HANDLE_EVENT_TASK, (str(tenant_id), str(row_id))))
+    return Accepted(stored=inserted is not None, duplicate=inserted is None)
+
+
+async def handle(session: AsyncSession, settings: Settings, tenant_id: UUID, row_id: UUID) -> str:
+    """Handle one stored event, once: the body of the `billing.handle_stripe_event` job."""
+    row = await session.scalar(select(WebhookEvent).where(WebhookEvent.id == row_id).with_for_update())
+    if row is None or row.status == InboxStatus.HANDLED:
+        return "already_handled" if row is not None else "missing"
+    row.attempts += 1
+    if row.type in SUBSCRIPTION_EVENTS:
+        read_from = clock.now() - CLOCK_MARGIN
+        outcome = await sync_subscription(session, settings, tenant_id, row.object_id)
+        await _covered_by_this_read(session, row, read_from)
+    elif row.type in CHECKOUT_EVENTS:
+        outcome = await _checkout_completed(session, settings, tenant_id, row.object_id)
+    else:
+        outcome = await _refunded(session, settings, tenant_id, row.object_id)
+    row.status = InboxStatus.HANDLED
+    row.reason = None
+    row.handled_at = clock.now()
+    await session.flush()
+    return outcome
+
+
+# Events stored this long before the API read began are certainly reflected in what it returned
+# (allows for clock differences between API and worker hosts).
+CLOCK_MARGIN = timedelta(seconds=1)
+
+
+async def _covered_by_this_read(session: AsyncSession, row: WebhookEvent, read_from: datetime) -> None:
+    """Other stored events of the same subscription, received before the read began, changed nothing
+    the read did not already see: they are handled by it (once), and their own jobs find them done.
+    A burst of events for one subscription costs one API read, not one each."""
+    # SKIP LOCKED: an event whose own job is running right now is left to it (no lock-order deadlock).
+    covered = (
+        select(WebhookEvent.id)
+        .where(
+            WebhookEvent.object_id == row.object_id,
+            WebhookEvent.status == InboxStatus.RECEIVED,
+            WebhookEvent.type.in_(SUBSCRIPTION_EVENTS),
+            WebhookEvent.created_at < read_from,
+            WebhookEvent.id != row.id,
+        )
+        .with_for_update(skip_locked=True)
+    )
+    await session.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.id.in_(covered.scalar_subquery()))
+        .values(status=InboxStatus.HANDLED, attempts=WebhookEvent.attempts + 1, handled_at=clock.now(), reason=None)
+    )
+
+
+async def sync_subscription(session: AsyncSession, settings: Settings, tenant_id: UUID, subscription_id: str) -> str:
+    """Mirror the subscription as the API returns it now onto the tenant's account (row locked)."""
+    account = await ensure_account(session, settings, tenant_id, lock=True)
+    sub = (await stripe_client(settings).v1.subscriptions.retrieve_async(subscription_id)).to_dict()
+    current = account.stripe_subscription_id
+    if current and current != sub["id"] and account.status != AccountStatus.CANCELED:
+        # An older subscription of this tenant (replaced after a cancellation) no longer decides.
+        return "superseded"
+    await apply_subscription(session, settings, account, sub, BillingActor("stripe"))
+    return str(account.status)
+
+
+async def _checkout_completed(session: AsyncSession, settings: Settings, tenant_id: UUID, session_id: str) -> str:
+    checkout = (await stripe_client(settings).v1.checkout.sessions.retrieve_async(session_id)).to_dict()
+    if checkout.get("mode") == "subscription":
+        if not checkout.get("subscription"):
+            return "not_complete"
+        return await sync_subscription(session, settings, tenant_id, str(checkout["subscription"]))
+    return await sync_purchase(session, settings, tenant_id, session_id)
+
+
+async def _refunded(session: AsyncSession, settings: Settings, tenant_id: UUID, intent_id: str) -> str:
+    purchase = await session.scalar(select(CoursePurchase).where(CoursePurchase.payment_intent_id == intent_id))
+    if purchase is None:
+        # The refund arrived before the completion was handled: find the purchase by what the
+        # payment intent says it paid for.
+        intent = (await stripe_client(settings).v1.payment_intents.retrieve_async(intent_id)).to_dict()
+        meta = intent.get("metadata") or {}
+        try:
+            user_id, course_id = UUID(meta.get("user_id", "")), UUID(meta.get("course_id", ""))
+        except ValueError:
+            return "unknown_purchase"
+        purchase = await session.scalar(
+            select(CoursePurchase)
+            .where(
+                CoursePurchase.user_id == user_id,
+                CoursePurchase.course_id == course_id,
+                CoursePurchase.status != PurchaseStatus.REFUNDED,
+            )
+            .order_by(CoursePurchase.created_at.desc())
+            .limit(1)
+        )
+        if purchase is None:
+            return "unknown_purchase"
+    return await sync_purchase(session, settings, tenant_id, purchase.checkout_session_id)
+
+
+async def mark_dead(db: Database, tenant_id: UUID, row_id: UUID, reason: str) -> None:
+    """The event's handler gave up: keep it, with the reason, where operators look (never blocks others)."""
+    async with tenant_session(db.app_sessions, tenant_id) as session:
+        row = await session.get(WebhookEvent, row_id, with_for_update=True)
+        if row is not None and row.status != InboxStatus.HANDLED:
+            row.status = InboxStatus.DEAD
+            row.reason = reason[:2000]
+            log.error("stripe event dead-lettered", event_id=row.stripe_event_id, reason=reason[:300])
+
+
+async def note_failure(db: Database, tenant_id: UUID, row_id: UUID, reason: str) -> None:
+    """Record a failed attempt (the job is retried with backoff)."""
+    async with tenant_session(db.app_sessions, tenant_id) as session:
+        row = await session.get(WebhookEvent, row_id, with_for_update=True)
+        if row is not None and row.status == InboxStatus.RECEIVED:
+            row.attempts += 1
+            row.reason = reason[:2000]
+
+
+async def list_events(
+    session: AsyncSession, status: str | None, tenant_id: UUID | None, limit: int, offset: int
+) -> Page[InboxEventOut]:
+    """Inbox events, newest first; `session` is the operator's (platform-wide) one."""
+    query = select(WebhookEvent, func.count().over().label("total"))
+    if status:
+        query = query.where(WebhookEvent.status == status)
+    if tenant_id:
+        query = query.where(WebhookEvent.tenant_id == tenant_id)
+    rows = (await session.execute(query.order_by(WebhookEvent.created_at.desc()).limit(limit).offset(offset))).all()
+    items = [
+        InboxEventOut(
+            id=r.id,
+            tenant_id=r.tenant_id,
+            stripe_event_id=r.stripe_event_id,
+            type=r.type,
+            status=r.status,
+            attempts=r.attempts,
+            reason=r.reason,
+            payload=r.payload,
+            created_at=r.created_at,
+        )
+        for r, _ in rows
+    ]
+    total = rows[0][1] if rows else 0
+    return Page(items=items, total=total, limit=limit, offset=offset)
+
+
+STALE_AFTER = timedelta(minutes=5)
+
+
+async def stale_received_events(session: AsyncSession) -> list[tuple[UUID, UUID]]:
+    """(tenant, row) of events stored but not handled for a while: their job was lost (the process died
+    between commit and send) or is waiting out a long retry. The operator's platform-wide session."""
+    cutoff = clock.now() - STALE_AFTER
+    rows = await session.execute(
+        select(WebhookEvent.tenant_id, WebhookEvent.id)
+        .where(WebhookEvent.status == InboxStatus.RECEIVED, WebhookEvent.updated_at < cutoff)
+        .limit(10_000)
+    )
+    return [(tenant_id, row_id) for tenant_id, row_id in rows]

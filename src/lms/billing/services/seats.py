@@ -1,0 +1,65 @@
+"""Seat utilisation: the seats page (used, available, trend, who holds them) and the daily snapshot."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms.billing.models import SeatSnapshot
+from lms.billing.queries import licence_of
+from lms.billing.schemas import SeatDayOut, SeatHolderOut, SeatsOut
+from lms.learning.queries import seat_holders, seats_in_use
+from lms.lib import clock
+from lms.lib.ids import new_id
+
+HISTORY_DAYS = 30
+
+
+async def seat_summary(session: AsyncSession, tenant_id: UUID) -> SeatsOut:
+    licence = await licence_of(session, tenant_id)
+    used = await seats_in_use(session)
+    since = clock.now().date() - timedelta(days=HISTORY_DAYS)
+    history = await session.execute(
+        select(SeatSnapshot.day, SeatSnapshot.used, SeatSnapshot.licensed)
+        .where(SeatSnapshot.day >= since)
+        .order_by(SeatSnapshot.day)
+    )
+    return SeatsOut(
+        used=used,
+        licensed=licence.seat_limit,
+        available=max(0, licence.seat_limit - used) if licence.seat_limit else 0,
+        overage_allowed=licence.overage_allowed,
+        history=[SeatDayOut(day, u, lic) for day, u, lic in history],
+    )
+
+
+async def holders(session: AsyncSession, limit: int, offset: int) -> tuple[list[SeatHolderOut], int]:
+    items, total = await seat_holders(session, limit, offset)
+    return [SeatHolderOut(h.user_id, h.display_name, h.email, h.active_enrollments) for h in items], total
+
+
+async def snapshot_seats(session: AsyncSession, tenant_id: UUID, day: date | None = None) -> int:
+    """Record today's seats (idempotent: a second run the same day overwrites with the current count)."""
+    licence = await licence_of(session, tenant_id)
+    used = await seats_in_use(session)
+    now = clock.now()
+    statement = pg_insert(SeatSnapshot.__table__).values(  # type: ignore[arg-type]
+        id=new_id(),
+        tenant_id=tenant_id,
+        day=day or now.date(),
+        used=used,
+        licensed=licence.seat_limit,
+        created_at=now,
+        updated_at=now,
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["tenant_id", "day"],
+            set_={"used": statement.excluded.used, "licensed": statement.excluded.licensed, "updated_at": now},
+        )
+    )
+    return used
