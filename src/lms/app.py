@@ -61,6 +61,7 @@ from lms.lib.errors import EXCEPTION_HANDLERS
 from lms.lib.jobs import build_celery, set_job_sender
 from lms.lib.redis_clients import blocking_redis
 from lms.lib.telemetry import configure_logging, prometheus_config, request_context_middleware
+from lms.lib.tracing import tracing_plugins
 from lms.media.controllers import MediaStaffController, PlaybackController, StreamController
 from lms.media.pages import PlayerPagesController
 from lms.providers import APP_DEPENDENCIES
@@ -195,6 +196,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # The design system's files, and the HTML error pages browsers get (lms.lib.errors asks for them).
         state=State({"assets": assets, "error_page": error_page}),
         openapi_config=openapi_config(),
-        plugins=[ApiDescription()],
+        plugins=[ApiDescription(), *tracing_plugins(settings)],
+        # Logging is the platform's (lms.lib.logs: JSON lines for structlog and the standard library alike).
+        logging_config=None,
         debug=False,
     )

@@ -249,10 +249,13 @@ def _start_worker(concurrency: int, beat: bool) -> subprocess.Popen[bytes]:
 
 
 def _worker_command(concurrency: int, beat: bool) -> list[str]:
-    command = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--loglevel", "INFO"]
-    command += ["--concurrency", str(concurrency), "--queues", get_settings().celery_queue]
+    settings = get_settings()
+    # `python -m workers` is Celery's command line with the pool's metrics files set up; -q: no banner
+    # on stdout (every line a process writes is a JSON log line).
+    command = [sys.executable, "-m", "workers", "-A", "workers.app", "-q", "worker", "--loglevel", settings.log_level]
+    command += ["--concurrency", str(concurrency), "--queues", settings.celery_queue]
     if beat:
-        command += ["--beat", "--schedule", str(get_settings().data_dir.resolve() / "celerybeat-schedule")]
+        command += ["--beat", "--schedule", str(settings.data_dir.resolve() / "celerybeat-schedule")]
     return command
 
 
