@@ -14,6 +14,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from litestar.types import ControllerRouterHandler
+from prometheus_client import REGISTRY
 
 from lms.api_description import ApiDescription, openapi_config
 from lms.assessments.assignments.controllers import (
@@ -59,6 +60,7 @@ from lms.lib.admission import Admission, InFlightLimit
 from lms.lib.edge import edge_middleware
 from lms.lib.errors import EXCEPTION_HANDLERS
 from lms.lib.jobs import build_celery, set_job_sender
+from lms.lib.metrics import DatabasePoolCollector
 from lms.lib.redis_clients import blocking_redis
 from lms.lib.telemetry import configure_logging, prometheus_config, request_context_middleware
 from lms.lib.tracing import tracing_plugins
@@ -99,9 +101,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.redis = redis_client(settings.redis_url or "")
         set_job_sender(build_celery(settings))
         dead_letter_gauge = asyncio.create_task(keep_dead_letter_gauge_fresh(db))
+        pools = DatabasePoolCollector({"lms_app": db.app_engine, "lms_operator": db.operator_engine})
+        REGISTRY.register(pools)
         try:
             yield
         finally:
+            REGISTRY.unregister(pools)
             dead_letter_gauge.cancel()
             await app.state.redis.aclose()
             await db.dispose()

@@ -244,6 +244,25 @@ def worker(concurrency: int, beat: bool) -> None:
         _wait_for(process)
 
 
+@main.command("beat")
+@click.option(
+    "--schedule",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Schedule state file (default LMS_DATA_DIR/celerybeat-schedule).",
+)
+def beat_command(schedule: Path | None) -> None:
+    """Run the periodic scheduler alone (one per deployment); needs only REDIS_URL."""
+    settings = get_settings()
+    if not settings.redis_url:
+        raise click.UsageError("`lms beat` needs REDIS_URL; `lms serve` runs the scheduler with embedded Redis")
+    state = schedule or settings.data_dir.resolve() / "celerybeat-schedule"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "workers", "-A", "workers.app", "-q", "beat", "--loglevel", settings.log_level]
+    command += ["--schedule", str(state)]
+    _wait_for(subprocess.Popen(command))  # noqa: S603 - fixed argv, no shell
+
+
 def _start_worker(concurrency: int, beat: bool) -> subprocess.Popen[bytes]:
     return subprocess.Popen(_worker_command(concurrency, beat))  # noqa: S603 - fixed argv, no shell
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = structlog.get_logger("lms.metrics")
 
@@ -138,3 +139,27 @@ class BacklogCollector(Collector):
         if not first:
             return 0.0, 0.0
         return waiting, max(0.0, self._clock() - _entry_seconds(first[0][0]))
+
+
+class DatabasePoolCollector(Collector):
+    """Connections of this process's pools in use and their limit, per database role, read at each
+    scrape: a pool near its limit is the first sign of requests refused with 503."""
+
+    def __init__(self, engines: Mapping[str, AsyncEngine]) -> None:
+        self._engines = dict(engines)
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+    def collect(self) -> Iterator[Metric]:
+        in_use = GaugeMetricFamily("lms_db_pool_in_use", "Database connections checked out", labels=["role"])
+        limit = GaugeMetricFamily(
+            "lms_db_pool_limit", "Database connections the pool may open (size + overflow)", labels=["role"]
+        )
+        for role, engine in self._engines.items():
+            pool: Any = engine.pool
+            if not hasattr(pool, "checkedout"):
+                continue
+            in_use.add_metric([role], float(pool.checkedout()))
+            limit.add_metric([role], float(pool.size() + max(getattr(pool, "_max_overflow", 0), 0)))
+        return iter([in_use, limit])
