@@ -143,11 +143,36 @@ def _task_ended(task_id: str, task: Any, retval: Any = None, state: str | None =
         metrics.EMAILS.labels("sent").inc()
 
 
-def _task_failed(sender: Any = None, **_: Any) -> None:
+_failures_redis: Any = None
+
+
+def _task_failed(sender: Any = None, task_id: str = "", exception: BaseException | None = None, **_: Any) -> None:
+    global _failures_redis
     name = getattr(sender, "name", "unknown")
     metrics.TASK_FAILURES.labels(name).inc()
     if name == SEND_EMAIL_TASK:
         metrics.EMAILS.labels("failed").inc()
+    # The latest failures, for the operator console's platform health page.
+    context = structlog.contextvars.get_contextvars()
+    record = {
+        "task": name,
+        "task_id": task_id,
+        "tenant_id": context.get("tenant_id"),
+        "error": f"{type(exception).__name__}: {exception}"[:500] if exception else "",
+        "at": datetime.now(UTC).isoformat(),
+    }
+    settings = get_settings()
+    try:
+        if _failures_redis is None:
+            _failures_redis = sync_redis(settings.redis_url or "")
+        key = metrics.failed_jobs_key(settings.celery_queue)
+        pipe = _failures_redis.pipeline()
+        pipe.lpush(key, json.dumps(record))
+        pipe.ltrim(key, 0, metrics.FAILED_JOBS_KEPT - 1)
+        pipe.execute()
+    except Exception as exc:  # the failure is logged by Celery anyway; this list is a convenience
+        _failures_redis = None
+        log.warning("failed job not recorded for the console: %s", exc)
 
 
 def _task_retried(sender: Any = None, **_: Any) -> None:

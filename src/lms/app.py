@@ -67,6 +67,7 @@ from lms.lib.tracing import tracing_plugins
 from lms.media.controllers import MediaStaffController, PlaybackController, StreamController
 from lms.media.pages import PlayerPagesController
 from lms.providers import APP_DEPENDENCIES
+from lms.tenancy.console.pages import OperatorConsolePages, OperatorSignInPages
 from lms.tenancy.controllers import OperatorController
 from lms.tenancy.middleware import TenantMiddleware
 from lms.tenancy.resolver import TenantResolver
@@ -117,6 +118,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ready,
         jwks,
         OperatorController,
+        OperatorSignInPages,
+        OperatorConsolePages,
         MeController,
         AuthController,
         UsersController,

@@ -163,3 +163,45 @@ class DatabasePoolCollector(Collector):
             in_use.add_metric([role], float(pool.checkedout()))
             limit.add_metric([role], float(pool.size() + max(getattr(pool, "_max_overflow", 0), 0)))
         return iter([in_use, limit])
+
+
+def failed_jobs_key(queue: str) -> str:
+    """Redis list of the latest jobs that failed for good (newest first), for the operator console."""
+    return f"lms:{queue}:failed-jobs"
+
+
+FAILED_JOBS_KEPT = 200
+
+
+@dataclass(frozen=True)
+class RouteErrors:
+    method: str
+    route: str
+    status: int
+    count: int
+
+
+def server_errors_by_route(registry: CollectorRegistry | None = None) -> list[RouteErrors]:
+    """5xx answers of this API process since it started, by route template, most first."""
+    from prometheus_client import REGISTRY
+
+    found: list[RouteErrors] = []
+    for family in (registry or REGISTRY).collect():
+        if family.name != "lms_requests":
+            continue
+        for sample in family.samples:
+            if not sample.name.endswith("_total"):
+                continue
+            status = int(str(sample.labels.get("status_code", "0")) or 0)
+            if status >= 500 and sample.value:
+                found.append(
+                    RouteErrors(
+                        sample.labels.get("method", ""), sample.labels.get("path", ""), status, int(sample.value)
+                    )
+                )
+    merged: dict[tuple[str, str, int], int] = {}
+    for item in found:  # one row per route and status, whatever the tenant label
+        key = (item.method, item.route, item.status)
+        merged[key] = merged.get(key, 0) + item.count
+    rows = [RouteErrors(m, r, s, c) for (m, r, s), c in merged.items()]
+    return sorted(rows, key=lambda row: (-row.count, row.route))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from uuid import UUID
 
-from litestar import Controller, delete, get, post
+from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
@@ -16,7 +16,15 @@ from lms.lib.pagination import Page, PageParams
 from lms.lib.params import AppRequest
 from lms.tenancy.guards import requires_operator
 from lms.tenancy.models import OperatorAuditEntry, TenantStatus
-from lms.tenancy.schemas import AuditEntryOut, DomainCreate, DomainOut, StatusChange, TenantCreate, TenantOut
+from lms.tenancy.schemas import (
+    AuditEntryOut,
+    DomainCreate,
+    DomainOut,
+    StatusChange,
+    TenantCreate,
+    TenantOut,
+    TenantUpdate,
+)
 from lms.tenancy.services import Actor, TenantAdmin, domain_out
 
 
@@ -65,6 +73,13 @@ class OperatorController(Controller):
     async def get_tenant(self, admin: NamedDependency[TenantAdmin], tenant_id: FromPath[UUID]) -> TenantOut:
         """One tenant."""
         return await admin.describe(await admin.get(tenant_id))
+
+    @patch("/tenants/{tenant_id:uuid}")
+    async def update_tenant(
+        self, admin: NamedDependency[TenantAdmin], tenant_id: FromPath[UUID], data: JSONBody[TenantUpdate]
+    ) -> TenantOut:
+        """Change a tenant's name, plan, seats or branding; only the fields sent change (audited)."""
+        return await admin.describe(await admin.change(tenant_id, data))
 
     @post("/tenants/{tenant_id:uuid}/suspend", status_code=HTTP_200_OK)
     async def suspend_tenant(

@@ -20,6 +20,7 @@ PLATFORM_PATHS = [
     r"^/health$",
     r"^/ready$",
     r"^/api/v1/operator",
+    r"^/operator(/|$)",  # the operator console, on the platform's own host (its guard checks the host)
     r"^/schema",
     r"^/static/",
     r"^/\.well-known/jwks\.json$",
