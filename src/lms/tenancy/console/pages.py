@@ -20,6 +20,7 @@ from litestar.status_codes import HTTP_200_OK
 
 from lms.config import Settings
 from lms.db.engines import Database
+from lms.identity.principal import allows_anonymous
 from lms.learning.services import StreamKeys, discard_dead_letter, retry_dead_letter
 from lms.lib.errors import DomainError, Forbidden, NotFound
 from lms.lib.pagination import PageParams
@@ -102,7 +103,7 @@ class OperatorSignInPages(Controller):
 
     path = CONSOLE
     before_request = staticmethod(before_page)
-    guards = [on_console_host]
+    guards = [allows_anonymous("operators sign in here, on the platform's host only"), on_console_host]
     include_in_schema = False
 
     @get("/sign-in")
