@@ -6,8 +6,8 @@ from typing import Any
 from uuid import UUID
 
 from lms.config import get_settings
-from lms.tenancy.purge import purge_tenant, tenants_due_for_purge
 from lms.tenancy.services import PURGE_TASK
+from lms.tenancy.services.purge import purge_tenant, tenants_due_for_purge
 from workers.app import celery_app
 from workers.leases import REAP_TASK, LeaseKeys, reap_lapsed_leases, sync_redis
 from workers.runtime import TransientFailure, database, run

@@ -54,8 +54,8 @@ from lms.learning.controllers import (
     LearnerController,
     ProgressController,
 )
-from lms.learning.dead_letters import keep_dead_letter_gauge_fresh
 from lms.learning.pages import LessonPagesController, MyLearningPagesController
+from lms.learning.services.dead_letters import keep_dead_letter_gauge_fresh
 from lms.lib.admission import Admission, InFlightLimit
 from lms.lib.edge import edge_middleware
 from lms.lib.errors import EXCEPTION_HANDLERS
@@ -69,8 +69,8 @@ from lms.media.pages import PlayerPagesController
 from lms.providers import APP_DEPENDENCIES
 from lms.tenancy.console.pages import OperatorConsolePages, OperatorSignInPages
 from lms.tenancy.controllers import OperatorController
-from lms.tenancy.middleware import TenantMiddleware
-from lms.tenancy.resolver import TenantResolver
+from lms.tenancy.services.middleware import TenantMiddleware
+from lms.tenancy.services.resolver import TenantResolver
 from lms.web.assets import AssetManifest, logical_sources, serve_asset
 from lms.web.controllers import DesignSystemController
 from lms.web.errors import brand_unrouted_errors, error_page

@@ -14,12 +14,12 @@ from redis.asyncio import Redis
 from lms.config import Settings
 from lms.db.engines import Database
 from lms.db.providers import provide_db_session
-from lms.identity.principal import provide_principal
+from lms.identity.guards import provide_principal
 from lms.identity.signin.services.keys import KeyRing
 from lms.lib.errors import NotFound
 from lms.lib.pagination import provide_page_params
 from lms.lib.params import AppRequest
-from lms.tenancy.resolver import ResolvedTenant
+from lms.tenancy.services.resolver import ResolvedTenant
 
 
 def provide_settings(state: State) -> Settings:

@@ -11,13 +11,13 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 
 from lms.db.providers import DbSession
-from lms.identity.principal import Principal, requires_user
+from lms.identity.guards import Principal, requires_user
 from lms.lib.errors import Forbidden, NotFound
 from lms.lib.lookup import get_or_404
 from lms.lib.params import AppRequest
-from lms.media import learning_link
 from lms.media.guards import is_media_staff, may_watch
 from lms.media.models import MediaAsset
+from lms.media.services import learning_link
 from lms.web.controllers import page
 
 

@@ -11,7 +11,7 @@ import msgspec
 from lms.tenancy.models import Plan, TenantStatus
 
 # The request's tenant as the tenant middleware resolved it: other domains' handlers take it as `tenant`.
-from lms.tenancy.resolver import ResolvedTenant as ResolvedTenant
+from lms.tenancy.services.resolver import ResolvedTenant as ResolvedTenant
 
 Slug = Annotated[
     str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lms.tenancy.resolver import ResolvedTenant
+from lms.tenancy.services.resolver import ResolvedTenant
 
 DEFAULT_LOGO = "/static/logo.svg"
 DEFAULT_PRIMARY = "#1f4e9c"

@@ -24,7 +24,7 @@ from lms.assessments.assignments.services.storage import submission_store
 from lms.assessments.models import Assignment, PeerReview
 from lms.assessments.queries import assignment_of_lesson, my_reviews_of, my_submission
 from lms.db.providers import DbSession
-from lms.identity.principal import Principal, requires_user
+from lms.identity.guards import Principal, requires_user
 from lms.learning.queries import open_lesson
 from lms.learning.schemas import LessonViewOut
 from lms.lib.errors import DomainError, NotFound

@@ -21,7 +21,7 @@ from lms.assessments.queries import my_attempts, quiz_of_lesson
 from lms.assessments.quizzes.schemas import AttemptOut
 from lms.assessments.quizzes.services.attempts import AttemptService, TimeLimitPassed
 from lms.db.providers import DbSession
-from lms.identity.principal import Principal, requires_user
+from lms.identity.guards import Principal, requires_user
 from lms.learning.queries import open_lesson
 from lms.learning.schemas import LessonViewOut
 from lms.lib.errors import DomainError, NotFound, ValidationFailed

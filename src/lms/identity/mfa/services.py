@@ -62,6 +62,17 @@ async def settings_of(session: AsyncSession) -> IdentitySettings | None:
     return (await session.execute(select(IdentitySettings))).scalar_one_or_none()
 
 
+async def require_mfa_for_staff(session: AsyncSession, tenant_id: UUID, required: bool) -> IdentitySettings:
+    """Turn the tenant's "second factor required for staff" setting on or off."""
+    settings = await settings_of(session)
+    if settings is None:
+        settings = IdentitySettings(tenant_id=tenant_id)
+        session.add(settings)
+    settings.mfa_required_for_staff = required
+    await session.flush()
+    return settings
+
+
 async def mfa_required_for(session: AsyncSession, user: User) -> bool:
     """True when the tenant requires a second factor and the user is staff (instructor or admin)."""
     settings = await settings_of(session)

@@ -13,12 +13,12 @@ from litestar.di import NamedDependency, Provide
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, JSONBody, QueryParameter, RawBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.config import Settings
 from lms.db.binding import tenant_session
+from lms.db.providers import DbSession
+from lms.identity.guards import requires_role
 from lms.identity.models import Role, ScimToken
-from lms.identity.principal import requires_role
 from lms.identity.scim.schemas import resource_types, schemas, service_provider_config
 from lms.identity.scim.services.errors import SCIM_EXCEPTION_HANDLERS, SCIM_MEDIA_TYPE, ScimError
 from lms.identity.scim.services.provisioning import (
@@ -78,7 +78,7 @@ def base_url(request: AppRequest) -> str:
 
 def provide_provisioning(
     request: AppRequest,
-    db_session: NamedDependency[AsyncSession],
+    db_session: DbSession,
     tenant: NamedDependency[ResolvedTenant],
     settings: NamedDependency[Settings],
 ) -> ScimProvisioning:
@@ -212,9 +212,7 @@ class ScimTokensController(Controller):
     tags = ["identity"]
 
     @get("/")
-    async def list_tokens(
-        self, db_session: NamedDependency[AsyncSession], page: NamedDependency[PageParams]
-    ) -> Page[ScimTokenOut]:
+    async def list_tokens(self, db_session: DbSession, page: NamedDependency[PageParams]) -> Page[ScimTokenOut]:
         """The site's SCIM tokens, oldest first (the secret itself is shown only when created)."""
         tokens = await list_scim_tokens(db_session, page)
         return page.of([token_out(token) for token in tokens.items], tokens.total)
@@ -223,7 +221,7 @@ class ScimTokensController(Controller):
     async def create_token(
         self,
         tenant: NamedDependency[ResolvedTenant],
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         data: JSONBody[ScimTokenCreate],
     ) -> ScimTokenOut:
         """Create a SCIM token for a provisioning client."""
@@ -231,6 +229,6 @@ class ScimTokensController(Controller):
         return token_out(token, raw)
 
     @delete("/{token_id:uuid}", status_code=HTTP_200_OK)
-    async def revoke_token(self, db_session: NamedDependency[AsyncSession], token_id: FromPath[UUID]) -> ScimTokenOut:
+    async def revoke_token(self, db_session: DbSession, token_id: FromPath[UUID]) -> ScimTokenOut:
         """Revoke a SCIM token; its client is refused from now on."""
         return token_out(await revoke_scim_token(db_session, token_id))
