@@ -36,7 +36,7 @@ from celery.signals import (
 
 from lms.certificates.tasks import ISSUE_TASK, RENDER_TASK
 from lms.config import get_settings
-from lms.learning.ingest import StreamKeys
+from lms.learning.services.ingest import StreamKeys
 from lms.learning.tasks import FOLD_TASK
 from lms.lib import metrics
 from lms.lib.logs import configure_logging

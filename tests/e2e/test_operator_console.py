@@ -16,9 +16,9 @@ from sqlalchemy import text
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
-from lms.learning.fold import fold_pending
-from lms.learning.ingest import StreamKeys, stream_redis
-from lms.tenancy.operators import create_operator
+from lms.learning.services.fold import fold_pending
+from lms.learning.services.ingest import StreamKeys, stream_redis
+from lms.tenancy.services.operators import create_operator
 from tests.conftest import Login, MakeTenant, MakeUser
 from tests.e2e.test_web_stories import check_page, sign_in, site
 from tests.integration.identity.helpers import PASSWORD, make_member

@@ -21,7 +21,7 @@ import pytest
 import redis
 
 from lms.config import PROJECT_ROOT, Settings
-from lms.learning.ingest import StreamKeys
+from lms.learning.services.ingest import StreamKeys
 from lms.learning.tasks import FOLD_TASK
 from lms.lib.metrics import BacklogCollector, StreamGroup
 from tests.support import worker_env

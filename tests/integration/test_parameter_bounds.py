@@ -24,8 +24,8 @@ from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.identity.models import Role
 from lms.tenancy.models import Plan
-from lms.tenancy.operators import CONSOLE_COOKIE, OperatorConsole, find_operator_by_token
 from lms.tenancy.services import Actor, TenantAdmin
+from lms.tenancy.services.operators import CONSOLE_COOKIE, OperatorConsole, find_operator_by_token
 from tests import factories
 from tests.conftest import Login, host
 from tests.integration.catalog.helpers import Client

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from lms.db.engines import Database
 from lms.tenancy.models import OperatorAuditEntry, Tenant, TenantStatus
-from lms.tenancy.operators import create_operator
+from lms.tenancy.services.operators import create_operator
 from tests.conftest import Login, MakeTenant, MakeUser
 from tests.integration.identity.helpers import outbox
 from tests.integration.tenancy.test_operator_api import OPS, Client, bearer

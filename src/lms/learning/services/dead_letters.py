@@ -21,9 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
-from lms.learning.ingest import StreamKeys
 from lms.learning.models import ProgressDeadLetter
-from lms.learning.tasks import FOLD_TASK
+from lms.learning.services.ingest import FOLD_TASK, StreamKeys
 from lms.lib.errors import Conflict, DomainError
 from lms.lib.jobs import enqueue_after_commit
 from lms.lib.pagination import Page

@@ -9,7 +9,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from lms.lib.errors import NotFound
-from lms.tenancy.operators import CONSOLE_COOKIE, OperatorConsole
+from lms.tenancy.services.operators import CONSOLE_COOKIE, OperatorConsole
 
 
 class ConsoleSignInRequired(Exception):

@@ -20,7 +20,7 @@ from litestar.status_codes import HTTP_200_OK
 
 from lms.config import Settings
 from lms.db.engines import Database
-from lms.identity.principal import allows_anonymous
+from lms.identity.guards import allows_anonymous
 from lms.learning.services import StreamKeys, discard_dead_letter, retry_dead_letter
 from lms.lib.errors import DomainError, Forbidden, NotFound
 from lms.lib.pagination import PageParams
@@ -32,15 +32,15 @@ from lms.tenancy.console.guards import (
 )
 from lms.tenancy.console.services import first_admin, invite_first_admin, platform_health, tenant_activity
 from lms.tenancy.models import Operator, Plan, TenantStatus
-from lms.tenancy.operators import (
+from lms.tenancy.schemas import Branding, TenantCreate, TenantUpdate
+from lms.tenancy.services import Actor, TenantAdmin
+from lms.tenancy.services.operators import (
     CONSOLE_COOKIE,
     CONSOLE_SESSION_SECONDS,
     PENDING_COOKIE,
     PENDING_SECONDS,
     OperatorConsole,
 )
-from lms.tenancy.schemas import Branding, TenantCreate, TenantUpdate
-from lms.tenancy.services import Actor, TenantAdmin
 from lms.web.forms import FormData, FormErrors, expired_form_message, service_message
 from lms.web.i18n import gettext as _
 from lms.web.layout import before_page, page
