@@ -34,7 +34,12 @@ if ! timeout 60 buildah pull --quiet "$PUBLIC_BASE" >/dev/null 2>&1; then
 fi
 
 echo "== building $IMAGE:$TAG on $base"
-buildah build --isolation chroot --layers --build-arg BASE="$base" -f Containerfile -t "$IMAGE:$TAG" .
+extra=()
+# This machine's CA bundle (it may trust a TLS-inspecting proxy) for pip in the build stage only.
+if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+  extra+=(--volume /etc/ssl/certs/ca-certificates.crt:/run/host-ca.crt:ro --build-arg PIP_CERT=/run/host-ca.crt)
+fi
+buildah build --isolation chroot --layers --build-arg BASE="$base" "${extra[@]}" -f Containerfile -t "$IMAGE:$TAG" .
 
 if [ "${SKIP_SMOKE:-}" = 1 ]; then exit 0; fi
 echo "== smoke test: migrate, start the API, /ready"

@@ -99,6 +99,11 @@ def _say_as_log_line(message: str, _file: Any = None) -> None:
     os.write(2, (line + "\n").encode())
 
 
+def _banner_as_log_line(worker: Any) -> None:
+    queues = ",".join(sorted(queue.name for queue in worker.app.amqp.queues.consume_from.values()))
+    log.info("worker starting: queues %s, concurrency %s", queues, worker.concurrency)
+
+
 def started_by_celery() -> bool:
     """This process is Celery's command (worker or beat), not a test or the API importing the app."""
     return Path(sys.argv[0]).name in ("celery", "__main__.py") and any(a in sys.argv for a in ("worker", "beat"))
@@ -211,6 +216,8 @@ def install() -> None:
         # Before Celery's start-up checks warn (running as root, Redis without AOF): JSON from line one.
         _setup_logging()
         celery_worker_module.safe_say = _say_as_log_line
+        # The start-up banner is not a log line: its facts (queues, concurrency) go to one JSON line.
+        celery_worker_module.Worker.emit_banner = _banner_as_log_line
     setup_logging.connect(_setup_logging, weak=False)
     task_prerun.connect(_task_started, weak=False)
     task_postrun.connect(_task_ended, weak=False)

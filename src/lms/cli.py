@@ -478,9 +478,9 @@ def _start_worker(concurrency: int, beat: bool) -> subprocess.Popen[bytes]:
 
 def _worker_command(concurrency: int, beat: bool) -> list[str]:
     settings = get_settings()
-    # `python -m workers` is Celery's command line with the pool's metrics files set up; -q: no banner
-    # on stdout (every line a process writes is a JSON log line).
-    command = [sys.executable, "-m", "workers", "-A", "workers.app", "-q", "worker", "--loglevel", settings.log_level]
+    # `python -m workers` is Celery's command line with the pool's metrics files set up (its start-up
+    # banner becomes a JSON log line: workers/observability.py).
+    command = [sys.executable, "-m", "workers", "-A", "workers.app", "worker", "--loglevel", settings.log_level]
     command += ["--concurrency", str(concurrency), "--queues", settings.celery_queue]
     if beat:
         command += ["--beat", "--schedule", str(settings.data_dir.resolve() / "celerybeat-schedule")]

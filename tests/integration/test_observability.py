@@ -102,7 +102,7 @@ def test_worker_and_beat_log_json_stay_quiet_when_idle_and_serve_job_metrics(
         "WORKER_METRICS_PORT": str(metrics_port),
     }
     worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
-    worker = [sys.executable, "-m", "workers", "-A", "workers.app", "-q", "worker", "--queues", queue]
+    worker = [sys.executable, "-m", "workers", "-A", "workers.app", "worker", "--queues", queue]
     worker += ["--concurrency", "1", "--loglevel", "INFO", "--hostname", f"obs-{queue}@%h"]
     beat = [sys.executable, "-m", "workers", "-A", "workers.app", "-q", "beat", "--loglevel", "INFO"]
     beat += ["--schedule", str(tmp_path / "beat-schedule")]

@@ -163,7 +163,12 @@ class Module(CatalogueScoped, Base):
         ),
         # Deferred so a reorder can shuffle positions inside one transaction.
         UniqueConstraint(
-            "catalogue_owner", "course_id", "position", name="uq_modules_course_position", deferrable=True, initially="DEFERRED"
+            "catalogue_owner",
+            "course_id",
+            "position",
+            name="uq_modules_course_position",
+            deferrable=True,
+            initially="DEFERRED",
         ),
     )
 
@@ -186,7 +191,12 @@ class Lesson(CatalogueScoped, Base):
             ["catalogue_owner", "course_id"], ["courses.catalogue_owner", "courses.id"], ondelete="CASCADE"
         ),
         UniqueConstraint(
-            "catalogue_owner", "module_id", "position", name="uq_lessons_module_position", deferrable=True, initially="DEFERRED"
+            "catalogue_owner",
+            "module_id",
+            "position",
+            name="uq_lessons_module_position",
+            deferrable=True,
+            initially="DEFERRED",
         ),
         Index("ix_lessons_course_id", "course_id"),
     )
@@ -239,7 +249,12 @@ class ProgramCourse(CatalogueScoped, Base):
             name="ck_program_courses_course_owner",
         ),
         UniqueConstraint(
-            "catalogue_owner", "program_id", "position", name="uq_program_courses_position", deferrable=True, initially="DEFERRED"
+            "catalogue_owner",
+            "program_id",
+            "position",
+            name="uq_program_courses_position",
+            deferrable=True,
+            initially="DEFERRED",
         ),
     )
 
