@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 LINT_PATHS := src workers tests bench migrations
 
-.PHONY: run test setup lint typecheck unit bench bench-transcode translations
+.PHONY: run test setup lint typecheck unit bench bench-transcode translations image
 
 run: setup
 	$(BIN)/lms serve --demo
@@ -20,6 +20,11 @@ lint:
 
 typecheck:
 	$(BIN)/mypy
+
+# The container image (Containerfile) with buildah, and its smoke test (migrate, start the API, /ready).
+# IMAGE and TAG name it (default localhost/lms:<version>); SKIP_SMOKE=1 builds only.
+image: setup
+	./scripts/build-image.sh
 
 bench: setup
 	$(BIN)/python bench/rls_overhead.py

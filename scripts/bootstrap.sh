@@ -15,6 +15,8 @@ declare -A PROVIDES=(
   [poppler-utils]="command -v pdftoppm"
   [npm]="command -v npm"
   [xmlsec1]="command -v xmlsec1"   # pysaml2 (the test IdP) signs with it
+  [buildah]="command -v buildah"   # `make image` and its smoke test (chroot isolation)
+  [mmdebstrap]="command -v mmdebstrap"   # the image's base from Debian packages when no registry answers
 )
 missing=()
 for pkg in "${!PROVIDES[@]}"; do

@@ -13,6 +13,7 @@ from lms.config import get_settings
 from lms.lib.jobs import build_celery
 from workers.broker import install_restore_tolerant_qos, warn_unless_persistent
 from workers.leases import LEASED_TASKS, REAP_TASK, LeaseRegistry, sync_redis
+from workers.observability import install as install_observability
 
 log = logging.getLogger("lms.workers")
 
@@ -50,6 +51,9 @@ celery_app.conf.beat_schedule = {
     # A killed worker's transcode or certificate is sent again within about a lease and a quarter.
     "jobs-reap-lapsed-leases": {"task": REAP_TASK, "schedule": get_settings().job_lease_seconds / 4},
 }
+# Stdout is not a log: everything logs through the platform's JSON handler instead.
+celery_app.conf.worker_redirect_stdouts = False
+install_observability()
 app = celery_app
 
 

@@ -14,6 +14,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from litestar.types import ControllerRouterHandler
+from prometheus_client import REGISTRY
 
 from lms.analytics.recommendations.controllers import MyRecommendationsController
 from lms.analytics.recommendations.pages import LearningGoalPagesController
@@ -76,8 +77,10 @@ from lms.lib.collector import settle_after_start_up
 from lms.lib.edge import edge_middleware
 from lms.lib.errors import EXCEPTION_HANDLERS
 from lms.lib.jobs import build_celery, set_job_sender
+from lms.lib.metrics import DatabasePoolCollector
 from lms.lib.redis_clients import blocking_redis
 from lms.lib.telemetry import configure_logging, prometheus_config, request_context_middleware
+from lms.lib.tracing import tracing_plugins
 from lms.media.controllers import MediaStaffController, PlaybackController, StreamController
 from lms.media.pages import PlayerPagesController
 from lms.notifications.controllers import (
@@ -101,6 +104,7 @@ from lms.organisation.pages import (
     TeamPagesController,
 )
 from lms.providers import APP_DEPENDENCIES
+from lms.tenancy.console.pages import OperatorConsolePages, OperatorSignInPages
 from lms.tenancy.controllers import (
     AdminAuditController,
     BrandLogoController,
@@ -152,9 +156,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.redis = redis_client(settings.redis_url or "")
         set_job_sender(build_celery(settings))
         dead_letter_gauge = asyncio.create_task(keep_dead_letter_gauge_fresh(db))
+        pools = DatabasePoolCollector({"lms_app": db.app_engine, "lms_operator": db.operator_engine})
+        REGISTRY.register(pools)
         try:
             yield
         finally:
+            REGISTRY.unregister(pools)
             dead_letter_gauge.cancel()
             await app.state.redis.aclose()
             await db.dispose()
@@ -176,6 +183,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         SiteDomainsController,
         SiteBrandingController,
         BrandLogoController,
+        OperatorSignInPages,
+        OperatorConsolePages,
         MeController,
         AuthController,
         UsersController,
@@ -299,6 +308,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # The design system's files, and the HTML error pages browsers get (lms.lib.errors asks for them).
         state=State({"assets": assets, "error_page": error_page}),
         openapi_config=openapi_config(),
-        plugins=[ApiDescription()],
+        plugins=[ApiDescription(), *tracing_plugins(settings)],
+        # Logging is the platform's (lms.lib.logs: JSON lines for structlog and the standard library alike).
+        logging_config=None,
         debug=False,
     )

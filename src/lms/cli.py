@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -41,9 +42,81 @@ def runtime(settings: Settings | None = None) -> Iterator[Settings]:
         services.stop()
 
 
-@click.group()
+# The roles a user may hold (lms.identity's Role; a test keeps them equal): checked before anything runs.
+ROLES = ("learner", "instructor", "tenant_admin")
+PLANS = ("trial", "team", "business", "enterprise")
+TENANT_STATUSES = ("active", "suspended", "deleted")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lms")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(_version(), "--version", "-V", prog_name="lms", message="%(prog)s %(version)s")
 def main() -> None:
     """Multi-tenant learning platform."""
+
+
+class _MigrationProgress:
+    """Prints `[k/N] revision: message` as Alembic applies each revision (stderr, one line each)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+
+    def __enter__(self) -> _MigrationProgress:
+        import logging
+
+        self.handler = logging.Handler()
+        self.handler.emit = self._emit  # type: ignore[method-assign]
+        self.logger = logging.getLogger("alembic.runtime.migration")
+        self.previous = self.logger.level
+        self.logger.setLevel(logging.INFO)
+        self.logger.addHandler(self.handler)
+        return self
+
+    def _emit(self, record: Any) -> None:
+        message = record.getMessage()
+        if message.startswith(("Running upgrade", "Running downgrade")):
+            self.done += 1
+            total = max(self.total, self.done)
+            click.echo(f"[{self.done}/{total}] {message.removeprefix('Running ')}", err=True)
+
+    def __exit__(self, *_: object) -> None:
+        self.logger.removeHandler(self.handler)
+        self.logger.setLevel(self.previous)
+
+
+def _pending_revisions(settings: Settings) -> int:
+    """How many revisions `upgrade heads` will apply (0 when the count cannot be known)."""
+    try:
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+        from sqlalchemy import create_engine, pool
+
+        from lms.config import sync_url
+        from lms.db.migrate import alembic_config
+
+        url = settings.database_url or ""
+        script = ScriptDirectory.from_config(alembic_config(url))
+        engine = create_engine(sync_url(url), poolclass=pool.NullPool)
+        try:
+            with engine.connect() as connection:
+                current = set(MigrationContext.configure(connection).get_current_heads())
+        finally:
+            engine.dispose()
+        applied: set[str] = set()
+        for head in current:
+            applied |= {rev.revision for rev in script.iterate_revisions(head, "base")}
+        return len([rev for rev in script.walk_revisions() if rev.revision not in applied])
+    except Exception:
+        return 0
 
 
 @main.command()
@@ -56,10 +129,14 @@ def migrate(revision: str, down: str | None) -> None:
 
     with runtime() as settings:
         if down:
-            downgrade(settings, down)
+            with _MigrationProgress(0):
+                downgrade(settings, down)
             click.echo(f"downgraded to {down}")
         else:
-            run_migrate(settings, revision)
+            pending = _pending_revisions(settings)
+            click.echo(f"{pending} revisions to apply" if pending else "checking the schema", err=True)
+            with _MigrationProgress(pending):
+                run_migrate(settings, revision)
             click.echo(f"migrated to {revision}")
 
 
@@ -87,6 +164,92 @@ def tenants_apply(directory: Path, dry_run: bool) -> None:
         click.echo(line)
     if dry_run and changes:
         click.echo("(dry run: nothing was applied)")
+
+
+@tenants.command("list")
+@click.option("--status", type=click.Choice(TENANT_STATUSES), default=None, help="Only tenants with this status.")
+def tenants_list(status: str | None) -> None:
+    """List tenants: slug, status, plan, seats used / seats, name."""
+    with runtime() as settings:
+        rows = asyncio.run(_list_tenants(settings, status))
+    if not rows:
+        click.echo("no tenants")
+        return
+    click.echo(f"{'SLUG':<24} {'STATUS':<10} {'PLAN':<11} {'SEATS':>13}  NAME")
+    for tenant in rows:
+        seats = f"{tenant.usage.get('users', 0)}/{tenant.seats}"
+        click.echo(f"{tenant.slug:<24} {tenant.status.value:<10} {tenant.plan.value:<11} {seats:>13}  {tenant.name}")
+
+
+async def _list_tenants(settings: Settings, status: str | None) -> list[Any]:
+    import lms.models  # noqa: F401 - every domain's tables, so that usage counts see them all
+    from lms.db.engines import create_database
+    from lms.tenancy.models import TenantStatus
+    from lms.tenancy.services import Actor, TenantAdmin
+
+    db = create_database(settings)
+    try:
+        async with db.operator_sessions() as session:
+            admin = TenantAdmin(session, Actor(name="cli"), settings.public_base_domain)
+            found: list[Any] = []
+            offset, total = 0, 1
+            while offset < total:
+                items, total = await admin.list_tenants(TenantStatus(status) if status else None, 200, offset)
+                found += items
+                offset += 200
+            return found
+    finally:
+        await db.dispose()
+
+
+@tenants.command("create")
+@click.option("--slug", required=True, help="Lower-case letters, digits and hyphens; the site is <slug>.<domain>.")
+@click.option("--name", required=True)
+@click.option("--plan", type=click.Choice(PLANS), default="trial", show_default=True)
+@click.option("--seats", type=click.IntRange(0, 1_000_000), default=0, show_default=True)
+@click.option("--admin-email", default=None, help="Invite this person as the tenant's first tenant_admin.")
+def tenants_create(slug: str, name: str, plan: str, seats: int, admin_email: str | None) -> None:
+    """Create a tenant (audited as `cli`); with --admin-email, print its first admin's invitation link."""
+    with runtime() as settings:
+        link = asyncio.run(_create_tenant(settings, slug, name, plan, seats, admin_email))
+    click.echo(f"created {slug}")
+    if link:
+        click.echo(link)
+
+
+async def _create_tenant(
+    settings: Settings, slug: str, name: str, plan: str, seats: int, admin_email: str | None
+) -> str | None:
+    import msgspec
+
+    # The services package first: tenancy.schemas and tenancy.services import each other.
+    import lms.tenancy.services
+    from lms.db.engines import create_database
+    from lms.lib.errors import DomainError
+    from lms.tenancy.schemas import TenantCreate
+
+    Actor, TenantAdmin = lms.tenancy.services.Actor, lms.tenancy.services.TenantAdmin
+
+    try:
+        data = msgspec.convert({"slug": slug, "name": name, "plan": plan, "seats": seats}, TenantCreate)
+    except msgspec.ValidationError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    if admin_email is not None and "@" not in admin_email:
+        raise click.BadParameter("an e-mail address such as name@example.com", param_hint="--admin-email")
+    db = create_database(settings)
+    try:
+        async with db.operator_sessions() as session:
+            admin = TenantAdmin(session, Actor(name="cli"), settings.public_base_domain)
+            try:
+                await admin.create(data.slug, data.name, data.plan, data.seats, data.branding)
+            except DomainError as exc:
+                raise click.ClickException(exc.message) from exc
+            await session.commit()
+    finally:
+        await db.dispose()
+    if admin_email is None:
+        return None
+    return await _invite_user(settings, slug, admin_email, admin_email.split("@")[0], ["tenant_admin"])
 
 
 async def _apply_tenants(settings: Settings, directory: Path, dry_run: bool) -> list[str]:
@@ -164,12 +327,58 @@ def users() -> None:
 @click.option("--tenant", "slug", required=True, help="Tenant slug.")
 @click.option("--email", required=True)
 @click.option("--name", required=True, help="Display name.")
-@click.option("--role", "roles", multiple=True, default=["learner"], show_default=True, help="Repeatable.")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    default=["learner"],
+    show_default=True,
+    type=click.Choice(ROLES),
+    help="Repeatable.",
+)
 def users_invite(slug: str, email: str, name: str, roles: tuple[str, ...]) -> None:
     """Invite a user (e.g. a tenant's first tenant_admin) and print the invitation link."""
     with runtime() as settings:
         link = asyncio.run(_invite_user(settings, slug, email, name, list(roles)))
     click.echo(link)
+
+
+@users.command("list")
+@click.option("--tenant", "slug", required=True, help="Tenant slug.")
+@click.option("--role", type=click.Choice(ROLES), default=None, help="Only users holding this role.")
+def users_list(slug: str, role: str | None) -> None:
+    """List a tenant's users: e-mail, status, roles, name."""
+    with runtime() as settings:
+        rows = asyncio.run(_list_users(settings, slug, role))
+    if not rows:
+        click.echo("no users")
+        return
+    click.echo(f"{'E-MAIL':<36} {'STATUS':<12} {'ROLES':<34} NAME")
+    for user in rows:
+        click.echo(f"{user.email:<36} {user.status:<12} {','.join(user.roles):<34} {user.display_name}")
+
+
+async def _list_users(settings: Settings, slug: str, role: str | None) -> list[Any]:
+    from sqlalchemy import select
+
+    from lms.db.binding import tenant_session
+    from lms.db.engines import create_database
+    from lms.identity.models import User
+    from lms.tenancy.services import Actor, TenantAdmin
+
+    db = create_database(settings)
+    try:
+        async with db.operator_sessions() as session:
+            tenant = await TenantAdmin(session, Actor(name="cli"), settings.public_base_domain).get_by_slug(slug)
+        if tenant is None:
+            raise click.BadParameter(f"no tenant {slug!r}", param_hint="--tenant")
+        async with tenant_session(db.app_sessions, tenant.id) as session:
+            query = select(User).order_by(User.email)
+            if role is not None:
+                query = query.where(User.roles.contains([role]))
+            return list((await session.execute(query)).scalars())
+    finally:
+        await db.dispose()
 
 
 async def _invite_user(settings: Settings, slug: str, email: str, name: str, roles: list[str]) -> str:
@@ -244,15 +453,37 @@ def worker(concurrency: int, beat: bool) -> None:
         _wait_for(process)
 
 
+@main.command("beat")
+@click.option(
+    "--schedule",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Schedule state file (default LMS_DATA_DIR/celerybeat-schedule).",
+)
+def beat_command(schedule: Path | None) -> None:
+    """Run the periodic scheduler alone (one per deployment); needs only REDIS_URL."""
+    settings = get_settings()
+    if not settings.redis_url:
+        raise click.UsageError("`lms beat` needs REDIS_URL; `lms serve` runs the scheduler with embedded Redis")
+    state = schedule or settings.data_dir.resolve() / "celerybeat-schedule"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "workers", "-A", "workers.app", "-q", "beat", "--loglevel", settings.log_level]
+    command += ["--schedule", str(state)]
+    _wait_for(subprocess.Popen(command))  # noqa: S603 - fixed argv, no shell
+
+
 def _start_worker(concurrency: int, beat: bool) -> subprocess.Popen[bytes]:
     return subprocess.Popen(_worker_command(concurrency, beat))  # noqa: S603 - fixed argv, no shell
 
 
 def _worker_command(concurrency: int, beat: bool) -> list[str]:
-    command = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--loglevel", "INFO"]
-    command += ["--concurrency", str(concurrency), "--queues", get_settings().celery_queue]
+    settings = get_settings()
+    # `python -m workers` is Celery's command line with the pool's metrics files set up (its start-up
+    # banner becomes a JSON log line: workers/observability.py).
+    command = [sys.executable, "-m", "workers", "-A", "workers.app", "worker", "--loglevel", settings.log_level]
+    command += ["--concurrency", str(concurrency), "--queues", settings.celery_queue]
     if beat:
-        command += ["--beat", "--schedule", str(get_settings().data_dir.resolve() / "celerybeat-schedule")]
+        command += ["--beat", "--schedule", str(settings.data_dir.resolve() / "celerybeat-schedule")]
     return command
 
 

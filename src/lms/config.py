@@ -81,6 +81,8 @@ class Settings:
     # pod's address so Prometheus can scrape it; locally loopback only.
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9100
+    # The worker's own metrics listener (jobs, queue depth, fold lag); on METRICS_HOST too.
+    worker_metrics_port: int = 9101
     # Time limit of each call to an identity provider (discovery, keys, token, userinfo, metadata).
     sso_timeout_seconds: float = 5.0
     # Long jobs (transcodes, certificate PDFs) renew a lease while they run; a job whose lease
@@ -147,6 +149,7 @@ class Settings:
             media_chunk_seconds=int(_env("MEDIA_CHUNK_SECONDS", "60") or 60),
             metrics_host=_env("METRICS_HOST", base.metrics_host) or base.metrics_host,
             metrics_port=int(_env("METRICS_PORT", str(base.metrics_port)) or base.metrics_port),
+            worker_metrics_port=int(_env("WORKER_METRICS_PORT", str(base.worker_metrics_port)) or 0),
             sso_timeout_seconds=float(_env("SSO_TIMEOUT_SECONDS", "5") or 5),
             job_lease_seconds=float(_env("JOB_LEASE_SECONDS", "120") or 120),
             redis_required_appendfsync=_env("REDIS_REQUIRED_APPENDFSYNC", "everysec") or "",

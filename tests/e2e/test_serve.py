@@ -56,7 +56,7 @@ class Served:
         raise AssertionError(f"lms serve did not become ready:\n{self.log}")
 
     def child(self, marker: str) -> psutil.Process | None:
-        """The supervised child whose command line contains `marker` (" api " or "celery")."""
+        """The supervised child whose command line contains `marker` (" api " or "workers.app")."""
         for child in psutil.Process(self.process.pid).children():
             try:
                 if marker in " ".join(child.cmdline()) + " ":
@@ -174,7 +174,7 @@ def test_stopping_serve_stops_everything_it_started(
 
 
 def stops_everything(served: Served, stop: Callable[[Served], None]) -> None:
-    api, worker = served.child(" api "), served.child("celery")
+    api, worker = served.child(" api "), served.child("workers.app")
     assert api is not None, served.log
     assert worker is not None, served.log
     servers = served.started_servers()
@@ -196,14 +196,14 @@ def test_serve_restarts_a_dead_api_and_stops_everything_when_it_keeps_dying(
 ) -> None:
     served = serve()
     served.wait_ready()
-    api, worker = served.child(" api "), served.child("celery")
+    api, worker = served.child(" api "), served.child("workers.app")
     assert api is not None
     assert worker is not None
 
     api.kill()
     restarted = wait_until(lambda: (c := served.child(" api ")) is not None and c.pid != api.pid and c, timeout=30)
     served.wait_ready(timeout=60)
-    assert served.child("celery") == worker  # the worker was never orphaned nor replaced
+    assert served.child("workers.app") == worker  # the worker was never orphaned nor replaced
 
     # An API that dies again and again: everything stops and `lms serve` says so with its exit code.
     killed = {api.pid}

@@ -25,6 +25,7 @@ from lms.db.engines import Database
 from lms.identity.models import Role
 from lms.tenancy.models import Plan
 from lms.tenancy.services import Actor, TenantAdmin
+from lms.tenancy.services.operators import CONSOLE_COOKIE, OperatorConsole, find_operator_by_token
 from tests import factories
 from tests.conftest import Login, host
 from tests.integration.catalog.helpers import Client
@@ -174,11 +175,18 @@ async def callers(
     everyone = await login(user)
     created = await client.post(f"{host(tenant)}/api/v1/scim-tokens", json={"name": "bounds"}, headers=everyone)
     assert created.status_code == 201, created.text
+    async with db.operator_sessions() as session:
+        operator = await find_operator_by_token(session, operator_token)
+        assert operator is not None
+        # The operator console's session cookie, as its sign-in (token and second factor) sets it.
+        console_ticket = OperatorConsole(session, None, settings.secret_key).ticket(operator, "mfa")
     return {
         "base": host(tenant),
         "user": everyone,
         "scim": {"Authorization": f"Bearer {created.json()['token']}"},
         "operator": {"Authorization": f"Bearer {operator_token}"},
+        "console_base": f"http://{settings.public_base_domain}",
+        "console": {"Cookie": f"{CONSOLE_COOKIE}={console_ticket}"},
     }
 
 
@@ -186,14 +194,17 @@ async def callers(
 async def test_out_of_range_integer_is_refused_naming_the_parameter(
     client: Client, callers: dict[str, Any], param: IntParam, value: int
 ) -> None:
-    if param.operator:
+    base = callers["base"]
+    if param.route.path.startswith("/operator"):
+        base, headers = callers["console_base"], callers["console"]
+    elif param.operator:
         headers = callers["operator"]
     elif param.route.path.startswith(SCIM_PREFIX):
         headers = callers["scim"]
     else:
         headers = callers["user"]
     body = None if param.method in ("GET", "DELETE") else {}
-    response = await client.request(param.method, callers["base"] + _url(param, value), headers=headers, json=body)
+    response = await client.request(param.method, base + _url(param, value), headers=headers, json=body)
     if param.route.path.startswith(SCIM_PREFIX):
         # SCIM's own error format: 400 invalidValue, the detail naming the parameter.
         assert response.status_code == 400, response.text

@@ -14,6 +14,9 @@ PUBLIC_ROUTES = {
     "/health",
     "/ready",
     "/.well-known/jwks.json",
+    # the operator console's sign-in (token, then the second factor), on the platform's host only
+    "/operator/sign-in",
+    "/operator/two-step",
     # a tenant's landing and sign-in pages
     "/",
     "/sign-in",

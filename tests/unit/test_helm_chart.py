@@ -179,7 +179,7 @@ def test_worker_and_scheduler_commands() -> None:
     (beat,) = template_skeleton("beat-deployment.yaml")
 
     assert only_container(worker)["command"][:2] == ["lms", "worker"]
-    assert only_container(beat)["command"][:4] == ["celery", "-A", "workers.app", "beat"]
+    assert only_container(beat)["command"][:2] == ["lms", "beat"]
     # One scheduler, never two at once: each would send every periodic job.
     assert beat["spec"]["replicas"] == 1
     assert beat["spec"]["strategy"]["type"] == "Recreate"

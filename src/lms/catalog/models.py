@@ -163,7 +163,12 @@ class Module(CatalogueScoped, Base):
         ),
         # Deferred so a reorder can shuffle positions inside one transaction.
         UniqueConstraint(
-            "course_id", "position", name="uq_modules_course_position", deferrable=True, initially="DEFERRED"
+            "catalogue_owner",
+            "course_id",
+            "position",
+            name="uq_modules_course_position",
+            deferrable=True,
+            initially="DEFERRED",
         ),
     )
 
@@ -186,7 +191,12 @@ class Lesson(CatalogueScoped, Base):
             ["catalogue_owner", "course_id"], ["courses.catalogue_owner", "courses.id"], ondelete="CASCADE"
         ),
         UniqueConstraint(
-            "module_id", "position", name="uq_lessons_module_position", deferrable=True, initially="DEFERRED"
+            "catalogue_owner",
+            "module_id",
+            "position",
+            name="uq_lessons_module_position",
+            deferrable=True,
+            initially="DEFERRED",
         ),
         Index("ix_lessons_course_id", "course_id"),
     )
@@ -212,7 +222,7 @@ class CourseVersion(CatalogueScoped, Base):
         ForeignKeyConstraint(
             ["catalogue_owner", "course_id"], ["courses.catalogue_owner", "courses.id"], ondelete="CASCADE"
         ),
-        UniqueConstraint("course_id", "number", name="uq_course_versions_course_number"),
+        UniqueConstraint("catalogue_owner", "course_id", "number", name="uq_course_versions_course_number"),
     )
 
     course_id: Mapped[UUID] = mapped_column(GUID())
@@ -233,13 +243,18 @@ class ProgramCourse(CatalogueScoped, Base):
         ForeignKeyConstraint(
             ["course_owner", "course_id"], ["courses.catalogue_owner", "courses.id"], ondelete="CASCADE"
         ),
-        UniqueConstraint("program_id", "course_id", name="uq_program_courses_program_course"),
+        UniqueConstraint("catalogue_owner", "program_id", "course_id", name="uq_program_courses_program_course"),
         CheckConstraint(
             f"course_owner = catalogue_owner OR course_owner = '{SHARED_CATALOGUE_OWNER}'::uuid",
             name="ck_program_courses_course_owner",
         ),
         UniqueConstraint(
-            "program_id", "position", name="uq_program_courses_position", deferrable=True, initially="DEFERRED"
+            "catalogue_owner",
+            "program_id",
+            "position",
+            name="uq_program_courses_position",
+            deferrable=True,
+            initially="DEFERRED",
         ),
     )
 

@@ -270,6 +270,8 @@ async def next_in_programs(session: AsyncSession, completed: set[UUID]) -> list[
         .where(current.c.course_id.in_(completed), Program.status == CourseStatus.PUBLISHED)
     )
     return [NextInProgram(title, after, nxt) for title, after, nxt in rows]
+
+
 async def own_course_count(session: AsyncSession) -> tuple[int, int]:
     """The bound tenant's own courses (shared ones not counted): (all, published)."""
     row = (
@@ -281,6 +283,8 @@ async def own_course_count(session: AsyncSession) -> tuple[int, int]:
         )
     ).one()
     return int(row[0]), int(row[1])
+
+
 class CoursePrice:
     id: UUID
     title: str

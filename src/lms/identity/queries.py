@@ -125,6 +125,8 @@ async def reports_of(session: AsyncSession, manager_id: UUID, max_depth: int = 1
     """A manager's direct and indirect reports (deactivated people and cycles left out)."""
     rows = await session.execute(_REPORTS, {"manager": manager_id, "max_depth": max_depth})
     return [Report(*row) for row in rows.all()]
+
+
 async def tenant_admin_contacts(session: AsyncSession) -> list[UserContact]:
     """The bound tenant's active administrators (who billing notices go to)."""
     rows = await session.execute(

@@ -216,6 +216,8 @@ async def active_minutes_by_day(
         select(cast(minutes.c.minute, Date).label("day"), func.count()).group_by(text("day")).order_by(text("day"))
     )
     return {day: int(count) for day, count in rows}
+
+
 @dataclass(frozen=True)
 class UserEnrollment:
     """One of a person's enrolments as an admin or manager sees it."""
@@ -277,6 +279,8 @@ async def enrollments_of_users(session: AsyncSession, user_ids: list[UUID]) -> l
         .order_by(Enrollment.due_at.asc().nulls_last(), Enrollment.created_at)
     )
     return [LearnerEnrollment(*row) for row in rows.all()]
+
+
 # Who holds a seat (billing's seats page and licence checks read these).
 from lms.learning.services.seats import SeatHolder as SeatHolder  # noqa: E402
 from lms.learning.services.seats import holds_seat as holds_seat  # noqa: E402

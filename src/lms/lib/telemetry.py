@@ -7,8 +7,6 @@ slug.
 
 from __future__ import annotations
 
-import logging
-import sys
 import threading
 import time
 import uuid
@@ -21,29 +19,14 @@ import structlog
 from litestar.enums import ScopeType
 from litestar.plugins.prometheus import PrometheusConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from prometheus_client import make_wsgi_app
+from prometheus_client import REGISTRY, CollectorRegistry, make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 
-from lms.config import Settings
+from lms.lib.logs import configure_logging
+
+__all__ = ["configure_logging", "prometheus_config", "request_context_middleware", "start_metrics_listener"]
 
 access_log = structlog.get_logger("lms.access")
-
-
-def configure_logging(settings: Settings) -> None:
-    renderer: Any = structlog.processors.JSONRenderer() if settings.log_json else structlog.dev.ConsoleRenderer()
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(settings.log_level)),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        cache_logger_on_first_use=True,
-    )
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
 
 
 def tenant_label(request: Any) -> str:
@@ -65,9 +48,9 @@ class _QuietHandler(WSGIRequestHandler):
         """Scrapes every few seconds are not worth a log line each."""
 
 
-def start_metrics_listener(host: str, port: int) -> WSGIServer:
+def start_metrics_listener(host: str, port: int, registry: CollectorRegistry = REGISTRY) -> WSGIServer:
     """Serve GET /metrics (and nothing else) of this process on host:port, from a daemon thread."""
-    exposition = make_wsgi_app()
+    exposition = make_wsgi_app(registry)
 
     def metrics_only(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != "/metrics":

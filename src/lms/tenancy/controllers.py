@@ -40,6 +40,7 @@ from lms.tenancy.schemas import (
     StatusChange,
     TenantCreate,
     TenantOut,
+    TenantUpdate,
 )
 from lms.tenancy.services import Actor, TenantAdmin, domain_out
 from lms.tenancy.services.audit import AdminAudit, AuditFilter
@@ -119,6 +120,13 @@ class OperatorController(Controller):
     async def get_tenant(self, admin: NamedDependency[TenantAdmin], tenant_id: FromPath[UUID]) -> TenantOut:
         """One tenant."""
         return await admin.describe(await admin.get(tenant_id))
+
+    @patch("/tenants/{tenant_id:uuid}")
+    async def update_tenant(
+        self, admin: NamedDependency[TenantAdmin], tenant_id: FromPath[UUID], data: JSONBody[TenantUpdate]
+    ) -> TenantOut:
+        """Change a tenant's name, plan, seats or branding; only the fields sent change (audited)."""
+        return await admin.describe(await admin.change(tenant_id, data))
 
     @post("/tenants/{tenant_id:uuid}/suspend", status_code=HTTP_200_OK)
     async def suspend_tenant(

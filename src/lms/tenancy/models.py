@@ -84,6 +84,9 @@ class Operator(PlatformBase):
     name: Mapped[str] = mapped_column(String(200))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The console's second factor: the TOTP secret encrypted under SECRET_KEY (None until enrolled).
+    mfa_secret: Mapped[str | None] = mapped_column(Text, default=None)
+    mfa_enrolled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
 class OperatorAuditEntry(PlatformBase):

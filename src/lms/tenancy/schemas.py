@@ -84,6 +84,15 @@ class TenantCreate(msgspec.Struct, forbid_unknown_fields=True):
     admin_name: Name | None = None
 
 
+class TenantUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """A partial change: only the fields sent are changed (branding is replaced as a whole)."""
+
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    plan: Plan | msgspec.UnsetType = msgspec.UNSET
+    seats: Seats | msgspec.UnsetType = msgspec.UNSET
+    branding: Branding | msgspec.UnsetType = msgspec.UNSET
+
+
 class DomainCreate(msgspec.Struct, forbid_unknown_fields=True):
     hostname: Hostname
     primary: bool = False

@@ -14,6 +14,14 @@ def N_(message: str) -> str:
 
 
 SERVICE_MESSAGES = (
+    # the operator console
+    N_("The e-mail or the operator token is not right."),
+    N_("The code is not right; codes change every 30 seconds."),
+    N_("This operator has not set up two-step sign-in yet."),
+    N_("Enter the administrator's e-mail address, like name@example.com."),
+    N_("Only a suspended tenant can be resumed; this one is active."),
+    N_("A deleted tenant cannot be suspended."),
+    N_("Delete the tenant before purging it."),
     N_("The current password is not correct."),
     N_("The password needs at least 12 characters."),
     N_("The password may have at most 256 characters."),

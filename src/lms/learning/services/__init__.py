@@ -26,6 +26,13 @@ from lms.identity.queries import user_status
 from lms.identity.schemas import Role, UserStatus
 from lms.learning.models import Enrollment, EnrollmentSource, EnrollmentStatus
 from lms.learning.schemas import BulkResult, EnrollmentOut
+
+# Operators handle dead letters from the console; the progress stream's keys show the fold's lag.
+from lms.learning.services.dead_letters import DeadLetterOut as DeadLetterOut
+from lms.learning.services.dead_letters import discard_dead_letter as discard_dead_letter
+from lms.learning.services.dead_letters import list_dead_letters as list_dead_letters
+from lms.learning.services.dead_letters import retry_dead_letter as retry_dead_letter
+from lms.learning.services.ingest import StreamKeys as StreamKeys
 from lms.learning.services.progress import migrate_enrollments
 
 # Assessments record graded results through this service module.

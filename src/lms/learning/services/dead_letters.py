@@ -12,14 +12,19 @@ from datetime import datetime
 from uuid import UUID
 
 import msgspec
+import redis.asyncio as aioredis
 import structlog
 from prometheus_client import Gauge
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.learning.models import ProgressDeadLetter
+from lms.learning.services.ingest import FOLD_TASK, StreamKeys
+from lms.lib.errors import Conflict, DomainError
+from lms.lib.jobs import enqueue_after_commit
 from lms.lib.pagination import Page
 
 MAX_TEXT = 8000  # a letter is for reading; a megabyte of garbage is cut
@@ -122,3 +127,40 @@ async def keep_dead_letter_gauge_fresh(db: Database, every_seconds: float = 30.0
     while True:
         await refresh_dead_letter_gauge(db)
         await asyncio.sleep(every_seconds)
+
+
+class DeadLetterGone(DomainError):
+    status = 404
+    code = "not_found"
+
+
+async def _letter(db: Database, letter_id: UUID) -> ProgressDeadLetter:
+    async with db.operator_sessions() as session:
+        letter = await session.get(ProgressDeadLetter, letter_id)
+    if letter is None:
+        raise DeadLetterGone("this dead letter was already retried or discarded")
+    return letter
+
+
+async def retry_dead_letter(db: Database, redis: aioredis.Redis, keys: StreamKeys, letter_id: UUID) -> UUID:
+    """Put the letter's event back on the progress stream (after the cause was fixed) and remove the
+    letter; the fold runs it again and, if it is still refused, sets it aside again. Returns its tenant."""
+    letter = await _letter(db, letter_id)
+    if letter.user_id is None:
+        raise Conflict("this letter names no learner, so it cannot be folded; discard it instead")
+    events = letter.raw_event if letter.event_index < 0 else f"[{letter.raw_event}]"
+    async with tenant_session(db.app_sessions, letter.tenant_id) as session:
+        await session.execute(delete(ProgressDeadLetter).where(ProgressDeadLetter.id == letter.id))
+        enqueue_after_commit(session, FOLD_TASK)
+        # In the stream before the commit sends the fold: a crash in between leaves the event
+        # twice (once in the stream, once as a letter), never nowhere; the fold stores it once.
+        await redis.xadd(keys.stream, {"tenant": str(letter.tenant_id), "user": str(letter.user_id), "events": events})
+    return letter.tenant_id
+
+
+async def discard_dead_letter(db: Database, letter_id: UUID) -> UUID:
+    """Remove a letter whose event is not worth keeping; returns its tenant."""
+    letter = await _letter(db, letter_id)
+    async with tenant_session(db.app_sessions, letter.tenant_id) as session:
+        await session.execute(delete(ProgressDeadLetter).where(ProgressDeadLetter.id == letter.id))
+    return letter.tenant_id

@@ -18,7 +18,7 @@ from lms.lib.jobs import enqueue_after_commit
 from lms.lib.lookup import get_or_404
 from lms.lib.pagination import Page, PageParams, count_and_fetch, paginate
 from lms.tenancy.models import OperatorAuditEntry, Plan, Tenant, TenantDomain, TenantStatus
-from lms.tenancy.schemas import RESERVED_SLUGS, Branding, DomainOut, TenantOut
+from lms.tenancy.schemas import RESERVED_SLUGS, Branding, DomainOut, TenantOut, TenantUpdate
 from lms.tenancy.services.domains import VERIFY_RECORD_PREFIX
 
 PURGE_TASK = "tenancy.purge_tenant"
@@ -180,6 +180,21 @@ class TenantAdmin:
             await self.session.flush()
             await self.audit("tenant.update", tenant.id, before, tenant_snapshot(tenant))
         return changed
+
+    async def change(self, tenant_id: UUID, data: TenantUpdate) -> Tenant:
+        """Change a tenant's name, plan, seats or branding (audited as tenant.update)."""
+        tenant = await self.get(tenant_id)
+        if tenant.status is TenantStatus.DELETED:
+            raise Conflict("a deleted tenant cannot be changed")
+        changes: dict[str, Any] = {}
+        for field in ("name", "plan", "seats"):
+            value = getattr(data, field)
+            if value is not msgspec.UNSET:
+                changes[field] = value
+        if data.branding is not msgspec.UNSET:
+            changes["branding"] = msgspec.to_builtins(data.branding)
+        await self.update(tenant, **changes)
+        return tenant
 
     async def suspend(self, tenant_id: UUID, reason: str) -> Tenant:
         tenant = await self.get(tenant_id)

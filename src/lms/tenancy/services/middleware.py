@@ -22,6 +22,7 @@ PLATFORM_PATHS = [
     r"^/api/v1/operator",
     # Stripe posts to the platform, not to a tenant's host; the event's metadata names the tenant.
     r"^/api/v1/billing/webhooks/",
+    r"^/operator(/|$)",  # the operator console, on the platform's own host (its guard checks the host)
     r"^/schema",
     r"^/static/",
     r"^/\.well-known/jwks\.json$",
