@@ -105,13 +105,15 @@ async def tenant_session(
     factory: async_sessionmaker[AsyncSession], tenant_id: UUID | None
 ) -> AsyncIterator[AsyncSession]:
     """A session bound to `tenant_id`, committed on success and rolled back on error. A session that
-    began nothing (its reads went through `lms.db.reads` on connections of their own) has nothing to
-    commit, and skips the ORM's empty transaction."""
+    began nothing and holds nothing for after a commit (its reads went through `lms.db.reads` on
+    connections of their own) skips the ORM's empty transaction."""
     async with factory() as session:
         bind_tenant(session, tenant_id)
         try:
             yield session
-            if session.in_transaction():  # adding an object begins one, so nothing pending is skipped
+            # Adding an object begins a transaction, so no pending change is skipped; anything else a
+            # commit would act on (jobs queued for after the commit) keeps the commit.
+            if session.in_transaction() or set(session.sync_session.info) - {TENANT_KEY}:
                 await session.commit()
         except BaseException:
             if session.in_transaction():

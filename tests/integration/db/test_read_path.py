@@ -168,3 +168,17 @@ async def test_a_read_without_a_session_is_bound_to_the_given_tenant(
     assert await fetch_row_as(db.app_engine, other.id, by_id, user.id) is None
     assert await fetch_row_as(db.app_engine, None, by_id, user.id) is None
     assert db.app_engine.pool.checkedout() == 0
+
+
+async def test_jobs_queued_by_a_session_that_began_nothing_are_still_sent(
+    db: Database, make_tenant: MakeTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lms.lib import jobs
+
+    sent: list[str] = []
+    monkeypatch.setattr(jobs, "send_now", lambda job: sent.append(job.name))
+    tenant = await make_tenant()
+    async with tenant_session(db.app_sessions, tenant.id) as session:
+        await fetch_row(session, CURRENT_TENANT)  # a read on its own connection: the session begins nothing
+        jobs.enqueue_after_commit(session, "lms.example", "id")
+    assert sent == ["lms.example"]
