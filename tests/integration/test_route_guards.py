@@ -44,6 +44,7 @@ PUBLIC_ROUTES = {
     "/media/s/{asset_id:uuid}/{token:str}/{path:path}",
     "/certificates/files/{file_name:str}",
     "/verify/{cert_id:str}",
+    "/brand/logo/{name:str}",
     "/credentials/issuer",
     # Stripe's webhook: the signature on the raw body is the authorization
     "/api/v1/billing/webhooks/stripe",
