@@ -309,7 +309,7 @@ class SiteDomainsController(Controller):
         """This site's custom domains, oldest first (a site has at most 20)."""
         return page.slice([site_domain_out(d, domains.platform_host) for d in await domains.domains()])
 
-    @post("/", status_code=HTTP_201_CREATED)
+    @post("/", status_code=HTTP_201_CREATED, guards=[requires_feature("custom_domains")])
     async def add_domain(
         self, domains: NamedDependency[DomainSelfService], data: JSONBody[DomainClaim]
     ) -> SiteDomainOut:

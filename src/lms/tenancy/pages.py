@@ -14,6 +14,7 @@ from litestar.params import FromQuery, PathParameter, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 
+from lms.billing.guards import requires_feature
 from lms.identity.guards import CSRF_COOKIE, requires_role
 from lms.identity.schemas import Role
 from lms.lib.errors import DomainError
@@ -179,7 +180,7 @@ class DomainPagesController(Controller):
         }
         return await self.render(request, domains, flash=flashes.get(done))
 
-    @post("/admin/domains", status_code=HTTP_200_OK)
+    @post("/admin/domains", status_code=HTTP_200_OK, guards=[requires_feature("custom_domains")])
     async def add_domain(self, request: AppRequest, domains: NamedDependency[DomainSelfService]) -> Template | Redirect:
         form = await FormData.read(request)
         hostname = form.text("hostname", 253, required=_("Enter the domain your people will open.")).lower()
