@@ -74,8 +74,14 @@ from lms.notifications.controllers import (
 )
 from lms.notifications.pages import NotificationPagesController, UnsubscribePagesController
 from lms.providers import APP_DEPENDENCIES
-from lms.tenancy.controllers import AdminAuditController, OperatorController, SiteDomainsController
-from lms.tenancy.pages import AuditPagesController, DomainPagesController
+from lms.tenancy.controllers import (
+    AdminAuditController,
+    BrandLogoController,
+    OperatorController,
+    SiteBrandingController,
+    SiteDomainsController,
+)
+from lms.tenancy.pages import AuditPagesController, BrandingPagesController, DomainPagesController
 from lms.tenancy.services.middleware import TenantMiddleware
 from lms.tenancy.services.resolver import TenantResolver
 from lms.web.assets import AssetManifest, logical_sources, serve_asset
@@ -124,8 +130,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         OperatorController,
         AdminAuditController,
         SiteDomainsController,
+        SiteBrandingController,
+        BrandLogoController,
         AuditPagesController,
         DomainPagesController,
+        BrandingPagesController,
         MeController,
         AuthController,
         UsersController,
