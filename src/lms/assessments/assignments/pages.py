@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 import anyio
-from litestar import Controller, get, post
+from litestar import get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
@@ -22,17 +22,14 @@ from lms.assessments.assignments.services.assignments import AssignmentService, 
 from lms.assessments.assignments.services.peer_reviews import PeerReviewService
 from lms.assessments.assignments.services.storage import submission_store
 from lms.assessments.models import Assignment, PeerReview
+from lms.assessments.pages import LessonPages, LessonVisit, form_state, text_field
 from lms.assessments.queries import assignment_of_lesson, my_reviews_of, my_submission
-from lms.db.providers import DbSession
-from lms.identity.principal import Principal, requires_user
-from lms.learning.queries import open_lesson
 from lms.learning.schemas import LessonViewOut
 from lms.lib.errors import DomainError, NotFound
-from lms.lib.params import AppRequest
 from lms.web.forms import FormErrors, service_message
 from lms.web.i18n import format_number
 from lms.web.i18n import gettext as _
-from lms.web.layout import before_page, page
+from lms.web.layout import page
 
 ASSIGNMENT = "assessments/assignment.html"
 REVIEW = "assessments/peer_review.html"
@@ -48,42 +45,25 @@ def form_field(exc: DomainError) -> str:
     return "files" if field.startswith("files") else field
 
 
-class AssignmentPagesController(Controller):
-    guards = [requires_user]
-    include_in_schema = False
-    before_request = staticmethod(before_page)
+class AssignmentPagesController(LessonPages):
     path = "/courses/{course_id:uuid}/lessons/{lesson_id:uuid}/assignment"
 
     @get("/")
     async def assignment(
-        self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
-        lesson_id: FromPath[UUID],
-        submitted: FromQuery[bool] = False,
-        reviewed: FromQuery[bool] = False,
+        self, visit: NamedDependency[LessonVisit], submitted: FromQuery[bool] = False, reviewed: FromQuery[bool] = False
     ) -> Template:
-        lesson, assignment = await _lesson_assignment(db_session, principal, course_id, lesson_id)
+        lesson, assignment = await _lesson_assignment(visit)
         flash = _("Your work is submitted.") if submitted else _("Your review is submitted.") if reviewed else None
-        return await _assignment_page(request, db_session, principal, lesson, assignment, flash=flash)
+        return await _assignment_page(visit, lesson, assignment, flash=flash)
 
     @post("/submissions", status_code=HTTP_200_OK)
-    async def submit(
-        self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
-        lesson_id: FromPath[UUID],
-    ) -> Template | Redirect:
+    async def submit(self, visit: NamedDependency[LessonVisit]) -> Template | Redirect:
         """Text, a link and files from one multipart form; the service's checks come back by field."""
-        lesson, assignment = await _lesson_assignment(db_session, principal, course_id, lesson_id)
-        form = await request.form()
+        lesson, assignment = await _lesson_assignment(visit)
+        form = await visit.request.form()
         errors = FormErrors()
-        text = _text_field(form, "text", MAX_TEXT, errors)
-        url = _text_field(form, "url", 2000, errors)
+        text = text_field(form, "text", MAX_TEXT, errors)
+        url = text_field(form, "url", 2000, errors)
         uploads = []
         for item in form.getall("files", []):
             # A file input left empty still sends a part, with no name and no bytes.
@@ -92,48 +72,31 @@ class AssignmentPagesController(Controller):
                 of_file = functools.partial(Upload.of_file, item.filename or "file", item.content_type or "", item.file)
                 uploads.append(await anyio.to_thread.run_sync(of_file))
         if not errors:
-            service = AssignmentService(db_session, principal, submission_store(request.app.state.settings))
             try:
-                await service.submit(assignment.id, text or None, url or None, uploads)
+                await _service(visit).submit(assignment.id, text or None, url or None, uploads)
             except DomainError as exc:
                 if exc.status not in (409, 413, 422):
                     raise
                 errors[form_field(exc)] = service_message(exc)
         if errors:
             values = {"text": text, "url": url}
-            return await _assignment_page(
-                request, db_session, principal, lesson, assignment, errors=errors, values=values, status=422
-            )
-        return Redirect(f"/courses/{course_id}/lessons/{lesson_id}/assignment?submitted=1", status_code=303)
+            return await _assignment_page(visit, lesson, assignment, errors=errors, values=values, status=422)
+        return Redirect(visit.url("assignment?submitted=1"), status_code=303)
 
     @get("/reviews/{review_id:uuid}")
-    async def review(
-        self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
-        lesson_id: FromPath[UUID],
-        review_id: FromPath[UUID],
-    ) -> Template:
+    async def review(self, visit: NamedDependency[LessonVisit], review_id: FromPath[UUID]) -> Template:
         """A peer's work (its author not named) and the rubric to score it with."""
-        lesson, assignment = await _lesson_assignment(db_session, principal, course_id, lesson_id)
-        peer, review = await _own_review(request, db_session, principal, assignment, review_id)
-        return await _review_page(request, peer, lesson, assignment, review)
+        lesson, assignment = await _lesson_assignment(visit)
+        peer, review = await _own_review(visit, assignment, review_id)
+        return await _review_page(visit, peer, lesson, assignment, review)
 
     @post("/reviews/{review_id:uuid}", status_code=HTTP_200_OK)
     async def submit_review(
-        self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
-        lesson_id: FromPath[UUID],
-        review_id: FromPath[UUID],
+        self, visit: NamedDependency[LessonVisit], review_id: FromPath[UUID]
     ) -> Template | Redirect:
-        lesson, assignment = await _lesson_assignment(db_session, principal, course_id, lesson_id)
-        peer, review = await _own_review(request, db_session, principal, assignment, review_id)
-        form = await request.form()
+        lesson, assignment = await _lesson_assignment(visit)
+        peer, review = await _own_review(visit, assignment, review_id)
+        form = await visit.request.form()
         errors = FormErrors()
         scores = []
         for criterion in assignment.rubric:
@@ -143,7 +106,7 @@ class AssignmentPagesController(Controller):
                 errors[name] = _("Choose a level for “%(criterion)s”.", criterion=criterion["title"])
                 continue
             scores.append(CriterionScore(criterion_id=criterion["id"], level_id=level[:64]))
-        comment = _text_field(form, "comment", MAX_COMMENT, errors)
+        comment = text_field(form, "comment", MAX_COMMENT, errors)
         if not errors:
             try:
                 await peer.complete(review.id, scores, comment)
@@ -152,33 +115,23 @@ class AssignmentPagesController(Controller):
                     raise
                 errors["comment" if exc.status == 422 else "review"] = service_message(exc)
         if errors:
-            return await _review_page(request, peer, lesson, assignment, review, errors, {"comment": comment}, 422)
-        return Redirect(f"/courses/{course_id}/lessons/{lesson_id}/assignment?reviewed=1", status_code=303)
+            return await _review_page(visit, peer, lesson, assignment, review, errors, {"comment": comment}, 422)
+        return Redirect(visit.url("assignment?reviewed=1"), status_code=303)
 
 
-def _text_field(form: Any, name: str, limit: int, errors: FormErrors) -> str:
-    value = form.get(name, "")
-    value = value.strip() if isinstance(value, str) else ""
-    if "\x00" in value:
-        errors[name] = _("This field contains a character that is not allowed.")
-    elif len(value) > limit:
-        errors[name] = _("Enter at most %(count)s characters.", count=limit)
-    return value
+def _service(visit: LessonVisit) -> AssignmentService:
+    return AssignmentService(visit.db_session, visit.principal, submission_store(visit.request.app.state.settings))
 
 
-async def _lesson_assignment(
-    db_session: DbSession, principal: Principal, course_id: UUID, lesson_id: UUID
-) -> tuple[LessonViewOut, Assignment]:
-    lesson = await open_lesson(db_session, principal, course_id, lesson_id)
-    if lesson.type != "assignment":
-        raise NotFound("this lesson is not an assignment", field="lesson_id")
-    return lesson, await assignment_of_lesson(db_session, lesson_id)
+async def _lesson_assignment(visit: LessonVisit) -> tuple[LessonViewOut, Assignment]:
+    lesson = await visit.lesson("assignment", "this lesson is not an assignment")
+    return lesson, await assignment_of_lesson(visit.db_session, visit.lesson_id)
 
 
 async def _own_review(
-    request: AppRequest, db_session: DbSession, principal: Principal, assignment: Assignment, review_id: UUID
+    visit: LessonVisit, assignment: Assignment, review_id: UUID
 ) -> tuple[PeerReviewService, PeerReview]:
-    peer = PeerReviewService(AssignmentService(db_session, principal, submission_store(request.app.state.settings)))
+    peer = PeerReviewService(_service(visit))
     review = await peer.own_review(review_id)
     if review.assignment_id != assignment.id:
         raise NotFound("review not found", field="review_id")
@@ -186,9 +139,7 @@ async def _own_review(
 
 
 async def _assignment_page(
-    request: AppRequest,
-    db_session: DbSession,
-    principal: Principal,
+    visit: LessonVisit,
     lesson: LessonViewOut,
     assignment: Assignment,
     *,
@@ -197,11 +148,10 @@ async def _assignment_page(
     status: int = 200,
     flash: str | None = None,
 ) -> Template:
-    service = AssignmentService(db_session, principal, submission_store(request.app.state.settings))
-    submission = await my_submission(db_session, principal.user_id, assignment.id)
-    mine = await submission_out(service, submission, assignment, staff=False) if submission else None
+    submission = await my_submission(visit.db_session, visit.principal.user_id, assignment.id)
+    mine = await submission_out(_service(visit), submission, assignment, staff=False) if submission else None
     return page(
-        request,
+        visit.request,
         ASSIGNMENT,
         status_code=status,
         lesson=lesson,
@@ -209,19 +159,18 @@ async def _assignment_page(
         max_points=max_points(assignment.rubric),
         submission=mine,
         may_submit=(submission.status if submission else None) in OPEN_FOR_SUBMISSION,
-        reviews=await my_reviews_of(db_session, principal.user_id, assignment.id),
+        reviews=await my_reviews_of(visit.db_session, visit.principal.user_id, assignment.id),
         levels=_levels(assignment),
         accept=",".join(f".{extension}" for extension in assignment.allowed_extensions),
         format_file_size=format_file_size,
-        errors=errors or FormErrors(),
-        values=values or {},
         flash=flash,
+        **form_state(errors, values),
         base=f"/courses/{lesson.course_id}/lessons/{lesson.id}/assignment",
     )
 
 
 async def _review_page(
-    request: AppRequest,
+    visit: LessonVisit,
     peer: PeerReviewService,
     lesson: LessonViewOut,
     assignment: Assignment,
@@ -233,7 +182,7 @@ async def _review_page(
     versions = await peer.assignments.versions(review.submission_id)
     work = version_out(versions[-1], f"/api/v1/assignment-submissions/{review.submission_id}")
     return page(
-        request,
+        visit.request,
         REVIEW,
         status_code=status,
         lesson=lesson,
@@ -241,8 +190,7 @@ async def _review_page(
         review=review,
         work=work,
         chosen={s["criterion_id"]: s["level_id"] for s in review.rubric_scores},
-        errors=errors or FormErrors(),
-        values=values or {"comment": review.comment},
+        **form_state(errors, values, {"comment": review.comment}),
         base=f"/courses/{lesson.course_id}/lessons/{lesson.id}/assignment",
     )
 
