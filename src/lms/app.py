@@ -32,6 +32,7 @@ from lms.catalog.controllers import (
     SharedCatalogueOperatorController,
 )
 from lms.catalog.pages import CataloguePagesController
+from lms.catalog.studio.pages import StudioPagesController
 from lms.certificates.controllers import CertificateAdminController, MyCertificatesController, VerificationController
 from lms.certificates.pages import CertificatePagesController
 from lms.config import PROJECT_ROOT, Settings, get_settings
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         LessonPagesController,
         DesignSystemController,
         CataloguePagesController,
+        StudioPagesController,
         CertificatePagesController,
         QuizPagesController,
         AssignmentPagesController,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.identity.models import User, UserStatus
@@ -36,3 +36,12 @@ async def user_contacts(session: AsyncSession, user_ids: set[UUID]) -> dict[UUID
 async def user_status(session: AsyncSession, user_id: UUID) -> UserStatus | None:
     """The account's status; None when there is no such user in this tenant."""
     return await session.scalar(select(User.status).where(User.id == user_id))
+
+
+async def user_ids_by_email(session: AsyncSession, emails: list[str]) -> dict[str, UUID]:
+    """Lower-cased e-mail -> user id, for the addresses that belong to users of this tenant."""
+    if not emails:
+        return {}
+    wanted = [email.lower() for email in emails]
+    rows = await session.execute(select(User.id, User.email).where(func.lower(User.email).in_(wanted)))
+    return {email.lower(): user_id for user_id, email in rows}
