@@ -43,19 +43,18 @@ from lms.web.layout import before_page, page
 
 Notice = Annotated[str, QueryParameter(name="notice", max_length=20)]
 
-NOTICES = {
-    "created": "Your course is created. Add a module to start its outline.",
-    "saved": "Your changes are saved.",
-    "moved": "The order is saved.",
-    "deleted": "Deleted.",
-    "published": "Your course is published.",
-    "rolled": "The earlier version is current again.",
-}
-
 
 def _notice(key: str) -> str | None:
-    text = NOTICES.get(key)
-    return _(text) if text else None
+    """The confirmation a redirect asks for (`?notice=saved`), in the page's language."""
+    notices = {
+        "created": _("Your course is created. Add a module to start its outline."),
+        "saved": _("Your changes are saved."),
+        "moved": _("The order is saved."),
+        "deleted": _("Deleted."),
+        "published": _("Your course is published."),
+        "rolled": _("The earlier version is current again."),
+    }
+    return notices.get(key)
 
 
 def struct_from_form(kind: type[Any], fields: dict[str, Any], errors: FormErrors) -> Any:
@@ -508,7 +507,8 @@ def _settings_page(
     status: int = 200,
     flash: str | None = None,
 ) -> Template:
-    difficulties = [(d.value, _(d.value.capitalize())) for d in Difficulty]
+    labels = {"beginner": _("Beginner"), "intermediate": _("Intermediate"), "advanced": _("Advanced")}
+    difficulties = [(d.value, labels[d.value]) for d in Difficulty]
     return page(
         request,
         "catalog/studio/settings.html",
