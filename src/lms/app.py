@@ -63,7 +63,7 @@ from lms.lib.jobs import build_celery, set_job_sender
 from lms.lib.redis_clients import blocking_redis
 from lms.lib.telemetry import configure_logging, prometheus_config, request_context_middleware
 from lms.media.controllers import MediaStaffController, PlaybackController, StreamController
-from lms.media.pages import PlayerPagesController
+from lms.media.pages import MediaStudioPagesController, PlayerPagesController
 from lms.providers import APP_DEPENDENCIES
 from lms.tenancy.controllers import OperatorController
 from lms.tenancy.middleware import TenantMiddleware
@@ -134,6 +134,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         DesignSystemController,
         CataloguePagesController,
         StudioPagesController,
+        MediaStudioPagesController,
         CertificatePagesController,
         QuizPagesController,
         AssignmentPagesController,

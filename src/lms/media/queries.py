@@ -18,3 +18,9 @@ async def assets_not_ready(session: AsyncSession, asset_ids: set[UUID]) -> set[U
         select(MediaAsset.id).where(MediaAsset.id.in_(asset_ids), MediaAsset.status == AssetStatus.READY)
     )
     return asset_ids - set(ready.scalars())
+
+
+async def asset_exists(session: AsyncSession, asset_id: UUID) -> bool:
+    """Whether the bound tenant has a media asset with this id (a lesson may point at it)."""
+    found = await session.execute(select(MediaAsset.id).where(MediaAsset.id == asset_id))
+    return found.first() is not None

@@ -34,6 +34,7 @@ def logical_sources(branding_dir: Path) -> dict[str, Path]:
         "app.js": branding_dir / "static/app.js",
         "studio.css": branding_dir / "static/studio.css",
         "studio.js": branding_dir / "static/studio.js",
+        "upload.js": branding_dir / "static/upload.js",
         "logo.svg": branding_dir / "static/logo.svg",
     }
 

@@ -37,6 +37,8 @@ from lms.identity.principal import Principal, requires_user
 from lms.identity.queries import user_contacts, user_ids_by_email
 from lms.lib.errors import DomainError, NotFound, ValidationFailed
 from lms.lib.params import AppRequest, VersionNumber
+from lms.media.queries import asset_exists
+from lms.media.services import AssetService, app_storage
 from lms.web.forms import FormData, FormErrors, service_message
 from lms.web.i18n import gettext as _
 from lms.web.layout import before_page, page
@@ -51,6 +53,7 @@ def _notice(key: str) -> str | None:
         "saved": _("Your changes are saved."),
         "moved": _("The order is saved."),
         "deleted": _("Deleted."),
+        "captions": _("The captions are saved."),
         "published": _("Your course is published."),
         "rolled": _("The earlier version is current again."),
     }
@@ -334,8 +337,10 @@ class StudioPagesController(Controller):
         course_id: FromPath[UUID],
         lesson_id: FromPath[UUID],
         notice: Notice = "",
+        caption_error: Annotated[str, QueryParameter(name="caption_error", max_length=400)] = "",
     ) -> Template:
-        """The lesson editor: title, length, required; the text (Markdown) of a text lesson with its preview."""
+        """The lesson editor: title, length, required; the text (Markdown) of a text lesson with its
+        preview; a video lesson's upload, processing status and captions."""
         course, lesson = await _course_lesson(db_session, principal, course_id, lesson_id)
         values = {
             "title": lesson["title"],
@@ -345,7 +350,12 @@ class StudioPagesController(Controller):
             "url": str(lesson["content"].get("url", "")),
             "filename": str(lesson["content"].get("filename", "")),
         }
-        return _lesson_page(request, course, lesson, FormErrors(), values, flash=_notice(notice))
+        video = await _video_of(request, db_session, lesson)
+        errors = FormErrors()
+        if caption_error:
+            field, _sep, message = caption_error.partition(":")
+            errors[field if field in ("language", "label", "file") else "file"] = message[:300]
+        return _lesson_page(request, course, lesson, errors, values, flash=_notice(notice), video=video)
 
     @post("/courses/{course_id:uuid}/lessons/{lesson_id:uuid}", status_code=HTTP_200_OK)
     async def save_lesson(
@@ -386,7 +396,35 @@ class StudioPagesController(Controller):
                 form.errors["minutes" if exc.field == "duration_seconds" else "title"] = service_message(exc)
             else:
                 return Redirect(f"/teach/courses/{course_id}/lessons/{lesson_id}?notice=saved", status_code=303)
-        return _lesson_page(request, course, lesson, form.errors, form.fields, status=422)
+        video = await _video_of(request, db_session, lesson)
+        return _lesson_page(request, course, lesson, form.errors, form.fields, status=422, video=video)
+
+    @post("/courses/{course_id:uuid}/lessons/{lesson_id:uuid}/video", status_code=HTTP_200_OK)
+    async def attach_video(
+        self,
+        request: AppRequest,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        course_id: FromPath[UUID],
+        lesson_id: FromPath[UUID],
+    ) -> Template | Redirect:
+        """Point a video lesson at an uploaded video (the upload script sends it once the upload starts,
+        so the lesson names its video while it uploads and transcodes)."""
+        _course, lesson = await _course_lesson(db_session, principal, course_id, lesson_id)
+        form = await FormData.read(request)
+        try:
+            asset_id = UUID(form.fields.get("asset_id", ""))
+        except ValueError:
+            raise ValidationFailed("choose an uploaded video", field="asset_id") from None
+        if lesson["type"] != LessonType.VIDEO:
+            raise ValidationFailed("only a video lesson shows a video", field="lesson_id")
+        if not await asset_exists(db_session, asset_id):
+            raise NotFound("no such video", field="asset_id")
+        data = LessonUpdate(media_asset_id=asset_id)
+        await CatalogueService(db_session, principal).update_lesson(course_id, lesson_id, data)
+        if request.headers.get("x-requested-with"):
+            return page(request, "assessments/_saved.html", message=_("The video is attached to the lesson."))
+        return Redirect(f"/teach/courses/{course_id}/lessons/{lesson_id}?notice=saved", status_code=303)
 
     @get("/courses/{course_id:uuid}/publish")
     async def publishing(
@@ -599,6 +637,17 @@ async def _course_lesson(
     raise NotFound("lesson not found in this course", field="lesson_id")
 
 
+async def _video_of(request: AppRequest, db_session: DbSession, lesson: dict[str, Any]) -> dict[str, Any]:
+    """The video lesson's asset (status, progress) and its captions; empty before an upload."""
+    if lesson["type"] != LessonType.VIDEO or lesson["media_asset_id"] is None:
+        return {}
+    assets = AssetService(db_session, app_storage(request.app.state, request.app.state.settings))
+    asset = await assets.find(lesson["media_asset_id"])
+    if asset is None:
+        return {}
+    return {"asset": asset, "captions": await assets.captions(asset.id)}
+
+
 def _lesson_page(
     request: AppRequest,
     course: CourseOut,
@@ -608,6 +657,7 @@ def _lesson_page(
     *,
     status: int = 200,
     flash: str | None = None,
+    video: dict[str, Any] | None = None,
 ) -> Template:
     preview = render_lesson_text(str(values.get("body", ""))) if lesson["type"] == LessonType.TEXT else ""
     return page(
@@ -618,6 +668,7 @@ def _lesson_page(
         lesson=lesson,
         type_label=_lesson_type_label(lesson["type"]),
         preview=preview,
+        video=video or {},
         errors=errors,
         values=values,
         flash=flash,
