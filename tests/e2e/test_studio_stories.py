@@ -1,6 +1,7 @@
 """An instructor uses the studio in Chromium, at desktop and phone size, with axe-core on every page:
 create a course, build its outline (drag and drop and the keyboard's arrow buttons), write a text
-lesson, publish, look at the versions; a colleague who does not teach the course cannot open it."""
+lesson, publish, look at the versions; upload a video in parts, resume it after the page is reloaded
+half-way, add captions, publish once it is processed; a colleague who does not teach it cannot open it."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import os
 import re
 from pathlib import Path
 
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import BrowserContext, Page, Route, expect
 
 from tests.conftest import MakeTenant, MakeUser
 from tests.e2e.test_web_stories import check_page, sign_in, site
 from tests.integration.identity.helpers import PASSWORD, make_member
+from tests.media_fixtures import generate_video
 
 # Set STUDIO_SHOTS=/some/folder to keep a screenshot of each page the story visits.
 SHOTS = os.environ.get("STUDIO_SHOTS")
@@ -105,3 +107,89 @@ async def test_instructor_creates_builds_reorders_writes_and_publishes_a_course(
     assert response is not None
     assert response.status == 403
     await other.close()
+
+
+async def test_instructor_uploads_a_video_in_parts_resumes_after_reload_adds_captions_and_publishes(
+    web_server: int,
+    context: BrowserContext,
+    make_tenant: MakeTenant,
+    make_user: MakeUser,
+    media_worker: object,
+    tmp_path: Path,
+) -> None:
+    source = generate_video(tmp_path / "evacuation.mp4", 3, "320x180")
+    size = source.stat().st_size
+    part_size = 64 * 1024
+    assert size > 3 * part_size  # several parts, so the upload can stop half-way
+    captions = tmp_path / "evacuation.vtt"
+    captions.write_text("WEBVTT\n\n00:00.000 --> 00:02.000\nWalk, do not run.\n")
+
+    tenant = await make_tenant(name="Acme Corp")
+    teacher = await make_member(make_user, tenant, roles=["instructor"])
+    base = site(tenant, web_server)
+    page = await context.new_page()
+    await page.goto(f"{base}/teach/courses/new")
+    await sign_in(page, teacher.email, PASSWORD)
+    await page.get_by_label("Title").fill("Evacuation")
+    await page.get_by_label("Web name").fill("evacuation")
+    await page.get_by_role("button", name="Create the course").click()
+    await page.get_by_label("Module title").fill("Drills")
+    await page.get_by_role("button", name="Add the module").click()
+    await page.get_by_text("Add a lesson to Drills").click()
+    await page.get_by_label("Lesson title").fill("The drill on film")
+    await page.get_by_label("Kind of lesson").select_option("video")
+    await page.get_by_label("Length in minutes").fill("1")
+    await page.get_by_role("button", name="Add the lesson").click()
+    await expect(page.get_by_role("heading", name="The drill on film")).to_be_visible()
+    await visit_check(page, "9-video-lesson-empty")
+    lesson_url = page.url.split("?")[0]
+
+    # The connection drops after two parts: the third part never reaches the server.
+    sent: list[str] = []
+
+    async def drop_after_two(route: Route) -> None:
+        if len(sent) >= 2:
+            await route.abort("connectionreset")
+            return
+        sent.append(route.request.url)
+        await route.continue_()
+
+    await page.route(re.compile(r"/api/v1/media/uploads/[^/]+/parts/\d+$"), drop_after_two)
+    await page.evaluate(f"document.querySelector('[data-uploader]').dataset.partSize = '{part_size}'")
+    await page.locator("#video-file").set_input_files(source)
+    await page.get_by_role("button", name="Upload", exact=True).click()
+    await expect(page.get_by_text("The upload stopped.")).to_be_visible(timeout=30_000)
+    assert len(sent) == 2
+
+    # The tab is reloaded: the page says where the upload stopped; the same file continues it.
+    await page.unroute(re.compile(r"/api/v1/media/uploads/[^/]+/parts/\d+$"))
+    resent: list[str] = []
+    page.on("request", lambda r: resent.append(r.url) if re.search(r"/parts/\d+$", r.url) else None)
+    await page.reload()
+    await expect(page.get_by_text("An upload of “evacuation.mp4” stopped at")).to_be_visible()
+    await expect(page.get_by_text("Waiting for the upload to finish.")).to_be_visible()
+    await visit_check(page, "10-video-upload-stopped")
+    await page.evaluate(f"document.querySelector('[data-uploader]').dataset.partSize = '{part_size}'")
+    await page.locator("#video-file").set_input_files(source)
+    async with page.expect_navigation(timeout=60_000):
+        await page.get_by_role("button", name="Upload", exact=True).click()
+    parts = -(-size // part_size)
+    assert len(resent) == parts - 2  # only the parts the server did not have
+    assert not set(resent) & set(sent)
+
+    # Publishing now is refused with the lesson named, until the video is processed.
+    await page.goto(lesson_url.rsplit("/lessons/", 1)[0] + "/publish")
+    await page.get_by_role("button", name="Publish", exact=True).click()
+    await expect(page.locator(".error-summary")).to_contain_text("The drill on film")
+    await page.goto(lesson_url)
+    await expect(page.get_by_text("The video is ready to watch.")).to_be_visible(timeout=120_000)
+    await visit_check(page, "11-video-ready")
+
+    await page.get_by_label("WebVTT file").set_input_files(captions)
+    await page.get_by_role("button", name="Add the captions").click()
+    await expect(page.get_by_text("The captions are saved.")).to_be_visible()
+    await expect(page.locator(".caption-list")).to_contain_text("English")
+
+    await page.goto(lesson_url.rsplit("/lessons/", 1)[0] + "/publish")
+    await page.get_by_role("button", name="Publish", exact=True).click()
+    await expect(page.get_by_text("Your course is published.")).to_be_visible()

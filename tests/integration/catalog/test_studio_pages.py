@@ -184,3 +184,75 @@ async def test_settings_name_instructors_by_email(
     assert shared.status_code == 303
     other = await headers_of(login, colleague)
     assert (await client.get(f"{site}/teach/courses/{course_id}", headers=other)).status_code == 200
+
+
+async def test_video_lesson_attaches_an_upload_and_takes_captions(
+    client: Client, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant()
+    instructor = await make_user(tenant, roles=["instructor"])
+    headers = await headers_of(login, instructor)
+    site = secure_host(tenant)
+    course_id = await create_course(client, site, headers)
+    base = f"{site}/teach/courses/{course_id}"
+    await post(client, f"{base}/modules", headers, module_title="Films")
+    module = module_ids((await client.get(base, headers=headers)).text)[0]
+    film = {f"lesson-title-{module}": "Film", f"lesson-type-{module}": "video", f"lesson-minutes-{module}": "2"}
+    added = await post(client, f"{base}/modules/{module}/lessons", headers, **film)
+    assert added.status_code == 303
+    lesson_url = f"{site}{added.headers['location'].split('?')[0]}"
+    editor = await client.get(lesson_url, headers=headers)
+    assert editor.status_code == 200, editor.text
+    assert "data-uploader" in editor.text
+    assert "Captions" not in editor.text  # no video yet, so nothing to caption
+
+    api = {**headers, "X-CSRF-Token": CSRF, "Accept": "application/json"}
+    created = await client.post(
+        f"{site}/api/v1/media/uploads", json={"title": "Film", "filename": "film.mp4", "size_bytes": 1000}, headers=api
+    )
+    assert created.status_code == 201, created.text
+    asset_id = created.json()["asset_id"]
+    unknown = await post(client, f"{lesson_url}/video", headers, asset_id="01a22902-4515-70a5-81bb-cb6ae826077e")
+    assert unknown.status_code == 404
+    attached = await post(client, f"{lesson_url}/video", headers, asset_id=asset_id)
+    assert attached.status_code == 303
+    editor = await client.get(lesson_url, headers=headers)
+    assert "Waiting for the upload to finish." in editor.text
+    assert f'hx-get="/teach/media/{asset_id}/status"' in editor.text
+    status = await client.get(f"{site}/teach/media/{asset_id}/status", headers=headers)
+    assert status.status_code == 200
+    assert "<html" not in status.text
+
+    refused = await post(client, f"{base}/publish", headers)
+    assert refused.status_code == 409
+    assert "Film" in refused.text
+
+    back = f"/teach/courses/{course_id}/lessons/{lesson_url.rsplit('/', 1)[-1]}"
+    vtt = b"WEBVTT\n\n00:00.000 --> 00:01.000\nHello\n"
+    captioned = await client.post(
+        f"{site}/teach/media/{asset_id}/captions",
+        data={"csrf_token": CSRF, "language": "en", "label": "English", "back": back},
+        files={"file": ("film.vtt", vtt, "text/vtt")},
+        headers=headers,
+        follow_redirects=False,
+    )
+    assert captioned.status_code == 303, captioned.text
+    assert captioned.headers["location"].startswith(back)
+    editor = await client.get(lesson_url, headers=headers)
+    assert 'class="caption-list"' in editor.text
+    bad = await client.post(
+        f"{site}/teach/media/{asset_id}/captions",
+        data={"csrf_token": CSRF, "language": "en", "label": "English", "back": "https://evil.example/"},
+        files={"file": ("film.vtt", b"not a caption file", "text/vtt")},
+        headers=headers,
+        follow_redirects=False,
+    )
+    assert bad.status_code == 303
+    assert bad.headers["location"].startswith("/teach?caption_error=file")
+
+    # Another tenant cannot see the video's status.
+    other = await make_tenant()
+    stranger = await headers_of(login, await make_user(other, roles=["tenant_admin"]))
+    assert (
+        await client.get(f"{secure_host(other)}/teach/media/{asset_id}/status", headers=stranger)
+    ).status_code == 404
