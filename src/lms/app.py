@@ -24,6 +24,7 @@ from lms.assessments.assignments.controllers import (
 from lms.assessments.assignments.pages import AssignmentPagesController
 from lms.assessments.quizzes.controllers import AttemptController, QuestionBankController, QuizController
 from lms.assessments.quizzes.pages import QuizPagesController
+from lms.assessments.studio.pages import AssessmentStudioPagesController
 from lms.catalog.controllers import (
     CatalogueSearchController,
     CourseController,
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         DesignSystemController,
         CataloguePagesController,
         StudioPagesController,
+        AssessmentStudioPagesController,
         MediaStudioPagesController,
         CertificatePagesController,
         QuizPagesController,

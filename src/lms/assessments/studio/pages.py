@@ -1,0 +1,427 @@
+"""Studio pages of assessments: a course's question banks, a bank's questions (add any of the seven
+types with a preview as learners see it, topic and difficulty tags, JSON export and import), and a
+quiz lesson's set-up (pools, time limit, attempts, cooldown, pass mark, review policy, due date)
+with the item analysis once learners have taken it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from litestar import Controller, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_200_OK
+
+from lms.assessments.guards import staff_course
+from lms.assessments.models import ReviewPolicy
+from lms.assessments.queries import quiz_of_lesson
+from lms.assessments.quizzes.schemas import BankIn, PoolIn, QuestionIn, QuizIn
+from lms.assessments.quizzes.services.authoring import QuizAuthoring, checked_payload, question_out, quiz_out
+from lms.assessments.studio.schemas import QUESTION_TYPES, export_document, import_document, payload_from_fields
+from lms.catalog.guards import requires_author
+from lms.catalog.queries import course_facts, lesson_facts
+from lms.db.providers import DbSession
+from lms.identity.principal import Principal, requires_user
+from lms.lib.errors import DomainError, NotFound
+from lms.lib.params import AppRequest
+from lms.web.forms import FormData, FormErrors, service_message
+from lms.web.i18n import gettext as _
+from lms.web.layout import before_page, page
+
+Notice = Annotated[str, QueryParameter(name="notice", max_length=20)]
+MAX_IMPORT_BYTES = 2 * 1024 * 1024
+
+
+def type_labels() -> dict[str, str]:
+    return {
+        "single_choice": _("Single choice"),
+        "multiple_choice": _("Multiple choice"),
+        "true_false": _("True or false"),
+        "short_answer": _("Short answer"),
+        "numeric": _("Number"),
+        "ordering": _("Put in order"),
+        "matching": _("Matching"),
+    }
+
+
+def difficulty_labels() -> dict[str, str]:
+    return {"easy": _("Easy"), "medium": _("Medium"), "hard": _("Hard")}
+
+
+def _notice(key: str) -> str | None:
+    return {
+        "bank": _("The question bank is created."),
+        "question": _("The question is added."),
+        "imported": _("The questions are imported."),
+        "quiz": _("The quiz is set up."),
+    }.get(key)
+
+
+class AssessmentStudioPagesController(Controller):
+    guards = [requires_user, requires_author]
+    include_in_schema = False
+    before_request = staticmethod(before_page)
+    path = "/teach/courses/{course_id:uuid}"
+
+    @get("/banks")
+    async def banks(
+        self,
+        request: AppRequest,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        course_id: FromPath[UUID],
+        notice: Notice = "",
+    ) -> Template:
+        return await _banks_page(request, db_session, principal, course_id, flash=_notice(notice))
+
+    @post("/banks", status_code=HTTP_200_OK)
+    async def create_bank(
+        self,
+        request: AppRequest,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        course_id: FromPath[UUID],
+    ) -> Template | Redirect:
+        form = await FormData.read(request)
+        title = form.text("title", 200, required=_("Enter the bank's title."))
+        if form.errors:
+            return await _banks_page(request, db_session, principal, course_id, errors=form.errors, status=422)
+        bank = await QuizAuthoring(db_session, principal).create_bank(BankIn(course_id=course_id, title=title))
+        return Redirect(f"/teach/courses/{course_id}/banks/{bank.id}?notice=bank", status_code=303)
+
+    @get("/banks/{bank_id:uuid}")
+    async def bank(
+        self,
+        request: AppRequest,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        course_id: FromPath[UUID],
+        bank_id: FromPath[UUID],
+        notice: Notice = "",
+    ) -> Template:
+        values = {"type": "single_choice", "topic": "general", "difficulty": "medium", "points": "1"}
+        return await _bank_page(request, db_session, principal, course_id, bank_id, values, flash=_notice(notice))
+
+    @post("/banks/{bank_id:uuid}/questions", status_code=HTTP_200_OK)
+    async def add_question(
+        self,
+        request: AppRequest,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        course_id: FromPath[UUID],
+        bank_id: FromPath[UUID],
+    ) -> Template | Redirect:
+        form = await FormData.read(request)
+        for name, limit in (("prompt", 2000), ("choices", 20_000), ("accepted", 5000), ("items", 20_000)):
+            form.text(name, limit)
+        form.text("pairs", 20_000)
+        topic = form.text("topic", 80) or "general"
+        difficulty = form.fields.get("difficulty", "medium")
+        points_text = form.text("points", 10) or "1"
+        try:
+            points = float(points_text.replace(",", "."))
+        except ValueError:
+            points = 0.0
+        if not 0 < points <= 1000:
+            form.errors["points"] = _("Enter the points as a number from 0.1 to 1000.")
+        payload = None if form.errors else payload_from_fields(form.fields, form.errors)
+        if payload is not None:
+            try:
+                checked_payload(payload)
+                data = QuestionIn(payload=payload, topic=topic, difficulty=_difficulty(difficulty), points=points)
+                await QuizAuthoring(db_session, principal).add_question(bank_id, data)
+            except DomainError as exc:
+                if exc.status != 422:
+                    raise
+                form.errors["prompt"] = service_message(exc)
+            else:
+                return Redirect(f"/teach/courses/{course_id}/banks/{bank_id}?notice=question", status_code=303)
+        return await _bank_page(
+            request, db_session, principal, course_id, bank_id, form.fields, errors=form.errors, status=422
+        )
+
+    @get("/banks/{bank_id:uuid}/export.json")
+    async def export(
+        self,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        course_id: FromPath[UUID],
+        bank_id: FromPath[UUID],
+    ) -> Response[bytes]:
+        """The bank's questions in the documented JSON format (README: question bank files)."""
+        authoring = QuizAuthoring(db_session, principal)
+        bank = await _bank_of_course(authoring, course_id, bank_id)
+        questions, _total = await authoring.list_questions(bank.id, 1000, 0)
+        body = export_document([question_out(q) for q in questions])
+        name = "".join(c if c.isalnum() else "-" for c in bank.title.lower()).strip("-") or "questions"
+        return Response(
+            body,
+            media_type="application/json",
+            headers={"Content-Disposition": f'attachment; filename="{name}.json"', "Cache-Control": "no-store"},
+        )
+
+    @post("/banks/{bank_id:uuid}/import", status_code=HTTP_200_OK, request_max_body_size=MAX_IMPORT_BYTES + 64 * 1024)
+    async def import_questions(
+        self,
+        request: AppRequest,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        course_id: FromPath[UUID],
+        bank_id: FromPath[UUID],
+    ) -> Template | Redirect:
+        """All questions of the file or none: each is checked before the first is written."""
+        form = await request.form()
+        upload = form.get("file")
+        errors = FormErrors()
+        questions: list[QuestionIn] = []
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            errors["file"] = _("Choose a question bank file (.json).")
+        else:
+            try:
+                questions = import_document(await upload.read())
+                for index, question in enumerate(questions, start=1):
+                    try:
+                        checked_payload(question.payload)
+                    except DomainError as exc:
+                        raise ValueError(f"question {index}: {exc.message}") from exc
+            except ValueError as exc:
+                errors["file"] = _("This file cannot be imported: %(problem)s", problem=str(exc)[:300])
+        if errors:
+            values = {"type": "single_choice", "topic": "general", "difficulty": "medium", "points": "1"}
+            return await _bank_page(
+                request, db_session, principal, course_id, bank_id, values, errors=errors, status=422
+            )
+        authoring = QuizAuthoring(db_session, principal)
+        await _bank_of_course(authoring, course_id, bank_id)
+        for question in questions:
+            await authoring.add_question(bank_id, question)
+        return Redirect(f"/teach/courses/{course_id}/banks/{bank_id}?notice=imported", status_code=303)
+
+    @get("/lessons/{lesson_id:uuid}/quiz")
+    async def quiz(
+        self,
+        request: AppRequest,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        course_id: FromPath[UUID],
+        lesson_id: FromPath[UUID],
+        notice: Notice = "",
+    ) -> Template:
+        """The quiz of a quiz lesson: its rules and item analysis, or the form that sets it up."""
+        values = {"pass_pct": "70", "review_policy": "after_submission", "count-0": "5"}
+        return await _quiz_page(request, db_session, principal, course_id, lesson_id, values, flash=_notice(notice))
+
+    @post("/lessons/{lesson_id:uuid}/quiz", status_code=HTTP_200_OK)
+    async def create_quiz(
+        self,
+        request: AppRequest,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        course_id: FromPath[UUID],
+        lesson_id: FromPath[UUID],
+    ) -> Template | Redirect:
+        form = await FormData.read(request)
+        title = form.text("title", 200, required=_("Enter the quiz's title."))
+        pools = []
+        for index in range(3):
+            bank, count = form.fields.get(f"bank-{index}", ""), form.text(f"count-{index}", 4)
+            if not bank:
+                continue
+            if not count.isdigit() or not 1 <= int(count) <= 200:
+                form.errors[f"count-{index}"] = _("Enter how many questions to draw, from 1 to 200.")
+                continue
+            topic = form.text(f"topic-{index}", 80) or None
+            difficulty = form.fields.get(f"difficulty-{index}") or None
+            try:
+                pools.append(
+                    PoolIn(
+                        bank_id=UUID(bank), count=int(count), topic=topic, difficulty=_difficulty(difficulty or "")
+                        if difficulty else None,
+                    )
+                )  # fmt: skip
+            except ValueError:
+                form.errors[f"bank-{index}"] = _("Choose a question bank.")
+        if not pools and "bank-0" not in form.errors and "count-0" not in form.errors:
+            form.errors["bank-0"] = _("Choose the bank the quiz draws its questions from.")
+        numbers: dict[str, int | None] = {}
+        bounds = (("minutes", 1, 1440), ("attempts", 1, 100), ("cooldown", 0, 43200), ("pass_pct", 0, 100))
+        for name, low, high in bounds:
+            value = form.text(name, 6)
+            if value and not (value.isdigit() and low <= int(value) <= high):
+                form.errors[name] = _("Enter a whole number from %(low)s to %(high)s.", low=low, high=high)
+            numbers[name] = int(value) if value.isdigit() else None
+        due = form.text("due", 20)
+        due_at = None
+        if due:
+            try:
+                due_at = datetime.fromisoformat(due).replace(tzinfo=UTC)
+            except ValueError:
+                form.errors["due"] = _("Enter the date and time, for example 2030-01-31T17:00.")
+        policy = form.fields.get("review_policy", "after_submission")
+        if policy not in set(ReviewPolicy):
+            form.errors["review_policy"] = _("Choose when learners may review their answers.")
+        if not form.errors:
+            data = QuizIn(
+                lesson_id=lesson_id,
+                title=title,
+                pools=pools,
+                time_limit_seconds=numbers["minutes"] * 60 if numbers["minutes"] else None,
+                max_attempts=numbers["attempts"],
+                cooldown_seconds=(numbers["cooldown"] or 0) * 60,
+                pass_pct=float(numbers["pass_pct"] if numbers["pass_pct"] is not None else 70),
+                review_policy=ReviewPolicy(policy),
+                due_at=due_at,
+            )
+            try:
+                await _staff_quiz_lesson(db_session, principal, course_id, lesson_id)
+                await QuizAuthoring(db_session, principal).create_quiz(data)
+            except DomainError as exc:
+                if exc.status not in (409, 422):
+                    raise
+                field = exc.field or "title"
+                if field.startswith("pools["):
+                    pool = field[6:7]
+                    field = f"count-{pool}" if field.endswith("count") else f"bank-{pool}"
+                form.errors[field] = service_message(exc)
+            else:
+                return Redirect(f"/teach/courses/{course_id}/lessons/{lesson_id}/quiz?notice=quiz", status_code=303)
+        return await _quiz_page(
+            request, db_session, principal, course_id, lesson_id, form.fields, errors=form.errors, status=422
+        )
+
+
+def _difficulty(value: str) -> Any:
+    return value if value in ("easy", "medium", "hard") else "medium"
+
+
+async def _course_title(db_session: DbSession, principal: Principal, course_id: UUID) -> str:
+    await staff_course(db_session, principal, course_id)
+    facts = await course_facts(db_session, course_id)
+    return facts.title if facts is not None else ""
+
+
+async def _bank_of_course(authoring: QuizAuthoring, course_id: UUID, bank_id: UUID) -> Any:
+    bank = await authoring.bank(bank_id)
+    if bank.course_id != course_id:
+        raise NotFound("question bank not found", field="bank_id")
+    return bank
+
+
+async def _staff_quiz_lesson(db_session: DbSession, principal: Principal, course_id: UUID, lesson_id: UUID) -> Any:
+    await staff_course(db_session, principal, course_id)
+    lesson = await lesson_facts(db_session, lesson_id)
+    if lesson is None or lesson.course_id != course_id or lesson.type.value != "quiz":
+        raise NotFound("this course has no such quiz lesson", field="lesson_id")
+    return lesson
+
+
+async def _banks_page(
+    request: AppRequest,
+    db_session: DbSession,
+    principal: Principal,
+    course_id: UUID,
+    *,
+    errors: FormErrors | None = None,
+    status: int = 200,
+    flash: str | None = None,
+) -> Template:
+    authoring = QuizAuthoring(db_session, principal)
+    title = await _course_title(db_session, principal, course_id)
+    banks = [await authoring.bank_out(bank) for bank in await authoring.list_banks(course_id)]
+    return page(
+        request,
+        "assessments/studio/banks.html",
+        status_code=status,
+        course_id=course_id,
+        course_title=title,
+        banks=banks,
+        errors=errors or FormErrors(),
+        flash=flash,
+    )
+
+
+async def _bank_page(
+    request: AppRequest,
+    db_session: DbSession,
+    principal: Principal,
+    course_id: UUID,
+    bank_id: UUID,
+    values: dict[str, Any],
+    *,
+    errors: FormErrors | None = None,
+    status: int = 200,
+    flash: str | None = None,
+) -> Template:
+    authoring = QuizAuthoring(db_session, principal)
+    bank = await _bank_of_course(authoring, course_id, bank_id)
+    questions, total = await authoring.list_questions(bank.id, 200, 0)
+    return page(
+        request,
+        "assessments/studio/bank.html",
+        status_code=status,
+        course_id=course_id,
+        course_title=await _course_title(db_session, principal, course_id),
+        bank=bank,
+        questions=[question_out(q) for q in questions],
+        total=total,
+        types=type_labels(),
+        question_types=QUESTION_TYPES,
+        difficulties=difficulty_labels(),
+        values=values,
+        errors=errors or FormErrors(),
+        flash=flash,
+    )
+
+
+async def _quiz_page(
+    request: AppRequest,
+    db_session: DbSession,
+    principal: Principal,
+    course_id: UUID,
+    lesson_id: UUID,
+    values: dict[str, Any],
+    *,
+    errors: FormErrors | None = None,
+    status: int = 200,
+    flash: str | None = None,
+) -> Template:
+    lesson = await _staff_quiz_lesson(db_session, principal, course_id, lesson_id)
+    authoring = QuizAuthoring(db_session, principal)
+    banks = [await authoring.bank_out(bank) for bank in await authoring.list_banks(course_id)]
+    quiz, analysis = None, None
+    try:
+        found = await quiz_of_lesson(db_session, lesson_id)
+    except NotFound:
+        found = None
+    if found is not None:
+        quiz = quiz_out(found, staff=True)
+        analysis = await authoring.item_analysis(found.id)
+    values = {"title": lesson.title, **values}
+    policies = {
+        "never": _("Never"),
+        "after_submission": _("After each attempt"),
+        "after_passing": _("After passing"),
+        "after_due_date": _("After the due date"),
+    }
+    return page(
+        request,
+        "assessments/studio/quiz.html",
+        status_code=status,
+        course_id=course_id,
+        course_title=await _course_title(db_session, principal, course_id),
+        lesson=lesson,
+        banks=banks,
+        bank_titles={str(b.id): b.title for b in banks},
+        bank_options=[(str(b.id), b.title) for b in banks],
+        quiz=quiz,
+        analysis=analysis,
+        policies=policies,
+        difficulties=difficulty_labels(),
+        values=values,
+        errors=errors or FormErrors(),
+        flash=flash,
+    )
