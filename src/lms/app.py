@@ -21,7 +21,7 @@ from lms.assessments.assignments.controllers import (
     PeerReviewController,
     SubmissionController,
 )
-from lms.assessments.assignments.pages import AssignmentPagesController
+from lms.assessments.assignments.pages import AssignmentPagesController, GradingPagesController
 from lms.assessments.quizzes.controllers import AttemptController, QuestionBankController, QuizController
 from lms.assessments.quizzes.pages import QuizPagesController
 from lms.assessments.studio.pages import AssessmentStudioPagesController
@@ -140,6 +140,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         CertificatePagesController,
         QuizPagesController,
         AssignmentPagesController,
+        GradingPagesController,
         CourseController,
         CatalogueSearchController,
         SharedCatalogueController,

@@ -5,34 +5,47 @@ scores once it is final, and the peer reviews the learner was given, each with i
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import anyio
-from litestar import get, post
+from litestar import Controller, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 
 from lms.assessments.assignments.controllers import submission_out, version_out
 from lms.assessments.assignments.schemas import CriterionScore
-from lms.assessments.assignments.services.assignments import AssignmentService, Upload, max_points
+from lms.assessments.assignments.services.assignments import (
+    AssignmentService,
+    Upload,
+    grading_queue,
+    max_points,
+)
 from lms.assessments.assignments.services.peer_reviews import PeerReviewService
 from lms.assessments.assignments.services.storage import submission_store
-from lms.assessments.models import Assignment, PeerReview
+from lms.assessments.models import Assignment, PeerReview, SubmissionStatus
 from lms.assessments.pages import LessonPages, LessonVisit, form_state, text_field
 from lms.assessments.queries import assignment_of_lesson, my_reviews_of, my_submission
+from lms.catalog.guards import requires_author
+from lms.catalog.services import CatalogueService
+from lms.db.providers import DbSession
+from lms.identity.principal import Principal, requires_user
+from lms.identity.queries import user_contacts
 from lms.learning.schemas import LessonViewOut
 from lms.lib.errors import DomainError, NotFound
+from lms.lib.params import AppRequest
 from lms.web.forms import FormErrors, service_message
 from lms.web.i18n import format_number
 from lms.web.i18n import gettext as _
-from lms.web.layout import page
+from lms.web.layout import before_page, page
 
 ASSIGNMENT = "assessments/assignment.html"
 REVIEW = "assessments/peer_review.html"
+GRADING_QUEUE = "assessments/studio/grading_queue.html"
+GRADING_PAGE = "assessments/studio/grading.html"
 MAX_TEXT = 100_000
 MAX_COMMENT = 5000
 # Statuses in which the learner may send a new version.
@@ -205,3 +218,161 @@ def format_file_size(size: int) -> str:
 def _levels(assignment: Assignment) -> dict[tuple[str, str], dict[str, Any]]:
     """(criterion id, level id) -> level, to name the levels of a grade."""
     return {(c["id"], level["id"]): level for c in assignment.rubric for level in c["levels"]}
+
+
+class GradingPagesController(Controller):
+    """Course staff grade: the queue of submissions of the courses they teach, and one submission's
+    grading page with the rubric, a comment per criterion, feedback, and the peer reviews it had
+    (a grade given over peer reviews is an override and needs its reason)."""
+
+    guards = [requires_user, requires_author]
+    include_in_schema = False
+    before_request = staticmethod(before_page)
+    path = "/teach/grading"
+
+    @get("/")
+    async def queue(
+        self,
+        request: AppRequest,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        course: Annotated[str, QueryParameter(name="course", max_length=40)] = "",
+        status: Annotated[str, QueryParameter(name="status", max_length=20)] = "to_grade",
+        late: Annotated[str, QueryParameter(name="late", max_length=5)] = "",
+    ) -> Template:
+        """Filters are plain query parameters; an unknown value means "any"."""
+        courses = await CatalogueService(db_session, principal).taught_courses()
+        chosen = [c.id for c in courses if str(c.id) == course] or [c.id for c in courses]
+        statuses = {"to_grade": None, **{s.value: s.value for s in SubmissionStatus}}
+        wanted = statuses.get(status)
+        items = await grading_queue(
+            db_session,
+            chosen,
+            status=wanted,
+            late={"yes": True, "no": False}.get(late),
+            limit=200,
+        )
+        if status == "to_grade" or status not in statuses:
+            items = [i for i in items if i.status in ("submitted", "in_review")]
+            status = "to_grade"
+        names = await user_contacts(db_session, {i.user_id for i in items})
+        titles = {c.id: c.title for c in courses}
+        return page(
+            request,
+            GRADING_QUEUE,
+            items=items,
+            names={user_id: contact.display_name for user_id, contact in names.items()},
+            course_titles=titles,
+            courses=[(str(c.id), c.title) for c in courses],
+            filters={"course": course, "status": status, "late": late},
+            status_labels=status_labels(),
+        )
+
+    @get("/{submission_id:uuid}")
+    async def submission(
+        self,
+        request: AppRequest,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        submission_id: FromPath[UUID],
+        graded: FromQuery[bool] = False,
+    ) -> Template:
+        service = AssignmentService(db_session, principal, submission_store(request.app.state.settings))
+        flash = _("The grade is saved.") if graded else None
+        return await _grading_page(request, db_session, service, submission_id, flash=flash)
+
+    @post("/{submission_id:uuid}", status_code=HTTP_200_OK)
+    async def grade(
+        self,
+        request: AppRequest,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        submission_id: FromPath[UUID],
+    ) -> Template | Redirect:
+        """A level for every criterion (with an optional comment each) and feedback; a submission
+        still waiting is put into review first. Over peer reviews, a reason is required."""
+        service = AssignmentService(db_session, principal, submission_store(request.app.state.settings))
+        submission, assignment, _staff = await service.submission(submission_id, staff_only=True)
+        form = await request.form()
+        errors = FormErrors()
+        scores = []
+        for criterion in assignment.rubric:
+            name = f"level-{criterion['id']}"
+            level = str(form.get(name, ""))
+            if not level:
+                errors[name] = _("Choose a level for “%(criterion)s”.", criterion=criterion["title"])
+                continue
+            comment = text_field(form, f"comment-{criterion['id']}", 2000, errors)
+            scores.append(CriterionScore(criterion_id=criterion["id"], level_id=level[:64], comment=comment))
+        feedback = text_field(form, "feedback", MAX_COMMENT, errors)
+        reason = text_field(form, "reason", 1000, errors)
+        if assignment.peer_review and not reason:
+            errors["reason"] = _("Say why you grade over the peer reviews; the learner sees it with the grade.")
+        if not errors:
+            if reason:
+                prefix = _("Instructor grade: %(reason)s", reason=reason)
+                feedback = f"{prefix}\n\n{feedback}".strip()
+            try:
+                if submission.status == SubmissionStatus.SUBMITTED.value and not assignment.peer_review:
+                    await service.start_review(submission.id)
+                await service.grade(submission.id, scores, feedback)
+            except DomainError as exc:
+                if exc.status not in (409, 422):
+                    raise
+                errors["feedback"] = service_message(exc)
+        if errors:
+            values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+            return await _grading_page(request, db_session, service, submission_id, errors=errors, values=values)
+        return Redirect(f"/teach/grading/{submission_id}?graded=1", status_code=303)
+
+
+def status_labels() -> dict[str, str]:
+    return {
+        "to_grade": _("To grade"),
+        "submitted": _("Submitted"),
+        "in_review": _("In review"),
+        "graded": _("Graded"),
+        "returned": _("Returned"),
+    }
+
+
+async def _grading_page(
+    request: AppRequest,
+    db_session: DbSession,
+    service: AssignmentService,
+    submission_id: UUID,
+    *,
+    errors: FormErrors | None = None,
+    values: dict[str, str] | None = None,
+    flash: str | None = None,
+) -> Template:
+    submission, assignment, _staff = await service.submission(submission_id, staff_only=True)
+    out = await submission_out(service, submission, assignment, staff=True)
+    reviewers = {UUID(r.reviewer) for r in out.reviews or [] if _is_uuid(r.reviewer)}
+    names = await user_contacts(db_session, {submission.user_id, *reviewers})
+    chosen = {s["criterion_id"]: s for s in submission.rubric_scores}
+    defaults = {f"level-{cid}": s["level_id"] for cid, s in chosen.items()}
+    defaults |= {f"comment-{cid}": s.get("comment", "") for cid, s in chosen.items()}
+    defaults["feedback"] = submission.feedback
+    return page(
+        request,
+        GRADING_PAGE,
+        status_code=422 if errors else 200,
+        submission=out,
+        assignment=assignment,
+        learner=names.get(submission.user_id),
+        names={str(k): v.display_name for k, v in names.items()},
+        max_points=max_points(assignment.rubric),
+        format_file_size=format_file_size,
+        status_labels=status_labels(),
+        flash=flash,
+        **form_state(errors, values, defaults),
+    )
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        UUID(value)
+    except ValueError:
+        return False
+    return True
