@@ -25,6 +25,7 @@ celery_app.conf.include = [
     "workers.assessments",
     "workers.certificates",
     "workers.media",
+    "workers.analytics",
 ]
 celery_app.conf.beat_schedule = {
     "purge-deleted-tenants": {"task": "tenancy.purge_due_tenants", "schedule": crontab(minute=17, hour=3)},
@@ -35,6 +36,8 @@ celery_app.conf.beat_schedule = {
         "task": "certificates.send_expiry_reminders",
         "schedule": crontab(minute=7, hour=6),
     },
+    # Course analytics rollups follow the progress fold within about a minute.
+    "analytics-refresh-course-rollups": {"task": "analytics.refresh_course_rollups", "schedule": 30.0},
     "media-expire-abandoned-uploads": {"task": "media.expire_abandoned_uploads", "schedule": crontab(minute=41)},
     # A killed worker's transcode or certificate is sent again within about a lease and a quarter.
     "jobs-reap-lapsed-leases": {"task": REAP_TASK, "schedule": get_settings().job_lease_seconds / 4},

@@ -15,6 +15,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
+from lms.analytics.courses.pages import CourseAnalyticsPagesController
 from lms.api_description import ApiDescription, openapi_config
 from lms.assessments.assignments.controllers import (
     AssignmentController,
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         DesignSystemController,
         CataloguePagesController,
         StudioPagesController,
+        CourseAnalyticsPagesController,
         AssessmentStudioPagesController,
         MediaStudioPagesController,
         CertificatePagesController,

@@ -1,6 +1,7 @@
 """The model registry: imports every domain's models so the metadata is complete (Alembic, the RLS
 suite, tenant purges). It lives at the application level because `db/` knows no domain."""
 
+from lms.analytics.courses import models as course_analytics_models
 from lms.assessments import models as assessment_models
 from lms.catalog import models as catalog_models
 from lms.certificates import models as certificate_models
@@ -16,6 +17,7 @@ __all__ = [
     "assessment_models",
     "catalog_models",
     "certificate_models",
+    "course_analytics_models",
     "identity_keys",
     "identity_models",
     "learning_models",

@@ -1,0 +1,1 @@
+"""Analytics: rollups maintained by workers, dashboards, reports, recommendations."""
