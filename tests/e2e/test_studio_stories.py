@@ -90,6 +90,29 @@ async def test_instructor_creates_builds_reorders_writes_and_publishes_a_course(
 
     await page.get_by_role("link", name="Settings", exact=True).click()
     await visit_check(page, "7-settings")
+    course_base = page.url.split("/settings")[0]
+
+    # A question bank with a question, seen as learners will see it.
+    await page.get_by_role("link", name="Question banks", exact=True).click()
+    await visit_check(page, "12-banks-empty")
+    await page.get_by_label("Bank title").fill("Fire facts")
+    await page.get_by_role("button", name="Create the bank").click()
+    await page.get_by_label("Question", exact=True).fill("Where do you meet?")
+    await page.get_by_label("Options").fill("Car park\n* Assembly point\nCanteen")
+    await page.get_by_role("button", name="Add the question").click()
+    await expect(page.get_by_text("The question is added.")).to_be_visible()
+    await expect(page.get_by_role("group", name="Where do you meet?")).to_be_visible()
+    await visit_check(page, "13-bank")
+
+    # Analytics, gradebook and grading with nothing in them yet.
+    await page.goto(f"{course_base}/analytics")
+    await expect(page.get_by_role("heading", name="Drop-off per lesson")).to_be_visible()
+    await visit_check(page, "14-analytics")
+    await page.goto(f"{course_base}/gradebook")
+    await visit_check(page, "15-gradebook")
+    await page.goto(f"{base}/teach/grading")
+    await expect(page.get_by_text("Nothing to grade")).to_be_visible()
+    await visit_check(page, "16-grading")
     await page.goto(f"{base}/teach")
     await expect(page.get_by_role("link", name="Fire safety", exact=True)).to_be_visible()
     await visit_check(page, "8-my-courses")
