@@ -9,6 +9,7 @@ from litestar.testing import AsyncTestClient
 
 from tests.conftest import Login, MakeTenant, MakeUser
 from tests.integration.assessments.assignments.test_assignments import build_assignment, student_of
+from tests.integration.catalog.test_studio_pages import create_course, headers_of, lesson_ids, module_ids, post
 from tests.integration.identity.helpers import secure_host
 from tests.integration.web.test_pages import CSRF, bearer, browser_headers
 
@@ -82,3 +83,40 @@ async def test_instructor_grades_a_submission_from_the_queue_with_the_rubric(
     stranger = browser_headers(await bearer(login, await make_user(other_tenant, roles=["tenant_admin"])))
     foreign = f"{secure_host(other_tenant)}/teach/grading/{submission_id}"
     assert (await client.get(foreign, headers=stranger)).status_code == 404
+
+
+async def test_instructor_builds_an_assignment_with_the_rubric_builder(
+    client: Client, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant()
+    instructor = await make_user(tenant, roles=["instructor"])
+    headers = await headers_of(login, instructor)
+    site = secure_host(tenant)
+    course_id = await create_course(client, site, headers)
+    base = f"{site}/teach/courses/{course_id}"
+    await post(client, f"{base}/modules", headers, module_title="Practice")
+    module = module_ids((await client.get(base, headers=headers)).text)[0]
+    report = {f"lesson-title-{module}": "Incident report", f"lesson-type-{module}": "assignment"}
+    await post(client, f"{base}/modules/{module}/lessons", headers, **report)
+    lesson = lesson_ids((await client.get(base, headers=headers)).text)[0]
+    url = f"{base}/lessons/{lesson}/assignment"
+
+    form = await client.get(url, headers=headers)
+    assert 'name="rubric"' in form.text
+    fields = {"title": "Incident report", "types": ["text", "file"], "pass_pct": "50", "late_penalty_pct": "10"}
+    bad = await post(client, url, headers, rubric="Analysis weak 2", **fields)
+    assert bad.status_code == 422
+    assert "Line 1" in bad.text
+    made = await post(
+        client, url, headers, rubric="Analysis: Weak = 2; Strong = 6\nWriting: Poor = 0; Clear = 4", **fields
+    )
+    assert made.status_code == 303, made.text
+    shown = await client.get(f"{site}{made.headers['location']}", headers=headers)
+    assert "The assignment is set up." in shown.text
+    assert "Rubric (10 points)" in shown.text
+    assert "Strong" in shown.text
+    again = await post(client, url, headers, rubric="A: B = 1", **fields)
+    assert again.status_code == 422  # one assignment per lesson
+
+    colleague = await headers_of(login, await make_user(tenant, roles=["instructor"]))
+    assert (await client.get(url, headers=colleague)).status_code == 403

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
+import msgspec
 from litestar import Controller, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
@@ -16,12 +17,22 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 
+from lms.assessments.assignments.schemas import AssignmentIn
+from lms.assessments.assignments.services.assignments import AssignmentService, max_points
+from lms.assessments.assignments.services.storage import submission_store
 from lms.assessments.guards import staff_course
 from lms.assessments.models import ReviewPolicy
-from lms.assessments.queries import quiz_of_lesson
+from lms.assessments.queries import assignment_of_lesson, quiz_of_lesson
 from lms.assessments.quizzes.schemas import BankIn, PoolIn, QuestionIn, QuizIn
 from lms.assessments.quizzes.services.authoring import QuizAuthoring, checked_payload, question_out, quiz_out
-from lms.assessments.studio.schemas import QUESTION_TYPES, export_document, import_document, payload_from_fields
+from lms.assessments.studio.schemas import (
+    QUESTION_TYPES,
+    export_document,
+    import_document,
+    payload_from_fields,
+    rubric_from_text,
+    rubric_to_text,
+)
 from lms.catalog.guards import requires_author
 from lms.catalog.queries import course_facts, lesson_facts
 from lms.db.providers import DbSession
@@ -58,6 +69,7 @@ def _notice(key: str) -> str | None:
         "question": _("The question is added."),
         "imported": _("The questions are imported."),
         "quiz": _("The quiz is set up."),
+        "assignment": _("The assignment is set up."),
     }.get(key)
 
 
@@ -292,6 +304,159 @@ class AssessmentStudioPagesController(Controller):
         return await _quiz_page(
             request, db_session, principal, course_id, lesson_id, form.fields, errors=form.errors, status=422
         )
+
+    @get("/lessons/{lesson_id:uuid}/assignment")
+    async def assignment(
+        self,
+        request: AppRequest,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        course_id: FromPath[UUID],
+        lesson_id: FromPath[UUID],
+        notice: Notice = "",
+    ) -> Template:
+        """The assignment of an assignment lesson: its rules and rubric, or the rubric builder."""
+        values = {
+            "late_policy": "penalty", "late_penalty_pct": "10", "pass_pct": "60", "reviewers": "3",
+            "review_hours": "72", "anonymous": "on", "types": ["text", "file", "url"],
+            "rubric": "Content: Missing = 0; Partial = 2; Complete = 4\nClarity: Unclear = 0; Clear = 2",
+        }  # fmt: skip
+        return await _assignment_page(
+            request, db_session, principal, course_id, lesson_id, values, flash=_notice(notice)
+        )
+
+    @post("/lessons/{lesson_id:uuid}/assignment", status_code=HTTP_200_OK)
+    async def create_assignment(
+        self,
+        request: AppRequest,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        course_id: FromPath[UUID],
+        lesson_id: FromPath[UUID],
+    ) -> Template | Redirect:
+        raw = await request.form()
+        form = await FormData.read(request)
+        title = form.text("title", 200, required=_("Enter the assignment's title."))
+        instructions = form.text("instructions", 20_000)
+        rubric = rubric_from_text(form.text("rubric", 20_000), form.errors)
+        types = [t for t in (str(v) for v in raw.getall("types", [])) if t in ("text", "file", "url")]
+        if not types:
+            form.errors["types"] = _("Choose at least one way to hand in the work.")
+        numbers: dict[str, float] = {}
+        for name in ("late_penalty_pct", "pass_pct"):
+            value = form.text(name, 6) or "0"
+            try:
+                numbers[name] = float(value.replace(",", "."))
+            except ValueError:
+                numbers[name] = -1
+            if not 0 <= numbers[name] <= 100:
+                form.errors[name] = _("Enter a percentage from 0 to 100.")
+        due_at = _due(form)
+        peer = None
+        if form.fields.get("peer_review") == "on":
+            reviewers, hours = form.text("reviewers", 2), form.text("review_hours", 5)
+            if not (reviewers.isdigit() and 1 <= int(reviewers) <= 5):
+                form.errors["reviewers"] = _("Enter a whole number from %(low)s to %(high)s.", low=1, high=5)
+            elif not (hours.isdigit() and 1 <= int(hours) <= 1440):
+                form.errors["review_hours"] = _("Enter a whole number from %(low)s to %(high)s.", low=1, high=1440)
+            else:
+                peer = {
+                    "reviewers": int(reviewers), "review_hours": int(hours),
+                    "anonymous": form.fields.get("anonymous") == "on",
+                }  # fmt: skip
+        if not form.errors:
+            document = {
+                "lesson_id": str(lesson_id), "title": title, "instructions": instructions, "rubric": rubric,
+                "due_at": due_at.isoformat() if due_at else None,
+                "late_policy": "block" if form.fields.get("late_policy") == "block" else "penalty",
+                "late_penalty_pct": numbers["late_penalty_pct"], "pass_pct": numbers["pass_pct"],
+                "submission_types": types, "peer_review": peer,
+            }  # fmt: skip
+            await _staff_lesson_of(db_session, principal, course_id, lesson_id, "assignment")
+            if await _has_assignment(db_session, lesson_id):
+                # Checked first: the unique key's refusal would leave this session unusable for the page.
+                form.errors["title"] = _("This lesson already has an assignment.")
+        if not form.errors:
+            try:
+                data = msgspec.convert(document, AssignmentIn)
+                await AssignmentService(db_session, principal, submission_store(request.app.state.settings)).create(
+                    data
+                )
+            except msgspec.ValidationError as exc:
+                form.errors["rubric"] = _("Check this field: %(problem)s", problem=str(exc))
+            except DomainError as exc:
+                if exc.status not in (409, 422):
+                    raise
+                form.errors["title"] = service_message(exc)
+            else:
+                url = f"/teach/courses/{course_id}/lessons/{lesson_id}/assignment?notice=assignment"
+                return Redirect(url, status_code=303)
+        values: dict[str, Any] = {**form.fields, "types": types}
+        return await _assignment_page(
+            request, db_session, principal, course_id, lesson_id, values, errors=form.errors, status=422
+        )
+
+
+async def _has_assignment(db_session: DbSession, lesson_id: UUID) -> bool:
+    try:
+        await assignment_of_lesson(db_session, lesson_id)
+    except NotFound:
+        return False
+    return True
+
+
+def _due(form: FormData) -> datetime | None:
+    due = form.text("due", 20)
+    if not due:
+        return None
+    try:
+        return datetime.fromisoformat(due).replace(tzinfo=UTC)
+    except ValueError:
+        form.errors["due"] = _("Enter the date and time, for example 2030-01-31T17:00.")
+        return None
+
+
+async def _staff_lesson_of(
+    db_session: DbSession, principal: Principal, course_id: UUID, lesson_id: UUID, kind: str
+) -> Any:
+    await staff_course(db_session, principal, course_id)
+    lesson = await lesson_facts(db_session, lesson_id)
+    if lesson is None or lesson.course_id != course_id or lesson.type.value != kind:
+        raise NotFound(f"this course has no such {kind} lesson", field="lesson_id")
+    return lesson
+
+
+async def _assignment_page(
+    request: AppRequest,
+    db_session: DbSession,
+    principal: Principal,
+    course_id: UUID,
+    lesson_id: UUID,
+    values: dict[str, Any],
+    *,
+    errors: FormErrors | None = None,
+    status: int = 200,
+    flash: str | None = None,
+) -> Template:
+    lesson = await _staff_lesson_of(db_session, principal, course_id, lesson_id, "assignment")
+    try:
+        assignment = await assignment_of_lesson(db_session, lesson_id)
+    except NotFound:
+        assignment = None
+    return page(
+        request,
+        "assessments/studio/assignment.html",
+        status_code=status,
+        course_id=course_id,
+        course_title=await _course_title(db_session, principal, course_id),
+        lesson=lesson,
+        assignment=assignment,
+        max_points=max_points(assignment.rubric) if assignment else 0,
+        rubric_text=rubric_to_text(assignment.rubric) if assignment else "",
+        values={"title": lesson.title, **values},
+        errors=errors or FormErrors(),
+        flash=flash,
+    )
 
 
 def _difficulty(value: str) -> Any:

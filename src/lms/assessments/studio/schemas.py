@@ -147,3 +147,36 @@ def import_document(body: bytes) -> list[QuestionIn]:
     if not document.questions or len(document.questions) > 1000:
         raise ValueError("the file must hold between 1 and 1000 questions")
     return document.questions
+
+
+def rubric_from_text(text: str, errors: dict[str, str]) -> list[dict[str, Any]]:
+    """The rubric builder's text: one criterion a line, `Criterion: level = points; level = points`."""
+    rubric: list[dict[str, Any]] = []
+    for index, line in enumerate(_lines(text), start=1):
+        title, colon, levels_text = line.partition(":")
+        levels = []
+        for number, part in enumerate((p for p in levels_text.split(";") if p.strip()), start=1):
+            name, equals, points = part.partition("=")
+            try:
+                value = float(points.strip().replace(",", "."))
+            except ValueError:
+                value = -1.0
+            if not equals or not name.strip() or not 0 <= value <= 1000:
+                errors["rubric"] = _("Line %(line)s: write each level as name = points (0 to 1000).", line=index)
+                return []
+            levels.append({"id": f"l{number}", "title": name.strip()[:200], "points": value})
+        if not colon or not title.strip() or not levels:
+            errors["rubric"] = _("Line %(line)s: write Criterion: level = points; level = points.", line=index)
+            return []
+        rubric.append({"id": f"c{index}", "title": title.strip()[:200], "levels": levels})
+    if not rubric:
+        errors["rubric"] = _("Enter at least one criterion.")
+    return rubric
+
+
+def rubric_to_text(rubric: list[dict[str, Any]]) -> str:
+    lines = []
+    for criterion in rubric:
+        levels = "; ".join(f"{level['title']} = {level['points']:g}" for level in criterion["levels"])
+        lines.append(f"{criterion['title']}: {levels}")
+    return "\n".join(lines)
