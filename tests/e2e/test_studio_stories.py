@@ -11,7 +11,9 @@ from pathlib import Path
 
 from playwright.async_api import BrowserContext, Page, Route, expect
 
-from tests.conftest import MakeTenant, MakeUser
+from lms.analytics.courses.services import refresh_all
+from lms.db.engines import Database
+from tests.conftest import MakeTenant, MakeUser, eventually
 from tests.e2e.test_web_stories import check_page, sign_in, site
 from tests.integration.identity.helpers import PASSWORD, make_member
 from tests.media_fixtures import generate_video
@@ -216,3 +218,106 @@ async def test_instructor_uploads_a_video_in_parts_resumes_after_reload_adds_cap
     await page.goto(lesson_url.rsplit("/lessons/", 1)[0] + "/publish")
     await page.get_by_role("button", name="Publish", exact=True).click()
     await expect(page.get_by_text("Your course is published.")).to_be_visible()
+
+
+async def test_instructor_builds_a_quiz_from_a_bank_sees_progress_in_the_gradebook_and_grades_with_the_rubric(
+    web_server: int,
+    context: BrowserContext,
+    make_tenant: MakeTenant,
+    make_user: MakeUser,
+    media_worker: object,
+    db: Database,
+) -> None:
+    tenant = await make_tenant(name="Acme Corp")
+    teacher = await make_member(make_user, tenant, roles=["instructor"])
+    learner = await make_member(make_user, tenant, display_name="Lena Learner")
+    base = site(tenant, web_server)
+    page = await context.new_page()
+    await page.goto(f"{base}/teach/courses/new")
+    await sign_in(page, teacher.email, PASSWORD)
+    await page.get_by_label("Title").fill("First aid")
+    await page.get_by_label("Web name").fill("first-aid")
+    await page.get_by_role("button", name="Create the course").click()
+    course_base = page.url.split("?")[0]
+    await page.get_by_label("Module title").fill("Basics")
+    await page.get_by_role("button", name="Add the module").click()
+    for title, kind in (("Read first", "text"), ("Check", "quiz"), ("Report", "assignment")):
+        await page.get_by_text("Add a lesson to Basics").click()
+        await page.get_by_label("Lesson title").fill(title)
+        await page.get_by_label("Kind of lesson").select_option(kind)
+        await page.get_by_role("button", name="Add the lesson").click()
+        await page.get_by_role("link", name="Back to the outline").click()
+
+    # A bank, a question, and the quiz drawn from it.
+    await page.goto(f"{course_base}/banks")
+    await page.get_by_label("Bank title").fill("Basics")
+    await page.get_by_role("button", name="Create the bank").click()
+    await page.get_by_label("Type of question").select_option("true_false")
+    await page.get_by_label("Question", exact=True).fill("Check breathing first.")
+    await page.locator("summary", has_text="True or false").click()
+    await page.get_by_label("True", exact=True).check()
+    await page.get_by_role("button", name="Add the question").click()
+    await expect(page.get_by_text("The question is added.")).to_be_visible()
+    await page.goto(course_base)
+    await page.get_by_role("link", name="Check").click()
+    await page.get_by_role("link", name="Set up the quiz and see its item analysis").click()
+    await page.get_by_label("How many").first.fill("1")
+    await page.get_by_role("button", name="Set up the quiz").click()
+    await expect(page.get_by_text("The quiz is set up.")).to_be_visible()
+    await visit_check(page, "17-quiz")
+
+    await page.goto(course_base)
+    await page.get_by_role("link", name="Report").click()
+    await page.get_by_role("link", name="Set up the assignment and its rubric").click()
+    await page.get_by_label("Rubric", exact=True).fill("Steps: Missing = 0; Right = 4")
+    await page.get_by_role("button", name="Set up the assignment").click()
+    await expect(page.get_by_text("The assignment is set up.")).to_be_visible()
+    await visit_check(page, "18-assignment")
+    await page.goto(f"{course_base}/publish")
+    await page.get_by_role("button", name="Publish", exact=True).click()
+    await expect(page.get_by_text("Your course is published.")).to_be_visible()
+    course_id = course_base.rsplit("/", 1)[-1]
+
+    # The learner enrols, reads the first lesson and hands in the report.
+    assert context.browser is not None
+    other = await context.browser.new_context(viewport=page.viewport_size)
+    learner_page = await other.new_page()
+    await learner_page.goto(f"{base}/courses/{course_id}")
+    await sign_in(learner_page, learner.email, PASSWORD)
+    await learner_page.get_by_role("button", name="Enrol").click()
+    await learner_page.get_by_role("link", name="Read first").click()
+    await learner_page.get_by_role("button", name="Mark as complete").click()
+    await expect(learner_page.get_by_text("Lesson marked as complete.")).to_be_visible()
+    await learner_page.get_by_role("button", name="Next lesson").click()
+    await learner_page.get_by_role("button", name="Next lesson").click()
+    await learner_page.get_by_role("button", name="Open the assignment").click()
+    await learner_page.get_by_label("Your answer").fill("Call for help, then check breathing.")
+    await learner_page.get_by_role("button", name="Submit").click()
+    await expect(learner_page.get_by_text("Your work is submitted.")).to_be_visible()
+    await other.close()
+
+    # The worker folds the progress; the rollups pick it up; the gradebook and drop-off show it.
+    async def progress_shown() -> bool:
+        await refresh_all(db)
+        await page.goto(f"{course_base}/gradebook")
+        return await page.get_by_text("Lena Learner").count() > 0 and await page.get_by_text("1 learner").count() > 0
+
+    await eventually(progress_shown, timeout=60)
+    row = page.get_by_role("row", name=re.compile("Lena Learner"))
+    await expect(row).not_to_contain_text("0%")
+    await visit_check(page, "19-gradebook")
+    await page.goto(f"{course_base}/analytics")
+    drop = page.get_by_role("row", name=re.compile("Read first"))
+    await expect(drop.get_by_role("cell").nth(2)).to_have_text("1")
+    await visit_check(page, "20-analytics")
+
+    # The report is graded with the rubric.
+    await page.goto(f"{base}/teach/grading")
+    await page.get_by_role("link", name=re.compile("^Grade")).click()
+    await expect(page.get_by_text("Call for help, then check breathing.")).to_be_visible()
+    await page.get_by_label("Right · 4 points").check()
+    await page.get_by_label("Feedback for the learner").fill("Well done.")
+    await page.get_by_role("button", name="Save the grade").click()
+    await expect(page.get_by_text("The grade is saved.")).to_be_visible()
+    await expect(page.get_by_text("Score: 100%")).to_be_visible()
+    await visit_check(page, "21-graded")
