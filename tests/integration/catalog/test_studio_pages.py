@@ -126,6 +126,12 @@ async def test_instructor_builds_an_outline_with_plain_forms_and_publishes(
     assert (await post(client, f"{base}/publish", headers)).status_code == 303
     rolled = await post(client, f"{base}/versions/1/rollback", headers)
     assert rolled.status_code == 303
+    moved = await post(client, f"{base}/versions/1/migrate", headers)
+    assert moved.status_code == 303
+    assert (
+        "Your learners are on this version now."
+        in (await client.get(f"{site}{moved.headers['location']}", headers=headers)).text
+    )
     assert lesson_ids((await client.get(base, headers=headers)).text) == [third, read, second_lesson]
     assert ">Third<" in (await client.get(base, headers=headers)).text
 
@@ -141,6 +147,7 @@ async def test_only_the_courses_staff_may_open_or_change_it(
 
     colleague = await headers_of(login, await make_user(tenant, roles=["instructor"]))
     assert (await client.get(base, headers=colleague)).status_code == 403
+    assert (await post(client, f"{base}/versions/1/migrate", colleague)).status_code == 403
     assert (await post(client, f"{base}/modules", colleague, module_title="Mine now")).status_code == 403
     assert "Safety basics" not in (await client.get(f"{site}/teach", headers=colleague)).text
 

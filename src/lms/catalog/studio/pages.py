@@ -35,6 +35,7 @@ from lms.catalog.services import CatalogueService, draft_changes, lock_reasons, 
 from lms.db.providers import DbSession
 from lms.identity.principal import Principal, requires_user
 from lms.identity.queries import user_contacts, user_ids_by_email
+from lms.learning.services import EnrollmentService
 from lms.lib.errors import DomainError, NotFound, ValidationFailed
 from lms.lib.params import AppRequest, VersionNumber
 from lms.media.queries import asset_exists
@@ -56,6 +57,7 @@ def _notice(key: str) -> str | None:
         "captions": _("The captions are saved."),
         "published": _("Your course is published."),
         "rolled": _("The earlier version is current again."),
+        "migrated": _("Your learners are on this version now."),
     }
     return notices.get(key)
 
@@ -470,6 +472,19 @@ class StudioPagesController(Controller):
     ) -> Redirect:
         await CatalogueService(db_session, principal).rollback(course_id, number)
         return Redirect(f"/teach/courses/{course_id}/publish?notice=rolled", status_code=303)
+
+    @post("/courses/{course_id:uuid}/versions/{number:int}/migrate", status_code=HTTP_200_OK)
+    async def migrate(
+        self,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        course_id: FromPath[UUID],
+        number: VersionNumber,
+    ) -> Redirect:
+        """Move every active learner of the course onto this version (their progress is kept)."""
+        await CatalogueService(db_session, principal).editable_course(course_id)
+        await EnrollmentService(db_session, principal).migrate(course_id, number, None)
+        return Redirect(f"/teach/courses/{course_id}/publish?notice=migrated", status_code=303)
 
 
 def _course_fields(form: FormData) -> dict[str, Any]:
