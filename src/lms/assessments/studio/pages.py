@@ -5,6 +5,7 @@ with the item analysis once learners have taken it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -73,6 +74,37 @@ def _notice(key: str) -> str | None:
     }.get(key)
 
 
+@dataclass(frozen=True)
+class StudioView:
+    """One studio request about a course; renders its pages with the course's title, errors and notice."""
+
+    request: AppRequest
+    db_session: DbSession
+    principal: Principal
+    course_id: UUID
+
+    async def render(
+        self,
+        template: str,
+        *,
+        errors: FormErrors | None = None,
+        status: int = 200,
+        flash: str | None = None,
+        **context: Any,
+    ) -> Template:
+        title = await _course_title(self.db_session, self.principal, self.course_id)
+        return page(
+            self.request,
+            template,
+            status_code=status,
+            course_id=self.course_id,
+            course_title=title,
+            errors=errors or FormErrors(),
+            flash=flash,
+            **context,
+        )
+
+
 class AssessmentStudioPagesController(Controller):
     guards = [requires_user, requires_author]
     include_in_schema = False
@@ -88,7 +120,7 @@ class AssessmentStudioPagesController(Controller):
         course_id: FromPath[UUID],
         notice: Notice = "",
     ) -> Template:
-        return await _banks_page(request, db_session, principal, course_id, flash=_notice(notice))
+        return await _banks_page(StudioView(request, db_session, principal, course_id), flash=_notice(notice))
 
     @post("/banks", status_code=HTTP_200_OK)
     async def create_bank(
@@ -101,7 +133,8 @@ class AssessmentStudioPagesController(Controller):
         form = await FormData.read(request)
         title = form.text("title", 200, required=_("Enter the bank's title."))
         if form.errors:
-            return await _banks_page(request, db_session, principal, course_id, errors=form.errors, status=422)
+            view = StudioView(request, db_session, principal, course_id)
+            return await _banks_page(view, errors=form.errors, status=422)
         bank = await QuizAuthoring(db_session, principal).create_bank(BankIn(course_id=course_id, title=title))
         return Redirect(f"/teach/courses/{course_id}/banks/{bank.id}?notice=bank", status_code=303)
 
@@ -116,7 +149,8 @@ class AssessmentStudioPagesController(Controller):
         notice: Notice = "",
     ) -> Template:
         values = {"type": "single_choice", "topic": "general", "difficulty": "medium", "points": "1"}
-        return await _bank_page(request, db_session, principal, course_id, bank_id, values, flash=_notice(notice))
+        view = StudioView(request, db_session, principal, course_id)
+        return await _bank_page(view, bank_id, values, flash=_notice(notice))
 
     @post("/banks/{bank_id:uuid}/questions", status_code=HTTP_200_OK)
     async def add_question(
@@ -152,9 +186,8 @@ class AssessmentStudioPagesController(Controller):
                 form.errors["prompt"] = service_message(exc)
             else:
                 return Redirect(f"/teach/courses/{course_id}/banks/{bank_id}?notice=question", status_code=303)
-        return await _bank_page(
-            request, db_session, principal, course_id, bank_id, form.fields, errors=form.errors, status=422
-        )
+        view = StudioView(request, db_session, principal, course_id)
+        return await _bank_page(view, bank_id, form.fields, errors=form.errors, status=422)
 
     @get("/banks/{bank_id:uuid}/export.json")
     async def export(
@@ -204,9 +237,8 @@ class AssessmentStudioPagesController(Controller):
                 errors["file"] = _("This file cannot be imported: %(problem)s", problem=str(exc)[:300])
         if errors:
             values = {"type": "single_choice", "topic": "general", "difficulty": "medium", "points": "1"}
-            return await _bank_page(
-                request, db_session, principal, course_id, bank_id, values, errors=errors, status=422
-            )
+            view = StudioView(request, db_session, principal, course_id)
+            return await _bank_page(view, bank_id, values, errors=errors, status=422)
         authoring = QuizAuthoring(db_session, principal)
         await _bank_of_course(authoring, course_id, bank_id)
         for question in questions:
@@ -225,7 +257,8 @@ class AssessmentStudioPagesController(Controller):
     ) -> Template:
         """The quiz of a quiz lesson: its rules and item analysis, or the form that sets it up."""
         values = {"pass_pct": "70", "review_policy": "after_submission", "count-0": "5"}
-        return await _quiz_page(request, db_session, principal, course_id, lesson_id, values, flash=_notice(notice))
+        view = StudioView(request, db_session, principal, course_id)
+        return await _quiz_page(view, lesson_id, values, flash=_notice(notice))
 
     @post("/lessons/{lesson_id:uuid}/quiz", status_code=HTTP_200_OK)
     async def create_quiz(
@@ -289,7 +322,7 @@ class AssessmentStudioPagesController(Controller):
                 due_at=due_at,
             )
             try:
-                await _staff_quiz_lesson(db_session, principal, course_id, lesson_id)
+                await _staff_lesson_of(db_session, principal, course_id, lesson_id, "quiz")
                 await QuizAuthoring(db_session, principal).create_quiz(data)
             except DomainError as exc:
                 if exc.status not in (409, 422):
@@ -301,9 +334,8 @@ class AssessmentStudioPagesController(Controller):
                 form.errors[field] = service_message(exc)
             else:
                 return Redirect(f"/teach/courses/{course_id}/lessons/{lesson_id}/quiz?notice=quiz", status_code=303)
-        return await _quiz_page(
-            request, db_session, principal, course_id, lesson_id, form.fields, errors=form.errors, status=422
-        )
+        view = StudioView(request, db_session, principal, course_id)
+        return await _quiz_page(view, lesson_id, form.fields, errors=form.errors, status=422)
 
     @get("/lessons/{lesson_id:uuid}/assignment")
     async def assignment(
@@ -321,9 +353,8 @@ class AssessmentStudioPagesController(Controller):
             "review_hours": "72", "anonymous": "on", "types": ["text", "file", "url"],
             "rubric": "Content: Missing = 0; Partial = 2; Complete = 4\nClarity: Unclear = 0; Clear = 2",
         }  # fmt: skip
-        return await _assignment_page(
-            request, db_session, principal, course_id, lesson_id, values, flash=_notice(notice)
-        )
+        view = StudioView(request, db_session, principal, course_id)
+        return await _assignment_page(view, lesson_id, values, flash=_notice(notice))
 
     @post("/lessons/{lesson_id:uuid}/assignment", status_code=HTTP_200_OK)
     async def create_assignment(
@@ -392,9 +423,8 @@ class AssessmentStudioPagesController(Controller):
                 url = f"/teach/courses/{course_id}/lessons/{lesson_id}/assignment?notice=assignment"
                 return Redirect(url, status_code=303)
         values: dict[str, Any] = {**form.fields, "types": types}
-        return await _assignment_page(
-            request, db_session, principal, course_id, lesson_id, values, errors=form.errors, status=422
-        )
+        view = StudioView(request, db_session, principal, course_id)
+        return await _assignment_page(view, lesson_id, values, errors=form.errors, status=422)
 
 
 async def _has_assignment(db_session: DbSession, lesson_id: UUID) -> bool:
@@ -426,36 +456,20 @@ async def _staff_lesson_of(
     return lesson
 
 
-async def _assignment_page(
-    request: AppRequest,
-    db_session: DbSession,
-    principal: Principal,
-    course_id: UUID,
-    lesson_id: UUID,
-    values: dict[str, Any],
-    *,
-    errors: FormErrors | None = None,
-    status: int = 200,
-    flash: str | None = None,
-) -> Template:
-    lesson = await _staff_lesson_of(db_session, principal, course_id, lesson_id, "assignment")
+async def _assignment_page(view: StudioView, lesson_id: UUID, values: dict[str, Any], **state: Any) -> Template:
+    lesson = await _staff_lesson_of(view.db_session, view.principal, view.course_id, lesson_id, "assignment")
     try:
-        assignment = await assignment_of_lesson(db_session, lesson_id)
+        assignment = await assignment_of_lesson(view.db_session, lesson_id)
     except NotFound:
         assignment = None
-    return page(
-        request,
+    return await view.render(
         "assessments/studio/assignment.html",
-        status_code=status,
-        course_id=course_id,
-        course_title=await _course_title(db_session, principal, course_id),
         lesson=lesson,
         assignment=assignment,
         max_points=max_points(assignment.rubric) if assignment else 0,
         rubric_text=rubric_to_text(assignment.rubric) if assignment else "",
         values={"title": lesson.title, **values},
-        errors=errors or FormErrors(),
-        flash=flash,
+        **state,
     )
 
 
@@ -476,60 +490,18 @@ async def _bank_of_course(authoring: QuizAuthoring, course_id: UUID, bank_id: UU
     return bank
 
 
-async def _staff_quiz_lesson(db_session: DbSession, principal: Principal, course_id: UUID, lesson_id: UUID) -> Any:
-    await staff_course(db_session, principal, course_id)
-    lesson = await lesson_facts(db_session, lesson_id)
-    if lesson is None or lesson.course_id != course_id or lesson.type.value != "quiz":
-        raise NotFound("this course has no such quiz lesson", field="lesson_id")
-    return lesson
+async def _banks_page(view: StudioView, **state: Any) -> Template:
+    authoring = QuizAuthoring(view.db_session, view.principal)
+    banks = [await authoring.bank_out(bank) for bank in await authoring.list_banks(view.course_id)]
+    return await view.render("assessments/studio/banks.html", banks=banks, **state)
 
 
-async def _banks_page(
-    request: AppRequest,
-    db_session: DbSession,
-    principal: Principal,
-    course_id: UUID,
-    *,
-    errors: FormErrors | None = None,
-    status: int = 200,
-    flash: str | None = None,
-) -> Template:
-    authoring = QuizAuthoring(db_session, principal)
-    title = await _course_title(db_session, principal, course_id)
-    banks = [await authoring.bank_out(bank) for bank in await authoring.list_banks(course_id)]
-    return page(
-        request,
-        "assessments/studio/banks.html",
-        status_code=status,
-        course_id=course_id,
-        course_title=title,
-        banks=banks,
-        errors=errors or FormErrors(),
-        flash=flash,
-    )
-
-
-async def _bank_page(
-    request: AppRequest,
-    db_session: DbSession,
-    principal: Principal,
-    course_id: UUID,
-    bank_id: UUID,
-    values: dict[str, Any],
-    *,
-    errors: FormErrors | None = None,
-    status: int = 200,
-    flash: str | None = None,
-) -> Template:
-    authoring = QuizAuthoring(db_session, principal)
-    bank = await _bank_of_course(authoring, course_id, bank_id)
+async def _bank_page(view: StudioView, bank_id: UUID, values: dict[str, Any], **state: Any) -> Template:
+    authoring = QuizAuthoring(view.db_session, view.principal)
+    bank = await _bank_of_course(authoring, view.course_id, bank_id)
     questions, total = await authoring.list_questions(bank.id, 200, 0)
-    return page(
-        request,
+    return await view.render(
         "assessments/studio/bank.html",
-        status_code=status,
-        course_id=course_id,
-        course_title=await _course_title(db_session, principal, course_id),
         bank=bank,
         questions=[question_out(q) for q in questions],
         total=total,
@@ -537,47 +509,30 @@ async def _bank_page(
         question_types=QUESTION_TYPES,
         difficulties=difficulty_labels(),
         values=values,
-        errors=errors or FormErrors(),
-        flash=flash,
+        **state,
     )
 
 
-async def _quiz_page(
-    request: AppRequest,
-    db_session: DbSession,
-    principal: Principal,
-    course_id: UUID,
-    lesson_id: UUID,
-    values: dict[str, Any],
-    *,
-    errors: FormErrors | None = None,
-    status: int = 200,
-    flash: str | None = None,
-) -> Template:
-    lesson = await _staff_quiz_lesson(db_session, principal, course_id, lesson_id)
-    authoring = QuizAuthoring(db_session, principal)
-    banks = [await authoring.bank_out(bank) for bank in await authoring.list_banks(course_id)]
+async def _quiz_page(view: StudioView, lesson_id: UUID, values: dict[str, Any], **state: Any) -> Template:
+    lesson = await _staff_lesson_of(view.db_session, view.principal, view.course_id, lesson_id, "quiz")
+    authoring = QuizAuthoring(view.db_session, view.principal)
+    banks = [await authoring.bank_out(bank) for bank in await authoring.list_banks(view.course_id)]
     quiz, analysis = None, None
     try:
-        found = await quiz_of_lesson(db_session, lesson_id)
+        found = await quiz_of_lesson(view.db_session, lesson_id)
     except NotFound:
         found = None
     if found is not None:
         quiz = quiz_out(found, staff=True)
         analysis = await authoring.item_analysis(found.id)
-    values = {"title": lesson.title, **values}
     policies = {
         "never": _("Never"),
         "after_submission": _("After each attempt"),
         "after_passing": _("After passing"),
         "after_due_date": _("After the due date"),
     }
-    return page(
-        request,
+    return await view.render(
         "assessments/studio/quiz.html",
-        status_code=status,
-        course_id=course_id,
-        course_title=await _course_title(db_session, principal, course_id),
         lesson=lesson,
         banks=banks,
         bank_titles={str(b.id): b.title for b in banks},
@@ -586,7 +541,6 @@ async def _quiz_page(
         analysis=analysis,
         policies=policies,
         difficulties=difficulty_labels(),
-        values=values,
-        errors=errors or FormErrors(),
-        flash=flash,
+        values={"title": lesson.title, **values},
+        **state,
     )
