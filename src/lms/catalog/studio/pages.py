@@ -7,12 +7,13 @@ Every write is a plain form post answered with a redirect (303) or the form agai
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
 from litestar import Controller, get, post
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
@@ -77,11 +78,34 @@ def tag_list(raw: str) -> list[str]:
     return [tag.strip() for tag in raw.replace("\n", ",").split(",") if tag.strip()]
 
 
+@dataclass(frozen=True)
+class CourseVisit:
+    """One studio request about a course: who asks, on which session, for which course."""
+
+    request: AppRequest
+    db_session: DbSession
+    principal: Principal
+    course_id: UUID
+
+    def parts(self) -> tuple[AppRequest, DbSession, Principal, UUID]:
+        return self.request, self.db_session, self.principal, self.course_id
+
+
+async def provide_course_visit(
+    request: AppRequest,
+    db_session: DbSession,
+    principal: NamedDependency[Principal],
+    course_id: FromPath[UUID],
+) -> CourseVisit:
+    return CourseVisit(request, db_session, principal, course_id)
+
+
 class StudioPagesController(Controller):
     guards = [requires_user, requires_author]
     include_in_schema = False
     before_request = staticmethod(before_page)
     path = "/teach"
+    dependencies = {"visit": Provide(provide_course_visit)}
 
     @get("/")
     async def my_courses(
@@ -116,24 +140,20 @@ class StudioPagesController(Controller):
     @get("/courses/{course_id:uuid}")
     async def outline(
         self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
+        visit: NamedDependency[CourseVisit],
         notice: Notice = "",
     ) -> Template:
         """The outline editor: modules and lessons in order, their lock reasons, and every action."""
+        request, db_session, principal, course_id = visit.parts()
         return await _outline_page(request, db_session, principal, course_id, flash=_notice(notice))
 
     @get("/courses/{course_id:uuid}/settings")
     async def settings(
         self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
+        visit: NamedDependency[CourseVisit],
         notice: Notice = "",
     ) -> Template:
+        request, db_session, principal, course_id = visit.parts()
         catalogue = CatalogueService(db_session, principal)
         course = await catalogue.describe(await catalogue.editable_course(course_id))
         values = await _course_values(db_session, course)
@@ -142,11 +162,9 @@ class StudioPagesController(Controller):
     @post("/courses/{course_id:uuid}/settings", status_code=HTTP_200_OK)
     async def save_settings(
         self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
+        visit: NamedDependency[CourseVisit],
     ) -> Template | Redirect:
+        request, db_session, principal, course_id = visit.parts()
         catalogue = CatalogueService(db_session, principal)
         course = await catalogue.describe(await catalogue.editable_course(course_id))
         form = await FormData.read(request)
@@ -169,11 +187,9 @@ class StudioPagesController(Controller):
     @post("/courses/{course_id:uuid}/modules", status_code=HTTP_200_OK)
     async def add_module(
         self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
+        visit: NamedDependency[CourseVisit],
     ) -> Template | Redirect:
+        request, db_session, principal, course_id = visit.parts()
         form = await FormData.read(request)
         title = form.text("module_title", 200, required=_("Enter the module's title."))
         if not form.errors:
@@ -184,13 +200,11 @@ class StudioPagesController(Controller):
     @post("/courses/{course_id:uuid}/modules/{module_id:uuid}", status_code=HTTP_200_OK)
     async def save_module(
         self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
+        visit: NamedDependency[CourseVisit],
         module_id: FromPath[UUID],
     ) -> Template | Redirect:
         """Rename a module and set its prerequisites (other modules completed, quizzes passed)."""
+        request, db_session, principal, course_id = visit.parts()
         raw = await request.form()
         form = await FormData.read(request)
         field = f"title-{module_id}"
@@ -218,12 +232,10 @@ class StudioPagesController(Controller):
     @post("/courses/{course_id:uuid}/modules/{module_id:uuid}/move", status_code=HTTP_200_OK)
     async def move_module(
         self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
+        visit: NamedDependency[CourseVisit],
         module_id: FromPath[UUID],
     ) -> Redirect:
+        request, db_session, principal, course_id = visit.parts()
         form = await FormData.read(request)
         step = -1 if form.fields.get("direction") == "up" else 1
         await CatalogueService(db_session, principal).move_module(course_id, module_id, step)
@@ -232,12 +244,10 @@ class StudioPagesController(Controller):
     @post("/courses/{course_id:uuid}/modules/{module_id:uuid}/delete", status_code=HTTP_200_OK)
     async def delete_module(
         self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
+        visit: NamedDependency[CourseVisit],
         module_id: FromPath[UUID],
     ) -> Template | Redirect:
+        request, db_session, principal, course_id = visit.parts()
         try:
             await CatalogueService(db_session, principal).delete_module(course_id, module_id)
         except DomainError as exc:
@@ -250,12 +260,10 @@ class StudioPagesController(Controller):
     @post("/courses/{course_id:uuid}/modules/order", status_code=HTTP_200_OK)
     async def order_modules(
         self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
+        visit: NamedDependency[CourseVisit],
     ) -> Template | Redirect:
         """The whole order at once, as a drag and drop sends it (`ids`, in order)."""
+        request, db_session, principal, course_id = visit.parts()
         ids = await _ids(request)
         await CatalogueService(db_session, principal).reorder_modules(course_id, ids)
         return await _after_drag(request, db_session, principal, course_id)
@@ -263,12 +271,10 @@ class StudioPagesController(Controller):
     @post("/courses/{course_id:uuid}/modules/{module_id:uuid}/lessons/order", status_code=HTTP_200_OK)
     async def order_lessons(
         self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
+        visit: NamedDependency[CourseVisit],
         module_id: FromPath[UUID],
     ) -> Template | Redirect:
+        request, db_session, principal, course_id = visit.parts()
         ids = await _ids(request)
         await CatalogueService(db_session, principal).reorder_lessons(course_id, module_id, ids)
         return await _after_drag(request, db_session, principal, course_id)
@@ -276,12 +282,10 @@ class StudioPagesController(Controller):
     @post("/courses/{course_id:uuid}/modules/{module_id:uuid}/lessons", status_code=HTTP_200_OK)
     async def add_lesson(
         self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
+        visit: NamedDependency[CourseVisit],
         module_id: FromPath[UUID],
     ) -> Template | Redirect:
+        request, db_session, principal, course_id = visit.parts()
         form = await FormData.read(request)
         title_field, type_field = f"lesson-title-{module_id}", f"lesson-type-{module_id}"
         title = form.text(title_field, 200, required=_("Enter the lesson's title."))
@@ -301,12 +305,10 @@ class StudioPagesController(Controller):
     @post("/courses/{course_id:uuid}/lessons/{lesson_id:uuid}/move", status_code=HTTP_200_OK)
     async def move_lesson(
         self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
+        visit: NamedDependency[CourseVisit],
         lesson_id: FromPath[UUID],
     ) -> Redirect:
+        request, db_session, principal, course_id = visit.parts()
         form = await FormData.read(request)
         step = -1 if form.fields.get("direction") == "up" else 1
         await CatalogueService(db_session, principal).move_lesson(course_id, lesson_id, step)
@@ -315,12 +317,10 @@ class StudioPagesController(Controller):
     @post("/courses/{course_id:uuid}/lessons/{lesson_id:uuid}/delete", status_code=HTTP_200_OK)
     async def delete_lesson(
         self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
+        visit: NamedDependency[CourseVisit],
         lesson_id: FromPath[UUID],
     ) -> Template | Redirect:
+        request, db_session, principal, course_id = visit.parts()
         try:
             await CatalogueService(db_session, principal).delete_lesson(course_id, lesson_id)
         except DomainError as exc:
@@ -333,16 +333,14 @@ class StudioPagesController(Controller):
     @get("/courses/{course_id:uuid}/lessons/{lesson_id:uuid}")
     async def lesson(
         self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
+        visit: NamedDependency[CourseVisit],
         lesson_id: FromPath[UUID],
         notice: Notice = "",
         caption_error: Annotated[str, QueryParameter(name="caption_error", max_length=400)] = "",
     ) -> Template:
         """The lesson editor: title, length, required; the text (Markdown) of a text lesson with its
         preview; a video lesson's upload, processing status and captions."""
+        request, db_session, principal, course_id = visit.parts()
         course, lesson = await _course_lesson(db_session, principal, course_id, lesson_id)
         values = {
             "title": lesson["title"],
@@ -362,12 +360,10 @@ class StudioPagesController(Controller):
     @post("/courses/{course_id:uuid}/lessons/{lesson_id:uuid}", status_code=HTTP_200_OK)
     async def save_lesson(
         self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
+        visit: NamedDependency[CourseVisit],
         lesson_id: FromPath[UUID],
     ) -> Template | Redirect:
+        request, db_session, principal, course_id = visit.parts()
         course, lesson = await _course_lesson(db_session, principal, course_id, lesson_id)
         form = await FormData.read(request)
         title = form.text("title", 200, required=_("Enter the lesson's title."))
@@ -404,14 +400,12 @@ class StudioPagesController(Controller):
     @post("/courses/{course_id:uuid}/lessons/{lesson_id:uuid}/video", status_code=HTTP_200_OK)
     async def attach_video(
         self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
+        visit: NamedDependency[CourseVisit],
         lesson_id: FromPath[UUID],
     ) -> Template | Redirect:
         """Point a video lesson at an uploaded video (the upload script sends it once the upload starts,
         so the lesson names its video while it uploads and transcodes)."""
+        request, db_session, principal, course_id = visit.parts()
         _course, lesson = await _course_lesson(db_session, principal, course_id, lesson_id)
         form = await FormData.read(request)
         try:
@@ -431,24 +425,20 @@ class StudioPagesController(Controller):
     @get("/courses/{course_id:uuid}/publish")
     async def publishing(
         self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
+        visit: NamedDependency[CourseVisit],
         notice: Notice = "",
     ) -> Template:
         """What the draft changes against the published version, the publish form and the versions."""
+        request, db_session, principal, course_id = visit.parts()
         return await _publish_page(request, db_session, principal, course_id, flash=_notice(notice))
 
     @post("/courses/{course_id:uuid}/publish", status_code=HTTP_200_OK)
     async def publish(
         self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
+        visit: NamedDependency[CourseVisit],
     ) -> Template | Redirect:
         """Publish a new version; a video still processing is refused with its lesson named."""
+        request, db_session, principal, course_id = visit.parts()
         form = await FormData.read(request)
         note = form.text("note", 500)
         if not form.errors:
