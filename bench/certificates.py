@@ -31,8 +31,8 @@ from playwright.async_api import Page, async_playwright
 
 from lms.catalog.models import Course, CourseStatus
 from lms.certificates.models import Certificate
-from lms.certificates.rendering import CHROMIUM, CHROMIUM_ARGS
 from lms.certificates.services import certificate_view
+from lms.certificates.services.rendering import CHROMIUM, CHROMIUM_ARGS
 from lms.config import Settings, get_settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database, create_database
@@ -153,7 +153,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> tuple[float, floa
         await db.dispose()
     serial, parallel = enrollment_ids[: args.count + args.warmup], enrollment_ids[args.count + args.warmup :]
     job_seconds, raw_seconds = await both_paths(tenant_id, serial, args)
-    from lms.certificates.rendering import process_renderer
+    from lms.certificates.services.rendering import process_renderer
 
     await process_renderer().close()
     return job_seconds, raw_seconds, tenant_id, parallel

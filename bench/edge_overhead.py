@@ -19,7 +19,7 @@ import msgspec
 
 from lms.app import create_app
 from lms.config import get_settings
-from lms.learning import ingest
+from lms.learning.services import ingest
 from lms.lib.edge import edge_middleware
 
 ROUNDS = 1000

@@ -40,8 +40,8 @@ from lms.config import PROJECT_ROOT, Settings, with_credentials
 from lms.db.binding import tenant_session
 from lms.db.engines import create_database
 from lms.db.migrate import migrate
+from lms.identity.guards import Principal
 from lms.identity.models import User
-from lms.identity.principal import Principal
 from lms.identity.signin.services.keys import KeyRing
 from lms.identity.signin.services.tokens import issue_access_token
 from lms.learning.services import EnrollmentService

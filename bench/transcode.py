@@ -36,9 +36,9 @@ from lms.db.migrate import migrate
 from lms.db.scratch import scratch_database
 from lms.identity.models import User
 from lms.lib.storage import storage_from_url
-from lms.media import ffmpeg
 from lms.media.models import AssetStatus, MediaAsset
-from lms.media.pipeline import process_asset, source_key
+from lms.media.services import ffmpeg
+from lms.media.services.pipeline import process_asset, source_key
 from lms.runtime.embedded import EmbeddedServices, start_embedded
 from lms.tenancy.models import Plan
 from lms.tenancy.services import Actor, TenantAdmin

@@ -25,9 +25,9 @@ from lms.identity.signin.services.keys import KeyRing
 from lms.identity.signin.services.tokens import issue_access_token
 from lms.lib.jobs import build_celery, set_job_sender
 from lms.tenancy.models import Plan, Tenant
-from lms.tenancy.operators import create_operator
 from lms.tenancy.schemas import Branding
 from lms.tenancy.services import Actor, TenantAdmin
+from lms.tenancy.services.operators import create_operator
 from tests import factories
 from tests.support import TEST_BASE_DOMAIN, celery_worker, fresh_database, test_services
 

@@ -12,7 +12,7 @@ from lms.assessments.assignments.services.storage import submission_store
 from lms.assessments.services import dispatch
 from lms.assessments.tasks import DISPATCH_TASK, REASSIGN_TASK
 from lms.config import get_settings
-from lms.identity.principal import Principal
+from lms.identity.guards import Principal
 from workers.runtime import TransientFailure, tenant_task
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from lms.certificates.lifecycle import send_all_expiry_reminders
-from lms.certificates.rendering import CertificateTemplates, process_renderer
 from lms.certificates.services import issue_and_render as issue_certificate_and_render
 from lms.certificates.services import render_certificate
+from lms.certificates.services.lifecycle import send_all_expiry_reminders
+from lms.certificates.services.rendering import CertificateTemplates, process_renderer
 from lms.certificates.tasks import ISSUE_TASK, REMINDERS_TASK, RENDER_TASK
 from lms.config import get_settings
 from lms.lib.faults import DiskFull

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from lms.config import get_settings
-from lms.learning.fold import fold_pending
-from lms.learning.ingest import StreamKeys, stream_redis
 from lms.learning.services import expire_enrollments
+from lms.learning.services.fold import fold_pending
+from lms.learning.services.ingest import StreamKeys, stream_redis
 from lms.learning.tasks import EXPIRE_TASK, FOLD_TASK
 from workers.app import celery_app
 from workers.runtime import TransientFailure, database, run

@@ -7,8 +7,8 @@ from uuid import UUID
 
 from lms.config import get_settings
 from lms.lib.storage import storage_for
-from lms.media.pipeline import RetryableFailure, process_asset
 from lms.media.services import expire_abandoned_uploads
+from lms.media.services.pipeline import RetryableFailure, process_asset
 from lms.media.tasks import EXPIRE_UPLOADS, TRANSCODE
 from workers.app import celery_app
 from workers.runtime import TransientFailure, database, run

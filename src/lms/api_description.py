@@ -20,7 +20,7 @@ from litestar.plugins import ReceiveRoutePlugin
 from litestar.routes import BaseRoute, HTTPRoute
 from litestar.types import Empty, Method
 
-from lms.identity.principal import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
+from lms.identity.guards import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
 
 # Served from node_modules by the static router in app.py (pinned in package.json), never from a CDN.
 VENDOR = "/static/vendor"

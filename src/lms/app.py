@@ -56,8 +56,8 @@ from lms.learning.controllers import (
     LearnerController,
     ProgressController,
 )
-from lms.learning.dead_letters import keep_dead_letter_gauge_fresh
 from lms.learning.pages import LessonPagesController, MyLearningPagesController
+from lms.learning.services.dead_letters import keep_dead_letter_gauge_fresh
 from lms.lib.admission import Admission, InFlightLimit
 from lms.lib.edge import edge_middleware
 from lms.lib.errors import EXCEPTION_HANDLERS
@@ -67,9 +67,16 @@ from lms.lib.telemetry import configure_logging, prometheus_config, request_cont
 from lms.media.controllers import MediaStaffController, PlaybackController, StreamController
 from lms.media.pages import MediaStudioPagesController, PlayerPagesController
 from lms.providers import APP_DEPENDENCIES
-from lms.tenancy.controllers import OperatorController
-from lms.tenancy.middleware import TenantMiddleware
-from lms.tenancy.resolver import TenantResolver
+from lms.tenancy.controllers import (
+    AdminAuditController,
+    BrandLogoController,
+    OperatorController,
+    SiteBrandingController,
+    SiteDomainsController,
+)
+from lms.tenancy.pages import AuditPagesController, BrandingPagesController, DomainPagesController
+from lms.tenancy.services.middleware import TenantMiddleware
+from lms.tenancy.services.resolver import TenantResolver
 from lms.web.assets import AssetManifest, logical_sources, serve_asset
 from lms.web.controllers import DesignSystemController
 from lms.web.errors import brand_unrouted_errors, error_page
@@ -114,6 +121,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ready,
         jwks,
         OperatorController,
+        AdminAuditController,
+        SiteDomainsController,
+        SiteBrandingController,
+        BrandLogoController,
+        AuditPagesController,
+        DomainPagesController,
+        BrandingPagesController,
         MeController,
         AuthController,
         UsersController,

@@ -73,7 +73,7 @@ def tenants() -> None:
 @click.option("--dry-run", is_flag=True, help="Show what would change and change nothing.")
 def tenants_apply(directory: Path, dry_run: bool) -> None:
     """Apply tenants/<slug>.yaml manifests idempotently, printing the diff."""
-    from lms.tenancy.manifests import InvalidManifests
+    from lms.tenancy.services.manifests import InvalidManifests
 
     with runtime() as settings:
         try:
@@ -91,7 +91,7 @@ def tenants_apply(directory: Path, dry_run: bool) -> None:
 
 async def _apply_tenants(settings: Settings, directory: Path, dry_run: bool) -> list[str]:
     from lms.db.engines import create_database
-    from lms.tenancy.manifests import apply_manifests, load_manifests
+    from lms.tenancy.services.manifests import apply_manifests, load_manifests
 
     loaded = load_manifests(directory, settings.public_base_domain)
     db = create_database(settings)
@@ -124,7 +124,7 @@ def operators_create(email: str, name: str) -> None:
 
 async def _create_operator(settings: Settings, email: str, name: str, rotate: bool = False) -> str:
     from lms.db.engines import create_database
-    from lms.tenancy.operators import create_operator, rotate_operator_token
+    from lms.tenancy.services.operators import create_operator, rotate_operator_token
 
     db = create_database(settings)
     try:

@@ -9,7 +9,7 @@ from litestar import Response, get
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from sqlalchemy import text
 
-from lms.identity.principal import allows_anonymous
+from lms.identity.guards import allows_anonymous
 from lms.lib.params import AppRequest
 
 # Orchestrators probe without credentials; the answers reveal only up/down.

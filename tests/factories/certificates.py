@@ -10,7 +10,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.certificates.models import Certificate, CertificatePolicy, CertificateSettings
-from lms.certificates.signing import sign_certificate
+from lms.certificates.services.signing import sign_certificate
 from tests.factories.base import add, row_factory
 from tests.factories.catalog import make_course
 from tests.factories.learning import make_enrollment

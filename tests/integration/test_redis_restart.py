@@ -26,7 +26,7 @@ from lms.app import redis_client
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
-from lms.learning.ingest import StreamKeys, stream_redis
+from lms.learning.services.ingest import StreamKeys, stream_redis
 from lms.learning.tasks import FOLD_TASK
 from lms.lib.jobs import build_celery
 from tests.conftest import MakeTenant, MakeUser, eventually

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from lms.certificates.storage import download_signature_valid, signed_download_path
+from lms.certificates.services.storage import download_signature_valid, signed_download_path
 from lms.lib import clock
 from lms.lib.ids import new_id
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lms.learning.completion import covered_seconds, crossed_milestones, lesson_is_complete, merge_ranges
+from lms.learning.services.completion import covered_seconds, crossed_milestones, lesson_is_complete, merge_ranges
 
 
 def test_overlapping_and_rewatched_ranges_count_once() -> None:

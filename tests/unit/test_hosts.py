@@ -2,7 +2,7 @@
 
 import pytest
 
-from lms.tenancy.resolver import normalise_host
+from lms.tenancy.services.resolver import normalise_host
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lms.catalog.queries import LessonFacts, course_facts, lesson_facts
 from lms.catalog.schemas import LessonType
 from lms.catalog.services import CatalogueService
-from lms.identity.principal import Principal
+from lms.identity.guards import Principal
 from lms.identity.schemas import Role
 from lms.learning.queries import enrolled_user_ids, is_enrolled
 from lms.lib.errors import Forbidden, NotFound, ValidationFailed

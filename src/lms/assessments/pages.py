@@ -12,7 +12,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 
 from lms.db.providers import DbSession
-from lms.identity.principal import Principal, requires_user
+from lms.identity.guards import Principal, requires_user
 from lms.learning.queries import open_lesson
 from lms.learning.schemas import LessonViewOut
 from lms.lib.errors import NotFound

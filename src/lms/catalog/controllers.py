@@ -10,7 +10,6 @@ from litestar import Controller, delete, get, patch, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.guards import requires_author
 from lms.catalog.models import Course, CourseStatus, Difficulty
@@ -45,16 +44,15 @@ from lms.catalog.services.search import CourseSearch
 from lms.catalog.services.shared import SharedCatalogueAdmin
 from lms.config import Settings
 from lms.db.engines import Database
-from lms.identity.principal import Principal, requires_user
+from lms.db.providers import DbSession
+from lms.identity.guards import Principal, requires_user
 from lms.lib.pagination import Page, PageParams
 from lms.lib.params import AppRequest, VersionNumber
 from lms.tenancy.guards import requires_operator
 from lms.tenancy.services import Actor
 
 
-async def provide_catalogue(
-    db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
-) -> CatalogueService:
+async def provide_catalogue(db_session: DbSession, principal: NamedDependency[Principal]) -> CatalogueService:
     return CatalogueService(db_session, principal)
 
 
@@ -245,9 +243,7 @@ class SharedCatalogueController(Controller):
         return {"status": "withdrawn", "course_id": str(course_id)}
 
 
-def provide_course_search(
-    db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
-) -> CourseSearch:
+def provide_course_search(db_session: DbSession, principal: NamedDependency[Principal]) -> CourseSearch:
     return CourseSearch(db_session, principal.tenant_id)
 
 
@@ -286,9 +282,7 @@ class CatalogueSearchController(Controller):
         return await search.search(query)
 
 
-async def provide_programs(
-    db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
-) -> ProgramService:
+async def provide_programs(db_session: DbSession, principal: NamedDependency[Principal]) -> ProgramService:
     return ProgramService(db_session, principal)
 
 

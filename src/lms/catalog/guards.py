@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lms.identity.principal import requires_role
+from lms.identity.guards import requires_role
 from lms.identity.schemas import Role
 
 requires_author = requires_role(Role.INSTRUCTOR, Role.TENANT_ADMIN)

@@ -143,7 +143,7 @@ class Course(CatalogueScoped, Base):
     # Scheduled release: published, but hidden from learners until then.
     publish_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     self_enrollment: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Per lesson type overrides of the default completion rules (see lms.learning.completion).
+    # Per lesson type overrides of the default completion rules (see lms.learning.services.completion).
     completion_rules: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     # The version new enrolments start on; NULL until first published.
     current_version_id: Mapped[UUID | None] = mapped_column(GUID(), default=None)

@@ -17,7 +17,7 @@ from lms.catalog.schemas import PriceFilter, SearchQuery, SortOrder
 from lms.catalog.services import CatalogueService
 from lms.catalog.services.search import CourseSearch
 from lms.db.providers import DbSession
-from lms.identity.principal import Principal, requires_user
+from lms.identity.guards import Principal, requires_user
 from lms.learning.queries import enrollment_in_course
 from lms.learning.services import EnrollmentService
 from lms.lib.params import AppRequest

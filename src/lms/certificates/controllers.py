@@ -9,10 +9,8 @@ from litestar import Controller, MediaType, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.certificates import lifecycle, services
-from lms.certificates.credentials import issuer_profile, linkedin_add_url
+from lms.certificates import services
 from lms.certificates.guards import (
     public_issuer_profile,
     public_signed_download,
@@ -30,9 +28,12 @@ from lms.certificates.schemas import (
     SettingsOut,
     VerificationOut,
 )
-from lms.certificates.storage import CertificateFiles, download_signature_valid, signed_download_path
+from lms.certificates.services import lifecycle
+from lms.certificates.services.credentials import issuer_profile, linkedin_add_url
+from lms.certificates.services.storage import CertificateFiles, download_signature_valid, signed_download_path
 from lms.config import Settings
-from lms.identity.principal import Principal, requires_user
+from lms.db.providers import DbSession, Session
+from lms.identity.guards import Principal, requires_user
 from lms.lib.errors import NotFound, error_body
 from lms.lib.pagination import Page, PageParams
 from lms.lib.params import AppRequest, Expires
@@ -63,7 +64,7 @@ def verification_out(site: services.TenantSite, result: services.Verification) -
 
 
 async def certificate_out(
-    session: AsyncSession, settings: Settings, certs: list[Certificate], credential_base: str
+    session: Session, settings: Settings, certs: list[Certificate], credential_base: str
 ) -> list[CertificateOut]:
     if not certs:
         return []
@@ -116,7 +117,7 @@ class VerificationController(Controller):
         self,
         request: AppRequest,
         settings: NamedDependency[Settings],
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         cert_id: FromPath[str],
     ) -> Any:
         """HTML for people, JSON (Accept: application/json) for machines."""
@@ -135,7 +136,7 @@ class VerificationController(Controller):
         self,
         settings: NamedDependency[Settings],
         tenant: NamedDependency[ResolvedTenant],
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         file_name: FromPath[str],
         expires: Expires,
         signature: Annotated[str, QueryParameter(max_length=128)],
@@ -161,7 +162,7 @@ class VerificationController(Controller):
         self,
         settings: NamedDependency[Settings],
         tenant: NamedDependency[ResolvedTenant],
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
     ) -> dict[str, Any]:
         """The tenant's Open Badges issuer profile with its credential verification keys."""
         site = await services.tenant_site(db_session, settings, tenant.id)
@@ -179,7 +180,7 @@ class MyCertificatesController(Controller):
     async def list_mine(
         self,
         settings: NamedDependency[Settings],
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         principal: NamedDependency[Principal],
         page: NamedDependency[PageParams],
     ) -> Page[CertificateOut]:
@@ -190,7 +191,7 @@ class MyCertificatesController(Controller):
 
     @get("/{cert_id:uuid}/credential")
     async def credential(
-        self, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal], cert_id: FromPath[UUID]
+        self, db_session: DbSession, principal: NamedDependency[Principal], cert_id: FromPath[UUID]
     ) -> Response[dict[str, Any]]:
         """The signed Open Badges 3.0 credential, as a download."""
         cert = await services.get_certificate(db_session, cert_id)
@@ -212,7 +213,7 @@ class CertificateAdminController(Controller):
     async def list_certificates(
         self,
         settings: NamedDependency[Settings],
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         page: NamedDependency[PageParams],
         user_id: FromQuery[UUID | None] = None,
         course_id: FromQuery[UUID | None] = None,
@@ -224,7 +225,7 @@ class CertificateAdminController(Controller):
 
     @get("/{cert_id:uuid}")
     async def get_one(
-        self, settings: NamedDependency[Settings], db_session: NamedDependency[AsyncSession], cert_id: FromPath[UUID]
+        self, settings: NamedDependency[Settings], db_session: DbSession, cert_id: FromPath[UUID]
     ) -> CertificateOut:
         """One certificate of this site."""
         cert = await services.get_certificate(db_session, cert_id)
@@ -234,7 +235,7 @@ class CertificateAdminController(Controller):
     async def revoke(
         self,
         settings: NamedDependency[Settings],
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         cert_id: FromPath[UUID],
         data: JSONBody[RevokeIn],
     ) -> CertificateOut:
@@ -244,7 +245,7 @@ class CertificateAdminController(Controller):
 
     @post("/{cert_id:uuid}/reissue", status_code=HTTP_200_OK)
     async def reissue(
-        self, settings: NamedDependency[Settings], db_session: NamedDependency[AsyncSession], cert_id: FromPath[UUID]
+        self, settings: NamedDependency[Settings], db_session: DbSession, cert_id: FromPath[UUID]
     ) -> CertificateOut:
         """Issue a replacement under the learner's current name (after a correction); the old id is superseded."""
         cert = await lifecycle.reissue(db_session, settings, cert_id)
@@ -253,7 +254,7 @@ class CertificateAdminController(Controller):
     @put("/policies/{course_id:uuid}")
     async def set_policy(
         self,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         principal: NamedDependency[Principal],
         course_id: FromPath[UUID],
         data: JSONBody[PolicyIn],
@@ -272,7 +273,7 @@ class CertificateAdminController(Controller):
     @put("/settings")
     async def set_settings(
         self,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         principal: NamedDependency[Principal],
         data: JSONBody[SettingsIn],
     ) -> SettingsOut:

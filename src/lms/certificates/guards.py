@@ -7,7 +7,7 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from lms.identity.principal import allows_anonymous, requires_role
+from lms.identity.guards import allows_anonymous, requires_role
 from lms.identity.schemas import Role
 from lms.lib import clock
 from lms.lib.errors import RateLimited

@@ -9,10 +9,10 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.response import Template
 
-from lms.certificates import lifecycle
 from lms.certificates.controllers import MyCertificatesController, certificate_out
+from lms.certificates.services import lifecycle
 from lms.db.providers import DbSession
-from lms.identity.principal import Principal, requires_user
+from lms.identity.guards import Principal, requires_user
 from lms.lib.params import AppRequest
 from lms.web.layout import before_page, page
 

@@ -14,6 +14,8 @@ from lms.lib.params import AppRequest
 # How a handler asks for the request's session. Pages use this name (and so import no SQLAlchemy):
 # they hand the session to services and queries, which own the SQL.
 DbSession: TypeAlias = NamedDependency[AsyncSession]
+# The same session as a plain type, for helpers of controllers that pass it on to services.
+Session: TypeAlias = AsyncSession
 
 
 async def provide_db_session(request: AppRequest) -> AsyncGenerator[AsyncSession, None]:

@@ -11,16 +11,14 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
+from lms.db.providers import DbSession
 from lms.identity.accounts.services.directory import UserDirectory, user_out
 from lms.identity.accounts.services.profiles import cached_profile, read_profile, remember_profile
-from lms.identity.mfa.services import TotpFactor
-from lms.identity.models import Role, User, UserStatus
-from lms.identity.principal import (
+from lms.identity.guards import (
     REFRESH_COOKIE,
     Principal,
     allows_anonymous,
@@ -29,6 +27,8 @@ from lms.identity.principal import (
     requires_role,
     requires_user,
 )
+from lms.identity.mfa.services import TotpFactor
+from lms.identity.models import Role, User, UserStatus
 from lms.identity.schemas import (
     AcceptInvitation,
     PasswordChange,
@@ -56,6 +56,7 @@ from lms.lib.lookup import get_or_404
 from lms.lib.pagination import Page, PageParams
 from lms.lib.params import AppRequest
 from lms.tenancy.schemas import ResolvedTenant
+from lms.tenancy.services.audit import AdminAudit
 
 
 @get(
@@ -70,7 +71,7 @@ async def jwks(request: AppRequest) -> dict[str, Any]:
 
 
 def provide_session_issuer(
-    db_session: NamedDependency[AsyncSession], key_ring: NamedDependency[KeyRing], settings: NamedDependency[Settings]
+    db_session: DbSession, key_ring: NamedDependency[KeyRing], settings: NamedDependency[Settings]
 ) -> SessionIssuer:
     return SessionIssuer(db_session, key_ring, settings.access_token_minutes)
 
@@ -82,7 +83,7 @@ def provide_throttle(
 
 
 def provide_totp(
-    db_session: NamedDependency[AsyncSession],
+    db_session: DbSession,
     redis: NamedDependency[Redis],
     tenant: NamedDependency[ResolvedTenant],
     settings: NamedDependency[Settings],
@@ -90,9 +91,20 @@ def provide_totp(
     return TotpFactor(db_session, redis, settings.celery_queue, settings.secret_key, tenant.name)
 
 
+def provide_audited_directory(
+    request: AppRequest,
+    db_session: DbSession,
+    tenant: NamedDependency[ResolvedTenant],
+    settings: NamedDependency[Settings],
+    audit: NamedDependency[AdminAudit],
+) -> UserDirectory:
+    """`directory` for administrators: every change they make is written to the audit log."""
+    return UserDirectory(db_session, tenant.id, settings, site_url(request), audit)
+
+
 def provide_directory(
     request: AppRequest,
-    db_session: NamedDependency[AsyncSession],
+    db_session: DbSession,
     tenant: NamedDependency[ResolvedTenant],
     settings: NamedDependency[Settings],
 ) -> UserDirectory:
@@ -160,7 +172,7 @@ class PasswordController(Controller):
     async def change(
         self,
         request: AppRequest,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         sessions: NamedDependency[SessionIssuer],
         throttle: NamedDependency[SignInThrottle],
         principal: NamedDependency[Principal],
@@ -173,17 +185,8 @@ class PasswordController(Controller):
         return signed_in(await sessions.start(user))
 
 
-def tenant_id_of(request: AppRequest) -> UUID:
-    return request.scope["state"]["tenant"].id  # type: ignore[no-any-return]
-
-
 def site_url(request: AppRequest) -> str:
     return f"{request.url.scheme}://{request.headers.get('host', '')}"
-
-
-def sessions_of(request: AppRequest, db_session: AsyncSession) -> SessionIssuer:
-    state = request.app.state
-    return SessionIssuer(db_session, state.key_ring, state.settings.access_token_minutes)
 
 
 async def presented_session(request: AppRequest) -> UUID | None:
@@ -192,21 +195,6 @@ async def presented_session(request: AppRequest) -> UUID | None:
         return (await authenticate(request)).session_id
     except (Unauthorized, Forbidden):
         return None
-
-
-def throttle_of(request: AppRequest) -> SignInThrottle:
-    state = request.app.state
-    return SignInThrottle(state.redis, tenant_id_of(request), namespace=state.settings.celery_queue)
-
-
-def totp_of(request: AppRequest, db_session: AsyncSession) -> TotpFactor:
-    state = request.app.state
-    tenant = request.scope["state"]["tenant"]
-    return TotpFactor(db_session, state.redis, state.settings.celery_queue, state.settings.secret_key, tenant.name)
-
-
-def directory_of(request: AppRequest, db_session: AsyncSession) -> UserDirectory:
-    return UserDirectory(db_session, tenant_id_of(request), request.app.state.settings, site_url(request))
 
 
 def signed_in(pair: TokenPair, status_code: int = HTTP_200_OK) -> Response[TokenOut]:
@@ -219,17 +207,25 @@ class AuthController(Controller):
 
     path = "/api/v1/auth"
     guards = [allows_anonymous("signing in and redeeming e-mailed links happen before there is a session")]
+    dependencies = IDENTITY_SERVICES
     tags = ["identity"]
 
     @post("/login", status_code=HTTP_200_OK)
     async def login(
-        self, request: AppRequest, db_session: NamedDependency[AsyncSession], data: JSONBody[SignIn]
+        self,
+        request: AppRequest,
+        db_session: DbSession,
+        tenant: NamedDependency[ResolvedTenant],
+        throttle: NamedDependency[SignInThrottle],
+        totp: NamedDependency[TotpFactor],
+        sessions: NamedDependency[SessionIssuer],
+        data: JSONBody[SignIn],
     ) -> Response[TokenOut]:
         """Password sign-in: returns tokens and sets the browser session cookies."""
-        signin = PasswordSignIn(db_session, tenant_id_of(request), throttle_of(request))
+        signin = PasswordSignIn(db_session, tenant.id, throttle)
         ip = request.client.host if request.client else "unknown"
         user = await signin.authenticate(data.email, data.password, ip)
-        enrolment_token = await signin.complete(user, data.mfa_code, totp_of(request, db_session), ip)
+        enrolment_token = await signin.complete(user, data.mfa_code, totp, ip)
         if enrolment_token is not None:
             body = error_body(
                 "mfa_enrolment_required",
@@ -237,13 +233,14 @@ class AuthController(Controller):
             )
             # Response[Any]: this branch answers with an error body rather than tokens.
             return Response({**body, "enrolment_token": enrolment_token}, status_code=403)  # type: ignore[arg-type]
-        return signed_in(await sessions_of(request, db_session).start(user))
+        return signed_in(await sessions.start(user))
 
     @post("/refresh", status_code=HTTP_200_OK)
     async def refresh(
         self,
         request: AppRequest,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
+        sessions: NamedDependency[SessionIssuer],
         data: JSONBody[RefreshIn | None] = None,
     ) -> Response[TokenOut]:
         """Exchange a refresh token (body, or the lms_refresh cookie) for a new pair."""
@@ -254,13 +251,14 @@ class AuthController(Controller):
                 require_csrf(request)
         if not raw:
             raise Unauthorized("no refresh token")
-        return signed_in(await sessions_of(request, db_session).rotate(raw))
+        return signed_in(await sessions.rotate(raw))
 
     @post("/logout", status_code=HTTP_200_OK)
     async def logout(
         self,
         request: AppRequest,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
+        sessions: NamedDependency[SessionIssuer],
         data: JSONBody[RefreshIn | None] = None,
     ) -> Response[dict[str, str]]:
         """End this session (and no other): its refresh-token family is revoked, its access tokens
@@ -271,7 +269,7 @@ class AuthController(Controller):
             raw = request.cookies.get(REFRESH_COOKIE)
             if raw:
                 require_csrf(request)
-        issuer = sessions_of(request, db_session)
+        issuer = sessions
         if raw:
             await issuer.revoke(raw)
         elif (session_id := await presented_session(request)) is not None:
@@ -286,11 +284,13 @@ class AuthController(Controller):
     async def accept(
         self,
         request: AppRequest,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
+        tenant: NamedDependency[ResolvedTenant],
+        sessions: NamedDependency[SessionIssuer],
         data: JSONBody[AcceptInvitation],
     ) -> Response[TokenOut]:
-        user = await accept_invitation(db_session, tenant_id_of(request), data.token, data.password, data.display_name)
-        return signed_in(await sessions_of(request, db_session).start(user))
+        user = await accept_invitation(db_session, tenant.id, data.token, data.password, data.display_name)
+        return signed_in(await sessions.start(user))
 
     @post(
         "/password-reset",
@@ -300,10 +300,12 @@ class AuthController(Controller):
     async def request_reset(
         self,
         request: AppRequest,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
+        throttle: NamedDependency[SignInThrottle],
+        directory: NamedDependency[UserDirectory],
         data: JSONBody[PasswordResetRequest],
     ) -> dict[str, str]:
-        await request_password_reset(directory_of(request, db_session), data.email, throttle_of(request))
+        await request_password_reset(directory, data.email, throttle)
         return {"status": "if this address has an account, a reset link is on its way"}
 
     @post(
@@ -314,10 +316,11 @@ class AuthController(Controller):
     async def confirm_reset(
         self,
         request: AppRequest,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
+        tenant: NamedDependency[ResolvedTenant],
         data: JSONBody[PasswordResetConfirm],
     ) -> dict[str, str]:
-        await reset_password(db_session, tenant_id_of(request), data.token, data.password)
+        await reset_password(db_session, tenant.id, data.token, data.password)
         return {"status": "password changed; sign in again"}
 
 
@@ -326,7 +329,7 @@ class UsersController(Controller):
 
     path = "/api/v1/users"
     guards = [requires_role(Role.TENANT_ADMIN)]
-    dependencies = IDENTITY_SERVICES
+    dependencies = {**IDENTITY_SERVICES, "directory": Provide(provide_audited_directory, sync_to_thread=False)}
     tags = ["identity"]
 
     @get("/")
@@ -383,5 +386,5 @@ class UsersController(Controller):
         self, directory: NamedDependency[UserDirectory], user_id: FromPath[UUID]
     ) -> dict[str, str]:
         """Send the invitation e-mail again, with a new link."""
-        await directory.send_invitation(await directory.get(user_id))
+        await directory.resend_invitation(user_id)
         return {"status": "invitation sent"}

@@ -14,16 +14,13 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_422_UNPROCESSABLE_ENTITY
 from litestar.typing import FieldDefinition
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.guards import requires_author
 from lms.catalog.schemas import MigrateIn
 from lms.config import Settings
 from lms.db.engines import Database
-from lms.identity.principal import Principal, requires_user
-from lms.learning import views
-from lms.learning.dead_letters import DeadLetterOut, list_dead_letters
-from lms.learning.ingest import StreamKeys, decode_batch, ingest_append, ingest_events
+from lms.db.providers import DbSession, Session
+from lms.identity.guards import Principal, requires_user
 from lms.learning.models import EnrollmentSource, EnrollmentStatus
 from lms.learning.schemas import (
     BulkEnrollIn,
@@ -39,16 +36,16 @@ from lms.learning.schemas import (
     ResumeOut,
     StatusIn,
 )
-from lms.learning.services import EnrollmentService, enrollment_out
+from lms.learning.services import EnrollmentService, enrollment_out, views
+from lms.learning.services.dead_letters import DeadLetterOut, list_dead_letters
+from lms.learning.services.ingest import StreamKeys, decode_batch, ingest_append, ingest_events
 from lms.lib.edge import JSON_CHECKED_BY_HANDLER_OPT
 from lms.lib.pagination import Page, PageParams
 from lms.lib.params import VersionNumber
 from lms.tenancy.guards import requires_operator
 
 
-async def provide_enrollments(
-    db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
-) -> EnrollmentService:
+async def provide_enrollments(db_session: DbSession, principal: NamedDependency[Principal]) -> EnrollmentService:
     return EnrollmentService(db_session, principal)
 
 
@@ -170,7 +167,7 @@ class ProgressController(Controller):
     @get("/lessons/{lesson_id:uuid}/resume")
     async def resume(
         self,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         principal: NamedDependency[Principal],
         lesson_id: FromPath[UUID],
     ) -> ResumeOut:
@@ -186,7 +183,7 @@ class LearnerController(Controller):
     @get("/courses")
     async def my_courses(
         self,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         principal: NamedDependency[Principal],
         page: NamedDependency[PageParams],
     ) -> Page[MyCourseOut]:
@@ -196,7 +193,7 @@ class LearnerController(Controller):
     @get("/due")
     async def due(
         self,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         principal: NamedDependency[Principal],
         page: NamedDependency[PageParams],
     ) -> Page[MyCourseOut]:
@@ -205,7 +202,7 @@ class LearnerController(Controller):
 
     @get("/continue")
     async def continue_learning(
-        self, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+        self, db_session: DbSession, principal: NamedDependency[Principal]
     ) -> ContinueOut | None:
         """Where to continue: the most recently active unfinished course and lesson."""
         return await views.continue_learning(db_session, principal)
@@ -213,7 +210,7 @@ class LearnerController(Controller):
     @get("/courses/{course_id:uuid}/lessons/{lesson_id:uuid}")
     async def open_lesson(
         self,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         principal: NamedDependency[Principal],
         course_id: FromPath[UUID],
         lesson_id: FromPath[UUID],
@@ -222,7 +219,7 @@ class LearnerController(Controller):
         return await views.open_lesson(db_session, principal, course_id, lesson_id)
 
 
-async def provide_operator_session(database: NamedDependency[Database]) -> AsyncGenerator[AsyncSession, None]:
+async def provide_operator_session(database: NamedDependency[Database]) -> AsyncGenerator[Session, None]:
     """A read-only, platform-wide session (the operator role) for one request."""
     async with database.operator_sessions() as session:
         yield session
@@ -237,7 +234,7 @@ class DeadLetterOperatorController(Controller):
     @get()
     async def list_dead_letters(
         self,
-        operator_session: NamedDependency[AsyncSession],
+        operator_session: DbSession,
         page: NamedDependency[PageParams],
         tenant_id: FromQuery[UUID | None] = None,
     ) -> Page[DeadLetterOut]:

@@ -16,10 +16,10 @@ from litestar.status_codes import HTTP_200_OK
 
 from lms.catalog.services import CatalogueService
 from lms.db.providers import DbSession
-from lms.identity.principal import Principal, allows_anonymous, requires_user
-from lms.learning.ingest import StreamKeys, ingest_append, ingest_events
+from lms.identity.guards import Principal, allows_anonymous, requires_user
 from lms.learning.models import EnrollmentStatus
-from lms.learning.views import continue_learning, my_courses, open_lesson
+from lms.learning.services.ingest import StreamKeys, ingest_append, ingest_events
+from lms.learning.services.views import continue_learning, my_courses, open_lesson
 from lms.lib import clock
 from lms.lib.errors import ValidationFailed
 from lms.lib.pagination import PageParams

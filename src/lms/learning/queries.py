@@ -16,7 +16,7 @@ from lms.learning.models import Enrollment, EnrollmentStatus
 
 # The lesson as the learner's course version has it (403 when locked or not enrolled), for the lesson
 # pages of other domains (quizzes, assignments).
-from lms.learning.views import open_lesson as open_lesson
+from lms.learning.services.views import open_lesson as open_lesson
 from lms.lib import clock
 
 # Enrolments that still open the course's content (finished learners may come back to it).

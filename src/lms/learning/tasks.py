@@ -1,7 +1,7 @@
 """Names of the jobs the learning domain sends (wrappers live in workers/learning.py)."""
 
-from lms.learning.ingest import FOLD_TASK
-from lms.learning.progress import COURSE_COMPLETED_TASK
+from lms.learning.services.ingest import FOLD_TASK
+from lms.learning.services.progress import COURSE_COMPLETED_TASK
 
 EXPIRE_TASK = "learning.expire_enrollments"
 

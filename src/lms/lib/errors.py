@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from litestar import MediaType, Request, Response
+from litestar import MediaType, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.exceptions import ValidationException as LitestarValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from lms.lib.database_errors import refusal_for
+from lms.lib.params import AppRequest
 
 log = structlog.get_logger("lms.errors")
 
@@ -74,18 +75,18 @@ def _json(status: int, body: dict[str, Any]) -> Response[Any]:
     return Response(content=body, status_code=status, media_type=MediaType.JSON)
 
 
-def _respond(request: Request[Any, Any, Any], status: int, body: dict[str, Any]) -> Response[Any]:
+def _respond(request: AppRequest, status: int, body: dict[str, Any]) -> Response[Any]:
     """JSON, unless the app registered `error_page` (lms.web.errors) and it answers this browser with HTML."""
     error_page = request.app.state.get("error_page")
     page = error_page(request, status, body) if error_page is not None else None
     return page if page is not None else _json(status, body)
 
 
-def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+def domain_error_handler(request: AppRequest, exc: DomainError) -> Response[Any]:
     return _respond(request, exc.status, error_body(exc.code, exc.message, exc.field))
 
 
-def validation_error_handler(request: Request[Any, Any, Any], exc: LitestarValidationException) -> Response[Any]:
+def validation_error_handler(request: AppRequest, exc: LitestarValidationException) -> Response[Any]:
     """Litestar/msgspec validation: name the first offending field."""
     field = None
     message = exc.detail
@@ -108,14 +109,14 @@ _HTTP_CODES = {
 }
 
 
-def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+def http_error_handler(request: AppRequest, exc: HTTPException) -> Response[Any]:
     status = exc.status_code
     if status >= HTTP_500_INTERNAL_SERVER_ERROR:
         return server_error_response(request, exc, status)
     return _respond(request, status, error_body(_HTTP_CODES.get(status, "bad_request"), str(exc.detail)))
 
 
-def server_error_response(request: Request[Any, Any, Any], exc: BaseException, status: int = 500) -> Response[Any]:
+def server_error_response(request: AppRequest, exc: BaseException, status: int = 500) -> Response[Any]:
     """Every 5xx: logged with its traceback and request id; the body carries the id, nothing internal."""
     request_id = str(request.scope.get("state", {}).get("request_id", ""))
     log.error(
@@ -131,7 +132,7 @@ def server_error_response(request: Request[Any, Any, Any], exc: BaseException, s
     return _respond(request, status, body)
 
 
-def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+def unexpected_error_handler(request: AppRequest, exc: Exception) -> Response[Any]:
     """Anything no other handler claimed: a database refusal of bad input is the caller's 4xx (in the
     route's own error format, e.g. SCIM's); the rest is a logged 500."""
     if isinstance(exc, RecursionError):
@@ -155,13 +156,13 @@ def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) ->
     return response
 
 
-def _request_values(request: Request[Any, Any, Any]) -> dict[str, str]:
+def _request_values(request: AppRequest) -> dict[str, str]:
     values = {str(k): str(v) for k, v in (request.scope.get("path_params") or {}).items()}
     values.update((k, str(v)) for k, v in request.query_params.items())
     return values
 
 
-def _route_handler_for(request: Request[Any, Any, Any], error: DomainError) -> Any:
+def _route_handler_for(request: AppRequest, error: DomainError) -> Any:
     route_handler = request.scope.get("route_handler")
     handlers = route_handler.resolve_exception_handlers() if route_handler is not None else EXCEPTION_HANDLERS
     for cls in type(error).__mro__:
@@ -174,14 +175,14 @@ def _route_handler_for(request: Request[Any, Any, Any], error: DomainError) -> A
 RETRY_AFTER_SECONDS = 1
 
 
-def unavailable_response(request: Request[Any, Any, Any], message: str, code: str = "unavailable") -> Response[Any]:
+def unavailable_response(request: AppRequest, message: str, code: str = "unavailable") -> Response[Any]:
     """503 with `Retry-After`: the request did nothing, the client may send it again shortly."""
     response = _respond(request, 503, error_body(code, message))
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
 
-def pool_timeout_handler(request: Request[Any, Any, Any], _: PoolTimeout) -> Response[Any]:
+def pool_timeout_handler(request: AppRequest, _: PoolTimeout) -> Response[Any]:
     """No database connection within DB_POOL_TIMEOUT: refuse fast (503) rather than queue for long."""
     return unavailable_response(request, "the service is busy; retry shortly", code="overloaded")
 

@@ -11,10 +11,10 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, PathParameter, QueryParameter, RawBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.config import Settings
-from lms.identity.principal import (
+from lms.db.providers import DbSession, Session
+from lms.identity.guards import (
     Principal,
     allows_anonymous,
     requires_role,
@@ -25,17 +25,8 @@ from lms.lib.errors import Conflict, Forbidden, NotFound
 from lms.lib.pagination import Page, PageParams
 from lms.lib.params import PartNumber
 from lms.lib.storage import ObjectMissing, Storage, media_prefix
-from lms.media.delivery import (
-    PLAYLIST_CACHE,
-    SEGMENT_CACHE,
-    SERVABLE_PATH,
-    StreamSigner,
-    caption_playlist,
-    master_playlist,
-)
 from lms.media.guards import may_watch
 from lms.media.models import AssetStatus, MediaAsset, MediaUpload
-from lms.media.pipeline import content_type_for
 from lms.media.schemas import (
     MAX_PART_SIZE,
     AssetOut,
@@ -50,6 +41,15 @@ from lms.media.schemas import (
     UploadOut,
 )
 from lms.media.services import AssetService, PlaybackEventService, UploadService, app_storage
+from lms.media.services.delivery import (
+    PLAYLIST_CACHE,
+    SEGMENT_CACHE,
+    SERVABLE_PATH,
+    StreamSigner,
+    caption_playlist,
+    master_playlist,
+)
+from lms.media.services.pipeline import content_type_for
 from lms.tenancy.schemas import ResolvedTenant
 
 LANGUAGE = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
@@ -61,7 +61,7 @@ def provide_storage(state: State, settings: NamedDependency[Settings]) -> Storag
 
 
 def provide_uploads(
-    db_session: NamedDependency[AsyncSession],
+    db_session: DbSession,
     storage: NamedDependency[Storage],
     settings: NamedDependency[Settings],
     tenant: NamedDependency[ResolvedTenant],
@@ -69,11 +69,11 @@ def provide_uploads(
     return UploadService(db_session, storage, settings, tenant.id)
 
 
-def provide_assets(db_session: NamedDependency[AsyncSession], storage: NamedDependency[Storage]) -> AssetService:
+def provide_assets(db_session: DbSession, storage: NamedDependency[Storage]) -> AssetService:
     return AssetService(db_session, storage)
 
 
-def provide_playback_log(db_session: NamedDependency[AsyncSession]) -> PlaybackEventService:
+def provide_playback_log(db_session: DbSession) -> PlaybackEventService:
     return PlaybackEventService(db_session)
 
 
@@ -165,7 +165,7 @@ class MediaStaffController(Controller):
     @post("/uploads/{upload_id:uuid}/complete", status_code=HTTP_202_ACCEPTED)
     async def complete_upload(
         self,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         uploads: NamedDependency[UploadService],
         assets: NamedDependency[AssetService],
         upload_id: FromPath[UUID],
@@ -181,7 +181,7 @@ class MediaStaffController(Controller):
     @get("/assets")
     async def list_assets(
         self,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         assets: NamedDependency[AssetService],
         page: NamedDependency[PageParams],
         status: FromQuery[AssetStatus | None] = None,
@@ -192,7 +192,7 @@ class MediaStaffController(Controller):
 
     @get("/assets/{asset_id:uuid}")
     async def get_asset(
-        self, db_session: NamedDependency[AsyncSession], assets: NamedDependency[AssetService], asset_id: FromPath[UUID]
+        self, db_session: DbSession, assets: NamedDependency[AssetService], asset_id: FromPath[UUID]
     ) -> AssetOut:
         """One video with its status, renditions and captions."""
         return await asset_out(assets, await assets.get(asset_id))
@@ -234,7 +234,7 @@ class MediaStaffController(Controller):
         return page.slice(await playback_log.sessions(asset_id))
 
 
-async def _watchable(session: AsyncSession, assets: AssetService, principal: Principal, asset_id: UUID) -> MediaAsset:
+async def _watchable(session: Session, assets: AssetService, principal: Principal, asset_id: UUID) -> MediaAsset:
     asset = await assets.get(asset_id)
     if not await may_watch(session, principal, asset_id):
         raise Forbidden("only enrolled learners and the course's staff can watch this video")
@@ -254,7 +254,7 @@ class PlaybackController(Controller):
     @get("/playback")
     async def playback(
         self,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         assets: NamedDependency[AssetService],
         playback_log: NamedDependency[PlaybackEventService],
         settings: NamedDependency[Settings],
@@ -284,7 +284,7 @@ class PlaybackController(Controller):
     @get("/master.m3u8")
     async def master(
         self,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         assets: NamedDependency[AssetService],
         settings: NamedDependency[Settings],
         principal: NamedDependency[Principal],
@@ -304,7 +304,7 @@ class PlaybackController(Controller):
     @post("/playback-events", status_code=HTTP_202_ACCEPTED)
     async def playback_events(
         self,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         assets: NamedDependency[AssetService],
         playback_log: NamedDependency[PlaybackEventService],
         principal: NamedDependency[Principal],
@@ -330,7 +330,7 @@ class StreamController(Controller):
     @get("/{asset_id:uuid}/{token:str}/{path:path}", media_type=MediaType.TEXT)
     async def serve(
         self,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         storage: NamedDependency[Storage],
         settings: NamedDependency[Settings],
         tenant: NamedDependency[ResolvedTenant],

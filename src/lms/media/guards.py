@@ -1,6 +1,6 @@
 """Who may watch an asset: tenant admins, its uploader, the instructors of a course that shows it,
 and learners enrolled in such a course. The learning side of the question is asked in
-`lms.media.learning_link`, through the catalogue's and learning's queries."""
+`lms.media.services.learning_link`, through the catalogue's and learning's queries."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.identity.principal import Principal
+from lms.identity.guards import Principal
 from lms.identity.schemas import Role
-from lms.media import learning_link
 from lms.media.models import MediaAsset
+from lms.media.services import learning_link
 
 STAFF_ROLES = (Role.INSTRUCTOR, Role.TENANT_ADMIN)
 

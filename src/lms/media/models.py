@@ -11,7 +11,6 @@ from sqlalchemy import BigInteger, DateTime, Enum, Float, ForeignKeyConstraint, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lms.db.base import Base, JsonDict, TenantScoped
-from lms.identity import models as identity_models  # noqa: F401  (media rows reference users)
 
 
 class AssetStatus(enum.StrEnum):

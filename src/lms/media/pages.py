@@ -16,15 +16,14 @@ from litestar.status_codes import HTTP_200_OK
 
 from lms.catalog.guards import requires_author
 from lms.db.providers import DbSession
-from lms.identity.principal import Principal, requires_user
+from lms.identity.guards import Principal, requires_user
 from lms.lib.errors import DomainError, Forbidden, NotFound
 from lms.lib.lookup import get_or_404
 from lms.lib.params import AppRequest
 from lms.lib.storage import Storage
-from lms.media import learning_link
 from lms.media.guards import is_media_staff, may_watch
 from lms.media.models import MediaAsset
-from lms.media.services import AssetService, app_storage
+from lms.media.services import AssetService, app_storage, learning_link
 from lms.web.controllers import page
 from lms.web.forms import FormErrors, service_message
 from lms.web.i18n import gettext as _

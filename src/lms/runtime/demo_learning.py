@@ -17,8 +17,8 @@ from lms.catalog.services import CatalogueService
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import create_database
+from lms.identity.guards import Principal
 from lms.identity.models import User
-from lms.identity.principal import Principal
 from lms.identity.schemas import UserStatus
 from lms.identity.signin.services.passwords import hash_password
 from lms.learning.services import EnrollmentService

@@ -8,7 +8,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from lms.lib.errors import Forbidden, Unauthorized
-from lms.tenancy.operators import find_operator_by_token
+from lms.tenancy.services.operators import find_operator_by_token
 
 
 def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:

@@ -17,7 +17,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromQuery
 
 from lms.config import PROJECT_ROOT
-from lms.identity.principal import allows_anonymous
+from lms.identity.guards import allows_anonymous
 from lms.lib.params import AppRequest
 
 ASSET_PREFIX = "/static/a"

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from litestar import Controller, get
 from litestar.response import Template
 
+from lms.identity.guards import requires_role
 from lms.identity.models import Role
-from lms.identity.principal import requires_role
 from lms.lib.params import AppRequest
 from lms.web.i18n import gettext as _
 from lms.web.layout import before_page, load_viewer, page

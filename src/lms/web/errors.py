@@ -9,13 +9,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from litestar import Litestar, MediaType, Request, Response
+from litestar import Litestar, MediaType, Response
 from litestar.enums import ScopeType
 from litestar.response import Redirect
 from litestar.types import Scope
 
+from lms.lib.params import AppRequest
 from lms.tenancy.models import TenantStatus
-from lms.tenancy.resolver import ResolvedTenant
+from lms.tenancy.services.resolver import ResolvedTenant
 from lms.web import i18n
 from lms.web.branding import brand_for
 from lms.web.layout import navigation
@@ -112,12 +113,12 @@ async def brand_unrouted_errors(_: Exception, scope: Scope) -> None:
         state["tenant"] = tenant
 
 
-def sign_in_redirect(request: Request[Any, Any, Any]) -> Redirect:
+def sign_in_redirect(request: AppRequest) -> Redirect:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return Redirect(f"/sign-in?next={quote(target, safe='/')}", status_code=303)
 
 
-def error_page(request: Request[Any, Any, Any], status: int, body: dict[str, Any]) -> Response[Any] | None:
+def error_page(request: AppRequest, status: int, body: dict[str, Any]) -> Response[Any] | None:
     """The browser's answer to an error, or None when the client wants JSON."""
     if not wants_html(request.url.path, request.headers.get("accept", "")):
         return None

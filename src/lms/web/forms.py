@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import hmac
-from typing import Any
 
-from litestar import Request
-
-from lms.identity.principal import CSRF_COOKIE
+from lms.identity.guards import CSRF_COOKIE
 from lms.lib.errors import DomainError
+from lms.lib.params import AppRequest
 from lms.web.i18n import gettext as _
 from lms.web.layout import CSRF_FIELD
 
@@ -26,7 +24,7 @@ class FormData:
         self.errors = errors
 
     @classmethod
-    async def read(cls, request: Request[Any, Any, Any]) -> FormData:
+    async def read(cls, request: AppRequest) -> FormData:
         form = await request.form()
         return cls({key: str(value) for key, value in form.items() if isinstance(value, str)}, FormErrors())
 
@@ -43,7 +41,7 @@ class FormData:
             self.errors[name] = required
         return value
 
-    def csrf_valid(self, request: Request[Any, Any, Any]) -> bool:
+    def csrf_valid(self, request: AppRequest) -> bool:
         cookie = request.cookies.get(CSRF_COOKIE) or ""
         submitted = self.fields.get(CSRF_FIELD, "")
         return bool(cookie) and bool(submitted) and hmac.compare_digest(cookie, submitted)

@@ -7,14 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from litestar import MediaType, Request
+from litestar import MediaType
 from litestar.datastructures import Cookie
 from litestar.response import Template
 
 from lms.db.binding import tenant_session
+from lms.identity.guards import CSRF_COOKIE, CSRF_FORM_FIELD, SESSION_COOKIE, Principal, authenticate
 from lms.identity.models import Role, User
-from lms.identity.principal import CSRF_COOKIE, CSRF_FORM_FIELD, SESSION_COOKIE, Principal, authenticate
 from lms.lib.errors import DomainError
+from lms.lib.params import AppRequest
 from lms.web import i18n
 from lms.web.branding import brand_for
 
@@ -57,7 +58,7 @@ def navigation(viewer: Viewer | None) -> list[NavItem]:
     return items
 
 
-async def load_viewer(request: Request[Any, Any, Any]) -> Viewer | None:
+async def load_viewer(request: AppRequest) -> Viewer | None:
     """The signed-in person, or None for a visitor (an expired or foreign session counts as none).
     Cached on the request; also sets the request's locale and time zone."""
     state = request.scope.setdefault("state", {})
@@ -80,12 +81,12 @@ async def load_viewer(request: Request[Any, Any, Any]) -> Viewer | None:
     return viewer
 
 
-async def before_page(request: Request[Any, Any, Any]) -> None:
+async def before_page(request: AppRequest) -> None:
     """`before_request` of page controllers: who is signed in, and so the language, before any text."""
     await load_viewer(request)
 
 
-def activate_locale(request: Request[Any, Any, Any], viewer: Viewer | None) -> str:
+def activate_locale(request: AppRequest, viewer: Viewer | None) -> str:
     tenant = request.scope.get("state", {}).get("tenant")
     tenant_locale = tenant.branding.get("default_locale") if tenant is not None else None
     locale = i18n.choose_locale(
@@ -96,7 +97,7 @@ def activate_locale(request: Request[Any, Any, Any], viewer: Viewer | None) -> s
     return locale
 
 
-def csrf_token(request: Request[Any, Any, Any]) -> tuple[str, list[Cookie]]:
+def csrf_token(request: AppRequest) -> tuple[str, list[Cookie]]:
     """The double-submit token for forms; a visitor without one gets a new cookie with this page."""
     existing = request.cookies.get(CSRF_COOKIE)
     if existing:
@@ -116,7 +117,7 @@ def csrf_token(request: Request[Any, Any, Any]) -> tuple[str, list[Cookie]]:
     return token, [cookie]
 
 
-def page_context(request: Request[Any, Any, Any], **context: Any) -> dict[str, Any]:
+def page_context(request: AppRequest, **context: Any) -> dict[str, Any]:
     state = request.scope.setdefault("state", {})
     tenant = state.get("tenant")
     viewer = state.get("viewer")
@@ -137,7 +138,7 @@ def page_context(request: Request[Any, Any, Any], **context: Any) -> dict[str, A
     }
 
 
-def page(request: Request[Any, Any, Any], template: str, *, status_code: int = 200, **context: Any) -> Template:
+def page(request: AppRequest, template: str, *, status_code: int = 200, **context: Any) -> Template:
     """A page in the base layout. Call `await load_viewer(request)` first to show the signed-in state."""
     full_context = page_context(request, **context)
     _, cookies = csrf_token(request)

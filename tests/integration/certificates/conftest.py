@@ -17,7 +17,7 @@ from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.identity.models import User
 from lms.learning.models import Enrollment
-from lms.learning.progress import record_assessment_result
+from lms.learning.services.progress import record_assessment_result
 from lms.tenancy.models import Tenant
 from tests.conftest import Login, MakeTenant, MakeUser, host
 from tests.integration.catalog.helpers import Client, build_course, instructor

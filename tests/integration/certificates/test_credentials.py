@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lms.certificates.credentials import CredentialInvalid, verify_credential
+from lms.certificates.services.credentials import CredentialInvalid, verify_credential
 from tests.conftest import MakeTenant, host
 from tests.integration.catalog.helpers import Client
 from tests.integration.certificates.conftest import Complete, Issue

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from lms.certificates.lifecycle import send_expiry_reminders
+from lms.certificates.services.lifecycle import send_expiry_reminders
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database

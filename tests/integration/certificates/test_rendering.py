@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lms.certificates.rendering import CertificateTemplates, CertificateView, PdfRenderer
+from lms.certificates.services.rendering import CertificateTemplates, CertificateView, PdfRenderer
 from lms.config import PROJECT_ROOT
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import event
 
 from lms.config import Settings
 from lms.db.engines import Database
-from lms.tenancy.resolver import TenantResolver
+from lms.tenancy.services.resolver import TenantResolver
 from tests.conftest import MakeTenant
 
 

@@ -31,7 +31,7 @@ from lms.assessments.models import SubmissionVersion
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
-from lms.identity.principal import Principal
+from lms.identity.guards import Principal
 from lms.lib.storage import Storage, storage_for
 from lms.media.services import UploadService
 from tests.conftest import Login, MakeTenant, MakeUser

@@ -10,8 +10,8 @@ import redis.asyncio as aioredis
 
 from lms.config import Settings
 from lms.db.engines import Database
-from lms.learning.fold import fold_pending
-from lms.learning.ingest import StreamKeys, stream_redis
+from lms.learning.services.fold import fold_pending
+from lms.learning.services.ingest import StreamKeys, stream_redis
 
 Fold = Callable[[], Awaitable[int]]
 

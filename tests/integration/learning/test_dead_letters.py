@@ -15,8 +15,8 @@ from sqlalchemy import text
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
-from lms.learning.dead_letters import refresh_dead_letter_gauge
-from lms.learning.ingest import StreamKeys
+from lms.learning.services.dead_letters import refresh_dead_letter_gauge
+from lms.learning.services.ingest import StreamKeys
 from lms.tenancy.models import Tenant
 from tests.conftest import Login, MakeTenant, MakeUser, eventually, host
 from tests.integration.catalog.helpers import BuiltCourse, Client

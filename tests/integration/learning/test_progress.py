@@ -13,9 +13,9 @@ from sqlalchemy import select, text
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
-from lms.learning.ingest import FOLD_TASK, StreamKeys
 from lms.learning.models import LearningOutboxEntry
-from lms.learning.progress import record_assessment_result
+from lms.learning.services.ingest import FOLD_TASK, StreamKeys
+from lms.learning.services.progress import record_assessment_result
 from lms.lib.jobs import Job, send_now
 from lms.tenancy.models import Tenant
 from tests.conftest import Login, MakeTenant, MakeUser, eventually, host

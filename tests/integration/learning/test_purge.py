@@ -6,8 +6,8 @@ from sqlalchemy import text
 
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
-from lms.tenancy.purge import purge_tenant
 from lms.tenancy.services import Actor, TenantAdmin
+from lms.tenancy.services.purge import purge_tenant
 from tests.conftest import MakeTenant
 from tests.factories import catalog, learning
 from tests.support import TEST_BASE_DOMAIN

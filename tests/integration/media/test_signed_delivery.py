@@ -13,7 +13,7 @@ from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.identity.models import User
 from lms.learning.models import EnrollmentStatus
-from lms.media.delivery import StreamSigner
+from lms.media.services.delivery import StreamSigner
 from tests import factories
 from tests.conftest import Login, MakeTenant, MakeUser, host
 from tests.media_fixtures import MediaSite, SiteClient, UploadedVideo

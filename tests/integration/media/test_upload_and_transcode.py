@@ -9,7 +9,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from lms.media.ffmpeg import SEGMENT_SECONDS
+from lms.media.services.ffmpeg import SEGMENT_SECONDS
 from tests.media_fixtures import PART_SIZE, MediaSite, SiteClient, UploadedVideo
 
 Client = AsyncTestClient[Litestar]

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from lms.config import Settings
 from lms.db.engines import Database
-from lms.tenancy.manifests import InvalidManifests, apply_manifests, load_manifests
 from lms.tenancy.models import OperatorAuditEntry, Tenant, TenantDomain, TenantStatus
+from lms.tenancy.services.manifests import InvalidManifests, apply_manifests, load_manifests
 from tests.support import TEST_BASE_DOMAIN
 
 MANIFEST = """\

@@ -8,7 +8,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from lms.db.engines import Database
-from lms.tenancy.operators import create_operator
+from lms.tenancy.services.operators import create_operator
 from tests.conftest import Login, MakeTenant, MakeUser, host
 from tests.support import TEST_BASE_DOMAIN
 

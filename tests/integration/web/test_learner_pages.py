@@ -9,8 +9,8 @@ from litestar.testing import AsyncTestClient
 
 from lms.config import Settings
 from lms.db.engines import Database
-from lms.learning.fold import fold_pending
-from lms.learning.ingest import StreamKeys, stream_redis
+from lms.learning.services.fold import fold_pending
+from lms.learning.services.ingest import StreamKeys, stream_redis
 from tests.conftest import Login, MakeTenant, MakeUser, eventually
 from tests.integration.catalog.helpers import build_course, instructor
 from tests.integration.identity.helpers import secure_host

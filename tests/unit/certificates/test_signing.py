@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from lms.certificates.credentials import (
+from lms.certificates.services.credentials import (
     CredentialFacts,
     CredentialInvalid,
     IssuerSite,
@@ -17,13 +17,13 @@ from lms.certificates.credentials import (
     verify_credential,
     verify_proof,
 )
-from lms.certificates.signing import (
+from lms.certificates.services.signing import (
     base58btc,
     base58btc_decode,
     certificate_signature_valid,
     sign_certificate,
 )
-from lms.certificates.storage import download_signature_valid, signed_download_path
+from lms.certificates.services.storage import download_signature_valid, signed_download_path
 
 SECRET = "unit-test-secret"
 ISSUED = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lms.lib.signing import link_key, sign, verify
-from lms.media.ffmpeg import Probe, ladder_for, sprite_index, sprite_interval
+from lms.media.services.ffmpeg import Probe, ladder_for, sprite_index, sprite_interval
 
 
 def test_a_signature_verifies_only_for_its_scope_key_and_lifetime() -> None:

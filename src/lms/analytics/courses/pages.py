@@ -17,7 +17,7 @@ from lms.catalog.guards import requires_author
 from lms.catalog.schemas import CourseOut
 from lms.catalog.services import CatalogueService
 from lms.db.providers import DbSession
-from lms.identity.principal import Principal, requires_user
+from lms.identity.guards import Principal, requires_user
 from lms.identity.queries import user_contacts
 from lms.lib.params import AppRequest
 from lms.web.charts import Series, bar_chart, line_chart

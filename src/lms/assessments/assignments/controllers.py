@@ -12,7 +12,6 @@ from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.assessments.assignments.schemas import (
     AssignmentIn,
@@ -33,7 +32,8 @@ from lms.assessments.assignments.services.storage import submission_store
 from lms.assessments.models import Assignment, PeerReview, Submission, SubmissionStatus, SubmissionVersion
 from lms.catalog.guards import requires_author
 from lms.config import Settings
-from lms.identity.principal import Principal, requires_user
+from lms.db.providers import DbSession
+from lms.identity.guards import Principal, requires_user
 from lms.lib.errors import ValidationFailed
 from lms.lib.pagination import Page, PageParams
 from lms.lib.params import AppRequest, VersionNumber
@@ -41,7 +41,7 @@ from lms.lib.params import AppRequest, VersionNumber
 
 async def provide_assignments(
     settings: NamedDependency[Settings],
-    db_session: NamedDependency[AsyncSession],
+    db_session: DbSession,
     principal: NamedDependency[Principal],
 ) -> AssignmentService:
     return AssignmentService(db_session, principal, submission_store(settings))

@@ -32,7 +32,7 @@ from lms.assessments.queries import assignment_of_lesson, my_reviews_of, my_subm
 from lms.catalog.guards import requires_author
 from lms.catalog.services import CatalogueService
 from lms.db.providers import DbSession
-from lms.identity.principal import Principal, requires_user
+from lms.identity.guards import Principal, requires_user
 from lms.identity.queries import user_contacts
 from lms.learning.schemas import LessonViewOut
 from lms.lib.errors import DomainError, NotFound

@@ -9,7 +9,6 @@ from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.assessments.quizzes.schemas import (
     AnswersIn,
@@ -27,19 +26,16 @@ from lms.assessments.quizzes.schemas import (
 from lms.assessments.quizzes.services.attempts import AttemptService, attempt_summary
 from lms.assessments.quizzes.services.authoring import QuizAuthoring, question_out, quiz_out
 from lms.catalog.guards import requires_author
-from lms.identity.principal import Principal, requires_user
+from lms.db.providers import DbSession
+from lms.identity.guards import Principal, requires_user
 from lms.lib.pagination import Page, PageParams
 
 
-async def provide_authoring(
-    db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
-) -> QuizAuthoring:
+async def provide_authoring(db_session: DbSession, principal: NamedDependency[Principal]) -> QuizAuthoring:
     return QuizAuthoring(db_session, principal)
 
 
-async def provide_attempts(
-    db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
-) -> AttemptService:
+async def provide_attempts(db_session: DbSession, principal: NamedDependency[Principal]) -> AttemptService:
     return AttemptService(db_session, principal)
 
 

@@ -37,7 +37,7 @@ from lms.assessments.studio.schemas import (
 from lms.catalog.guards import requires_author
 from lms.catalog.queries import course_facts, lesson_facts
 from lms.db.providers import DbSession
-from lms.identity.principal import Principal, requires_user
+from lms.identity.guards import Principal, requires_user
 from lms.lib.errors import DomainError, NotFound
 from lms.lib.params import AppRequest
 from lms.web.forms import FormData, FormErrors, service_message

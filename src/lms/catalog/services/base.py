@@ -16,7 +16,7 @@ from sqlalchemy.types import NullType
 
 from lms.catalog.models import Course, CourseStatus, CourseVersion, Lesson, Module, SharedCourseOffer
 from lms.catalog.schemas import CourseOut, LessonOut, ModuleOut
-from lms.identity.principal import Principal
+from lms.identity.guards import Principal
 from lms.identity.schemas import Role
 from lms.lib import clock
 from lms.lib.errors import Conflict, Forbidden, NotFound

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lms.catalog.models import Course, CourseStatus, Program, ProgramCourse
 from lms.catalog.schemas import ProgramCourseOut, ProgramCreate, ProgramOut
 from lms.catalog.services import is_offered, is_visible_to_learners
-from lms.identity.principal import Principal
+from lms.identity.guards import Principal
 from lms.identity.schemas import Role
 from lms.lib.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from lms.lib.pagination import count_and_fetch

@@ -34,7 +34,7 @@ from lms.catalog.schemas import (
 )
 from lms.catalog.services import CatalogueService, draft_changes, lock_reasons, render_lesson_text
 from lms.db.providers import DbSession
-from lms.identity.principal import Principal, requires_user
+from lms.identity.guards import Principal, requires_user
 from lms.identity.queries import user_contacts, user_ids_by_email
 from lms.learning.services import EnrollmentService
 from lms.lib.errors import DomainError, NotFound, ValidationFailed

@@ -9,16 +9,17 @@ from litestar import Controller, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms.db.providers import DbSession
+from lms.identity.accounts.services.own_account import current_user
 from lms.identity.controllers import IDENTITY_SERVICES
-from lms.identity.mfa.services import TotpFactor, mfa_required_for, settings_of
-from lms.identity.models import ActionPurpose, IdentitySettings, Role, User
-from lms.identity.principal import Principal, allows_anonymous, requires_role, requires_user
+from lms.identity.guards import Principal, allows_anonymous, requires_role, requires_user
+from lms.identity.mfa.services import TotpFactor, mfa_required_for, require_mfa_for_staff, settings_of
+from lms.identity.models import ActionPurpose, Role
 from lms.identity.signin.services.local import consume_link, peek_link
 from lms.identity.signin.services.sessions import SessionIssuer, session_cookies
-from lms.lib.lookup import get_or_404
 from lms.tenancy.schemas import ResolvedTenant
+from lms.tenancy.services.audit import AdminAudit
 
 Code = Annotated[str, msgspec.Meta(min_length=6, max_length=32)]
 Token = Annotated[str, msgspec.Meta(min_length=8, max_length=200)]
@@ -69,11 +70,6 @@ class IdentitySettingsOut(msgspec.Struct):
     mfa_required_for_staff: bool
 
 
-async def current_user(db_session: AsyncSession, principal: Principal) -> User:
-    user = await get_or_404(db_session, User, principal.user_id, "user not found")
-    return user
-
-
 class MyMfaController(Controller):
     """A signed-in user sets up, inspects and turns off their own second factor."""
 
@@ -86,7 +82,7 @@ class MyMfaController(Controller):
     async def status(
         self,
         totp: NamedDependency[TotpFactor],
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         principal: NamedDependency[Principal],
     ) -> MfaStatusOut:
         """Whether TOTP is on and how many recovery codes are left."""
@@ -101,7 +97,7 @@ class MyMfaController(Controller):
     async def begin(
         self,
         totp: NamedDependency[TotpFactor],
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         principal: NamedDependency[Principal],
     ) -> EnrolmentOut:
         """Start enrolling an authenticator app (TOTP)."""
@@ -112,7 +108,7 @@ class MyMfaController(Controller):
     async def confirm(
         self,
         totp: NamedDependency[TotpFactor],
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         principal: NamedDependency[Principal],
         data: JSONBody[CodeIn],
     ) -> RecoveryCodesOut:
@@ -124,7 +120,7 @@ class MyMfaController(Controller):
     async def regenerate(
         self,
         totp: NamedDependency[TotpFactor],
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         principal: NamedDependency[Principal],
         data: JSONBody[CodeIn],
     ) -> RecoveryCodesOut:
@@ -137,7 +133,7 @@ class MyMfaController(Controller):
     async def disable(
         self,
         totp: NamedDependency[TotpFactor],
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         principal: NamedDependency[Principal],
         data: JSONBody[CodeIn],
     ) -> dict[str, str]:
@@ -158,7 +154,7 @@ class MfaEnrolmentController(Controller):
     async def begin(
         self,
         totp: NamedDependency[TotpFactor],
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         data: JSONBody[EnrolmentTokenIn],
     ) -> EnrolmentOut:
         """First sign-in where MFA is required: start TOTP enrolment with the enrolment token."""
@@ -171,7 +167,7 @@ class MfaEnrolmentController(Controller):
         self,
         totp: NamedDependency[TotpFactor],
         sessions: NamedDependency[SessionIssuer],
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         data: JSONBody[EnrolmentConfirmIn],
     ) -> Response[EnrolledSignInOut]:
         """Confirm TOTP enrolment with a code; signs in and returns recovery codes."""
@@ -190,7 +186,7 @@ class IdentitySettingsController(Controller):
     tags = ["identity"]
 
     @get("/")
-    async def read(self, db_session: NamedDependency[AsyncSession]) -> IdentitySettingsOut:
+    async def read(self, db_session: DbSession) -> IdentitySettingsOut:
         """This site's sign-in settings (such as whether MFA is required)."""
         settings = await settings_of(db_session)
         return IdentitySettingsOut(mfa_required_for_staff=bool(settings and settings.mfa_required_for_staff))
@@ -199,14 +195,10 @@ class IdentitySettingsController(Controller):
     async def write(
         self,
         tenant: NamedDependency[ResolvedTenant],
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
+        audit: NamedDependency[AdminAudit],
         data: JSONBody[IdentitySettingsIn],
     ) -> IdentitySettingsOut:
         """Change this site's sign-in settings."""
-        settings = await settings_of(db_session)
-        if settings is None:
-            settings = IdentitySettings(tenant_id=tenant.id)
-            db_session.add(settings)
-        settings.mfa_required_for_staff = data.mfa_required_for_staff
-        await db_session.flush()
+        settings = await require_mfa_for_staff(db_session, tenant.id, data.mfa_required_for_staff, audit)
         return IdentitySettingsOut(mfa_required_for_staff=settings.mfa_required_for_staff)

@@ -13,12 +13,12 @@ from litestar.di import NamedDependency, Provide
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, JSONBody, QueryParameter, RawBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.config import Settings
 from lms.db.binding import tenant_session
+from lms.db.providers import DbSession
+from lms.identity.guards import requires_role
 from lms.identity.models import Role, ScimToken
-from lms.identity.principal import requires_role
 from lms.identity.scim.schemas import resource_types, schemas, service_provider_config
 from lms.identity.scim.services.errors import SCIM_EXCEPTION_HANDLERS, SCIM_MEDIA_TYPE, ScimError
 from lms.identity.scim.services.provisioning import (
@@ -33,6 +33,7 @@ from lms.lib import clock
 from lms.lib.pagination import Page, PageParams
 from lms.lib.params import INT32_MAX, MAX_OFFSET, AppRequest
 from lms.tenancy.schemas import ResolvedTenant
+from lms.tenancy.services.audit import AdminAudit
 
 # RFC 7644 3.4.2.4: a startIndex below 1 means 1 and a negative count means 0, so only the upper ends refuse.
 StartIndex = Annotated[
@@ -78,7 +79,7 @@ def base_url(request: AppRequest) -> str:
 
 def provide_provisioning(
     request: AppRequest,
-    db_session: NamedDependency[AsyncSession],
+    db_session: DbSession,
     tenant: NamedDependency[ResolvedTenant],
     settings: NamedDependency[Settings],
 ) -> ScimProvisioning:
@@ -212,9 +213,7 @@ class ScimTokensController(Controller):
     tags = ["identity"]
 
     @get("/")
-    async def list_tokens(
-        self, db_session: NamedDependency[AsyncSession], page: NamedDependency[PageParams]
-    ) -> Page[ScimTokenOut]:
+    async def list_tokens(self, db_session: DbSession, page: NamedDependency[PageParams]) -> Page[ScimTokenOut]:
         """The site's SCIM tokens, oldest first (the secret itself is shown only when created)."""
         tokens = await list_scim_tokens(db_session, page)
         return page.of([token_out(token) for token in tokens.items], tokens.total)
@@ -223,14 +222,17 @@ class ScimTokensController(Controller):
     async def create_token(
         self,
         tenant: NamedDependency[ResolvedTenant],
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
+        audit: NamedDependency[AdminAudit],
         data: JSONBody[ScimTokenCreate],
     ) -> ScimTokenOut:
         """Create a SCIM token for a provisioning client."""
-        token, raw = await create_scim_token(db_session, tenant.id, data.name[:200])
+        token, raw = await create_scim_token(db_session, tenant.id, data.name[:200], audit)
         return token_out(token, raw)
 
     @delete("/{token_id:uuid}", status_code=HTTP_200_OK)
-    async def revoke_token(self, db_session: NamedDependency[AsyncSession], token_id: FromPath[UUID]) -> ScimTokenOut:
+    async def revoke_token(
+        self, db_session: DbSession, audit: NamedDependency[AdminAudit], token_id: FromPath[UUID]
+    ) -> ScimTokenOut:
         """Revoke a SCIM token; its client is refused from now on."""
-        return token_out(await revoke_scim_token(db_session, token_id))
+        return token_out(await revoke_scim_token(db_session, token_id, audit))

@@ -7,16 +7,16 @@ from uuid import UUID
 
 import msgspec
 import structlog
-from litestar import Controller, Request, delete, get, post, put
+from litestar import Controller, delete, get, post, put
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms.db.providers import DbSession, Session
+from lms.identity.guards import allows_anonymous, requires_role
 from lms.identity.models import Role, SsoKind, SsoProvider
-from lms.identity.principal import allows_anonymous, requires_role
 from lms.identity.signin.services.local import sso_required
 from lms.identity.signin.services.sessions import SessionIssuer, session_cookies
 from lms.identity.sso.oidc.services import OidcSignIn, discover, pending_sign_in
@@ -44,6 +44,8 @@ from lms.lib.errors import ValidationFailed
 from lms.lib.pagination import Page, PageParams
 from lms.lib.params import AppRequest
 from lms.tenancy.queries import primary_hostname
+from lms.tenancy.schemas import ResolvedTenant
+from lms.tenancy.services.audit import AdminAudit
 
 log = structlog.get_logger(__name__)
 
@@ -52,11 +54,7 @@ def site(request: AppRequest) -> str:
     return f"{request.url.scheme}://{request.headers.get('host', '')}"
 
 
-def tenant_id_of(request: AppRequest) -> UUID:
-    return request.scope["state"]["tenant"].id  # type: ignore[no-any-return]
-
-
-async def primary_site_url(request: Request[Any, Any, Any], session: AsyncSession) -> str:
+async def primary_site_url(request: AppRequest, session: Session) -> str:
     """The tenant's own address: its primary verified domain, else `<slug>.<PUBLIC_BASE_DOMAIN>`.
 
     Never the host of the current request, which may be any alias of the tenant."""
@@ -66,12 +64,12 @@ async def primary_site_url(request: Request[Any, Any, Any], session: AsyncSessio
     return f"{settings.public_scheme}://{hostname or f'{tenant.slug}.{settings.public_base_domain}'}"
 
 
-async def new_oidc_redirect_uri(request: Request[Any, Any, Any], session: AsyncSession) -> str:
+async def new_oidc_redirect_uri(request: AppRequest, session: Session) -> str:
     """The one redirect URI of the tenant's OpenID providers (the state says which provider)."""
     return f"{await primary_site_url(request, session)}/auth/oidc/callback"
 
 
-def oidc_redirect_uri(request: Request[Any, Any, Any], provider: SsoProvider) -> str:
+def oidc_redirect_uri(request: AppRequest, provider: SsoProvider) -> str:
     """What the provider was registered with: providers made before the shared callback keep their own."""
     stored = provider.config.get("redirect_uri")
     return str(stored) if stored else f"{site(request)}/auth/oidc/{provider.id}/callback"
@@ -97,9 +95,7 @@ def provider_out(request: AppRequest, provider: SsoProvider) -> ProviderOut:
     return out
 
 
-async def apply_oidc(
-    request: Request[Any, Any, Any], session: AsyncSession, provider: SsoProvider, data: OidcProviderIn
-) -> None:
+async def apply_oidc(request: AppRequest, session: Session, provider: SsoProvider, data: OidcProviderIn) -> None:
     settings = request.app.state.settings
     try:
         await discover(data.issuer, settings.sso_allow_private_hosts, settings.sso_timeout_seconds)
@@ -139,53 +135,57 @@ class SsoProvidersController(Controller):
 
     @get("/")
     async def list_providers(
-        self, request: AppRequest, db_session: NamedDependency[AsyncSession], page: NamedDependency[PageParams]
+        self, request: AppRequest, db_session: DbSession, page: NamedDependency[PageParams]
     ) -> Page[ProviderOut]:
         """The site's sign-in providers (OIDC and SAML), oldest first."""
         found = await list_providers(db_session, page)
         return page.of([provider_out(request, provider) for provider in found.items], found.total)
 
     @get("/oidc/redirect-uri")
-    async def preview_redirect_uri(
-        self, request: AppRequest, db_session: NamedDependency[AsyncSession]
-    ) -> RedirectUriOut:
+    async def preview_redirect_uri(self, request: AppRequest, db_session: DbSession) -> RedirectUriOut:
         """The redirect URI to register at the OpenID provider, before the provider is saved here."""
         return RedirectUriOut(redirect_uri=await new_oidc_redirect_uri(request, db_session))
 
     @get("/{provider_id:uuid}")
     async def get_provider(
-        self, request: AppRequest, db_session: NamedDependency[AsyncSession], provider_id: FromPath[UUID]
+        self, request: AppRequest, db_session: DbSession, provider_id: FromPath[UUID]
     ) -> ProviderOut:
         """One sign-in provider of this site, with the URLs to give its identity provider."""
         return provider_out(request, await get_provider(db_session, provider_id))
 
     @post("/oidc", status_code=HTTP_201_CREATED, description="Add an OpenID Connect sign-in provider to this site.")
     async def create_oidc(
-        self, request: AppRequest, db_session: NamedDependency[AsyncSession], data: JSONBody[OidcProviderIn]
+        self,
+        request: AppRequest,
+        db_session: DbSession,
+        audit: NamedDependency[AdminAudit],
+        tenant: NamedDependency[ResolvedTenant],
+        data: JSONBody[OidcProviderIn],
     ) -> ProviderOut:
         await ensure_unique_name(db_session, data.name, None)
-        provider = SsoProvider(tenant_id=tenant_id_of(request), kind=SsoKind.OIDC.value, name=data.name, config={})
+        provider = SsoProvider(tenant_id=tenant.id, kind=SsoKind.OIDC.value, name=data.name, config={})
         await apply_oidc(request, db_session, provider, data)
-        return provider_out(request, await add_provider(db_session, provider))
+        return provider_out(request, await add_provider(db_session, provider, audit))
 
     @put("/{provider_id:uuid}/oidc", description="Replace an OpenID Connect provider's settings.")
     async def replace_oidc(
         self,
         request: AppRequest,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
+        audit: NamedDependency[AdminAudit],
         provider_id: FromPath[UUID],
         data: JSONBody[OidcProviderIn],
     ) -> ProviderOut:
         provider = await get_provider(db_session, provider_id, SsoKind.OIDC.value)
         await ensure_unique_name(db_session, data.name, provider.id)
         await apply_oidc(request, db_session, provider, data)
-        return provider_out(request, await save_provider(db_session, provider))
+        return provider_out(request, await save_provider(db_session, provider, audit))
 
     @delete("/{provider_id:uuid}", status_code=HTTP_200_OK, description="Remove a sign-in provider.")
     async def delete_provider(
-        self, db_session: NamedDependency[AsyncSession], provider_id: FromPath[UUID]
+        self, db_session: DbSession, audit: NamedDependency[AdminAudit], provider_id: FromPath[UUID]
     ) -> dict[str, str]:
-        await remove_provider(db_session, provider_id)
+        await remove_provider(db_session, provider_id, audit)
         return {"status": "deleted"}
 
 
@@ -198,13 +198,14 @@ class SsoDiscoveryController(Controller):
     async def discover_method(
         self,
         request: AppRequest,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
+        tenant: NamedDependency[ResolvedTenant],
         email: Annotated[str, QueryParameter(max_length=320)],
     ) -> Discovery:
         """`password`, or `sso` with the provider whose e-mail domains include the address's domain."""
         provider = await provider_for_email(db_session, email)
         if provider is None:
-            required = await sso_required(db_session, tenant_id_of(request))
+            required = await sso_required(db_session, tenant.id)
             return Discovery(method="sso_unavailable" if required else "password")
         return Discovery(
             method="sso",
@@ -244,7 +245,7 @@ class SsoFlowController(Controller):
     async def start(
         self,
         request: AppRequest,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         provider_id: FromPath[UUID],
         next_path: Annotated[str | None, QueryParameter(name="next", max_length=2048)] = None,
     ) -> Redirect:
@@ -263,7 +264,7 @@ class SsoFlowController(Controller):
     async def oidc_callback(
         self,
         request: AppRequest,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         code: Annotated[str | None, QueryParameter(max_length=4096)] = None,
         oidc_state: Annotated[str | None, QueryParameter(name="state", max_length=200)] = None,
         error: Annotated[str | None, QueryParameter(max_length=200)] = None,
@@ -311,7 +312,7 @@ def saml_request_cookie(provider_id: UUID, value: str) -> Cookie:
 
 
 async def signed_in_redirect(
-    request: Request[Any, Any, Any], db_session: AsyncSession, user: Any, next_path: str, provider_id: UUID
+    request: AppRequest, db_session: Session, user: Any, next_path: str, provider_id: UUID
 ) -> Redirect:
     """Start a browser session for `user` (recording the provider) and go to a path on this same site."""
     state = request.app.state

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from litestar import Request, Response
+from litestar import Response
 from litestar.exceptions import HTTPException
 from litestar.exceptions import ValidationException as LitestarValidationException
 
@@ -20,6 +20,7 @@ from lms.lib.errors import (
     http_error_handler,
     validation_error_handler,
 )
+from lms.lib.params import AppRequest
 from lms.web.controllers import page
 
 log = structlog.get_logger(__name__)
@@ -32,11 +33,11 @@ HEADINGS = {
 }
 
 
-def wants_html(request: Request[Any, Any, Any]) -> bool:
+def wants_html(request: AppRequest) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
-def _page(request: Request[Any, Any, Any], status: int, message: str) -> Response[Any]:
+def _page(request: AppRequest, status: int, message: str) -> Response[Any]:
     template = page(
         request,
         "identity/sso_error.html",
@@ -47,7 +48,7 @@ def _page(request: Request[Any, Any, Any], status: int, message: str) -> Respons
     return template
 
 
-def sso_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+def sso_domain_error(request: AppRequest, exc: DomainError) -> Response[Any]:
     cause = exc.__cause__
     log.warning(
         "sso_error",
@@ -62,7 +63,7 @@ def sso_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Respo
     return domain_error_handler(request, exc)
 
 
-def sso_validation_error(request: Request[Any, Any, Any], exc: LitestarValidationException) -> Response[Any]:
+def sso_validation_error(request: AppRequest, exc: LitestarValidationException) -> Response[Any]:
     log.warning("sso_bad_request", path=request.url.path, detail=str(exc.detail)[:300])
     if wants_html(request):
         return _page(
@@ -71,7 +72,7 @@ def sso_validation_error(request: Request[Any, Any, Any], exc: LitestarValidatio
     return validation_error_handler(request, exc)
 
 
-def sso_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+def sso_http_error(request: AppRequest, exc: HTTPException) -> Response[Any]:
     if wants_html(request) and exc.status_code < 500:
         return _page(request, exc.status_code, "The sign-in request was refused. Start again from the sign-in page.")
     return http_error_handler(request, exc)

@@ -26,7 +26,7 @@ from lms.assessments.models import Assignment, PeerReview, Submission, Submissio
 from lms.assessments.services import notify
 from lms.catalog.schemas import LessonType
 from lms.db.binding import release_connection
-from lms.identity.principal import Principal
+from lms.identity.guards import Principal
 from lms.learning.services import record_assessment_result
 from lms.lib import clock
 from lms.lib.errors import Conflict, NotFound, TooLarge, ValidationFailed

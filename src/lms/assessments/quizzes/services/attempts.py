@@ -29,7 +29,7 @@ from lms.assessments.quizzes.services.graders import (
     validate_answer,
 )
 from lms.assessments.quizzes.services.shuffle import attempt_seed, fisher_yates, sub_seed
-from lms.identity.principal import Principal
+from lms.identity.guards import Principal
 from lms.learning.services import record_assessment_result
 from lms.lib import clock
 from lms.lib.errors import Conflict, NotFound, ValidationFailed

@@ -24,7 +24,7 @@ from lms.assessments.quizzes.schemas import (
 )
 from lms.assessments.quizzes.services.graders import QuestionError, parse_question
 from lms.catalog.schemas import LessonType
-from lms.identity.principal import Principal
+from lms.identity.guards import Principal
 from lms.lib.errors import Conflict, ValidationFailed
 from lms.lib.lookup import get_or_404
 from lms.lib.pagination import count_and_fetch

@@ -25,8 +25,8 @@ from litestar.datastructures import Cookie
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms.identity.guards import CSRF_COOKIE, CSRF_HEADER, REFRESH_COOKIE, SESSION_COOKIE
 from lms.identity.models import RefreshToken, User, UserStatus
-from lms.identity.principal import CSRF_COOKIE, CSRF_HEADER, REFRESH_COOKIE, SESSION_COOKIE
 from lms.identity.signin.services.keys import KeyRing
 from lms.identity.signin.services.tokens import issue_access_token
 from lms.lib import clock

@@ -13,23 +13,23 @@ from litestar.params import Body, FromPath, JSONBody
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_201_CREATED
 from onelogin.saml2.errors import OneLogin_Saml2_Error
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.identity.models import Role, SsoKind, SsoProvider, User
-from lms.identity.principal import (
+from lms.db.providers import DbSession
+from lms.identity.accounts.services.own_account import find_user
+from lms.identity.guards import (
     REFRESH_COOKIE,
     Principal,
     allows_anonymous,
     requires_role,
     requires_user,
 )
+from lms.identity.models import Role, SsoKind, SsoProvider
 from lms.identity.signin.services.sessions import SessionIssuer, cleared_cookies, revoke_provider_sessions
 from lms.identity.sso.controllers import (
     provider_out,
     saml_request_cookie,
     signed_in_redirect,
     site,
-    tenant_id_of,
 )
 from lms.identity.sso.pages import SSO_EXCEPTION_HANDLERS
 from lms.identity.sso.saml.services import (
@@ -52,6 +52,8 @@ from lms.identity.sso.services.provisioning import (
 )
 from lms.lib.errors import ValidationFailed
 from lms.lib.params import AppRequest
+from lms.tenancy.schemas import ResolvedTenant
+from lms.tenancy.services.audit import AdminAudit
 
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
@@ -94,25 +96,31 @@ class SamlProvidersController(Controller):
 
     @post("/saml", status_code=HTTP_201_CREATED, description="Add a SAML sign-in provider to this site.")
     async def create_saml(
-        self, request: AppRequest, db_session: NamedDependency[AsyncSession], data: JSONBody[SamlProviderIn]
+        self,
+        request: AppRequest,
+        db_session: DbSession,
+        audit: NamedDependency[AdminAudit],
+        tenant: NamedDependency[ResolvedTenant],
+        data: JSONBody[SamlProviderIn],
     ) -> ProviderOut:
         await ensure_unique_name(db_session, data.name, None)
-        provider = SsoProvider(tenant_id=tenant_id_of(request), kind=SsoKind.SAML.value, name=data.name, config={})
+        provider = SsoProvider(tenant_id=tenant.id, kind=SsoKind.SAML.value, name=data.name, config={})
         await apply_saml(request, provider, data)
-        return provider_out(request, await add_provider(db_session, provider))
+        return provider_out(request, await add_provider(db_session, provider, audit))
 
     @put("/{provider_id:uuid}/saml", description="Replace a SAML provider's settings.")
     async def replace_saml(
         self,
         request: AppRequest,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
+        audit: NamedDependency[AdminAudit],
         provider_id: FromPath[UUID],
         data: JSONBody[SamlProviderIn],
     ) -> ProviderOut:
         provider = await get_provider(db_session, provider_id, SsoKind.SAML.value)
         await ensure_unique_name(db_session, data.name, provider.id)
         await apply_saml(request, provider, data)
-        return provider_out(request, await save_provider(db_session, provider))
+        return provider_out(request, await save_provider(db_session, provider, audit))
 
 
 class SamlController(Controller):
@@ -124,9 +132,7 @@ class SamlController(Controller):
     exception_handlers = SSO_EXCEPTION_HANDLERS
 
     @get("/metadata", media_type="application/samlmetadata+xml")
-    async def metadata(
-        self, request: AppRequest, db_session: NamedDependency[AsyncSession], provider_id: FromPath[UUID]
-    ) -> str:
+    async def metadata(self, request: AppRequest, db_session: DbSession, provider_id: FromPath[UUID]) -> str:
         provider = await get_provider(db_session, provider_id, SsoKind.SAML.value)
         return service_provider(request, provider).metadata()
 
@@ -134,7 +140,7 @@ class SamlController(Controller):
     async def acs(
         self,
         request: AppRequest,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         provider_id: FromPath[UUID],
         data: FormData,
     ) -> Redirect:
@@ -169,13 +175,13 @@ class SamlController(Controller):
     async def logout(
         self,
         request: AppRequest,
-        db_session: NamedDependency[AsyncSession],
+        db_session: DbSession,
         provider_id: FromPath[UUID],
         principal: NamedDependency[Principal],
     ) -> Redirect:
         """SP-initiated single logout: end the local session, then tell the IdP."""
         provider = await get_provider(db_session, provider_id, SsoKind.SAML.value)
-        user = await db_session.get(User, principal.user_id)
+        user = await find_user(db_session, principal.user_id)
         raw_refresh = request.cookies.get(REFRESH_COOKIE)
         issuer = SessionIssuer(db_session, request.app.state.key_ring, 0)
         if raw_refresh:
@@ -189,9 +195,7 @@ class SamlController(Controller):
         return Redirect(str(url), cookies=cleared_cookies(), status_code=303)
 
     @get("/sls", status_code=303)
-    async def sls(
-        self, request: AppRequest, db_session: NamedDependency[AsyncSession], provider_id: FromPath[UUID]
-    ) -> Response[Any]:
+    async def sls(self, request: AppRequest, db_session: DbSession, provider_id: FromPath[UUID]) -> Response[Any]:
         """Single logout service: the IdP's LogoutResponse, or its LogoutRequest (IdP-initiated).
 
         The message must be signed by the provider's IdP, name it as Issuer and this URL as Destination;

@@ -1,4 +1,4 @@
-"""Certificate issuance, rendering and verification status (lifecycle changes live in lms.certificates.lifecycle).
+"""Certificate issuance, rendering and verification status (lifecycle changes live in `lifecycle`).
 
 Everything runs on a tenant-bound session: RLS decides which certificates exist for the caller, so a
 certificate of another tenant is indistinguishable from one that was never issued.
@@ -18,11 +18,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.queries import course_facts
-from lms.certificates.credentials import CredentialFacts, IssuerSite, sign_credential, unsigned_credential
 from lms.certificates.models import Certificate, CertificatePolicy, CertificateSettings, CertificateState
-from lms.certificates.rendering import CertificateTemplates, CertificateView, PdfRenderer, static_data_url
-from lms.certificates.signing import certificate_signature_valid, sign_certificate
-from lms.certificates.storage import CertificateFiles, pdf_key
+from lms.certificates.services.credentials import CredentialFacts, IssuerSite, sign_credential, unsigned_credential
+from lms.certificates.services.rendering import CertificateTemplates, CertificateView, PdfRenderer, static_data_url
+from lms.certificates.services.signing import certificate_signature_valid, sign_certificate
+from lms.certificates.services.storage import CertificateFiles, pdf_key
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database

@@ -19,7 +19,7 @@ from uuid import UUID
 import rfc8785
 from cryptography.exceptions import InvalidSignature
 
-from lms.certificates.signing import (
+from lms.certificates.services.signing import (
     credential_private_key,
     multibase,
     multibase_decode,

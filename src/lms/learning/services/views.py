@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.queries import course_facts, course_title_of, lesson_exists, lesson_facts, version_number
-from lms.identity.principal import Principal
+from lms.identity.guards import Principal
 from lms.learning.models import Enrollment, EnrollmentStatus, LessonProgress, ProgressStatus
-from lms.learning.progress import VersionPlan, plan_for
 from lms.learning.schemas import ContinueOut, LessonViewOut, MyCourseOut, ResumeOut
+from lms.learning.services.progress import VersionPlan, plan_for
 from lms.lib import clock
 from lms.lib.errors import Forbidden, NotFound
 from lms.lib.pagination import Page, PageParams, fetch_with_total

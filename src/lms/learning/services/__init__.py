@@ -20,16 +20,16 @@ from lms.catalog.schemas import CourseStatus
 from lms.catalog.services import bump_enrollment_count
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
-from lms.identity.principal import Principal
+from lms.identity.guards import Principal
 from lms.identity.queries import user_status
 from lms.identity.schemas import Role, UserStatus
 from lms.learning.models import Enrollment, EnrollmentSource, EnrollmentStatus
-from lms.learning.progress import migrate_enrollments
+from lms.learning.schemas import BulkResult, EnrollmentOut
+from lms.learning.services.progress import migrate_enrollments
 
 # Assessments record graded results through this service module.
-from lms.learning.progress import record_assessment_result as record_assessment_result
-from lms.learning.schemas import BulkResult, EnrollmentOut
-from lms.learning.seats import reserve_seat
+from lms.learning.services.progress import record_assessment_result as record_assessment_result
+from lms.learning.services.seats import reserve_seat
 from lms.lib import clock
 from lms.lib.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from lms.lib.ids import new_id

@@ -28,20 +28,20 @@ from sqlalchemy import bindparam, select, text, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.catalog.models import Lesson
+from lms.catalog import queries as catalog
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
-from lms.learning.completion import covered_seconds, lesson_is_complete, merge_ranges
-from lms.learning.dead_letters import DeadLetter, record_dead_letters
-from lms.learning.ingest import StreamKeys
 from lms.learning.models import Enrollment, LessonProgress, ProgressStatus
-from lms.learning.progress import Activity, plan_for, recompute_enrollments
 from lms.learning.schemas import LessonCompleted, ProgressEventIn, TextScrolled, VideoHeartbeat
+from lms.learning.services.completion import covered_seconds, lesson_is_complete, merge_ranges
+from lms.learning.services.dead_letters import DeadLetter, record_dead_letters
+from lms.learning.services.ingest import StreamKeys
+from lms.learning.services.progress import Activity, plan_for, recompute_enrollments
 from lms.lib import clock
 from lms.lib.faults import is_transient
 from lms.lib.ids import new_id
 
-log = structlog.get_logger("lms.learning.fold")
+log = structlog.get_logger("lms.learning.services.fold")
 
 GROUP = "fold"
 # Renewed after every read. Short, because a fold cut off by a Redis restart cannot delete its lock
@@ -263,14 +263,7 @@ async def fold_events(session: AsyncSession, tenant_id: UUID, events: list[tuple
         fold.last_at = at
 
     lesson_ids = {lesson_id for _, lesson_id in folds}
-    lessons = {
-        row.id: row
-        for row in await session.execute(
-            select(Lesson.id, Lesson.course_id, Lesson.type, Lesson.duration_seconds, Lesson.catalogue_owner).where(
-                Lesson.id.in_(lesson_ids)
-            )
-        )
-    }
+    lessons = await catalog.lesson_timings(session, lesson_ids)
     pairs = {(user_id, lessons[lesson_id].course_id) for user_id, lesson_id in folds if lesson_id in lessons}
     enrollments = {
         (e.user_id, e.course_id): e

@@ -26,7 +26,7 @@ MAX_TEXT = 8000  # a letter is for reading; a megabyte of garbage is cut
 
 # Read from the database at each scrape: the letters are written by workers, not by this process.
 DEAD_LETTERS = Gauge("lms_progress_dead_letters", "Progress events the fold set aside, all tenants")
-log = structlog.get_logger("lms.learning.dead_letters")
+log = structlog.get_logger("lms.learning.services.dead_letters")
 
 
 @dataclass(frozen=True)

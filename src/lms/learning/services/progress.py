@@ -1,6 +1,6 @@
 """Course-level progress: completion percentage, milestones, course completion, assessment results.
 
-Shared by the progress-event fold (lms.learning.fold) and by other domains through
+Shared by the progress-event fold (lms.learning.services.fold) and by other domains through
 `record_assessment_result`. Everything runs on a tenant-bound session.
 """
 
@@ -15,7 +15,6 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.queries import course_facts, course_lessons, lesson_facts, version_snapshots
-from lms.learning.completion import crossed_milestones, lesson_is_complete
 from lms.learning.models import (
     Enrollment,
     EnrollmentStatus,
@@ -23,6 +22,7 @@ from lms.learning.models import (
     LessonProgress,
     ProgressStatus,
 )
+from lms.learning.services.completion import crossed_milestones, lesson_is_complete
 from lms.lib import clock
 from lms.lib.errors import NotFound
 from lms.lib.jobs import enqueue_after_commit

@@ -23,8 +23,8 @@ from lms.db.engines import Database
 from lms.lib import clock
 from lms.lib.faults import is_disk_full
 from lms.lib.storage import Storage, media_prefix
-from lms.media import ffmpeg
 from lms.media.models import AssetStatus, MediaAsset, MediaRendition
+from lms.media.services import ffmpeg
 
 log = structlog.get_logger("lms.media")
 

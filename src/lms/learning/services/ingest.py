@@ -4,7 +4,7 @@ Per request: the body is decoded straight into typed events (one decoder per eve
 event does not sink the rest); lesson metadata and enrolments come from short-lived per-process
 caches (one query each on a miss, on a tenant-bound session opened only then); then one Redis
 call appends the batch and claims the fold window in the same atomic step (APPEND_AND_CLAIM).
-Folding into lesson_progress happens in the worker (lms.learning.fold).
+Folding into lesson_progress happens in the worker (lms.learning.services.fold).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lms.catalog.queries import lesson_kinds
 from lms.db.binding import bind_tenant
-from lms.identity.principal import Principal
+from lms.identity.guards import Principal
 from lms.learning.models import Enrollment, EnrollmentStatus
 from lms.learning.schemas import (
     EventResult,

@@ -29,8 +29,8 @@ from lms.media.models import (
     PlaybackEvent,
     UploadStatus,
 )
-from lms.media.pipeline import source_key
 from lms.media.schemas import PlaybackBeacons, PlaybackSessionSummary, UploadCreate
+from lms.media.services.pipeline import source_key
 from lms.media.tasks import TRANSCODE
 
 UPLOAD_LIFETIME = timedelta(hours=24)

@@ -12,7 +12,7 @@ from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEven
 
 from lms.lib.errors import error_body
 from lms.tenancy.models import TenantStatus
-from lms.tenancy.resolver import ResolvedTenant, TenantResolver
+from lms.tenancy.services.resolver import ResolvedTenant, TenantResolver
 from lms.web.errors import render_error_html, wants_html
 
 # Platform routes answer on any host and need no tenant.
