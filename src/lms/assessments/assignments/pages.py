@@ -52,6 +52,23 @@ MAX_COMMENT = 5000
 OPEN_FOR_SUBMISSION = (None, "submitted", "returned")
 
 
+def rubric_scores(
+    form: Any, assignment: Assignment, errors: FormErrors, *, with_comments: bool
+) -> list[CriterionScore]:
+    """The level chosen for each criterion (`level-<id>`), and with comments its `comment-<id>`;
+    a criterion without a level is a field error."""
+    scores = []
+    for criterion in assignment.rubric:
+        name = f"level-{criterion['id']}"
+        level = str(form.get(name, ""))
+        if not level:
+            errors[name] = _("Choose a level for “%(criterion)s”.", criterion=criterion["title"])
+            continue
+        comment = text_field(form, f"comment-{criterion['id']}", 2000, errors) if with_comments else ""
+        scores.append(CriterionScore(criterion_id=criterion["id"], level_id=level[:64], comment=comment))
+    return scores
+
+
 def form_field(exc: DomainError) -> str:
     """The service names `files[2]`; the page has one file field, `files`."""
     field = exc.field or "text"
@@ -111,14 +128,7 @@ class AssignmentPagesController(LessonPages):
         peer, review = await _own_review(visit, assignment, review_id)
         form = await visit.request.form()
         errors = FormErrors()
-        scores = []
-        for criterion in assignment.rubric:
-            name = f"level-{criterion['id']}"
-            level = str(form.get(name, ""))
-            if not level:
-                errors[name] = _("Choose a level for “%(criterion)s”.", criterion=criterion["title"])
-                continue
-            scores.append(CriterionScore(criterion_id=criterion["id"], level_id=level[:64]))
+        scores = rubric_scores(form, assignment, errors, with_comments=False)
         comment = text_field(form, "comment", MAX_COMMENT, errors)
         if not errors:
             try:
@@ -295,15 +305,7 @@ class GradingPagesController(Controller):
         submission, assignment, _staff = await service.submission(submission_id, staff_only=True)
         form = await request.form()
         errors = FormErrors()
-        scores = []
-        for criterion in assignment.rubric:
-            name = f"level-{criterion['id']}"
-            level = str(form.get(name, ""))
-            if not level:
-                errors[name] = _("Choose a level for “%(criterion)s”.", criterion=criterion["title"])
-                continue
-            comment = text_field(form, f"comment-{criterion['id']}", 2000, errors)
-            scores.append(CriterionScore(criterion_id=criterion["id"], level_id=level[:64], comment=comment))
+        scores = rubric_scores(form, assignment, errors, with_comments=True)
         feedback = text_field(form, "feedback", MAX_COMMENT, errors)
         reason = text_field(form, "reason", 1000, errors)
         if assignment.peer_review and not reason:
