@@ -9,5 +9,28 @@ CREATE POLICY tenant_isolation ON course_similarities
 ALTER TABLE learning_goals ENABLE ROW LEVEL SECURITY;
 ALTER TABLE learning_goals FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON learning_goals
+-- Course analytics rollups (src/lms/analytics/courses): tenant-owned, one policy each.
+
+ALTER TABLE analytics_course_days ENABLE ROW LEVEL SECURITY;
+ALTER TABLE analytics_course_days FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON analytics_course_days
+    USING (tenant_id = (select app.current_tenant()))
+    WITH CHECK (tenant_id = (select app.current_tenant()));
+
+ALTER TABLE analytics_lesson_stats ENABLE ROW LEVEL SECURITY;
+ALTER TABLE analytics_lesson_stats FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON analytics_lesson_stats
+    USING (tenant_id = (select app.current_tenant()))
+    WITH CHECK (tenant_id = (select app.current_tenant()));
+
+ALTER TABLE analytics_learners ENABLE ROW LEVEL SECURITY;
+ALTER TABLE analytics_learners FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON analytics_learners
+    USING (tenant_id = (select app.current_tenant()))
+    WITH CHECK (tenant_id = (select app.current_tenant()));
+
+ALTER TABLE analytics_rollup_marks ENABLE ROW LEVEL SECURITY;
+ALTER TABLE analytics_rollup_marks FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON analytics_rollup_marks
     USING (tenant_id = (select app.current_tenant()))
     WITH CHECK (tenant_id = (select app.current_tenant()));

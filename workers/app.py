@@ -30,6 +30,7 @@ celery_app.conf.include = [
     "workers.recommendations",
     "workers.organisation",
     "workers.billing",
+    "workers.analytics",
 ]
 celery_app.conf.beat_schedule = {
     "purge-deleted-tenants": {"task": "tenancy.purge_due_tenants", "schedule": crontab(minute=17, hour=3)},
@@ -44,6 +45,8 @@ celery_app.conf.beat_schedule = {
     # Each user's digest goes out at their local morning: the run is hourly.
     "notifications-daily-digests": {"task": "notifications.send_digests", "schedule": crontab(minute=3)},
     "recommendations-nightly": {"task": "recommendations.recompute_all", "schedule": crontab(minute=23, hour=2)},
+    # Course analytics rollups follow the progress fold within about a minute.
+    "analytics-refresh-course-rollups": {"task": "analytics.refresh_course_rollups", "schedule": 30.0},
     "media-expire-abandoned-uploads": {"task": "media.expire_abandoned_uploads", "schedule": crontab(minute=41)},
     "billing-enforce-grace-periods": {"task": "billing.enforce_grace_periods", "schedule": crontab(minute=23)},
     "billing-requeue-stale-events": {"task": "billing.requeue_stale_events", "schedule": 300.0},

@@ -16,6 +16,7 @@ from litestar.template import TemplateConfig
 from litestar.types import ControllerRouterHandler
 from prometheus_client import REGISTRY
 
+from lms.analytics.courses.pages import CourseAnalyticsPagesController
 from lms.analytics.recommendations.controllers import MyRecommendationsController
 from lms.analytics.recommendations.pages import LearningGoalPagesController
 from lms.api_description import ApiDescription, openapi_config
@@ -24,9 +25,10 @@ from lms.assessments.assignments.controllers import (
     PeerReviewController,
     SubmissionController,
 )
-from lms.assessments.assignments.pages import AssignmentPagesController
+from lms.assessments.assignments.pages import AssignmentPagesController, GradingPagesController
 from lms.assessments.quizzes.controllers import AttemptController, QuestionBankController, QuizController
 from lms.assessments.quizzes.pages import QuizPagesController
+from lms.assessments.studio.pages import AssessmentStudioPagesController
 from lms.billing.controllers import (
     CoursePurchaseController,
     OperatorBillingController,
@@ -44,6 +46,7 @@ from lms.catalog.controllers import (
     SharedCatalogueOperatorController,
 )
 from lms.catalog.pages import CataloguePagesController
+from lms.catalog.studio.pages import StudioPagesController
 from lms.certificates.controllers import CertificateAdminController, MyCertificatesController, VerificationController
 from lms.certificates.pages import CertificatePagesController
 from lms.config import PROJECT_ROOT, Settings, get_settings
@@ -82,7 +85,7 @@ from lms.lib.redis_clients import blocking_redis
 from lms.lib.telemetry import configure_logging, prometheus_config, request_context_middleware
 from lms.lib.tracing import tracing_plugins
 from lms.media.controllers import MediaStaffController, PlaybackController, StreamController
-from lms.media.pages import PlayerPagesController
+from lms.media.pages import MediaStudioPagesController, PlayerPagesController
 from lms.notifications.controllers import (
     AnnouncementController,
     MyNotificationPreferencesController,
@@ -232,6 +235,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         GroupPagesController,
         TeamController,
         GroupController,
+        StudioPagesController,
+        CourseAnalyticsPagesController,
+        AssessmentStudioPagesController,
+        MediaStudioPagesController,
+        GradingPagesController,
         CourseController,
         CatalogueSearchController,
         SharedCatalogueController,

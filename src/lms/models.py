@@ -1,6 +1,7 @@
 """The model registry: imports every domain's models so the metadata is complete (Alembic, the RLS
 suite, tenant purges). It lives at the application level because `db/` knows no domain."""
 
+from lms.analytics.courses import models as course_analytics_models
 from lms.analytics.recommendations import models as recommendation_models
 from lms.assessments import models as assessment_models
 from lms.billing import models as billing_models
@@ -22,6 +23,7 @@ __all__ = [
     "billing_models",
     "catalog_models",
     "certificate_models",
+    "course_analytics_models",
     "discussion_models",
     "identity_keys",
     "identity_models",

@@ -47,6 +47,10 @@ def web_server(settings: Settings) -> Iterator[int]:
         TENANT_CACHE_SECONDS="0",
         LOG_LEVEL="WARNING",
     )
+    # The same storage and data directory as this run's workers, so a worker finds what the app stored.
+    env["LMS_DATA_DIR"] = str(settings.data_dir)
+    if settings.storage_url:
+        env["STORAGE_URL"] = settings.storage_url
     command = [sys.executable, "-m", "uvicorn", "lms.app:create_app", "--factory", "--port", str(port)]
     process = subprocess.Popen([*command, "--log-level", "warning"], env=env, cwd=PROJECT_ROOT)
     try:

@@ -1,13 +1,15 @@
-"""Recommendation and goal rows."""
+"""Analytics rows: course rollups, course similarities and learning goals."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms.analytics.courses.models import CourseDay, LearnerStats, LessonStats, RollupMark
 from lms.analytics.recommendations.models import CourseSimilarity, LearningGoal
 from lms.lib import clock
 from tests.factories.base import add, row_factory
@@ -32,3 +34,33 @@ async def make_goal(session: AsyncSession, tenant_id: UUID, **fields: Any) -> Le
     if "user_id" not in fields:
         fields["user_id"] = (await make_user(session, tenant_id)).id
     return await add(session, LearningGoal(tenant_id=tenant_id, weekly_minutes=60, **fields))
+
+
+@row_factory("analytics_course_days")
+async def make_course_day(session: AsyncSession, tenant_id: UUID, **fields: Any) -> CourseDay:
+    values: dict[str, Any] = {"course_id": uuid.uuid4(), "day": date(2026, 11, 1), "enrolments": 3, "completions": 1}
+    return await add(session, CourseDay(tenant_id=tenant_id, **{**values, **fields}))
+
+
+@row_factory("analytics_lesson_stats")
+async def make_lesson_stats(session: AsyncSession, tenant_id: UUID, **fields: Any) -> LessonStats:
+    values: dict[str, Any] = {"course_id": uuid.uuid4(), "lesson_id": uuid.uuid4(), "started": 3, "completed": 2}
+    return await add(session, LessonStats(tenant_id=tenant_id, **{**values, **fields}))
+
+
+@row_factory("analytics_learners")
+async def make_learner_stats(session: AsyncSession, tenant_id: UUID, **fields: Any) -> LearnerStats:
+    values: dict[str, Any] = {
+        "user_id": uuid.uuid4(),
+        "status": "active",
+        "enrolled_at": datetime(2026, 11, 1, tzinfo=UTC),
+        "completion_pct": 50.0,
+        "lessons_completed": 2,
+    }
+    return await add(session, LearnerStats(tenant_id=tenant_id, **{**values, **fields}))
+
+
+@row_factory("analytics_rollup_marks")
+async def make_rollup_mark(session: AsyncSession, tenant_id: UUID, **fields: Any) -> RollupMark:
+    values: dict[str, Any] = {"refreshed_to": datetime(2026, 11, 1, tzinfo=UTC)}
+    return await add(session, RollupMark(tenant_id=tenant_id, **{**values, **fields}))

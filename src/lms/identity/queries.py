@@ -135,3 +135,12 @@ async def tenant_admin_contacts(session: AsyncSession) -> list[UserContact]:
         .order_by(User.created_at)
     )
     return [UserContact(user_id, name, email) for user_id, name, email in rows]
+
+
+async def user_ids_by_email(session: AsyncSession, emails: list[str]) -> dict[str, UUID]:
+    """Lower-cased e-mail -> user id, for the addresses that belong to users of this tenant."""
+    if not emails:
+        return {}
+    wanted = [email.lower() for email in emails]
+    rows = await session.execute(select(User.id, User.email).where(func.lower(User.email).in_(wanted)))
+    return {email.lower(): user_id for user_id, email in rows}

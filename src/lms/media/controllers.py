@@ -24,7 +24,7 @@ from lms.identity.schemas import Role
 from lms.lib.errors import Conflict, Forbidden, NotFound
 from lms.lib.pagination import Page, PageParams
 from lms.lib.params import PartNumber
-from lms.lib.storage import ObjectMissing, Storage, media_prefix, storage_for
+from lms.lib.storage import ObjectMissing, Storage, media_prefix
 from lms.media.guards import may_watch
 from lms.media.models import AssetStatus, MediaAsset, MediaUpload
 from lms.media.schemas import (
@@ -40,7 +40,7 @@ from lms.media.schemas import (
     UploadCreate,
     UploadOut,
 )
-from lms.media.services import AssetService, PlaybackEventService, UploadService
+from lms.media.services import AssetService, PlaybackEventService, UploadService, app_storage
 from lms.media.services.delivery import (
     PLAYLIST_CACHE,
     SEGMENT_CACHE,
@@ -57,10 +57,7 @@ LANGUAGE = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 
 def provide_storage(state: State, settings: NamedDependency[Settings]) -> Storage:
     """One storage client per app, built on first use from STORAGE_URL."""
-    if getattr(state, "media_storage", None) is None:
-        state.media_storage = storage_for(settings)
-    storage: Storage = state.media_storage
-    return storage
+    return app_storage(state, settings)
 
 
 def provide_uploads(

@@ -1,25 +1,37 @@
-"""The learner-facing video player page (server-rendered; hls.js served from this site)."""
+"""Media pages: the learner-facing video player (hls.js served from this site), and for the studio a
+video's processing status (polled by htmx while it transcodes) and its captions (upload, remove)."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 from uuid import UUID
 
-from litestar import Controller, get
+from litestar import Controller, get, post
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
-from litestar.response import Template
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_200_OK
 
+from lms.catalog.guards import requires_author
 from lms.db.providers import DbSession
 from lms.identity.guards import Principal, requires_user
-from lms.lib.errors import Forbidden, NotFound
+from lms.lib.errors import DomainError, Forbidden, NotFound
 from lms.lib.lookup import get_or_404
 from lms.lib.params import AppRequest
+from lms.lib.storage import Storage
 from lms.media.guards import is_media_staff, may_watch
 from lms.media.models import MediaAsset
-from lms.media.services import learning_link, transcripts
+from lms.media.services import AssetService, app_storage, learning_link, transcripts
 from lms.web.controllers import page
+from lms.web.forms import FormErrors, service_message
 from lms.web.i18n import current_locale
+from lms.web.i18n import gettext as _
+from lms.web.layout import before_page
+
+LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+MAX_CAPTION_FORM_BYTES = 4 * 1024 * 1024
 
 
 class PlayerPagesController(Controller):
@@ -55,3 +67,70 @@ class PlayerPagesController(Controller):
             lesson_id=lesson.id if lesson else None,
             course_id=lesson.course_id if lesson else None,
         )
+
+
+def _back(value: object) -> str:
+    """Where to return after a caption change: a studio page of this site, nothing else."""
+    back = str(value or "")
+    return back if back.startswith("/teach/") and "//" not in back and "\\" not in back else "/teach"
+
+
+class MediaStudioPagesController(Controller):
+    """A video's processing status and its captions, as the studio's lesson editor shows them."""
+
+    include_in_schema = False
+    guards = [requires_user, requires_author]
+    before_request = staticmethod(before_page)
+    path = "/teach/media/{asset_id:uuid}"
+
+    @get("/status")
+    async def status(self, request: AppRequest, db_session: DbSession, asset_id: FromPath[UUID]) -> Template:
+        """The status fragment; it polls itself (htmx) until the video is ready or has failed."""
+        asset = await AssetService(db_session, _storage(request)).get(asset_id)
+        return page(request, "media/studio/_status.html", asset=asset, lesson_url="")
+
+    @post("/captions", status_code=HTTP_200_OK, request_max_body_size=MAX_CAPTION_FORM_BYTES + 64 * 1024)
+    async def add_caption(self, request: AppRequest, db_session: DbSession, asset_id: FromPath[UUID]) -> Redirect:
+        """A WebVTT file for one language (replaces that language's captions)."""
+        form = await request.form()
+        back = _back(form.get("back"))
+        errors = FormErrors()
+        language = str(form.get("language", "")).strip()
+        label = str(form.get("label", "")).strip()[:100]
+        upload = form.get("file")
+        if not LANGUAGE.match(language):
+            errors["language"] = _("Enter a language code, for example en or de.")
+        if not label:
+            errors["label"] = _("Enter the name learners pick, for example English.")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            errors["file"] = _("Choose a WebVTT (.vtt) file.")
+        if not errors and isinstance(upload, UploadFile):
+            body = await upload.read()
+            try:
+                await AssetService(db_session, _storage(request)).put_caption(asset_id, language.lower(), label, body)
+            except DomainError as exc:
+                if exc.status not in (413, 422):
+                    raise
+                errors["file"] = service_message(exc)
+        if errors:
+            field, message = next(iter(errors.items()))
+            return Redirect(_with(back, caption_error=f"{field}:{message}"), status_code=303)
+        return Redirect(_with(back, notice="captions"), status_code=303)
+
+    @post("/captions/{language:str}/delete", status_code=HTTP_200_OK)
+    async def delete_caption(
+        self, request: AppRequest, db_session: DbSession, asset_id: FromPath[UUID], language: FromPath[str]
+    ) -> Redirect:
+        form = await request.form()
+        await AssetService(db_session, _storage(request)).delete_caption(asset_id, language.lower()[:20])
+        return Redirect(_with(_back(form.get("back")), notice="deleted"), status_code=303)
+
+
+def _storage(request: AppRequest) -> Storage:
+    return app_storage(request.app.state, request.app.state.settings)
+
+
+def _with(url: str, **params: str) -> str:
+    from urllib.parse import urlencode
+
+    return f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"

@@ -50,3 +50,9 @@ async def spoken_matches(session: AsyncSession, q: str, limit: int = 200) -> lis
         {"q": q[:200], "limit": limit},
     )
     return [SpokenMatch(r.asset_id, float(r.start_seconds), str(r.text), float(r.rank)) for r in rows]
+
+
+async def asset_exists(session: AsyncSession, asset_id: UUID) -> bool:
+    """Whether the bound tenant has a media asset with this id (a lesson may point at it)."""
+    found = await session.execute(select(MediaAsset.id).where(MediaAsset.id == asset_id))
+    return found.first() is not None

@@ -32,6 +32,9 @@ def logical_sources(branding_dir: Path) -> dict[str, Path]:
         "htmx.js": modules / "htmx.org/dist/htmx.min.js",
         "theme.css": branding_dir / "static/theme.css",
         "app.js": branding_dir / "static/app.js",
+        "studio.css": branding_dir / "static/studio.css",
+        "studio.js": branding_dir / "static/studio.js",
+        "upload.js": branding_dir / "static/upload.js",
         "logo.svg": branding_dir / "static/logo.svg",
     }
 

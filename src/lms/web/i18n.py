@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -198,6 +198,7 @@ def template_globals() -> dict[str, Any]:
     return {
         "format_datetime": format_datetime,
         "format_date": format_date,
+        "format_day": format_day,
         "format_number": format_number,
         "format_percent": format_percent,
         "format_duration": format_duration,
@@ -206,3 +207,8 @@ def template_globals() -> dict[str, Any]:
         "language_name": language_name,
         "supported_locales": SUPPORTED_LOCALES,
     }
+
+
+def format_day(value: date) -> str:
+    """A calendar day (no time zone: a day of a daily rollup), in the page's locale."""
+    return dates.format_date(value, "medium", locale=_babel_locale())

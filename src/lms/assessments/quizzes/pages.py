@@ -10,25 +10,23 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from litestar import Controller, get, post
+from litestar import get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 
 from lms.assessments.models import Quiz
+from lms.assessments.pages import LessonPages, LessonVisit
 from lms.assessments.queries import my_attempts, quiz_of_lesson
 from lms.assessments.quizzes.schemas import AttemptOut
 from lms.assessments.quizzes.services.attempts import AttemptService, TimeLimitPassed
-from lms.db.providers import DbSession
-from lms.identity.guards import Principal, requires_user
-from lms.learning.queries import open_lesson
 from lms.learning.schemas import LessonViewOut
 from lms.lib.errors import DomainError, NotFound, ValidationFailed
 from lms.lib.params import AppRequest
 from lms.web.forms import FormErrors, service_message
 from lms.web.i18n import gettext as _
-from lms.web.layout import before_page, page
+from lms.web.layout import page
 
 QUIZ = "assessments/quiz.html"
 ATTEMPT = "assessments/attempt.html"
@@ -89,169 +87,110 @@ def error_field(exc: DomainError) -> str:
     return field_name(field.removeprefix("answers.")) if field.startswith("answers.") else "answers"
 
 
-class QuizPagesController(Controller):
-    guards = [requires_user]
-    include_in_schema = False
-    before_request = staticmethod(before_page)
+class QuizPagesController(LessonPages):
     path = "/courses/{course_id:uuid}/lessons/{lesson_id:uuid}/quiz"
 
     @get("/")
-    async def overview(
-        self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
-        lesson_id: FromPath[UUID],
-    ) -> Template:
+    async def overview(self, visit: NamedDependency[LessonVisit]) -> Template:
         """The quiz's rules, the learner's attempts so far and the button that starts (or resumes) one."""
-        lesson, quiz = await _lesson_quiz(db_session, principal, course_id, lesson_id)
-        return await self._overview(request, db_session, principal, lesson, quiz)
-
-    async def _overview(
-        self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: Principal,
-        lesson: LessonViewOut,
-        quiz: Quiz,
-        errors: FormErrors | None = None,
-        status: int = 200,
-    ) -> Template:
-        attempts = await my_attempts(db_session, principal.user_id, quiz.id)
-        used = len(attempts)
-        return page(
-            request,
-            QUIZ,
-            status_code=status,
-            lesson=lesson,
-            quiz=quiz,
-            attempts=attempts,
-            open_attempt=next((a for a in attempts if a.status == "in_progress"), None),
-            attempts_left=None if quiz.max_attempts is None else max(0, quiz.max_attempts - used),
-            errors=errors or FormErrors(),
-        )
+        lesson, quiz = await _lesson_quiz(visit)
+        return await _overview(visit, lesson, quiz)
 
     @post("/attempts", status_code=HTTP_200_OK)
-    async def start(
-        self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
-        lesson_id: FromPath[UUID],
-    ) -> Template | Redirect:
-        lesson, quiz = await _lesson_quiz(db_session, principal, course_id, lesson_id)
+    async def start(self, visit: NamedDependency[LessonVisit]) -> Template | Redirect:
+        lesson, quiz = await _lesson_quiz(visit)
         try:
-            attempt, _quiz, _new = await AttemptService(db_session, principal).start(quiz.id)
+            attempt, _quiz, _new = await AttemptService(visit.db_session, visit.principal).start(quiz.id)
         except DomainError as exc:
             if exc.status != 409:
                 raise
-            errors = FormErrors(start=service_message(exc))
-            return await self._overview(request, db_session, principal, lesson, quiz, errors, 409)
-        return Redirect(_attempt_url(course_id, lesson_id, attempt.id), status_code=303)
+            return await _overview(visit, lesson, quiz, FormErrors(start=service_message(exc)), 409)
+        return Redirect(_attempt_url(visit, attempt.id), status_code=303)
 
     @get("/attempts/{attempt_id:uuid}")
     async def attempt(
-        self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
-        lesson_id: FromPath[UUID],
-        attempt_id: FromPath[UUID],
-        saved: FromQuery[bool] = False,
+        self, visit: NamedDependency[LessonVisit], attempt_id: FromPath[UUID], saved: FromQuery[bool] = False
     ) -> Template:
         """An open attempt is the question form; a finished one is the result and, if allowed, the review."""
-        lesson, quiz = await _lesson_quiz(db_session, principal, course_id, lesson_id)
-        out = await _attempt_out(db_session, principal, quiz, attempt_id)
-        return _attempt_page(request, lesson, quiz, out, flash=_("Your answers are saved.") if saved else None)
+        lesson, quiz = await _lesson_quiz(visit)
+        out = await _attempt_out(visit, quiz, attempt_id)
+        return _attempt_page(visit.request, lesson, quiz, out, flash=_("Your answers are saved.") if saved else None)
 
     @post("/attempts/{attempt_id:uuid}/answers", status_code=HTTP_200_OK)
-    async def save(
-        self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
-        lesson_id: FromPath[UUID],
-        attempt_id: FromPath[UUID],
-    ) -> Template | Redirect:
+    async def save(self, visit: NamedDependency[LessonVisit], attempt_id: FromPath[UUID]) -> Template | Redirect:
         """Autosave (htmx: a status line comes back) or the "Save answers" button (the page again)."""
-        return await self._write(request, db_session, principal, course_id, lesson_id, attempt_id, submit=False)
+        return await _write(visit, attempt_id, submit=False)
 
     @post("/attempts/{attempt_id:uuid}/submit", status_code=HTTP_200_OK)
-    async def submit(
-        self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
-        lesson_id: FromPath[UUID],
-        attempt_id: FromPath[UUID],
-    ) -> Template | Redirect:
-        return await self._write(request, db_session, principal, course_id, lesson_id, attempt_id, submit=True)
+    async def submit(self, visit: NamedDependency[LessonVisit], attempt_id: FromPath[UUID]) -> Template | Redirect:
+        return await _write(visit, attempt_id, submit=True)
 
-    async def _write(
-        self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: Principal,
-        course_id: UUID,
-        lesson_id: UUID,
-        attempt_id: UUID,
-        *,
-        submit: bool,
-    ) -> Template | Redirect:
-        lesson, quiz = await _lesson_quiz(db_session, principal, course_id, lesson_id)
-        out = await _attempt_out(db_session, principal, quiz, attempt_id)
-        url = _attempt_url(course_id, lesson_id, attempt_id)
-        htmx = bool(request.headers.get("hx-request"))
-        if out.status != "in_progress":
-            # Submitted meanwhile (another tab, or the server closed it at the time limit).
-            if htmx:
-                return page(request, "assessments/_saved.html", status_code=409, message=_("This attempt is closed."))
-            return Redirect(url, status_code=303)
-        errors = FormErrors()
-        answers = answers_from_form(await request.form(), out, errors)
-        service = AttemptService(db_session, principal)
-        if not errors:
-            try:
-                await (service.submit if submit else service.save_answers)(attempt_id, answers)
-            except TimeLimitPassed:
-                return Redirect(url, status_code=303)
-            except ValidationFailed as exc:
-                errors[error_field(exc)] = service_message(exc)
-        if errors:
-            if htmx:
-                return page(request, "assessments/_saved.html", status_code=422, message=next(iter(errors.values())))
-            out.answers = {**out.answers, **answers}
-            return _attempt_page(request, lesson, quiz, out, errors=errors, status=422)
+
+async def _overview(
+    visit: LessonVisit, lesson: LessonViewOut, quiz: Quiz, errors: FormErrors | None = None, status: int = 200
+) -> Template:
+    attempts = await my_attempts(visit.db_session, visit.principal.user_id, quiz.id)
+    used = len(attempts)
+    return page(
+        visit.request,
+        QUIZ,
+        status_code=status,
+        lesson=lesson,
+        quiz=quiz,
+        attempts=attempts,
+        open_attempt=next((a for a in attempts if a.status == "in_progress"), None),
+        attempts_left=None if quiz.max_attempts is None else max(0, quiz.max_attempts - used),
+        errors=errors or FormErrors(),
+    )
+
+
+async def _write(visit: LessonVisit, attempt_id: UUID, *, submit: bool) -> Template | Redirect:
+    request = visit.request
+    lesson, quiz = await _lesson_quiz(visit)
+    out = await _attempt_out(visit, quiz, attempt_id)
+    url = _attempt_url(visit, attempt_id)
+    htmx = bool(request.headers.get("hx-request"))
+    if out.status != "in_progress":
+        # Submitted meanwhile (another tab, or the server closed it at the time limit).
         if htmx:
-            return page(request, "assessments/_saved.html", message=_("Answers saved."))
-        return Redirect(url if submit else f"{url}?saved=1", status_code=303)
+            return page(request, "assessments/_saved.html", status_code=409, message=_("This attempt is closed."))
+        return Redirect(url, status_code=303)
+    errors = FormErrors()
+    answers = answers_from_form(await request.form(), out, errors)
+    service = AttemptService(visit.db_session, visit.principal)
+    if not errors:
+        try:
+            await (service.submit if submit else service.save_answers)(attempt_id, answers)
+        except TimeLimitPassed:
+            return Redirect(url, status_code=303)
+        except ValidationFailed as exc:
+            errors[error_field(exc)] = service_message(exc)
+    if errors:
+        if htmx:
+            return page(request, "assessments/_saved.html", status_code=422, message=next(iter(errors.values())))
+        out.answers = {**out.answers, **answers}
+        return _attempt_page(request, lesson, quiz, out, errors=errors, status=422)
+    if htmx:
+        return page(request, "assessments/_saved.html", message=_("Answers saved."))
+    return Redirect(url if submit else f"{url}?saved=1", status_code=303)
 
 
-async def _lesson_quiz(
-    db_session: DbSession, principal: Principal, course_id: UUID, lesson_id: UUID
-) -> tuple[LessonViewOut, Quiz]:
+async def _lesson_quiz(visit: LessonVisit) -> tuple[LessonViewOut, Quiz]:
     """The lesson (enrolment and prerequisites checked) and its quiz."""
-    lesson = await open_lesson(db_session, principal, course_id, lesson_id)
-    if lesson.type != "quiz":
-        raise NotFound("this lesson is not a quiz", field="lesson_id")
-    return lesson, await quiz_of_lesson(db_session, lesson_id)
+    lesson = await visit.lesson("quiz", "this lesson is not a quiz")
+    return lesson, await quiz_of_lesson(visit.db_session, visit.lesson_id)
 
 
-async def _attempt_out(db_session: DbSession, principal: Principal, quiz: Quiz, attempt_id: UUID) -> AttemptOut:
-    service = AttemptService(db_session, principal)
+async def _attempt_out(visit: LessonVisit, quiz: Quiz, attempt_id: UUID) -> AttemptOut:
+    service = AttemptService(visit.db_session, visit.principal)
     attempt, attempt_quiz = await service.get(attempt_id, own=False)
-    if attempt_quiz.id != quiz.id or attempt.user_id != principal.user_id:
+    if attempt_quiz.id != quiz.id or attempt.user_id != visit.principal.user_id:
         raise NotFound("attempt not found", field="attempt_id")
     return await service.out(attempt, attempt_quiz)
 
 
-def _attempt_url(course_id: UUID, lesson_id: UUID, attempt_id: UUID) -> str:
-    return f"/courses/{course_id}/lessons/{lesson_id}/quiz/attempts/{attempt_id}"
+def _attempt_url(visit: LessonVisit, attempt_id: UUID) -> str:
+    return visit.url(f"quiz/attempts/{attempt_id}")
 
 
 def _attempt_page(

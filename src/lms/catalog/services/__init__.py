@@ -4,7 +4,6 @@ Runs on the request's tenant-bound session, so RLS scopes every query: a tenant 
 and the shared catalogue, and can change only its own rows.
 """
 
-from lms.catalog.services.authoring import Authoring
 from lms.catalog.services.base import (
     bump_enrollment_count,
     course_out,
@@ -17,10 +16,10 @@ from lms.catalog.services.base import (
     snapshot,
 )
 from lms.catalog.services.offers import SharedOffers
-from lms.catalog.services.versions import Versions
+from lms.catalog.services.studio import Studio, draft_changes, lock_reasons, render_lesson_text
 
 
-class CatalogueService(Authoring, Versions, SharedOffers):
+class CatalogueService(Studio, SharedOffers):
     """Courses of the current tenant plus the shared catalogue (read-only here)."""
 
 
@@ -28,11 +27,14 @@ __all__ = [
     "CatalogueService",
     "bump_enrollment_count",
     "course_out",
+    "draft_changes",
     "is_offered",
     "is_visible_to_learners",
     "lesson_out",
+    "lock_reasons",
     "module_out",
     "offered_to_tenant",
     "record_lesson_duration",
+    "render_lesson_text",
     "snapshot",
 ]

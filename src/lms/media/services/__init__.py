@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import select, text
@@ -18,7 +19,7 @@ from lms.lib.errors import Conflict, NotFound, TooLarge, ValidationFailed
 from lms.lib.jobs import enqueue_after_commit
 from lms.lib.lookup import get_or_404
 from lms.lib.pagination import count_and_fetch
-from lms.lib.storage import Storage, StorageError, media_prefix
+from lms.lib.storage import Storage, StorageError, media_prefix, storage_for
 from lms.media.models import (
     AssetStatus,
     MediaAsset,
@@ -335,3 +336,11 @@ class PlaybackEventService:
                 )
             )
         return summaries
+
+
+def app_storage(state: Any, settings: Settings) -> Storage:
+    """One storage client per app, built on first use from STORAGE_URL (routes and pages share it)."""
+    if getattr(state, "media_storage", None) is None:
+        state.media_storage = storage_for(settings)
+    storage: Storage = state.media_storage
+    return storage

@@ -476,3 +476,63 @@ class AssignmentService:
             "link": f"/courses/{a.course_id}/lessons/{a.lesson_id}",
         }
         await notify(self.session, s.tenant_id, s.user_id, kind, subject, body, f"{kind}:{s.id}:{s.version}", payload)
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """One submission in the grading queue, with what the queue shows of its assignment."""
+
+    submission_id: UUID
+    user_id: UUID
+    status: str
+    version: int
+    late: bool
+    score_pct: float | None
+    updated_at: datetime
+    assignment_id: UUID
+    assignment_title: str
+    course_id: UUID
+    peer_review: bool
+
+
+async def grading_queue(
+    session: AsyncSession,
+    course_ids: list[UUID],
+    *,
+    assignment_id: UUID | None = None,
+    status: str | None = None,
+    late: bool | None = None,
+    limit: int = 100,
+) -> list[QueueItem]:
+    """Submissions of these courses, oldest waiting first; filters by assignment, status and lateness.
+    The caller passes only the courses it teaches (RLS keeps other tenants out in any case)."""
+    if not course_ids:
+        return []
+    query = (
+        select(Submission, Assignment.title, Assignment.course_id, Assignment.peer_review)
+        .join(Assignment, Assignment.id == Submission.assignment_id)
+        .where(Assignment.course_id.in_(course_ids))
+    )
+    if assignment_id is not None:
+        query = query.where(Submission.assignment_id == assignment_id)
+    if status:
+        query = query.where(Submission.status == status)
+    if late is not None:
+        query = query.where(Submission.late.is_(late))
+    rows = await session.execute(query.order_by(Submission.updated_at).limit(limit))
+    return [
+        QueueItem(
+            s.id,
+            s.user_id,
+            s.status,
+            s.version,
+            s.late,
+            s.score_pct,
+            s.updated_at,
+            s.assignment_id,
+            title,
+            course_id,
+            peer_review,
+        )
+        for s, title, course_id, peer_review in rows
+    ]

@@ -1,0 +1,705 @@
+"""Studio pages: my courses, create a course, its settings, the outline (modules and lessons, moved
+by buttons without scripts or dragged with studio.js), the lesson editor, publishing and versions.
+
+Every write is a plain form post answered with a redirect (303) or the form again with field errors
+(422); the course service decides who may change a course (its instructors and tenant admins).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, QueryParameter
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_200_OK
+
+from lms.catalog.guards import requires_author
+from lms.catalog.schemas import (
+    CompletionRules,
+    CourseCreate,
+    CourseOut,
+    CourseUpdate,
+    Difficulty,
+    LessonCreate,
+    LessonType,
+    LessonUpdate,
+    ModuleCreate,
+    ModuleOut,
+    ModuleUpdate,
+)
+from lms.catalog.services import CatalogueService, draft_changes, lock_reasons, render_lesson_text
+from lms.db.providers import DbSession
+from lms.identity.guards import Principal, requires_user
+from lms.identity.queries import user_contacts, user_ids_by_email
+from lms.learning.services import EnrollmentService
+from lms.lib.errors import DomainError, NotFound, ValidationFailed
+from lms.lib.params import AppRequest, VersionNumber
+from lms.media.queries import asset_exists
+from lms.media.services import AssetService, app_storage
+from lms.web.forms import FormData, FormErrors, service_message
+from lms.web.i18n import gettext as _
+from lms.web.layout import before_page, page
+
+Notice = Annotated[str, QueryParameter(name="notice", max_length=20)]
+
+
+def _notice(key: str) -> str | None:
+    """The confirmation a redirect asks for (`?notice=saved`), in the page's language."""
+    notices = {
+        "created": _("Your course is created. Add a module to start its outline."),
+        "saved": _("Your changes are saved."),
+        "moved": _("The order is saved."),
+        "deleted": _("Deleted."),
+        "captions": _("The captions are saved."),
+        "published": _("Your course is published."),
+        "rolled": _("The earlier version is current again."),
+        "migrated": _("Your learners are on this version now."),
+    }
+    return notices.get(key)
+
+
+def struct_from_form(kind: type[Any], fields: dict[str, Any], errors: FormErrors) -> Any:
+    """Convert form values to an API struct; a constraint that fails becomes the field's error."""
+    try:
+        return msgspec.convert(fields, kind, strict=False)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        field = message.rsplit("`$.", 1)[-1].split("`", 1)[0].split("[", 1)[0] if "`$." in message else "title"
+        errors[field] = _("Check this field: %(problem)s", problem=message.split(" - at ", 1)[0])
+        return None
+
+
+def tag_list(raw: str) -> list[str]:
+    return [tag.strip() for tag in raw.replace("\n", ",").split(",") if tag.strip()]
+
+
+@dataclass(frozen=True)
+class CourseVisit:
+    """One studio request about a course: who asks, on which session, for which course."""
+
+    request: AppRequest
+    db_session: DbSession
+    principal: Principal
+    course_id: UUID
+
+    def parts(self) -> tuple[AppRequest, DbSession, Principal, UUID]:
+        return self.request, self.db_session, self.principal, self.course_id
+
+
+async def provide_course_visit(
+    request: AppRequest,
+    db_session: DbSession,
+    principal: NamedDependency[Principal],
+    course_id: FromPath[UUID],
+) -> CourseVisit:
+    return CourseVisit(request, db_session, principal, course_id)
+
+
+class StudioPagesController(Controller):
+    guards = [requires_user, requires_author]
+    include_in_schema = False
+    before_request = staticmethod(before_page)
+    path = "/teach"
+    dependencies = {"visit": Provide(provide_course_visit)}
+
+    @get("/")
+    async def my_courses(
+        self, request: AppRequest, db_session: DbSession, principal: NamedDependency[Principal]
+    ) -> Template:
+        """The courses the instructor teaches (every course of the tenant for an admin)."""
+        courses = await CatalogueService(db_session, principal).taught_courses()
+        return page(request, "catalog/studio/courses.html", courses=courses)
+
+    @get("/courses/new")
+    async def new_course(self, request: AppRequest) -> Template:
+        return _settings_page(request, None, FormErrors(), {"language": "en", "difficulty": "beginner"})
+
+    @post("/courses", status_code=HTTP_200_OK)
+    async def create_course(
+        self, request: AppRequest, db_session: DbSession, principal: NamedDependency[Principal]
+    ) -> Template | Redirect:
+        form = await FormData.read(request)
+        fields = _course_fields(form)
+        data = struct_from_form(CourseCreate, fields, form.errors) if not form.errors else None
+        if data is not None:
+            try:
+                course = await CatalogueService(db_session, principal).create_course(data)
+            except DomainError as exc:
+                if exc.status not in (409, 422):
+                    raise
+                form.errors[exc.field or "title"] = service_message(exc)
+            else:
+                return Redirect(f"/teach/courses/{course.id}?notice=created", status_code=303)
+        return _settings_page(request, None, form.errors, form.fields, status=422)
+
+    @get("/courses/{course_id:uuid}")
+    async def outline(
+        self,
+        visit: NamedDependency[CourseVisit],
+        notice: Notice = "",
+    ) -> Template:
+        """The outline editor: modules and lessons in order, their lock reasons, and every action."""
+        request, db_session, principal, course_id = visit.parts()
+        return await _outline_page(request, db_session, principal, course_id, flash=_notice(notice))
+
+    @get("/courses/{course_id:uuid}/settings")
+    async def settings(
+        self,
+        visit: NamedDependency[CourseVisit],
+        notice: Notice = "",
+    ) -> Template:
+        request, db_session, principal, course_id = visit.parts()
+        catalogue = CatalogueService(db_session, principal)
+        course = await catalogue.describe(await catalogue.editable_course(course_id))
+        values = await _course_values(db_session, course)
+        return _settings_page(request, course, FormErrors(), values, flash=_notice(notice))
+
+    @post("/courses/{course_id:uuid}/settings", status_code=HTTP_200_OK)
+    async def save_settings(
+        self,
+        visit: NamedDependency[CourseVisit],
+    ) -> Template | Redirect:
+        request, db_session, principal, course_id = visit.parts()
+        catalogue = CatalogueService(db_session, principal)
+        course = await catalogue.describe(await catalogue.editable_course(course_id))
+        form = await FormData.read(request)
+        fields = _course_fields(form)
+        instructor_ids = await _instructor_ids(db_session, course, form)
+        if instructor_ids is not None:
+            fields["instructor_ids"] = [str(i) for i in instructor_ids]
+        data = struct_from_form(CourseUpdate, fields, form.errors) if not form.errors else None
+        if data is not None:
+            try:
+                await catalogue.update_course(course_id, data)
+            except DomainError as exc:
+                if exc.status not in (409, 422):
+                    raise
+                form.errors[exc.field or "title"] = service_message(exc)
+            else:
+                return Redirect(f"/teach/courses/{course_id}/settings?notice=saved", status_code=303)
+        return _settings_page(request, course, form.errors, form.fields, status=422)
+
+    @post("/courses/{course_id:uuid}/modules", status_code=HTTP_200_OK)
+    async def add_module(
+        self,
+        visit: NamedDependency[CourseVisit],
+    ) -> Template | Redirect:
+        request, db_session, principal, course_id = visit.parts()
+        form = await FormData.read(request)
+        title = form.text("module_title", 200, required=_("Enter the module's title."))
+        if not form.errors:
+            await CatalogueService(db_session, principal).add_module(course_id, ModuleCreate(title=title))
+            return Redirect(f"/teach/courses/{course_id}?notice=saved", status_code=303)
+        return await _outline_page(request, db_session, principal, course_id, errors=form.errors, status=422)
+
+    @post("/courses/{course_id:uuid}/modules/{module_id:uuid}", status_code=HTTP_200_OK)
+    async def save_module(
+        self,
+        visit: NamedDependency[CourseVisit],
+        module_id: FromPath[UUID],
+    ) -> Template | Redirect:
+        """Rename a module and set its prerequisites (other modules completed, quizzes passed)."""
+        request, db_session, principal, course_id = visit.parts()
+        raw = await request.form()
+        form = await FormData.read(request)
+        field = f"title-{module_id}"
+        title = form.text(field, 200, required=_("Enter the module's title."))
+        prerequisites: list[dict[str, str]] = []
+        for value in raw.getall("prerequisites", []):
+            kind, _sep, ref = str(value).partition(":")
+            if kind == "module":
+                prerequisites.append({"kind": "module_completed", "module_id": ref})
+            elif kind == "quiz":
+                prerequisites.append({"kind": "quiz_passed", "lesson_id": ref})
+        if not form.errors:
+            data = struct_from_form(ModuleUpdate, {"title": title, "prerequisites": prerequisites}, form.errors)
+            if data is not None:
+                try:
+                    await CatalogueService(db_session, principal).update_module(course_id, module_id, data)
+                except DomainError as exc:
+                    if exc.status != 422:
+                        raise
+                    form.errors[f"prerequisites-{module_id}"] = service_message(exc)
+                else:
+                    return Redirect(f"/teach/courses/{course_id}?notice=saved#module-{module_id}", status_code=303)
+        return await _outline_page(request, db_session, principal, course_id, errors=form.errors, status=422)
+
+    @post("/courses/{course_id:uuid}/modules/{module_id:uuid}/move", status_code=HTTP_200_OK)
+    async def move_module(
+        self,
+        visit: NamedDependency[CourseVisit],
+        module_id: FromPath[UUID],
+    ) -> Redirect:
+        request, db_session, principal, course_id = visit.parts()
+        form = await FormData.read(request)
+        step = -1 if form.fields.get("direction") == "up" else 1
+        await CatalogueService(db_session, principal).move_module(course_id, module_id, step)
+        return Redirect(f"/teach/courses/{course_id}?notice=moved#module-{module_id}", status_code=303)
+
+    @post("/courses/{course_id:uuid}/modules/{module_id:uuid}/delete", status_code=HTTP_200_OK)
+    async def delete_module(
+        self,
+        visit: NamedDependency[CourseVisit],
+        module_id: FromPath[UUID],
+    ) -> Template | Redirect:
+        request, db_session, principal, course_id = visit.parts()
+        try:
+            await CatalogueService(db_session, principal).delete_module(course_id, module_id)
+        except DomainError as exc:
+            if exc.status != 409:
+                raise
+            errors = FormErrors({f"module-{module_id}": service_message(exc)})
+            return await _outline_page(request, db_session, principal, course_id, errors=errors, status=409)
+        return Redirect(f"/teach/courses/{course_id}?notice=deleted", status_code=303)
+
+    @post("/courses/{course_id:uuid}/modules/order", status_code=HTTP_200_OK)
+    async def order_modules(
+        self,
+        visit: NamedDependency[CourseVisit],
+    ) -> Template | Redirect:
+        """The whole order at once, as a drag and drop sends it (`ids`, in order)."""
+        request, db_session, principal, course_id = visit.parts()
+        ids = await _ids(request)
+        await CatalogueService(db_session, principal).reorder_modules(course_id, ids)
+        return await _after_drag(request, db_session, principal, course_id)
+
+    @post("/courses/{course_id:uuid}/modules/{module_id:uuid}/lessons/order", status_code=HTTP_200_OK)
+    async def order_lessons(
+        self,
+        visit: NamedDependency[CourseVisit],
+        module_id: FromPath[UUID],
+    ) -> Template | Redirect:
+        request, db_session, principal, course_id = visit.parts()
+        ids = await _ids(request)
+        await CatalogueService(db_session, principal).reorder_lessons(course_id, module_id, ids)
+        return await _after_drag(request, db_session, principal, course_id)
+
+    @post("/courses/{course_id:uuid}/modules/{module_id:uuid}/lessons", status_code=HTTP_200_OK)
+    async def add_lesson(
+        self,
+        visit: NamedDependency[CourseVisit],
+        module_id: FromPath[UUID],
+    ) -> Template | Redirect:
+        request, db_session, principal, course_id = visit.parts()
+        form = await FormData.read(request)
+        title_field, type_field = f"lesson-title-{module_id}", f"lesson-type-{module_id}"
+        title = form.text(title_field, 200, required=_("Enter the lesson's title."))
+        kind = form.fields.get(type_field, "")
+        if kind not in set(LessonType):
+            form.errors[type_field] = _("Choose the kind of lesson.")
+        minutes = form.text(f"lesson-minutes-{module_id}", 4)
+        seconds = int(minutes) * 60 if minutes.isdigit() and 0 < int(minutes) <= 1440 else None
+        if kind == LessonType.VIDEO and seconds is None:
+            form.errors[f"lesson-minutes-{module_id}"] = _("Enter the video's length in minutes (1 to 1440).")
+        if not form.errors:
+            data = LessonCreate(title=title, type=LessonType(kind), duration_seconds=seconds)
+            lesson = await CatalogueService(db_session, principal).add_lesson(course_id, module_id, data)
+            return Redirect(f"/teach/courses/{course_id}/lessons/{lesson.id}?notice=created", status_code=303)
+        return await _outline_page(request, db_session, principal, course_id, errors=form.errors, status=422)
+
+    @post("/courses/{course_id:uuid}/lessons/{lesson_id:uuid}/move", status_code=HTTP_200_OK)
+    async def move_lesson(
+        self,
+        visit: NamedDependency[CourseVisit],
+        lesson_id: FromPath[UUID],
+    ) -> Redirect:
+        request, db_session, principal, course_id = visit.parts()
+        form = await FormData.read(request)
+        step = -1 if form.fields.get("direction") == "up" else 1
+        await CatalogueService(db_session, principal).move_lesson(course_id, lesson_id, step)
+        return Redirect(f"/teach/courses/{course_id}?notice=moved#lesson-{lesson_id}", status_code=303)
+
+    @post("/courses/{course_id:uuid}/lessons/{lesson_id:uuid}/delete", status_code=HTTP_200_OK)
+    async def delete_lesson(
+        self,
+        visit: NamedDependency[CourseVisit],
+        lesson_id: FromPath[UUID],
+    ) -> Template | Redirect:
+        request, db_session, principal, course_id = visit.parts()
+        try:
+            await CatalogueService(db_session, principal).delete_lesson(course_id, lesson_id)
+        except DomainError as exc:
+            if exc.status != 409:
+                raise
+            errors = FormErrors({f"lesson-{lesson_id}": service_message(exc)})
+            return await _outline_page(request, db_session, principal, course_id, errors=errors, status=409)
+        return Redirect(f"/teach/courses/{course_id}?notice=deleted", status_code=303)
+
+    @get("/courses/{course_id:uuid}/lessons/{lesson_id:uuid}")
+    async def lesson(
+        self,
+        visit: NamedDependency[CourseVisit],
+        lesson_id: FromPath[UUID],
+        notice: Notice = "",
+        caption_error: Annotated[str, QueryParameter(name="caption_error", max_length=400)] = "",
+    ) -> Template:
+        """The lesson editor: title, length, required; the text (Markdown) of a text lesson with its
+        preview; a video lesson's upload, processing status and captions."""
+        request, db_session, principal, course_id = visit.parts()
+        course, lesson = await _course_lesson(db_session, principal, course_id, lesson_id)
+        values = {
+            "title": lesson["title"],
+            "minutes": str((lesson["duration_seconds"] or 0) // 60 or ""),
+            "required": "on" if lesson["required"] else "",
+            "body": str(lesson["content"].get("body", "")),
+            "url": str(lesson["content"].get("url", "")),
+            "filename": str(lesson["content"].get("filename", "")),
+        }
+        video = await _video_of(request, db_session, lesson)
+        errors = FormErrors()
+        if caption_error:
+            field, _sep, message = caption_error.partition(":")
+            errors[field if field in ("language", "label", "file") else "file"] = message[:300]
+        return _lesson_page(request, course, lesson, errors, values, flash=_notice(notice), video=video)
+
+    @post("/courses/{course_id:uuid}/lessons/{lesson_id:uuid}", status_code=HTTP_200_OK)
+    async def save_lesson(
+        self,
+        visit: NamedDependency[CourseVisit],
+        lesson_id: FromPath[UUID],
+    ) -> Template | Redirect:
+        request, db_session, principal, course_id = visit.parts()
+        course, lesson = await _course_lesson(db_session, principal, course_id, lesson_id)
+        form = await FormData.read(request)
+        title = form.text("title", 200, required=_("Enter the lesson's title."))
+        minutes = form.text("minutes", 4)
+        if minutes and not (minutes.isdigit() and 0 < int(minutes) <= 1440):
+            form.errors["minutes"] = _("Enter the length in whole minutes, from 1 to 1440.")
+        content = dict(lesson["content"])
+        if lesson["type"] == LessonType.TEXT:
+            body = form.text("body", 100_000, strip=False)
+            content.update(body=body, html=render_lesson_text(body))
+        elif lesson["type"] == LessonType.FILE:
+            url = form.text("url", 2000)
+            if url and not (url.startswith(("https://", "http://", "/")) and not url.startswith("//")):
+                form.errors["url"] = _("Enter a web address starting with https:// or a path on this site.")
+            content.update(url=url, filename=form.text("filename", 200))
+        if not form.errors:
+            data = LessonUpdate(
+                title=title,
+                duration_seconds=int(minutes) * 60 if minutes else lesson["duration_seconds"],
+                required=form.fields.get("required") == "on",
+                content=content,
+            )
+            try:
+                await CatalogueService(db_session, principal).update_lesson(course_id, lesson_id, data)
+            except DomainError as exc:
+                if exc.status != 422:
+                    raise
+                form.errors["minutes" if exc.field == "duration_seconds" else "title"] = service_message(exc)
+            else:
+                return Redirect(f"/teach/courses/{course_id}/lessons/{lesson_id}?notice=saved", status_code=303)
+        video = await _video_of(request, db_session, lesson)
+        return _lesson_page(request, course, lesson, form.errors, form.fields, status=422, video=video)
+
+    @post("/courses/{course_id:uuid}/lessons/{lesson_id:uuid}/video", status_code=HTTP_200_OK)
+    async def attach_video(
+        self,
+        visit: NamedDependency[CourseVisit],
+        lesson_id: FromPath[UUID],
+    ) -> Template | Redirect:
+        """Point a video lesson at an uploaded video (the upload script sends it once the upload starts,
+        so the lesson names its video while it uploads and transcodes)."""
+        request, db_session, principal, course_id = visit.parts()
+        _course, lesson = await _course_lesson(db_session, principal, course_id, lesson_id)
+        form = await FormData.read(request)
+        try:
+            asset_id = UUID(form.fields.get("asset_id", ""))
+        except ValueError:
+            raise ValidationFailed("choose an uploaded video", field="asset_id") from None
+        if lesson["type"] != LessonType.VIDEO:
+            raise ValidationFailed("only a video lesson shows a video", field="lesson_id")
+        if not await asset_exists(db_session, asset_id):
+            raise NotFound("no such video", field="asset_id")
+        data = LessonUpdate(media_asset_id=asset_id)
+        await CatalogueService(db_session, principal).update_lesson(course_id, lesson_id, data)
+        if request.headers.get("x-requested-with"):
+            return page(request, "assessments/_saved.html", message=_("The video is attached to the lesson."))
+        return Redirect(f"/teach/courses/{course_id}/lessons/{lesson_id}?notice=saved", status_code=303)
+
+    @get("/courses/{course_id:uuid}/publish")
+    async def publishing(
+        self,
+        visit: NamedDependency[CourseVisit],
+        notice: Notice = "",
+    ) -> Template:
+        """What the draft changes against the published version, the publish form and the versions."""
+        request, db_session, principal, course_id = visit.parts()
+        return await _publish_page(request, db_session, principal, course_id, flash=_notice(notice))
+
+    @post("/courses/{course_id:uuid}/publish", status_code=HTTP_200_OK)
+    async def publish(
+        self,
+        visit: NamedDependency[CourseVisit],
+    ) -> Template | Redirect:
+        """Publish a new version; a video still processing is refused with its lesson named."""
+        request, db_session, principal, course_id = visit.parts()
+        form = await FormData.read(request)
+        note = form.text("note", 500)
+        if not form.errors:
+            try:
+                await CatalogueService(db_session, principal).publish(course_id, note, None)
+            except DomainError as exc:
+                if exc.status != 409:
+                    raise
+                form.errors["note"] = service_message(exc)
+            else:
+                return Redirect(f"/teach/courses/{course_id}/publish?notice=published", status_code=303)
+        return await _publish_page(request, db_session, principal, course_id, errors=form.errors, status=409)
+
+    @post("/courses/{course_id:uuid}/versions/{number:int}/rollback", status_code=HTTP_200_OK)
+    async def rollback(
+        self,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        course_id: FromPath[UUID],
+        number: VersionNumber,
+    ) -> Redirect:
+        await CatalogueService(db_session, principal).rollback(course_id, number)
+        return Redirect(f"/teach/courses/{course_id}/publish?notice=rolled", status_code=303)
+
+    @post("/courses/{course_id:uuid}/versions/{number:int}/migrate", status_code=HTTP_200_OK)
+    async def migrate(
+        self,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        course_id: FromPath[UUID],
+        number: VersionNumber,
+    ) -> Redirect:
+        """Move every active learner of the course onto this version (their progress is kept)."""
+        await CatalogueService(db_session, principal).editable_course(course_id)
+        await EnrollmentService(db_session, principal).migrate(course_id, number, None)
+        return Redirect(f"/teach/courses/{course_id}/publish?notice=migrated", status_code=303)
+
+
+def _course_fields(form: FormData) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "title": form.text("title", 200, required=_("Enter the course's title.")),
+        "slug": form.text("slug", 120, required=_("Enter a short web name, for example safety-basics.")),
+        "summary": form.text("summary", 1000),
+        "description": form.text("description", 50_000),
+        "category": form.text("category", 80) or None,
+        "difficulty": form.text("difficulty", 20) or "beginner",
+        "language": form.text("language", 16) or "en",
+        "tags": tag_list(form.text("tags", 2000)),
+        "self_enrollment": form.fields.get("self_enrollment") == "on",
+    }
+    rules: dict[str, Any] = {}
+    for kind, key, name in (("video", "watched_pct", "video_pct"), ("text", "scroll_pct", "text_pct")):
+        value = form.text(name, 5)
+        if value:
+            if value.isdigit() and 0 <= int(value) <= 100:
+                rules[kind] = {key: float(value)}
+            else:
+                form.errors[name] = _("Enter a percentage from 0 to 100.")
+    fields["completion_rules"] = msgspec.to_builtins(msgspec.convert(rules, CompletionRules))
+    return fields
+
+
+async def _instructor_ids(db_session: DbSession, course: CourseOut, form: FormData) -> list[UUID] | None:
+    """Instructors by e-mail, one a line; an address that is no user of this tenant is a field error."""
+    raw = form.text("instructors", 5000)
+    if not raw:
+        form.errors["instructors"] = _("A course needs at least one instructor.")
+        return None
+    wanted = [line.strip().lower() for line in raw.replace(",", "\n").splitlines() if line.strip()]
+    current = await user_contacts(db_session, set(course.instructor_ids))
+    by_email = {contact.email.lower(): user_id for user_id, contact in current.items()}
+    unknown = [email for email in wanted if email not in by_email]
+    if unknown:
+        found = await user_ids_by_email(db_session, unknown)
+        by_email.update(found)
+        missing = [email for email in unknown if email not in found]
+        if missing:
+            message = _("No one with this e-mail address here: %(emails)s", emails=", ".join(missing))
+            form.errors["instructors"] = message
+            return None
+    return list(dict.fromkeys(by_email[email] for email in wanted))
+
+
+async def _course_values(db_session: DbSession, course: CourseOut) -> dict[str, str]:
+    contacts = await user_contacts(db_session, set(course.instructor_ids))
+    rules = course.completion_rules
+    return {
+        "title": course.title,
+        "slug": course.slug,
+        "summary": course.summary,
+        "description": course.description,
+        "category": course.category or "",
+        "difficulty": course.difficulty.value,
+        "language": course.language,
+        "tags": ", ".join(course.tags),
+        "self_enrollment": "on" if course.self_enrollment else "",
+        "instructors": "\n".join(contacts[i].email for i in course.instructor_ids if i in contacts),
+        "video_pct": str(int(rules.get("video", {}).get("watched_pct", 90))),
+        "text_pct": str(int(rules.get("text", {}).get("scroll_pct", 80))),
+    }
+
+
+def _settings_page(
+    request: AppRequest,
+    course: CourseOut | None,
+    errors: FormErrors,
+    values: dict[str, Any],
+    *,
+    status: int = 200,
+    flash: str | None = None,
+) -> Template:
+    labels = {"beginner": _("Beginner"), "intermediate": _("Intermediate"), "advanced": _("Advanced")}
+    difficulties = [(d.value, labels[d.value]) for d in Difficulty]
+    return page(
+        request,
+        "catalog/studio/settings.html",
+        status_code=status,
+        course=course,
+        errors=errors,
+        values=values,
+        difficulties=difficulties,
+        flash=flash,
+    )
+
+
+async def _outline_page(
+    request: AppRequest,
+    db_session: DbSession,
+    principal: Principal,
+    course_id: UUID,
+    *,
+    errors: FormErrors | None = None,
+    status: int = 200,
+    flash: str | None = None,
+) -> Template:
+    catalogue = CatalogueService(db_session, principal)
+    course = await catalogue.describe(await catalogue.editable_course(course_id), with_structure=True)
+    modules: list[ModuleOut] = course.modules or []
+    quizzes = [(lesson.id, lesson.title) for m in modules for lesson in m.lessons if lesson.type == LessonType.QUIZ]
+    return page(
+        request,
+        "catalog/studio/outline.html",
+        status_code=status,
+        course=course,
+        modules=modules,
+        locks={m.id: lock_reasons(m, modules) for m in modules},
+        chosen={m.id: {_prerequisite_value(p) for p in m.prerequisites} for m in modules},
+        quizzes=quizzes,
+        lesson_types=[(t.value, _lesson_type_label(t.value)) for t in LessonType],
+        type_label=_lesson_type_label,
+        errors=errors or FormErrors(),
+        flash=flash,
+    )
+
+
+def _prerequisite_value(item: dict[str, Any]) -> str:
+    if item.get("kind") == "module_completed":
+        return f"module:{item.get('module_id')}"
+    return f"quiz:{item.get('lesson_id')}"
+
+
+def _lesson_type_label(kind: str) -> str:
+    labels = {
+        "video": _("Video"),
+        "text": _("Text"),
+        "quiz": _("Quiz"),
+        "assignment": _("Assignment"),
+        "file": _("File"),
+    }
+    return labels.get(kind, kind)
+
+
+async def _ids(request: AppRequest) -> list[UUID]:
+    raw = await request.form()
+    ids = []
+    for value in raw.getall("ids", [])[:500]:
+        try:
+            ids.append(UUID(str(value)))
+        except ValueError:
+            raise ValidationFailed("ids must be the ids of this course's items", field="ids") from None
+    return ids
+
+
+async def _after_drag(
+    request: AppRequest, db_session: DbSession, principal: Principal, course_id: UUID
+) -> Template | Redirect:
+    if request.headers.get("hx-request") or request.headers.get("x-requested-with"):
+        return page(request, "assessments/_saved.html", message=_("The order is saved."))
+    return Redirect(f"/teach/courses/{course_id}?notice=moved", status_code=303)
+
+
+async def _course_lesson(
+    db_session: DbSession, principal: Principal, course_id: UUID, lesson_id: UUID
+) -> tuple[CourseOut, dict[str, Any]]:
+    catalogue = CatalogueService(db_session, principal)
+    course = await catalogue.describe(await catalogue.editable_course(course_id), with_structure=True)
+    for module in course.modules or []:
+        for lesson in module.lessons:
+            if lesson.id == lesson_id:
+                return course, {**msgspec.structs.asdict(lesson), "module_title": module.title}
+    raise NotFound("lesson not found in this course", field="lesson_id")
+
+
+async def _video_of(request: AppRequest, db_session: DbSession, lesson: dict[str, Any]) -> dict[str, Any]:
+    """The video lesson's asset (status, progress) and its captions; empty before an upload."""
+    if lesson["type"] != LessonType.VIDEO or lesson["media_asset_id"] is None:
+        return {}
+    assets = AssetService(db_session, app_storage(request.app.state, request.app.state.settings))
+    asset = await assets.find(lesson["media_asset_id"])
+    if asset is None:
+        return {}
+    return {"asset": asset, "captions": await assets.captions(asset.id)}
+
+
+def _lesson_page(
+    request: AppRequest,
+    course: CourseOut,
+    lesson: dict[str, Any],
+    errors: FormErrors,
+    values: dict[str, Any],
+    *,
+    status: int = 200,
+    flash: str | None = None,
+    video: dict[str, Any] | None = None,
+) -> Template:
+    preview = render_lesson_text(str(values.get("body", ""))) if lesson["type"] == LessonType.TEXT else ""
+    return page(
+        request,
+        "catalog/studio/lesson.html",
+        status_code=status,
+        course=course,
+        lesson=lesson,
+        type_label=_lesson_type_label(lesson["type"]),
+        preview=preview,
+        video=video or {},
+        errors=errors,
+        values=values,
+        flash=flash,
+    )
+
+
+async def _publish_page(
+    request: AppRequest,
+    db_session: DbSession,
+    principal: Principal,
+    course_id: UUID,
+    *,
+    errors: FormErrors | None = None,
+    status: int = 200,
+    flash: str | None = None,
+) -> Template:
+    catalogue = CatalogueService(db_session, principal)
+    course = await catalogue.describe(await catalogue.editable_course(course_id), with_structure=True)
+    snapshot = await catalogue.published_snapshot(course_id)
+    return page(
+        request,
+        "catalog/studio/publish.html",
+        status_code=status,
+        course=course,
+        changes=draft_changes(snapshot, course),
+        versions=await catalogue.versions(course_id),
+        errors=errors or FormErrors(),
+        flash=flash,
+    )
