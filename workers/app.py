@@ -29,6 +29,7 @@ celery_app.conf.include = [
 ]
 celery_app.conf.beat_schedule = {
     "purge-deleted-tenants": {"task": "tenancy.purge_due_tenants", "schedule": crontab(minute=17, hour=3)},
+    "tenancy-recheck-domains": {"task": "tenancy.recheck_domains", "schedule": 300.0},
     # Safety net: the API schedules folds itself; this catches events that arrived mid-fold.
     "learning-fold-progress": {"task": "learning.fold_progress", "schedule": 5.0},
     "learning-expire-enrollments": {"task": "learning.expire_enrollments", "schedule": crontab(minute=7)},

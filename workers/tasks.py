@@ -7,6 +7,7 @@ from uuid import UUID
 
 from lms.config import get_settings
 from lms.tenancy.services import PURGE_TASK
+from lms.tenancy.services.domains import RECHECK_TASK, recheck_due_domains
 from lms.tenancy.services.purge import purge_tenant, tenants_due_for_purge
 from workers.app import celery_app
 from workers.leases import REAP_TASK, LeaseKeys, reap_lapsed_leases, sync_redis
@@ -24,6 +25,12 @@ def purge_due_tenants_task() -> int:
     for tenant_id in due:
         purge_tenant_task.delay(str(tenant_id))
     return len(due)
+
+
+@celery_app.task(name=RECHECK_TASK)
+def recheck_domains_task() -> int:
+    """Beat: look up the custom domains whose next DNS check is due."""
+    return run(recheck_due_domains(database(), get_settings()))
 
 
 @celery_app.task(name=REAP_TASK)

@@ -68,7 +68,14 @@ from lms.media.controllers import MediaStaffController, PlaybackController, Stre
 from lms.media.pages import PlayerPagesController
 from lms.providers import APP_DEPENDENCIES
 from lms.tenancy.console.pages import OperatorConsolePages, OperatorSignInPages
-from lms.tenancy.controllers import OperatorController
+from lms.tenancy.controllers import (
+    AdminAuditController,
+    BrandLogoController,
+    OperatorController,
+    SiteBrandingController,
+    SiteDomainsController,
+)
+from lms.tenancy.pages import AuditPagesController, BrandingPagesController, DomainPagesController
 from lms.tenancy.services.middleware import TenantMiddleware
 from lms.tenancy.services.resolver import TenantResolver
 from lms.web.assets import AssetManifest, logical_sources, serve_asset
@@ -120,6 +127,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         OperatorController,
         OperatorSignInPages,
         OperatorConsolePages,
+        AdminAuditController,
+        SiteDomainsController,
+        SiteBrandingController,
+        BrandLogoController,
+        AuditPagesController,
+        DomainPagesController,
+        BrandingPagesController,
         MeController,
         AuthController,
         UsersController,

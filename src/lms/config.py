@@ -38,6 +38,8 @@ class Settings:
     access_token_minutes: int = 15
     tenant_cache_seconds: float = 10.0
     tenant_purge_after_days: int = 30
+    # Name servers that custom-domain checks ask ("ip" or "ip:port", comma-separated); empty = the system's.
+    dns_nameservers: tuple[str, ...] = ()
     log_level: str = "INFO"
     log_json: bool = True
     host: str = "127.0.0.1"
@@ -107,6 +109,7 @@ class Settings:
             access_token_minutes=int(_env("ACCESS_TOKEN_MINUTES", "15") or 15),
             tenant_cache_seconds=float(_env("TENANT_CACHE_SECONDS", "10") or 10),
             tenant_purge_after_days=int(_env("TENANT_PURGE_AFTER_DAYS", "30") or 30),
+            dns_nameservers=tuple(n.strip() for n in (_env("DNS_NAMESERVERS", "") or "").split(",") if n.strip()),
             log_level=(_env("LOG_LEVEL", "INFO") or "INFO").upper(),
             log_json=(_env("LOG_FORMAT", "json") or "json") == "json",
             host=_env("HOST", base.host) or base.host,

@@ -8,17 +8,19 @@ A domain's services are built by its own `provide_<service>` from these, never i
 from __future__ import annotations
 
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from redis.asyncio import Redis
 
 from lms.config import Settings
 from lms.db.engines import Database
-from lms.db.providers import provide_db_session
-from lms.identity.guards import provide_principal
+from lms.db.providers import DbSession, provide_db_session
+from lms.identity.guards import Principal, provide_principal
 from lms.identity.signin.services.keys import KeyRing
 from lms.lib.errors import NotFound
 from lms.lib.pagination import provide_page_params
 from lms.lib.params import AppRequest
+from lms.lib.storage import Storage, storage_for
+from lms.tenancy.services.audit import AdminAudit, AuditActor
 from lms.tenancy.services.resolver import ResolvedTenant
 
 
@@ -50,6 +52,25 @@ def provide_tenant(request: AppRequest) -> ResolvedTenant:
     return tenant
 
 
+def provide_admin_audit(
+    request: AppRequest,
+    db_session: DbSession,
+    tenant: NamedDependency[ResolvedTenant],
+    principal: NamedDependency[Principal],
+) -> AdminAudit:
+    """`audit`: the tenant's audit log, recording the signed-in user and the request id."""
+    request_id = request.scope.get("state", {}).get("request_id")
+    return AdminAudit(db_session, tenant.id, AuditActor(user_id=principal.user_id, request_id=request_id))
+
+
+def provide_storage(state: State, settings: NamedDependency[Settings]) -> Storage:
+    """`storage`: one object-storage client per app, built on first use from STORAGE_URL."""
+    if getattr(state, "media_storage", None) is None:
+        state.media_storage = storage_for(settings)
+    storage: Storage = state.media_storage
+    return storage
+
+
 APP_DEPENDENCIES: dict[str, Provide] = {
     "settings": Provide(provide_settings, sync_to_thread=False),
     "database": Provide(provide_database, sync_to_thread=False),
@@ -59,4 +80,6 @@ APP_DEPENDENCIES: dict[str, Provide] = {
     "db_session": Provide(provide_db_session),
     "principal": Provide(provide_principal),
     "page": Provide(provide_page_params, sync_to_thread=False),
+    "audit": Provide(provide_admin_audit, sync_to_thread=False),
+    "storage": Provide(provide_storage, sync_to_thread=False),
 }

@@ -56,6 +56,7 @@ from lms.lib.lookup import get_or_404
 from lms.lib.pagination import Page, PageParams
 from lms.lib.params import AppRequest
 from lms.tenancy.schemas import ResolvedTenant
+from lms.tenancy.services.audit import AdminAudit
 
 
 @get(
@@ -88,6 +89,17 @@ def provide_totp(
     settings: NamedDependency[Settings],
 ) -> TotpFactor:
     return TotpFactor(db_session, redis, settings.celery_queue, settings.secret_key, tenant.name)
+
+
+def provide_audited_directory(
+    request: AppRequest,
+    db_session: DbSession,
+    tenant: NamedDependency[ResolvedTenant],
+    settings: NamedDependency[Settings],
+    audit: NamedDependency[AdminAudit],
+) -> UserDirectory:
+    """`directory` for administrators: every change they make is written to the audit log."""
+    return UserDirectory(db_session, tenant.id, settings, site_url(request), audit)
 
 
 def provide_directory(
@@ -317,7 +329,7 @@ class UsersController(Controller):
 
     path = "/api/v1/users"
     guards = [requires_role(Role.TENANT_ADMIN)]
-    dependencies = IDENTITY_SERVICES
+    dependencies = {**IDENTITY_SERVICES, "directory": Provide(provide_audited_directory, sync_to_thread=False)}
     tags = ["identity"]
 
     @get("/")
@@ -374,5 +386,5 @@ class UsersController(Controller):
         self, directory: NamedDependency[UserDirectory], user_id: FromPath[UUID]
     ) -> dict[str, str]:
         """Send the invitation e-mail again, with a new link."""
-        await directory.send_invitation(await directory.get(user_id))
+        await directory.resend_invitation(user_id)
         return {"status": "invitation sent"}

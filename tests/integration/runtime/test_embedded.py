@@ -88,6 +88,18 @@ def test_stopping_twice_is_harmless(data_dir: Path) -> None:
     assert server_pids(data_dir) == set()
 
 
+def test_a_second_command_on_the_same_data_directory_leaves_the_running_redis_alone(data_dir: Path) -> None:
+    """`lms users invite` beside a running `lms serve`: the command ends, the server's Redis stays up."""
+    serving, server = start_embedded(Settings(data_dir=data_dir, database_url="postgresql://unused"))
+    command, attached = start_embedded(Settings(data_dir=data_dir, database_url="postgresql://unused"))
+    assert command.redis_url == serving.redis_url  # the command attached to the running server
+    redis_of(command).set("invited", "yes")
+    attached.stop()
+    assert redis_of(serving).get("invited") == b"yes"
+    server.stop()
+    assert server_pids(data_dir) == set()
+
+
 def test_a_dead_processs_handle_does_not_keep_postgres_running(data_dir: Path) -> None:
     _, services = start_embedded(Settings(data_dir=data_dir, redis_url="redis://unused"))
     handles = data_dir / "postgres" / ".handle_pids.json"

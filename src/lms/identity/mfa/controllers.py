@@ -19,6 +19,7 @@ from lms.identity.models import ActionPurpose, Role
 from lms.identity.signin.services.local import consume_link, peek_link
 from lms.identity.signin.services.sessions import SessionIssuer, session_cookies
 from lms.tenancy.schemas import ResolvedTenant
+from lms.tenancy.services.audit import AdminAudit
 
 Code = Annotated[str, msgspec.Meta(min_length=6, max_length=32)]
 Token = Annotated[str, msgspec.Meta(min_length=8, max_length=200)]
@@ -195,8 +196,9 @@ class IdentitySettingsController(Controller):
         self,
         tenant: NamedDependency[ResolvedTenant],
         db_session: DbSession,
+        audit: NamedDependency[AdminAudit],
         data: JSONBody[IdentitySettingsIn],
     ) -> IdentitySettingsOut:
         """Change this site's sign-in settings."""
-        settings = await require_mfa_for_staff(db_session, tenant.id, data.mfa_required_for_staff)
+        settings = await require_mfa_for_staff(db_session, tenant.id, data.mfa_required_for_staff, audit)
         return IdentitySettingsOut(mfa_required_for_staff=settings.mfa_required_for_staff)

@@ -25,6 +25,7 @@ from lms.identity.models import IdentitySettings, MfaRecoveryCode, Role, User
 from lms.lib import clock
 from lms.lib.errors import Conflict, DomainError, ValidationFailed
 from lms.lib.keys import fernet_for
+from lms.tenancy.services.audit import AdminAudit
 
 ISSUER_NAME = "Learning platform"
 RECOVERY_CODES = 10
@@ -62,14 +63,20 @@ async def settings_of(session: AsyncSession) -> IdentitySettings | None:
     return (await session.execute(select(IdentitySettings))).scalar_one_or_none()
 
 
-async def require_mfa_for_staff(session: AsyncSession, tenant_id: UUID, required: bool) -> IdentitySettings:
+async def require_mfa_for_staff(
+    session: AsyncSession, tenant_id: UUID, required: bool, audit: AdminAudit
+) -> IdentitySettings:
     """Turn the tenant's "second factor required for staff" setting on or off."""
     settings = await settings_of(session)
     if settings is None:
-        settings = IdentitySettings(tenant_id=tenant_id)
+        settings = IdentitySettings(tenant_id=tenant_id, mfa_required_for_staff=False)
         session.add(settings)
+    before = {"mfa_required_for_staff": bool(settings.mfa_required_for_staff)}
     settings.mfa_required_for_staff = required
     await session.flush()
+    await audit.record_change(
+        "settings.mfa_required_changed", "settings", None, None, before, {"mfa_required_for_staff": required}
+    )
     return settings
 
 

@@ -33,6 +33,7 @@ from lms.lib import clock
 from lms.lib.pagination import Page, PageParams
 from lms.lib.params import INT32_MAX, MAX_OFFSET, AppRequest
 from lms.tenancy.schemas import ResolvedTenant
+from lms.tenancy.services.audit import AdminAudit
 
 # RFC 7644 3.4.2.4: a startIndex below 1 means 1 and a negative count means 0, so only the upper ends refuse.
 StartIndex = Annotated[
@@ -222,13 +223,16 @@ class ScimTokensController(Controller):
         self,
         tenant: NamedDependency[ResolvedTenant],
         db_session: DbSession,
+        audit: NamedDependency[AdminAudit],
         data: JSONBody[ScimTokenCreate],
     ) -> ScimTokenOut:
         """Create a SCIM token for a provisioning client."""
-        token, raw = await create_scim_token(db_session, tenant.id, data.name[:200])
+        token, raw = await create_scim_token(db_session, tenant.id, data.name[:200], audit)
         return token_out(token, raw)
 
     @delete("/{token_id:uuid}", status_code=HTTP_200_OK)
-    async def revoke_token(self, db_session: DbSession, token_id: FromPath[UUID]) -> ScimTokenOut:
+    async def revoke_token(
+        self, db_session: DbSession, audit: NamedDependency[AdminAudit], token_id: FromPath[UUID]
+    ) -> ScimTokenOut:
         """Revoke a SCIM token; its client is refused from now on."""
-        return token_out(await revoke_scim_token(db_session, token_id))
+        return token_out(await revoke_scim_token(db_session, token_id, audit))

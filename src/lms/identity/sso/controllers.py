@@ -45,6 +45,7 @@ from lms.lib.pagination import Page, PageParams
 from lms.lib.params import AppRequest
 from lms.tenancy.queries import primary_hostname
 from lms.tenancy.schemas import ResolvedTenant
+from lms.tenancy.services.audit import AdminAudit
 
 log = structlog.get_logger(__name__)
 
@@ -157,30 +158,34 @@ class SsoProvidersController(Controller):
         self,
         request: AppRequest,
         db_session: DbSession,
+        audit: NamedDependency[AdminAudit],
         tenant: NamedDependency[ResolvedTenant],
         data: JSONBody[OidcProviderIn],
     ) -> ProviderOut:
         await ensure_unique_name(db_session, data.name, None)
         provider = SsoProvider(tenant_id=tenant.id, kind=SsoKind.OIDC.value, name=data.name, config={})
         await apply_oidc(request, db_session, provider, data)
-        return provider_out(request, await add_provider(db_session, provider))
+        return provider_out(request, await add_provider(db_session, provider, audit))
 
     @put("/{provider_id:uuid}/oidc", description="Replace an OpenID Connect provider's settings.")
     async def replace_oidc(
         self,
         request: AppRequest,
         db_session: DbSession,
+        audit: NamedDependency[AdminAudit],
         provider_id: FromPath[UUID],
         data: JSONBody[OidcProviderIn],
     ) -> ProviderOut:
         provider = await get_provider(db_session, provider_id, SsoKind.OIDC.value)
         await ensure_unique_name(db_session, data.name, provider.id)
         await apply_oidc(request, db_session, provider, data)
-        return provider_out(request, await save_provider(db_session, provider))
+        return provider_out(request, await save_provider(db_session, provider, audit))
 
     @delete("/{provider_id:uuid}", status_code=HTTP_200_OK, description="Remove a sign-in provider.")
-    async def delete_provider(self, db_session: DbSession, provider_id: FromPath[UUID]) -> dict[str, str]:
-        await remove_provider(db_session, provider_id)
+    async def delete_provider(
+        self, db_session: DbSession, audit: NamedDependency[AdminAudit], provider_id: FromPath[UUID]
+    ) -> dict[str, str]:
+        await remove_provider(db_session, provider_id, audit)
         return {"status": "deleted"}
 
 

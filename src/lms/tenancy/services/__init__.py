@@ -19,9 +19,9 @@ from lms.lib.lookup import get_or_404
 from lms.lib.pagination import Page, PageParams, count_and_fetch, paginate
 from lms.tenancy.models import OperatorAuditEntry, Plan, Tenant, TenantDomain, TenantStatus
 from lms.tenancy.schemas import RESERVED_SLUGS, Branding, DomainOut, TenantOut, TenantUpdate
+from lms.tenancy.services.domains import VERIFY_RECORD_PREFIX
 
 PURGE_TASK = "tenancy.purge_tenant"
-VERIFY_RECORD_PREFIX = "_lms-verify"
 
 
 class Actor(msgspec.Struct, frozen=True):
@@ -251,7 +251,7 @@ class TenantAdmin:
         if not domain.verified:
             domain.verified = True
             domain.verified_at = clock.now()
-            await self.session.flush()
+            await self._flush_or_conflict("hostname", f"{hostname} is already verified by another tenant")
             await self.audit("domain.verify", tenant_id, {"verified": False}, {"hostname": hostname, "verified": True})
         return domain
 

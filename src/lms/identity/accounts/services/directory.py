@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 import msgspec
@@ -20,6 +21,7 @@ from lms.lib.errors import Conflict, ValidationFailed
 from lms.lib.lookup import get_or_404
 from lms.lib.mail import queue_email
 from lms.lib.pagination import count_and_fetch
+from lms.tenancy.services.audit import AdminAudit
 
 INVITATION_LIFETIME = timedelta(days=7)
 PASSWORD_RESET_LIFETIME = timedelta(hours=1)
@@ -34,6 +36,17 @@ async def release_seat_of(session: AsyncSession, tenant_id: UUID, user_id: UUID)
     """The one call site that frees a user's seat; runs every registered seat-release hook."""
     for hook in seat_release_hooks:
         await hook(session, tenant_id, user_id)
+
+
+def _audited(user: User) -> dict[str, Any]:
+    """The administered fields of an account, as the audit log records them."""
+    return {
+        "display_name": user.display_name,
+        "roles": list(user.roles),
+        "status": user.status.value,
+        "manager_id": str(user.manager_id) if user.manager_id else None,
+        "groups": list(user.groups or []),
+    }
 
 
 def user_out(user: User) -> UserOut:
@@ -77,11 +90,19 @@ async def create_action_link(session: AsyncSession, user: User, purpose: ActionP
 class UserDirectory:
     """Accounts of the current tenant (the session is RLS-bound to it)."""
 
-    def __init__(self, session: AsyncSession, tenant_id: UUID, settings: Settings, site_url: str) -> None:
+    def __init__(
+        self, session: AsyncSession, tenant_id: UUID, settings: Settings, site_url: str, audit: AdminAudit | None = None
+    ) -> None:
         self.session = session
         self.tenant_id = tenant_id
         self.settings = settings
         self.site_url = site_url.rstrip("/")
+        # Set when an administrator acts: each change is then written to the tenant's audit log.
+        self.audit = audit
+
+    async def _audit(self, action: str, user: User, before: dict[str, Any], after: dict[str, Any]) -> None:
+        if self.audit is not None:
+            await self.audit.record_change(action, "user", user.id, user.email, before, after)
 
     async def get(self, user_id: UUID) -> User:
         user = await get_or_404(self.session, User, user_id, "user not found")
@@ -129,10 +150,14 @@ class UserDirectory:
         except IntegrityError as exc:
             raise Conflict("a user with this e-mail already exists", field="email") from exc
         link = await self.send_invitation(user) if data.send_invitation else None
+        if self.audit is not None:
+            created = {key: value for key, value in _audited(user).items() if value not in (None, [])}
+            await self.audit.record("user.invited", "user", user.id, user.email, None, created)
         return user, link
 
     async def update(self, user_id: UUID, data: UserUpdate, acting_user_id: UUID) -> User:
         user = await self.get(user_id)
+        before = _audited(user)
         if not isinstance(data.display_name, msgspec.UnsetType):
             user.display_name = data.display_name
         if not isinstance(data.roles, msgspec.UnsetType):
@@ -145,6 +170,7 @@ class UserDirectory:
         if not isinstance(data.groups, msgspec.UnsetType):
             user.groups = sorted(set(data.groups))
         await self.session.flush()
+        await self._audit("user.updated", user, before, _audited(user))
         return user
 
     async def deactivate(self, user_id: UUID, acting_user_id: UUID | None) -> User:
@@ -153,18 +179,30 @@ class UserDirectory:
         if acting_user_id is not None and user.id == acting_user_id:
             raise ValidationFailed("you cannot deactivate your own account", field="id")
         if user.status is not UserStatus.DEACTIVATED:
+            before = _audited(user)
             user.status = UserStatus.DEACTIVATED
             await self.session.flush()
             await revoke_user_sessions(self.session, user.id)
             await release_seat_of(self.session, self.tenant_id, user.id)
+            await self._audit("user.deactivated", user, before, _audited(user))
         return user
 
     async def reactivate(self, user_id: UUID) -> User:
         user = await self.get(user_id)
         if user.status is UserStatus.DEACTIVATED:
+            before = _audited(user)
             user.status = UserStatus.ACTIVE if user.password_hash or user.last_login_at else UserStatus.INVITED
             await self.session.flush()
+            await self._audit("user.reactivated", user, before, _audited(user))
         return user
+
+    async def resend_invitation(self, user_id: UUID) -> str:
+        """A new invitation link for an invited user (the old one stops working)."""
+        user = await self.get(user_id)
+        link = await self.send_invitation(user)
+        if self.audit is not None:
+            await self.audit.record("user.invitation_sent", "user", user.id, user.email)
+        return link
 
     async def send_invitation(self, user: User) -> str:
         if user.status is not UserStatus.INVITED:

@@ -26,6 +26,7 @@ from lms.identity.signin.services.sessions import token_hash
 from lms.lib import clock
 from lms.lib.lookup import get_or_404
 from lms.lib.pagination import Page, PageParams, count_and_fetch, paginate
+from lms.tenancy.services.audit import AdminAudit
 
 USER_FILTERS = {"username": "userName", "externalid": "externalId", "id": "id", "emails.value": "emails.value"}
 GROUP_FILTERS = {"displayname": "displayName", "externalid": "externalId", "id": "id"}
@@ -33,12 +34,15 @@ MAX_PAGE = 200
 _ROLE_VALUES = {r.value for r in Role}
 
 
-async def create_scim_token(session: AsyncSession, tenant_id: UUID, name: str) -> tuple[ScimToken, str]:
+async def create_scim_token(
+    session: AsyncSession, tenant_id: UUID, name: str, audit: AdminAudit
+) -> tuple[ScimToken, str]:
     """A new SCIM bearer token; the raw value is returned once and only its hash is kept."""
     raw = f"scim_{secrets.token_urlsafe(32)}"
     token = ScimToken(tenant_id=tenant_id, name=name, token_hash=token_hash(raw))
     session.add(token)
     await session.flush()
+    await audit.record("scim.token_created", "scim_token", token.id, token.name)
     return token, raw
 
 
@@ -54,11 +58,13 @@ async def list_scim_tokens(session: AsyncSession, page: PageParams) -> Page[Scim
     return await paginate(session, select(ScimToken).order_by(ScimToken.created_at, ScimToken.id), page)
 
 
-async def revoke_scim_token(session: AsyncSession, token_id: UUID) -> ScimToken:
+async def revoke_scim_token(session: AsyncSession, token_id: UUID, audit: AdminAudit) -> ScimToken:
     """Revoke a token (once: a second revocation keeps the first time)."""
     token = await get_or_404(session, ScimToken, token_id, "SCIM token not found")
-    token.revoked_at = token.revoked_at or clock.now()
-    await session.flush()
+    if token.revoked_at is None:
+        token.revoked_at = clock.now()
+        await session.flush()
+        await audit.record("scim.token_revoked", "scim_token", token.id, token.name)
     return token
 
 

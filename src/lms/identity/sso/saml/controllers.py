@@ -53,6 +53,7 @@ from lms.identity.sso.services.provisioning import (
 from lms.lib.errors import ValidationFailed
 from lms.lib.params import AppRequest
 from lms.tenancy.schemas import ResolvedTenant
+from lms.tenancy.services.audit import AdminAudit
 
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
@@ -98,26 +99,28 @@ class SamlProvidersController(Controller):
         self,
         request: AppRequest,
         db_session: DbSession,
+        audit: NamedDependency[AdminAudit],
         tenant: NamedDependency[ResolvedTenant],
         data: JSONBody[SamlProviderIn],
     ) -> ProviderOut:
         await ensure_unique_name(db_session, data.name, None)
         provider = SsoProvider(tenant_id=tenant.id, kind=SsoKind.SAML.value, name=data.name, config={})
         await apply_saml(request, provider, data)
-        return provider_out(request, await add_provider(db_session, provider))
+        return provider_out(request, await add_provider(db_session, provider, audit))
 
     @put("/{provider_id:uuid}/saml", description="Replace a SAML provider's settings.")
     async def replace_saml(
         self,
         request: AppRequest,
         db_session: DbSession,
+        audit: NamedDependency[AdminAudit],
         provider_id: FromPath[UUID],
         data: JSONBody[SamlProviderIn],
     ) -> ProviderOut:
         provider = await get_provider(db_session, provider_id, SsoKind.SAML.value)
         await ensure_unique_name(db_session, data.name, provider.id)
         await apply_saml(request, provider, data)
-        return provider_out(request, await save_provider(db_session, provider))
+        return provider_out(request, await save_provider(db_session, provider, audit))
 
 
 class SamlController(Controller):

@@ -14,6 +14,7 @@ from lms.identity.models import SsoProvider
 from lms.identity.sso.services.provisioning import get_provider
 from lms.lib.errors import Conflict
 from lms.lib.pagination import Page, PageParams, paginate
+from lms.tenancy.services.audit import AdminAudit
 
 
 async def list_providers(session: AsyncSession, page: PageParams) -> Page[SsoProvider]:
@@ -29,19 +30,28 @@ async def ensure_unique_name(session: AsyncSession, name: str, provider_id: UUID
         raise Conflict("a provider with this name already exists", field="name")
 
 
-async def add_provider(session: AsyncSession, provider: SsoProvider) -> SsoProvider:
+async def add_provider(session: AsyncSession, provider: SsoProvider, audit: AdminAudit) -> SsoProvider:
     """Store a new provider; its id and timestamps are set on return."""
     session.add(provider)
     await session.flush()
+    # The configuration holds secrets: the log names the provider, never its settings.
+    await audit.record(
+        "sso.provider_created", "sso_provider", provider.id, provider.name, None, {"kind": provider.kind}
+    )
     return provider
 
 
-async def save_provider(session: AsyncSession, provider: SsoProvider) -> SsoProvider:
+async def save_provider(session: AsyncSession, provider: SsoProvider, audit: AdminAudit) -> SsoProvider:
     """Write a changed provider's settings now, so a conflict surfaces in this request."""
     await session.flush()
+    await audit.record("sso.provider_updated", "sso_provider", provider.id, provider.name)
     return provider
 
 
-async def remove_provider(session: AsyncSession, provider_id: UUID) -> None:
+async def remove_provider(session: AsyncSession, provider_id: UUID, audit: AdminAudit) -> None:
     """Delete a provider (404 when the site has none by that id)."""
-    await session.delete(await get_provider(session, provider_id))
+    provider = await get_provider(session, provider_id)
+    await session.delete(provider)
+    await audit.record(
+        "sso.provider_deleted", "sso_provider", provider.id, provider.name, {"kind": provider.kind}, None
+    )
