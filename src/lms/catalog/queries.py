@@ -285,6 +285,7 @@ async def own_course_count(session: AsyncSession) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+@dataclass(frozen=True)
 class CoursePrice:
     id: UUID
     title: str
