@@ -1,7 +1,7 @@
 """Billing: the plan catalogue (a reference table every tenant reads), billing accounts, the Stripe
 webhook inbox, course purchases, daily seat snapshots and the billing audit log.
 
-Revision ID: 0600
+Revision ID: 0700
 Revises: 0003
 Create Date: 2026-11-29
 """
@@ -13,7 +13,7 @@ from advanced_alchemy.types import GUID, DateTimeUTC
 from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
-revision: str = "0600"
+revision: str = "0700"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,6 +1,6 @@
 """Course analytics rollups: per day, per lesson and per learner, and each tenant's refresh mark.
 
-Revision ID: 0600
+Revision ID: 1100
 Revises: 0003
 Create Date: 2026-11-29
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from advanced_alchemy.types import GUID, DateTimeUTC
 from alembic import op
 
-revision: str = "0600"
+revision: str = "1100"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = ("analytics",)
 depends_on: str | Sequence[str] | None = None

@@ -1,7 +1,7 @@
 """Bulk user imports (the uploaded file, its column mapping, progress and outcome), groups with a
 parent and an attribute rule, and people's custom attributes.
 
-Revision ID: 0600
+Revision ID: 0800
 Revises: 0003
 Create Date: 2026-11-29
 """
@@ -13,7 +13,7 @@ from advanced_alchemy.types import GUID, DateTimeUTC
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0600"
+revision: str = "0800"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
