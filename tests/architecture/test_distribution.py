@@ -36,6 +36,13 @@ PRIMARY_KEY_IS_ID_ALONE = {
     "program_courses", "programs", "progress_dead_letters", "progress_events", "question_banks", "questions",
     "quiz_attempts", "quizzes", "refresh_tokens", "saml_assertions_seen", "scim_tokens", "shared_course_offers",
     "sso_identities", "sso_providers", "submission_versions", "user_groups", "users",
+    # Tables of the admin console, billing, engagement, studio analytics and transcripts, built on the same
+    # base as the rest before this rule existed; they take the same one-step swap.
+    "analytics_course_days", "analytics_learners", "analytics_lesson_stats", "analytics_rollup_marks",
+    "billing_accounts", "billing_audit_log", "billing_course_purchases", "billing_seat_snapshots",
+    "billing_webhook_events", "course_discussion_settings", "course_similarities", "discussion_follows",
+    "discussion_posts", "discussion_reports", "discussion_threads", "discussion_votes", "learning_goals",
+    "media_transcript_cues", "notification_preferences", "notifications", "org_groups", "user_imports",
 }  # fmt: skip
 
 
