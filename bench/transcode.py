@@ -263,16 +263,19 @@ def main(argv: list[str] | None = None) -> int:
             print("upload complete -> playable ...", file=sys.stderr)
             playable = asyncio.run(prepare_and_ladder(run, source, wait_for_ladder=False))
             loads["playable"] = load_average()
+            print(f"  copy {copy_wall:.1f} s, playable {playable.to_playable:.1f} s", file=sys.stderr)
 
             print("single-task ladder on 1 core ...", file=sys.stderr)
             single = bare_ladder(source, scratch / "bare-ladder", core=0)
             loads["single"] = load_average()
+            print(f"  single-task ladder {single:.1f} s (load {loads['single']})", file=sys.stderr)
             shutil.rmtree(scratch / "bare-ladder", ignore_errors=True)
 
             print("chunked ladder, 1 worker on 1 core ...", file=sys.stderr)
             with workers(run, [0], scratch):
                 one = asyncio.run(prepare_and_ladder(run, source, wait_for_ladder=True))
             loads["one"] = load_average()
+            print(f"  chunked, 1 worker {one.ladder:.1f} s (load {loads['one']})", file=sys.stderr)
             print("chunked ladder, 2 workers on 2 cores ...", file=sys.stderr)
             with workers(run, [0, 1], scratch):
                 two = asyncio.run(prepare_and_ladder(run, source, wait_for_ladder=True))
