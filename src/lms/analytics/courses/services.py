@@ -23,6 +23,7 @@ from lms.analytics.courses.models import CourseDay, LearnerStats, LessonStats, R
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.lib import clock
+from lms.lib.spreadsheet import safe_cell
 from lms.tenancy.queries import active_tenant_ids
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -177,6 +178,5 @@ def gradebook_csv(rows: list[dict[str, Any]]) -> bytes:
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        # A cell starting with = + - @ is a formula to a spreadsheet: prefix it so it stays text.
-        writer.writerow({k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@" else v) for k, v in row.items()})
+        writer.writerow({k: safe_cell(v) for k, v in row.items()})
     return ("\ufeff" + buffer.getvalue()).encode()

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-import nh3
 from markdown_it import MarkdownIt
 from sqlalchemy import select
 
@@ -18,6 +17,7 @@ from lms.catalog.services.base import course_out
 from lms.catalog.services.versions import Versions
 from lms.identity.schemas import Role
 from lms.lib.errors import ValidationFailed
+from lms.lib.markdown import render
 
 # CommonMark without raw HTML; whatever still comes out passes the sanitiser's allow-list.
 _MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
@@ -30,14 +30,7 @@ _ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "th": {"a
 
 def render_lesson_text(markdown: str) -> str:
     """Markdown -> HTML that is safe to show learners: no scripts, handlers, styles or foreign schemes."""
-    html = _MARKDOWN.render(markdown)
-    return nh3.clean(
-        html,
-        tags=_TAGS,
-        attributes=_ATTRIBUTES,
-        url_schemes={"https", "http", "mailto"},
-        link_rel="noopener noreferrer nofollow",
-    )
+    return render(_MARKDOWN, markdown, _TAGS, _ATTRIBUTES)
 
 
 def lock_reasons(module: ModuleOut, structure: list[ModuleOut]) -> list[tuple[str, str]]:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from functools import cache
 
-import nh3
 from markdown_it import MarkdownIt
+
+from lms.lib.markdown import sanitised_html
 
 ALLOWED_TAGS = {
     "p", "br", "strong", "em", "code", "pre", "blockquote", "ul", "ol", "li", "a", "h3", "h4", "hr", "del",
@@ -28,13 +29,7 @@ def render_markdown(source: str) -> str:
     # A post's headings sit under the page's own: h1/h2 become h3, h3+ become h4.
     html = re.sub(r"<(/?)h[12]>", r"<\1h3>", html)
     html = re.sub(r"<(/?)h[56]>", r"<\1h4>", html)
-    return nh3.clean(
-        html,
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
-        url_schemes={"http", "https", "mailto"},
-        link_rel="nofollow noopener noreferrer",
-    )
+    return sanitised_html(html, ALLOWED_TAGS, ALLOWED_ATTRIBUTES)
 
 
 def mentioned_handles(source: str) -> set[str]:

@@ -30,6 +30,7 @@ from lms.lib.errors import Conflict, NotFound, ValidationFailed
 from lms.lib.ids import new_id
 from lms.lib.jobs import enqueue_after_commit
 from lms.lib.pagination import Page, PageParams, paginate
+from lms.lib.spreadsheet import safe_cell
 from lms.lib.storage import Storage
 from lms.organisation.models import ImportStatus, UserImport
 from lms.organisation.services.csv_rows import (
@@ -51,7 +52,6 @@ PROBLEMS_SHOWN = 200
 PROGRESS_EVERY_ROWS = 10_000
 # Invitations from an import go out at most this many per minute per tenant.
 INVITATIONS_PER_MINUTE = 200
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 ProgressReport = Callable[[int], Awaitable[None]]
 
@@ -62,11 +62,6 @@ def file_key(tenant_id: UUID, import_id: UUID) -> str:
 
 def report_key(tenant_id: UUID, import_id: UUID) -> str:
     return f"t/{tenant_id}/imports/{import_id}/problems.csv"
-
-
-def safe_cell(value: str) -> str:
-    """A cell a spreadsheet shows as text: a leading = + - @ (or tab, CR) would start a formula."""
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
 
 
 def problems_csv(problems: list[RowProblem]) -> bytes:

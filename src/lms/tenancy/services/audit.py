@@ -19,10 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.identity.queries import user_contact
 from lms.lib.pagination import count_and_fetch
+from lms.lib.spreadsheet import safe_cell
 from lms.tenancy.models import AdminAuditEntry
 
-# Cells a spreadsheet would run as a formula (OWASP "CSV injection").
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # One export answers in one response; a longer history is exported a date range at a time.
 EXPORT_LIMIT = 100_000
 CSV_COLUMNS = ["time", "actor", "action", "target_type", "target_id", "target", "before", "after", "request_id"]
@@ -48,12 +47,6 @@ class AuditFilter:
     target_id: str | None = None
     since: datetime | None = None
     until: datetime | None = None
-
-
-def spreadsheet_safe(value: object) -> str:
-    """A CSV cell that a spreadsheet shows as text, never evaluates."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
 def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -171,5 +164,5 @@ def _json(value: dict[str, Any] | None) -> str:
 
 def _csv_line(cells: Iterable[object]) -> str:
     out = io.StringIO()
-    csv.writer(out).writerow([spreadsheet_safe(cell) for cell in cells])
+    csv.writer(out).writerow([safe_cell("" if cell is None else str(cell)) for cell in cells])
     return out.getvalue()
