@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Date, Float, Select, and_, cast, func, or_, select, text
+from sqlalchemy import Date, Float, Integer, Select, String, and_, cast, func, literal, or_, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from lms.catalog.queries import course_title_of
-from lms.learning.models import Enrollment, EnrollmentStatus, ProgressEvent
+from lms.learning.models import Enrollment, EnrollmentStatus, LessonProgress, ProgressEvent, ProgressStatus
 
 # The lesson as the learner's course version has it (403 when locked or not enrolled), for the lesson
 # pages of other domains (quizzes, assignments).
@@ -286,3 +287,74 @@ from lms.learning.services.seats import SeatHolder as SeatHolder  # noqa: E402
 from lms.learning.services.seats import holds_seat as holds_seat  # noqa: E402
 from lms.learning.services.seats import seat_holders as seat_holders  # noqa: E402
 from lms.learning.services.seats import seats_in_use as seats_in_use  # noqa: E402
+
+
+# Rollup sources for analytics: statements (not results), so the analytics domain inserts from them in
+# one set-based statement while the learning tables stay this domain's business.
+def courses_active_since(mark: datetime) -> Select[UUID]:
+    """Courses with an enrolment created, changed, active or completed after `mark`."""
+    return (
+        select(Enrollment.course_id)
+        .where(
+            or_(
+                Enrollment.created_at > mark,
+                Enrollment.updated_at > mark,
+                Enrollment.last_activity_at > mark,
+                Enrollment.completed_at > mark,
+            )
+        )
+        .distinct()
+    )
+
+
+def enrolment_days(course_id: UUID) -> Select[Any]:
+    """Per UTC day: enrolments started and completions in the course."""
+    started = select(
+        cast(func.timezone("UTC", Enrollment.created_at), Date).label("day"),
+        literal(1).label("enrolled"),
+        literal(0).label("completed"),
+    ).where(Enrollment.course_id == course_id)
+    finished = select(cast(func.timezone("UTC", Enrollment.completed_at), Date), literal(0), literal(1)).where(
+        Enrollment.course_id == course_id, Enrollment.completed_at.is_not(None)
+    )
+    events = union_all(started, finished).subquery("events")
+    return select(
+        events.c.day, cast(func.sum(events.c.enrolled), Integer), cast(func.sum(events.c.completed), Integer)
+    ).group_by(events.c.day)
+
+
+def lesson_counts(course_id: UUID) -> Select[Any]:
+    """Per lesson of the course: learners who started it, who completed it, and the average score."""
+    return (
+        select(
+            LessonProgress.lesson_id,
+            cast(func.count(), Integer),
+            cast(func.count().filter(LessonProgress.status == ProgressStatus.COMPLETED), Integer),
+            func.avg(LessonProgress.score),
+        )
+        .join(Enrollment, Enrollment.id == LessonProgress.enrollment_id)
+        .where(Enrollment.course_id == course_id)
+        .group_by(LessonProgress.lesson_id)
+    )
+
+
+def learner_progress(
+    course_id: UUID,
+) -> Select[tuple[UUID, str, datetime, float, int, float | None, datetime | None, datetime | None]]:
+    """Per learner of the course: status, enrolled at, completion, lessons completed, average score,
+    completed at and last activity."""
+    return (
+        select(
+            Enrollment.user_id,
+            cast(Enrollment.status, String),
+            Enrollment.created_at,
+            Enrollment.completion_pct,
+            cast(func.count(LessonProgress.id).filter(LessonProgress.status == ProgressStatus.COMPLETED), Integer),
+            func.avg(LessonProgress.score),
+            Enrollment.completed_at,
+            func.greatest(Enrollment.last_activity_at, func.max(LessonProgress.last_event_at)),
+        )
+        .outerjoin(LessonProgress, LessonProgress.enrollment_id == Enrollment.id)
+        .where(Enrollment.course_id == course_id)
+        .group_by(Enrollment.id)
+    )

@@ -1,7 +1,7 @@
 """Course analytics: the worker's refresh of the rollups, and the reads the pages make.
 
-The refresh is the analytics read side of learning: it reads the enrolment and lesson progress rows
-(which the progress fold keeps current) in set-based statements and rewrites the rollups of the
+The refresh is the analytics read side of learning: it inserts from learning's rollup statements
+(`lms.learning.queries`, over the rows the progress fold keeps current) and rewrites the rollups of the
 courses that had activity since the tenant's mark, on the tenant-bound session, so RLS applies.
 Pages read only the rollups: their cost depends on the course's size in lessons and days, not on
 the number of progress events.
@@ -16,72 +16,69 @@ from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, text
+from sqlalchemy import Insert, Select, delete, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.analytics.courses.models import CourseDay, LearnerStats, LessonStats, RollupMark
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
+from lms.learning import queries as learning
 from lms.lib import clock
 from lms.lib.spreadsheet import safe_cell
 from lms.tenancy.queries import active_tenant_ids
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-_CHANGED_COURSES = text(
-    """
-    select distinct course_id from enrollments
-    where created_at > :mark or updated_at > :mark or last_activity_at > :mark or completed_at > :mark
-    """
-)
-_DAYS = text(
-    """
-    insert into analytics_course_days (id, tenant_id, course_id, day, enrolments, completions, created_at, updated_at)
-    select gen_random_uuid(), :tenant, :course, day, sum(enrolled)::int, sum(completed)::int, now(), now()
-    from (
-        select (created_at at time zone 'UTC')::date as day, 1 as enrolled, 0 as completed
-        from enrollments where course_id = :course
-        union all
-        select (completed_at at time zone 'UTC')::date, 0, 1
-        from enrollments where course_id = :course and completed_at is not null
-    ) as events
-    group by day
-    """
-)
-_LESSONS = text(
-    """
-    insert into analytics_lesson_stats
-        (id, tenant_id, course_id, lesson_id, started, completed, average_score, created_at, updated_at)
-    select gen_random_uuid(), :tenant, :course, lp.lesson_id, count(*)::int,
-           (count(*) filter (where lp.status = 'completed'))::int, avg(lp.score), now(), now()
-    from lesson_progress lp join enrollments e on e.id = lp.enrollment_id
-    where e.course_id = :course
-    group by lp.lesson_id
-    """
-)
-_LEARNERS = text(
-    """
-    insert into analytics_learners
-        (id, tenant_id, course_id, user_id, status, enrolled_at, completion_pct, lessons_completed,
-         average_score, completed_at, last_activity_at, created_at, updated_at)
-    select gen_random_uuid(), :tenant, :course, e.user_id, e.status::text, e.created_at, e.completion_pct,
-           (count(lp.id) filter (where lp.status = 'completed'))::int, avg(lp.score),
-           e.completed_at, greatest(e.last_activity_at, max(lp.last_event_at)), now(), now()
-    from enrollments e left join lesson_progress lp on lp.enrollment_id = e.id
-    where e.course_id = :course
-    group by e.id
-    """
-)
+
+def _insert_from(
+    model: type[CourseDay] | type[LessonStats] | type[LearnerStats],
+    columns: list[str],
+    source: Select[Any],
+    tenant_id: UUID,
+    course_id: UUID,
+) -> Insert:
+    """`insert into <rollup> (...) select <new id>, tenant, course, <learning's columns>, now, now`."""
+    rows = source.subquery("source")
+    picked = select(func.gen_random_uuid(), literal(tenant_id), literal(course_id), *rows.c, func.now(), func.now())
+    return insert(model).from_select(["id", "tenant_id", "course_id", *columns, "created_at", "updated_at"], picked)
 
 
 async def refresh_course(session: AsyncSession, tenant_id: UUID, course_id: UUID) -> None:
-    """Rewrite one course's rollups from the learning rows (idempotent: same input, same rows)."""
-    params = {"tenant": tenant_id, "course": course_id}
-    for table in ("analytics_course_days", "analytics_lesson_stats", "analytics_learners"):
-        await session.execute(text(f"delete from {table} where course_id = :course"), params)
-    await session.execute(_DAYS, params)
-    await session.execute(_LESSONS, params)
-    await session.execute(_LEARNERS, params)
+    """Rewrite one course's rollups from learning's rows (idempotent: same input, same rows)."""
+    for model in (CourseDay, LessonStats, LearnerStats):
+        await session.execute(delete(model).where(model.course_id == course_id))
+    await session.execute(
+        _insert_from(
+            CourseDay, ["day", "enrolments", "completions"], learning.enrolment_days(course_id), tenant_id, course_id
+        )
+    )
+    await session.execute(
+        _insert_from(
+            LessonStats,
+            ["lesson_id", "started", "completed", "average_score"],
+            learning.lesson_counts(course_id),
+            tenant_id,
+            course_id,
+        )
+    )
+    await session.execute(
+        _insert_from(
+            LearnerStats,
+            [
+                "user_id",
+                "status",
+                "enrolled_at",
+                "completion_pct",
+                "lessons_completed",
+                "average_score",
+                "completed_at",
+                "last_activity_at",
+            ],
+            learning.learner_progress(course_id),
+            tenant_id,
+            course_id,
+        )
+    )
 
 
 async def refresh_tenant(session: AsyncSession, tenant_id: UUID) -> int:
@@ -89,7 +86,7 @@ async def refresh_tenant(session: AsyncSession, tenant_id: UUID) -> int:
     mark_row = await session.scalar(select(RollupMark).with_for_update())
     started = clock.now()
     mark = mark_row.refreshed_to if mark_row is not None else EPOCH
-    courses = list((await session.execute(_CHANGED_COURSES, {"mark": mark})).scalars())
+    courses = list((await session.execute(learning.courses_active_since(mark))).scalars())
     for course_id in courses:
         await refresh_course(session, tenant_id, course_id)
     if mark_row is None:
