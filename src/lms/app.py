@@ -64,8 +64,14 @@ from lms.lib.telemetry import configure_logging, prometheus_config, request_cont
 from lms.media.controllers import MediaStaffController, PlaybackController, StreamController
 from lms.media.pages import PlayerPagesController
 from lms.providers import APP_DEPENDENCIES
-from lms.tenancy.controllers import AdminAuditController, OperatorController, SiteDomainsController
-from lms.tenancy.pages import AuditPagesController, DomainPagesController
+from lms.tenancy.controllers import (
+    AdminAuditController,
+    BrandLogoController,
+    OperatorController,
+    SiteBrandingController,
+    SiteDomainsController,
+)
+from lms.tenancy.pages import AuditPagesController, BrandingPagesController, DomainPagesController
 from lms.tenancy.services.middleware import TenantMiddleware
 from lms.tenancy.services.resolver import TenantResolver
 from lms.web.assets import AssetManifest, logical_sources, serve_asset
@@ -114,8 +120,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         OperatorController,
         AdminAuditController,
         SiteDomainsController,
+        SiteBrandingController,
+        BrandLogoController,
         AuditPagesController,
         DomainPagesController,
+        BrandingPagesController,
         MeController,
         AuthController,
         UsersController,

@@ -19,6 +19,7 @@ from lms.identity.signin.services.keys import KeyRing
 from lms.lib.errors import NotFound
 from lms.lib.pagination import provide_page_params
 from lms.lib.params import AppRequest
+from lms.lib.storage import Storage, storage_for
 from lms.tenancy.services.audit import AdminAudit, AuditActor
 from lms.tenancy.services.resolver import ResolvedTenant
 
@@ -62,6 +63,14 @@ def provide_admin_audit(
     return AdminAudit(db_session, tenant.id, AuditActor(user_id=principal.user_id, request_id=request_id))
 
 
+def provide_storage(state: State, settings: NamedDependency[Settings]) -> Storage:
+    """`storage`: one object-storage client per app, built on first use from STORAGE_URL."""
+    if getattr(state, "media_storage", None) is None:
+        state.media_storage = storage_for(settings)
+    storage: Storage = state.media_storage
+    return storage
+
+
 APP_DEPENDENCIES: dict[str, Provide] = {
     "settings": Provide(provide_settings, sync_to_thread=False),
     "database": Provide(provide_database, sync_to_thread=False),
@@ -72,4 +81,5 @@ APP_DEPENDENCIES: dict[str, Provide] = {
     "principal": Provide(provide_principal),
     "page": Provide(provide_page_params, sync_to_thread=False),
     "audit": Provide(provide_admin_audit, sync_to_thread=False),
+    "storage": Provide(provide_storage, sync_to_thread=False),
 }

@@ -44,6 +44,7 @@ PUBLIC_ROUTES = {
     "/media/s/{asset_id:uuid}/{token:str}/{path:path}",
     "/certificates/files/{file_name:str}",
     "/verify/{cert_id:str}",
+    "/brand/logo/{name:str}",
     "/credentials/issuer",
 }
 

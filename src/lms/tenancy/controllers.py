@@ -7,23 +7,26 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 from uuid import UUID
 
-from litestar import Controller, Response, delete, get, post
+from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody, PathParameter, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, PathParameter, QueryParameter, RawBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from lms.config import Settings
 from lms.db.engines import Database
 from lms.db.providers import DbSession
-from lms.identity.guards import requires_role
+from lms.identity.guards import allows_anonymous, requires_role
 from lms.identity.schemas import Role
 from lms.lib.pagination import Page, PageParams
 from lms.lib.params import AppRequest
+from lms.lib.storage import Storage
 from lms.tenancy.guards import requires_operator
 from lms.tenancy.models import AdminAuditEntry, OperatorAuditEntry, TenantDomain, TenantStatus
 from lms.tenancy.schemas import (
     AdminAuditEntryOut,
     AuditEntryOut,
+    Branding,
+    BrandingChange,
     DnsRecordOut,
     DomainClaim,
     DomainCreate,
@@ -36,6 +39,7 @@ from lms.tenancy.schemas import (
 )
 from lms.tenancy.services import Actor, TenantAdmin, domain_out
 from lms.tenancy.services.audit import AdminAudit, AuditFilter
+from lms.tenancy.services.branding import MAX_LOGO_BYTES, BrandingSelfService, read_logo
 from lms.tenancy.services.domains import (
     DomainOwners,
     DomainSelfService,
@@ -293,3 +297,70 @@ class SiteDomainsController(Controller):
         """Remove a domain: the site stops answering on it within seconds."""
         await domains.remove(hostname)
         return {"status": "removed"}
+
+
+def provide_branding_service(
+    db_session: DbSession,
+    tenant: NamedDependency[ResolvedTenant],
+    storage: NamedDependency[Storage],
+    audit: NamedDependency[AdminAudit],
+) -> BrandingSelfService:
+    return BrandingSelfService(db_session, tenant.id, storage, audit)
+
+
+class SiteBrandingController(Controller):
+    """A site's branding, for its tenant admins: colours (contrast-checked), language, sender name, logo."""
+
+    path = "/api/v1/admin/branding"
+    guards = [requires_role(Role.TENANT_ADMIN)]
+    dependencies = {"branding": Provide(provide_branding_service, sync_to_thread=False)}
+    tags = ["administration"]
+
+    @get("/")
+    async def read_branding(self, branding: NamedDependency[BrandingSelfService]) -> Branding:
+        """The site's current branding (absent fields use the platform's defaults)."""
+        return await branding.current()
+
+    @patch("/")
+    async def change_branding(
+        self, request: AppRequest, branding: NamedDependency[BrandingSelfService], data: JSONBody[BrandingChange]
+    ) -> Branding:
+        """Change the fields given; an empty string restores a default. Low-contrast colours: 422 with the ratio."""
+        changed = await branding.change(data)
+        request.app.state.tenant_resolver.invalidate()
+        return changed
+
+    @put("/logo", request_max_body_size=MAX_LOGO_BYTES + 1)
+    async def upload_logo(
+        self, request: AppRequest, branding: NamedDependency[BrandingSelfService], body: RawBody
+    ) -> Branding:
+        """Upload the logo (the body is a PNG, JPEG or WebP image of at most 512 KB; SVG is refused)."""
+        changed = await branding.upload_logo(body)
+        request.app.state.tenant_resolver.invalidate()
+        return changed
+
+    @delete("/logo", status_code=HTTP_200_OK)
+    async def remove_logo(self, request: AppRequest, branding: NamedDependency[BrandingSelfService]) -> Branding:
+        """Go back to the platform's logo."""
+        changed = await branding.remove_logo()
+        request.app.state.tenant_resolver.invalidate()
+        return changed
+
+
+class BrandLogoController(Controller):
+    """The site's uploaded logo, on its own host (pages show it to everyone, signed in or not)."""
+
+    path = "/brand/logo"
+    guards = [allows_anonymous("a site's logo is public: every page shows it, including the sign-in page")]
+    include_in_schema = False
+
+    @get("/{name:str}", media_type="application/octet-stream")
+    async def logo(
+        self,
+        tenant: NamedDependency[ResolvedTenant],
+        storage: NamedDependency[Storage],
+        name: Annotated[str, PathParameter(max_length=64, pattern=r"^[A-Za-z0-9._-]+$")],
+    ) -> Response[bytes]:
+        data, content_type = read_logo(storage, tenant.id, name)
+        # The name is derived from the content: a new logo is a new name, so this one never changes.
+        return Response(data, media_type=content_type, headers={"Cache-Control": "public, max-age=31536000, immutable"})

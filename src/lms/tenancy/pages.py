@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import re
 from datetime import timedelta
 from typing import Annotated
 
@@ -12,19 +14,36 @@ from litestar.params import FromQuery, PathParameter, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 
-from lms.identity.guards import requires_role
+from lms.identity.guards import CSRF_COOKIE, requires_role
 from lms.identity.schemas import Role
 from lms.lib.errors import DomainError
 from lms.lib.params import AppRequest, Offset
-from lms.tenancy.controllers import admin_audit_entry_out, provide_audit_filter, provide_domain_service, site_domain_out
-from lms.tenancy.schemas import DomainClaim
+from lms.tenancy.controllers import (
+    admin_audit_entry_out,
+    provide_audit_filter,
+    provide_branding_service,
+    provide_domain_service,
+    site_domain_out,
+)
+from lms.tenancy.schemas import BrandingChange, DomainClaim
 from lms.tenancy.services.audit import AdminAudit, AuditFilter
+from lms.tenancy.services.branding import (
+    MAX_LOGO_BYTES,
+    TEXT_CONTRAST,
+    UI_CONTRAST,
+    WHITE,
+    BrandingSelfService,
+    contrast_ratio,
+)
 from lms.tenancy.services.domains import DomainSelfService
+from lms.web import i18n
+from lms.web.branding import DEFAULT_ACCENT, DEFAULT_PRIMARY, readable_on
 from lms.web.forms import FormData, FormErrors, expired_form_message, service_message
 from lms.web.i18n import gettext as _
-from lms.web.layout import before_page, load_viewer, page
+from lms.web.layout import CSRF_FIELD, before_page, load_viewer, page
 
 PAGE_SIZE = 50
+HEX_COLOUR = re.compile(r"#[0-9a-f]{6}")
 
 
 def action_labels() -> dict[str, str]:
@@ -210,3 +229,144 @@ def valid_hostname(value: str) -> bool:
     except msgspec.ValidationError:
         return False
     return True
+
+
+def contrast_message(field: str, colour: str) -> str:
+    ratio = i18n.format_number(round(contrast_ratio(colour, WHITE), 1))
+    if field == "primary_color":
+        return _(
+            "This colour has a contrast of %(ratio)s:1 on white; links and buttons need at least 4.5:1. "
+            "Choose a darker shade.",
+            ratio=ratio,
+        )
+    return _(
+        "This colour has a contrast of %(ratio)s:1 on white; it needs at least 3:1. Choose a darker shade.", ratio=ratio
+    )
+
+
+def logo_message(exc: DomainError) -> str:
+    if "SVG" in exc.message:
+        return _("SVG logos are not accepted. Upload a PNG, JPEG or WebP image.")
+    if "larger" in exc.message:
+        return _("The logo is too large: at most 512 KB and 2,000 pixels on a side.")
+    return _("The logo is not a PNG, JPEG or WebP image.")
+
+
+class BrandingPagesController(Controller):
+    """Branding for tenant admins: colours with a contrast check, language, sender name, logo, preview."""
+
+    guards = [requires_role(Role.TENANT_ADMIN)]
+    include_in_schema = False
+    before_request = staticmethod(before_page)
+    dependencies = {"branding": Provide(provide_branding_service, sync_to_thread=False)}
+
+    async def render(
+        self,
+        request: AppRequest,
+        branding: BrandingSelfService,
+        status: int = 200,
+        errors: FormErrors | None = None,
+        values: dict[str, str] | None = None,
+        flash: str | None = None,
+        preview: bool = False,
+    ) -> Template:
+        await load_viewer(request)
+        current = msgspec.to_builtins(await branding.current())
+        shown = {**current, **(values or {})}
+        primary = shown.get("primary_color") or DEFAULT_PRIMARY
+        accent = shown.get("accent_color") or DEFAULT_ACCENT
+        return page(
+            request,
+            "tenancy/branding.html",
+            status_code=status,
+            values=shown,
+            current=current,
+            preview_primary=primary,
+            preview_accent=accent,
+            preview_on_primary=readable_on(primary),
+            languages=[("", _("Same as each person's browser"))]
+            + [(code, i18n.language_name(code)) for code in i18n.SUPPORTED_LOCALES],
+            errors=errors or FormErrors(),
+            flash=flash,
+            preview=preview,
+        )
+
+    @get("/admin/branding")
+    async def show(
+        self,
+        request: AppRequest,
+        branding: NamedDependency[BrandingSelfService],
+        done: Annotated[str, QueryParameter(max_length=20)] = "",
+    ) -> Template:
+        flashes = {"saved": _("Your branding is saved. Every page shows it now.")}
+        return await self.render(request, branding, flash=flashes.get(done))
+
+    @post("/admin/branding", status_code=HTTP_200_OK)
+    async def save(self, request: AppRequest, branding: NamedDependency[BrandingSelfService]) -> Template | Redirect:
+        form = await FormData.read(request)
+        values = {
+            "primary_color": form.text("primary_color", 7).lower(),
+            "accent_color": form.text("accent_color", 7).lower(),
+            "default_locale": form.text("default_locale", 5),
+            "email_sender_name": form.text("email_sender_name", 100),
+        }
+        current = msgspec.to_builtins(await branding.current())
+        defaults = {"primary_color": DEFAULT_PRIMARY, "accent_color": DEFAULT_ACCENT}
+        for field in ("primary_color", "accent_color"):
+            # The picker shows the platform's colour when none is set: sending it back changes nothing.
+            if values[field] == defaults[field] and field not in current:
+                values[field] = ""
+            colour = values[field]
+            if colour and not HEX_COLOUR.fullmatch(colour):
+                form.errors[field] = _("Enter a colour like #1f4e9c.")
+            elif colour and contrast_ratio(colour, WHITE) < (
+                TEXT_CONTRAST if field == "primary_color" else UI_CONTRAST
+            ):
+                form.errors[field] = contrast_message(field, colour)
+        if values["email_sender_name"] and any(c in values["email_sender_name"] for c in '<>"'):
+            form.errors["email_sender_name"] = _("Use letters, digits and spaces only.")
+        if not form.csrf_valid(request):
+            form.errors.setdefault("primary_color", expired_form_message())
+        if form.errors:
+            return await self.render(request, branding, 422, form.errors, values)
+        if form.fields.get("action") == "preview":
+            return await self.render(request, branding, values=values, preview=True)
+        try:
+            await branding.change(msgspec.convert(values, BrandingChange))
+        except (DomainError, msgspec.ValidationError):
+            form.errors["primary_color"] = _("Check the values and try again.")
+            return await self.render(request, branding, 422, form.errors, values)
+        request.app.state.tenant_resolver.invalidate()
+        return Redirect("/admin/branding?done=saved", status_code=303)
+
+    @post("/admin/branding/logo", status_code=HTTP_200_OK, request_max_body_size=MAX_LOGO_BYTES + 64 * 1024)
+    async def upload_logo(
+        self, request: AppRequest, branding: NamedDependency[BrandingSelfService]
+    ) -> Template | Redirect:
+        form = await request.form()
+        upload = form.get("logo")
+        errors = FormErrors()
+        if not hmac.compare_digest(str(form.get(CSRF_FIELD, "")), request.cookies.get(CSRF_COOKIE) or "-"):
+            errors["logo"] = expired_form_message()
+        elif upload is None or isinstance(upload, str):
+            errors["logo"] = _("Choose an image file.")
+        else:
+            try:
+                await branding.upload_logo(await upload.read())
+            except DomainError as exc:
+                errors["logo"] = logo_message(exc)
+        if errors:
+            return await self.render(request, branding, 422, errors)
+        request.app.state.tenant_resolver.invalidate()
+        return Redirect("/admin/branding?done=saved", status_code=303)
+
+    @post("/admin/branding/logo/remove", status_code=HTTP_200_OK)
+    async def remove_logo(
+        self, request: AppRequest, branding: NamedDependency[BrandingSelfService]
+    ) -> Template | Redirect:
+        form = await FormData.read(request)
+        if not form.csrf_valid(request):
+            return await self.render(request, branding, 400, FormErrors(logo=expired_form_message()))
+        await branding.remove_logo()
+        request.app.state.tenant_resolver.invalidate()
+        return Redirect("/admin/branding?done=saved", status_code=303)

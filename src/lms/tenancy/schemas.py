@@ -28,8 +28,15 @@ Hostname = Annotated[
     ),
 ]
 Colour = Annotated[str, msgspec.Meta(pattern=r"^#[0-9a-fA-F]{6}$", description="#rrggbb")]
-LogoUrl = Annotated[str, msgspec.Meta(pattern=r"^(https://[^\s\"'<>()]+|/static/[A-Za-z0-9._/-]+)$", max_length=2048)]
+LogoUrl = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^(https://[^\s\"'<>()]+|/static/[A-Za-z0-9._/-]+|/brand/logo/[A-Za-z0-9._-]+)$", max_length=2048
+    ),
+]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+# Goes into a From header: no line breaks, angle brackets or quotes.
+SenderName = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[^\r\n<>\"]+$")]
 Seats = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
 
 RESERVED_SLUGS = frozenset({"www", "api", "admin", "app", "static", "ops", "operator", "mail", "status"})
@@ -41,6 +48,17 @@ class Branding(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     accent_color: Colour | None = None
     # The language of pages for people whose own setting and browser name none of the supported ones.
     default_locale: Annotated[str, msgspec.Meta(pattern=r"^(en|de|fr)$")] | None = None
+    # The name e-mails come from ("Acme Academy <no-reply@...>"); the site's name when absent.
+    email_sender_name: SenderName | None = None
+
+
+class BrandingChange(msgspec.Struct, forbid_unknown_fields=True):
+    """A tenant admin's change: only the fields given; an empty string clears one."""
+
+    primary_color: Annotated[str, msgspec.Meta(pattern=r"^(#[0-9a-fA-F]{6})?$")] | None = None
+    accent_color: Annotated[str, msgspec.Meta(pattern=r"^(#[0-9a-fA-F]{6})?$")] | None = None
+    default_locale: Annotated[str, msgspec.Meta(pattern=r"^(en|de|fr)?$")] | None = None
+    email_sender_name: Annotated[str, msgspec.Meta(max_length=100, pattern=r"^[^\r\n<>\"]*$")] | None = None
 
 
 class SsoSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):

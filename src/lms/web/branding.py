@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lms.tenancy.services.branding import contrast_ratio, relative_luminance
 from lms.tenancy.services.resolver import ResolvedTenant
+
+__all__ = ["Brand", "brand_for", "contrast_ratio", "readable_on", "relative_luminance"]
 
 DEFAULT_LOGO = "/static/logo.svg"
 DEFAULT_PRIMARY = "#1f4e9c"
@@ -29,18 +32,6 @@ class Brand:
     @property
     def on_accent(self) -> str:
         return readable_on(self.accent_color)
-
-
-def relative_luminance(hex_colour: str) -> float:
-    """WCAG 2.1 relative luminance of `#rrggbb`."""
-    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
-    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-
-def contrast_ratio(first: str, second: str) -> float:
-    lighter, darker = sorted((relative_luminance(first), relative_luminance(second)), reverse=True)
-    return (lighter + 0.05) / (darker + 0.05)
 
 
 def readable_on(background: str) -> str:
