@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -47,8 +48,19 @@ def transactions_of(tenant_id: UUID) -> Iterator[list[str]]:
         event.remove(Session, "after_begin", count)
 
 
+@pytest.fixture
+def site_state_cached(app: Litestar) -> Iterator[None]:
+    """As served: a site's licence is cached for a few seconds (the test run's default is no cache)."""
+    original = app.state.settings
+    app.state.settings = replace(original, tenant_cache_seconds=60.0)
+    try:
+        yield
+    finally:
+        app.state.settings = original
+
+
 async def test_a_page_request_is_one_transaction_with_the_viewer_read_in_it(
-    client: Client, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+    client: Client, make_tenant: MakeTenant, make_user: MakeUser, login: Login, site_state_cached: None
 ) -> None:
     tenant = await make_tenant(name="Transaction Corp")
     _, author = await instructor(make_user, login, tenant)
@@ -203,7 +215,7 @@ async def test_a_locked_lesson_page_names_what_is_missing_in_the_page_language(
 
 
 async def test_the_player_page_knows_the_viewer_and_speaks_their_language(
-    client: Client, db: Database, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+    client: Client, db: Database, make_tenant: MakeTenant, make_user: MakeUser, login: Login, site_state_cached: None
 ) -> None:
     """The user's own language wins over the browser's here as on every page, and the header is theirs."""
     tenant = await make_tenant()
@@ -222,6 +234,7 @@ async def test_the_player_page_knows_the_viewer_and_speaks_their_language(
             status=EnrollmentStatus.ACTIVE,
         )
     headers = browser_headers(await bearer(login, learner), **{"Accept-Language": "en-GB"})
+    await client.get(f"{secure_host(tenant)}/certificates", headers=headers)  # the site's licence, now cached
     with transactions_of(tenant.id) as begun:
         player = await client.get(f"{secure_host(tenant)}/media/{asset.id}/watch?lesson={lesson.id}", headers=headers)
     assert player.status_code == 200
