@@ -9,6 +9,9 @@ CREATE POLICY tenant_isolation ON course_similarities
 ALTER TABLE learning_goals ENABLE ROW LEVEL SECURITY;
 ALTER TABLE learning_goals FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON learning_goals
+    USING (tenant_id = (select app.current_tenant()))
+    WITH CHECK (tenant_id = (select app.current_tenant()));
+
 -- Course analytics rollups (src/lms/analytics/courses): tenant-owned, one policy each.
 
 ALTER TABLE analytics_course_days ENABLE ROW LEVEL SECURITY;

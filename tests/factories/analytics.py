@@ -51,6 +51,7 @@ async def make_lesson_stats(session: AsyncSession, tenant_id: UUID, **fields: An
 @row_factory("analytics_learners")
 async def make_learner_stats(session: AsyncSession, tenant_id: UUID, **fields: Any) -> LearnerStats:
     values: dict[str, Any] = {
+        "course_id": uuid.uuid4(),
         "user_id": uuid.uuid4(),
         "status": "active",
         "enrolled_at": datetime(2026, 11, 1, tzinfo=UTC),

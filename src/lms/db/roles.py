@@ -19,6 +19,8 @@ ROLES = {
 
 def ensure_roles(conn: Connection, database: str, password: str) -> None:
     """Create or correct the roles; idempotent. Runs on the administrative connection."""
+    # Roles are cluster-wide: two migrations at once (two databases on one server) must not race here.
+    conn.execute(text("select pg_advisory_xact_lock(hashtext('lms.ensure_roles'))"))
     for role, attributes in ROLES.items():
         exists = conn.execute(text("select 1 from pg_roles where rolname = :r"), {"r": role}).scalar()
         verb = "ALTER" if exists else "CREATE"

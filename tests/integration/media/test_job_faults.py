@@ -77,7 +77,7 @@ async def terminate_worker_connections(db: Database) -> int:
         result = await conn.execute(
             text(
                 "select count(pg_terminate_backend(pid)) from pg_stat_activity "
-                "where application_name = :name and datname = current_database()"
+                "where application_name = :name and datname = current_database() and usename = current_user"
             ),
             {"name": WORKER_APPLICATION_NAME},
         )
