@@ -85,7 +85,10 @@ class Post(TenantScoped, Base):
     deleted_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     moderation_reason: Mapped[str | None] = mapped_column(String(500), default=None)
     search_vector: Mapped[str | None] = mapped_column(
-        TSVECTOR, Computed("to_tsvector('simple', coalesce(body, ''))", persisted=True), deferred=True, deferred_raiseload=True
+        TSVECTOR,
+        Computed("to_tsvector('simple', coalesce(body, ''))", persisted=True),
+        deferred=True,
+        deferred_raiseload=True,
     )
 
 
