@@ -18,13 +18,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
 from lms.config import PROJECT_ROOT, Settings
 from lms.learning.services.ingest import StreamKeys
 from lms.learning.tasks import FOLD_TASK
 from lms.lib.metrics import BacklogCollector, StreamGroup
 from tests.support import worker_env
+from workers.leases import sync_redis
 from workers.observability import QuietIdleTicks
 
 
@@ -197,7 +197,7 @@ def test_idle_tick_filter_keeps_work_and_other_tasks() -> None:
 
 
 def test_fold_lag_is_the_age_of_the_oldest_unfolded_entry(settings: Settings) -> None:
-    client = redis.Redis.from_url(settings.redis_url or "")
+    client = sync_redis(settings.redis_url or "")
     keys = StreamKeys.for_queue(f"lag-{uuid.uuid4().hex[:8]}")
     now = time.time()
     try:
@@ -280,7 +280,7 @@ def test_traces_carry_the_tenant_from_the_request_to_postgresql_and_celery(setti
     for span in [request, *sql, *publish]:
         assert span["trace"] == request["trace"]
         assert span["attributes"]["lms.tenant_id"] == "0192f0c4-0000-7000-8000-000000000001"
-    redis.Redis.from_url(settings.redis_url or "").delete(queue)
+    sync_redis(settings.redis_url or "").delete(queue)
 
 
 def test_tracing_is_off_and_not_imported_without_an_endpoint(settings: Settings) -> None:

@@ -39,6 +39,8 @@ def stripe_standin() -> Iterator[StripeStandIn]:
 def billing_settings(settings: Settings, stripe_standin: StripeStandIn) -> Settings:
     return replace(
         settings,
+        # A queue of their own: the suite's general worker (no Stripe settings) may also be running.
+        celery_queue=f"{settings.celery_queue}-billing",
         stripe_api_key=API_KEY,
         stripe_webhook_secret=WEBHOOK_SECRET,
         stripe_api_base=stripe_standin.api_base,
@@ -56,7 +58,7 @@ async def client(billing_settings: Settings) -> AsyncIterator[Client]:
 
 @pytest.fixture(scope="session")
 def worker(billing_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A real worker that reaches the stand-in (the same queue as the app's jobs)."""
+    """A real worker that reaches the stand-in, on the billing tests' own queue."""
     env = {
         "STRIPE_API_KEY": API_KEY,
         "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
