@@ -140,7 +140,14 @@ async def provision_user(session: AsyncSession, provider: SsoProvider, identity:
         raise SsoFailed(f"{provider.name} may not sign in addresses at {domain}")
     user = await linked_user(session, provider, identity.subject)
     if user is None:
-        user = await _first_sign_in(session, provider, identity)
+        try:
+            user = await _first_sign_in(session, provider, identity)
+        except SsoFailed:
+            # The same person's other first sign-in may have committed between the two reads above:
+            # its link, now visible, is this identity's account.
+            user = await linked_user(session, provider, identity.subject)
+            if user is None:
+                raise
     if user.status is UserStatus.DEACTIVATED:
         raise SsoFailed("this account is deactivated")
     user.status = UserStatus.ACTIVE
