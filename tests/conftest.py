@@ -29,7 +29,7 @@ from lms.tenancy.schemas import Branding
 from lms.tenancy.services import Actor, TenantAdmin
 from lms.tenancy.services.operators import create_operator
 from tests import factories
-from tests.support import TEST_BASE_DOMAIN, celery_worker, fresh_database, test_services
+from tests.support import TEST_BASE_DOMAIN, celery_worker, fresh_database, patience, test_services
 
 
 @pytest.fixture(scope="session")
@@ -156,6 +156,7 @@ def host(tenant: Tenant) -> str:
 
 async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 30) -> Any:
     """Await `check` until it returns something truthy (for work done by the Celery worker)."""
+    timeout = patience(timeout)
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         value = await check()

@@ -118,8 +118,15 @@ def _wait_for_ready(log_file: Path, process: subprocess.Popen[bytes], timeout: f
     raise RuntimeError(f"celery worker not ready in {timeout}s:\n{log_file.read_text()}")
 
 
+def patience(seconds: float) -> float:
+    """How long to wait for background work: longer when the suite runs in several processes, which
+    share the cores with each other's workers and FFmpeg (a condition never met still fails)."""
+    return seconds * (3 if os.environ.get("PYTEST_XDIST_WORKER_COUNT") else 1)
+
+
 def wait_until(predicate, timeout: float = 30, interval: float = 0.2):  # type: ignore[no-untyped-def]
     """Poll a synchronous predicate until it returns something truthy."""
+    timeout = patience(timeout)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
