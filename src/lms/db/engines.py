@@ -8,6 +8,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from lms.config import Settings, async_url
+from lms.lib.jobs import job_sender_info
 
 
 @dataclass
@@ -42,8 +43,9 @@ def create_database(settings: Settings, *, pre_ping: bool = False, application_n
     return Database(
         app_engine=app_engine,
         operator_engine=operator_engine,
-        app_sessions=async_sessionmaker(app_engine, expire_on_commit=False),
-        operator_sessions=async_sessionmaker(operator_engine, expire_on_commit=False),
+        # Each session carries the queue of these settings, for the jobs it queues after commit.
+        app_sessions=async_sessionmaker(app_engine, expire_on_commit=False, info=job_sender_info(settings)),
+        operator_sessions=async_sessionmaker(operator_engine, expire_on_commit=False, info=job_sender_info(settings)),
     )
 
 

@@ -25,6 +25,8 @@ T = TypeVar("T")
 TenantHandler = Callable[[AsyncSession, UUID, UUID], Awaitable[T]]
 
 _PENDING_KEY = "pending_jobs"
+# Session.info key of the Celery app a session's committed jobs go to (see `job_sender_info`).
+_SENDER_KEY = "job_sender"
 
 
 @dataclass(frozen=True)
@@ -81,8 +83,28 @@ def set_job_sender(app: Celery | None) -> None:
     _sender = app
 
 
-def send_now(job: Job) -> None:
-    app = _sender or default_celery()
+_senders: dict[tuple[str, str], Celery] = {}
+
+
+def job_sender_info(settings: Settings) -> dict[str, Any]:
+    """Session info naming the queue of `settings`: jobs committed by sessions made with it go there,
+    whichever other app (with another queue) runs in the same process."""
+    if not settings.redis_url:
+        return {}
+    key = (settings.redis_url, settings.celery_queue)
+    if key not in _senders:
+        _senders[key] = build_celery(settings)
+    return {_SENDER_KEY: _senders[key]}
+
+
+def sender_of(sessions: async_sessionmaker[AsyncSession]) -> Celery | None:
+    """The Celery app the sessions of `sessions` send their jobs with."""
+    info: dict[str, Any] = sessions.kw.get("info") or {}
+    return info.get(_SENDER_KEY)
+
+
+def send_now(job: Job, sender: Celery | None = None) -> None:
+    app = sender or _sender or default_celery()
     app.send_task(job.name, args=list(job.args), countdown=job.countdown)
 
 
@@ -94,7 +116,7 @@ def enqueue_after_commit(session: AsyncSession, name: str, *args: Any, countdown
 @event.listens_for(Session, "after_commit")
 def _send_pending(session: Session) -> None:
     for job in session.info.pop(_PENDING_KEY, []):
-        send_now(job)
+        send_now(job, session.info.get(_SENDER_KEY))
 
 
 @event.listens_for(Session, "after_rollback")

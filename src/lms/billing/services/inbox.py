@@ -35,7 +35,7 @@ from lms.db.engines import Database
 from lms.lib import clock
 from lms.lib.errors import DomainError
 from lms.lib.ids import new_id
-from lms.lib.jobs import Job, send_now
+from lms.lib.jobs import Job, send_now, sender_of
 from lms.lib.pagination import Page
 
 log = structlog.get_logger("lms.billing.inbox")
@@ -171,7 +171,8 @@ async def accept(db: Database, settings: Settings, payload: bytes, signature: st
     if inserted is not None:
         # Sent only now that the row is committed; the broker's client blocks, so off the event loop.
         # Were the send lost (the process dies right here), the reaper re-sends received events.
-        await anyio.to_thread.run_sync(send_now, Job(HANDLE_EVENT_TASK, (str(tenant_id), str(row_id))))
+        job = Job(HANDLE_EVENT_TASK, (str(tenant_id), str(row_id)))
+        await anyio.to_thread.run_sync(send_now, job, sender_of(db.app_sessions))
     return Accepted(stored=inserted is not None, duplicate=inserted is None)
 
 

@@ -39,7 +39,7 @@ from lms.learning.schemas import (
 from lms.lib import clock
 from lms.lib.edge import MAX_JSON_DEPTH, string_problem
 from lms.lib.errors import DomainError, ValidationFailed
-from lms.lib.jobs import Job, send_now
+from lms.lib.jobs import Job, send_now, sender_of
 from lms.lib.redis_clients import blocking_redis
 
 FOLD_TASK = "learning.fold_progress"
@@ -354,7 +354,7 @@ async def ingest_events(
         )
         if claimed:
             # Sent after the claim with the same delay, so the fold starts after the window closes.
-            await asyncio.to_thread(send_now, Job(FOLD_TASK, (), countdown=FOLD_WINDOW_SECONDS))
+            await asyncio.to_thread(send_now, Job(FOLD_TASK, (), countdown=FOLD_WINDOW_SECONDS), sender_of(sessions))
     results.sort(key=lambda r: r.index)
     return EventsOut(accepted=len(accepted), rejected=len(results) - len(accepted), results=results)
 
