@@ -36,7 +36,10 @@ if (box) {
   };
 
   const errorOf = async (response) => {
-    try { return (await response.json()).error.message; } catch { return response.statusText; }
+    try {
+      const { error } = await response.json();
+      return error.localised_message || error.message;
+    } catch { return response.statusText; }
   };
 
   async function sendPart(file, upload, part) {

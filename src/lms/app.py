@@ -120,7 +120,7 @@ from lms.tenancy.services.middleware import TenantMiddleware
 from lms.tenancy.services.resolver import TenantResolver
 from lms.web.assets import AssetManifest, logical_sources, serve_asset
 from lms.web.controllers import DesignSystemController
-from lms.web.errors import error_page, prepare_error_page
+from lms.web.errors import error_page, localised_message, prepare_error_page
 from lms.web.layout import PAGE_DEPENDENCIES, before_page
 from lms.web.templating import configure_templates
 
@@ -314,7 +314,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             engine_callback=configure_templates(assets),
         ),
         # The design system's files, and the HTML error pages browsers get (lms.lib.errors asks for them).
-        state=State({"assets": assets, "error_page": error_page}),
+        state=State({"assets": assets, "error_page": error_page, "localised_message": localised_message}),
         openapi_config=openapi_config(),
         plugins=[ApiDescription(), *tracing_plugins(settings)],
         # Logging is the platform's (lms.lib.logs: JSON lines for structlog and the standard library alike).

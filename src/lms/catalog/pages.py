@@ -21,7 +21,9 @@ from lms.db.providers import DbSession
 from lms.identity.guards import Principal, requires_user
 from lms.learning.queries import enrollment_in_course
 from lms.learning.services import EnrollmentService
+from lms.learning.services.views import module_locks
 from lms.lib.params import AppRequest
+from lms.web.forms import service_message
 from lms.web.i18n import gettext as _
 from lms.web.layout import before_page, page
 
@@ -71,6 +73,8 @@ class CataloguePagesController(Controller):
         catalogue = CatalogueService(db_session, principal)
         course = await catalogue.describe(await catalogue.get_course(course_id), with_structure=True)
         enrollment = await enrollment_in_course(db_session, principal.user_id, course_id)
+        # Why a module is still locked for this learner, in the page's language.
+        locks = await module_locks(db_session, principal.user_id, course_id) if enrollment is not None else {}
         lessons = sum(len(module.lessons) for module in course.modules or [])
         minutes = sum(lesson.duration_seconds or 0 for module in course.modules or [] for lesson in module.lessons)
         return page(
@@ -78,6 +82,7 @@ class CataloguePagesController(Controller):
             "catalog/course.html",
             course=course,
             enrollment=enrollment,
+            locks={module_id: service_message(reason) for module_id, reason in locks.items()},
             lesson_count=lessons,
             total_seconds=minutes,
             flash=_("You are enrolled.") if enrolled and enrollment is not None else None,

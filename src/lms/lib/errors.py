@@ -91,7 +91,13 @@ def _respond(request: AppRequest, status: int, body: dict[str, Any]) -> Response
 
 
 def domain_error_handler(request: AppRequest, exc: DomainError) -> Response[Any]:
-    return _respond(request, exc.status, error_body(exc.code, exc.message, exc.field))
+    body = error_body(exc.code, exc.message, exc.field)
+    # The app may register `localised_message` (lms.web.errors): the message in the browser's language.
+    localise = request.app.state.get("localised_message")
+    localised = localise(request, exc) if localise is not None else None
+    if localised:
+        body["error"]["localised_message"] = localised
+    return _respond(request, exc.status, body)
 
 
 def validation_error_handler(request: AppRequest, exc: LitestarValidationException) -> Response[Any]:

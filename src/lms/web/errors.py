@@ -147,6 +147,21 @@ def sign_in_redirect(request: AppRequest) -> Redirect:
     return Redirect(f"/sign-in?next={quote(target, safe='/')}", status_code=303)
 
 
+def localised_message(request: AppRequest, exc: DomainError) -> str | None:
+    """A service's message in the language the browser asks for (the viewer's or the site's when it
+    asks for none it supports), for page scripts that show an API error (the uploader); None for
+    clients that send no Accept-Language."""
+    accept = request.headers.get("accept-language", "")
+    if not accept:
+        return None
+    tenant = request.scope.get("state", {}).get("tenant")
+    viewer = request.scope.get("state", {}).get("viewer")
+    tenant_locale = tenant.branding.get("default_locale") if tenant is not None else None
+    locale = i18n.choose_locale(viewer.locale if viewer else None, accept, tenant_locale)
+    with i18n.using_locale(locale, (viewer.time_zone if viewer else None) or "UTC"):
+        return service_message(exc)
+
+
 def error_page(request: AppRequest, status: int, body: dict[str, Any]) -> Response[Any] | None:
     """The browser's answer to an error, or None when the client wants JSON."""
     if not wants_html(request.url.path, request.headers.get("accept", "")):

@@ -55,6 +55,11 @@ SERVICE_MESSAGES = (
     N_("Complete the module '%(title)s' first."),
     N_("Pass the quiz '%(title)s' first."),
     N_("Another attempt was started at the same time."),
+    N_("The file is %(size)s bytes; this site accepts at most %(limit)s."),
+    N_("Part number must be between 1 and %(count)s."),
+    N_("Part %(number)s must be %(expected)s bytes, got %(got)s."),
+    N_("Parts missing: %(parts)s."),
+    N_("Caption files are limited to %(limit)s bytes."),
 )
 
 # The admin console: account administration and bulk import (sentence form, as service_message makes it).

@@ -20,7 +20,9 @@ from lms.lib.jobs import Job, send_now
 from lms.tenancy.models import Tenant
 from tests.conftest import Login, MakeTenant, MakeUser, eventually, host
 from tests.integration.catalog.helpers import BuiltCourse, Client, build_course, instructor, learner
+from tests.integration.identity.helpers import secure_host
 from tests.integration.learning.conftest import Fold
+from tests.integration.web.test_pages import browser_headers
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -271,6 +273,13 @@ async def test_module_behind_a_quiz_is_locked_until_the_quiz_is_passed(
     assert locked.status_code == 403
     assert locked.json()["error"]["code"] == "lesson_locked"
     assert "Check" in locked.json()["error"]["message"]
+    # The course page says so in the outline, before the learner tries the lesson.
+    course_page = f"{secure_host(tenant)}/courses/{course.id}"
+    browser = browser_headers(headers["Authorization"].removeprefix("Bearer "))
+    outline = await client.get(course_page, headers=browser)
+    assert outline.headers["content-type"].startswith("text/html")
+    assert "Pass the quiz &#39;Check&#39; first." in outline.text
+    assert f"/lessons/{advanced.json()['id']}" not in outline.text
 
     async with tenant_session(db.app_sessions, tenant.id) as session:
         await record_assessment_result(session, user.id, UUID(quiz_id), passed=False, score=40)
@@ -281,6 +290,9 @@ async def test_module_behind_a_quiz_is_locked_until_the_quiz_is_passed(
     opened = await client.get(url, headers=headers)
     assert opened.status_code == 200
     assert opened.json()["content"] == {"body": "secret"}
+    unlocked = await client.get(course_page, headers=browser)
+    assert "first." not in unlocked.text
+    assert f"/lessons/{advanced.json()['id']}" in unlocked.text
 
 
 async def test_learners_keep_their_version_until_migrated(

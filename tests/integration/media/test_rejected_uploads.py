@@ -92,6 +92,15 @@ async def test_an_upload_over_the_tenant_limit_is_refused(
     response = await client.post(f"{host(tenant)}/api/v1/media/uploads", json=body, headers=headers)
     assert response.status_code == 413
     assert response.json()["error"]["field"] == "size_bytes"
+    assert response.json()["error"]["message"] == "the file is 1000001 bytes; this site accepts at most 1000000"
+    assert "localised_message" not in response.json()["error"]
+    # A browser (the uploader) gets the sentence in its language too, numbers in that language's form.
+    german = await client.post(
+        f"{host(tenant)}/api/v1/media/uploads", json=body, headers={**headers, "Accept-Language": "de-DE,de;q=0.9"}
+    )
+    assert german.json()["error"]["localised_message"] == (
+        "Die Datei ist 1.000.001 Byte groß; diese Website akzeptiert höchstens 1.000.000."
+    )
     listed = await client.get(f"{host(tenant)}/api/v1/media/assets", headers=headers)
     assert listed.json()["total"] == 0  # nothing half-written
 

@@ -176,7 +176,7 @@ class CourseSearch:
         filters = self._filters(query)
         where = filters.where
         params: dict[str, Any] = {**filters.params, "limit": query.limit, "offset": query.offset}
-        rank = "0::float"
+        rank, text_query = "0::real", ""
         spoken: dict[UUID, SpokenHit] = {}
         if query.q and query.q.strip():
             params["q"] = query.q.strip()[:200]
@@ -184,46 +184,49 @@ class CourseSearch:
             # Courses with a video in which the phrase is said (its captions) match too.
             spoken = await self._spoken(params["q"])
             params["spoken"] = list(spoken)
-            where.append(
-                "(c.search_vector @@ websearch_to_tsquery('english', :q)"
-                " or (:prefix <> '' and c.search_vector @@ to_tsquery('simple', :prefix))"
-                " or c.id = any(cast(:spoken as uuid[])))"
+            # The words as typed (English stems) or as prefixes, as one query: one match and one
+            # rank per row.
+            text_query = (
+                ", (select case when :prefix = '' then websearch_to_tsquery('english', :q)"
+                " else websearch_to_tsquery('english', :q) || to_tsquery('simple', :prefix) end as query) q"
             )
+            where.append("(c.search_vector @@ q.query or c.id = any(cast(:spoken as uuid[])))")
             rank = (
-                "ts_rank_cd(c.search_vector, websearch_to_tsquery('english', :q))"
-                " + 0.5 * coalesce(ts_rank_cd(c.search_vector, to_tsquery('simple', nullif(:prefix, ''))), 0)"
-                " + case when c.id = any(cast(:spoken as uuid[])) then 0.05 else 0 end"
+                "ts_rank(c.search_vector, q.query) + case when c.id = any(cast(:spoken as uuid[])) then 0.05 else 0 end"
             )
         order = {
             "relevance": "score desc, enrollment_count desc, id",
             "popularity": "enrollment_count desc, score desc, id",
             "newest": "created_at desc, id",
         }[query.sort]
-        # One statement, one pass over the matching rows: the page, the total and the facets.
+        # One statement, one pass over the matching rows (kept narrow): the facets and the total in
+        # one grouping, then the full rows of the page alone.
         row = (
             await self.session.execute(
                 text(
                     f"""
                     with matched as materialized (
-                        select c.id, c.title, c.slug, c.summary, c.category, c.difficulty::text as difficulty,
-                               c.language, c.tags, c.price_cents, c.tenant_id is null as shared,
+                        select c.id, c.category, c.difficulty::text as difficulty, c.language,
+                               case when c.price_cents > 0 then 'paid' else 'free' end as price,
                                c.enrollment_count, c.created_at, {rank} as score
-                          from courses c
+                          from courses c{text_query}
                          where {" and ".join(where)}
+                    ), page as (
+                        select id, score, row_number() over (order by {order}) as position
+                          from matched order by {order} limit :limit offset :offset
                     )
                     select
-                        (select count(*) from matched) as total,
-                        (select coalesce(json_agg(p), '[]') from (
-                            select id, title, slug, summary, category, difficulty, language, tags, price_cents,
-                                   shared, enrollment_count, round(score::numeric, 4)::float as score
-                              from matched order by {order} limit :limit offset :offset) p) as items,
+                        (select coalesce(json_agg(p order by p.position), '[]') from (
+                            select page.position, c.id, c.title, c.slug, c.summary, c.category,
+                                   c.difficulty::text as difficulty, c.language, c.tags, c.price_cents,
+                                   c.tenant_id is null as shared, c.enrollment_count,
+                                   round(page.score::numeric, 4)::float as score
+                              from page join courses c on c.id = page.id) p) as items,
                         (select coalesce(json_agg(f), '[]') from (
                             select grouping(category) as gc, grouping(difficulty) as gd, grouping(language) as gl,
-                                   category, difficulty, language,
-                                   case when price_cents > 0 then 'paid' else 'free' end as price, count(*) as n
+                                   grouping(price) as gp, category, difficulty, language, price, count(*) as n
                               from matched
-                             group by grouping sets ((category), (difficulty), (language),
-                                                     (case when price_cents > 0 then 'paid' else 'free' end))) f)
+                             group by grouping sets ((), (category), (difficulty), (language), (price))) f)
                             as facets
                     """
                 ),
@@ -233,18 +236,15 @@ class CourseSearch:
         items = msgspec.convert(row.items, list[SearchHit])
         for hit in items:
             hit.spoken = spoken.get(hit.id)
-        return SearchResult(
-            items=items,
-            total=int(row.total),
-            limit=query.limit,
-            offset=query.offset,
-            facets=_facets(row.facets) if row.total else {},
-        )
+        total, facets = _facets(row.facets)
+        return SearchResult(items=items, total=total, limit=query.limit, offset=query.offset, facets=facets)
 
 
-def _facets(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
-    """Counts per category, difficulty, language and price over the current result set."""
+def _facets(rows: list[dict[str, Any]]) -> tuple[int, dict[str, dict[str, int]]]:
+    """The total, and counts per category, difficulty, language and price over the result set
+    (no facets when nothing matched)."""
     facets: dict[str, dict[str, int]] = {"category": {}, "difficulty": {}, "language": {}, "price": {}}
+    total = 0
     for r in rows:
         if r["gc"] == 0:
             facets["category"][r["category"] or "uncategorised"] = r["n"]
@@ -252,6 +252,8 @@ def _facets(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
             facets["difficulty"][r["difficulty"]] = r["n"]
         elif r["gl"] == 0:
             facets["language"][r["language"]] = r["n"]
-        else:
+        elif r["gp"] == 0:
             facets["price"][r["price"]] = r["n"]
-    return facets
+        else:
+            total = r["n"]
+    return total, (facets if total else {})

@@ -175,30 +175,56 @@ async def open_lesson(session: AsyncSession, principal: Principal, course_id: UU
 
 
 async def _check_prerequisites(session: AsyncSession, user_id: UUID, plan: VersionPlan, module: dict[str, Any]) -> None:
-    requirements = module.get("prerequisites") or []
-    if not requirements:
+    if not module.get("prerequisites"):
         return
+    reason = _unmet(plan, module, *await _finished_lessons(session, user_id))
+    if reason is not None:
+        raise reason
+
+
+async def module_locks(session: AsyncSession, user_id: UUID, course_id: UUID) -> dict[UUID, LessonLocked]:
+    """Why each locked module of the learner's version of a course is locked (the same reason its
+    lessons answer with); empty when the learner is not enrolled or nothing is locked."""
+    mine = select(Enrollment).where(Enrollment.user_id == user_id, Enrollment.course_id == course_id)
+    enrollment = (await session.execute(mine)).scalar_one_or_none()
+    if enrollment is None or enrollment.status not in (EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED):
+        return {}
+    plan = await plan_for(session, enrollment)
+    gated = [m for m in plan.modules if m.get("prerequisites")]
+    if not gated:
+        return {}
+    finished = await _finished_lessons(session, user_id)
+    return {UUID(str(m["id"])): reason for m in gated if (reason := _unmet(plan, m, *finished)) is not None}
+
+
+async def _finished_lessons(session: AsyncSession, user_id: UUID) -> tuple[set[UUID], set[UUID]]:
+    """The learner's completed lessons, and the passed ones."""
     rows = await session.execute(
         select(LessonProgress.lesson_id, LessonProgress.status, LessonProgress.passed).where(
             LessonProgress.user_id == user_id
         )
     )
-    completed = set()
-    passed = set()
+    completed: set[UUID] = set()
+    passed: set[UUID] = set()
     for lesson_id, status, lesson_passed in rows:
         if status is ProgressStatus.COMPLETED:
             completed.add(lesson_id)
         if lesson_passed:
             passed.add(lesson_id)
+    return completed, passed
+
+
+def _unmet(plan: VersionPlan, module: dict[str, Any], completed: set[UUID], passed: set[UUID]) -> LessonLocked | None:
+    """The first of the module's prerequisites the learner has not met, as the refusal to give."""
     modules = {str(m["id"]): m for m in plan.modules}
-    for requirement in requirements:
+    for requirement in module.get("prerequisites") or []:
         if requirement["kind"] == "module_completed":
             required_module = modules.get(str(requirement["module_id"]))
             if required_module is None:
                 continue  # the module is not part of this version
             needed = {UUID(str(x["id"])) for x in required_module.get("lessons", []) if x.get("required", True)}
             if not needed <= completed:
-                raise LessonLocked("complete the module '%(title)s' first", values={"title": required_module["title"]})
+                return LessonLocked("complete the module '%(title)s' first", values={"title": required_module["title"]})
         elif requirement["kind"] == "quiz_passed":
             quiz_id = UUID(str(requirement["lesson_id"]))
             if quiz_id not in passed:
@@ -206,7 +232,8 @@ async def _check_prerequisites(session: AsyncSession, user_id: UUID, plan: Versi
                     (x["title"] for m in plan.modules for x in m.get("lessons", []) if str(x["id"]) == str(quiz_id)),
                     "the required quiz",
                 )
-                raise LessonLocked("pass the quiz '%(title)s' first", values={"title": title})
+                return LessonLocked("pass the quiz '%(title)s' first", values={"title": title})
+    return None
 
 
 def _find(plan: VersionPlan, lesson_id: UUID) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:

@@ -49,6 +49,9 @@ async def tenant_upload_limit(session: AsyncSession, tenant_id: UUID, default: i
     return min(default, int(value)) if value and str(value).isdigit() else default
 
 
+_WRONG_PART_SIZE = "part %(number)s must be %(expected)s bytes, got %(got)s"
+
+
 class UploadService:
     """Resumable multipart uploads of video sources, one per asset."""
 
@@ -62,7 +65,9 @@ class UploadService:
         limit = await tenant_upload_limit(self.session, self.tenant_id, self.settings.media_max_upload_bytes)
         if data.size_bytes > limit:
             raise TooLarge(
-                f"the file is {data.size_bytes} bytes; this site accepts at most {limit}", field="size_bytes"
+                "the file is %(size)s bytes; this site accepts at most %(limit)s",
+                field="size_bytes",
+                values={"size": data.size_bytes, "limit": limit},
             )
         part_size = max(data.part_size, self.storage.min_part_size)
         if -(-data.size_bytes // part_size) > 10_000:
@@ -122,13 +127,19 @@ class UploadService:
     async def put_part(self, upload_id: UUID, number: int, data: bytes) -> tuple[MediaUpload, dict[int, int]]:
         upload = await self._open(upload_id)
         if not 1 <= number <= upload.part_count:
-            raise ValidationFailed(f"part number must be between 1 and {upload.part_count}", field="number")
+            raise ValidationFailed(
+                "part number must be between 1 and %(count)s", field="number", values={"count": upload.part_count}
+            )
         expected = upload.expected_part_size(number)
         if len(data) > expected:
-            raise TooLarge(f"part {number} must be {expected} bytes, got {len(data)}", field="body")
+            raise TooLarge(
+                _WRONG_PART_SIZE, field="body", values={"number": number, "expected": expected, "got": len(data)}
+            )
         if len(data) != expected:
             # A short part is what a dropped connection leaves: refuse it, the client sends it again.
-            raise ValidationFailed(f"part {number} must be {expected} bytes, got {len(data)}", field="body")
+            raise ValidationFailed(
+                _WRONG_PART_SIZE, field="body", values={"number": number, "expected": expected, "got": len(data)}
+            )
         await release_connection(self.session)  # the part travels to storage with no connection held
         await asyncio.to_thread(self.storage.upload_part, upload.object_key, upload.storage_upload_id, number, data)
         return upload, await asyncio.to_thread(self.received, upload)
@@ -140,7 +151,7 @@ class UploadService:
         missing = [n for n in range(1, upload.part_count + 1) if n not in received]
         if missing:
             shown = ", ".join(map(str, missing[:20]))
-            raise Conflict(f"{len(missing)} part(s) missing: {shown}")
+            raise Conflict("parts missing: %(parts)s", values={"parts": shown})
         parts = await asyncio.to_thread(self.storage.list_parts, upload.object_key, upload.storage_upload_id)
         # Assembling several GB takes a while: keep the event loop serving other requests.
         await asyncio.to_thread(self.storage.complete_multipart, upload.object_key, upload.storage_upload_id, parts)
@@ -230,7 +241,9 @@ class AssetService:
     async def put_caption(self, asset_id: UUID, language: str, label: str, body: bytes) -> MediaCaption:
         asset = await self.get(asset_id)
         if len(body) > MAX_CAPTION_BYTES:
-            raise TooLarge(f"caption files are limited to {MAX_CAPTION_BYTES} bytes", field="body")
+            raise TooLarge(
+                "caption files are limited to %(limit)s bytes", field="body", values={"limit": MAX_CAPTION_BYTES}
+            )
         try:
             vtt = body.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
