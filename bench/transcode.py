@@ -42,7 +42,7 @@ from lms.db.engines import Database, create_database
 from lms.db.migrate import migrate
 from lms.db.scratch import scratch_database
 from lms.identity.models import User
-from lms.lib.jobs import build_celery, set_job_sender
+from lms.lib.jobs import build_celery, redirect_jobs
 from lms.lib.storage import storage_from_url
 from lms.media.models import AssetStatus, MediaAsset
 from lms.media.services import ffmpeg
@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
                 media_chunk_seconds=args.chunk_seconds,
             )
             run.data_dir.mkdir(parents=True)
-            set_job_sender(build_celery(run))
+            redirect_jobs(build_celery(run))
 
             print("bare ffmpeg -c copy HLS ...", file=sys.stderr)
             copy_wall = bare_copy(source, scratch / "bare-copy")
@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
                 two = asyncio.run(prepare_and_ladder(run, source, wait_for_ladder=True))
             loads["two"] = load_average()
     finally:
-        set_job_sender(None)
+        redirect_jobs(None)
         shutil.rmtree(scratch, ignore_errors=True)
         services.stop()
     assert one.ladder is not None

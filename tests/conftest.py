@@ -23,7 +23,6 @@ from lms.db.migrate import migrate
 from lms.identity.models import User
 from lms.identity.signin.services.keys import KeyRing
 from lms.identity.signin.services.tokens import issue_access_token
-from lms.lib.jobs import build_celery, set_job_sender
 from lms.tenancy.models import Plan, Tenant
 from lms.tenancy.schemas import Branding
 from lms.tenancy.services import Actor, TenantAdmin
@@ -59,7 +58,6 @@ def settings(server_settings: Settings, tmp_path_factory: pytest.TempPathFactory
     )
     with fresh_database(base) as settings:
         migrate(settings)
-        set_job_sender(build_celery(settings))
         yield settings
 
 

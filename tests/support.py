@@ -140,11 +140,11 @@ def wait_until(predicate, timeout: float = 30, interval: float = 0.2):  # type: 
 def private_queue(settings: Settings) -> Iterator[Settings]:
     """This run's settings with a queue of their own, which the API sends to meanwhile: a test that
     kills or starves its workers is not rescued (or disturbed) by a worker another test left running."""
-    from lms.lib.jobs import build_celery, set_job_sender
+    from lms.lib.jobs import build_celery, redirect_jobs
 
     private = replace(settings, celery_queue=f"{settings.celery_queue}-{uuid.uuid4().hex[:6]}")
-    set_job_sender(build_celery(private))
+    redirect_jobs(build_celery(private))
     try:
         yield private
     finally:
-        set_job_sender(build_celery(settings))
+        redirect_jobs(None)

@@ -79,7 +79,6 @@ from lms.lib.admission import Admission, InFlightLimit
 from lms.lib.collector import settle_after_start_up
 from lms.lib.edge import edge_middleware
 from lms.lib.errors import EXCEPTION_HANDLERS
-from lms.lib.jobs import build_celery, set_job_sender
 from lms.lib.metrics import DatabasePoolCollector
 from lms.lib.redis_clients import blocking_redis
 from lms.lib.telemetry import configure_logging, prometheus_config, request_context_middleware
@@ -157,7 +156,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.key_ring = KeyRing(db.app_sessions, settings.secret_key)
         app.state.revoked_tokens = RevokedTokens(db.app_sessions, settings.access_token_minutes * 60)
         app.state.redis = redis_client(settings.redis_url or "")
-        set_job_sender(build_celery(settings))
         dead_letter_gauge = asyncio.create_task(keep_dead_letter_gauge_fresh(db))
         pools = DatabasePoolCollector({"lms_app": db.app_engine, "lms_operator": db.operator_engine})
         REGISTRY.register(pools)

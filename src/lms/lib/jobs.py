@@ -74,13 +74,14 @@ def default_celery() -> Celery:
     return build_celery(get_settings())
 
 
-_sender: Celery | None = None
+_redirect: Celery | None = None
 
 
-def set_job_sender(app: Celery | None) -> None:
-    """Point the process at a Celery app (the running platform sets its own at start-up)."""
-    global _sender
-    _sender = app
+def redirect_jobs(app: Celery | None) -> None:
+    """Send every job of this process to `app`, whatever queue its session names (tests and benchmarks
+    that starve or kill workers of their own); None ends it."""
+    global _redirect
+    _redirect = app
 
 
 _senders: dict[tuple[str, str], Celery] = {}
@@ -104,7 +105,9 @@ def sender_of(sessions: async_sessionmaker[AsyncSession]) -> Celery | None:
 
 
 def send_now(job: Job, sender: Celery | None = None) -> None:
-    app = sender or _sender or default_celery()
+    """Send `job` with `sender` (the queue of the session or app that queued it), else the
+    environment's queue."""
+    app = _redirect or sender or default_celery()
     app.send_task(job.name, args=list(job.args), countdown=job.countdown)
 
 

@@ -176,7 +176,7 @@ async def test_jobs_queued_by_a_session_that_began_nothing_are_still_sent(
     from lms.lib import jobs
 
     sent: list[str] = []
-    monkeypatch.setattr(jobs, "send_now", lambda job: sent.append(job.name))
+    monkeypatch.setattr(jobs, "send_now", lambda job, sender=None: sent.append(job.name))
     tenant = await make_tenant()
     async with tenant_session(db.app_sessions, tenant.id) as session:
         await fetch_row(session, CURRENT_TENANT)  # a read on its own connection: the session begins nothing
