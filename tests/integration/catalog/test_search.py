@@ -77,6 +77,17 @@ async def test_search_ranks_filters_and_counts_facets(
     assert page["total"] == 4
     assert [i["title"] for i in page["items"]] == ["Negotiation skills", "Data privacy essentials"]
 
+    # Newest first, and the page in the same order as the whole ranking.
+    newest = (await client.get(url, params={"sort": "newest"}, headers=headers)).json()["items"]
+    assert [i["title"] for i in newest] == [
+        "Fire safety",
+        "Negotiation skills",
+        "Advanced data engineering",
+        "Data privacy essentials",
+    ]
+    second = (await client.get(url, params={"sort": "newest", "limit": 2, "offset": 2}, headers=headers)).json()
+    assert [i["title"] for i in second["items"]] == [i["title"] for i in newest[2:]]
+
     bad = await client.get(url, params={"sort": "random"}, headers=headers)
     assert bad.status_code in (400, 422)
     nothing = (await client.get(url, params={"q": "zzzqqq"}, headers=headers)).json()

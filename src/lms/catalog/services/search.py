@@ -199,6 +199,8 @@ class CourseSearch:
             "popularity": "enrollment_count desc, score desc, id",
             "newest": "created_at desc, id",
         }[query.sort]
+        # The page's rows come back in the same order (by the unrounded score).
+        page_order = order.replace("score", "raw_score")
         # One statement, one pass over the matching rows (kept narrow): the facets and the total in
         # one grouping, then the full rows of the page alone.
         row = (
@@ -212,15 +214,15 @@ class CourseSearch:
                           from courses c{text_query}
                          where {" and ".join(where)}
                     ), page as (
-                        select id, score, row_number() over (order by {order}) as position
+                        select id, score as raw_score, enrollment_count, created_at
                           from matched order by {order} limit :limit offset :offset
                     )
                     select
-                        (select coalesce(json_agg(p order by p.position), '[]') from (
-                            select page.position, c.id, c.title, c.slug, c.summary, c.category,
+                        (select coalesce(json_agg(p order by {page_order}), '[]') from (
+                            select page.raw_score, c.id, c.title, c.slug, c.summary, c.category,
                                    c.difficulty::text as difficulty, c.language, c.tags, c.price_cents,
-                                   c.tenant_id is null as shared, c.enrollment_count,
-                                   round(page.score::numeric, 4)::float as score
+                                   c.tenant_id is null as shared, c.enrollment_count, c.created_at,
+                                   round(page.raw_score::numeric, 4)::float as score
                               from page join courses c on c.id = page.id) p) as items,
                         (select coalesce(json_agg(f), '[]') from (
                             select grouping(category) as gc, grouping(difficulty) as gd, grouping(language) as gl,
