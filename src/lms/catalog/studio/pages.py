@@ -7,6 +7,7 @@ Every write is a plain form post answered with a redirect (303) or the form agai
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
@@ -89,6 +90,36 @@ class CourseVisit:
 
     def parts(self) -> tuple[AppRequest, DbSession, Principal, UUID]:
         return self.request, self.db_session, self.principal, self.course_id
+
+    @property
+    def catalogue(self) -> CatalogueService:
+        return CatalogueService(self.db_session, self.principal)
+
+    async def moved(self, anchor: str, move: Callable[[CatalogueService, int], Awaitable[object]]) -> Redirect:
+        """One step up or down (the form's `direction`), then back to the outline at the item."""
+        form = await FormData.read(self.request)
+        await move(self.catalogue, -1 if form.fields.get("direction") == "up" else 1)
+        return Redirect(f"/teach/courses/{self.course_id}?notice=moved#{anchor}", status_code=303)
+
+    async def reordered(
+        self, reorder: Callable[[CatalogueService, list[UUID]], Awaitable[object]]
+    ) -> Template | Redirect:
+        """The whole order at once, as a drag and drop sends it (`ids`, in order)."""
+        await reorder(self.catalogue, await _ids(self.request))
+        return await _after_drag(self.request, self.db_session, self.principal, self.course_id)
+
+    async def deleted(self, field: str, delete: Callable[[CatalogueService], Awaitable[object]]) -> Template | Redirect:
+        """Deleted, or the outline again with the refusal (409: still in use) at the item."""
+        try:
+            await delete(self.catalogue)
+        except DomainError as exc:
+            if exc.status != 409:
+                raise
+            errors = FormErrors({field: service_message(exc)})
+            return await _outline_page(
+                self.request, self.db_session, self.principal, self.course_id, errors=errors, status=409
+            )
+        return Redirect(f"/teach/courses/{self.course_id}?notice=deleted", status_code=303)
 
 
 async def provide_course_visit(
@@ -235,11 +266,7 @@ class StudioPagesController(Controller):
         visit: NamedDependency[CourseVisit],
         module_id: FromPath[UUID],
     ) -> Redirect:
-        request, db_session, principal, course_id = visit.parts()
-        form = await FormData.read(request)
-        step = -1 if form.fields.get("direction") == "up" else 1
-        await CatalogueService(db_session, principal).move_module(course_id, module_id, step)
-        return Redirect(f"/teach/courses/{course_id}?notice=moved#module-{module_id}", status_code=303)
+        return await visit.moved(f"module-{module_id}", lambda c, step: c.move_module(visit.course_id, module_id, step))
 
     @post("/courses/{course_id:uuid}/modules/{module_id:uuid}/delete", status_code=HTTP_200_OK)
     async def delete_module(
@@ -247,26 +274,14 @@ class StudioPagesController(Controller):
         visit: NamedDependency[CourseVisit],
         module_id: FromPath[UUID],
     ) -> Template | Redirect:
-        request, db_session, principal, course_id = visit.parts()
-        try:
-            await CatalogueService(db_session, principal).delete_module(course_id, module_id)
-        except DomainError as exc:
-            if exc.status != 409:
-                raise
-            errors = FormErrors({f"module-{module_id}": service_message(exc)})
-            return await _outline_page(request, db_session, principal, course_id, errors=errors, status=409)
-        return Redirect(f"/teach/courses/{course_id}?notice=deleted", status_code=303)
+        return await visit.deleted(f"module-{module_id}", lambda c: c.delete_module(visit.course_id, module_id))
 
     @post("/courses/{course_id:uuid}/modules/order", status_code=HTTP_200_OK)
     async def order_modules(
         self,
         visit: NamedDependency[CourseVisit],
     ) -> Template | Redirect:
-        """The whole order at once, as a drag and drop sends it (`ids`, in order)."""
-        request, db_session, principal, course_id = visit.parts()
-        ids = await _ids(request)
-        await CatalogueService(db_session, principal).reorder_modules(course_id, ids)
-        return await _after_drag(request, db_session, principal, course_id)
+        return await visit.reordered(lambda c, ids: c.reorder_modules(visit.course_id, ids))
 
     @post("/courses/{course_id:uuid}/modules/{module_id:uuid}/lessons/order", status_code=HTTP_200_OK)
     async def order_lessons(
@@ -274,10 +289,7 @@ class StudioPagesController(Controller):
         visit: NamedDependency[CourseVisit],
         module_id: FromPath[UUID],
     ) -> Template | Redirect:
-        request, db_session, principal, course_id = visit.parts()
-        ids = await _ids(request)
-        await CatalogueService(db_session, principal).reorder_lessons(course_id, module_id, ids)
-        return await _after_drag(request, db_session, principal, course_id)
+        return await visit.reordered(lambda c, ids: c.reorder_lessons(visit.course_id, module_id, ids))
 
     @post("/courses/{course_id:uuid}/modules/{module_id:uuid}/lessons", status_code=HTTP_200_OK)
     async def add_lesson(
@@ -308,11 +320,7 @@ class StudioPagesController(Controller):
         visit: NamedDependency[CourseVisit],
         lesson_id: FromPath[UUID],
     ) -> Redirect:
-        request, db_session, principal, course_id = visit.parts()
-        form = await FormData.read(request)
-        step = -1 if form.fields.get("direction") == "up" else 1
-        await CatalogueService(db_session, principal).move_lesson(course_id, lesson_id, step)
-        return Redirect(f"/teach/courses/{course_id}?notice=moved#lesson-{lesson_id}", status_code=303)
+        return await visit.moved(f"lesson-{lesson_id}", lambda c, step: c.move_lesson(visit.course_id, lesson_id, step))
 
     @post("/courses/{course_id:uuid}/lessons/{lesson_id:uuid}/delete", status_code=HTTP_200_OK)
     async def delete_lesson(
@@ -320,15 +328,7 @@ class StudioPagesController(Controller):
         visit: NamedDependency[CourseVisit],
         lesson_id: FromPath[UUID],
     ) -> Template | Redirect:
-        request, db_session, principal, course_id = visit.parts()
-        try:
-            await CatalogueService(db_session, principal).delete_lesson(course_id, lesson_id)
-        except DomainError as exc:
-            if exc.status != 409:
-                raise
-            errors = FormErrors({f"lesson-{lesson_id}": service_message(exc)})
-            return await _outline_page(request, db_session, principal, course_id, errors=errors, status=409)
-        return Redirect(f"/teach/courses/{course_id}?notice=deleted", status_code=303)
+        return await visit.deleted(f"lesson-{lesson_id}", lambda c: c.delete_lesson(visit.course_id, lesson_id))
 
     @get("/courses/{course_id:uuid}/lessons/{lesson_id:uuid}")
     async def lesson(
