@@ -108,7 +108,9 @@ def send_now(job: Job, sender: Celery | None = None) -> None:
     """Send `job` with `sender` (the queue of the session or app that queued it), else the
     environment's queue."""
     app = _redirect or sender or default_celery()
-    app.send_task(job.name, args=list(job.args), countdown=job.countdown)
+    # Nobody waits for a job's result: without `ignore_result` every send also subscribes to the
+    # result's channel on Redis, a second round trip per job.
+    app.send_task(job.name, args=list(job.args), countdown=job.countdown, ignore_result=True)
 
 
 def enqueue_after_commit(session: AsyncSession, name: str, *args: Any, countdown: float | None = None) -> None:
