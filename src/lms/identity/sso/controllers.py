@@ -41,6 +41,7 @@ from lms.identity.sso.services.provisioning import (
     safe_next_path,
     secret_cipher,
 )
+from lms.identity.sso.services.sign_in_check import keep_test_result
 from lms.lib.errors import ValidationFailed
 from lms.lib.pagination import Page, PageParams
 from lms.lib.params import AppRequest
@@ -216,6 +217,11 @@ class SsoDiscoveryController(Controller):
         )
 
 
+def test_result_path(provider_id: UUID, result_id: str) -> str:
+    """The admin page that shows a test sign-in's answer."""
+    return f"/admin/sso/{provider_id}/test/{result_id}"
+
+
 def oidc_flow(request: AppRequest, provider: SsoProvider) -> OidcSignIn:
     settings = request.app.state.settings
     return OidcSignIn(
@@ -289,6 +295,13 @@ class SsoFlowController(Controller):
             if error == "access_denied":
                 raise SsoFailed(f"the sign-in was cancelled or refused at {provider.name}")
             raise SsoFailed(f"{provider.name} did not complete the sign-in; start again from the sign-in page")
+        if pending.tested_by is not None:
+            # An admin's test: show what the provider asserted; nobody is signed in or created.
+            claims, _ = await flow.complete(code, str(oidc_state), oidc_redirect_uri(request, provider))
+            result_id = await keep_test_result(
+                request.app.state.redis, settings.celery_queue, provider, pending.tested_by, claims, claims.get("sub")
+            )
+            return Redirect(test_result_path(provider.id, result_id), status_code=303)
         enabled(provider)
         claims, next_path = await flow.complete(code, str(oidc_state), oidc_redirect_uri(request, provider))
         identity = map_attributes(provider, claims, str(claims.get("sub") or ""))

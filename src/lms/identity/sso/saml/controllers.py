@@ -31,6 +31,7 @@ from lms.identity.sso.controllers import (
     saml_request_cookie,
     signed_in_redirect,
     site,
+    test_result_path,
 )
 from lms.identity.sso.pages import SSO_EXCEPTION_HANDLERS
 from lms.identity.sso.saml.services import (
@@ -51,6 +52,7 @@ from lms.identity.sso.services.provisioning import (
     safe_next_path,
     secret_cipher,
 )
+from lms.identity.sso.services.sign_in_check import keep_test_result
 from lms.lib.errors import ValidationFailed
 from lms.lib.params import AppRequest
 from lms.tenancy.schemas import ResolvedTenant
@@ -147,10 +149,8 @@ class SamlController(Controller):
     ) -> Redirect:
         """Assertion consumer: SP- and IdP-initiated sign-in. RelayState may only be a path on this site."""
         provider = await get_provider(db_session, provider_id, SsoKind.SAML.value)
-        if not provider.enabled:
-            raise SsoFailed("this sign-in method is disabled")
         settings = request.app.state.settings
-        attributes, _ = await service_provider(request, provider).consume(
+        attributes, _, tested_by = await service_provider(request, provider).consume(
             db_session,
             request.app.state.redis,
             settings.celery_queue,
@@ -160,6 +160,21 @@ class SamlController(Controller):
         mapping_email = (provider.attribute_mapping or {}).get("email", "email")
         if not attributes.get(mapping_email) and "@" in (attributes["nameid"][0] or ""):
             attributes[mapping_email] = attributes["nameid"]
+        if tested_by is not None:
+            # An admin's test (also of a provider not yet switched on): show the answer, sign nobody in.
+            result_id = await keep_test_result(
+                request.app.state.redis,
+                settings.celery_queue,
+                provider,
+                UUID(tested_by),
+                attributes,
+                attributes["nameid"][0],
+            )
+            redirect = Redirect(test_result_path(provider.id, result_id), status_code=303)
+            redirect.set_cookie(saml_request_cookie(provider.id, ""))
+            return redirect
+        if not provider.enabled:
+            raise SsoFailed("this sign-in method is disabled")
         identity = map_attributes(provider, attributes, attributes["nameid"][0])
         user = await provision_user(db_session, provider, identity)
         redirect = await signed_in_redirect(
