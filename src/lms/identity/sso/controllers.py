@@ -106,7 +106,9 @@ async def apply_oidc(request: AppRequest, session: Session, provider: SsoProvide
     needs_secret = data.token_endpoint_auth_method != "none"
     if needs_secret and data.client_secret is None and provider.secret_encrypted is None:
         raise ValidationFailed(
-            f"a client secret is needed for {data.token_endpoint_auth_method}", field="client_secret"
+            "a client secret is needed for %(method)s",
+            field="client_secret",
+            values={"method": data.token_endpoint_auth_method},
         )
     provider.name = data.name
     provider.enabled = data.enabled

@@ -198,6 +198,11 @@ class OidcPagesController(Controller):
                 await apply_oidc(request, db_session, provider, data)
                 await save_provider(db_session, provider, audit)
         except DomainError as exc:
-            form.errors[domain_error_field(exc, FIELDS)] = service_message(exc)
+            field = domain_error_field(exc, FIELDS)
+            form.errors[field] = (
+                _("The provider's discovery document could not be used: %(reason)s", reason=service_message(exc))
+                if field == "issuer"
+                else service_message(exc)
+            )
             return await self.render(request, db_session, provider, values, form.errors, exc.status)
         return Redirect(f"/admin/sso?done={'saved' if provider is not None else 'added'}", status_code=303)

@@ -206,6 +206,11 @@ class SamlPagesController(Controller):
                 await save_provider(db_session, provider, audit)
                 target = f"/admin/sso/{provider.id}/saml?done=saved"
         except DomainError as exc:
-            form.errors[domain_error_field(exc, FIELDS)] = service_message(exc)
+            field = domain_error_field(exc, FIELDS)
+            form.errors[field] = (
+                _("The metadata could not be used: %(reason)s", reason=service_message(exc))
+                if field in ("metadata_url", "metadata_xml")
+                else service_message(exc)
+            )
             return self.render(request, provider, values, form.errors, exc.status)
         return Redirect(target, status_code=303)
