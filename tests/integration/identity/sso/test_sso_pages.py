@@ -181,7 +181,8 @@ async def test_admin_adds_an_oidc_provider_and_tests_it_without_signing_anyone_i
     audit = await client.get(f"{base}/api/v1/admin/audit", headers=api_headers(headers))
     assert audit.status_code == 200, audit.text
     actions = [entry["action"] for entry in audit.json()["items"]]
-    assert "sso.provider_created" in actions and "sso.provider_updated" in actions
+    assert "sso.provider_created" in actions
+    assert "sso.provider_updated" in actions
     assert SECRET not in audit.text
 
 
