@@ -173,6 +173,29 @@ async def test_admin_adds_an_oidc_provider_and_tests_it_without_signing_anyone_i
     assert "Instructor" in result.text
     assert await users_named(db, tenant, "tess@acme.com") == 0
 
+    # A mapping that names a claim the provider does not send: the test says a real sign-in would fail.
+    remapped = await client.post(
+        f"{base}/admin/sso/{stored.id}/oidc",
+        data=oidc_form(provider, client_id, client_secret="", name="Acme Staff", map_email="mail"),
+        headers=headers,
+        follow_redirects=False,
+    )
+    assert remapped.status_code == 303, remapped.text
+    again = await client.post(
+        f"{base}/admin/sso/{stored.id}/test", data={"csrf_token": CSRF}, headers=headers, follow_redirects=False
+    )
+    async with httpx.AsyncClient() as browser:
+        at_provider = await browser.post(
+            again.headers["location"], data={"username": "tess@acme.com", "password": "pw-tess"}
+        )
+    refused = await client.get(at_provider.headers["location"], follow_redirects=False)
+    problem = await client.get(f"{base}{refused.headers['location']}", headers=headers)
+    assert "A real sign-in with this answer would be refused." in problem.text
+    assert "no e-mail address in &#39;mail&#39;" in problem.text
+    german = await client.get(f"{base}/admin/sso", headers={**headers, "Accept-Language": "de"})
+    assert "Testanmeldung" in german.text
+    assert "Test sign-in" not in german.text
+
     # Only the admin who ran the test sees its answer.
     other_admin = browser_headers(await bearer(login, await make_user(tenant, roles=["tenant_admin"])))
     assert (await client.get(f"{base}{result_path}", headers=other_admin)).status_code == 404
