@@ -64,7 +64,12 @@ from lms.identity.scim.pages import ScimTokenPagesController
 from lms.identity.signin.pages import SignInPagesController, SignOutController
 from lms.identity.signin.services.keys import KeyRing
 from lms.identity.signin.services.revocation import RevokedTokens
-from lms.identity.sso.controllers import SsoDiscoveryController, SsoFlowController, SsoProvidersController
+from lms.identity.sso.controllers import (
+    SsoDiscoveryController,
+    SsoFlowController,
+    SsoProvidersController,
+    SsoSettingsController,
+)
 from lms.identity.sso.oidc.pages import OidcPagesController
 from lms.identity.sso.saml.controllers import SamlController, SamlProvidersController
 from lms.identity.sso.saml.pages import SamlPagesController
@@ -197,6 +202,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ScimController,
         ScimTokensController,
         SsoProvidersController,
+        SsoSettingsController,
         SsoDiscoveryController,
         SsoFlowController,
         SamlProvidersController,

@@ -23,7 +23,14 @@ from lms.identity.signin.services.sessions import SessionIssuer, session_cookies
 from lms.identity.sso.oidc.services import OidcSignIn, discover, pending_sign_in
 from lms.identity.sso.pages import SSO_EXCEPTION_HANDLERS
 from lms.identity.sso.saml.services import REQUEST_SECONDS, SAML_REQUEST_COOKIE, SamlServiceProvider
-from lms.identity.sso.schemas import Discovery, OidcProviderIn, ProviderOut, RedirectUriOut
+from lms.identity.sso.schemas import (
+    Discovery,
+    OidcProviderIn,
+    ProviderOut,
+    RedirectUriOut,
+    SsoSettingsIn,
+    SsoSettingsOut,
+)
 from lms.identity.sso.services.accounts import provision_user
 from lms.identity.sso.services.fetch import FetchRefused
 from lms.identity.sso.services.providers import (
@@ -31,6 +38,7 @@ from lms.identity.sso.services.providers import (
     ensure_unique_name,
     list_providers,
     remove_provider,
+    require_sso,
     save_provider,
 )
 from lms.identity.sso.services.provisioning import (
@@ -191,6 +199,32 @@ class SsoProvidersController(Controller):
     ) -> dict[str, str]:
         await remove_provider(db_session, provider_id, audit)
         return {"status": "deleted"}
+
+
+class SsoSettingsController(Controller):
+    """Whether everyone of the site must sign in with single sign-on."""
+
+    path = "/api/v1/sso/settings"
+    guards = [requires_role(Role.TENANT_ADMIN), requires_feature("sso")]
+    tags = ["identity"]
+
+    @get("/")
+    async def read_settings(self, db_session: DbSession, tenant: NamedDependency[ResolvedTenant]) -> SsoSettingsOut:
+        """Whether single sign-on is required on this site."""
+        return SsoSettingsOut(required=await sso_required(db_session, tenant.id))
+
+    @put(
+        "/", description="Require single sign-on for everyone, or stop requiring it (409 without an enabled provider)."
+    )
+    async def write_settings(
+        self,
+        db_session: DbSession,
+        tenant: NamedDependency[ResolvedTenant],
+        audit: NamedDependency[AdminAudit],
+        data: JSONBody[SsoSettingsIn],
+    ) -> SsoSettingsOut:
+        await require_sso(db_session, tenant.id, data.required, audit)
+        return SsoSettingsOut(required=data.required)
 
 
 class SsoDiscoveryController(Controller):

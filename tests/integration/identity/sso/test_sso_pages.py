@@ -315,6 +315,17 @@ async def test_sso_required_needs_an_enabled_provider_and_is_audited(
         ({"sso_required": False}, {"sso_required": True}),
     ]
 
+    # The JSON API reads and writes the same setting through the same service.
+    api = api_headers(headers)
+    assert (await client.get(f"{base}/api/v1/sso/settings", headers=api)).json() == {"required": False}
+    put = await client.put(f"{base}/api/v1/sso/settings", json={"required": True}, headers=api)
+    assert put.status_code == 200, put.text
+    assert (await client.get(f"{base}/api/v1/sso/settings", headers=api)).json() == {"required": True}
+    bad = await client.put(f"{base}/api/v1/sso/settings", json={"required": "yes"}, headers=api)
+    assert bad.status_code == 422
+    assert bad.json()["error"]["field"] == "required"
+    await client.put(f"{base}/api/v1/sso/settings", json={"required": False}, headers=api)
+
     stored = await only_provider(db, tenant)
     confirm = await client.get(f"{base}/admin/sso/{stored.id}/remove", headers=headers)
     assert confirm.status_code == 200
