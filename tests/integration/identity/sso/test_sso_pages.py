@@ -234,6 +234,7 @@ async def test_admin_adds_a_saml_provider_from_metadata_and_tests_it(
     )
     assert broken.status_code in (400, 422)
     assert 'href="#metadata_xml"' in broken.text
+    assert "&lt;not-metadata/&gt;</textarea>" in broken.text
 
     uploaded = await client.post(
         f"{base}/admin/sso/saml/new",

@@ -173,7 +173,12 @@ class SamlPagesController(Controller):
         values, payload = await read_common_fields(request, form)
         url = form.text("metadata_url", 2048)
         xml = await self.metadata_document(request, form)
-        values.update(metadata_url=url, allow_idp_initiated="allow_idp_initiated" in form.fields)
+        values.update(
+            metadata_url=url,
+            # Pasted XML is shown again after an error; an uploaded file has to be chosen again.
+            metadata_xml=form.fields.get("metadata_xml", "")[:MAX_METADATA_BYTES],
+            allow_idp_initiated="allow_idp_initiated" in form.fields,
+        )
         if url and xml:
             form.errors["metadata_url"] = _("Give the metadata URL or the XML document, not both.")
         elif not url and not xml:
