@@ -252,6 +252,19 @@ async def test_admin_adds_a_saml_provider_from_metadata_and_tests_it(
     metadata = await client.get(f"{base}/auth/saml/{stored.id}/metadata")
     idp.trust_sp(metadata.text)
 
+    # Changing other settings keeps the stored IdP metadata when none is given again.
+    renamed = await client.post(
+        f"{base}/admin/sso/{stored.id}/saml",
+        data={**common, "name": "Acme Directory"},
+        headers=headers,
+        follow_redirects=False,
+    )
+    assert renamed.status_code == 303, renamed.text
+    changed = await only_provider(db, tenant)
+    assert changed.name == "Acme Directory"
+    assert changed.config["idp"] == stored.config["idp"]
+    assert changed.config["sp_cert"] == stored.config["sp_cert"]
+
     start = await client.post(
         f"{base}/admin/sso/{stored.id}/test", data={"csrf_token": CSRF}, headers=headers, follow_redirects=False
     )

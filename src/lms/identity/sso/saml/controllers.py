@@ -65,11 +65,18 @@ def service_provider(request: AppRequest, provider: SsoProvider) -> SamlServiceP
     return SamlServiceProvider(provider, site(request), request.app.state.settings.secret_key)
 
 
-async def apply_saml(request: AppRequest, provider: SsoProvider, data: SamlProviderIn) -> None:
+async def apply_saml(
+    request: AppRequest, provider: SsoProvider, data: SamlProviderIn, keep_current_metadata: bool = False
+) -> None:
+    """Apply the settings; with `keep_current_metadata` (the admin page's edit form) a change that gives
+    no metadata keeps the IdP metadata already stored."""
     settings = request.app.state.settings
-    if (data.metadata_xml is None) == (data.metadata_url is None):
+    keeping = keep_current_metadata and data.metadata_xml is None and data.metadata_url is None
+    if keeping and provider.config.get("idp"):
+        idp = dict(provider.config["idp"])
+    elif (data.metadata_xml is None) == (data.metadata_url is None):
         raise ValidationFailed("give exactly one of metadata_xml and metadata_url", field="metadata_xml")
-    if data.metadata_url is not None:
+    elif data.metadata_url is not None:
         xml = (await fetch_document(data.metadata_url, settings.sso_allow_private_hosts, "metadata_url")).decode()
         idp = parse_idp_metadata(xml, "metadata_url")
     else:
@@ -83,7 +90,7 @@ async def apply_saml(request: AppRequest, provider: SsoProvider, data: SamlProvi
         provider.secret_encrypted = secret_cipher(settings.secret_key).encrypt(sp_key.encode())
     provider.config = {
         "idp": idp,
-        "metadata_url": data.metadata_url,
+        "metadata_url": provider.config.get("metadata_url") if keeping else data.metadata_url,
         "sp_cert": sp_cert,
         "allow_idp_initiated": data.allow_idp_initiated,
         "link_by_verified_email": data.link_by_verified_email,

@@ -61,7 +61,9 @@ def saml_values(provider: SsoProvider | None) -> dict[str, Any]:
         values.update(map_email="email", map_name="displayName", map_groups="groups")
     return {
         **values,
-        "metadata_url": config.get("metadata_url") or "",
+        # Empty on the edit form: saving keeps the stored metadata unless new metadata is given.
+        "metadata_url": "",
+        "current_metadata_url": config.get("metadata_url") or "",
         "metadata_xml": "",
         "allow_idp_initiated": bool(config.get("allow_idp_initiated", True)),
     }
@@ -181,7 +183,7 @@ class SamlPagesController(Controller):
         )
         if url and xml:
             form.errors["metadata_url"] = _("Give the metadata URL or the XML document, not both.")
-        elif not url and not xml:
+        elif not url and not xml and provider is None:
             form.errors["metadata_url"] = _("Enter the metadata URL, or upload or paste the XML document.")
         elif url and not url.startswith(("https://", "http://")):
             form.errors["metadata_url"] = _("Enter a web address that starts with https://.")
@@ -207,7 +209,7 @@ class SamlPagesController(Controller):
                 await add_provider(db_session, created, audit)
                 target = f"/admin/sso/{created.id}/saml?done=added"
             else:
-                await apply_saml(request, provider, data)
+                await apply_saml(request, provider, data, keep_current_metadata=True)
                 await save_provider(db_session, provider, audit)
                 target = f"/admin/sso/{provider.id}/saml?done=saved"
         except DomainError as exc:
