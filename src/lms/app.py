@@ -60,11 +60,20 @@ from lms.identity.controllers import AuthController, MeController, PasswordContr
 from lms.identity.guards import standing_checks
 from lms.identity.mfa.controllers import IdentitySettingsController, MfaEnrolmentController, MyMfaController
 from lms.identity.scim.controllers import ScimController, ScimTokensController
+from lms.identity.scim.pages import ScimTokenPagesController
 from lms.identity.signin.pages import SignInPagesController, SignOutController
 from lms.identity.signin.services.keys import KeyRing
 from lms.identity.signin.services.revocation import RevokedTokens
-from lms.identity.sso.controllers import SsoDiscoveryController, SsoFlowController, SsoProvidersController
+from lms.identity.sso.controllers import (
+    SsoDiscoveryController,
+    SsoFlowController,
+    SsoProvidersController,
+    SsoSettingsController,
+)
+from lms.identity.sso.oidc.pages import OidcPagesController
 from lms.identity.sso.saml.controllers import SamlController, SamlProvidersController
+from lms.identity.sso.saml.pages import SamlPagesController
+from lms.identity.sso.setup.pages import SsoSetupPagesController
 from lms.learning.controllers import (
     CourseVersionMigrationController,
     DeadLetterOperatorController,
@@ -191,6 +200,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ScimController,
         ScimTokensController,
         SsoProvidersController,
+        SsoSettingsController,
         SsoDiscoveryController,
         SsoFlowController,
         SamlProvidersController,
@@ -223,6 +233,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 ImportPagesController,
                 TeamPagesController,
                 GroupPagesController,
+                SsoSetupPagesController,
+                OidcPagesController,
+                SamlPagesController,
+                ScimTokenPagesController,
                 StudioPagesController,
                 CourseAnalyticsPagesController,
                 AssessmentStudioPagesController,

@@ -34,22 +34,9 @@ from lms.organisation.services.team import team_of
 from lms.tenancy.schemas import ResolvedTenant
 from lms.web.forms import FormData, FormErrors, service_message
 from lms.web.i18n import gettext as _
-from lms.web.layout import before_page, page
+from lms.web.layout import admin_sections, before_page, page
 
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
-
-
-def admin_sections() -> list[tuple[str, str, int | None]]:
-    """The admin console's own navigation (tabs under the page title), the same on every admin page."""
-    return [
-        ("/admin", _("Setup"), None),
-        ("/admin/users", _("Users"), None),
-        ("/admin/users/import", _("Import users"), None),
-        ("/admin/groups", _("Groups"), None),
-        ("/admin/branding", _("Branding"), None),
-        ("/admin/domains", _("Domains"), None),
-        ("/admin/audit", _("Audit log"), None),
-    ]
 
 
 def role_names() -> dict[str, str]:

@@ -61,6 +61,7 @@ def action_labels() -> dict[str, str]:
         "scim.token_created": _("Created a SCIM token"),
         "scim.token_revoked": _("Revoked a SCIM token"),
         "settings.mfa_required_changed": _("Changed the two-step sign-in rule"),
+        "settings.sso_required_changed": _("Changed whether single sign-on is required"),
         "domain.added": _("Added a domain"),
         "domain.removed": _("Removed a domain"),
         "domain.verified": _("A domain was verified"),
@@ -78,6 +79,7 @@ def field_labels() -> dict[str, str]:
         "groups": _("Groups"),
         "kind": _("Kind"),
         "mfa_required_for_staff": _("Two-step sign-in required for staff"),
+        "sso_required": _("Single sign-on required"),
     }
 
 

@@ -64,6 +64,21 @@ def navigation(viewer: Viewer | None) -> list[NavItem]:
     return items
 
 
+def admin_sections() -> list[tuple[str, str, int | None]]:
+    """The admin console's own navigation (tabs under the page title), the same on every admin page."""
+    _ = i18n.gettext
+    return [
+        ("/admin", _("Setup"), None),
+        ("/admin/users", _("Users"), None),
+        ("/admin/users/import", _("Import users"), None),
+        ("/admin/groups", _("Groups"), None),
+        ("/admin/sso", _("Single sign-on"), None),
+        ("/admin/branding", _("Branding"), None),
+        ("/admin/domains", _("Domains"), None),
+        ("/admin/audit", _("Audit log"), None),
+    ]
+
+
 async def load_viewer(request: AppRequest, session: DbSession | None = None) -> Viewer | None:
     """The signed-in person, or None for a visitor (an expired or foreign session counts as none).
     Cached on the request; also sets the request's locale and time zone. With `session` (the page's

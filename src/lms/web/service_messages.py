@@ -14,6 +14,10 @@ def N_(message: str) -> str:
 
 
 SERVICE_MESSAGES = (
+    # single sign-on set-up
+    N_("Switch on a sign-in provider before you require single sign-on."),
+    N_("A provider with this name already exists."),
+    N_("A client secret is needed for %(method)s."),
     # the operator console
     N_("The e-mail or the operator token is not right."),
     N_("The code is not right; codes change every 30 seconds."),

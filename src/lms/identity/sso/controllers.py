@@ -23,7 +23,14 @@ from lms.identity.signin.services.sessions import SessionIssuer, session_cookies
 from lms.identity.sso.oidc.services import OidcSignIn, discover, pending_sign_in
 from lms.identity.sso.pages import SSO_EXCEPTION_HANDLERS
 from lms.identity.sso.saml.services import REQUEST_SECONDS, SAML_REQUEST_COOKIE, SamlServiceProvider
-from lms.identity.sso.schemas import Discovery, OidcProviderIn, ProviderOut, RedirectUriOut
+from lms.identity.sso.schemas import (
+    Discovery,
+    OidcProviderIn,
+    ProviderOut,
+    RedirectUriOut,
+    SsoSettingsIn,
+    SsoSettingsOut,
+)
 from lms.identity.sso.services.accounts import provision_user
 from lms.identity.sso.services.fetch import FetchRefused
 from lms.identity.sso.services.providers import (
@@ -31,6 +38,7 @@ from lms.identity.sso.services.providers import (
     ensure_unique_name,
     list_providers,
     remove_provider,
+    require_sso,
     save_provider,
 )
 from lms.identity.sso.services.provisioning import (
@@ -41,6 +49,7 @@ from lms.identity.sso.services.provisioning import (
     safe_next_path,
     secret_cipher,
 )
+from lms.identity.sso.services.sign_in_check import keep_test_result
 from lms.lib.errors import ValidationFailed
 from lms.lib.pagination import Page, PageParams
 from lms.lib.params import AppRequest
@@ -105,7 +114,9 @@ async def apply_oidc(request: AppRequest, session: Session, provider: SsoProvide
     needs_secret = data.token_endpoint_auth_method != "none"
     if needs_secret and data.client_secret is None and provider.secret_encrypted is None:
         raise ValidationFailed(
-            f"a client secret is needed for {data.token_endpoint_auth_method}", field="client_secret"
+            "a client secret is needed for %(method)s",
+            field="client_secret",
+            values={"method": data.token_endpoint_auth_method},
         )
     provider.name = data.name
     provider.enabled = data.enabled
@@ -190,6 +201,32 @@ class SsoProvidersController(Controller):
         return {"status": "deleted"}
 
 
+class SsoSettingsController(Controller):
+    """Whether everyone of the site must sign in with single sign-on."""
+
+    path = "/api/v1/sso/settings"
+    guards = [requires_role(Role.TENANT_ADMIN), requires_feature("sso")]
+    tags = ["identity"]
+
+    @get("/")
+    async def read_settings(self, db_session: DbSession, tenant: NamedDependency[ResolvedTenant]) -> SsoSettingsOut:
+        """Whether single sign-on is required on this site."""
+        return SsoSettingsOut(required=await sso_required(db_session, tenant.id))
+
+    @put(
+        "/", description="Require single sign-on for everyone, or stop requiring it (409 without an enabled provider)."
+    )
+    async def write_settings(
+        self,
+        db_session: DbSession,
+        tenant: NamedDependency[ResolvedTenant],
+        audit: NamedDependency[AdminAudit],
+        data: JSONBody[SsoSettingsIn],
+    ) -> SsoSettingsOut:
+        await require_sso(db_session, tenant.id, data.required, audit)
+        return SsoSettingsOut(required=data.required)
+
+
 class SsoDiscoveryController(Controller):
     path = "/api/v1/auth/discover"
     guards = [allows_anonymous("the sign-in page asks where to send an address before anyone is signed in")]
@@ -214,6 +251,11 @@ class SsoDiscoveryController(Controller):
             provider_name=provider.name,
             login_url=f"{site(request)}/auth/sso/{provider.id}/login",
         )
+
+
+def test_result_path(provider_id: UUID, result_id: str) -> str:
+    """The admin page that shows a test sign-in's answer."""
+    return f"/admin/sso/{provider_id}/test/{result_id}"
 
 
 def oidc_flow(request: AppRequest, provider: SsoProvider) -> OidcSignIn:
@@ -289,6 +331,13 @@ class SsoFlowController(Controller):
             if error == "access_denied":
                 raise SsoFailed(f"the sign-in was cancelled or refused at {provider.name}")
             raise SsoFailed(f"{provider.name} did not complete the sign-in; start again from the sign-in page")
+        if pending.tested_by is not None:
+            # An admin's test: show what the provider asserted; nobody is signed in or created.
+            claims, _ = await flow.complete(code, str(oidc_state), oidc_redirect_uri(request, provider))
+            result_id = await keep_test_result(
+                request.app.state.redis, settings.celery_queue, provider, pending.tested_by, claims, claims.get("sub")
+            )
+            return Redirect(test_result_path(provider.id, result_id), status_code=303)
         enabled(provider)
         claims, next_path = await flow.complete(code, str(oidc_state), oidc_redirect_uri(request, provider))
         identity = map_attributes(provider, claims, str(claims.get("sub") or ""))

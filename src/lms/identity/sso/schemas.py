@@ -63,6 +63,15 @@ class SamlProviderIn(msgspec.Struct, forbid_unknown_fields=True):
     trust_unverified_email: bool = False
 
 
+class SsoSettingsIn(msgspec.Struct, forbid_unknown_fields=True):
+    # Everyone signs in with single sign-on; passwords stop working (needs an enabled provider).
+    required: bool
+
+
+class SsoSettingsOut(msgspec.Struct):
+    required: bool
+
+
 class RedirectUriOut(msgspec.Struct):
     redirect_uri: str
 

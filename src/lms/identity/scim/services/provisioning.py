@@ -24,6 +24,7 @@ from lms.identity.scim.services.documents import (
 from lms.identity.scim.services.errors import ScimError
 from lms.identity.signin.services.sessions import token_hash
 from lms.lib import clock
+from lms.lib.errors import NotFound
 from lms.lib.lookup import get_or_404
 from lms.lib.pagination import Page, PageParams, count_and_fetch, paginate
 from lms.tenancy.services.audit import AdminAudit
@@ -56,6 +57,14 @@ async def find_scim_token(session: AsyncSession, raw: str) -> ScimToken | None:
 async def list_scim_tokens(session: AsyncSession, page: PageParams) -> Page[ScimToken]:
     """The site's SCIM tokens, oldest first."""
     return await paginate(session, select(ScimToken).order_by(ScimToken.created_at, ScimToken.id), page)
+
+
+async def live_scim_token(session: AsyncSession, token_id: UUID) -> ScimToken:
+    """A token of this site that is not revoked (NotFound otherwise)."""
+    token = await get_or_404(session, ScimToken, token_id, "SCIM token not found")
+    if token.revoked_at is not None:
+        raise NotFound("SCIM token not found")
+    return token
 
 
 async def revoke_scim_token(session: AsyncSession, token_id: UUID, audit: AdminAudit) -> ScimToken:

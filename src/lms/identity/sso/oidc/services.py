@@ -80,10 +80,12 @@ async def _jwks(uri: str, allowed_private: frozenset[str], kid: str | None, time
 
 @dataclass(frozen=True)
 class PendingSignIn:
-    """What the state names: the provider and where to go afterwards."""
+    """What the state names: the provider, where to go afterwards, and for a test sign-in the admin
+    who started it (a test ends on a page of what the provider asserted, without any session)."""
 
     provider_id: UUID
     next_path: str
+    tested_by: UUID | None = None
 
 
 def state_key(namespace: str, state: str) -> str:
@@ -96,7 +98,8 @@ async def pending_sign_in(redis: Any, namespace: str, state: str) -> PendingSign
     if raw is None:
         return None
     record = json.loads(raw)
-    return PendingSignIn(UUID(record["provider_id"]), str(record["next"]))
+    tested_by = record.get("tested_by")
+    return PendingSignIn(UUID(record["provider_id"]), str(record["next"]), UUID(tested_by) if tested_by else None)
 
 
 class OidcSignIn:
@@ -130,8 +133,11 @@ class OidcSignIn:
         except (FetchRefused, SsoFailed) as exc:
             raise self._unavailable(exc) from exc
 
-    async def authorization_url(self, redirect_uri: str, next_path: str) -> str:
-        """Where to send the browser: the provider's authorization endpoint with state, nonce and PKCE."""
+    async def authorization_url(self, redirect_uri: str, next_path: str, tested_by: UUID | None = None) -> str:
+        """Where to send the browser: the provider's authorization endpoint with state, nonce and PKCE.
+
+        With `tested_by` (an admin's id) the sign-in is a test: the state says so, so the callback shows
+        the claims to that admin instead of signing anyone in."""
         document = await self._discover()
         state, nonce, verifier = secrets.token_urlsafe(24), secrets.token_urlsafe(24), secrets.token_urlsafe(48)
         record = {
@@ -140,6 +146,7 @@ class OidcSignIn:
             "nonce": nonce,
             "verifier": verifier,
             "next": next_path,
+            "tested_by": str(tested_by) if tested_by else None,
         }
         await self.redis.set(state_key(self.namespace, state), json.dumps(record), ex=STATE_SECONDS)
         params = {

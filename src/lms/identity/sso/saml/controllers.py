@@ -31,6 +31,7 @@ from lms.identity.sso.controllers import (
     saml_request_cookie,
     signed_in_redirect,
     site,
+    test_result_path,
 )
 from lms.identity.sso.pages import SSO_EXCEPTION_HANDLERS
 from lms.identity.sso.saml.services import (
@@ -51,6 +52,7 @@ from lms.identity.sso.services.provisioning import (
     safe_next_path,
     secret_cipher,
 )
+from lms.identity.sso.services.sign_in_check import keep_test_result
 from lms.lib.errors import ValidationFailed
 from lms.lib.params import AppRequest
 from lms.tenancy.schemas import ResolvedTenant
@@ -63,11 +65,18 @@ def service_provider(request: AppRequest, provider: SsoProvider) -> SamlServiceP
     return SamlServiceProvider(provider, site(request), request.app.state.settings.secret_key)
 
 
-async def apply_saml(request: AppRequest, provider: SsoProvider, data: SamlProviderIn) -> None:
+async def apply_saml(
+    request: AppRequest, provider: SsoProvider, data: SamlProviderIn, keep_current_metadata: bool = False
+) -> None:
+    """Apply the settings; with `keep_current_metadata` (the admin page's edit form) a change that gives
+    no metadata keeps the IdP metadata already stored."""
     settings = request.app.state.settings
-    if (data.metadata_xml is None) == (data.metadata_url is None):
+    keeping = keep_current_metadata and data.metadata_xml is None and data.metadata_url is None
+    if keeping and provider.config.get("idp"):
+        idp = dict(provider.config["idp"])
+    elif (data.metadata_xml is None) == (data.metadata_url is None):
         raise ValidationFailed("give exactly one of metadata_xml and metadata_url", field="metadata_xml")
-    if data.metadata_url is not None:
+    elif data.metadata_url is not None:
         xml = (await fetch_document(data.metadata_url, settings.sso_allow_private_hosts, "metadata_url")).decode()
         idp = parse_idp_metadata(xml, "metadata_url")
     else:
@@ -81,7 +90,7 @@ async def apply_saml(request: AppRequest, provider: SsoProvider, data: SamlProvi
         provider.secret_encrypted = secret_cipher(settings.secret_key).encrypt(sp_key.encode())
     provider.config = {
         "idp": idp,
-        "metadata_url": data.metadata_url,
+        "metadata_url": provider.config.get("metadata_url") if keeping else data.metadata_url,
         "sp_cert": sp_cert,
         "allow_idp_initiated": data.allow_idp_initiated,
         "link_by_verified_email": data.link_by_verified_email,
@@ -147,10 +156,8 @@ class SamlController(Controller):
     ) -> Redirect:
         """Assertion consumer: SP- and IdP-initiated sign-in. RelayState may only be a path on this site."""
         provider = await get_provider(db_session, provider_id, SsoKind.SAML.value)
-        if not provider.enabled:
-            raise SsoFailed("this sign-in method is disabled")
         settings = request.app.state.settings
-        attributes, _ = await service_provider(request, provider).consume(
+        attributes, _, tested_by = await service_provider(request, provider).consume(
             db_session,
             request.app.state.redis,
             settings.celery_queue,
@@ -160,6 +167,21 @@ class SamlController(Controller):
         mapping_email = (provider.attribute_mapping or {}).get("email", "email")
         if not attributes.get(mapping_email) and "@" in (attributes["nameid"][0] or ""):
             attributes[mapping_email] = attributes["nameid"]
+        if tested_by is not None:
+            # An admin's test (also of a provider not yet switched on): show the answer, sign nobody in.
+            result_id = await keep_test_result(
+                request.app.state.redis,
+                settings.celery_queue,
+                provider,
+                UUID(tested_by),
+                attributes,
+                attributes["nameid"][0],
+            )
+            redirect = Redirect(test_result_path(provider.id, result_id), status_code=303)
+            redirect.set_cookie(saml_request_cookie(provider.id, ""))
+            return redirect
+        if not provider.enabled:
+            raise SsoFailed("this sign-in method is disabled")
         identity = map_attributes(provider, attributes, attributes["nameid"][0])
         user = await provision_user(db_session, provider, identity)
         redirect = await signed_in_redirect(

@@ -162,14 +162,17 @@ class SamlServiceProvider:
     def _pending_key(self, namespace: str, request_id: str) -> str:
         return f"{namespace}:saml:request:{request_id}"
 
-    async def login_url(self, redis: Any, namespace: str, relay_state: str) -> tuple[str, str]:
+    async def login_url(
+        self, redis: Any, namespace: str, relay_state: str, tested_by: str | None = None
+    ) -> tuple[str, str]:
         """SP-initiated: a signed AuthnRequest to the IdP, and the token the browser must bring back.
 
-        The request id is remembered (with a hash of the token) to check InResponseTo."""
+        The request id is remembered (with a hash of the token) to check InResponseTo. With `tested_by`
+        (an admin's id) the sign-in is a test: the answer is shown to that admin, nobody is signed in."""
         auth = self.auth({}, {}, f"/auth/sso/{self.provider.id}/login")
         url = str(auth.login(return_to=relay_state))
         browser_token = secrets.token_urlsafe(24)
-        record = {**self._owner(), "browser": _digest(browser_token)}
+        record = {**self._owner(), "browser": _digest(browser_token), "tested_by": tested_by}
         await redis.set(
             self._pending_key(namespace, auth.get_last_request_id()), json.dumps(record), ex=REQUEST_SECONDS
         )
@@ -178,7 +181,7 @@ class SamlServiceProvider:
     def _owner(self) -> dict[str, str]:
         return {"tenant_id": str(self.provider.tenant_id), "provider_id": str(self.provider.id)}
 
-    async def _check_pending(self, redis: Any, key: str, browser_token: str | None) -> None:
+    async def _check_pending(self, redis: Any, key: str, browser_token: str | None) -> dict[str, Any]:
         """The request was sent here, for this provider, from this browser (nothing is spent yet)."""
         raw = await redis.get(key)
         record = json.loads(raw) if raw else {}
@@ -186,11 +189,13 @@ class SamlServiceProvider:
             raise SsoFailed("this SAML response answers no sign-in started here")
         if not browser_token or not secrets.compare_digest(str(record.get("browser")), _digest(browser_token)):
             raise SsoFailed("this sign-in was started in another browser; start again here")
+        return dict(record)
 
     async def consume(
         self, session: AsyncSession, redis: Any, namespace: str, post: dict[str, str], browser_token: str | None
-    ) -> tuple[dict[str, list[str]], str]:
-        """Validate a posted SAMLResponse; returns (attributes incl. `nameid`, session index)."""
+    ) -> tuple[dict[str, list[str]], str, str | None]:
+        """Validate a posted SAMLResponse; returns (attributes incl. `nameid`, session index, and the
+        admin who started it as a test sign-in, else None)."""
         if "SAMLResponse" not in post:
             raise SsoMalformed("no SAMLResponse in the request")
         document = decode_post_message(post["SAMLResponse"])
@@ -199,8 +204,9 @@ class SamlServiceProvider:
         if in_response_to is None and not self.provider.config.get("allow_idp_initiated", True):
             raise SsoFailed("sign-in must start on this site for this provider (IdP-initiated sign-in is off)")
         pending_key = self._pending_key(namespace, in_response_to) if in_response_to else None
+        pending: dict[str, Any] = {}
         if pending_key is not None:
-            await self._check_pending(redis, pending_key, browser_token)
+            pending = await self._check_pending(redis, pending_key, browser_token)
         auth = self.auth({}, post, f"/auth/saml/{self.provider.id}/acs")
         try:
             auth.process_response(request_id=in_response_to)
@@ -215,7 +221,8 @@ class SamlServiceProvider:
         await self._reject_replay(session, auth)
         attributes: dict[str, list[str]] = {k: list(v) for k, v in auth.get_attributes().items()}
         attributes["nameid"] = [auth.get_nameid()]
-        return attributes, auth.get_session_index() or ""
+        tested_by = pending.get("tested_by")
+        return attributes, auth.get_session_index() or "", str(tested_by) if tested_by else None
 
     def _check_exact_urls(self, document: Any) -> None:
         destination = document.get("Destination")

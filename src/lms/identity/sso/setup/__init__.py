@@ -1,0 +1,1 @@
+"""Single sign-on set-up pages for tenant admins."""
