@@ -124,3 +124,79 @@ async def test_instructor_writes_every_question_type_exports_imports_and_sets_up
     stranger = await headers_of(login, await make_user(other_tenant, roles=["tenant_admin"]))
     foreign = bank_url.replace(secure_host(tenant), secure_host(other_tenant))
     assert (await client.get(foreign, headers=stranger)).status_code == 404
+
+
+async def test_instructor_edits_and_retires_a_question_and_attempts_keep_their_copy(
+    client: Client, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant()
+    instructor = await make_user(tenant, roles=["instructor"])
+    headers = await headers_of(login, instructor)
+    api = await login(instructor)
+    site = secure_host(tenant)
+    course_id = await create_course(client, site, headers)
+    created = await post(client, f"{site}/teach/courses/{course_id}/banks", headers, title="Fire drill")
+    bank_url = f"{site}{created.headers['location'].split('?')[0]}"
+    bank_id = bank_url.rsplit("/", 1)[1]
+    assert (await add(client, f"{bank_url}/questions", headers, SEVEN[0])).status_code == 303
+    question = (await client.get(f"{site}/api/v1/question-banks/{bank_id}/questions", headers=api)).json()["items"][0]
+    edit_url = f"{bank_url}/questions/{question['id']}"
+
+    # The edit page starts from the question as it is, answer key included.
+    form = await client.get(edit_url, headers=headers)
+    assert form.status_code == 200
+    assert form.headers["content-type"].startswith("text/html")
+    assert "North\nSouth" not in form.text
+    assert "* South" in form.text
+
+    # A broken change is refused with the field named; the question is unchanged.
+    one_option = {"type": "single_choice", "prompt": "Which exit?", "choices": "North"}
+    broken = await add(client, edit_url, headers, one_option)
+    assert broken.status_code == 422
+    assert "Enter at least two options" in broken.text
+    saved = await add(client, edit_url, headers, {**SEVEN[0], "choices": "* North\nSouth\nWest"})
+    assert saved.status_code == 303
+    assert saved.headers["location"].endswith(f"#question-{question['id']}")
+    stored = (await client.get(f"{site}/api/v1/question-banks/{bank_id}/questions", headers=api)).json()["items"][0]
+    assert [o["text"] for o in stored["payload"]["options"]] == ["North", "South", "West"]
+    assert stored["payload"]["correct"] == "o1"
+    assert stored["points"] == 2.0
+
+    # Retired: marked on the bank page, and the JSON API says so; then back in use.
+    retired = await post(client, f"{edit_url}/state", headers, active="false")
+    assert retired.status_code == 303
+    bank = await client.get(bank_url, headers=headers)
+    assert "Retired" in bank.text
+    listed = (await client.get(f"{site}/api/v1/question-banks/{bank_id}/questions", headers=api)).json()
+    assert listed["items"][0]["active"] is False
+    back = await client.patch(
+        f"{site}/api/v1/question-banks/{bank_id}/questions/{question['id']}", json={"active": True}, headers=api
+    )
+    assert back.status_code == 200
+    assert back.json()["active"] is True
+
+    # The JSON API edits the same way, and refuses a payload that does not check out.
+    bad = await client.put(
+        f"{site}/api/v1/question-banks/{bank_id}/questions/{question['id']}",
+        json={"payload": {"type": "true_false", "prompt": "?"}},
+        headers=api,
+    )
+    assert bad.status_code == 422
+    assert bad.json()["error"]["field"].startswith("payload")
+    good = await client.put(
+        f"{site}/api/v1/question-banks/{bank_id}/questions/{question['id']}",
+        json={"payload": {"type": "true_false", "prompt": "Lifts are safe.", "correct": False}, "points": 3},
+        headers=api,
+    )
+    assert good.status_code == 200
+    assert good.json()["type"] == "true_false"
+
+    # Another tenant's instructor, and a learner of this one, cannot reach it.
+    other = await make_tenant()
+    stranger = await login(await make_user(other, roles=["instructor"]))
+    url = f"{secure_host(other)}/api/v1/question-banks/{bank_id}/questions/{question['id']}"
+    assert (await client.patch(url, json={"active": False}, headers=stranger)).status_code == 404
+    learner = await login(await make_user(tenant))
+    own = f"{site}/api/v1/question-banks/{bank_id}/questions/{question['id']}"
+    assert (await client.patch(own, json={"active": False}, headers=learner)).status_code == 403
+    assert (await client.get(edit_url, headers=await headers_of(login, await make_user(tenant)))).status_code == 403

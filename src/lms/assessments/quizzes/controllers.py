@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from litestar import Controller, Response, get, post, put
+from litestar import Controller, Response, get, patch, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
@@ -19,6 +19,7 @@ from lms.assessments.quizzes.schemas import (
     ItemAnalysisOut,
     QuestionIn,
     QuestionOut,
+    QuestionState,
     QuizIn,
     QuizOut,
     SubmitIn,
@@ -77,6 +78,28 @@ class QuestionBankController(Controller):
     ) -> QuestionOut:
         """Add a question to a bank."""
         return question_out(await authoring.add_question(bank_id, data))
+
+    @put("/{bank_id:uuid}/questions/{question_id:uuid}")
+    async def update_question(
+        self,
+        authoring: NamedDependency[QuizAuthoring],
+        bank_id: FromPath[UUID],
+        question_id: FromPath[UUID],
+        data: JSONBody[QuestionIn],
+    ) -> QuestionOut:
+        """Replace a question's content; attempts already started keep the copy they were given."""
+        return question_out(await authoring.update_question(bank_id, question_id, data))
+
+    @patch("/{bank_id:uuid}/questions/{question_id:uuid}")
+    async def set_question_state(
+        self,
+        authoring: NamedDependency[QuizAuthoring],
+        bank_id: FromPath[UUID],
+        question_id: FromPath[UUID],
+        data: JSONBody[QuestionState],
+    ) -> QuestionOut:
+        """Retire a question (`{"active": false}`) or bring it back."""
+        return question_out(await authoring.set_question_active(bank_id, question_id, data.active))
 
     @get("/{bank_id:uuid}/questions")
     async def list_questions(

@@ -36,6 +36,12 @@ class QuestionIn(msgspec.Struct, forbid_unknown_fields=True):
     points: Annotated[float, msgspec.Meta(gt=0, le=1000)] = 1.0
 
 
+class QuestionState(msgspec.Struct, forbid_unknown_fields=True):
+    """`active: false` retires a question: quizzes stop drawing it, past attempts keep their copy."""
+
+    active: bool
+
+
 class QuestionOut(msgspec.Struct):
     """For course staff only: includes the answer key."""
 

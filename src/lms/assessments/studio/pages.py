@@ -29,6 +29,7 @@ from lms.assessments.quizzes.services.authoring import QuizAuthoring, checked_pa
 from lms.assessments.studio.schemas import (
     QUESTION_TYPES,
     export_document,
+    fields_from_question,
     import_document,
     payload_from_fields,
     rubric_from_text,
@@ -68,6 +69,9 @@ def _notice(key: str) -> str | None:
     return {
         "bank": _("The question bank is created."),
         "question": _("The question is added."),
+        "saved": _("The question is saved."),
+        "retired": _("The question is retired: quizzes no longer draw it."),
+        "restored": _("The question is back in use."),
         "imported": _("The questions are imported."),
         "quiz": _("The quiz is set up."),
         "assignment": _("The assignment is set up."),
@@ -162,32 +166,62 @@ class AssessmentStudioPagesController(Controller):
         bank_id: FromPath[UUID],
     ) -> Template | Redirect:
         form = await FormData.read(request)
-        for name, limit in (("prompt", 2000), ("choices", 20_000), ("accepted", 5000), ("items", 20_000)):
-            form.text(name, limit)
-        form.text("pairs", 20_000)
-        topic = form.text("topic", 80) or "general"
-        difficulty = form.fields.get("difficulty", "medium")
-        points_text = form.text("points", 10) or "1"
-        try:
-            points = float(points_text.replace(",", "."))
-        except ValueError:
-            points = 0.0
-        if not 0 < points <= 1000:
-            form.errors["points"] = _("Enter the points as a number from 0.1 to 1000.")
-        payload = None if form.errors else payload_from_fields(form.fields, form.errors)
-        if payload is not None:
-            try:
-                checked_payload(payload)
-                data = QuestionIn(payload=payload, topic=topic, difficulty=_difficulty(difficulty), points=points)
-                await QuizAuthoring(db_session, principal).add_question(bank_id, data)
-            except DomainError as exc:
-                if exc.status != 422:
-                    raise
-                form.errors["prompt"] = service_message(exc)
-            else:
-                return Redirect(f"/teach/courses/{course_id}/banks/{bank_id}?notice=question", status_code=303)
+        data = _question_from_form(form)
+        if data is not None:
+            await QuizAuthoring(db_session, principal).add_question(bank_id, data)
+            return Redirect(f"/teach/courses/{course_id}/banks/{bank_id}?notice=question", status_code=303)
         view = StudioView(request, db_session, principal, course_id)
         return await _bank_page(view, bank_id, form.fields, errors=form.errors, status=422)
+
+    @get("/banks/{bank_id:uuid}/questions/{question_id:uuid}")
+    async def question(
+        self,
+        request: AppRequest,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        course_id: FromPath[UUID],
+        bank_id: FromPath[UUID],
+        question_id: FromPath[UUID],
+    ) -> Template:
+        """A question's edit form, filled in with what it asks now."""
+        view = StudioView(request, db_session, principal, course_id)
+        return await _question_page(view, bank_id, question_id, None)
+
+    @post("/banks/{bank_id:uuid}/questions/{question_id:uuid}", status_code=HTTP_200_OK)
+    async def update_question(
+        self,
+        request: AppRequest,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        course_id: FromPath[UUID],
+        bank_id: FromPath[UUID],
+        question_id: FromPath[UUID],
+    ) -> Template | Redirect:
+        form = await FormData.read(request)
+        data = _question_from_form(form)
+        if data is not None:
+            await QuizAuthoring(db_session, principal).update_question(bank_id, question_id, data)
+            target = f"/teach/courses/{course_id}/banks/{bank_id}?notice=saved#question-{question_id}"
+            return Redirect(target, status_code=303)
+        view = StudioView(request, db_session, principal, course_id)
+        return await _question_page(view, bank_id, question_id, form.fields, errors=form.errors, status=422)
+
+    @post("/banks/{bank_id:uuid}/questions/{question_id:uuid}/state", status_code=HTTP_200_OK)
+    async def set_question_state(
+        self,
+        request: AppRequest,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        course_id: FromPath[UUID],
+        bank_id: FromPath[UUID],
+        question_id: FromPath[UUID],
+    ) -> Redirect:
+        """Retire a question (quizzes stop drawing it) or bring it back (`active` = true)."""
+        active = (await FormData.read(request)).fields.get("active") == "true"
+        await QuizAuthoring(db_session, principal).set_question_active(bank_id, question_id, active)
+        notice = "restored" if active else "retired"
+        target = f"/teach/courses/{course_id}/banks/{bank_id}?notice={notice}#question-{question_id}"
+        return Redirect(target, status_code=303)
 
     @get("/banks/{bank_id:uuid}/export.json")
     async def export(
@@ -511,6 +545,51 @@ async def _bank_page(view: StudioView, bank_id: UUID, values: dict[str, Any], **
         values=values,
         **state,
     )
+
+
+async def _question_page(
+    view: StudioView, bank_id: UUID, question_id: UUID, values: dict[str, Any] | None, **state: Any
+) -> Template:
+    authoring = QuizAuthoring(view.db_session, view.principal)
+    bank = await _bank_of_course(authoring, view.course_id, bank_id)
+    question = question_out(await authoring.question(bank.id, question_id))
+    if values is None:
+        values = {**fields_from_question(question), "difficulty": question.difficulty, "points": f"{question.points:g}"}
+        values["partial"] = "on" if question.payload.get("scoring") == "partial" else ""
+    return await view.render(
+        "assessments/studio/question.html",
+        bank=bank,
+        question=question,
+        types=type_labels(),
+        difficulties=difficulty_labels(),
+        values=values,
+        **state,
+    )
+
+
+def _question_from_form(form: FormData) -> QuestionIn | None:
+    """The question the add and edit forms describe, or None with the problems in `form.errors`."""
+    for name, limit in (("prompt", 2000), ("choices", 20_000), ("accepted", 5000), ("items", 20_000)):
+        form.text(name, limit)
+    form.text("pairs", 20_000)
+    topic = form.text("topic", 80) or "general"
+    difficulty = form.fields.get("difficulty", "medium")
+    points_text = form.text("points", 10) or "1"
+    try:
+        points = float(points_text.replace(",", "."))
+    except ValueError:
+        points = 0.0
+    if not 0 < points <= 1000:
+        form.errors["points"] = _("Enter the points as a number from 0.1 to 1000.")
+    payload = None if form.errors else payload_from_fields(form.fields, form.errors)
+    if payload is None:
+        return None
+    try:
+        checked_payload(payload)
+    except DomainError as exc:
+        form.errors["prompt"] = service_message(exc)
+        return None
+    return QuestionIn(payload=payload, topic=topic, difficulty=_difficulty(difficulty), points=points)
 
 
 async def _quiz_page(view: StudioView, lesson_id: UUID, values: dict[str, Any], **state: Any) -> Template:

@@ -25,7 +25,7 @@ from lms.assessments.quizzes.schemas import (
 from lms.assessments.quizzes.services.graders import QuestionError, parse_question
 from lms.catalog.schemas import LessonType
 from lms.identity.guards import Principal
-from lms.lib.errors import Conflict, ValidationFailed
+from lms.lib.errors import Conflict, NotFound, ValidationFailed
 from lms.lib.lookup import get_or_404
 from lms.lib.pagination import count_and_fetch
 
@@ -110,6 +110,30 @@ class QuizAuthoring:
             payload=payload,
         )
         self.session.add(question)
+        await self.session.flush()
+        return question
+
+    async def question(self, bank_id: UUID, question_id: UUID) -> Question:
+        """A question of a bank the caller teaches; 404 for another bank's question."""
+        bank = await self.bank(bank_id)
+        question = await self.session.get(Question, question_id)
+        if question is None or question.bank_id != bank.id:
+            raise NotFound("question not found", field="question_id")
+        return question
+
+    async def update_question(self, bank_id: UUID, question_id: UUID, data: QuestionIn) -> Question:
+        """Replace a question's content. Attempts already started keep the copy they were given."""
+        question = await self.question(bank_id, question_id)
+        kind, payload = checked_payload(data.payload)
+        question.type, question.payload = kind, payload
+        question.topic, question.difficulty, question.points = data.topic, data.difficulty, data.points
+        await self.session.flush()
+        return question
+
+    async def set_question_active(self, bank_id: UUID, question_id: UUID, active: bool) -> Question:
+        """Retire a question (quizzes stop drawing it; past attempts keep it) or bring it back."""
+        question = await self.question(bank_id, question_id)
+        question.active = active
         await self.session.flush()
         return question
 
