@@ -29,6 +29,7 @@ celery_app.conf.include = [
     "workers.notifications",
     "workers.recommendations",
     "workers.organisation",
+    "workers.privacy",
     "workers.billing",
     "workers.analytics",
 ]

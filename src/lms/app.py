@@ -106,6 +106,8 @@ from lms.organisation.pages import (
     ImportPagesController,
     TeamPagesController,
 )
+from lms.privacy.controllers import PersonalDataController, PrivacySettingsController
+from lms.privacy.pages import PrivacyPagesController, PrivacySettingsPagesController
 from lms.providers import APP_DEPENDENCIES
 from lms.tenancy.console.pages import OperatorConsolePages, OperatorSignInPages
 from lms.tenancy.controllers import (
@@ -225,6 +227,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 ImportPagesController,
                 TeamPagesController,
                 GroupPagesController,
+                PrivacyPagesController,
+                PrivacySettingsPagesController,
                 StudioPagesController,
                 CourseAnalyticsPagesController,
                 AssessmentStudioPagesController,
@@ -246,6 +250,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         UserExportController,
         TeamController,
         GroupController,
+        PersonalDataController,
+        PrivacySettingsController,
         CourseController,
         CatalogueSearchController,
         SharedCatalogueController,
