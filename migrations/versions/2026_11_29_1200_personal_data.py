@@ -21,12 +21,17 @@ TABLES = ("privacy_exports", "privacy_erasures", "privacy_settings")
 
 def _base_columns() -> list[sa.Column[object]]:
     return [
-        sa.Column("id", GUID(), primary_key=True),
+        sa.Column("id", GUID(), nullable=False),
         sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
         sa.Column("created_at", DateTimeUTC(timezone=True), nullable=False),
         sa.Column("updated_at", DateTimeUTC(timezone=True), nullable=False),
         sa.Column("tenant_id", GUID(), sa.ForeignKey("tenants.id", ondelete="RESTRICT"), nullable=False),
     ]
+
+
+def _primary_key() -> sa.PrimaryKeyConstraint:
+    # (id, tenant_id), as the models declare it: distributable by tenant from the start.
+    return sa.PrimaryKeyConstraint("id", "tenant_id")
 
 
 def _user_fk() -> sa.ForeignKeyConstraint:
@@ -44,9 +49,9 @@ def upgrade() -> None:
         sa.Column("file_size", sa.BigInteger(), nullable=True),
         sa.Column("finished_at", DateTimeUTC(timezone=True), nullable=True),
         sa.Column("failure", sa.Text(), nullable=True),
+        _primary_key(),
         _user_fk(),
     )
-    op.create_index("ux_privacy_exports_tenant_id_id", "privacy_exports", ["tenant_id", "id"], unique=True)
     op.create_index("ix_privacy_exports_tenant_user", "privacy_exports", ["tenant_id", "user_id", "created_at"])
 
     op.create_table(
@@ -57,6 +62,7 @@ def upgrade() -> None:
         sa.Column("erased_at", DateTimeUTC(timezone=True), nullable=False),
         sa.Column("certificates", sa.String(8), nullable=False),
         sa.Column("certificates_revoked", sa.Integer(), nullable=False),
+        _primary_key(),
         _user_fk(),
     )
     op.create_index("ux_privacy_erasures_tenant_user", "privacy_erasures", ["tenant_id", "user_id"], unique=True)
@@ -66,6 +72,7 @@ def upgrade() -> None:
         *_base_columns(),
         sa.Column("erasure_certificates", sa.String(8), nullable=False),
         sa.CheckConstraint("erasure_certificates IN ('revoke', 'keep')", name="ck_privacy_settings_certificates"),
+        _primary_key(),
     )
     op.create_index("ux_privacy_settings_tenant", "privacy_settings", ["tenant_id"], unique=True)
 

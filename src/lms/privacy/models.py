@@ -7,8 +7,17 @@ from datetime import datetime
 from uuid import UUID
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKeyConstraint, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from lms.db.base import Base, TenantScoped
 
@@ -26,12 +35,19 @@ class CertificatesOnErasure(enum.StrEnum):
     KEEP = "keep"
 
 
-class PersonalDataExport(TenantScoped, Base):
+class TenantKeyed:
+    """(tenant_id, id) as the primary key, so the table is distributable by tenant from the start."""
+
+    @declared_attr
+    def tenant_id(cls) -> Mapped[UUID]:
+        return mapped_column(ForeignKey("tenants.id", ondelete="RESTRICT"), primary_key=True)
+
+
+class PersonalDataExport(TenantKeyed, TenantScoped, Base):
     """One export of a person's data, requested by an admin and built by a background job."""
 
     __tablename__ = "privacy_exports"
     __tenant_table_args__ = (
-        Index("ux_privacy_exports_tenant_id_id", "tenant_id", "id", unique=True),
         Index("ix_privacy_exports_tenant_user", "tenant_id", "user_id", "created_at"),
         ForeignKeyConstraint(["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"),
     )
@@ -47,7 +63,7 @@ class PersonalDataExport(TenantScoped, Base):
     failure: Mapped[str | None] = mapped_column(Text, default=None)
 
 
-class Erasure(TenantScoped, Base):
+class Erasure(TenantKeyed, TenantScoped, Base):
     """A person who was erased: when, by whom, and what happened to their certificates (one per person)."""
 
     __tablename__ = "privacy_erasures"
@@ -63,7 +79,7 @@ class Erasure(TenantScoped, Base):
     certificates_revoked: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class PrivacySettings(TenantScoped, Base):
+class PrivacySettings(TenantKeyed, TenantScoped, Base):
     """A tenant's privacy policy, edited by its admins (one row per tenant; absent = defaults)."""
 
     __tablename__ = "privacy_settings"

@@ -120,7 +120,7 @@ class PersonalDataExports:
         return list(await self.session.scalars(query))
 
     async def get(self, export_id: UUID, user_id: UUID | None = None) -> PersonalDataExport:
-        export = await self.session.get(PersonalDataExport, export_id)
+        export = await self.session.scalar(select(PersonalDataExport).where(PersonalDataExport.id == export_id))
         if export is None or (user_id is not None and export.user_id != user_id):
             raise NotFound("export not found", field="export_id")
         return export
@@ -144,7 +144,7 @@ class PersonalDataExports:
 async def build_export(session: AsyncSession, tenant_id: UUID, export_id: UUID, storage: Storage) -> str:
     """The job: collect the sections, write the zip under a key fixed by the export's id (a retry
     overwrites the same object), mark the export ready. Idempotent: a finished export is left alone."""
-    export = await session.get(PersonalDataExport, export_id)
+    export = await session.scalar(select(PersonalDataExport).where(PersonalDataExport.id == export_id))
     if export is None or export.status != ExportStatus.QUEUED.value:
         return "nothing to do"
     key = export_key(tenant_id, export.user_id, export.id)
