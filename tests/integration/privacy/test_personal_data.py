@@ -4,6 +4,7 @@ kept as the site's policy says); both audited, and neither reachable from anothe
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
 
@@ -23,7 +24,7 @@ from lms.lib.storage import storage_for
 from lms.privacy.models import PersonalDataExport
 from lms.privacy.services.links import DOWNLOAD_SECONDS, signed_export_path
 from lms.tenancy.models import AdminAuditEntry, Tenant
-from tests.conftest import Login, MakeTenant, MakeUser, host
+from tests.conftest import Login, MakeTenant, MakeUser, eventually, host
 from tests.integration.identity.helpers import secure_host
 from tests.integration.privacy.helpers import exported_document, person_with_history, run_export_job
 from tests.integration.web.test_pages import CSRF, bearer, browser_headers
@@ -383,3 +384,22 @@ async def test_admin_exports_and_erases_from_the_pages(
         f"{site}/admin/privacy", data={"csrf_token": CSRF, "erasure_certificates": "burn"}, headers=browser
     )
     assert wrong.status_code == 422
+
+
+async def test_the_worker_builds_the_export(
+    client: Client, make_tenant: MakeTenant, make_user: MakeUser, login: Login, worker: Any
+) -> None:
+    tenant = await make_tenant()
+    admin = await make_user(tenant, roles=["tenant_admin"])
+    person = await make_user(tenant, display_name="Mary Jackson")
+    headers = await login(admin)
+    base = f"{host(tenant)}/api/v1/admin/users/{person.id}/personal-data-exports"
+    export = (await client.post(base, headers=headers)).json()
+
+    async def ready() -> dict[str, Any] | None:
+        shown: dict[str, Any] = (await client.get(f"{base}/{export['id']}", headers=headers)).json()
+        return shown if shown["status"] == "ready" else None
+
+    done = await eventually(ready)
+    assert done["download_url"] is not None
+    assert done["file_size"] > 0
