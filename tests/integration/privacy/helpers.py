@@ -14,6 +14,7 @@ from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.identity.models import MfaRecoveryCode, RefreshToken, SsoIdentity, User
 from lms.lib import clock
+from lms.lib.mail import EmailMessage
 from lms.lib.storage import storage_for
 from lms.privacy.services.exports import EXPORT_FILE_NAME, build_export
 from lms.tenancy.models import AdminAuditEntry, Tenant
@@ -100,6 +101,9 @@ async def person_with_history(db: Database, settings: Settings, make_user: MakeU
                 before={"display_name": "Grace Hopper"},
                 after={"display_name": "Grace B. Hopper"},
             )
+        )
+        session.add(
+            EmailMessage(tenant_id=tenant.id, recipient="Grace@corp.example", subject="Welcome", body="Hello Grace")
         )
         post = await factories.discussions.make_post(session, tenant.id)
         post.author_id = person.id

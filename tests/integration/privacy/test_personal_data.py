@@ -20,6 +20,7 @@ from lms.db.engines import Database
 from lms.discussions.models import Post
 from lms.identity.models import MfaRecoveryCode, RefreshToken, SsoIdentity, User
 from lms.learning.models import Enrollment, LessonProgress
+from lms.lib.mail import EmailMessage
 from lms.lib.storage import storage_for
 from lms.privacy.models import PersonalDataExport
 from lms.privacy.services.links import DOWNLOAD_SECONDS, signed_export_path
@@ -194,8 +195,9 @@ async def test_erasure_anonymises_keeps_learning_revokes_certificates_and_is_ide
         assert "grace" not in user.email
         assert (user.external_id, user.attributes, user.groups) == (None, {}, [])
         assert (user.mfa_enabled, user.password_hash, user.status.value) == (False, None, "deactivated")
-        for table in (SsoIdentity, MfaRecoveryCode, RefreshToken):
-            assert await session.scalar(select(func.count()).where(table.user_id == person.id)) == 0
+        for table in (SsoIdentity, MfaRecoveryCode, RefreshToken, EmailMessage):
+            owner = table.recipient.ilike("grace@corp.example") if table is EmailMessage else table.user_id == person.id
+            assert await session.scalar(select(func.count()).where(owner)) == 0, table
         # Learning records and discussion posts stay for the statistics, under the same account id.
         assert await session.scalar(select(func.count()).where(Enrollment.user_id == person.id)) == 1
         assert await session.scalar(select(LessonProgress.score).where(LessonProgress.user_id == person.id)) == 0.8

@@ -19,6 +19,7 @@ from lms.identity.queries import profile_record
 from lms.learning.queries import enrollments_of_user
 from lms.lib import clock
 from lms.lib.errors import NotFound, ValidationFailed
+from lms.lib.mail import forget_recipient
 from lms.lib.storage import Storage
 from lms.privacy.models import CertificatesOnErasure, Erasure, PersonalDataExport
 from lms.privacy.services.exports import user_prefix
@@ -97,6 +98,7 @@ class Erasures:
             files = await revoke_for_erasure(self.session, user_id, REVOKED_REASON, FORMER_MEMBER)
         await anonymise_account(self.session, self.tenant_id, user_id, FORMER_MEMBER)
         await anonymise_labels(self.session, user_id, FORMER_MEMBER, [email, name, str(external_id or "")])
+        await forget_recipient(self.session, email)
         # Earlier exports are copies of the data being erased.
         await self.session.execute(delete(PersonalDataExport).where(PersonalDataExport.user_id == user_id))
         erasure = Erasure(
