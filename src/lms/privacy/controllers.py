@@ -166,6 +166,7 @@ class PrivacySettingsController(Controller):
         audit: NamedDependency[AdminAudit],
         data: JSONBody[PrivacySettingsIn],
     ) -> PrivacySettingsOut:
+        """Choose what erasing a person does to their certificates; the change is audited."""
         value = await set_certificates_on_erasure(
             db_session, tenant.id, CertificatesOnErasure(data.erasure_certificates), audit
         )
