@@ -30,6 +30,8 @@ async def test_admin_exports_then_erases_a_person(
     await page.goto(f"{base}/admin/users/{person.id}")
     await sign_in(page, admin.email, PASSWORD)
     await page.wait_for_url(f"{base}/admin/users/{person.id}")
+    if SHOTS:
+        await page.screenshot(path=f"{SHOTS}/user-{width}.png", full_page=True)
     await page.get_by_role("button", name="Export personal data").click()
     await page.wait_for_url(f"{base}/admin/users/{person.id}/privacy?done=export")
     await expect(page.get_by_role("heading", name="Personal data", exact=True)).to_be_visible()

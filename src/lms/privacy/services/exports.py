@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.assessments.queries import attempt_records_of_user, submission_records_of_user
 from lms.certificates.queries import certificate_records_of_user
+from lms.discussions.queries import post_records_of_author
 from lms.identity.queries import profile_record, user_contact
 from lms.learning.queries import enrolment_records_of_user, progress_records_of_user
 from lms.lib import clock
@@ -31,7 +32,16 @@ from lms.tenancy.services.audit import AdminAudit
 
 # The zip's one file, and the sections it always has (an empty list when there is nothing).
 EXPORT_FILE_NAME = "personal-data.json"
-SECTIONS = ("profile", "enrolments", "progress", "quiz_attempts", "submissions", "certificates", "audit_entries")
+SECTIONS = (
+    "profile",
+    "enrolments",
+    "progress",
+    "quiz_attempts",
+    "submissions",
+    "certificates",
+    "discussion_posts",
+    "audit_entries",
+)
 # A finished export's file can be downloaded this long; after that a new export is needed.
 KEEP_FOR = timedelta(days=7)
 LISTED = 20
@@ -63,6 +73,7 @@ async def personal_data(session: AsyncSession, user_id: UUID) -> dict[str, Any]:
         "quiz_attempts": await attempt_records_of_user(session, user_id),
         "submissions": await submission_records_of_user(session, user_id),
         "certificates": await certificate_records_of_user(session, user_id),
+        "discussion_posts": await post_records_of_author(session, user_id),
         "audit_entries": await audit_records_about_user(session, user_id),
     }
 
