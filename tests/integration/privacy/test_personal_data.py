@@ -4,6 +4,7 @@ kept as the site's policy says); both audited, and neither reachable from anothe
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
@@ -20,12 +21,14 @@ from lms.db.engines import Database
 from lms.discussions.models import Post
 from lms.identity.models import MfaRecoveryCode, RefreshToken, SsoIdentity, User
 from lms.learning.models import Enrollment, LessonProgress
+from lms.lib import clock
 from lms.lib.mail import EmailMessage
 from lms.lib.storage import storage_for
 from lms.privacy.models import PersonalDataExport
-from lms.privacy.services.exports import SECTIONS
+from lms.privacy.services.exports import SECTIONS, export_key, purge_expired_exports
 from lms.privacy.services.links import DOWNLOAD_SECONDS, signed_export_path
 from lms.tenancy.models import AdminAuditEntry, Tenant
+from tests import factories
 from tests.conftest import Login, MakeTenant, MakeUser, eventually, host
 from tests.integration.identity.helpers import secure_host
 from tests.integration.privacy.helpers import exported_document, person_with_history, run_export_job
@@ -399,3 +402,29 @@ async def test_the_worker_builds_the_export(
     done = await eventually(ready)
     assert done["download_url"] is not None
     assert done["file_size"] > 0
+
+
+async def test_export_files_past_their_keeping_time_are_purged(
+    db: Database, settings: Settings, make_tenant: MakeTenant, make_user: MakeUser
+) -> None:
+    tenant = await make_tenant()
+    person = await make_user(tenant)
+    storage = storage_for(settings)
+    async with tenant_session(db.app_sessions, tenant.id) as session:
+        old = await factories.privacy.make_personal_data_export(
+            session, tenant.id, user_id=person.id, status="ready", finished_at=clock.now() - timedelta(days=8)
+        )
+        recent = await factories.privacy.make_personal_data_export(
+            session, tenant.id, user_id=person.id, status="ready", finished_at=clock.now() - timedelta(days=1)
+        )
+        for export in (old, recent):
+            export.file_key = export_key(tenant.id, person.id, export.id)
+            storage.put_bytes(export.file_key, b"zip", "application/zip")
+    async with tenant_session(db.app_sessions, tenant.id) as session:
+        assert await purge_expired_exports(session, storage) == 1
+    async with tenant_session(db.app_sessions, tenant.id) as session:
+        assert await purge_expired_exports(session, storage) == 0
+        left = list(await session.scalars(select(PersonalDataExport.id)))
+    assert left == [recent.id]
+    assert not storage.exists(export_key(tenant.id, person.id, old.id))
+    assert storage.exists(export_key(tenant.id, person.id, recent.id))

@@ -182,3 +182,21 @@ async def build_export(session: AsyncSession, tenant_id: UUID, export_id: UUID, 
     export.finished_at = clock.now()
     await session.flush()
     return export.status
+
+
+async def purge_expired_exports(session: AsyncSession, storage: Storage) -> int:
+    """Delete the bound tenant's export files past KEEP_FOR, and their rows (the audit log keeps the
+    history). Idempotent: a missing file is fine, and a purged export is gone."""
+    expired = list(
+        await session.scalars(
+            select(PersonalDataExport)
+            .where(PersonalDataExport.finished_at < clock.now() - KEEP_FOR)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for export in expired:
+        if export.file_key:
+            await anyio.to_thread.run_sync(storage.delete, export.file_key)
+        await session.delete(export)
+    await session.flush()
+    return len(expired)
