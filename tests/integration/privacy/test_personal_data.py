@@ -351,6 +351,10 @@ async def test_admin_exports_and_erases_from_the_pages(
     assert confirm.status_code == 200
     assert "grace@corp.example" in confirm.text
     assert "What stays" in confirm.text
+    german = await client.get(
+        f"{site}/admin/users/{person.id}/privacy/erase", headers={**browser, "Accept-Language": "de"}
+    )
+    assert "Was bleibt" in german.text
     mistyped = await client.post(
         f"{site}/admin/users/{person.id}/privacy/erase",
         data={"csrf_token": CSRF, "confirm_email": "grace@corp"},
