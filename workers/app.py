@@ -29,6 +29,7 @@ celery_app.conf.include = [
     "workers.notifications",
     "workers.recommendations",
     "workers.organisation",
+    "workers.privacy",
     "workers.billing",
     "workers.analytics",
 ]
@@ -51,6 +52,8 @@ celery_app.conf.beat_schedule = {
     "billing-enforce-grace-periods": {"task": "billing.enforce_grace_periods", "schedule": crontab(minute=23)},
     "billing-requeue-stale-events": {"task": "billing.requeue_stale_events", "schedule": 300.0},
     "billing-snapshot-seats": {"task": "billing.snapshot_seats", "schedule": crontab(minute=50, hour=23)},
+    # Personal data exports are downloadable for 7 days; their files go after that.
+    "privacy-purge-expired-exports": {"task": "privacy.purge_expired_exports", "schedule": crontab(minute=37, hour=4)},
     # A killed worker's transcode or certificate is sent again within about a lease and a quarter.
     "jobs-reap-lapsed-leases": {"task": REAP_TASK, "schedule": get_settings().job_lease_seconds / 4},
 }

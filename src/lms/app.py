@@ -114,6 +114,8 @@ from lms.organisation.pages import (
     ImportPagesController,
     TeamPagesController,
 )
+from lms.privacy.controllers import PersonalDataController, PrivacySettingsController
+from lms.privacy.pages import PrivacyPagesController, PrivacySettingsPagesController
 from lms.providers import APP_DEPENDENCIES
 from lms.tenancy.console.pages import OperatorConsolePages, OperatorSignInPages
 from lms.tenancy.controllers import (
@@ -237,6 +239,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 OidcPagesController,
                 SamlPagesController,
                 ScimTokenPagesController,
+                PrivacyPagesController,
+                PrivacySettingsPagesController,
                 StudioPagesController,
                 CourseAnalyticsPagesController,
                 AssessmentStudioPagesController,
@@ -258,6 +262,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         UserExportController,
         TeamController,
         GroupController,
+        PersonalDataController,
+        PrivacySettingsController,
         CourseController,
         CatalogueSearchController,
         SharedCatalogueController,

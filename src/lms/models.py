@@ -16,6 +16,7 @@ from lms.lib import mail as mail_models
 from lms.media import models as media_models
 from lms.notifications import models as notification_models
 from lms.organisation import models as organisation_models
+from lms.privacy import models as privacy_models
 from lms.tenancy import models as tenancy_models
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "metadata",
     "notification_models",
     "organisation_models",
+    "privacy_models",
     "recommendation_models",
     "tenancy_models",
 ]

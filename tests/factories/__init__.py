@@ -12,6 +12,7 @@ from tests.factories import (
     media,
     notifications,
     organisation,
+    privacy,
     tenancy,
 )
 from tests.factories.base import ROW_FACTORIES, RowFactory, row_factory
@@ -30,6 +31,7 @@ __all__ = [
     "media",
     "notifications",
     "organisation",
+    "privacy",
     "row_factory",
     "tenancy",
 ]

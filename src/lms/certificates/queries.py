@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.certificates.models import Certificate
+from lms.certificates.models import Certificate, CertificateState
+from lms.lib.records import row_record
 
 
 @dataclass(frozen=True)
@@ -41,3 +43,16 @@ async def certificates_of_user(session: AsyncSession, user_id: UUID, limit: int 
         .limit(limit)
     )
     return [UserCertificate(i, c, t, issued, expires, str(state.value)) for i, c, t, issued, expires, state in rows]
+
+
+async def certificate_records_of_user(session: AsyncSession, user_id: UUID) -> list[dict[str, Any]]:
+    """A person's certificates as plain records for their personal data export (the signed credential
+    included; the stored file's key is internal)."""
+    query = select(Certificate).where(Certificate.user_id == user_id).order_by(Certificate.issued_at)
+    return [row_record(row, leave_out=("pdf_key",)) for row in await session.scalars(query)]
+
+
+async def active_certificate_count(session: AsyncSession, user_id: UUID) -> int:
+    """How many of a person's certificates are valid (not revoked or superseded)."""
+    query = select(func.count()).where(Certificate.user_id == user_id, Certificate.state == CertificateState.ACTIVE)
+    return int(await session.scalar(query) or 0)

@@ -6,12 +6,14 @@ They run on the caller's tenant-bound session, so RLS scopes them like any ident
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.identity.models import SsoProvider, User, UserStatus
+from lms.identity.models import SsoIdentity, SsoProvider, User, UserStatus
+from lms.lib.records import row_record
 
 
 @dataclass(frozen=True)
@@ -144,3 +146,28 @@ async def user_ids_by_email(session: AsyncSession, emails: list[str]) -> dict[st
     wanted = [email.lower() for email in emails]
     rows = await session.execute(select(User.id, User.email).where(func.lower(User.email).in_(wanted)))
     return {email.lower(): user_id for user_id, email in rows}
+
+
+# Secrets and session bookkeeping stay out of a person's data export.
+_PROFILE_LEAVE_OUT = ("password_hash", "totp_secret_encrypted", "tokens_revoked_at")
+
+
+async def profile_record(session: AsyncSession, user_id: UUID) -> dict[str, Any] | None:
+    """A person's account as a plain record with their single sign-on links, for their data export;
+    None when there is no such user in this tenant."""
+    user = await session.get(User, user_id)
+    if user is None:
+        return None
+    links = await session.execute(
+        select(SsoProvider.name, SsoIdentity.subject, SsoIdentity.email_at_link, SsoIdentity.created_at)
+        .join(SsoProvider, SsoProvider.id == SsoIdentity.provider_id)
+        .where(SsoIdentity.user_id == user_id)
+        .order_by(SsoIdentity.created_at)
+    )
+    return {
+        **row_record(user, leave_out=_PROFILE_LEAVE_OUT),
+        "single_sign_on": [
+            {"provider": name, "subject": subject, "email_at_link": email, "linked_at": linked_at}
+            for name, subject, email, linked_at in links
+        ],
+    }

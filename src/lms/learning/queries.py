@@ -21,6 +21,7 @@ from lms.learning.models import Enrollment, EnrollmentStatus, LessonProgress, Pr
 # pages of other domains (quizzes, assignments).
 from lms.learning.services.views import open_lesson as open_lesson
 from lms.lib import clock
+from lms.lib.records import row_record
 
 # Enrolments that still open the course's content (finished learners may come back to it).
 TAKING_PART = (EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)
@@ -358,3 +359,17 @@ def learner_progress(
         .where(Enrollment.course_id == course_id)
         .group_by(Enrollment.id)
     )
+
+
+async def enrolment_records_of_user(session: AsyncSession, user_id: UUID) -> list[dict[str, Any]]:
+    """A person's enrolments as plain records, for their personal data export."""
+    rows = await session.scalars(
+        select(Enrollment).where(Enrollment.user_id == user_id).order_by(Enrollment.created_at)
+    )
+    return [row_record(row) for row in rows]
+
+
+async def progress_records_of_user(session: AsyncSession, user_id: UUID) -> list[dict[str, Any]]:
+    """A person's progress per lesson as plain records, for their personal data export."""
+    query = select(LessonProgress).where(LessonProgress.user_id == user_id).order_by(LessonProgress.created_at)
+    return [row_record(row) for row in await session.scalars(query)]

@@ -19,7 +19,7 @@ from uuid import UUID
 import anyio.to_thread
 import structlog
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import Index, String, Text
+from sqlalchemy import Index, String, Text, delete, func
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -110,6 +110,13 @@ async def deliver_queued(session: AsyncSession, settings: Settings, message_id: 
     message.sent_at = clock.now()
     message.error = None
     return message.status
+
+
+async def forget_recipient(session: AsyncSession, address: str) -> int:
+    """Remove the bound tenant's messages to `address`, sent or still queued (a person's erasure: the
+    copies hold their address, and a queued one must not reach them). Returns how many went."""
+    result = await session.execute(delete(EmailMessage).where(func.lower(EmailMessage.recipient) == address.lower()))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def mime_message(settings: Settings, message: EmailMessage) -> MimeMessage:

@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.tenancy.models import Tenant, TenantDomain, TenantStatus
+from lms.lib.records import row_record
+from lms.tenancy.models import AdminAuditEntry, Tenant, TenantDomain, TenantStatus
 
 
 @dataclass(frozen=True)
@@ -65,3 +66,14 @@ async def tenant_licence(session: AsyncSession, tenant_id: UUID) -> TenantLicenc
         await session.execute(select(Tenant.plan, Tenant.seats, Tenant.created_at).where(Tenant.id == tenant_id))
     ).first()
     return TenantLicence(str(row.plan), row.seats, row.created_at) if row is not None else None
+
+
+async def audit_records_about_user(session: AsyncSession, user_id: UUID) -> list[dict[str, Any]]:
+    """The bound tenant's audit entries about a person (they are the target) or by them (they acted),
+    oldest first, for their personal data export."""
+    query = (
+        select(AdminAuditEntry)
+        .where(or_(AdminAuditEntry.target_id == str(user_id), AdminAuditEntry.actor_user_id == user_id))
+        .order_by(AdminAuditEntry.created_at, AdminAuditEntry.id)
+    )
+    return [row_record(row) for row in await session.scalars(query)]

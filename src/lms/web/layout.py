@@ -76,6 +76,7 @@ def admin_sections() -> list[tuple[str, str, int | None]]:
         ("/admin/branding", _("Branding"), None),
         ("/admin/domains", _("Domains"), None),
         ("/admin/audit", _("Audit log"), None),
+        ("/admin/privacy", _("Privacy"), None),
     ]
 
 

@@ -97,4 +97,8 @@ IMPORT_ROW_PROBLEMS = (
     N_("another row of the file is already about this user"),
     N_("a user cannot be their own manager"),
     N_("no user with this e-mail address in this site, and no valid row for it in the file"),
+    # personal data: exports and erasure
+    N_("This person's data was erased; there is nothing left to export."),
+    N_("You cannot erase your own account."),
+    N_("Type the person's e-mail address exactly to confirm."),
 )

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.identity.queries import user_contact
@@ -166,3 +166,24 @@ def _csv_line(cells: Iterable[object]) -> str:
     out = io.StringIO()
     csv.writer(out).writerow([safe_cell("" if cell is None else str(cell)) for cell in cells])
     return out.getvalue()
+
+
+async def anonymise_labels(session: AsyncSession, user_id: UUID, label: str, forget: Iterable[str]) -> None:
+    """An erased person's name and address leave the entries about them and by them: the labels, and
+    any before/after value equal to one of `forget`. What was done, when and by which account id stays."""
+    secrets = {value for value in forget if value}
+    await session.execute(
+        update(AdminAuditEntry).where(AdminAuditEntry.actor_user_id == user_id).values(actor_label=label)
+    )
+    entries = await session.scalars(select(AdminAuditEntry).where(AdminAuditEntry.target_id == str(user_id)))
+    for entry in entries:
+        entry.target_label = label
+        entry.before = _without(entry.before, secrets, label)
+        entry.after = _without(entry.after, secrets, label)
+    await session.flush()
+
+
+def _without(values: dict[str, Any] | None, secrets: set[str], label: str) -> dict[str, Any] | None:
+    if not values:
+        return values
+    return {key: label if isinstance(value, str) and value in secrets else value for key, value in values.items()}
