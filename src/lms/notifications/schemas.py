@@ -36,6 +36,9 @@ class Kind:
     required: bool = False
     # Only staff or admins can receive it; learners' preference pages leave it out.
     staff_only: bool = False
+    # Parameters whose values are catalogue messages (marked with N_ where they are written), shown in
+    # the reader's language and filled with the other parameters.
+    translated: tuple[str, ...] = ()
 
 
 KINDS: dict[str, Kind] = {
@@ -196,6 +199,7 @@ KINDS: dict[str, Kind] = {
             N_("%(message)s"),
             N_("Open billing"),
             staff_only=True,
+            translated=("subject", "message"),
         ),
     )
 }

@@ -296,7 +296,10 @@ class DiscussionService:
         thread, access = await self.thread_of(thread_id)
         posts = Post.__table__.c
         visible = [posts.thread_id == thread.id, posts.deleted_at.is_(None)]
-        opening = await self.session.scalar(select(Post).where(Post.thread_id == thread.id, Post.opening.is_(True)))
+        # The partial index on opening posts: a long thread's replies are not read to find the question.
+        opening = await self.session.scalar(
+            select(Post).where(Post.thread_id == thread.id, Post.opening.is_(True)).limit(1)
+        )
         if opening is None:
             raise NotFound("thread not found", field="thread_id")
         # The maintained count and the (tenant, thread, created_at) index: no scan of a long thread.
