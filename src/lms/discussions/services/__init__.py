@@ -30,6 +30,8 @@ POSTS_PER_MINUTE = 5
 POSTS_PER_HOUR = 60
 REPORTS_PER_HOUR = 20
 PAGE_SIZE = 50
+# The thread page shows the question, the marked answer and this many replies; the rest are a link away.
+REPLIES_PER_PAGE = 20
 KINDS = ("question", "discussion")
 
 
@@ -198,8 +200,9 @@ class DiscussionService:
         if thread.locked and not access.staff:
             raise Conflict("this thread is locked; no new replies")
         await self._rate_limit()
-        post, mentioned = await self._write_post(thread, access, body, opening=False)
+        # Counted first: links to the new reply name the page it lands on.
         thread.reply_count += 1
+        post, mentioned = await self._write_post(thread, access, body, opening=False)
         thread.last_activity_at = clock.now()
         await self._follow(thread.id)
         followers = set(
@@ -213,7 +216,7 @@ class DiscussionService:
                 user_id,
                 "thread_reply",
                 {"author": author, "thread": thread.title, "excerpt": _excerpt(body), "course": access.course.title},
-                link=_post_link(thread, post.id),
+                link=newest_reply_link(thread, post.id),
                 dedupe_key=f"reply:{post.id}:{user_id}",
             )
         return post
@@ -234,7 +237,7 @@ class DiscussionService:
                 user_id,
                 "mention",
                 {"author": author, "thread": thread.title, "excerpt": _excerpt(post.body)},
-                link=_post_link(thread, post.id),
+                link=_post_link(thread, post.id) if post.opening else newest_reply_link(thread, post.id),
                 dedupe_key=f"mention:{post.id}:{user_id}",
             )
         return mentioned
@@ -568,6 +571,14 @@ def _excerpt(body: str, limit: int = 160) -> str:
 
 def _post_link(thread: Thread, post_id: UUID) -> str:
     return f"/courses/{thread.course_id}/discussions/{thread.id}#post-{post_id}"
+
+
+def newest_reply_link(thread: Thread, post_id: UUID) -> str:
+    """The page of the thread's newest reply (the last one; the marked answer is shown first instead)."""
+    listed = max(thread.reply_count - (1 if thread.answer_post_id else 0), 1)
+    offset = (listed - 1) // REPLIES_PER_PAGE * REPLIES_PER_PAGE
+    page = f"?offset={offset}" if offset else ""
+    return f"/courses/{thread.course_id}/discussions/{thread.id}{page}#post-{post_id}"
 
 
 def format_video_time(seconds: int | None) -> str:
