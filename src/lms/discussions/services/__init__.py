@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from lms.catalog.queries import CourseFacts, course_facts, lesson_facts
 from lms.discussions.models import CourseDiscussionSettings, Post, PostReport, PostVote, Thread, ThreadFollow
@@ -297,48 +298,49 @@ class DiscussionService:
     async def thread_page(self, thread_id: UUID, *, limit: int = PAGE_SIZE, offset: int = 0) -> ThreadPage:
         """The thread with one page of replies in order; the marked answer first."""
         thread, access = await self.thread_of(thread_id)
-        posts = Post.__table__.c
-        visible = [posts.thread_id == thread.id, posts.deleted_at.is_(None)]
-        # The partial index on opening posts: a long thread's replies are not read to find the question.
-        opening = await self.session.scalar(
-            select(Post).where(Post.thread_id == thread.id, Post.opening.is_(True)).limit(1)
-        )
-        if opening is None:
-            raise NotFound("thread not found", field="thread_id")
-        # The maintained count and the (tenant, thread, created_at) index: no scan of a long thread.
-        total = thread.reply_count
-        replies_where = [*visible, posts.opening.is_(False)]
-        answer: Post | None = None
-        if thread.answer_post_id is not None:
-            answer = await self.session.get(Post, thread.answer_post_id)
-            if answer is not None and answer.deleted_at is None:
-                replies_where.append(posts.id != answer.id)
-            else:
-                answer = None
-        replies = list(
-            await self.session.scalars(
-                select(Post).where(*replies_where).order_by(Post.created_at).limit(limit).offset(offset)
-            )
-        )
-        if answer is not None and offset == 0:
-            replies.insert(0, answer)
-        ids = [opening.id, *(p.id for p in replies)]
-        voted = set(
-            await self.session.scalars(
-                select(PostVote.post_id).where(PostVote.user_id == self.principal.user_id, PostVote.post_id.in_(ids))
-            )
-        )
-        following = (
-            await self.session.scalar(
-                select(ThreadFollow.id).where(
-                    ThreadFollow.thread_id == thread.id, ThreadFollow.user_id == self.principal.user_id
+        me = self.principal.user_id
+        voted = select(PostVote.id).where(PostVote.post_id == Post.id, PostVote.user_id == me).exists().label("voted")
+        # One round trip: the opening post (its partial index), the marked answer on the first page, and
+        # one page of replies (the (tenant, thread, created_at) index: a long thread is not scanned).
+        # `opening` bare (not `IS true`): the predicate of the partial index, so the planner uses it.
+        parts = [select(Post, voted).where(Post.thread_id == thread.id, Post.opening).limit(1)]
+        if thread.answer_post_id is not None and offset == 0:
+            parts.append(
+                select(Post, voted).where(
+                    Post.id == thread.answer_post_id, Post.thread_id == thread.id, Post.deleted_at.is_(None)
                 )
             )
-            is not None
+        replies_where = [Post.thread_id == thread.id, Post.deleted_at.is_(None), ~Post.opening]
+        if thread.answer_post_id is not None:
+            replies_where.append(Post.id != thread.answer_post_id)
+        parts.append(select(Post, voted).where(*replies_where).order_by(Post.created_at).limit(limit).offset(offset))
+        page = union_all(*parts).subquery("page")
+        listed = aliased(Post, page)
+        rows = (await self.session.execute(select(listed, page.c.voted))).all()
+        opening = next((post for post, _ in rows if post.opening), None)
+        if opening is None:
+            raise NotFound("thread not found", field="thread_id")
+        answer = next((post for post, _ in rows if post.id == thread.answer_post_id), None)
+        replies = sorted(
+            (post for post, _ in rows if not post.opening and post is not answer), key=lambda p: (p.created_at, p.id)
         )
+        if answer is not None:
+            replies.insert(0, answer)
+        voted_ids = {post.id for post, has_vote in rows if has_vote}
+        following = bool(
+            await self.session.scalar(
+                select(
+                    select(ThreadFollow.id)
+                    .where(ThreadFollow.thread_id == thread.id, ThreadFollow.user_id == me)
+                    .exists()
+                )
+            )
+        )
+        # The maintained count: a long thread's replies are not counted.
+        total = thread.reply_count
         contacts = await user_contacts(self.session, {opening.author_id, *(p.author_id for p in replies)})
         authors = {user_id: contact.display_name for user_id, contact in contacts.items()}
-        return ThreadPage(thread, opening, replies, total, voted, following, authors, access)
+        return ThreadPage(thread, opening, replies, total, voted_ids, following, authors, access)
 
     # -- votes, answers, follows -------------------------------------------------------------------
 
