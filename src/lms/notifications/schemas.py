@@ -193,6 +193,20 @@ KINDS: dict[str, Kind] = {
             staff_only=True,
         ),
         Kind(
+            "purchase_paid",
+            N_("Receipts"),
+            N_("Receipt: %(course)s"),
+            N_("Thank you for your purchase of %(course)s (%(amount)s). You are enrolled; open My learning to start."),
+            N_("Open the course"),
+        ),
+        Kind(
+            "purchase_refunded",
+            N_("Refunds"),
+            N_("Refund: %(course)s"),
+            N_("Your payment of %(amount)s for %(course)s was refunded. Your enrolment in the course has ended."),
+            N_("Open My learning"),
+        ),
+        Kind(
             "billing",
             N_("Seats and billing"),
             N_("%(subject)s"),
