@@ -15,7 +15,7 @@ from lms.learning.models import Enrollment, EnrollmentStatus
 from lms.lib import clock
 from lms.notifications.models import Notification
 from lms.notifications.services.reminders import send_due_reminders
-from lms.tenancy.models import Tenant
+from lms.tenancy.models import Tenant, TenantStatus
 from tests import factories
 from tests.conftest import MakeTenant, MakeUser
 
@@ -142,3 +142,15 @@ async def test_each_tenants_learners_get_only_their_own_tenants_reminders(
         seen = await session.scalars(select(Notification).where(Notification.user_id == acme_learner.id))
         assert seen.all() == []
     assert await reminders_of(db, acme.id, globex_learner.id) == []
+
+
+async def test_a_suspended_tenants_learners_are_not_reminded(
+    db: Database, settings: Settings, make_tenant: MakeTenant, make_user: MakeUser
+) -> None:
+    tenant = await make_tenant()
+    learner = await make_user(tenant)
+    await enrol(db, tenant, learner.id, "Fire safety", timedelta(hours=12))
+    async with db.operator_sessions() as session, session.begin():
+        await session.execute(update(Tenant).where(Tenant.id == tenant.id).values(status=TenantStatus.SUSPENDED))
+    await send_due_reminders(db, settings)
+    assert await reminders_of(db, tenant.id, learner.id) == []

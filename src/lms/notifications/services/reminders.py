@@ -29,7 +29,7 @@ DUE_SOON = timedelta(hours=48)
 OVERDUE_WINDOW = timedelta(days=7)
 
 # Active learners in active enrolments with a due date, and learners of a course whose assignment is due
-# and who have not submitted it. Both read a partial index on due_at (migration 0603).
+# and who have not submitted it, in active tenants. Both read a partial index on due_at (migration 0603).
 _DUE_ITEMS = text(
     """
     with due as (
@@ -56,6 +56,7 @@ _DUE_ITEMS = text(
     )
     select k.tenant_id, k.user_id, k.what, k.item_id, k.course_id, k.lesson_id, k.title, k.due_at, k.dedupe_key
       from keyed k
+      join tenants t on t.id = k.tenant_id and t.status = 'active'
      where not exists (
          select 1 from notifications n where n.tenant_id = k.tenant_id and n.dedupe_key = k.dedupe_key)
      order by k.tenant_id, k.due_at
