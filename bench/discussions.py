@@ -1,4 +1,4 @@
-"""The thread page of a discussion with 5,000 replies (one page of 50 shown, the marked answer first)
+"""The thread page of a discussion with 5,000 replies (the question, the marked answer and one page of replies)
 against the same page of a thread with 10 replies (and, for scale, the inbox page and /health),
 served by the real app in one uvicorn process on the real database; one client on loopback, one
 request at a time.
@@ -28,6 +28,7 @@ from lms.db.binding import tenant_session
 from lms.db.engines import create_database
 from lms.db.migrate import migrate
 from lms.discussions.models import Thread
+from lms.discussions.services import REPLIES_PER_PAGE
 from lms.discussions.services.markdown import render_markdown
 from lms.identity.models import User
 from lms.identity.signin.services.keys import KeyRing
@@ -162,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     p50_big, p95_big = percentile(big_ms, 50), percentile(big_ms, 95)
     p50_small, p95_small = percentile(small_ms, 50), percentile(small_ms, 95)
-    print(f"thread page, {args.posts:,} replies (50 shown): p50 {p50_big:.1f} ms, p95 {p95_big:.1f} ms")
+    print(f"thread page, {args.posts:,} replies ({REPLIES_PER_PAGE} shown): p50 {p50_big:.1f} ms, p95 {p95_big:.1f} ms")
     print(f"thread page, 10 replies (baseline):     p50 {p50_small:.1f} ms, p95 {p95_small:.1f} ms")
     # For scale on a shared machine: a simple page, and the health check (no database, no template).
     print(f"inbox page: p50 {percentile(inbox_ms, 50):.1f} ms; /health: p50 {percentile(health_ms, 50):.1f} ms")

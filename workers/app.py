@@ -45,6 +45,8 @@ celery_app.conf.beat_schedule = {
     },
     # Each user's digest goes out at their local morning: the run is hourly.
     "notifications-daily-digests": {"task": "notifications.send_digests", "schedule": crontab(minute=3)},
+    # "Due soon" (48 hours ahead) and "overdue" reminders, once per learner, item and due date.
+    "notifications-due-reminders": {"task": "notifications.send_due_reminders", "schedule": crontab(minute=13)},
     "recommendations-nightly": {"task": "recommendations.recompute_all", "schedule": crontab(minute=23, hour=2)},
     # Course analytics rollups follow the progress fold within about a minute.
     "analytics-refresh-course-rollups": {"task": "analytics.refresh_course_rollups", "schedule": 30.0},

@@ -1,4 +1,4 @@
-"""Notification task wrappers: the hourly digest run and the e-mails an announcement owes."""
+"""Notification task wrappers: the hourly digest run, due-date reminders and the e-mails an announcement owes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from uuid import UUID
 from lms.config import get_settings
 from lms.db.binding import tenant_session
 from lms.notifications.services.digest import send_digests, send_pending
-from lms.notifications.tasks import DIGEST_TASK, SEND_PENDING_TASK
+from lms.notifications.services.reminders import send_due_reminders
+from lms.notifications.tasks import DIGEST_TASK, DUE_REMINDERS_TASK, SEND_PENDING_TASK
 from lms.tenancy.queries import active_tenant_ids
 from workers.app import celery_app
 from workers.runtime import TransientFailure, database, run
@@ -46,3 +47,9 @@ def send_digests_task() -> int:
 )
 def send_pending_task(tenant_id: str) -> int:
     return run(_pending_of(UUID(tenant_id)))
+
+
+@celery_app.task(name=DUE_REMINDERS_TASK, autoretry_for=(TransientFailure,), retry_backoff=True, max_retries=5)
+def send_due_reminders_task() -> int:
+    """Beat, hourly: "due soon" and "overdue" reminders; idempotent (each is keyed by item and due date)."""
+    return run(send_due_reminders(database(), get_settings()))

@@ -68,7 +68,8 @@ async def test_a_question_is_asked_answered_and_notified_in_the_browser(
 
     await page.goto(f"{base}/sign-in?next=/notifications")
     await sign_in(page, learner.email, PASSWORD)
-    await expect(page.locator(".notification-badge .count").first).to_have_text("2")
+    # The enrolment, the reply and the answer.
+    await expect(page.locator(".notification-badge .count").first).to_have_text("3")
     await expect(page.get_by_text("Your question was answered: Which link is safe?")).to_be_visible()
     await check_page(page)
     await page.get_by_role("button", name=re.compile("Your question was answered")).click()

@@ -12,7 +12,18 @@ from typing import Any
 from uuid import UUID
 
 from advanced_alchemy.types import GUID
-from sqlalchemy import Boolean, CheckConstraint, DateTime, Float, ForeignKeyConstraint, Index, Integer, String, Text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -146,6 +157,8 @@ class Assignment(TenantScoped, Base):
     __tenant_table_args__ = (
         _ux("assignments"),
         Index("ux_assignments_lesson", "tenant_id", "lesson_id", unique=True),
+        # The hourly due-date reminders read assignments by due date across tenants.
+        Index("ix_assignments_due", "due_at", postgresql_where=text("due_at IS NOT NULL")),
         _fk("lesson_id", "lessons"),
         _fk("course_id", "courses"),
         CheckConstraint("late_penalty_pct >= 0 AND late_penalty_pct <= 100", name="ck_assignments_penalty"),

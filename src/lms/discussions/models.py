@@ -65,6 +65,8 @@ class Post(TenantScoped, Base):
         ),
         Index("ux_discussion_posts_tenant_id_id", "tenant_id", "id", unique=True),
         Index("ix_discussion_posts_thread", "tenant_id", "thread_id", "created_at"),
+        # The thread page finds the opening post without reading a long thread's replies.
+        Index("ix_discussion_posts_opening", "tenant_id", "thread_id", postgresql_where=text("opening")),
         Index("ix_discussion_posts_author", "tenant_id", "author_id", "created_at"),
         Index("ix_discussion_posts_search", "search_vector", postgresql_using="gin"),
         Index("ix_discussion_posts_reported", "tenant_id", "course_id", postgresql_where=text("report_count > 0")),

@@ -19,8 +19,10 @@ from lms.discussions.services import (
     MAX_REASON,
     MAX_TITLE,
     PAGE_SIZE,
+    REPLIES_PER_PAGE,
     DiscussionService,
     format_video_time,
+    newest_reply_link,
     parse_video_time,
 )
 from lms.identity.guards import Principal
@@ -188,7 +190,7 @@ class DiscussionPagesController(Controller):
         status: int = 200,
         **context: Any,
     ) -> Template:
-        view = await service.thread_page(thread_id, limit=PAGE_SIZE, offset=offset)
+        view = await service.thread_page(thread_id, limit=REPLIES_PER_PAGE, offset=offset)
         context.setdefault("errors", FormErrors())
         return page(
             request,
@@ -198,7 +200,7 @@ class DiscussionPagesController(Controller):
             course=view.access.course,
             viewer_id=service.principal.user_id,
             video_time=format_video_time,
-            limit=PAGE_SIZE,
+            limit=REPLIES_PER_PAGE,
             offset=offset,
             **context,
         )
@@ -247,7 +249,8 @@ class DiscussionPagesController(Controller):
                     raise
                 form.errors["body"] = service_message(exc)
             else:
-                return Redirect(f"{_base(course_id)}/{thread_id}#post-{created.id}", status_code=303)
+                thread, _access = await service.thread_of(thread_id)
+                return Redirect(newest_reply_link(thread, created.id), status_code=303)
         return await self._thread(request, service, thread_id, status=422, errors=form.errors, reply=body)
 
     @post("/courses/{course_id:uuid}/discussions/{thread_id:uuid}/follow", status_code=HTTP_200_OK)

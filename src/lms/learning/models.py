@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -59,6 +60,8 @@ class Enrollment(TenantScoped, Base):
         Index("ux_enrollments_tenant_id_id", "tenant_id", "id", unique=True),
         Index("ux_enrollments_user_course", "tenant_id", "user_id", "course_id", unique=True),
         Index("ix_enrollments_course", "tenant_id", "course_id"),
+        # The hourly due-date reminders read active enrolments by due date across tenants.
+        Index("ix_enrollments_due", "due_at", postgresql_where=text("status = 'active' AND due_at IS NOT NULL")),
         ForeignKeyConstraint(["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"),
         # The course is this tenant's own or a shared one (course_owner is checked below).
         ForeignKeyConstraint(["course_owner", "course_id"], ["courses.catalogue_owner", "courses.id"]),

@@ -36,6 +36,9 @@ class Kind:
     required: bool = False
     # Only staff or admins can receive it; learners' preference pages leave it out.
     staff_only: bool = False
+    # Parameters whose values are catalogue messages (marked with N_ where they are written), shown in
+    # the reader's language and filled with the other parameters.
+    translated: tuple[str, ...] = ()
 
 
 KINDS: dict[str, Kind] = {
@@ -190,12 +193,27 @@ KINDS: dict[str, Kind] = {
             staff_only=True,
         ),
         Kind(
+            "purchase_paid",
+            N_("Receipts"),
+            N_("Receipt: %(course)s"),
+            N_("Thank you for your purchase of %(course)s (%(amount)s). You are enrolled; open My learning to start."),
+            N_("Open the course"),
+        ),
+        Kind(
+            "purchase_refunded",
+            N_("Refunds"),
+            N_("Refund: %(course)s"),
+            N_("Your payment of %(amount)s for %(course)s was refunded. Your enrolment in the course has ended."),
+            N_("Open My learning"),
+        ),
+        Kind(
             "billing",
             N_("Seats and billing"),
             N_("%(subject)s"),
             N_("%(message)s"),
             N_("Open billing"),
             staff_only=True,
+            translated=("subject", "message"),
         ),
     )
 }

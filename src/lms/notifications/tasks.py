@@ -4,3 +4,5 @@
 DIGEST_TASK = "notifications.send_digests"
 # After an announcement commits: the instant e-mails it owes, in batches.
 SEND_PENDING_TASK = "notifications.send_pending"
+# Beat, hourly: "due soon" and "overdue" reminders for enrolments and assignments with a due date.
+DUE_REMINDERS_TASK = "notifications.send_due_reminders"

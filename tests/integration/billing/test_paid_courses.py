@@ -76,8 +76,8 @@ async def test_learner_buys_a_course_is_enrolled_then_refunded_and_loses_access(
     assert again.status_code in (200, 402)
     assert await enrolment_status(client, site, course.id) == "refunded"
     subjects = await outbox_subjects(db, site.tenant)
-    assert any(s.startswith("Receipt: ") for s in subjects)
-    assert any(s.startswith("Refund: ") for s in subjects)
+    assert any(": Receipt: " in s for s in subjects)
+    assert any(": Refund: " in s for s in subjects)
 
 
 async def test_a_refund_that_arrives_before_the_payment_still_ends_refunded(

@@ -144,6 +144,8 @@ async def test_compliance_certificates_remind_once_before_they_expire(
         mails = list(
             (await session.execute(select(EmailMessage).where(EmailMessage.recipient == done.user.email))).scalars()
         )
+    # The certificate's own "issued" e-mail came first.
+    mails = [mail for mail in mails if "expires" in mail.subject]
 
     assert (too_early, due, repeated) == (0, 1, 0)
     assert len(mails) == 1

@@ -127,8 +127,10 @@ async def test_a_question_at_02_13_is_answered_marked_and_notified_in_the_learne
             )
         ).first()
     assert digest is not None
-    assert digest.subject == "Umbrella Academy: Ihre tägliche Zusammenfassung (2)"
+    # The reply, the answer, and the enrolment of the day before.
+    assert digest.subject == "Umbrella Academy: Ihre tägliche Zusammenfassung (3)"
     assert "Ihre Frage wurde beantwortet" in digest.body
+    assert "Phishing awareness" in digest.body
     assert digest.html_body is not None
     assert "#6b2c91" in digest.html_body
     assert digest.sender_name == "Umbrella Academy"

@@ -23,7 +23,8 @@ from lms.learning.queries import seats_in_use
 from lms.lib import clock
 from lms.lib.errors import Conflict, NotFound, ValidationFailed
 from lms.lib.ids import new_id
-from lms.lib.mail import queue_email
+from lms.notifications import services as notifications
+from lms.notifications.schemas import N_
 from lms.tenancy.queries import tenant_licence, tenant_profile
 
 log = structlog.get_logger("lms.billing")
@@ -37,14 +38,6 @@ STRIPE_STATUS = {
     "canceled": AccountStatus.CANCELED,
     "incomplete_expired": AccountStatus.CANCELED,
     "paused": AccountStatus.PAST_DUE,
-}
-
-STATUS_WORDS = {
-    AccountStatus.TRIALING: "on trial",
-    AccountStatus.ACTIVE: "active",
-    AccountStatus.PAST_DUE: "past due: the last payment failed",
-    AccountStatus.SUSPENDED: "suspended for learners until the payment is made",
-    AccountStatus.CANCELED: "canceled",
 }
 
 
@@ -127,10 +120,30 @@ async def audit(
     await session.flush()
 
 
-async def notify_admins(session: AsyncSession, settings: Settings, tenant_id: UUID, subject: str, body: str) -> None:
-    """E-mail every active tenant admin through the outbox (in the caller's transaction)."""
+async def notify_admins(
+    session: AsyncSession,
+    settings: Settings,
+    tenant_id: UUID,
+    subject: str,
+    message: str,
+    *,
+    once_as: str | None = None,
+    **params: str,
+) -> None:
+    """Tell every active tenant admin through the notification service (in the caller's transaction).
+    `subject` and `message` are catalogue messages, shown in each admin's language with `params`;
+    a notice with `once_as` reaches each admin once."""
     for admin in await tenant_admin_contacts(session):
-        await queue_email(session, settings, tenant_id, admin.email, subject, f"Hello {admin.display_name},\n\n{body}")
+        await notifications.notify(
+            session,
+            tenant_id,
+            admin.id,
+            "billing",
+            {"subject": subject, "message": message, **params},
+            link="/admin/billing",
+            dedupe_key=f"{once_as}:{admin.id}" if once_as else None,
+            settings=settings,
+        )
 
 
 def suspends_at(account: BillingAccount, settings: Settings) -> datetime | None:
@@ -370,17 +383,34 @@ async def apply_subscription(
         await announce_status(session, settings, account, previous)
 
 
+# What admins are told when the subscription enters a status: (subject, message), catalogue messages.
+STATUS_NOTICES = {
+    AccountStatus.TRIALING: (N_("Your subscription is on trial"), N_("Your subscription is now on trial.")),
+    AccountStatus.ACTIVE: (N_("Your subscription is active"), N_("Your subscription is now active.")),
+    AccountStatus.PAST_DUE: (
+        N_("Your subscription is past due: the last payment failed"),
+        N_(
+            "Update the payment method before %(until)s; after that learners cannot sign in until the payment "
+            "is made. Administrators can still sign in and pay."
+        ),
+    ),
+    AccountStatus.SUSPENDED: (
+        N_("Your subscription is suspended for learners until the payment is made"),
+        N_("Learners cannot sign in until the payment is made. Administrators can still sign in and pay."),
+    ),
+    AccountStatus.CANCELED: (N_("Your subscription is canceled"), N_("Your subscription has ended.")),
+}
+
+
 async def announce_status(session: AsyncSession, settings: Settings, account: BillingAccount, previous: str) -> None:
-    words = STATUS_WORDS.get(AccountStatus(account.status), account.status)
-    body = f"Your subscription is now {words}."
-    if account.status == AccountStatus.PAST_DUE and (at := suspends_at(account, settings)):
-        body += (
-            f"\n\nUpdate the payment method before {at:%Y-%m-%d %H:%M} UTC; after that learners cannot "
-            "sign in until the payment is made. Administrators can still sign in and pay."
-        )
-    if account.status == AccountStatus.ACTIVE and previous in (AccountStatus.PAST_DUE, AccountStatus.SUSPENDED):
-        body += "\n\nThe payment went through; learners have access again."
-    await notify_admins(session, settings, account.tenant_id, f"Subscription {words}", body)
+    status = AccountStatus(account.status)
+    subject, message = STATUS_NOTICES[status]
+    params: dict[str, str] = {}
+    if status == AccountStatus.PAST_DUE and (at := suspends_at(account, settings)):
+        params["until"] = f"{at:%Y-%m-%d %H:%M} UTC"
+    if status == AccountStatus.ACTIVE and previous in (AccountStatus.PAST_DUE, AccountStatus.SUSPENDED):
+        message = N_("The payment went through; learners have access again.")
+    await notify_admins(session, settings, account.tenant_id, subject, message, **params)
 
 
 async def enforce_grace_period(session: AsyncSession, settings: Settings, tenant_id: UUID) -> bool:

@@ -22,7 +22,7 @@ from lms.learning.queries import is_enrolled
 from lms.learning.services import end_refunded, enroll_purchased
 from lms.lib import clock
 from lms.lib.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from lms.lib.mail import queue_email
+from lms.notifications import services as notifications
 
 
 def purchase_out(purchase: CoursePurchase, url: str | None = None) -> CoursePurchaseOut:
@@ -138,16 +138,19 @@ async def sync_purchase(session: AsyncSession, settings: Settings, tenant_id: UU
 
 
 async def _receipt(session: AsyncSession, settings: Settings, tenant_id: UUID, purchase: CoursePurchase) -> None:
-    contact = await user_contact(session, purchase.user_id)
+    """The learner's receipt or refund notice, through the notification service (once per purchase and status)."""
     price = await course_price(session, purchase.course_id)
-    if contact is None:
-        return
-    title = price.title if price else "your course"
-    amount = f"{purchase.amount_cents / 100:.2f} {purchase.currency}"
-    if purchase.status == PurchaseStatus.PAID:
-        subject = f"Receipt: {title}"
-        body = f"Thank you for your purchase of {title} ({amount}). You are enrolled; open My learning to start."
-    else:
-        subject = f"Refund: {title}"
-        body = f"Your payment of {amount} for {title} was refunded. Your enrolment in the course has ended."
-    await queue_email(session, settings, tenant_id, contact.email, subject, f"Hello {contact.display_name},\n\n{body}")
+    paid = purchase.status == PurchaseStatus.PAID
+    await notifications.notify(
+        session,
+        tenant_id,
+        purchase.user_id,
+        "purchase_paid" if paid else "purchase_refunded",
+        {
+            "course": price.title if price else "",
+            "amount": f"{purchase.amount_cents / 100:.2f} {purchase.currency.upper()}",
+        },
+        link=f"/courses/{purchase.course_id}" if paid else "/",
+        dedupe_key=f"purchase:{purchase.id}:{purchase.status}",
+        settings=settings,
+    )

@@ -12,11 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lms.billing.models import SeatSnapshot
 from lms.billing.queries import licence_of
 from lms.billing.schemas import SeatDayOut, SeatHolderOut, SeatsOut
+from lms.billing.services.accounts import notify_admins
+from lms.config import get_settings
 from lms.learning.queries import seat_holders, seats_in_use
 from lms.lib import clock
 from lms.lib.ids import new_id
+from lms.notifications.schemas import N_
 
 HISTORY_DAYS = 30
+# Admins hear when this share of the licensed seats is in use (on plans that refuse the overage).
+NEARLY_FULL = 0.9
 
 
 async def seat_summary(session: AsyncSession, tenant_id: UUID) -> SeatsOut:
@@ -62,4 +67,16 @@ async def snapshot_seats(session: AsyncSession, tenant_id: UUID, day: date | Non
             set_={"used": statement.excluded.used, "licensed": statement.excluded.licensed, "updated_at": now},
         )
     )
+    if licence.seat_limit and not licence.overage_allowed and used >= NEARLY_FULL * licence.seat_limit:
+        # Once a month per licence size: a full site is not announced every night.
+        await notify_admins(
+            session,
+            get_settings(),
+            tenant_id,
+            N_("Your seats are nearly all in use"),
+            N_("%(used)s of %(licensed)s seats are in use. Add seats before new learners are refused."),
+            once_as=f"seats-nearly-full:{licence.seat_limit}:{now:%Y-%m}",
+            used=str(used),
+            licensed=str(licence.seat_limit),
+        )
     return used

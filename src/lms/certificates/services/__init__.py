@@ -32,6 +32,7 @@ from lms.learning.schemas import EnrollmentStatus
 from lms.lib import clock
 from lms.lib.errors import NotFound
 from lms.lib.lookup import get_or_404
+from lms.notifications import services as notifications
 from lms.tenancy.queries import tenant_profile
 from lms.web.branding import DEFAULT_ACCENT, DEFAULT_LOGO, DEFAULT_PRIMARY
 
@@ -173,6 +174,17 @@ async def issue_for_enrollment(
     if inserted is None:
         # Another delivery of the same event won the race.
         return await current_for_enrollment(session, enrollment_id)
+    # In the issuing transaction: a retried job that finds the certificate issued sends nothing again.
+    await notifications.notify(
+        session,
+        tenant_id,
+        inserted.user_id,
+        "certificate_issued",
+        {"course": course_title},
+        link="/certificates",
+        dedupe_key=f"certificate-issued:{inserted.id}",
+        settings=settings,
+    )
     return inserted
 
 

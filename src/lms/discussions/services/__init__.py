@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from lms.catalog.queries import CourseFacts, course_facts, lesson_facts
 from lms.discussions.models import CourseDiscussionSettings, Post, PostReport, PostVote, Thread, ThreadFollow
@@ -30,6 +31,8 @@ POSTS_PER_MINUTE = 5
 POSTS_PER_HOUR = 60
 REPORTS_PER_HOUR = 20
 PAGE_SIZE = 50
+# The thread page shows the question, the marked answer and this many replies; the rest are a link away.
+REPLIES_PER_PAGE = 20
 KINDS = ("question", "discussion")
 
 
@@ -198,8 +201,9 @@ class DiscussionService:
         if thread.locked and not access.staff:
             raise Conflict("this thread is locked; no new replies")
         await self._rate_limit()
-        post, mentioned = await self._write_post(thread, access, body, opening=False)
+        # Counted first: links to the new reply name the page it lands on.
         thread.reply_count += 1
+        post, mentioned = await self._write_post(thread, access, body, opening=False)
         thread.last_activity_at = clock.now()
         await self._follow(thread.id)
         followers = set(
@@ -213,7 +217,7 @@ class DiscussionService:
                 user_id,
                 "thread_reply",
                 {"author": author, "thread": thread.title, "excerpt": _excerpt(body), "course": access.course.title},
-                link=_post_link(thread, post.id),
+                link=newest_reply_link(thread, post.id),
                 dedupe_key=f"reply:{post.id}:{user_id}",
             )
         return post
@@ -234,7 +238,7 @@ class DiscussionService:
                 user_id,
                 "mention",
                 {"author": author, "thread": thread.title, "excerpt": _excerpt(post.body)},
-                link=_post_link(thread, post.id),
+                link=_post_link(thread, post.id) if post.opening else newest_reply_link(thread, post.id),
                 dedupe_key=f"mention:{post.id}:{user_id}",
             )
         return mentioned
@@ -294,45 +298,49 @@ class DiscussionService:
     async def thread_page(self, thread_id: UUID, *, limit: int = PAGE_SIZE, offset: int = 0) -> ThreadPage:
         """The thread with one page of replies in order; the marked answer first."""
         thread, access = await self.thread_of(thread_id)
-        posts = Post.__table__.c
-        visible = [posts.thread_id == thread.id, posts.deleted_at.is_(None)]
-        opening = await self.session.scalar(select(Post).where(Post.thread_id == thread.id, Post.opening.is_(True)))
-        if opening is None:
-            raise NotFound("thread not found", field="thread_id")
-        # The maintained count and the (tenant, thread, created_at) index: no scan of a long thread.
-        total = thread.reply_count
-        replies_where = [*visible, posts.opening.is_(False)]
-        answer: Post | None = None
-        if thread.answer_post_id is not None:
-            answer = await self.session.get(Post, thread.answer_post_id)
-            if answer is not None and answer.deleted_at is None:
-                replies_where.append(posts.id != answer.id)
-            else:
-                answer = None
-        replies = list(
-            await self.session.scalars(
-                select(Post).where(*replies_where).order_by(Post.created_at).limit(limit).offset(offset)
-            )
-        )
-        if answer is not None and offset == 0:
-            replies.insert(0, answer)
-        ids = [opening.id, *(p.id for p in replies)]
-        voted = set(
-            await self.session.scalars(
-                select(PostVote.post_id).where(PostVote.user_id == self.principal.user_id, PostVote.post_id.in_(ids))
-            )
-        )
-        following = (
-            await self.session.scalar(
-                select(ThreadFollow.id).where(
-                    ThreadFollow.thread_id == thread.id, ThreadFollow.user_id == self.principal.user_id
+        me = self.principal.user_id
+        voted = select(PostVote.id).where(PostVote.post_id == Post.id, PostVote.user_id == me).exists().label("voted")
+        # One round trip: the opening post (its partial index), the marked answer on the first page, and
+        # one page of replies (the (tenant, thread, created_at) index: a long thread is not scanned).
+        # `opening` bare (not `IS true`): the predicate of the partial index, so the planner uses it.
+        parts = [select(Post, voted).where(Post.thread_id == thread.id, Post.opening).limit(1)]
+        if thread.answer_post_id is not None and offset == 0:
+            parts.append(
+                select(Post, voted).where(
+                    Post.id == thread.answer_post_id, Post.thread_id == thread.id, Post.deleted_at.is_(None)
                 )
             )
-            is not None
+        replies_where = [Post.thread_id == thread.id, Post.deleted_at.is_(None), ~Post.opening]
+        if thread.answer_post_id is not None:
+            replies_where.append(Post.id != thread.answer_post_id)
+        parts.append(select(Post, voted).where(*replies_where).order_by(Post.created_at).limit(limit).offset(offset))
+        page = union_all(*parts).subquery("page")
+        listed = aliased(Post, page)
+        rows = (await self.session.execute(select(listed, page.c.voted))).all()
+        opening = next((post for post, _ in rows if post.opening), None)
+        if opening is None:
+            raise NotFound("thread not found", field="thread_id")
+        answer = next((post for post, _ in rows if post.id == thread.answer_post_id), None)
+        replies = sorted(
+            (post for post, _ in rows if not post.opening and post is not answer), key=lambda p: (p.created_at, p.id)
         )
+        if answer is not None:
+            replies.insert(0, answer)
+        voted_ids = {post.id for post, has_vote in rows if has_vote}
+        following = bool(
+            await self.session.scalar(
+                select(
+                    select(ThreadFollow.id)
+                    .where(ThreadFollow.thread_id == thread.id, ThreadFollow.user_id == me)
+                    .exists()
+                )
+            )
+        )
+        # The maintained count: a long thread's replies are not counted.
+        total = thread.reply_count
         contacts = await user_contacts(self.session, {opening.author_id, *(p.author_id for p in replies)})
         authors = {user_id: contact.display_name for user_id, contact in contacts.items()}
-        return ThreadPage(thread, opening, replies, total, voted, following, authors, access)
+        return ThreadPage(thread, opening, replies, total, voted_ids, following, authors, access)
 
     # -- votes, answers, follows -------------------------------------------------------------------
 
@@ -565,6 +573,14 @@ def _excerpt(body: str, limit: int = 160) -> str:
 
 def _post_link(thread: Thread, post_id: UUID) -> str:
     return f"/courses/{thread.course_id}/discussions/{thread.id}#post-{post_id}"
+
+
+def newest_reply_link(thread: Thread, post_id: UUID) -> str:
+    """The page of the thread's newest reply (the last one; the marked answer is shown first instead)."""
+    listed = max(thread.reply_count - (1 if thread.answer_post_id else 0), 1)
+    offset = (listed - 1) // REPLIES_PER_PAGE * REPLIES_PER_PAGE
+    page = f"?offset={offset}" if offset else ""
+    return f"/courses/{thread.course_id}/discussions/{thread.id}{page}#post-{post_id}"
 
 
 def format_video_time(seconds: int | None) -> str:

@@ -42,6 +42,7 @@ from lms.lib import clock
 from lms.lib.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from lms.lib.ids import new_id
 from lms.lib.pagination import count_and_fetch
+from lms.notifications import services as notifications
 from lms.tenancy.queries import active_tenant_ids
 
 ACTIVE_STATES = (EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)
@@ -289,7 +290,25 @@ class EnrollmentService:
         assert enrollment is not None  # inserted now or by a concurrent request
         if created:
             await bump_enrollment_count(self.session, course.id, 1)
+            await _tell_enrolled(self.session, enrollment)
         return enrollment, created
+
+
+async def _tell_enrolled(session: AsyncSession, enrollment: Enrollment) -> None:
+    """The learner's "you are enrolled" notification, in the enrolment's transaction (once per enrolment)."""
+    course = await course_facts(session, enrollment.course_id)
+    params = {"course": course.title if course else ""}
+    if enrollment.due_at is not None:
+        params["due"] = f"{enrollment.due_at:%Y-%m-%d}"
+    await notifications.notify(
+        session,
+        enrollment.tenant_id,
+        enrollment.user_id,
+        "enrolment",
+        params,
+        link=f"/courses/{enrollment.course_id}",
+        dedupe_key=f"enrolment:{enrollment.id}",
+    )
 
 
 async def expire_enrollments(db: Database) -> int:

@@ -27,6 +27,7 @@ from lms.lib import clock
 from lms.lib.errors import NotFound
 from lms.lib.jobs import enqueue_after_commit
 from lms.lib.outbox import write_once
+from lms.notifications import services as notifications
 
 COURSE_COMPLETED_TASK = "learning.course_completed"
 
@@ -151,7 +152,22 @@ async def recompute_enrollments(
             if await _outbox(session, tenant_id, enrollment, "course_completed", f"course_completed:{enrollment.id}"):
                 # Certificates and recommendations consume this after the transaction commits.
                 enqueue_after_commit(session, COURSE_COMPLETED_TASK, str(tenant_id), str(enrollment.id))
+                await _tell_completed(session, tenant_id, enrollment)
     await session.flush()
+
+
+async def _tell_completed(session: AsyncSession, tenant_id: UUID, enrollment: Enrollment) -> None:
+    """The learner's "you completed the course" notification, in the completing transaction."""
+    course = await course_facts(session, enrollment.course_id)
+    await notifications.notify(
+        session,
+        tenant_id,
+        enrollment.user_id,
+        "course_completed",
+        {"course": course.title if course else ""},
+        link=f"/courses/{enrollment.course_id}",
+        dedupe_key=f"course-completed:{enrollment.id}",
+    )
 
 
 async def _outbox(

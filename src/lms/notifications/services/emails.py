@@ -81,14 +81,23 @@ def render_text(message: str, params: dict[str, Any]) -> str:
         return translated
 
 
+def _params_of(spec: Kind, params: dict[str, Any]) -> dict[str, Any]:
+    """The kind's translated parameters are catalogue messages themselves: rendered in the reader's
+    language (with the other parameters) before they go into the title or body."""
+    if not spec.translated:
+        return params
+    plain = {key: value for key, value in params.items() if key not in spec.translated}
+    return {**params, **{key: render_text(str(params.get(key) or ""), plain) for key in spec.translated}}
+
+
 def title_of(kind: str, params: dict[str, Any]) -> str:
     spec = KINDS.get(kind)
-    return render_text(spec.title, params) if spec else kind
+    return render_text(spec.title, _params_of(spec, params)) if spec else kind
 
 
 def body_of(kind: str, params: dict[str, Any]) -> str:
     spec = KINDS.get(kind)
-    return render_text(spec.body, params) if spec else ""
+    return render_text(spec.body, _params_of(spec, params)) if spec else ""
 
 
 def locale_for(user: UserContact, site: Site) -> str:
