@@ -27,7 +27,7 @@ from lms.tenancy.schemas import ResolvedTenant
 from lms.tenancy.services.audit import AdminAudit
 from lms.web.forms import FormData, FormErrors, service_message
 from lms.web.i18n import gettext as _
-from lms.web.layout import before_page, page
+from lms.web.layout import admin_sections, before_page, page
 
 
 def export_status_names() -> dict[str, str]:
@@ -197,6 +197,7 @@ class PrivacySettingsPagesController(Controller):
             request,
             "privacy/settings.html",
             status_code=422 if errors else 200,
+            sections=admin_sections(),
             current=current,
             policy_names=policy_names(),
             flash=flash,
