@@ -39,6 +39,9 @@ class Kind:
     # Parameters whose values are catalogue messages (marked with N_ where they are written), shown in
     # the reader's language and filled with the other parameters.
     translated: tuple[str, ...] = ()
+    # Parameters holding a moment (ISO 8601; a date alone for a day): shown in the reader's language
+    # and time zone when the notice is read or e-mailed.
+    moments: tuple[str, ...] = ()
 
 
 KINDS: dict[str, Kind] = {
@@ -72,6 +75,7 @@ KINDS: dict[str, Kind] = {
             N_("You can start %(course)s now."),
             N_("Open the course"),
             email="digest",
+            moments=("due",),
         ),
         Kind(
             "due_soon",
@@ -79,6 +83,7 @@ KINDS: dict[str, Kind] = {
             N_("%(course)s is due on %(due)s"),
             N_("Finish %(course)s before its due date."),
             N_("Continue"),
+            moments=("due",),
         ),
         Kind(
             "overdue",
@@ -86,6 +91,7 @@ KINDS: dict[str, Kind] = {
             N_("%(course)s is overdue"),
             N_("%(course)s was due on %(due)s. Please finish it as soon as you can."),
             N_("Continue"),
+            moments=("due",),
         ),
         Kind(
             "submission_received",
@@ -122,6 +128,7 @@ KINDS: dict[str, Kind] = {
             N_("Peer review to do: %(title)s"),
             N_("Please review a submission by %(due)s."),
             N_("Start the review"),
+            moments=("due",),
         ),
         Kind(
             "thread_reply",
@@ -167,6 +174,7 @@ KINDS: dict[str, Kind] = {
             N_("Your certificate for %(course)s expires on %(due)s"),
             N_("Your certificate for %(course)s expires on %(due)s. Please recertify by completing the course again."),
             N_("Recertify"),
+            moments=("due",),
         ),
         Kind(
             "certificate_expired",

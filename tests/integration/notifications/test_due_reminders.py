@@ -3,9 +3,11 @@ once per learner, item and due date however often it runs, and only to the tenan
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
 from sqlalchemy import select, update
 
 from lms.config import Settings
@@ -14,8 +16,10 @@ from lms.db.engines import Database
 from lms.learning.models import Enrollment, EnrollmentStatus
 from lms.lib import clock
 from lms.notifications.models import Notification
+from lms.notifications.services.emails import title_of
 from lms.notifications.services.reminders import send_due_reminders
 from lms.tenancy.models import Tenant, TenantStatus
+from lms.web import i18n
 from tests import factories
 from tests.conftest import MakeTenant, MakeUser
 
@@ -65,7 +69,12 @@ async def test_a_course_due_tomorrow_and_one_overdue_are_each_reminded_once(
         )
     assert soon is not None
     assert (soon.link or "").startswith("/courses/")
-    assert soon.params["due"].endswith("UTC")
+    # Stored as a moment; each reader sees it in their language and time zone.
+    due = datetime.fromisoformat(soon.params["due"])
+    with i18n.using_locale("de", "Europe/Berlin"):
+        shown = title_of("due_soon", soon.params)
+    berlin = format_datetime(due, "short", tzinfo=ZoneInfo("Europe/Berlin"), locale="de")
+    assert shown == f"Fire safety ist am {berlin} fällig"
 
     # A day later the course due tomorrow is overdue: one "overdue" more, still one "due soon".
     await send_due_reminders(db, settings, now=clock.now() + timedelta(days=2))

@@ -140,7 +140,7 @@ async def send_expiry_reminders(
             tenant_id,
             cert.user_id,
             "certificate_expired" if expired else "certificate_expiring",
-            {"course": cert.course_title, "due": f"{cert.expires_at:%Y-%m-%d}"},
+            {"course": cert.course_title, "due": cert.expires_at.date().isoformat()},
             link=f"/courses/{cert.course_id}",
             dedupe_key=f"certificate-reminder:{cert.id}",
             settings=settings,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from functools import cache
 from typing import Any
 from urllib.parse import urlencode
@@ -83,11 +84,24 @@ def render_text(message: str, params: dict[str, Any]) -> str:
 
 def _params_of(spec: Kind, params: dict[str, Any]) -> dict[str, Any]:
     """The kind's translated parameters are catalogue messages themselves: rendered in the reader's
-    language (with the other parameters) before they go into the title or body."""
+    language (with the other parameters) before they go into the title or body; its moments are
+    written in the reader's language and time zone."""
+    params = {**params, **{key: shown_moment(str(params[key])) for key in spec.moments if key in params}}
     if not spec.translated:
         return params
     plain = {key: value for key, value in params.items() if key not in spec.translated}
     return {**params, **{key: render_text(str(params.get(key) or ""), plain) for key in spec.translated}}
+
+
+def shown_moment(value: str) -> str:
+    """An ISO 8601 moment as the reader reads it: a day as a date, a time in their time zone. Anything
+    else (a notice stored before moments were) is shown as stored."""
+    try:
+        if len(value) == 10:
+            return i18n.format_day(date.fromisoformat(value))
+        return i18n.format_datetime(datetime.fromisoformat(value), "short")
+    except ValueError:
+        return value
 
 
 def title_of(kind: str, params: dict[str, Any]) -> str:

@@ -110,7 +110,7 @@ async def send_reminders(session: AsyncSession, settings: Settings, tenant_id: U
             tenant_id,
             item.user_id,
             item.kind,
-            {"course": title, "due": f"{item.due_at:%Y-%m-%d %H:%M} UTC"},
+            {"course": title, "due": item.due_at.isoformat()},
             link=item.link,
             dedupe_key=item.dedupe_key,
             settings=settings,

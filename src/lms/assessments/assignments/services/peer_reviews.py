@@ -99,7 +99,7 @@ class PeerReviewService:
             f"review_assigned:{review.id}",
             {
                 "title": assignment.title,
-                "due": f"{due:%Y-%m-%d %H:%M} UTC",
+                "due": due.isoformat(),
                 "link": f"/courses/{assignment.course_id}/lessons/{assignment.lesson_id}",
             },
         )
