@@ -254,3 +254,17 @@ async def test_an_announcement_reaches_everyone_as_they_chose(
     assert {row.email_state for row in rows} == {"digest"}
     listing = (await client.get(f"{site}/api/v1/me/notifications", headers=await login(keen))).json()
     assert listing["items"][0]["title"] == "Office move"
+
+
+async def test_e_mails_come_from_the_sender_name_the_admin_chose(
+    db: Database, settings: Settings, make_tenant: MakeTenant, make_user: MakeUser
+) -> None:
+    tenant = await make_tenant(name="Initech", branding={**BRAND, "email_sender_name": "Initech Academy"})
+    learner = await make_user(tenant)
+    async with tenant_session(db.app_sessions, tenant.id) as session:
+        await services.notify(session, tenant.id, learner.id, "graded", {"title": "Safety", "score": 80})
+    [mail] = await mails_to(db, tenant.id, learner.email)
+    assert mail.sender_name == "Initech Academy"
+    assert mail.subject.startswith("Initech: ")  # the subject still names the site
+    mime = message_from_string(mime_message(settings, mail).as_string(), policy=policy.default)
+    assert mime["From"].startswith('"Initech Academy" <') or mime["From"].startswith("Initech Academy <")

@@ -40,6 +40,8 @@ class Site:
     primary_color: str
     default_locale: str | None = None
     on_primary: str = field(default="#ffffff")
+    # The "From" name of its e-mails: the admin's choice (Branding), else the site's name.
+    sender_name: str = ""
 
 
 async def tenant_site(session: AsyncSession, settings: Settings, tenant_id: UUID) -> Site:
@@ -62,6 +64,7 @@ async def tenant_site(session: AsyncSession, settings: Settings, tenant_id: UUID
         primary_color=primary,
         default_locale=profile.branding.get("default_locale"),
         on_primary=readable_on(primary),
+        sender_name=str(profile.branding.get("email_sender_name") or profile.name),
     )
     return memo[tenant_id]
 
@@ -213,4 +216,4 @@ def render_email(
     if unsubscribe is not None:
         headers["List-Unsubscribe"] = f"<{unsubscribe}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    return RenderedEmail(subject[:300], text, html, headers, site.name)
+    return RenderedEmail(subject[:300], text, html, headers, site.sender_name or site.name)
