@@ -116,6 +116,19 @@ async def test_instructor_writes_every_question_type_exports_imports_and_sets_up
     assert "5 from “Fire drill”" in shown.text
     assert "No one has finished this quiz yet" in shown.text
 
+    # The rules change later from the same page: the form starts from them; a bad change names its field.
+    assert "Save the quiz" in shown.text
+    assert 'value="80"' in shown.text
+    over = await post(client, quiz_url, headers, **{**rules, **fields, "count-0": "8"})
+    assert over.status_code == 422
+    assert "only 7 match" in over.text
+    changed = await post(client, quiz_url, headers, **{**rules, **fields, "count-0": "6", "pass_pct": "90"})
+    assert changed.status_code == 303
+    assert "notice=quiz-saved" in changed.headers["location"]
+    after = await client.get(quiz_url, headers=headers)
+    assert "6 from “Fire drill”" in after.text
+    assert 'value="90"' in after.text
+
     # Another instructor of the tenant, and another tenant's admin, are kept out.
     colleague = await headers_of(login, await make_user(tenant, roles=["instructor"]))
     assert (await client.get(bank_url, headers=colleague)).status_code == 403

@@ -22,6 +22,7 @@ from lms.assessments.quizzes.schemas import (
     QuestionState,
     QuizIn,
     QuizOut,
+    QuizSettingsIn,
     SubmitIn,
 )
 from lms.assessments.quizzes.services.attempts import AttemptService, attempt_summary
@@ -120,6 +121,13 @@ class QuizController(Controller):
     async def create_quiz(self, authoring: NamedDependency[QuizAuthoring], data: JSONBody[QuizIn]) -> QuizOut:
         """Create a quiz that draws its questions from banks."""
         return quiz_out(await authoring.create_quiz(data), staff=True)
+
+    @put("/{quiz_id:uuid}", guards=[requires_author])
+    async def update_quiz(
+        self, authoring: NamedDependency[QuizAuthoring], quiz_id: FromPath[UUID], data: JSONBody[QuizSettingsIn]
+    ) -> QuizOut:
+        """Change a quiz's rules; attempts under way keep their questions and deadline."""
+        return quiz_out(await authoring.update_quiz(quiz_id, data), staff=True)
 
     @get("/{quiz_id:uuid}")
     async def get_quiz(self, authoring: NamedDependency[QuizAuthoring], quiz_id: FromPath[UUID]) -> QuizOut:

@@ -62,8 +62,10 @@ class PoolIn(msgspec.Struct, forbid_unknown_fields=True):
     difficulty: Difficulty | None = None
 
 
-class QuizIn(msgspec.Struct, forbid_unknown_fields=True):
-    lesson_id: UUID
+class QuizSettingsIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A quiz's rules. Changed later (PUT), they apply to attempts started afterwards: an attempt under
+    way keeps the questions it drew and its deadline."""
+
     title: Title
     pools: Annotated[list[PoolIn], msgspec.Meta(min_length=1, max_length=20)]
     time_limit_seconds: Annotated[int, msgspec.Meta(ge=10, le=24 * 3600)] | None = None
@@ -73,6 +75,10 @@ class QuizIn(msgspec.Struct, forbid_unknown_fields=True):
     review_policy: ReviewPolicy = ReviewPolicy.AFTER_SUBMISSION
     due_at: datetime | None = None
     shuffle_options: bool = True
+
+
+class QuizIn(QuizSettingsIn, kw_only=True):
+    lesson_id: UUID
 
 
 class QuizOut(msgspec.Struct):

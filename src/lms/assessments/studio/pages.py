@@ -24,7 +24,7 @@ from lms.assessments.assignments.services.storage import submission_store
 from lms.assessments.guards import staff_course
 from lms.assessments.models import ReviewPolicy
 from lms.assessments.queries import assignment_of_lesson, quiz_of_lesson
-from lms.assessments.quizzes.schemas import BankIn, PoolIn, QuestionIn, QuizIn
+from lms.assessments.quizzes.schemas import BankIn, PoolIn, QuestionIn, QuizIn, QuizOut
 from lms.assessments.quizzes.services.authoring import QuizAuthoring, checked_payload, question_out, quiz_out
 from lms.assessments.studio.schemas import (
     QUESTION_TYPES,
@@ -74,6 +74,7 @@ def _notice(key: str) -> str | None:
         "restored": _("The question is back in use."),
         "imported": _("The questions are imported."),
         "quiz": _("The quiz is set up."),
+        "quiz-saved": _("The quiz is saved: attempts started from now on follow the new rules."),
         "assignment": _("The assignment is set up."),
     }.get(key)
 
@@ -289,10 +290,10 @@ class AssessmentStudioPagesController(Controller):
         lesson_id: FromPath[UUID],
         notice: Notice = "",
     ) -> Template:
-        """The quiz of a quiz lesson: its rules and item analysis, or the form that sets it up."""
-        values = {"pass_pct": "70", "review_policy": "after_submission", "count-0": "5"}
+        """The quiz of a quiz lesson: its rules, item analysis and the form that changes them, or the
+        form that sets it up."""
         view = StudioView(request, db_session, principal, course_id)
-        return await _quiz_page(view, lesson_id, values, flash=_notice(notice))
+        return await _quiz_page(view, lesson_id, None, flash=_notice(notice))
 
     @post("/lessons/{lesson_id:uuid}/quiz", status_code=HTTP_200_OK)
     async def create_quiz(
@@ -306,7 +307,7 @@ class AssessmentStudioPagesController(Controller):
         form = await FormData.read(request)
         title = form.text("title", 200, required=_("Enter the quiz's title."))
         pools = []
-        for index in range(3):
+        for index in range(20):  # a quiz draws from at most 20 pools
             bank, count = form.fields.get(f"bank-{index}", ""), form.text(f"count-{index}", 4)
             if not bank:
                 continue
@@ -355,9 +356,15 @@ class AssessmentStudioPagesController(Controller):
                 review_policy=ReviewPolicy(policy),
                 due_at=due_at,
             )
+            notice = "quiz"
             try:
                 await _staff_lesson_of(db_session, principal, course_id, lesson_id, "quiz")
-                await QuizAuthoring(db_session, principal).create_quiz(data)
+                existing = await _quiz_of(db_session, lesson_id)
+                if existing is None:
+                    await QuizAuthoring(db_session, principal).create_quiz(data)
+                else:
+                    await QuizAuthoring(db_session, principal).update_quiz(existing.id, data)
+                    notice = "quiz-saved"
             except DomainError as exc:
                 if exc.status not in (409, 422):
                     raise
@@ -367,7 +374,8 @@ class AssessmentStudioPagesController(Controller):
                     field = f"count-{pool}" if field.endswith("count") else f"bank-{pool}"
                 form.errors[field] = service_message(exc)
             else:
-                return Redirect(f"/teach/courses/{course_id}/lessons/{lesson_id}/quiz?notice=quiz", status_code=303)
+                target = f"/teach/courses/{course_id}/lessons/{lesson_id}/quiz?notice={notice}"
+                return Redirect(target, status_code=303)
         view = StudioView(request, db_session, principal, course_id)
         return await _quiz_page(view, lesson_id, form.fields, errors=form.errors, status=422)
 
@@ -592,18 +600,45 @@ def _question_from_form(form: FormData) -> QuestionIn | None:
     return QuestionIn(payload=payload, topic=topic, difficulty=_difficulty(difficulty), points=points)
 
 
-async def _quiz_page(view: StudioView, lesson_id: UUID, values: dict[str, Any], **state: Any) -> Template:
+async def _quiz_of(db_session: DbSession, lesson_id: UUID) -> Any:
+    try:
+        return await quiz_of_lesson(db_session, lesson_id)
+    except NotFound:
+        return None
+
+
+def _quiz_fields(quiz: QuizOut | None) -> dict[str, Any]:
+    """The set-up form's fields: the quiz's rules as they are, or the defaults of a new quiz."""
+    if quiz is None:
+        return {"pass_pct": "70", "review_policy": "after_submission", "count-0": "5"}
+    fields: dict[str, Any] = {
+        "title": quiz.title,
+        "minutes": str(quiz.time_limit_seconds // 60) if quiz.time_limit_seconds else "",
+        "attempts": str(quiz.max_attempts or ""),
+        "cooldown": str(quiz.cooldown_seconds // 60) if quiz.cooldown_seconds else "",
+        "pass_pct": f"{quiz.pass_pct:g}",
+        "review_policy": quiz.review_policy,
+        "due": quiz.due_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M") if quiz.due_at else "",
+    }
+    for index, pool in enumerate(quiz.pools or []):
+        fields[f"bank-{index}"] = str(pool["bank_id"])
+        fields[f"count-{index}"] = str(pool["count"])
+        fields[f"topic-{index}"] = pool.get("topic") or ""
+        fields[f"difficulty-{index}"] = pool.get("difficulty") or ""
+    return fields
+
+
+async def _quiz_page(view: StudioView, lesson_id: UUID, values: dict[str, Any] | None, **state: Any) -> Template:
     lesson = await _staff_lesson_of(view.db_session, view.principal, view.course_id, lesson_id, "quiz")
     authoring = QuizAuthoring(view.db_session, view.principal)
     banks = [await authoring.bank_out(bank) for bank in await authoring.list_banks(view.course_id)]
     quiz, analysis = None, None
-    try:
-        found = await quiz_of_lesson(view.db_session, lesson_id)
-    except NotFound:
-        found = None
+    found = await _quiz_of(view.db_session, lesson_id)
     if found is not None:
         quiz = quiz_out(found, staff=True)
         analysis = await authoring.item_analysis(found.id)
+    if values is None:
+        values = _quiz_fields(quiz)
     policies = {
         "never": _("Never"),
         "after_submission": _("After each attempt"),

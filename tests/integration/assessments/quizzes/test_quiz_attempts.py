@@ -305,3 +305,41 @@ async def test_the_due_date_closes_the_quiz_and_bounds_open_attempts(
     closed = await client.post(f"{past.base}/api/v1/quizzes/{past.quiz_id}/attempts", headers=late)
     assert closed.status_code == 409
     assert "closed" in closed.json()["error"]["message"]
+
+
+async def test_changed_rules_apply_to_attempts_started_afterwards(
+    client: Client, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant()
+    setup = await build_quiz(client, make_user, login, tenant, time_limit_seconds=600, max_attempts=3)
+    _, student = await enrolled_learner(client, make_user, login, tenant, setup)
+    base = setup.base
+    under_way = (await client.post(f"{base}/api/v1/quizzes/{setup.quiz_id}/attempts", headers=student)).json()
+
+    pools = [{"bank_id": setup.bank_id, "count": 2}]
+    rules = {"title": "Shorter check", "pools": pools, "time_limit_seconds": 60, "max_attempts": 5, "pass_pct": 50}
+    changed = await client.put(f"{base}/api/v1/quizzes/{setup.quiz_id}", json=rules, headers=setup.author)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["question_count"] == 2
+    assert changed.json()["time_limit_seconds"] == 60
+
+    # The attempt under way keeps what it drew and its deadline.
+    resumed = (await client.post(f"{base}/api/v1/quizzes/{setup.quiz_id}/attempts", headers=student)).json()
+    assert resumed["id"] == under_way["id"]
+    assert len(resumed["questions"]) == len(under_way["questions"])
+    assert resumed["deadline_at"] == under_way["deadline_at"]
+
+    # A pool larger than the bank, another course's bank, a learner and another tenant are refused.
+    too_many = {**rules, "pools": [{"bank_id": setup.bank_id, "count": 99}]}
+    refused = await client.put(f"{base}/api/v1/quizzes/{setup.quiz_id}", json=too_many, headers=setup.author)
+    assert refused.status_code == 422
+    assert refused.json()["error"]["field"] == "pools[0].count"
+    stranger_bank = {**rules, "pools": [{"bank_id": str(uuid.uuid4()), "count": 1}]}
+    unknown = await client.put(f"{base}/api/v1/quizzes/{setup.quiz_id}", json=stranger_bank, headers=setup.author)
+    assert unknown.status_code == 422
+    assert unknown.json()["error"]["field"] == "pools[0].bank_id"
+    assert (await client.put(f"{base}/api/v1/quizzes/{setup.quiz_id}", json=rules, headers=student)).status_code == 403
+    other = await make_tenant()
+    other_author = await login(await make_user(other, roles=["instructor"]))
+    foreign = f"{host(other)}/api/v1/quizzes/{setup.quiz_id}"
+    assert (await client.put(foreign, json=rules, headers=other_author)).status_code == 404

@@ -17,10 +17,12 @@ from lms.assessments.quizzes.schemas import (
     BankOut,
     ItemAnalysisOut,
     ItemStats,
+    PoolIn,
     QuestionIn,
     QuestionOut,
     QuizIn,
     QuizOut,
+    QuizSettingsIn,
 )
 from lms.assessments.quizzes.services.graders import QuestionError, parse_question
 from lms.catalog.schemas import LessonType
@@ -65,6 +67,17 @@ def checked_payload(payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     except QuestionError as exc:
         raise ValidationFailed(str(exc), field="payload") from exc
     return question.__struct_config__.tag, msgspec.to_builtins(question)  # type: ignore[return-value]
+
+
+def _apply_settings(quiz: Quiz, data: QuizSettingsIn) -> None:
+    quiz.title = data.title
+    quiz.time_limit_seconds = data.time_limit_seconds
+    quiz.max_attempts = data.max_attempts
+    quiz.cooldown_seconds = data.cooldown_seconds
+    quiz.pass_pct = data.pass_pct
+    quiz.review_policy = data.review_policy.value
+    quiz.due_at = data.due_at
+    quiz.shuffle_options = data.shuffle_options
 
 
 class QuizAuthoring:
@@ -144,10 +157,30 @@ class QuizAuthoring:
 
     async def create_quiz(self, data: QuizIn) -> Quiz:
         lesson = await staff_lesson(self.session, self.principal, data.lesson_id, LessonType.QUIZ)
+        pools = await self._checked_pools(lesson.course_id, data.pools)
+        if await self.session.scalar(select(Quiz.id).where(Quiz.lesson_id == lesson.id)) is not None:
+            raise Conflict("this lesson already has a quiz", field="lesson_id")
+        quiz = Quiz(tenant_id=self.principal.tenant_id, lesson_id=lesson.id, course_id=lesson.course_id, pools=pools)
+        _apply_settings(quiz, data)
+        self.session.add(quiz)
+        await self.session.flush()
+        return quiz
+
+    async def update_quiz(self, quiz_id: UUID, data: QuizSettingsIn) -> Quiz:
+        """New rules for a quiz; attempts under way keep their questions and deadline."""
+        quiz = await get_or_404(self.session, Quiz, quiz_id, "quiz not found", field="quiz_id")
+        await staff_lesson(self.session, self.principal, quiz.lesson_id, LessonType.QUIZ)
+        quiz.pools = await self._checked_pools(quiz.course_id, data.pools)
+        _apply_settings(quiz, data)
+        await self.session.flush()
+        return quiz
+
+    async def _checked_pools(self, course_id: UUID, requested: list[PoolIn]) -> list[dict[str, Any]]:
+        """The pools as stored, each drawing from a bank of the course with enough active questions."""
         pools: list[dict[str, Any]] = []
-        for index, pool in enumerate(data.pools):
+        for index, pool in enumerate(requested):
             bank = await self.session.get(QuestionBank, pool.bank_id)
-            if bank is None or bank.course_id != lesson.course_id:
+            if bank is None or bank.course_id != course_id:
                 raise ValidationFailed("no such question bank in this course", field=f"pools[{index}].bank_id")
             query = select(func.count()).where(Question.bank_id == bank.id, Question.active.is_(True))
             if pool.topic is not None:
@@ -157,29 +190,12 @@ class QuizAuthoring:
             available = int(await self.session.scalar(query) or 0)
             if available < pool.count:
                 raise ValidationFailed(
-                    f"the pool draws {pool.count} questions but only {available} match",
+                    "the pool draws %(count)s questions but only %(available)s match",
                     field=f"pools[{index}].count",
+                    values={"count": pool.count, "available": available},
                 )
             pools.append(msgspec.to_builtins(pool))
-        if await self.session.scalar(select(Quiz.id).where(Quiz.lesson_id == lesson.id)) is not None:
-            raise Conflict("this lesson already has a quiz", field="lesson_id")
-        quiz = Quiz(
-            tenant_id=self.principal.tenant_id,
-            lesson_id=lesson.id,
-            course_id=lesson.course_id,
-            title=data.title,
-            pools=pools,
-            time_limit_seconds=data.time_limit_seconds,
-            max_attempts=data.max_attempts,
-            cooldown_seconds=data.cooldown_seconds,
-            pass_pct=data.pass_pct,
-            review_policy=data.review_policy.value,
-            due_at=data.due_at,
-            shuffle_options=data.shuffle_options,
-        )
-        self.session.add(quiz)
-        await self.session.flush()
-        return quiz
+        return pools
 
     async def visible_quiz(self, quiz_id: UUID) -> tuple[Quiz, bool]:
         """The quiz and whether the caller is staff; learners must be enrolled to see it."""
