@@ -60,6 +60,7 @@ SERVICE_MESSAGES = (
     N_("Pass the quiz '%(title)s' first."),
     N_("Another attempt was started at the same time."),
     N_("The pool draws %(count)s questions but only %(available)s match."),
+    N_("The rubric cannot change once a submission has been graded with it."),
     N_("The file is %(size)s bytes; this site accepts at most %(limit)s."),
     N_("Part number must be between 1 and %(count)s."),
     N_("Part %(number)s must be %(expected)s bytes, got %(got)s."),

@@ -6,7 +6,7 @@ import functools
 from uuid import UUID
 
 import anyio
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response, get, post, put
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
@@ -16,6 +16,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from lms.assessments.assignments.schemas import (
     AssignmentIn,
     AssignmentOut,
+    AssignmentSettingsIn,
     FileOut,
     GradeIn,
     PeerReviewOut,
@@ -106,6 +107,17 @@ class AssignmentController(Controller):
     ) -> AssignmentOut:
         """Create an assignment."""
         return assignment_out(await assignments.create(data))
+
+    @put("/{assignment_id:uuid}", guards=[requires_author])
+    async def update(
+        self,
+        assignments: NamedDependency[AssignmentService],
+        assignment_id: FromPath[UUID],
+        data: JSONBody[AssignmentSettingsIn],
+    ) -> AssignmentOut:
+        """Change an assignment's rules (the body of POST without `lesson_id`); 409 for a new rubric once a
+        submission has been graded."""
+        return assignment_out(await assignments.update(assignment_id, data))
 
     @get("/{assignment_id:uuid}")
     async def get_assignment(

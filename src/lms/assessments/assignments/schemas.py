@@ -35,8 +35,10 @@ class PeerReviewIn(msgspec.Struct, forbid_unknown_fields=True):
     anonymous: bool = True
 
 
-class AssignmentIn(msgspec.Struct, forbid_unknown_fields=True):
-    lesson_id: UUID
+class AssignmentSettingsIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """An assignment's rules and rubric. Changed later (PUT), they apply from then on; the rubric is
+    fixed once a submission has been graded with it."""
+
     title: Title
     rubric: Annotated[list[Criterion], msgspec.Meta(min_length=1, max_length=30)]
     instructions: Annotated[str, msgspec.Meta(max_length=20000)] = ""
@@ -52,6 +54,10 @@ class AssignmentIn(msgspec.Struct, forbid_unknown_fields=True):
         default_factory=lambda: list(DEFAULT_EXTENSIONS)
     )
     peer_review: PeerReviewIn | None = None
+
+
+class AssignmentIn(AssignmentSettingsIn, kw_only=True):
+    lesson_id: UUID
 
 
 class AssignmentOut(msgspec.Struct):

@@ -76,6 +76,7 @@ def _notice(key: str) -> str | None:
         "quiz": _("The quiz is set up."),
         "quiz-saved": _("The quiz is saved: attempts started from now on follow the new rules."),
         "assignment": _("The assignment is set up."),
+        "assignment-saved": _("The assignment is saved."),
     }.get(key)
 
 
@@ -389,14 +390,10 @@ class AssessmentStudioPagesController(Controller):
         lesson_id: FromPath[UUID],
         notice: Notice = "",
     ) -> Template:
-        """The assignment of an assignment lesson: its rules and rubric, or the rubric builder."""
-        values = {
-            "late_policy": "penalty", "late_penalty_pct": "10", "pass_pct": "60", "reviewers": "3",
-            "review_hours": "72", "anonymous": "on", "types": ["text", "file", "url"],
-            "rubric": "Content: Missing = 0; Partial = 2; Complete = 4\nClarity: Unclear = 0; Clear = 2",
-        }  # fmt: skip
+        """The assignment of an assignment lesson: its rules and rubric and the form that changes them,
+        or the rubric builder."""
         view = StudioView(request, db_session, principal, course_id)
-        return await _assignment_page(view, lesson_id, values, flash=_notice(notice))
+        return await _assignment_page(view, lesson_id, None, flash=_notice(notice))
 
     @post("/lessons/{lesson_id:uuid}/assignment", status_code=HTTP_200_OK)
     async def create_assignment(
@@ -446,35 +443,40 @@ class AssessmentStudioPagesController(Controller):
                 "submission_types": types, "peer_review": peer,
             }  # fmt: skip
             await _staff_lesson_of(db_session, principal, course_id, lesson_id, "assignment")
-            if await _has_assignment(db_session, lesson_id):
-                # Checked first: the unique key's refusal would leave this session unusable for the page.
-                form.errors["title"] = _("This lesson already has an assignment.")
         if not form.errors:
+            # An existing assignment is changed (looked up first: the unique key's refusal of a second one
+            # would leave this session unusable for the page).
+            existing = await _assignment_of(db_session, lesson_id)
+            if existing is not None:  # limits the form does not show stay as they are
+                document["max_file_bytes"] = existing.max_file_bytes
+                document["allowed_extensions"] = list(existing.allowed_extensions)
+            service = AssignmentService(db_session, principal, submission_store(request.app.state.settings))
             try:
                 data = msgspec.convert(document, AssignmentIn)
-                await AssignmentService(db_session, principal, submission_store(request.app.state.settings)).create(
-                    data
-                )
+                if existing is None:
+                    await service.create(data)
+                else:
+                    await service.update(existing.id, data)
             except msgspec.ValidationError as exc:
                 form.errors["rubric"] = _("Check this field: %(problem)s", problem=str(exc))
             except DomainError as exc:
                 if exc.status not in (409, 422):
                     raise
-                form.errors["title"] = service_message(exc)
+                form.errors["rubric" if exc.field == "rubric" else "title"] = service_message(exc)
             else:
-                url = f"/teach/courses/{course_id}/lessons/{lesson_id}/assignment?notice=assignment"
+                notice = "assignment" if existing is None else "assignment-saved"
+                url = f"/teach/courses/{course_id}/lessons/{lesson_id}/assignment?notice={notice}"
                 return Redirect(url, status_code=303)
         values: dict[str, Any] = {**form.fields, "types": types}
         view = StudioView(request, db_session, principal, course_id)
         return await _assignment_page(view, lesson_id, values, errors=form.errors, status=422)
 
 
-async def _has_assignment(db_session: DbSession, lesson_id: UUID) -> bool:
+async def _assignment_of(db_session: DbSession, lesson_id: UUID) -> Any:
     try:
-        await assignment_of_lesson(db_session, lesson_id)
+        return await assignment_of_lesson(db_session, lesson_id)
     except NotFound:
-        return False
-    return True
+        return None
 
 
 def _due(form: FormData) -> datetime | None:
@@ -498,12 +500,35 @@ async def _staff_lesson_of(
     return lesson
 
 
-async def _assignment_page(view: StudioView, lesson_id: UUID, values: dict[str, Any], **state: Any) -> Template:
+def _assignment_fields(assignment: Any) -> dict[str, Any]:
+    """The set-up form's fields: the assignment's rules as they are, or the defaults of a new one."""
+    if assignment is None:
+        return {
+            "late_policy": "penalty", "late_penalty_pct": "10", "pass_pct": "60", "reviewers": "3",
+            "review_hours": "72", "anonymous": "on", "types": ["text", "file", "url"],
+            "rubric": "Content: Missing = 0; Partial = 2; Complete = 4\nClarity: Unclear = 0; Clear = 2",
+        }  # fmt: skip
+    return {
+        "title": assignment.title,
+        "instructions": assignment.instructions,
+        "rubric": rubric_to_text(assignment.rubric),
+        "types": list(assignment.submission_types),
+        "late_policy": assignment.late_policy,
+        "late_penalty_pct": f"{assignment.late_penalty_pct:g}",
+        "pass_pct": f"{assignment.pass_pct:g}",
+        "due": assignment.due_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M") if assignment.due_at else "",
+        "peer_review": "on" if assignment.peer_review else "",
+        "reviewers": str(assignment.reviewers_per_submission),
+        "review_hours": str(assignment.review_hours),
+        "anonymous": "on" if assignment.anonymous_reviews else "",
+    }
+
+
+async def _assignment_page(view: StudioView, lesson_id: UUID, values: dict[str, Any] | None, **state: Any) -> Template:
     lesson = await _staff_lesson_of(view.db_session, view.principal, view.course_id, lesson_id, "assignment")
-    try:
-        assignment = await assignment_of_lesson(view.db_session, lesson_id)
-    except NotFound:
-        assignment = None
+    assignment = await _assignment_of(view.db_session, lesson_id)
+    if values is None:
+        values = _assignment_fields(assignment)
     return await view.render(
         "assessments/studio/assignment.html",
         lesson=lesson,

@@ -113,6 +113,20 @@ async def test_submission_is_graded_against_the_rubric_returned_and_resubmitted(
     assert learner_view["rubric_scores"][0]["comment"] == "Sharp"
     assert learner_view["feedback"] == "Well done"
 
+    # Once graded, the rubric is fixed; the other rules still change (PUT), for staff only.
+    assignment_url = f"{base}/api/v1/assignments/{assignment_id}"
+    rules = {"title": "Phishing report", "rubric": RUBRIC, "pass_pct": 70, "due_at": "2031-01-31T17:00:00Z"}
+    new_rubric = {**rules, "rubric": [{**RUBRIC[0], "title": "Depth"}, RUBRIC[1]]}
+    locked = await client.put(assignment_url, json=new_rubric, headers=author)
+    assert locked.status_code == 409
+    assert locked.json()["error"]["field"] == "rubric"
+    moved = await client.put(assignment_url, json=rules, headers=author)
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["pass_pct"] == 70
+    assert (await client.put(assignment_url, json=rules, headers=student)).status_code == 403
+    duplicate_levels = {**rules, "rubric": [{**RUBRIC[0], "levels": [RUBRIC[0]["levels"][0]] * 2}]}
+    assert (await client.put(assignment_url, json=duplicate_levels, headers=author)).status_code == 422
+
     returned = await client.post(f"{sub_url}/return", headers=author)
     assert returned.json()["status"] == "returned"
     second = await client.post(

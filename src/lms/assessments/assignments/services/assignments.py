@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.assessments.assignments.schemas import AssignmentIn, AssignmentOut, CriterionScore
+from lms.assessments.assignments.schemas import AssignmentIn, AssignmentOut, AssignmentSettingsIn, CriterionScore
 from lms.assessments.assignments.services.storage import ObjectStore, safe_filename, submission_key
 from lms.assessments.guards import is_staff, require_enrolled, staff_course, staff_lesson
 from lms.assessments.models import Assignment, PeerReview, Submission, SubmissionStatus, SubmissionVersion
@@ -129,6 +129,34 @@ def assignment_out(a: Assignment) -> AssignmentOut:
     )
 
 
+def _check_settings(data: AssignmentSettingsIn) -> None:
+    for index, criterion in enumerate(data.rubric):
+        if len({lv.id for lv in criterion.levels}) != len(criterion.levels):
+            raise ValidationFailed("level ids must be unique within a criterion", field=f"rubric[{index}].levels")
+    if len({c.id for c in data.rubric}) != len(data.rubric):
+        raise ValidationFailed("criterion ids must be unique", field="rubric")
+    if "file" in data.submission_types and not data.allowed_extensions:
+        raise ValidationFailed("file submissions need allowed extensions", field="allowed_extensions")
+
+
+def _apply_settings(assignment: Assignment, data: AssignmentSettingsIn) -> None:
+    peer = data.peer_review
+    assignment.title = data.title
+    assignment.instructions = data.instructions
+    assignment.rubric = msgspec.to_builtins(data.rubric)
+    assignment.due_at = data.due_at
+    assignment.late_policy = data.late_policy
+    assignment.late_penalty_pct = data.late_penalty_pct
+    assignment.pass_pct = data.pass_pct
+    assignment.submission_types = list(data.submission_types)
+    assignment.max_file_bytes = data.max_file_bytes
+    assignment.allowed_extensions = [e.lower() for e in data.allowed_extensions]
+    assignment.peer_review = peer is not None
+    assignment.reviewers_per_submission = peer.reviewers if peer else 3
+    assignment.review_hours = peer.review_hours if peer else 72
+    assignment.anonymous_reviews = peer.anonymous if peer else True
+
+
 class AssignmentService:
     """Assignments of the caller's courses, learners' submissions and their grading."""
 
@@ -140,33 +168,9 @@ class AssignmentService:
     # --- authoring -------------------------------------------------------------------------
     async def create(self, data: AssignmentIn) -> Assignment:
         lesson = await staff_lesson(self.session, self.principal, data.lesson_id, LessonType.ASSIGNMENT)
-        for index, criterion in enumerate(data.rubric):
-            if len({lv.id for lv in criterion.levels}) != len(criterion.levels):
-                raise ValidationFailed("level ids must be unique within a criterion", field=f"rubric[{index}].levels")
-        if len({c.id for c in data.rubric}) != len(data.rubric):
-            raise ValidationFailed("criterion ids must be unique", field="rubric")
-        if "file" in data.submission_types and not data.allowed_extensions:
-            raise ValidationFailed("file submissions need allowed extensions", field="allowed_extensions")
-        peer = data.peer_review
-        assignment = Assignment(
-            tenant_id=self.principal.tenant_id,
-            lesson_id=lesson.id,
-            course_id=lesson.course_id,
-            title=data.title,
-            instructions=data.instructions,
-            rubric=msgspec.to_builtins(data.rubric),
-            due_at=data.due_at,
-            late_policy=data.late_policy,
-            late_penalty_pct=data.late_penalty_pct,
-            pass_pct=data.pass_pct,
-            submission_types=list(data.submission_types),
-            max_file_bytes=data.max_file_bytes,
-            allowed_extensions=[e.lower() for e in data.allowed_extensions],
-            peer_review=peer is not None,
-            reviewers_per_submission=peer.reviewers if peer else 3,
-            review_hours=peer.review_hours if peer else 72,
-            anonymous_reviews=peer.anonymous if peer else True,
-        )
+        _check_settings(data)
+        assignment = Assignment(tenant_id=self.principal.tenant_id, lesson_id=lesson.id, course_id=lesson.course_id)
+        _apply_settings(assignment, data)
         self.session.add(assignment)
         try:
             async with self.session.begin_nested():
@@ -174,6 +178,24 @@ class AssignmentService:
         except IntegrityError as exc:
             raise Conflict("this lesson already has an assignment", field="lesson_id") from exc
         return assignment
+
+    async def update(self, assignment_id: UUID, data: AssignmentSettingsIn) -> Assignment:
+        """New rules from now on. The rubric stays as it is once a submission has been graded with it
+        (its scores name the rubric's criteria and levels)."""
+        assignment = await get_or_404(
+            self.session, Assignment, assignment_id, "assignment not found", field="assignment_id"
+        )
+        await staff_lesson(self.session, self.principal, assignment.lesson_id, LessonType.ASSIGNMENT)
+        _check_settings(data)
+        if msgspec.to_builtins(data.rubric) != assignment.rubric and await self._graded_any(assignment.id):
+            raise Conflict("the rubric cannot change once a submission has been graded with it", field="rubric")
+        _apply_settings(assignment, data)
+        await self.session.flush()
+        return assignment
+
+    async def _graded_any(self, assignment_id: UUID) -> bool:
+        graded = select(Submission.id).where(Submission.assignment_id == assignment_id, Submission.score.is_not(None))
+        return await self.session.scalar(graded.limit(1)) is not None
 
     async def visible(self, assignment_id: UUID) -> tuple[Assignment, bool]:
         assignment = await get_or_404(
