@@ -62,7 +62,7 @@ async def test_admin_sets_up_finds_people_and_imports_a_spreadsheet(
 
     await page.goto(f"{base}/admin/users/import")
     await check_page(page)
-    await page.get_by_label("CSV file (UTF-8, up to 64 MB)").set_input_files(str(upload))
+    await page.get_by_label("CSV file (UTF-8) or Excel workbook (.xlsx), up to 64 MB").set_input_files(str(upload))
     await page.get_by_role("button", name="Upload and choose columns").click()
     await expect(page.get_by_role("heading", name="1. Which column is which?")).to_be_visible()
     await check_page(page)

@@ -80,6 +80,8 @@ ADMIN_MESSAGES = (
     N_("The file is larger than 64 MiB."),
     N_("The file is not UTF-8 text; save it as CSV UTF-8."),
     N_("The file is empty; the first row must name the columns."),
+    N_("The file is not an Excel workbook (.xlsx) this import can read."),
+    N_("The worksheet is larger than the import accepts (64 MiB as CSV)."),
 )
 
 # Row problems of an import, shown as they are stored (the import page translates them as they are).

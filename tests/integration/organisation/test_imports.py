@@ -9,6 +9,7 @@ import csv
 import io
 from typing import Any
 
+import openpyxl
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
@@ -356,3 +357,49 @@ async def test_invitations_for_new_people_go_out_through_the_job(
     async with tenant_session(db.app_sessions, tenant.id) as session:
         fresh = (await session.execute(select(User).where(User.email == "fresh1@corp.example"))).scalar_one()
     assert fresh.status.value == "invited"
+
+
+def people_workbook(rows: list[list[Any]]) -> bytes:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(HEADER)
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+async def test_an_excel_workbook_imports_like_the_same_csv(
+    client: Client, db: Database, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant(seats=0)
+    headers = await login(await make_user(tenant, roles=["tenant_admin"]))
+    # Employee numbers typed as numbers come back without ".0"; an empty cell stays empty.
+    rows = [
+        ["ada@corp.example", "Ada", 1001, "Sales", None, "learner"],
+        ["bob@corp.example", "Bob", 1002, "Ops", "ada@corp.example", "learner"],
+        ["not-an-email", "Broken", 1003, "Ops", None, "learner"],
+    ]
+    first = await upload(client, tenant, headers, people_workbook(rows), name="people.xlsx")
+    assert first["headers"] == HEADER
+    assert first["mapping"]["external_id"] == "Employee ID"
+    preview, applied = await preview_and_apply(client, tenant, headers, first["id"])
+    assert preview["result"]["created"] == 2
+    assert [(p["row"], p["column"]) for p in preview["problems"]] == [(4, "Email")]
+    assert applied["result"]["created"] == 2
+    async with tenant_session(db.app_sessions, tenant.id) as session:
+        ada = await session.scalar(select(User).where(User.email == "ada@corp.example"))
+    assert ada is not None
+    assert ada.external_id == "1001"
+
+    # A file that only looks like a workbook, and an empty one, are refused naming the field.
+    broken = await client.post(
+        f"{host(tenant)}/api/v1/admin/imports",
+        files={"file": ("people.xlsx", b"PK\x03\x04 not really a zip archive", "application/octet-stream")},
+        headers=headers,
+    )
+    assert broken.status_code == 422
+    assert broken.json()["error"]["field"] == "file"
+    assert "Excel workbook" in broken.json()["error"]["message"]

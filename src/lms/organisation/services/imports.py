@@ -41,6 +41,7 @@ from lms.organisation.services.csv_rows import (
     suggest_mapping,
 )
 from lms.organisation.services.groups import Groups
+from lms.organisation.services.workbooks import is_workbook, workbook_as_csv
 from lms.organisation.tasks import IMPORT_TASK, INVITATIONS_TASK
 from lms.tenancy.queries import tenant_profile
 from lms.tenancy.services.audit import AdminAudit
@@ -128,6 +129,11 @@ class UserImports:
             raise ValidationFailed("the file is larger than 64 MiB", field="file")
         if size == 0:
             raise ValidationFailed("the file is empty", field="file")
+        if is_workbook(stream):
+            try:
+                stream, size = await anyio.to_thread.run_sync(workbook_as_csv, stream, MAX_FILE_BYTES)
+            except UnreadableFile as exc:
+                raise ValidationFailed(str(exc), field="file") from exc
         try:
             headers = read_headers(stream)
         except UnreadableFile as exc:
