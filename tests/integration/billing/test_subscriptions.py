@@ -13,7 +13,7 @@ from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.lib.clock import clock_set_to
-from lms.lib.jobs import Job, send_now
+from lms.lib.jobs import Job, build_celery, send_now
 from lms.tenancy.models import Plan
 from tests.conftest import eventually
 from tests.integration.billing.conftest import GRACE_SECONDS, Client, Deliver, MakeSite, Site, checkout_session_id
@@ -114,10 +114,17 @@ async def test_seat_changes_are_validated_and_need_a_subscription(
 
 
 async def test_failed_payment_suspends_learners_after_grace_and_payment_resumes(
-    client: Client, worker: Any, stripe_standin: StripeStandIn, deliver: Deliver, make_site: MakeSite, db: Database
+    client: Client,
+    worker: Any,
+    stripe_standin: StripeStandIn,
+    deliver: Deliver,
+    make_site: MakeSite,
+    db: Database,
+    billing_settings: Settings,
 ) -> None:
     site = await make_site(Plan.TRIAL)
     sub_id = await subscribe(client, stripe_standin, deliver, site, "team", 5)
+    jobs = build_celery(billing_settings)
 
     stripe_standin.state.payment_failed(sub_id)
     await deliver(stripe_standin.take_events())
@@ -131,12 +138,12 @@ async def test_failed_payment_suspends_learners_after_grace_and_payment_resumes(
     # During the grace period learners keep learning.
     assert (await client.get(f"{site.base}/api/v1/me", headers=site.learner)).status_code == 200
     # Too early: the grace job leaves the tenant alone.
-    send_now(Job(ENFORCE_GRACE_TASK, ()))
+    send_now(Job(ENFORCE_GRACE_TASK, ()), jobs)
     await asyncio.sleep(0.5)
     assert (await subscription(client, site))["status"] == "past_due"
 
     await asyncio.sleep(GRACE_SECONDS)
-    send_now(Job(ENFORCE_GRACE_TASK, ()))
+    send_now(Job(ENFORCE_GRACE_TASK, ()), jobs)
 
     async def suspended() -> bool:
         return (await subscription(client, site))["status"] == "suspended"

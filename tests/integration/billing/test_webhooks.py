@@ -12,9 +12,10 @@ from typing import Any
 from sqlalchemy import text
 
 from lms.billing.tasks import REQUEUE_EVENTS_TASK
+from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
-from lms.lib.jobs import Job, send_now
+from lms.lib.jobs import Job, build_celery, send_now
 from lms.tenancy.models import Plan
 from tests.conftest import eventually
 from tests.factories import billing
@@ -156,7 +157,12 @@ async def test_a_handler_that_keeps_failing_ends_in_a_dead_letter_and_blocks_not
 
 
 async def test_an_event_whose_job_was_lost_is_sent_again_and_handled_once(
-    client: Client, worker: Any, stripe_standin: StripeStandIn, make_site: MakeSite, db: Database
+    client: Client,
+    worker: Any,
+    stripe_standin: StripeStandIn,
+    make_site: MakeSite,
+    db: Database,
+    billing_settings: Settings,
 ) -> None:
     site = await make_site(Plan.TRIAL)
     events = await scenario(client, stripe_standin, site)
@@ -172,7 +178,7 @@ async def test_an_event_whose_job_was_lost_is_sent_again_and_handled_once(
             payload=last,
         )
         await session.execute(text("update billing_webhook_events set updated_at = now() - interval '10 minutes'"))
-    send_now(Job(REQUEUE_EVENTS_TASK, ()))
+    send_now(Job(REQUEUE_EVENTS_TASK, ()), build_celery(billing_settings))
 
     async def handled() -> bool:
         rows = await inbox_rows(db, site)

@@ -16,7 +16,7 @@ from lms.db.engines import Database
 from lms.learning.models import LearningOutboxEntry
 from lms.learning.services.ingest import FOLD_TASK, StreamKeys
 from lms.learning.services.progress import record_assessment_result
-from lms.lib.jobs import Job, send_now
+from lms.lib.jobs import Job, build_celery, send_now
 from lms.tenancy.models import Tenant
 from tests.conftest import Login, MakeTenant, MakeUser, eventually, host
 from tests.integration.catalog.helpers import BuiltCourse, Client, build_course, instructor, learner
@@ -384,7 +384,7 @@ async def test_batches_arriving_while_a_fold_is_pending_are_all_folded(
     keys = StreamKeys.for_queue(settings.celery_queue)
     # Another API process holds the window and has scheduled its fold.
     await redis.set(keys.scheduled, b"1", px=500)
-    send_now(Job(FOLD_TASK, (), countdown=0.5))
+    send_now(Job(FOLD_TASK, (), countdown=0.5), build_celery(settings))
     sent = 0
     for n in range(8):  # across that fold and the windows after it
         batch = [heartbeat(course, 5 * n + i, [[5 * n + i - 1, 5 * n + i]], 5 * n + i) for i in range(1, 6)]
