@@ -41,6 +41,7 @@ from lms.billing.pages import BillingPagesController, CoursePurchasePagesControl
 from lms.catalog.controllers import (
     CatalogueSearchController,
     CourseController,
+    CourseCoverController,
     ProgramController,
     SharedCatalogueController,
     SharedCatalogueOperatorController,
@@ -265,6 +266,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         PersonalDataController,
         PrivacySettingsController,
         CourseController,
+        CourseCoverController,
         CatalogueSearchController,
         SharedCatalogueController,
         ProgramController,

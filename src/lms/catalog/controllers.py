@@ -6,9 +6,9 @@ from collections.abc import AsyncGenerator
 from typing import Annotated
 from uuid import UUID
 
-from litestar import Controller, delete, get, patch, post, put
+from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, PathParameter, QueryParameter, RawBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from lms.catalog.guards import requires_author
@@ -39,6 +39,7 @@ from lms.catalog.schemas import (
     VersionOut,
 )
 from lms.catalog.services import CatalogueService, lesson_out, module_out
+from lms.catalog.services.covers import MAX_COVER_BYTES, read_cover, remove_cover, set_cover
 from lms.catalog.services.programs import ProgramService
 from lms.catalog.services.search import CourseSearch
 from lms.catalog.services.shared import SharedCatalogueAdmin
@@ -48,6 +49,7 @@ from lms.db.providers import DbSession
 from lms.identity.guards import Principal, requires_user
 from lms.lib.pagination import Page, PageParams
 from lms.lib.params import AppRequest, VersionNumber
+from lms.lib.storage import Storage
 from lms.tenancy.guards import requires_operator
 from lms.tenancy.services import Actor
 
@@ -119,6 +121,24 @@ class CourseController(Controller):
     async def archive(self, catalogue: NamedDependency[CatalogueService], course_id: FromPath[UUID]) -> CourseOut:
         """Archive a course."""
         return await catalogue.describe(await catalogue.archive(course_id))
+
+    @put("/{course_id:uuid}/cover", guards=[requires_author], request_max_body_size=MAX_COVER_BYTES + 1)
+    async def upload_cover(
+        self,
+        catalogue: NamedDependency[CatalogueService],
+        storage: NamedDependency[Storage],
+        course_id: FromPath[UUID],
+        body: RawBody,
+    ) -> CourseOut:
+        """The cover image (the body: PNG, JPEG or WebP, at most 2 MB and 4,000 pixels a side; SVG refused)."""
+        await set_cover(catalogue, storage, course_id, body)
+        return await catalogue.describe(await catalogue.get_course(course_id))
+
+    @delete("/{course_id:uuid}/cover", guards=[requires_author], status_code=HTTP_200_OK)
+    async def delete_cover(self, catalogue: NamedDependency[CatalogueService], course_id: FromPath[UUID]) -> CourseOut:
+        """No cover image any more."""
+        await remove_cover(catalogue, course_id)
+        return await catalogue.describe(await catalogue.get_course(course_id))
 
     @get("/{course_id:uuid}/versions", guards=[requires_author])
     async def versions(
@@ -384,3 +404,25 @@ class SharedCatalogueOperatorController(Controller):
     ) -> SharedCourseAdminOut:
         """Archive a course of the shared catalogue."""
         return shared_out(await admin.archive(course_id))
+
+
+class CourseCoverController(Controller):
+    """Cover images, for the people who can see the course (catalogue cards, the course page)."""
+
+    path = "/courses/{course_id:uuid}/cover"
+    guards = [requires_user]
+    dependencies = {"catalogue": Provide(provide_catalogue)}
+    include_in_schema = False
+
+    @get("/{name:str}", media_type="application/octet-stream")
+    async def cover(
+        self,
+        catalogue: NamedDependency[CatalogueService],
+        storage: NamedDependency[Storage],
+        course_id: FromPath[UUID],
+        name: Annotated[str, PathParameter(max_length=64, pattern=r"^[A-Za-z0-9._-]+$")],
+    ) -> Response[bytes]:
+        data, content_type = await read_cover(catalogue, storage, course_id, name)
+        # The name is derived from the content: a new cover is a new name, so this one never changes.
+        headers = {"Cache-Control": "private, max-age=31536000, immutable"}
+        return Response(data, media_type=content_type, headers=headers)

@@ -148,6 +148,8 @@ class Course(CatalogueScoped, Base):
     # The version new enrolments start on; NULL until first published.
     current_version_id: Mapped[UUID | None] = mapped_column(GUID(), default=None)
     enrollment_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The cover image's stored name (content-derived, see lms.lib.images); None: no cover.
+    cover_name: Mapped[str | None] = mapped_column(String(64), default=None)
     # Maintained by the trigger courses_search_vector_update (weighted title/summary/description/tags).
     # Never loaded by accident: reading it unasked raises instead of costing a hidden query.
     search_vector: Mapped[str | None] = mapped_column(TSVECTOR, default=None, deferred=True, deferred_raiseload=True)

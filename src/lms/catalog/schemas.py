@@ -165,6 +165,8 @@ class CourseOut(msgspec.Struct):
     current_version: int | None
     enrollment_count: int
     created_at: datetime
+    # The cover image on the site (`GET`, signed in), or None.
+    cover_url: str | None
     modules: list[ModuleOut] | None = None
 
 
@@ -265,6 +267,7 @@ class SearchHit(msgspec.Struct):
     shared: bool
     enrollment_count: int
     score: float
+    cover_url: str | None = None
     # Set when the course matched through a phrase spoken in one of its videos.
     spoken: SpokenHit | None = None
 

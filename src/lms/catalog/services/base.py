@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import ColumnElement, bindparam, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, String, bindparam, case, cast, exists, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -90,8 +90,13 @@ def course_out(course: Course, version_number: int | None, modules: list[ModuleO
         current_version=version_number,
         enrollment_count=course.enrollment_count,
         created_at=course.created_at,
+        cover_url=cover_url(course.id, course.cover_name),
         modules=modules,
     )
+
+
+def cover_url(course_id: UUID, name: str | None) -> str | None:
+    return f"/courses/{course_id}/cover/{name}" if name else None
 
 
 def _listed(author: bool, by_status: bool) -> list[ColumnElement[bool]]:
@@ -123,6 +128,10 @@ _LIST_COLUMNS: tuple[Any, ...] = (
     CourseVersion.number.label("current_version"),
     Course.enrollment_count,
     Course.created_at,
+    case(
+        (Course.cover_name.is_(None), None),
+        else_=literal("/courses/") + cast(Course.id, String) + literal("/cover/") + Course.cover_name,
+    ).label("cover_url"),
 )
 
 

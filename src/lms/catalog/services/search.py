@@ -222,6 +222,8 @@ class CourseSearch:
                             select page.raw_score, c.id, c.title, c.slug, c.summary, c.category,
                                    c.difficulty::text as difficulty, c.language, c.tags, c.price_cents,
                                    c.tenant_id is null as shared, c.enrollment_count, c.created_at,
+                                   case when c.cover_name is null then null
+                                        else '/courses/' || c.id || '/cover/' || c.cover_name end as cover_url,
                                    round(page.raw_score::numeric, 4)::float as score
                               from page join courses c on c.id = page.id) p) as items,
                         (select coalesce(json_agg(f), '[]') from (

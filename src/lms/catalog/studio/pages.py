@@ -14,6 +14,7 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, get, post
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
@@ -34,12 +35,14 @@ from lms.catalog.schemas import (
     ModuleUpdate,
 )
 from lms.catalog.services import CatalogueService, draft_changes, lock_reasons, render_lesson_text
+from lms.catalog.services.covers import MAX_COVER_BYTES, remove_cover, set_cover
 from lms.db.providers import DbSession
 from lms.identity.guards import Principal, requires_user
 from lms.identity.queries import user_contacts, user_ids_by_email
 from lms.learning.services import EnrollmentService
 from lms.lib.errors import DomainError, NotFound, ValidationFailed
 from lms.lib.params import AppRequest, VersionNumber
+from lms.lib.storage import Storage
 from lms.media.queries import asset_exists
 from lms.media.services import AssetService, app_storage
 from lms.web.forms import FormData, FormErrors, service_message
@@ -54,6 +57,7 @@ def _notice(key: str) -> str | None:
     notices = {
         "created": _("Your course is created. Add a module to start its outline."),
         "saved": _("Your changes are saved."),
+        "cover": _("The cover image is saved."),
         "moved": _("The order is saved."),
         "deleted": _("Deleted."),
         "captions": _("The captions are saved."),
@@ -189,6 +193,34 @@ class StudioPagesController(Controller):
         course = await catalogue.describe(await catalogue.editable_course(course_id))
         values = await _course_values(db_session, course)
         return _settings_page(request, course, FormErrors(), values, flash=_notice(notice))
+
+    @post("/courses/{course_id:uuid}/cover", status_code=HTTP_200_OK, request_max_body_size=MAX_COVER_BYTES + 64 * 1024)
+    async def upload_cover(
+        self,
+        visit: NamedDependency[CourseVisit],
+        storage: NamedDependency[Storage],
+    ) -> Template | Redirect:
+        """The cover image from the settings page's upload form; a refused file is shown at the field."""
+        request, db_session, course_id = visit.request, visit.db_session, visit.course_id
+        upload = (await request.form()).get("cover")
+        data = await upload.read() if isinstance(upload, UploadFile) else b""
+        errors = FormErrors()
+        if not data:
+            errors["cover"] = _("Choose an image file.")
+        else:
+            try:
+                await set_cover(visit.catalogue, storage, course_id, data)
+            except ValidationFailed as exc:
+                errors["cover"] = service_message(exc)
+        if not errors:
+            return Redirect(f"/teach/courses/{course_id}/settings?notice=cover", status_code=303)
+        course = await visit.catalogue.describe(await visit.catalogue.editable_course(course_id))
+        return _settings_page(request, course, errors, await _course_values(db_session, course), status=422)
+
+    @post("/courses/{course_id:uuid}/cover/remove", status_code=HTTP_200_OK)
+    async def remove_cover(self, visit: NamedDependency[CourseVisit]) -> Redirect:
+        await remove_cover(visit.catalogue, visit.course_id)
+        return Redirect(f"/teach/courses/{visit.course_id}/settings?notice=saved", status_code=303)
 
     @post("/courses/{course_id:uuid}/settings", status_code=HTTP_200_OK)
     async def save_settings(

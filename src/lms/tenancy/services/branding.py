@@ -7,18 +7,16 @@ column grant), and RLS keeps that to the admin's own tenant.
 
 from __future__ import annotations
 
-import hashlib
-import io
 from typing import Any
 from uuid import UUID
 
 import msgspec
-from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.lib import clock
 from lms.lib.errors import NotFound, ValidationFailed
+from lms.lib.images import CONTENT_TYPES, content_name, inspect_raster
 from lms.lib.storage import ObjectMissing, Storage
 from lms.tenancy.models import Tenant
 from lms.tenancy.schemas import Branding, BrandingChange
@@ -31,7 +29,6 @@ UI_CONTRAST = 3.0
 WHITE = "#ffffff"
 MAX_LOGO_BYTES = 512 * 1024
 MAX_LOGO_PIXELS = 2000
-LOGO_FORMATS = {"PNG": ("png", "image/png"), "JPEG": ("jpg", "image/jpeg"), "WEBP": ("webp", "image/webp")}
 LOGO_PATH = "/brand/logo/"
 
 
@@ -73,22 +70,7 @@ def logo_key(tenant_id: UUID, name: str) -> str:
 
 def inspect_logo(data: bytes) -> tuple[str, str]:
     """(file extension, content type) of an acceptable raster logo, or a field error saying why not."""
-    if len(data) > MAX_LOGO_BYTES:
-        raise ValidationFailed(f"the logo is larger than {MAX_LOGO_BYTES // 1024} KB", field="logo")
-    head = data[:512].lstrip().lower()
-    if head.startswith((b"<?xml", b"<svg", b"<!doctype svg")) or b"<svg" in head:
-        raise ValidationFailed("SVG logos are not accepted; upload a PNG, JPEG or WebP image", field="logo")
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.verify()
-            kind, size = image.format, image.size
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise ValidationFailed("the logo is not a PNG, JPEG or WebP image", field="logo") from exc
-    if kind not in LOGO_FORMATS:
-        raise ValidationFailed("the logo is not a PNG, JPEG or WebP image", field="logo")
-    if max(size) > MAX_LOGO_PIXELS:
-        raise ValidationFailed(f"the logo is larger than {MAX_LOGO_PIXELS} pixels on a side", field="logo")
-    return LOGO_FORMATS[kind]
+    return inspect_raster(data, field="logo", what="the logo", max_bytes=MAX_LOGO_BYTES, max_pixels=MAX_LOGO_PIXELS)
 
 
 class BrandingSelfService:
@@ -125,7 +107,7 @@ class BrandingSelfService:
     async def upload_logo(self, data: bytes) -> Branding:
         """Store a checked logo under a name derived from its content (cached for ever) and use it."""
         extension, content_type = inspect_logo(data)
-        name = f"logo-{hashlib.sha256(data).hexdigest()[:20]}.{extension}"
+        name = content_name("logo", data, extension)
         self.storage.put_bytes(logo_key(self.tenant_id, name), data, content_type)
         before = msgspec.to_builtins(await self.current())
         return await self._store(before, {**before, "logo_url": LOGO_PATH + name})
@@ -149,7 +131,7 @@ class BrandingSelfService:
 def read_logo(storage: Storage, tenant_id: UUID, name: str) -> tuple[bytes, str]:
     """A stored logo and its content type; NotFound for anything else."""
     extension = name.rpartition(".")[2]
-    types = {ext: content_type for ext, content_type in LOGO_FORMATS.values()}
+    types = CONTENT_TYPES
     if not name.startswith("logo-") or extension not in types:
         raise NotFound("no such logo")
     try:
