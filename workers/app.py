@@ -29,6 +29,7 @@ celery_app.conf.include = [
     "workers.notifications",
     "workers.recommendations",
     "workers.organisation",
+    "workers.compliance",
     "workers.billing",
     "workers.analytics",
 ]
@@ -43,6 +44,8 @@ celery_app.conf.beat_schedule = {
         "schedule": crontab(minute=7, hour=6),
     },
     # Each user's digest goes out at their local morning: the run is hourly.
+    # New group members get the training assigned to their group; lapsed completions are reopened.
+    "compliance-apply-training-rules": {"task": "compliance.apply_training_rules", "schedule": 900.0},
     "notifications-daily-digests": {"task": "notifications.send_digests", "schedule": crontab(minute=3)},
     "recommendations-nightly": {"task": "recommendations.recompute_all", "schedule": crontab(minute=23, hour=2)},
     # Course analytics rollups follow the progress fold within about a minute.

@@ -49,6 +49,8 @@ from lms.catalog.pages import CataloguePagesController
 from lms.catalog.studio.pages import StudioPagesController
 from lms.certificates.controllers import CertificateAdminController, MyCertificatesController, VerificationController
 from lms.certificates.pages import CertificatePagesController
+from lms.compliance.controllers import ComplianceReportController, TrainingAssignmentController
+from lms.compliance.pages import TrainingPagesController
 from lms.config import PROJECT_ROOT, Settings, get_settings
 from lms.db.engines import create_database
 from lms.discussions.controllers import CourseDiscussionController, DiscussionController
@@ -233,6 +235,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 ImportPagesController,
                 TeamPagesController,
                 GroupPagesController,
+                TrainingPagesController,
                 SsoSetupPagesController,
                 OidcPagesController,
                 SamlPagesController,
@@ -258,6 +261,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         UserExportController,
         TeamController,
         GroupController,
+        TrainingAssignmentController,
+        ComplianceReportController,
         CourseController,
         CatalogueSearchController,
         SharedCatalogueController,

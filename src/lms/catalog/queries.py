@@ -300,3 +300,13 @@ async def course_price(session: AsyncSession, course_id: UUID) -> CoursePrice | 
     if course is None:
         return None
     return CoursePrice(course.id, course.title, course.slug, course.price_cents, course.currency)
+
+
+async def assignable_courses(session: AsyncSession) -> list[tuple[UUID, str]]:
+    """The bound tenant's own published courses as (id, title), by title: what training rules assign."""
+    rows = await session.execute(
+        select(Course.id, Course.title)
+        .where(Course.tenant_id.is_not(None), Course.status == CourseStatus.PUBLISHED)
+        .order_by(Course.title)
+    )
+    return [(course_id, title) for course_id, title in rows.all()]

@@ -41,3 +41,16 @@ async def certificates_of_user(session: AsyncSession, user_id: UUID, limit: int 
         .limit(limit)
     )
     return [UserCertificate(i, c, t, issued, expires, str(state.value)) for i, c, t, issued, expires, state in rows]
+
+
+async def users_with_expired_certificate(session: AsyncSession, course_id: UUID, now: datetime) -> set[UUID]:
+    """People whose newest certificate for the course has passed its expiry date."""
+    newest = (
+        select(Certificate.user_id, Certificate.expires_at)
+        .where(Certificate.course_id == course_id)
+        .distinct(Certificate.user_id)
+        .order_by(Certificate.user_id, Certificate.issued_at.desc(), Certificate.generation.desc())
+        .subquery()
+    )
+    rows = await session.execute(select(newest.c.user_id).where(newest.c.expires_at < now))
+    return set(rows.scalars())
