@@ -6,10 +6,10 @@ They run on the caller's tenant-bound session, so RLS scopes them like any certi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.certificates.models import Certificate
@@ -44,13 +44,12 @@ async def certificates_of_user(session: AsyncSession, user_id: UUID, limit: int 
 
 
 async def users_with_expired_certificate(session: AsyncSession, course_id: UUID, now: datetime) -> set[UUID]:
-    """People whose newest certificate for the course has passed its expiry date."""
-    newest = (
-        select(Certificate.user_id, Certificate.expires_at)
+    """People whose certificates for the course have all passed their expiry date (none still valid)."""
+    latest_expiry = func.max(func.coalesce(Certificate.expires_at, literal(datetime.max.replace(tzinfo=UTC))))
+    rows = await session.execute(
+        select(Certificate.user_id)
         .where(Certificate.course_id == course_id)
-        .distinct(Certificate.user_id)
-        .order_by(Certificate.user_id, Certificate.issued_at.desc(), Certificate.generation.desc())
-        .subquery()
+        .group_by(Certificate.user_id)
+        .having(latest_expiry < now)
     )
-    rows = await session.execute(select(newest.c.user_id).where(newest.c.expires_at < now))
     return set(rows.scalars())

@@ -4,13 +4,13 @@ the compliance report with its filters and CSV export (HTML over the same servic
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 
@@ -145,7 +145,7 @@ class TrainingPagesController(Controller):
         training: NamedDependency[TrainingRules],
         course_id: FromQuery[str] = "",
         group_id: FromQuery[str] = "",
-        state: FromQuery[str] = "",
+        state_filter: Annotated[str, QueryParameter(name="state")] = "",
     ) -> Template:
         """Pick a course (and a group); the counts per state and the people, filtered by state."""
         options = await training.options()
@@ -153,7 +153,7 @@ class TrainingPagesController(Controller):
         if course is None and options.courses:
             course = options.courses[0][0]
         group = _uuid(group_id[:36])
-        chosen = ComplianceState(state) if state in set(ComplianceState) else None
+        chosen = ComplianceState(state_filter) if state_filter in set(ComplianceState) else None
         found = await compliance_report(db_session, course, group, chosen) if course else None
         query = {"course_id": str(course or ""), "group_id": str(group or ""), "state": chosen or ""}
         return page(
