@@ -20,7 +20,7 @@ depends_on: str | Sequence[str] | None = ("0800",)  # org_groups
 def upgrade() -> None:
     op.create_table(
         "training_rules",
-        sa.Column("id", GUID(), primary_key=True),
+        sa.Column("id", GUID(), nullable=False),
         sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
         sa.Column("created_at", DateTimeUTC(timezone=True), nullable=False),
         sa.Column("updated_at", DateTimeUTC(timezone=True), nullable=False),
@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("due_days", sa.Integer(), nullable=True),
         sa.Column("recur_months", sa.Integer(), nullable=True),
         sa.Column("created_by", GUID(), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "id", name="training_rules_pkey"),
         sa.ForeignKeyConstraint(
             ["tenant_id", "group_id"], ["org_groups.tenant_id", "org_groups.id"], ondelete="CASCADE"
         ),

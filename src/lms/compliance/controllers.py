@@ -104,6 +104,7 @@ class TrainingAssignmentController(Controller):
 
     @get("/{rule_id:uuid}")
     async def get_rule(self, training: NamedDependency[TrainingRules], rule_id: FromPath[UUID]) -> TrainingRuleOut:
+        """One training assignment."""
         return rule_out(await training.view(await training.get(rule_id)))
 
     @delete("/{rule_id:uuid}", status_code=HTTP_200_OK)

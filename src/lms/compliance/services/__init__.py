@@ -209,7 +209,7 @@ class TrainingRules:
         return rule, enrolled
 
     async def get(self, rule_id: UUID) -> TrainingRule:
-        rule = await self.session.get(TrainingRule, rule_id)
+        rule = (await self.session.execute(select(TrainingRule).where(TrainingRule.id == rule_id))).scalar_one_or_none()
         if rule is None:
             raise NotFound("training assignment not found", field="rule_id")
         return rule
