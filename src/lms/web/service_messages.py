@@ -97,4 +97,13 @@ IMPORT_ROW_PROBLEMS = (
     N_("another row of the file is already about this user"),
     N_("a user cannot be their own manager"),
     N_("no user with this e-mail address in this site, and no valid row for it in the file"),
+    # assigned training
+    N_("Choose a published course of this site."),
+    N_("Choose a group or enter one person's e-mail."),
+    N_("No such group in this site."),
+    N_("Nobody in this site has this e-mail."),
+    N_("Give a due date or a number of days."),
+    N_("The due date is in the past."),
+    N_("A recurring assignment is due a number of days after each start."),
+    N_("This course is already assigned to them."),
 )
