@@ -9,7 +9,8 @@ from workers.runtime import database, run
 
 
 @celery_app.task(name=APPLY_RULES_TASK)
-def apply_training_rules_task() -> list[int]:
-    """Every 15 minutes: new group members enrolled, lapsed completions reopened (idempotent)."""
-    enrolled, reopened = run(apply_training_rules(database()))
-    return [enrolled, reopened]
+def apply_training_rules_task() -> dict[str, int]:
+    """Every 15 minutes: new group members enrolled, lapsed completions reopened, managers told of
+    overdue training once per due date (idempotent)."""
+    done = run(apply_training_rules(database()))
+    return {"enrolled": done.enrolled, "reopened": done.reopened, "escalated": done.escalated}

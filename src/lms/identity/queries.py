@@ -10,6 +10,7 @@ from uuid import UUID
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from lms.identity.models import SsoProvider, User, UserStatus
 
@@ -144,3 +145,16 @@ async def user_ids_by_email(session: AsyncSession, emails: list[str]) -> dict[st
     wanted = [email.lower() for email in emails]
     rows = await session.execute(select(User.id, User.email).where(func.lower(User.email).in_(wanted)))
     return {email.lower(): user_id for user_id, email in rows}
+
+
+async def managers_of(session: AsyncSession, user_ids: list[UUID]) -> dict[UUID, UUID]:
+    """Person -> their active manager, for the people of `user_ids` who have one."""
+    if not user_ids:
+        return {}
+    manager = aliased(User)
+    rows = await session.execute(
+        select(User.id, manager.id)
+        .join(manager, manager.id == User.manager_id)
+        .where(User.id.in_(user_ids), manager.status == UserStatus.ACTIVE)
+    )
+    return {person: boss for person, boss in rows.all()}

@@ -158,8 +158,7 @@ async def test_the_job_enrols_a_new_group_member_once_and_a_deleted_rule_keeps_e
 
     await make_user(tenant, email="newcomer@corp.example", groups=["Sales"])
     assert set(await enrolments(db, tenant, course_id)) == {"first@corp.example"}
-    enrolled, _ = await apply_training_rules(db)
-    assert enrolled >= 1
+    assert (await apply_training_rules(db)).enrolled >= 1
     after_first = await enrolments(db, tenant, course_id)
     assert set(after_first) == {"first@corp.example", "newcomer@corp.example"}
     await apply_training_rules(db)
@@ -224,8 +223,7 @@ async def test_a_recurring_rule_reopens_a_lapsed_completion_with_a_new_due_date(
     assert report.json()["counts"]["expired"] == 1
     assert report.json()["counts"]["completed"] == 1
 
-    _, reopened = await apply_training_rules(db)
-    assert reopened >= 1
+    assert (await apply_training_rules(db)).reopened >= 1
     after = await enrolments(db, tenant, course_id)
     again = after["cert@corp.example"]
     assert again.id == old.id

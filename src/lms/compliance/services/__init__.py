@@ -19,6 +19,7 @@ from lms.catalog.queries import assignable_courses, course_titles
 from lms.certificates.queries import users_with_expired_certificate
 from lms.compliance.models import TrainingRule
 from lms.compliance.schemas import TrainingRuleCreate
+from lms.compliance.services.escalation import escalate_overdue
 from lms.identity.guards import Principal
 from lms.identity.queries import group_members, user_contacts, user_ids_by_email
 from lms.identity.schemas import Role
@@ -105,14 +106,29 @@ async def recertify(session: AsyncSession, rule: TrainingRule) -> int:
     return await reopen_for_recertification(session, lapsed, due_for(rule, now))
 
 
-async def apply_all_rules(session: AsyncSession) -> tuple[int, int]:
-    """Every rule of the bound tenant: (people enrolled, completions reopened)."""
-    enrolled = reopened = 0
+@dataclass
+class RulesApplied:
+    """What one run of the rules did: people enrolled, completions reopened, managers told."""
+
+    enrolled: int = 0
+    reopened: int = 0
+    escalated: int = 0
+
+    def add(self, other: RulesApplied) -> None:
+        self.enrolled += other.enrolled
+        self.reopened += other.reopened
+        self.escalated += other.escalated
+
+
+async def apply_all_rules(session: AsyncSession) -> RulesApplied:
+    """Every rule of the bound tenant: enrol new people, reopen lapsed completions, escalate overdue."""
+    done = RulesApplied()
     for rule in list((await session.execute(select(TrainingRule).order_by(TrainingRule.created_at))).scalars()):
         async with session.begin_nested():
-            enrolled += await apply_rule(session, rule)
-            reopened += await recertify(session, rule)
-    return enrolled, reopened
+            done.enrolled += await apply_rule(session, rule)
+            done.reopened += await recertify(session, rule)
+            done.escalated += await escalate_overdue(session, rule, await rule_targets(session, rule))
+    return done
 
 
 @dataclass(frozen=True)
