@@ -12,8 +12,9 @@ from uuid import UUID
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from lms.catalog.models import Course
 from lms.catalog.schemas import CourseStatus
 from lms.compliance.services.jobs import apply_training_rules
 from lms.db.binding import tenant_session
@@ -375,3 +376,29 @@ async def test_other_tenants_rules_are_not_found_and_learners_are_refused(
         )
     ).status_code == 403
     assert (await client.post(url, json={}, headers=learner)).status_code == 403
+
+
+async def test_a_rule_whose_course_was_archived_is_skipped_and_the_others_still_apply(
+    client: Client, db: Database, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant()
+    headers = await login(await make_user(tenant, roles=["tenant_admin"]))
+    archived = await published_course(db, tenant, "Old course")
+    current = await published_course(db, tenant, "Current course")
+    team = await group(db, tenant, "Team")
+    await make_user(tenant, email="one@corp.example", groups=["Team"])
+    for course_id in (archived, current):
+        made = await client.post(
+            f"{host(tenant)}/api/v1/admin/training-assignments",
+            json={"course_id": str(course_id), "group_id": str(team), "due_days": 5},
+            headers=headers,
+        )
+        assert made.status_code == 201, made.text
+    async with tenant_session(db.app_sessions, tenant.id) as session:
+        await session.execute(update(Course).where(Course.id == archived).values(status=CourseStatus.ARCHIVED))
+    await make_user(tenant, email="two@corp.example", groups=["Team"])
+
+    done = await apply_training_rules(db)
+    assert done.enrolled >= 1
+    assert set(await enrolments(db, tenant, current)) == {"one@corp.example", "two@corp.example"}
+    assert set(await enrolments(db, tenant, archived)) == {"one@corp.example"}

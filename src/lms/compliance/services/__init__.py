@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,9 +29,11 @@ from lms.learning.schemas import EnrollmentSource
 from lms.learning.services import EnrollmentService
 from lms.learning.services.recertification import reopen_for_recertification
 from lms.lib import clock
-from lms.lib.errors import Conflict, NotFound, ValidationFailed
+from lms.lib.errors import Conflict, DomainError, NotFound, ValidationFailed
 from lms.organisation.queries import group_names, group_names_within
 from lms.tenancy.services.audit import AdminAudit
+
+log = structlog.get_logger("lms.compliance.services")
 
 
 def months_before(moment: datetime, months: int) -> datetime:
@@ -123,11 +126,26 @@ class RulesApplied:
 async def apply_all_rules(session: AsyncSession) -> RulesApplied:
     """Every rule of the bound tenant: enrol new people, reopen lapsed completions, escalate overdue."""
     done = RulesApplied()
-    for rule in list((await session.execute(select(TrainingRule).order_by(TrainingRule.created_at))).scalars()):
-        async with session.begin_nested():
-            done.enrolled += await apply_rule(session, rule)
-            done.reopened += await recertify(session, rule)
-            done.escalated += await escalate_overdue(session, rule, await rule_targets(session, rule))
+    rule_ids = list((await session.execute(select(TrainingRule.id).order_by(TrainingRule.created_at))).scalars())
+    for rule_id in rule_ids:
+        # Loaded one by one: a savepoint rolled back below expires the rows it touched.
+        rule = (
+            await session.execute(
+                select(TrainingRule).where(TrainingRule.id == rule_id).execution_options(populate_existing=True)
+            )
+        ).scalar_one()
+        course_id = rule.course_id
+        step = RulesApplied()
+        try:
+            # One rule's trouble (its course was archived since) leaves the tenant's other rules applied.
+            async with session.begin_nested():
+                step.enrolled = await apply_rule(session, rule)
+                step.reopened = await recertify(session, rule)
+                step.escalated = await escalate_overdue(session, rule, await rule_targets(session, rule))
+        except DomainError as exc:
+            log.warning("training_rule_skipped", rule_id=str(rule_id), course_id=str(course_id), reason=exc.message)
+            continue
+        done.add(step)
     return done
 
 
