@@ -14,6 +14,7 @@ from lms.compliance.guards import requires_tenant_admin
 from lms.compliance.schemas import (
     ComplianceReportOut,
     ComplianceState,
+    ProgramAssignmentCreate,
     TrainingRuleCreate,
     TrainingRuleOut,
 )
@@ -101,6 +102,15 @@ class TrainingAssignmentController(Controller):
         people are enrolled now and new group members by the periodic job. `enrolled` says how many now."""
         rule, enrolled = await training.create(data)
         return rule_out(await training.view(rule), enrolled)
+
+    @post("/programs", status_code=HTTP_201_CREATED)
+    async def assign_program(
+        self, training: NamedDependency[TrainingRules], data: JSONBody[ProgramAssignmentCreate]
+    ) -> list[TrainingRuleOut]:
+        """Assign every published course of a program: one assignment per course (courses already
+        assigned to the same group or person are left out; later changes to the program are not followed)."""
+        made = await training.create_for_program(data)
+        return [rule_out(await training.view(rule), enrolled) for rule, enrolled in made]
 
     @get("/{rule_id:uuid}")
     async def get_rule(self, training: NamedDependency[TrainingRules], rule_id: FromPath[UUID]) -> TrainingRuleOut:

@@ -16,7 +16,7 @@ from litestar.status_codes import HTTP_200_OK
 
 from lms.compliance.controllers import TRAINING_SERVICES, state_names
 from lms.compliance.guards import requires_tenant_admin
-from lms.compliance.schemas import ComplianceState, TrainingRuleCreate
+from lms.compliance.schemas import ComplianceState, ProgramAssignmentCreate, TrainingRuleCreate
 from lms.compliance.services import TrainingRules
 from lms.compliance.services.report import compliance_report
 from lms.db.providers import DbSession
@@ -26,6 +26,8 @@ from lms.web.forms import FormData, FormErrors, service_message
 from lms.web.i18n import gettext as _
 from lms.web.layout import admin_sections, before_page, page
 
+# A program in the course list: its value names the program (every published course of it is assigned).
+PROGRAM_PREFIX = "program:"
 FIELDS = ("course_id", "target", "group_id", "user_email", "due", "due_date", "due_days", "recur_months")
 
 
@@ -64,7 +66,9 @@ class TrainingPagesController(Controller):
             status_code=status,
             sections=admin_sections(),
             rules=await training.list_rules(),
-            courses=[("", _("Choose a course"))] + [(str(i), t) for i, t in options.courses],
+            courses=[("", _("Choose a course"))]
+            + [(str(i), t) for i, t in options.courses]
+            + [(f"{PROGRAM_PREFIX}{i}", _("Program: %(title)s", title=t)) for i, t in options.programs],
             groups=[("", _("Choose a group"))] + [(str(i), n) for i, n in options.groups],
             errors=errors,
             values=values,
@@ -82,7 +86,12 @@ class TrainingPagesController(Controller):
     async def add_rule(self, request: AppRequest, training: NamedDependency[TrainingRules]) -> Template | Redirect:
         form = await FormData.read(request)
         values = {name: form.text(name, 320) for name in FIELDS}
-        course_id = _uuid(values["course_id"])
+        program_id = None
+        if values["course_id"].startswith(PROGRAM_PREFIX):
+            program_id = _uuid(values["course_id"].removeprefix(PROGRAM_PREFIX))
+            course_id = program_id
+        else:
+            course_id = _uuid(values["course_id"])
         if course_id is None:
             form.errors["course_id"] = _("Choose a course.")
         group_id: UUID | None = None
@@ -113,17 +122,15 @@ class TrainingPagesController(Controller):
                 form.errors["recur_months"] = _("Enter a number of months from 1 to 120, or leave it empty.")
         if form.errors or course_id is None:
             return await self._render(request, training, form.errors, values, 422)
-        data = TrainingRuleCreate(
-            course_id=course_id,
-            group_id=group_id,
-            user_email=email,
-            due_date=due_date,
-            due_days=due_days,
-            recur_months=recur_months,
-        )
         try:
-            await training.create(data)
+            if program_id is not None:
+                await training.create_for_program(
+                    ProgramAssignmentCreate(program_id, group_id, email, due_date, due_days, recur_months)
+                )
+            else:
+                await training.create(TrainingRuleCreate(course_id, group_id, email, due_date, due_days, recur_months))
         except DomainError as exc:
+            # A program's problems are shown at the course list, where the program was chosen.
             field = exc.field if exc.field in values else "course_id"
             form.errors[field] = service_message(exc)
             return await self._render(request, training, form.errors, values, exc.status)

@@ -32,6 +32,18 @@ class TrainingRuleCreate(msgspec.Struct, forbid_unknown_fields=True):
     recur_months: Annotated[int, msgspec.Meta(ge=1, le=120)] | None = None
 
 
+class ProgramAssignmentCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """Assign every published course of a program: one training assignment per course, with the same
+    target, due date and recurrence (courses added to the program later are not followed)."""
+
+    program_id: UUID
+    group_id: UUID | None = None
+    user_email: Annotated[str, msgspec.Meta(min_length=3, max_length=320)] | None = None
+    due_date: date | None = None
+    due_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None = None
+    recur_months: Annotated[int, msgspec.Meta(ge=1, le=120)] | None = None
+
+
 class TrainingRuleOut(msgspec.Struct):
     id: UUID
     course_id: UUID

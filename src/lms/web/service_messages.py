@@ -106,4 +106,7 @@ IMPORT_ROW_PROBLEMS = (
     N_("The due date is in the past."),
     N_("A recurring assignment is due a number of days after each start."),
     N_("This course is already assigned to them."),
+    N_("Choose a published program of this site."),
+    N_("This program has no published course of this site."),
+    N_("Every course of this program is already assigned to them."),
 )

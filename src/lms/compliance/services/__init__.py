@@ -16,10 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.catalog.queries import assignable_courses, course_titles
+from lms.catalog.queries import assignable_courses, assignable_programs, course_titles, program_course_ids
 from lms.certificates.queries import users_with_expired_certificate
 from lms.compliance.models import TrainingRule
-from lms.compliance.schemas import TrainingRuleCreate
+from lms.compliance.schemas import ProgramAssignmentCreate, TrainingRuleCreate
 from lms.compliance.services.escalation import escalate_overdue
 from lms.identity.guards import Principal
 from lms.identity.queries import group_members, user_contacts, user_ids_by_email
@@ -151,9 +151,10 @@ async def apply_all_rules(session: AsyncSession) -> RulesApplied:
 
 @dataclass(frozen=True)
 class RuleOptions:
-    """What a rule can assign (published courses) and to whom (groups), by name."""
+    """What a rule can assign (published courses and programs) and to whom (groups), by name."""
 
     courses: list[tuple[UUID, str]]
+    programs: list[tuple[UUID, str]]
     groups: list[tuple[UUID, str]]
 
 
@@ -182,7 +183,7 @@ class TrainingRules:
 
     async def options(self) -> RuleOptions:
         groups = sorted((await group_names(self.session)).items(), key=lambda item: item[1].lower())
-        return RuleOptions(await assignable_courses(self.session), groups)
+        return RuleOptions(await assignable_courses(self.session), await assignable_programs(self.session), groups)
 
     async def view(self, rule: TrainingRule) -> RuleView:
         return next(v for v in await self.list_rules() if v.rule.id == rule.id)
@@ -197,8 +198,7 @@ class TrainingRules:
         if data.group_id is not None and data.group_id not in await group_names(self.session):
             raise ValidationFailed("no such group in this site", field="group_id")
         if data.user_email is not None:
-            email = data.user_email.strip().lower()
-            user_id = (await user_ids_by_email(self.session, [email])).get(email)
+            user_id = await self._target_user(data.user_email)
             if user_id is None:
                 raise ValidationFailed("nobody in this site has this e-mail", field="user_email")
         if (data.due_date is None) == (data.due_days is None):
@@ -241,6 +241,53 @@ class TrainingRules:
             },
         )
         return rule, enrolled
+
+    async def create_for_program(self, data: ProgramAssignmentCreate) -> list[tuple[TrainingRule, int]]:
+        """One assignment per published course of the program, skipping courses already assigned to
+        the same group or person; (rule, enrolled now) for each assignment made."""
+        if data.program_id not in dict(await assignable_programs(self.session)):
+            raise ValidationFailed("choose a published program of this site", field="program_id")
+        assignable = dict(await assignable_courses(self.session))
+        courses = [c for c in await program_course_ids(self.session, data.program_id) if c in assignable]
+        if not courses:
+            raise ValidationFailed("this program has no published course of this site", field="program_id")
+        if (data.group_id is None) == (data.user_email is None):
+            raise ValidationFailed("choose a group or enter one person's e-mail", field="group_id")
+        target = await self._target_user(data.user_email) if data.user_email is not None else None
+        if data.group_id is not None or target is not None:
+            same_target = (
+                TrainingRule.group_id == data.group_id if data.group_id is not None else TrainingRule.user_id == target
+            )
+            taken = set(
+                (
+                    await self.session.execute(
+                        select(TrainingRule.course_id).where(TrainingRule.course_id.in_(courses), same_target)
+                    )
+                ).scalars()
+            )
+            courses = [c for c in courses if c not in taken]
+            if not courses:
+                raise Conflict("every course of this program is already assigned to them", field="program_id")
+        made: list[tuple[TrainingRule, int]] = []
+        for course_id in courses:
+            # The first course checks the target and due date; the rest can then not fail on them.
+            made.append(
+                await self.create(
+                    TrainingRuleCreate(
+                        course_id=course_id,
+                        group_id=data.group_id,
+                        user_email=data.user_email,
+                        due_date=data.due_date,
+                        due_days=data.due_days,
+                        recur_months=data.recur_months,
+                    )
+                )
+            )
+        return made
+
+    async def _target_user(self, user_email: str) -> UUID | None:
+        email = user_email.strip().lower()
+        return (await user_ids_by_email(self.session, [email])).get(email)
 
     async def get(self, rule_id: UUID) -> TrainingRule:
         rule = (await self.session.execute(select(TrainingRule).where(TrainingRule.id == rule_id))).scalar_one_or_none()
