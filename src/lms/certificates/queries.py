@@ -43,13 +43,14 @@ async def certificates_of_user(session: AsyncSession, user_id: UUID, limit: int 
     return [UserCertificate(i, c, t, issued, expires, str(state.value)) for i, c, t, issued, expires, state in rows]
 
 
-async def users_with_expired_certificate(session: AsyncSession, course_id: UUID, now: datetime) -> set[UUID]:
-    """People whose certificates for the course have all passed their expiry date (none still valid)."""
+async def expired_certificate_dates(session: AsyncSession, course_id: UUID, now: datetime) -> dict[UUID, datetime]:
+    """Person -> when their certificates for the course ran out, for the people none of whose
+    certificates for it is still valid (a certificate without expiry is valid for good)."""
     latest_expiry = func.max(func.coalesce(Certificate.expires_at, literal(datetime.max.replace(tzinfo=UTC))))
     rows = await session.execute(
-        select(Certificate.user_id)
+        select(Certificate.user_id, latest_expiry)
         .where(Certificate.course_id == course_id)
         .group_by(Certificate.user_id)
         .having(latest_expiry < now)
     )
-    return set(rows.scalars())
+    return {user_id: expired_at for user_id, expired_at in rows.all()}

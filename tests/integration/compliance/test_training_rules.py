@@ -276,6 +276,21 @@ async def test_an_expired_certificate_sends_a_person_through_again(
     await apply_training_rules(db)
     assert (await enrolments(db, tenant, course_id))["lapsed@corp.example"].status is EnrollmentStatus.ACTIVE
 
+    # Finished again (the old certificate is still the expired one): a new completion, left alone.
+    async with tenant_session(db.app_sessions, tenant.id) as session:
+        await session.execute(
+            update(Enrollment)
+            .where(Enrollment.id == done.id)
+            .values(status=EnrollmentStatus.COMPLETED, completion_pct=100.0, completed_at=clock.now())
+        )
+    await apply_training_rules(db)
+    assert (await enrolments(db, tenant, course_id))["lapsed@corp.example"].status is EnrollmentStatus.COMPLETED
+    report = await client.get(
+        f"{host(tenant)}/api/v1/admin/compliance", params={"course_id": str(course_id)}, headers=headers
+    )
+    assert report.json()["counts"]["completed"] == 1
+    assert report.json()["counts"]["expired"] == 0
+
 
 async def test_the_report_counts_states_filters_by_group_and_exports_safe_csv(
     client: Client, db: Database, make_tenant: MakeTenant, make_user: MakeUser, login: Login

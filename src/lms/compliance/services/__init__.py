@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.queries import assignable_courses, assignable_programs, course_titles, program_course_ids
-from lms.certificates.queries import users_with_expired_certificate
+from lms.certificates.queries import expired_certificate_dates
 from lms.compliance.models import TrainingRule
 from lms.compliance.schemas import ProgramAssignmentCreate, TrainingRuleCreate
 from lms.compliance.services.escalation import escalate_overdue
@@ -78,9 +78,9 @@ def due_for(rule: TrainingRule, now: datetime) -> datetime:
     return now + timedelta(days=rule.due_days or 0)
 
 
-async def apply_rule(session: AsyncSession, rule: TrainingRule) -> int:
-    """Enrol the rule's people who have no enrolment in its course yet; how many were enrolled."""
-    missing = await without_enrollment(session, rule.course_id, await rule_targets(session, rule))
+async def apply_rule(session: AsyncSession, rule: TrainingRule, targets: list[UUID]) -> int:
+    """Enrol the rule's people (`targets`) who have no enrolment in its course yet; how many were enrolled."""
+    missing = await without_enrollment(session, rule.course_id, targets)
     if not missing:
         return 0
     assigner = Principal(user_id=rule.created_by, tenant_id=rule.tenant_id, roles=frozenset({Role.TENANT_ADMIN.value}))
@@ -91,20 +91,30 @@ async def apply_rule(session: AsyncSession, rule: TrainingRule) -> int:
     return sum(1 for r in results if r.status == "enrolled")
 
 
-async def recertify(session: AsyncSession, rule: TrainingRule) -> int:
-    """For a recurring rule: reopen the completions of its people that are older than the recurrence
-    period, or whose newest certificate for the course expired. Due `due_days` after reopening."""
+def completion_lapsed(
+    completed_at: datetime | None, recertify_before: datetime | None, certificate_expired_at: datetime | None
+) -> bool:
+    """A completion older than the recurrence period, or one whose certificates have all expired since
+    (a completion after that expiry is a new one, however old the certificate is)."""
+    if completed_at is None:
+        return False
+    if recertify_before is not None and completed_at < recertify_before:
+        return True
+    return certificate_expired_at is not None and completed_at < certificate_expired_at
+
+
+async def recertify(session: AsyncSession, rule: TrainingRule, targets: list[UUID]) -> int:
+    """For a recurring rule: reopen its people's lapsed completions (see `completion_lapsed`), due
+    `due_days` after reopening."""
     if rule.recur_months is None:
         return 0
     now = clock.now()
     cutoff = months_before(now, rule.recur_months)
-    expired = await users_with_expired_certificate(session, rule.course_id, now)
+    expired = await expired_certificate_dates(session, rule.course_id, now)
     lapsed = [
         e.id
-        for e in await enrollments_in_course(session, rule.course_id, await rule_targets(session, rule))
-        if e.status.value == "completed"
-        and e.completed_at is not None
-        and (e.completed_at < cutoff or e.user_id in expired)
+        for e in await enrollments_in_course(session, rule.course_id, targets)
+        if e.status.value == "completed" and completion_lapsed(e.completed_at, cutoff, expired.get(e.user_id))
     ]
     return await reopen_for_recertification(session, lapsed, due_for(rule, now))
 
@@ -139,9 +149,10 @@ async def apply_all_rules(session: AsyncSession) -> RulesApplied:
         try:
             # One rule's trouble (its course was archived since) leaves the tenant's other rules applied.
             async with session.begin_nested():
-                step.enrolled = await apply_rule(session, rule)
-                step.reopened = await recertify(session, rule)
-                step.escalated = await escalate_overdue(session, rule, await rule_targets(session, rule))
+                targets = await rule_targets(session, rule)
+                step.enrolled = await apply_rule(session, rule, targets)
+                step.reopened = await recertify(session, rule, targets)
+                step.escalated = await escalate_overdue(session, rule, targets)
         except DomainError as exc:
             log.warning("training_rule_skipped", rule_id=str(rule_id), course_id=str(course_id), reason=exc.message)
             continue
@@ -223,7 +234,7 @@ class TrainingRules:
                 await self.session.flush()
         except IntegrityError as exc:
             raise Conflict("this course is already assigned to them", field="course_id") from exc
-        enrolled = await apply_rule(self.session, rule)
+        enrolled = await apply_rule(self.session, rule, await rule_targets(self.session, rule))
         view = await self.view(rule)
         await self.audit.record(
             "training_rule.created",

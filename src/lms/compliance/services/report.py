@@ -12,10 +12,10 @@ from uuid import UUID
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.certificates.queries import users_with_expired_certificate
+from lms.certificates.queries import expired_certificate_dates
 from lms.compliance.models import TrainingRule
 from lms.compliance.schemas import ComplianceRow, ComplianceState
-from lms.compliance.services import months_before
+from lms.compliance.services import completion_lapsed, months_before
 from lms.identity.queries import group_members, user_contacts
 from lms.learning.queries import EnrollmentInCourse, enrollments_in_course
 from lms.lib import clock
@@ -30,15 +30,15 @@ class ComplianceReport:
 
 
 def state_of(
-    e: EnrollmentInCourse, now: datetime, recertify_before: datetime | None, expired_certificate: bool
+    e: EnrollmentInCourse, now: datetime, recertify_before: datetime | None, certificate_expired_at: datetime | None
 ) -> ComplianceState | None:
     """None for enrolments that are no training owed (refunded)."""
     status = e.status.value
     if status == "expired":
         return ComplianceState.EXPIRED
     if status == "completed":
-        lapsed = recertify_before is not None and e.completed_at is not None and e.completed_at < recertify_before
-        return ComplianceState.EXPIRED if lapsed or expired_certificate else ComplianceState.COMPLETED
+        lapsed = completion_lapsed(e.completed_at, recertify_before, certificate_expired_at)
+        return ComplianceState.EXPIRED if lapsed else ComplianceState.COMPLETED
     if status != "active":
         return None
     if e.due_at is not None and e.due_at < now:
@@ -58,13 +58,13 @@ async def compliance_report(
     # The strictest recurrence among the course's rules decides when a completion lapses.
     recur = await session.scalar(select(func.min(TrainingRule.recur_months)).where(TrainingRule.course_id == course_id))
     recertify_before = months_before(now, int(recur)) if recur else None
-    expired = await users_with_expired_certificate(session, course_id, now)
+    expired = await expired_certificate_dates(session, course_id, now)
     enrolments = await enrollments_in_course(session, course_id, scope)
     people = await user_contacts(session, {e.user_id for e in enrolments})
     counts = {s.value: 0 for s in ComplianceState}
     rows: list[ComplianceRow] = []
     for e in enrolments:
-        current = state_of(e, now, recertify_before, e.user_id in expired)
+        current = state_of(e, now, recertify_before, expired.get(e.user_id))
         person = people.get(e.user_id)
         if current is None or person is None:
             continue
