@@ -49,8 +49,12 @@ from lms.catalog.pages import CataloguePagesController
 from lms.catalog.studio.pages import StudioPagesController
 from lms.certificates.controllers import CertificateAdminController, MyCertificatesController, VerificationController
 from lms.certificates.pages import CertificatePagesController
-from lms.compliance.controllers import ComplianceReportController, TrainingAssignmentController
-from lms.compliance.pages import TrainingPagesController
+from lms.compliance.controllers import (
+    ComplianceReportController,
+    TeamComplianceController,
+    TrainingAssignmentController,
+)
+from lms.compliance.pages import TeamTrainingPagesController, TrainingPagesController
 from lms.config import PROJECT_ROOT, Settings, get_settings
 from lms.db.engines import create_database
 from lms.discussions.controllers import CourseDiscussionController, DiscussionController
@@ -236,6 +240,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 TeamPagesController,
                 GroupPagesController,
                 TrainingPagesController,
+                TeamTrainingPagesController,
                 SsoSetupPagesController,
                 OidcPagesController,
                 SamlPagesController,
@@ -263,6 +268,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         GroupController,
         TrainingAssignmentController,
         ComplianceReportController,
+        TeamComplianceController,
         CourseController,
         CatalogueSearchController,
         SharedCatalogueController,

@@ -19,9 +19,9 @@ from lms.compliance.schemas import (
     TrainingRuleOut,
 )
 from lms.compliance.services import RuleView, TrainingRules
-from lms.compliance.services.report import compliance_report, report_csv
+from lms.compliance.services.report import compliance_report, report_csv, team_report
 from lms.db.providers import DbSession
-from lms.identity.guards import Principal
+from lms.identity.guards import Principal, requires_user
 from lms.lib.errors import ValidationFailed
 from lms.lib.pagination import Page, PageParams
 from lms.tenancy.services.audit import AdminAudit
@@ -122,6 +122,36 @@ class TrainingAssignmentController(Controller):
         """Stop assigning the course; enrolments already made are kept."""
         await training.delete(rule_id)
         return {"status": "deleted", "id": str(rule_id)}
+
+
+class TeamComplianceController(Controller):
+    """A manager's read-only compliance report: their direct and indirect reports only."""
+
+    path = "/api/v1/team/compliance"
+    guards = [requires_user]
+    tags = ["compliance"]
+
+    @get("/")
+    async def report(
+        self,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        page: NamedDependency[PageParams],
+        course_id: FromQuery[UUID],
+        state_filter: StateFilter = "",
+    ) -> ComplianceReportOut:
+        """Where each of the caller's reports enrolled in the course stands (empty for someone without
+        reports): counts per state and a page of people (filtered by `state`)."""
+        found = await team_report(db_session, principal.user_id, course_id, chosen_state(state_filter))
+        return ComplianceReportOut(
+            course_id=course_id,
+            group_id=None,
+            counts=found.counts,
+            items=found.rows[page.offset : page.offset + page.limit],
+            total=len(found.rows),
+            limit=page.limit,
+            offset=page.offset,
+        )
 
 
 class ComplianceReportController(Controller):

@@ -18,8 +18,9 @@ from lms.compliance.controllers import TRAINING_SERVICES, state_names
 from lms.compliance.guards import requires_tenant_admin
 from lms.compliance.schemas import ComplianceState, ProgramAssignmentCreate, TrainingRuleCreate
 from lms.compliance.services import TrainingRules
-from lms.compliance.services.report import compliance_report
+from lms.compliance.services.report import compliance_report, report_courses, team_report
 from lms.db.providers import DbSession
+from lms.identity.guards import Principal, requires_user
 from lms.lib.errors import DomainError
 from lms.lib.params import AppRequest
 from lms.web.forms import FormData, FormErrors, service_message
@@ -173,5 +174,41 @@ class TrainingPagesController(Controller):
             state_names=state_names(),
             filters={k: str(v) for k, v in query.items()},
             report=found,
+            base_href="/admin/training/report",
             export_href="/api/v1/admin/compliance/export.csv?" + urlencode({k: v for k, v in query.items() if v}),
+        )
+
+
+class TeamTrainingPagesController(Controller):
+    """A manager's read-only compliance report over their direct and indirect reports."""
+
+    before_request = staticmethod(before_page)
+    guards = [requires_user]
+    include_in_schema = False
+
+    @get("/team/training")
+    async def report(
+        self,
+        request: AppRequest,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        course_id: FromQuery[str] = "",
+        state_filter: Annotated[str, QueryParameter(name="state")] = "",
+    ) -> Template:
+        courses = await report_courses(db_session)
+        course = _uuid(course_id[:36])
+        if course is None and courses:
+            course = courses[0][0]
+        chosen = ComplianceState(state_filter) if state_filter in set(ComplianceState) else None
+        found = await team_report(db_session, principal.user_id, course, chosen) if course else None
+        return page(
+            request,
+            "compliance/report.html",
+            team=True,
+            courses=[(str(i), t) for i, t in courses],
+            states=[("", _("Any state")), *state_names().items()],
+            state_names=state_names(),
+            filters={"course_id": str(course or ""), "group_id": "", "state": chosen or ""},
+            report=found,
+            base_href="/team/training",
         )

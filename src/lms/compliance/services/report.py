@@ -12,11 +12,12 @@ from uuid import UUID
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms.catalog.queries import assignable_courses
 from lms.certificates.queries import expired_certificate_dates
 from lms.compliance.models import TrainingRule
 from lms.compliance.schemas import ComplianceRow, ComplianceState
 from lms.compliance.services import completion_lapsed, months_before
-from lms.identity.queries import group_members, user_contacts
+from lms.identity.queries import group_members, reports_of, user_contacts
 from lms.learning.queries import EnrollmentInCourse, enrollments_in_course
 from lms.lib import clock
 from lms.lib.spreadsheet import safe_cell
@@ -47,14 +48,19 @@ def state_of(
 
 
 async def compliance_report(
-    session: AsyncSession, course_id: UUID, group_id: UUID | None = None, state: ComplianceState | None = None
+    session: AsyncSession,
+    course_id: UUID,
+    group_id: UUID | None = None,
+    state: ComplianceState | None = None,
+    among: list[UUID] | None = None,
 ) -> ComplianceReport:
-    """Everyone enrolled in the course (in the group, when given): counts over all of them, and the
-    rows of those in `state` (all when None), overdue first."""
+    """Everyone enrolled in the course (in the group, and among `among` people, when given): counts
+    over all of them, and the rows of those in `state` (all when None), overdue first."""
     now = clock.now()
-    scope: list[UUID] | None = None
+    scope: list[UUID] | None = among
     if group_id is not None:
-        scope = await group_members(session, await group_names_within(session, group_id))
+        members = await group_members(session, await group_names_within(session, group_id))
+        scope = members if scope is None else [m for m in members if m in set(scope)]
     # The strictest recurrence among the course's rules decides when a completion lapses.
     recur = await session.scalar(select(func.min(TrainingRule.recur_months)).where(TrainingRule.course_id == course_id))
     recertify_before = months_before(now, int(recur)) if recur else None
@@ -84,6 +90,19 @@ async def compliance_report(
     order = list(ComplianceState)
     rows.sort(key=lambda r: (-(r.state is ComplianceState.OVERDUE), order.index(r.state), r.display_name.lower()))
     return ComplianceReport(counts, rows)
+
+
+async def report_courses(session: AsyncSession) -> list[tuple[UUID, str]]:
+    """The courses a report can be about: the site's published courses, by title."""
+    return await assignable_courses(session)
+
+
+async def team_report(
+    session: AsyncSession, manager_id: UUID, course_id: UUID, state: ComplianceState | None = None
+) -> ComplianceReport:
+    """The compliance report of a manager's direct and indirect reports (read-only for managers)."""
+    people = [person.id for person in await reports_of(session, manager_id)]
+    return await compliance_report(session, course_id, None, state, among=people)
 
 
 def report_csv(rows: list[ComplianceRow], header: list[str], state_names: dict[str, str]) -> str:
