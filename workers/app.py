@@ -30,6 +30,7 @@ celery_app.conf.include = [
     "workers.recommendations",
     "workers.organisation",
     "workers.privacy",
+    "workers.compliance",
     "workers.billing",
     "workers.analytics",
 ]
@@ -44,6 +45,8 @@ celery_app.conf.beat_schedule = {
         "schedule": crontab(minute=7, hour=6),
     },
     # Each user's digest goes out at their local morning: the run is hourly.
+    # New group members get the training assigned to their group; lapsed completions are reopened.
+    "compliance-apply-training-rules": {"task": "compliance.apply_training_rules", "schedule": 900.0},
     "notifications-daily-digests": {"task": "notifications.send_digests", "schedule": crontab(minute=3)},
     # "Due soon" (48 hours ahead) and "overdue" reminders, once per learner, item and due date.
     "notifications-due-reminders": {"task": "notifications.send_due_reminders", "schedule": crontab(minute=13)},

@@ -50,6 +50,12 @@ from lms.catalog.pages import CataloguePagesController
 from lms.catalog.studio.pages import StudioPagesController
 from lms.certificates.controllers import CertificateAdminController, MyCertificatesController, VerificationController
 from lms.certificates.pages import CertificatePagesController
+from lms.compliance.controllers import (
+    ComplianceReportController,
+    TeamComplianceController,
+    TrainingAssignmentController,
+)
+from lms.compliance.pages import TeamTrainingPagesController, TrainingPagesController
 from lms.config import PROJECT_ROOT, Settings, get_settings
 from lms.db.engines import create_database
 from lms.discussions.controllers import CourseDiscussionController, DiscussionController
@@ -236,6 +242,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 ImportPagesController,
                 TeamPagesController,
                 GroupPagesController,
+                TrainingPagesController,
+                TeamTrainingPagesController,
                 SsoSetupPagesController,
                 OidcPagesController,
                 SamlPagesController,
@@ -265,6 +273,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         GroupController,
         PersonalDataController,
         PrivacySettingsController,
+        TrainingAssignmentController,
+        ComplianceReportController,
+        TeamComplianceController,
         CourseController,
         CourseCoverController,
         CatalogueSearchController,

@@ -7,6 +7,7 @@ from lms.assessments import models as assessment_models
 from lms.billing import models as billing_models
 from lms.catalog import models as catalog_models
 from lms.certificates import models as certificate_models
+from lms.compliance import models as compliance_models
 from lms.db.base import metadata
 from lms.discussions import models as discussion_models
 from lms.identity import models as identity_models
@@ -24,6 +25,7 @@ __all__ = [
     "billing_models",
     "catalog_models",
     "certificate_models",
+    "compliance_models",
     "course_analytics_models",
     "discussion_models",
     "identity_keys",

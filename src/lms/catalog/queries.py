@@ -300,3 +300,31 @@ async def course_price(session: AsyncSession, course_id: UUID) -> CoursePrice | 
     if course is None:
         return None
     return CoursePrice(course.id, course.title, course.slug, course.price_cents, course.currency)
+
+
+async def assignable_courses(session: AsyncSession) -> list[tuple[UUID, str]]:
+    """The bound tenant's own published courses as (id, title), by title: what training rules assign."""
+    rows = await session.execute(
+        select(Course.id, Course.title)
+        .where(Course.tenant_id.is_not(None), Course.status == CourseStatus.PUBLISHED)
+        .order_by(Course.title)
+    )
+    return [(course_id, title) for course_id, title in rows.all()]
+
+
+async def assignable_programs(session: AsyncSession) -> list[tuple[UUID, str]]:
+    """The bound tenant's own published programs as (id, title), by title."""
+    rows = await session.execute(
+        select(Program.id, Program.title)
+        .where(Program.tenant_id.is_not(None), Program.status == CourseStatus.PUBLISHED)
+        .order_by(Program.title)
+    )
+    return [(program_id, title) for program_id, title in rows.all()]
+
+
+async def program_course_ids(session: AsyncSession, program_id: UUID) -> list[UUID]:
+    """The courses of a program in their order (of any status; the caller decides what it can use)."""
+    rows = await session.execute(
+        select(ProgramCourse.course_id).where(ProgramCourse.program_id == program_id).order_by(ProgramCourse.position)
+    )
+    return list(rows.scalars())

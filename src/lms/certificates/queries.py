@@ -6,11 +6,11 @@ They run on the caller's tenant-bound session, so RLS scopes them like any certi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.certificates.models import Certificate, CertificateState
@@ -56,3 +56,16 @@ async def active_certificate_count(session: AsyncSession, user_id: UUID) -> int:
     """How many of a person's certificates are valid (not revoked or superseded)."""
     query = select(func.count()).where(Certificate.user_id == user_id, Certificate.state == CertificateState.ACTIVE)
     return int(await session.scalar(query) or 0)
+
+
+async def expired_certificate_dates(session: AsyncSession, course_id: UUID, now: datetime) -> dict[UUID, datetime]:
+    """Person -> when their certificates for the course ran out, for the people none of whose
+    certificates for it is still valid (a certificate without expiry is valid for good)."""
+    latest_expiry = func.max(func.coalesce(Certificate.expires_at, literal(datetime.max.replace(tzinfo=UTC))))
+    rows = await session.execute(
+        select(Certificate.user_id, latest_expiry)
+        .where(Certificate.course_id == course_id)
+        .group_by(Certificate.user_id)
+        .having(latest_expiry < now)
+    )
+    return {user_id: expired_at for user_id, expired_at in rows.all()}

@@ -11,6 +11,7 @@ from uuid import UUID
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from lms.identity.models import SsoIdentity, SsoProvider, User, UserStatus
 from lms.lib.records import row_record
@@ -171,3 +172,16 @@ async def profile_record(session: AsyncSession, user_id: UUID) -> dict[str, Any]
             for name, subject, email, linked_at in links
         ],
     }
+
+
+async def managers_of(session: AsyncSession, user_ids: list[UUID]) -> dict[UUID, UUID]:
+    """Person -> their active manager, for the people of `user_ids` who have one."""
+    if not user_ids:
+        return {}
+    manager = aliased(User)
+    rows = await session.execute(
+        select(User.id, manager.id)
+        .join(manager, manager.id == User.manager_id)
+        .where(User.id.in_(user_ids), manager.status == UserStatus.ACTIVE)
+    )
+    return {person: boss for person, boss in rows.all()}

@@ -10,7 +10,23 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Date, Float, Integer, Select, String, and_, cast, func, literal, or_, select, text, union_all
+from sqlalchemy import (
+    Date,
+    Float,
+    Integer,
+    Select,
+    String,
+    Uuid,
+    and_,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -373,3 +389,50 @@ async def progress_records_of_user(session: AsyncSession, user_id: UUID) -> list
     """A person's progress per lesson as plain records, for their personal data export."""
     query = select(LessonProgress).where(LessonProgress.user_id == user_id).order_by(LessonProgress.created_at)
     return [row_record(row) for row in await session.scalars(query)]
+
+
+@dataclass(frozen=True)
+class EnrollmentInCourse:
+    """One person's enrolment in a course, as the compliance report reads it."""
+
+    id: UUID
+    user_id: UUID
+    status: EnrollmentStatus
+    completion_pct: float
+    due_at: datetime | None
+    completed_at: datetime | None
+    created_at: datetime
+
+
+async def enrollments_in_course(
+    session: AsyncSession, course_id: UUID, user_ids: list[UUID] | None = None
+) -> list[EnrollmentInCourse]:
+    """Enrolments in a course (of these people when given), soonest due first."""
+    query = select(
+        Enrollment.id,
+        Enrollment.user_id,
+        Enrollment.status,
+        Enrollment.completion_pct,
+        Enrollment.due_at,
+        Enrollment.completed_at,
+        Enrollment.created_at,
+    ).where(Enrollment.course_id == course_id)
+    if user_ids is not None:
+        query = query.where(Enrollment.user_id.in_(user_ids))
+    rows = await session.execute(query.order_by(Enrollment.due_at.asc().nulls_last(), Enrollment.created_at))
+    return [EnrollmentInCourse(*row) for row in rows.all()]
+
+
+async def without_enrollment(session: AsyncSession, course_id: UUID, user_ids: list[UUID]) -> list[UUID]:
+    """Of these people, those with no enrolment of any status in the course (one set-based query)."""
+    if not user_ids:
+        return []
+    people = select(func.unnest(cast(user_ids, ARRAY(Uuid))).label("user_id")).subquery()
+    rows = await session.execute(
+        select(people.c.user_id).where(
+            ~select(Enrollment.id)
+            .where(Enrollment.course_id == course_id, Enrollment.user_id == people.c.user_id)
+            .exists()
+        )
+    )
+    return list(rows.scalars())

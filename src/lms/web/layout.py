@@ -72,6 +72,7 @@ def admin_sections() -> list[tuple[str, str, int | None]]:
         ("/admin/users", _("Users"), None),
         ("/admin/users/import", _("Import users"), None),
         ("/admin/groups", _("Groups"), None),
+        ("/admin/training", _("Assigned training"), None),
         ("/admin/sso", _("Single sign-on"), None),
         ("/admin/branding", _("Branding"), None),
         ("/admin/domains", _("Domains"), None),

@@ -109,4 +109,16 @@ IMPORT_ROW_PROBLEMS = (
     N_("This person's data was erased; there is nothing left to export."),
     N_("You cannot erase your own account."),
     N_("Type the person's e-mail address exactly to confirm."),
+    # assigned training
+    N_("Choose a published course of this site."),
+    N_("Choose a group or enter one person's e-mail."),
+    N_("No such group in this site."),
+    N_("Nobody in this site has this e-mail."),
+    N_("Give a due date or a number of days."),
+    N_("The due date is in the past."),
+    N_("A recurring assignment is due a number of days after each start."),
+    N_("This course is already assigned to them."),
+    N_("Choose a published program of this site."),
+    N_("This program has no published course of this site."),
+    N_("Every course of this program is already assigned to them."),
 )

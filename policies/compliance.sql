@@ -1,0 +1,7 @@
+-- Compliance: training rules (assigned training).
+
+ALTER TABLE training_rules ENABLE ROW LEVEL SECURITY;
+ALTER TABLE training_rules FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON training_rules
+    USING (tenant_id = (select app.current_tenant()))
+    WITH CHECK (tenant_id = (select app.current_tenant()));

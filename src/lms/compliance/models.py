@@ -1,0 +1,50 @@
+"""Compliance tables: training rules (a course assigned to a group or a person, with a due date)."""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID
+
+from advanced_alchemy.types import GUID
+from sqlalchemy import CheckConstraint, Date, ForeignKey, ForeignKeyConstraint, Index, Integer, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lms.db.base import Base, TenantScoped
+
+
+class TrainingRule(TenantScoped, Base):
+    """A course assigned to everyone in a group (and its subgroups) or to one person.
+
+    Due either on a fixed date or `due_days` after the rule enrolled the person (for a new group member:
+    after the job picked them up). With `recur_months` a completion older than that, or a certificate
+    that expired, sends the person through the course again."""
+
+    __tablename__ = "training_rules"
+    __tenant_table_args__ = (
+        Index("ux_training_rules_tenant_id_id", "tenant_id", "id", unique=True),
+        Index(
+            "ux_training_rules_target",
+            "tenant_id",
+            "course_id",
+            text("coalesce(group_id, user_id)"),
+            unique=True,
+        ),
+        ForeignKeyConstraint(["tenant_id", "group_id"], ["org_groups.tenant_id", "org_groups.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"),
+        CheckConstraint("(group_id IS NULL) <> (user_id IS NULL)", name="ck_training_rules_one_target"),
+        CheckConstraint("(due_date IS NULL) <> (due_days IS NULL)", name="ck_training_rules_one_due"),
+        CheckConstraint("due_days IS NULL OR due_days BETWEEN 1 AND 3650", name="ck_training_rules_due_days"),
+        CheckConstraint("recur_months IS NULL OR recur_months BETWEEN 1 AND 120", name="ck_training_rules_recur"),
+    )
+
+    # The distribution column is part of the primary key (the table is distributable from the start).
+    tenant_id: Mapped[UUID] = mapped_column(ForeignKey("tenants.id", ondelete="RESTRICT"), primary_key=True)
+    # No foreign key to courses: the course may be a shared one owned by the shared catalogue.
+    course_id: Mapped[UUID] = mapped_column(GUID())
+    group_id: Mapped[UUID | None] = mapped_column(GUID(), default=None)
+    user_id: Mapped[UUID | None] = mapped_column(GUID(), default=None)
+    due_date: Mapped[date | None] = mapped_column(Date, default=None)
+    due_days: Mapped[int | None] = mapped_column(Integer, default=None)
+    recur_months: Mapped[int | None] = mapped_column(Integer, default=None)
+    # The administrator who made the rule: enrolments it makes are assigned by them.
+    created_by: Mapped[UUID] = mapped_column(GUID())
