@@ -66,6 +66,7 @@ class PlayerPagesController(Controller):
             is_staff=is_media_staff(principal),
             lesson_id=lesson.id if lesson else None,
             course_id=lesson.course_id if lesson else None,
+            chapters=(lesson.content.get("chapters") or []) if lesson else [],
         )
 
 

@@ -93,3 +93,47 @@ async def test_video_lesson_opens_the_player_in_the_learners_language(
 
     stranger = browser_headers(await bearer(login, await make_user(tenant, roles=["learner"])))
     assert (await client.get(f"{site}{player_url}", headers=stranger)).status_code == 403
+
+
+async def test_an_author_writes_chapters_that_learners_see_beside_the_video(
+    client: Client, db: Database, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant()
+    author = await make_user(tenant, roles=["instructor"])
+    learner = await make_user(tenant, roles=["learner"])
+    async with tenant_session(db.app_sessions, tenant.id) as session:
+        asset = await factories.media.make_asset(session, tenant.id)
+        course = await factories.catalog.make_course(session, tenant.id, instructor_ids=[author.id])
+        module = await factories.catalog.make_module(session, tenant.id, course=course)
+        lesson = await factories.catalog.make_lesson(session, tenant.id, module=module, media_asset_id=asset.id)
+        await factories.learning.make_enrollment(
+            session,
+            tenant.id,
+            user_id=learner.id,
+            course_id=course.id,
+            course_owner=course.catalogue_owner,
+            status=EnrollmentStatus.ACTIVE,
+        )
+    site = secure_host(tenant)
+    editor = f"{site}/teach/courses/{course.id}/lessons/{lesson.id}"
+    author_headers = browser_headers(await bearer(login, author))
+    form = {"csrf_token": CSRF, "title": "Evacuation", "minutes": "2"}
+
+    backwards = await client.post(editor, data={**form, "chapters": "1:00 Exits\n0:30 Alarms"}, headers=author_headers)
+    assert backwards.status_code == 422
+    assert "Line 2: each chapter starts after the one before." in backwards.text
+    saved = await client.post(
+        editor,
+        data={**form, "chapters": "0:00 Alarms\n1:05 Exits & stairs"},
+        headers=author_headers,
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    assert "1:05 Exits &amp; stairs" in (await client.get(editor, headers=author_headers)).text
+
+    player = await client.get(
+        f"{site}/media/{asset.id}/watch?lesson={lesson.id}", headers=browser_headers(await bearer(login, learner))
+    )
+    assert player.status_code == 200
+    assert 'class="transcript-line chapter-line" data-start="65"' in player.text
+    assert "Exits &amp; stairs" in player.text

@@ -19,6 +19,7 @@ from lms.catalog.schemas import (
     ModuleUpdate,
 )
 from lms.catalog.services.base import CatalogueBase
+from lms.catalog.services.chapters import check_chapters
 from lms.lib.errors import Conflict, ValidationFailed
 
 
@@ -127,6 +128,8 @@ class Authoring(CatalogueBase):
                 setattr(lesson, key, value)
         if lesson.type is LessonType.VIDEO and not lesson.duration_seconds:
             raise ValidationFailed("a video lesson needs its duration in seconds", field="duration_seconds")
+        if "chapters" in (lesson.content or {}):
+            check_chapters(lesson.content["chapters"])
         await self.session.flush()
         return lesson
 

@@ -35,6 +35,7 @@ from lms.catalog.schemas import (
     ModuleUpdate,
 )
 from lms.catalog.services import CatalogueService, draft_changes, lock_reasons, render_lesson_text
+from lms.catalog.services.chapters import MAX_CHAPTERS, ChapterError, chapters_text, parse_chapters
 from lms.catalog.services.covers import MAX_COVER_BYTES, remove_cover, set_cover
 from lms.db.providers import DbSession
 from lms.identity.guards import Principal, requires_user
@@ -66,6 +67,17 @@ def _notice(key: str) -> str | None:
         "migrated": _("Your learners are on this version now."),
     }
     return notices.get(key)
+
+
+def _chapter_message(exc: ChapterError) -> str:
+    """The parser's complaint in the page's language, naming the line."""
+    text = str(exc)
+    if text.startswith("at most"):
+        return _("Enter at most %(count)s chapters.", count=MAX_CHAPTERS)
+    line = text.split(":", 1)[0].removeprefix("line ")
+    if "starts after" in text:
+        return _("Line %(line)s: each chapter starts after the one before.", line=line)
+    return _("Line %(line)s: write a time and a title, for example 1:30 Fire exits.", line=line)
 
 
 def struct_from_form(kind: type[Any], fields: dict[str, Any], errors: FormErrors) -> Any:
@@ -381,6 +393,7 @@ class StudioPagesController(Controller):
             "body": str(lesson["content"].get("body", "")),
             "url": str(lesson["content"].get("url", "")),
             "filename": str(lesson["content"].get("filename", "")),
+            "chapters": chapters_text(lesson["content"].get("chapters") or []),
         }
         video = await _video_of(request, db_session, lesson)
         errors = FormErrors()
@@ -411,6 +424,11 @@ class StudioPagesController(Controller):
             if url and not (url.startswith(("https://", "http://", "/")) and not url.startswith("//")):
                 form.errors["url"] = _("Enter a web address starting with https:// or a path on this site.")
             content.update(url=url, filename=form.text("filename", 200))
+        elif lesson["type"] == LessonType.VIDEO:
+            try:
+                content["chapters"] = parse_chapters(form.text("chapters", 10_000))
+            except ChapterError as exc:
+                form.errors["chapters"] = _chapter_message(exc)
         if not form.errors:
             data = LessonUpdate(
                 title=title,
