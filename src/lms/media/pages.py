@@ -99,14 +99,16 @@ class MediaStudioPagesController(Controller):
         language = str(form.get("language", "")).strip()
         label = str(form.get("label", "")).strip()[:100]
         upload = form.get("file")
+        # The editor sends the edited text; the upload form a file.
+        edited = str(form.get("text", "")) if "text" in form else None
         if not LANGUAGE.match(language):
             errors["language"] = _("Enter a language code, for example en or de.")
         if not label:
             errors["label"] = _("Enter the name learners pick, for example English.")
-        if not isinstance(upload, UploadFile) or not upload.filename:
+        if edited is None and (not isinstance(upload, UploadFile) or not upload.filename):
             errors["file"] = _("Choose a WebVTT (.vtt) file.")
-        if not errors and isinstance(upload, UploadFile):
-            body = await upload.read()
+        if not errors:
+            body = edited.encode() if edited is not None else await upload.read()  # type: ignore[union-attr]
             try:
                 await AssetService(db_session, _storage(request)).put_caption(asset_id, language.lower(), label, body)
             except DomainError as exc:
@@ -117,6 +119,21 @@ class MediaStudioPagesController(Controller):
             field, message = next(iter(errors.items()))
             return Redirect(_with(back, caption_error=f"{field}:{message}"), status_code=303)
         return Redirect(_with(back, notice="captions"), status_code=303)
+
+    @get("/captions/{language:str}/edit")
+    async def edit_caption(
+        self,
+        request: AppRequest,
+        db_session: DbSession,
+        asset_id: FromPath[UUID],
+        language: FromPath[str],
+        back: Annotated[str, QueryParameter(name="back", max_length=400)] = "",
+    ) -> Template:
+        """A caption track's WebVTT text in a plain editor: fix a word or a time, save, and the player,
+        the transcript and the search use it."""
+        asset = await AssetService(db_session, _storage(request)).get(asset_id)
+        caption, text = await AssetService(db_session, _storage(request)).caption(asset_id, language.lower()[:35])
+        return page(request, "media/studio/caption.html", asset=asset, caption=caption, text=text, back=_back(back))
 
     @post("/captions/{language:str}/delete", status_code=HTTP_200_OK)
     async def delete_caption(

@@ -247,6 +247,33 @@ async def test_video_lesson_attaches_an_upload_and_takes_captions(
     assert captioned.headers["location"].startswith(back)
     editor = await client.get(lesson_url, headers=headers)
     assert 'class="caption-list"' in editor.text
+
+    # The captions are edited as text: the editor shows them; a saved fix replaces the track.
+    edit_url = f"{site}/teach/media/{asset_id}/captions/en/edit?back={back}"
+    assert f'href="/teach/media/{asset_id}/captions/en/edit?back={back}"' in editor.text
+    edit = await client.get(edit_url, headers=headers)
+    assert edit.status_code == 200
+    assert "00:00.000 --&gt; 00:01.000\nHello" in edit.text
+    fixed = await client.post(
+        f"{site}/teach/media/{asset_id}/captions",
+        data={"csrf_token": CSRF, "language": "en", "label": "English (fixed)", "back": back,
+              "text": "WEBVTT\n\n00:00.000 --> 00:01.500\nHello there\n"},
+        headers=headers,
+        follow_redirects=False,
+    )  # fmt: skip
+    assert fixed.status_code == 303
+    assert "notice=captions" in fixed.headers["location"]
+    again = await client.get(edit_url, headers=headers)
+    assert "Hello there" in again.text
+    assert 'value="English (fixed)"' in again.text
+    broken = await client.post(
+        f"{site}/teach/media/{asset_id}/captions",
+        data={"csrf_token": CSRF, "language": "en", "label": "English", "back": back, "text": "Hello"},
+        headers=headers,
+        follow_redirects=False,
+    )
+    assert "caption_error=file" in broken.headers["location"]
+    assert (await client.get(f"{site}/teach/media/{asset_id}/captions/fr/edit", headers=headers)).status_code == 404
     bad = await client.post(
         f"{site}/teach/media/{asset_id}/captions",
         data={"csrf_token": CSRF, "language": "en", "label": "English", "back": "https://evil.example/"},

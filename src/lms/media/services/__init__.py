@@ -269,6 +269,19 @@ class AssetService:
         await transcripts.replace_transcript(self.session, asset.tenant_id, asset.id, language, vtt)
         return existing
 
+    async def caption(self, asset_id: UUID, language: str) -> tuple[MediaCaption, str]:
+        """A caption track of the asset and its WebVTT text (to edit it)."""
+        await self.get(asset_id)
+        caption = (
+            await self.session.execute(
+                select(MediaCaption).where(MediaCaption.asset_id == asset_id, MediaCaption.language == language)
+            )
+        ).scalar_one_or_none()
+        if caption is None:
+            raise NotFound("no caption track in this language", field="language")
+        body = await asyncio.to_thread(self.storage.get_bytes, caption.object_key)
+        return caption, body.decode("utf-8-sig")
+
     async def delete_caption(self, asset_id: UUID, language: str) -> None:
         caption = (
             await self.session.execute(
