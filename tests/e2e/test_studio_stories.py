@@ -208,6 +208,11 @@ async def test_instructor_uploads_a_video_in_parts_resumes_after_reload_adds_cap
     await expect(page.locator(".error-summary")).to_contain_text("The drill on film")
     await page.goto(lesson_url)
     await expect(page.get_by_text("The video is ready to watch.")).to_be_visible(timeout=120_000)
+    # The poster frame is shown, and loads from the signed stream address.
+    poster = page.locator("img.video-poster")
+    await expect(poster).to_be_visible()
+    await page.wait_for_function("document.querySelector('img.video-poster').complete")
+    assert await poster.evaluate("img => img.naturalWidth") > 0
     await visit_check(page, "11-video-ready")
 
     await page.get_by_label("WebVTT file").set_input_files(captions)

@@ -24,6 +24,7 @@ from lms.lib.storage import Storage
 from lms.media.guards import is_media_staff, may_watch
 from lms.media.models import MediaAsset
 from lms.media.services import AssetService, app_storage, learning_link, transcripts
+from lms.media.services.delivery import poster_url
 from lms.web.controllers import page
 from lms.web.forms import FormErrors, service_message
 from lms.web.i18n import current_locale
@@ -88,7 +89,8 @@ class MediaStudioPagesController(Controller):
     async def status(self, request: AppRequest, db_session: DbSession, asset_id: FromPath[UUID]) -> Template:
         """The status fragment; it polls itself (htmx) until the video is ready or has failed."""
         asset = await AssetService(db_session, _storage(request)).get(asset_id)
-        return page(request, "media/studio/_status.html", asset=asset, lesson_url="")
+        poster = poster_url(request.app.state.settings, asset)
+        return page(request, "media/studio/_status.html", asset=asset, lesson_url="", video={"poster_url": poster})
 
     @post("/captions", status_code=HTTP_200_OK, request_max_body_size=MAX_CAPTION_FORM_BYTES + 64 * 1024)
     async def add_caption(self, request: AppRequest, db_session: DbSession, asset_id: FromPath[UUID]) -> Redirect:

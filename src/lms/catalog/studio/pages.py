@@ -46,6 +46,7 @@ from lms.lib.params import AppRequest, VersionNumber
 from lms.lib.storage import Storage
 from lms.media.queries import asset_exists
 from lms.media.services import AssetService, app_storage
+from lms.media.services.delivery import poster_url
 from lms.web.forms import FormData, FormErrors, service_message
 from lms.web.i18n import gettext as _
 from lms.web.layout import before_page, page
@@ -700,7 +701,8 @@ async def _video_of(request: AppRequest, db_session: DbSession, lesson: dict[str
     asset = await assets.find(lesson["media_asset_id"])
     if asset is None:
         return {}
-    return {"asset": asset, "captions": await assets.captions(asset.id)}
+    poster = poster_url(request.app.state.settings, asset)
+    return {"asset": asset, "captions": await assets.captions(asset.id), "poster_url": poster}
 
 
 def _lesson_page(

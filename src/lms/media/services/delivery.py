@@ -15,7 +15,7 @@ from uuid import UUID
 from lms.config import Settings
 from lms.lib import clock
 from lms.lib.signing import link_key, sign, verify
-from lms.media.models import MediaCaption, MediaRendition
+from lms.media.models import AssetStatus, MediaAsset, MediaCaption, MediaRendition
 
 STREAM_PREFIX = "/media/s"
 # Only derived outputs are ever served; the uploaded source never is.
@@ -83,3 +83,10 @@ def caption_playlist(language: str, duration: float) -> str:
 
 def _quoted(text: str) -> str:
     return text.replace('"', "'").replace("\n", " ")
+
+
+def poster_url(settings: Settings, asset: MediaAsset) -> str | None:
+    """A signed link to a ready video's poster frame (the studio shows it); None before it is ready."""
+    if asset.status != AssetStatus.READY:
+        return None
+    return f"{StreamSigner(settings).base_url(asset.tenant_id, asset.id)}/poster.jpg"
