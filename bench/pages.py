@@ -10,7 +10,7 @@ server's time plus a loopback round trip. Each round requests a page, then its A
 | --- | --- |
 | `/courses?q=...` (search, facets, filters) | `/api/v1/catalog/search?q=...` (same filters, 12 results) |
 | `/courses/{id}` | `/api/v1/courses/{id}` + `/api/v1/enrollments?course_id={id}` |
-| `/` ("My learning") | `/api/v1/me/learning/courses?limit=200` + `/api/v1/me/learning/continue` |
+| `/` ("My learning") | `/api/v1/me/learning/{courses?limit=200,continue}` + `/api/v1/me/{recommendations,streak}` |
 | `/courses/{id}/lessons/{id}` (text) | `/api/v1/me/learning/courses/{id}/lessons/{id}` + `/api/v1/courses/{id}` |
 | `/courses/{id}/lessons/{id}/quiz` | `/api/v1/quizzes/{id}` + `/api/v1/quizzes/{id}/attempts` |
 
@@ -300,7 +300,13 @@ def cases(fixture: Fixture) -> list[PageCase]:
         ]
 
     def my_learning(_: int) -> tuple[Request, list[Request]]:
-        return ("/", page), [("/api/v1/me/learning/courses?limit=200", api), ("/api/v1/me/learning/continue", api)]
+        # The page also shows the recommendations and the streak: their API calls serve the same data.
+        return ("/", page), [
+            ("/api/v1/me/learning/courses?limit=200", api),
+            ("/api/v1/me/learning/continue", api),
+            ("/api/v1/me/recommendations", api),
+            ("/api/v1/me/streak", api),
+        ]
 
     def lesson(n: int) -> tuple[Request, list[Request]]:
         course_id = fixture.courses[n % len(fixture.courses)]
@@ -321,7 +327,7 @@ def cases(fixture: Fixture) -> list[PageCase]:
     return [
         PageCase("catalogue", "catalog/search", catalogue),
         PageCase("course page", "courses/{id} + enrollments", course),
-        PageCase("my learning", "learning/courses + continue", my_learning),
+        PageCase("my learning", "courses, continue, recomm., streak", my_learning),
         PageCase("text lesson", "learning/lesson + courses/{id}", lesson),
         PageCase("quiz page", "quizzes/{id} + attempts", quiz),
     ]

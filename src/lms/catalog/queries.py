@@ -255,11 +255,16 @@ class NextInProgram:
     next_course_id: UUID
 
 
+# Made once: aliases made per call would give SQLAlchemy a new statement to compile each time.
+_CURRENT_STEP = ProgramCourse.__table__.alias("current")
+_FOLLOWING_STEP = ProgramCourse.__table__.alias("following")
+
+
 async def next_in_programs(session: AsyncSession, completed: set[UUID]) -> list[NextInProgram]:
     """For each published program holding a completed course, the course at the next position."""
     if not completed:
         return []
-    current, following = ProgramCourse.__table__.alias("current"), ProgramCourse.__table__.alias("following")
+    current, following = _CURRENT_STEP, _FOLLOWING_STEP
     rows = await session.execute(
         select(Program.title, current.c.course_id, following.c.course_id)
         .join(current, current.c.program_id == Program.id)

@@ -40,7 +40,10 @@ class MyLearningPagesController(Controller):
         if viewer is None:
             return page(request, "home.html")
         principal: Principal = request.scope["state"]["principal"]
-        courses = (await my_courses(db_session, principal, PageParams(limit=MAX_LIMIT, offset=0))).items
+        mine = await my_courses(db_session, principal, PageParams(limit=MAX_LIMIT, offset=0))
+        courses = mine.items
+        # Every enrolment is on the page: recommendations need not read them again.
+        statuses = {c.course_id: c.status for c in courses} if mine.total <= len(courses) else None
         due = sorted(
             (c for c in courses if c.due_at is not None and c.status is EnrollmentStatus.ACTIVE),
             key=lambda c: c.due_at or 0,
@@ -48,7 +51,7 @@ class MyLearningPagesController(Controller):
         return page(
             request,
             "learning/my_learning.html",
-            recommendations=await recommend(db_session, principal.user_id),
+            recommendations=await recommend(db_session, principal.user_id, statuses=statuses),
             streak=await streak_of(db_session, principal.user_id, viewer.time_zone),
             flash=_("Your weekly goal is saved.") if goal == "saved" else None,
             continue_card=await continue_learning(db_session, principal),

@@ -23,6 +23,7 @@ from lms.analytics.recommendations.models import CourseSimilarity, LearningGoal
 from lms.catalog.queries import course_titles, next_in_programs, open_courses
 from lms.identity.queries import group_members, user_groups
 from lms.learning.queries import active_minutes_by_day, co_enrolment_select, course_statuses_of, popular_among
+from lms.learning.schemas import EnrollmentStatus
 from lms.lib import clock
 from lms.lib.errors import ValidationFailed
 from lms.lib.ids import new_id
@@ -98,11 +99,17 @@ async def similar_scores(session: AsyncSession, course_ids: set[UUID]) -> dict[U
 
 
 async def recommend(
-    session: AsyncSession, user_id: UUID, *, limit: int = 6, context_course: UUID | None = None
+    session: AsyncSession,
+    user_id: UUID,
+    *,
+    limit: int = 6,
+    context_course: UUID | None = None,
+    statuses: dict[UUID, EnrollmentStatus] | None = None,
 ) -> list[Recommendation]:
     """The learner's blended recommendations, best first. With `context_course` (a course page), courses
-    like that one come first."""
-    statuses = await course_statuses_of(session, user_id)
+    like that one come first. `statuses`: every enrolment of the learner when the caller has read them."""
+    if statuses is None:
+        statuses = await course_statuses_of(session, user_id)
     taken = set(statuses)
     completed = {c for c, s in statuses.items() if s.value == "completed"}
     scores: dict[UUID, float] = defaultdict(float)
