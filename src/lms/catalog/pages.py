@@ -19,7 +19,7 @@ from lms.catalog.services import CatalogueService
 from lms.catalog.services.search import CourseSearch
 from lms.db.providers import DbSession
 from lms.identity.guards import Principal, requires_user
-from lms.learning.queries import enrollment_in_course
+from lms.learning.queries import enrollment_in_course, progress_in_courses
 from lms.learning.services import EnrollmentService
 from lms.learning.services.views import module_locks
 from lms.lib.params import AppRequest
@@ -55,11 +55,13 @@ class CataloguePagesController(Controller):
             q=q.strip() or None, difficulty=level, price=price_filter, sort=order, limit=PAGE_SIZE, offset=offset
         )
         result = await CourseSearch(db_session, principal.tenant_id).search(query)
+        # Cards of courses the learner is enrolled in show their progress.
+        progress = await progress_in_courses(db_session, principal.user_id, [hit.id for hit in result.items])
         filters = {"q": q, "difficulty": level or "", "price": price_filter or "", "sort": order}
         base = "/courses?" + urlencode({k: v for k, v in filters.items() if v}) + "&"
         # htmx (filters changed in place) gets only the results; a plain request gets the whole page.
         template = "catalog/_results.html" if request.headers.get("hx-request") else "catalog/catalogue.html"
-        return page(request, template, result=result, filters=filters, page_base=base)
+        return page(request, template, result=result, progress=progress, filters=filters, page_base=base)
 
     @get("/courses/{course_id:uuid}")
     async def course(

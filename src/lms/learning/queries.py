@@ -142,6 +142,20 @@ async def learners_using_lessons(session: AsyncSession, course_id: UUID, lesson_
     return int(found.scalar_one())
 
 
+async def progress_in_courses(session: AsyncSession, user_id: UUID, course_ids: list[UUID]) -> dict[UUID, float]:
+    """Of these courses, those the user is enrolled in (active or completed), with their completion in %."""
+    if not course_ids:
+        return {}
+    rows = await session.execute(
+        select(Enrollment.course_id, Enrollment.completion_pct).where(
+            Enrollment.user_id == user_id,
+            Enrollment.course_id.in_(course_ids),
+            Enrollment.status.in_((EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)),
+        )
+    )
+    return {course_id: float(pct) for course_id, pct in rows}
+
+
 async def course_statuses_of(session: AsyncSession, user_id: UUID) -> dict[UUID, EnrollmentStatus]:
     """Every course the user has an enrolment in, with its status (for recommendations to leave out)."""
     rows = await session.execute(select(Enrollment.course_id, Enrollment.status).where(Enrollment.user_id == user_id))

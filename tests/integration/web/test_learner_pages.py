@@ -39,6 +39,7 @@ async def test_learner_finds_enrols_and_continues(
     assert "Data privacy essentials" in found.text
     assert "Forklift driving" not in found.text
     assert f'href="/courses/{course.id}"' in found.text
+    assert "Your progress" not in found.text  # not enrolled yet
 
     page = await client.get(f"{site}/courses/{course.id}", headers=headers)
     assert page.status_code == 200
@@ -55,6 +56,9 @@ async def test_learner_finds_enrols_and_continues(
     after = await client.get(f"{site}{enrolled.headers['location']}", headers=headers)
     assert "You are enrolled." in after.text
     assert "<progress" in after.text
+    # The catalogue card of the course now shows the learner's progress; the other card does not.
+    card = await client.get(f"{site}/courses", params={"q": "privacy"}, headers=headers)
+    assert card.text.count("<progress") == 1
 
     home = await client.get(f"{site}/", headers=headers)
     assert "Continue where you left off" in home.text
