@@ -19,6 +19,7 @@ from lms.catalog.services import CatalogueService
 from lms.catalog.services.search import CourseSearch
 from lms.db.providers import DbSession
 from lms.identity.guards import Principal, requires_user
+from lms.identity.queries import user_contacts
 from lms.learning.queries import enrollment_in_course, progress_in_courses
 from lms.learning.services import EnrollmentService
 from lms.learning.services.views import module_locks
@@ -77,6 +78,7 @@ class CataloguePagesController(Controller):
         enrollment = await enrollment_in_course(db_session, principal.user_id, course_id)
         # Why a module is still locked for this learner, in the page's language.
         locks = await module_locks(db_session, principal.user_id, course_id) if enrollment is not None else {}
+        teachers = await user_contacts(db_session, set(course.instructor_ids))
         lessons = sum(len(module.lessons) for module in course.modules or [])
         minutes = sum(lesson.duration_seconds or 0 for module in course.modules or [] for lesson in module.lessons)
         return page(
@@ -86,6 +88,7 @@ class CataloguePagesController(Controller):
             enrollment=enrollment,
             locks={module_id: service_message(reason) for module_id, reason in locks.items()},
             lesson_count=lessons,
+            instructors=sorted(contact.display_name for contact in teachers.values()),
             total_seconds=minutes,
             flash=_("You are enrolled.") if enrolled and enrollment is not None else None,
             recommendations=await recommend(db_session, principal.user_id, limit=3, context_course=course_id),

@@ -46,6 +46,7 @@ async def test_learner_finds_enrols_and_continues(
     assert "Intro video" in page.text
     assert "Reading" in page.text
     assert f'action="/courses/{course.id}/enrol"' in page.text
+    assert "Instructor: " in page.text  # the course page names who teaches it
 
     refused = await client.post(f"{site}/courses/{course.id}/enrol", headers=headers, follow_redirects=False)
     assert refused.status_code == 403
