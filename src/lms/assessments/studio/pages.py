@@ -297,7 +297,7 @@ class AssessmentStudioPagesController(Controller):
         return await _quiz_page(view, lesson_id, None, flash=_notice(notice))
 
     @post("/lessons/{lesson_id:uuid}/quiz", status_code=HTTP_200_OK)
-    async def create_quiz(
+    async def save_quiz(
         self,
         request: AppRequest,
         db_session: DbSession,
@@ -396,7 +396,7 @@ class AssessmentStudioPagesController(Controller):
         return await _assignment_page(view, lesson_id, None, flash=_notice(notice))
 
     @post("/lessons/{lesson_id:uuid}/assignment", status_code=HTTP_200_OK)
-    async def create_assignment(
+    async def save_assignment(
         self,
         request: AppRequest,
         db_session: DbSession,
