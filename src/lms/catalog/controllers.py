@@ -40,6 +40,7 @@ from lms.catalog.schemas import (
 )
 from lms.catalog.services import CatalogueService, lesson_out, module_out
 from lms.catalog.services.covers import MAX_COVER_BYTES, read_cover, remove_cover, set_cover
+from lms.catalog.services.lesson_images import read_lesson_image
 from lms.catalog.services.programs import ProgramService
 from lms.catalog.services.search import CourseSearch
 from lms.catalog.services.shared import SharedCatalogueAdmin
@@ -407,14 +408,26 @@ class SharedCatalogueOperatorController(Controller):
 
 
 class CourseCoverController(Controller):
-    """Cover images, for the people who can see the course (catalogue cards, the course page)."""
+    """A course's images (its cover, the images of its text lessons), for the people who can see the
+    course. Each name is derived from the content: a new image is a new name, so none ever changes."""
 
-    path = "/courses/{course_id:uuid}/cover"
+    path = "/courses/{course_id:uuid}"
     guards = [requires_user]
     dependencies = {"catalogue": Provide(provide_catalogue)}
     include_in_schema = False
 
-    @get("/{name:str}", media_type="application/octet-stream")
+    @get("/images/{name:str}", media_type="application/octet-stream")
+    async def lesson_image(
+        self,
+        catalogue: NamedDependency[CatalogueService],
+        storage: NamedDependency[Storage],
+        course_id: FromPath[UUID],
+        name: Annotated[str, PathParameter(max_length=64, pattern=r"^[A-Za-z0-9._-]+$")],
+    ) -> Response[bytes]:
+        data, content_type = await read_lesson_image(catalogue, storage, course_id, name)
+        return Response(data, media_type=content_type, headers={"Cache-Control": IMMUTABLE})
+
+    @get("/cover/{name:str}", media_type="application/octet-stream")
     async def cover(
         self,
         catalogue: NamedDependency[CatalogueService],
@@ -423,6 +436,7 @@ class CourseCoverController(Controller):
         name: Annotated[str, PathParameter(max_length=64, pattern=r"^[A-Za-z0-9._-]+$")],
     ) -> Response[bytes]:
         data, content_type = await read_cover(catalogue, storage, course_id, name)
-        # The name is derived from the content: a new cover is a new name, so this one never changes.
-        headers = {"Cache-Control": "private, max-age=31536000, immutable"}
-        return Response(data, media_type=content_type, headers=headers)
+        return Response(data, media_type=content_type, headers={"Cache-Control": IMMUTABLE})
+
+
+IMMUTABLE = "private, max-age=31536000, immutable"

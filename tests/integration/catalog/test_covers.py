@@ -4,7 +4,9 @@ and the course page; other tenants and wrong names get 404."""
 from __future__ import annotations
 
 import io
+import re
 
+from httpx import Response
 from PIL import Image
 
 from tests.conftest import Login, MakeTenant, MakeUser, host
@@ -85,3 +87,52 @@ async def test_an_author_sets_a_cover_that_learners_see_and_others_cannot_reach(
     removed = await client.post(f"{form_url}/remove", data={"csrf_token": CSRF}, headers=pages, follow_redirects=False)
     assert removed.status_code == 303
     assert (await client.get(api, headers=author)).json()["cover_url"] is None
+
+
+async def test_an_author_places_an_uploaded_image_in_a_text_lesson(
+    client: Client, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant()
+    author_user, author = await instructor(make_user, login, tenant)
+    course = await build_course(client, tenant, author, title="Ladder safety")
+    site = secure_host(tenant)
+    pages = await headers_of(login, author_user)
+    text_lesson = f"{site}/teach/courses/{course.id}/lessons/{course.lessons['Reading']}"
+    video_lesson = f"{site}/teach/courses/{course.id}/lessons/{course.lessons['Intro video']}"
+
+    async def upload(url: str, name: str, body: bytes, kind: str) -> Response:
+        return await client.post(
+            f"{url}/images", data={"csrf_token": CSRF}, files={"image": (name, body, kind)}, headers=pages
+        )
+
+    svg = await upload(text_lesson, "x.svg", b"<svg/>", "image/svg+xml")
+    assert svg.status_code == 422
+    assert "SVG images are not accepted" in svg.text
+    not_text = await upload(video_lesson, "a.png", png(), "image/png")
+    assert not_text.status_code == 422
+    assert "Images go into text lessons." in not_text.text
+
+    placed = await upload(text_lesson, "a.png", png(), "image/png")
+    assert placed.status_code == 200
+    match = re.search(r"!\[Describe the image\]\((/courses/[^)]+)\)", placed.text)
+    assert match
+    image_url = match.group(1)
+
+    _, student = await learner(make_user, login, tenant)
+    shown = await client.get(f"{host(tenant)}{image_url}", headers=student)
+    assert shown.status_code == 200
+    assert shown.headers["content-type"] == "image/png"
+    assert shown.content == png()
+    other = await make_tenant()
+    _, outsider = await learner(make_user, login, other)
+    assert (await client.get(f"{host(other)}{image_url}", headers=outsider)).status_code == 404
+    # The lesson's Markdown places it for learners (the sanitiser keeps a same-site image).
+    saved = await client.post(
+        text_lesson,
+        data={"csrf_token": CSRF, "title": "Reading", "minutes": "5", "body": f"Look:\n\n![Ladder]({image_url})"},
+        headers=pages,
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    editor = await client.get(text_lesson, headers=pages)
+    assert f'<img src="{image_url}" alt="Ladder"' in editor.text

@@ -278,6 +278,10 @@ class CatalogueBase:
             raise NotFound("module not found in this course", field="module_id")
         return module
 
+    async def course_lesson(self, course_id: UUID, lesson_id: UUID) -> Lesson:
+        """A lesson of the course; 404 for another course's."""
+        return await self._lesson(course_id, lesson_id)
+
     async def _lesson(self, course_id: UUID, lesson_id: UUID) -> Lesson:
         lesson = await self.session.get(Lesson, lesson_id)
         if lesson is None or lesson.course_id != course_id:

@@ -37,6 +37,7 @@ from lms.catalog.schemas import (
 from lms.catalog.services import CatalogueService, draft_changes, lock_reasons, render_lesson_text
 from lms.catalog.services.chapters import MAX_CHAPTERS, ChapterError, chapters_text, parse_chapters
 from lms.catalog.services.covers import MAX_COVER_BYTES, remove_cover, set_cover
+from lms.catalog.services.lesson_images import MAX_IMAGE_BYTES, add_lesson_image
 from lms.db.providers import DbSession
 from lms.identity.guards import Principal, requires_user
 from lms.identity.queries import user_contacts, user_ids_by_email
@@ -230,6 +231,38 @@ class StudioPagesController(Controller):
         course = await visit.catalogue.describe(await visit.catalogue.editable_course(course_id))
         return _settings_page(request, course, errors, await _course_values(db_session, course), status=422)
 
+    @post(
+        "/courses/{course_id:uuid}/lessons/{lesson_id:uuid}/images",
+        status_code=HTTP_200_OK,
+        request_max_body_size=MAX_IMAGE_BYTES + 64 * 1024,
+    )
+    async def upload_lesson_image(
+        self,
+        visit: NamedDependency[CourseVisit],
+        storage: NamedDependency[Storage],
+        lesson_id: FromPath[UUID],
+    ) -> Template:
+        """An image for a text lesson; the page then shows the Markdown line that places it."""
+        request, db_session, principal, course_id = visit.parts()
+        upload = (await request.form()).get("image")
+        data = await upload.read() if isinstance(upload, UploadFile) else b""
+        errors, markdown = FormErrors(), ""
+        if not data:
+            errors["image"] = _("Choose an image file.")
+        else:
+            try:
+                url = await add_lesson_image(visit.catalogue, storage, course_id, lesson_id, data)
+            except ValidationFailed as exc:
+                errors["image"] = service_message(exc)
+            else:
+                alt = _("Describe the image")
+                markdown = f"![{alt}]({url})"
+        course, lesson = await _course_lesson(db_session, principal, course_id, lesson_id)
+        values = _lesson_values(lesson)
+        return _lesson_page(
+            request, course, lesson, errors, values, status=422 if errors else 200, image_markdown=markdown
+        )
+
     @post("/courses/{course_id:uuid}/cover/remove", status_code=HTTP_200_OK)
     async def remove_cover(self, visit: NamedDependency[CourseVisit]) -> Redirect:
         await remove_cover(visit.catalogue, visit.course_id)
@@ -387,15 +420,7 @@ class StudioPagesController(Controller):
         preview; a video lesson's upload, processing status and captions."""
         request, db_session, principal, course_id = visit.parts()
         course, lesson = await _course_lesson(db_session, principal, course_id, lesson_id)
-        values = {
-            "title": lesson["title"],
-            "minutes": str((lesson["duration_seconds"] or 0) // 60 or ""),
-            "required": "on" if lesson["required"] else "",
-            "body": str(lesson["content"].get("body", "")),
-            "url": str(lesson["content"].get("url", "")),
-            "filename": str(lesson["content"].get("filename", "")),
-            "chapters": chapters_text(lesson["content"].get("chapters") or []),
-        }
+        values = _lesson_values(lesson)
         video = await _video_of(request, db_session, lesson)
         errors = FormErrors()
         if caption_error:
@@ -705,6 +730,19 @@ async def _video_of(request: AppRequest, db_session: DbSession, lesson: dict[str
     return {"asset": asset, "captions": await assets.captions(asset.id), "poster_url": poster}
 
 
+def _lesson_values(lesson: dict[str, Any]) -> dict[str, Any]:
+    """The lesson editor's fields, as the lesson is stored."""
+    return {
+        "title": lesson["title"],
+        "minutes": str((lesson["duration_seconds"] or 0) // 60 or ""),
+        "required": "on" if lesson["required"] else "",
+        "body": str(lesson["content"].get("body", "")),
+        "url": str(lesson["content"].get("url", "")),
+        "filename": str(lesson["content"].get("filename", "")),
+        "chapters": chapters_text(lesson["content"].get("chapters") or []),
+    }
+
+
 def _lesson_page(
     request: AppRequest,
     course: CourseOut,
@@ -715,6 +753,7 @@ def _lesson_page(
     status: int = 200,
     flash: str | None = None,
     video: dict[str, Any] | None = None,
+    image_markdown: str = "",
 ) -> Template:
     preview = render_lesson_text(str(values.get("body", ""))) if lesson["type"] == LessonType.TEXT else ""
     return page(
@@ -729,6 +768,7 @@ def _lesson_page(
         errors=errors,
         values=values,
         flash=flash,
+        image_markdown=image_markdown,
     )
 
 
