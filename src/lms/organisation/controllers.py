@@ -7,7 +7,7 @@ from uuid import UUID
 
 import anyio.to_thread
 import msgspec
-from litestar import Controller, Response, get, post, put
+from litestar import Controller, Response, delete, get, post, put
 from litestar.datastructures import State, UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
@@ -383,3 +383,20 @@ class GroupController(Controller):
         group = await groups.create(data.name, data.parent_id, data.rule_attribute, data.rule_value)
         view = next(v for v in await groups.tree() if v.group.id == group.id)
         return group_out(view)
+
+    @put("/{group_id:uuid}")
+    async def update_group(
+        self, groups: NamedDependency[Groups], group_id: FromPath[UUID], data: JSONBody[GroupCreate]
+    ) -> GroupOut:
+        """Rename, move (`parent_id`) or change the rule of a group; its members follow a rename. A group
+        cannot move inside itself or one of its subgroups (422, `field: parent_id`)."""
+        group = await groups.update(group_id, data.name, data.parent_id, data.rule_attribute, data.rule_value)
+        view = next(v for v in await groups.tree() if v.group.id == group.id)
+        return group_out(view)
+
+    @delete("/{group_id:uuid}", status_code=HTTP_200_OK)
+    async def delete_group(self, groups: NamedDependency[Groups], group_id: FromPath[UUID]) -> dict[str, str]:
+        """Delete a group: its members leave it, its subgroups move up, training assigned to it ends
+        (enrolments stay)."""
+        await groups.delete(group_id)
+        return {"status": "deleted"}

@@ -39,6 +39,26 @@ from lms.web.layout import admin_sections, before_page, page
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
 
 
+def _group_fields(form: FormData) -> tuple[dict[str, str], UUID | None]:
+    """The group form's fields and its parent, with the problems in `form.errors`."""
+    name = form.text("name", 200, required=_("Enter a name for the group."))
+    parent = form.text("parent_id", 36)
+    attribute = form.text("rule_attribute", 63).lower()
+    value = form.text("rule_value", 200)
+    values = {"name": name, "parent_id": parent, "rule_attribute": attribute, "rule_value": value}
+    parent_id: UUID | None = None
+    if parent:
+        try:
+            parent_id = UUID(parent)
+        except ValueError:
+            form.errors["parent_id"] = _("Choose a group from the list.")
+    if bool(attribute) != bool(value):
+        form.errors["rule_value" if attribute else "rule_attribute"] = _("A rule needs both an attribute and a value.")
+    if attribute and not re.match(r"^[a-z][a-z0-9_]{0,62}$", attribute):
+        form.errors["rule_attribute"] = _("Use lower-case letters, digits and _ (for example department).")
+    return values, parent_id
+
+
 def role_names() -> dict[str, str]:
     return {
         Role.LEARNER.value: _("Learner"),
@@ -521,7 +541,11 @@ class GroupPagesController(Controller):
     async def list_groups(
         self, request: AppRequest, groups: NamedDependency[Groups], done: FromQuery[str] = ""
     ) -> Template:
-        flash = _("The group is added.") if done == "added" else None
+        flash = {
+            "added": _("The group is added."),
+            "saved": _("The group is saved."),
+            "deleted": _("The group is deleted."),
+        }.get(done)
         response = await self._render(request, groups, FormErrors(), {}, 200)
         if flash:
             response.context["flash"] = flash
@@ -530,28 +554,78 @@ class GroupPagesController(Controller):
     @post("/admin/groups", status_code=HTTP_200_OK)
     async def add_group(self, request: AppRequest, groups: NamedDependency[Groups]) -> Template | Redirect:
         form = await FormData.read(request)
-        name = form.text("name", 200, required=_("Enter a name for the group."))
-        parent = form.text("parent_id", 36)
-        attribute = form.text("rule_attribute", 63).lower()
-        value = form.text("rule_value", 200)
-        values = {"name": name, "parent_id": parent, "rule_attribute": attribute, "rule_value": value}
-        parent_id: UUID | None = None
-        if parent:
-            try:
-                parent_id = UUID(parent)
-            except ValueError:
-                form.errors["parent_id"] = _("Choose a group from the list.")
-        if bool(attribute) != bool(value):
-            form.errors["rule_value" if attribute else "rule_attribute"] = _(
-                "A rule needs both an attribute and a value."
-            )
-        if attribute and not re.match(r"^[a-z][a-z0-9_]{0,62}$", attribute):
-            form.errors["rule_attribute"] = _("Use lower-case letters, digits and _ (for example department).")
+        values, parent_id = _group_fields(form)
         if form.errors:
             return await self._render(request, groups, form.errors, values, 422)
         try:
-            await groups.create(name, parent_id, attribute or None, value or None)
+            rule = (values["rule_attribute"] or None, values["rule_value"] or None)
+            await groups.create(values["name"], parent_id, *rule)
         except DomainError as exc:
             form.errors[exc.field if exc.field in values else "name"] = service_message(exc)
             return await self._render(request, groups, form.errors, values, exc.status)
         return Redirect("/admin/groups?done=added", status_code=303)
+
+    @get("/admin/groups/{group_id:uuid}")
+    async def edit_group(
+        self, request: AppRequest, groups: NamedDependency[Groups], group_id: FromPath[UUID]
+    ) -> Template:
+        """A group's name, place in the tree and rule, to change; and its deletion."""
+        group = await groups.get(group_id)
+        values = {
+            "name": group.name,
+            "parent_id": str(group.parent_id or ""),
+            "rule_attribute": group.rule_attribute or "",
+            "rule_value": group.rule_value or "",
+        }
+        return await self._render_edit(request, groups, group_id, FormErrors(), values, 200)
+
+    @post("/admin/groups/{group_id:uuid}", status_code=HTTP_200_OK)
+    async def save_group(
+        self, request: AppRequest, groups: NamedDependency[Groups], group_id: FromPath[UUID]
+    ) -> Template | Redirect:
+        form = await FormData.read(request)
+        values, parent_id = _group_fields(form)
+        if not form.errors:
+            try:
+                await groups.update(
+                    group_id, values["name"], parent_id, values["rule_attribute"] or None, values["rule_value"] or None
+                )
+            except DomainError as exc:
+                if exc.status == 404:
+                    raise
+                form.errors[exc.field if exc.field in values else "name"] = service_message(exc)
+            else:
+                return Redirect("/admin/groups?done=saved", status_code=303)
+        return await self._render_edit(request, groups, group_id, form.errors, values, 422)
+
+    @post("/admin/groups/{group_id:uuid}/delete", status_code=HTTP_200_OK)
+    async def delete_group(self, groups: NamedDependency[Groups], group_id: FromPath[UUID]) -> Redirect:
+        await groups.delete(group_id)
+        return Redirect("/admin/groups?done=deleted", status_code=303)
+
+    async def _render_edit(
+        self,
+        request: AppRequest,
+        groups: Groups,
+        group_id: UUID,
+        errors: FormErrors,
+        values: dict[str, str],
+        status: int,
+    ) -> Template:
+        group = await groups.get(group_id)
+        tree = await groups.tree()
+        # Not itself nor one of its subgroups: a group cannot sit inside those.
+        below = {v.group.id for v in tree if v.group.id == group_id} | await groups.descendants(group_id)
+        parents = [("", _("None (top level)"))] + [
+            (str(v.group.id), "— " * v.depth + v.group.name) for v in tree if v.group.id not in below
+        ]
+        return page(
+            request,
+            "admin/group_edit.html",
+            status_code=status,
+            sections=admin_sections(),
+            group=group,
+            parents=parents,
+            errors=errors,
+            values=values,
+        )

@@ -70,6 +70,8 @@ SERVICE_MESSAGES = (
     N_("The image is not a PNG, JPEG or WebP image."),
     N_("SVG images are not accepted for the image; upload a PNG, JPEG or WebP image."),
     N_("Images go into text lessons."),
+    N_("A group cannot sit inside itself or one of its subgroups."),
+    N_("A group with this name already exists."),
     N_("The file is %(size)s bytes; this site accepts at most %(limit)s."),
     N_("Part number must be between 1 and %(count)s."),
     N_("Part %(number)s must be %(expected)s bytes, got %(got)s."),

@@ -143,3 +143,52 @@ async def test_admin_puts_a_person_in_groups_by_hand(
     )
     assert too_long.status_code == 422
     assert "at most 200 characters" in too_long.text
+
+
+async def test_an_admin_renames_moves_and_deletes_groups_and_members_follow(
+    client: Client, db: Database, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant()
+    admin = await make_user(tenant, roles=["tenant_admin"])
+    api = await login(admin)
+    member = await make_user(tenant, email="mia@corp.example", groups=["Sales"])
+    url = f"{host(tenant)}/api/v1/admin/groups"
+    sales = (await client.post(url, json={"name": "Sales"}, headers=api)).json()
+    north = (await client.post(url, json={"name": "North", "parent_id": sales["id"]}, headers=api)).json()
+
+    # A rename keeps the members; a group cannot move inside its own subgroup; a taken name is refused.
+    renamed = await client.put(f"{url}/{sales['id']}", json={"name": "Sales EMEA"}, headers=api)
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json()["members"] == 1
+    assert await groups_of(db, tenant.id, member.email) == ["Sales EMEA"]
+    loop = await client.put(f"{url}/{sales['id']}", json={"name": "Sales EMEA", "parent_id": north["id"]}, headers=api)
+    assert loop.status_code == 422
+    assert loop.json()["error"]["field"] == "parent_id"
+    taken = await client.put(f"{url}/{north['id']}", json={"name": "Sales EMEA", "parent_id": sales["id"]}, headers=api)
+    assert taken.status_code == 409
+
+    # The page edits the same way; deleting the parent moves its subgroup up and its members out.
+    pages = browser_headers(await bearer(login, admin))
+    site = secure_host(tenant)
+    form = await client.get(f"{site}/admin/groups/{sales['id']}", headers=pages)
+    assert 'value="Sales EMEA"' in form.text
+    assert f'<option value="{north["id"]}"' not in form.text  # its own subgroup is not offered as a parent
+    edit_url = f"{site}/admin/groups/{sales['id']}"
+    empty = await client.post(edit_url, data={"csrf_token": CSRF, "name": ""}, headers=pages)
+    assert empty.status_code == 422
+    assert "Enter a name for the group." in empty.text
+    deleted = await client.post(
+        f"{site}/admin/groups/{sales['id']}/delete", data={"csrf_token": CSRF}, headers=pages, follow_redirects=False
+    )
+    assert deleted.status_code == 303
+    assert await groups_of(db, tenant.id, member.email) == []
+    listed = (await client.get(url, headers=api)).json()["items"]
+    assert [(g["name"], g["parent_id"]) for g in listed] == [("North", None)]
+
+    # Another site's admin gets 404, a learner 403.
+    other = await make_tenant()
+    stranger = await login(await make_user(other, roles=["tenant_admin"]))
+    foreign = f"{host(other)}/api/v1/admin/groups/{north['id']}"
+    assert (await client.delete(foreign, headers=stranger)).status_code == 404
+    learner = await login(await make_user(tenant))
+    assert (await client.delete(f"{url}/{north['id']}", headers=learner)).status_code == 403

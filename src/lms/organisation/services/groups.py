@@ -6,11 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.identity.accounts.services.memberships import apply_attribute_rule, member_counts
+from lms.identity.accounts.services.memberships import (
+    apply_attribute_rule,
+    member_counts,
+    remove_group_membership,
+    rename_group_membership,
+)
 from lms.lib.errors import Conflict, NotFound, ValidationFailed
 from lms.organisation.models import OrgGroup
 
@@ -74,6 +79,65 @@ class Groups:
         if rule_attribute and rule_value:
             await apply_attribute_rule(self.session, name, rule_attribute, rule_value)
         return group
+
+    async def update(
+        self,
+        group_id: UUID,
+        name: str,
+        parent_id: UUID | None,
+        rule_attribute: str | None,
+        rule_value: str | None,
+    ) -> OrgGroup:
+        """Rename, move or change the rule of a group; its members follow a rename."""
+        group = await self.get(group_id)
+        name = name.strip()
+        if not name:
+            raise ValidationFailed("enter a name", field="name")
+        if (rule_attribute is None) != (rule_value is None):
+            raise ValidationFailed("a rule needs both an attribute and a value", field="rule_value")
+        if parent_id is not None:
+            if parent_id == group.id or parent_id in await self.descendants(group.id):
+                raise ValidationFailed("a group cannot sit inside itself or one of its subgroups", field="parent_id")
+            if await self.session.get(OrgGroup, parent_id) is None:
+                raise ValidationFailed("no such group in this site", field="parent_id")
+        old_name = group.name
+        group.name, group.parent_id = name, parent_id
+        group.rule_attribute, group.rule_value = rule_attribute, rule_value
+        try:
+            async with self.session.begin_nested():
+                await self.session.flush()
+        except IntegrityError as exc:
+            raise Conflict("a group with this name already exists", field="name") from exc
+        if old_name != name:
+            await rename_group_membership(self.session, old_name, name)
+        if rule_attribute and rule_value:
+            await apply_attribute_rule(self.session, name, rule_attribute, rule_value)
+        return group
+
+    async def delete(self, group_id: UUID) -> None:
+        """Delete a group: its members leave it, its subgroups move up to its parent."""
+        group = await self.get(group_id)
+        await self.session.execute(
+            update(OrgGroup).where(OrgGroup.parent_id == group.id).values(parent_id=group.parent_id)
+        )
+        await remove_group_membership(self.session, group.name)
+        await self.session.delete(group)
+        await self.session.flush()
+
+    async def descendants(self, group_id: UUID) -> set[UUID]:
+        """Every group below this one, at any depth."""
+        rows = (await self.session.execute(select(OrgGroup.id, OrgGroup.parent_id))).all()
+        children: dict[UUID | None, list[UUID]] = {}
+        for child, parent in rows:
+            children.setdefault(parent, []).append(child)
+        found: set[UUID] = set()
+        pending = list(children.get(group_id, []))
+        while pending:
+            current = pending.pop()
+            if current not in found:
+                found.add(current)
+                pending.extend(children.get(current, []))
+        return found
 
     async def get(self, group_id: UUID) -> OrgGroup:
         group = await self.session.get(OrgGroup, group_id)

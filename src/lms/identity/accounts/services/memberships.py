@@ -34,3 +34,25 @@ async def apply_attribute_rule(session: AsyncSession, group: str, attribute: str
         {"g": group, "a": attribute, "v": value},
     )
     return int(added.scalar_one()), int(removed.scalar_one())
+
+
+async def rename_group_membership(session: AsyncSession, old: str, new: str) -> None:
+    """A renamed group keeps its members: the old name becomes the new one in every membership list."""
+    await session.execute(
+        text(
+            "update users set groups = array_replace(groups, cast(:old as varchar), cast(:new as varchar)) "
+            "where groups @> array[cast(:old as varchar)]"
+        ),
+        {"old": old, "new": new},
+    )
+
+
+async def remove_group_membership(session: AsyncSession, group: str) -> None:
+    """A deleted group's name leaves every membership list."""
+    await session.execute(
+        text(
+            "update users set groups = array_remove(groups, cast(:g as varchar)) "
+            "where groups @> array[cast(:g as varchar)]"
+        ),
+        {"g": group},
+    )
