@@ -85,7 +85,7 @@ async def test_admin_sets_up_finds_people_and_imports_a_spreadsheet(
     await page.get_by_label("Value").fill("Sales")
     await page.get_by_role("button", name="Add the group").click()
     await expect(page.get_by_role("status")).to_contain_text("The group is added.")
-    await expect(page.get_by_role("link", name="Field sales")).to_be_visible()
+    await expect(page.get_by_role("link", name="Field sales", exact=True)).to_be_visible()
     await check_page(page)
     if SHOTS:
         await page.screenshot(path=f"{SHOTS}/groups-{width}.png", full_page=True)
