@@ -13,7 +13,7 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
@@ -89,6 +89,9 @@ class StudioView:
     principal: Principal
     course_id: UUID
 
+    def parts(self) -> tuple[AppRequest, DbSession, Principal, UUID]:
+        return self.request, self.db_session, self.principal, self.course_id
+
     async def render(
         self,
         template: str,
@@ -111,35 +114,39 @@ class StudioView:
         )
 
 
+async def provide_studio_view(
+    request: AppRequest,
+    db_session: DbSession,
+    principal: NamedDependency[Principal],
+    course_id: FromPath[UUID],
+) -> StudioView:
+    return StudioView(request, db_session, principal, course_id)
+
+
 class AssessmentStudioPagesController(Controller):
     guards = [requires_user, requires_author]
     include_in_schema = False
     before_request = staticmethod(before_page)
     path = "/teach/courses/{course_id:uuid}"
+    dependencies = {"view": Provide(provide_studio_view)}
 
     @get("/banks")
     async def banks(
         self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
+        view: NamedDependency[StudioView],
         notice: Notice = "",
     ) -> Template:
-        return await _banks_page(StudioView(request, db_session, principal, course_id), flash=_notice(notice))
+        return await _banks_page(view, flash=_notice(notice))
 
     @post("/banks", status_code=HTTP_200_OK)
     async def create_bank(
         self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
+        view: NamedDependency[StudioView],
     ) -> Template | Redirect:
+        request, db_session, principal, course_id = view.parts()
         form = await FormData.read(request)
         title = form.text("title", 200, required=_("Enter the bank's title."))
         if form.errors:
-            view = StudioView(request, db_session, principal, course_id)
             return await _banks_page(view, errors=form.errors, status=422)
         bank = await QuizAuthoring(db_session, principal).create_bank(BankIn(course_id=course_id, title=title))
         return Redirect(f"/teach/courses/{course_id}/banks/{bank.id}?notice=bank", status_code=303)
@@ -147,78 +154,62 @@ class AssessmentStudioPagesController(Controller):
     @get("/banks/{bank_id:uuid}")
     async def bank(
         self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
+        view: NamedDependency[StudioView],
         bank_id: FromPath[UUID],
         notice: Notice = "",
     ) -> Template:
         values = {"type": "single_choice", "topic": "general", "difficulty": "medium", "points": "1"}
-        view = StudioView(request, db_session, principal, course_id)
         return await _bank_page(view, bank_id, values, flash=_notice(notice))
 
     @post("/banks/{bank_id:uuid}/questions", status_code=HTTP_200_OK)
     async def add_question(
         self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
+        view: NamedDependency[StudioView],
         bank_id: FromPath[UUID],
     ) -> Template | Redirect:
+        request, db_session, principal, course_id = view.parts()
         form = await FormData.read(request)
         data = _question_from_form(form)
         if data is not None:
             await QuizAuthoring(db_session, principal).add_question(bank_id, data)
             return Redirect(f"/teach/courses/{course_id}/banks/{bank_id}?notice=question", status_code=303)
-        view = StudioView(request, db_session, principal, course_id)
         return await _bank_page(view, bank_id, form.fields, errors=form.errors, status=422)
 
     @get("/banks/{bank_id:uuid}/questions/{question_id:uuid}")
     async def question(
         self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
+        view: NamedDependency[StudioView],
         bank_id: FromPath[UUID],
         question_id: FromPath[UUID],
     ) -> Template:
         """A question's edit form, filled in with what it asks now."""
-        view = StudioView(request, db_session, principal, course_id)
         return await _question_page(view, bank_id, question_id, None)
 
     @post("/banks/{bank_id:uuid}/questions/{question_id:uuid}", status_code=HTTP_200_OK)
     async def update_question(
         self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
+        view: NamedDependency[StudioView],
         bank_id: FromPath[UUID],
         question_id: FromPath[UUID],
     ) -> Template | Redirect:
+        request, db_session, principal, course_id = view.parts()
         form = await FormData.read(request)
         data = _question_from_form(form)
         if data is not None:
             await QuizAuthoring(db_session, principal).update_question(bank_id, question_id, data)
             target = f"/teach/courses/{course_id}/banks/{bank_id}?notice=saved#question-{question_id}"
             return Redirect(target, status_code=303)
-        view = StudioView(request, db_session, principal, course_id)
         return await _question_page(view, bank_id, question_id, form.fields, errors=form.errors, status=422)
 
     @post("/banks/{bank_id:uuid}/questions/{question_id:uuid}/state", status_code=HTTP_200_OK)
     async def set_question_state(
         self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
+        view: NamedDependency[StudioView],
         bank_id: FromPath[UUID],
         question_id: FromPath[UUID],
     ) -> Redirect:
         """Retire a question (quizzes stop drawing it) or bring it back (`active` = true)."""
+        request, db_session, principal, course_id = view.parts()
         active = (await FormData.read(request)).fields.get("active") == "true"
         await QuizAuthoring(db_session, principal).set_question_active(bank_id, question_id, active)
         notice = "restored" if active else "retired"
@@ -228,12 +219,11 @@ class AssessmentStudioPagesController(Controller):
     @get("/banks/{bank_id:uuid}/export.json")
     async def export(
         self,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
+        view: NamedDependency[StudioView],
         bank_id: FromPath[UUID],
     ) -> Response[bytes]:
         """The bank's questions in the documented JSON format (README: question bank files)."""
+        db_session, principal, course_id = view.db_session, view.principal, view.course_id
         authoring = QuizAuthoring(db_session, principal)
         bank = await _bank_of_course(authoring, course_id, bank_id)
         questions, _total = await authoring.list_questions(bank.id, 1000, 0)
@@ -248,13 +238,11 @@ class AssessmentStudioPagesController(Controller):
     @post("/banks/{bank_id:uuid}/import", status_code=HTTP_200_OK, request_max_body_size=MAX_IMPORT_BYTES + 64 * 1024)
     async def import_questions(
         self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
+        view: NamedDependency[StudioView],
         bank_id: FromPath[UUID],
     ) -> Template | Redirect:
         """All questions of the file or none: each is checked before the first is written."""
+        request, db_session, principal, course_id = view.parts()
         form = await request.form()
         upload = form.get("file")
         errors = FormErrors()
@@ -273,7 +261,6 @@ class AssessmentStudioPagesController(Controller):
                 errors["file"] = _("This file cannot be imported: %(problem)s", problem=str(exc)[:300])
         if errors:
             values = {"type": "single_choice", "topic": "general", "difficulty": "medium", "points": "1"}
-            view = StudioView(request, db_session, principal, course_id)
             return await _bank_page(view, bank_id, values, errors=errors, status=422)
         authoring = QuizAuthoring(db_session, principal)
         await _bank_of_course(authoring, course_id, bank_id)
@@ -284,27 +271,21 @@ class AssessmentStudioPagesController(Controller):
     @get("/lessons/{lesson_id:uuid}/quiz")
     async def quiz(
         self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
+        view: NamedDependency[StudioView],
         lesson_id: FromPath[UUID],
         notice: Notice = "",
     ) -> Template:
         """The quiz of a quiz lesson: its rules, item analysis and the form that changes them, or the
         form that sets it up."""
-        view = StudioView(request, db_session, principal, course_id)
         return await _quiz_page(view, lesson_id, None, flash=_notice(notice))
 
     @post("/lessons/{lesson_id:uuid}/quiz", status_code=HTTP_200_OK)
     async def save_quiz(
         self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
+        view: NamedDependency[StudioView],
         lesson_id: FromPath[UUID],
     ) -> Template | Redirect:
+        request, db_session, principal, course_id = view.parts()
         form = await FormData.read(request)
         title = form.text("title", 200, required=_("Enter the quiz's title."))
         pools = []
@@ -377,33 +358,26 @@ class AssessmentStudioPagesController(Controller):
             else:
                 target = f"/teach/courses/{course_id}/lessons/{lesson_id}/quiz?notice={notice}"
                 return Redirect(target, status_code=303)
-        view = StudioView(request, db_session, principal, course_id)
         return await _quiz_page(view, lesson_id, form.fields, errors=form.errors, status=422)
 
     @get("/lessons/{lesson_id:uuid}/assignment")
     async def assignment(
         self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
+        view: NamedDependency[StudioView],
         lesson_id: FromPath[UUID],
         notice: Notice = "",
     ) -> Template:
         """The assignment of an assignment lesson: its rules and rubric and the form that changes them,
         or the rubric builder."""
-        view = StudioView(request, db_session, principal, course_id)
         return await _assignment_page(view, lesson_id, None, flash=_notice(notice))
 
     @post("/lessons/{lesson_id:uuid}/assignment", status_code=HTTP_200_OK)
     async def save_assignment(
         self,
-        request: AppRequest,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        course_id: FromPath[UUID],
+        view: NamedDependency[StudioView],
         lesson_id: FromPath[UUID],
     ) -> Template | Redirect:
+        request, db_session, principal, course_id = view.parts()
         raw = await request.form()
         form = await FormData.read(request)
         title = form.text("title", 200, required=_("Enter the assignment's title."))
@@ -468,7 +442,6 @@ class AssessmentStudioPagesController(Controller):
                 url = f"/teach/courses/{course_id}/lessons/{lesson_id}/assignment?notice={notice}"
                 return Redirect(url, status_code=303)
         values: dict[str, Any] = {**form.fields, "types": types}
-        view = StudioView(request, db_session, principal, course_id)
         return await _assignment_page(view, lesson_id, values, errors=form.errors, status=422)
 
 
