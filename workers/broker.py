@@ -3,7 +3,8 @@
 When Redis restarts, Celery closes the broken connection before its channels; closing a channel
 restores the messages it had delivered but not acknowledged, and with the connection gone kombu
 fails building a client for that (`AttributeError: 'NoneType' object has no attribute 'hostname'`),
-which Celery reports as an unrecoverable error and exits. Those messages are safe where they are
+which Celery reports as an unrecoverable error and exits; an acknowledgement in the same moment
+fails the same way. Those messages are safe where they are
 (Redis keeps them in its unacked index until the visibility timeout, and leased jobs are re-sent
 by the reaper sooner), so a failed restore is logged and the worker goes on reconnecting.
 """
@@ -25,6 +26,16 @@ class RestoreTolerantQoS(kombu_redis.QoS):
         except Exception as exc:  # the broker is unreachable: leave the messages in its unacked index
             log.warning("unacknowledged messages left for redelivery: %s", exc)
             self._delivered.clear()
+
+    def ack(self, delivery_tag: Any) -> None:
+        # An ack racing a Redis restart finds the channel's connection gone (`'NoneType' object has no
+        # attribute 'client'`): the message stays in the unacked index and is redelivered; the jobs are
+        # idempotent, so a second run does nothing. Celery must not exit over it.
+        try:
+            super().ack(delivery_tag)  # type: ignore[no-untyped-call]
+        except AttributeError as exc:
+            log.warning("acknowledgement left for redelivery (broker connection gone): %s", exc)
+            self._delivered.pop(delivery_tag, None)
 
 
 def install_restore_tolerant_qos() -> None:
