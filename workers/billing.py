@@ -6,10 +6,20 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.billing.services.accounts import end_expired_trial, enforce_grace_period
-from lms.billing.services.inbox import handle, mark_dead, note_failure, stale_received_events
+from lms.billing.services.inbox import (
+    DISPATCH_HOLD_MS,
+    dispatch_key,
+    handle,
+    mark_dead,
+    note_failure,
+    object_of,
+    stale_received_events,
+    waiting_event,
+)
 from lms.billing.services.operators import tenants_due_for_enforcement
 from lms.billing.services.seats import snapshot_seats
 from lms.billing.tasks import (
@@ -21,10 +31,14 @@ from lms.billing.tasks import (
     SNAPSHOT_SEATS_TENANT_TASK,
 )
 from lms.config import get_settings
+from lms.db.binding import tenant_session
 from lms.lib.jobs import run_in_tenant
 from lms.tenancy.queries import active_tenant_ids
 from workers.app import celery_app
+from workers.leases import sync_redis
 from workers.runtime import TransientFailure, app_sessions, database, run, tenant_task
+
+log = structlog.get_logger("lms.workers.billing")
 
 
 async def _handle(session: AsyncSession, tenant_id: UUID, row_id: UUID) -> str:
@@ -38,15 +52,45 @@ def handle_stripe_event_task(self: Any, tenant_id: str, row_id: str) -> str:
     settings = get_settings()
     tenant, row = UUID(tenant_id), UUID(row_id)
     try:
-        return run(run_in_tenant(app_sessions(), HANDLE_EVENT_TASK, tenant, row, _handle))
+        outcome = run(run_in_tenant(app_sessions(), HANDLE_EVENT_TASK, tenant, row, _handle))
     except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}"
         attempt = self.request.retries + 1
         if attempt >= settings.billing_max_attempts:
             run(mark_dead(database(), tenant, row, f"gave up after {attempt} attempts: {reason}"))
+            _hand_on_safely(tenant, row)
             return "dead"
         run(note_failure(database(), tenant, row, reason))
         raise self.retry(countdown=settings.billing_retry_base_seconds * 2**self.request.retries) from exc
+    _hand_on_safely(tenant, row)
+    return outcome
+
+
+def _hand_on_safely(tenant_id: UUID, row_id: UUID) -> None:
+    try:
+        run(_hand_on(tenant_id, row_id))
+    except Exception:  # the beat re-sends whatever is left unhandled; the handled event stays handled
+        log.warning("could not hand on to waiting stripe events", tenant_id=str(tenant_id), exc_info=True)
+
+
+_dispatch_redis: Any = None
+
+
+async def _hand_on(tenant_id: UUID, row_id: UUID) -> None:
+    """Release this object's dispatch claim, then send a job for an event that arrived meanwhile
+    (its own accept found the claim held and sent none)."""
+    global _dispatch_redis
+    if _dispatch_redis is None:
+        _dispatch_redis = sync_redis(get_settings().redis_url or "")
+    async with tenant_session(app_sessions(), tenant_id) as session:
+        object_id = await object_of(session, row_id)
+        if object_id is None:
+            return
+        key = dispatch_key(tenant_id, object_id)
+        _dispatch_redis.delete(key)
+        waiting = await waiting_event(session, object_id)
+    if waiting is not None and _dispatch_redis.set(key, "1", nx=True, px=DISPATCH_HOLD_MS):
+        handle_stripe_event_task.delay(str(tenant_id), str(waiting))
 
 
 @tenant_task(ENFORCE_GRACE_TENANT_TASK, autoretry_for=(TransientFailure,), retry_backoff=True, max_retries=5)

@@ -10,6 +10,7 @@ from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from redis.asyncio import Redis
 
 from lms.billing.guards import forget_licence
 from lms.billing.schemas import (
@@ -191,11 +192,12 @@ class StripeWebhookController(Controller):
         request: AppRequest,
         database: NamedDependency[Database],
         settings: NamedDependency[Settings],
+        redis: NamedDependency[Redis],
         stripe_signature: Annotated[str | None, HeaderParameter(name="stripe-signature", max_length=2000)] = None,
     ) -> WebhookAck:
         """Verify, store once by event id and acknowledge; a duplicate is acknowledged and ignored."""
         payload = await request.body()
-        accepted = await inbox.accept(database, settings, payload, stripe_signature)
+        accepted = await inbox.accept(database, settings, redis, payload, stripe_signature)
         return WebhookAck(received=True, duplicate=accepted.duplicate, ignored=accepted.ignored)
 
 

@@ -4,6 +4,7 @@ dead letter operators see, without holding up other events."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import time
@@ -11,11 +12,13 @@ from typing import Any
 
 from sqlalchemy import text
 
-from lms.billing.tasks import REQUEUE_EVENTS_TASK
+from lms.billing.services.inbox import dispatch_key
+from lms.billing.tasks import HANDLE_EVENT_TASK, REQUEUE_EVENTS_TASK
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.lib.jobs import Job, build_celery, send_now
+from lms.lib.redis_clients import blocking_redis
 from lms.tenancy.models import Plan
 from tests.conftest import eventually
 from tests.factories import billing
@@ -187,3 +190,46 @@ async def test_an_event_whose_job_was_lost_is_sent_again_and_handled_once(
     await eventually(handled)
     assert await account_state(client, site) == ("active", 40, "business")
     assert (await inbox_rows(db, site))[0].attempts == 1
+
+
+async def test_events_arriving_while_a_job_holds_their_object_are_handed_on_not_sent_each(
+    client: Client,
+    worker: Any,
+    stripe_standin: StripeStandIn,
+    deliver: Deliver,
+    make_site: MakeSite,
+    db: Database,
+    billing_settings: Settings,
+) -> None:
+    site = await make_site(Plan.TRIAL)
+    events = await scenario(client, stripe_standin, site)
+    subscription_events = [e for e in events if e["type"].startswith("customer.subscription.")]
+    first, rest = subscription_events[0], subscription_events[1:]
+    object_id = first["data"]["object"]["id"]
+    redis = blocking_redis(billing_settings.redis_url or "")
+    try:
+        # A handling job of this subscription is in flight: new events store, but send no job of their own.
+        await redis.set(dispatch_key(site.tenant.id, object_id), "1", px=60_000)
+        await deliver(rest)
+        await asyncio.sleep(2)
+        assert {r.status for r in await inbox_rows(db, site)} == {"received"}
+        async with tenant_session(db.app_sessions, site.tenant.id) as session:
+            # They arrive while that job runs: after its read began, so its read cannot cover them.
+            await session.execute(text("update billing_webhook_events set created_at = now() + interval '1 hour'"))
+        # That job is this one: it handles its event, releases the claim and hands on to the waiting ones.
+        await deliver([first])
+        async with tenant_session(db.app_sessions, site.tenant.id) as session:
+            first_row = await session.scalar(
+                text("select id from billing_webhook_events where stripe_event_id = :id"), {"id": first["id"]}
+            )
+        send_now(Job(HANDLE_EVENT_TASK, (str(site.tenant.id), str(first_row))), build_celery(billing_settings))
+
+        async def all_handled() -> bool:
+            rows = await inbox_rows(db, site)
+            return len(rows) == len(subscription_events) and all(r.status == "handled" for r in rows)
+
+        await eventually(all_handled)
+        assert (await account_state(client, site))[1] == 40
+        assert await redis.exists(dispatch_key(site.tenant.id, object_id)) == 0  # released by the last job
+    finally:
+        await redis.aclose()
