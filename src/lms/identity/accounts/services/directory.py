@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms.compliance.services import schedule_sync
 from lms.config import Settings
 from lms.identity.models import ActionPurpose, ActionToken, MfaRecoveryCode, RefreshToken, Role, User, UserStatus
 from lms.identity.schemas import UserCreate, UserOut, UserUpdate
@@ -288,6 +289,8 @@ class UserDirectory:
         except IntegrityError as exc:
             raise Conflict("a user with this e-mail already exists", field="email") from exc
         link = await self.send_invitation(user) if data.send_invitation else None
+        if user.groups:
+            await schedule_sync(self.session, self.tenant_id)
         if self.audit is not None:
             created = {key: value for key, value in _audited(user).items() if value not in (None, [])}
             await self.audit.record("user.invited", "user", user.id, user.email, None, created)
@@ -306,7 +309,10 @@ class UserDirectory:
         if not isinstance(data.manager_id, msgspec.UnsetType):
             user.manager_id = await self._manager(data.manager_id, user.id)
         if not isinstance(data.groups, msgspec.UnsetType):
-            user.groups = sorted(set(data.groups))
+            groups = sorted(set(data.groups))
+            if groups != sorted(user.groups or []):
+                await schedule_sync(self.session, self.tenant_id)
+            user.groups = groups
         await self.session.flush()
         await self._audit("user.updated", user, before, _audited(user))
         return user
@@ -332,6 +338,8 @@ class UserDirectory:
             await take_seat_of(self.session, self.tenant_id, user.id)
             user.status = UserStatus.ACTIVE if user.password_hash or user.last_login_at else UserStatus.INVITED
             await self.session.flush()
+            if user.groups or user.attributes:
+                await schedule_sync(self.session, self.tenant_id)
             await self._audit("user.reactivated", user, before, _audited(user))
         return user
 
