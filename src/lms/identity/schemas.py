@@ -52,6 +52,8 @@ class UserOut(msgspec.Struct):
     last_login_at: datetime | None
     mfa_enabled: bool = False
     external_id: str | None = None
+    # Custom attributes from an import or SCIM (department = Sales): what dynamic groups match on.
+    attributes: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class SignIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -132,6 +132,7 @@ def user_out(user: User) -> UserOut:
         last_login_at=user.last_login_at,
         mfa_enabled=user.mfa_enabled,
         external_id=user.external_id,
+        attributes={str(k): str(v) for k, v in (user.attributes or {}).items() if v not in (None, "")},
     )
 
 
