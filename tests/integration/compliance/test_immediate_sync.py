@@ -10,7 +10,6 @@ import json
 from typing import Any
 from uuid import UUID
 
-import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select, update
@@ -138,14 +137,6 @@ async def test_a_dynamic_group_picks_up_a_scim_person_whose_department_changes_a
         assert user is not None
         assert user.groups == ["Sales team"]
         assert user.attributes == {"department": "Sales"}
-
-
-@pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[jobs.Job]:
-    """The jobs this process sends (kept here instead of going to Redis)."""
-    kept: list[jobs.Job] = []
-    monkeypatch.setattr(jobs, "send_now", lambda job, sender=None: kept.append(job))
-    return kept
 
 
 async def test_a_burst_of_changes_sends_one_sync_and_a_rollback_none(
