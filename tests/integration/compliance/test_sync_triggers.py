@@ -73,6 +73,16 @@ async def test_admin_changes_that_bring_someone_into_a_group_send_a_sync(
     moved = {"name": "Berlin", "parent_id": None, "rule_attribute": "location", "rule_value": "Berlin Mitte"}
     assert await syncs_sent(db, tenant, sent, lambda: call("PUT", f"{groups}/{made['id']}", moved)) == 1
 
+    # An attribute the rule matches: the sync puts the person in the dynamic group.
+    assert await syncs_sent(db, tenant, sent, edit({"attributes": {"location": "Berlin Mitte"}})) == 1
+    person_now = await call("GET", f"{users}/{person.id}")
+    assert person_now["attributes"] == {"location": "Berlin Mitte"}
+    assert sorted(person_now["groups"]) == ["Berlin", "Sales"]
+    assert await syncs_sent(db, tenant, sent, edit({"attributes": {"location": "Berlin Mitte"}})) == 0
+    refused = await client.patch(f"{users}/{person.id}", json={"attributes": {"Bad Name": "x"}}, headers=headers)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["field"] == "attributes"
+
 
 async def test_scim_users_and_groups_send_a_sync(
     client: Client, db: Database, make_tenant: MakeTenant, make_user: MakeUser, login: Login, sent: list[jobs.Job]

@@ -30,10 +30,12 @@ SYNC_DELAY_SECONDS = 1.0
 async def schedule_sync(session: AsyncSession, tenant_id: UUID | None = None) -> bool:
     """Apply the bound tenant's training rules (and dynamic groups) soon after this transaction commits.
 
-    Call it inside the transaction that changes membership: a rollback sends nothing, a commit always
-    leads to a sync that sees the change. A burst of changes runs one sync: the first writes the
-    tenant's pending request and sends the job with its commit; the others join that request until the
-    job takes it. True when this call sent the job.
+    Call it inside the transaction that changes membership, after its other writes: a rollback sends
+    nothing, a commit always leads to a sync that sees the change. A burst of changes runs one sync: the
+    first writes the tenant's pending request and sends the job with its commit; the others join that
+    request until the job takes it. Joining holds the request's row until the transaction ends (so the
+    job cannot start before the change is committed), which is why it comes last: the tenant's other
+    membership changes wait for this commit, never for more work. True when this call sent the job.
     """
     tenant = tenant_id or session.sync_session.info.get(TENANT_KEY)
     if tenant is None:

@@ -115,7 +115,13 @@ def _audited(user: User) -> dict[str, Any]:
         "status": user.status.value,
         "manager_id": str(user.manager_id) if user.manager_id else None,
         "groups": list(user.groups or []),
+        "attributes": dict(user.attributes or {}),
     }
+
+
+def _attributes(raw: dict[str, str]) -> dict[str, str]:
+    """Trimmed values; an empty one means the attribute is not set."""
+    return {name: value.strip() for name, value in raw.items() if value.strip()}
 
 
 def user_out(user: User) -> UserOut:
@@ -282,6 +288,7 @@ class UserDirectory:
             roles=sorted({r.value for r in data.roles}),
             manager_id=manager_id,
             groups=sorted(set(data.groups)),
+            attributes=_attributes(data.attributes),
             status=UserStatus.INVITED if data.send_invitation else UserStatus.ACTIVE,
         )
         self.session.add(user)
@@ -290,11 +297,11 @@ class UserDirectory:
         except IntegrityError as exc:
             raise Conflict("a user with this e-mail already exists", field="email") from exc
         link = await self.send_invitation(user) if data.send_invitation else None
-        if user.groups:
-            await schedule_sync(self.session, self.tenant_id)
         if self.audit is not None:
-            created = {key: value for key, value in _audited(user).items() if value not in (None, [])}
+            created = {key: value for key, value in _audited(user).items() if value not in (None, [], {})}
             await self.audit.record("user.invited", "user", user.id, user.email, None, created)
+        if user.groups or user.attributes:
+            await schedule_sync(self.session, self.tenant_id)
         return user, link
 
     async def update(self, user_id: UUID, data: UserUpdate, acting_user_id: UUID) -> User:
@@ -309,13 +316,20 @@ class UserDirectory:
             user.roles = roles
         if not isinstance(data.manager_id, msgspec.UnsetType):
             user.manager_id = await self._manager(data.manager_id, user.id)
+        regrouped = False
         if not isinstance(data.groups, msgspec.UnsetType):
             groups = sorted(set(data.groups))
-            if groups != sorted(user.groups or []):
-                await schedule_sync(self.session, self.tenant_id)
+            regrouped = groups != sorted(user.groups or [])
             user.groups = groups
+        if not isinstance(data.attributes, msgspec.UnsetType):
+            attributes = _attributes(data.attributes)
+            # A dynamic group's members follow their attributes (applied by the sync).
+            regrouped = regrouped or attributes != (user.attributes or {})
+            user.attributes = attributes
         await self.session.flush()
         await self._audit("user.updated", user, before, _audited(user))
+        if regrouped:
+            await schedule_sync(self.session, self.tenant_id)
         return user
 
     async def deactivate(self, user_id: UUID, acting_user_id: UUID | None) -> User:
@@ -339,9 +353,9 @@ class UserDirectory:
             await take_seat_of(self.session, self.tenant_id, user.id)
             user.status = UserStatus.ACTIVE if user.password_hash or user.last_login_at else UserStatus.INVITED
             await self.session.flush()
+            await self._audit("user.reactivated", user, before, _audited(user))
             if user.groups or user.attributes:
                 await schedule_sync(self.session, self.tenant_id)
-            await self._audit("user.reactivated", user, before, _audited(user))
         return user
 
     async def resend_invitation(self, user_id: UUID) -> str:
