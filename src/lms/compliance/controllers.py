@@ -18,8 +18,8 @@ from lms.compliance.schemas import (
     TrainingRuleCreate,
     TrainingRuleOut,
 )
-from lms.compliance.services import RuleView, TrainingRules
 from lms.compliance.services.report import compliance_report, report_csv, team_report
+from lms.compliance.services.rules import RuleView, TrainingRules
 from lms.db.providers import DbSession
 from lms.identity.guards import Principal, requires_user
 from lms.lib.errors import ValidationFailed

@@ -1,4 +1,5 @@
-"""Compliance tables: training rules (a course assigned to a group or a person, with a due date)."""
+"""Compliance tables: training rules (a course assigned to a group or a person, with a due date) and
+the pending sync of a tenant whose memberships changed."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import date
 from uuid import UUID
 
 from advanced_alchemy.types import GUID
-from sqlalchemy import CheckConstraint, Date, ForeignKey, ForeignKeyConstraint, Index, Integer, text
+from sqlalchemy import CheckConstraint, Date, ForeignKey, ForeignKeyConstraint, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lms.db.base import Base, TenantScoped
@@ -48,3 +49,20 @@ class TrainingRule(TenantScoped, Base):
     recur_months: Mapped[int | None] = mapped_column(Integer, default=None)
     # The administrator who made the rule: enrolments it makes are assigned by them.
     created_by: Mapped[UUID] = mapped_column(GUID())
+
+
+class ComplianceSyncRequest(TenantScoped, Base):
+    """A tenant's pending "apply the training rules now" (membership may have changed).
+
+    At most one per tenant (`dedupe_key`): the change that writes it sends the sync job when it commits;
+    later changes, until the job takes the row, join it and send nothing. A change joining the row locks
+    it until its commit, and the job deletes the row before it syncs, so the sync always sees them."""
+
+    __tablename__ = "compliance_sync_requests"
+    __tenant_table_args__ = (
+        Index("ux_compliance_sync_requests_tenant_id_id", "tenant_id", "id", unique=True),
+        Index("ux_compliance_sync_requests_dedupe", "tenant_id", "dedupe_key", unique=True),
+    )
+
+    tenant_id: Mapped[UUID] = mapped_column(ForeignKey("tenants.id", ondelete="RESTRICT"), primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200))

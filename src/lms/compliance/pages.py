@@ -17,8 +17,8 @@ from litestar.status_codes import HTTP_200_OK
 from lms.compliance.controllers import TRAINING_SERVICES, state_names
 from lms.compliance.guards import requires_tenant_admin
 from lms.compliance.schemas import ComplianceState, ProgramAssignmentCreate, TrainingRuleCreate
-from lms.compliance.services import TrainingRules
 from lms.compliance.services.report import compliance_report, report_courses, team_report
+from lms.compliance.services.rules import TrainingRules
 from lms.db.providers import DbSession
 from lms.identity.guards import Principal, requires_user
 from lms.lib.errors import DomainError

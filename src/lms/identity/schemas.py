@@ -20,6 +20,10 @@ GroupName = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
 OpaqueToken = Annotated[str, msgspec.Meta(min_length=8, max_length=200)]
 Roles = Annotated[list[Role], msgspec.Meta(min_length=1, max_length=3)]
+# Custom attributes (department = Sales), as an import's `attr:` columns name them: dynamic groups match them.
+AttributeName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
+AttributeValue = Annotated[str, msgspec.Meta(max_length=200)]
+Attributes = Annotated[dict[AttributeName, AttributeValue], msgspec.Meta(max_length=50)]
 
 
 class UserCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -28,6 +32,7 @@ class UserCreate(msgspec.Struct, forbid_unknown_fields=True):
     roles: Roles = msgspec.field(default_factory=lambda: [Role.LEARNER])
     manager_id: str | None = None
     groups: list[GroupName] = msgspec.field(default_factory=list)
+    attributes: Attributes = msgspec.field(default_factory=dict)
     # An invitation e-mail lets the person set a password; off for accounts that only use SSO.
     send_invitation: bool = True
 
@@ -37,6 +42,8 @@ class UserUpdate(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True)
     roles: Roles | msgspec.UnsetType = msgspec.UNSET
     manager_id: str | msgspec.UnsetType | None = msgspec.UNSET
     groups: list[GroupName] | msgspec.UnsetType = msgspec.UNSET
+    # The whole set: an attribute left out is removed, an empty value too.
+    attributes: Attributes | msgspec.UnsetType = msgspec.UNSET
 
 
 class UserOut(msgspec.Struct):
@@ -52,6 +59,8 @@ class UserOut(msgspec.Struct):
     last_login_at: datetime | None
     mfa_enabled: bool = False
     external_id: str | None = None
+    # Custom attributes from an import or SCIM (department = Sales): what dynamic groups match on.
+    attributes: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class SignIn(msgspec.Struct, forbid_unknown_fields=True):

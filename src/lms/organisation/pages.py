@@ -20,6 +20,7 @@ from lms.db.providers import DbSession
 from lms.identity.accounts.services.directory import SignedIn, UserDirectory, UserFilters, UserSort, user_out
 from lms.identity.guards import Principal, requires_user
 from lms.identity.schemas import Role, UserCreate, UserStatus, UserUpdate
+from lms.lib import clock
 from lms.lib.errors import DomainError, ValidationFailed
 from lms.lib.pagination import PageParams
 from lms.lib.params import AppRequest, Limit, Offset
@@ -72,6 +73,16 @@ def status_names() -> dict[str, str]:
         UserStatus.ACTIVE.value: _("Active"),
         UserStatus.INVITED.value: _("Invited"),
         UserStatus.DEACTIVATED.value: _("Deactivated"),
+    }
+
+
+def enrollment_status_names() -> dict[str, str]:
+    return {
+        "active": _("Active"),
+        "completed": _("Completed"),
+        "expired": _("Expired"),
+        "refunded": _("Refunded"),
+        "overdue": _("Overdue"),
     }
 
 
@@ -225,6 +236,8 @@ class AdminPagesController(Controller):
             flash=flash,
             role_names=role_names(),
             status_names=status_names(),
+            enrollment_status_names=enrollment_status_names(),
+            now=clock.now(),
         )
 
     @get("/admin/users/{user_id:uuid}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from lms.compliance.services import completion_lapsed, months_before
+from lms.compliance.services.rules import completion_lapsed, months_before
 
 
 def test_months_before_counts_calendar_months_and_keeps_the_last_day_of_shorter_months() -> None:

@@ -16,7 +16,7 @@ from lms.catalog.queries import assignable_courses
 from lms.certificates.queries import expired_certificate_dates
 from lms.compliance.models import TrainingRule
 from lms.compliance.schemas import ComplianceRow, ComplianceState
-from lms.compliance.services import completion_lapsed, months_before
+from lms.compliance.services.rules import completion_lapsed, months_before
 from lms.identity.queries import group_members, reports_of, user_contacts
 from lms.learning.queries import EnrollmentInCourse, enrollments_in_course
 from lms.lib import clock

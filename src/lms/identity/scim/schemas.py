@@ -55,6 +55,10 @@ def resource_types(base_url: str) -> list[dict[str, Any]]:
     ]
 
 
+# Enterprise attributes kept as the person's custom attributes (see services.provisioning).
+ENTERPRISE_TEXT_ATTRIBUTES = ("department", "division", "organization", "costCenter", "employeeNumber")
+
+
 def _attribute(name: str, type_: str = "string", **extra: Any) -> dict[str, Any]:
     base = {
         "name": name,
@@ -98,8 +102,11 @@ def schemas(base_url: str) -> list[dict[str, Any]]:
             "schemas": [SCHEMA_SCHEMA],
             "id": ENTERPRISE_SCHEMA,
             "name": "EnterpriseUser",
-            "description": "Enterprise extension: the manager",
-            "attributes": [_attribute("manager", "complex", subAttributes=[_attribute("value")])],
+            "description": "Enterprise extension: the manager, and department and the like as custom attributes",
+            "attributes": [
+                _attribute("manager", "complex", subAttributes=[_attribute("value")]),
+                *(_attribute(name) for name in ENTERPRISE_TEXT_ATTRIBUTES),
+            ],
             "meta": {"resourceType": "Schema", "location": f"{base_url}/scim/v2/Schemas/{ENTERPRISE_SCHEMA}"},
         },
         {

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms.compliance.services import schedule_sync
 from lms.identity.accounts.services.memberships import (
     apply_attribute_rule,
     member_counts,
@@ -78,6 +79,7 @@ class Groups:
             raise Conflict("a group with this name already exists", field="name") from exc
         if rule_attribute and rule_value:
             await apply_attribute_rule(self.session, name, rule_attribute, rule_value)
+            await schedule_sync(self.session, self.tenant_id)
         return group
 
     async def update(
@@ -112,6 +114,8 @@ class Groups:
             await rename_group_membership(self.session, old_name, name)
         if rule_attribute and rule_value:
             await apply_attribute_rule(self.session, name, rule_attribute, rule_value)
+        # A new rule or parent can bring people under the training assigned to this group or its parents.
+        await schedule_sync(self.session, self.tenant_id)
         return group
 
     async def delete(self, group_id: UUID) -> None:

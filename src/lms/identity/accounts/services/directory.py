@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms.compliance.services import schedule_sync
 from lms.config import Settings
 from lms.identity.models import ActionPurpose, ActionToken, MfaRecoveryCode, RefreshToken, Role, User, UserStatus
 from lms.identity.schemas import UserCreate, UserOut, UserUpdate
@@ -114,7 +115,13 @@ def _audited(user: User) -> dict[str, Any]:
         "status": user.status.value,
         "manager_id": str(user.manager_id) if user.manager_id else None,
         "groups": list(user.groups or []),
+        "attributes": dict(user.attributes or {}),
     }
+
+
+def _attributes(raw: dict[str, str]) -> dict[str, str]:
+    """Trimmed values; an empty one means the attribute is not set."""
+    return {name: value.strip() for name, value in raw.items() if value.strip()}
 
 
 def user_out(user: User) -> UserOut:
@@ -131,6 +138,7 @@ def user_out(user: User) -> UserOut:
         last_login_at=user.last_login_at,
         mfa_enabled=user.mfa_enabled,
         external_id=user.external_id,
+        attributes={str(k): str(v) for k, v in (user.attributes or {}).items() if v not in (None, "")},
     )
 
 
@@ -280,6 +288,7 @@ class UserDirectory:
             roles=sorted({r.value for r in data.roles}),
             manager_id=manager_id,
             groups=sorted(set(data.groups)),
+            attributes=_attributes(data.attributes),
             status=UserStatus.INVITED if data.send_invitation else UserStatus.ACTIVE,
         )
         self.session.add(user)
@@ -289,8 +298,10 @@ class UserDirectory:
             raise Conflict("a user with this e-mail already exists", field="email") from exc
         link = await self.send_invitation(user) if data.send_invitation else None
         if self.audit is not None:
-            created = {key: value for key, value in _audited(user).items() if value not in (None, [])}
+            created = {key: value for key, value in _audited(user).items() if value not in (None, [], {})}
             await self.audit.record("user.invited", "user", user.id, user.email, None, created)
+        if user.groups or user.attributes:
+            await schedule_sync(self.session, self.tenant_id)
         return user, link
 
     async def update(self, user_id: UUID, data: UserUpdate, acting_user_id: UUID) -> User:
@@ -305,10 +316,20 @@ class UserDirectory:
             user.roles = roles
         if not isinstance(data.manager_id, msgspec.UnsetType):
             user.manager_id = await self._manager(data.manager_id, user.id)
+        regrouped = False
         if not isinstance(data.groups, msgspec.UnsetType):
-            user.groups = sorted(set(data.groups))
+            groups = sorted(set(data.groups))
+            regrouped = groups != sorted(user.groups or [])
+            user.groups = groups
+        if not isinstance(data.attributes, msgspec.UnsetType):
+            attributes = _attributes(data.attributes)
+            # A dynamic group's members follow their attributes (applied by the sync).
+            regrouped = regrouped or attributes != (user.attributes or {})
+            user.attributes = attributes
         await self.session.flush()
         await self._audit("user.updated", user, before, _audited(user))
+        if regrouped:
+            await schedule_sync(self.session, self.tenant_id)
         return user
 
     async def deactivate(self, user_id: UUID, acting_user_id: UUID | None) -> User:
@@ -333,6 +354,8 @@ class UserDirectory:
             user.status = UserStatus.ACTIVE if user.password_hash or user.last_login_at else UserStatus.INVITED
             await self.session.flush()
             await self._audit("user.reactivated", user, before, _audited(user))
+            if user.groups or user.attributes:
+                await schedule_sync(self.session, self.tenant_id)
         return user
 
     async def resend_invitation(self, user_id: UUID) -> str:

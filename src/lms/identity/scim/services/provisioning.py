@@ -9,6 +9,7 @@ from uuid import UUID
 from sqlalchemy import false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms.compliance.services import schedule_sync
 from lms.config import Settings
 from lms.identity.accounts.services.directory import UserDirectory, take_seat_of
 from lms.identity.models import Role, ScimToken, User, UserGroup, UserStatus
@@ -32,6 +33,15 @@ from lms.tenancy.services.audit import AdminAudit
 USER_FILTERS = {"username": "userName", "externalid": "externalId", "id": "id", "emails.value": "emails.value"}
 GROUP_FILTERS = {"displayname": "displayName", "externalid": "externalId", "id": "id"}
 MAX_PAGE = 200
+# Enterprise extension attributes kept as the person's custom attributes (dynamic groups match on
+# them, as on an import's columns): SCIM name -> attribute name.
+ENTERPRISE_ATTRIBUTES = {
+    "department": "department",
+    "division": "division",
+    "organization": "organization",
+    "costCenter": "cost_center",
+    "employeeNumber": "employee_number",
+}
 _ROLE_VALUES = {r.value for r in Role}
 
 
@@ -115,7 +125,7 @@ class ScimProvisioning:
             "active": user.status is not UserStatus.DEACTIVATED,
             "roles": [{"value": role} for role in user.roles],
             "groups": [{"display": name} for name in user.groups or []],
-            ENTERPRISE_SCHEMA: {"manager": {"value": str(user.manager_id)}} if user.manager_id else {},
+            ENTERPRISE_SCHEMA: self._enterprise_document(user),
             "meta": {
                 "resourceType": "User",
                 "created": user.created_at.isoformat(),
@@ -125,6 +135,14 @@ class ScimProvisioning:
         }
         if user.external_id:
             doc["externalId"] = user.external_id
+        return doc
+
+    def _enterprise_document(self, user: User) -> dict[str, Any]:
+        doc: dict[str, Any] = {"manager": {"value": str(user.manager_id)}} if user.manager_id else {}
+        attributes = user.attributes or {}
+        for scim_name, name in ENTERPRISE_ATTRIBUTES.items():
+            if attributes.get(name) not in (None, ""):
+                doc[scim_name] = str(attributes[name])
         return doc
 
     async def get_user(self, user_id: str) -> User:
@@ -154,12 +172,14 @@ class ScimProvisioning:
         await self._apply_user(user, doc, creating=True)
         self.session.add(user)
         await self.session.flush()
+        await schedule_sync(self.session, self.tenant_id)
         return user
 
     async def replace_user(self, user_id: str, doc: dict[str, Any]) -> User:
         user = await self.get_user(user_id)
         await self._apply_user(user, doc, creating=False)
         await self.session.flush()
+        await schedule_sync(self.session, self.tenant_id)
         return user
 
     async def patch_user(self, user_id: str, body: Any) -> User:
@@ -167,6 +187,7 @@ class ScimProvisioning:
         doc = apply_patch(self.user_document(user), body)
         await self._apply_user(user, doc, creating=False)
         await self.session.flush()
+        await schedule_sync(self.session, self.tenant_id)
         return user
 
     async def deprovision_user(self, user_id: str) -> None:
@@ -206,6 +227,8 @@ class ScimProvisioning:
             manager = enterprise["manager"]
             raw = manager.get("value") if isinstance(manager, dict) else manager
             user.manager_id = await self._manager_id(raw, user)
+        if isinstance(enterprise, dict):
+            self._apply_enterprise_attributes(user, enterprise)
         active = as_bool(doc.get("active", True), "active")
         if not active and user.status is not UserStatus.DEACTIVATED:
             if creating:
@@ -216,6 +239,22 @@ class ScimProvisioning:
             if not creating:
                 await take_seat_of(self.directory.session, user.tenant_id, user.id)
             user.status = UserStatus.ACTIVE
+
+    def _apply_enterprise_attributes(self, user: User, enterprise: dict[str, Any]) -> None:
+        """Department and the like become custom attributes; one the document leaves out is kept, one
+        it sends empty is removed."""
+        attributes = dict(user.attributes or {})
+        for scim_name, name in ENTERPRISE_ATTRIBUTES.items():
+            if scim_name not in enterprise:
+                continue
+            value = enterprise[scim_name]
+            if value in (None, ""):
+                attributes.pop(name, None)
+            elif isinstance(value, str | int):
+                attributes[name] = str(value).strip()[:200]
+            else:
+                raise ScimError(400, f"{scim_name} must be a string", "invalidValue")
+        user.attributes = attributes
 
     async def _manager_id(self, raw: Any, user: User) -> UUID | None:
         if raw in (None, ""):
@@ -277,17 +316,20 @@ class ScimProvisioning:
         group = UserGroup(tenant_id=self.tenant_id, display_name=name)
         self.session.add(group)
         await self._apply_group(group, doc)
+        await schedule_sync(self.session, self.tenant_id)
         return group
 
     async def replace_group(self, group_id: str, doc: dict[str, Any]) -> UserGroup:
         group = await self.get_group(group_id)
         await self._apply_group(group, doc)
+        await schedule_sync(self.session, self.tenant_id)
         return group
 
     async def patch_group(self, group_id: str, body: Any) -> UserGroup:
         group = await self.get_group(group_id)
         doc = apply_patch(await self.group_document(group), body)
         await self._apply_group(group, doc)
+        await schedule_sync(self.session, self.tenant_id)
         return group
 
     async def delete_group(self, group_id: str) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms.compliance.services import schedule_sync
 from lms.identity.models import Role, SsoIdentity, SsoProvider, User, UserStatus
 from lms.identity.sso.services.provisioning import AssertedIdentity, SsoFailed, mapping_of
 from lms.lib.errors import Conflict
@@ -139,6 +140,7 @@ async def provision_user(session: AsyncSession, provider: SsoProvider, identity:
     if provider.email_domains and domain not in {d.lower() for d in provider.email_domains}:
         raise SsoFailed(f"{provider.name} may not sign in addresses at {domain}")
     user = await linked_user(session, provider, identity.subject)
+    first_sign_in = user is None
     if user is None:
         try:
             user = await _first_sign_in(session, provider, identity)
@@ -152,7 +154,11 @@ async def provision_user(session: AsyncSession, provider: SsoProvider, identity:
         raise SsoFailed("this account is deactivated")
     user.status = UserStatus.ACTIVE
     user.display_name = identity.display_name
+    joined = first_sign_in or sorted(user.groups or []) != sorted(identity.groups)
     user.groups = identity.groups
     user.roles = await mapped_roles(session, provider, user, identity)
     await session.flush()
+    if joined:
+        # The groups the provider asserts may carry assigned training.
+        await schedule_sync(session, provider.tenant_id)
     return user
