@@ -212,12 +212,13 @@ class UserImports:
                 savepoint = await self.session.begin_nested()
                 try:
                     rows = _async_rows(reader.rows(stream), report, record.file_size, stream)
-                    await stage_rows(self.session, rows)
+                    staged = await stage_rows(self.session, rows)
                     if report is not None:
                         await report(75)
                     outcome = await apply_staged(
                         self.session,
                         self.tenant_id,
+                        staged=staged,
                         invite=record.send_invitations,
                         deactivate_missing=record.deactivate_missing,
                         acting_user_id=acting_user_id or record.created_by,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+import uuid_utils
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +23,8 @@ from lms.lib.ids import new_id
 STAGE_TABLE = "account_import_rows"
 MANAGERS_TABLE = "account_import_managers"
 # Columns of the staging table, in COPY order. roles/groups NULL = "not in the file: keep what the account has".
-# new_id: the id the account gets if the row creates one (UUIDv7 made while parsing; PostgreSQL has none).
+# new_id: the id the account gets if the row creates one (UUIDv7 made while parsing; PostgreSQL has none),
+# as uuid_utils makes it: asyncpg's COPY encodes it from its bytes, without a round trip through text.
 STAGE_COLUMNS = (
     "row_no",
     "new_id",
@@ -37,7 +39,7 @@ STAGE_COLUMNS = (
 )
 # attributes: a JSON object as text (custom attributes of the row), or None.
 StagedRow = tuple[
-    int, UUID, str, str, str | None, list[str] | None, list[str] | None, str | None, str | None, str | None
+    int, uuid_utils.UUID, str, str, str | None, list[str] | None, list[str] | None, str | None, str | None, str | None
 ]
 
 _CREATE_STAGE = f"""
@@ -53,7 +55,8 @@ create temporary table {STAGE_TABLE} (
     locale text,
     attributes jsonb,
     email_key text generated always as (lower(email)) stored,
-    user_id uuid
+    user_id uuid,
+    problem smallint
 ) on commit drop
 """
 
@@ -88,13 +91,26 @@ async def _raw(session: AsyncSession) -> Any:
 
 
 async def stage_rows(session: AsyncSession, rows: Iterable[StagedRow] | AsyncIterable[StagedRow]) -> int:
-    """COPY the rows into the transaction's staging table (dropped at commit or rollback)."""
+    """COPY the rows into the transaction's staging table (dropped at commit or rollback); how many."""
+    # A handful of large statements follow, for this transaction only: their hash joins and sorts fit
+    # in memory (instead of spilling to temporary files), and compiling them just in time costs more
+    # than it saves.
+    await session.execute(text("select set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"))
     await session.execute(text(_CREATE_STAGE))
     driver = await _raw(session)
-    await driver.copy_records_to_table(STAGE_TABLE, records=rows, columns=list(STAGE_COLUMNS))
-    # Statistics, so that the matching joins against users are planned as hash joins, not loops.
-    await session.execute(text(f"analyze {STAGE_TABLE}"))
-    return int(await session.scalar(text(f"select count(*) from {STAGE_TABLE}")) or 0)
+    status = await driver.copy_records_to_table(STAGE_TABLE, records=rows, columns=list(STAGE_COLUMNS))
+    # Statistics of the join keys, so that matching against users is planned as hash joins, not loops.
+    await session.execute(text(f"analyze {STAGE_TABLE} (external_id, email_key, manager_email)"))
+    return int(str(status).rsplit(" ", 1)[-1])
+
+
+# Problems found while matching, by their code in the staging table: (column, reason).
+_EMAIL_TAKEN, _OTHER_EXTERNAL_ID, _ANOTHER_ROW = 1, 2, 3
+_MATCH_PROBLEMS = {
+    _EMAIL_TAKEN: ("email", "this e-mail address belongs to another user"),
+    _OTHER_EXTERNAL_ID: ("external_id", "this user already has a different external id"),
+    _ANOTHER_ROW: ("email", "another row of the file is already about this user"),
+}
 
 
 async def _reject(session: AsyncSession, outcome: BulkOutcome, sql: str, column: str, reason: str) -> int:
@@ -108,52 +124,42 @@ async def apply_staged(
     session: AsyncSession,
     tenant_id: UUID,
     *,
+    staged: int,
     invite: bool,
     deactivate_missing: bool,
     acting_user_id: UUID | None,
 ) -> BulkOutcome:
-    """Match staged rows to accounts (external id, then e-mail), refuse contradicting rows, then create,
+    """Match the `staged` rows to accounts (external id, then e-mail), refuse contradicting rows, then create,
     update and optionally deactivate accounts missing from the file. Idempotent: unchanged rows write nothing."""
     outcome = BulkOutcome()
     stage = STAGE_TABLE
-    # Match by external id first, then by e-mail.
+    # Match by external id first, then by e-mail, in one pass over the tenant's users; rows that
+    # contradict an account, or that are about an account an earlier row is already about, are marked.
     await session.execute(
         text(
-            f"update {stage} r set user_id = u.id from users u "
-            "where r.external_id is not null and u.external_id = r.external_id"
+            f"""
+            update {stage} r set user_id = m.user_id, problem = m.problem
+              from (select row_no, user_id,
+                           case when problem is null and row_number() over (
+                                     partition by user_id, problem is null order by row_no) > 1
+                                then {_ANOTHER_ROW} else problem end as problem
+                      from (select r.row_no, coalesce(ue.id, um.id) as user_id,
+                                   case when ue.id is not null and um.id is not null and um.id <> ue.id
+                                          then {_EMAIL_TAKEN}
+                                        when ue.id is null and r.external_id is not null
+                                             and um.external_id is not null and um.external_id <> r.external_id
+                                          then {_OTHER_EXTERNAL_ID}
+                                   end as problem
+                              from {stage} r
+                              left join users ue on ue.external_id = r.external_id
+                              left join users um on lower(um.email) = r.email_key
+                             where ue.id is not null or um.id is not null) matched) m
+             where m.row_no = r.row_no
+            """
         )
     )
-    await session.execute(
-        text(
-            f"update {stage} r set user_id = u.id from users u where r.user_id is null and lower(u.email) = r.email_key"
-        )
-    )
-    # The file's e-mail belongs to another account than the one its external id names.
-    await _reject(
-        session,
-        outcome,
-        f"select r.row_no from {stage} r join users u on lower(u.email) = r.email_key where u.id <> r.user_id",
-        "email",
-        "this e-mail address belongs to another user",
-    )
-    # An e-mail-matched account already has a different external id.
-    await _reject(
-        session,
-        outcome,
-        f"select r.row_no from {stage} r join users u on u.id = r.user_id "
-        "where r.external_id is not null and u.external_id is not null and u.external_id <> r.external_id",
-        "external_id",
-        "this user already has a different external id",
-    )
-    # Two rows for the same account (different e-mails, one external id; or the reverse).
-    await _reject(
-        session,
-        outcome,
-        f"select row_no from (select row_no, row_number() over (partition by user_id order by row_no) n "
-        f"from {stage} where user_id is not null) d where n > 1",
-        "email",
-        "another row of the file is already about this user",
-    )
+    refused = await session.execute(text(f"delete from {stage} where problem is not null returning row_no, problem"))
+    outcome.problems.extend(RowProblem(row_no, *_MATCH_PROBLEMS[problem]) for row_no, problem in refused)
     # Managers: in the tenant already, or in the file; never the person themselves.
     await _reject(
         session,
@@ -223,10 +229,9 @@ async def apply_staged(
             for user_id in gone:
                 await release_seat_of(session, tenant_id, user_id)
     # Updates: only rows whose values differ, so a re-import of the same file writes nothing.
-    updated = await session.execute(
+    updated: Any = await session.execute(
         text(
             f"""
-            with changed as (
                 update users u set
                     display_name = r.display_name,
                     email = r.email,
@@ -246,20 +251,16 @@ async def apply_staged(
                         coalesce(r.roles, cast(u.roles as text[])), coalesce(r.groups, cast(u.groups as text[])),
                         coalesce(r.locale, u.locale), coalesce(g.id, u.manager_id),
                         coalesce(u.attributes || r.attributes, u.attributes))
-                returning 1
-            )
-            select count(*) from changed
             """
         ),
         params,
     )
-    outcome.updated = int(updated.scalar_one())
+    outcome.updated = int(updated.rowcount)
     # A manager who is new in this file is inserted by the same statement as the people they manage:
     # the foreign key is checked at the end of the statement.
-    created = await session.execute(
+    created: Any = await session.execute(
         text(
             f"""
-            with fresh as (
                 insert into users (id, tenant_id, email, display_name, status, roles, groups, external_id, locale,
                                    manager_id, attributes, mfa_enabled, created_at, updated_at)
                 select r.new_id, :tenant, r.email, r.display_name, cast(:status as user_status),
@@ -267,16 +268,13 @@ async def apply_staged(
                        g.id, coalesce(r.attributes, '{{}}'::jsonb), false, :now, :now
                   from {stage} r left join {managers} g on g.email = r.manager_email
                  where r.user_id is null
-                returning 1
-            )
-            select count(*) from fresh
             """
         ),
         {**params, "status": "invited" if invite else "active"},
     )
-    outcome.created = int(created.scalar_one())
-    total = int(await session.scalar(text(f"select count(*) from {stage}")) or 0)
-    outcome.unchanged = total - outcome.created - outcome.updated
+    outcome.created = int(created.rowcount)
+    # Every refused row left the staging table as one problem.
+    outcome.unchanged = staged - len(outcome.problems) - outcome.created - outcome.updated
     # Group names used by the file exist as groups (SCIM shows them; the admin's group list too).
     missing = list(
         await session.scalars(
