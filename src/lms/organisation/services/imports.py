@@ -1,8 +1,11 @@
 """Bulk user import: upload, column mapping, dry-run preview, apply; inline for small files, as a
 background job with progress for large ones; a downloadable problem report; CSV export of users.
 
-Preview and apply run the same statements (COPY into a staging table, set-based upserts under the
-tenant's RLS) inside a savepoint: a preview rolls it back, so its numbers are what applying gives.
+Preview and apply parse and check the file in one streaming pass, COPY the rows into a staging table
+on the session's own tenant-bound connection and match them with a few set-based statements under the
+tenant's RLS, inside a savepoint. The apply then writes (set-based upserts); the preview counts what
+those writes would change under the same conditions and rolls the savepoint back, so its numbers are
+what applying gives.
 """
 
 from __future__ import annotations
@@ -200,8 +203,9 @@ class UserImports:
             raise Conflict("this import is running or already applied; upload the file again", field="status")
 
     async def run(self, record: UserImport, acting_user_id: UUID | None, report: ProgressReport | None = None) -> None:
-        """Parse, stage and upsert in a savepoint; roll it back for a preview (or when seats would be
-        exceeded), keep it for an apply. The import row is written after, in the outer transaction."""
+        """Parse, stage and upsert in a savepoint (a preview only counts); roll it back for a preview (or
+        when seats would be exceeded), keep it for an apply. The import row is written after, in the outer
+        transaction; an applied import's changes to people commit with the caller's transaction."""
         apply = record.status == ImportStatus.APPLYING.value
         with tempfile.TemporaryDirectory(prefix="lms-import-") as folder:
             path = Path(folder) / "upload.csv"
@@ -219,12 +223,14 @@ class UserImports:
                         self.session,
                         self.tenant_id,
                         staged=staged,
+                        dry_run=not apply,
                         invite=record.send_invitations,
                         deactivate_missing=record.deactivate_missing,
                         acting_user_id=acting_user_id or record.created_by,
                     )
-                    # Dynamic groups follow the attributes the file brought (a preview rolls this back too).
-                    await Groups(self.session, self.tenant_id).apply_rules()
+                    if apply:
+                        # Dynamic groups follow the attributes the file brought.
+                        await Groups(self.session, self.tenant_id).apply_rules()
                 except UnreadableFile as exc:
                     await savepoint.rollback()
                     failure, outcome = str(exc), BulkOutcome()

@@ -1,8 +1,9 @@
 """Set-based account upserts for bulk import: rows are COPYed into a temporary table, then matched,
 checked and written with a handful of statements under the tenant's RLS (no per-row round trips).
 
-The caller owns the transaction: a dry run is the same work rolled back, so its numbers are the ones
-applying would give.
+The caller owns the transaction. A dry run (the preview) matches and checks the rows the same way and
+counts what the writes would change under the same conditions, so its numbers are the ones applying
+would give, without writing (and leaving dead row versions behind) for every preview.
 """
 
 from __future__ import annotations
@@ -125,12 +126,14 @@ async def apply_staged(
     tenant_id: UUID,
     *,
     staged: int,
+    dry_run: bool,
     invite: bool,
     deactivate_missing: bool,
     acting_user_id: UUID | None,
 ) -> BulkOutcome:
     """Match the `staged` rows to accounts (external id, then e-mail), refuse contradicting rows, then create,
-    update and optionally deactivate accounts missing from the file. Idempotent: unchanged rows write nothing."""
+    update and optionally deactivate accounts missing from the file. Idempotent: unchanged rows write nothing.
+    A `dry_run` counts what those writes would change, with the same conditions, and writes no account."""
     outcome = BulkOutcome()
     stage = STAGE_TABLE
     # Match by external id first, then by e-mail, in one pass over the tenant's users; rows that
@@ -203,35 +206,68 @@ async def apply_staged(
 
     now = clock.now()
     params: dict[str, Any] = {"tenant": tenant_id, "now": now}
+    # Seats in use before any write (the tenant's users are scanned before they grow).
+    seats, in_use = (
+        await session.execute(
+            text("select (select seats from tenants), count(*) from users where status <> 'deactivated'")
+        )
+    ).one()
     if deactivate_missing:
         # Before the inserts: only accounts that existed before the import can be missing from it.
-        deactivated = await session.execute(
-            text(
-                f"""
-                update users u set status = 'deactivated', tokens_revoked_at = :now, updated_at = :now
+        missing_from_file = f"""
                  where u.status <> 'deactivated'
                    and not (u.roles @> array['tenant_admin']::varchar[])
                    and u.id is distinct from :acting
                    and not exists (select 1 from {stage} r where r.user_id = u.id)
-                returning u.id
-                """
-            ),
-            {**params, "acting": acting_user_id},
-        )
-        gone = [row[0] for row in deactivated]
-        outcome.deactivated = len(gone)
-        if gone:
-            await session.execute(
-                text("update refresh_tokens set revoked_at = :now where revoked_at is null and user_id = any(:ids)"),
-                {"now": now, "ids": gone},
+        """
+        if dry_run:
+            outcome.deactivated = int(
+                await session.scalar(
+                    text(f"select count(*) from users u {missing_from_file}"), {**params, "acting": acting_user_id}
+                )
+                or 0
             )
-            # Billing frees their seats (a preview rolls this back with everything else).
-            for user_id in gone:
-                await release_seat_of(session, tenant_id, user_id)
+        else:
+            deactivated = await session.execute(
+                text(
+                    "update users u set status = 'deactivated', tokens_revoked_at = :now, updated_at = :now "
+                    f"{missing_from_file} returning u.id"
+                ),
+                {**params, "acting": acting_user_id},
+            )
+            gone = [row[0] for row in deactivated]
+            outcome.deactivated = len(gone)
+            if gone:
+                await session.execute(
+                    text(
+                        "update refresh_tokens set revoked_at = :now where revoked_at is null and user_id = any(:ids)"
+                    ),
+                    {"now": now, "ids": gone},
+                )
+                # Billing frees their seats.
+                for user_id in gone:
+                    await release_seat_of(session, tenant_id, user_id)
     # Updates: only rows whose values differ, so a re-import of the same file writes nothing.
-    updated: Any = await session.execute(
-        text(
-            f"""
+    changed_rows = f"""
+                  {stage} r left join {managers} g on g.email = r.manager_email
+                 where r.user_id = u.id
+                   and (u.display_name, u.email, u.external_id, cast(u.roles as text[]), cast(u.groups as text[]),
+                        u.locale, u.manager_id, u.attributes)
+                       is distinct from
+                       (r.display_name, r.email, coalesce(r.external_id, u.external_id),
+                        coalesce(r.roles, cast(u.roles as text[])), coalesce(r.groups, cast(u.groups as text[])),
+                        coalesce(r.locale, u.locale), coalesce(g.id, u.manager_id),
+                        coalesce(u.attributes || r.attributes, u.attributes))
+    """
+    if dry_run:
+        # The same rows the statements below would write, counted: a preview writes nothing, so it is
+        # quick and leaves no dead row versions behind for the import that follows it.
+        outcome.updated = int(await session.scalar(text(f"select count(*) from users u, {changed_rows}")) or 0)
+        outcome.created = int(await session.scalar(text(f"select count(*) from {stage} where user_id is null")) or 0)
+    else:
+        updated: Any = await session.execute(
+            text(
+                f"""
                 update users u set
                     display_name = r.display_name,
                     email = r.email,
@@ -242,25 +278,17 @@ async def apply_staged(
                     manager_id = coalesce(g.id, u.manager_id),
                     attributes = coalesce(u.attributes || r.attributes, u.attributes),
                     updated_at = :now
-                  from {stage} r left join {managers} g on g.email = r.manager_email
-                 where r.user_id = u.id
-                   and (u.display_name, u.email, u.external_id, cast(u.roles as text[]), cast(u.groups as text[]),
-                        u.locale, u.manager_id, u.attributes)
-                       is distinct from
-                       (r.display_name, r.email, coalesce(r.external_id, u.external_id),
-                        coalesce(r.roles, cast(u.roles as text[])), coalesce(r.groups, cast(u.groups as text[])),
-                        coalesce(r.locale, u.locale), coalesce(g.id, u.manager_id),
-                        coalesce(u.attributes || r.attributes, u.attributes))
-            """
-        ),
-        params,
-    )
-    outcome.updated = int(updated.rowcount)
-    # A manager who is new in this file is inserted by the same statement as the people they manage:
-    # the foreign key is checked at the end of the statement.
-    created: Any = await session.execute(
-        text(
-            f"""
+                  from {changed_rows}
+                """
+            ),
+            params,
+        )
+        outcome.updated = int(updated.rowcount)
+        # A manager who is new in this file is inserted by the same statement as the people they manage:
+        # the foreign key is checked at the end of the statement.
+        created: Any = await session.execute(
+            text(
+                f"""
                 insert into users (id, tenant_id, email, display_name, status, roles, groups, external_id, locale,
                                    manager_id, attributes, mfa_enabled, created_at, updated_at)
                 select r.new_id, :tenant, r.email, r.display_name, cast(:status as user_status),
@@ -268,37 +296,34 @@ async def apply_staged(
                        g.id, coalesce(r.attributes, '{{}}'::jsonb), false, :now, :now
                   from {stage} r left join {managers} g on g.email = r.manager_email
                  where r.user_id is null
-            """
-        ),
-        {**params, "status": "invited" if invite else "active"},
-    )
-    outcome.created = int(created.rowcount)
-    # Every refused row left the staging table as one problem.
-    outcome.unchanged = staged - len(outcome.problems) - outcome.created - outcome.updated
-    # Group names used by the file exist as groups (SCIM shows them; the admin's group list too).
-    missing = list(
-        await session.scalars(
-            text(
-                f"select distinct g from (select unnest(groups) g from {stage} where groups is not null) names "
-                "where not exists (select 1 from user_groups ug where ug.display_name = names.g)"
+                """
+            ),
+            {**params, "status": "invited" if invite else "active"},
+        )
+        outcome.created = int(created.rowcount)
+        # Group names used by the file exist as groups (SCIM shows them; the admin's group list too).
+        missing = list(
+            await session.scalars(
+                text(
+                    f"select distinct g from (select unnest(groups) g from {stage} where groups is not null) names "
+                    "where not exists (select 1 from user_groups ug where ug.display_name = names.g)"
+                )
             )
         )
-    )
-    if missing:
-        await session.execute(
-            text(
-                "insert into user_groups (id, tenant_id, display_name, created_at, updated_at) "
-                "select unnest(cast(:ids as uuid[])), :tenant, unnest(cast(:names as text[])), :now, :now "
-                "on conflict (tenant_id, display_name) do nothing"
-            ),
-            {**params, "ids": [new_id() for _ in missing], "names": missing},
-        )
-    counts = (
-        await session.execute(
-            text("select (select seats from tenants), count(*) from users where status <> 'deactivated'")
-        )
-    ).one()
-    outcome.seats, outcome.accounts_after = int(counts[0] or 0), int(counts[1])
+        if missing:
+            await session.execute(
+                text(
+                    "insert into user_groups (id, tenant_id, display_name, created_at, updated_at) "
+                    "select unnest(cast(:ids as uuid[])), :tenant, unnest(cast(:names as text[])), :now, :now "
+                    "on conflict (tenant_id, display_name) do nothing"
+                ),
+                {**params, "ids": [new_id() for _ in missing], "names": missing},
+            )
+    # Every refused row left the staging table as one problem.
+    outcome.unchanged = staged - len(outcome.problems) - outcome.created - outcome.updated
+    # Deactivation and creation are the only changes of who holds a seat.
+    outcome.seats = int(seats or 0)
+    outcome.accounts_after = int(in_use) - outcome.deactivated + outcome.created
     outcome.problems.sort(key=lambda p: p.row_no)
     return outcome
 
