@@ -47,7 +47,7 @@ from lms.organisation.services.groups import Groups
 from lms.organisation.services.workbooks import is_workbook, workbook_as_csv
 from lms.organisation.tasks import IMPORT_TASK, INVITATIONS_TASK
 from lms.tenancy.queries import tenant_profile
-from lms.tenancy.services.audit import AdminAudit
+from lms.tenancy.services.audit import AdminAudit, AuditActor
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 # Files up to this size are previewed and applied within the request; larger ones by a job.
@@ -114,7 +114,7 @@ class UserImports:
         self.tenant_id = tenant_id
         self.settings = settings
         self.storage = storage
-        # Set when an administrator acts in a request; a background job records its outcome itself.
+        # Where an applied import is recorded (one summary entry per import).
         self.audit = audit
 
     async def get(self, import_id: UUID) -> UserImport:
@@ -336,7 +336,9 @@ async def run_import_job(
         record = await session.get(UserImport, import_id)
         if record is None or record.status not in (ImportStatus.PREVIEWING.value, ImportStatus.APPLYING.value):
             return "nothing to do"
-        await UserImports(session, tenant_id, settings, storage).run(record, None, report)
+        # The audit entry of an import applied here names the administrator who uploaded the file.
+        audit = AdminAudit(session, tenant_id, AuditActor(user_id=record.created_by))
+        await UserImports(session, tenant_id, settings, storage, audit).run(record, None, report)
         return record.status
 
 
