@@ -45,7 +45,7 @@ StagedRow = tuple[
 
 _CREATE_STAGE = f"""
 create temporary table {STAGE_TABLE} (
-    row_no integer primary key,
+    row_no integer not null,
     new_id uuid not null,
     email text not null,
     display_name text not null,
@@ -114,9 +114,10 @@ _MATCH_PROBLEMS = {
 }
 
 
-async def _reject(session: AsyncSession, outcome: BulkOutcome, sql: str, column: str, reason: str) -> int:
-    """Rows selected by `sql` (row numbers) become problems and leave the staging table; how many."""
-    rows = (await session.execute(text(f"delete from {STAGE_TABLE} where row_no in ({sql}) returning row_no"))).all()
+async def _reject(session: AsyncSession, outcome: BulkOutcome, condition: str, column: str, reason: str) -> int:
+    """Staged rows `r` meeting `condition` (`[using ...] where ...`) become problems and leave the staging
+    table; how many."""
+    rows = (await session.execute(text(f"delete from {STAGE_TABLE} r {condition} returning r.row_no"))).all()
     outcome.problems.extend(RowProblem(row_no, column, reason) for (row_no,) in rows)
     return len(rows)
 
@@ -167,7 +168,7 @@ async def apply_staged(
     await _reject(
         session,
         outcome,
-        f"select r.row_no from {stage} r where r.manager_email = r.email_key",
+        "where r.manager_email = r.email_key",
         "manager_email",
         "a user cannot be their own manager",
     )
@@ -192,7 +193,7 @@ async def apply_staged(
     while await _reject(
         session,
         outcome,
-        f"select r.row_no from {stage} r join {managers} g on g.email = r.manager_email where g.id is null",
+        f"using {managers} g where g.email = r.manager_email and g.id is null",
         "manager_email",
         "no user with this e-mail address in this site, and no valid row for it in the file",
     ):
