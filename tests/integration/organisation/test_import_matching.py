@@ -1,7 +1,7 @@
 """Bulk import at a size where it runs set-based: an admin imports 2,000 people with problems of every
 kind (found while reading the file and found against the site's people), the preview's numbers are the
 import's, importing the same file again changes nothing, and another tenant's people are never matched,
-managed or deactivated."""
+managed or deactivated; a large import reports its progress through every stage."""
 
 from __future__ import annotations
 
@@ -15,9 +15,13 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
+from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.identity.models import User
+from lms.lib.storage import storage_for
+from lms.organisation.models import ImportStatus
+from lms.organisation.services.imports import UserImports
 from lms.tenancy.models import Tenant
 from tests.conftest import Login, MakeTenant, MakeUser, host
 
@@ -213,3 +217,26 @@ async def test_an_import_never_matches_manages_or_deactivates_another_tenants_pe
     assert created.display_name == "Mine"
     assert created.id != before["shared@corp.example"][0]
     assert count == 2
+
+
+async def test_a_large_import_reports_its_progress_through_reading_matching_and_writing(
+    db: Database, settings: Settings, make_tenant: MakeTenant, make_user: MakeUser
+) -> None:
+    tenant = await make_tenant(seats=0)
+    admin = await make_user(tenant, roles=["tenant_admin"])
+    data = as_csv([[f"p{i}@corp.example", f"P {i}", f"E{i}", "Ops", "", "", ""] for i in range(12_000)])
+    seen: list[int] = []
+
+    async def report(percent: int) -> None:
+        seen.append(percent)
+
+    async with tenant_session(db.app_sessions, tenant.id) as session:
+        imports = UserImports(session, tenant.id, settings, storage_for(settings))
+        record = await imports.upload("people.csv", io.BytesIO(data), len(data), admin.id)
+        record.status = ImportStatus.APPLYING.value
+        await imports.run(record, admin.id, report)
+        assert record.status == ImportStatus.APPLIED.value
+    assert seen == sorted(seen)
+    assert 0 < seen[0] <= 70  # reading the file (every 10,000 rows)
+    assert seen[1:] == [75, 80, 88, 95]  # staged, matched, updated, created
+    assert record.progress == 100

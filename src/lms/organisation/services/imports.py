@@ -227,6 +227,7 @@ class UserImports:
                         invite=record.send_invitations,
                         deactivate_missing=record.deactivate_missing,
                         acting_user_id=acting_user_id or record.created_by,
+                        progress=report,
                     )
                     if apply:
                         # Dynamic groups follow the attributes the file brought.

@@ -8,7 +8,7 @@ would give, without writing (and leaving dead row versions behind) for every pre
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Iterable, Sequence
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -131,10 +131,12 @@ async def apply_staged(
     invite: bool,
     deactivate_missing: bool,
     acting_user_id: UUID | None,
+    progress: Callable[[int], Awaitable[None]] | None = None,
 ) -> BulkOutcome:
     """Match the `staged` rows to accounts (external id, then e-mail), refuse contradicting rows, then create,
     update and optionally deactivate accounts missing from the file. Idempotent: unchanged rows write nothing.
-    A `dry_run` counts what those writes would change, with the same conditions, and writes no account."""
+    A `dry_run` counts what those writes would change, with the same conditions, and writes no account.
+    `progress` hears the percentage of the whole import reached (80 matched, 88 updated, 95 created)."""
     outcome = BulkOutcome()
     stage = STAGE_TABLE
     # Match by external id first, then by e-mail, in one pass over the tenant's users; rows that
@@ -205,6 +207,8 @@ async def apply_staged(
             )
         )
 
+    if progress is not None:
+        await progress(80)
     now = clock.now()
     params: dict[str, Any] = {"tenant": tenant_id, "now": now}
     # Seats in use before any write (the tenant's users are scanned before they grow).
@@ -285,6 +289,8 @@ async def apply_staged(
             params,
         )
         outcome.updated = int(updated.rowcount)
+        if progress is not None:
+            await progress(88)
         # A manager who is new in this file is inserted by the same statement as the people they manage:
         # the foreign key is checked at the end of the statement.
         created: Any = await session.execute(
@@ -302,6 +308,8 @@ async def apply_staged(
             {**params, "status": "invited" if invite else "active"},
         )
         outcome.created = int(created.rowcount)
+        if progress is not None:
+            await progress(95)
         # Group names used by the file exist as groups (SCIM shows them; the admin's group list too).
         missing = list(
             await session.scalars(
