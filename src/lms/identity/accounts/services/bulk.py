@@ -62,7 +62,8 @@ create temporary table {STAGE_TABLE} (
 """
 
 
-@dataclass(frozen=True)
+# Slots: a file of bad rows keeps one of these per row until the report is written.
+@dataclass(frozen=True, slots=True)
 class RowProblem:
     row_no: int
     column: str
