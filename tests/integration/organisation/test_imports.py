@@ -18,7 +18,7 @@ from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.identity.models import User, UserGroup
 from lms.lib.mail import EmailMessage
-from lms.tenancy.models import Tenant
+from lms.tenancy.models import AdminAuditEntry, Tenant
 from tests.conftest import Login, MakeTenant, MakeUser, eventually, host
 
 Client = AsyncTestClient[Litestar]
@@ -303,6 +303,12 @@ async def test_a_large_file_is_previewed_and_applied_by_the_worker(
     assert (await client.post(f"{base}/apply", headers=headers)).status_code == 202
     await eventually(lambda: status_is("applied"), timeout=60)
     assert await users_in(db, tenant) == 6001
+    async with tenant_session(db.app_sessions, tenant.id) as session:
+        entry = await session.scalar(select(AdminAuditEntry).where(AdminAuditEntry.action == "users.imported"))
+    assert entry is not None  # applied by the worker, audited like an import applied in the request
+    assert entry.actor_user_id == admin.id
+    assert entry.after is not None
+    assert entry.after["created"] == 6000
 
 
 async def test_a_manager_whose_own_row_is_refused_takes_their_reports_rows_with_them(

@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
+from uuid_utils import uuid7
+
 from lms.identity.accounts.services.bulk import RowProblem, StagedRow
 from lms.identity.schemas import Role
-from lms.lib.ids import new_id
 
 FIELDS = ("email", "display_name", "external_id", "roles", "groups", "manager_email", "locale")
 REQUIRED_FIELDS = ("email", "display_name")
@@ -140,6 +141,15 @@ class RowReader:
         emails: set[str] = set()
         externals: set[str] = set()
         problems = self.problems
+        # Roles, departments, managers and languages repeat from row to row: each distinct cell is
+        # checked once (value, or the problem's reason), in caches that are emptied when they grow large.
+        roles_seen: dict[str, tuple[list[str] | None, str | None]] = {}
+        groups_seen: dict[str, tuple[list[str] | None, str | None]] = {}
+        managers_seen: dict[str, tuple[str | None, str | None]] = {}
+        locales_seen: dict[str, tuple[str | None, str | None]] = {}
+        caches = (roles_seen, groups_seen, managers_seen, locales_seen)
+        email_match = EMAIL.match
+        max_email, max_name, max_external = MAX["email"], MAX["display_name"], MAX["external_id"]
         row_no = 1
         reader = csv.reader(text, delimiter=delimiter)
         while True:
@@ -155,18 +165,18 @@ class RowReader:
                 problems.append(RowProblem(row_no, "", f"this row cannot be read as CSV ({exc})"))
                 continue
             row_no += 1
-            if not cells or (len(cells) == 1 and not cells[0].strip()):
+            width = len(cells)
+            if not width or (width == 1 and not cells[0].strip()):
                 continue
             self.rows_read += 1
-            width = len(cells)
-            if any("\x00" in c for c in cells):
+            if "\x00" in "".join(cells):
                 problems.append(RowProblem(row_no, "", "the row contains a character that is not allowed"))
                 continue
             email = cells[i_email].strip() if i_email < width else ""
             if not email:
                 problems.append(RowProblem(row_no, column["email"], "the e-mail address is missing"))
                 continue
-            if len(email) > MAX["email"] or EMAIL.match(email) is None:
+            if len(email) > max_email or email_match(email) is None:
                 problems.append(RowProblem(row_no, column["email"], "not an e-mail address"))
                 continue
             key = email.lower()
@@ -177,14 +187,14 @@ class RowReader:
             if not name:
                 problems.append(RowProblem(row_no, column["display_name"], "the name is missing"))
                 continue
-            if len(name) > MAX["display_name"]:
+            if len(name) > max_name:
                 problems.append(RowProblem(row_no, column["display_name"], "the name is longer than 200 characters"))
                 continue
             external: str | None = None
             if i_ext is not None and i_ext < width:
                 external = cells[i_ext].strip() or None
                 if external is not None:
-                    if len(external) > MAX["external_id"]:
+                    if len(external) > max_external:
                         problems.append(RowProblem(row_no, column["external_id"], "longer than 255 characters"))
                         continue
                     if external in externals:
@@ -193,36 +203,44 @@ class RowReader:
                         )
                         continue
             roles: list[str] | None = None
-            if i_roles is not None and i_roles < width and cells[i_roles].strip():
-                roles = sorted({r.lower() for r in LIST_SPLIT.split(cells[i_roles].strip()) if r})
-                unknown = [r for r in roles if r not in ROLES]
-                if unknown:
-                    problems.append(
-                        RowProblem(
-                            row_no,
-                            column["roles"],
-                            f"unknown role {unknown[0]!r} (use learner, instructor, tenant_admin)",
-                        )
-                    )
+            if i_roles is not None and i_roles < width:
+                raw = cells[i_roles]
+                checked_roles = roles_seen.get(raw)
+                if checked_roles is None:
+                    checked_roles = roles_seen[raw] = _check_roles(raw)
+                roles, reason = checked_roles
+                if reason is not None:
+                    problems.append(RowProblem(row_no, column["roles"], reason))
                     continue
             groups: list[str] | None = None
             if i_groups is not None:
-                raw = cells[i_groups].strip() if i_groups < width else ""
-                groups = sorted({g for g in LIST_SPLIT.split(raw) if g}) if raw else []
-                if any(len(g) > MAX["group"] for g in groups):
-                    problems.append(RowProblem(row_no, column["groups"], "a group name is longer than 200 characters"))
+                raw = cells[i_groups] if i_groups < width else ""
+                checked_groups = groups_seen.get(raw)
+                if checked_groups is None:
+                    checked_groups = groups_seen[raw] = _check_groups(raw)
+                groups, reason = checked_groups
+                if reason is not None:
+                    problems.append(RowProblem(row_no, column["groups"], reason))
                     continue
             manager: str | None = None
             if i_manager is not None and i_manager < width:
-                manager = cells[i_manager].strip().lower() or None
-                if manager is not None and (len(manager) > MAX["email"] or EMAIL.match(manager) is None):
-                    problems.append(RowProblem(row_no, column["manager_email"], "not an e-mail address"))
+                raw = cells[i_manager]
+                checked = managers_seen.get(raw)
+                if checked is None:
+                    checked = managers_seen[raw] = _check_manager(raw)
+                manager, reason = checked
+                if reason is not None:
+                    problems.append(RowProblem(row_no, column["manager_email"], reason))
                     continue
             locale: str | None = None
             if i_locale is not None and i_locale < width:
-                locale = cells[i_locale].strip().lower() or None
-                if locale is not None and locale not in LOCALES:
-                    problems.append(RowProblem(row_no, column["locale"], "unknown language (use en, de or fr)"))
+                raw = cells[i_locale]
+                checked = locales_seen.get(raw)
+                if checked is None:
+                    checked = locales_seen[raw] = _check_locale(raw)
+                locale, reason = checked
+                if reason is not None:
+                    problems.append(RowProblem(row_no, column["locale"], reason))
                     continue
             attributes: str | None = None
             if attribute_columns:
@@ -231,4 +249,48 @@ class RowReader:
             emails.add(key)
             if external is not None:
                 externals.add(external)
-            yield (row_no, new_id(), email, name, external, roles, groups, manager, locale, attributes)
+            if not row_no % _CACHE_CHECK_EVERY:
+                for cache in caches:
+                    if len(cache) > _CACHE_MAX:
+                        cache.clear()
+            # The id the account gets if the row creates one; asyncpg's COPY takes it as it is (its bytes).
+            yield (row_no, uuid7(), email, name, external, roles, groups, manager, locale, attributes)
+
+
+# A file whose cells rarely repeat does not grow the caches of checked cells beyond this.
+_CACHE_MAX = 10_000
+_CACHE_CHECK_EVERY = 1_000
+
+
+def _check_roles(raw: str) -> tuple[list[str] | None, str | None]:
+    """Roles of a cell (None when blank: the account keeps its roles), or the problem's reason."""
+    raw = raw.strip()
+    if not raw:
+        return None, None
+    roles = sorted({r.lower() for r in LIST_SPLIT.split(raw) if r})
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        return None, f"unknown role {unknown[0]!r} (use learner, instructor, tenant_admin)"
+    return roles, None
+
+
+def _check_groups(raw: str) -> tuple[list[str] | None, str | None]:
+    raw = raw.strip()
+    groups = sorted({g for g in LIST_SPLIT.split(raw) if g}) if raw else []
+    if any(len(g) > MAX["group"] for g in groups):
+        return None, "a group name is longer than 200 characters"
+    return groups, None
+
+
+def _check_manager(raw: str) -> tuple[str | None, str | None]:
+    manager = raw.strip().lower() or None
+    if manager is not None and (len(manager) > MAX["email"] or EMAIL.match(manager) is None):
+        return None, "not an e-mail address"
+    return manager, None
+
+
+def _check_locale(raw: str) -> tuple[str | None, str | None]:
+    locale = raw.strip().lower() or None
+    if locale is not None and locale not in LOCALES:
+        return None, "unknown language (use en, de or fr)"
+    return locale, None

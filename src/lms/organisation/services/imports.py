@@ -1,8 +1,11 @@
 """Bulk user import: upload, column mapping, dry-run preview, apply; inline for small files, as a
 background job with progress for large ones; a downloadable problem report; CSV export of users.
 
-Preview and apply run the same statements (COPY into a staging table, set-based upserts under the
-tenant's RLS) inside a savepoint: a preview rolls it back, so its numbers are what applying gives.
+Preview and apply parse and check the file in one streaming pass, COPY the rows into a staging table
+on the session's own tenant-bound connection and match them with a few set-based statements under the
+tenant's RLS, inside a savepoint. The apply then writes (set-based upserts); the preview counts what
+those writes would change under the same conditions and rolls the savepoint back, so its numbers are
+what applying gives.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from lms.organisation.services.groups import Groups
 from lms.organisation.services.workbooks import is_workbook, workbook_as_csv
 from lms.organisation.tasks import IMPORT_TASK, INVITATIONS_TASK
 from lms.tenancy.queries import tenant_profile
-from lms.tenancy.services.audit import AdminAudit
+from lms.tenancy.services.audit import AdminAudit, AuditActor
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 # Files up to this size are previewed and applied within the request; larger ones by a job.
@@ -111,7 +114,7 @@ class UserImports:
         self.tenant_id = tenant_id
         self.settings = settings
         self.storage = storage
-        # Set when an administrator acts in a request; a background job records its outcome itself.
+        # Where an applied import is recorded (one summary entry per import).
         self.audit = audit
 
     async def get(self, import_id: UUID) -> UserImport:
@@ -200,8 +203,9 @@ class UserImports:
             raise Conflict("this import is running or already applied; upload the file again", field="status")
 
     async def run(self, record: UserImport, acting_user_id: UUID | None, report: ProgressReport | None = None) -> None:
-        """Parse, stage and upsert in a savepoint; roll it back for a preview (or when seats would be
-        exceeded), keep it for an apply. The import row is written after, in the outer transaction."""
+        """Parse, stage and upsert in a savepoint (a preview only counts); roll it back for a preview (or
+        when seats would be exceeded), keep it for an apply. The import row is written after, in the outer
+        transaction; an applied import's changes to people commit with the caller's transaction."""
         apply = record.status == ImportStatus.APPLYING.value
         with tempfile.TemporaryDirectory(prefix="lms-import-") as folder:
             path = Path(folder) / "upload.csv"
@@ -212,18 +216,22 @@ class UserImports:
                 savepoint = await self.session.begin_nested()
                 try:
                     rows = _async_rows(reader.rows(stream), report, record.file_size, stream)
-                    await stage_rows(self.session, rows)
+                    staged = await stage_rows(self.session, rows)
                     if report is not None:
                         await report(75)
                     outcome = await apply_staged(
                         self.session,
                         self.tenant_id,
+                        staged=staged,
+                        dry_run=not apply,
                         invite=record.send_invitations,
                         deactivate_missing=record.deactivate_missing,
                         acting_user_id=acting_user_id or record.created_by,
+                        progress=report,
                     )
-                    # Dynamic groups follow the attributes the file brought (a preview rolls this back too).
-                    await Groups(self.session, self.tenant_id).apply_rules()
+                    if apply:
+                        # Dynamic groups follow the attributes the file brought.
+                        await Groups(self.session, self.tenant_id).apply_rules()
                 except UnreadableFile as exc:
                     await savepoint.rollback()
                     failure, outcome = str(exc), BulkOutcome()
@@ -329,7 +337,9 @@ async def run_import_job(
         record = await session.get(UserImport, import_id)
         if record is None or record.status not in (ImportStatus.PREVIEWING.value, ImportStatus.APPLYING.value):
             return "nothing to do"
-        await UserImports(session, tenant_id, settings, storage).run(record, None, report)
+        # The audit entry of an import applied here names the administrator who uploaded the file.
+        audit = AdminAudit(session, tenant_id, AuditActor(user_id=record.created_by))
+        await UserImports(session, tenant_id, settings, storage, audit).run(record, None, report)
         return record.status
 
 
