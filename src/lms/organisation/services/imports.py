@@ -22,6 +22,7 @@ import anyio.to_thread
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from lms.compliance.services import schedule_sync
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.identity.accounts.services.bulk import BulkOutcome, RowProblem, StagedRow, apply_staged, stage_rows
@@ -275,6 +276,9 @@ class UserImports:
                 await self.audit.record("users.imported", "import", record.id, record.file_name, None, summary)
             if record.send_invitations and outcome.created:
                 enqueue_after_commit(self.session, INVITATIONS_TASK, str(self.tenant_id), str(record.id))
+            if outcome.created or outcome.updated:
+                # New people and moved ones get their groups' assigned training as soon as this commits.
+                await schedule_sync(self.session, self.tenant_id)
         else:
             record.status = ImportStatus.PREVIEWED.value
             record.previewed_at = now
