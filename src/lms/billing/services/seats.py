@@ -27,19 +27,23 @@ NEARLY_FULL = 0.9
 async def seat_summary(session: AsyncSession, tenant_id: UUID) -> SeatsOut:
     licence = await licence_of(session, tenant_id)
     used = await seats_in_use(session)
-    since = clock.now().date() - timedelta(days=HISTORY_DAYS)
-    history = await session.execute(
-        select(SeatSnapshot.day, SeatSnapshot.used, SeatSnapshot.licensed)
-        .where(SeatSnapshot.day >= since)
-        .order_by(SeatSnapshot.day)
-    )
     return SeatsOut(
         used=used,
         licensed=licence.seat_limit,
         available=max(0, licence.seat_limit - used) if licence.seat_limit else 0,
         overage_allowed=licence.overage_allowed,
-        history=[SeatDayOut(day, u, lic) for day, u, lic in history],
+        history=await seat_history(session, clock.now().date() - timedelta(days=HISTORY_DAYS)),
     )
+
+
+async def seat_history(session: AsyncSession, since: date) -> list[SeatDayOut]:
+    """The bound tenant's daily seat snapshots from `since` on, oldest first (days without one are absent)."""
+    rows = await session.execute(
+        select(SeatSnapshot.day, SeatSnapshot.used, SeatSnapshot.licensed)
+        .where(SeatSnapshot.day >= since)
+        .order_by(SeatSnapshot.day)
+    )
+    return [SeatDayOut(day, used, licensed) for day, used, licensed in rows]
 
 
 async def holders(session: AsyncSession, limit: int, offset: int) -> tuple[list[SeatHolderOut], int]:
