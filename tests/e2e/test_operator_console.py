@@ -67,12 +67,13 @@ async def test_operator_suspends_a_tenant_and_its_learners_see_the_suspended_pag
 
     # Without the confirmation nothing happens and the form says why.
     await page.get_by_text("Suspend the site").click()
-    await page.get_by_label("Reason").first.fill("Invoice unpaid for 60 days")
+    suspend = page.locator("details", has_text="Suspend the site")
+    await suspend.get_by_label("Reason").fill("Invoice unpaid for 60 days")
     await page.get_by_role("button", name=f"Suspend {tenant.name}").click()
     await expect(page.get_by_role("alert")).to_contain_text("Tick the box to confirm")
     await check_page(page)
-    await page.get_by_label("Reason").first.fill("Invoice unpaid for 60 days")
-    await page.get_by_label("I understand").check()
+    await suspend.get_by_label("Reason").fill("Invoice unpaid for 60 days")
+    await suspend.get_by_label("I understand").check()
     await page.get_by_role("button", name=f"Suspend {tenant.name}").click()
     await expect(page.get_by_role("status")).to_contain_text("The site is suspended")
     await expect(page.get_by_text("Invoice unpaid for 60 days").first).to_be_visible()
