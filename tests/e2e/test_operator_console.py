@@ -102,7 +102,7 @@ async def test_operator_reads_a_tenants_billing_and_usage_and_comps_seats(
     await page.goto(f"http://localhost:{web_server}/operator/tenants/{tenant.id}")
     billing = page.locator("section", has=page.get_by_role("heading", name="Billing"))
     await expect(billing).to_contain_text("Seats purchased")
-    await expect(page.get_by_role("img", name="Enrolments and completions per day")).to_be_visible()
+    await expect(page.get_by_role("heading", name="Usage over the last 90 days")).to_be_visible()
     await check_page(page)
 
     # A reason is required; the error names the field and the form stays open.
