@@ -116,6 +116,7 @@ class SeatDayOut(msgspec.Struct):
     day: date
     used: int
     licensed: int
+    storage_bytes: int | None = None
 
 
 class SeatsOut(msgspec.Struct):

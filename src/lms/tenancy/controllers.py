@@ -136,13 +136,16 @@ class OperatorController(Controller):
         tenant_id: FromPath[UUID],
         days: Annotated[int, QueryParameter(ge=1, le=366)] = USAGE_DAYS,
     ) -> UsageOut:
-        """The tenant's usage per day over the last `days` days (today last): seats used and licensed from
-        the daily seat snapshots, enrolments and completions from the course rollups."""
+        """The tenant's usage per day over the last `days` days (today last): seats used and licensed and the
+        media storage from the daily seat snapshots, enrolments and completions from the course rollups."""
         await admin.get(tenant_id)  # 404 for an unknown tenant
         usage = await tenant_usage(database, settings, tenant_id, days)
         return UsageOut(
             tenant_id=tenant_id,
-            days=[UsageDayOut(d.day, d.seats_used, d.seats_licensed, d.enrolments, d.completions) for d in usage.days],
+            days=[
+                UsageDayOut(d.day, d.seats_used, d.seats_licensed, d.enrolments, d.completions, d.storage_bytes)
+                for d in usage.days
+            ],
         )
 
     @patch("/tenants/{tenant_id:uuid}")

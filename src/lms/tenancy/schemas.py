@@ -151,6 +151,8 @@ class UsageDayOut(msgspec.Struct):
     seats_licensed: int | None
     enrolments: int
     completions: int
+    # Bytes of media; null on a day without a snapshot (or one taken before storage was recorded).
+    storage_bytes: int | None = None
 
 
 class UsageOut(msgspec.Struct):

@@ -12,12 +12,14 @@ from sqlalchemy import select, update
 
 from lms.analytics.courses.models import CourseDay
 from lms.billing.models import BillingAccount, SeatSnapshot
+from lms.billing.services.seats import snapshot_seats
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.lib import clock
 from lms.tenancy.console.services import USAGE_DAYS, tenant_usage
 from lms.tenancy.models import Plan
+from tests import factories
 from tests.conftest import Login, MakeTenant, MakeUser
 from tests.integration.tenancy.test_operator_api import OPS, Client, bearer
 from tests.integration.tenancy.test_operator_console import CONSOLE, audit_of, signed_in_operator
@@ -174,8 +176,9 @@ async def test_usage_over_time_comes_from_the_seat_snapshots_and_the_course_roll
     today = clock.now().date()
     course = uuid.uuid4()
     async with tenant_session(db.app_sessions, tenant.id) as session:
-        for days_ago, used in ((1, 7), (10, 4), (120, 99)):  # the last is older than the window
-            session.add(SeatSnapshot(tenant_id=tenant.id, day=today - timedelta(days=days_ago), used=used, licensed=10))
+        for days_ago, used, storage in ((1, 7, 5 * 1_048_576), (10, 4, None), (120, 99, 1)):  # the last: too old
+            day = today - timedelta(days=days_ago)
+            session.add(SeatSnapshot(tenant_id=tenant.id, day=day, used=used, licensed=10, storage_bytes=storage))
         session.add(CourseDay(tenant_id=tenant.id, course_id=course, day=today - timedelta(days=1), enrolments=3))
         session.add(
             CourseDay(tenant_id=tenant.id, course_id=uuid.uuid4(), day=today - timedelta(days=1), completions=2)
@@ -192,7 +195,10 @@ async def test_usage_over_time_comes_from_the_seat_snapshots_and_the_course_roll
         3,
         2,
     )
-    assert by_day[today - timedelta(days=10)].seats_used == 4
+    assert (by_day[today - timedelta(days=10)].seats_used, by_day[today - timedelta(days=10)].storage_bytes) == (
+        4,
+        None,
+    )
     assert by_day[today - timedelta(days=2)].seats_used is None  # no snapshot that day: no number, not 0
     assert 99 not in [d.seats_used for d in usage.days]
 
@@ -206,6 +212,7 @@ async def test_usage_over_time_comes_from_the_seat_snapshots_and_the_course_roll
         "seats_licensed": 10,
         "enrolments": 3,
         "completions": 2,
+        "storage_bytes": 5 * 1_048_576,
     }
     assert (await client.get(f"{OPS}/tenants/{uuid.uuid4()}/usage", headers=ops)).status_code == 404
     assert (await client.get(f"{OPS}/tenants/{tenant.id}/usage?days=0", headers=ops)).status_code == 422
@@ -215,6 +222,23 @@ async def test_usage_over_time_comes_from_the_seat_snapshots_and_the_course_roll
     page = await operator.get(f"{CONSOLE}/tenants/{tenant.id}")
     assert 'id="chart-seats-title"' in page.text  # the SVG charts, with the numbers in a table below
     assert 'id="chart-learning-title"' in page.text
+    assert 'id="chart-storage-title"' in page.text
+    assert "5 MB" in page.text
     listed = await operator.get(CONSOLE + "?offset=0")
     assert listed.status_code == 200
     assert "Seats used / licensed" in listed.text
+
+
+async def test_the_nightly_snapshot_records_seats_and_storage(
+    db: Database, settings: Settings, make_tenant: MakeTenant
+) -> None:
+    tenant = await make_tenant()
+    async with tenant_session(db.app_sessions, tenant.id) as session:
+        await factories.media.make_asset(session, tenant.id, size_bytes=3000)
+        await factories.media.make_asset(session, tenant.id, size_bytes=500)
+    async with tenant_session(db.app_sessions, tenant.id) as session:
+        await snapshot_seats(session, tenant.id)
+        await snapshot_seats(session, tenant.id)  # a second run the same day keeps one row
+    usage = await tenant_usage(db, settings, tenant.id, days=1)
+    (today,) = usage.days
+    assert (today.seats_used, today.seats_licensed, today.storage_bytes) == (0, 10, 3500)

@@ -547,7 +547,7 @@ class OperatorConsolePages(Controller):
 
 
 def _usage_charts(usage: TenantUsage) -> dict[str, str]:
-    """The tenant page's two charts: seats (on the days with a snapshot) and enrolments with completions."""
+    """The tenant page's charts: seats and storage (on the days with a snapshot), enrolments with completions."""
     seat_days = [d for d in usage.days if d.seats_used is not None]
     seats = line_chart(
         _("Seats used and licensed per day"),
@@ -567,7 +567,14 @@ def _usage_charts(usage: TenantUsage) -> dict[str, str]:
         ],
         "chart-learning",
     )
-    return {"seats": seats if seat_days else "", "learning": learning}
+    storage_days = [d for d in usage.days if d.storage_bytes is not None]
+    storage = line_chart(
+        _("Media storage per day, in megabytes"),
+        [format_day(d.day) for d in storage_days],
+        [Series(_("Megabytes"), [round((d.storage_bytes or 0) / 1_048_576, 1) for d in storage_days])],
+        "chart-storage",
+    )
+    return {"seats": seats if seat_days else "", "learning": learning, "storage": storage if storage_days else ""}
 
 
 def _field_of(exc: msgspec.ValidationError, fields: tuple[str, ...]) -> str:

@@ -110,6 +110,8 @@ class UsageDay:
     seats_licensed: int | None
     enrolments: int
     completions: int
+    # Media storage from the same snapshot; None without one (or one taken before storage was recorded).
+    storage_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -119,8 +121,8 @@ class TenantUsage:
 
 
 async def tenant_usage(db: Database, settings: Settings, tenant_id: UUID, days: int = USAGE_DAYS) -> TenantUsage:
-    """One tenant's billing and its usage per day over the last `days` days (today included): seats from
-    the daily seat snapshots, enrolments and completions from the course rollups. Read on a session
+    """One tenant's billing and its usage per day over the last `days` days (today included): seats and
+    storage from the daily seat snapshots, enrolments and completions from the course rollups. Read on a session
     bound to the tenant, so RLS scopes every row as it does for the tenant's own pages."""
     today = clock.now().date()
     since = today - timedelta(days=days - 1)
@@ -140,6 +142,7 @@ async def tenant_usage(db: Database, settings: Settings, tenant_id: UUID, days: 
                 seats_licensed=snapshot.licensed if snapshot else None,
                 enrolments=enrolled,
                 completions=completed,
+                storage_bytes=snapshot.storage_bytes if snapshot else None,
             )
         )
     return TenantUsage(days=series, billing=billing)
