@@ -1,6 +1,7 @@
 """An operator uses the console in Chromium, with axe-core on every page: signs in with the operator
 token and sets up the second factor, suspends a tenant (whose learners then see the suspended page),
-and retries a poisoned progress event from the dead-letter view once its cause is fixed."""
+comps seats from a tenant's billing panel, and retries a poisoned progress event from the dead-letter
+view once its cause is fixed."""
 
 from __future__ import annotations
 
@@ -66,12 +67,13 @@ async def test_operator_suspends_a_tenant_and_its_learners_see_the_suspended_pag
 
     # Without the confirmation nothing happens and the form says why.
     await page.get_by_text("Suspend the site").click()
-    await page.get_by_label("Reason").first.fill("Invoice unpaid for 60 days")
+    suspend = page.locator("details", has_text="Suspend the site")
+    await suspend.get_by_label("Reason").fill("Invoice unpaid for 60 days")
     await page.get_by_role("button", name=f"Suspend {tenant.name}").click()
     await expect(page.get_by_role("alert")).to_contain_text("Tick the box to confirm")
     await check_page(page)
-    await page.get_by_label("Reason").first.fill("Invoice unpaid for 60 days")
-    await page.get_by_label("I understand").check()
+    await suspend.get_by_label("Reason").fill("Invoice unpaid for 60 days")
+    await suspend.get_by_label("I understand").check()
     await page.get_by_role("button", name=f"Suspend {tenant.name}").click()
     await expect(page.get_by_role("status")).to_contain_text("The site is suspended")
     await expect(page.get_by_text("Invoice unpaid for 60 days").first).to_be_visible()
@@ -88,6 +90,33 @@ async def test_operator_suspends_a_tenant_and_its_learners_see_the_suspended_pag
     await learner_page.goto(f"{site(tenant, web_server)}/sign-in")
     await sign_in(learner_page, learner.email, PASSWORD)
     await expect(learner_page.get_by_role("heading", name="My learning")).to_be_visible()
+
+
+async def test_operator_reads_a_tenants_billing_and_usage_and_comps_seats(
+    web_server: int, context: BrowserContext, db: Database, make_tenant: MakeTenant
+) -> None:
+    tenant = await make_tenant(name=f"Initech {uuid.uuid4().hex[:4]}")
+    email, token = await new_operator(db)
+    page = await context.new_page()
+    await operator_signs_in(page, web_server, email, token)
+    await page.goto(f"http://localhost:{web_server}/operator/tenants/{tenant.id}")
+    billing = page.locator("section", has=page.get_by_role("heading", name="Billing"))
+    await expect(billing).to_contain_text("Seats purchased")
+    await expect(page.get_by_role("heading", name="Usage over the last 90 days")).to_be_visible()
+    await check_page(page)
+
+    # A reason is required; the error names the field and the form stays open.
+    await page.locator("summary", has_text="Comp seats").click()
+    await page.get_by_label("Comp seats").fill("5")
+    await page.get_by_role("button", name="Save comp seats").click()
+    await expect(page.get_by_role("alert")).to_contain_text("Say why")
+    await check_page(page)
+    await page.locator("#comp_reason").fill("Pilot for the sales team")
+    await page.get_by_role("button", name="Save comp seats").click()
+    await expect(page.get_by_role("status")).to_contain_text("Comp seats saved")
+    await expect(billing.locator(".facts div", has_text="Comp seats")).to_contain_text("5")
+    await expect(page.locator("td", has_text="Pilot for the sales team")).to_be_visible()  # the audit trail
+    await check_page(page)
 
 
 async def fold_everything(db: Database, settings: Settings) -> None:

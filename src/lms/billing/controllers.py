@@ -36,12 +36,11 @@ from lms.db.engines import Database
 from lms.db.providers import DbSession
 from lms.identity.guards import Principal, allows_anonymous, requires_role, requires_user
 from lms.identity.schemas import Role
-from lms.lib.errors import NotFound
 from lms.lib.pagination import Page, PageParams
 from lms.lib.params import AppRequest
 from lms.tenancy.guards import requires_operator
 from lms.tenancy.queries import active_tenant_ids
-from lms.tenancy.services import Actor, TenantAdmin
+from lms.tenancy.services import Actor
 
 # A Stripe event is a few kilobytes; anything near this is not one.
 WEBHOOK_MAX_BODY = 256 * 1024
@@ -239,21 +238,11 @@ class OperatorBillingController(Controller):
         tenant_id: FromPath[UUID],
         data: JSONBody[OverrideIn],
     ) -> OperatorBillingOut:
-        """Comp seats, extend a trial or set the plan by hand, with a reason; audited."""
+        """Comp seats, extend a trial, set the plan or (for a tenant invoiced outside Stripe) the seats by
+        hand, with a reason; audited in the tenant's billing trail and the operators' audit log."""
         operator = request.state.operator
-        async with database.operator_sessions() as session:
-            if tenant_id not in await active_tenant_ids(session):
-                raise NotFound("tenant not found", field="tenant_id")
-        async with tenant_session(database.app_sessions, tenant_id) as session:
-            before, after = await operators.override(session, settings, tenant_id, operator.email, data)
-            out = await operators.billing_of(session, settings, tenant_id)
         actor = Actor(name=operator.email, operator_id=operator.id, request_id=request.scope["state"].get("request_id"))
-        async with database.operator_sessions() as session, session.begin():
-            await TenantAdmin(session, actor, settings.public_base_domain).audit(
-                "billing_override", tenant_id, before, {**after, "reason": data.reason}
-            )
-        forget_licence(tenant_id)
-        return out
+        return await operators.apply_override(database, settings, tenant_id, actor, data)
 
     @get("/webhook-events")
     async def list_webhook_events(

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import Boolean, Date, ForeignKeyConstraint, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKeyConstraint, Index, Integer, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -95,7 +95,7 @@ class CoursePurchase(TenantScoped, Base):
 
 
 class SeatSnapshot(TenantScoped, Base):
-    """Seats in use and licensed, once a day (the utilisation history)."""
+    """Seats in use and licensed, and the media storage, once a day (the utilisation history)."""
 
     __tablename__ = "billing_seat_snapshots"
     __tenant_table_args__ = (Index("ux_billing_seat_snapshots_day", "tenant_id", "day", unique=True),)
@@ -103,6 +103,8 @@ class SeatSnapshot(TenantScoped, Base):
     day: Mapped[date] = mapped_column(Date)
     used: Mapped[int] = mapped_column(Integer)
     licensed: Mapped[int] = mapped_column(Integer)
+    # Media storage that day; None on days recorded before the snapshot took it.
+    storage_bytes: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
 class BillingAuditEntry(TenantScoped, Base):

@@ -46,6 +46,7 @@ class InboxStatus(enum.StrEnum):
 PlanKey = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,31}$", description="a plan's key, e.g. business")]
 SeatCount = Annotated[int, msgspec.Meta(ge=1, le=100_000, description="seats to license")]
 CompSeats = Annotated[int, msgspec.Meta(ge=0, le=100_000)]
+PurchasedSeats = Annotated[int, msgspec.Meta(ge=0, le=100_000, description="seats invoiced outside Stripe")]
 TrialDays = Annotated[int, msgspec.Meta(ge=1, le=365)]
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 
@@ -115,6 +116,7 @@ class SeatDayOut(msgspec.Struct):
     day: date
     used: int
     licensed: int
+    storage_bytes: int | None = None
 
 
 class SeatsOut(msgspec.Struct):
@@ -153,6 +155,10 @@ class OperatorBillingOut(msgspec.Struct):
     past_due_since: datetime | None
     stripe_customer_id: str | None
     stripe_subscription_id: str | None
+    current_period_end: datetime | None = None
+    cancel_at_period_end: bool = False
+    # When a past-due tenant is suspended for learners unless it pays.
+    suspends_at: datetime | None = None
 
 
 class OverrideIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -162,6 +168,8 @@ class OverrideIn(msgspec.Struct, forbid_unknown_fields=True):
     comp_seats: CompSeats | None = None
     extend_trial_days: TrialDays | None = None
     plan: PlanKey | None = None
+    # Only for a tenant without a Stripe subscription (invoiced outside Stripe): Stripe owns the others' seats.
+    seats: PurchasedSeats | None = None
 
 
 class InboxEventOut(msgspec.Struct):

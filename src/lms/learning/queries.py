@@ -318,6 +318,7 @@ from lms.learning.services.seats import SeatHolder as SeatHolder  # noqa: E402
 from lms.learning.services.seats import holds_seat as holds_seat  # noqa: E402
 from lms.learning.services.seats import seat_holders as seat_holders  # noqa: E402
 from lms.learning.services.seats import seats_in_use as seats_in_use  # noqa: E402
+from lms.learning.services.seats import seats_in_use_by_tenant as seats_in_use_by_tenant  # noqa: E402
 
 
 # Rollup sources for analytics: statements (not results), so the analytics domain inserts from them in

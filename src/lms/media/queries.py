@@ -1,12 +1,13 @@
 """Media reads other domains may call: whether a version's videos are playable (catalogue
-publishing), and where a phrase is spoken in a video (catalogue search)."""
+publishing), where a phrase is spoken in a video (catalogue search), and the storage a tenant uses
+(billing's daily snapshot)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.media.models import AssetStatus, MediaAsset
@@ -56,3 +57,8 @@ async def asset_exists(session: AsyncSession, asset_id: UUID) -> bool:
     """Whether the bound tenant has a media asset with this id (a lesson may point at it)."""
     found = await session.execute(select(MediaAsset.id).where(MediaAsset.id == asset_id))
     return found.first() is not None
+
+
+async def storage_in_use(session: AsyncSession) -> int:
+    """Bytes of the bound tenant's media (the size of each upload as stored)."""
+    return int(await session.scalar(select(func.coalesce(func.sum(MediaAsset.size_bytes), 0))) or 0)

@@ -7,12 +7,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 from uuid import UUID
 
+import msgspec
 from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, PathParameter, QueryParameter, RawBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from lms.billing.guards import requires_feature
+from lms.billing.schemas import OverrideIn
+from lms.billing.services.operators import apply_override
 from lms.config import Settings
 from lms.db.engines import Database
 from lms.db.providers import DbSession
@@ -23,6 +26,7 @@ from lms.lib.errors import ValidationFailed
 from lms.lib.pagination import Page, PageParams
 from lms.lib.params import AppRequest
 from lms.lib.storage import Storage
+from lms.tenancy.console.services import USAGE_DAYS, tenant_usage
 from lms.tenancy.guards import requires_operator
 from lms.tenancy.models import AdminAuditEntry, OperatorAuditEntry, TenantDomain, TenantStatus
 from lms.tenancy.schemas import (
@@ -41,6 +45,8 @@ from lms.tenancy.schemas import (
     TenantCreate,
     TenantOut,
     TenantUpdate,
+    UsageDayOut,
+    UsageOut,
 )
 from lms.tenancy.services import Actor, TenantAdmin, domain_out
 from lms.tenancy.services.audit import AdminAudit, AuditFilter
@@ -121,12 +127,48 @@ class OperatorController(Controller):
         """One tenant."""
         return await admin.describe(await admin.get(tenant_id))
 
+    @get("/tenants/{tenant_id:uuid}/usage")
+    async def get_tenant_usage(
+        self,
+        admin: NamedDependency[TenantAdmin],
+        database: NamedDependency[Database],
+        settings: NamedDependency[Settings],
+        tenant_id: FromPath[UUID],
+        days: Annotated[int, QueryParameter(ge=1, le=366)] = USAGE_DAYS,
+    ) -> UsageOut:
+        """The tenant's usage per day over the last `days` days (today last): seats used and licensed and the
+        media storage from the daily seat snapshots, enrolments and completions from the course rollups."""
+        await admin.get(tenant_id)  # 404 for an unknown tenant
+        usage = await tenant_usage(database, settings, tenant_id, days)
+        return UsageOut(
+            tenant_id=tenant_id,
+            days=[
+                UsageDayOut(d.day, d.seats_used, d.seats_licensed, d.enrolments, d.completions, d.storage_bytes)
+                for d in usage.days
+            ],
+        )
+
     @patch("/tenants/{tenant_id:uuid}")
     async def update_tenant(
-        self, admin: NamedDependency[TenantAdmin], tenant_id: FromPath[UUID], data: JSONBody[TenantUpdate]
+        self,
+        admin: NamedDependency[TenantAdmin],
+        database: NamedDependency[Database],
+        settings: NamedDependency[Settings],
+        tenant_id: FromPath[UUID],
+        data: JSONBody[TenantUpdate],
     ) -> TenantOut:
-        """Change a tenant's name, plan, seats or branding; only the fields sent change (audited)."""
-        return await admin.describe(await admin.change(tenant_id, data))
+        """Change a tenant's name, plan, seats or branding; only the fields sent change (audited). Plan and
+        seats also go to the tenant's billing account, which is what its licence reads (a billing override,
+        refused with 409 for the seats of a Stripe subscriber)."""
+        tenant = await admin.change(tenant_id, data)
+        if data.plan is not msgspec.UNSET or data.seats is not msgspec.UNSET:
+            change = OverrideIn(
+                reason="set with PATCH /api/v1/operator/tenants/{id}",
+                plan=data.plan.value if data.plan is not msgspec.UNSET else None,
+                seats=data.seats if data.seats is not msgspec.UNSET else None,
+            )
+            await apply_override(database, settings, tenant_id, admin.actor, change)
+        return await admin.describe(tenant)
 
     @post("/tenants/{tenant_id:uuid}/suspend", status_code=HTTP_200_OK)
     async def suspend_tenant(

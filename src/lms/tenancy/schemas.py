@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -141,6 +141,23 @@ class AuditEntryOut(msgspec.Struct):
     after: dict[str, Any] | None
     created_at: datetime
     request_id: str | None
+
+
+class UsageDayOut(msgspec.Struct):
+    """One day of a tenant's usage; the seat counts are null on a day without a seat snapshot."""
+
+    day: date
+    seats_used: int | None
+    seats_licensed: int | None
+    enrolments: int
+    completions: int
+    # Bytes of media; null on a day without a snapshot (or one taken before storage was recorded).
+    storage_bytes: int | None = None
+
+
+class UsageOut(msgspec.Struct):
+    tenant_id: UUID
+    days: list[UsageDayOut]
 
 
 class AdminAuditEntryOut(msgspec.Struct):

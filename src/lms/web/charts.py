@@ -4,6 +4,7 @@ chart is shown next to a table of the same numbers."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from html import escape
 
@@ -21,11 +22,18 @@ class Series:
     values: list[float]
 
 
+# Past this many points a line carries no markers (they would touch); the dash still tells series apart.
+MARKERS_UP_TO = 31
+
+
 def _nice_max(value: float) -> float:
+    """The axis top: the value rounded up to its leading digit (100 stays 100, 101 becomes 200), and even,
+    so the middle grid line is a whole number too."""
     if value <= 0:
-        return 1.0
+        return 2.0
     step = 10 ** (len(str(int(value))) - 1)
-    return float(((int(value) // step) + 1) * step)
+    top = -(-math.ceil(value) // step) * step
+    return float(top + 1 if top % 2 else top)
 
 
 def line_chart(title: str, labels: list[str], series: list[Series], chart_id: str) -> str:
@@ -41,30 +49,35 @@ def line_chart(title: str, labels: list[str], series: list[Series], chart_id: st
         return TOP + plot_h - plot_h * v / top
 
     parts = [_frame(title, chart_id, top, plot_w, plot_h)]
-    step = max(1, len(labels) // 6)
-    for i in range(0, len(labels), step):
-        parts.append(
-            f'<text x="{x(i):.1f}" y="{HEIGHT - 18}" text-anchor="middle" class="chart-axis">{escape(labels[i])}</text>'
-        )
+    # At most five labels, the first and the last among them, anchored inside the frame so none is cut off.
+    shown = sorted({round(k * (len(labels) - 1) / 4) for k in range(5)}) if len(labels) > 5 else range(len(labels))
+    for i in shown:
+        anchor = "start" if i == 0 and count > 1 else "end" if i == count - 1 and count > 1 else "middle"
+        parts.append(_text(x(i), HEIGHT - 18, labels[i], "chart-axis", anchor))
+    markers = count <= MARKERS_UP_TO
     for index, s in enumerate(series[:2]):
         colour, dash, marker = STYLES[index]
         points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(s.values))
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
         parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"{dash_attr}/>')
-        for i, v in enumerate(s.values):
-            if marker == "circle":
-                parts.append(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3" fill="{colour}"/>')
-            else:
-                parts.append(f'<rect x="{x(i) - 3:.1f}" y="{y(v) - 3:.1f}" width="6" height="6" fill="{colour}"/>')
+        for i, v in enumerate(s.values if markers else []):
+            parts.append(_marker(marker, x(i), y(v), colour, 3))
         legend_x = LEFT + index * 200
-        sample = (
-            f'<circle cx="{legend_x + 8}" cy="{HEIGHT - 4}" r="4" fill="{colour}"/>'
-            if marker == "circle"
-            else f'<rect x="{legend_x + 4}" y="{HEIGHT - 8}" width="8" height="8" fill="{colour}"/>'
+        # The legend shows the line as drawn: its dash, and its marker when the lines carry them.
+        parts.append(
+            f'<line x1="{legend_x}" x2="{legend_x + 24}" y1="{HEIGHT - 4}" y2="{HEIGHT - 4}" stroke="{colour}" '
+            f'stroke-width="2"{dash_attr}/>'
         )
-        parts.append(sample)
-        parts.append(f'<text x="{legend_x + 18}" y="{HEIGHT}" class="chart-legend">{escape(s.name)}</text>')
-    return _svg(parts, title, chart_id)
+        parts.append(_marker(marker, legend_x + 12, HEIGHT - 4, colour, 4))
+        parts.append(f'<text x="{legend_x + 30}" y="{HEIGHT}" class="chart-legend">{escape(s.name)}</text>')
+    return _svg(parts, title, chart_id, HEIGHT + 4)  # room for the legend's descenders
+
+
+def _marker(shape: str, cx: float, cy: float, colour: str, radius: int) -> str:
+    if shape == "circle":
+        return f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{radius}" fill="{colour}"/>'
+    side = 2 * radius
+    return f'<rect x="{cx - radius:.1f}" y="{cy - radius:.1f}" width="{side}" height="{side}" fill="{colour}"/>'
 
 
 def bar_chart(title: str, labels: list[str], values: list[float], chart_id: str, suffix: str = "") -> str:

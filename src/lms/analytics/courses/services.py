@@ -140,6 +140,17 @@ async def course_analytics(session: AsyncSession, course_id: UUID) -> CourseAnal
     )
 
 
+async def tenant_days(session: AsyncSession, since: date) -> dict[date, tuple[int, int]]:
+    """The bound tenant's enrolments and completions per day from `since` on, over all its courses
+    (from the rollups; days without any are absent)."""
+    rows = await session.execute(
+        select(CourseDay.day, func.sum(CourseDay.enrolments), func.sum(CourseDay.completions))
+        .where(CourseDay.day >= since)
+        .group_by(CourseDay.day)
+    )
+    return {day: (int(enrolled), int(completed)) for day, enrolled, completed in rows}
+
+
 GRADEBOOK_SORTS = {
     "name": None,
     "progress": LearnerStats.completion_pct.desc(),

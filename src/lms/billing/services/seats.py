@@ -1,4 +1,5 @@
-"""Seat utilisation: the seats page (used, available, trend, who holds them) and the daily snapshot."""
+"""Seat utilisation: the seats page (used, available, trend, who holds them) and the daily snapshot
+(seats used and licensed, and the media storage, which the operator console charts)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from lms.config import get_settings
 from lms.learning.queries import seat_holders, seats_in_use
 from lms.lib import clock
 from lms.lib.ids import new_id
+from lms.media.queries import storage_in_use
 from lms.notifications.schemas import N_
 
 HISTORY_DAYS = 30
@@ -27,19 +29,23 @@ NEARLY_FULL = 0.9
 async def seat_summary(session: AsyncSession, tenant_id: UUID) -> SeatsOut:
     licence = await licence_of(session, tenant_id)
     used = await seats_in_use(session)
-    since = clock.now().date() - timedelta(days=HISTORY_DAYS)
-    history = await session.execute(
-        select(SeatSnapshot.day, SeatSnapshot.used, SeatSnapshot.licensed)
-        .where(SeatSnapshot.day >= since)
-        .order_by(SeatSnapshot.day)
-    )
     return SeatsOut(
         used=used,
         licensed=licence.seat_limit,
         available=max(0, licence.seat_limit - used) if licence.seat_limit else 0,
         overage_allowed=licence.overage_allowed,
-        history=[SeatDayOut(day, u, lic) for day, u, lic in history],
+        history=await seat_history(session, clock.now().date() - timedelta(days=HISTORY_DAYS)),
     )
+
+
+async def seat_history(session: AsyncSession, since: date) -> list[SeatDayOut]:
+    """The bound tenant's daily seat snapshots from `since` on, oldest first (days without one are absent)."""
+    rows = await session.execute(
+        select(SeatSnapshot.day, SeatSnapshot.used, SeatSnapshot.licensed, SeatSnapshot.storage_bytes)
+        .where(SeatSnapshot.day >= since)
+        .order_by(SeatSnapshot.day)
+    )
+    return [SeatDayOut(day, used, licensed, storage) for day, used, licensed, storage in rows]
 
 
 async def holders(session: AsyncSession, limit: int, offset: int) -> tuple[list[SeatHolderOut], int]:
@@ -48,9 +54,11 @@ async def holders(session: AsyncSession, limit: int, offset: int) -> tuple[list[
 
 
 async def snapshot_seats(session: AsyncSession, tenant_id: UUID, day: date | None = None) -> int:
-    """Record today's seats (idempotent: a second run the same day overwrites with the current count)."""
+    """Record today's seats and storage (idempotent: a second run the same day overwrites with the current
+    counts)."""
     licence = await licence_of(session, tenant_id)
     used = await seats_in_use(session)
+    storage = await storage_in_use(session)
     now = clock.now()
     statement = pg_insert(SeatSnapshot.__table__).values(  # type: ignore[arg-type]
         id=new_id(),
@@ -58,13 +66,19 @@ async def snapshot_seats(session: AsyncSession, tenant_id: UUID, day: date | Non
         day=day or now.date(),
         used=used,
         licensed=licence.seat_limit,
+        storage_bytes=storage,
         created_at=now,
         updated_at=now,
     )
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=["tenant_id", "day"],
-            set_={"used": statement.excluded.used, "licensed": statement.excluded.licensed, "updated_at": now},
+            set_={
+                "used": statement.excluded.used,
+                "licensed": statement.excluded.licensed,
+                "storage_bytes": statement.excluded.storage_bytes,
+                "updated_at": now,
+            },
         )
     )
     if licence.seat_limit and not licence.overage_allowed and used >= NEARLY_FULL * licence.seat_limit:

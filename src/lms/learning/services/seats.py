@@ -29,6 +29,18 @@ async def seats_in_use(session: AsyncSession) -> int:
     return int(await session.scalar(text(f"select count(distinct e.user_id) {_SEAT_HOLDERS}")) or 0)
 
 
+async def seats_in_use_by_tenant(session: AsyncSession, tenant_ids: list[UUID]) -> dict[UUID, int]:
+    """Active learners of each tenant at once, on the operator's platform-wide session (the console's
+    tenant list); a tenant without any is absent."""
+    if not tenant_ids:
+        return {}
+    rows = await session.execute(
+        text(f"select e.tenant_id, count(distinct e.user_id) {_SEAT_HOLDERS} and e.tenant_id = any(:ids) group by 1"),
+        {"ids": tenant_ids},
+    )
+    return {tenant_id: int(count) for tenant_id, count in rows}
+
+
 async def holds_seat(session: AsyncSession, user_id: UUID) -> bool:
     return bool(
         await session.scalar(text(f"select exists (select 1 {_SEAT_HOLDERS} and e.user_id = :u)"), {"u": user_id})

@@ -18,6 +18,9 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 
+from lms.billing.schemas import OverrideIn
+from lms.billing.services.accounts import list_plans
+from lms.billing.services.operators import apply_override
 from lms.config import Settings
 from lms.db.engines import Database
 from lms.identity.guards import allows_anonymous
@@ -30,7 +33,16 @@ from lms.tenancy.console.guards import (
     on_console_host,
     requires_console_operator,
 )
-from lms.tenancy.console.services import first_admin, invite_first_admin, platform_health, tenant_activity
+from lms.tenancy.console.services import (
+    TenantUsage,
+    billing_by_tenant,
+    first_admin,
+    invite_first_admin,
+    override_confirmation,
+    platform_health,
+    tenant_activity,
+    tenant_usage,
+)
 from lms.tenancy.models import Operator, Plan, TenantStatus
 from lms.tenancy.schemas import Branding, TenantCreate, TenantUpdate
 from lms.tenancy.services import Actor, TenantAdmin
@@ -41,13 +53,18 @@ from lms.tenancy.services.operators import (
     PENDING_SECONDS,
     OperatorConsole,
 )
+from lms.web.charts import Series, line_chart
 from lms.web.forms import FormData, FormErrors, expired_form_message, service_message
+from lms.web.i18n import format_day
 from lms.web.i18n import gettext as _
 from lms.web.layout import before_page, page
 
 CONSOLE = "/operator"
 PAGE_SIZE = 25
 STATUS_ACTIONS = ("suspend", "resume", "delete", "purge")
+# The billing overrides of the tenant page: each form's own fields (the reason field is named per form,
+# so that the page's forms never share an id), as the operator API's OverrideIn names them.
+BILLING_ACTIONS = {"comp": ("comp_seats",), "trial": ("extend_trial_days",), "plan": ("plan", "seats")}
 # Plan names are product names: shown as they are in every language.
 PLAN_OPTIONS = [(plan.value, plan.value.title()) for plan in Plan]
 
@@ -234,12 +251,14 @@ class OperatorConsolePages(Controller):
             admin = TenantAdmin(session, _actor(request), settings.public_base_domain)
             items, total = await admin.list_tenants(status, PAGE_SIZE, offset)
             activity = await tenant_activity(session, [t.id for t in items])
+            billing = await billing_by_tenant(session, [t.id for t in items])
             counts = {s: (await admin.list_tenants(s, 1, 0))[1] for s in TenantStatus}
         return console_page(
             request,
             "operator/tenants.html",
             tenants=items,
             activity=activity,
+            billing=billing,
             total=total,
             offset=offset,
             limit=PAGE_SIZE,
@@ -326,6 +345,9 @@ class OperatorConsolePages(Controller):
             tenant = await admin.describe(await admin.get(tenant_id))
             activity = (await tenant_activity(session, [tenant_id]))[tenant_id]
             audit = await admin.audit_log(tenant_id, PageParams(limit=20, offset=0))
+            plans = [(plan.key, plan.name) for plan in await list_plans(session)]
+        # A deleted tenant keeps its rows until purged, but has no billing to look after.
+        usage = await tenant_usage(db, settings, tenant_id) if tenant.status is not TenantStatus.DELETED else None
         return console_page(
             request,
             "operator/tenant.html",
@@ -333,10 +355,72 @@ class OperatorConsolePages(Controller):
             tenant=tenant,
             activity=activity,
             audit=audit.items,
-            plans=PLAN_OPTIONS,
+            billing_plans=plans,
+            usage=usage,
+            charts=_usage_charts(usage) if usage else {},
             site_host=f"{tenant.slug}.{settings.public_base_domain}",
             **context,
         )
+
+    @post("/tenants/{tenant_id:uuid}/billing", status_code=HTTP_200_OK)
+    async def change_billing(self, request: AppRequest, tenant_id: FromPath[UUID]) -> Template | Redirect:
+        """Comp seats, extend the trial, or change plan and seats: the operator API's override, each with
+        a reason, confirmed when it takes seats below those in use or moves to a smaller plan."""
+        form = await _check_form(request)
+        action = form.text("action", 20)
+        if action not in BILLING_ACTIONS:
+            raise NotFound("no such action")
+        db, _redis, settings = _state(request)
+        async with db.operator_sessions() as session:
+            await TenantAdmin(session, _actor(request), settings.public_base_domain).get(tenant_id)  # 404
+        reason_field = f"{action}_reason"
+        raw: dict[str, Any] = {"reason": form.text(reason_field, 500, required=_("Say why, for the audit log."))}
+        for name in BILLING_ACTIONS[action]:
+            value = form.text(name, 32)
+            if name == "plan":
+                raw[name] = value or None
+            elif value:
+                try:
+                    raw[name] = int(value)
+                except ValueError:
+                    form.errors[name] = _("Enter a whole number.")
+            elif name != "seats":  # without seats, a plan change keeps them
+                form.errors[name] = _("Enter a whole number.")
+        change: OverrideIn | None = None
+        if not form.errors:
+            try:
+                change = msgspec.convert(raw, OverrideIn)
+            except msgspec.ValidationError as exc:
+                named = _field_of(exc, ("reason", *BILLING_ACTIONS[action]))
+                form.errors[reason_field if named == "reason" else named] = _field_message(exc)
+        if change is not None and not form.errors and form.text("confirm", 8) != "yes":
+            taken = await override_confirmation(db, settings, tenant_id, change)
+            if taken == "seats":
+                form.errors[f"confirm_{action}"] = _(
+                    "Fewer seats than are in use: new learners cannot enrol until some leave. Tick the box to confirm."
+                )
+            elif taken == "plan":
+                form.errors[f"confirm_{action}"] = _(
+                    "A smaller plan: features of the current plan stop at once. Tick the box to confirm."
+                )
+        if change is not None and not form.errors:
+            try:
+                await apply_override(db, settings, tenant_id, _actor(request), change)
+            except DomainError as exc:
+                field = exc.field if exc.field in BILLING_ACTIONS[action] else BILLING_ACTIONS[action][0]
+                form.errors[field] = service_message(exc)
+        if form.errors:
+            values = {name: form.text(name, 32) for name in BILLING_ACTIONS[action]}
+            values[reason_field] = form.text(reason_field, 500)
+            return await self._tenant_page(
+                request, tenant_id, 422, errors=form.errors, open_action=action, values=values
+            )
+        done = {
+            "comp": _("Comp seats saved."),
+            "trial": _("The trial is extended."),
+            "plan": _("Plan and seats saved."),
+        }[action]
+        return Redirect(f"{CONSOLE}/tenants/{tenant_id}?flash={quote(done)}#billing-title", status_code=303)
 
     @post("/tenants/{tenant_id:uuid}/status", status_code=HTTP_200_OK)
     async def change_status(self, request: AppRequest, tenant_id: FromPath[UUID]) -> Template | Redirect:
@@ -384,17 +468,10 @@ class OperatorConsolePages(Controller):
 
     @post("/tenants/{tenant_id:uuid}/settings", status_code=HTTP_200_OK)
     async def change_settings(self, request: AppRequest, tenant_id: FromPath[UUID]) -> Template | Redirect:
-        """Plan, seats, name and branding (the same change as PATCH /api/v1/operator/tenants/{id})."""
+        """Name and branding (the same change as PATCH /api/v1/operator/tenants/{id}); plan and seats are
+        the billing account's, changed in the billing panel."""
         form = await _check_form(request)
-        raw: dict[str, Any] = {
-            "name": form.text("name", 200, required=_("Enter the tenant's name.")),
-            "plan": form.text("plan", 20),
-        }
-        seats_text = form.text("seats", 8)
-        try:
-            raw["seats"] = int(seats_text)
-        except ValueError:
-            form.errors["seats"] = _("Enter the number of seats as a whole number.")
+        raw: dict[str, Any] = {"name": form.text("name", 200, required=_("Enter the tenant's name."))}
         branding = {
             key: value for key in ("primary_color", "accent_color", "logo_url") if (value := form.text(key, 2048))
         }
@@ -404,9 +481,7 @@ class OperatorConsolePages(Controller):
                 data = msgspec.convert({**raw, "branding": branding}, TenantUpdate)
                 msgspec.convert(branding, Branding)
             except msgspec.ValidationError as exc:
-                form.errors[_field_of(exc, ("name", "plan", "seats", "primary_color", "accent_color", "logo_url"))] = (
-                    _field_message(exc)
-                )
+                form.errors[_field_of(exc, ("name", "primary_color", "accent_color", "logo_url"))] = _field_message(exc)
         if form.errors or data is None:
             return await self._tenant_page(request, tenant_id, 422, errors=form.errors, open_action="settings")
         db, _redis, settings = _state(request)
@@ -416,9 +491,7 @@ class OperatorConsolePages(Controller):
             # The form edits three branding keys; others (the default language) are kept.
             merged = msgspec.convert({**current.branding, **branding}, Branding) if branding else msgspec.UNSET
             try:
-                await admin.change(
-                    tenant_id, TenantUpdate(name=data.name, plan=data.plan, seats=data.seats, branding=merged)
-                )
+                await admin.change(tenant_id, TenantUpdate(name=data.name, branding=merged))
                 await session.commit()
             except DomainError as exc:
                 await session.rollback()
@@ -471,6 +544,37 @@ class OperatorConsolePages(Controller):
             admin = TenantAdmin(session, _actor(request), settings.public_base_domain)
             entries = await admin.audit_log(None, PageParams(limit=PAGE_SIZE, offset=offset))
         return console_page(request, "operator/audit.html", entries=entries, offset=offset, limit=PAGE_SIZE)
+
+
+def _usage_charts(usage: TenantUsage) -> dict[str, str]:
+    """The tenant page's charts: seats and storage (on the days with a snapshot), enrolments with completions."""
+    seat_days = [d for d in usage.days if d.seats_used is not None]
+    seats = line_chart(
+        _("Seats used and licensed per day"),
+        [format_day(d.day) for d in seat_days],
+        [
+            Series(_("Seats used"), [float(d.seats_used or 0) for d in seat_days]),
+            Series(_("Seats licensed"), [float(d.seats_licensed or 0) for d in seat_days]),
+        ],
+        "chart-seats",
+    )
+    learning = line_chart(
+        _("Enrolments and completions per day"),
+        [format_day(d.day) for d in usage.days],
+        [
+            Series(_("Enrolments"), [float(d.enrolments) for d in usage.days]),
+            Series(_("Completions"), [float(d.completions) for d in usage.days]),
+        ],
+        "chart-learning",
+    )
+    storage_days = [d for d in usage.days if d.storage_bytes is not None]
+    storage = line_chart(
+        _("Media storage per day, in megabytes"),
+        [format_day(d.day) for d in storage_days],
+        [Series(_("Megabytes"), [round((d.storage_bytes or 0) / 1_048_576, 1) for d in storage_days])],
+        "chart-storage",
+    )
+    return {"seats": seats if seat_days else "", "learning": learning, "storage": storage if storage_days else ""}
 
 
 def _field_of(exc: msgspec.ValidationError, fields: tuple[str, ...]) -> str:
