@@ -471,6 +471,7 @@ class StripeState:
             "status": "succeeded",
         }
         self.objects[refund["id"]] = refund
+        self.event("refund.created", refund)
         self.event("charge.refunded", charge)
         return {"refund": refund, "charge": charge}
 

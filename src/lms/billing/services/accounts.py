@@ -366,8 +366,8 @@ async def apply_subscription(
     account.stripe_subscription_id = sub.get("id") or account.stripe_subscription_id
     account.stripe_customer_id = sub.get("customer") or account.stripe_customer_id
     account.seats = int(item.get("quantity") or account.seats)
-    plan_key = (sub.get("metadata") or {}).get("plan")
-    if plan_key and await session.scalar(select(func.count()).where(BillingPlan.key == plan_key)):
+    plan_key = await _plan_of(session, sub, item)
+    if plan_key:
         account.plan_key = plan_key
     period_start = item.get("current_period_start") or sub.get("current_period_start")
     period_end = item.get("current_period_end") or sub.get("current_period_end")
@@ -388,6 +388,21 @@ async def apply_subscription(
         await audit(session, account.tenant_id, actor.name, "subscription", before, after)
     if previous != status:
         await announce_status(session, settings, account, previous)
+
+
+async def _plan_of(session: AsyncSession, sub: dict[str, Any], item: dict[str, Any]) -> str | None:
+    """The plan the subscription is on: its item's price says so first (a plan's configured Stripe
+    price, or a price made for a plan change, which names the plan in its metadata), then the
+    subscription's metadata (Checkout's inline price names none)."""
+    price = item.get("price") or {}
+    candidates = [(price.get("metadata") or {}).get("plan"), (sub.get("metadata") or {}).get("plan")]
+    if isinstance(price.get("id"), str):
+        configured = await session.scalar(select(BillingPlan.key).where(BillingPlan.stripe_price_id == price["id"]))
+        candidates.insert(0, configured)
+    for key in candidates:
+        if key and await session.scalar(select(func.count()).where(BillingPlan.key == key)):
+            return str(key)
+    return None
 
 
 async def record_closed_period(
