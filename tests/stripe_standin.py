@@ -81,6 +81,8 @@ class StripeState:
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     # Set to make the next N API calls answer 500 (a Stripe outage).
     failures_left: int = 0
+    # Set to decline the customer's card: invoices paid at once (prorations) stay open.
+    decline_payments: bool = False
     # Responses of POSTs by their Idempotency-Key: a repeated key gets the first answer again.
     idempotent: dict[str, tuple[int, Any]] = field(default_factory=dict)
 
@@ -193,6 +195,17 @@ class StripeState:
 
     def update_subscription(self, sub_id: str, params: Obj) -> Obj:
         sub = self.get(sub_id, "subscription")
+        pending_if_incomplete = params.get("payment_behavior") == "pending_if_incomplete"
+        if pending_if_incomplete:
+            # Stripe accepts only the parameters a pending update supports.
+            unsupported = sorted(set(params) - {"items", "proration_behavior", "payment_behavior", "expand"})
+            if unsupported:
+                raise StripeError(
+                    400,
+                    "The following parameters are not supported with payment_behavior=pending_if_incomplete: "
+                    + ", ".join(unsupported),
+                    unsupported[0],
+                )
         if "cancel_at_period_end" in params:
             sub["cancel_at_period_end"] = params["cancel_at_period_end"] == "true"
         if isinstance(params.get("metadata"), dict):
@@ -208,6 +221,7 @@ class StripeState:
             if items[0].get("id") not in (None, item["id"]):
                 raise StripeError(400, f"No such subscription item: '{items[0]['id']}'", "items[0][id]")
             old_amount = item["price"]["unit_amount"] * item["quantity"]
+            before = {"price": item["price"], "quantity": item["quantity"]}
             if items[0].get("price"):
                 item["price"] = self._public(self.get(items[0]["price"], "price"))
             new_quantity = int(items[0].get("quantity", item["quantity"]))
@@ -218,7 +232,23 @@ class StripeState:
             if behaviour != "none" and new_amount != old_amount:
                 remaining = max(0.0, (item["current_period_end"] - time.time()) / PERIOD_SECONDS)
                 amount = round((new_amount - old_amount) * remaining)
-                if behaviour == "always_invoice" and amount > 0:
+                if behaviour == "always_invoice" and amount > 0 and self.decline_payments:
+                    invoice = self._invoice(sub, amount, "open", "subscription_update")
+                    self.event("invoice.payment_failed", invoice)
+                    sub["latest_invoice"] = invoice["id"]
+                    if pending_if_incomplete:
+                        # The change waits for the payment; the subscription keeps what it had.
+                        sub["pending_update"] = {
+                            "expires_at": int(time.time()) + 23 * 3600,
+                            "subscription_items": [
+                                {"id": item["id"], "price": item["price"], "quantity": item["quantity"]}
+                            ],
+                        }
+                        item.update(before)
+                        sub["quantity"] = item["quantity"]
+                    else:
+                        sub["status"] = "past_due"
+                elif behaviour == "always_invoice" and amount > 0:
                     invoice = self._invoice(sub, amount, "paid", "subscription_update")
                     self.event("invoice.paid", invoice)
                     sub["latest_invoice"] = invoice["id"]
@@ -363,6 +393,7 @@ class StripeState:
                 "latest_invoice": None,
                 "livemode": False,
                 "metadata": dict(session["_subscription_data"].get("metadata", {})),
+                "pending_update": None,
                 "quantity": line["quantity"],
                 "status": "active",
             }
@@ -434,6 +465,13 @@ class StripeState:
                 invoice["status"] = "paid"
                 invoice["amount_paid"] = invoice["amount_due"]
                 self.event("invoice.paid", invoice)
+        if sub.get("pending_update"):
+            # The invoice behind a pending update is paid: Stripe applies the update now.
+            update = sub["pending_update"]["subscription_items"][0]
+            item = sub["items"]["data"][0]
+            item["price"], item["quantity"] = update["price"], update["quantity"]
+            sub["quantity"] = update["quantity"]
+            sub["pending_update"] = None
         sub["status"] = "active"
         self.event("customer.subscription.updated", self._public(sub))
         return sub

@@ -137,4 +137,8 @@ IMPORT_ROW_PROBLEMS = (
     N_("Refund at most %(remaining)s (what is left of the payment)."),
     N_("The payment provider refused the refund: %(reason)s."),
     N_("Only a paid purchase can be refunded."),
+    N_(
+        "The payment for the upgrade did not go through; the plan changes as soon as it is paid "
+        "(update the payment method under Payment methods and receipts)."
+    ),
 )

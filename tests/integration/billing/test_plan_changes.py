@@ -54,7 +54,7 @@ async def test_team_upgrades_to_business_is_charged_now_and_gets_sso_whatever_or
     stripe_sub = stripe_standin.state.objects[sub_id]
     item = stripe_sub["items"]["data"][0]
     assert (item["price"]["unit_amount"], item["quantity"]) == (1500, 10)
-    assert stripe_sub["metadata"]["plan"] == "business"
+    assert item["price"]["metadata"]["plan"] == "business"
     # The upgrade is charged now, prorated for the rest of the period.
     invoices = await client.get(f"{site.base}/api/v1/billing/invoices", headers=site.admin)
     update = [
@@ -75,6 +75,36 @@ async def test_team_upgrades_to_business_is_charged_now_and_gets_sso_whatever_or
 
     await eventually(handled)
     assert (await subscription(client, site))["plan"] == "business"
+
+
+async def test_an_upgrade_whose_payment_is_declined_waits_for_the_payment(
+    client: Client, worker: Any, stripe_standin: StripeStandIn, deliver: Deliver, make_site: MakeSite
+) -> None:
+    site = await make_site(Plan.TRIAL)
+    sub_id = await subscribe(client, stripe_standin, deliver, site, "team", 3)
+    stripe_standin.state.decline_payments = True
+    try:
+        declined = await client.post(f"{site.base}/api/v1/billing/plan", json={"plan": "business"}, headers=site.admin)
+    finally:
+        stripe_standin.state.decline_payments = False
+    assert declined.status_code == 402, declined.text
+    assert (declined.json()["error"]["code"], declined.json()["error"]["field"]) == ("payment_pending", "plan")
+    stripe_sub = stripe_standin.state.objects[sub_id]
+    assert stripe_sub["pending_update"] is not None
+    assert stripe_sub["items"]["data"][0]["price"]["unit_amount"] == 800
+    await deliver(stripe_standin.take_events())
+    assert (await subscription(client, site))["plan"] == "team"
+    assert (await client.get(f"{site.base}/api/v1/sso/providers", headers=site.admin)).status_code == 402
+
+    # The admin pays (a new card in the portal): Stripe applies the update and says so.
+    stripe_standin.state.payment_succeeded(sub_id)
+    await deliver(stripe_standin.take_events())
+
+    async def upgraded() -> bool:
+        return (await subscription(client, site))["plan"] == "business"
+
+    await eventually(upgraded)
+    assert (await client.get(f"{site.base}/api/v1/sso/providers", headers=site.admin)).status_code == 200
 
 
 async def test_downgrade_that_switches_off_features_in_use_needs_confirmation(

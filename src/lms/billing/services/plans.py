@@ -2,11 +2,13 @@
 subscription item gets the new plan's price, prorated), after a preview that says which features
 the change switches off while the site uses them.
 
-The account's plan follows the subscription as Stripe returns it (its metadata names the plan), the
-same state every webhook re-reads, so the response and any late or repeated event agree."""
+The account's plan follows the subscription as Stripe returns it (its item's price names the plan), the
+same state every webhook re-reads, so the response and any late or repeated event agree. An upgrade is
+a pending update in Stripe until its prorated invoice is paid: the features follow the payment."""
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 import stripe
@@ -27,8 +29,15 @@ from lms.billing.services.stripe_api import stripe_client
 from lms.config import Settings
 from lms.identity.queries import active_scim_token_count, sso_provider_count
 from lms.learning.queries import seats_in_use
-from lms.lib.errors import Conflict, ValidationFailed
+from lms.lib.errors import Conflict, DomainError, ValidationFailed
 from lms.tenancy.queries import verified_domain_count
+
+
+class UpgradePaymentPending(DomainError):
+    """402: Stripe holds the upgrade until its invoice is paid (the card was declined)."""
+
+    status = 402
+    code = "payment_pending"
 
 
 class ConfirmationRequired(Conflict):
@@ -148,18 +157,24 @@ async def change_plan(
     try:
         current = await client.v1.subscriptions.retrieve_async(account.stripe_subscription_id or "")
         item_id = current["items"]["data"][0]["id"]
-        updated = await client.v1.subscriptions.update_async(
-            current.id,
-            {
-                "items": [{"id": item_id, "price": price, "quantity": change.seats}],
-                "metadata": {"tenant_id": str(tenant_id), "plan": plan.key},
-                # More is charged now; less is a credit on the next invoice.
-                "proration_behavior": "always_invoice" if change.direction == "upgrade" else "create_prorations",
-            },
-        )
+        params: dict[str, Any] = {"items": [{"id": item_id, "price": price, "quantity": change.seats}]}
+        if change.direction == "upgrade":
+            # Charged now; the new price (and its features) applies only once that payment succeeds:
+            # a declined card leaves the subscription as it was, with the change pending in Stripe.
+            params |= {"proration_behavior": "always_invoice", "payment_behavior": "pending_if_incomplete"}
+        else:
+            # Credited on the next invoice; the label follows (a pending update could not carry it).
+            params |= {"proration_behavior": "create_prorations", "metadata": {"plan": plan.key}}
+        updated = (await client.v1.subscriptions.update_async(current.id, params)).to_dict()  # type: ignore[arg-type]
     except stripe.StripeError as exc:
         raise stripe_failure(exc) from exc
     before = snapshot(account)
-    await apply_subscription(session, settings, account, updated.to_dict(), BillingActor("stripe"))
+    await apply_subscription(session, settings, account, updated, BillingActor("stripe"))
+    if updated.get("pending_update"):
+        raise UpgradePaymentPending(
+            "the payment for the upgrade did not go through; the plan changes as soon as it is paid "
+            "(update the payment method under Payment methods and receipts)",
+            field="plan",
+        )
     await audit(session, tenant_id, actor.name, "plan", before, snapshot(account))
     return account
