@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from playwright.async_api import BrowserContext, expect
+from playwright.async_api import BrowserContext, Page, expect
 
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
@@ -27,7 +27,13 @@ from tests.integration.identity.helpers import PASSWORD, make_member
 from tests.stripe_standin import API_KEY, WEBHOOK_SECRET, StripeStandIn, running_standin
 
 Client = AsyncTestClient[Litestar]
-SHOTS = Path(os.environ.get("BILLING_SHOTS", ""))
+# Set BILLING_SHOTS to a folder to keep a screenshot of each page (for a look at the layout).
+SHOTS = os.environ.get("BILLING_SHOTS", "")
+
+
+async def shoot(page: Page, name: str) -> None:
+    if SHOTS:
+        await page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
 
 
 @pytest.fixture(scope="module")
@@ -116,23 +122,23 @@ async def test_admin_reviews_a_downgrade_reads_the_overage_and_opens_a_refund(
     await check_page(page)
     width = (page.viewport_size or {"width": 0})["width"]
     size = "phone" if width < 600 else "desktop"
-    await page.screenshot(path=str(SHOTS / f"billing-{size}.png"), full_page=True)
+    await shoot(page, f"billing-{size}")
 
     await page.get_by_role("button", name="Review the downgrade to Team").click()
     await expect(page.get_by_role("heading", name="Check your downgrade to Team", level=1)).to_be_visible()
     await expect(page.get_by_text(re.compile(r"1 single sign-on connection"))).to_be_visible()
     await check_page(page)
-    await page.screenshot(path=str(SHOTS / f"plan-{size}.png"), full_page=True)
+    await shoot(page, f"plan-{size}")
     await page.get_by_role("button", name="Downgrade now").click()
     await expect(page.get_by_role("heading", name="There is a problem")).to_be_visible()
     await expect(page.get_by_role("link", name=re.compile("Tick the box"))).to_be_visible()
     await check_page(page)
-    await page.screenshot(path=str(SHOTS / f"plan-error-{size}.png"), full_page=True)
+    await shoot(page, f"plan-error-{size}")
 
     await page.goto(f"{base}/admin/billing")
     await page.get_by_role("link", name=re.compile(r"^Refund")).click()
     await expect(page.get_by_role("heading", name="Refund a course sale", level=1)).to_be_visible()
     await expect(page.get_by_text("At most €39.00")).to_be_visible()
     await check_page(page)
-    await page.screenshot(path=str(SHOTS / f"refund-{size}.png"), full_page=True)
+    await shoot(page, f"refund-{size}")
     assert stripe_env.state.objects[subscription]["items"]["data"][0]["price"]["unit_amount"] == 2500
