@@ -285,15 +285,6 @@ class StripeState:
         self.objects[item["id"]] = item
         return item
 
-    def list_invoice_items(self, query: Obj) -> Obj:
-        data = [
-            o
-            for o in self.objects.values()
-            if o["object"] == "invoiceitem" and o["customer"] == query.get("customer", o["customer"])
-        ]
-        data.sort(key=lambda o: o["date"], reverse=True)
-        return {"object": "list", "data": data, "has_more": False, "url": "/v1/invoiceitems"}
-
     def _invoice(self, sub: Obj, amount: int, status: str, reason: str) -> Obj:
         invoice = {
             "id": self.new_id("in"),
@@ -623,7 +614,6 @@ class _Handler(BaseHTTPRequestHandler):
             ("POST", r"/v1/refunds", lambda: state.create_refund(params)),
             ("POST", r"/v1/prices", lambda: state.create_price(params)),
             ("POST", r"/v1/invoiceitems", lambda: state.create_invoice_item(params)),
-            ("GET", r"/v1/invoiceitems", lambda: state.list_invoice_items(params)),
             ("GET", r"/v1/events", lambda: {"object": "list", "data": state.events, "has_more": False}),
             (
                 "POST",
