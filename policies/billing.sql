@@ -31,3 +31,9 @@ ALTER TABLE billing_audit_log FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON billing_audit_log
     USING (tenant_id = (select app.current_tenant()))
     WITH CHECK (tenant_id = (select app.current_tenant()));
+
+ALTER TABLE billing_overage_charges ENABLE ROW LEVEL SECURITY;
+ALTER TABLE billing_overage_charges FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON billing_overage_charges
+    USING (tenant_id = (select app.current_tenant()))
+    WITH CHECK (tenant_id = (select app.current_tenant()));

@@ -81,6 +81,10 @@ class StripeState:
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     # Set to make the next N API calls answer 500 (a Stripe outage).
     failures_left: int = 0
+    # Set to decline the customer's card: invoices paid at once (prorations) stay open.
+    decline_payments: bool = False
+    # Responses of POSTs by their Idempotency-Key: a repeated key gets the first answer again.
+    idempotent: dict[str, tuple[int, Any]] = field(default_factory=dict)
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}_{next(self.ids):06d}{secrets.token_hex(4)}"
@@ -161,30 +165,125 @@ class StripeState:
         self.objects[session_id] = session
         return session
 
+    def create_price(self, params: Obj) -> Obj:
+        product = params.get("product")
+        if not product:
+            if not params.get("product_data", {}).get("name"):
+                raise StripeError(400, "Missing required param: product.", "product")
+            product = self.new_id("prod")
+        if "unit_amount" not in params:
+            raise StripeError(400, "Missing required param: unit_amount.", "unit_amount")
+        price = {
+            "id": self.new_id("price"),
+            "object": "price",
+            "active": True,
+            "created": int(time.time()),
+            "currency": params.get("currency", "usd"),
+            "livemode": False,
+            "metadata": params.get("metadata", {}),
+            "product": product,
+            "recurring": params.get("recurring"),
+            "type": "recurring" if params.get("recurring") else "one_time",
+            "unit_amount": int(params["unit_amount"]),
+        }
+        price["recurring"] = price["recurring"] and {
+            "interval": price["recurring"].get("interval", "month"),
+            "interval_count": int(price["recurring"].get("interval_count", 1)),
+        }
+        self.objects[price["id"]] = price
+        return price
+
     def update_subscription(self, sub_id: str, params: Obj) -> Obj:
         sub = self.get(sub_id, "subscription")
-        events: list[str] = []
+        pending_if_incomplete = params.get("payment_behavior") == "pending_if_incomplete"
+        if pending_if_incomplete:
+            # Stripe accepts only the parameters a pending update supports.
+            unsupported = sorted(set(params) - {"items", "proration_behavior", "payment_behavior", "expand"})
+            if unsupported:
+                raise StripeError(
+                    400,
+                    "The following parameters are not supported with payment_behavior=pending_if_incomplete: "
+                    + ", ".join(unsupported),
+                    unsupported[0],
+                )
         if "cancel_at_period_end" in params:
             sub["cancel_at_period_end"] = params["cancel_at_period_end"] == "true"
+        if isinstance(params.get("metadata"), dict):
+            # Stripe merges metadata keys; an empty value deletes one.
+            for key, value in params["metadata"].items():
+                if value == "":
+                    sub["metadata"].pop(key, None)
+                else:
+                    sub["metadata"][key] = value
         items = params.get("items") or []
         if items:
-            new_quantity = int(items[0].get("quantity", sub["items"]["data"][0]["quantity"]))
             item = sub["items"]["data"][0]
-            old_quantity = item["quantity"]
+            if items[0].get("id") not in (None, item["id"]):
+                raise StripeError(400, f"No such subscription item: '{items[0]['id']}'", "items[0][id]")
+            old_amount = item["price"]["unit_amount"] * item["quantity"]
+            before = {"price": item["price"], "quantity": item["quantity"]}
+            if items[0].get("price"):
+                item["price"] = self._public(self.get(items[0]["price"], "price"))
+            new_quantity = int(items[0].get("quantity", item["quantity"]))
             item["quantity"] = new_quantity
             sub["quantity"] = new_quantity
+            new_amount = item["price"]["unit_amount"] * new_quantity
             behaviour = params.get("proration_behavior", "create_prorations")
-            if behaviour != "none" and new_quantity != old_quantity:
+            if behaviour != "none" and new_amount != old_amount:
                 remaining = max(0.0, (item["current_period_end"] - time.time()) / PERIOD_SECONDS)
-                amount = round(item["price"]["unit_amount"] * (new_quantity - old_quantity) * remaining)
-                if behaviour == "always_invoice" and amount > 0:
+                amount = round((new_amount - old_amount) * remaining)
+                if behaviour == "always_invoice" and amount > 0 and self.decline_payments:
+                    invoice = self._invoice(sub, amount, "open", "subscription_update")
+                    self.event("invoice.payment_failed", invoice)
+                    sub["latest_invoice"] = invoice["id"]
+                    if pending_if_incomplete:
+                        # The change waits for the payment; the subscription keeps what it had.
+                        sub["pending_update"] = {
+                            "expires_at": int(time.time()) + 23 * 3600,
+                            "subscription_items": [
+                                {"id": item["id"], "price": item["price"], "quantity": item["quantity"]}
+                            ],
+                        }
+                        item.update(before)
+                        sub["quantity"] = item["quantity"]
+                    else:
+                        sub["status"] = "past_due"
+                elif behaviour == "always_invoice" and amount > 0:
                     invoice = self._invoice(sub, amount, "paid", "subscription_update")
-                    events.append("invoice.paid")
+                    self.event("invoice.paid", invoice)
                     sub["latest_invoice"] = invoice["id"]
                 else:
                     sub.setdefault("_pending_prorations", []).append(amount)
         self.event("customer.subscription.updated", self._public(sub))
         return sub
+
+    def create_invoice_item(self, params: Obj) -> Obj:
+        customer = self.get(params.get("customer", ""), "customer")
+        if params.get("subscription"):
+            self.get(params["subscription"], "subscription")
+        if "amount" not in params or "currency" not in params:
+            raise StripeError(400, "Missing required param: amount.", "amount")
+        period = params.get("period") or {}
+        now = int(time.time())
+        item = {
+            "id": self.new_id("ii"),
+            "object": "invoiceitem",
+            "amount": int(params["amount"]),
+            "currency": params["currency"],
+            "customer": customer["id"],
+            "date": now,
+            "description": params.get("description"),
+            "discountable": True,
+            "invoice": None,
+            "livemode": False,
+            "metadata": params.get("metadata", {}),
+            "period": {"start": int(period.get("start", now)), "end": int(period.get("end", now))},
+            "proration": False,
+            "quantity": 1,
+            "subscription": params.get("subscription"),
+        }
+        self.objects[item["id"]] = item
+        return item
 
     def _invoice(self, sub: Obj, amount: int, status: str, reason: str) -> Obj:
         invoice = {
@@ -238,7 +337,8 @@ class StripeState:
 
     def create_refund(self, params: Obj) -> Obj:
         intent = self.get(params.get("payment_intent", ""), "payment_intent")
-        return self.refund(intent["id"])["refund"]
+        amount = int(params["amount"]) if params.get("amount") else None
+        return self.refund(intent["id"], amount, params.get("metadata", {}))["refund"]
 
     # --- what happens on Stripe's side ---------------------------------------------------------
     def complete_checkout(self, session_id: str, promotion_off_cents: int = 0) -> Obj:
@@ -284,6 +384,7 @@ class StripeState:
                 "latest_invoice": None,
                 "livemode": False,
                 "metadata": dict(session["_subscription_data"].get("metadata", {})),
+                "pending_update": None,
                 "quantity": line["quantity"],
                 "status": "active",
             }
@@ -355,6 +456,13 @@ class StripeState:
                 invoice["status"] = "paid"
                 invoice["amount_paid"] = invoice["amount_due"]
                 self.event("invoice.paid", invoice)
+        if sub.get("pending_update"):
+            # The invoice behind a pending update is paid: Stripe applies the update now.
+            update = sub["pending_update"]["subscription_items"][0]
+            item = sub["items"]["data"][0]
+            item["price"], item["quantity"] = update["price"], update["quantity"]
+            sub["quantity"] = update["quantity"]
+            sub["pending_update"] = None
         sub["status"] = "active"
         self.event("customer.subscription.updated", self._public(sub))
         return sub
@@ -366,24 +474,60 @@ class StripeState:
         self.event("customer.subscription.deleted", self._public(sub))
         return sub
 
-    def refund(self, intent_id: str) -> Obj:
+    def refund(self, intent_id: str, amount: int | None = None, metadata: Obj | None = None) -> Obj:
+        """Refund all that is left of the charge, or `amount` of it (a partial refund)."""
         intent = self.get(intent_id, "payment_intent")
         charge = self.get(intent["latest_charge"], "charge")
-        charge["amount_refunded"] = charge["amount"]
-        charge["refunded"] = True
+        left = charge["amount"] - charge["amount_refunded"]
+        amount = left if amount is None else amount
+        if amount <= 0 or amount > left:
+            raise StripeError(
+                400,
+                f"Refund amount ({amount}) is greater than unrefunded amount on charge ({left})",
+                "amount",
+            )
+        charge["amount_refunded"] += amount
+        charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
         refund = {
             "id": self.new_id("re"),
             "object": "refund",
-            "amount": charge["amount"],
+            "amount": amount,
             "charge": charge["id"],
             "created": int(time.time()),
             "currency": charge["currency"],
+            "metadata": metadata or {},
             "payment_intent": intent_id,
             "status": "succeeded",
         }
         self.objects[refund["id"]] = refund
+        self.event("refund.created", refund)
         self.event("charge.refunded", charge)
         return {"refund": refund, "charge": charge}
+
+    def renew(self, sub_id: str) -> Obj:
+        """The period ends: the next one starts and its invoice takes the pending invoice items."""
+        sub = self.get(sub_id, "subscription")
+        item = sub["items"]["data"][0]
+        item["current_period_start"] = item["current_period_end"]
+        item["current_period_end"] = item["current_period_start"] + PERIOD_SECONDS
+        pending = [
+            o
+            for o in self.objects.values()
+            if o["object"] == "invoiceitem" and o["subscription"] == sub_id and o["invoice"] is None
+        ]
+        amount = item["price"]["unit_amount"] * item["quantity"] + sum(o["amount"] for o in pending)
+        amount += sum(sub.pop("_pending_prorations", []))
+        invoice = self._invoice(sub, max(0, amount), "paid", "subscription_cycle")
+        invoice["lines"] = {
+            "object": "list",
+            "data": [{"amount": o["amount"], "invoice_item": o["id"]} for o in pending],
+        }
+        for o in pending:
+            o["invoice"] = invoice["id"]
+        sub["latest_invoice"] = invoice["id"]
+        self.event("invoice.paid", invoice)
+        self.event("customer.subscription.updated", self._public(sub))
+        return sub
 
     @staticmethod
     def _public(obj: Obj) -> Obj:
@@ -423,9 +567,15 @@ class _Handler(BaseHTTPRequestHandler):
                     if state.failures_left > 0:
                         state.failures_left -= 1
                         raise StripeError(500, "An unknown error occurred")
+            key = self.headers.get("idempotency-key") if method == "POST" else None
             with state.lock:
                 state.requests.append((method, url.path))
-                status, result = 200, self._route(state, method, url.path, params)
+                if key and f"{url.path}:{key}" in state.idempotent:
+                    status, result = state.idempotent[f"{url.path}:{key}"]
+                else:
+                    status, result = 200, self._route(state, method, url.path, params)
+                    if key:
+                        state.idempotent[f"{url.path}:{key}"] = (status, result)
         except StripeError as exc:
             kind = "api_error" if exc.status >= 500 else "invalid_request_error"
             status, result = exc.status, {"error": {"type": kind, "message": exc.message, "param": exc.param}}
@@ -462,6 +612,8 @@ class _Handler(BaseHTTPRequestHandler):
                 lambda id: state.expand(state.get(id, "payment_intent"), expand),
             ),
             ("POST", r"/v1/refunds", lambda: state.create_refund(params)),
+            ("POST", r"/v1/prices", lambda: state.create_price(params)),
+            ("POST", r"/v1/invoiceitems", lambda: state.create_invoice_item(params)),
             ("GET", r"/v1/events", lambda: {"object": "list", "data": state.events, "has_more": False}),
             (
                 "POST",
@@ -475,7 +627,12 @@ class _Handler(BaseHTTPRequestHandler):
                 lambda id: state.payment_succeeded(id),
             ),
             ("POST", r"/_standin/subscriptions/(?P<id>[^/]+)/cancel", lambda id: state.cancel_now(id)),
-            ("POST", r"/_standin/payment_intents/(?P<id>[^/]+)/refund", lambda id: state.refund(id)),
+            (
+                "POST",
+                r"/_standin/payment_intents/(?P<id>[^/]+)/refund",
+                lambda id: state.refund(id, int(params["amount"]) if params.get("amount") else None),
+            ),
+            ("POST", r"/_standin/subscriptions/(?P<id>[^/]+)/renew", lambda id: state.renew(id)),
         ]
         for route_method, pattern, handler in routes:
             match = re.fullmatch(pattern, path)

@@ -1,5 +1,5 @@
 """Billing task wrappers: handle stored Stripe events (retried with backoff, then dead-lettered),
-enforce grace periods and ended trials, and take the daily seat snapshot."""
+enforce grace periods and ended trials, and take the daily seat snapshot (which bills the overage)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from lms.billing.services.inbox import (
     waiting_event,
 )
 from lms.billing.services.operators import tenants_due_for_enforcement
+from lms.billing.services.overage import bill_closed_periods
 from lms.billing.services.seats import snapshot_seats
 from lms.billing.tasks import (
     ENFORCE_GRACE_TASK,
@@ -118,8 +119,11 @@ def enforce_grace_periods_task() -> int:
 
 @tenant_task(SNAPSHOT_SEATS_TENANT_TASK, autoretry_for=(TransientFailure,), retry_backoff=True, max_retries=5)
 async def snapshot_tenant_seats_task(session: AsyncSession, tenant_id: UUID, _: UUID) -> int:
-    """Today's seat utilisation of one tenant (an upsert: running twice a day keeps one row)."""
-    return await snapshot_seats(session, tenant_id)
+    """Today's seat utilisation of one tenant (an upsert: running twice a day keeps one row), then the
+    overage of its closed billing periods, billed once each."""
+    used = await snapshot_seats(session, tenant_id)
+    await bill_closed_periods(session, get_settings(), tenant_id)
+    return used
 
 
 async def _active() -> list[UUID]:

@@ -37,7 +37,12 @@ from lms.billing.controllers import (
     SubscriptionController,
 )
 from lms.billing.guards import requires_billing_standing
-from lms.billing.pages import BillingPagesController, CoursePurchasePagesController
+from lms.billing.pages import (
+    BillingPagesController,
+    CoursePurchasePagesController,
+    PlanChangePagesController,
+    RefundPagesController,
+)
 from lms.catalog.controllers import (
     CatalogueSearchController,
     CourseController,
@@ -260,6 +265,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 DiscussionPagesController,
                 LearningGoalPagesController,
                 BillingPagesController,
+                PlanChangePagesController,
+                RefundPagesController,
                 CoursePurchasePagesController,
             ],
             dependencies=PAGE_DEPENDENCIES,

@@ -1,15 +1,22 @@
-"""Billing rows: accounts, inbox events, course purchases, seat snapshots, audit entries."""
+"""Billing rows: accounts, inbox events, course purchases, seat snapshots, overage charges, audit entries."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.billing.models import BillingAccount, BillingAuditEntry, CoursePurchase, SeatSnapshot, WebhookEvent
+from lms.billing.models import (
+    BillingAccount,
+    BillingAuditEntry,
+    CoursePurchase,
+    OverageCharge,
+    SeatSnapshot,
+    WebhookEvent,
+)
 from tests.factories.base import add, row_factory
 from tests.factories.identity import make_user
 
@@ -56,6 +63,20 @@ async def make_seat_snapshot(session: AsyncSession, tenant_id: UUID, **fields: A
     values: dict[str, Any] = {"day": date(2026, 1, 1), "used": 3, "licensed": 10}
     values.update(fields)
     return await add(session, SeatSnapshot(tenant_id=tenant_id, **values))
+
+
+@row_factory("billing_overage_charges")
+async def make_overage_charge(session: AsyncSession, tenant_id: UUID, **fields: Any) -> OverageCharge:
+    values: dict[str, Any] = {
+        "period_start": datetime(2026, 1, 1, tzinfo=UTC),
+        "period_end": datetime(2026, 2, 1, tzinfo=UTC),
+        "plan_key": "enterprise",
+        "status": "pending",
+        "currency": "EUR",
+        "unit_amount_cents": 2500,
+    }
+    values.update(fields)
+    return await add(session, OverageCharge(tenant_id=tenant_id, **values))
 
 
 @row_factory("billing_audit_log")

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from redis.asyncio import Redis
 
@@ -20,16 +20,21 @@ from lms.billing.schemas import (
     InboxStatus,
     InvoiceOut,
     OperatorBillingOut,
+    OverageOut,
     OverrideIn,
+    PlanChangeIn,
+    PlanChangeOut,
     PlanOut,
+    PurchaseRowOut,
     RedirectOut,
+    RefundIn,
     SeatHolderOut,
     SeatsIn,
     SeatsOut,
     SubscriptionOut,
     WebhookAck,
 )
-from lms.billing.services import accounts, inbox, operators, purchases, seats
+from lms.billing.services import accounts, inbox, operators, overage, plans, purchases, seats
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
@@ -110,6 +115,63 @@ class SubscriptionController(Controller):
         await accounts.change_seats(db_session, settings, principal.tenant_id, actor_of(principal), data.seats)
         forget_licence(principal.tenant_id)
         return await accounts.overview(db_session, settings, principal.tenant_id)
+
+    @get("/plan-change")
+    async def preview_plan_change(
+        self,
+        db_session: DbSession,
+        settings: NamedDependency[Settings],
+        principal: NamedDependency[Principal],
+        plan: Annotated[str, QueryParameter(max_length=32, pattern=r"^[a-z][a-z0-9_]{0,31}$")],
+        seats: Annotated[int | None, QueryParameter(ge=1, le=100_000)] = None,
+    ) -> PlanChangeOut:
+        """What moving to `plan` would do: price, features gained and lost, and the lost features
+        this site uses (`needs_confirmation`). Nothing changes."""
+        return await plans.preview_plan_change(db_session, settings, principal.tenant_id, plan, seats)
+
+    @post("/plan", status_code=HTTP_200_OK)
+    async def change_plan(
+        self,
+        db_session: DbSession,
+        settings: NamedDependency[Settings],
+        principal: NamedDependency[Principal],
+        data: JSONBody[PlanChangeIn],
+    ) -> SubscriptionOut:
+        """Upgrade or downgrade the subscription's plan; Stripe prorates (an upgrade is invoiced now).
+
+        409 `confirmation_required` when the new plan switches off features in use (send `confirm: true`);
+        422 on `seats` when the seats would not cover the learners holding one."""
+        await plans.change_plan(
+            db_session, settings, principal.tenant_id, actor_of(principal), data.plan, data.seats, data.confirm
+        )
+        forget_licence(principal.tenant_id)
+        return await accounts.overview(db_session, settings, principal.tenant_id)
+
+    @get("/overage")
+    async def get_overage(self, db_session: DbSession, principal: NamedDependency[Principal]) -> OverageOut:
+        """Seats over the licence at this period's peak (billed after the period closes) and past charges."""
+        return await overage.current_overage(db_session, principal.tenant_id)
+
+    @get("/purchases")
+    async def list_purchases(self, db_session: DbSession, page: NamedDependency[PageParams]) -> Page[PurchaseRowOut]:
+        """Course sales, newest first, with what was refunded."""
+        items, total = await purchases.list_purchases(db_session, page.limit, page.offset)
+        return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+    @post("/purchases/{purchase_id:uuid}/refund", status_code=HTTP_200_OK)
+    async def refund_purchase(
+        self,
+        db_session: DbSession,
+        settings: NamedDependency[Settings],
+        principal: NamedDependency[Principal],
+        purchase_id: FromPath[UUID],
+        data: JSONBody[RefundIn],
+    ) -> PurchaseRowOut:
+        """Refund a course sale in full, or `amount_cents` of it; a partial refund keeps the course."""
+        await purchases.refund_purchase(
+            db_session, settings, principal.tenant_id, actor_of(principal), purchase_id, data.amount_cents
+        )
+        return await purchases.purchase_row(db_session, purchase_id)
 
     @post("/cancel", status_code=HTTP_200_OK)
     async def cancel(

@@ -1,5 +1,5 @@
 """Billing tables: the platform's plan catalogue, each tenant's billing account, the Stripe inbox,
-course purchases, seat snapshots and the billing audit trail."""
+course purchases, seat snapshots, overage charges and the billing audit trail."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Any
 from uuid import UUID
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import BigInteger, Boolean, Date, ForeignKeyConstraint, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, ForeignKeyConstraint, Index, Integer, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lms.billing.schemas import AccountStatus, InboxStatus, PurchaseStatus
+from lms.billing.schemas import AccountStatus, InboxStatus, OverageStatus, PurchaseStatus
 from lms.db.base import Base, JsonDict, TenantScoped
 
 
@@ -49,6 +49,7 @@ class BillingAccount(TenantScoped, Base):
     trial_ends_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     stripe_customer_id: Mapped[str | None] = mapped_column(String(100), default=None)
     stripe_subscription_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    current_period_start: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     current_period_end: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
     past_due_since: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
@@ -89,9 +90,11 @@ class CoursePurchase(TenantScoped, Base):
     payment_intent_id: Mapped[str | None] = mapped_column(String(100), default=None)
     amount_cents: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(16), default=PurchaseStatus.PENDING)
+    status: Mapped[str] = mapped_column(String(24), default=PurchaseStatus.PENDING)
     paid_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     refunded_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    # What Stripe reports refunded on the charge (partial refunds keep the access; a full one ends it).
+    amount_refunded_cents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class SeatSnapshot(TenantScoped, Base):
@@ -105,6 +108,33 @@ class SeatSnapshot(TenantScoped, Base):
     licensed: Mapped[int] = mapped_column(Integer)
     # Media storage that day; None on days recorded before the snapshot took it.
     storage_bytes: Mapped[int | None] = mapped_column(BigInteger, default=None)
+
+
+class OverageCharge(TenantScoped, Base):
+    """The seats used above the licence in one closed billing period, billed once (an invoice item
+    on the subscription's next invoice); `period_start` is the unique key that makes it once."""
+
+    __tablename__ = "billing_overage_charges"
+    __tenant_table_args__ = (
+        Index("ux_billing_overage_charges_period", "tenant_id", "period_start", unique=True),
+        Index("ix_billing_overage_charges_status", "status", "tenant_id"),
+    )
+
+    # The distribution column is part of the primary key (the table is distributable from the start).
+    tenant_id: Mapped[UUID] = mapped_column(ForeignKey("tenants.id", ondelete="RESTRICT"), primary_key=True)
+    period_start: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    period_end: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    plan_key: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default=OverageStatus.PENDING)
+    peak_used: Mapped[int] = mapped_column(Integer, default=0)
+    licensed: Mapped[int] = mapped_column(Integer, default=0)
+    seats_over: Mapped[int] = mapped_column(Integer, default=0)
+    unit_amount_cents: Mapped[int] = mapped_column(Integer, default=0)
+    amount_cents: Mapped[int] = mapped_column(Integer, default=0)
+    currency: Mapped[str] = mapped_column(String(3))
+    stripe_invoice_item_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    billed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class BillingAuditEntry(TenantScoped, Base):

@@ -16,7 +16,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 
 from lms.billing.guards import FEATURE_NAMES, forget_licence
-from lms.billing.services import accounts, purchases, seats
+from lms.billing.services import accounts, overage, plans, purchases, seats
 from lms.db.providers import DbSession
 from lms.identity.guards import Principal, requires_role, requires_user
 from lms.identity.schemas import Role
@@ -28,6 +28,9 @@ from lms.web.layout import before_page, page
 
 BILLING = "billing/billing.html"
 HOLDERS_SHOWN = 20
+SALES_SHOWN = 20
+PLAN_CHANGE = "billing/plan_change.html"
+REFUND = "billing/refund.html"
 
 
 def site_url(request: AppRequest, path: str) -> str:
@@ -42,6 +45,10 @@ def notice_text(key: str) -> str:
         "cancelled": _("Checkout was cancelled; nothing changed."),
         "seats": _("The number of seats was changed. The difference is prorated on your next invoice."),
         "cancel": _("Your subscription ends at the end of the paid period."),
+        "plan": _(
+            "Your plan was changed. The difference is prorated: an upgrade is charged now, a downgrade is credited."
+        ),
+        "refund": _("The refund was sent to Stripe. The learner gets a notice with the amount."),
     }
     return texts.get(key, "")
 
@@ -60,6 +67,8 @@ class BillingPagesController(Controller):
         plans = await accounts.list_plans(db_session)
         summary = await seats.seat_summary(db_session, principal.tenant_id)
         holders, holder_total = await seats.holders(db_session, HOLDERS_SHOWN, 0)
+        seat_overage = await overage.current_overage(db_session, principal.tenant_id)
+        sales, sales_total = await purchases.list_purchases(db_session, SALES_SHOWN, 0)
         invoices: list[Any] = []
         invoices_error = ""
         if subscription.has_payment_account:
@@ -79,6 +88,9 @@ class BillingPagesController(Controller):
             peak=peak,
             holders=holders,
             holder_total=holder_total,
+            overage=seat_overage,
+            sales=sales,
+            sales_total=sales_total,
             invoices=invoices,
             invoices_error=invoices_error,
             payments_configured=bool(settings.stripe_api_key),
@@ -177,6 +189,160 @@ class BillingPagesController(Controller):
             errors = FormErrors({"cancel": service_message(exc)})
             return await self.render(request, db_session, principal, exc.status, errors=errors)
         return Redirect("/admin/billing?saved=cancel", status_code=303)
+
+
+def seat_count(form: FormData, current: int) -> int | None:
+    """The optional seat field of a plan change: empty keeps the current seats."""
+    count = form.text("seats", 7)
+    if not count:
+        return None
+    if not count.isdigit() or not 1 <= int(count) <= 100_000:
+        form.errors["seats"] = _("Enter a whole number of seats from 1 to 100,000.")
+        return None
+    return int(count) if int(count) != current else None
+
+
+class PlanChangePagesController(Controller):
+    """Upgrade or downgrade: a review page ("check your answers") that names what changes, then the change."""
+
+    guards = [requires_role(Role.TENANT_ADMIN)]
+    include_in_schema = False
+    before_request = staticmethod(before_page)
+
+    async def render_review(
+        self,
+        request: AppRequest,
+        db_session: DbSession,
+        principal: Principal,
+        plan: str,
+        seats: int | None,
+        status: int = 200,
+        errors: FormErrors | None = None,
+    ) -> Template:
+        settings = request.app.state.settings
+        subscription = await accounts.overview(db_session, settings, principal.tenant_id)
+        catalogue = {p.key: p for p in await accounts.list_plans(db_session)}
+        change = None
+        errors = errors if errors is not None else FormErrors()
+        try:
+            change = await plans.preview_plan_change(db_session, settings, principal.tenant_id, plan, seats)
+        except DomainError as exc:
+            if exc.field in ("seats", "plan") and exc.field not in errors:
+                errors[exc.field] = service_message(exc)
+            status = max(status, exc.status)
+        return page(
+            request,
+            PLAN_CHANGE,
+            status_code=status,
+            change=change,
+            plan=catalogue.get(plan),
+            current_plan=catalogue.get(subscription.plan),
+            subscription=subscription,
+            seats_value=seats if seats is not None else subscription.seats,
+            errors=errors,
+        )
+
+    @get("/admin/billing/plan")
+    async def review(
+        self,
+        request: AppRequest,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        plan: Annotated[str, QueryParameter(name="plan", max_length=32)] = "",
+    ) -> Template | Redirect:
+        if not plan:
+            return Redirect("/admin/billing", status_code=303)
+        return await self.render_review(request, db_session, principal, plan, None)
+
+    @post("/admin/billing/plan", status_code=HTTP_200_OK)
+    async def change(
+        self, request: AppRequest, db_session: DbSession, principal: NamedDependency[Principal]
+    ) -> Template | Redirect:
+        form = await FormData.read(request)
+        plan = form.text("plan", 32, required=_("Choose a plan."))
+        subscription = await accounts.overview(db_session, request.app.state.settings, principal.tenant_id)
+        seats_wanted = seat_count(form, subscription.seats)
+        confirm = form.fields.get("confirm") == "yes"
+        if form.errors:
+            return await self.render_review(request, db_session, principal, plan, seats_wanted, 422, form.errors)
+        try:
+            await plans.change_plan(
+                db_session,
+                request.app.state.settings,
+                principal.tenant_id,
+                accounts.BillingActor(f"user:{principal.user_id}"),
+                plan,
+                seats_wanted,
+                confirm,
+            )
+        except plans.ConfirmationRequired:
+            form.errors["confirm"] = _("Tick the box to confirm that these features will be switched off.")
+            return await self.render_review(request, db_session, principal, plan, seats_wanted, 409, form.errors)
+        except DomainError as exc:
+            form.errors[exc.field if exc.field in ("plan", "seats") else "plan"] = service_message(exc)
+            return await self.render_review(request, db_session, principal, plan, seats_wanted, exc.status, form.errors)
+        forget_licence(principal.tenant_id)
+        return Redirect("/admin/billing?saved=plan", status_code=303)
+
+
+class RefundPagesController(Controller):
+    """Refund a course sale, all of it or part, after a review of what was paid and refunded so far."""
+
+    guards = [requires_role(Role.TENANT_ADMIN)]
+    include_in_schema = False
+    before_request = staticmethod(before_page)
+
+    @get("/admin/billing/sales/{purchase_id:uuid}/refund")
+    async def review(
+        self,
+        request: AppRequest,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        purchase_id: FromPath[UUID],
+    ) -> Template:
+        sale = await purchases.purchase_row(db_session, purchase_id)
+        return page(request, REFUND, sale=sale, errors=FormErrors(), amount_value="")
+
+    @post("/admin/billing/sales/{purchase_id:uuid}/refund", status_code=HTTP_200_OK)
+    async def refund(
+        self,
+        request: AppRequest,
+        db_session: DbSession,
+        principal: NamedDependency[Principal],
+        purchase_id: FromPath[UUID],
+    ) -> Template | Redirect:
+        sale = await purchases.purchase_row(db_session, purchase_id)
+        form = await FormData.read(request)
+        raw = form.text("amount", 14)
+        cents: int | None = None
+        if raw:
+            cents = parse_amount(raw)
+            if cents is None:
+                form.errors["amount"] = _("Enter an amount like 12.50, or leave it empty to refund everything left.")
+        if not form.errors:
+            try:
+                await purchases.refund_purchase(
+                    db_session,
+                    request.app.state.settings,
+                    principal.tenant_id,
+                    accounts.BillingActor(f"user:{principal.user_id}"),
+                    purchase_id,
+                    cents,
+                )
+            except DomainError as exc:
+                form.errors["amount"] = service_message(exc)
+                return page(request, REFUND, status_code=exc.status, sale=sale, errors=form.errors, amount_value=raw)
+            return Redirect("/admin/billing?saved=refund#sales-heading", status_code=303)
+        return page(request, REFUND, status_code=422, sale=sale, errors=form.errors, amount_value=raw)
+
+
+def parse_amount(raw: str) -> int | None:
+    """`12`, `12.5`, `12.50` or `12,50` as cents; None for anything else."""
+    text = raw.replace(",", ".").strip()
+    whole, _sep, fraction = text.partition(".")
+    if not whole.isdigit() or (fraction and (not fraction.isdigit() or len(fraction) > 2)) or len(whole) > 9:
+        return None
+    return int(whole) * 100 + int(fraction.ljust(2, "0") or 0)
 
 
 class CoursePurchasePagesController(Controller):

@@ -48,10 +48,11 @@ async def licence_of(session: AsyncSession, tenant_id: UUID) -> Licence:
 
 
 async def has_paid_for_course(session: AsyncSession, user_id: UUID, course_id: UUID) -> bool:
-    """True when the learner holds a completed, unrefunded Checkout payment for the course."""
+    """True when the learner holds a completed Checkout payment for the course that was not refunded
+    in full (a partial refund keeps the course)."""
     paid = exists().where(
         CoursePurchase.user_id == user_id,
         CoursePurchase.course_id == course_id,
-        CoursePurchase.status == PurchaseStatus.PAID,
+        CoursePurchase.status.in_([PurchaseStatus.PAID, PurchaseStatus.PARTIALLY_REFUNDED]),
     )
     return bool(await session.scalar(select(paid)))

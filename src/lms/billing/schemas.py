@@ -34,7 +34,15 @@ class AccountStatus(enum.StrEnum):
 class PurchaseStatus(enum.StrEnum):
     PENDING = "pending"
     PAID = "paid"
+    # Part of the payment was given back: the learner keeps the course (policy in README).
+    PARTIALLY_REFUNDED = "partially_refunded"
     REFUNDED = "refunded"
+
+
+class OverageStatus(enum.StrEnum):
+    PENDING = "pending"  # the period closed; the charge is not yet on Stripe
+    BILLED = "billed"  # an invoice item on the next invoice
+    NONE = "none"  # the period closed without seats over the licence
 
 
 class InboxStatus(enum.StrEnum):
@@ -87,6 +95,72 @@ class SeatsIn(msgspec.Struct, forbid_unknown_fields=True):
     seats: SeatCount
 
 
+class PlanChangeIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Move the subscription to another plan; `seats` changes the seats in the same step.
+
+    A downgrade that switches off features in use is refused (409) until `confirm` is true."""
+
+    plan: PlanKey
+    seats: SeatCount | None = None
+    confirm: bool = False
+
+
+class FeatureInUse(msgspec.Struct):
+    feature: str
+    # How many things use it: SSO connections, SCIM tokens, verified custom domains.
+    count: int
+
+
+PlanDirection = Literal["upgrade", "downgrade", "same"]
+
+
+class PlanChangeOut(msgspec.Struct):
+    """What a plan change does, before it is made (the "check your answers" step)."""
+
+    plan: str
+    current_plan: str
+    direction: PlanDirection
+    seats: int
+    seats_used: int
+    seat_price_cents: int
+    current_seat_price_cents: int
+    currency: str
+    features_gained: list[str]
+    features_lost: list[str]
+    # The lost features this site uses now: the change switches them off.
+    features_in_use: list[FeatureInUse]
+    overage_allowed: bool
+    needs_confirmation: bool
+
+
+class OverageChargeOut(msgspec.Struct):
+    period_start: datetime
+    period_end: datetime
+    status: str
+    peak_used: int
+    licensed: int
+    seats_over: int
+    unit_amount_cents: int
+    amount_cents: int
+    currency: str
+    billed_at: datetime | None
+
+
+class OverageOut(msgspec.Struct):
+    """Seats over the licence in the current period (billed after it closes) and the last charges."""
+
+    overage_allowed: bool
+    period_start: datetime | None
+    period_end: datetime | None
+    peak_used: int
+    licensed: int
+    seats_over: int
+    unit_amount_cents: int
+    pending_amount_cents: int
+    currency: str
+    charges: list[OverageChargeOut]
+
+
 class RedirectOut(msgspec.Struct):
     """Where to send the browser (Stripe Checkout or the Customer Portal)."""
 
@@ -134,6 +208,30 @@ class CoursePurchaseOut(msgspec.Struct):
     amount_cents: int
     currency: str
     checkout_url: str | None = None
+    amount_refunded_cents: int = 0
+
+
+class PurchaseRowOut(msgspec.Struct):
+    """A course sale as admins see it."""
+
+    id: UUID
+    course_id: UUID
+    course_title: str
+    user_id: UUID
+    learner: str
+    status: str
+    amount_cents: int
+    amount_refunded_cents: int
+    currency: str
+    paid_at: datetime | None
+    refunded_at: datetime | None
+
+
+RefundCents = Annotated[int, msgspec.Meta(ge=1, le=100_000_000, description="cents to refund; all when absent")]
+
+
+class RefundIn(msgspec.Struct, forbid_unknown_fields=True):
+    amount_cents: RefundCents | None = None
 
 
 class WebhookAck(msgspec.Struct):

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from lms.identity.models import SsoIdentity, SsoProvider, User, UserStatus
+from lms.identity.models import ScimToken, SsoIdentity, SsoProvider, User, UserStatus
 from lms.lib.records import row_record
 
 
@@ -96,6 +96,11 @@ async def account_counts(session: AsyncSession) -> AccountCounts:
 async def sso_provider_count(session: AsyncSession) -> int:
     """Enabled single sign-on providers of the bound tenant."""
     return int(await session.scalar(select(func.count()).where(SsoProvider.enabled.is_(True))) or 0)
+
+
+async def active_scim_token_count(session: AsyncSession) -> int:
+    """SCIM tokens of the bound tenant that are not revoked (an identity provider may be using them)."""
+    return int(await session.scalar(select(func.count()).where(ScimToken.revoked_at.is_(None))) or 0)
 
 
 @dataclass(frozen=True)

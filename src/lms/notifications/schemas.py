@@ -215,6 +215,16 @@ KINDS: dict[str, Kind] = {
             N_("Open My learning"),
         ),
         Kind(
+            "purchase_partially_refunded",
+            N_("Partial refunds"),
+            N_("Partial refund: %(course)s"),
+            N_(
+                "%(refunded)s of your payment of %(amount)s for %(course)s was refunded. You keep your enrolment "
+                "in the course."
+            ),
+            N_("Open the course"),
+        ),
+        Kind(
             "billing",
             N_("Seats and billing"),
             N_("%(subject)s"),

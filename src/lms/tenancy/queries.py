@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.lib.records import row_record
@@ -51,6 +51,11 @@ async def primary_hostname(session: AsyncSession) -> str | None:
             select(TenantDomain.hostname).where(TenantDomain.is_primary.is_(True), TenantDomain.verified.is_(True))
         )
     ).scalar_one_or_none()
+
+
+async def verified_domain_count(session: AsyncSession) -> int:
+    """The bound tenant's verified custom domains (each one serves the site)."""
+    return int(await session.scalar(select(func.count()).where(TenantDomain.verified.is_(True))) or 0)
 
 
 @dataclass(frozen=True)

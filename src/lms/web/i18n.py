@@ -154,9 +154,13 @@ def format_datetime(value: datetime | None, form: str = "medium") -> str:
     return dates.format_datetime(value, form, tzinfo=ZoneInfo(_current().zone), locale=_babel_locale())
 
 
-def format_date(value: datetime | None, form: str = "medium") -> str:
+def format_date(value: datetime | date | None, form: str = "medium") -> str:
+    """A day in the page's locale; a moment is first placed in the user's time zone."""
     if value is None:
         return ""
+    if not isinstance(value, datetime):
+        # A calendar day (a seat snapshot's) has no time zone to convert.
+        return dates.format_date(value, form, locale=_babel_locale())
     local = value.astimezone(ZoneInfo(_current().zone))
     return dates.format_date(local.date(), form, locale=_babel_locale())
 

@@ -131,4 +131,17 @@ IMPORT_ROW_PROBLEMS = (
     N_("Choose a published program of this site."),
     N_("This program has no published course of this site."),
     N_("Every course of this program is already assigned to them."),
+    # seats & billing: plan changes and refunds
+    N_("This site has no subscription yet; choose a plan and pay with Checkout."),
+    N_("%(used)s seats are in use; license at least that many seats or deactivate learners first."),
+    N_("This site is already on this plan; change its seats instead."),
+    N_("Choose a paid plan."),
+    N_("The payment provider could not be reached; try again in a minute."),
+    N_("Refund at most %(remaining)s (what is left of the payment)."),
+    N_("The payment provider refused the refund: %(reason)s."),
+    N_("Only a paid purchase can be refunded."),
+    N_(
+        "The payment for the upgrade did not go through; the plan changes as soon as it is paid "
+        "(update the payment method under Payment methods and receipts)."
+    ),
 )

@@ -81,6 +81,11 @@ ADMIN_ROUTES = [
     ("GET", "/api/v1/billing/invoices", None),
     ("GET", "/api/v1/billing/seats", None),
     ("GET", "/api/v1/billing/seats/holders", None),
+    ("GET", "/api/v1/billing/plan-change?plan=business", None),
+    ("POST", "/api/v1/billing/plan", {"plan": "business"}),
+    ("GET", "/api/v1/billing/overage", None),
+    ("GET", "/api/v1/billing/purchases", None),
+    ("POST", "/api/v1/billing/purchases/01932a3c-0000-7000-8000-000000000000/refund", {"amount_cents": 100}),
 ]
 
 

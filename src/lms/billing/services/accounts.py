@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.billing.models import BillingAccount, BillingAuditEntry, BillingPlan
-from lms.billing.schemas import AccountStatus, InvoiceOut, PlanOut, SubscriptionOut
+from lms.billing.models import BillingAccount, BillingAuditEntry, BillingPlan, OverageCharge
+from lms.billing.schemas import AccountStatus, InvoiceOut, Overage, OverageStatus, PlanOut, SubscriptionOut
 from lms.billing.services.stripe_api import PaymentProviderError, stripe_client
 from lms.config import Settings
 from lms.identity.queries import tenant_admin_contacts
@@ -174,7 +174,7 @@ async def overview(session: AsyncSession, settings: Settings, tenant_id: UUID) -
     )
 
 
-def _stripe_failure(exc: stripe.StripeError) -> PaymentProviderError:
+def stripe_failure(exc: stripe.StripeError) -> PaymentProviderError:
     log.warning("stripe call failed", error=str(exc))
     return PaymentProviderError("the payment provider could not be reached; try again in a minute")
 
@@ -192,7 +192,7 @@ async def _customer_for(session: AsyncSession, settings: Settings, account: Bill
             }
         )
     except stripe.StripeError as exc:
-        raise _stripe_failure(exc) from exc
+        raise stripe_failure(exc) from exc
     account.stripe_customer_id = customer.id
     await session.flush()
     return customer.id
@@ -249,7 +249,7 @@ async def start_checkout(
             }
         )
     except stripe.StripeError as exc:
-        raise _stripe_failure(exc) from exc
+        raise stripe_failure(exc) from exc
     await audit(session, tenant_id, actor.name, "checkout_started", None, {"plan": plan.key, "seats": seats})
     return str(checkout.url)
 
@@ -280,7 +280,7 @@ async def change_seats(
             {"items": [{"id": item_id, "quantity": seats}], "proration_behavior": "always_invoice"},
         )
     except stripe.StripeError as exc:
-        raise _stripe_failure(exc) from exc
+        raise stripe_failure(exc) from exc
     before = snapshot(account)
     await apply_subscription(session, settings, account, updated.to_dict(), BillingActor("stripe"))
     await audit(session, tenant_id, actor.name, "seats", before, snapshot(account))
@@ -296,7 +296,7 @@ async def cancel_at_period_end(
             account.stripe_subscription_id or "", {"cancel_at_period_end": cancel}
         )
     except stripe.StripeError as exc:
-        raise _stripe_failure(exc) from exc
+        raise stripe_failure(exc) from exc
     before = snapshot(account)
     await apply_subscription(session, settings, account, updated.to_dict(), BillingActor("stripe"))
     await audit(session, tenant_id, actor.name, "cancel" if cancel else "resume", before, snapshot(account))
@@ -313,7 +313,7 @@ async def portal_url(session: AsyncSession, settings: Settings, tenant_id: UUID,
             {"customer": account.stripe_customer_id, "return_url": return_url}
         )
     except stripe.StripeError as exc:
-        raise _stripe_failure(exc) from exc
+        raise stripe_failure(exc) from exc
     return str(portal.url)
 
 
@@ -326,7 +326,7 @@ async def list_invoices(session: AsyncSession, settings: Settings, tenant_id: UU
             {"customer": account.stripe_customer_id, "limit": limit}
         )
     except stripe.StripeError as exc:
-        raise _stripe_failure(exc) from exc
+        raise stripe_failure(exc) from exc
     return [
         InvoiceOut(
             id=i["id"],
@@ -352,6 +352,7 @@ async def apply_subscription(
     order and any number of times ends in the same account. A tenant already suspended stays so
     while Stripe still reports the subscription past due."""
     before = snapshot(account)
+    closed_start, closed_end, closed_plan = account.current_period_start, account.current_period_end, account.plan_key
     items = (sub.get("items") or {}).get("data") or [{}]
     item = items[0]
     status = STRIPE_STATUS.get(str(sub.get("status")), AccountStatus.PAST_DUE)
@@ -365,11 +366,17 @@ async def apply_subscription(
     account.stripe_subscription_id = sub.get("id") or account.stripe_subscription_id
     account.stripe_customer_id = sub.get("customer") or account.stripe_customer_id
     account.seats = int(item.get("quantity") or account.seats)
-    plan_key = (sub.get("metadata") or {}).get("plan")
-    if plan_key and await session.scalar(select(func.count()).where(BillingPlan.key == plan_key)):
+    plan_key = await _plan_of(session, sub, item)
+    if plan_key:
         account.plan_key = plan_key
+    period_start = item.get("current_period_start") or sub.get("current_period_start")
     period_end = item.get("current_period_end") or sub.get("current_period_end")
+    account.current_period_start = datetime.fromtimestamp(int(period_start), UTC) if period_start else None
     account.current_period_end = datetime.fromtimestamp(int(period_end), UTC) if period_end else None
+    if closed_start and account.current_period_start and account.current_period_start > closed_start:
+        # The subscription renewed: the period that closed is billed for its overage (once).
+        end = closed_end if closed_end and closed_end > closed_start else account.current_period_start
+        await record_closed_period(session, account.tenant_id, closed_plan, closed_start, end)
     account.cancel_at_period_end = bool(sub.get("cancel_at_period_end"))
     if status in (AccountStatus.ACTIVE, AccountStatus.PAST_DUE):
         account.trial_ends_at = None
@@ -381,6 +388,52 @@ async def apply_subscription(
         await audit(session, account.tenant_id, actor.name, "subscription", before, after)
     if previous != status:
         await announce_status(session, settings, account, previous)
+
+
+async def _plan_of(session: AsyncSession, sub: dict[str, Any], item: dict[str, Any]) -> str | None:
+    """The plan the subscription is on: its item's price says so first (a plan's configured Stripe
+    price, or a price made for a plan change, which names the plan in its metadata), then the
+    subscription's metadata (Checkout's inline price names none)."""
+    price = item.get("price") or {}
+    candidates = [(price.get("metadata") or {}).get("plan"), (sub.get("metadata") or {}).get("plan")]
+    if isinstance(price.get("id"), str):
+        configured = await session.scalar(select(BillingPlan.key).where(BillingPlan.stripe_price_id == price["id"]))
+        candidates.insert(0, configured)
+    for key in candidates:
+        if key and await session.scalar(select(func.count()).where(BillingPlan.key == key)):
+            return str(key)
+    return None
+
+
+async def record_closed_period(
+    session: AsyncSession, tenant_id: UUID, plan_key: str, start: datetime, end: datetime
+) -> None:
+    """Note a closed billing period of a plan that bills the overage; the daily seat job bills it.
+    The period's start is unique per tenant, so a repeated or late event notes it once."""
+    plan = await session.scalar(select(BillingPlan).where(BillingPlan.key == plan_key))
+    if plan is None or plan.overage != Overage.BILL:
+        return
+    now = clock.now()
+    await session.execute(
+        pg_insert(OverageCharge.__table__)  # type: ignore[arg-type]
+        .values(
+            id=new_id(),
+            tenant_id=tenant_id,
+            period_start=start,
+            period_end=end,
+            plan_key=plan.key,
+            status=OverageStatus.PENDING,
+            peak_used=0,
+            licensed=0,
+            seats_over=0,
+            unit_amount_cents=plan.seat_price_cents,
+            amount_cents=0,
+            currency=plan.currency,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["tenant_id", "period_start"])
+    )
 
 
 # What admins are told when the subscription enters a status: (subject, message), catalogue messages.

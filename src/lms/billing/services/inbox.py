@@ -60,7 +60,8 @@ SUBSCRIPTION_EVENTS = frozenset(
     }
 )
 CHECKOUT_EVENTS = frozenset({"checkout.session.completed", "checkout.session.async_payment_succeeded"})
-REFUND_EVENTS = frozenset({"charge.refunded"})
+# A charge (its running `amount_refunded`) or a refund object: both name the payment intent.
+REFUND_EVENTS = frozenset({"charge.refunded", "charge.refund.updated", "refund.created", "refund.updated"})
 HANDLED_EVENTS = SUBSCRIPTION_EVENTS | CHECKOUT_EVENTS | REFUND_EVENTS
 
 # Stripe's default: a signature older than five minutes is refused (a replay of a captured request).
