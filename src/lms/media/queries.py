@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import select, text
+from sqlalchemy import Select, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.media.models import AssetStatus, MediaAsset
+from lms.media.models import AssetStatus, MediaAsset, PlaybackEvent
 
 
 async def assets_not_ready(session: AsyncSession, asset_ids: set[UUID]) -> set[UUID]:
@@ -56,3 +56,11 @@ async def asset_exists(session: AsyncSession, asset_id: UUID) -> bool:
     """Whether the bound tenant has a media asset with this id (a lesson may point at it)."""
     found = await session.execute(select(MediaAsset.id).where(MediaAsset.id == asset_id))
     return found.first() is not None
+
+
+def playback_beacons(from_id: UUID, to_id: UUID) -> Select[UUID, str, str, int | None]:
+    """Quality beacons stored with ids in [from_id, to_id) (UUIDv7, so in the order they arrived):
+    (asset, session, kind, value in ms), for the analytics rollups."""
+    return select(PlaybackEvent.asset_id, PlaybackEvent.session_id, PlaybackEvent.kind, PlaybackEvent.value_ms).where(
+        PlaybackEvent.id >= from_id, PlaybackEvent.id < to_id
+    )
