@@ -76,88 +76,106 @@ _CREATE_SCRATCH = (
        on commit drop""",
 )
 
-# Per viewer and lesson in the window: the buckets touched (a bit each), the seconds played per bucket,
-# and the bucket of the latest playhead. Then the viewers' memory is updated, and the differences (new
-# bits, moved stop) are added to the buckets. One statement, so it sees one snapshot of the viewers.
-_FOLD_VIEWERS = text(
-    f"""
-    with spans as (
-        select r.user_id, r.lesson_id, r.course_id, l.duration,
-               greatest(0, least(r.range_start, l.duration)) as s, greatest(0, least(r.range_end, l.duration)) as e
-          from video_ranges r join video_lessons l using (lesson_id)
-         where r.range_end > r.range_start
-    ), cells as (
-        select sp.user_id, sp.lesson_id, sp.course_id, b.n as bucket,
-               least(sp.e, (b.n + 1) * sp.duration / {BUCKETS}) - greatest(sp.s, b.n * sp.duration / {BUCKETS}) as secs
-          from spans sp,
-               generate_series(least({BUCKETS - 1}, floor(sp.s * {BUCKETS} / sp.duration))::int,
-                               least({BUCKETS - 1}, ceil(sp.e * {BUCKETS} / sp.duration)::int - 1)) as b(n)
-         where sp.e > sp.s
-    ), played as (
-        select user_id, lesson_id, bucket, sum(secs) as secs from cells where secs > 0 group by 1, 2, 3
-    ), touched as (
-        select user_id, lesson_id, bit_or(set_bit(repeat('0', {BUCKETS})::bit({BUCKETS}), bucket, 1)) as seen
-          from played group by 1, 2
-    ), latest as (
-        select distinct on (r.user_id, r.lesson_id) r.user_id, r.lesson_id, r.course_id, r.occurred_at,
-               greatest(0, least({BUCKETS - 1}, floor(r.position * {BUCKETS} / l.duration)))::smallint as stop
-          from video_ranges r join video_lessons l using (lesson_id)
-         where r.position is not null
-         order by r.user_id, r.lesson_id, r.occurred_at desc
-    ), delta as (
+# Per viewer and lesson in the window: the seconds played per bucket, the buckets touched (a bit each)
+# and the bucket of the latest playhead; then those viewers' memory as it was. Scratch tables with
+# fresh statistics, so the planner sees how few (catch-up) or how many (first run) viewers there are.
+_FOLD_VIEWERS = tuple(
+    text(statement)
+    for statement in (
+        f"""
+        create temporary table video_played on commit drop as
+        with spans as (
+            select r.user_id, r.lesson_id, l.duration,
+                   greatest(0, least(r.range_start, l.duration)) as s,
+                   greatest(0, least(r.range_end, l.duration)) as e
+              from video_ranges r join video_lessons l using (lesson_id)
+             where r.range_end > r.range_start
+        ), cells as (
+            select sp.user_id, sp.lesson_id, b.n as bucket,
+                   least(sp.e, (b.n + 1) * sp.duration / {BUCKETS})
+                   - greatest(sp.s, b.n * sp.duration / {BUCKETS}) as secs
+              from spans sp,
+                   generate_series(least({BUCKETS - 1}, floor(sp.s * {BUCKETS} / sp.duration))::int,
+                                   least({BUCKETS - 1}, ceil(sp.e * {BUCKETS} / sp.duration)::int - 1)) as b(n)
+             where sp.e > sp.s
+        )
+        select user_id, lesson_id, bucket::smallint as bucket, sum(secs) as secs
+          from cells where secs > 0 group by 1, 2, 3
+        """,
+        "analyze video_played",
+        f"""
+        create temporary table video_delta on commit drop as
+        with touched as (
+            select user_id, lesson_id, bit_or(set_bit(repeat('0', {BUCKETS})::bit({BUCKETS}), bucket, 1)) as seen
+              from video_played group by 1, 2
+        ), latest as (
+            select distinct on (r.user_id, r.lesson_id) r.user_id, r.lesson_id, r.course_id, r.occurred_at,
+                   greatest(0, least({BUCKETS - 1}, floor(r.position * {BUCKETS} / l.duration)))::smallint as stop
+              from video_ranges r join video_lessons l using (lesson_id)
+             where r.position is not null
+             order by r.user_id, r.lesson_id, r.occurred_at desc
+        )
         select la.user_id, la.lesson_id, la.course_id, la.occurred_at, la.stop,
                coalesce(t.seen, repeat('0', {BUCKETS})::bit({BUCKETS})) as seen
           from latest la left join touched t using (user_id, lesson_id)
-    ), old as (
-        select v.user_id, v.lesson_id, v.seen, v.stop_bucket, v.position_at
-          from analytics_video_viewers v join delta d using (lesson_id, user_id)
-    ), saved as (
+        """,
+        "analyze video_delta",
+        """
+        create temporary table video_old on commit drop as
+        select v.lesson_id, v.user_id, v.seen, v.stop_bucket, v.position_at
+          from video_delta d
+          join analytics_video_viewers v on v.lesson_id = d.lesson_id and v.user_id = d.user_id
+        """,
+        "analyze video_old",
+        # What changes in the buckets: a viewer counts once in each bucket they played for the first
+        # time; where they stopped moves out of the old bucket into the new one (a late event older
+        # than the viewer's latest position moves nothing); the seconds played add up.
+        """
+        with moved as (
+            select d.lesson_id, o.stop_bucket as old_stop,
+                   case when o.position_at is null or d.occurred_at >= o.position_at then d.stop
+                        else o.stop_bucket end as new_stop
+              from video_delta d left join video_old o using (lesson_id, user_id)
+        ), changes as (
+            select p.lesson_id, p.bucket, 1 as viewers, 0 as stops
+              from video_played p left join video_old o using (lesson_id, user_id)
+             where o.seen is null or get_bit(o.seen, p.bucket) = 0
+            union all
+            select lesson_id, old_stop, 0, -1 from moved where old_stop is not null and old_stop <> new_stop
+            union all
+            select lesson_id, new_stop, 0, 1 from moved where old_stop is null or old_stop <> new_stop
+        ), summed as (
+            select lesson_id, bucket, sum(viewers) as viewers, sum(stops) as stops, 0::bigint as played_ms
+              from changes group by 1, 2
+            union all
+            select lesson_id, bucket, 0, 0, round(sum(secs) * 1000)::bigint from video_played group by 1, 2
+        )
+        insert into analytics_video_buckets as b (id, tenant_id, course_id, lesson_id, bucket, viewers, played_ms,
+            stops, created_at, updated_at)
+        select gen_random_uuid(), :tenant, c.course_id, s.lesson_id, s.bucket, sum(s.viewers), sum(s.played_ms),
+               sum(s.stops), now(), now()
+          from summed s join (select distinct on (lesson_id) lesson_id, course_id from video_delta) c using (lesson_id)
+         group by c.course_id, s.lesson_id, s.bucket
+        on conflict (tenant_id, lesson_id, bucket) do update set
+            viewers = b.viewers + excluded.viewers,
+            played_ms = b.played_ms + excluded.played_ms,
+            stops = b.stops + excluded.stops,
+            updated_at = now()
+        """,
+        # The viewers' memory: buckets played so far, and the latest position.
+        """
         insert into analytics_video_viewers as v (id, tenant_id, course_id, lesson_id, user_id, seen, stop_bucket,
             position_at, created_at, updated_at)
         select gen_random_uuid(), :tenant, course_id, lesson_id, user_id, seen, stop, occurred_at, now(), now()
-          from delta
+          from video_delta
         on conflict (tenant_id, lesson_id, user_id) do update set
             seen = v.seen | excluded.seen,
             stop_bucket = case when excluded.position_at >= v.position_at then excluded.stop_bucket
                                else v.stop_bucket end,
             position_at = greatest(v.position_at, excluded.position_at),
             updated_at = now()
-        returning v.lesson_id, v.user_id, v.seen, v.stop_bucket
-    ), changes as (
-        -- a viewer counts once in each bucket they played for the first time
-        select p.lesson_id, d.course_id, p.bucket, 1 as viewers, 0 as stops
-          from played p
-          join delta d using (lesson_id, user_id)
-          left join old o using (lesson_id, user_id)
-         where o.seen is null or get_bit(o.seen, p.bucket) = 0
-        union all
-        -- where they stopped: out of the old bucket, into the new one
-        select o.lesson_id, d.course_id, o.stop_bucket, 0, -1
-          from old o join saved s using (lesson_id, user_id) join delta d using (lesson_id, user_id)
-         where s.stop_bucket <> o.stop_bucket
-        union all
-        select s.lesson_id, d.course_id, s.stop_bucket, 0, 1
-          from saved s join delta d using (lesson_id, user_id) left join old o using (lesson_id, user_id)
-         where o.stop_bucket is null or s.stop_bucket <> o.stop_bucket
-    ), summed as (
-        select coalesce(c.lesson_id, p.lesson_id) as lesson_id, coalesce(c.bucket, p.bucket) as bucket,
-               coalesce(c.viewers, 0) as viewers, coalesce(c.stops, 0) as stops,
-               coalesce(p.played_ms, 0) as played_ms
-          from (select lesson_id, bucket, sum(viewers) as viewers, sum(stops) as stops
-                  from changes group by 1, 2) c
-          full join (select lesson_id, bucket, round(sum(secs) * 1000)::bigint as played_ms
-                       from played group by 1, 2) p using (lesson_id, bucket)
+        """,
     )
-    insert into analytics_video_buckets as b (id, tenant_id, course_id, lesson_id, bucket, viewers, played_ms, stops,
-        created_at, updated_at)
-    select gen_random_uuid(), :tenant, c.course_id, s.lesson_id, s.bucket, s.viewers, s.played_ms, s.stops, now(), now()
-      from summed s join (select distinct on (lesson_id) lesson_id, course_id from video_ranges) c using (lesson_id)
-    on conflict (tenant_id, lesson_id, bucket) do update set
-        viewers = b.viewers + excluded.viewers,
-        played_ms = b.played_ms + excluded.played_ms,
-        stops = b.stops + excluded.stops,
-        updated_at = now()
-    """
 )
 
 # Per video: sessions (each starts with one time-to-first-frame beacon), the time-to-first-frame
@@ -221,6 +239,7 @@ async def refresh_videos(session: AsyncSession, tenant_id: UUID, settle: timedel
         )
     ).rowcount  # type: ignore[attr-defined]
     if ranges:
+        await session.execute(text("analyze video_ranges"))
         lesson_ids = list((await session.execute(text("select distinct lesson_id from video_ranges"))).scalars())
         lessons = [
             (lesson_id, float(duration))
@@ -231,7 +250,8 @@ async def refresh_videos(session: AsyncSession, tenant_id: UUID, settle: timedel
             text("insert into video_lessons select * from unnest(cast(:ids as uuid[]), cast(:seconds as float8[]))"),
             {"ids": [lesson_id for lesson_id, _ in lessons], "seconds": [seconds for _, seconds in lessons]},
         )
-        await session.execute(_FOLD_VIEWERS, {"tenant": tenant_id})
+        for statement in _FOLD_VIEWERS:
+            await session.execute(statement, {"tenant": tenant_id} if ":tenant" in statement.text else {})
     beacons = (
         await session.execute(
             insert(_beacons).from_select([c.name for c in _beacons.c], media.playback_beacons(low, high))
