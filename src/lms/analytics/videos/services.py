@@ -250,8 +250,8 @@ async def refresh_videos(session: AsyncSession, tenant_id: UUID, settle: timedel
             text("insert into video_lessons select * from unnest(cast(:ids as uuid[]), cast(:seconds as float8[]))"),
             {"ids": [lesson_id for lesson_id, _ in lessons], "seconds": [seconds for _, seconds in lessons]},
         )
-        for statement in _FOLD_VIEWERS:
-            await session.execute(statement, {"tenant": tenant_id} if ":tenant" in statement.text else {})
+        for step in _FOLD_VIEWERS:
+            await session.execute(step, {"tenant": tenant_id} if ":tenant" in step.text else {})
     beacons = (
         await session.execute(
             insert(_beacons).from_select([c.name for c in _beacons.c], media.playback_beacons(low, high))
