@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import Column, DateTime, Float, Integer, MetaData, String, Table, func, insert, select, text
+from sqlalchemy import Column, DateTime, Float, Insert, Integer, MetaData, String, Table, func, insert, select, text
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -231,13 +231,15 @@ async def refresh_videos(session: AsyncSession, tenant_id: UUID, settle: timedel
     if until <= since:
         return 0
     low, high = uuid7_floor(since), uuid7_floor(until)
-    for statement in _CREATE_SCRATCH:
-        await session.execute(text(statement))
-    ranges = (
-        await session.execute(
-            insert(_ranges).from_select([c.name for c in _ranges.c], learning.video_heartbeat_ranges(low, high))
-        )
-    ).rowcount  # type: ignore[attr-defined]
+    heartbeats = learning.video_heartbeat_ranges(low, high)
+    quality = media.playback_beacons(low, high)
+    ranges = beacons = 0
+    # Scratch tables only when there is something to count: most refreshes of most tenants find nothing.
+    if await session.scalar(select(heartbeats.exists())) or await session.scalar(select(quality.exists())):
+        for statement in _CREATE_SCRATCH:
+            await session.execute(text(statement))
+        ranges = await _insert_count(session, insert(_ranges).from_select([c.name for c in _ranges.c], heartbeats))
+        beacons = await _insert_count(session, insert(_beacons).from_select([c.name for c in _beacons.c], quality))
     if ranges:
         await session.execute(text("analyze video_ranges"))
         lesson_ids = list((await session.execute(text("select distinct lesson_id from video_ranges"))).scalars())
@@ -252,11 +254,6 @@ async def refresh_videos(session: AsyncSession, tenant_id: UUID, settle: timedel
         )
         for step in _FOLD_VIEWERS:
             await session.execute(step, {"tenant": tenant_id} if ":tenant" in step.text else {})
-    beacons = (
-        await session.execute(
-            insert(_beacons).from_select([c.name for c in _beacons.c], media.playback_beacons(low, high))
-        )
-    ).rowcount  # type: ignore[attr-defined]
     if beacons:
         await session.execute(_FOLD_QUALITY, {"tenant": tenant_id})
     if mark_row is None:
@@ -264,7 +261,12 @@ async def refresh_videos(session: AsyncSession, tenant_id: UUID, settle: timedel
     else:
         mark_row.refreshed_to = until
     await session.flush()
-    return int(ranges or 0) + int(beacons or 0)
+    return ranges + beacons
+
+
+async def _insert_count(session: AsyncSession, statement: Insert) -> int:
+    result = await session.execute(statement)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def refresh_all(db: Database, settle: timedelta = SETTLE) -> int:
