@@ -37,3 +37,29 @@ ALTER TABLE analytics_rollup_marks FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON analytics_rollup_marks
     USING (tenant_id = (select app.current_tenant()))
     WITH CHECK (tenant_id = (select app.current_tenant()));
+
+-- Video analytics rollups (src/lms/analytics/videos): tenant-owned, one policy each.
+
+ALTER TABLE analytics_video_buckets ENABLE ROW LEVEL SECURITY;
+ALTER TABLE analytics_video_buckets FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON analytics_video_buckets
+    USING (tenant_id = (select app.current_tenant()))
+    WITH CHECK (tenant_id = (select app.current_tenant()));
+
+ALTER TABLE analytics_video_viewers ENABLE ROW LEVEL SECURITY;
+ALTER TABLE analytics_video_viewers FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON analytics_video_viewers
+    USING (tenant_id = (select app.current_tenant()))
+    WITH CHECK (tenant_id = (select app.current_tenant()));
+
+ALTER TABLE analytics_video_quality ENABLE ROW LEVEL SECURITY;
+ALTER TABLE analytics_video_quality FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON analytics_video_quality
+    USING (tenant_id = (select app.current_tenant()))
+    WITH CHECK (tenant_id = (select app.current_tenant()));
+
+ALTER TABLE analytics_video_marks ENABLE ROW LEVEL SECURITY;
+ALTER TABLE analytics_video_marks FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON analytics_video_marks
+    USING (tenant_id = (select app.current_tenant()))
+    WITH CHECK (tenant_id = (select app.current_tenant()));

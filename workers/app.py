@@ -53,6 +53,7 @@ celery_app.conf.beat_schedule = {
     "recommendations-nightly": {"task": "recommendations.recompute_all", "schedule": crontab(minute=23, hour=2)},
     # Course analytics rollups follow the progress fold within about a minute.
     "analytics-refresh-course-rollups": {"task": "analytics.refresh_course_rollups", "schedule": 30.0},
+    "analytics-refresh-video-rollups": {"task": "analytics.refresh_video_rollups", "schedule": 30.0},
     "media-expire-abandoned-uploads": {"task": "media.expire_abandoned_uploads", "schedule": crontab(minute=41)},
     "billing-enforce-grace-periods": {"task": "billing.enforce_grace_periods", "schedule": crontab(minute=23)},
     "billing-requeue-stale-events": {"task": "billing.requeue_stale_events", "schedule": 300.0},

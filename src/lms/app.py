@@ -19,6 +19,8 @@ from prometheus_client import REGISTRY
 from lms.analytics.courses.pages import CourseAnalyticsPagesController
 from lms.analytics.recommendations.controllers import MyRecommendationsController
 from lms.analytics.recommendations.pages import LearningGoalPagesController
+from lms.analytics.videos.controllers import VideoAnalyticsController
+from lms.analytics.videos.pages import VideoAnalyticsPagesController
 from lms.api_description import ApiDescription, openapi_config
 from lms.assessments.assignments.controllers import (
     AssignmentController,
@@ -257,6 +259,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 PrivacySettingsPagesController,
                 StudioPagesController,
                 CourseAnalyticsPagesController,
+                VideoAnalyticsPagesController,
                 AssessmentStudioPagesController,
                 MediaStudioPagesController,
                 GradingPagesController,
@@ -313,6 +316,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         CourseDiscussionController,
         DiscussionController,
         MyRecommendationsController,
+        VideoAnalyticsController,
         PlansController,
         SubscriptionController,
         CoursePurchaseController,

@@ -3,6 +3,7 @@ suite, tenant purges). It lives at the application level because `db/` knows no 
 
 from lms.analytics.courses import models as course_analytics_models
 from lms.analytics.recommendations import models as recommendation_models
+from lms.analytics.videos import models as video_analytics_models
 from lms.assessments import models as assessment_models
 from lms.billing import models as billing_models
 from lms.catalog import models as catalog_models
@@ -39,4 +40,5 @@ __all__ = [
     "privacy_models",
     "recommendation_models",
     "tenancy_models",
+    "video_analytics_models",
 ]

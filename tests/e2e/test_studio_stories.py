@@ -1,20 +1,30 @@
 """An instructor uses the studio in Chromium, at desktop and phone size, with axe-core on every page:
 create a course, build its outline (drag and drop and the keyboard's arrow buttons), write a text
 lesson, publish, look at the versions; upload a video in parts, resume it after the page is reloaded
-half-way, add captions, publish once it is processed; a colleague who does not teach it cannot open it."""
+half-way, add captions, publish once it is processed; a colleague who does not teach it cannot open it;
+follow a video from the course analytics to its watch-through curve and playback quality."""
 
 from __future__ import annotations
 
 import os
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from playwright.async_api import BrowserContext, Page, Route, expect
 
 from lms.analytics.courses.services import refresh_all
+from lms.analytics.videos.services import refresh_all as refresh_video_rollups
+from lms.db.binding import tenant_session
 from lms.db.engines import Database
+from lms.learning.models import LessonProgress, ProgressEvent
+from lms.media.models import PlaybackEvent
 from tests.conftest import MakeTenant, MakeUser, eventually
 from tests.e2e.test_web_stories import check_page, sign_in, site
+from tests.factories.base import add
+from tests.factories.catalog import make_course, make_lesson, make_module
+from tests.factories.learning import make_enrollment
+from tests.factories.media import make_asset
 from tests.integration.identity.helpers import PASSWORD, make_member
 from tests.media_fixtures import generate_video
 
@@ -334,3 +344,65 @@ async def test_instructor_builds_a_quiz_from_a_bank_sees_progress_in_the_gradebo
     await expect(page.get_by_text("The grade is saved.")).to_be_visible()
     await expect(page.get_by_text("Score: 100%")).to_be_visible()
     await visit_check(page, "21-graded")
+
+
+async def test_instructor_follows_a_video_from_the_drop_off_list_to_its_watch_through_and_playback_quality(
+    web_server: int, context: BrowserContext, make_tenant: MakeTenant, make_user: MakeUser, db: Database
+) -> None:
+    tenant = await make_tenant(name="Acme Corp")
+    teacher = await make_member(make_user, tenant, roles=["instructor"])
+    viewers = [await make_member(make_user, tenant, display_name=f"Viewer {n}") for n in range(3)]
+    # Three viewers of a 200 s video stop at the end, at 2:00 and at 1:00; the first re-watches 0:30-1:00.
+    async with tenant_session(db.app_sessions, tenant.id) as session:
+        course = await make_course(session, tenant.id, title="Evacuation", instructor_ids=[teacher.id])
+        module = await make_module(session, tenant.id, course, title="Drills")
+        asset = await make_asset(session, tenant.id, status="ready", duration_seconds=200.0)
+        lesson = await make_lesson(
+            session, tenant.id, module, title="The drill on film", duration_seconds=200, media_asset_id=asset.id
+        )
+        started = datetime(2026, 11, 20, 9, tzinfo=UTC)
+        for n, (viewer, stop) in enumerate(zip(viewers, (200.0, 120.0, 60.0), strict=True)):
+            enrollment = await make_enrollment(session, tenant.id, user_id=viewer.id, course_id=course.id)
+            await add(
+                session,
+                LessonProgress(
+                    tenant_id=tenant.id, enrollment_id=enrollment.id, user_id=viewer.id, lesson_id=lesson.id,
+                    lesson_owner=tenant.id, last_event_at=started,
+                ),
+            )  # fmt: skip
+            ranges = [[0.0, stop]] + ([[30.0, 60.0]] if n == 0 else [])
+            session.add(
+                ProgressEvent(
+                    tenant_id=tenant.id, user_id=viewer.id, client_event_id=f"film-{n}", kind="video_heartbeat",
+                    lesson_id=lesson.id, course_id=course.id, occurred_at=started, payload={"p": stop, "w": ranges},
+                )
+            )  # fmt: skip
+            for kind, value in (("ttff", 300 + 400 * n), ("stall", 800 if n == 2 else None), ("ended", None)):
+                if kind == "stall" and value is None:
+                    continue
+                session.add(
+                    PlaybackEvent(
+                        tenant_id=tenant.id, asset_id=asset.id, user_id=viewer.id, session_id=f"session-{n}-film",
+                        kind=kind, value_ms=value,
+                    )
+                )  # fmt: skip
+    await refresh_all(db)
+    await refresh_video_rollups(db, settle=timedelta(0))
+
+    base = site(tenant, web_server)
+    page = await context.new_page()
+    await page.goto(f"{base}/teach/courses/{course.id}/analytics")
+    await sign_in(page, teacher.email, PASSWORD)
+    await page.get_by_role("link", name=re.compile("^The drill on film")).click()
+    await expect(page.get_by_role("heading", name="Watch-through")).to_be_visible()
+    await expect(page.get_by_role("img", name="Viewers who reached each point of the video")).to_be_visible()
+    await visit_check(page, "22-video-analytics")
+    await page.get_by_text("Show the numbers").click()
+    numbers = page.get_by_role("table", name="Viewers, views, re-watches and stops per point of the video")
+    first = numbers.get_by_role("row").nth(1)
+    await expect(first.get_by_role("cell").nth(1)).to_have_text("3")
+    await expect(numbers.get_by_role("row", name=re.compile("^0:30 ")).get_by_role("cell").nth(4)).to_have_text("1")
+    quality = page.get_by_role("table", name="Playback quality")
+    await expect(quality.get_by_role("row", name=re.compile("Playback sessions"))).to_contain_text("3")
+    await expect(quality.get_by_role("row", name=re.compile("Stalls per session"))).to_contain_text("0.33")
+    await visit_check(page, "23-video-analytics-numbers")

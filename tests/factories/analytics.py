@@ -1,4 +1,4 @@
-"""Analytics rows: course rollups, course similarities and learning goals."""
+"""Analytics rows: course and video rollups, course similarities and learning goals."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.analytics.courses.models import CourseDay, LearnerStats, LessonStats, RollupMark
 from lms.analytics.recommendations.models import CourseSimilarity, LearningGoal
+from lms.analytics.videos.models import TTFF_BINS, VideoBucket, VideoQuality, VideoRollupMark, VideoViewer
 from lms.lib import clock
 from tests.factories.base import add, row_factory
 from tests.factories.identity import make_user
@@ -65,3 +66,36 @@ async def make_learner_stats(session: AsyncSession, tenant_id: UUID, **fields: A
 async def make_rollup_mark(session: AsyncSession, tenant_id: UUID, **fields: Any) -> RollupMark:
     values: dict[str, Any] = {"refreshed_to": datetime(2026, 11, 1, tzinfo=UTC)}
     return await add(session, RollupMark(tenant_id=tenant_id, **{**values, **fields}))
+
+
+@row_factory("analytics_video_buckets")
+async def make_video_bucket(session: AsyncSession, tenant_id: UUID, **fields: Any) -> VideoBucket:
+    values: dict[str, Any] = {
+        "course_id": uuid.uuid4(), "lesson_id": uuid.uuid4(), "bucket": 3, "viewers": 2, "played_ms": 2500, "stops": 1,
+    }  # fmt: skip
+    return await add(session, VideoBucket(tenant_id=tenant_id, **{**values, **fields}))
+
+
+@row_factory("analytics_video_viewers")
+async def make_video_viewer(session: AsyncSession, tenant_id: UUID, **fields: Any) -> VideoViewer:
+    values: dict[str, Any] = {
+        "course_id": uuid.uuid4(),
+        "lesson_id": uuid.uuid4(),
+        "user_id": uuid.uuid4(),
+        "seen": "1" * 10 + "0" * 90,
+        "stop_bucket": 9,
+        "position_at": datetime(2026, 11, 1, tzinfo=UTC),
+    }
+    return await add(session, VideoViewer(tenant_id=tenant_id, **{**values, **fields}))
+
+
+@row_factory("analytics_video_quality")
+async def make_video_quality(session: AsyncSession, tenant_id: UUID, **fields: Any) -> VideoQuality:
+    values: dict[str, Any] = {"asset_id": uuid.uuid4(), "sessions": 1, "ttff_bins": [1] + [0] * (TTFF_BINS - 1)}
+    return await add(session, VideoQuality(tenant_id=tenant_id, **{**values, **fields}))
+
+
+@row_factory("analytics_video_marks")
+async def make_video_mark(session: AsyncSession, tenant_id: UUID, **fields: Any) -> VideoRollupMark:
+    values: dict[str, Any] = {"refreshed_to": datetime(2026, 11, 1, tzinfo=UTC)}
+    return await add(session, VideoRollupMark(tenant_id=tenant_id, **{**values, **fields}))

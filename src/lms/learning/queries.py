@@ -19,6 +19,7 @@ from sqlalchemy import (
     Uuid,
     and_,
     cast,
+    column,
     func,
     literal,
     or_,
@@ -26,7 +27,7 @@ from sqlalchemy import (
     text,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -451,3 +452,32 @@ async def without_enrollment(session: AsyncSession, course_id: UUID, user_ids: l
         )
     )
     return list(rows.scalars())
+
+
+def video_heartbeat_ranges(from_id: UUID, to_id: UUID) -> Select[Any]:
+    """Video heartbeats stored with ids in [from_id, to_id) (UUIDv7: the order they were folded in),
+    one row per range played: (user, lesson, course, occurred at, playhead, range start, range end).
+    A heartbeat without ranges gives one row with null range, so its playhead still counts."""
+    ranges = (
+        func.jsonb_array_elements(ProgressEvent.payload["w"]).table_valued(column("value", JSONB)).lateral("played")
+    )
+    start = cast(ranges.c.value[0].astext, Float)
+    end = cast(ranges.c.value[1].astext, Float)
+    return (
+        select(
+            ProgressEvent.user_id,
+            ProgressEvent.lesson_id,
+            ProgressEvent.course_id,
+            ProgressEvent.occurred_at,
+            cast(ProgressEvent.payload["p"].astext, Float),
+            start,
+            end,
+        )
+        .select_from(ProgressEvent)
+        .outerjoin(ranges, literal(True))
+        .where(
+            ProgressEvent.id >= from_id,
+            ProgressEvent.id < to_id,
+            ProgressEvent.kind == "video_heartbeat",
+        )
+    )

@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.media.models import AssetStatus, MediaAsset
+from lms.media.models import AssetStatus, MediaAsset, PlaybackEvent
 
 
 async def assets_not_ready(session: AsyncSession, asset_ids: set[UUID]) -> set[UUID]:
@@ -62,3 +62,11 @@ async def asset_exists(session: AsyncSession, asset_id: UUID) -> bool:
 async def storage_in_use(session: AsyncSession) -> int:
     """Bytes of the bound tenant's media (the size of each upload as stored)."""
     return int(await session.scalar(select(func.coalesce(func.sum(MediaAsset.size_bytes), 0))) or 0)
+
+
+def playback_beacons(from_id: UUID, to_id: UUID) -> Select[UUID, str, str, int | None]:
+    """Quality beacons stored with ids in [from_id, to_id) (UUIDv7, so in the order they arrived):
+    (asset, session, kind, value in ms), for the analytics rollups."""
+    return select(PlaybackEvent.asset_id, PlaybackEvent.session_id, PlaybackEvent.kind, PlaybackEvent.value_ms).where(
+        PlaybackEvent.id >= from_id, PlaybackEvent.id < to_id
+    )

@@ -73,6 +73,9 @@ class CourseAnalyticsPagesController(Controller):
                     "dropped": max(started - completed, 0),
                     "drop_rate": (started - completed) / started if started else 0.0,
                     "score": score,
+                    "video_url": f"/teach/courses/{course.id}/analytics/videos/{lesson.id}"
+                    if lesson.type == "video"
+                    else None,
                 }
             )
         module_rows: list[dict[str, Any]] = []

@@ -1,0 +1,1 @@
+"""Video analytics: watch-through, re-watched segments and playback quality per video lesson."""
