@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -165,6 +165,31 @@ def format_date(value: datetime | date | None, form: str = "medium") -> str:
     return dates.format_date(local.date(), form, locale=_babel_locale())
 
 
+def ends_a_day(moment: datetime) -> bool:
+    """A due date chosen as a day is stored as the last second of that day in UTC."""
+    at_utc = moment.astimezone(UTC)
+    return (at_utc.hour, at_utc.minute, at_utc.second) == (23, 59, 59)
+
+
+def due_day(value: datetime | date) -> date:
+    """The day something is due, as people read it. A due date chosen as a day (see `ends_a_day`) is
+    that day wherever the reader is (placing it in a time zone east of UTC would show the next day);
+    any other moment falls on its day in the reader's time zone."""
+    if not isinstance(value, datetime):
+        return value
+    if ends_a_day(value):
+        return value.astimezone(UTC).date()
+    return value.astimezone(ZoneInfo(_current().zone)).date()
+
+
+def format_due(value: datetime | date | None, form: str = "medium") -> str:
+    """A due date (of an enrolment, an assignment to a course) as a day in the page's locale: people
+    are due on a day, not at 11:59:59 PM."""
+    if value is None:
+        return ""
+    return dates.format_date(due_day(value), form, locale=_babel_locale())
+
+
 def format_number(value: float | int) -> str:
     return numbers.format_decimal(value, locale=_babel_locale())
 
@@ -202,6 +227,7 @@ def template_globals() -> dict[str, Any]:
     return {
         "format_datetime": format_datetime,
         "format_date": format_date,
+        "format_due": format_due,
         "format_day": format_day,
         "format_number": format_number,
         "format_percent": format_percent,
