@@ -126,14 +126,32 @@ def current_locale() -> str:
     return _current().locale
 
 
+# What an erased person is called wherever their name was stored (their account, certificates, the
+# audit log). It is stored as this catalogue message id, never as a translation, and shown in each
+# reader's language by `shown_name`, which every template output and message parameter goes through.
+FORMER_MEMBER = "Former member"
+
+
+def shown_name(value: Any) -> Any:
+    """`value` as a page shows it: the stored name of an erased person in the reader's language,
+    anything else unchanged."""
+    if isinstance(value, str) and value == FORMER_MEMBER:
+        return translations(_current().locale).gettext(FORMER_MEMBER)
+    return value
+
+
+def shown_values(variables: dict[str, Any]) -> dict[str, Any]:
+    return {key: shown_name(value) for key, value in variables.items()}
+
+
 def gettext(message: str, **variables: Any) -> str:
     text = translations(_current().locale).gettext(message)
-    return text % variables if variables else text
+    return text % shown_values(variables) if variables else text
 
 
 def ngettext(singular: str, plural: str, count: int, **variables: Any) -> str:
     text = translations(_current().locale).ngettext(singular, plural, count)
-    return text % {"num": count, **variables}
+    return text % {"num": count, **shown_values(variables)}
 
 
 def text_direction(locale: str) -> str:
