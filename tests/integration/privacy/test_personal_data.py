@@ -455,5 +455,8 @@ async def test_an_erased_person_is_a_former_member_in_the_readers_language(
         assert page.status_code == 200, path
         assert "Ehemaliges Mitglied" in page.text, path
         assert "Former member" not in page.text, path
+    audit = await client.get(f"{site}/admin/audit", headers=german)
+    assert "Personenbezogene Daten einer Person gelöscht" in audit.text
+    assert 'class="admin-nav"' in audit.text
     english = await client.get(f"{site}/admin/users/{person.id}", headers=browser_headers(await bearer(login, admin)))
     assert "Former member" in english.text

@@ -213,3 +213,5 @@ async def test_the_saved_message_shows_once(
     shown = await client.get(f"{site}{saved.headers['location']}", headers=headers)
     assert shown.status_code == 200
     assert shown.text.count("Your branding is saved. Every page shows it now.") == 1
+    # Inside the administration's frame, like every admin page.
+    assert 'class="admin-nav"' in shown.text

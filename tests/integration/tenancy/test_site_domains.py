@@ -240,5 +240,6 @@ async def test_the_added_message_shows_once(
     shown = await client.get(f"{site}{added.headers['location']}", headers=headers)
     assert "learn.once.test" in shown.text
     assert shown.text.count("The domain is added.") == 1
+    assert 'class="admin-nav"' in shown.text
     removed = await client.get(f"{site}/admin/domains?done=removed", headers=headers)
     assert removed.text.count("The domain is removed.") == 1
