@@ -108,10 +108,19 @@ def field_labels() -> dict[str, str]:
     }
 
 
-def shown(value: object) -> str:
-    """A recorded value in plain words: lists joined, nothing as a dash, yes/no for flags."""
+def value_labels() -> dict[str, dict[str, str]]:
+    """Recorded codes that have words, per field."""
+    certificates = {"revoke": _("Revoked"), "keep": _("Valid")}
+    return {"certificates": certificates, "erasure_certificates": certificates}
+
+
+def shown(value: object, key: str = "") -> str:
+    """A recorded value in plain words: lists joined, nothing as a dash, yes/no for flags, codes of
+    `key` (erasure's certificate policy) in words."""
     if value is None or value == [] or value == "":
         return "—"
+    if isinstance(value, str) and value in (words := value_labels().get(key, {})):
+        return words[value]
     if isinstance(value, bool):
         return _("Yes") if value else _("No")
     if isinstance(value, list):

@@ -457,6 +457,7 @@ async def test_an_erased_person_is_a_former_member_in_the_readers_language(
         assert "Former member" not in page.text, path
     audit = await client.get(f"{site}/admin/audit", headers=german)
     assert "Personenbezogene Daten einer Person gelöscht" in audit.text
+    assert "<ins>Widerrufen</ins>" in audit.text  # the certificate policy in words, not "revoke"
     assert 'class="admin-nav"' in audit.text
     english = await client.get(f"{site}/admin/users/{person.id}", headers=browser_headers(await bearer(login, admin)))
     assert "Former member" in english.text
