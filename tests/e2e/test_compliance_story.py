@@ -144,7 +144,8 @@ async def test_a_dynamic_group_enrols_new_hires_and_their_manager_sees_them_over
         await page.reload()
     # The page says why: the attribute SCIM sent puts her in the group.
     await expect(page.get_by_text("department = Sales")).to_be_visible()
-    await expect(enrolments.get_by_role("row", name="Customer data protection")).to_contain_text("Active")
+    # In the compliance report's words: enrolled, not started yet.
+    await expect(enrolments.get_by_role("row", name="Customer data protection")).to_contain_text("Not started")
     await check_page(page)
     await shot(page, "new-hire")
 
@@ -179,6 +180,10 @@ async def test_a_dynamic_group_enrols_new_hires_and_their_manager_sees_them_over
     await expect(page.get_by_role("row", name="Nina North")).to_be_visible()
     await check_page(page)
     await visit(page, f"{base}/team")
-    await expect(page.get_by_role("row", name="Nina North")).to_contain_text("Customer data protection")
+    nina = page.get_by_role("row", name="Nina North")
+    await expect(nina).to_contain_text("Customer data protection")
+    # Overdue only: the same enrolment is not counted in progress as well.
+    await expect(nina.get_by_role("cell").nth(3)).to_have_text("0")
+    await expect(nina).to_contain_text(f"due {yesterday.strftime('%b')} {yesterday.day}, {yesterday.year}")
     await check_page(page)
     await shot(page, "team")

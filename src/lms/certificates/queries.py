@@ -69,3 +69,20 @@ async def expired_certificate_dates(session: AsyncSession, course_id: UUID, now:
         .having(latest_expiry < now)
     )
     return {user_id: expired_at for user_id, expired_at in rows.all()}
+
+
+async def expired_certificate_dates_of_users(
+    session: AsyncSession, user_ids: list[UUID], now: datetime
+) -> dict[tuple[UUID, UUID], datetime]:
+    """(person, course) -> when their certificates for the course ran out, for these people and the
+    courses none of whose certificates is still valid (as `expired_certificate_dates`, for a team)."""
+    if not user_ids:
+        return {}
+    latest_expiry = func.max(func.coalesce(Certificate.expires_at, literal(datetime.max.replace(tzinfo=UTC))))
+    rows = await session.execute(
+        select(Certificate.user_id, Certificate.course_id, latest_expiry)
+        .where(Certificate.user_id.in_(user_ids))
+        .group_by(Certificate.user_id, Certificate.course_id)
+        .having(latest_expiry < now)
+    )
+    return {(user_id, course_id): expired_at for user_id, course_id, expired_at in rows.all()}

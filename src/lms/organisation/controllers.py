@@ -14,6 +14,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 
+from lms.compliance.schemas import ComplianceState
 from lms.config import Settings
 from lms.db.providers import DbSession
 from lms.identity.accounts.services.directory import UserDirectory, UserFilters
@@ -307,7 +308,6 @@ class UserExportController(Controller):
 def team_out(team: Team) -> TeamOut:
     members = []
     for m in team.members:
-        overdue_ids = {id(e) for e in m.overdue}
         members.append(
             TeamMemberOut(
                 id=m.person.id,
@@ -318,6 +318,8 @@ def team_out(team: Team) -> TeamOut:
                 completed=m.completed,
                 in_progress=m.in_progress,
                 overdue=len(m.overdue),
+                not_started=m.not_started,
+                expired=m.expired,
                 enrollments=[
                     TeamEnrollmentOut(
                         course_id=e.course_id,
@@ -325,9 +327,10 @@ def team_out(team: Team) -> TeamOut:
                         status=e.status.value,
                         completion_pct=float(e.completion_pct),
                         due_at=e.due_at,
-                        overdue=id(e) in overdue_ids,
+                        overdue=state is ComplianceState.OVERDUE,
+                        state=state.value if state else None,
                     )
-                    for e in m.enrollments
+                    for e, state in zip(m.enrollments, m.states, strict=True)
                 ],
             )
         )

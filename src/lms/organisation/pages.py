@@ -20,7 +20,6 @@ from lms.db.providers import DbSession
 from lms.identity.accounts.services.directory import SignedIn, UserDirectory, UserFilters, UserSort, user_out
 from lms.identity.guards import Principal, requires_user
 from lms.identity.schemas import Role, UserCreate, UserStatus, UserUpdate
-from lms.lib import clock
 from lms.lib.errors import DomainError, ValidationFailed
 from lms.lib.pagination import PageParams
 from lms.lib.params import AppRequest, Limit, Offset
@@ -79,6 +78,8 @@ def status_names() -> dict[str, str]:
 def enrollment_status_names() -> dict[str, str]:
     return {
         "active": _("Active"),
+        "assigned": _("Not started"),
+        "in_progress": _("In progress"),
         "completed": _("Completed"),
         "expired": _("Expired"),
         "refunded": _("Refunded"),
@@ -237,7 +238,7 @@ class AdminPagesController(Controller):
             role_names=role_names(),
             status_names=status_names(),
             enrollment_status_names=enrollment_status_names(),
-            now=clock.now(),
+            certificate_state_names={"revoked": _("Revoked"), "superseded": _("Superseded")},
         )
 
     @get("/admin/users/{user_id:uuid}")

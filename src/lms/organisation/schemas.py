@@ -108,6 +108,9 @@ class TeamEnrollmentOut(msgspec.Struct):
     completion_pct: float
     due_at: datetime | None
     overdue: bool
+    # The compliance report's state: assigned (not started), in_progress, completed, overdue or expired;
+    # null for an enrolment that is no training owed (refunded).
+    state: str | None
 
 
 class TeamMemberOut(msgspec.Struct):
@@ -117,9 +120,12 @@ class TeamMemberOut(msgspec.Struct):
     manager_id: UUID
     # 1 = reports to you directly, 2 = to one of your reports, ...
     depth: int
+    # Enrolments per state; each enrolment counts once (an overdue one is not also in progress).
     completed: int
     in_progress: int
     overdue: int
+    not_started: int
+    expired: int
     enrollments: list[TeamEnrollmentOut]
 
 

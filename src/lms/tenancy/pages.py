@@ -41,7 +41,7 @@ from lms.web import i18n
 from lms.web.branding import DEFAULT_ACCENT, DEFAULT_PRIMARY, readable_on
 from lms.web.forms import FormData, FormErrors, expired_form_message, service_message
 from lms.web.i18n import gettext as _
-from lms.web.layout import CSRF_FIELD, before_page, load_viewer, page
+from lms.web.layout import CSRF_FIELD, admin_sections, before_page, load_viewer, page
 
 PAGE_SIZE = 50
 HEX_COLOUR = re.compile(r"#[0-9a-f]{6}")
@@ -67,6 +67,14 @@ def action_labels() -> dict[str, str]:
         "domain.verified": _("A domain was verified"),
         "domain.verification_lost": _("A domain stopped verifying"),
         "domain.recovered": _("A domain verifies again"),
+        "users.imported": _("Imported users"),
+        "user.erased": _("Erased a person's personal data"),
+        "user.personal_data_export_requested": _("Asked for a copy of a person's data"),
+        "user.personal_data_downloaded": _("Downloaded a copy of a person's data"),
+        "training_rule.created": _("Assigned a course"),
+        "training_rule.deleted": _("Deleted a course assignment"),
+        "branding.changed": _("Changed the branding"),
+        "privacy.settings_changed": _("Changed the privacy settings"),
     }
 
 
@@ -80,13 +88,39 @@ def field_labels() -> dict[str, str]:
         "kind": _("Kind"),
         "mfa_required_for_staff": _("Two-step sign-in required for staff"),
         "sso_required": _("Single sign-on required"),
+        "certificates": _("Certificates"),
+        "certificates_revoked": _("Certificates revoked"),
+        "erasure_certificates": _("Certificates on erasure"),
+        "primary_color": _("Main colour"),
+        "accent_color": _("Accent colour"),
+        "logo_url": _("Logo"),
+        "default_locale": _("Default language"),
+        "email_sender_name": _("E-mail sender name"),
+        "rows": _("Rows"),
+        "problems": _("Rows with a problem"),
+        "created": _("Created"),
+        "updated": _("Updated"),
+        "unchanged": _("Unchanged"),
+        "deactivated": _("Deactivated"),
+        "due_date": _("Due date"),
+        "due_days": _("Days after enrolment"),
+        "recur_months": _("Repeat every (months)"),
     }
 
 
-def shown(value: object) -> str:
-    """A recorded value in plain words: lists joined, nothing as a dash, yes/no for flags."""
+def value_labels() -> dict[str, dict[str, str]]:
+    """Recorded codes that have words, per field."""
+    certificates = {"revoke": _("Revoked"), "keep": _("Valid")}
+    return {"certificates": certificates, "erasure_certificates": certificates}
+
+
+def shown(value: object, key: str = "") -> str:
+    """A recorded value in plain words: lists joined, nothing as a dash, yes/no for flags, codes of
+    `key` (erasure's certificate policy) in words."""
     if value is None or value == [] or value == "":
         return "—"
+    if isinstance(value, str) and value in (words := value_labels().get(key, {})):
+        return words[value]
     if isinstance(value, bool):
         return _("Yes") if value else _("No")
     if isinstance(value, list):
@@ -115,6 +149,7 @@ class AuditPagesController(Controller):
         return page(
             request,
             "tenancy/audit.html",
+            sections=admin_sections(),
             entries=[admin_audit_entry_out(e) for e in entries],
             labels=labels,
             fields=field_labels(),
@@ -159,6 +194,7 @@ class DomainPagesController(Controller):
         return page(
             request,
             "tenancy/domains.html",
+            sections=admin_sections(),
             status_code=status,
             domains=[site_domain_out(d, domains.platform_host) for d in await domains.domains()],
             statuses=domain_status_labels(),
@@ -281,6 +317,7 @@ class BrandingPagesController(Controller):
         return page(
             request,
             "tenancy/branding.html",
+            sections=admin_sections(),
             status_code=status,
             values=shown,
             current=current,

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -126,14 +126,32 @@ def current_locale() -> str:
     return _current().locale
 
 
+# What an erased person is called wherever their name was stored (their account, certificates, the
+# audit log). It is stored as this catalogue message id, never as a translation, and shown in each
+# reader's language by `shown_name`, which every template output and message parameter goes through.
+FORMER_MEMBER = "Former member"
+
+
+def shown_name(value: Any) -> Any:
+    """`value` as a page shows it: the stored name of an erased person in the reader's language,
+    anything else unchanged."""
+    if isinstance(value, str) and value == FORMER_MEMBER:
+        return translations(_current().locale).gettext(FORMER_MEMBER)
+    return value
+
+
+def shown_values(variables: dict[str, Any]) -> dict[str, Any]:
+    return {key: shown_name(value) for key, value in variables.items()}
+
+
 def gettext(message: str, **variables: Any) -> str:
     text = translations(_current().locale).gettext(message)
-    return text % variables if variables else text
+    return text % shown_values(variables) if variables else text
 
 
 def ngettext(singular: str, plural: str, count: int, **variables: Any) -> str:
     text = translations(_current().locale).ngettext(singular, plural, count)
-    return text % {"num": count, **variables}
+    return text % {"num": count, **shown_values(variables)}
 
 
 def text_direction(locale: str) -> str:
@@ -163,6 +181,31 @@ def format_date(value: datetime | date | None, form: str = "medium") -> str:
         return dates.format_date(value, form, locale=_babel_locale())
     local = value.astimezone(ZoneInfo(_current().zone))
     return dates.format_date(local.date(), form, locale=_babel_locale())
+
+
+def ends_a_day(moment: datetime) -> bool:
+    """A due date chosen as a day is stored as the last second of that day in UTC."""
+    at_utc = moment.astimezone(UTC)
+    return (at_utc.hour, at_utc.minute, at_utc.second) == (23, 59, 59)
+
+
+def due_day(value: datetime | date) -> date:
+    """The day something is due, as people read it. A due date chosen as a day (see `ends_a_day`) is
+    that day wherever the reader is (placing it in a time zone east of UTC would show the next day);
+    any other moment falls on its day in the reader's time zone."""
+    if not isinstance(value, datetime):
+        return value
+    if ends_a_day(value):
+        return value.astimezone(UTC).date()
+    return value.astimezone(ZoneInfo(_current().zone)).date()
+
+
+def format_due(value: datetime | date | None, form: str = "medium") -> str:
+    """A due date (of an enrolment, an assignment to a course) as a day in the page's locale: people
+    are due on a day, not at 11:59:59 PM."""
+    if value is None:
+        return ""
+    return dates.format_date(due_day(value), form, locale=_babel_locale())
 
 
 def format_number(value: float | int) -> str:
@@ -202,6 +245,7 @@ def template_globals() -> dict[str, Any]:
     return {
         "format_datetime": format_datetime,
         "format_date": format_date,
+        "format_due": format_due,
         "format_day": format_day,
         "format_number": format_number,
         "format_percent": format_percent,

@@ -72,6 +72,34 @@ async def test_a_dynamic_group_picks_up_a_new_hire_from_an_import_and_lets_go_of
     assert await groups_of(db, tenant.id, "hire@corp.example") == []
 
 
+async def test_a_department_column_is_kept_as_the_attribute_dynamic_groups_read(
+    client: Client, db: Database, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant(seats=0)
+    admin = await make_user(tenant, roles=["tenant_admin"])
+    headers = await login(admin)
+    url = f"{host(tenant)}/api/v1/admin/groups"
+    sales = await client.post(
+        url, json={"name": "Field sales", "rule_attribute": "department", "rule_value": "Sales"}, headers=headers
+    )
+    assert sales.status_code == 201, sales.text
+
+    data = people_csv([["hire@corp.example", "New Hire", "Sales"]], ["Email", "Name", "Department"])
+    record = await upload(client, tenant, headers, data)
+    # The suggested mapping keeps Department as the `department` attribute (not as a group name)...
+    assert record["mapping"] == {"email": "Email", "display_name": "Name", "attr:department": "Department"}
+    page = await client.get(
+        f"{secure_host(tenant)}/admin/imports/{record['id']}", headers=browser_headers(await bearer(login, admin))
+    )
+    assert 'name="keep_2" checked' in page.text
+    # ... so the import, as suggested, puts the new hire in the dynamic group.
+    await preview_and_apply(client, tenant, headers, record["id"])
+    assert await groups_of(db, tenant.id, "hire@corp.example") == ["Field sales"]
+    async with tenant_session(db.app_sessions, tenant.id) as session:
+        user = (await session.execute(select(User).where(User.email == "hire@corp.example"))).scalar_one()
+        assert user.attributes == {"department": "Sales"}
+
+
 async def test_group_rules_are_checked_and_names_are_unique(
     client: Client, make_tenant: MakeTenant, make_user: MakeUser, login: Login
 ) -> None:

@@ -26,7 +26,7 @@ from lms.tenancy.models import Tenant
 from tests.conftest import Login, MakeTenant, MakeUser, host
 
 Client = AsyncTestClient[Litestar]
-HEADER = ["Email", "Name", "Employee ID", "Department", "Manager", "Role", "Language"]
+HEADER = ["Email", "Name", "Employee ID", "Groups", "Manager", "Role", "Language"]
 
 
 def as_csv(rows: list[list[str]]) -> bytes:
@@ -78,7 +78,7 @@ def two_thousand_rows() -> tuple[list[list[str]], set[tuple[int, str, str]]]:
     row(700)[1] = " "
     expect(700, "Name", "the name is missing")
     row(750)[3] = "x" * 201
-    expect(750, "Department", "a group name is longer than 200 characters")
+    expect(750, "Groups", "a group name is longer than 200 characters")
     # Found against the site's people and the rest of the file.
     row(800)[0] = "other@corp.example"  # an account whose external id is X-OTHER, not this row's
     expect(800, "Employee ID", "this user already has a different external id")

@@ -22,7 +22,7 @@ from lms.tenancy.models import AdminAuditEntry, Tenant
 from tests.conftest import Login, MakeTenant, MakeUser, eventually, host
 
 Client = AsyncTestClient[Litestar]
-HEADER = ["Email", "Name", "Employee ID", "Department", "Manager", "Role"]
+HEADER = ["Email", "Name", "Employee ID", "Groups", "Manager", "Role"]
 
 
 def people_csv(rows: list[list[str]], header: list[str] = HEADER, delimiter: str = ",") -> bytes:
@@ -92,7 +92,7 @@ async def test_admin_imports_1000_people_fixes_20_bad_rows_and_reimports_without
         "email": "Email",
         "display_name": "Name",
         "external_id": "Employee ID",
-        "groups": "Department",
+        "groups": "Groups",
         "manager_email": "Manager",
         "roles": "Role",
     }

@@ -4,10 +4,13 @@ that is overdue; people outside their line (or tenant) never appear."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
+from babel.dates import format_date
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from lms.compliance.services.rules import end_of_day
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.lib import clock
@@ -79,3 +82,46 @@ async def test_manager_sees_direct_and_indirect_reports_and_overdue_training(
     foreign = (await client.get(f"{host(other)}/api/v1/team", headers=await login(stranger))).json()
     assert foreign["members"] == []
     assert (await client.get(f"{host(tenant)}/api/v1/team")).status_code == 401
+
+
+async def test_each_enrolment_counts_in_one_state_and_due_dates_are_days(
+    client: Client, db: Database, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant()
+    # East of UTC: a due date's last second (23:59:59 UTC) is already the next morning in Tokyo.
+    manager = await make_user(tenant, display_name="Mia Manager", time_zone="Asia/Tokyo", locale="de")
+    ann = await make_user(tenant, display_name="Ann Analyst", manager_id=manager.id)
+    now = clock.now()
+    due_day = (now - timedelta(days=3)).date()
+    async with tenant_session(db.app_sessions, tenant.id) as session:
+        courses = [await factories.catalog.make_course(session, tenant.id, title=f"Course {i}") for i in range(4)]
+        states: list[dict[str, Any]] = [
+            # Started and past its due date: overdue only, not also in progress.
+            {"due_at": end_of_day(due_day), "completion_pct": 40},
+            {"due_at": now + timedelta(days=9), "completion_pct": 10},
+            {"completion_pct": 0},
+            {"status": "completed", "completion_pct": 100, "completed_at": now - timedelta(days=1)},
+        ]
+        for course, fields in zip(courses, states, strict=True):
+            await factories.learning.make_enrollment(
+                session, tenant.id, user_id=ann.id, course_id=course.id, course_owner=tenant.id, **fields
+            )
+
+    body = (await client.get(f"{host(tenant)}/api/v1/team", headers=await login(manager))).json()
+    [member] = body["members"]
+    counts = {k: member[k] for k in ("not_started", "in_progress", "completed", "overdue", "expired")}
+    assert counts == {"not_started": 1, "in_progress": 1, "completed": 1, "overdue": 1, "expired": 0}
+    assert sum(counts.values()) == len(member["enrollments"])
+    assert {e["course_title"]: e["state"] for e in member["enrollments"]} == {
+        "Course 0": "overdue",
+        "Course 1": "in_progress",
+        "Course 2": "assigned",
+        "Course 3": "completed",
+    }
+
+    page = await client.get(f"{secure_host(tenant)}/team", headers=browser_headers(await bearer(login, manager)))
+    assert page.status_code == 200
+    shown = format_date(due_day, "medium", locale="de")
+    assert f"Course 0 · fällig am {shown}" in page.text
+    assert "23:59" not in page.text
+    assert "08:59" not in page.text

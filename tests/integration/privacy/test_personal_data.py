@@ -432,3 +432,32 @@ async def test_export_files_past_their_keeping_time_are_purged(
     assert left == [recent.id]
     assert not storage.exists(export_key(tenant.id, person.id, old.id))
     assert storage.exists(export_key(tenant.id, person.id, recent.id))
+
+
+async def test_an_erased_person_is_a_former_member_in_the_readers_language(
+    client: Client, db: Database, settings: Settings, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant()
+    admin = await make_user(tenant, roles=["tenant_admin"])
+    person = (await person_with_history(db, settings, make_user, tenant)).person
+    headers = await login(admin)
+    erased = await client.post(
+        f"{host(tenant)}/api/v1/admin/users/{person.id}/erasure",
+        json={"confirm_email": "grace@corp.example"},
+        headers=headers,
+    )
+    assert erased.status_code == 200, erased.text
+
+    german = browser_headers(await bearer(login, admin), **{"Accept-Language": "de"})
+    site = secure_host(tenant)
+    for path in (f"/admin/users/{person.id}", "/admin/users?status=deactivated", "/admin/audit"):
+        page = await client.get(f"{site}{path}", headers=german)
+        assert page.status_code == 200, path
+        assert "Ehemaliges Mitglied" in page.text, path
+        assert "Former member" not in page.text, path
+    audit = await client.get(f"{site}/admin/audit", headers=german)
+    assert "Personenbezogene Daten einer Person gelöscht" in audit.text
+    assert "<ins>Widerrufen</ins>" in audit.text  # the certificate policy in words, not "revoke"
+    assert 'class="admin-nav"' in audit.text
+    english = await client.get(f"{site}/admin/users/{person.id}", headers=browser_headers(await bearer(login, admin)))
+    assert "Former member" in english.text

@@ -194,3 +194,24 @@ async def test_admin_previews_then_saves_on_the_page(
         follow_redirects=False,
     )
     assert uploaded.status_code == 303
+
+
+async def test_the_saved_message_shows_once(
+    client: Client, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant()
+    site = secure_host(tenant)
+    headers = browser_headers(await bearer(login, await make_user(tenant, roles=["tenant_admin"])))
+
+    saved = await client.post(
+        f"{site}/admin/branding",
+        data={"csrf_token": CSRF, "primary_color": "#0b5d1e", "accent_color": "#b35c00", "default_locale": ""},
+        headers=headers,
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    shown = await client.get(f"{site}{saved.headers['location']}", headers=headers)
+    assert shown.status_code == 200
+    assert shown.text.count("Your branding is saved. Every page shows it now.") == 1
+    # Inside the administration's frame, like every admin page.
+    assert 'class="admin-nav"' in shown.text

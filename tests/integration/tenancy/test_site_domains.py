@@ -221,3 +221,25 @@ async def test_admin_adds_and_removes_a_domain_from_the_page(
         401,
         403,
     )
+
+
+async def test_the_added_message_shows_once(
+    client: Client, dns_server: LocalDns, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant()
+    site = secure_host(tenant)
+    headers = browser_headers(await bearer(login, await make_user(tenant, roles=["tenant_admin"])))
+
+    added = await client.post(
+        f"{site}/admin/domains",
+        data={"csrf_token": CSRF, "hostname": "learn.once.test"},
+        headers=headers,
+        follow_redirects=False,
+    )
+    assert added.status_code == 303, added.text
+    shown = await client.get(f"{site}{added.headers['location']}", headers=headers)
+    assert "learn.once.test" in shown.text
+    assert shown.text.count("The domain is added.") == 1
+    assert 'class="admin-nav"' in shown.text
+    removed = await client.get(f"{site}/admin/domains?done=removed", headers=headers)
+    assert removed.text.count("The domain is removed.") == 1

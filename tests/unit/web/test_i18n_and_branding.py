@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from babel.messages.pofile import read_po
@@ -72,3 +72,30 @@ def test_pages_translate_and_format_for_the_locale() -> None:
 @given(st.from_regex(r"#[0-9a-f]{6}", fullmatch=True))
 def test_text_on_any_brand_colour_meets_aa(colour: str) -> None:
     assert contrast_ratio(colour, readable_on(colour)) >= AA_BODY_TEXT
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Tokyo", "America/Los_Angeles", "Pacific/Kiritimati"])
+def test_a_due_date_chosen_as_a_day_is_that_day_everywhere(zone: str) -> None:
+    with i18n.using_locale("de", zone):
+        assert i18n.format_due(datetime(2026, 3, 11, 23, 59, 59, tzinfo=UTC)) == "11.03.2026"
+        assert i18n.format_due(date(2026, 3, 11)) == "11.03.2026"
+        assert i18n.format_due(None) == ""
+
+
+def test_a_due_moment_falls_on_its_day_in_the_readers_time_zone() -> None:
+    moment = datetime(2026, 3, 11, 20, 0, tzinfo=UTC)
+    with i18n.using_locale("en", "Asia/Tokyo"):
+        assert i18n.format_due(moment) == "Mar 12, 2026"
+    with i18n.using_locale("en", "Europe/London"):
+        assert i18n.format_due(moment) == "Mar 11, 2026"
+
+
+def test_a_former_member_is_named_in_the_readers_language() -> None:
+    with i18n.using_locale("de"):
+        assert i18n.shown_name(i18n.FORMER_MEMBER) == "Ehemaliges Mitglied"
+        assert i18n.shown_name("Grace Hopper") == "Grace Hopper"
+        assert i18n.gettext("Erase %(name)s?", name=i18n.FORMER_MEMBER) == i18n.gettext(
+            "Erase %(name)s?", name="Ehemaliges Mitglied"
+        )
+    with i18n.using_locale("fr"):
+        assert i18n.shown_name(i18n.FORMER_MEMBER) == "Ancien membre"

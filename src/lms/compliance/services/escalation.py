@@ -52,7 +52,7 @@ async def escalate_overdue(session: AsyncSession, rule: TrainingRule, targets: l
             params = {
                 "subject": i18n.gettext(SUBJECT),
                 "message": i18n.gettext(
-                    MESSAGE, person=person.display_name, course=course, due=i18n.format_date(e.due_at)
+                    MESSAGE, person=person.display_name, course=course, due=i18n.format_due(e.due_at)
                 ),
             }
         told += await notify(

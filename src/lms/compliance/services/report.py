@@ -5,23 +5,27 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 from uuid import UUID
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.queries import assignable_courses
-from lms.certificates.queries import expired_certificate_dates
+from lms.certificates.queries import expired_certificate_dates, expired_certificate_dates_of_users
 from lms.compliance.models import TrainingRule
 from lms.compliance.schemas import ComplianceRow, ComplianceState
 from lms.compliance.services.rules import completion_lapsed, months_before
 from lms.identity.queries import group_members, reports_of, user_contacts
-from lms.learning.queries import EnrollmentInCourse, enrollments_in_course
+from lms.learning.queries import enrollments_in_course
+from lms.learning.schemas import EnrollmentStatus
 from lms.lib import clock
 from lms.lib.spreadsheet import safe_cell
 from lms.organisation.queries import group_names_within
+from lms.web.i18n import shown_name
 
 
 @dataclass(frozen=True)
@@ -30,10 +34,29 @@ class ComplianceReport:
     rows: list[ComplianceRow]
 
 
+class EnrolmentFacts(Protocol):
+    """What decides where a person stands with a course (an enrolment as any domain reads it)."""
+
+    @property
+    def status(self) -> EnrollmentStatus: ...
+    @property
+    def completion_pct(self) -> float: ...
+    @property
+    def due_at(self) -> datetime | None: ...
+    @property
+    def completed_at(self) -> datetime | None: ...
+
+
+class CourseEnrolmentFacts(EnrolmentFacts, Protocol):
+    @property
+    def course_id(self) -> UUID: ...
+
+
 def state_of(
-    e: EnrollmentInCourse, now: datetime, recertify_before: datetime | None, certificate_expired_at: datetime | None
+    e: EnrolmentFacts, now: datetime, recertify_before: datetime | None, certificate_expired_at: datetime | None
 ) -> ComplianceState | None:
-    """None for enrolments that are no training owed (refunded)."""
+    """The one state of an enrolment (the five are exclusive: an overdue enrolment is not also in
+    progress); None for enrolments that are no training owed (refunded)."""
     status = e.status.value
     if status == "expired":
         return ComplianceState.EXPIRED
@@ -45,6 +68,27 @@ def state_of(
     if e.due_at is not None and e.due_at < now:
         return ComplianceState.OVERDUE
     return ComplianceState.IN_PROGRESS if e.completion_pct > 0 else ComplianceState.ASSIGNED
+
+
+async def states_of(
+    session: AsyncSession, enrolments: Sequence[tuple[UUID, CourseEnrolmentFacts]], now: datetime
+) -> list[ComplianceState | None]:
+    """The state of each (person, enrolment) of any courses (a manager's team, a person's page), by
+    `state_of` with each course's recurrence and each person's certificate expiry, as the compliance
+    report decides it."""
+    if not enrolments:
+        return []
+    courses = {e.course_id for _, e in enrolments}
+    recurrences = await session.execute(
+        select(TrainingRule.course_id, func.min(TrainingRule.recur_months))
+        .where(TrainingRule.course_id.in_(courses), TrainingRule.recur_months.is_not(None))
+        .group_by(TrainingRule.course_id)
+    )
+    recertify_before = {course: months_before(now, int(months)) for course, months in recurrences.all() if months}
+    expired = await expired_certificate_dates_of_users(session, list({user for user, _ in enrolments}), now)
+    return [
+        state_of(e, now, recertify_before.get(e.course_id), expired.get((user, e.course_id))) for user, e in enrolments
+    ]
 
 
 async def compliance_report(
@@ -113,7 +157,7 @@ def report_csv(rows: list[ComplianceRow], header: list[str], state_names: dict[s
     for r in rows:
         writer.writerow(
             [
-                safe_cell(r.display_name),
+                safe_cell(shown_name(r.display_name)),
                 safe_cell(r.email),
                 state_names.get(r.state.value, r.state.value),
                 f"{r.completion_pct:g}",

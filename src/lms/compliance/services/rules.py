@@ -59,11 +59,6 @@ class RuleView:
     group_name: str | None
     user_email: str | None
 
-    @property
-    def due_on(self) -> datetime | None:
-        """A fixed due date as the moment it ends (for display in the reader's time zone)."""
-        return end_of_day(self.rule.due_date) if self.rule.due_date else None
-
 
 async def rule_targets(session: AsyncSession, rule: TrainingRule) -> list[UUID]:
     """The active people a rule is about: its group's members (with subgroups) or its one person."""

@@ -97,12 +97,15 @@ def _params_of(spec: Kind, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def shown_moment(value: str) -> str:
-    """An ISO 8601 moment as the reader reads it: a day as a date, a time in their time zone. Anything
-    else (a notice stored before moments were) is shown as stored."""
+    """An ISO 8601 moment as the reader reads it: a day (or a due date chosen as a day) as a date, a
+    time in their time zone. Anything else (a notice stored before moments were) is shown as stored."""
     try:
         if len(value) == 10:
             return i18n.format_day(date.fromisoformat(value))
-        return i18n.format_datetime(datetime.fromisoformat(value), "short")
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is not None and i18n.ends_a_day(moment):
+            return i18n.format_due(moment)
+        return i18n.format_datetime(moment, "short")
     except ValueError:
         return value
 

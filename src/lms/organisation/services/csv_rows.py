@@ -23,7 +23,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "display_name": ("display_name", "display name", "name", "full name", "full_name"),
     "external_id": ("external_id", "external id", "employee id", "employee number", "employee_id", "id"),
     "roles": ("roles", "role"),
-    "groups": ("groups", "group", "department", "team"),
+    "groups": ("groups", "group", "team"),
     "manager_email": ("manager_email", "manager email", "manager e-mail", "manager"),
     "locale": ("locale", "language", "lang"),
 }
@@ -66,8 +66,15 @@ def read_headers(stream: IO[bytes]) -> list[str]:
     return headers
 
 
+ATTRIBUTE_PREFIX = "attr:"
+# Columns kept as custom attributes unless the admin says otherwise: what dynamic group rules are
+# written against (department = Sales), not group names.
+SUGGESTED_ATTRIBUTES = ("department", "division", "location", "country", "office", "job title", "cost center")
+
+
 def suggest_mapping(headers: list[str]) -> dict[str, str]:
-    """field -> header, from the usual names of each column (case and spaces ignored)."""
+    """field -> header, from the usual names of each column (case and spaces ignored); a column such as
+    Department is suggested as a custom attribute (`attr:department`)."""
     normalised = {h.strip().lower().replace("_", " "): h for h in headers}
     mapping: dict[str, str] = {}
     for name, aliases in ALIASES.items():
@@ -76,10 +83,13 @@ def suggest_mapping(headers: list[str]) -> dict[str, str]:
             if header is not None and header not in mapping.values():
                 mapping[name] = header
                 break
+    for usual in SUGGESTED_ATTRIBUTES:
+        header = normalised.get(usual)
+        if header is not None and header not in mapping.values():
+            mapping[ATTRIBUTE_PREFIX + attribute_name(header)] = header
     return mapping
 
 
-ATTRIBUTE_PREFIX = "attr:"
 ATTRIBUTE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 

@@ -25,9 +25,8 @@ from lms.privacy.models import CertificatesOnErasure, Erasure, PersonalDataExpor
 from lms.privacy.services.exports import user_prefix
 from lms.privacy.services.policy import certificates_on_erasure
 from lms.tenancy.services.audit import AdminAudit, anonymise_labels
+from lms.web.i18n import FORMER_MEMBER
 
-# What an erased person is called wherever their name was shown (discussions, reports, the audit log).
-FORMER_MEMBER = "Former member"
 REVOKED_REASON = "The holder's personal data was erased"
 
 
