@@ -19,7 +19,8 @@ ROLES = {
 
 def ensure_roles(conn: Connection, database: str, password: str) -> None:
     """Create or correct the roles; idempotent. Runs on the administrative connection."""
-    # Roles are cluster-wide: two migrations at once (two databases on one server) must not race here.
+    # Roles are cluster-wide: two migrations of this database at once must not race here. (The lock is
+    # per database: migrations of two databases on one server can still race; `migrate` retries.)
     conn.execute(text("select pg_advisory_xact_lock(hashtext('lms.ensure_roles'))"))
     for role, attributes in ROLES.items():
         exists = conn.execute(text("select 1 from pg_roles where rolname = :r"), {"r": role}).scalar()
