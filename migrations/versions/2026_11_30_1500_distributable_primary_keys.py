@@ -10,6 +10,10 @@ none can be missed) is dropped first and added back against the new key. The pri
 `(tenant_id, id)`, loses its duplicate unique index. Primary keys keep the names of the naming convention
 (`pk_<table>`).
 
+The single-column `ix_<table>_tenant_id` index goes where the key now leads with `tenant_id`: the key's
+index serves the same scans, and every write maintains one index fewer. The catalogue keeps it (its key
+leads with `catalogue_owner`).
+
 The tables are locked while their key changes (a few seconds for millions of rows, where a key is
 rebuilt); run it before distributing the tables, in the maintenance window that moves to Citus.
 
@@ -136,6 +140,12 @@ PROMOTED = {
 }
 
 
+# Tables whose key leads with tenant_id after the swap, and that carry an index on tenant_id alone.
+TENANT_INDEXED = tuple(
+    table for table in (*TENANT, *ID_FIRST, "training_rules") if table != "identity_settings"
+)  # identity_settings has a unique index on tenant_id instead (one row per tenant)
+
+
 def _distribution_column(table: str) -> str:
     return "catalogue_owner" if table in CATALOGUE else "tenant_id"
 
@@ -221,9 +231,13 @@ def upgrade() -> None:
         _swap(table)
     op.execute('ALTER TABLE training_rules RENAME CONSTRAINT "training_rules_pkey" TO "pk_training_rules"')
     op.execute('DROP INDEX "ux_training_rules_tenant_id_id"')
+    for table in TENANT_INDEXED:
+        op.execute(f'DROP INDEX "ix_{table}_tenant_id"')
 
 
 def downgrade() -> None:
+    for table in TENANT_INDEXED:
+        op.execute(f'CREATE INDEX "ix_{table}_tenant_id" ON {table} (tenant_id)')
     op.execute('CREATE UNIQUE INDEX "ux_training_rules_tenant_id_id" ON training_rules (tenant_id, id)')
     op.execute('ALTER TABLE training_rules RENAME CONSTRAINT "pk_training_rules" TO "training_rules_pkey"')
     for table in (*CATALOGUE, *TENANT, *ID_FIRST):

@@ -36,7 +36,7 @@ def identified_by_id(cls: Any) -> dict[str, Any]:
 
 
 class TenantScoped:
-    """Mixin for tenant-owned rows: `tenant_id` is required, indexed first, and guarded by RLS.
+    """Mixin for tenant-owned rows: `tenant_id` is required, leads the primary key, and is guarded by RLS.
 
     Subclasses declare unique keys and foreign keys that include `tenant_id`, so that a row can
     never point into another tenant, and so every table can be distributed on `tenant_id`. The
@@ -61,8 +61,10 @@ class TenantScoped:
     def __table_args__(cls) -> Any:
         table = cls.__tablename__  # type: ignore[attr-defined]
         extra: tuple[Any, ...] = getattr(cls, "__tenant_table_args__", ())
-        key = (distribution_key("tenant_id"),) if cls.__distributed__ else ()
-        return (*key, Index(f"ix_{table}_tenant_id", "tenant_id"), *extra)
+        if cls.__distributed__:
+            # The primary key leads with tenant_id: it serves the tenant's scans, no index of its own.
+            return (distribution_key("tenant_id"), *extra)
+        return (Index(f"ix_{table}_tenant_id", "tenant_id"), *extra)
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:
