@@ -12,7 +12,9 @@ none can be missed) is dropped first and added back against the new key. The pri
 
 The single-column `ix_<table>_tenant_id` index goes where the key now leads with `tenant_id`: the key's
 index serves the same scans, and every write maintains one index fewer. The catalogue keeps it (its key
-leads with `catalogue_owner`).
+leads with `catalogue_owner`), and its tables get an index on `id` alone in place of the old key's:
+their read policy (own rows OR shared rows) is an OR on `tenant_id` that neither composite index can
+combine with a join on `id`, so a join to a course or a lesson would otherwise read all of the tenant's.
 
 The tables are locked while their key changes (a few seconds for millions of rows, where a key is
 rebuilt); run it before distributing the tables, in the maintenance window that moves to Citus.
@@ -229,6 +231,8 @@ def _restore(table: str) -> None:
 def upgrade() -> None:
     for table in (*CATALOGUE, *TENANT, *ID_FIRST):
         _swap(table)
+    for table in CATALOGUE:
+        op.execute(f'CREATE INDEX "ix_{table}_id" ON {table} (id)')
     op.execute('ALTER TABLE training_rules RENAME CONSTRAINT "training_rules_pkey" TO "pk_training_rules"')
     op.execute('DROP INDEX "ux_training_rules_tenant_id_id"')
     for table in TENANT_INDEXED:
@@ -236,6 +240,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for table in CATALOGUE:
+        op.execute(f'DROP INDEX "ix_{table}_id"')
     for table in TENANT_INDEXED:
         op.execute(f'CREATE INDEX "ix_{table}_tenant_id" ON {table} (tenant_id)')
     op.execute('CREATE UNIQUE INDEX "ux_training_rules_tenant_id_id" ON training_rules (tenant_id, id)')

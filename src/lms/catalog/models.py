@@ -89,6 +89,9 @@ class CatalogueScoped:
             Index(f"ix_{table}_tenant_id", "tenant_id"),
             # Target for tenant-inclusive foreign keys (other domains' rows point at a tenant's own rows).
             Index(f"ux_{table}_tenant_id_id", "tenant_id", "id", unique=True),
+            # Lookups and joins by id: the read policy (own OR shared rows) is an OR on tenant_id that
+            # neither index above can combine with a join on id.
+            Index(f"ix_{table}_id", "id"),
             *extra,
         )
 
