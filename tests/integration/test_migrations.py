@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, pool, text
 
@@ -83,11 +84,14 @@ def _rows(conn: Connection, sql: str) -> list[tuple[Any, ...]]:
 
 async def test_the_primary_key_swap_keeps_every_row_and_key(settings: Settings) -> None:
     with fresh_database(settings) as scratch:
-        before_swap: tuple[str, ...] = (
-            ScriptDirectory.from_config(alembic_config(scratch.database_url or "")).get_revision(KEY_SWAP).down_revision
-        )  # type: ignore[assignment, union-attr]
-        for revision in before_swap:
-            migrate(scratch, revision)
+        config = alembic_config(scratch.database_url or "")
+        swap = ScriptDirectory.from_config(config).get_revision(KEY_SWAP)
+        assert swap is not None
+        assert isinstance(swap.down_revision, tuple)
+        before_swap: tuple[str, ...] = swap.down_revision
+        migrate(scratch, before_swap[0])  # creates the roles, once: role DDL is cluster-wide
+        for revision in before_swap[1:]:
+            command.upgrade(config, revision)
         db = create_database(scratch)
         try:
             async with db.operator_sessions() as session, session.begin():
@@ -102,13 +106,18 @@ async def test_the_primary_key_swap_keeps_every_row_and_key(settings: Settings) 
         old = schema(scratch)
         assert all(old["rows"][table] > 0 for table in ROW_FACTORIES)
 
-        migrate(scratch, KEY_SWAP)
+        command.upgrade(config, KEY_SWAP)
         new = schema(scratch)
         assert new["rows"] == old["rows"]
         assert new["foreign_keys"] == old["foreign_keys"]
         declared = {table.name: [col.name for col in table.primary_key.columns] for table in metadata.sorted_tables}
         assert new["keys"] == declared
         assert new["keys"]["users"] == ["tenant_id", "id"]
+        declared_indexes = {(table.name, index.name) for table in metadata.sorted_tables for index in table.indexes}
+        assert declared_indexes <= new["indexes"]
+        # The key leads with tenant_id: no index on tenant_id alone; the catalogue's key leads with its owner.
+        assert ("users", "ix_users_tenant_id") in old["indexes"] - new["indexes"]
+        assert ("courses", "ix_courses_id") in new["indexes"]
         assert new["keys"]["courses"] == ["catalogue_owner", "id"]
         # The (tenant_id, id) unique indexes became primary keys: one index fewer on those tables.
         assert ("users", "ux_users_tenant_id_id") in old["indexes"] - new["indexes"]
