@@ -72,7 +72,7 @@ RAW_GRADEBOOK = text(
     select e.user_id, e.completion_pct, count(lp.id) filter (where lp.status = 'completed'), avg(lp.score),
            greatest(e.last_activity_at, max(lp.last_event_at)) as last
     from enrollments e left join lesson_progress lp on lp.enrollment_id = e.id
-    where e.course_id = :course group by e.id order by last desc nulls last limit 5000
+    where e.course_id = :course group by e.tenant_id, e.id order by last desc nulls last limit 5000
     """
 )
 

@@ -1,8 +1,10 @@
-"""Every tenant table can be distributed by its tenant (Citus, docs/capacity.md): its unique keys and
-foreign keys include the distribution column, so no key ever spans two shards.
+"""Every tenant table can be distributed by its tenant (Citus, docs/capacity.md): its primary key, unique
+keys and foreign keys include the distribution column, so no key ever spans two shards.
 
 The distribution column is `tenant_id`; catalogue tables (a tenant's own rows, or the platform's shared
-ones) distribute on `catalogue_owner`, which is the tenant or the shared catalogue's owner.
+ones) distribute on `catalogue_owner`, which is the tenant or the shared catalogue's owner. Primary keys
+are `(tenant_id, id)` or `(catalogue_owner, id)` (revision 1500); the ORM still identifies a row by `id`
+alone (`lms.db.base.identified_by_id`).
 """
 
 from __future__ import annotations
@@ -24,26 +26,6 @@ SHARED_CATALOGUE_KEYS = {
     ("lesson_progress", ("lesson_owner", "lesson_id"), "lessons"),
     ("shared_course_offers", ("shared_owner", "course_id"), "courses"),
 }
-# Primary keys that are still `(id)` alone (a UUIDv7, unique by itself). Citus needs the distribution
-# column in the primary key: the swap to `(tenant_id, id)` is one DDL step per table at distribution
-# time (docs/capacity.md). This list may only shrink: a new table needs a distributable key from the start.
-PRIMARY_KEY_IS_ID_ALONE = {
-    "action_tokens", "admin_audit_log", "assessment_outbox", "assignment_submissions", "assignments",
-    "certificate_policies",
-    "certificate_settings", "certificates", "course_versions", "courses", "email_outbox", "enrollments",
-    "identity_settings", "learning_outbox", "lesson_progress", "lessons", "media_assets", "media_captions",
-    "media_playback_events", "media_renditions", "media_uploads", "mfa_recovery_codes", "modules", "peer_reviews",
-    "program_courses", "programs", "progress_dead_letters", "progress_events", "question_banks", "questions",
-    "quiz_attempts", "quizzes", "refresh_tokens", "saml_assertions_seen", "scim_tokens", "shared_course_offers",
-    "sso_identities", "sso_providers", "submission_versions", "user_groups", "users",
-    # Tables of the admin console, billing, engagement, studio analytics and transcripts, built on the same
-    # base as the rest before this rule existed; they take the same one-step swap.
-    "analytics_course_days", "analytics_learners", "analytics_lesson_stats", "analytics_rollup_marks",
-    "billing_accounts", "billing_audit_log", "billing_course_purchases", "billing_seat_snapshots",
-    "billing_webhook_events", "course_discussion_settings", "course_similarities", "discussion_follows",
-    "discussion_posts", "discussion_reports", "discussion_threads", "discussion_votes", "learning_goals",
-    "media_transcript_cues", "notification_preferences", "notifications", "org_groups", "user_imports",
-}  # fmt: skip
 
 
 def tenant_tables() -> list[Table]:
@@ -93,17 +75,20 @@ def test_foreign_keys_include_the_distribution_column(table: Table) -> None:
 
 
 @pytest.mark.parametrize("table", tenant_tables(), ids=lambda t: t.name)
-def test_primary_keys_include_the_distribution_column_or_are_listed_for_the_swap(table: Table) -> None:
-    column = distribution_column(table)
+def test_primary_keys_lead_with_the_distribution_column(table: Table) -> None:
+    """`(tenant_id, id)`: the key's index also serves the tenant's range scans and the composite foreign keys."""
     primary = [col.name for col in table.primary_key.columns]
-    if table.name in PRIMARY_KEY_IS_ID_ALONE:
-        assert primary == ["id"], f"{table.name} has a new primary key: take it off PRIMARY_KEY_IS_ID_ALONE"
-        return
-    assert column in primary or "tenant_id" in primary, f"{table.name}: primary key {primary} without {column}"
+    assert primary[:1] == [distribution_column(table)], f"{table.name}: primary key {primary}"
+
+
+@pytest.mark.parametrize("table", tenant_tables(), ids=lambda t: t.name)
+def test_rows_are_identified_by_id(table: Table) -> None:
+    """`session.get(Model, id)` and the identity map keep working with the composite key."""
+    mapper = next(m for m in Base.registry.mappers if m.local_table is table)
+    assert [col.name for col in mapper.primary_key] == ["id"], f"{table.name}: mapper key {mapper.primary_key}"
 
 
 def test_the_lists_name_only_existing_tables() -> None:
     names = set(Base.metadata.tables)
     assert set(REFERENCE_TABLES) <= names
-    assert names >= PRIMARY_KEY_IS_ID_ALONE
     assert {table for table, _, _ in SHARED_CATALOGUE_KEYS} <= names

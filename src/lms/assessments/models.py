@@ -61,15 +61,11 @@ def _fk(local: str, table: str, ondelete: str = "CASCADE") -> ForeignKeyConstrai
     return ForeignKeyConstraint(["tenant_id", local], [f"{table}.tenant_id", f"{table}.id"], ondelete=ondelete)
 
 
-def _ux(table: str) -> Index:
-    return Index(f"ux_{table}_tenant_id_id", "tenant_id", "id", unique=True)
-
-
 class QuestionBank(TenantScoped, Base):
     """A course's pool of questions, tagged by topic and difficulty."""
 
     __tablename__ = "question_banks"
-    __tenant_table_args__ = (_ux("question_banks"), _fk("course_id", "courses"))
+    __tenant_table_args__ = (_fk("course_id", "courses"),)
 
     course_id: Mapped[UUID] = mapped_column(GUID())
     title: Mapped[str] = mapped_column(String(200))
@@ -78,7 +74,6 @@ class QuestionBank(TenantScoped, Base):
 class Question(TenantScoped, Base):
     __tablename__ = "questions"
     __tenant_table_args__ = (
-        _ux("questions"),
         _fk("bank_id", "question_banks"),
         Index("ix_questions_bank_topic", "tenant_id", "bank_id", "topic", "difficulty"),
         CheckConstraint("points > 0", name="ck_questions_points"),
@@ -99,7 +94,6 @@ class Quiz(TenantScoped, Base):
 
     __tablename__ = "quizzes"
     __tenant_table_args__ = (
-        _ux("quizzes"),
         Index("ux_quizzes_lesson", "tenant_id", "lesson_id", unique=True),
         _fk("lesson_id", "lessons"),
         _fk("course_id", "courses"),
@@ -125,7 +119,6 @@ class QuizAttempt(TenantScoped, Base):
 
     __tablename__ = "quiz_attempts"
     __tenant_table_args__ = (
-        _ux("quiz_attempts"),
         Index("ux_quiz_attempts_number", "tenant_id", "quiz_id", "user_id", "number", unique=True),
         Index("ix_quiz_attempts_quiz_status", "tenant_id", "quiz_id", "status"),
         _fk("quiz_id", "quizzes"),
@@ -155,7 +148,6 @@ class Assignment(TenantScoped, Base):
 
     __tablename__ = "assignments"
     __tenant_table_args__ = (
-        _ux("assignments"),
         Index("ux_assignments_lesson", "tenant_id", "lesson_id", unique=True),
         # The hourly due-date reminders read assignments by due date across tenants.
         Index("ix_assignments_due", "due_at", postgresql_where=text("due_at IS NOT NULL")),
@@ -188,7 +180,6 @@ class Submission(TenantScoped, Base):
 
     __tablename__ = "assignment_submissions"
     __tenant_table_args__ = (
-        _ux("assignment_submissions"),
         Index("ux_assignment_submissions_user", "tenant_id", "assignment_id", "user_id", unique=True),
         _fk("assignment_id", "assignments"),
         _fk("user_id", "users"),
@@ -213,7 +204,6 @@ class Submission(TenantScoped, Base):
 class SubmissionVersion(TenantScoped, Base):
     __tablename__ = "submission_versions"
     __tenant_table_args__ = (
-        _ux("submission_versions"),
         Index("ux_submission_versions_number", "tenant_id", "submission_id", "number", unique=True),
         _fk("submission_id", "assignment_submissions"),
     )
@@ -231,7 +221,6 @@ class SubmissionVersion(TenantScoped, Base):
 class PeerReview(TenantScoped, Base):
     __tablename__ = "peer_reviews"
     __tenant_table_args__ = (
-        _ux("peer_reviews"),
         Index("ux_peer_reviews_pair", "tenant_id", "submission_id", "reviewer_id", unique=True),
         Index("ix_peer_reviews_reviewer", "tenant_id", "reviewer_id", "status"),
         _fk("submission_id", "assignment_submissions"),

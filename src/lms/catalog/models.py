@@ -33,7 +33,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from lms.db.base import Base, TenantScoped
+from lms.db.base import Base, TenantScoped, distribution_key, identified_by_id
 
 SHARED_CATALOGUE_OWNER = UUID(int=0)
 """`catalogue_owner` of platform-shared rows (their `tenant_id` is NULL)."""
@@ -69,8 +69,6 @@ class CatalogueScoped:
     """Mixin for catalogue rows: a tenant's own, or platform-shared when `tenant_id` is NULL."""
 
     __usage_label__: ClassVar[str | None] = None
-    # Fetch the generated catalogue_owner with RETURNING on insert, so it is usable without a reload.
-    __mapper_args__: ClassVar[dict[str, Any]] = {"eager_defaults": True}
 
     @declared_attr
     def tenant_id(cls) -> Mapped[UUID | None]:
@@ -78,19 +76,29 @@ class CatalogueScoped:
 
     @declared_attr
     def catalogue_owner(cls) -> Mapped[UUID]:
-        return mapped_column(GUID(), Computed(_OWNER_SQL, persisted=True))
+        # The distribution column: part of the primary key (tenant_id is NULL on shared rows).
+        return mapped_column(GUID(), Computed(_OWNER_SQL, persisted=True), primary_key=True)
 
     @declared_attr.directive
     def __table_args__(cls) -> Any:
         table = cls.__tablename__  # type: ignore[attr-defined]
         extra: tuple[Any, ...] = getattr(cls, "__tenant_table_args__", ())
         return (
+            # The primary key (catalogue_owner, id) is the target of owner-inclusive foreign keys.
+            distribution_key("catalogue_owner"),
             Index(f"ix_{table}_tenant_id", "tenant_id"),
-            # Targets for tenant-inclusive foreign keys (other domains) and owner-inclusive ones.
+            # Target for tenant-inclusive foreign keys (other domains' rows point at a tenant's own rows).
             Index(f"ux_{table}_tenant_id_id", "tenant_id", "id", unique=True),
-            Index(f"ux_{table}_owner_id", "catalogue_owner", "id", unique=True),
+            # Lookups and joins by id: the read policy (own OR shared rows) is an OR on tenant_id that
+            # neither index above can combine with a join on id.
+            Index(f"ix_{table}_id", "id"),
             *extra,
         )
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        # Fetch the generated catalogue_owner with RETURNING on insert, so it is usable without a reload.
+        return {**identified_by_id(cls), "eager_defaults": True}
 
     @property
     def is_shared(self) -> bool:

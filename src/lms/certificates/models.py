@@ -34,7 +34,6 @@ class Certificate(TenantScoped, Base):
     __tablename__ = "certificates"
     __usage_label__ = "certificates"
     __tenant_table_args__ = (
-        Index("ux_certificates_tenant_id_id", "tenant_id", "id", unique=True),
         Index("ux_certificates_enrollment_generation", "tenant_id", "enrollment_id", "generation", unique=True),
         Index("ix_certificates_user", "tenant_id", "user_id", "issued_at"),
         Index("ix_certificates_expiry", "tenant_id", "expires_at", postgresql_where=text("expires_at IS NOT NULL")),
@@ -77,7 +76,6 @@ class CertificatePolicy(TenantScoped, Base):
 
     __tablename__ = "certificate_policies"
     __tenant_table_args__ = (
-        Index("ux_certificate_policies_tenant_id_id", "tenant_id", "id", unique=True),
         Index("ux_certificate_policies_course", "tenant_id", "course_id", unique=True),
         ForeignKeyConstraint(
             ["course_owner", "course_id"], ["courses.catalogue_owner", "courses.id"], ondelete="CASCADE"

@@ -22,7 +22,6 @@ class TrainingRule(TenantScoped, Base):
 
     __tablename__ = "training_rules"
     __tenant_table_args__ = (
-        Index("ux_training_rules_tenant_id_id", "tenant_id", "id", unique=True),
         Index(
             "ux_training_rules_target",
             "tenant_id",
@@ -38,8 +37,6 @@ class TrainingRule(TenantScoped, Base):
         CheckConstraint("recur_months IS NULL OR recur_months BETWEEN 1 AND 120", name="ck_training_rules_recur"),
     )
 
-    # The distribution column is part of the primary key (the table is distributable from the start).
-    tenant_id: Mapped[UUID] = mapped_column(ForeignKey("tenants.id", ondelete="RESTRICT"), primary_key=True)
     # No foreign key to courses: the course may be a shared one owned by the shared catalogue.
     course_id: Mapped[UUID] = mapped_column(GUID())
     group_id: Mapped[UUID | None] = mapped_column(GUID(), default=None)

@@ -34,7 +34,6 @@ class Thread(TenantScoped, Base):
     __tablename__ = "discussion_threads"
     __tenant_table_args__ = (
         _user_fk("author_id"),
-        Index("ux_discussion_threads_tenant_id_id", "tenant_id", "id", unique=True),
         Index("ix_discussion_threads_course", "tenant_id", "course_id", "last_activity_at"),
         Index("ix_discussion_threads_lesson", "tenant_id", "lesson_id"),
     )
@@ -63,7 +62,6 @@ class Post(TenantScoped, Base):
         ForeignKeyConstraint(
             ["tenant_id", "thread_id"], ["discussion_threads.tenant_id", "discussion_threads.id"], ondelete="CASCADE"
         ),
-        Index("ux_discussion_posts_tenant_id_id", "tenant_id", "id", unique=True),
         Index("ix_discussion_posts_thread", "tenant_id", "thread_id", "created_at"),
         # The thread page finds the opening post without reading a long thread's replies.
         Index("ix_discussion_posts_opening", "tenant_id", "thread_id", postgresql_where=text("opening")),

@@ -39,8 +39,6 @@ class User(TenantScoped, Base):
     __usage_label__ = "users"
     __tenant_table_args__ = (
         Index("ux_users_tenant_email", "tenant_id", text("lower(email)"), unique=True),
-        # Composite target so other tables can reference (tenant_id, user id) and never cross tenants.
-        Index("ux_users_tenant_id_id", "tenant_id", "id", unique=True),
         Index("ix_users_tenant_manager", "tenant_id", "manager_id"),
         # The admin user list pages by creation order.
         Index("ix_users_tenant_created", "tenant_id", "created_at", "id"),
@@ -177,11 +175,7 @@ class SsoProvider(TenantScoped, Base):
     """A tenant's identity provider (SAML 2.0 IdP or OpenID provider), configured by its admins."""
 
     __tablename__ = "sso_providers"
-    __tenant_table_args__ = (
-        Index("ux_sso_providers_tenant_name", "tenant_id", "name", unique=True),
-        # Composite target so identities can reference (tenant_id, provider id) and never cross tenants.
-        Index("ux_sso_providers_tenant_id_id", "tenant_id", "id", unique=True),
-    )
+    __tenant_table_args__ = (Index("ux_sso_providers_tenant_name", "tenant_id", "name", unique=True),)
 
     kind: Mapped[str] = mapped_column(String(8))
     name: Mapped[str] = mapped_column(String(200))

@@ -57,7 +57,6 @@ class Enrollment(TenantScoped, Base):
     __tablename__ = "enrollments"
     __usage_label__ = "enrollments"
     __tenant_table_args__ = (
-        Index("ux_enrollments_tenant_id_id", "tenant_id", "id", unique=True),
         Index("ux_enrollments_user_course", "tenant_id", "user_id", "course_id", unique=True),
         Index("ix_enrollments_course", "tenant_id", "course_id"),
         # The hourly due-date reminders read active enrolments by due date across tenants.
@@ -94,7 +93,6 @@ class LessonProgress(TenantScoped, Base):
 
     __tablename__ = "lesson_progress"
     __tenant_table_args__ = (
-        Index("ux_lesson_progress_tenant_id_id", "tenant_id", "id", unique=True),
         Index("ux_lesson_progress_user_lesson", "tenant_id", "user_id", "lesson_id", unique=True),
         Index("ix_lesson_progress_enrollment", "tenant_id", "enrollment_id"),
         ForeignKeyConstraint(

@@ -389,7 +389,8 @@ def learner_progress(
         )
         .outerjoin(LessonProgress, LessonProgress.enrollment_id == Enrollment.id)
         .where(Enrollment.course_id == course_id)
-        .group_by(Enrollment.id)
+        # The primary key (tenant_id, id): the enrolment's other columns follow from it.
+        .group_by(Enrollment.tenant_id, Enrollment.id)
     )
 
 

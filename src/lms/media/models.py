@@ -38,7 +38,6 @@ class MediaAsset(TenantScoped, Base):
     __tablename__ = "media_assets"
     __usage_label__ = "media assets"
     __tenant_table_args__ = (
-        Index("ux_media_assets_tenant_id_id", "tenant_id", "id", unique=True),
         ForeignKeyConstraint(["tenant_id", "uploaded_by"], ["users.tenant_id", "users.id"], ondelete="RESTRICT"),
     )
 
@@ -72,7 +71,6 @@ class MediaUpload(TenantScoped, Base):
 
     __tablename__ = "media_uploads"
     __tenant_table_args__ = (
-        Index("ux_media_uploads_tenant_id_id", "tenant_id", "id", unique=True),
         Index("ix_media_uploads_status_expires", "status", "expires_at"),
         ForeignKeyConstraint(
             ["tenant_id", "asset_id"], ["media_assets.tenant_id", "media_assets.id"], ondelete="CASCADE"

@@ -28,7 +28,6 @@ class UserImport(TenantScoped, Base):
 
     __tablename__ = "user_imports"
     __tenant_table_args__ = (
-        Index("ux_user_imports_tenant_id_id", "tenant_id", "id", unique=True),
         Index("ix_user_imports_tenant_created", "tenant_id", "created_at"),
         ForeignKeyConstraint(["tenant_id", "created_by"], ["users.tenant_id", "users.id"], ondelete="CASCADE"),
     )
@@ -63,7 +62,6 @@ class OrgGroup(TenantScoped, Base):
 
     __tablename__ = "org_groups"
     __tenant_table_args__ = (
-        Index("ux_org_groups_tenant_id_id", "tenant_id", "id", unique=True),
         Index("ux_org_groups_tenant_name", "tenant_id", "name", unique=True),
         ForeignKeyConstraint(
             ["tenant_id", "parent_id"], ["org_groups.tenant_id", "org_groups.id"], ondelete="SET NULL"

@@ -10,14 +10,13 @@ from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
-    ForeignKey,
     ForeignKeyConstraint,
     Index,
     Integer,
     String,
     Text,
 )
-from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from lms.db.base import Base, TenantScoped
 
@@ -35,15 +34,7 @@ class CertificatesOnErasure(enum.StrEnum):
     KEEP = "keep"
 
 
-class TenantKeyed:
-    """(tenant_id, id) as the primary key, so the table is distributable by tenant from the start."""
-
-    @declared_attr
-    def tenant_id(cls) -> Mapped[UUID]:
-        return mapped_column(ForeignKey("tenants.id", ondelete="RESTRICT"), primary_key=True)
-
-
-class PersonalDataExport(TenantKeyed, TenantScoped, Base):
+class PersonalDataExport(TenantScoped, Base):
     """One export of a person's data, requested by an admin and built by a background job."""
 
     __tablename__ = "privacy_exports"
@@ -63,7 +54,7 @@ class PersonalDataExport(TenantKeyed, TenantScoped, Base):
     failure: Mapped[str | None] = mapped_column(Text, default=None)
 
 
-class Erasure(TenantKeyed, TenantScoped, Base):
+class Erasure(TenantScoped, Base):
     """A person who was erased: when, by whom, and what happened to their certificates (one per person)."""
 
     __tablename__ = "privacy_erasures"
@@ -79,7 +70,7 @@ class Erasure(TenantKeyed, TenantScoped, Base):
     certificates_revoked: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class PrivacySettings(TenantKeyed, TenantScoped, Base):
+class PrivacySettings(TenantScoped, Base):
     """A tenant's privacy policy, edited by its admins (one row per tenant; absent = defaults)."""
 
     __tablename__ = "privacy_settings"

@@ -52,6 +52,9 @@ class TenantDomain(TenantScoped, Base):
 
     __tablename__ = "tenant_domains"
     __usage_label__ = "domains"
+    # A host name maps to one tenant platform-wide, read before a tenant is known: a reference table on
+    # Citus (copied to every node), keyed by `id` alone.
+    __distributed__ = False
     __tenant_table_args__ = (
         # Any tenant may claim a hostname; only one can prove it (a claim cannot block the real owner).
         Index("ux_tenant_domains_verified_hostname", "hostname", unique=True, postgresql_where="verified"),
