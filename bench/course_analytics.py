@@ -267,7 +267,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         ).one()
     started = time.perf_counter()
     async with tenant_session(db.app_sessions, tenant_id) as session:
-        await refresh_tenant(session, tenant_id)
+        await refresh_tenant(session, tenant_id, settle=timedelta(0))
     print(f"first full course rollup: {time.perf_counter() - started:.2f} s")
     started = time.perf_counter()
     async with tenant_session(db.app_sessions, tenant_id) as session:
@@ -328,7 +328,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         )
         await session.execute(
             text(
-                """update lesson_progress set status = 'completed', last_event_at = now()
+                """update lesson_progress set status = 'completed', last_event_at = now(), updated_at = now()
                    where id in (select id from lesson_progress where status = 'in_progress' limit :n)"""
             ),
             {"n": new_events // 10},
@@ -336,7 +336,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         await session.execute(text("update enrollments set last_activity_at = now() where course_id = :course"), params)
     started = time.perf_counter()
     async with tenant_session(db.app_sessions, tenant_id) as session:
-        refreshed = await refresh_tenant(session, tenant_id)
+        refreshed = await refresh_tenant(session, tenant_id, settle=timedelta(0))
     course_catch_up = time.perf_counter() - started
     started = time.perf_counter()
     async with tenant_session(db.app_sessions, tenant_id) as session:

@@ -356,9 +356,10 @@ def enrolment_days(course_id: UUID) -> Select[Any]:
     ).group_by(events.c.day)
 
 
-def lesson_counts(course_id: UUID) -> Select[Any]:
-    """Per lesson of the course: learners who started it, who completed it, and the average score."""
-    return (
+def lesson_counts(course_id: UUID, lesson_ids: Select[Any] | None = None) -> Select[Any]:
+    """Per lesson of the course (or of those `lesson_ids` selects): learners who started it, who
+    completed it, and the average score."""
+    query = (
         select(
             LessonProgress.lesson_id,
             cast(func.count(), Integer),
@@ -369,14 +370,15 @@ def lesson_counts(course_id: UUID) -> Select[Any]:
         .where(Enrollment.course_id == course_id)
         .group_by(LessonProgress.lesson_id)
     )
+    if lesson_ids is not None:
+        query = query.where(LessonProgress.lesson_id.in_(lesson_ids))
+    return query
 
 
-def learner_progress(
-    course_id: UUID,
-) -> Select[tuple[UUID, str, datetime, float, int, float | None, datetime | None, datetime | None]]:
-    """Per learner of the course: status, enrolled at, completion, lessons completed, average score,
-    completed at and last activity."""
-    return (
+def learner_progress(course_id: UUID, user_ids: Select[Any] | None = None) -> Select[Any]:
+    """Per learner of the course (or of those `user_ids` selects): status, enrolled at, completion,
+    lessons completed, average score, completed at, last activity, and the latest progress alone."""
+    query = (
         select(
             Enrollment.user_id,
             cast(Enrollment.status, String),
@@ -386,11 +388,52 @@ def learner_progress(
             func.avg(LessonProgress.score),
             Enrollment.completed_at,
             func.greatest(Enrollment.last_activity_at, func.max(LessonProgress.last_event_at)),
+            func.max(LessonProgress.last_event_at),
         )
         .outerjoin(LessonProgress, LessonProgress.enrollment_id == Enrollment.id)
         .where(Enrollment.course_id == course_id)
         .group_by(Enrollment.id)
     )
+    if user_ids is not None:
+        query = query.where(Enrollment.user_id.in_(user_ids))
+    return query
+
+
+def progress_changed_since(course_id: UUID, mark: datetime) -> Select[UUID, UUID]:
+    """(learner, lesson) of the course's progress rows written after `mark`."""
+    return (
+        select(LessonProgress.user_id, LessonProgress.lesson_id)
+        .join(Enrollment, Enrollment.id == LessonProgress.enrollment_id)
+        .where(Enrollment.course_id == course_id, LessonProgress.updated_at > mark)
+    )
+
+
+def enrolments_changed_since(
+    course_id: UUID, mark: datetime
+) -> Select[UUID, str, datetime, float, datetime | None, datetime | None]:
+    """The course's enrolments created or changed after `mark`: learner, status, enrolled at,
+    completion, completed at and last activity (the columns a learner's rollup takes from them)."""
+    return select(
+        Enrollment.user_id,
+        cast(Enrollment.status, String).label("status"),
+        Enrollment.created_at,
+        Enrollment.completion_pct,
+        Enrollment.completed_at,
+        Enrollment.last_activity_at,
+    ).where(
+        Enrollment.course_id == course_id,
+        or_(
+            Enrollment.created_at > mark,
+            Enrollment.updated_at > mark,
+            Enrollment.last_activity_at > mark,
+            Enrollment.completed_at > mark,
+        ),
+    )
+
+
+def course_learner_ids(course_id: UUID) -> Select[UUID]:
+    """Learners enrolled in the course (any status)."""
+    return select(Enrollment.user_id).where(Enrollment.course_id == course_id)
 
 
 async def enrolment_records_of_user(session: AsyncSession, user_id: UUID) -> list[dict[str, Any]]:
