@@ -498,8 +498,8 @@ async def without_enrollment(session: AsyncSession, course_id: UUID, user_ids: l
 
 
 def video_heartbeat_ranges(from_id: UUID, to_id: UUID) -> Select[Any]:
-    """Video heartbeats stored with ids in [from_id, to_id) (UUIDv7: the order they were folded in),
-    one row per range played: (user, lesson, course, occurred at, playhead, range start, range end).
+    """Video heartbeats stored with ids in [from_id, to_id) (UUIDv7: the order they were folded in), in
+    that order, one row per range played: (user, lesson, course, occurred at, playhead, range start, range end).
     A heartbeat without ranges gives one row with null range, so its playhead still counts."""
     ranges = (
         func.jsonb_array_elements(ProgressEvent.payload["w"]).table_valued(column("value", JSONB)).lateral("played")
@@ -523,4 +523,7 @@ def video_heartbeat_ranges(from_id: UUID, to_id: UUID) -> Select[Any]:
             ProgressEvent.id < to_id,
             ProgressEvent.kind == "video_heartbeat",
         )
+        # In id order: a probe for the first one reads the primary key from `from_id` on, instead of
+        # scanning the table from its start (new events are at its end).
+        .order_by(ProgressEvent.id)
     )

@@ -17,7 +17,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import Column, DateTime, Float, Insert, Integer, MetaData, String, Table, func, insert, select, text
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Float,
+    Insert,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -253,7 +267,9 @@ async def refresh_videos(session: AsyncSession, tenant_id: UUID, settle: timedel
     quality = media.playback_beacons(low, high)
     ranges = beacons = 0
     # Scratch tables only when there is something to count: most refreshes of most tenants find nothing.
-    if await session.scalar(select(heartbeats.exists())) or await session.scalar(select(quality.exists())):
+    # The first heartbeat (`heartbeats` are in id order, so this reads the index from `low` on).
+    first = await session.scalar(select(literal(1)).select_from(heartbeats.limit(1).subquery()))
+    if first is not None or await session.scalar(select(quality.exists())):
         for statement in _CREATE_SCRATCH:
             await session.execute(text(statement))
         ranges = await _insert_count(session, insert(_ranges).from_select([c.name for c in _ranges.c], heartbeats))
