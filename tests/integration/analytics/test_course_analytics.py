@@ -20,6 +20,7 @@ from lms.catalog.models import Course
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.learning.models import Enrollment, EnrollmentStatus, LessonProgress, ProgressStatus
+from lms.learning.services.recertification import reopen_for_recertification
 from lms.lib import clock
 from tests.conftest import Login, MakeTenant, MakeUser
 from tests.factories.base import add
@@ -211,6 +212,20 @@ async def test_refresh_after_new_activity_gives_the_rows_of_a_full_rebuild(
         await session.delete(dee_enrolment)
     async with tenant_session(db.app_sessions, tenant.id) as session:
         assert await refresh_tenant(session, tenant.id, settle=NOW) == 1  # only the course with activity
+        refreshed = await _rollups(session, course.id)
+        await rebuild_course(session, tenant.id, course.id)
+        assert refreshed == await _rollups(session, course.id)
+
+    # Cy's enrolment is reopened for recertification: her progress rows go, her completion starts again.
+    async with tenant_session(db.app_sessions, tenant.id) as session:
+        assert await reopen_for_recertification(session, [enrolments[cy.id].id], clock.now()) == 0  # not completed
+        cy_enrolment = await session.get(Enrollment, enrolments[cy.id].id)
+        assert cy_enrolment is not None
+        cy_enrolment.status = EnrollmentStatus.COMPLETED
+        await session.flush()
+        assert await reopen_for_recertification(session, [cy_enrolment.id], clock.now()) == 1
+    async with tenant_session(db.app_sessions, tenant.id) as session:
+        assert await refresh_tenant(session, tenant.id, settle=NOW) == 1
     async with tenant_session(db.app_sessions, tenant.id) as session:
         refreshed = await _rollups(session, course.id)
         await rebuild_course(session, tenant.id, course.id)
@@ -219,6 +234,7 @@ async def test_refresh_after_new_activity_gives_the_rows_of_a_full_rebuild(
     assert refreshed == rebuilt
     learners = {row[0]: row for row in refreshed["learners"]}
     assert set(learners) == {ada.id, bob.id, cy.id, eve.id}
+    assert learners[cy.id][4] == 0  # her completed lessons went with the reopening
     assert learners[ada.id][1] == "completed"
     assert learners[ada.id][4] == 1
     assert learners[bob.id][7] == later  # the enrolment's activity

@@ -89,15 +89,27 @@ _CREATE_SCRATCH = (
        completion_pct float8, completed_at timestamptz, last_activity_at timestamptz) on commit drop""",
     "create temporary table rollup_recount (user_id uuid primary key) on commit drop",
 )
-# Learners recounted from their progress rows: those with progress written since the mark, and new
-# enrolments (no rollup row yet).
+# Learners whose enrolment's completion changed with no progress row written: their progress rows were
+# removed (an enrolment reopened for recertification starts again without them).
+_PROGRESS_REMOVED = text(
+    """
+    select exists (
+        select 1 from rollup_enrolments e
+          join analytics_learners l on l.course_id = :course and l.user_id = e.user_id
+         where l.completion_pct is distinct from e.completion_pct
+           and not exists (select 1 from rollup_changed c where c.user_id = e.user_id))
+    """
+)
+# Learners recounted from their progress rows: those with progress written since the mark, new
+# enrolments (no rollup row yet), and those whose completion changed.
 _PICK_RECOUNT = text(
     """
     insert into rollup_recount
     select user_id from rollup_changed
     union
     select e.user_id from rollup_enrolments e
-     where not exists (select 1 from analytics_learners l where l.course_id = :course and l.user_id = e.user_id)
+      left join analytics_learners l on l.course_id = :course and l.user_id = e.user_id
+     where l.id is null or l.completion_pct is distinct from e.completion_pct
     """
 )
 # Learners whose enrolment changed but none of their progress rows: the enrolment's columns, and the
@@ -159,8 +171,9 @@ async def rebuild_course(session: AsyncSession, tenant_id: UUID, course_id: UUID
 
 async def refresh_course(session: AsyncSession, tenant_id: UUID, course_id: UUID, since: datetime) -> None:
     """Bring one course's rollups up to date with what was written after `since`: the lessons and the
-    learners with progress rows written since are recounted from their rows; learners whose enrolment
-    alone changed take the enrolment's columns; learners no longer enrolled leave. Gives the rows
+    learners with progress rows written since are recounted from their rows (and learners whose
+    completion changed); learners whose enrolment alone changed take the enrolment's columns; learners
+    no longer enrolled leave. Gives the rows
     `rebuild_course` gives, reading only the changed learners' and lessons' progress."""
     await _rewrite_days(session, tenant_id, course_id)
     for statement in _CREATE_SCRATCH:
@@ -175,15 +188,16 @@ async def refresh_course(session: AsyncSession, tenant_id: UUID, course_id: UUID
     )
     await session.execute(text("analyze rollup_changed"))
     await session.execute(text("analyze rollup_enrolments"))
-    # Learners no longer enrolled leave; their progress rows went with the enrolment, so every lesson
-    # is recounted then (rare: enrolments are kept, not deleted, when a learner stops).
+    # Progress rows removed (with an enrolment, or when it was reopened) leave no trace to find their
+    # lessons by, so every lesson is recounted then (rare: enrolments are kept when a learner stops).
+    removed = bool(await session.scalar(_PROGRESS_REMOVED, {"course": course_id}))
     left = await session.execute(
         delete(LearnerStats).where(
             LearnerStats.course_id == course_id, LearnerStats.user_id.not_in(learning.course_learner_ids(course_id))
         )
     )
     lessons = select(_changed.c.lesson_id).distinct()
-    if int(left.rowcount or 0):  # type: ignore[attr-defined]
+    if removed or int(left.rowcount or 0):  # type: ignore[attr-defined]
         await session.execute(delete(LessonStats).where(LessonStats.course_id == course_id))
         counts = learning.lesson_counts(course_id)
     else:
