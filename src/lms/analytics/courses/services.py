@@ -1,8 +1,10 @@
 """Course analytics: the worker's refresh of the rollups, and the reads the pages make.
 
 The refresh is the analytics read side of learning: it inserts from learning's rollup statements
-(`lms.learning.queries`, over the rows the progress fold keeps current) and rewrites the rollups of the
-courses that had activity since the tenant's mark, on the tenant-bound session, so RLS applies.
+(`lms.learning.queries`, over the rows the progress fold keeps current) for the courses that had
+activity since the tenant's mark, on the tenant-bound session, so RLS applies. A tenant's first refresh
+rewrites each course whole; later ones recount only the learners and lessons whose rows changed
+(`refresh_course`), which gives the same rows.
 Pages read only the rollups: their cost depends on the course's size in lessons and days, not on
 the number of progress events.
 """
