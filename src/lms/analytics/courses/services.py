@@ -50,6 +50,8 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # How far back each refresh looks again: a row written just before a refresh may be in a transaction
 # that commits after it; the next refresh sees it as long as it committed within this long.
 SETTLE = timedelta(seconds=30)
+# Memory for each sort and hash of a refresh (its transaction only).
+WORK_MEM = "64MB"
 
 LEARNER_COLUMNS = [
     "user_id",
@@ -99,7 +101,7 @@ _PROGRESS_REMOVED = text(
         select 1 from rollup_enrolments e
           join analytics_learners l on l.course_id = :course and l.user_id = e.user_id
          where l.completion_pct is distinct from e.completion_pct
-           and not exists (select 1 from rollup_changed c where c.user_id = e.user_id))
+           and e.user_id not in (select user_id from rollup_changed))
     """
 )
 # Learners recounted from their progress rows: those with progress written since the mark, new
@@ -230,6 +232,8 @@ async def refresh_tenant(session: AsyncSession, tenant_id: UUID, settle: timedel
     until = clock.now() - settle
     since = mark_row.refreshed_to if mark_row is not None else None
     courses = list((await session.execute(learning.courses_active_since(since or EPOCH))).scalars())
+    if courses:  # room to count a large course's progress rows in memory (the default spills to disk)
+        await session.execute(text(f"set local work_mem = '{WORK_MEM}'"))
     for course_id in courses:
         if since is None:
             await rebuild_course(session, tenant_id, course_id)

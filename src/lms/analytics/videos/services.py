@@ -58,6 +58,8 @@ from lms.tenancy.queries import active_tenant_ids
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SETTLE = timedelta(seconds=30)
+# Memory for each sort and hash of a refresh (its transaction only).
+WORK_MEM = "64MB"
 
 # Scratch tables of one refresh (dropped at commit); their own metadata, so no migration sees them.
 _scratch = MetaData()
@@ -270,6 +272,8 @@ async def refresh_videos(session: AsyncSession, tenant_id: UUID, settle: timedel
     # The first heartbeat (`heartbeats` are in id order, so this reads the index from `low` on).
     first = await session.scalar(select(literal(1)).select_from(heartbeats.limit(1).subquery()))
     if first is not None or await session.scalar(select(quality.exists())):
+        # Room to fold a large window in memory (the default spills its sorts and hashes to disk).
+        await session.execute(text(f"set local work_mem = '{WORK_MEM}'"))
         for statement in _CREATE_SCRATCH:
             await session.execute(text(statement))
         ranges = await _insert_count(session, insert(_ranges).from_select([c.name for c in _ranges.c], heartbeats))
