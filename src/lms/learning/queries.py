@@ -356,9 +356,9 @@ def enrolment_days(course_id: UUID) -> Select[Any]:
     ).group_by(events.c.day)
 
 
-def lesson_counts(course_id: UUID, lesson_ids: Select[Any] | None = None) -> Select[Any]:
-    """Per lesson of the course (or of those `lesson_ids` selects): learners who started it, who
-    completed it, and the average score."""
+def lesson_counts(course_id: UUID, lesson_ids: list[UUID] | None = None) -> Select[Any]:
+    """Per lesson of the course (or of those in `lesson_ids`): learners who started it, who completed
+    it, and the average score."""
     query = (
         select(
             LessonProgress.lesson_id,
@@ -375,8 +375,8 @@ def lesson_counts(course_id: UUID, lesson_ids: Select[Any] | None = None) -> Sel
     return query
 
 
-def learner_progress(course_id: UUID, user_ids: Select[Any] | None = None) -> Select[Any]:
-    """Per learner of the course (or of those `user_ids` selects): status, enrolled at, completion,
+def learner_progress(course_id: UUID, user_ids: list[UUID] | None = None) -> Select[Any]:
+    """Per learner of the course (or of those in `user_ids`): status, enrolled at, completion,
     lessons completed, average score, completed at, last activity, and the latest progress alone."""
     query = (
         select(
@@ -395,7 +395,7 @@ def learner_progress(course_id: UUID, user_ids: Select[Any] | None = None) -> Se
         .group_by(Enrollment.id)
     )
     if user_ids is not None:
-        query = query.where(Enrollment.user_id.in_(user_ids))
+        query = query.where(Enrollment.user_id == func.any(cast(literal(user_ids, ARRAY(Uuid)), ARRAY(Uuid))))
     return query
 
 
