@@ -95,6 +95,8 @@ class LessonProgress(TenantScoped, Base):
     __tenant_table_args__ = (
         Index("ux_lesson_progress_user_lesson", "tenant_id", "user_id", "lesson_id", unique=True),
         Index("ix_lesson_progress_enrollment", "tenant_id", "enrollment_id"),
+        # The rows written since a moment (the course rollups recount only those learners and lessons).
+        Index("ix_lesson_progress_updated", "tenant_id", "updated_at"),
         ForeignKeyConstraint(
             ["tenant_id", "enrollment_id"], ["enrollments.tenant_id", "enrollments.id"], ondelete="CASCADE"
         ),

@@ -356,9 +356,10 @@ def enrolment_days(course_id: UUID) -> Select[Any]:
     ).group_by(events.c.day)
 
 
-def lesson_counts(course_id: UUID) -> Select[Any]:
-    """Per lesson of the course: learners who started it, who completed it, and the average score."""
-    return (
+def lesson_counts(course_id: UUID, lesson_ids: list[UUID] | None = None) -> Select[Any]:
+    """Per lesson of the course (or of those in `lesson_ids`): learners who started it, who completed
+    it, and the average score."""
+    query = (
         select(
             LessonProgress.lesson_id,
             cast(func.count(), Integer),
@@ -369,14 +370,15 @@ def lesson_counts(course_id: UUID) -> Select[Any]:
         .where(Enrollment.course_id == course_id)
         .group_by(LessonProgress.lesson_id)
     )
+    if lesson_ids is not None:
+        query = query.where(LessonProgress.lesson_id.in_(lesson_ids))
+    return query
 
 
-def learner_progress(
-    course_id: UUID,
-) -> Select[tuple[UUID, str, datetime, float, int, float | None, datetime | None, datetime | None]]:
-    """Per learner of the course: status, enrolled at, completion, lessons completed, average score,
-    completed at and last activity."""
-    return (
+def learner_progress(course_id: UUID, user_ids: list[UUID] | None = None) -> Select[Any]:
+    """Per learner of the course (or of those in `user_ids`): status, enrolled at, completion,
+    lessons completed, average score, completed at, last activity, and the latest progress alone."""
+    query = (
         select(
             Enrollment.user_id,
             cast(Enrollment.status, String),
@@ -386,12 +388,53 @@ def learner_progress(
             func.avg(LessonProgress.score),
             Enrollment.completed_at,
             func.greatest(Enrollment.last_activity_at, func.max(LessonProgress.last_event_at)),
+            func.max(LessonProgress.last_event_at),
         )
         .outerjoin(LessonProgress, LessonProgress.enrollment_id == Enrollment.id)
         .where(Enrollment.course_id == course_id)
         # The primary key (tenant_id, id): the enrolment's other columns follow from it.
         .group_by(Enrollment.tenant_id, Enrollment.id)
     )
+    if user_ids is not None:
+        query = query.where(Enrollment.user_id == func.any(cast(literal(user_ids, ARRAY(Uuid)), ARRAY(Uuid))))
+    return query
+
+
+def progress_changed_since(course_id: UUID, mark: datetime) -> Select[UUID, UUID]:
+    """(learner, lesson) of the course's progress rows written after `mark`."""
+    return (
+        select(LessonProgress.user_id, LessonProgress.lesson_id)
+        .join(Enrollment, Enrollment.id == LessonProgress.enrollment_id)
+        .where(Enrollment.course_id == course_id, LessonProgress.updated_at > mark)
+    )
+
+
+def enrolments_changed_since(
+    course_id: UUID, mark: datetime
+) -> Select[UUID, str, datetime, float, datetime | None, datetime | None]:
+    """The course's enrolments created or changed after `mark`: learner, status, enrolled at,
+    completion, completed at and last activity (the columns a learner's rollup takes from them)."""
+    return select(
+        Enrollment.user_id,
+        cast(Enrollment.status, String).label("status"),
+        Enrollment.created_at,
+        Enrollment.completion_pct,
+        Enrollment.completed_at,
+        Enrollment.last_activity_at,
+    ).where(
+        Enrollment.course_id == course_id,
+        or_(
+            Enrollment.created_at > mark,
+            Enrollment.updated_at > mark,
+            Enrollment.last_activity_at > mark,
+            Enrollment.completed_at > mark,
+        ),
+    )
+
+
+def course_learner_ids(course_id: UUID) -> Select[UUID]:
+    """Learners enrolled in the course (any status)."""
+    return select(Enrollment.user_id).where(Enrollment.course_id == course_id)
 
 
 async def enrolment_records_of_user(session: AsyncSession, user_id: UUID) -> list[dict[str, Any]]:
@@ -456,8 +499,8 @@ async def without_enrollment(session: AsyncSession, course_id: UUID, user_ids: l
 
 
 def video_heartbeat_ranges(from_id: UUID, to_id: UUID) -> Select[Any]:
-    """Video heartbeats stored with ids in [from_id, to_id) (UUIDv7: the order they were folded in),
-    one row per range played: (user, lesson, course, occurred at, playhead, range start, range end).
+    """Video heartbeats stored with ids in [from_id, to_id) (UUIDv7: the order they were folded in), in
+    that order, one row per range played: (user, lesson, course, occurred at, playhead, range start, range end).
     A heartbeat without ranges gives one row with null range, so its playhead still counts."""
     ranges = (
         func.jsonb_array_elements(ProgressEvent.payload["w"]).table_valued(column("value", JSONB)).lateral("played")
@@ -481,4 +524,7 @@ def video_heartbeat_ranges(from_id: UUID, to_id: UUID) -> Select[Any]:
             ProgressEvent.id < to_id,
             ProgressEvent.kind == "video_heartbeat",
         )
+        # In id order: a probe for the first one reads the primary key from `from_id` on, instead of
+        # scanning the table from its start (new events are at its end).
+        .order_by(ProgressEvent.id)
     )

@@ -43,6 +43,18 @@ async def stored_events(db: Database, tenant: Tenant) -> int:
         return int((await session.execute(text("select count(*) from progress_events"))).scalar_one())
 
 
+async def video_rollups(db: Database, tenant: Tenant) -> dict[str, list[Any]]:
+    """The tenant's bucket and viewer rows without ids and timestamps, in a fixed order."""
+    statements = {
+        "buckets": "select lesson_id, bucket, viewers, played_ms, stops from analytics_video_buckets order by 1, 2",
+        "viewers": (
+            "select lesson_id, user_id, seen, stop_bucket, position_at from analytics_video_viewers order by 1, 2"
+        ),
+    }
+    async with tenant_session(db.app_sessions, tenant.id) as session:
+        return {name: [tuple(row) for row in await session.execute(text(sql))] for name, sql in statements.items()}
+
+
 async def video_course(client: Client, make_tenant: MakeTenant, make_user: MakeUser, login: Login) -> Any:
     tenant = await make_tenant()
     teacher, author = await instructor(make_user, login, tenant)
@@ -140,6 +152,24 @@ async def test_folded_heartbeats_and_beacons_show_in_the_rollups_and_on_the_page
         assert await refresh_videos(session, tenant.id, settle=NOW) == 0
     again = (await client.get(api, headers=author)).json()
     assert {**again, "refreshed_to": None} == {**data, "refreshed_to": None}
+
+    # Bob plays 20-25 once more and stops there: his known row is updated, and the rollups are what
+    # counting every event from scratch gives.
+    await send(client, course, bob_headers, heartbeat(course, 25, [[20, 25]], 80))
+    await eventually(folded(7), timeout=30)
+    assert await refresh_all(db, settle=NOW) >= 1
+    counted = await video_rollups(db, tenant)
+    assert {
+        i: b["stops"] for i, b in enumerate((await client.get(api, headers=author)).json()["buckets"]) if b["stops"]
+    } == {
+        25: 1,
+        60: 1,
+    }
+    async with tenant_session(db.app_sessions, tenant.id) as session:
+        for table in ("buckets", "viewers", "quality", "marks"):
+            await session.execute(text(f"delete from analytics_video_{table}"))
+    assert await refresh_all(db, settle=NOW) >= 9
+    assert await video_rollups(db, tenant) == counted
 
     site, browser = f"{secure_host(tenant)}/teach/courses/{course.id}/analytics", await headers_of(login, teacher)
     page = await client.get(f"{site}/videos/{lesson_id}", headers=browser)

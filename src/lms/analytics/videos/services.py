@@ -17,7 +17,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import Column, DateTime, Float, Insert, Integer, MetaData, String, Table, func, insert, select, text
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Float,
+    Insert,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,6 +58,8 @@ from lms.tenancy.queries import active_tenant_ids
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SETTLE = timedelta(seconds=30)
+# Memory for each sort and hash of a refresh (its transaction only).
+WORK_MEM = "64MB"
 
 # Scratch tables of one refresh (dropped at commit); their own metadata, so no migration sees them.
 _scratch = MetaData()
@@ -120,11 +136,17 @@ _FOLD_VIEWERS = tuple(
           from latest la left join touched t using (user_id, lesson_id)
         """,
         "analyze video_delta",
+        # Where each row is (ctid) too, so the update below goes straight to it, in the heap's order,
+        # instead of looking each viewer up in the index a second time.
         """
         create temporary table video_old on commit drop as
-        select v.lesson_id, v.user_id, v.seen, v.stop_bucket, v.position_at
+        select v.ctid as row_at, v.id, v.lesson_id, v.user_id, v.seen, v.stop_bucket, v.position_at,
+               v.seen | d.seen as new_seen,
+               case when d.occurred_at >= v.position_at then d.stop else v.stop_bucket end as new_stop,
+               greatest(v.position_at, d.occurred_at) as new_position_at
           from video_delta d
           join analytics_video_viewers v on v.lesson_id = d.lesson_id and v.user_id = d.user_id
+         order by v.ctid
         """,
         "analyze video_old",
         # What changes in the buckets: a viewer counts once in each bucket they played for the first
@@ -162,12 +184,24 @@ _FOLD_VIEWERS = tuple(
             stops = b.stops + excluded.stops,
             updated_at = now()
         """,
-        # The viewers' memory: buckets played so far, and the latest position.
+        # The viewers' memory: buckets played so far, and the latest position. Known viewers are updated
+        # at the rows read above (only the refresh writes these rows, one refresh per tenant at a time,
+        # under the mark's lock; a row that moved meanwhile no longer matches and is left alone); none
+        # of the columns changed is indexed and the table leaves room on each page, so the updates are
+        # HOT (no index entries written). New viewers are inserted.
+        """
+        update analytics_video_viewers v
+           set seen = o.new_seen, stop_bucket = o.new_stop, position_at = o.new_position_at, updated_at = now()
+          from video_old o
+         where v.ctid = any(array(select row_at from video_old)) and v.ctid = o.row_at and v.id = o.id
+        """,
         """
         insert into analytics_video_viewers as v (id, tenant_id, course_id, lesson_id, user_id, seen, stop_bucket,
             position_at, created_at, updated_at)
-        select gen_random_uuid(), :tenant, course_id, lesson_id, user_id, seen, stop, occurred_at, now(), now()
-          from video_delta
+        select gen_random_uuid(), :tenant, d.course_id, d.lesson_id, d.user_id, d.seen, d.stop, d.occurred_at, now(),
+               now()
+          from video_delta d
+         where not exists (select 1 from video_old o where o.lesson_id = d.lesson_id and o.user_id = d.user_id)
         on conflict (tenant_id, lesson_id, user_id) do update set
             seen = v.seen | excluded.seen,
             stop_bucket = case when excluded.position_at >= v.position_at then excluded.stop_bucket
@@ -235,7 +269,11 @@ async def refresh_videos(session: AsyncSession, tenant_id: UUID, settle: timedel
     quality = media.playback_beacons(low, high)
     ranges = beacons = 0
     # Scratch tables only when there is something to count: most refreshes of most tenants find nothing.
-    if await session.scalar(select(heartbeats.exists())) or await session.scalar(select(quality.exists())):
+    # The first heartbeat (`heartbeats` are in id order, so this reads the index from `low` on).
+    first = await session.scalar(select(literal(1)).select_from(heartbeats.limit(1).subquery()))
+    if first is not None or await session.scalar(select(quality.exists())):
+        # Room to fold a large window in memory (the default spills its sorts and hashes to disk).
+        await session.execute(text(f"set local work_mem = '{WORK_MEM}'"))
         for statement in _CREATE_SCRATCH:
             await session.execute(text(statement))
         ranges = await _insert_count(session, insert(_ranges).from_select([c.name for c in _ranges.c], heartbeats))
