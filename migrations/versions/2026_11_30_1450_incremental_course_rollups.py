@@ -2,7 +2,7 @@
 alone; progress rows are found by when they were written; the gradebook has one index per order.
 
 Revision ID: 1450
-Revises: 1420
+Revises: 1500
 Create Date: 2026-11-30
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "1450"
-down_revision: str | None = "1420"
+down_revision: str | None = "1500"  # after the key swap, so it sees the tables as they now are
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
