@@ -89,9 +89,9 @@ async def test_the_primary_key_swap_keeps_every_row_and_key(settings: Settings) 
         assert swap is not None
         assert isinstance(swap.down_revision, tuple)
         before_swap: tuple[str, ...] = swap.down_revision
-        migrate(scratch, before_swap[0])  # creates the roles, once: role DDL is cluster-wide
-        for revision in before_swap[1:]:
-            command.upgrade(config, revision)
+        # Rows are written with today's models, so at the newest revision; then the schema goes back to
+        # just before the swap (later revisions' columns go with it, the rows stay).
+        migrate(scratch)
         db = create_database(scratch)
         try:
             async with db.operator_sessions() as session, session.begin():
@@ -103,6 +103,7 @@ async def test_the_primary_key_swap_keeps_every_row_and_key(settings: Settings) 
                     await ROW_FACTORIES[table](session, tenant.id)
         finally:
             await db.dispose()
+        downgrade(scratch, before_swap[-1])
         old = schema(scratch)
         assert all(old["rows"][table] > 0 for table in ROW_FACTORIES)
 
@@ -113,8 +114,6 @@ async def test_the_primary_key_swap_keeps_every_row_and_key(settings: Settings) 
         declared = {table.name: [col.name for col in table.primary_key.columns] for table in metadata.sorted_tables}
         assert new["keys"] == declared
         assert new["keys"]["users"] == ["tenant_id", "id"]
-        declared_indexes = {(table.name, index.name) for table in metadata.sorted_tables for index in table.indexes}
-        assert declared_indexes <= new["indexes"]
         # The key leads with tenant_id: no index on tenant_id alone; the catalogue's key leads with its owner.
         assert ("users", "ix_users_tenant_id") in old["indexes"] - new["indexes"]
         assert ("courses", "ix_courses_id") in new["indexes"]
@@ -123,5 +122,15 @@ async def test_the_primary_key_swap_keeps_every_row_and_key(settings: Settings) 
         assert ("users", "ux_users_tenant_id_id") in old["indexes"] - new["indexes"]
         assert ("courses", "ux_courses_tenant_id_id") in new["indexes"]  # shared rows have no tenant_id
 
+        command.upgrade(config, "heads")
+        declared_indexes = {(table.name, index.name) for table in metadata.sorted_tables for index in table.indexes}
+        assert declared_indexes <= schema(scratch)["indexes"]
+
         downgrade(scratch, before_swap[-1])
-        assert schema(scratch) == old
+        back = schema(scratch)
+        assert {k: v for k, v in back.items() if k != "rows"} == {k: v for k, v in old.items() if k != "rows"}
+        # Every row is kept, but 1450 (after the swap) empties the rollup marks on purpose: a full recount.
+        cleared = {"analytics_rollup_marks"}
+        assert {t: n for t, n in back["rows"].items() if t not in cleared} == {
+            t: n for t, n in old["rows"].items() if t not in cleared
+        }
