@@ -233,8 +233,13 @@ async def refresh_tenant(session: AsyncSession, tenant_id: UUID, settle: timedel
     """Refresh the courses with activity since the tenant's mark; returns how many were refreshed.
     The first refresh rebuilds every course; later ones recount only what changed since the mark,
     which is set `settle` before this refresh started (see `SETTLE`)."""
-    mark_row = await session.scalar(select(RollupMark).with_for_update())
     until = clock.now() - settle
+    seen = await session.scalar(select(RollupMark.refreshed_to))
+    if seen is not None and not await session.scalar(select(learning.courses_active_since(seen).exists())):
+        # Nothing new: a read-only transaction (no lock, no write, no commit to flush). The mark stays;
+        # the next look reads the same empty range of the index.
+        return 0
+    mark_row = await session.scalar(select(RollupMark).with_for_update())
     since = mark_row.refreshed_to if mark_row is not None else None
     courses = list((await session.execute(learning.courses_active_since(since or EPOCH))).scalars())
     if courses:  # room to count a large course's progress rows in memory (the default spills to disk)

@@ -259,9 +259,13 @@ def uuid7_floor(moment: datetime) -> UUID:
 
 async def refresh_videos(session: AsyncSession, tenant_id: UUID, settle: timedelta = SETTLE) -> int:
     """Count the heartbeats and beacons that arrived since the tenant's mark; returns how many."""
+    until = clock.now() - settle
+    seen = await session.scalar(select(VideoRollupMark.refreshed_to))
+    if seen is not None and (until <= seen or not await _anything_between(session, seen, until)):
+        # Nothing new: a read-only transaction (no lock, no write, no commit to flush); the mark stays.
+        return 0
     mark_row = await session.scalar(select(VideoRollupMark).with_for_update())
     since = mark_row.refreshed_to if mark_row is not None else EPOCH
-    until = clock.now() - settle
     if until <= since:
         return 0
     low, high = uuid7_floor(since), uuid7_floor(until)
@@ -269,9 +273,7 @@ async def refresh_videos(session: AsyncSession, tenant_id: UUID, settle: timedel
     quality = media.playback_beacons(low, high)
     ranges = beacons = 0
     # Scratch tables only when there is something to count: most refreshes of most tenants find nothing.
-    # The first heartbeat (`heartbeats` are in id order, so this reads the index from `low` on).
-    first = await session.scalar(select(literal(1)).select_from(heartbeats.limit(1).subquery()))
-    if first is not None or await session.scalar(select(quality.exists())):
+    if await _anything_between(session, since, until):
         # Room to fold a large window in memory (the default spills its sorts and hashes to disk).
         await session.execute(text(f"set local work_mem = '{WORK_MEM}'"))
         for statement in _CREATE_SCRATCH:
@@ -300,6 +302,14 @@ async def refresh_videos(session: AsyncSession, tenant_id: UUID, settle: timedel
         mark_row.refreshed_to = until
     await session.flush()
     return ranges + beacons
+
+
+async def _anything_between(session: AsyncSession, since: datetime, until: datetime) -> bool:
+    """A heartbeat or a beacon stored in [since, until): the first one in id order (an index read)."""
+    low, high = uuid7_floor(since), uuid7_floor(until)
+    heartbeats = learning.video_heartbeat_ranges(low, high)
+    first = await session.scalar(select(literal(1)).select_from(heartbeats.limit(1).subquery()))
+    return first is not None or bool(await session.scalar(select(media.playback_beacons(low, high).exists())))
 
 
 async def _insert_count(session: AsyncSession, statement: Insert) -> int:

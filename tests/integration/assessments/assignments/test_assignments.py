@@ -270,5 +270,8 @@ async def test_notifications_are_dispatched_once_as_e_mails(
     async with tenant_session(db.app_sessions, tenant.id) as session:
         second = await dispatch(session, entry.id)
         mails = list(await session.scalars(select(EmailMessage).where(EmailMessage.recipient == user.email)))
-    assert (first, second) == ("dispatched", "already_dispatched")
+    # The session's real worker may have dispatched the entry before this test's first call: either way
+    # the entry is dispatched once and a later call finds it done.
+    assert first in ("dispatched", "already_dispatched")
+    assert second == "already_dispatched"
     assert [m.subject for m in mails] == [f"{tenant.name}: Received: Phishing report"]
