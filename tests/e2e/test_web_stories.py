@@ -113,6 +113,7 @@ async def test_learner_sets_up_two_step_sign_in_and_uses_a_recovery_code(
     await expect(page.locator("#code-error")).to_contain_text("not correct")
     await page.get_by_label("Code from your app").fill(pyotp.TOTP(secret).now())
     await page.get_by_role("button", name="Turn on two-step sign-in").click()
+    await expect(page.locator("#recovery-codes li")).to_have_count(10)
     codes = await page.locator("#recovery-codes li").all_inner_texts()
     assert len(codes) == 10
     await check_page(page)
