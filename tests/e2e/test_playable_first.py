@@ -11,7 +11,7 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, async_playwright, expect
 
 from lms.config import Settings
 from lms.db.engines import Database
@@ -129,7 +129,7 @@ async def test_a_lecture_plays_from_the_stream_copy_before_the_ladder_is_encoded
     await page.goto(f"{media_live_server}/media/{asset_id}/watch")
     await page.wait_for_function("window.lmsPlayer.hls && window.lmsPlayer.hls.levels.length === 1")
     lines = page.locator(".transcript-line")
-    assert await lines.count() == 3
+    await expect(lines).to_have_count(3)
     await assert_accessible(page)
     await page.evaluate("document.getElementById('video').muted = true")
     await lines.nth(1).focus()
@@ -141,6 +141,6 @@ async def test_a_lecture_plays_from_the_stream_copy_before_the_ladder_is_encoded
     stalls_before = await page.evaluate("window.lmsPlayer.stalls")
     # Playback crosses the chunk boundary at 12 s without a stall, and the said line is marked.
     await page.wait_for_function("document.getElementById('video').currentTime > 14", timeout=30_000)
-    assert await lines.nth(1).get_attribute("aria-current") == "true"
+    await expect(lines.nth(1)).to_have_attribute("aria-current", "true")
     assert await page.evaluate("window.lmsPlayer.stalls") == stalls_before
     await context.close()
