@@ -32,6 +32,10 @@ def _user_fk() -> ForeignKeyConstraint:
     return ForeignKeyConstraint(["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE")
 
 
+# An erased person's address: unique, and never deliverable (.invalid is reserved).
+ERASED_EMAIL_DOMAIN = "@erased.invalid"
+
+
 class User(TenantScoped, Base):
     """A person in one tenant; e-mail is unique per tenant, case-insensitively."""
 
@@ -77,6 +81,11 @@ class User(TenantScoped, Base):
     time_zone: Mapped[str | None] = mapped_column(String(64), default=None)
     # Custom attributes from an import or SCIM (department, location, ...); dynamic groups match on them.
     attributes: Mapped[dict[str, Any]] = mapped_column(JsonDict, default=dict, server_default=text("'{}'::jsonb"))
+
+    @property
+    def erased(self) -> bool:
+        """Whether the person's data was erased (the row stays for the learning records it holds)."""
+        return self.email.endswith(ERASED_EMAIL_DOMAIN)
 
 
 class MfaRecoveryCode(TenantScoped, Base):

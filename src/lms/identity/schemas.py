@@ -61,6 +61,8 @@ class UserOut(msgspec.Struct):
     external_id: str | None = None
     # Custom attributes from an import or SCIM (department = Sales): what dynamic groups match on.
     attributes: dict[str, str] = msgspec.field(default_factory=dict)
+    # The person's data was erased: the account stays only for the learning records it holds.
+    erased: bool = False
 
 
 class SignIn(msgspec.Struct, forbid_unknown_fields=True):

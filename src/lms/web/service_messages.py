@@ -118,6 +118,7 @@ IMPORT_ROW_PROBLEMS = (
     # personal data: exports and erasure
     N_("This person's data was erased; there is nothing left to export."),
     N_("You cannot erase your own account."),
+    N_("this person's data was erased; the account cannot be changed"),
     N_("Type the person's e-mail address exactly to confirm."),
     # assigned training
     N_("Choose a published course of this site."),

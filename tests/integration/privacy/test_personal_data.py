@@ -226,6 +226,58 @@ async def test_erasure_anonymises_keeps_learning_revokes_certificates_and_is_ide
     assert (await client.get(exports, headers=headers)).json()["items"] == []
 
 
+async def test_an_erased_person_cannot_be_changed_reactivated_or_provisioned_again(
+    client: Client, db: Database, settings: Settings, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant()
+    admin = await make_user(tenant, roles=["tenant_admin"])
+    history = await person_with_history(db, settings, make_user, tenant)
+    person = history.person
+    headers = await login(admin)
+    erased = await client.post(
+        f"{host(tenant)}/api/v1/admin/users/{person.id}/erasure", json={"confirm_email": person.email}, headers=headers
+    )
+    assert erased.status_code == 200, erased.text
+    users = f"{host(tenant)}/api/v1/users/{person.id}"
+
+    for response in (
+        await client.post(f"{users}/reactivate", headers=headers),
+        await client.patch(users, json={"display_name": "Grace Hopper", "groups": ["Sales"]}, headers=headers),
+        await client.patch(users, json={"roles": ["instructor"]}, headers=headers),
+    ):
+        assert response.status_code == 409, response.text
+        assert response.json()["error"]["field"] == "user_id"
+    async with tenant_session(db.app_sessions, tenant.id) as session:
+        user = await session.get(User, person.id)
+        assert user is not None
+        assert (user.display_name, user.groups, user.roles, user.status.value) == (
+            "Former member",
+            [],
+            ["learner"],
+            "deactivated",
+        )
+
+    # The identity provider no longer sees the person: it can neither read nor restore them by id.
+    scim_created = await client.post(f"{host(tenant)}/api/v1/scim-tokens", json={"name": "Okta"}, headers=headers)
+    scim = {"Authorization": f"Bearer {scim_created.json()['token']}", "Content-Type": "application/scim+json"}
+    scim_user = f"{host(tenant)}/scim/v2/Users/{person.id}"
+    assert (await client.get(scim_user, headers=scim)).status_code == 404
+    restore = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "grace@corp.example"}
+    assert (await client.put(scim_user, json=restore, headers=scim)).status_code == 404
+    listed = await client.get(f"{host(tenant)}/scim/v2/Users", headers=scim)
+    assert str(person.id) not in {u["id"] for u in listed.json()["Resources"]}
+
+    # The admin page says so instead of offering actions that cannot work.
+    page = await client.get(
+        f"{secure_host(tenant)}/admin/users/{person.id}", headers=browser_headers(await bearer(login, admin))
+    )
+    assert page.status_code == 200
+    assert "personal data was erased" in page.text
+    for action in ("reactivate", "roles", "groups", "privacy/erase"):
+        assert f"/admin/users/{person.id}/{action}" not in page.text
+    assert "erased.invalid" not in page.text
+
+
 async def test_keep_policy_leaves_certificates_valid(
     client: Client, db: Database, settings: Settings, make_tenant: MakeTenant, make_user: MakeUser, login: Login
 ) -> None:

@@ -139,6 +139,7 @@ def user_out(user: User) -> UserOut:
         mfa_enabled=user.mfa_enabled,
         external_id=user.external_id,
         attributes={str(k): str(v) for k, v in (user.attributes or {}).items() if v not in (None, "")},
+        erased=user.erased,
     )
 
 
@@ -186,6 +187,13 @@ class UserDirectory:
         user = await get_or_404(self.session, User, user_id, "user not found")
         return user
 
+    async def changeable(self, user_id: UUID) -> User:
+        """A person whose account may still be changed: an erased one keeps only its learning records."""
+        user = await self.get(user_id)
+        if user.erased:
+            raise Conflict("this person's data was erased; the account cannot be changed", field="user_id")
+        return user
+
     async def find_by_email(self, email: str) -> User | None:
         row = await self.session.execute(select(User).where(func.lower(User.email) == email.strip().lower()))
         return row.scalar_one_or_none()
@@ -227,7 +235,7 @@ class UserDirectory:
     async def reset_mfa(self, user_id: UUID) -> User:
         """Turn off a person's second factor (lost phone): they enrol again at their next sign-in if
         required. Their sessions end, so whoever holds the old device is signed out too."""
-        user = await self.get(user_id)
+        user = await self.changeable(user_id)
         before = {"mfa_enabled": user.mfa_enabled}
         user.mfa_enabled = False
         user.totp_secret_encrypted = None
@@ -305,7 +313,7 @@ class UserDirectory:
         return user, link
 
     async def update(self, user_id: UUID, data: UserUpdate, acting_user_id: UUID) -> User:
-        user = await self.get(user_id)
+        user = await self.changeable(user_id)
         before = _audited(user)
         if not isinstance(data.display_name, msgspec.UnsetType):
             user.display_name = data.display_name
@@ -347,7 +355,7 @@ class UserDirectory:
         return user
 
     async def reactivate(self, user_id: UUID) -> User:
-        user = await self.get(user_id)
+        user = await self.changeable(user_id)
         if user.status is UserStatus.DEACTIVATED:
             before = _audited(user)
             await take_seat_of(self.session, self.tenant_id, user.id)

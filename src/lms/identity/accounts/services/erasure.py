@@ -12,14 +12,22 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.identity.accounts.services.directory import release_seat_of
-from lms.identity.models import ActionToken, MfaRecoveryCode, RefreshToken, SsoIdentity, User, UserStatus
+from lms.identity.models import (
+    ERASED_EMAIL_DOMAIN,
+    ActionToken,
+    MfaRecoveryCode,
+    RefreshToken,
+    SsoIdentity,
+    User,
+    UserStatus,
+)
 from lms.identity.signin.services.sessions import revoke_user_sessions
 from lms.lib.errors import NotFound
 
 
 def erased_email(user_id: UUID) -> str:
     """A unique address per erased person that can never receive mail (.invalid is reserved)."""
-    return f"erased-{user_id.hex}@erased.invalid"
+    return f"erased-{user_id.hex}{ERASED_EMAIL_DOMAIN}"
 
 
 async def anonymise_account(session: AsyncSession, tenant_id: UUID, user_id: UUID, display_name: str) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lms.compliance.services import schedule_sync
 from lms.config import Settings
 from lms.identity.accounts.services.directory import UserDirectory, take_seat_of
-from lms.identity.models import Role, ScimToken, User, UserGroup, UserStatus
+from lms.identity.models import ERASED_EMAIL_DOMAIN, Role, ScimToken, User, UserGroup, UserStatus
 from lms.identity.scim.services.documents import (
     ENTERPRISE_SCHEMA,
     GROUP_SCHEMA,
@@ -145,15 +145,20 @@ class ScimProvisioning:
                 doc[scim_name] = str(attributes[name])
         return doc
 
+    async def _provisioned(self, user_id: UUID | None) -> User | None:
+        """The person as the identity provider sees them: an erased person is gone (their row stays
+        only for learning records), so it can be neither read nor provisioned again by its id."""
+        user = await self.session.get(User, user_id) if user_id else None
+        return None if user is None or user.erased else user
+
     async def get_user(self, user_id: str) -> User:
-        parsed = _uuid_or_none(user_id)
-        user = await self.session.get(User, parsed) if parsed else None
+        user = await self._provisioned(_uuid_or_none(user_id))
         if user is None:
             raise ScimError(404, f"User {user_id} not found")
         return user
 
     async def list_users(self, filter_: str | None, start_index: int, count: int) -> dict[str, Any]:
-        query = select(User)
+        query = select(User).where(User.email.not_like(f"%{ERASED_EMAIL_DOMAIN}"))
         if filter_:
             attribute, value = parse_eq_filter(filter_, USER_FILTERS)
             if attribute in ("userName", "emails.value"):
@@ -359,7 +364,7 @@ class ScimProvisioning:
         for member in members:
             raw = str(member.get("value") if isinstance(member, dict) else member)
             member_id = _uuid_or_none(raw)
-            if member_id is None or await self.session.get(User, member_id) is None:
+            if member_id is None or await self._provisioned(member_id) is None:
                 raise ScimError(400, f"member {raw} is not a user of this tenant", "invalidValue")
             ids.add(member_id)
         await self._set_members(name, ids)
