@@ -50,6 +50,15 @@ async def test_admin_invites_a_user_who_accepts_and_signs_in(
         f"{host(tenant)}/api/v1/me", headers={"Authorization": f"Bearer {accepted.json()['access_token']}"}
     )
     assert me.json()["status"] == "active"
+    # Accepting signs the person in, so it counts as their first sign-in; a token refresh does not.
+    account = f"{host(tenant)}/api/v1/users/{body['id']}"
+    first = (await client.get(account, headers=headers)).json()["last_login_at"]
+    assert first is not None
+    refreshed = await client.post(
+        f"{host(tenant)}/api/v1/auth/refresh", json={"refresh_token": accepted.json()["refresh_token"]}
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    assert (await client.get(account, headers=headers)).json()["last_login_at"] == first
 
     again = await client.post(
         f"{host(tenant)}/api/v1/auth/invitations/accept", json={"token": token, "password": PASSWORD + "!"}

@@ -84,8 +84,6 @@ class PasswordSignIn:
         await self.throttle.record_success(user.email)
         if not user.mfa_enabled and await mfa_required_for(self.session, user):
             return await create_action_link(self.session, user, ActionPurpose.MFA_ENROLMENT, MFA_ENROLMENT_LIFETIME)
-        user.last_login_at = clock.now()
-        await self.session.flush()
         return None
 
 

@@ -66,6 +66,10 @@ class SessionIssuer:
 
         `sso_provider_id` records the single sign-on provider the session came through."""
         raw = new_opaque_token("rt")
+        if family_id is None:
+            # A new session is a sign-in, however it came (password, single sign-on, an accepted
+            # invitation or reset link); a refresh keeps its family and is not.
+            user.last_login_at = clock.now()
         family_id = family_id or uuid.uuid4()
         self.session.add(
             RefreshToken(
