@@ -10,15 +10,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from lms.billing.services import inbox
 from lms.billing.tasks import HANDLE_EVENT_TASK
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database, create_database
-from lms.db.reads import fetch_row_as
-from lms.lib import clock
 from lms.lib.ids import new_id
 from lms.lib.redis_clients import blocking_redis
 from lms.tenancy.models import Plan
@@ -70,47 +68,52 @@ async def test_concurrent_copies_of_a_delivery_store_the_event_once_as_sent(
     row = rows[0]
     assert (row.stripe_event_id, row.type, row.object_id) == ("evt_store_once", event["type"], "sub_evt_store_once")
     assert row.payload == event  # the signed text, unicode and escapes included, as jsonb
-    assert row.attempts == 0 or row.status == "handled"
 
 
-async def test_the_inbox_insert_is_held_to_the_bound_tenant(make_site: MakeSite, db: Database) -> None:
+async def test_the_inbox_insert_binds_its_tenant_for_its_own_transaction_only(
+    make_site: MakeSite, db: Database
+) -> None:
     site, other = await make_site(Plan.TRIAL), await make_site(Plan.TRIAL)
     event = subscription_event(site, "evt_rls")
     payload = json.dumps(event).encode()
-    row_id = new_id()
-    assert await inbox.store_event(db, site.tenant.id, row_id, event, "sub_evt_rls", payload) is True
+    assert await inbox.store_event(db, site.tenant.id, new_id(), event, "sub_evt_rls", payload) is True
     assert await inbox.store_event(db, site.tenant.id, new_id(), event, "sub_evt_rls", payload) is False
 
-    # Another tenant's binding neither sees the row nor may write one for this tenant.
+    # The binding ended with the statement: the pooled connection (the same one, the pool is LIFO) has
+    # none, so a query on it sees no inbox row at all.
+    fairy = await db.app_engine.raw_connection()
+    try:
+        driver: Any = fairy.driver_connection
+        assert await driver.fetchval("select current_setting('app.tenant_id', true)") in (None, "")
+        assert await driver.fetchval("select count(*) from billing_webhook_events") == 0
+        # It runs as the caller (RLS applies to lms_app, which cannot bypass it), not as its owner.
+        invoker = await driver.fetchval("select not prosecdef from pg_proc where proname = 'store_webhook_event'")
+        bypass = await driver.fetchval("select rolbypassrls or rolsuper from pg_roles where rolname = current_user")
+        assert (invoker, bypass) == (True, False)
+    finally:
+        fairy.close()
+
+    # Another tenant does not see the row; the tenant does.
     assert await stored(db, other) == []
-    with pytest.raises(DBAPIError, match="row-level security"):
-        await fetch_row_as(
-            db.app_engine,
-            other.tenant.id,
-            inbox.INSERT_EVENT,
-            new_id(),
-            site.tenant.id,
-            "evt_forged_tenant",
-            event["type"],
-            "sub_x",
-            payload.decode(),
-            clock.now(),
-        )
-    # Nor with no tenant bound at all.
-    with pytest.raises(DBAPIError, match="row-level security"):
-        await fetch_row_as(
-            db.app_engine,
-            None,
-            inbox.INSERT_EVENT,
-            new_id(),
-            site.tenant.id,
-            "evt_unbound",
-            event["type"],
-            "sub_x",
-            payload.decode(),
-            clock.now(),
-        )
     assert [r.stripe_event_id for r in await stored(db, site)] == ["evt_rls"]
+    # The tenant's own binding cannot write another tenant's row into the inbox.
+    async with tenant_session(db.app_sessions, other.tenant.id) as session:
+        with pytest.raises(DBAPIError, match="row-level security"):
+            await session.execute(
+                text(
+                    "insert into billing_webhook_events (id, tenant_id, stripe_event_id, type, object_id, payload,"
+                    " status, attempts, created_at, updated_at) values (:id, :tenant, 'evt_x', 't', 'o', '{}',"
+                    " 'received', 0, now(), now())"
+                ),
+                {"id": new_id(), "tenant": site.tenant.id},
+            )
+
+
+async def test_an_event_for_no_tenant_of_this_platform_is_not_stored(make_site: MakeSite, db: Database) -> None:
+    site = await make_site(Plan.TRIAL)
+    event = subscription_event(site, "evt_nobody")
+    with pytest.raises(IntegrityError):
+        await inbox.store_event(db, new_id(), new_id(), event, "sub_x", json.dumps(event).encode())
 
 
 async def test_one_job_is_queued_per_object_in_flight(make_site: MakeSite, billing_settings: Settings) -> None:

@@ -39,7 +39,7 @@ from lms.billing.tasks import HANDLE_EVENT_TASK
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
-from lms.db.reads import fetch_row_as
+from lms.db.reads import fetch_row_autocommit
 from lms.lib import clock
 from lms.lib.errors import DomainError
 from lms.lib.ids import new_id
@@ -196,37 +196,31 @@ async def claim_dispatch(redis: Redis, tenant_id: UUID, object_id: str) -> bool:
         return True  # without the claim, a second job is harmless; a missing one is not
 
 
-# One statement in a transaction of its own, tenant-bound (RLS checks the row), committed before the
-# delivery is acknowledged. The payload goes in as the text Stripe signed: PostgreSQL parses it into
-# jsonb once, instead of the API decoding it into Python objects and encoding them again.
-INSERT_EVENT = f"""
-INSERT INTO {WebhookEvent.__tablename__}
-    (id, tenant_id, stripe_event_id, type, object_id, payload, status, attempts, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6::jsonb, '{InboxStatus.RECEIVED.value}', 0, $7, $7)
-ON CONFLICT (tenant_id, stripe_event_id) DO NOTHING
-RETURNING id"""
+# One statement, committed in its own (implicit) transaction before the delivery is acknowledged:
+# `app.store_webhook_event` (migration 1600) binds the tenant for that transaction with
+# `set_config(..., true)` and inserts under the table's forced RLS, as lms_app (SECURITY INVOKER). One round
+# trip instead of BEGIN and the binding, the insert, COMMIT. The payload goes in as the text Stripe
+# signed: PostgreSQL parses it into jsonb once, instead of the API decoding and encoding it again.
+STORE_EVENT = "SELECT app.store_webhook_event($1, $2, $3, $4, $5, $6::jsonb, $7)"
 
 
 async def store_event(
     db: Database, tenant_id: UUID, row_id: UUID, event: dict[str, Any], object_id: str, payload: bytes
 ) -> bool:
     """Insert a verified event by its id under the tenant's RLS, committed; False for a duplicate.
-
-    Straight to asyncpg (`lms.db.reads`): BEGIN and the tenant binding in one message, the insert,
-    COMMIT; no ORM session. An unknown tenant (the foreign key) raises IntegrityError."""
-    row = await fetch_row_as(
+    An unknown tenant (the foreign key) raises IntegrityError."""
+    row = await fetch_row_autocommit(
         db.app_engine,
+        STORE_EVENT,
         tenant_id,
-        INSERT_EVENT,
         row_id,
-        tenant_id,
         event["id"][:100],
         event["type"][:100],
         object_id[:100],
         payload.decode(),
         clock.now(),
     )
-    return row is not None
+    return row is not None and row[0] is not None
 
 
 async def accept(db: Database, settings: Settings, redis: Redis, payload: bytes, signature: str | None) -> Accepted:
