@@ -39,7 +39,7 @@ from lms.billing.tasks import HANDLE_EVENT_TASK
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
-from lms.db.reads import fetch_row_autocommit
+from lms.db.reads import fetch_row_as, fetch_row_autocommit
 from lms.lib import clock
 from lms.lib.errors import DomainError
 from lms.lib.ids import new_id
@@ -250,11 +250,22 @@ async def accept(db: Database, settings: Settings, redis: Redis, payload: bytes,
     return Accepted(stored=inserted, duplicate=not inserted)
 
 
-async def handle(session: AsyncSession, settings: Settings, tenant_id: UUID, row_id: UUID) -> str:
+@dataclass(frozen=True)
+class Handled:
+    """What handling an event did, and its Stripe object (the job then hands on to that object's
+    waiting events); no object for an event that is not in the inbox."""
+
+    outcome: str
+    object_id: str | None
+
+
+async def handle(session: AsyncSession, settings: Settings, tenant_id: UUID, row_id: UUID) -> Handled:
     """Handle one stored event, once: the body of the `billing.handle_stripe_event` job."""
     row = await session.scalar(select(WebhookEvent).where(WebhookEvent.id == row_id).with_for_update())
-    if row is None or row.status == InboxStatus.HANDLED:
-        return "already_handled" if row is not None else "missing"
+    if row is None:
+        return Handled("missing", None)
+    if row.status == InboxStatus.HANDLED:
+        return Handled("already_handled", row.object_id)
     row.attempts += 1
     if row.type in SUBSCRIPTION_EVENTS:
         read_from = clock.now() - CLOCK_MARGIN
@@ -268,27 +279,28 @@ async def handle(session: AsyncSession, settings: Settings, tenant_id: UUID, row
     row.reason = None
     row.handled_at = clock.now()
     await session.flush()
-    return outcome
+    return Handled(outcome, row.object_id)
 
 
-async def object_of(session: AsyncSession, row_id: UUID) -> str | None:
+OBJECT_OF = f"SELECT object_id FROM {WebhookEvent.__tablename__} WHERE id = $1"
+WAITING_EVENT = f"""
+SELECT id FROM {WebhookEvent.__tablename__}
+WHERE object_id = $1 AND status = '{InboxStatus.RECEIVED.value}' AND attempts = 0
+ORDER BY created_at LIMIT 1"""
+
+
+async def object_of(db: Database, tenant_id: UUID, row_id: UUID) -> str | None:
     """The Stripe object an inbox row is about (whose dispatch claim its job holds)."""
-    return await session.scalar(select(WebhookEvent.object_id).where(WebhookEvent.id == row_id))
+    row = await fetch_row_as(db.app_engine, tenant_id, OBJECT_OF, row_id)
+    return str(row[0]) if row is not None else None
 
 
-async def waiting_event(session: AsyncSession, object_id: str) -> UUID | None:
+async def waiting_event(db: Database, tenant_id: UUID, object_id: str) -> UUID | None:
     """The oldest event of this object that no job has tried yet: read after the claim is released,
-    so an event stored while the last job ran is found here or claims a job of its own."""
-    return await session.scalar(
-        select(WebhookEvent.id)
-        .where(
-            WebhookEvent.object_id == object_id,
-            WebhookEvent.status == InboxStatus.RECEIVED,
-            WebhookEvent.attempts == 0,
-        )
-        .order_by(WebhookEvent.created_at)
-        .limit(1)
-    )
+    so an event stored while the last job ran is found here or claims a job of its own. One
+    tenant-bound read straight to asyncpg (`lms.db.reads`), no ORM session."""
+    row = await fetch_row_as(db.app_engine, tenant_id, WAITING_EVENT, object_id)
+    return UUID(str(row[0])) if row is not None else None
 
 
 # Events stored this long before the API read began are certainly reflected in what it returned
