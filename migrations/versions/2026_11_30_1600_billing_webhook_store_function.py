@@ -3,7 +3,8 @@ statement's own transaction and inserts the event by its id, so a delivery is st
 round trip (an implicit transaction) instead of BEGIN and the binding, the insert, and COMMIT.
 
 SECURITY INVOKER (the default): the insert runs as the caller (lms_app), under the table's forced RLS,
-checked against the tenant the function binds; lms_app could bind that tenant itself anyway.
+checked against the tenant the function binds; lms_app could bind that tenant itself anyway. The row's
+time is the database's (`now()`), the clock the handling job compares it with (lms.billing.services.inbox).
 
 Revision ID: 1600
 Revises: 1450
@@ -21,7 +22,7 @@ depends_on: str | Sequence[str] | None = None
 
 STORE_WEBHOOK_EVENT = """
 CREATE OR REPLACE FUNCTION app.store_webhook_event(
-    p_tenant uuid, p_id uuid, p_event_id text, p_type text, p_object_id text, p_payload jsonb, p_at timestamptz
+    p_tenant uuid, p_id uuid, p_event_id text, p_type text, p_object_id text, p_payload jsonb
 ) RETURNS uuid
     LANGUAGE plpgsql VOLATILE SECURITY INVOKER SET search_path = pg_catalog, public
 AS $$
@@ -32,14 +33,14 @@ BEGIN
     PERFORM set_config('app.tenant_id', p_tenant::text, true);
     INSERT INTO billing_webhook_events
         (id, tenant_id, stripe_event_id, type, object_id, payload, status, attempts, created_at, updated_at)
-    VALUES (p_id, p_tenant, p_event_id, p_type, p_object_id, p_payload, 'received', 0, p_at, p_at)
+    VALUES (p_id, p_tenant, p_event_id, p_type, p_object_id, p_payload, 'received', 0, now(), now())
     ON CONFLICT (tenant_id, stripe_event_id) DO NOTHING
     RETURNING id INTO stored;
     RETURN stored;
 END
 $$;
-REVOKE ALL ON FUNCTION app.store_webhook_event(uuid, uuid, text, text, text, jsonb, timestamptz) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION app.store_webhook_event(uuid, uuid, text, text, text, jsonb, timestamptz) TO lms_app;
+REVOKE ALL ON FUNCTION app.store_webhook_event(uuid, uuid, text, text, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app.store_webhook_event(uuid, uuid, text, text, text, jsonb) TO lms_app;
 """
 
 
@@ -48,4 +49,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DROP FUNCTION IF EXISTS app.store_webhook_event(uuid, uuid, text, text, text, jsonb, timestamptz)")
+    op.execute("DROP FUNCTION IF EXISTS app.store_webhook_event(uuid, uuid, text, text, text, jsonb)")

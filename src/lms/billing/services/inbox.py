@@ -201,7 +201,7 @@ async def claim_dispatch(redis: Redis, tenant_id: UUID, object_id: str) -> bool:
 # `set_config(..., true)` and inserts under the table's forced RLS, as lms_app (SECURITY INVOKER). One round
 # trip instead of BEGIN and the binding, the insert, COMMIT. The payload goes in as the text Stripe
 # signed: PostgreSQL parses it into jsonb once, instead of the API decoding and encoding it again.
-STORE_EVENT = "SELECT app.store_webhook_event($1, $2, $3, $4, $5, $6::jsonb, $7)"
+STORE_EVENT = "SELECT app.store_webhook_event($1, $2, $3, $4, $5, $6::jsonb)"
 
 
 async def store_event(
@@ -218,7 +218,6 @@ async def store_event(
         event["type"][:100],
         object_id[:100],
         payload.decode(),
-        clock.now(),
     )
     return row is not None and row[0] is not None
 
@@ -268,7 +267,7 @@ async def handle(session: AsyncSession, settings: Settings, tenant_id: UUID, row
         return Handled("already_handled", row.object_id)
     row.attempts += 1
     if row.type in SUBSCRIPTION_EVENTS:
-        read_from = clock.now() - CLOCK_MARGIN
+        read_from = await session.scalar(select(func.clock_timestamp()))
         outcome = await sync_subscription(session, settings, tenant_id, row.object_id)
         await _covered_by_this_read(session, row, read_from)
     elif row.type in CHECKOUT_EVENTS:
@@ -303,15 +302,16 @@ async def waiting_event(db: Database, tenant_id: UUID, object_id: str) -> UUID |
     return UUID(str(row[0])) if row is not None else None
 
 
-# Events stored this long before the API read began are certainly reflected in what it returned
-# (allows for clock differences between API and worker hosts).
-CLOCK_MARGIN = timedelta(seconds=1)
-
-
-async def _covered_by_this_read(session: AsyncSession, row: WebhookEvent, read_from: datetime) -> None:
+async def _covered_by_this_read(session: AsyncSession, row: WebhookEvent, read_from: datetime | None) -> None:
     """Other stored events of the same subscription, received before the read began, changed nothing
     the read did not already see: they are handled by it (once), and their own jobs find them done.
-    A burst of events for one subscription costs one API read, not one each."""
+    A burst of events for one subscription costs one API read, not one each.
+
+    Both times are the database's clock (no margin for clocks of different hosts): `created_at` is when
+    the insert's transaction began, after Stripe had sent the event; `read_from` was taken before the
+    read began. An event stored before `read_from` was sent before the read, which therefore reflects it."""
+    if read_from is None:
+        return
     # SKIP LOCKED: an event whose own job is running right now is left to it (no lock-order deadlock).
     covered = (
         select(WebhookEvent.id)
