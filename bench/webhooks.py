@@ -246,11 +246,14 @@ def main() -> int:
             api_cpu, worker_cpu = process_tree_cpu_seconds(api.pid), process_tree_cpu_seconds(worker.pid)
             profiled = {"api": api.pid, "worker": worker.pid}
             profilers = start_profilers(profiled, args.profile, len(bodies) / 600) if args.profile else []
+            reads_before, own_cpu = len(standin.state.requests), time.process_time()
             begun = time.perf_counter()
             sent = asyncio.run(send_all(port, bodies, args.senders))
+            own_cpu = time.process_time() - own_cpu
             api_cpu = process_tree_cpu_seconds(api.pid) - api_cpu
             drain = asyncio.run(settled(owner_url, len(events), expected, args.drain_limit))
             worker_cpu = process_tree_cpu_seconds(worker.pid) - worker_cpu
+            reads = [path for _, path in standin.state.requests[reads_before:] if path.startswith("/v1/subscriptions/")]
             for profiler in profilers:
                 profiler.wait(60)
             end_to_end = time.perf_counter() - begun
@@ -279,6 +282,8 @@ def main() -> int:
           f"(webhook/health ratio {rate / health_rate if health_rate else 0:.2f})")  # fmt: skip
     print(f"  API CPU per delivery     {api_cpu / max(len(bodies), 1) * 1e3:.2f} ms")
     print(f"  worker CPU per delivery  {worker_cpu / max(len(bodies), 1) * 1e3:.2f} ms (handling until all settled)")
+    print(f"  sender CPU per delivery  {own_cpu / max(len(bodies), 1) * 1e3:.2f} ms (senders and Stripe stand-in)")
+    print(f"  Stripe reads             {len(reads):,} subscription reads for {len(events):,} events")
     print(f"  end to end               {end_to_end:.1f} s until every account showed its final state "
           f"({drain:.1f} s after the last delivery was accepted)")  # fmt: skip
     print(f"  stored events            {stored:,} (expected {len(events):,})")
