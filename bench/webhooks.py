@@ -54,6 +54,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--worker-concurrency", type=int, default=4)
     parser.add_argument("--target", type=float, default=500.0, help="deliveries/s accepted")
     parser.add_argument("--drain-limit", type=float, default=900.0, help="seconds to wait for the worker")
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="folder for py-spy profiles of the API and the worker"
+    )
     return parser.parse_args()
 
 
@@ -129,6 +132,20 @@ def start_worker(settings: Settings, concurrency: int, env: dict[str, str]) -> s
         "--concurrency", str(concurrency), "--loglevel", "WARNING", "--hostname", f"bench-{uuid.uuid4().hex[:6]}@%h",
     ]  # fmt: skip
     return subprocess.Popen(command, cwd=PROJECT_ROOT, env={**service_env(settings), **env})
+
+
+def start_profilers(parents: dict[str, int], folder: Path, seconds: float) -> list[subprocess.Popen[bytes]]:
+    """py-spy, for `seconds` (shorter than the sending), on each child of the named processes (uvicorn's
+    API processes, the worker's pool): collapsed stacks in `folder`, one file per process."""
+    folder.mkdir(parents=True, exist_ok=True)
+    py_spy = str(Path(sys.executable).parent / "py-spy")
+    profilers = []
+    for label, parent in parents.items():
+        for pid in Path(f"/proc/{parent}/task/{parent}/children").read_text().split():
+            output = str(folder / f"{label}-{pid}.txt")
+            command = [py_spy, "record", "--nonblocking", "-d", str(max(1, int(seconds))), "-p", pid]
+            profilers.append(subprocess.Popen([*command, "--format", "raw", "-o", output], stdout=subprocess.DEVNULL))
+    return profilers
 
 
 @dataclass
@@ -226,11 +243,19 @@ def main() -> int:
         try:
             asyncio.run(wait_ready(port, f"platform.{BASE_DOMAIN}"))
             health = asyncio.run(send_all(port, [b""] * args.deliveries, args.senders, "/health"))
-            api_cpu = process_tree_cpu_seconds(api.pid)
+            api_cpu, worker_cpu = process_tree_cpu_seconds(api.pid), process_tree_cpu_seconds(worker.pid)
+            profiled = {"api": api.pid, "worker": worker.pid}
+            profilers = start_profilers(profiled, args.profile, len(bodies) / 600) if args.profile else []
+            reads_before, own_cpu = len(standin.state.requests), time.process_time()
             begun = time.perf_counter()
             sent = asyncio.run(send_all(port, bodies, args.senders))
+            own_cpu = time.process_time() - own_cpu
             api_cpu = process_tree_cpu_seconds(api.pid) - api_cpu
             drain = asyncio.run(settled(owner_url, len(events), expected, args.drain_limit))
+            worker_cpu = process_tree_cpu_seconds(worker.pid) - worker_cpu
+            reads = [path for _, path in standin.state.requests[reads_before:] if path.startswith("/v1/subscriptions/")]
+            for profiler in profilers:
+                profiler.wait(60)
             end_to_end = time.perf_counter() - begun
             stored, once, other, wrong = asyncio.run(verify(owner_url, len(events), expected))
         finally:
@@ -256,6 +281,9 @@ def main() -> int:
     print(f"  baseline GET /health     {health_rate:,.0f} requests/s through the same senders "
           f"(webhook/health ratio {rate / health_rate if health_rate else 0:.2f})")  # fmt: skip
     print(f"  API CPU per delivery     {api_cpu / max(len(bodies), 1) * 1e3:.2f} ms")
+    print(f"  worker CPU per delivery  {worker_cpu / max(len(bodies), 1) * 1e3:.2f} ms (handling until all settled)")
+    print(f"  sender CPU per delivery  {own_cpu / max(len(bodies), 1) * 1e3:.2f} ms (senders and Stripe stand-in)")
+    print(f"  Stripe reads             {len(reads):,} subscription reads for {len(events):,} events")
     print(f"  end to end               {end_to_end:.1f} s until every account showed its final state "
           f"({drain:.1f} s after the last delivery was accepted)")  # fmt: skip
     print(f"  stored events            {stored:,} (expected {len(events):,})")

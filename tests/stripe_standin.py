@@ -543,6 +543,9 @@ class StripeState:
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+    # Keep-alive, as Stripe's API does: a client's connection serves its next requests too (every
+    # answer carries its content-length), instead of a TCP connection and a thread per request.
+    protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
         return

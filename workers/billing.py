@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lms.billing.services.accounts import end_expired_trial, enforce_grace_period
 from lms.billing.services.inbox import (
     DISPATCH_HOLD_MS,
+    Handled,
     dispatch_key,
     handle,
     mark_dead,
@@ -32,7 +33,6 @@ from lms.billing.tasks import (
     SNAPSHOT_SEATS_TENANT_TASK,
 )
 from lms.config import get_settings
-from lms.db.binding import tenant_session
 from lms.lib.jobs import run_in_tenant
 from lms.tenancy.queries import active_tenant_ids
 from workers.app import celery_app
@@ -42,7 +42,7 @@ from workers.runtime import TransientFailure, app_sessions, database, run, tenan
 log = structlog.get_logger("lms.workers.billing")
 
 
-async def _handle(session: AsyncSession, tenant_id: UUID, row_id: UUID) -> str:
+async def _handle(session: AsyncSession, tenant_id: UUID, row_id: UUID) -> Handled:
     return await handle(session, get_settings(), tenant_id, row_id)
 
 
@@ -53,7 +53,7 @@ def handle_stripe_event_task(self: Any, tenant_id: str, row_id: str) -> str:
     settings = get_settings()
     tenant, row = UUID(tenant_id), UUID(row_id)
     try:
-        outcome = run(run_in_tenant(app_sessions(), HANDLE_EVENT_TASK, tenant, row, _handle))
+        handled = run(run_in_tenant(app_sessions(), HANDLE_EVENT_TASK, tenant, row, _handle))
     except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}"
         attempt = self.request.retries + 1
@@ -63,13 +63,14 @@ def handle_stripe_event_task(self: Any, tenant_id: str, row_id: str) -> str:
             return "dead"
         run(note_failure(database(), tenant, row, reason))
         raise self.retry(countdown=settings.billing_retry_base_seconds * 2**self.request.retries) from exc
-    _hand_on_safely(tenant, row)
-    return outcome
+    if handled.object_id is not None:
+        _hand_on_safely(tenant, row, handled.object_id)
+    return handled.outcome
 
 
-def _hand_on_safely(tenant_id: UUID, row_id: UUID) -> None:
+def _hand_on_safely(tenant_id: UUID, row_id: UUID, object_id: str | None = None) -> None:
     try:
-        run(_hand_on(tenant_id, row_id))
+        run(_hand_on(tenant_id, row_id, object_id))
     except Exception:  # the beat re-sends whatever is left unhandled; the handled event stays handled
         log.warning("could not hand on to waiting stripe events", tenant_id=str(tenant_id), exc_info=True)
 
@@ -77,19 +78,18 @@ def _hand_on_safely(tenant_id: UUID, row_id: UUID) -> None:
 _dispatch_redis: Any = None
 
 
-async def _hand_on(tenant_id: UUID, row_id: UUID) -> None:
+async def _hand_on(tenant_id: UUID, row_id: UUID, object_id: str | None) -> None:
     """Release this object's dispatch claim, then send a job for an event that arrived meanwhile
-    (its own accept found the claim held and sent none)."""
+    (its own accept found the claim held and sent none). `object_id`: the handled event's, when known."""
     global _dispatch_redis
     if _dispatch_redis is None:
         _dispatch_redis = sync_redis(get_settings().redis_url or "")
-    async with tenant_session(app_sessions(), tenant_id) as session:
-        object_id = await object_of(session, row_id)
-        if object_id is None:
-            return
-        key = dispatch_key(tenant_id, object_id)
-        _dispatch_redis.delete(key)
-        waiting = await waiting_event(session, object_id)
+    object_id = object_id or await object_of(database(), tenant_id, row_id)
+    if object_id is None:
+        return
+    key = dispatch_key(tenant_id, object_id)
+    _dispatch_redis.delete(key)
+    waiting = await waiting_event(database(), tenant_id, object_id)
     if waiting is not None and _dispatch_redis.set(key, "1", nx=True, px=DISPATCH_HOLD_MS):
         handle_stripe_event_task.delay(str(tenant_id), str(waiting))
 

@@ -31,6 +31,7 @@ HOLDERS_SHOWN = 20
 SALES_SHOWN = 20
 PLAN_CHANGE = "billing/plan_change.html"
 REFUND = "billing/refund.html"
+NOT_SUBSCRIBED = "/admin/billing?saved=subscribe"
 
 
 def site_url(request: AppRequest, path: str) -> str:
@@ -49,6 +50,8 @@ def notice_text(key: str) -> str:
             "Your plan was changed. The difference is prorated: an upgrade is charged now, a downgrade is credited."
         ),
         "refund": _("The refund was sent to Stripe. The learner gets a notice with the amount."),
+        # The plan change pages of a site without a subscription send it here (Checkout is on this page).
+        "subscribe": _("This site has no subscription yet; choose a plan and pay with Checkout."),
     }
     return texts.get(key, "")
 
@@ -252,6 +255,8 @@ class PlanChangePagesController(Controller):
     ) -> Template | Redirect:
         if not plan:
             return Redirect("/admin/billing", status_code=303)
+        if not await plans.has_subscription(db_session, request.app.state.settings, principal.tenant_id):
+            return Redirect(NOT_SUBSCRIBED, status_code=303)
         return await self.render_review(request, db_session, principal, plan, None)
 
     @post("/admin/billing/plan", status_code=HTTP_200_OK)
@@ -275,6 +280,9 @@ class PlanChangePagesController(Controller):
                 seats_wanted,
                 confirm,
             )
+        except plans.NotSubscribed:
+            # Nothing on the review page can succeed; the billing page offers Checkout instead.
+            return Redirect(NOT_SUBSCRIBED, status_code=303)
         except plans.ConfirmationRequired:
             form.errors["confirm"] = _("Tick the box to confirm that these features will be switched off.")
             return await self.render_review(request, db_session, principal, plan, seats_wanted, 409, form.errors)

@@ -87,6 +87,14 @@ async def fetch_row_as(engine: AsyncEngine, tenant_id: UUID | None, sql: str, *a
     return await _on_own_connection(engine, tenant_id, sql, args, True)
 
 
+async def fetch_row_autocommit(engine: AsyncEngine, sql: str, *args: Any) -> Record | None:
+    """One statement on a pooled connection of its own, in the implicit transaction PostgreSQL gives a
+    statement sent outside a transaction block: committed when the answer arrives, in one round trip.
+    For a statement that binds its tenant itself (a function that calls `set_config(..., true)` first;
+    the binding ends with that transaction); no tenant is bound here."""
+    return await _on_own_connection(engine, None, sql, args, True, transaction=False)
+
+
 async def _read(session: AsyncSession, sql: str, args: Sequence[Any], *, one: bool) -> Any:
     if session.in_transaction():
         return await _in_session(session, sql, args, one)
@@ -111,15 +119,22 @@ async def _in_session(session: AsyncSession, sql: str, args: Sequence[Any], one:
 
 
 async def _on_own_connection(
-    engine: AsyncEngine, tenant_id: UUID | None, sql: str, args: Sequence[Any], one: bool
+    engine: AsyncEngine, tenant_id: UUID | None, sql: str, args: Sequence[Any], one: bool, *, transaction: bool = True
 ) -> Any:
     fairy = await engine.raw_connection()  # past DB_POOL_TIMEOUT: sqlalchemy.exc.TimeoutError (503)
     driver: Any = fairy.driver_connection
     finished = False
+    if not transaction and driver.is_in_transaction():
+        # Never expected (the pool rolls back what it takes back), and the statement would not commit.
+        fairy.invalidate()
+        fairy.close()
+        raise RuntimeError("a pooled connection was handed out inside a transaction")
     try:
-        await driver.execute(begin_statement(tenant_id))
+        if transaction:
+            await driver.execute(begin_statement(tenant_id))
         result = await (driver.fetchrow(sql, *args) if one else driver.fetch(sql, *args))
-        await driver.execute("COMMIT")
+        if transaction:
+            await driver.execute("COMMIT")
         finished = True
         return result
     except Exception as error:

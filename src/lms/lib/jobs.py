@@ -6,13 +6,17 @@ request never starts a job and a committed one always does. Jobs take ids, never
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar
 from uuid import UUID
 
-from celery import Celery
+from celery import Celery, signals
+from kombu import serialization
+from kombu.utils import json as kombu_json
+from kombu.utils.uuid import uuid as kombu_uuid
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
@@ -111,6 +115,57 @@ def send_now(job: Job, sender: Celery | None = None) -> None:
     # Nobody waits for a job's result: without `ignore_result` every send also subscribes to the
     # result's channel on Redis, a second round trip per job.
     app.send_task(job.name, args=list(job.args), countdown=job.countdown, ignore_result=True)
+
+
+@dataclass(frozen=True)
+class BrokerMessage:
+    """A job as Celery's Redis transport stores it: the list a worker pops (named after the queue) and
+    the message as `send_task` would push it there, for a caller that pushes it with other Redis
+    commands in one round trip (a script that pushes only when a claim is new)."""
+
+    broker_url: str
+    queue: str
+    message: str
+
+
+def broker_message(job: Job, sender: Celery | None = None) -> BrokerMessage | None:
+    """`job` for the default queue of the app `send_now` would use, ready to be pushed to Redis by the
+    caller; None where only `send_now` is right: a countdown (an ETA job), a broker other than Redis,
+    or publish hooks that must run (tracing adds its context to the headers there)."""
+    app = _redirect or sender or default_celery()
+    broker_url = str(app.conf.broker_url or "")
+    if (
+        job.countdown
+        or not broker_url.startswith(("redis://", "rediss://", "redis+socket://"))
+        or signals.before_task_publish.receivers
+        or signals.after_task_publish.receivers
+    ):
+        return None
+    queue = str(app.conf.task_default_queue)
+    task_id = kombu_uuid()
+    headers, properties, body, _ = app.amqp.as_task_v2(
+        task_id, job.name, args=list(job.args), ignore_result=True, reply_to=app.thread_oid
+    )
+    serialized = serialization.dumps(body, serializer=app.conf.task_serializer)  # type: ignore[no-untyped-call]
+    content_type, content_encoding, data = serialized
+    raw = data if isinstance(data, bytes) else data.encode(content_encoding)
+    # What kombu's Producer and virtual Channel add before the transport's LPUSH (persistent, priority 0,
+    # the body base64-encoded, delivered through the anonymous exchange straight to the queue).
+    envelope = {
+        "body": base64.b64encode(raw).decode(),
+        "content-encoding": content_encoding,
+        "content-type": content_type,
+        "headers": headers,
+        "properties": {
+            **properties,
+            "delivery_mode": 2,
+            "delivery_info": {"exchange": "", "routing_key": queue},
+            "priority": 0,
+            "body_encoding": "base64",
+            "delivery_tag": kombu_uuid(),
+        },
+    }
+    return BrokerMessage(broker_url, queue, kombu_json.dumps(envelope))  # type: ignore[no-untyped-call]
 
 
 def enqueue_after_commit(session: AsyncSession, name: str, *args: Any, countdown: float | None = None) -> None:

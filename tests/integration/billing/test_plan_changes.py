@@ -271,3 +271,31 @@ async def test_plan_change_pages_review_then_confirm(
     assert done.status_code == 303, done.text
     assert done.headers["location"] == "/admin/billing?saved=plan"
     assert (await subscription(client, site))["plan"] == "team"
+
+
+async def test_plan_review_of_a_site_without_a_subscription_sends_it_to_checkout_once(
+    client: Client, make_site: MakeSite
+) -> None:
+    site = await make_site(Plan.TRIAL)
+    html = browser_headers(site.admin["Authorization"].removeprefix("Bearer "))
+    message = "This site has no subscription yet; choose a plan and pay with Checkout."
+
+    # Opened by its address: nothing on the review page could succeed, so the billing page (with Checkout) opens.
+    review = await client.get(f"{site.base}/admin/billing/plan?plan=business", headers=html, follow_redirects=False)
+    assert review.status_code == 303
+    assert review.headers["location"] == "/admin/billing?saved=subscribe"
+    billing = await client.get(f"{site.base}{review.headers['location']}", headers=html)
+    assert billing.status_code == 200
+    assert billing.text.count(message) == 1
+    assert 'action="/admin/billing/checkout"' in billing.text
+
+    # A posted change goes the same way, and nothing changes.
+    posted = await client.post(
+        f"{site.base}/admin/billing/plan",
+        data={"plan": "business", "seats": "5", "csrf_token": CSRF},
+        headers=html,
+        follow_redirects=False,
+    )
+    assert posted.status_code == 303
+    assert posted.headers["location"] == "/admin/billing?saved=subscribe"
+    assert (await subscription(client, site))["plan"] == "trial"

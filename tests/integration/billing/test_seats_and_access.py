@@ -12,6 +12,7 @@ from lms.tenancy.models import Plan
 from tests.conftest import Login, MakeUser
 from tests.integration.billing.conftest import Client, MakeSite
 from tests.integration.catalog.helpers import build_course, instructor
+from tests.integration.web.test_pages import browser_headers
 
 
 async def test_seats_are_held_by_active_learners_freed_by_deactivation_and_blocked_past_the_licence(
@@ -34,6 +35,14 @@ async def test_seats_are_held_by_active_learners_freed_by_deactivation_and_block
     assert (summary.json()["used"], summary.json()["licensed"], summary.json()["available"]) == (2, 2, 0)
     holders = await client.get(f"{site.base}/api/v1/billing/seats/holders", headers=site.admin)
     assert {h["user_id"] for h in holders.json()["items"]} == {str(p.id) for p in people[:2]}
+    # The page lists them in a table that stacks on phones: each cell labelled, nothing scrolls sideways.
+    html = browser_headers(site.admin["Authorization"].removeprefix("Bearer "))
+    page = (await client.get(f"{site.base}/admin/billing", headers={**html, "Accept-Language": "de"})).text
+    table = page[page.index('<table class="data-table seat-holders">') :]
+    table = table[: table.index("</table>")]
+    assert table.count('<td data-label="E-Mail-Adresse">') == 2
+    assert people[0].email in table
+    assert "table-scroll" not in page[page.index("seat-holders") - 200 : page.index("seat-holders")]
 
     deactivated = await client.post(f"{site.base}/api/v1/users/{people[0].id}/deactivate", headers=site.admin)
     assert deactivated.status_code == 200, deactivated.text

@@ -14,6 +14,7 @@ were a claim or a send lost, the beat re-sends events left unhandled (`stale_rec
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,9 +25,8 @@ import msgspec
 import stripe
 import structlog
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,10 +39,11 @@ from lms.billing.tasks import HANDLE_EVENT_TASK
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
+from lms.db.reads import fetch_row_as, fetch_row_autocommit
 from lms.lib import clock
 from lms.lib.errors import DomainError
 from lms.lib.ids import new_id
-from lms.lib.jobs import Job, send_now, sender_of
+from lms.lib.jobs import Job, broker_message, send_now, sender_of
 from lms.lib.pagination import Page
 
 log = structlog.get_logger("lms.billing.inbox")
@@ -151,12 +152,74 @@ def dispatch_key(tenant_id: UUID, object_id: str) -> str:
     return f"lms:billing:dispatch:{tenant_id}:{object_id}"
 
 
+# The claim and the job's push in one round trip, atomically: the job is queued exactly when the claim
+# is new. KEYS: the claim, the queue's list; ARGV: the hold in ms, the message.
+_CLAIM_AND_PUSH = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
+  redis.call('LPUSH', KEYS[2], ARGV[2])
+  return 1
+end
+return 0
+"""
+# Redis names a script by its SHA-1 (an identifier here, not a security measure).
+_CLAIM_AND_PUSH_SHA = hashlib.sha1(_CLAIM_AND_PUSH.encode(), usedforsecurity=False).hexdigest()
+
+
+async def dispatch(
+    db: Database, settings: Settings, redis: Redis, tenant_id: UUID, object_id: str, row_id: UUID
+) -> None:
+    """Send the handling job of a stored event unless one of its object is in flight (that one hands on)."""
+    job = Job(HANDLE_EVENT_TASK, (str(tenant_id), str(row_id)))
+    sender = sender_of(db.app_sessions)
+    message = broker_message(job, sender)
+    if message is not None and message.broker_url == settings.redis_url:
+        try:
+            keys_and_args = (dispatch_key(tenant_id, object_id), message.queue, DISPATCH_HOLD_MS, message.message)
+            try:
+                await redis.evalsha(_CLAIM_AND_PUSH_SHA, 2, *keys_and_args)
+            except NoScriptError:  # the first call on this server (or after its restart) loads the script
+                await redis.eval(_CLAIM_AND_PUSH, 2, *keys_and_args)
+            return
+        except RedisError:
+            pass  # sent the ordinary way below (it retries); without the claim, a second job is harmless
+    elif not await claim_dispatch(redis, tenant_id, object_id):
+        return
+    # The broker's client blocks, so off the event loop.
+    await anyio.to_thread.run_sync(send_now, job, sender)
+
+
 async def claim_dispatch(redis: Redis, tenant_id: UUID, object_id: str) -> bool:
     """True when no handling job of this object is in flight: the caller sends one."""
     try:
         return bool(await redis.set(dispatch_key(tenant_id, object_id), "1", nx=True, px=DISPATCH_HOLD_MS))
     except RedisError:
         return True  # without the claim, a second job is harmless; a missing one is not
+
+
+# One statement, committed in its own (implicit) transaction before the delivery is acknowledged:
+# `app.store_webhook_event` (migration 1600) binds the tenant for that transaction with
+# `set_config(..., true)` and inserts under the table's forced RLS, as lms_app (SECURITY INVOKER). One round
+# trip instead of BEGIN and the binding, the insert, COMMIT. The payload goes in as the text Stripe
+# signed: PostgreSQL parses it into jsonb once, instead of the API decoding and encoding it again.
+STORE_EVENT = "SELECT app.store_webhook_event($1, $2, $3, $4, $5, $6::jsonb)"
+
+
+async def store_event(
+    db: Database, tenant_id: UUID, row_id: UUID, event: dict[str, Any], object_id: str, payload: bytes
+) -> bool:
+    """Insert a verified event by its id under the tenant's RLS, committed; False for a duplicate.
+    An unknown tenant (the foreign key) raises IntegrityError."""
+    row = await fetch_row_autocommit(
+        db.app_engine,
+        STORE_EVENT,
+        tenant_id,
+        row_id,
+        event["id"][:100],
+        event["type"][:100],
+        object_id[:100],
+        payload.decode(),
+    )
+    return row is not None and row[0] is not None
 
 
 async def accept(db: Database, settings: Settings, redis: Redis, payload: bytes, signature: str | None) -> Accepted:
@@ -172,47 +235,39 @@ async def accept(db: Database, settings: Settings, redis: Redis, payload: bytes,
     if tenant_id is None:
         log.warning("stripe event without a tenant", event_id=event["id"], type=event_type)
         return Accepted(stored=False, ignored=True)
+    row_id = new_id()
     try:
-        async with tenant_session(db.app_sessions, tenant_id) as session:
-            row_id = new_id()
-            now = clock.now()
-            inserted = await session.scalar(
-                pg_insert(WebhookEvent.__table__)  # type: ignore[arg-type]
-                .values(
-                    id=row_id,
-                    tenant_id=tenant_id,
-                    stripe_event_id=event["id"][:100],
-                    type=event_type[:100],
-                    object_id=str(object_id)[:100],
-                    payload=event,
-                    status=InboxStatus.RECEIVED,
-                    attempts=0,
-                    created_at=now,
-                    updated_at=now,
-                )
-                .on_conflict_do_nothing(index_elements=["tenant_id", "stripe_event_id"])
-                .returning(WebhookEvent.__table__.c.id)
-            )
+        inserted = await store_event(db, tenant_id, row_id, event, str(object_id), payload)
     except IntegrityError:
         # The metadata names no tenant of this platform (a deleted one, another deployment's).
         log.warning("stripe event for an unknown tenant", event_id=event["id"], tenant_id=str(tenant_id))
         return Accepted(stored=False, ignored=True)
-    if inserted is not None and await claim_dispatch(redis, tenant_id, str(object_id)):
-        # Sent only now that the row is committed; the broker's client blocks, so off the event loop.
-        # Were the send lost (the process dies right here), the reaper re-sends received events.
-        job = Job(HANDLE_EVENT_TASK, (str(tenant_id), str(row_id)))
-        await anyio.to_thread.run_sync(send_now, job, sender_of(db.app_sessions))
-    return Accepted(stored=inserted is not None, duplicate=inserted is None)
+    if inserted:
+        # Sent only now that the row is committed. Were the send lost (the process dies right here),
+        # the reaper re-sends received events.
+        await dispatch(db, settings, redis, tenant_id, str(object_id), row_id)
+    return Accepted(stored=inserted, duplicate=not inserted)
 
 
-async def handle(session: AsyncSession, settings: Settings, tenant_id: UUID, row_id: UUID) -> str:
+@dataclass(frozen=True)
+class Handled:
+    """What handling an event did, and its Stripe object (the job then hands on to that object's
+    waiting events); no object for an event that is not in the inbox."""
+
+    outcome: str
+    object_id: str | None
+
+
+async def handle(session: AsyncSession, settings: Settings, tenant_id: UUID, row_id: UUID) -> Handled:
     """Handle one stored event, once: the body of the `billing.handle_stripe_event` job."""
     row = await session.scalar(select(WebhookEvent).where(WebhookEvent.id == row_id).with_for_update())
-    if row is None or row.status == InboxStatus.HANDLED:
-        return "already_handled" if row is not None else "missing"
+    if row is None:
+        return Handled("missing", None)
+    if row.status == InboxStatus.HANDLED:
+        return Handled("already_handled", row.object_id)
     row.attempts += 1
     if row.type in SUBSCRIPTION_EVENTS:
-        read_from = clock.now() - CLOCK_MARGIN
+        read_from = await session.scalar(select(func.clock_timestamp()))
         outcome = await sync_subscription(session, settings, tenant_id, row.object_id)
         await _covered_by_this_read(session, row, read_from)
     elif row.type in CHECKOUT_EVENTS:
@@ -223,38 +278,40 @@ async def handle(session: AsyncSession, settings: Settings, tenant_id: UUID, row
     row.reason = None
     row.handled_at = clock.now()
     await session.flush()
-    return outcome
+    return Handled(outcome, row.object_id)
 
 
-async def object_of(session: AsyncSession, row_id: UUID) -> str | None:
+OBJECT_OF = f"SELECT object_id FROM {WebhookEvent.__tablename__} WHERE id = $1"
+WAITING_EVENT = f"""
+SELECT id FROM {WebhookEvent.__tablename__}
+WHERE object_id = $1 AND status = '{InboxStatus.RECEIVED.value}' AND attempts = 0
+ORDER BY created_at LIMIT 1"""
+
+
+async def object_of(db: Database, tenant_id: UUID, row_id: UUID) -> str | None:
     """The Stripe object an inbox row is about (whose dispatch claim its job holds)."""
-    return await session.scalar(select(WebhookEvent.object_id).where(WebhookEvent.id == row_id))
+    row = await fetch_row_as(db.app_engine, tenant_id, OBJECT_OF, row_id)
+    return str(row[0]) if row is not None else None
 
 
-async def waiting_event(session: AsyncSession, object_id: str) -> UUID | None:
+async def waiting_event(db: Database, tenant_id: UUID, object_id: str) -> UUID | None:
     """The oldest event of this object that no job has tried yet: read after the claim is released,
-    so an event stored while the last job ran is found here or claims a job of its own."""
-    return await session.scalar(
-        select(WebhookEvent.id)
-        .where(
-            WebhookEvent.object_id == object_id,
-            WebhookEvent.status == InboxStatus.RECEIVED,
-            WebhookEvent.attempts == 0,
-        )
-        .order_by(WebhookEvent.created_at)
-        .limit(1)
-    )
+    so an event stored while the last job ran is found here or claims a job of its own. One
+    tenant-bound read straight to asyncpg (`lms.db.reads`), no ORM session."""
+    row = await fetch_row_as(db.app_engine, tenant_id, WAITING_EVENT, object_id)
+    return UUID(str(row[0])) if row is not None else None
 
 
-# Events stored this long before the API read began are certainly reflected in what it returned
-# (allows for clock differences between API and worker hosts).
-CLOCK_MARGIN = timedelta(seconds=1)
-
-
-async def _covered_by_this_read(session: AsyncSession, row: WebhookEvent, read_from: datetime) -> None:
+async def _covered_by_this_read(session: AsyncSession, row: WebhookEvent, read_from: datetime | None) -> None:
     """Other stored events of the same subscription, received before the read began, changed nothing
     the read did not already see: they are handled by it (once), and their own jobs find them done.
-    A burst of events for one subscription costs one API read, not one each."""
+    A burst of events for one subscription costs one API read, not one each.
+
+    Both times are the database's clock (no margin for clocks of different hosts): `created_at` is when
+    the insert's transaction began, after Stripe had sent the event; `read_from` was taken before the
+    read began. An event stored before `read_from` was sent before the read, which therefore reflects it."""
+    if read_from is None:
+        return
     # SKIP LOCKED: an event whose own job is running right now is left to it (no lock-order deadlock).
     covered = (
         select(WebhookEvent.id)

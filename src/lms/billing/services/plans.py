@@ -40,6 +40,10 @@ class UpgradePaymentPending(DomainError):
     code = "payment_pending"
 
 
+class NotSubscribed(Conflict):
+    """409: a trial or an operator-set plan has no subscription to change; it chooses a plan through Checkout."""
+
+
 class ConfirmationRequired(Conflict):
     """409: the downgrade switches off features in use; send it again with `confirm`."""
 
@@ -56,11 +60,20 @@ async def features_in_use(session: AsyncSession) -> dict[str, int]:
     return {feature: count for feature, count in used.items() if count}
 
 
+def _is_subscribed(account: BillingAccount) -> bool:
+    return bool(account.stripe_subscription_id) and account.status != AccountStatus.CANCELED
+
+
+async def has_subscription(session: AsyncSession, settings: Settings, tenant_id: UUID) -> bool:
+    """Whether the tenant has a Stripe subscription whose plan can be changed (else: Checkout)."""
+    return _is_subscribed(await ensure_account(session, settings, tenant_id))
+
+
 async def _subscribed(session: AsyncSession, settings: Settings, tenant_id: UUID) -> BillingAccount:
     account = await ensure_account(session, settings, tenant_id, lock=True)
-    if not account.stripe_subscription_id or account.status == AccountStatus.CANCELED:
+    if not _is_subscribed(account):
         # Trials and operator-set plans choose a plan through Checkout.
-        raise Conflict("this site has no subscription yet; choose a plan and pay with Checkout", field="plan")
+        raise NotSubscribed("this site has no subscription yet; choose a plan and pay with Checkout", field="plan")
     return account
 
 
