@@ -165,14 +165,10 @@ class ProgressController(Controller):
         return Response(out, status_code=HTTP_202_ACCEPTED if out.accepted else HTTP_422_UNPROCESSABLE_ENTITY)
 
     @get("/lessons/{lesson_id:uuid}/resume")
-    async def resume(
-        self,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        lesson_id: FromPath[UUID],
-    ) -> ResumeOut:
+    async def resume(self, reads: Reads, principal: NamedDependency[Principal], lesson_id: FromPath[UUID]) -> ResumeOut:
         """Where to resume a lesson (video position, scroll depth)."""
-        return await views.resume(db_session, principal, lesson_id)
+        # Every player opens with it: one statement, sessionless reads (`reads` depends on `principal`).
+        return await views.resume(reads, principal, lesson_id)
 
 
 class LearnerController(Controller):

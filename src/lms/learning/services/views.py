@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, bindparam, func, select
+from sqlalchemy import ColumnElement, bindparam, func, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.catalog.queries import course_facts, course_title_of, lesson_exists, lesson_facts, version_number
+from lms.catalog.queries import course_facts, course_title_of, lesson_facts, lesson_visible, version_number
 from lms.db.reads import ReadQuery, ReadSource, fetch_all, fetch_one
 from lms.identity.guards import Principal
 from lms.learning.models import Enrollment, EnrollmentStatus, LessonProgress, ProgressStatus
@@ -146,12 +146,36 @@ async def continue_learning(session: AsyncSession, principal: Principal) -> Cont
     )
 
 
-async def resume(session: AsyncSession, principal: Principal, lesson_id: UUID) -> ResumeOut:
-    """The caller's last position in a lesson, from whichever device wrote latest (client time)."""
-    if not await lesson_exists(session, lesson_id):
+@functools.cache
+def _resume_query() -> ReadQuery:
+    """Whether the lesson is visible and the caller's progress in it (when any), in one statement."""
+    progress = (
+        select(
+            LessonProgress.status,
+            LessonProgress.position_seconds,
+            LessonProgress.position_at,
+            LessonProgress.watched_seconds,
+            LessonProgress.scroll_depth,
+        )
+        .where(LessonProgress.user_id == bindparam("user_id"), LessonProgress.lesson_id == bindparam("lesson_id"))
+        .subquery("progress")
+    )
+    one_row = select(literal(1).label("one")).subquery("one_row")
+    return ReadQuery(
+        select(lesson_visible(bindparam("lesson_id")).label("visible"), *progress.c).select_from(
+            one_row.outerjoin(progress, true())
+        )
+    )
+
+
+async def resume(reads: ReadSource, principal: Principal, lesson_id: UUID) -> ResumeOut:
+    """The caller's last position in a lesson, from whichever device wrote latest (client time).
+    `reads`: the request's session, or sessionless `TenantReads` of the principal's tenant."""
+    row = await fetch_one(reads, _resume_query(), {"user_id": principal.user_id, "lesson_id": lesson_id})
+    if row is None or not row[0]:
         raise NotFound("lesson not found", field="lesson_id")
-    progress = await _progress(session, principal.user_id, lesson_id)
-    if progress is None:
+    _, status, position_seconds, position_at, watched_seconds, scroll_depth = row
+    if status is None:  # no progress yet
         return ResumeOut(
             lesson_id=lesson_id,
             position_seconds=0.0,
@@ -162,11 +186,11 @@ async def resume(session: AsyncSession, principal: Principal, lesson_id: UUID) -
         )
     return ResumeOut(
         lesson_id=lesson_id,
-        position_seconds=progress.position_seconds,
-        position_at=progress.position_at,
-        status=progress.status.value,
-        watched_seconds=progress.watched_seconds,
-        scroll_depth=progress.scroll_depth,
+        position_seconds=position_seconds,
+        position_at=position_at,
+        status=ProgressStatus(status).value,
+        watched_seconds=watched_seconds,
+        scroll_depth=scroll_depth,
     )
 
 
