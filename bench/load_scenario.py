@@ -44,6 +44,7 @@ from support import bench_settings, free_port, percentile, process_tree_cpu_seco
 
 from lms.config import PROJECT_ROOT, Settings, with_credentials
 from lms.db.migrate import migrate
+from lms.lib.http_protocol import PROTOCOL_PATH
 
 FILE_BYTES = 5 * 1024 * 1024
 
@@ -115,7 +116,7 @@ def start_services(
     api = [
         sys.executable, "-m", "uvicorn", "--factory", "lms.app:create_served_app", "--host", "127.0.0.1",
         "--port", str(port), "--workers", str(args.processes), "--no-access-log", "--log-level", "warning",
-        "--loop", "uvloop", "--http", "httptools", "--timeout-keep-alive", "75",
+        "--loop", "uvloop", "--http", PROTOCOL_PATH, "--timeout-keep-alive", "75",
     ]  # fmt: skip
     worker = [
         sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--queues", settings.celery_queue,

@@ -27,6 +27,7 @@ LAYERS = [
     ("uvicorn / HTTP parsing", "uvicorn/"),
     ("uvicorn / HTTP parsing", "httptools/"),
     ("uvicorn / HTTP parsing", "granian/"),
+    ("uvicorn / HTTP parsing", "lms/lib/http_protocol"),  # the served protocol's socket writes
     ("tenant binding (lms.db)", "lms/db/"),
     ("lms application code", "lms/"),
     ("asyncio / event loop", "asyncio/"),

@@ -44,6 +44,7 @@ from lms.db.migrate import migrate
 from lms.identity.models import User
 from lms.identity.signin.services.keys import KeyRing
 from lms.identity.signin.services.tokens import issue_access_token
+from lms.lib.http_protocol import PROTOCOL_PATH
 from lms.tenancy.models import Plan
 from lms.tenancy.services import Actor, TenantAdmin
 
@@ -60,6 +61,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--courses", type=int, default=1_000)
     parser.add_argument("--processes", type=int, default=1, help="API processes (uvicorn/granian workers)")
     parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
+    parser.add_argument(
+        "--http",
+        default=PROTOCOL_PATH,
+        help="uvicorn's HTTP protocol (default: the one `lms api` runs; `httptools` for uvicorn's own)",
+    )
     parser.add_argument("--overload", type=int, default=300, help="clients of the overload round (0 = skip)")
     parser.add_argument("--overload-seconds", type=float, default=30.0)
     parser.add_argument("--only", default="", help="comma-separated route labels to measure (default: all)")
@@ -138,13 +144,13 @@ async def arrange(settings: Settings, courses: int) -> Fixture:
     return Fixture(host=f"{slug}.{BASE_DOMAIN}", token=token, lesson_id=lesson_id)
 
 
-def server_command(server: str, port: int, processes: int) -> list[str]:
+def server_command(server: str, port: int, processes: int, http: str = PROTOCOL_PATH) -> list[str]:
     if server == "granian":
         command = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--port", str(port)]
         command += ["--workers", str(processes), "--loop", "uvloop", "--log-level", "warning", "--no-access-log"]
         return [*command, "lms.app:create_served_app"]
     command = [sys.executable, "-m", "uvicorn", "lms.app:create_served_app", "--factory", "--port", str(port)]
-    command += ["--loop", "uvloop", "--http", "httptools", "--workers", str(processes)]
+    command += ["--loop", "uvloop", "--http", http, "--workers", str(processes)]
     return [*command, "--log-level", "warning", "--no-access-log"]
 
 
@@ -161,7 +167,7 @@ def api_server(settings: Settings, args: argparse.Namespace, port: int) -> Itera
         LOG_LEVEL="WARNING",
         LOG_FORMAT="json",
     )
-    process = subprocess.Popen(server_command(args.server, port, args.processes), env=env)
+    process = subprocess.Popen(server_command(args.server, port, args.processes, args.http), env=env)
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -331,7 +337,8 @@ def main(argv: list[str] | None = None) -> int:
                 profile(port, pid, fixture, args)
             tally, cpu = asyncio.run(overload(port, pid, fixture, args)) if args.overload else (None, 0.0)
     print(
-        f"{args.server}, {args.processes} process(es), {args.connections} connections, "
+        f"{args.server} ({args.http if args.server == 'uvicorn' else 'granian'}), {args.processes} process(es), "
+        f"{args.connections} connections, "
         f"{args.rounds} rounds x {args.seconds:.0f}s alternating with GET /health; {args.courses:,} courses"
     )
     print(f"  {'route':<20}{'req/s':>8}{'/health':>9}{'ratio':>7}{'CPU ms/req':>12}{'/health':>9}")

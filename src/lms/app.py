@@ -104,7 +104,7 @@ from lms.lib.edge import edge_middleware
 from lms.lib.errors import EXCEPTION_HANDLERS
 from lms.lib.metrics import DatabasePoolCollector
 from lms.lib.redis_clients import blocking_redis
-from lms.lib.telemetry import configure_logging, prometheus_config, request_context_middleware
+from lms.lib.telemetry import configure_logging, request_context_middleware, request_metrics_middleware
 from lms.lib.tracing import tracing_plugins
 from lms.media.controllers import MediaStaffController, PlaybackController, StreamController
 from lms.media.pages import MediaStudioPagesController, PlayerPagesController
@@ -167,7 +167,6 @@ def create_served_app() -> Litestar:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     configure_logging(settings)
-    metrics = prometheus_config()
     assets = AssetManifest(logical_sources(settings.branding_dir))
 
     @asynccontextmanager
@@ -346,7 +345,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             request_context_middleware,
             edge_middleware,  # refuses input the database cannot hold, before the tenant lookup reads the host
             TenantMiddleware(),
-            metrics.middleware,
+            request_metrics_middleware,
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         after_exception=[prepare_error_page],

@@ -563,6 +563,7 @@ def api(host: str | None, port: int | None) -> None:
     Needs DATABASE_URL and REDIS_URL; `lms serve` starts this (and embedded services when needed)."""
     import uvicorn
 
+    from lms.lib.http_protocol import PROTOCOL_PATH
     from lms.lib.telemetry import start_metrics_listener
 
     settings = get_settings()
@@ -583,7 +584,7 @@ def api(host: str | None, port: int | None) -> None:
         port=settings.port,
         workers=settings.api_processes,
         loop="uvloop",
-        http="httptools",
+        http=PROTOCOL_PATH,  # httptools, a response's head and body in one socket write
         timeout_keep_alive=settings.keep_alive_seconds,
         log_level="warning",
         timeout_graceful_shutdown=API_SHUTDOWN_SECONDS - 5,

@@ -1,7 +1,8 @@
 """App-level providers: the typed, request-scoped pieces any handler or domain provider asks for by name.
 
-`tenant`, `settings`, `database`, `redis` and `key_ring` come from here; `db_session` (bound to the
-tenant) from db/providers.py, `principal` from identity/principal.py and `page` from lib/pagination.py.
+`tenant`, `settings`, `database`, `redis`, `key_ring` and `reads` (sessionless reads of the signed-in
+user's tenant) come from here; `db_session` (bound to the tenant) from db/providers.py, `principal` from
+identity/principal.py and `page` from lib/pagination.py.
 A domain's services are built by its own `provide_<service>` from these, never inside a handler.
 """
 
@@ -14,6 +15,7 @@ from redis.asyncio import Redis
 from lms.config import Settings
 from lms.db.engines import Database
 from lms.db.providers import DbSession, provide_db_session
+from lms.db.reads import TenantReads
 from lms.identity.guards import Principal, provide_principal
 from lms.identity.signin.services.keys import KeyRing
 from lms.lib.errors import NotFound
@@ -52,6 +54,14 @@ def provide_tenant(request: AppRequest) -> ResolvedTenant:
     return tenant
 
 
+def provide_reads(state: State, principal: NamedDependency[Principal]) -> TenantReads:
+    """`reads`: the signed-in user's tenant (the host's: checked when the token was accepted), read without a
+    session (lms.db.reads). It depends on `principal` alone, so a hot route asking for both resolves them one
+    after the other; independent dependencies would be resolved in a task group of their own."""
+    database: Database = state.db
+    return TenantReads(database.app_engine, principal.tenant_id)
+
+
 def provide_admin_audit(
     request: AppRequest,
     db_session: DbSession,
@@ -79,6 +89,7 @@ APP_DEPENDENCIES: dict[str, Provide] = {
     "tenant": Provide(provide_tenant, sync_to_thread=False),
     "db_session": Provide(provide_db_session),
     "principal": Provide(provide_principal),
+    "reads": Provide(provide_reads, sync_to_thread=False),
     "page": Provide(provide_page_params, sync_to_thread=False),
     "audit": Provide(provide_admin_audit, sync_to_thread=False),
     "storage": Provide(provide_storage, sync_to_thread=False),

@@ -115,7 +115,7 @@ def exported_metric_names() -> set[str]:
     names = set()
     for path in [*(PROJECT_ROOT / "src").rglob("*.py"), *(PROJECT_ROOT / "workers").rglob("*.py")]:
         names |= set(re.findall(r'"(lms_[a-z_]+)"', path.read_text()))
-    # Litestar's request metrics, prefixed "lms" (lms.lib.telemetry.prometheus_config).
+    # The request metrics (lms.lib.telemetry.request_metrics_middleware).
     return names | {"lms_requests_total", "lms_request_duration_seconds", "lms_requests_error_total"}
 
 

@@ -38,7 +38,7 @@ from lms.catalog.schemas import (
     SortOrder,
     VersionOut,
 )
-from lms.catalog.services import CatalogueService, lesson_out, module_out
+from lms.catalog.services import CatalogueService, course_page, lesson_out, module_out
 from lms.catalog.services.covers import MAX_COVER_BYTES, read_cover, remove_cover, set_cover
 from lms.catalog.services.lesson_images import read_lesson_image
 from lms.catalog.services.programs import ProgramService
@@ -46,10 +46,10 @@ from lms.catalog.services.search import CourseSearch
 from lms.catalog.services.shared import SharedCatalogueAdmin
 from lms.config import Settings
 from lms.db.engines import Database
-from lms.db.providers import DbSession
+from lms.db.providers import DbSession, Reads
 from lms.identity.guards import Principal, requires_user
-from lms.lib.pagination import Page, PageParams
-from lms.lib.params import AppRequest, VersionNumber
+from lms.lib.pagination import DEFAULT_LIMIT, Page, PageParams
+from lms.lib.params import AppRequest, Limit, Offset, VersionNumber
 from lms.lib.storage import Storage
 from lms.tenancy.guards import requires_operator
 from lms.tenancy.services import Actor
@@ -70,12 +70,16 @@ class CourseController(Controller):
     @get("/")
     async def list_courses(
         self,
-        catalogue: NamedDependency[CatalogueService],
-        page: NamedDependency[PageParams],
+        reads: Reads,
+        principal: NamedDependency[Principal],
+        limit: Limit = DEFAULT_LIMIT,
+        offset: Offset = 0,
         status: FromQuery[CourseStatus | None] = None,
     ) -> Page[CourseOut]:
         """Learners see released courses (own and shared); authors also see drafts and archived ones."""
-        return await catalogue.course_page(page.limit, page.offset, status)
+        # The hottest list: sessionless reads and plain bounds (no `catalogue`, `db_session` or `page`
+        # dependencies to build, nor a task group resolving them side by side).
+        return await course_page(reads, principal, limit, offset, status)
 
     @post("/", guards=[requires_author], status_code=HTTP_201_CREATED)
     async def create_course(

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, ScalarSelect, and_, func, or_, select
+from sqlalchemy import ColumnElement, Exists, ScalarSelect, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
@@ -209,6 +209,12 @@ async def instructs_course_showing(session: AsyncSession, user_id: UUID, asset_i
         .limit(1)
     )
     return (await session.execute(query)).first() is not None
+
+
+def lesson_visible(lesson_id: ColumnElement[UUID]) -> Exists:
+    """Whether the lesson `lesson_id` refers to is visible to the bound tenant, as a column another domain
+    can select in its own statement (`lesson_exists` without a round trip of its own)."""
+    return exists(select(Lesson.id).where(Lesson.id == lesson_id))
 
 
 async def lesson_exists(session: AsyncSession, lesson_id: UUID) -> bool:

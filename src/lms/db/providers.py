@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.db.binding import tenant_session
+from lms.db.reads import TenantReads
 from lms.lib.params import AppRequest
 
 # How a handler asks for the request's session. Pages use this name (and so import no SQLAlchemy):
@@ -16,6 +17,8 @@ from lms.lib.params import AppRequest
 DbSession: TypeAlias = NamedDependency[AsyncSession]
 # The same session as a plain type, for helpers of controllers that pass it on to services.
 Session: TypeAlias = AsyncSession
+# `reads`: sessionless reads of the signed-in user's tenant, for routes whose only database work is reading.
+Reads: TypeAlias = NamedDependency[TenantReads]
 
 
 async def provide_db_session(request: AppRequest) -> AsyncGenerator[AsyncSession, None]:

@@ -8,17 +8,22 @@ Where a read runs:
   tenant binding travel in one message, then the query, then `COMMIT`, and the connection goes back to
   the pool. No ORM session transaction, SQLAlchemy connection, compile-cache lookup or result wrapping.
 
-Either way the tenant is the session's (`bind_tenant`), bound with `set_config(..., true)` inside the
-read's transaction, so RLS applies exactly as to any query of the session. A read that fails or is
-interrupted (a cancelled request) closes its own connection instead of returning it, so no transaction
-and no tenant binding can outlive it. Errors are raised as SQLAlchemy raises them (a dropped connection
-is a `DBAPIError` with `connection_invalidated`, and the pool forgets its older connections).
+A request that needs nothing else of the database reads without any session: `TenantReads` (an engine
+and a tenant) stands where a session would, and every read takes a connection of its own.
+
+Either way the tenant is the session's (`bind_tenant`) or the `TenantReads`' own, bound with
+`set_config(..., true)` inside the read's transaction, so RLS applies exactly as to any query of the
+session. A read that fails or is interrupted (a cancelled request) closes its own connection instead of
+returning it, so no transaction and no tenant binding can outlive it. Errors are raised as SQLAlchemy
+raises them (a dropped connection is a `DBAPIError` with `connection_invalidated`, and the pool forgets
+its older connections).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any, TypeAlias, cast
 from uuid import UUID
 
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
@@ -33,6 +38,21 @@ _DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
 _MISSING = object()
 
 Record = Any  # asyncpg.Record: a tuple-like row that also answers by column name
+
+
+@dataclass(frozen=True, slots=True)
+class TenantReads:
+    """Reads of `tenant_id` without a session: each takes a pooled connection for its own transaction
+    (BEGIN+bind, the query, COMMIT). For a request whose only database work is reading; it saves building,
+    binding and closing an ORM session (and the request-scoped dependency that provides one)."""
+
+    engine: AsyncEngine
+    tenant_id: UUID | None
+
+
+# Where a read runs: the request's session (its transaction, or a connection of its own under its tenant)
+# or a sessionless `TenantReads`.
+ReadSource: TypeAlias = AsyncSession | TenantReads
 
 
 class ReadQuery:
@@ -64,14 +84,14 @@ class ReadQuery:
         return out
 
 
-async def fetch_all(session: AsyncSession, query: ReadQuery, values: Mapping[str, Any] | None = None) -> list[Record]:
-    """Every row of `query` under the session's tenant."""
+async def fetch_all(session: ReadSource, query: ReadQuery, values: Mapping[str, Any] | None = None) -> list[Record]:
+    """Every row of `query` under the session's (or the `TenantReads`') tenant."""
     rows: list[Record] = await _read(session, query.sql, query.arguments(values or {}), one=False)
     return rows
 
 
-async def fetch_one(session: AsyncSession, query: ReadQuery, values: Mapping[str, Any] | None = None) -> Record | None:
-    """The first row of `query` under the session's tenant, or None."""
+async def fetch_one(session: ReadSource, query: ReadQuery, values: Mapping[str, Any] | None = None) -> Record | None:
+    """The first row of `query` under the session's (or the `TenantReads`') tenant, or None."""
     return await _read(session, query.sql, query.arguments(values or {}), one=True)
 
 
@@ -95,7 +115,9 @@ async def fetch_row_autocommit(engine: AsyncEngine, sql: str, *args: Any) -> Rec
     return await _on_own_connection(engine, None, sql, args, True, transaction=False)
 
 
-async def _read(session: AsyncSession, sql: str, args: Sequence[Any], *, one: bool) -> Any:
+async def _read(session: ReadSource, sql: str, args: Sequence[Any], *, one: bool) -> Any:
+    if isinstance(session, TenantReads):
+        return await _on_own_connection(session.engine, session.tenant_id, sql, args, one)
     if session.in_transaction():
         return await _in_session(session, sql, args, one)
     engine = session.bind

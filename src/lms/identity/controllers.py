@@ -7,14 +7,14 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Response, get, patch, post
+from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 from redis.asyncio import Redis
 
 from lms.config import Settings
-from lms.db.engines import Database
-from lms.db.providers import DbSession
+from lms.db.providers import DbSession, Reads
 from lms.identity.accounts.services.directory import SignedIn, UserDirectory, UserFilters, UserSort, user_out
 from lms.identity.accounts.services.profiles import cached_profile, read_own_profile, remember_profile
 from lms.identity.guards import (
@@ -135,19 +135,16 @@ class MeController(Controller):
     tags = ["identity"]
 
     @get("/")
-    async def me(
-        self,
-        database: NamedDependency[Database],
-        settings: NamedDependency[Settings],
-        principal: NamedDependency[Principal],
-    ) -> MeOut:
+    async def me(self, state: State, reads: Reads, principal: NamedDependency[Principal]) -> MeOut:
         """The signed-in user's profile and roles."""
         cached = cached_profile(principal.tenant_id, principal.user_id)
         if isinstance(cached, MeOut):
             return cached
         # The principal's tenant is the host's tenant (checked when the token was accepted). A cache miss
-        # reads on a connection of its own (no session), which keeps this hot route cheap.
-        user = await read_own_profile(database, principal.tenant_id, principal.user_id)
+        # reads on a connection of its own (no session), which keeps this hot route cheap; so does asking
+        # for `reads` alone (it depends on `principal`), not also for `settings` beside them (independent
+        # dependencies are resolved in a task group).
+        user = await read_own_profile(reads, principal.user_id)
         if user is None:
             raise NotFound("user not found")
         profile = MeOut(
@@ -158,6 +155,7 @@ class MeController(Controller):
             roles=list(user.roles),
             status=user.status.value,
         )
+        settings: Settings = state.settings
         remember_profile(user.tenant_id, user.id, profile, settings.profile_cache_seconds)
         return profile
 

@@ -19,7 +19,7 @@ from lms.catalog.guards import requires_author
 from lms.catalog.schemas import MigrateIn
 from lms.config import Settings
 from lms.db.engines import Database
-from lms.db.providers import DbSession, Session
+from lms.db.providers import DbSession, Reads, Session
 from lms.identity.guards import Principal, requires_user
 from lms.learning.models import EnrollmentSource, EnrollmentStatus
 from lms.learning.schemas import (
@@ -40,8 +40,8 @@ from lms.learning.services import EnrollmentService, enrollment_out, views
 from lms.learning.services.dead_letters import DeadLetterOut, list_dead_letters
 from lms.learning.services.ingest import StreamKeys, decode_batch, ingest_append, ingest_events
 from lms.lib.edge import JSON_CHECKED_BY_HANDLER_OPT
-from lms.lib.pagination import Page, PageParams
-from lms.lib.params import VersionNumber
+from lms.lib.pagination import DEFAULT_LIMIT, Page, PageParams
+from lms.lib.params import Limit, Offset, VersionNumber
 from lms.tenancy.guards import requires_operator
 
 
@@ -165,14 +165,10 @@ class ProgressController(Controller):
         return Response(out, status_code=HTTP_202_ACCEPTED if out.accepted else HTTP_422_UNPROCESSABLE_ENTITY)
 
     @get("/lessons/{lesson_id:uuid}/resume")
-    async def resume(
-        self,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        lesson_id: FromPath[UUID],
-    ) -> ResumeOut:
+    async def resume(self, reads: Reads, principal: NamedDependency[Principal], lesson_id: FromPath[UUID]) -> ResumeOut:
         """Where to resume a lesson (video position, scroll depth)."""
-        return await views.resume(db_session, principal, lesson_id)
+        # Every player opens with it: one statement, sessionless reads (`reads` depends on `principal`).
+        return await views.resume(reads, principal, lesson_id)
 
 
 class LearnerController(Controller):
@@ -180,25 +176,21 @@ class LearnerController(Controller):
     guards = [requires_user]
     tags = ["learning"]
 
+    # Hot lists: sessionless reads (`reads` depends on `principal`, so no task group resolves them side by
+    # side) and plain bounds instead of the `page` provider.
     @get("/courses")
     async def my_courses(
-        self,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        page: NamedDependency[PageParams],
+        self, reads: Reads, principal: NamedDependency[Principal], limit: Limit = DEFAULT_LIMIT, offset: Offset = 0
     ) -> Page[MyCourseOut]:
         """Your enrolments with progress, most recently active first."""
-        return await views.my_courses(db_session, principal, page)
+        return await views.my_courses(reads, principal, PageParams(limit=limit, offset=offset))
 
     @get("/due")
     async def due(
-        self,
-        db_session: DbSession,
-        principal: NamedDependency[Principal],
-        page: NamedDependency[PageParams],
+        self, reads: Reads, principal: NamedDependency[Principal], limit: Limit = DEFAULT_LIMIT, offset: Offset = 0
     ) -> Page[MyCourseOut]:
         """Assigned courses with a due date, soonest first; `overdue` marks the late ones."""
-        return await views.my_courses(db_session, principal, page, due_only=True)
+        return await views.my_courses(reads, principal, PageParams(limit=limit, offset=offset), due_only=True)
 
     @get("/continue")
     async def continue_learning(

@@ -9,7 +9,7 @@ import msgspec
 from sqlalchemy import CTE, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.db.reads import ReadQuery, fetch_all, fetch_one
+from lms.db.reads import ReadQuery, ReadSource, fetch_all, fetch_one
 from lms.lib.params import Limit, Offset
 
 T = TypeVar("T")
@@ -96,7 +96,7 @@ def page_of_keys(keys: Select[*tuple[Any, ...]]) -> CTE:
 
 
 async def read_page(
-    session: AsyncSession,
+    session: ReadSource,
     rows: ReadQuery,
     values: Mapping[str, Any],
     count: ReadQuery,
@@ -107,7 +107,8 @@ async def read_page(
 
     `rows` selects the fields of `out` in its positional order, then a window count (`count(*) over ()`)
     as the last column, with `:limit` and `:offset` parameters; each row becomes `out(*fields)`. Only a
-    page past the end, which has no row to carry the total, sends `count` (same `values`) as well."""
+    page past the end, which has no row to carry the total, sends `count` (same `values`) as well.
+    `session` may be a sessionless `TenantReads` (lms.db.reads)."""
     bounded = {**values, "limit": page.limit, "offset": page.offset}
     found = await fetch_all(session, rows, bounded)
     if found:

@@ -331,6 +331,23 @@ async def test_continue_where_i_left_off(
     assert (resumed["lesson_id"], resumed["position_seconds"]) == (course.lessons["Intro video"], 42)
 
 
+async def test_a_lesson_not_started_resumes_at_its_beginning(
+    client: Client, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    _, course, _, headers = await enrolled_learner(client, make_tenant, make_user, login)
+    lesson = course.lessons["Intro video"]
+    answer = await client.get(f"{course.base}/api/v1/progress/lessons/{lesson}/resume", headers=headers)
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "lesson_id": str(lesson),
+        "position_seconds": 0.0,
+        "position_at": None,
+        "status": "not_started",
+        "watched_seconds": 0.0,
+        "scroll_depth": 0.0,
+    }
+
+
 async def test_progress_of_another_tenant_is_unreachable(
     client: Client, make_tenant: MakeTenant, make_user: MakeUser, login: Login
 ) -> None:

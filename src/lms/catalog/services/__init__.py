@@ -7,6 +7,7 @@ and the shared catalogue, and can change only its own rows.
 from lms.catalog.services.base import (
     bump_enrollment_count,
     course_out,
+    course_page,
     is_offered,
     is_visible_to_learners,
     lesson_out,
@@ -27,6 +28,7 @@ __all__ = [
     "CatalogueService",
     "bump_enrollment_count",
     "course_out",
+    "course_page",
     "draft_changes",
     "is_offered",
     "is_visible_to_learners",

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.models import Course, CourseStatus, CourseVersion, Lesson, Module, SharedCourseOffer
 from lms.catalog.schemas import CourseOut, LessonOut, ModuleOut
-from lms.db.reads import ReadQuery
+from lms.db.reads import ReadQuery, ReadSource
 from lms.identity.guards import Principal
 from lms.identity.schemas import Role
 from lms.lib import clock
@@ -157,6 +157,30 @@ def _count_query(author: bool, by_status: bool) -> ReadQuery:
     return ReadQuery(select(func.count()).select_from(Course).where(*_listed(author, by_status)))
 
 
+def is_author(principal: Principal) -> bool:
+    """Instructors and tenant admins author courses (and see drafts and archived ones)."""
+    return principal.has_role(Role.INSTRUCTOR, Role.TENANT_ADMIN)
+
+
+async def course_page(
+    reads: ReadSource, principal: Principal, limit: int, offset: int, status: CourseStatus | None = None
+) -> Page[CourseOut]:
+    """A page of the course list in one statement (its rows, their version numbers and the total as a
+    window count) on the read path, each row straight into CourseOut. Learners see released courses;
+    authors also drafts and archived ones. `reads`: the request's session, or a sessionless `TenantReads`
+    of the principal's tenant (the list route needs nothing else of the database)."""
+    author = is_author(principal)
+    by_status = author and status is not None
+    return await read_page(
+        reads,
+        _page_query(author, by_status),
+        {"now": clock.now(), "status": status},
+        _count_query(author, by_status),
+        PageParams(limit=limit, offset=offset),
+        CourseOut,
+    )
+
+
 def snapshot(course: Course, structure: list[ModuleOut]) -> dict[str, Any]:
     """Everything a learner on this version needs, frozen at publish time."""
     return {
@@ -190,7 +214,7 @@ class CatalogueBase:
 
     @property
     def is_author(self) -> bool:
-        return self.principal.has_role(Role.INSTRUCTOR, Role.TENANT_ADMIN)
+        return is_author(self.principal)
 
     # --- reads -------------------------------------------------------------------------------
     async def get_course(self, course_id: UUID) -> Course:
@@ -204,18 +228,8 @@ class CatalogueBase:
         return course
 
     async def course_page(self, limit: int, offset: int, status: CourseStatus | None = None) -> Page[CourseOut]:
-        """A page of the list in one statement (its rows, their version numbers and the total as a window
-        count) on the read path, each row straight into CourseOut. Learners see released courses; authors
-        also drafts and archived ones."""
-        author, by_status = self.is_author, self.is_author and status is not None
-        return await read_page(
-            self.session,
-            _page_query(author, by_status),
-            {"now": clock.now(), "status": status},
-            _count_query(author, by_status),
-            PageParams(limit=limit, offset=offset),
-            CourseOut,
-        )
+        """`course_page` on this service's session."""
+        return await course_page(self.session, self.principal, limit, offset, status)
 
     async def version_numbers(self, courses: Sequence[Course]) -> dict[UUID, int]:
         ids = [c.current_version_id for c in courses if c.current_version_id]

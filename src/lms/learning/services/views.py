@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, bindparam, func, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.catalog.queries import course_facts, course_title_of, lesson_exists, lesson_facts, version_number
+from lms.catalog.queries import course_facts, course_title_of, lesson_facts, lesson_visible, version_number
+from lms.db.reads import ReadQuery, ReadSource, fetch_all, fetch_one
 from lms.identity.guards import Principal
 from lms.learning.models import Enrollment, EnrollmentStatus, LessonProgress, ProgressStatus
 from lms.learning.schemas import ContinueOut, LessonViewOut, MyCourseOut, ResumeOut
 from lms.learning.services.progress import VersionPlan, plan_for
 from lms.lib import clock
 from lms.lib.errors import Forbidden, NotFound
-from lms.lib.pagination import Page, PageParams, fetch_with_total
+from lms.lib.pagination import Page, PageParams
 
 
 class LessonLocked(Forbidden):
@@ -27,12 +29,20 @@ def _overdue(status: EnrollmentStatus, due_at: datetime | None, now: datetime) -
     return status is EnrollmentStatus.ACTIVE and due_at is not None and due_at < now
 
 
-async def my_courses(
-    session: AsyncSession, principal: Principal, page: PageParams, due_only: bool = False
-) -> Page[MyCourseOut]:
-    """The caller's enrolments with progress; `due_only`: active ones with a due date, soonest first."""
-    # Only the columns the page shows, as plain rows (no Enrollment objects to build and track), in one
-    # statement; the title comes from the catalogue's read API.
+def _mine(due_only: bool) -> list[ColumnElement[bool]]:
+    if not due_only:
+        return [Enrollment.user_id == bindparam("user_id")]
+    return [
+        Enrollment.user_id == bindparam("user_id"),
+        Enrollment.due_at.is_not(None),
+        Enrollment.status == EnrollmentStatus.ACTIVE,
+    ]
+
+
+# Compiled once per variant for the read path (lms.db.reads): only the columns the page shows, the title
+# from the catalogue's read API, and the total as a window count, in one statement.
+@functools.cache
+def _my_courses_query(due_only: bool) -> ReadQuery:
     query = select(
         Enrollment.id,
         Enrollment.course_id,
@@ -42,30 +52,63 @@ async def my_courses(
         Enrollment.due_at,
         Enrollment.last_lesson_id,
         Enrollment.last_activity_at,
-    ).where(Enrollment.user_id == principal.user_id)
+        func.count().over(),
+    ).where(*_mine(due_only))
     if due_only:
-        query = query.where(Enrollment.due_at.is_not(None), Enrollment.status == EnrollmentStatus.ACTIVE).order_by(
-            Enrollment.due_at
-        )
+        query = query.order_by(Enrollment.due_at)
     else:
         query = query.order_by(Enrollment.last_activity_at.desc().nulls_last(), Enrollment.created_at.desc())
+    return ReadQuery(query.limit(bindparam("limit")).offset(bindparam("offset")))
+
+
+@functools.cache
+def _my_courses_count(due_only: bool) -> ReadQuery:
+    return ReadQuery(select(func.count()).select_from(Enrollment).where(*_mine(due_only)))
+
+
+async def my_courses(
+    reads: ReadSource, principal: Principal, page: PageParams, due_only: bool = False
+) -> Page[MyCourseOut]:
+    """The caller's enrolments with progress; `due_only`: active ones with a due date, soonest first.
+    `reads`: the request's session, or sessionless `TenantReads` of the principal's tenant."""
+    values = {"user_id": principal.user_id, "limit": page.limit, "offset": page.offset}
+    rows = await fetch_all(reads, _my_courses_query(due_only), values)
+    if rows:
+        total = int(rows[0][-1])
+    elif page.offset == 0:
+        total = 0
+    else:
+        counted = await fetch_one(reads, _my_courses_count(due_only), values)
+        total = int(counted[0]) if counted is not None else 0
     now = clock.now()
-    rows, total = await fetch_with_total(session, query, page.limit, page.offset)
-    items = [
-        MyCourseOut(
-            enrollment_id=enrollment_id,
-            course_id=course_id,
-            title=title,
-            status=status,
-            completion_pct=completion_pct,
-            due_at=due_at,
-            overdue=_overdue(status, due_at, now),
-            last_lesson_id=last_lesson_id,
-            last_activity_at=last_activity_at,
+    items = []
+    for (
+        enrollment_id,
+        course_id,
+        title,
+        status_value,
+        completion_pct,
+        due_at,
+        last_lesson_id,
+        last_activity_at,
+        _,
+    ) in rows:
+        if title is None:  # a course the caller no longer sees
+            continue
+        status = EnrollmentStatus(status_value)
+        items.append(
+            MyCourseOut(
+                enrollment_id=enrollment_id,
+                course_id=course_id,
+                title=title,
+                status=status,
+                completion_pct=completion_pct,
+                due_at=due_at,
+                overdue=_overdue(status, due_at, now),
+                last_lesson_id=last_lesson_id,
+                last_activity_at=last_activity_at,
+            )
         )
-        for enrollment_id, course_id, title, status, completion_pct, due_at, last_lesson_id, last_activity_at in rows
-        if title is not None
-    ]
     return page.of(items, total)
 
 
@@ -103,12 +146,36 @@ async def continue_learning(session: AsyncSession, principal: Principal) -> Cont
     )
 
 
-async def resume(session: AsyncSession, principal: Principal, lesson_id: UUID) -> ResumeOut:
-    """The caller's last position in a lesson, from whichever device wrote latest (client time)."""
-    if not await lesson_exists(session, lesson_id):
+@functools.cache
+def _resume_query() -> ReadQuery:
+    """Whether the lesson is visible and the caller's progress in it (when any), in one statement."""
+    progress = (
+        select(
+            LessonProgress.status,
+            LessonProgress.position_seconds,
+            LessonProgress.position_at,
+            LessonProgress.watched_seconds,
+            LessonProgress.scroll_depth,
+        )
+        .where(LessonProgress.user_id == bindparam("user_id"), LessonProgress.lesson_id == bindparam("lesson_id"))
+        .subquery("progress")
+    )
+    one_row = select(literal(1).label("one")).subquery("one_row")
+    return ReadQuery(
+        select(lesson_visible(bindparam("lesson_id")).label("visible"), *progress.c).select_from(
+            one_row.outerjoin(progress, true())
+        )
+    )
+
+
+async def resume(reads: ReadSource, principal: Principal, lesson_id: UUID) -> ResumeOut:
+    """The caller's last position in a lesson, from whichever device wrote latest (client time).
+    `reads`: the request's session, or sessionless `TenantReads` of the principal's tenant."""
+    row = await fetch_one(reads, _resume_query(), {"user_id": principal.user_id, "lesson_id": lesson_id})
+    if row is None or not row[0]:
         raise NotFound("lesson not found", field="lesson_id")
-    progress = await _progress(session, principal.user_id, lesson_id)
-    if progress is None:
+    _, status, position_seconds, position_at, watched_seconds, scroll_depth = row
+    if status is None:  # no progress yet
         return ResumeOut(
             lesson_id=lesson_id,
             position_seconds=0.0,
@@ -119,11 +186,11 @@ async def resume(session: AsyncSession, principal: Principal, lesson_id: UUID) -
         )
     return ResumeOut(
         lesson_id=lesson_id,
-        position_seconds=progress.position_seconds,
-        position_at=progress.position_at,
-        status=progress.status.value,
-        watched_seconds=progress.watched_seconds,
-        scroll_depth=progress.scroll_depth,
+        position_seconds=position_seconds,
+        position_at=position_at,
+        status=ProgressStatus(status).value,
+        watched_seconds=watched_seconds,
+        scroll_depth=scroll_depth,
     )
 
 

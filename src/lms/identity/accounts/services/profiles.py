@@ -15,8 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from lms.db.engines import Database
-from lms.db.reads import fetch_row, fetch_row_as
+from lms.db.reads import TenantReads, fetch_row, fetch_row_as
 from lms.identity.models import User, UserStatus
 
 _MAX_ENTRIES = 50_000
@@ -42,10 +41,10 @@ async def read_profile(session: AsyncSession, user_id: UUID) -> Profile | None:
     return _profile(await fetch_row(session, _READ_PROFILE, user_id))
 
 
-async def read_own_profile(database: Database, tenant_id: UUID, user_id: UUID) -> Profile | None:
+async def read_own_profile(reads: TenantReads, user_id: UUID) -> Profile | None:
     """`read_profile` for `GET /me`, which needs nothing else of the database: no session is opened, the
-    read takes a pooled connection bound to `tenant_id` for its transaction only."""
-    return _profile(await fetch_row_as(database.app_engine, tenant_id, _READ_PROFILE, user_id))
+    read takes a pooled connection bound to the reads' tenant for its transaction only."""
+    return _profile(await fetch_row_as(reads.engine, reads.tenant_id, _READ_PROFILE, user_id))
 
 
 def _profile(row: Any) -> Profile | None:
