@@ -182,9 +182,9 @@ async def copy_validated(source: Path, out_dir: Path, info: Probe, time_limit: f
     the source's full validation (what `probe` checks by demuxing every packet): a truncated or
     damaged file raises InvalidMedia, and no second reading of the whole file delays playback."""
     finished = await run_quietly(copy_command(source, out_dir, info), time_limit, check=False)
+    _raise_if_disk_full(finished.stderr)  # a write that failed is not damage in the source
     check_complete(finished.stderr, info.video_frames, int(finished.progress.get("frame") or 0))
     if finished.returncode != 0:
-        _raise_if_disk_full(finished.stderr)
         raise RuntimeError(f"ffmpeg exited with {finished.returncode}: {finished.stderr[-600:]}")
 
 
