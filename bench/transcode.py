@@ -426,8 +426,9 @@ def report_ladder(runs: LadderRuns, args: argparse.Namespace, loads: dict[str, s
     efficiency = min(1.0, speedup / 2)
     lecture, target = LECTURE_MINUTES * 60, LADDER_TARGET_MINUTES * 60
     needed = lecture / (target * per_core * efficiency)
-    # The same from CPU seconds: cores that run nothing else.
-    needed_idle = lecture * (one.worker_cpu / runs.duration) / (target * efficiency)
+    # The same from the CPU seconds of the 2-worker run (chunking and joining included): cores that
+    # run nothing else, whatever the machine's other load did to the wall times.
+    needed_idle = lecture * (two.worker_cpu / runs.duration) / target
     print(f"ladder part: {runs.duration / 60:.2f} min source, chunks of {args.chunk_seconds} s")
     print(f"single-task ladder, 1 core:           {runs.single:8.1f} s          (load {loads['single']})")
     print(
