@@ -40,6 +40,8 @@ class Probe:
     video_level: int = 0
     pix_fmt: str = ""
     audio_codec: str = ""
+    # Video frames the container's header announces (0 when it does not say).
+    video_frames: int = 0
 
 
 @dataclass(frozen=True)
@@ -115,11 +117,8 @@ async def probe(path: Path, *, count_packets: bool = True) -> Probe:
     duration = float(fmt.get("duration") or video.get("duration") or 0)
     if not math.isfinite(duration) or duration <= 0:
         raise InvalidMedia("the video has no duration")
-    if "partial file" in errors or "Invalid data" in errors or "truncated" in errors.lower():
-        raise InvalidMedia(f"the file is truncated or damaged ({_first_line(errors)})")
-    frames, read = video.get("nb_frames"), video.get("nb_read_packets")
-    if frames and read and int(read) < int(frames) * 0.98:
-        raise InvalidMedia(f"the file is truncated: {read} of {frames} video frames present")
+    frames = int(video.get("nb_frames") or 0)
+    check_complete(errors, frames, int(video.get("nb_read_packets") or 0))
     audios = [s for s in info.get("streams", []) if s.get("codec_type") == "audio"]
     return Probe(
         duration,
@@ -132,7 +131,17 @@ async def probe(path: Path, *, count_packets: bool = True) -> Probe:
         video_level=int(video.get("level") or 0),
         pix_fmt=str(video.get("pix_fmt", "")),
         audio_codec=str(audios[0].get("codec_name", "")) if audios else "",
+        video_frames=frames,
     )
+
+
+def check_complete(errors: str, frames: int, read: int) -> None:
+    """Whether reading every packet went through: no demuxer damage reported in `errors`, and the
+    video packets `read` are (nearly) the `frames` the header announces (0: unknown, not checked)."""
+    if "partial file" in errors or "Invalid data" in errors or "truncated" in errors.lower():
+        raise InvalidMedia(f"the file is truncated or damaged ({_first_line(errors)})")
+    if frames and read and read < frames * 0.98:
+        raise InvalidMedia(f"the file is truncated: {read} of {frames} video frames present")
 
 
 # H.264 profiles every browser decodes (8-bit 4:2:0), and their RFC 6381 profile bytes.
@@ -157,8 +166,8 @@ def copy_command(source: Path, out_dir: Path, info: Probe) -> list[str]:
 
     AAC audio is copied too; any other audio is re-encoded to AAC (cheap next to video).
     """
-    command = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-nostats", "-progress", "pipe:1", "-i", str(source)]
-    command += ["-map", "0:v:0", "-c:v", "copy"]
+    command = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-v", "error", "-nostats", "-progress", "pipe:1"]
+    command += ["-i", str(source), "-map", "0:v:0", "-c:v", "copy"]
     if info.has_audio:
         command += ["-map", "0:a:0"]
         if info.audio_codec == "aac":
@@ -166,6 +175,17 @@ def copy_command(source: Path, out_dir: Path, info: Probe) -> list[str]:
         else:
             command += ["-c:a", "aac", "-b:a", str(AUDIO_BITRATE), "-ac", "2", "-ar", "48000"]
     return command + _hls_output(out_dir, "seg_%05d.ts", "index.m3u8")
+
+
+async def copy_validated(source: Path, out_dir: Path, info: Probe, time_limit: float) -> None:
+    """The stream copy (`copy_command`), which reads every packet of the source anyway, doubling as
+    the source's full validation (what `probe` checks by demuxing every packet): a truncated or
+    damaged file raises InvalidMedia, and no second reading of the whole file delays playback."""
+    finished = await run_quietly(copy_command(source, out_dir, info), time_limit, check=False)
+    _raise_if_disk_full(finished.stderr)  # a write that failed is not damage in the source
+    check_complete(finished.stderr, info.video_frames, int(finished.progress.get("frame") or 0))
+    if finished.returncode != 0:
+        raise RuntimeError(f"ffmpeg exited with {finished.returncode}: {finished.stderr[-600:]}")
 
 
 def _hls_output(out_dir: Path, segment_pattern: str, playlist: str) -> list[str]:
@@ -196,8 +216,11 @@ def chunk_command(
     """Encode one time chunk of the source into every given rung, as HLS segments whose names and
     timestamps are those of the whole video (`seg_<chunk>_<n>.ts`, offset by the chunk's start).
 
-    Chunks start on the 6-second keyframe grid and keyframes are forced on the same grid in every
-    rung, so joined playlists cut at the same instants in every rendition.
+    Run it with `out_dir` as the working directory (`run_quietly(..., cwd=out_dir)`): the outputs are
+    named relative to it. Chunks start on the 6-second keyframe grid and keyframes are forced on the
+    same grid in every rung, so joined playlists cut at the same instants in every rendition. The
+    source is decoded once and its audio encoded once: a tee output hands the one AAC stream to
+    every rung's HLS muxer (an output per rung would encode the same audio once per rung).
     """
     command = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-nostats", "-progress", "pipe:1"]
     command += ["-ss", f"{start:.3f}", "-t", f"{duration:.3f}", "-i", str(source)]
@@ -207,21 +230,23 @@ def chunk_command(
         head = f"[s{i}]" if len(rungs) > 1 else "[0:v]"
         graph.append(f"{head}scale={rung.width_for(info.width, info.height)}:{rung.height}:flags=bicubic[v{i}]")
     command += ["-filter_complex", ";".join(graph)]
-    common = ["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "yuv420p"]
-    common += ["-force_key_frames", f"expr:gte(t,n_forced*{SEGMENT_SECONDS})", "-sc_threshold", "0"]
-    if info.has_audio:
-        common += ["-c:a", "aac", "-b:a", str(AUDIO_BITRATE), "-ac", "2", "-ar", "48000"]
-    common += ["-output_ts_offset", f"{start + CHUNK_TIMESTAMP_BASE:.3f}"]
     for i, rung in enumerate(rungs):
-        command += ["-map", f"[v{i}]"]
-        if info.has_audio:
-            command += ["-map", "0:a:0"]
         bitrate = rung.video_bitrate
-        command += [*common, "-b:v", str(bitrate), "-maxrate:v", str(int(bitrate * 1.07))]
-        command += ["-bufsize:v", str(bitrate * 2)]
+        command += ["-map", f"[v{i}]", f"-b:v:{i}", str(bitrate), f"-maxrate:v:{i}", str(int(bitrate * 1.07))]
+        command += [f"-bufsize:v:{i}", str(bitrate * 2)]
+    command += ["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "yuv420p"]
+    command += ["-force_key_frames", f"expr:gte(t,n_forced*{SEGMENT_SECONDS})", "-sc_threshold", "0"]
+    if info.has_audio:
+        command += ["-map", "0:a:0", "-c:a", "aac", "-b:a", str(AUDIO_BITRATE), "-ac", "2", "-ar", "48000"]
+    command += ["-output_ts_offset", f"{start + CHUNK_TIMESTAMP_BASE:.3f}"]
+    slaves = []
+    for i, rung in enumerate(rungs):
         (out_dir / rung.name).mkdir(parents=True, exist_ok=True)
-        command += _hls_output(out_dir / rung.name, f"seg_{index:04d}_%03d.ts", f"chunk_{index:04d}.m3u8")
-    return command
+        streams = f"v:{i},a" if info.has_audio else f"v:{i}"
+        options = f"select=\\'{streams}\\':f=hls:hls_time={SEGMENT_SECONDS}:hls_playlist_type=vod"
+        options += f":hls_segment_type=mpegts:hls_segment_filename={rung.name}/seg_{index:04d}_%03d.ts"
+        slaves.append(f"[{options}]{rung.name}/chunk_{index:04d}.m3u8")
+    return [*command, "-f", "tee", "|".join(slaves)]
 
 
 def keyframe_sprite_command(source: Path, out_dir: Path, info: Probe) -> list[str]:
@@ -235,13 +260,15 @@ def keyframe_sprite_command(source: Path, out_dir: Path, info: Probe) -> list[st
     ]  # fmt: skip
 
 
-async def run_quietly(command: list[str], time_limit: float) -> None:
+async def run_quietly(
+    command: list[str], time_limit: float, *, cwd: Path | None = None, check: bool = True
+) -> Finished:
     """Run a short FFmpeg command (no progress to follow); killed past `time_limit` seconds."""
 
     async def ignore(_: int) -> None:
         return None
 
-    await run_with_progress(command, 1.0, ignore, time_limit)
+    return await run_with_progress(command, 1.0, ignore, time_limit, cwd=cwd, check=check)
 
 
 def _raise_if_disk_full(stderr: str) -> None:
@@ -327,15 +354,30 @@ class TimeLimitExceeded(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class Finished:
+    """How an FFmpeg run ended: exit status, what it wrote to stderr, the last `-progress` values."""
+
+    returncode: int
+    stderr: str
+    progress: dict[str, str]
+
+
 async def run_with_progress(
     command: list[str],
     duration: float,
     on_progress: Callable[[int], Awaitable[None]],
     time_limit: float,
-) -> None:
-    """Run FFmpeg, reporting percent done from `-progress` output; killed past `time_limit` seconds."""
+    *,
+    cwd: Path | None = None,
+    check: bool = True,
+) -> Finished:
+    """Run FFmpeg, reporting percent done from `-progress` output; killed past `time_limit` seconds.
+
+    A failed run raises, unless `check` is false: then the caller reads the outcome."""
     process = await asyncio.create_subprocess_exec(
         *command,
+        cwd=cwd,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         preexec_fn=_die_with_parent,
@@ -344,11 +386,14 @@ async def run_with_progress(
     assert process.stderr is not None
     stderr_task = asyncio.create_task(process.stderr.read())
 
+    progress: dict[str, str] = {}
+
     async def follow() -> None:
         assert process.stdout is not None
         last = -1
         async for raw in process.stdout:
             key, _, value = raw.decode(errors="replace").strip().partition("=")
+            progress[key] = value
             if key == "out_time_us" and value.lstrip("-").isdigit():
                 percent = max(0, min(99, int(int(value) / 1e6 / duration * 100)))
                 if percent > last:
@@ -363,9 +408,11 @@ async def run_with_progress(
         await process.wait()
         raise TimeLimitExceeded(f"transcoding exceeded its time limit of {int(time_limit)} s") from exc
     err = (await stderr_task).decode(errors="replace")
-    if process.returncode != 0:
+    returncode = process.returncode or 0
+    if check and returncode != 0:
         _raise_if_disk_full(err)
-        raise RuntimeError(f"ffmpeg exited with {process.returncode}: {err[-600:]}")
+        raise RuntimeError(f"ffmpeg exited with {returncode}: {err[-600:]}")
+    return Finished(returncode, err, progress)
 
 
 async def extract_poster(source: Path, target: Path, info: Probe) -> None:

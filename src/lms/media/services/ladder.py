@@ -20,6 +20,7 @@ import math
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -115,6 +116,7 @@ async def _encode(
     pass_index: int,
     chunk: int,
 ) -> None:
+    began_at, began = time.time(), time.monotonic()
     prefix = media_prefix(tenant_id, asset_id)
     started = chunk_marker_key(prefix, pass_index, chunk).removesuffix(".json") + ".started"
     if await asyncio.to_thread(storage.exists, started):
@@ -133,7 +135,9 @@ async def _encode(
         out = Path(work) / "hls"
         out.mkdir()
         command = ffmpeg.chunk_command(source, out, info, rungs, chunk, start, length)
-        await ffmpeg.run_quietly(command, time_limit_for(settings, seconds))
+        encoding = time.monotonic()
+        await ffmpeg.run_quietly(command, time_limit_for(settings, seconds), cwd=out)
+        storing = time.monotonic()
         expected = seconds if chunk < plan["chunks"] - 1 else info.duration - start
         segments = {}
         for rung in rungs:
@@ -141,8 +145,16 @@ async def _encode(
             segments[rung.name] = [list(entry) for entry in ffmpeg.verify_hls(playlist, expected)]
             playlist.unlink()
         await asyncio.to_thread(upload_tree, storage, out, prefix + "hls/")
-    body = json.dumps({"start": start, "segments": segments}).encode()
+    # Where a chunk's time goes (the encoder, storing its segments, the rest), for operators and the benchmark.
+    timing = {
+        "began_at": began_at,
+        "encode_seconds": round(storing - encoding, 3),
+        "store_seconds": round(time.monotonic() - storing, 3),
+        "seconds": round(time.monotonic() - began, 3),
+    }
+    body = json.dumps({"start": start, "segments": segments, "timing": timing}).encode()
     await asyncio.to_thread(storage.put_bytes, chunk_marker_key(prefix, pass_index, chunk), body, "application/json")
+    log.info("media chunk encoded", asset_id=str(asset_id), pass_index=pass_index, chunk=chunk, **timing)
 
 
 def cached_source(storage: Storage, settings: Settings, prefix: str, asset_id: UUID) -> Path:

@@ -1,10 +1,10 @@
 """The processing job: validate the upload, make it playable at once, then plan the chunked ladder.
 
-`process_asset` (the `media.transcode` job) probes the source with ffprobe, writes the poster, and:
+`process_asset` (the `media.transcode` job) probes the source with ffprobe and:
   * when the video is browser-playable H.264, packages it into HLS by stream copy (cut on the
     source's keyframes; non-AAC audio re-encoded) as the `source` rendition and marks the asset
     playable: seconds of work for an hour of video;
-  * writes the scrubbing sprite from keyframes only;
+  * writes the poster and the scrubbing sprite (from keyframes only);
   * splits the ladder into time chunks (`media.encode_chunk` jobs, see `ladder.py`) sent to every
     worker. A source that cannot be copied gets its lowest rung first, as a pass of its own, so it
     becomes playable as soon as that rung is joined.
@@ -19,8 +19,10 @@ import asyncio
 import math
 import mimetypes
 import tempfile
+import time
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import structlog
@@ -38,6 +40,7 @@ from lms.media.services import ffmpeg
 from lms.media.tasks import ENCODE_CHUNK
 
 log = structlog.get_logger("lms.media")
+T = TypeVar("T")
 
 SOURCE_NAME = "source"
 # The stream-copied rendition: watchable first, retired from the master once the ladder is complete.
@@ -52,6 +55,17 @@ CONTENT_TYPES = {
     ".json": "application/json",
 }
 DERIVED_PREFIXES = ("hls/", "chunks/", "thumbs/", "poster.jpg")
+
+
+class StepTimes(dict[str, float]):
+    """Seconds per step of a job, logged with its outcome: where the wait for "playable" went."""
+
+    async def run(self, name: str, step: Awaitable[T]) -> T:
+        began = time.monotonic()
+        try:
+            return await step
+        finally:
+            self[name] = round(time.monotonic() - began, 3)
 
 
 class RetryableFailure(Exception):
@@ -189,33 +203,29 @@ async def _prepare(
     db: Database, storage: Storage, settings: Settings, tenant_id: UUID, asset_id: UUID, work: Path
 ) -> str:
     prefix = media_prefix(tenant_id, asset_id)
-    await asyncio.to_thread(remove_derived, storage, prefix)
+    times = StepTimes()
+    began = time.monotonic()
+    await times.run("clear", asyncio.to_thread(remove_derived, storage, prefix))
     source = local_object(storage, prefix + SOURCE_NAME)
     if source is None:
         source = work / SOURCE_NAME
-        await asyncio.to_thread(storage.download, prefix + SOURCE_NAME, source)
-    # The streams' layout first (a header read); the full validation, which demuxes every packet,
-    # runs beside the stream copy and the poster instead of before them.
-    info = await ffmpeg.probe(source, count_packets=False)
+        await times.run("download", asyncio.to_thread(storage.download, prefix + SOURCE_NAME, source))
+    # The streams' layout first (a header read). The full validation demuxes every packet: the
+    # stream copy does that anyway and checks what it read, other sources are probed again.
+    info = await times.run("header", ffmpeg.probe(source, count_packets=False))
     limit = time_limit_for(settings, info.duration)
     out = work / "out"
     out.mkdir()
     copied = ffmpeg.copyable(info)
-    steps = [ffmpeg.probe(source), ffmpeg.extract_poster(source, out / "poster.jpg", info)]
     if copied:
         # Into a local storage folder directly (no second copy of the whole video); no player
         # reads it before its rendition row exists, and a re-run removes it first.
         copy_dir = local_folder(storage, f"{prefix}hls/{SOURCE_RENDITION}/") or out / "hls" / SOURCE_RENDITION
         copy_dir.mkdir(parents=True, exist_ok=True)
-        steps.append(ffmpeg.run_quietly(ffmpeg.copy_command(source, copy_dir, info), limit))
-    results = await asyncio.gather(*steps, return_exceptions=True)
-    # A damaged file is reported as such, not as whatever the copy made of it.
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    validated = results[0]
-    assert isinstance(validated, ffmpeg.Probe)
-    info = validated
+        await times.run("copy", ffmpeg.copy_validated(source, copy_dir, info, limit))
+    else:
+        info = await times.run("validate", ffmpeg.probe(source))
+    recording = time.monotonic()
     await set_asset(db, tenant_id, asset_id, duration_seconds=info.duration, width=info.width, height=info.height)
     await asyncio.to_thread(upload_tree, storage, out, prefix)
     if copied:
@@ -243,12 +253,19 @@ async def _prepare(
             )
             asset = (await session.execute(select(MediaAsset).where(MediaAsset.id == asset_id))).scalar_one()
             asset.playable_at = clock.now()
-        log.info("media playable (stream copy)", asset_id=str(asset_id), duration=info.duration)
+        times["record"] = round(time.monotonic() - recording, 3)
+        times["total"] = round(time.monotonic() - began, 3)
+        log.info("media playable (stream copy)", asset_id=str(asset_id), duration=info.duration, seconds=times)
 
-    thumbs = work / "thumbs-out"
-    await ffmpeg.run_quietly(ffmpeg.keyframe_sprite_command(source, thumbs, info), limit)
-    (thumbs / "thumbs" / "thumbnails.vtt").write_text(ffmpeg.sprite_index(info, lambda n: f"sprite_{n:03d}.jpg"))
-    await asyncio.to_thread(upload_tree, storage, thumbs, prefix)
+    # What nobody needs to start watching comes after: the poster and the scrubbing sprite.
+    pictures = work / "pictures"
+    (pictures / "thumbs").mkdir(parents=True)
+    await asyncio.gather(
+        ffmpeg.extract_poster(source, pictures / "poster.jpg", info),
+        ffmpeg.run_quietly(ffmpeg.keyframe_sprite_command(source, pictures, info), limit),
+    )
+    (pictures / "thumbs" / "thumbnails.vtt").write_text(ffmpeg.sprite_index(info, lambda n: f"sprite_{n:03d}.jpg"))
+    await asyncio.to_thread(upload_tree, storage, pictures, prefix)
 
     plan = ladder_plan(info, copied, settings.media_chunk_seconds)
     async with tenant_session(db.app_sessions, tenant_id) as session:
