@@ -111,8 +111,16 @@ class BillingPagesController(Controller):
         feature: Annotated[str, QueryParameter(name="feature", max_length=40)] = "",
     ) -> Template:
         notice = notice_text(checkout or saved)
+        notice_kind = "success"
+        if saved == "subscribe":
+            # Not a success: the admin was sent here from a plan change that needs a subscription first.
+            # Without online payment the page itself says whom to ask, so no Checkout is suggested.
+            notice_kind = "warning"
+            notice = notice if request.app.state.settings.stripe_api_key else ""
         needed = feature if feature in FEATURE_NAMES else ""
-        return await self.render(request, db_session, principal, notice=notice, needed_feature=needed)
+        return await self.render(
+            request, db_session, principal, notice=notice, notice_kind=notice_kind, needed_feature=needed
+        )
 
     @post("/admin/billing/checkout", status_code=HTTP_200_OK)
     async def checkout(

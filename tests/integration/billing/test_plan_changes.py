@@ -6,6 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar.testing import AsyncTestClient
+
+from lms.app import create_app
+from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.tenancy.models import Plan
@@ -287,6 +291,7 @@ async def test_plan_review_of_a_site_without_a_subscription_sends_it_to_checkout
     billing = await client.get(f"{site.base}{review.headers['location']}", headers=html)
     assert billing.status_code == 200
     assert billing.text.count(message) == 1
+    assert "toast-warning" in billing.text  # a reason to act, not a success
     assert 'action="/admin/billing/checkout"' in billing.text
 
     # A posted change goes the same way, and nothing changes.
@@ -299,3 +304,18 @@ async def test_plan_review_of_a_site_without_a_subscription_sends_it_to_checkout
     assert posted.status_code == 303
     assert posted.headers["location"] == "/admin/billing?saved=subscribe"
     assert (await subscription(client, site))["plan"] == "trial"
+
+
+async def test_without_online_payment_the_plan_review_sends_the_admin_back_without_suggesting_checkout(
+    settings: Settings, make_site: MakeSite
+) -> None:
+    site = await make_site(Plan.TRIAL)
+    html = browser_headers(site.admin["Authorization"].removeprefix("Bearer "))
+    assert not settings.stripe_api_key
+    async with AsyncTestClient(app=create_app(settings), base_url="http://unused.invalid") as plain:
+        review = await plain.get(f"{site.base}/admin/billing/plan?plan=business", headers=html, follow_redirects=False)
+        assert review.status_code == 303
+        billing = await plain.get(f"{site.base}{review.headers['location']}", headers=html)
+    assert billing.status_code == 200
+    assert "Checkout" not in billing.text
+    assert "Online payment is not set up on this platform yet." in billing.text
