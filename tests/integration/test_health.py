@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -16,7 +17,7 @@ from lms.config import Settings
 from lms.db.engines import Database
 from lms.lib.telemetry import start_metrics_listener
 from lms.tenancy.services import Actor, TenantAdmin
-from tests.conftest import MakeTenant, host
+from tests.conftest import Login, MakeTenant, MakeUser, host
 
 Client = AsyncTestClient[Litestar]
 
@@ -66,6 +67,26 @@ async def test_metrics_count_requests_by_route_status_and_tenant(
     assert 'path="/"' in line
     assert 'status_code="200"' in line
     assert "lms_request_duration_seconds_bucket" in metrics
+
+
+async def test_metrics_label_a_path_with_ids_by_its_route_template(
+    client: Client, make_tenant: MakeTenant, make_user: MakeUser, login: Login, metrics_url: str
+) -> None:
+    # Labels by raw path would grow a series per id: the label is the route's template.
+    tenant = await make_tenant()
+    headers = await login(await make_user(tenant))
+    course_id = uuid.uuid4()
+    assert (await client.get(f"{host(tenant)}/api/v1/courses/{course_id}", headers=headers)).status_code == 404
+    async with httpx.AsyncClient() as scraper:
+        metrics = (await scraper.get(f"{metrics_url}/metrics")).text
+    assert str(course_id) not in metrics
+    assert any(
+        line.startswith("lms_requests_total{")
+        and 'path="/api/v1/courses/{course_id}"' in line
+        and f'tenant="{tenant.slug}"' in line
+        and 'status_code="404"' in line
+        for line in metrics.splitlines()
+    )
 
 
 @pytest.mark.parametrize("path", ["/", "/health", "/metrics/", "/api/v1/operator/tenants"])
