@@ -109,13 +109,20 @@ async def read_page(
     as the last column, with `:limit` and `:offset` parameters; each row becomes `out(*fields)`. Only a
     page past the end, which has no row to carry the total, sends `count` (same `values`) as well.
     `session` may be a sessionless `TenantReads` (lms.db.reads)."""
+    found, total = await read_rows_and_total(session, rows, values, count, page)
+    return Page(items=[out(*row[:-1]) for row in found], total=total, limit=page.limit, offset=page.offset)
+
+
+async def read_rows_and_total(
+    session: ReadSource, rows: ReadQuery, values: Mapping[str, Any], count: ReadQuery, page: PageParams
+) -> tuple[Sequence[Any], int]:
+    """`read_page`'s rows (the window count still their last column) and the total, for a caller that
+    builds its items itself."""
     bounded = {**values, "limit": page.limit, "offset": page.offset}
     found = await fetch_all(session, rows, bounded)
     if found:
-        total = int(found[0][-1])
-    elif page.offset == 0:
-        total = 0
-    else:
-        counted = await fetch_one(session, count, bounded)
-        total = int(counted[0]) if counted is not None else 0
-    return Page(items=[out(*row[:-1]) for row in found], total=total, limit=page.limit, offset=page.offset)
+        return found, int(found[0][-1])
+    if page.offset == 0:
+        return found, 0
+    counted = await fetch_one(session, count, bounded)
+    return found, int(counted[0]) if counted is not None else 0

@@ -11,14 +11,14 @@ from sqlalchemy import ColumnElement, bindparam, func, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.queries import course_facts, course_title_of, lesson_facts, lesson_visible, version_number
-from lms.db.reads import ReadQuery, ReadSource, fetch_all, fetch_one
+from lms.db.reads import ReadQuery, ReadSource, fetch_one
 from lms.identity.guards import Principal
 from lms.learning.models import Enrollment, EnrollmentStatus, LessonProgress, ProgressStatus
 from lms.learning.schemas import ContinueOut, LessonViewOut, MyCourseOut, ResumeOut
 from lms.learning.services.progress import VersionPlan, plan_for
 from lms.lib import clock
 from lms.lib.errors import Forbidden, NotFound
-from lms.lib.pagination import Page, PageParams
+from lms.lib.pagination import Page, PageParams, read_rows_and_total
 
 
 class LessonLocked(Forbidden):
@@ -71,15 +71,9 @@ async def my_courses(
 ) -> Page[MyCourseOut]:
     """The caller's enrolments with progress; `due_only`: active ones with a due date, soonest first.
     `reads`: the request's session, or sessionless `TenantReads` of the principal's tenant."""
-    values = {"user_id": principal.user_id, "limit": page.limit, "offset": page.offset}
-    rows = await fetch_all(reads, _my_courses_query(due_only), values)
-    if rows:
-        total = int(rows[0][-1])
-    elif page.offset == 0:
-        total = 0
-    else:
-        counted = await fetch_one(reads, _my_courses_count(due_only), values)
-        total = int(counted[0]) if counted is not None else 0
+    rows, total = await read_rows_and_total(
+        reads, _my_courses_query(due_only), {"user_id": principal.user_id}, _my_courses_count(due_only), page
+    )
     now = clock.now()
     items = []
     for (
