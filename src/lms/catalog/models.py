@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
@@ -134,6 +135,14 @@ class Course(CatalogueScoped, Base):
         Index("ix_courses_tags", "tags", postgresql_using="gin"),
         Index("ix_courses_instructor_ids", "instructor_ids", postgresql_using="gin"),
         Index("ix_courses_owner_status", "catalogue_owner", "status", "created_at"),
+        # The course list's order: a page is the index's first entries, its total an index-only count.
+        Index(
+            "ix_courses_listing",
+            "tenant_id",
+            text("created_at DESC"),
+            "id",
+            postgresql_include=["status", "publish_at"],
+        ),
     )
 
     title: Mapped[str] = mapped_column(String(200))

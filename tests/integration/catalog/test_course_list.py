@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Login, MakeTenant, MakeUser
+from tests.conftest import Login, MakeTenant, MakeUser, host
 from tests.integration.catalog.helpers import Client, build_course, instructor, learner
 
 
@@ -34,3 +34,40 @@ async def test_pages_carry_the_total_and_the_right_rows(
     drafts = (await client.get(f"{draft.base}/api/v1/courses?status=draft", headers=author)).json()
     assert [(c["id"], c["current_version"], c["title"]) for c in drafts["items"]] == [(draft.id, None, "Draft")]
     assert drafts["total"] == 1
+
+
+async def test_offered_shared_courses_are_merged_into_the_pages_in_order(
+    client: Client, operator_token: str, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    source, adopter, bystander = await make_tenant(), await make_tenant(), await make_tenant()
+    _, source_author = await instructor(make_user, login, source)
+    original = await build_course(client, source, source_author, title="Anti-bribery")
+    _, author = await instructor(make_user, login, adopter)
+    older = await build_course(client, adopter, author, title="Older own")
+    operator = {"Authorization": f"Bearer {operator_token}"}
+    shares = f"{host(source)}/api/v1/operator/catalog/courses"
+    body = {"tenant_id": str(source.id), "course_id": original.id, "slug": f"shared-{original.id[:8]}"}
+    shared_id = (await client.post(shares, json=body, headers=operator)).json()["id"]
+    newer = await build_course(client, adopter, author, title="Newer own")
+    for tenant in (adopter, bystander):
+        _, reader = await learner(make_user, login, tenant)
+        listed = (await client.get(f"{host(tenant)}/api/v1/courses", headers=reader)).json()
+        assert shared_id not in [c["id"] for c in listed["items"]]  # shared, but not offered yet
+    admin = await login(await make_user(adopter, roles=["tenant_admin"]))
+    offer = await client.put(f"{host(adopter)}/api/v1/catalog/shared/{shared_id}/offer", headers=admin)
+    assert offer.status_code == 200
+
+    _, reader = await learner(make_user, login, adopter)
+    newest_first = [newer.id, shared_id, older.id]
+    for offset in range(4):
+        page = (await client.get(f"{host(adopter)}/api/v1/courses?limit=1&offset={offset}", headers=reader)).json()
+        assert page["total"] == 3
+        assert [c["id"] for c in page["items"]] == newest_first[offset : offset + 1]
+    whole = (await client.get(f"{host(adopter)}/api/v1/courses", headers=reader)).json()
+    assert [(c["id"], c["shared"]) for c in whole["items"]] == [(newer.id, False), (shared_id, True), (older.id, False)]
+    _, other_reader = await learner(make_user, login, bystander)
+    assert (await client.get(f"{host(bystander)}/api/v1/courses", headers=other_reader)).json()["total"] == 0
+
+    await client.post(f"{shares}/{shared_id}/archive", headers=operator)
+    after = (await client.get(f"{host(adopter)}/api/v1/courses", headers=reader)).json()
+    assert [c["id"] for c in after["items"]] == [newer.id, older.id] and after["total"] == 2

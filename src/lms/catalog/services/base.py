@@ -9,7 +9,22 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import ColumnElement, String, bindparam, case, cast, exists, func, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +35,7 @@ from lms.identity.guards import Principal
 from lms.identity.schemas import Role
 from lms.lib import clock
 from lms.lib.errors import Conflict, Forbidden, NotFound
-from lms.lib.pagination import Page, PageParams, page_of_keys, read_page
+from lms.lib.pagination import Page, PageParams, read_page
 
 
 def is_visible_to_learners(course: Course, at: datetime | None = None) -> bool:
@@ -100,14 +115,16 @@ def cover_url(course_id: UUID, name: str | None) -> str | None:
 
 
 def _listed(author: bool, by_status: bool) -> list[ColumnElement[bool]]:
+    """Which of the courses a tenant may see are listed: released ones for learners; every status (or
+    the one asked for) for authors."""
     if not author:
         released = Course.publish_at.is_(None) | (Course.publish_at <= bindparam("now"))
-        return [offered_to_tenant(), Course.status == CourseStatus.PUBLISHED, released]
-    return [offered_to_tenant(), *([Course.status == bindparam("status")] if by_status else [])]
+        return [Course.status == CourseStatus.PUBLISHED, released]
+    return [Course.status == bindparam("status")] if by_status else []
 
 
-# CourseOut's fields in declaration order, so that a row builds one positionally (`CourseOut(*row)`).
-_LIST_COLUMNS: tuple[Any, ...] = (
+# What a page's rows need of a course, in the order of CourseOut's fields.
+_ROW_COLUMNS: tuple[Any, ...] = (
     Course.id,
     Course.title,
     Course.slug,
@@ -123,38 +140,65 @@ _LIST_COLUMNS: tuple[Any, ...] = (
     Course.status,
     Course.publish_at,
     Course.self_enrollment,
-    Course.tenant_id.is_(None).label("shared"),
+    Course.tenant_id,
     Course.completion_rules,
-    CourseVersion.number.label("current_version"),
+    Course.current_version_id,
     Course.enrollment_count,
     Course.created_at,
-    case(
-        (Course.cover_name.is_(None), None),
-        else_=literal("/courses/") + cast(Course.id, String) + literal("/cover/") + Course.cover_name,
-    ).label("cover_url"),
+    Course.cover_name,
 )
+
+
+def _listed_sources(author: bool, by_status: bool, *columns: Any) -> tuple[Select[Any], Select[Any]]:
+    """The listed courses as two selects of `columns`: the tenant's own, and the shared ones it offers.
+
+    Naming the tenant (`:tenant`, the one bound for RLS) lets PostgreSQL read the own courses from
+    `ix_courses_listing` in list order instead of filtering and sorting every row the read policy
+    admits; RLS still decides what is visible (another tenant's id here reads nothing)."""
+    own = select(*columns).where(Course.tenant_id == bindparam("tenant"), *_listed(author, by_status))
+    shared = (
+        select(*columns)
+        .join(SharedCourseOffer, SharedCourseOffer.course_id == Course.id)
+        .where(Course.tenant_id.is_(None), *_listed(author, by_status))
+    )
+    return own, shared
+
+
+def _listed_total(author: bool, by_status: bool) -> Select[Any]:
+    """How many courses are listed: an index-only count of the own ones, plus the offered shared ones."""
+    return select(func.count()).select_from(union_all(*_listed_sources(author, by_status, Course.id)).subquery())
 
 
 # Compiled once per variant: every request sends the same SQL text, prepared once per connection.
 @functools.cache
 def _page_query(author: bool, by_status: bool) -> ReadQuery:
-    page = page_of_keys(
-        select(Course.id, Course.created_at)
-        .where(*_listed(author, by_status))
-        .order_by(Course.created_at.desc(), Course.id)
+    """A page of the list and the total in one statement. Each source is cut to its first
+    `offset + limit` rows in list order (for the own courses: the index's first entries, a scan that
+    stops there), the two are merged and cut to the page; the total is counted once."""
+    newest_first = (Course.created_at.desc(), Course.id)
+    window = bindparam("limit", type_=Integer) + bindparam("offset", type_=Integer)
+    own, shared = (
+        source.order_by(*newest_first).limit(window) for source in _listed_sources(author, by_status, *_ROW_COLUMNS)
     )
+    row = union_all(own, shared).subquery("listed").c
+    version = select(CourseVersion.number).where(CourseVersion.id == row.current_version_id).scalar_subquery()
+    cover = case(
+        (row.cover_name.is_(None), None),
+        else_=literal("/courses/") + cast(row.id, String) + literal("/cover/") + row.cover_name,
+    )
+    fields = [*(row[c.key] for c in _ROW_COLUMNS[:15]), row.tenant_id.is_(None), row.completion_rules]
+    fields += [version, row.enrollment_count, row.created_at, cover]  # CourseOut's field order
     return ReadQuery(
-        select(*_LIST_COLUMNS, page.c.total)
-        .select_from(page)
-        .join(Course, Course.id == page.c.id)
-        .outerjoin(CourseVersion, CourseVersion.id == Course.current_version_id)
-        .order_by(page.c.created_at.desc(), page.c.id)
+        select(*fields, _listed_total(author, by_status).scalar_subquery())
+        .order_by(row.created_at.desc(), row.id)
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
     )
 
 
 @functools.cache
 def _count_query(author: bool, by_status: bool) -> ReadQuery:
-    return ReadQuery(select(func.count()).select_from(Course).where(*_listed(author, by_status)))
+    return ReadQuery(_listed_total(author, by_status))
 
 
 def is_author(principal: Principal) -> bool:
@@ -174,7 +218,7 @@ async def course_page(
     return await read_page(
         reads,
         _page_query(author, by_status),
-        {"now": clock.now(), "status": status},
+        {"tenant": principal.tenant_id, "now": clock.now(), "status": status},
         _count_query(author, by_status),
         PageParams(limit=limit, offset=offset),
         CourseOut,
