@@ -70,4 +70,5 @@ async def test_offered_shared_courses_are_merged_into_the_pages_in_order(
 
     await client.post(f"{shares}/{shared_id}/archive", headers=operator)
     after = (await client.get(f"{host(adopter)}/api/v1/courses", headers=reader)).json()
-    assert [c["id"] for c in after["items"]] == [newer.id, older.id] and after["total"] == 2
+    assert [c["id"] for c in after["items"]] == [newer.id, older.id]
+    assert after["total"] == 2
