@@ -4,15 +4,16 @@ back as asyncpg records (build response structs from them positionally, `Out(*ro
 Where a read runs:
 - on the session's connection when the session is already in a transaction (the same snapshot as the
   request's other statements, and no second connection);
-- otherwise on a pooled connection of its own, held for exactly as long as the read: `BEGIN` and the
-  tenant binding travel in one message, then the query, then `COMMIT`, and the connection goes back to
-  the pool. No ORM session transaction, SQLAlchemy connection, compile-cache lookup or result wrapping.
+- otherwise on a pooled connection of its own, held for exactly as long as the read: one statement that
+  binds the tenant and reads, in its own implicit transaction (`bound_to_tenant`): one round trip, no
+  BEGIN or COMMIT, and the connection goes back to the pool. No ORM session transaction, SQLAlchemy
+  connection, compile-cache lookup or result wrapping.
 
 A request that needs nothing else of the database reads without any session: `TenantReads` (an engine
 and a tenant) stands where a session would, and every read takes a connection of its own.
 
 Either way the tenant is the session's (`bind_tenant`) or the `TenantReads`' own, bound with
-`set_config(..., true)` inside the read's transaction, so RLS applies exactly as to any query of the
+`set_config(..., true)` inside the read's (implicit or open) transaction, so RLS applies exactly as to any query of the
 session. A read that fails or is interrupted (a cancelled request) closes its own connection instead of
 returning it, so no transaction and no tenant binding can outlive it. Errors are raised as SQLAlchemy
 raises them (a dropped connection is a `DBAPIError` with `connection_invalidated`, and the pool forgets
@@ -21,6 +22,7 @@ its older connections).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias, cast
@@ -32,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from lms.db.binding import TENANT_KEY, begin_statement
+from lms.db.binding import TENANT_KEY
 
 _DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
 _MISSING = object()
@@ -42,8 +44,8 @@ Record = Any  # asyncpg.Record: a tuple-like row that also answers by column nam
 
 @dataclass(frozen=True, slots=True)
 class TenantReads:
-    """Reads of `tenant_id` without a session: each takes a pooled connection for its own transaction
-    (BEGIN+bind, the query, COMMIT). For a request whose only database work is reading; it saves building,
+    """Reads of `tenant_id` without a session: each takes a pooled connection for one statement that binds
+    the tenant and reads (`bound_to_tenant`). For a request whose only database work is reading; it saves building,
     binding and closing an ORM session (and the request-scoped dependency that provides one)."""
 
     engine: AsyncEngine
@@ -112,7 +114,7 @@ async def fetch_row_autocommit(engine: AsyncEngine, sql: str, *args: Any) -> Rec
     statement sent outside a transaction block: committed when the answer arrives, in one round trip.
     For a statement that binds its tenant itself (a function that calls `set_config(..., true)` first;
     the binding ends with that transaction); no tenant is bound here."""
-    return await _on_own_connection(engine, None, sql, args, True, transaction=False)
+    return await _on_own_connection(engine, None, sql, args, True)
 
 
 async def _read(session: ReadSource, sql: str, args: Sequence[Any], *, one: bool) -> Any:
@@ -141,22 +143,22 @@ async def _in_session(session: AsyncSession, sql: str, args: Sequence[Any], one:
 
 
 async def _on_own_connection(
-    engine: AsyncEngine, tenant_id: UUID | None, sql: str, args: Sequence[Any], one: bool, *, transaction: bool = True
+    engine: AsyncEngine, tenant_id: UUID | None, sql: str, args: Sequence[Any], one: bool
 ) -> Any:
+    """One statement, in the implicit transaction PostgreSQL gives a statement sent outside a transaction
+    block: one round trip, committed (and its tenant binding gone) when the answer arrives."""
     fairy = await engine.raw_connection()  # past DB_POOL_TIMEOUT: sqlalchemy.exc.TimeoutError (503)
     driver: Any = fairy.driver_connection
     finished = False
-    if not transaction and driver.is_in_transaction():
+    if driver.is_in_transaction():
         # Never expected (the pool rolls back what it takes back), and the statement would not commit.
         fairy.invalidate()
         fairy.close()
         raise RuntimeError("a pooled connection was handed out inside a transaction")
+    if tenant_id is not None:
+        sql, args = bound_to_tenant(sql, len(args)), (*args, tenant_id)
     try:
-        if transaction:
-            await driver.execute(begin_statement(tenant_id))
         result = await (driver.fetchrow(sql, *args) if one else driver.fetch(sql, *args))
-        if transaction:
-            await driver.execute("COMMIT")
         finished = True
         return result
     except Exception as error:
@@ -166,20 +168,29 @@ async def _on_own_connection(
             # As SQLAlchemy does on a disconnect: older pooled connections are likely dead too.
             engine.sync_engine.pool._invalidate(fairy, error)
         else:
-            finished = await _rolled_back(driver)  # a refused statement: the connection stays usable
+            finished = True  # a refused statement: its implicit transaction is over, the connection usable
         raise dbapi_error from error
     finally:
         if not finished and fairy.is_valid:
-            fairy.invalidate()  # its state is unknown (an open transaction, a half-read answer): closed
+            fairy.invalidate()  # its state is unknown (a half-read answer): closed
         fairy.close()
 
 
-async def _rolled_back(driver: Any) -> bool:
-    try:
-        await driver.execute("ROLLBACK")
-    except Exception:
-        return False
-    return True
+@functools.lru_cache(maxsize=1024)
+def bound_to_tenant(sql: str, parameters: int) -> str:
+    """`sql` (a SELECT with `parameters` `$n` parameters) as one statement that first binds the tenant
+    given as parameter `parameters + 1`, for the statement's own transaction.
+
+    `app.bind_tenant` (migration 1615) calls `set_config('app.tenant_id', ..., true)` and returns the id.
+    The read is a LATERAL subquery that refers to that result, and OFFSET 0 keeps PostgreSQL from merging
+    it into the outer query, so it runs for the function's one row, after the binding is made. RLS and
+    its policies are untouched: a read that ran unbound would see no tenant's rows, never another
+    tenant's. Rows keep the read's own order (one outer row)."""
+    tenant = f"${parameters + 1}"
+    return (
+        f"SELECT read.* FROM app.bind_tenant({tenant}) AS bound, "
+        f"LATERAL (SELECT * FROM ({sql}) AS rows WHERE bound IS NOT NULL OFFSET 0) AS read"
+    )
 
 
 def _as_dbapi_error(adapter: Any, dialect: Any, sql: str, args: Sequence[Any], error: Exception) -> DBAPIError:

@@ -1,5 +1,6 @@
 """The read path (lms.db.reads) keeps the session's tenant binding wherever it runs: on a connection of its
-own (BEGIN+bind, the query, COMMIT, then the connection back in the pool) or on the connection of the
+own (one statement that binds the tenant and reads in its implicit transaction, then the connection back
+in the pool) or on the connection of the
 session's open transaction. A refused statement leaves its connection usable; an interrupted read closes
 its connection, so no transaction and no tenant binding outlives it."""
 
@@ -9,12 +10,12 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
-from lms.db.reads import ReadQuery, fetch_all, fetch_one, fetch_row, fetch_row_as
+from lms.db.reads import ReadQuery, TenantReads, bound_to_tenant, fetch_all, fetch_one, fetch_row, fetch_row_as
 from lms.identity.models import User, UserStatus
 from tests.conftest import MakeTenant, MakeUser
 
@@ -75,8 +76,8 @@ async def test_outside_a_transaction_a_read_holds_a_connection_only_while_it_rea
             assert after[0] == str(tenant.id)
     finally:
         event.remove(db.app_engine.sync_engine, "checkout", on_checkout)
-    begin = f"BEGIN; SELECT set_config('app.tenant_id', '{tenant.id}', true)"
-    assert sent == [begin, CURRENT_TENANT, "COMMIT", begin, CURRENT_TENANT, "COMMIT"]
+    # One statement per read, binding its tenant itself: no BEGIN, no COMMIT, one round trip each.
+    assert sent == [bound_to_tenant(CURRENT_TENANT, 0)] * 2
     async with db.app_engine.connect() as connection:  # a pooled connection carries no tenant afterwards
         raw = (await connection.get_raw_connection()).driver_connection
         assert raw is not None
@@ -182,3 +183,27 @@ async def test_jobs_queued_by_a_session_that_began_nothing_are_still_sent(
         await fetch_row(session, CURRENT_TENANT)  # a read on its own connection: the session begins nothing
         jobs.enqueue_after_commit(session, "lms.example", "id")
     assert sent == ["lms.example"]
+
+
+async def test_a_bound_read_keeps_its_own_order_limits_and_columns(
+    db: Database, make_tenant: MakeTenant, make_user: MakeUser
+) -> None:
+    tenant, other = await make_tenant(), await make_tenant()
+    emails = sorted([(await make_user(tenant)).email for _ in range(5)], reverse=True)
+    await make_user(other)
+    # A CTE, ORDER BY ... LIMIT/OFFSET and two columns of the same name, as compiled reads have.
+    mine = (
+        select(User.id, User.email)
+        .order_by(User.email.desc())
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+        .cte("mine")
+    )
+    query = ReadQuery(
+        select(mine.c.email, User.email, func.current_setting("app.tenant_id", True))
+        .join(User, User.id == mine.c.id)
+        .order_by(mine.c.email.desc())
+    )
+    rows = await fetch_all(TenantReads(db.app_engine, tenant.id), query, {"limit": 3, "offset": 1})
+    assert [tuple(row) for row in rows] == [(email, email, str(tenant.id)) for email in emails[1:4]]
+    assert await fetch_all(TenantReads(db.app_engine, None), query, {"limit": 3, "offset": 0}) == []
