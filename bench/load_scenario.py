@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import random
 import resource
-import ssl
+import signal
 import subprocess
 import sys
 import tempfile
@@ -34,13 +33,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quiz_submit import BASE_DOMAIN, World, answer_for, build_world, check
-from support import bench_settings, free_port, percentile, process_tree_cpu_seconds
+from raw_http import Answer, Connection, HTTPError
+from support import bench_settings, free_port, named_processes_cpu_seconds, percentile, process_tree_cpu_seconds
 
 from lms.config import PROJECT_ROOT, Settings, with_credentials
 from lms.db.migrate import migrate
@@ -59,6 +60,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--processes", type=int, default=1, help="API processes (1 = what `lms serve` runs)")
     parser.add_argument("--pool-size", type=int, default=10, help="DB_POOL_SIZE per process")
     parser.add_argument("--seed", type=int, default=20261129)
+    parser.add_argument("--timeline", action="store_true", help="print requests, p95 and refusals per 5 s")
+    parser.add_argument("--profile", default="", help="write a py-spy raw profile of the API during the run here")
     return parser.parse_args(argv)
 
 
@@ -67,15 +70,19 @@ class Group:
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     acknowledged: int = 0
+    # (when it was sent, on the monotonic clock; latency; refused or failed) of every request.
+    timeline: list[tuple[float, float, bool]] = field(default_factory=list)
 
-    async def timed(self, call: Any, ok: tuple[int, ...]) -> httpx.Response | None:
-        started = time.perf_counter()
+    async def timed(self, call: Any, ok: tuple[int, ...]) -> Answer | None:
+        sent, started = time.monotonic(), time.perf_counter()
         try:
-            response: httpx.Response = await call
-        except httpx.HTTPError as exc:
+            response: Answer = await call
+        except HTTPError as exc:
             self.errors.append(repr(exc)[:120])
+            self.timeline.append((sent, time.perf_counter() - started, True))
             return None
         self.latencies.append(time.perf_counter() - started)
+        self.timeline.append((sent, self.latencies[-1], response.status_code not in ok))
         if response.status_code not in ok:
             self.errors.append(f"{response.status_code} {response.text[:120]}")
             return None
@@ -93,6 +100,7 @@ class Results:
     upload: Group = field(default_factory=Group)
     browse: Group = field(default_factory=Group)
     heartbeat_events: int = 0
+    began: float = 0.0
     # How late this generator's own event loop woke up (a starved generator inflates every latency).
     loop_lag: list[float] = field(default_factory=list)
 
@@ -144,9 +152,9 @@ async def add_assignment(client: httpx.AsyncClient, world: World) -> str:
     return str(assignment["id"])
 
 
-async def viewer(client: httpx.AsyncClient, world: World, token: dict[str, str], r: Results, stop: float) -> None:
+async def viewer(client: Connection, world: World, token: dict[str, str], r: Results, stop: float) -> None:
     await asyncio.sleep(random.uniform(0, 10))  # players started at different moments
-    await r.resume.timed(client.get(f"/api/v1/progress/lessons/{world.video_lesson}/resume", headers=token), (200,))
+    await r.resume.timed(client.get(f"/api/v1/progress/lessons/{world.video_lesson}/resume", token), (200,))
     position = 0.0
     while time.monotonic() < stop:
         events = []
@@ -163,20 +171,18 @@ async def viewer(client: httpx.AsyncClient, world: World, token: dict[str, str],
                     "watched": [[position - 5.0, position]],
                 }
             )
-        sent = await r.heartbeat.timed(
-            client.post("/api/v1/progress/events", json={"events": events}, headers=token), (202,)
-        )
+        sent = await r.heartbeat.timed(client.post("/api/v1/progress/events", token, {"events": events}), (202,))
         if sent is not None:
             r.heartbeat_events += len(events)
         await asyncio.sleep(max(0.0, min(10.0, stop - time.monotonic())))
 
 
 async def quiz_taker(
-    client: httpx.AsyncClient, world: World, token: dict[str, str], r: Results, submit_at: float, rng: random.Random
+    client: Connection, world: World, token: dict[str, str], r: Results, submit_at: float, rng: random.Random
 ) -> None:
     started = None
     for _ in range(20):  # a refused start is retried after Retry-After, as the quiz page does
-        started = await r.start.timed(client.post(f"/api/v1/quizzes/{world.quiz_id}/attempts", headers=token), (201,))
+        started = await r.start.timed(client.post(f"/api/v1/quizzes/{world.quiz_id}/attempts", token), (201,))
         if started is not None:
             break
         await asyncio.sleep(1.0)
@@ -190,27 +196,27 @@ async def quiz_taker(
         question = rng.choice(questions)
         answers[question["question_id"]] = answer_for(question["question"], rng)
         url = f"/api/v1/quiz-attempts/{attempt['id']}/answers"
-        await r.autosave.timed(client.put(url, json={"answers": answers}, headers=token), (200,))
+        await r.autosave.timed(client.put(url, token, {"answers": answers}), (200,))
     await asyncio.sleep(max(0.0, submit_at - time.monotonic()) + rng.uniform(0, 2))
     final = {q["question_id"]: answer_for(q["question"], rng) for q in questions}
     url = f"/api/v1/quiz-attempts/{attempt['id']}/submit"
-    await r.submit.timed(client.post(url, json={"answers": final}, headers=token), (200,))
+    await r.submit.timed(client.post(url, token, {"answers": final}), (200,))
 
 
 async def uploader(
-    client: httpx.AsyncClient, assignment_id: str, token: dict[str, str], r: Results, at: float, payload: bytes
+    client: Connection, assignment_id: str, token: dict[str, str], r: Results, at: float, payload: bytes
 ) -> None:
     await asyncio.sleep(max(0.0, at - time.monotonic()) + random.uniform(0, 2))
-    files = [("files", ("report.pdf", payload, "application/pdf"))]
     url = f"/api/v1/assignments/{assignment_id}/submissions"
-    await r.upload.timed(client.post(url, files=files, headers=token), (200, 201))
+    upload = client.post_file(url, token, "files", "report.pdf", "application/pdf", payload)
+    await r.upload.timed(upload, (200, 201))
 
 
-async def browser(client: httpx.AsyncClient, world: World, token: dict[str, str], r: Results, stop: float) -> None:
+async def browser(client: Connection, world: World, token: dict[str, str], r: Results, stop: float) -> None:
     pages = ["/api/v1/catalog/search?q=security", "/api/v1/courses?limit=20", f"/api/v1/courses/{world.course_id}"]
     n = 0
     while time.monotonic() < stop:
-        await r.browse.timed(client.get(pages[n % len(pages)], headers=token), (200,))
+        await r.browse.timed(client.get(pages[n % len(pages)], token), (200,))
         n += 1
         await asyncio.sleep(1.0)
 
@@ -223,8 +229,8 @@ async def watch_loop(r: Results, stop: float) -> None:
 
 
 async def run(
-    base_url: str, world: World, assignment_id: str, args: argparse.Namespace, api_pid: int
-) -> tuple[Results, float, float]:
+    base_url: str, world: World, assignment_id: str, args: argparse.Namespace, pids: tuple[int, int]
+) -> tuple[Results, dict[str, float]]:
     rng = random.Random(args.seed)
     r = Results()
     learners = world.learners
@@ -233,23 +239,16 @@ async def run(
     uploaders = learners[args.quiz_takers : args.quiz_takers + args.uploaders]
     browsers = learners[-args.browsers :]
     payload = b"%PDF-1.4\n" + os.urandom(FILE_BYTES - 9)
-    # One small client per simulated user, as each browser tab has its own connections. One client
-    # shared by all users (1,500 pooled connections) spends the generator's CPU scanning its pool on
-    # every request and response (httpcore is O(connections) there), which starved this event loop:
-    # the API sat idle while the latencies measured here grew to minutes.
-    tls = ssl.create_default_context()  # built once: each client would otherwise load the CA bundle
-    async with contextlib.AsyncExitStack() as stack:
-
-        async def client() -> httpx.AsyncClient:
-            limits = httpx.Limits(max_connections=2, max_keepalive_connections=2, keepalive_expiry=60)
-            new = httpx.AsyncClient(
-                base_url=base_url, headers={"host": world.host}, timeout=60, limits=limits, verify=tls
-            )
-            return await stack.enter_async_context(new)
-
-        users = len(viewers) + len(takers) + len(uploaders) + len(browsers)
-        clients = iter([await client() for _ in range(users)])
-        cpu_api, cpu_self, wall = process_tree_cpu_seconds(api_pid), _self_cpu(), time.monotonic()
+    # One keep-alive connection per simulated user, as each browser tab has its own, through a lean
+    # client (bench/raw_http.py): httpx spent 1-3 ms of this generator's CPU per request, so under bursts
+    # this event loop lagged by up to a second, which every latency here then included.
+    port = urlsplit(base_url).port or 80
+    users = len(viewers) + len(takers) + len(uploaders) + len(browsers)
+    clients = iter([Connection(port, world.host) for _ in range(users)])
+    try:
+        profiler = _profiler(pids[0], args.profile) if args.profile else None
+        before, wall = _cpu(pids), time.monotonic()
+        r.began = wall
         stop = wall + args.seconds
         tasks = [viewer(next(clients), world, t, r, stop) for t in viewers]
         tasks += [quiz_taker(next(clients), world, t, r, wall + 0.6 * args.seconds, rng) for t in takers]
@@ -259,9 +258,32 @@ async def run(
         tasks.append(watch_loop(r, stop))
         await asyncio.gather(*tasks)
         elapsed = time.monotonic() - wall
-        api_share = (process_tree_cpu_seconds(api_pid) - cpu_api) / elapsed
-        self_share = (_self_cpu() - cpu_self) / elapsed
-    return r, api_share, self_share
+        shares = {name: (used - before[name]) / elapsed for name, used in _cpu(pids).items()}
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(120)
+    finally:
+        for connection in clients:
+            connection.close()
+    return r, shares
+
+
+def _profiler(pid: int, path: str) -> subprocess.Popen[bytes]:
+    """py-spy over the API's processes (collapsed stacks; summarise with bench/profile_breakdown.py)."""
+    py_spy = str(Path(sys.executable).parent / "py-spy")
+    command = [py_spy, "record", "--subprocesses", "--pid", str(pid), "-o", path, "--rate", "200", "--format", "raw"]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _cpu(pids: tuple[int, int]) -> dict[str, float]:
+    """CPU seconds so far of the API, the worker, PostgreSQL and this generator (all on the same cores)."""
+    api, worker = pids
+    return {
+        "API": process_tree_cpu_seconds(api),
+        "Celery worker": process_tree_cpu_seconds(worker),
+        "PostgreSQL": named_processes_cpu_seconds("postgres"),
+        "this generator": _self_cpu(),
+    }
 
 
 def _self_cpu() -> float:
@@ -309,10 +331,23 @@ def _line(label: str, found: int, expected: int) -> str:
     return f"  {label:<40}{found:>7} of {expected:<7}{'ok' if found == expected else 'MISMATCH'}"
 
 
+def print_timeline(r: Results, seconds: float, step: float = 5.0) -> None:
+    """Per `step` seconds of the run (by when requests were sent): how many, their p95, how many failed."""
+    rows = [t for name in ("heartbeat", "resume", "start", "autosave", "submit", "upload", "browse")
+            for t in getattr(r, name).timeline]  # fmt: skip
+    print("  timeline (by send time): requests, p95, refused or failed")
+    for start in range(0, int(seconds), int(step)):
+        bucket = [t for t in rows if start <= t[0] - r.began < start + step]
+        p95 = percentile([t[1] for t in bucket], 95) * 1000
+        print(
+            f"    {start:3d}-{start + step:3.0f}s {len(bucket):6d}  p95 {p95:7.0f} ms  {sum(t[2] for t in bucket):5d}"
+        )
+
+
 TARGETS = {"heartbeat": ("p99", 0.100), "submit": ("p95", 0.150), "upload": ("p95", 2.0), "browse": ("p95", 0.200)}
 
 
-def report(r: Results, args: argparse.Namespace, api_share: float, self_share: float, checks: list[str]) -> bool:
+def report(r: Results, args: argparse.Namespace, shares: dict[str, float], checks: list[str]) -> bool:
     print(
         f"load scenario: {args.seconds:.0f}s, API {args.processes} process(es) with DB_POOL_SIZE={args.pool_size}, "
         f"one Celery worker; {args.viewers} viewers, {args.quiz_takers} quiz takers, {args.uploaders} uploads "
@@ -335,9 +370,12 @@ def report(r: Results, args: argparse.Namespace, api_share: float, self_share: f
         )
         for error in sorted(set(g.errors))[:3]:
             print(f"      e.g. {error}")
-    print(f"  CPU: API {api_share:.2f} cores, this generator {self_share:.2f} cores (of 2, same machine)")
+    cores = ", ".join(f"{name} {share:.2f}" for name, share in shares.items())
+    print(f"  CPU in cores (of {os.cpu_count()}, one machine): {cores}")
     lag = [percentile(r.loop_lag, q) * 1000 for q in (50, 99)]
     print(f"  generator event-loop lag: p50 {lag[0]:.0f} ms, p99 {lag[1]:.0f} ms (added to every latency above)")
+    if args.timeline:
+        print_timeline(r, args.seconds)
     for line in checks:
         print(line)
         passed &= "MISMATCH" not in line
@@ -357,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
             learners = max(args.viewers, args.quiz_takers + args.uploaders + args.browsers)
             world = asyncio.run(build_world(settings, base_url, learners))
             assignment_id = asyncio.run(_assignment(base_url, world))
-            results, api_share, self_share = asyncio.run(run(base_url, world, assignment_id, args, api.pid))
+            results, shares = asyncio.run(run(base_url, world, assignment_id, args, (api.pid, worker.pid)))
             owner_url = with_credentials(settings.database_url or "", "lms_owner", settings.database_role_password)
             checks = asyncio.run(verify(owner_url, storage, results))
         finally:
@@ -365,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
                 process.terminate()
                 with suppress(subprocess.TimeoutExpired):
                     process.wait(30)
-    return 0 if report(results, args, api_share, self_share, checks) else 1
+    return 0 if report(results, args, shares, checks) else 1
 
 
 async def _assignment(base_url: str, world: World) -> str:

@@ -68,3 +68,21 @@ def process_tree_cpu_seconds(root: int) -> float:
                 tree.add(pid)
                 frontier.append(pid)
     return sum(times.get(pid, 0.0) for pid in tree)
+
+
+def named_processes_cpu_seconds(name: str) -> float:
+    """User + system CPU time of every process whose command name is `name` (e.g. "postgres": the
+    server's backends, whether its own or embedded), in seconds."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            head, tail = (entry / "stat").read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        if head.split("(", 1)[1] == name:
+            fields = tail.split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
