@@ -32,11 +32,11 @@ from lms.certificates.services import lifecycle
 from lms.certificates.services.credentials import issuer_profile, linkedin_add_url
 from lms.certificates.services.storage import CertificateFiles, download_signature_valid, signed_download_path
 from lms.config import Settings
-from lms.db.providers import DbSession, Session
+from lms.db.providers import DbSession, Reads, Session
 from lms.identity.guards import Principal, requires_user
 from lms.lib.errors import NotFound, error_body
-from lms.lib.pagination import Page, PageParams
-from lms.lib.params import AppRequest, Expires
+from lms.lib.pagination import DEFAULT_LIMIT, Page, PageParams
+from lms.lib.params import AppRequest, Expires, Limit, Offset
 from lms.tenancy.schemas import ResolvedTenant
 from lms.web.controllers import page
 
@@ -180,14 +180,15 @@ class MyCertificatesController(Controller):
     async def list_mine(
         self,
         settings: NamedDependency[Settings],
-        db_session: DbSession,
+        reads: Reads,
         principal: NamedDependency[Principal],
-        page: NamedDependency[PageParams],
+        limit: Limit = DEFAULT_LIMIT,
+        offset: Offset = 0,
     ) -> Page[CertificateOut]:
         """The signed-in learner's certificates, newest first, with download links."""
-        certs, total = await lifecycle.certificates_of(db_session, principal.user_id, page.limit, page.offset)
-        items = await certificate_out(db_session, settings, certs, self.path)
-        return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+        # A hot read: sessionless, in one statement (no `db_session` or `page` dependencies to build).
+        page = PageParams(limit=limit, offset=offset)
+        return await lifecycle.certificates_of(reads, settings, principal.user_id, page, self.path)
 
     @get("/{cert_id:uuid}/credential")
     async def credential(
