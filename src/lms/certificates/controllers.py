@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, MediaType, Response, get, post, put
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND
@@ -179,14 +180,16 @@ class MyCertificatesController(Controller):
     @get("/")
     async def list_mine(
         self,
-        settings: NamedDependency[Settings],
+        state: State,
         reads: Reads,
         principal: NamedDependency[Principal],
         limit: Limit = DEFAULT_LIMIT,
         offset: Offset = 0,
     ) -> Page[CertificateOut]:
         """The signed-in learner's certificates, newest first, with download links."""
-        # A hot read: sessionless, in one statement (no `db_session` or `page` dependencies to build).
+        # A hot read: sessionless, in one statement. It asks for `reads` (which depends on `principal`) and no
+        # `db_session`, `page` or `settings` beside them: independent dependencies are resolved in a task group.
+        settings: Settings = state.settings
         page = PageParams(limit=limit, offset=offset)
         return await lifecycle.certificates_of(reads, settings, principal.user_id, page, self.path)
 
