@@ -73,6 +73,12 @@ async def _title_of(session: AsyncSession, course_id: UUID) -> str | None:
     return await session.scalar(select(catalogue.course_title_of(ids.c.course_id)))
 
 
+async def _address_of(session: AsyncSession, tenant_id: UUID) -> tuple[Any, ...]:
+    # The columns as another domain selects them, over a one-row values list of the id.
+    ids = select(literal(tenant_id, Uuid).label("tenant_id")).subquery()
+    return tuple((await session.execute(select(*tenancy.tenant_address_of(ids.c.tenant_id)))).one())
+
+
 QUERIES: dict[str, tuple[Query, Any]] = {
     # name: (the read, asked about `world`; what it answers when the world is another tenant's)
     "course_facts": (lambda s, w: catalogue.course_facts(s, w.course_id), None),
@@ -100,6 +106,7 @@ QUERIES: dict[str, tuple[Query, Any]] = {
     "course_statuses_of": (lambda s, w: learning.course_statuses_of(s, w.learner_id), {}),
     "popular_among": (lambda s, w: learning.popular_among(s, [w.learner_id], 5), []),
     "most_enrolled": (lambda s, w: _listed(learning.most_enrolled(s, 1000), w.course_id), False),
+    "tenant_address_of": (lambda s, w: _address_of(s, w.tenant_id), (None, None)),
     "active_user_ids": (lambda s, w: _contains(identity.active_user_ids(s), w.learner_id), False),
     # The video is ready in its own tenant; another tenant cannot see it, so it is not playable there.
     "assets_not_ready": (lambda s, w: _playable(s, w.asset_id), False),

@@ -268,8 +268,9 @@ class SharedCatalogueController(Controller):
         return {"status": "withdrawn", "course_id": str(course_id)}
 
 
-def provide_course_search(db_session: DbSession, principal: NamedDependency[Principal]) -> CourseSearch:
-    return CourseSearch(db_session, principal.tenant_id)
+def provide_course_search(reads: Reads, principal: NamedDependency[Principal]) -> CourseSearch:
+    """A hot read: sessionless (`reads` depends on `principal` alone, so no session is built at all)."""
+    return CourseSearch(reads, principal.tenant_id)
 
 
 class CatalogueSearchController(Controller):

@@ -9,10 +9,11 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.response import Template
 
-from lms.certificates.controllers import MyCertificatesController, certificate_out
+from lms.certificates.controllers import MyCertificatesController
 from lms.certificates.services import lifecycle
 from lms.db.providers import DbSession
 from lms.identity.guards import Principal, requires_user
+from lms.lib.pagination import PageParams
 from lms.lib.params import AppRequest
 from lms.web.layout import before_page, page
 
@@ -33,6 +34,13 @@ class CertificatePagesController(Controller):
         offset: Annotated[int, QueryParameter(name="offset", ge=0, le=100_000)] = 0,
     ) -> Template:
         settings = request.app.state.settings
-        certs, total = await lifecycle.certificates_of(db_session, principal.user_id, PAGE_SIZE, offset)
-        items = await certificate_out(db_session, settings, certs, MyCertificatesController.path)
-        return page(request, "certificates/mine.html", certificates=items, total=total, limit=PAGE_SIZE, offset=offset)
+        mine = await lifecycle.certificates_of(
+            db_session,
+            settings,
+            principal.user_id,
+            PageParams(limit=PAGE_SIZE, offset=offset),
+            MyCertificatesController.path,
+        )
+        return page(
+            request, "certificates/mine.html", certificates=mine.items, total=mine.total, limit=PAGE_SIZE, offset=offset
+        )

@@ -4,10 +4,9 @@ publishing), where a phrase is spoken in a video (catalogue search), and the sto
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.media.models import AssetStatus, MediaAsset, PlaybackEvent
@@ -24,33 +23,19 @@ async def assets_not_ready(session: AsyncSession, asset_ids: set[UUID]) -> set[U
     return asset_ids - set(ready.scalars())
 
 
-@dataclass(frozen=True)
-class SpokenMatch:
-    """The best-matching caption cue of one video for a search."""
-
-    asset_id: UUID
-    start_seconds: float
-    text: str
-    rank: float
-
-
-async def spoken_matches(session: AsyncSession, q: str, limit: int = 200) -> list[SpokenMatch]:
-    """Videos of the bound tenant whose captions contain the words of `q` (PostgreSQL full text,
-    English stemming), each with its best cue: where in the video the phrase is said."""
-    rows = await session.execute(
-        text(
-            """
-            select distinct on (c.asset_id) c.asset_id, c.start_seconds, c.text,
-                   ts_rank_cd(c.search_vector, query) as rank
-              from media_transcript_cues c, websearch_to_tsquery('english', :q) query
-             where c.search_vector @@ query
-             order by c.asset_id, rank desc, c.position
-             limit :limit
-            """
-        ),
-        {"q": q[:200], "limit": limit},
-    )
-    return [SpokenMatch(r.asset_id, float(r.start_seconds), str(r.text), float(r.rank)) for r in rows]
+def spoken_cues_sql() -> str:
+    """Videos of the bound tenant whose captions contain the words of the parameter `:q` (PostgreSQL full text,
+    English stemming), each with its best cue: where in the video the phrase is said. As SQL another domain's
+    statement embeds (a CTE of `asset_id, start_seconds, text, rank`), so that a search that also looks into
+    what videos say is one statement."""
+    return """
+        select distinct on (c.asset_id) c.asset_id, c.start_seconds, c.text,
+               ts_rank_cd(c.search_vector, query) as rank
+          from media_transcript_cues c, websearch_to_tsquery('english', :q) query
+         where c.search_vector @@ query
+         order by c.asset_id, rank desc, c.position
+         limit 200
+    """
 
 
 async def asset_exists(session: AsyncSession, asset_id: UUID) -> bool:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from lms.catalog.models import Course
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from tests.conftest import Login, MakeTenant, MakeUser, host
@@ -138,3 +140,47 @@ async def test_one_wrong_letter_still_finds_the_course(
     await _catalogue(db, tenant.id, (await make_user(tenant, roles=["instructor"])).id)
     found = (await client.get(f"{host(tenant)}/api/v1/catalog/search", params={"q": typed}, headers=headers)).json()
     assert expected in [i["title"] for i in found["items"]]
+
+
+async def test_a_page_past_the_end_keeps_the_total_and_the_facets(
+    client: Client, db: Database, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant()
+    headers = await login(await make_user(tenant))
+    await _catalogue(db, tenant.id, (await make_user(tenant, roles=["instructor"])).id)
+    url = f"{host(tenant)}/api/v1/catalog/search"
+
+    for params in ({"q": "data"}, {"category": "compliance"}, {"sort": "newest"}):
+        first = (await client.get(url, params=params, headers=headers)).json()
+        past = (await client.get(url, params={**params, "offset": 50, "limit": 5}, headers=headers)).json()
+
+        assert first["total"] > 0
+        assert (past["items"], past["total"], past["facets"]) == ([], first["total"], first["facets"])
+        assert (past["limit"], past["offset"]) == (5, 50)
+
+
+async def test_another_tenants_courses_never_appear_whatever_is_asked(
+    client: Client, db: Database, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant, other = await make_tenant(), await make_tenant()
+    headers = await login(await make_user(tenant))
+    await _catalogue(db, tenant.id, (await make_user(tenant, roles=["instructor"])).id)
+    foreign_teacher = await make_user(other, roles=["instructor"])
+    await _catalogue(db, other.id, foreign_teacher.id)
+    async with tenant_session(db.app_sessions, tenant.id) as session:
+        own = {str(course_id) for course_id in await session.scalars(select(Course.id))}
+    url = f"{host(tenant)}/api/v1/catalog/search"
+
+    asked: list[dict[str, Any]] = [
+        {},
+        {"q": "data"},
+        {"q": "negotiaton"},  # corrected from this tenant's titles only
+        {"category": "engineering", "price": "paid"},
+        {"sort": "popularity", "limit": 100},
+    ]
+    for params in asked:
+        found = (await client.get(url, params=params, headers=headers)).json()
+        assert found["total"] == len(found["items"]) > 0
+        assert {item["id"] for item in found["items"]} <= own
+    by_foreign_teacher = (await client.get(url, params={"instructor": str(foreign_teacher.id)}, headers=headers)).json()
+    assert (by_foreign_teacher["total"], by_foreign_teacher["items"]) == (0, [])

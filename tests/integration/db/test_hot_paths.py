@@ -32,6 +32,7 @@ HOT_PATHS = {
     "/api/v1/courses?limit=50": 1,
     "/api/v1/me/learning/courses": 1,
     "/api/v1/me/certificates": 1,
+    "/api/v1/catalog/search?q=privacy": 1,
     "/api/v1/progress/lessons/{lesson}/resume": 2,
     "/api/v1/courses/{course}": 4,
 }

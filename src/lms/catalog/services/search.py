@@ -7,23 +7,26 @@ query word that no visible title contains is replaced by the most similar title 
 similarity (pg_trgm's measure and default threshold, computed here so that it works on any
 PostgreSQL build, the embedded one included), and the search runs again; `corrected_query` says
 so. RLS limits results to the tenant's courses and the shared catalogue.
+
+A search is one statement on the read path (lms.db.reads), compiled once per combination of filters, text and
+sort order: the page's rows and the facets with the total, whatever the page (one past the end included).
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import msgspec
 from cachetools import TTLCache
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.catalog.schemas import SearchHit, SearchQuery, SearchResult, SpokenHit
-from lms.media.queries import spoken_matches
+from lms.catalog.schemas import PriceFilter, SearchHit, SearchQuery, SearchResult, SortOrder, SpokenHit
+from lms.db.reads import ReadQuery, ReadSource, fetch_all, fetch_one
+from lms.media.queries import spoken_cues_sql
 
 _WORD = re.compile(r"[\w]+", re.UNICODE)
 # Title words per tenant, per process: read again at most once a minute.
@@ -81,20 +84,156 @@ def corrected(q: str, vocabulary: Iterable[str], threshold: float = CORRECTION_T
     return " ".join(words) if changed else None
 
 
-@dataclass
-class _Filters:
-    """The WHERE clause shared by the search and the title-word lookup."""
+# Released courses: published, their release time (if any) passed, and shared ones only when this tenant offers
+# them (RLS scopes the offers to the tenant).
+_RELEASED = (
+    "c.status = 'published'",
+    "(c.publish_at is null or c.publish_at <= now())",
+    "(c.tenant_id is not null or exists (select 1 from shared_course_offers o where o.course_id = c.id))",
+)
 
-    where: list[str]
-    params: dict[str, Any]
+# The ranking of the matched rows, and the same ranking of the page's rows (by the unrounded score).
+_ORDER: dict[str, tuple[str, str]] = {
+    "relevance": ("score desc, enrollment_count desc, id", "page.raw_score desc, page.enrollment_count desc, page.id"),
+    "popularity": ("enrollment_count desc, score desc, id", "page.enrollment_count desc, page.raw_score desc, page.id"),
+    "newest": ("created_at desc, id", "page.created_at desc, page.id"),
+}
+
+
+class _Variant(NamedTuple):
+    """What decides the statement's text (the values travel as parameters)."""
+
+    text: bool
+    category: bool
+    difficulty: bool
+    language: bool
+    instructor: bool
+    price: PriceFilter | None
+    sort: SortOrder
+
+
+def _variant(query: SearchQuery) -> _Variant:
+    has_text = bool(query.q and query.q.strip())
+    filters = (bool(query.category), bool(query.difficulty), bool(query.language), bool(query.instructor_id))
+    return _Variant(has_text, *filters, query.price, query.sort)
+
+
+def _values(query: SearchQuery) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "category": query.category,
+        "difficulty": query.difficulty.value if query.difficulty else None,
+        "language": query.language,
+        "instructor": query.instructor_id,
+        "limit": query.limit,
+        "offset": query.offset,
+    }
+    if query.q and query.q.strip():
+        values["q"] = query.q.strip()[:200]
+        values["prefix"] = prefix_query(values["q"]) or ""
+    return values
+
+
+def _where(variant: _Variant) -> list[str]:
+    where = list(_RELEASED)
+    if variant.category:
+        where.append("c.category = :category")
+    if variant.difficulty:
+        where.append("c.difficulty = cast(:difficulty as course_difficulty)")
+    if variant.language:
+        where.append("c.language = :language")
+    if variant.instructor:
+        where.append("c.instructor_ids @> array[cast(:instructor as uuid)]")
+    if variant.price == "free":
+        where.append("c.price_cents = 0")
+    elif variant.price == "paid":
+        where.append("c.price_cents > 0")
+    return where
+
+
+@functools.cache
+def _search_query(variant: _Variant) -> ReadQuery:
+    """One row: the page's hits (records in SearchHit's field order, then, when the search has words, the
+    course's lessons whose video says them) and the facet rows (their grand total is the total)."""
+    where = _where(variant)
+    spoken, sources, rank, spoken_fields, spoken_join = "", "courses c", "0::real", "", ""
+    if variant.text:
+        # Courses with a video in which the phrase is said (its captions) match too: per course, the lessons
+        # showing such a video, in the course's order (`_spoken_hit` picks one).
+        spoken = f"""
+            spoken_cues as ({spoken_cues_sql()}),
+            spoken as (
+                select l.course_id,
+                       array_agg((l.id, l.title, l.media_asset_id, s.start_seconds, s.text, s.rank)
+                                 order by l.position) as lessons
+                  from lessons l join spoken_cues s on s.asset_id = l.media_asset_id
+                 group by l.course_id
+            ),"""
+        # The words as typed (English stems) or as prefixes, as one query: one match and one rank per row.
+        sources = (
+            "courses c cross join (select case when :prefix = '' then websearch_to_tsquery('english', :q)"
+            " else websearch_to_tsquery('english', :q) || to_tsquery('simple', :prefix) end as query) q"
+            " left join spoken s on s.course_id = c.id"
+        )
+        where.append("(c.search_vector @@ q.query or s.course_id is not null)")
+        rank = "ts_rank(c.search_vector, q.query) + case when s.course_id is not null then 0.05 else 0 end"
+        spoken_fields = ", s.lessons"
+        spoken_join = " left join spoken s on s.course_id = page.id"
+    order, page_order = _ORDER[variant.sort]
+    # One pass over the matching rows (kept narrow): the facets and the total in one grouping, then the full
+    # rows of the page alone.
+    return ReadQuery(
+        text(
+            f"""
+            with {spoken}
+            matched as materialized (
+                select c.id, c.category, c.difficulty::text as difficulty, c.language,
+                       case when c.price_cents > 0 then 'paid' else 'free' end as price,
+                       c.enrollment_count, c.created_at, {rank} as score
+                  from {sources}
+                 where {" and ".join(where)}
+            ), page as (
+                select id, score as raw_score, enrollment_count, created_at
+                  from matched order by {order} limit :limit offset :offset
+            )
+            select
+                (select array_agg((
+                        c.id, c.title, c.slug, c.summary, c.category, c.difficulty::text, c.language, c.tags,
+                        c.price_cents, c.tenant_id is null, c.enrollment_count,
+                        round(page.raw_score::numeric, 4)::float,
+                        case when c.cover_name is null then null
+                             else '/courses/' || c.id || '/cover/' || c.cover_name end{spoken_fields}
+                    ) order by {page_order})
+                   from page join courses c on c.id = page.id{spoken_join}) as items,
+                (select array_agg((gc, gd, gl, gp, category, difficulty, language, price, n)) from (
+                    select grouping(category) as gc, grouping(difficulty) as gd, grouping(language) as gl,
+                           grouping(price) as gp, category, difficulty, language, price, count(*) as n
+                      from matched
+                     group by grouping sets ((), (category), (difficulty), (language), (price))) f) as facets
+            """
+        )
+    )
+
+
+@functools.cache
+def _title_words_query() -> ReadQuery:
+    return ReadQuery(
+        text(
+            f"""
+            select distinct w
+              from courses c, regexp_split_to_table(lower(c.title), '[^[:alnum:]]+') as w
+             where {" and ".join(_RELEASED)} and length(w) >= 3
+            """
+        )
+    )
 
 
 class CourseSearch:
     """Released courses visible to the current tenant, ranked and faceted."""
 
-    def __init__(self, session: AsyncSession, tenant_id: UUID) -> None:
-        """`session` is bound to `tenant_id` (RLS decides what is visible)."""
-        self.session, self.tenant_id = session, tenant_id
+    def __init__(self, reads: ReadSource, tenant_id: UUID) -> None:
+        """`reads`: a session bound to `tenant_id`, or sessionless `TenantReads` of it (RLS decides what is
+        visible)."""
+        self.reads, self.tenant_id = reads, tenant_id
 
     async def search(self, query: SearchQuery) -> SearchResult:
         """Full-text first; when that finds nothing, again with misspelt words corrected."""
@@ -112,152 +251,49 @@ class CourseSearch:
         """Distinct words (3+ letters) of the titles this tenant's learners can find."""
         words = _title_words.get(self.tenant_id)
         if words is None:
-            rows = await self.session.execute(
-                text(
-                    f"""
-                    select distinct w
-                      from courses c, regexp_split_to_table(lower(c.title), '[^[:alnum:]]+') as w
-                     where {" and ".join(self._filters(SearchQuery()).where)} and length(w) >= 3
-                    """
-                )
-            )
+            rows = await fetch_all(self.reads, _title_words_query())
             words = _title_words[self.tenant_id] = frozenset(str(w) for (w,) in rows)
         return words
 
-    @staticmethod
-    def _filters(query: SearchQuery) -> _Filters:
-        where = [
-            "c.status = 'published'",
-            "(c.publish_at is null or c.publish_at <= now())",
-            # Shared courses only when this tenant offers them (RLS scopes the offers to the tenant).
-            "(c.tenant_id is not null or exists (select 1 from shared_course_offers o where o.course_id = c.id))",
-        ]
-        params: dict[str, Any] = {}
-        if query.category:
-            where.append("c.category = :category")
-            params["category"] = query.category
-        if query.difficulty:
-            where.append("c.difficulty = cast(:difficulty as course_difficulty)")
-            params["difficulty"] = query.difficulty.value
-        if query.language:
-            where.append("c.language = :language")
-            params["language"] = query.language
-        if query.instructor_id:
-            where.append("c.instructor_ids @> array[cast(:instructor as uuid)]")
-            params["instructor"] = str(query.instructor_id)
-        if query.price == "free":
-            where.append("c.price_cents = 0")
-        elif query.price == "paid":
-            where.append("c.price_cents > 0")
-        return _Filters(where, params)
-
-    async def _spoken(self, q: str) -> dict[UUID, SpokenHit]:
-        """Course -> the lesson whose video says `q`, and when (from the videos' caption cues)."""
-        matches = {m.asset_id: m for m in await spoken_matches(self.session, q)}
-        if not matches:
-            return {}
-        rows = await self.session.execute(
-            text(
-                "select course_id, id, title, media_asset_id from lessons"
-                " where media_asset_id = any(cast(:assets as uuid[])) order by course_id, position"
-            ),
-            {"assets": list(matches)},
-        )
-        found: dict[UUID, SpokenHit] = {}
-        for course_id, lesson_id, title, asset_id in rows:
-            match = matches[asset_id]
-            best = found.get(course_id)
-            if best is None or match.rank > best.rank:
-                start = round(match.start_seconds, 3)
-                found[course_id] = SpokenHit(lesson_id, title, asset_id, start, match.text, round(match.rank, 4))
-        return found
-
     async def _run(self, query: SearchQuery) -> SearchResult:
-        filters = self._filters(query)
-        where = filters.where
-        params: dict[str, Any] = {**filters.params, "limit": query.limit, "offset": query.offset}
-        rank, text_query = "0::real", ""
-        spoken: dict[UUID, SpokenHit] = {}
-        if query.q and query.q.strip():
-            params["q"] = query.q.strip()[:200]
-            params["prefix"] = prefix_query(params["q"]) or ""
-            # Courses with a video in which the phrase is said (its captions) match too.
-            spoken = await self._spoken(params["q"])
-            params["spoken"] = list(spoken)
-            # The words as typed (English stems) or as prefixes, as one query: one match and one
-            # rank per row.
-            text_query = (
-                ", (select case when :prefix = '' then websearch_to_tsquery('english', :q)"
-                " else websearch_to_tsquery('english', :q) || to_tsquery('simple', :prefix) end as query) q"
-            )
-            where.append("(c.search_vector @@ q.query or c.id = any(cast(:spoken as uuid[])))")
-            rank = (
-                "ts_rank(c.search_vector, q.query) + case when c.id = any(cast(:spoken as uuid[])) then 0.05 else 0 end"
-            )
-        order = {
-            "relevance": "score desc, enrollment_count desc, id",
-            "popularity": "enrollment_count desc, score desc, id",
-            "newest": "created_at desc, id",
-        }[query.sort]
-        # The page's rows come back in the same order (by the unrounded score).
-        page_order = order.replace("score", "raw_score")
-        # One statement, one pass over the matching rows (kept narrow): the facets and the total in
-        # one grouping, then the full rows of the page alone.
-        row = (
-            await self.session.execute(
-                text(
-                    f"""
-                    with matched as materialized (
-                        select c.id, c.category, c.difficulty::text as difficulty, c.language,
-                               case when c.price_cents > 0 then 'paid' else 'free' end as price,
-                               c.enrollment_count, c.created_at, {rank} as score
-                          from courses c{text_query}
-                         where {" and ".join(where)}
-                    ), page as (
-                        select id, score as raw_score, enrollment_count, created_at
-                          from matched order by {order} limit :limit offset :offset
-                    )
-                    select
-                        (select coalesce(json_agg(p order by {page_order}), '[]') from (
-                            select page.raw_score, c.id, c.title, c.slug, c.summary, c.category,
-                                   c.difficulty::text as difficulty, c.language, c.tags, c.price_cents,
-                                   c.tenant_id is null as shared, c.enrollment_count, c.created_at,
-                                   case when c.cover_name is null then null
-                                        else '/courses/' || c.id || '/cover/' || c.cover_name end as cover_url,
-                                   round(page.raw_score::numeric, 4)::float as score
-                              from page join courses c on c.id = page.id) p) as items,
-                        (select coalesce(json_agg(f), '[]') from (
-                            select grouping(category) as gc, grouping(difficulty) as gd, grouping(language) as gl,
-                                   grouping(price) as gp, category, difficulty, language, price, count(*) as n
-                              from matched
-                             group by grouping sets ((), (category), (difficulty), (language), (price))) f)
-                            as facets
-                    """
-                ),
-                params,
-            )
-        ).one()
-        items = msgspec.convert(row.items, list[SearchHit])
-        for hit in items:
-            hit.spoken = spoken.get(hit.id)
-        total, facets = _facets(row.facets)
+        variant = _variant(query)
+        row = await fetch_one(self.reads, _search_query(variant), _values(query))
+        assert row is not None  # aggregates answer one row
+        items = [_hit(fields) for fields in row[0] or ()] if variant.text else [SearchHit(*f) for f in row[0] or ()]
+        total, facets = _facets(row[1] or ())
         return SearchResult(items=items, total=total, limit=query.limit, offset=query.offset, facets=facets)
 
 
-def _facets(rows: list[dict[str, Any]]) -> tuple[int, dict[str, dict[str, int]]]:
+def _hit(fields: Sequence[Any]) -> SearchHit:
+    """A hit of a search with words: SearchHit's fields, then the course's lessons whose video says them."""
+    hit = SearchHit(*fields[:13])
+    hit.spoken = _spoken_hit(fields[13])
+    return hit
+
+
+def _spoken_hit(lessons: Sequence[Sequence[Any]] | None) -> SpokenHit | None:
+    """Of the lessons (in the course's order) showing a video that says the words, the one saying them best."""
+    best: SpokenHit | None = None
+    for lesson_id, title, asset_id, start_seconds, said, rank in lessons or ():
+        if best is None or rank > best.rank:
+            best = SpokenHit(lesson_id, title, asset_id, round(start_seconds, 3), said, round(rank, 4))
+    return best
+
+
+def _facets(rows: Iterable[Sequence[Any]]) -> tuple[int, dict[str, dict[str, int]]]:
     """The total, and counts per category, difficulty, language and price over the result set
     (no facets when nothing matched)."""
     facets: dict[str, dict[str, int]] = {"category": {}, "difficulty": {}, "language": {}, "price": {}}
     total = 0
-    for r in rows:
-        if r["gc"] == 0:
-            facets["category"][r["category"] or "uncategorised"] = r["n"]
-        elif r["gd"] == 0:
-            facets["difficulty"][r["difficulty"]] = r["n"]
-        elif r["gl"] == 0:
-            facets["language"][r["language"]] = r["n"]
-        elif r["gp"] == 0:
-            facets["price"][r["price"]] = r["n"]
+    for gc, gd, gl, gp, category, difficulty, language, price, n in rows:
+        if gc == 0:
+            facets["category"][category or "uncategorised"] = n
+        elif gd == 0:
+            facets["difficulty"][difficulty] = n
+        elif gl == 0:
+            facets["language"][language] = n
+        elif gp == 0:
+            facets["price"][price] = n
         else:
-            total = r["n"]
+            total = n
     return total, (facets if total else {})

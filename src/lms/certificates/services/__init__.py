@@ -73,15 +73,20 @@ async def tenant_site(session: AsyncSession, settings: Settings, tenant_id: UUID
     tenant = await tenant_profile(session, tenant_id)
     if tenant is None:
         raise NotFound("tenant not found")
-    host = tenant.custom_hostname or f"{tenant.slug}.{settings.public_base_domain}"
     memo[tenant_id] = TenantSite(
         id=tenant.id,
         slug=tenant.slug,
         name=tenant.name,
         branding=tenant.branding,
-        base_url=f"{settings.public_scheme}://{host}",
+        base_url=public_base_url(settings, tenant.slug, tenant.custom_hostname),
     )
     return memo[tenant_id]
+
+
+def public_base_url(settings: Settings, slug: str, custom_hostname: str | None) -> str:
+    """The tenant's primary verified custom domain, else `<slug>.<PUBLIC_BASE_DOMAIN>`, as a base URL."""
+    host = custom_hostname or f"{slug}.{settings.public_base_domain}"
+    return f"{settings.public_scheme}://{host}"
 
 
 def signed_credential(site: TenantSite, settings: Settings, cert: Certificate, email: str) -> dict[str, object]:
@@ -311,18 +316,21 @@ def certificate_status(settings: Settings, cert: Certificate, now: datetime | No
     signature_valid = certificate_signature_valid(
         settings.secret_key, cert.key_version, cert.signature, cert.id, cert.user_id, cert.course_id, cert.issued_at
     )
-    now = now or clock.now()
-    if not signature_valid:
-        status = "invalid"
-    elif cert.state is CertificateState.REVOKED:
-        status = "revoked"
-    elif cert.state is CertificateState.SUPERSEDED:
-        status = "superseded"
-    elif cert.expires_at is not None and cert.expires_at <= now:
-        status = "expired"
-    else:
-        status = "valid"
+    status = status_name(signature_valid, cert.state, cert.expires_at, now or clock.now())
     return Verification(cert=cert, status=status, signature_valid=signature_valid)
+
+
+def status_name(signature_valid: bool, state: CertificateState, expires_at: datetime | None, now: datetime) -> str:
+    """`certificate_status`'s answer from a certificate's fields (for reads that build no Certificate)."""
+    if not signature_valid:
+        return "invalid"
+    if state is CertificateState.REVOKED:
+        return "revoked"
+    if state is CertificateState.SUPERSEDED:
+        return "superseded"
+    if expires_at is not None and expires_at <= now:
+        return "expired"
+    return "valid"
 
 
 def parse_cert_id(raw: str) -> UUID | None:

@@ -1,32 +1,46 @@
 """Lifecycle of issued certificates: revocation, re-issue after a correction, listings, expiry reminders.
 
-Everything runs on a tenant-bound session, as in lms.certificates.services.
+Everything runs on a tenant-bound session, as in lms.certificates.services; a learner's own list also reads
+without one (lms.db.reads), under the same tenant binding.
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.queries import course_facts
 from lms.certificates.models import Certificate, CertificatePolicy, CertificateSettings, CertificateState
-from lms.certificates.services import now_seconds, sign_fields, signed_credential, tenant_site
+from lms.certificates.schemas import CertificateOut
+from lms.certificates.services import (
+    now_seconds,
+    public_base_url,
+    sign_fields,
+    signed_credential,
+    status_name,
+    tenant_site,
+)
+from lms.certificates.services.credentials import linkedin_add_url
+from lms.certificates.services.signing import certificate_signature_valid
+from lms.certificates.services.storage import signed_download_path
 from lms.certificates.tasks import RENDER_TASK
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
+from lms.db.reads import ReadQuery, ReadSource
 from lms.identity.queries import user_contact, user_contacts
 from lms.lib import clock
 from lms.lib.errors import Conflict, NotFound
 from lms.lib.jobs import enqueue_after_commit
 from lms.lib.lookup import get_or_404
-from lms.lib.pagination import fetch_with_total
+from lms.lib.pagination import Page, PageParams, fetch_with_total, read_rows_and_total
 from lms.notifications import services as notifications
-from lms.tenancy.queries import active_tenant_ids
+from lms.tenancy.queries import active_tenant_ids, tenant_address_of
 
 
 async def revoke(session: AsyncSession, cert_id: UUID, reason: str) -> Certificate:
@@ -83,10 +97,105 @@ async def reissue(session: AsyncSession, settings: Settings, cert_id: UUID) -> C
     return new
 
 
+# Newest first; a re-issue (same second) before the certificate it supersedes.
+_ORDER = (Certificate.issued_at.desc(), Certificate.generation.desc(), Certificate.id)
+
+
+# Compiled once for the read path (lms.db.reads): the fields of a learner's certificates their links need, the
+# tenant's public address (tenancy's read API) and the total as a window count, in one statement.
+@functools.cache
+def _mine_query() -> ReadQuery:
+    slug, custom_hostname = tenant_address_of(Certificate.tenant_id)
+    return ReadQuery(
+        select(
+            Certificate.id,
+            Certificate.user_id,
+            Certificate.course_id,
+            Certificate.enrollment_id,
+            Certificate.learner_name,
+            Certificate.course_title,
+            Certificate.issued_at,
+            Certificate.expires_at,
+            Certificate.state,
+            Certificate.revoked_reason,
+            Certificate.superseded_by,
+            Certificate.pdf_key.is_not(None),
+            Certificate.key_version,
+            Certificate.signature,
+            Certificate.tenant_id,
+            Certificate.tenant_name,
+            slug,
+            custom_hostname,
+            func.count().over(),
+        )
+        .where(Certificate.user_id == bindparam("user_id"))
+        .order_by(*_ORDER)
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+
+
+@functools.cache
+def _mine_count() -> ReadQuery:
+    return ReadQuery(select(func.count()).select_from(Certificate).where(Certificate.user_id == bindparam("user_id")))
+
+
 async def certificates_of(
-    session: AsyncSession, user_id: UUID, limit: int, offset: int
-) -> tuple[list[Certificate], int]:
-    return await _certificate_page(session, [Certificate.user_id == user_id], limit, offset)
+    reads: ReadSource, settings: Settings, user_id: UUID, page: PageParams, credential_base: str
+) -> Page[CertificateOut]:
+    """A learner's certificates, newest first, with their links (credentials under `credential_base`), in one
+    statement on the read path. `reads`: a session, or sessionless `TenantReads` of the learner's tenant."""
+    rows, total = await read_rows_and_total(reads, _mine_query(), {"user_id": user_id}, _mine_count(), page)
+    now = clock.now()
+    items = []
+    for (
+        cert_id,
+        cert_user_id,
+        course_id,
+        enrollment_id,
+        learner_name,
+        course_title,
+        issued_at,
+        expires_at,
+        state,
+        revoked_reason,
+        superseded_by,
+        pdf_ready,
+        key_version,
+        signature,
+        tenant_id,
+        tenant_name,
+        slug,
+        custom_hostname,
+        _,
+    ) in rows:
+        if slug is None:
+            raise NotFound("tenant not found")
+        verify_url = f"{public_base_url(settings, slug, custom_hostname)}/verify/{cert_id}"
+        signature_valid = certificate_signature_valid(
+            settings.secret_key, key_version, signature, cert_id, cert_user_id, course_id, issued_at
+        )
+        items.append(
+            CertificateOut(
+                id=cert_id,
+                user_id=cert_user_id,
+                course_id=course_id,
+                enrollment_id=enrollment_id,
+                learner_name=learner_name,
+                course_title=course_title,
+                issued_at=issued_at,
+                expires_at=expires_at,
+                status=status_name(signature_valid, CertificateState(state), expires_at, now),
+                revoked_reason=revoked_reason,
+                superseded_by=superseded_by,
+                verify_url=verify_url,
+                pdf_ready=pdf_ready,
+                download_url=signed_download_path(settings.secret_key, tenant_id, cert_id) if pdf_ready else None,
+                credential_url=f"{credential_base}/{cert_id}/credential",
+                linkedin_url=linkedin_add_url(course_title, tenant_name, issued_at, expires_at, verify_url, cert_id),
+            )
+        )
+    return page.of(items, total)
 
 
 async def certificates_of_tenant(
@@ -100,8 +209,7 @@ async def certificates_of_tenant(
 async def _certificate_page(
     session: AsyncSession, where: list[ColumnElement[bool]], limit: int, offset: int
 ) -> tuple[list[Certificate], int]:
-    order = (Certificate.issued_at.desc(), Certificate.generation.desc(), Certificate.id)
-    return await fetch_with_total(session, select(Certificate).where(*where).order_by(*order), limit, offset)
+    return await fetch_with_total(session, select(Certificate).where(*where).order_by(*_ORDER), limit, offset)
 
 
 async def send_expiry_reminders(
