@@ -1,14 +1,16 @@
 """The launch load test of the design documents, run from outside against a real API and Celery worker.
 
-For `--seconds` (60) at once: 1,000 viewers, each reading its resume position and then sending a
-heartbeat batch (two events) every 10 s as the shipped player does; 200 quiz takers autosaving their
-answers every 5 s and all submitting within 2 s (at 60 % of the run); 50 learners uploading a 5 MiB
-assignment file within 2 s (at 30 %); 20 browsers reading the catalogue search, the course list and a
-course page with a second's pause. Afterwards: every acknowledged heartbeat stored and folded, every
+For `--seconds` (60) at once: 1,000 viewers, each starting its player within the first 10 s, reading
+its resume position and then sending a heartbeat batch (two events) every 10 s as the shipped player
+does; 200 quiz takers opening the quiz within the first 10 s, autosaving their answers every 2-5 s and
+all submitting within 2 s (at 60 % of the run); 50 learners uploading a 5 MiB assignment file within
+2 s (at 30 %); 20 browsers reading the catalogue search, the course list and a course page with a
+second's pause. Each simulated user has one keep-alive connection (bench/raw_http.py). Afterwards: every acknowledged heartbeat stored and folded, every
 acknowledged submit graded once, every acknowledged file stored whole.
 
-Prints each group's p50/p95/p99 and errors, the post-run checks, the API's and this generator's CPU
-(the generator runs on the same cores). Targets: no errors; heartbeat p99 < 100 ms; quiz submit p95 <
+Prints each group's p50/p95/p99 and errors, the post-run checks, and the CPU of the API, the worker,
+PostgreSQL and this generator (all on the same cores); `--timeline` adds requests, p95 and refusals per
+5 s, `--profile FILE` a py-spy profile of the API during the run. Targets: no errors; heartbeat p99 < 100 ms; quiz submit p95 <
 150 ms; upload p95 < 2 s; browse p95 < 200 ms. Exit status 0 when all are met.
 
 Run: `.venv/bin/python bench/load_scenario.py [--processes 2] [--pool-size 10]` (DATABASE_URL and
@@ -180,6 +182,7 @@ async def viewer(client: Connection, world: World, token: dict[str, str], r: Res
 async def quiz_taker(
     client: Connection, world: World, token: dict[str, str], r: Results, submit_at: float, rng: random.Random
 ) -> None:
+    await asyncio.sleep(rng.uniform(0, 10))  # learners open the quiz at different moments, as viewers do
     started = None
     for _ in range(20):  # a refused start is retried after Retry-After, as the quiz page does
         started = await r.start.timed(client.post(f"/api/v1/quizzes/{world.quiz_id}/attempts", token), (201,))
