@@ -5,13 +5,14 @@ its resume position and then sending a heartbeat batch (two events) every 10 s a
 does; 200 quiz takers opening the quiz within the first 10 s, autosaving their answers every 2-5 s and
 all submitting within 2 s (at 60 % of the run); 50 learners uploading a 5 MiB assignment file within
 2 s (at 30 %); 20 browsers reading the catalogue search, the course list and a course page with a
-second's pause. Each simulated user has one keep-alive connection (bench/raw_http.py). Afterwards: every acknowledged heartbeat stored and folded, every
-acknowledged submit graded once, every acknowledged file stored whole.
+second's pause. Each simulated user has one keep-alive connection (bench/raw_http.py). Afterwards:
+every acknowledged heartbeat stored and folded, every acknowledged submit graded once, every
+acknowledged file stored whole.
 
 Prints each group's p50/p95/p99 and errors, the post-run checks, and the CPU of the API, the worker,
 PostgreSQL and this generator (all on the same cores); `--timeline` adds requests, p95 and refusals per
-5 s, `--profile FILE` a py-spy profile of the API during the run. Targets: no errors; heartbeat p99 < 100 ms; quiz submit p95 <
-150 ms; upload p95 < 2 s; browse p95 < 200 ms. Exit status 0 when all are met.
+5 s, `--profile FILE` a py-spy profile of the API during the run. Targets: no errors; heartbeat p99 <
+100 ms; quiz submit p95 < 150 ms; upload p95 < 2 s; browse p95 < 200 ms. Exit status 0 when all are met.
 
 Run: `.venv/bin/python bench/load_scenario.py [--processes 2] [--pool-size 10]` (DATABASE_URL and
 REDIS_URL of running servers, or embedded ones). The database it creates is dropped at the end.
