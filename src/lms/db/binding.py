@@ -5,7 +5,8 @@ transaction: it survives commits inside a request (each new transaction sets it 
 never leak to the next user of a pooled connection.
 
 On asyncpg the listener sends `BEGIN; SELECT set_config(...)` as one simple-query message, so binding
-the tenant costs no round trip of its own (a tenant-bound read is BEGIN+bind, the query, COMMIT).
+the tenant costs no round trip of its own. (Sessionless reads, lms.db.reads, bind inside the read's own
+statement instead: one round trip.)
 The tenant id is a `UUID`, rendered canonically, so inlining it cannot inject SQL.
 """
 
