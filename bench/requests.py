@@ -44,6 +44,7 @@ from lms.db.migrate import migrate
 from lms.identity.models import User
 from lms.identity.signin.services.keys import KeyRing
 from lms.identity.signin.services.tokens import issue_access_token
+from lms.lib.errors import RETRY_AFTER_SECONDS
 from lms.lib.http_protocol import PROTOCOL_PATH
 from lms.tenancy.models import Plan
 from lms.tenancy.services import Actor, TenantAdmin
@@ -68,6 +69,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--overload", type=int, default=300, help="clients of the overload round (0 = skip)")
     parser.add_argument("--overload-seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--retry-after",
+        action="store_true",
+        help="overload clients wait Retry-After after a 503 (default: they ask again at once, the worst case)",
+    )
     parser.add_argument("--only", default="", help="comma-separated route labels to measure (default: all)")
     parser.add_argument("--profile", default="", help="write a py-spy flame graph (SVG) of the API here")
     return parser.parse_args(argv)
@@ -205,8 +211,9 @@ class Tally:
     errors: int = 0
 
 
-async def _one_connection(port: int, request: bytes, stop_at: float, tally: Tally) -> None:
-    """A keep-alive client; reconnects when the server closes the connection (refusals may)."""
+async def _one_connection(port: int, request: bytes, stop_at: float, tally: Tally, pause_on_503: float = 0.0) -> None:
+    """A keep-alive client; reconnects when the server closes the connection (refusals may). After a
+    `503` it waits `pause_on_503` seconds (a client honouring `Retry-After`) before asking again."""
     reader = writer = None
     while time.monotonic() < stop_at:
         try:
@@ -235,6 +242,8 @@ async def _one_connection(port: int, request: bytes, stop_at: float, tally: Tall
             if close:
                 writer.close()
                 writer = None
+            if status == 503 and pause_on_503:
+                await asyncio.sleep(pause_on_503)
         except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
             tally.errors += 1
             if writer is not None:
@@ -245,12 +254,15 @@ async def _one_connection(port: int, request: bytes, stop_at: float, tally: Tall
         writer.close()
 
 
-async def measure(port: int, request: bytes, seconds: float, connections: int, server_pid: int) -> tuple[Tally, float]:
+async def measure(
+    port: int, request: bytes, seconds: float, connections: int, server_pid: int, pause_on_503: float = 0.0
+) -> tuple[Tally, float]:
     """Run `connections` clients for `seconds`; returns the tally and the server's CPU seconds."""
     tally = Tally(latencies=[], statuses={})
     cpu_before = process_tree_cpu_seconds(server_pid)
     stop_at = time.monotonic() + seconds
-    await asyncio.gather(*(_one_connection(port, request, stop_at, tally) for _ in range(connections)))
+    clients = (_one_connection(port, request, stop_at, tally, pause_on_503) for _ in range(connections))
+    await asyncio.gather(*clients)
     return tally, process_tree_cpu_seconds(server_pid) - cpu_before
 
 
@@ -309,7 +321,8 @@ async def run(port: int, pid: int, fixture: Fixture, args: argparse.Namespace) -
 
 async def overload(port: int, pid: int, fixture: Fixture, args: argparse.Namespace) -> tuple[Tally, float]:
     request = request_bytes("/api/v1/courses?limit=50", fixture.host, fixture.token)
-    return await measure(port, request, args.overload_seconds, args.overload, pid)
+    pause = float(RETRY_AFTER_SECONDS) if args.retry_after else 0.0
+    return await measure(port, request, args.overload_seconds, args.overload, pid, pause)
 
 
 def profile(port: int, pid: int, fixture: Fixture, args: argparse.Namespace) -> None:
@@ -358,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
         refused = tally.statuses.get(503, 0)
         p95 = percentile(tally.latencies, 95)
         print(
-            f"overload: {args.overload} clients on GET /api/v1/courses?limit=50 for {args.overload_seconds:.0f}s: "
+            f"overload: {args.overload} clients on GET /api/v1/courses?limit=50 for {args.overload_seconds:.0f}s"
+            f"{' (honouring Retry-After)' if args.retry_after else ' (retrying a 503 at once)'}: "
             f"{total / args.overload_seconds:.0f} answers/s, p50 {percentile(tally.latencies, 50) * 1000:.0f} ms, "
             f"p95 {p95 * 1000:.0f} ms, p99 {percentile(tally.latencies, 99) * 1000:.0f} ms, "
             f"503 {100 * refused / max(total, 1):.1f}%, statuses {dict(sorted(tally.statuses.items()))}, "
