@@ -207,3 +207,22 @@ async def test_a_bound_read_keeps_its_own_order_limits_and_columns(
     rows = await fetch_all(TenantReads(db.app_engine, tenant.id), query, {"limit": 3, "offset": 1})
     assert [tuple(row) for row in rows] == [(email, email, str(tenant.id)) for email in emails[1:4]]
     assert await fetch_all(TenantReads(db.app_engine, None), query, {"limit": 3, "offset": 0}) == []
+
+
+async def test_interleaved_reads_of_two_tenants_on_shared_connections_see_only_their_own(
+    db: Database, make_tenant: MakeTenant, make_user: MakeUser
+) -> None:
+    tenants = [await make_tenant(), await make_tenant()]
+    emails = {tenant.id: sorted([(await make_user(tenant)).email for _ in range(3)]) for tenant in tenants}
+
+    async def read(n: int) -> tuple[Any, list[str]]:
+        tenant = tenants[n % 2]
+        return tenant.id, [row[0] for row in await fetch_all(TenantReads(db.app_engine, tenant.id), EMAILS)]
+
+    # More reads at once than the pool keeps: connections pass from one tenant's read to the other's.
+    results = await asyncio.gather(*(read(n) for n in range(60)))
+    assert all(found == emails[tenant_id] for tenant_id, found in results)
+    async with db.app_engine.connect() as connection:
+        raw = (await connection.get_raw_connection()).driver_connection
+        assert raw is not None
+        assert await raw.fetchval(CURRENT_TENANT) in (None, "")
