@@ -63,6 +63,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--processes", type=int, default=1, help="API processes (1 = what `lms serve` runs)")
     parser.add_argument("--pool-size", type=int, default=10, help="DB_POOL_SIZE per process")
     parser.add_argument("--seed", type=int, default=20261129)
+    parser.add_argument("--api-log", default="", help="write the API's request log (JSON lines, INFO) here")
     parser.add_argument("--timeline", action="store_true", help="print requests, p95 and refusals per 5 s")
     parser.add_argument("--profile", default="", help="write a py-spy raw profile of the API during the run here")
     return parser.parse_args(argv)
@@ -133,7 +134,13 @@ def start_services(
         sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--queues", settings.celery_queue,
         "--concurrency", "2", "--loglevel", "WARNING", "--hostname", f"scenario-{uuid.uuid4().hex[:6]}@%h",
     ]  # fmt: skip
-    return [subprocess.Popen(c, cwd=PROJECT_ROOT, env=env) for c in (api, worker)]
+    if not args.api_log:
+        return [subprocess.Popen(c, cwd=PROJECT_ROOT, env=env) for c in (api, worker)]
+    # One JSON line per request (with its duration) from the API, for finding where latency comes from.
+    log = open(args.api_log, "wb")  # noqa: SIM115 (open for the API's lifetime; closed with the process)
+    api_process = subprocess.Popen(api, cwd=PROJECT_ROOT, env={**env, "LOG_LEVEL": "INFO", "LOG_FORMAT": "json"},
+                                   stdout=log, stderr=log)  # fmt: skip
+    return [api_process, subprocess.Popen(worker, cwd=PROJECT_ROOT, env=env)]
 
 
 async def add_assignment(client: httpx.AsyncClient, world: World) -> str:
