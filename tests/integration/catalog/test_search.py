@@ -8,8 +8,11 @@ import pytest
 from sqlalchemy import select
 
 from lms.catalog.models import Course
+from lms.catalog.schemas import SearchQuery
+from lms.catalog.services.search import CourseSearch
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
+from lms.db.reads import TenantReads
 from tests.conftest import Login, MakeTenant, MakeUser, host
 from tests.factories import catalog
 from tests.integration.catalog.helpers import Client
@@ -184,3 +187,15 @@ async def test_another_tenants_courses_never_appear_whatever_is_asked(
         assert {item["id"] for item in found["items"]} <= own
     by_foreign_teacher = (await client.get(url, params={"instructor": str(foreign_teacher.id)}, headers=headers)).json()
     assert (by_foreign_teacher["total"], by_foreign_teacher["items"]) == (0, [])
+
+
+async def test_a_search_decodes_on_a_new_connection(db: Database, make_tenant: MakeTenant, make_user: MakeUser) -> None:
+    # The hits and facets arrive as arrays of anonymous records, which asyncpg decodes with the codecs its
+    # connection has loaded so far: every element type must decode on a connection that has read nothing.
+    tenant = await make_tenant()
+    await _catalogue(db, tenant.id, (await make_user(tenant, roles=["instructor"])).id)
+    for query in (SearchQuery(q="data"), SearchQuery(category="compliance"), SearchQuery(q="privacy", sort="newest")):
+        await db.app_engine.dispose()  # the next read opens a new connection
+        result = await CourseSearch(TenantReads(db.app_engine, tenant.id), tenant.id).search(query)
+        assert result.total == len(result.items) > 0
+        assert all(isinstance(hit.tags, list) for hit in result.items)

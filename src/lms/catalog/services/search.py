@@ -197,7 +197,7 @@ def _search_query(variant: _Variant) -> ReadQuery:
             )
             select
                 (select array_agg((
-                        c.id, c.title, c.slug, c.summary, c.category, c.difficulty::text, c.language, c.tags,
+                        c.id, c.title, c.slug, c.summary, c.category, c.difficulty::text, c.language, c.tags::text[],
                         c.price_cents, c.tenant_id is null, c.enrollment_count,
                         round(page.raw_score::numeric, 4)::float,
                         case when c.cover_name is null then null
