@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -37,6 +38,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--uploads", type=int, default=10, help="uploads in phases 1 and 2")
     parser.add_argument("--burst", type=int, default=10, help="uploads at once in phase 3 (0 = skip)")
+    parser.add_argument("--profile", default="", help="write a py-spy raw profile of the API during phase 1 here")
     return parser.parse_args()
 
 
@@ -72,9 +74,13 @@ async def measure(base_url: str, host: str, assignment_id: str, tokens: list[dic
     stop.set()
     await probing
 
+    profiler = _profiler(api_pid, args.profile) if args.profile else None
     cpu_before = process_tree_cpu_seconds(api_pid)
     alone = [await upload(conns[i % len(conns)], url, tokens[i % len(tokens)], payload) for i in range(args.uploads)]
     cpu_per_upload = (process_tree_cpu_seconds(api_pid) - cpu_before) / args.uploads
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)
+        profiler.wait(60)
 
     worst: list[float] = []
     delay: list[float] = []
@@ -106,6 +112,12 @@ async def measure(base_url: str, host: str, assignment_id: str, tokens: list[dic
         )
     for conn in [*conns, prober]:
         conn.close()
+
+
+def _profiler(pid: int, path: str) -> subprocess.Popen[bytes]:
+    py_spy = str(Path(sys.executable).parent / "py-spy")
+    command = [py_spy, "record", "--subprocesses", "--pid", str(pid), "-o", path, "--rate", "500", "--format", "raw"]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def main() -> int:
