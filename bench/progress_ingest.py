@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -87,6 +88,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--offered", type=float, default=11_000, help="events/s offered in total; 0 = unpaced")
     parser.add_argument("--target-events", type=float, default=10_000)
     parser.add_argument("--target-p99-ms", type=float, default=100)
+    parser.add_argument("--profile", default="", help="write a py-spy raw profile of the API's timed window here")
     return parser.parse_args()
 
 
@@ -265,6 +267,7 @@ async def generate_load(fixture: Fixture, port: int, args: argparse.Namespace, a
     )
     # Let the fold catch up with the warm-up, so the timed window measures the steady state.
     await asyncio.sleep(2.0)
+    profiler = _profiler(api_pid, args.profile) if args.profile else None
     cpu_before = process_tree_cpu_seconds(api_pid)
     started = time.monotonic()
     end = started + args.seconds
@@ -276,9 +279,19 @@ async def generate_load(fixture: Fixture, port: int, args: argparse.Namespace, a
     )
     result.seconds = time.monotonic() - started
     result.api_cpu_seconds = process_tree_cpu_seconds(api_pid) - cpu_before
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)
+        profiler.wait(60)
     # The warm-up events are stored too: they count in what must arrive.
     result.warmup_accepted = warm.accepted
     return result
+
+
+def _profiler(pid: int, path: str) -> subprocess.Popen[bytes]:
+    """py-spy over the API processes (collapsed stacks; `bench/profile_breakdown.py` sums them by layer)."""
+    py_spy = str(Path(sys.executable).parent / "py-spy")
+    command = [py_spy, "record", "--subprocesses", "--pid", str(pid), "-o", path, "--rate", "250", "--format", "raw"]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 async def drain(owner_url: str, expected: int, limit_seconds: float = 300) -> tuple[int, float]:

@@ -3,12 +3,15 @@ that keeps learners of a suspended (unpaid) site out while its admins can still 
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import time
 from typing import Any
 from uuid import UUID
 
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lms.billing.queries import Licence, licence_of
 from lms.billing.schemas import AccountStatus
@@ -40,15 +43,28 @@ class BillingSuspended(Forbidden):
 
 # Per-process cache of licences, as short-lived as the tenant cache (0 in tests = always read).
 _cache: dict[UUID, tuple[float, Licence]] = {}
+# The read under way per tenant: requests that miss together (every one in flight when an entry
+# expires, on the hottest routes dozens) share it instead of each sending their own three statements.
+_loading: dict[UUID, asyncio.Task[Licence]] = {}
 
 
 async def current_licence(connection: ASGIConnection[Any, Any, Any, Any], tenant_id: UUID) -> Licence:
     ttl = connection.app.state.settings.tenant_cache_seconds
-    now = time.monotonic()
     cached = _cache.get(tenant_id)
-    if cached is not None and cached[0] > now:
+    if cached is not None and cached[0] > time.monotonic():
         return cached[1]
-    async with tenant_session(connection.app.state.db.app_sessions, tenant_id) as session:
+    loading = _loading.get(tenant_id)
+    if loading is None or loading.get_loop() is not asyncio.get_running_loop():
+        loading = asyncio.create_task(_load(connection.app.state.db.app_sessions, tenant_id, ttl))
+        _loading[tenant_id] = loading
+        loading.add_done_callback(functools.partial(_loaded, tenant_id))
+    # Shielded: a waiter that goes away (a cancelled request) does not cancel the others' read.
+    return await asyncio.shield(loading)
+
+
+async def _load(sessions: async_sessionmaker[AsyncSession], tenant_id: UUID, ttl: float) -> Licence:
+    now = time.monotonic()
+    async with tenant_session(sessions, tenant_id) as session:
         licence = await licence_of(session, tenant_id)
     if ttl > 0:
         if len(_cache) > 10_000:
@@ -57,9 +73,17 @@ async def current_licence(connection: ASGIConnection[Any, Any, Any, Any], tenant
     return licence
 
 
+def _loaded(tenant_id: UUID, task: asyncio.Task[Licence]) -> None:
+    if _loading.get(tenant_id) is task:
+        del _loading[tenant_id]
+    if not task.cancelled():
+        task.exception()  # retrieved: every waiter may have gone
+
+
 def forget_licence(tenant_id: UUID) -> None:
     """Called after this process changed a tenant's account."""
     _cache.pop(tenant_id, None)
+    _loading.pop(tenant_id, None)  # a read begun before the change is not shared with later requests
 
 
 def requires_feature(feature: str) -> Any:

@@ -5,11 +5,13 @@ They run on the caller's tenant-bound session, so RLS scopes them like any catal
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Exists, ScalarSelect, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Exists, ScalarSelect, Uuid, and_, any_, bindparam, exists, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
@@ -24,6 +26,7 @@ from lms.catalog.models import (
     ProgramCourse,
 )
 from lms.catalog.services.base import is_offered, is_visible_to_learners, offered_to_tenant
+from lms.db.reads import ReadQuery, ReadSource, fetch_all
 from lms.lib import clock
 
 
@@ -95,14 +98,19 @@ async def course_lessons(session: AsyncSession, course_id: UUID) -> list[LessonF
     return [_facts(lesson) for lesson in await session.scalars(select(Lesson).where(Lesson.course_id == course_id))]
 
 
-async def lesson_kinds(
-    session: AsyncSession, lesson_ids: list[UUID]
-) -> list[tuple[UUID, UUID, LessonType, int | None]]:
-    """(lesson, course, type, duration) of these lessons: the narrow read the progress ingest caches."""
-    rows = await session.execute(
-        select(Lesson.id, Lesson.course_id, Lesson.type, Lesson.duration_seconds).where(Lesson.id.in_(lesson_ids))
+@functools.cache
+def _lesson_kinds_query() -> ReadQuery:
+    ids = bindparam("lesson_ids", type_=ARRAY(Uuid))
+    return ReadQuery(
+        select(Lesson.id, Lesson.course_id, Lesson.type, Lesson.duration_seconds).where(Lesson.id == any_(ids))
     )
-    return [(lesson_id, course_id, kind, duration) for lesson_id, course_id, kind, duration in rows]
+
+
+async def lesson_kinds(reads: ReadSource, lesson_ids: list[UUID]) -> list[tuple[UUID, UUID, LessonType, int | None]]:
+    """(lesson, course, type, duration) of these lessons: the narrow read the progress ingest caches.
+    `reads`: a session, or sessionless `TenantReads` (the ingest opens no session for it)."""
+    rows = await fetch_all(reads, _lesson_kinds_query(), {"lesson_ids": lesson_ids})
+    return [(lesson_id, course_id, LessonType(kind), duration) for lesson_id, course_id, kind, duration in rows]
 
 
 async def version_snapshots(session: AsyncSession, version_ids: list[UUID]) -> dict[UUID, dict[str, Any]]:

@@ -118,7 +118,7 @@ class LessonPagesController(Controller):
         state = request.app.state
         keys = StreamKeys.for_queue(state.settings.celery_queue)
         raw = [msgspec.Raw(msgspec.json.encode(event))]
-        out = await ingest_events(state.db.app_sessions, ingest_append(state), keys, principal, raw)
+        out = await ingest_events(state.db, ingest_append(state), keys, principal, raw)
         if not out.accepted:
             raise ValidationFailed("this lesson cannot be completed now", field="lesson_id")
         return Redirect(f"/courses/{course_id}/lessons/{lesson_id}?done=1", status_code=303)

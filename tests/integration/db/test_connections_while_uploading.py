@@ -5,6 +5,7 @@ the real one; a thin wrapper looks at pg_stat_activity at the moment each file i
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import threading
@@ -202,3 +203,60 @@ async def test_a_5_mib_upload_holds_no_connection_and_does_not_block_other_reque
         downloaded = await live.get(stored["url"], headers=student)
     assert downloaded.status_code == 200
     assert downloaded.content == payload
+
+
+async def test_an_upload_holds_no_connection_while_its_body_arrives_and_others_are_served(
+    client: AsyncTestClient[Litestar],
+    live_api: tuple[str, Litestar],
+    make_tenant: MakeTenant,
+    make_user: MakeUser,
+    login: Login,
+) -> None:
+    tenant = await make_tenant()
+    course, assignment_id, _ = await build_assignment(client, make_user, login, tenant, max_file_bytes=FIVE_MIB)
+    _, student = await student_of(client, make_user, login, tenant, course)
+    payload = b"%PDF-1.4 " + os.urandom(FIVE_MIB - 9)
+    boundary = "upload-boundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="big.pdf"\r\n'
+            "Content-Type: application/pdf\r\n\r\n"
+        ).encode()
+        + payload
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    base_url, app = live_api
+    netloc = urlsplit(course.base).netloc
+    head = [
+        f"POST /api/v1/assignments/{assignment_id}/submissions HTTP/1.1",
+        f"Host: {netloc}",
+        f"Content-Type: multipart/form-data; boundary={boundary}",
+        f"Content-Length: {len(body)}",
+        "Connection: close",
+        *(f"{name}: {value}" for name, value in student.items()),
+    ]
+    port = urlsplit(base_url).port
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        # Half the body, then a pause: the server has read and parsed what came and waits for the rest.
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body[: len(body) // 2])
+        await writer.drain()
+        await asyncio.sleep(1.0)
+        async with httpx.AsyncClient(base_url=base_url, headers={"host": netloc}, timeout=30) as live:
+            started = time.monotonic()
+            me = await live.get("/api/v1/me", headers=student)
+            assert me.status_code == 200, me.text
+            assert time.monotonic() - started < 5
+            # The upload in progress holds no database connection while its body arrives.
+            assert app.state.db.app_engine.pool.checkedout() == 0
+            writer.write(body[len(body) // 2 :])
+            await writer.drain()
+            answer = await asyncio.wait_for(reader.read(), 60)
+            status_line, _, rest = answer.partition(b"\r\n")
+            assert status_line.split()[1] == b"201", answer[:500]
+            stored = json.loads(rest.partition(b"\r\n\r\n")[2])["versions"][0]["files"][0]
+            assert stored["size"] == FIVE_MIB
+            downloaded = await live.get(stored["url"], headers=student)
+        assert downloaded.content == payload
+    finally:
+        writer.close()

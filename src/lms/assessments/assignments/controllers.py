@@ -36,6 +36,7 @@ from lms.config import Settings
 from lms.db.providers import DbSession
 from lms.identity.guards import Principal, requires_user
 from lms.lib.errors import ValidationFailed
+from lms.lib.form_upload import read_form
 from lms.lib.pagination import Page, PageParams
 from lms.lib.params import AppRequest, VersionNumber
 
@@ -138,7 +139,9 @@ class AssignmentController(Controller):
         assignment_id: FromPath[UUID],
     ) -> Response[SubmissionOut]:
         """multipart/form-data with `text`, `url` and any number of `files`; a new version each time."""
-        form = await request.form()
+        # Parsed and spooled to temporary files in a worker thread (a 5 MiB file would otherwise keep the event
+        # loop busy for tens of milliseconds); no database connection is taken before the body has arrived.
+        form = await read_form(request)
         text = form.get("text")
         url = form.get("url")
         uploads = []

@@ -2,7 +2,7 @@
 
 Per request: the body is decoded straight into typed events (one decoder per event, so one bad
 event does not sink the rest); lesson metadata and enrolments come from short-lived per-process
-caches (one query each on a miss, on a tenant-bound session opened only then); then one Redis
+caches (one sessionless read each on a miss: no ORM session at all); then one Redis
 call appends the batch and claims the fold window in the same atomic step (APPEND_AND_CLAIM).
 Folding into lesson_progress happens in the worker (lms.learning.services.fold).
 """
@@ -10,6 +10,7 @@ Folding into lesson_progress happens in the worker (lms.learning.services.fold).
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import re
 import time
@@ -21,11 +22,12 @@ from uuid import UUID
 import msgspec
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Uuid, any_, bindparam, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from lms.catalog.queries import lesson_kinds
-from lms.db.binding import bind_tenant
+from lms.db.engines import Database
+from lms.db.reads import ReadQuery, TenantReads, fetch_all
 from lms.identity.guards import Principal
 from lms.learning.models import Enrollment, EnrollmentStatus
 from lms.learning.schemas import (
@@ -66,6 +68,7 @@ class StreamKeys:
     lock: str
 
     @classmethod
+    @functools.cache
     def for_queue(cls, queue: str) -> StreamKeys:
         prefix = f"lms:{queue}:progress"
         return cls(stream=f"{prefix}:events", scheduled=f"{prefix}:fold-scheduled", lock=f"{prefix}:fold-lock")
@@ -127,24 +130,6 @@ def ingest_append(state: Any) -> AsyncScript:
         script = append_script(stream_redis(state.settings.redis_url or ""))
         state.learning_append = script
     return script
-
-
-class LazySession:
-    """A tenant-bound read session opened on first use: warm caches need no database at all."""
-
-    def __init__(self, factory: async_sessionmaker[AsyncSession], tenant_id: UUID) -> None:
-        self.factory, self.tenant_id = factory, tenant_id
-        self.session: AsyncSession | None = None
-
-    async def get(self) -> AsyncSession:
-        if self.session is None:
-            self.session = self.factory()
-            bind_tenant(self.session, self.tenant_id)
-        return self.session
-
-    async def close(self) -> None:
-        if self.session is not None:
-            await self.session.close()
 
 
 class EventRejected(Exception):
@@ -210,7 +195,7 @@ def _client_event_id(raw: msgspec.Raw) -> str | None:
     return event_id if isinstance(event_id, str) else None
 
 
-async def _lessons(lazy: LazySession, tenant_id: UUID, ids: set[UUID]) -> dict[UUID, LessonMeta]:
+async def _lessons(reads: TenantReads, tenant_id: UUID, ids: set[UUID]) -> dict[UUID, LessonMeta]:
     found: dict[UUID, LessonMeta] = {}
     missing = []
     for lesson_id in ids:
@@ -220,27 +205,30 @@ async def _lessons(lazy: LazySession, tenant_id: UUID, ids: set[UUID]) -> dict[U
         else:
             found[lesson_id] = meta
     if missing:
-        session = await lazy.get()
-        for lesson_id, course_id, lesson_type, duration in await lesson_kinds(session, missing):
+        for lesson_id, course_id, lesson_type, duration in await lesson_kinds(reads, missing):
             meta = LessonMeta(course_id, lesson_type.value, duration)
             lesson_cache.put((tenant_id, lesson_id), meta)
             found[lesson_id] = meta
     return found
 
 
-async def _enrolled(lazy: LazySession, principal: Principal, course_ids: set[UUID]) -> set[UUID]:
+@functools.cache
+def _enrolled_query() -> ReadQuery:
+    return ReadQuery(
+        select(Enrollment.course_id).where(
+            Enrollment.user_id == bindparam("user_id"),
+            Enrollment.course_id == any_(bindparam("course_ids", type_=ARRAY(Uuid))),
+            or_(Enrollment.status == EnrollmentStatus.ACTIVE, Enrollment.status == EnrollmentStatus.COMPLETED),
+        )
+    )
+
+
+async def _enrolled(reads: TenantReads, principal: Principal, course_ids: set[UUID]) -> set[UUID]:
     """Courses (of these) the caller holds an active or completed enrolment in; positives cached."""
     enrolled = {c for c in course_ids if enrollment_cache.get((principal.tenant_id, principal.user_id, c))}
     missing = course_ids - enrolled
     if missing:
-        session = await lazy.get()
-        rows = await session.execute(
-            select(Enrollment.course_id).where(
-                Enrollment.user_id == principal.user_id,
-                Enrollment.course_id.in_(missing),
-                Enrollment.status.in_([EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED]),
-            )
-        )
+        rows = await fetch_all(reads, _enrolled_query(), {"user_id": principal.user_id, "course_ids": list(missing)})
         for (course_id,) in rows:
             enrollment_cache.put((principal.tenant_id, principal.user_id, course_id), True)
             enrolled.add(course_id)
@@ -306,7 +294,7 @@ def append_script(redis: aioredis.Redis) -> AsyncScript:
 
 
 async def ingest_events(
-    sessions: async_sessionmaker[AsyncSession],
+    database: Database,
     append: AsyncScript,
     keys: StreamKeys,
     principal: Principal,
@@ -321,12 +309,10 @@ async def ingest_events(
             decoded.append((index, _decode(index, raw)))
         except EventRejected as exc:
             results.append(_rejected(index, _client_event_id(raw), exc))
-    lazy = LazySession(sessions, principal.tenant_id)
-    try:
-        lessons = await _lessons(lazy, principal.tenant_id, {e.lesson_id for _, e in decoded})
-        enrolled = await _enrolled(lazy, principal, {e.course_id for _, e in decoded})
-    finally:
-        await lazy.close()
+    # Warm caches need no database; a miss is one sessionless read (no ORM session, BEGIN or COMMIT).
+    reads = TenantReads(database.app_engine, principal.tenant_id)
+    lessons = await _lessons(reads, principal.tenant_id, {e.lesson_id for _, e in decoded})
+    enrolled = await _enrolled(reads, principal, {e.course_id for _, e in decoded})
     accepted: list[ProgressEventIn] = []
     seen: set[str] = set()
     for index, event in decoded:
@@ -354,7 +340,9 @@ async def ingest_events(
         )
         if claimed:
             # Sent after the claim with the same delay, so the fold starts after the window closes.
-            await asyncio.to_thread(send_now, Job(FOLD_TASK, (), countdown=FOLD_WINDOW_SECONDS), sender_of(sessions))
+            await asyncio.to_thread(
+                send_now, Job(FOLD_TASK, (), countdown=FOLD_WINDOW_SECONDS), sender_of(database.app_sessions)
+            )
     results.sort(key=lambda r: r.index)
     return EventsOut(accepted=len(accepted), rejected=len(results) - len(accepted), results=results)
 
