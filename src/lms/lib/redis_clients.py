@@ -32,8 +32,11 @@ class PromptConnectionPool(aioredis.BlockingConnectionPool):
     of a heartbeat's CPU); only a caller that may have to wait needs them."""
 
     async def get_connection(self, *args: Any, **options: Any) -> Any:
-        waiting = getattr(self._condition, "_waiters", None)
-        if args or options or not self._available_connections or waiting or self._in_maintenance:
+        # The shortcut reads redis-py's pool internals (8.1); where they differ, the parent's path serves.
+        idle = getattr(self, "_available_connections", None)
+        waiting = getattr(self._condition, "_waiters", True)
+        busy = getattr(self, "_in_maintenance", True) or not hasattr(self, "get_available_connection")
+        if args or options or not idle or waiting or busy:
             return await super().get_connection(*args, **options)  # type: ignore[no-untyped-call]
         # No await between the check and taking it: on one event loop nothing can interleave.
         connection = self.get_available_connection()  # type: ignore[no-untyped-call]
