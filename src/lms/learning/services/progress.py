@@ -110,7 +110,6 @@ async def recompute_enrollments(
     """Recompute completion_pct of these enrolments; write milestones and course completion."""
     if not enrollment_ids:
         return
-    activity = activity or {}
     enrollments = list(
         (
             await session.execute(
@@ -118,6 +117,14 @@ async def recompute_enrollments(
             )
         ).scalars()
     )
+    await _recompute(session, tenant_id, enrollments, activity or {})
+
+
+async def _recompute(
+    session: AsyncSession, tenant_id: UUID, enrollments: list[Enrollment], activity: dict[UUID, Activity]
+) -> None:
+    """`recompute_enrollments` of enrolments read in this transaction (as they are in the database)."""
+    enrollment_ids = {e.id for e in enrollments}
     await version_plans(session, {e.version_id for e in enrollments if e.version_id})
     done: dict[UUID, set[UUID]] = {e.id: set() for e in enrollments}
     passed: dict[UUID, set[UUID]] = {e.id: set() for e in enrollments}
@@ -208,9 +215,12 @@ async def record_assessment_result(
     lesson = await lesson_facts(session, lesson_id)
     if lesson is None:
         raise NotFound("lesson not found", field="lesson_id")
+    # Fresh (populate_existing), so the recompute below can use it without reading it again.
     enrollment = (
         await session.execute(
-            select(Enrollment).where(Enrollment.user_id == user_id, Enrollment.course_id == lesson.course_id)
+            select(Enrollment)
+            .where(Enrollment.user_id == user_id, Enrollment.course_id == lesson.course_id)
+            .execution_options(populate_existing=True)
         )
     ).scalar_one_or_none()
     if enrollment is None:
@@ -251,9 +261,7 @@ async def record_assessment_result(
         progress.status = ProgressStatus.COMPLETED
         progress.completed_at = now
     await session.flush()
-    await recompute_enrollments(
-        session, enrollment.tenant_id, {enrollment.id}, {enrollment.id: Activity(lesson_id, now)}
-    )
+    await _recompute(session, enrollment.tenant_id, [enrollment], {enrollment.id: Activity(lesson_id, now)})
     return progress
 
 
