@@ -57,7 +57,9 @@ async def is_enrolled(session: AsyncSession, user_id: UUID, course_id: UUID) -> 
     return found is not None
 
 
-def enrolled_in(user_id: UUID, course_id: ColumnElement[UUID] | QueryableAttribute[UUID]) -> Exists:
+def enrolled_in(
+    user_id: UUID | ColumnElement[UUID], course_id: ColumnElement[UUID] | QueryableAttribute[UUID]
+) -> Exists:
     """Whether the user has an active or completed enrolment in the course `course_id` refers to, as a
     column another domain can select in its own statement (`is_enrolled` without a round trip of its own)."""
     return exists(

@@ -18,8 +18,12 @@ from tests.conftest import Login, MakeTenant, MakeUser, host
 from tests.integration.assessments.helpers import CORRECT, answers_for, build_quiz, enrolled_learner
 from tests.integration.db.statements import statements_sent
 
-# Route -> statements it may send.
-QUIZ_PATHS = {"start": 100, "resume": 100, "autosave": 100, "submit": 100}
+# Route -> statements it may send (before this was measured: start 5, resume 3, autosave 3, submit 12).
+# start: the quiz with the enrolment check, the learner's attempts (locked), the bank's candidates, the insert.
+# autosave: the attempt (locked), the update. submit: the attempt with its quiz (locked), its update, and the
+# assessment result (lesson, enrolment, lesson progress locked and written, completed lessons, the
+# enrolment's update, a milestone entry per milestone crossed: two here).
+QUIZ_PATHS = {"start": 4, "resume": 2, "autosave": 2, "submit": 10}
 
 
 @pytest.fixture
@@ -54,11 +58,6 @@ async def test_quiz_attempt_routes_send_few_statements(
             with statements_sent(cached_app) as counts["submit"]:
                 submitted = await client.post(f"{url}/submit", json={"answers": answers}, headers=headers)
             assert submitted.status_code == 200, submitted.text
-            assert submitted.json()["passed"] is True
-            assert turn
-    for route in QUIZ_PATHS:
-        print(route, len(counts[route]))
-        for s in counts[route]:
-            print("   ", " ".join(s.split())[:300])
+            assert submitted.json()["passed"] is True, turn
     for route, most in QUIZ_PATHS.items():
         assert len(counts[route]) <= most, (route, counts[route])

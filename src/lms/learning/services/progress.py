@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.queries import course_facts, course_lessons, lesson_facts, version_snapshots
@@ -124,15 +124,10 @@ async def _recompute(
     session: AsyncSession, tenant_id: UUID, enrollments: list[Enrollment], activity: dict[UUID, Activity]
 ) -> None:
     """`recompute_enrollments` of enrolments read in this transaction (as they are in the database)."""
-    enrollment_ids = {e.id for e in enrollments}
     await version_plans(session, {e.version_id for e in enrollments if e.version_id})
     done: dict[UUID, set[UUID]] = {e.id: set() for e in enrollments}
     passed: dict[UUID, set[UUID]] = {e.id: set() for e in enrollments}
-    rows = await session.execute(
-        select(LessonProgress.enrollment_id, LessonProgress.lesson_id, LessonProgress.passed).where(
-            LessonProgress.enrollment_id.in_(enrollment_ids), LessonProgress.status == ProgressStatus.COMPLETED
-        )
-    )
+    rows = await session.execute(_COMPLETED_LESSONS, {"ids": [e.id for e in enrollments]})
     for enrollment_id, lesson_id, lesson_passed in rows:
         done[enrollment_id].add(lesson_id)
         if lesson_passed:
@@ -203,6 +198,24 @@ async def _outbox(
     return entry_id is not None
 
 
+# Statements of an assessment result (every quiz submit), built once.
+_COMPLETED_LESSONS = select(LessonProgress.enrollment_id, LessonProgress.lesson_id, LessonProgress.passed).where(
+    LessonProgress.enrollment_id.in_(bindparam("ids", expanding=True)),
+    LessonProgress.status == ProgressStatus.COMPLETED,
+)
+# Fresh (populate_existing), so the recompute can use it without reading it again.
+_ENROLMENT = (
+    select(Enrollment)
+    .where(Enrollment.user_id == bindparam("user_id"), Enrollment.course_id == bindparam("course_id"))
+    .execution_options(populate_existing=True)
+)
+_LESSON_PROGRESS = (
+    select(LessonProgress)
+    .where(LessonProgress.user_id == bindparam("user_id"), LessonProgress.lesson_id == bindparam("lesson_id"))
+    .with_for_update()
+)
+
+
 async def record_assessment_result(
     session: AsyncSession, user_id: UUID, lesson_id: UUID, passed: bool, score: float | None = None
 ) -> LessonProgress:
@@ -215,22 +228,13 @@ async def record_assessment_result(
     lesson = await lesson_facts(session, lesson_id)
     if lesson is None:
         raise NotFound("lesson not found", field="lesson_id")
-    # Fresh (populate_existing), so the recompute below can use it without reading it again.
     enrollment = (
-        await session.execute(
-            select(Enrollment)
-            .where(Enrollment.user_id == user_id, Enrollment.course_id == lesson.course_id)
-            .execution_options(populate_existing=True)
-        )
+        await session.execute(_ENROLMENT, {"user_id": user_id, "course_id": lesson.course_id})
     ).scalar_one_or_none()
     if enrollment is None:
         raise NotFound("the user is not enrolled in this lesson's course", field="user_id")
     progress = (
-        await session.execute(
-            select(LessonProgress)
-            .where(LessonProgress.user_id == user_id, LessonProgress.lesson_id == lesson_id)
-            .with_for_update()
-        )
+        await session.execute(_LESSON_PROGRESS, {"user_id": user_id, "lesson_id": lesson_id})
     ).scalar_one_or_none()
     if progress is None:
         progress = LessonProgress(

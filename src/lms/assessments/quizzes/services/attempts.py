@@ -7,11 +7,12 @@ checked against the database clock of this process, and a submitted attempt is i
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, Select, case, select
+from sqlalchemy import Row, Select, bindparam, case, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
@@ -49,6 +50,47 @@ class AlreadySubmitted(Conflict):
     code = "already_submitted"
 
 
+# The statements of the hot routes, built once (building one costs more CPU than running it).
+_QUIZ_AND_ENROLMENT = select(Quiz, enrolled_in(bindparam("user_id"), Quiz.course_id)).where(
+    Quiz.id == bindparam("quiz_id")
+)
+# A learner's attempts, locked; items only of one still open (resumed, or graded if its time is up).
+_LEARNERS_ATTEMPTS = (
+    select(QuizAttempt, case((QuizAttempt.status == AttemptStatus.IN_PROGRESS.value, QuizAttempt.items)))
+    .options(defer(QuizAttempt.items, raiseload=True))
+    .where(QuizAttempt.quiz_id == bindparam("quiz_id"), QuizAttempt.user_id == bindparam("user_id"))
+    .order_by(QuizAttempt.number)
+    .with_for_update(of=QuizAttempt)
+    .execution_options(populate_existing=True)
+)
+
+
+@functools.cache
+def _candidates(topic: bool, difficulty: bool) -> Select[tuple[UUID, float, dict[str, Any]]]:
+    """Active questions of a bank (of a topic, of a difficulty): only what an attempt keeps of them."""
+    query = select(Question.id, Question.points, Question.payload).where(
+        Question.bank_id == bindparam("bank_id"), Question.active.is_(True)
+    )
+    if topic:
+        query = query.where(Question.topic == bindparam("topic"))
+    if difficulty:
+        query = query.where(Question.difficulty == bindparam("difficulty"))
+    return query.order_by(Question.id)
+
+
+@functools.cache
+def _attempt_query(*, lock: bool, with_quiz: bool, with_items: bool) -> Select[Any]:
+    """One attempt (locked for a write, refreshed if this session has it), with its quiz, with its items."""
+    query: Select[Any] = select(QuizAttempt).where(QuizAttempt.id == bindparam("attempt_id"))
+    if with_quiz:
+        query = query.add_columns(Quiz).join(Quiz, Quiz.id == QuizAttempt.quiz_id)
+    if not with_items:
+        query = query.options(defer(QuizAttempt.items, raiseload=True))
+    if lock:
+        query = query.with_for_update(of=QuizAttempt).execution_options(populate_existing=True)
+    return query
+
+
 class AttemptService:
     """A learner's attempts at a quiz (staff may read anyone's)."""
 
@@ -63,25 +105,13 @@ class AttemptService:
         """A new attempt (True) or the one still open (False), after the attempt rules are checked."""
         user_id = self.principal.user_id
         # The quiz and whether the caller is enrolled in its course, in one statement.
-        found = (
-            await self.session.execute(select(Quiz, enrolled_in(user_id, Quiz.course_id)).where(Quiz.id == quiz_id))
-        ).first()
+        found = (await self.session.execute(_QUIZ_AND_ENROLMENT, {"quiz_id": quiz_id, "user_id": user_id})).first()
         if found is None:
             raise NotFound("quiz not found", field="quiz_id")
         quiz, enrolled = found
         if not enrolled:
             raise not_enrolled()
-        # Items only of an attempt still open (resumed, or graded if its time is up): the others' are not read.
-        rows = (
-            await self.session.execute(
-                select(QuizAttempt, case((QuizAttempt.status == AttemptStatus.IN_PROGRESS.value, QuizAttempt.items)))
-                .options(defer(QuizAttempt.items, raiseload=True))
-                .where(QuizAttempt.quiz_id == quiz.id, QuizAttempt.user_id == user_id)
-                .order_by(QuizAttempt.number)
-                .with_for_update(of=QuizAttempt)
-                .execution_options(populate_existing=True)
-            )
-        ).all()
+        rows = (await self.session.execute(_LEARNERS_ATTEMPTS, {"quiz_id": quiz.id, "user_id": user_id})).all()
         attempts = [attempt for attempt, _ in rows]
         for attempt, items in rows:
             if items is not None:
@@ -141,14 +171,13 @@ class AttemptService:
         taken: set[UUID] = set()
         for index, pool in enumerate(quiz.pools):
             # Only what the attempt keeps of a question (no ORM objects for the candidates not drawn).
-            query = select(Question.id, Question.points, Question.payload).where(
-                Question.bank_id == UUID(str(pool["bank_id"])), Question.active.is_(True)
-            )
-            if pool.get("topic"):
-                query = query.where(Question.topic == pool["topic"])
-            if pool.get("difficulty"):
-                query = query.where(Question.difficulty == pool["difficulty"])
-            candidates = [q for q in await self.session.execute(query.order_by(Question.id)) if q.id not in taken]
+            query = _candidates(bool(pool.get("topic")), bool(pool.get("difficulty")))
+            values = {
+                "bank_id": UUID(str(pool["bank_id"])),
+                "topic": pool.get("topic"),
+                "difficulty": pool.get("difficulty"),
+            }
+            candidates = [q for q in await self.session.execute(query, values) if q.id not in taken]
             chosen = fisher_yates(candidates, sub_seed(seed, f"pool:{index}"))[: int(pool["count"])]
             if len(chosen) < int(pool["count"]):
                 raise Conflict(f"pool {index + 1} no longer has enough questions", field="quiz_id")
@@ -183,14 +212,8 @@ class AttemptService:
         only when this process has no snapshot of them."""
         tenant_id = self.principal.tenant_id
         kept = recall(tenant_id, attempt_id)
-        query: Select[Any] = select(QuizAttempt).where(QuizAttempt.id == attempt_id)
-        if with_quiz:
-            query = query.add_columns(Quiz).join(Quiz, Quiz.id == QuizAttempt.quiz_id)
-        if kept is not None:
-            query = query.options(defer(QuizAttempt.items, raiseload=True))
-        if lock:
-            query = query.with_for_update(of=QuizAttempt).execution_options(populate_existing=True)
-        found = (await self.session.execute(query)).first()
+        query = _attempt_query(lock=lock, with_quiz=with_quiz, with_items=kept is None)
+        found = (await self.session.execute(query, {"attempt_id": attempt_id})).first()
         if found is None:
             raise NotFound("attempt not found", field="attempt_id")
         attempt: QuizAttempt = found[0]

@@ -79,3 +79,8 @@ def remember(tenant_id: UUID, attempt_id: UUID, shown: Snapshot) -> None:
     _SNAPSHOTS.move_to_end((tenant_id, attempt_id))
     while len(_SNAPSHOTS) > MAX_SNAPSHOTS:
         _SNAPSHOTS.popitem(last=False)
+
+
+def forget_all() -> None:
+    """Drop every snapshot (what a process that never saw the attempts has)."""
+    _SNAPSHOTS.clear()
