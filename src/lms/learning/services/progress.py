@@ -26,7 +26,7 @@ from lms.learning.services.completion import crossed_milestones, lesson_is_compl
 from lms.lib import clock
 from lms.lib.errors import NotFound
 from lms.lib.jobs import enqueue_after_commit
-from lms.lib.outbox import write_once
+from lms.lib.outbox import write_each_once, write_once
 from lms.notifications import services as notifications
 
 COURSE_COMPLETED_TASK = "learning.course_completed"
@@ -143,10 +143,16 @@ async def _recompute(
         if seen and (enrollment.last_activity_at is None or seen.at >= enrollment.last_activity_at):
             enrollment.last_activity_at = seen.at
             enrollment.last_lesson_id = seen.lesson_id
-        for milestone in crossed_milestones(before, pct):
-            await _outbox(
-                session, tenant_id, enrollment, "milestone", f"milestone:{enrollment.id}:{milestone}", milestone
-            )
+        # Every milestone crossed at once (a passed quiz may cross several) in one statement.
+        await write_each_once(
+            session,
+            LearningOutboxEntry.__table__,  # type: ignore[arg-type]
+            tenant_id,
+            [
+                (f"milestone:{enrollment.id}:{milestone}", _entry(enrollment, "milestone", milestone))
+                for milestone in crossed_milestones(before, pct)
+            ],
+        )
         assessments_passed = plan.assessments <= passed[enrollment.id]
         if pct >= 100 and assessments_passed and enrollment.status is EnrollmentStatus.ACTIVE:
             enrollment.status = EnrollmentStatus.COMPLETED
@@ -181,21 +187,28 @@ async def _outbox(
     milestone: int | None = None,
 ) -> bool:
     """Insert once per dedupe key; True when this call wrote it."""
+    table = LearningOutboxEntry.__table__
     entry_id = await write_once(
         session,
-        LearningOutboxEntry.__table__,  # type: ignore[arg-type]
+        table,  # type: ignore[arg-type]
         tenant_id,
         dedupe_key,
-        enrollment_id=enrollment.id,
-        user_id=enrollment.user_id,
-        course_id=enrollment.course_id,
-        kind=kind,
-        milestone=milestone,
-        payload={"completion_pct": enrollment.completion_pct, "version_id": str(enrollment.version_id or "")},
-        # Certificates take completions straight from the job sent after commit.
-        dispatched_at=clock.now() if kind == "course_completed" else None,
+        **_entry(enrollment, kind, milestone),
     )
     return entry_id is not None
+
+
+def _entry(enrollment: Enrollment, kind: str, milestone: int | None) -> dict[str, Any]:
+    return {
+        "enrollment_id": enrollment.id,
+        "user_id": enrollment.user_id,
+        "course_id": enrollment.course_id,
+        "kind": kind,
+        "milestone": milestone,
+        "payload": {"completion_pct": enrollment.completion_pct, "version_id": str(enrollment.version_id or "")},
+        # Certificates take completions straight from the job sent after commit.
+        "dispatched_at": clock.now() if kind == "course_completed" else None,
+    }
 
 
 # Statements of an assessment result (every quiz submit), built once.
