@@ -218,10 +218,12 @@ class AttemptService:
             raise NotFound("attempt not found", field="attempt_id")
         attempt: QuizAttempt = found[0]
         quiz: Quiz | None = found[1] if with_quiz else None
-        if kept is not None and attempt.tenant_id == tenant_id:
-            self._snapshots[attempt.id] = kept
-        else:
+        if kept is None:
             self._snapshot_of(attempt, attempt.items)
+        elif attempt.tenant_id == tenant_id:
+            self._snapshots[attempt.id] = kept
+        else:  # never (the row is the caller's tenant's): no snapshot is shared across tenants
+            raise NotFound("attempt not found", field="attempt_id")
         return attempt, quiz
 
     def _snapshot_of(self, attempt: QuizAttempt, items: list[dict[str, Any]]) -> Snapshot:

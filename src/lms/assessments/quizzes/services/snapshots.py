@@ -1,7 +1,7 @@
-"""An attempt's items decoded once per process: parsed questions, public views and answer keys.
+"""An attempt's items decoded once per process: its parsed questions (with their keys) and public views.
 
 The items an attempt shows are fixed when it is drawn and never change, so what every autosave,
-submit and read derives from them (a parsed question per item, its public view, its key) is kept
+submit and read derives from them (a parsed question per item, its public view) is kept
 here by (tenant, attempt id) instead of being decoded from JSON and parsed again per request. A
 process that has an attempt's snapshot reads the attempt's row without its items. The snapshot is
 only ever used after the attempt's row was read under the request's tenant (RLS), never instead.
@@ -18,8 +18,9 @@ from uuid import UUID
 from lms.assessments.quizzes.schemas import AttemptQuestion
 from lms.assessments.quizzes.services.graders import Question, answer_key, parse_question, public_view
 
-# Attempts kept per process (an exam burst of a few thousand learners fits; a snapshot is a few KB).
-MAX_SNAPSHOTS = 4096
+# Attempts kept per process, the least recently used dropped first: an exam burst of a thousand learners per
+# process fits, in some 20-50 MB (a snapshot of 20 questions takes about 20 KB, more with long texts).
+MAX_SNAPSHOTS = 1024
 
 
 @dataclass(frozen=True, slots=True)
