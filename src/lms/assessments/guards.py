@@ -45,7 +45,12 @@ async def staff_lesson(session: AsyncSession, principal: Principal, lesson_id: U
 
 async def require_enrolled(session: AsyncSession, user_id: UUID, course_id: UUID) -> None:
     if not await is_enrolled(session, user_id, course_id):
-        raise Forbidden("enrol in the course first")
+        raise not_enrolled()
+
+
+def not_enrolled() -> Forbidden:
+    """What a learner who is not enrolled in the course is told (for guards read in another statement)."""
+    return Forbidden("enrol in the course first")
 
 
 async def enrolled_users(session: AsyncSession, course_id: UUID) -> set[UUID]:

@@ -11,7 +11,9 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
+    ColumnElement,
     Date,
+    Exists,
     Float,
     Integer,
     Select,
@@ -20,6 +22,7 @@ from sqlalchemy import (
     and_,
     cast,
     column,
+    exists,
     func,
     literal,
     or_,
@@ -29,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import QueryableAttribute, aliased
 
 from lms.catalog.queries import course_title_of
 from lms.learning.models import Enrollment, EnrollmentStatus, LessonProgress, ProgressEvent, ProgressStatus
@@ -52,6 +55,18 @@ async def is_enrolled(session: AsyncSession, user_id: UUID, course_id: UUID) -> 
         )
     )
     return found is not None
+
+
+def enrolled_in(
+    user_id: UUID | ColumnElement[UUID], course_id: ColumnElement[UUID] | QueryableAttribute[UUID]
+) -> Exists:
+    """Whether the user has an active or completed enrolment in the course `course_id` refers to, as a
+    column another domain can select in its own statement (`is_enrolled` without a round trip of its own)."""
+    return exists(
+        select(Enrollment.id).where(
+            Enrollment.user_id == user_id, Enrollment.course_id == course_id, Enrollment.status.in_(TAKING_PART)
+        )
+    )
 
 
 async def enrolled_user_ids(session: AsyncSession, course_id: UUID) -> set[UUID]:

@@ -38,3 +38,20 @@ async def write_once(
     )
     written = (await session.execute(statement)).first() is not None
     return entry_id if written else None
+
+
+async def write_each_once(
+    session: AsyncSession, table: Table, tenant_id: UUID, entries: list[tuple[str, dict[str, Any]]]
+) -> None:
+    """`write_once` of several entries (dedupe key, values) in one statement; those that exist are skipped.
+    Every entry names the same columns."""
+    if not entries:
+        return
+    at = clock.now()
+    rows = [
+        {"id": new_id(), "tenant_id": tenant_id, "dedupe_key": key[:200], "created_at": at, "updated_at": at, **values}
+        for key, values in entries
+    ]
+    await session.execute(
+        pg_insert(table).values(rows).on_conflict_do_nothing(index_elements=["tenant_id", "dedupe_key"])
+    )

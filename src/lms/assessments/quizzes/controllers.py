@@ -180,8 +180,7 @@ class AttemptController(Controller):
         self, attempts: NamedDependency[AttemptService], attempt_id: FromPath[UUID], data: JSONBody[AnswersIn]
     ) -> AttemptOut:
         """Save answers of an attempt in progress (autosave)."""
-        attempt, quiz = await attempts.save_answers(attempt_id, data.answers)
-        return await attempts.out(attempt, quiz)
+        return await attempts.out(await attempts.save_answers(attempt_id, data.answers))
 
     @post("/{attempt_id:uuid}/submit", status_code=HTTP_200_OK)
     async def submit(

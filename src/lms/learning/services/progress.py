@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.queries import course_facts, course_lessons, lesson_facts, version_snapshots
@@ -26,7 +26,7 @@ from lms.learning.services.completion import crossed_milestones, lesson_is_compl
 from lms.lib import clock
 from lms.lib.errors import NotFound
 from lms.lib.jobs import enqueue_after_commit
-from lms.lib.outbox import write_once
+from lms.lib.outbox import write_each_once, write_once
 from lms.notifications import services as notifications
 
 COURSE_COMPLETED_TASK = "learning.course_completed"
@@ -110,7 +110,6 @@ async def recompute_enrollments(
     """Recompute completion_pct of these enrolments; write milestones and course completion."""
     if not enrollment_ids:
         return
-    activity = activity or {}
     enrollments = list(
         (
             await session.execute(
@@ -118,14 +117,17 @@ async def recompute_enrollments(
             )
         ).scalars()
     )
+    await _recompute(session, tenant_id, enrollments, activity or {})
+
+
+async def _recompute(
+    session: AsyncSession, tenant_id: UUID, enrollments: list[Enrollment], activity: dict[UUID, Activity]
+) -> None:
+    """`recompute_enrollments` of enrolments read in this transaction (as they are in the database)."""
     await version_plans(session, {e.version_id for e in enrollments if e.version_id})
     done: dict[UUID, set[UUID]] = {e.id: set() for e in enrollments}
     passed: dict[UUID, set[UUID]] = {e.id: set() for e in enrollments}
-    rows = await session.execute(
-        select(LessonProgress.enrollment_id, LessonProgress.lesson_id, LessonProgress.passed).where(
-            LessonProgress.enrollment_id.in_(enrollment_ids), LessonProgress.status == ProgressStatus.COMPLETED
-        )
-    )
+    rows = await session.execute(_COMPLETED_LESSONS, {"ids": [e.id for e in enrollments]})
     for enrollment_id, lesson_id, lesson_passed in rows:
         done[enrollment_id].add(lesson_id)
         if lesson_passed:
@@ -141,10 +143,16 @@ async def recompute_enrollments(
         if seen and (enrollment.last_activity_at is None or seen.at >= enrollment.last_activity_at):
             enrollment.last_activity_at = seen.at
             enrollment.last_lesson_id = seen.lesson_id
-        for milestone in crossed_milestones(before, pct):
-            await _outbox(
-                session, tenant_id, enrollment, "milestone", f"milestone:{enrollment.id}:{milestone}", milestone
-            )
+        # Every milestone crossed at once (a passed quiz may cross several) in one statement.
+        await write_each_once(
+            session,
+            LearningOutboxEntry.__table__,  # type: ignore[arg-type]
+            tenant_id,
+            [
+                (f"milestone:{enrollment.id}:{milestone}", _entry(enrollment, "milestone", milestone))
+                for milestone in crossed_milestones(before, pct)
+            ],
+        )
         assessments_passed = plan.assessments <= passed[enrollment.id]
         if pct >= 100 and assessments_passed and enrollment.status is EnrollmentStatus.ACTIVE:
             enrollment.status = EnrollmentStatus.COMPLETED
@@ -179,21 +187,46 @@ async def _outbox(
     milestone: int | None = None,
 ) -> bool:
     """Insert once per dedupe key; True when this call wrote it."""
+    table = LearningOutboxEntry.__table__
     entry_id = await write_once(
         session,
-        LearningOutboxEntry.__table__,  # type: ignore[arg-type]
+        table,  # type: ignore[arg-type]
         tenant_id,
         dedupe_key,
-        enrollment_id=enrollment.id,
-        user_id=enrollment.user_id,
-        course_id=enrollment.course_id,
-        kind=kind,
-        milestone=milestone,
-        payload={"completion_pct": enrollment.completion_pct, "version_id": str(enrollment.version_id or "")},
-        # Certificates take completions straight from the job sent after commit.
-        dispatched_at=clock.now() if kind == "course_completed" else None,
+        **_entry(enrollment, kind, milestone),
     )
     return entry_id is not None
+
+
+def _entry(enrollment: Enrollment, kind: str, milestone: int | None) -> dict[str, Any]:
+    return {
+        "enrollment_id": enrollment.id,
+        "user_id": enrollment.user_id,
+        "course_id": enrollment.course_id,
+        "kind": kind,
+        "milestone": milestone,
+        "payload": {"completion_pct": enrollment.completion_pct, "version_id": str(enrollment.version_id or "")},
+        # Certificates take completions straight from the job sent after commit.
+        "dispatched_at": clock.now() if kind == "course_completed" else None,
+    }
+
+
+# Statements of an assessment result (every quiz submit), built once.
+_COMPLETED_LESSONS = select(LessonProgress.enrollment_id, LessonProgress.lesson_id, LessonProgress.passed).where(
+    LessonProgress.enrollment_id.in_(bindparam("ids", expanding=True)),
+    LessonProgress.status == ProgressStatus.COMPLETED,
+)
+# Fresh (populate_existing), so the recompute can use it without reading it again.
+_ENROLMENT = (
+    select(Enrollment)
+    .where(Enrollment.user_id == bindparam("user_id"), Enrollment.course_id == bindparam("course_id"))
+    .execution_options(populate_existing=True)
+)
+_LESSON_PROGRESS = (
+    select(LessonProgress)
+    .where(LessonProgress.user_id == bindparam("user_id"), LessonProgress.lesson_id == bindparam("lesson_id"))
+    .with_for_update()
+)
 
 
 async def record_assessment_result(
@@ -209,18 +242,12 @@ async def record_assessment_result(
     if lesson is None:
         raise NotFound("lesson not found", field="lesson_id")
     enrollment = (
-        await session.execute(
-            select(Enrollment).where(Enrollment.user_id == user_id, Enrollment.course_id == lesson.course_id)
-        )
+        await session.execute(_ENROLMENT, {"user_id": user_id, "course_id": lesson.course_id})
     ).scalar_one_or_none()
     if enrollment is None:
         raise NotFound("the user is not enrolled in this lesson's course", field="user_id")
     progress = (
-        await session.execute(
-            select(LessonProgress)
-            .where(LessonProgress.user_id == user_id, LessonProgress.lesson_id == lesson_id)
-            .with_for_update()
-        )
+        await session.execute(_LESSON_PROGRESS, {"user_id": user_id, "lesson_id": lesson_id})
     ).scalar_one_or_none()
     if progress is None:
         progress = LessonProgress(
@@ -251,9 +278,7 @@ async def record_assessment_result(
         progress.status = ProgressStatus.COMPLETED
         progress.completed_at = now
     await session.flush()
-    await recompute_enrollments(
-        session, enrollment.tenant_id, {enrollment.id}, {enrollment.id: Activity(lesson_id, now)}
-    )
+    await _recompute(session, enrollment.tenant_id, [enrollment], {enrollment.id: Activity(lesson_id, now)})
     return progress
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from lms.assessments.models import QuizAttempt
+from lms.assessments.quizzes.services import snapshots
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.learning.models import LessonProgress, ProgressStatus
@@ -104,6 +105,37 @@ async def test_partial_credit_and_a_failing_score(
     assert feedback[mc]["score"] == round(2 / 3, 4)
     assert body["score"] == round(2 / 3, 4)
     assert feedback[mc]["correct_answer"] == ["m1", "m2", "m4"]
+
+
+async def test_an_attempt_started_on_another_api_process_is_shown_saved_and_graded_the_same(
+    client: Client, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    """Each API process keeps the attempts it has seen decoded; one that has not reads the items it shows."""
+    tenant = await make_tenant()
+    setup = await build_quiz(client, make_user, login, tenant)
+    _, student = await enrolled_learner(client, make_user, login, tenant, setup)
+    quiz = f"{setup.base}/api/v1/quizzes/{setup.quiz_id}/attempts"
+    attempt = (await client.post(quiz, headers=student)).json()
+    url = f"{setup.base}/api/v1/quiz-attempts/{attempt['id']}"
+    answers = answers_for(attempt, CORRECT)
+
+    snapshots.forget_all()  # as a process that never saw the attempt
+    resumed = await client.post(quiz, headers=student)
+    assert resumed.status_code == 200
+    assert resumed.json()["questions"] == attempt["questions"]
+    snapshots.forget_all()
+    saved = await client.put(f"{url}/answers", json={"answers": dict(list(answers.items())[:2])}, headers=student)
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["questions"] == attempt["questions"]
+    snapshots.forget_all()
+    submitted = await client.post(f"{url}/submit", json={"answers": answers}, headers=student)
+    assert submitted.status_code == 200, submitted.text
+    assert submitted.json()["score_pct"] == 100
+    assert [f["correct"] for f in submitted.json()["feedback"]] == [True] * len(CORRECT)
+    snapshots.forget_all()
+    review = await client.get(url, headers=student)
+    assert review.json()["questions"] == attempt["questions"]
+    assert review.json()["feedback"] == submitted.json()["feedback"]
 
 
 async def test_bad_answers_are_rejected_by_name_and_leave_the_attempt_unchanged(

@@ -7,29 +7,32 @@ checked against the database clock of this process, and a submitted attempt is i
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import Row, Select, bindparam, case, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
-from lms.assessments.guards import is_staff, require_enrolled
+from lms.assessments.guards import is_staff, not_enrolled
 from lms.assessments.models import AttemptStatus, Question, Quiz, QuizAttempt, ReviewPolicy
-from lms.assessments.quizzes.schemas import AttemptOut, AttemptQuestion, AttemptSummary, QuestionFeedback
+from lms.assessments.quizzes.schemas import AttemptOut, AttemptSummary, QuestionFeedback
 from lms.assessments.quizzes.services.graders import (
     AnswerError,
-    answer_key,
     grade,
     parse_question,
-    public_view,
     response_label,
     shuffle_targets,
     validate_answer,
 )
+from lms.assessments.quizzes.services.graders import Question as ParsedQuestion
 from lms.assessments.quizzes.services.shuffle import attempt_seed, fisher_yates, sub_seed
+from lms.assessments.quizzes.services.snapshots import Snapshot, recall, remember, snapshot
 from lms.identity.guards import Principal
+from lms.learning.queries import enrolled_in
 from lms.learning.services import record_assessment_result
 from lms.lib import clock
 from lms.lib.errors import Conflict, NotFound, ValidationFailed
@@ -47,27 +50,72 @@ class AlreadySubmitted(Conflict):
     code = "already_submitted"
 
 
+# The statements of the hot routes, built once (building one costs more CPU than running it).
+_QUIZ_AND_ENROLMENT = select(Quiz, enrolled_in(bindparam("user_id"), Quiz.course_id)).where(
+    Quiz.id == bindparam("quiz_id")
+)
+# A learner's attempts, locked; items only of one still open (resumed, or graded if its time is up).
+_LEARNERS_ATTEMPTS = (
+    select(QuizAttempt, case((QuizAttempt.status == AttemptStatus.IN_PROGRESS.value, QuizAttempt.items)))
+    .options(defer(QuizAttempt.items, raiseload=True))
+    .where(QuizAttempt.quiz_id == bindparam("quiz_id"), QuizAttempt.user_id == bindparam("user_id"))
+    .order_by(QuizAttempt.number)
+    .with_for_update(of=QuizAttempt)
+    .execution_options(populate_existing=True)
+)
+
+
+@functools.cache
+def _candidates(topic: bool, difficulty: bool) -> Select[tuple[UUID, float, dict[str, Any]]]:
+    """Active questions of a bank (of a topic, of a difficulty): only what an attempt keeps of them."""
+    query = select(Question.id, Question.points, Question.payload).where(
+        Question.bank_id == bindparam("bank_id"), Question.active.is_(True)
+    )
+    if topic:
+        query = query.where(Question.topic == bindparam("topic"))
+    if difficulty:
+        query = query.where(Question.difficulty == bindparam("difficulty"))
+    return query.order_by(Question.id)
+
+
+@functools.cache
+def _attempt_query(*, lock: bool, with_quiz: bool, with_items: bool) -> Select[Any]:
+    """One attempt (locked for a write, refreshed if this session has it), with its quiz, with its items."""
+    query: Select[Any] = select(QuizAttempt).where(QuizAttempt.id == bindparam("attempt_id"))
+    if with_quiz:
+        query = query.add_columns(Quiz).join(Quiz, Quiz.id == QuizAttempt.quiz_id)
+    if not with_items:
+        query = query.options(defer(QuizAttempt.items, raiseload=True))
+    if lock:
+        query = query.with_for_update(of=QuizAttempt).execution_options(populate_existing=True)
+    return query
+
+
 class AttemptService:
     """A learner's attempts at a quiz (staff may read anyone's)."""
 
     def __init__(self, session: AsyncSession, principal: Principal) -> None:
         self.session = session
         self.principal = principal
+        # The snapshots of the attempts this request handles (the process-wide ones may be evicted).
+        self._snapshots: dict[UUID, Snapshot] = {}
 
     # --- starting --------------------------------------------------------------------------
     async def start(self, quiz_id: UUID) -> tuple[QuizAttempt, Quiz, bool]:
         """A new attempt (True) or the one still open (False), after the attempt rules are checked."""
-        quiz = await get_or_404(self.session, Quiz, quiz_id, "quiz not found", field="quiz_id")
         user_id = self.principal.user_id
-        await require_enrolled(self.session, user_id, quiz.course_id)
-        attempts = list(
-            await self.session.scalars(
-                select(QuizAttempt)
-                .where(QuizAttempt.quiz_id == quiz.id, QuizAttempt.user_id == user_id)
-                .order_by(QuizAttempt.number)
-                .with_for_update()
-            )
-        )
+        # The quiz and whether the caller is enrolled in its course, in one statement.
+        found = (await self.session.execute(_QUIZ_AND_ENROLMENT, {"quiz_id": quiz_id, "user_id": user_id})).first()
+        if found is None:
+            raise NotFound("quiz not found", field="quiz_id")
+        quiz, enrolled = found
+        if not enrolled:
+            raise not_enrolled()
+        rows = (await self.session.execute(_LEARNERS_ATTEMPTS, {"quiz_id": quiz.id, "user_id": user_id})).all()
+        attempts = [attempt for attempt, _ in rows]
+        for attempt, items in rows:
+            if items is not None:
+                self._snapshot_of(attempt, items)
         for attempt in attempts:
             await self._expire_if_due(attempt, quiz)
         open_attempt = next((a for a in attempts if a.status == AttemptStatus.IN_PROGRESS.value), None)
@@ -93,6 +141,7 @@ class AttemptService:
         if quiz.time_limit_seconds:
             ends.append(started + timedelta(seconds=quiz.time_limit_seconds))
         number = len(attempts) + 1
+        items, shown = await self._draw(quiz, attempt_seed(user_id, quiz.id, number))
         attempt = QuizAttempt(
             tenant_id=self.principal.tenant_id,
             quiz_id=quiz.id,
@@ -101,50 +150,52 @@ class AttemptService:
             status=AttemptStatus.IN_PROGRESS.value,
             started_at=started,
             deadline_at=min(ends) if ends else None,
-            items=await self._draw(quiz, attempt_seed(user_id, quiz.id, number)),
+            items=items,
             answers={},
             results=[],
+            max_score=shown.max_score,
         )
-        attempt.max_score = round(sum(float(i["points"]) for i in attempt.items), 4)
         self.session.add(attempt)
         try:
             async with self.session.begin_nested():
                 await self.session.flush()
         except IntegrityError as exc:
             raise Conflict("another attempt was started at the same time", field="quiz_id") from exc
+        self._snapshots[attempt.id] = shown
+        remember(attempt.tenant_id, attempt.id, shown)
         return attempt, quiz, True
 
-    async def _draw(self, quiz: Quiz, seed: int) -> list[dict[str, Any]]:
-        """N questions per pool, in a shuffled order, each with its options shuffled."""
-        drawn: list[Question] = []
+    async def _draw(self, quiz: Quiz, seed: int) -> tuple[list[dict[str, Any]], Snapshot]:
+        """N questions per pool, in a shuffled order, each with its options shuffled; each question parsed once."""
+        drawn: list[Row[tuple[UUID, float, dict[str, Any]]]] = []
         taken: set[UUID] = set()
         for index, pool in enumerate(quiz.pools):
-            query = select(Question).where(Question.bank_id == UUID(str(pool["bank_id"])), Question.active.is_(True))
-            if pool.get("topic"):
-                query = query.where(Question.topic == pool["topic"])
-            if pool.get("difficulty"):
-                query = query.where(Question.difficulty == pool["difficulty"])
-            candidates = [q for q in await self.session.scalars(query.order_by(Question.id)) if q.id not in taken]
+            # Only what the attempt keeps of a question (no ORM objects for the candidates not drawn).
+            query = _candidates(bool(pool.get("topic")), bool(pool.get("difficulty")))
+            values = {
+                "bank_id": UUID(str(pool["bank_id"])),
+                "topic": pool.get("topic"),
+                "difficulty": pool.get("difficulty"),
+            }
+            candidates = [q for q in await self.session.execute(query, values) if q.id not in taken]
             chosen = fisher_yates(candidates, sub_seed(seed, f"pool:{index}"))[: int(pool["count"])]
             if len(chosen) < int(pool["count"]):
                 raise Conflict(f"pool {index + 1} no longer has enough questions", field="quiz_id")
             drawn.extend(chosen)
             taken.update(q.id for q in chosen)
-        items = []
+        items: list[tuple[dict[str, Any], ParsedQuestion | None]] = []
         for question in fisher_yates(drawn, sub_seed(seed, "order")):
-            targets = shuffle_targets(parse_question(question.payload))
+            parsed = parse_question(question.payload)
+            targets = shuffle_targets(parsed)
             order = fisher_yates(targets, sub_seed(seed, f"options:{question.id}")) if quiz.shuffle_options else targets
             item = {"question_id": str(question.id), "points": question.points, "payload": question.payload}
-            items.append({**item, "order": order})
-        return items
+            items.append(({**item, "order": order}, parsed))
+        return [item for item, _ in items], snapshot(items)
 
     # --- reading ---------------------------------------------------------------------------
     async def get(self, attempt_id: UUID, *, own: bool) -> tuple[QuizAttempt, Quiz]:
         """The attempt; `own` demands it is the caller's (writes), otherwise staff may read it too."""
-        attempt = await get_or_404(
-            self.session, QuizAttempt, attempt_id, "attempt not found", field="attempt_id", for_update=own
-        )
-        quiz = await self.session.get(Quiz, attempt.quiz_id)
+        attempt, quiz = await self._load(attempt_id, lock=own, with_quiz=True)
         assert quiz is not None
         if attempt.user_id != self.principal.user_id and (
             own or not await is_staff(self.session, self.principal, quiz.course_id)
@@ -156,6 +207,30 @@ class AttemptService:
             await self._expire_if_due(attempt, quiz)
         return attempt, quiz
 
+    async def _load(self, attempt_id: UUID, *, lock: bool, with_quiz: bool) -> tuple[QuizAttempt, Quiz | None]:
+        """The attempt (locked for a write), with its quiz when asked, in one statement; its items are read
+        only when this process has no snapshot of them."""
+        tenant_id = self.principal.tenant_id
+        kept = recall(tenant_id, attempt_id)
+        query = _attempt_query(lock=lock, with_quiz=with_quiz, with_items=kept is None)
+        found = (await self.session.execute(query, {"attempt_id": attempt_id})).first()
+        if found is None:
+            raise NotFound("attempt not found", field="attempt_id")
+        attempt: QuizAttempt = found[0]
+        quiz: Quiz | None = found[1] if with_quiz else None
+        if kept is None:
+            self._snapshot_of(attempt, attempt.items)
+        elif attempt.tenant_id == tenant_id:
+            self._snapshots[attempt.id] = kept
+        else:  # never (the row is the caller's tenant's): no snapshot is shared across tenants
+            raise NotFound("attempt not found", field="attempt_id")
+        return attempt, quiz
+
+    def _snapshot_of(self, attempt: QuizAttempt, items: list[dict[str, Any]]) -> Snapshot:
+        shown = self._snapshots[attempt.id] = snapshot([(item, None) for item in items])
+        remember(attempt.tenant_id, attempt.id, shown)
+        return shown
+
     async def list_attempts(self, quiz_id: UUID, limit: int, offset: int) -> tuple[list[QuizAttempt], int]:
         quiz = await get_or_404(self.session, Quiz, quiz_id, "quiz not found", field="quiz_id")
         query = select(QuizAttempt).where(QuizAttempt.quiz_id == quiz.id)
@@ -165,13 +240,16 @@ class AttemptService:
         return rows[offset : offset + limit], len(rows)
 
     # --- answering -------------------------------------------------------------------------
-    async def save_answers(self, attempt_id: UUID, answers: dict[str, Any]) -> tuple[QuizAttempt, Quiz]:
-        attempt, quiz = await self.get(attempt_id, own=True)
+    async def save_answers(self, attempt_id: UUID, answers: dict[str, Any]) -> QuizAttempt:
+        """The attempt with these answers saved (its quiz is not read: an open attempt needs none of it)."""
+        attempt, _ = await self._load(attempt_id, lock=True, with_quiz=False)
+        if attempt.user_id != self.principal.user_id:
+            raise NotFound("attempt not found", field="attempt_id")
         self._check_open(attempt)
         checked = self._validated(attempt, answers)
         attempt.answers = {**attempt.answers, **checked}
         await self.session.flush()
-        return attempt, quiz
+        return attempt
 
     async def submit(self, attempt_id: UUID, answers: dict[str, Any]) -> tuple[QuizAttempt, Quiz]:
         attempt, quiz = await self.get(attempt_id, own=True)
@@ -192,7 +270,7 @@ class AttemptService:
 
     def _validated(self, attempt: QuizAttempt, answers: dict[str, Any]) -> dict[str, Any]:
         """Every answer checked before any is stored, so a bad one leaves the attempt as it was."""
-        by_id = {item["question_id"]: item for item in attempt.items}
+        by_id = self._snapshots[attempt.id].by_id
         checked: dict[str, Any] = {}
         for question_id, answer in answers.items():
             item = by_id.get(question_id)
@@ -204,10 +282,9 @@ class AttemptService:
                 checked[question_id] = None
                 continue
             try:
-                checked[question_id] = validate_answer(parse_question(item["payload"]), answer)
+                checked[question_id] = validate_answer(item.question, answer)
             except AnswerError as exc:
-                kind = item["payload"]["type"]
-                raise ValidationFailed(f"{exc} ({kind} question)", field=f"answers.{question_id}") from exc
+                raise ValidationFailed(f"{exc} ({item.kind} question)", field=f"answers.{question_id}") from exc
         return checked
 
     async def _expire_if_due(self, attempt: QuizAttempt, quiz: Quiz) -> None:
@@ -222,18 +299,17 @@ class AttemptService:
     async def _finish(self, attempt: QuizAttempt, quiz: Quiz, status: AttemptStatus, at: datetime) -> None:
         results = []
         total = 0.0
-        for item in attempt.items:
-            question = parse_question(item["payload"])
-            answer = attempt.answers.get(item["question_id"])
-            graded = grade(question, answer, float(item["points"]))
+        for item in self._snapshots[attempt.id].items:
+            answer = attempt.answers.get(item.question_id)
+            graded = grade(item.question, answer, item.points)
             total += graded.score
             results.append(
                 {
-                    "question_id": item["question_id"],
+                    "question_id": item.question_id,
                     "score": graded.score,
-                    "points": float(item["points"]),
+                    "points": item.points,
                     "correct": graded.correct,
-                    "response": None if graded.correct else response_label(question, answer),
+                    "response": None if graded.correct else response_label(item.question, answer),
                 }
             )
         attempt.results = results
@@ -249,17 +325,11 @@ class AttemptService:
         )
 
     # --- presenting ------------------------------------------------------------------------
-    async def out(self, attempt: QuizAttempt, quiz: Quiz) -> AttemptOut:
+    async def out(self, attempt: QuizAttempt, quiz: Quiz | None = None) -> AttemptOut:
+        """The attempt as its reader may see it; `quiz` is read here if a finished attempt needs it."""
         finished = attempt.status != AttemptStatus.IN_PROGRESS.value
-        questions = [
-            AttemptQuestion(
-                question_id=item["question_id"],
-                position=index + 1,
-                points=float(item["points"]),
-                question=public_view(parse_question(item["payload"]), list(item["order"])),
-            )
-            for index, item in enumerate(attempt.items)
-        ]
+        shown = self._snapshots[attempt.id]
+        questions = [item.view for item in shown.items]
         left = None
         if attempt.deadline_at is not None and not finished:
             left = max(0.0, round((attempt.deadline_at - clock.now()).total_seconds(), 1))
@@ -280,10 +350,12 @@ class AttemptService:
         if not finished:
             return out
         out.score, out.score_pct, out.passed = attempt.score, attempt.score_pct, attempt.passed
+        if quiz is None:
+            quiz = await get_or_404(self.session, Quiz, attempt.quiz_id, "quiz not found", field="quiz_id")
         allowed, reason = await self._review_allowed(attempt, quiz)
         out.feedback_available = reason
         if allowed:
-            keys = {i["question_id"]: answer_key(parse_question(i["payload"])) for i in attempt.items}
+            keys = shown.answer_keys()
             out.feedback = [
                 QuestionFeedback(
                     question_id=r["question_id"],
