@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar
 from sqlalchemy import event
 
 
-@contextmanager
-def statements_sent(app: Litestar) -> Iterator[list[str]]:
+@asynccontextmanager
+async def statements_sent(app: Litestar) -> AsyncIterator[list[str]]:
     """Every statement sent while the block runs, except BEGIN (with the tenant binding, one message),
     COMMIT and the cached token-revocation reads."""
     sent: list[str] = []
@@ -38,8 +39,11 @@ def statements_sent(app: Litestar) -> Iterator[list[str]]:
     finally:
         event.remove(engine, "checkout", log_connection)
         event.remove(engine, "before_cursor_execute", record_prepared)
-        import os
-
-        if os.environ.get("QC_DEBUG"):
-            print("RAW", [s[:40] for s in sent])
+        # asyncpg calls its query loggers soon after a query (call_soon on the app's loop), not during it:
+        # wait until no more arrive.
+        for _ in range(50):
+            seen = len(sent)
+            await asyncio.sleep(0.01)
+            if seen and len(sent) == seen:
+                break
         own.extend(s for s in sent if not s.startswith(("BEGIN", "COMMIT")) and "recently_revoked_" not in s)

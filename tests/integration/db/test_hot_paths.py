@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any
 
 import pytest
 from litestar import Litestar
@@ -24,6 +23,7 @@ from lms.models import tenancy_models
 from tests.conftest import Login, MakeTenant, MakeUser, host
 from tests.integration.assessments.helpers import enrol
 from tests.integration.catalog.helpers import build_course, instructor, learner
+from tests.integration.db.statements import statements_sent
 
 # Route -> statements it may send (beyond BEGIN+tenant binding and COMMIT, which travel as messages),
 # counted at the driver: the ORM's and the read path's alike.
@@ -75,32 +75,10 @@ async def test_hot_reads_send_few_statements_and_no_lazy_loads(
         await enrol(client, course.base, course.id, headers)
         url = path.format(lesson=course.lessons["Reading"], course=course.id)
         assert (await client.get(url, headers=headers)).status_code == 200  # warms caches
-        sent: list[str] = []
-
-        def record(query: Any) -> None:
-            sent.append(query.query)
-
-        def record_prepared(*args: Any) -> None:
-            sent.append(args[2])
-
-        # What SQLAlchemy sends (prepared statements, which asyncpg does not log) and what reaches asyncpg
-        # by any other path (lms.db.reads, the BEGIN and COMMIT messages), so every statement counts once.
-        def log_connection(dbapi_connection: Any, *_: Any) -> None:
-            driver = dbapi_connection.driver_connection
-            if record not in driver._query_loggers:
-                driver.add_query_logger(record)
-
-        engine = cached_app.state.db.app_engine.sync_engine
-        event.listen(engine, "checkout", log_connection)
-        event.listen(engine, "before_cursor_execute", record_prepared)
-        try:
+        async with statements_sent(cached_app) as own:
             response = await client.get(url, headers=headers)
-        finally:
-            event.remove(engine, "checkout", log_connection)
-            event.remove(engine, "before_cursor_execute", record_prepared)
     assert response.status_code == 200, response.text
-    own = [s for s in sent if not s.startswith(("BEGIN", "COMMIT")) and "recently_revoked_" not in s]
-    assert own, sent  # every hot read reads the database (the counting sees both paths)
+    assert own  # every hot read reads the database (the counting sees both paths)
     assert len(own) <= most, own
     assert lazy_loads == []
 

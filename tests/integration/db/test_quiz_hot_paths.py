@@ -41,21 +41,21 @@ async def test_quiz_attempt_routes_send_few_statements(
         base, quiz = setup.base, f"{setup.base}/api/v1/quizzes/{setup.quiz_id}/attempts"
         for turn in ("warm", "counted"):
             _, headers = await enrolled_learner(client, make_user, login, tenant, setup)
-            with statements_sent(cached_app) as counts["start"]:
+            async with statements_sent(cached_app) as counts["start"]:
                 started = await client.post(quiz, headers=headers)
             assert started.status_code == 201, started.text
             attempt = started.json()
-            with statements_sent(cached_app) as counts["resume"]:
+            async with statements_sent(cached_app) as counts["resume"]:
                 resumed = await client.post(quiz, headers=headers)
             assert resumed.status_code == 200, resumed.text
             answers = answers_for(attempt, CORRECT)
             url = f"{base}/api/v1/quiz-attempts/{attempt['id']}"
-            with statements_sent(cached_app) as counts["autosave"]:
+            async with statements_sent(cached_app) as counts["autosave"]:
                 saved = await client.put(
                     f"{url}/answers", json={"answers": dict(list(answers.items())[:3])}, headers=headers
                 )
             assert saved.status_code == 200, saved.text
-            with statements_sent(cached_app) as counts["submit"]:
+            async with statements_sent(cached_app) as counts["submit"]:
                 submitted = await client.post(f"{url}/submit", json={"answers": answers}, headers=headers)
             assert submitted.status_code == 200, submitted.text
             assert submitted.json()["passed"] is True, turn
