@@ -10,13 +10,17 @@ acknowledged (an ingest's 202) survives a restart of Redis.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import shutil
 import signal
+import tempfile
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -68,9 +72,27 @@ def _start_postgres(pgdata: Path) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import pgserver
+        from pgserver.utils import ensure_user_exists
 
+        if os.geteuid() == 0:
+            # As root, pgserver runs PostgreSQL as its `pgserver` system user, creating it first. Processes
+            # starting at once on a machine without it (test workers) would race to create it, and the
+            # loser's initdb fails; one at a time, the first creates it and the others find it.
+            with _machine_lock("lms-pgserver-user"):
+                ensure_user_exists("pgserver")
         # "stop": the server stops when the last process using it exits.
         return pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
+
+
+@contextmanager
+def _machine_lock(name: str) -> Iterator[None]:
+    """An exclusive lock shared by every process of this machine (a lock file in the temp directory)."""
+    with open(Path(tempfile.gettempdir()) / f"{name}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _stop_postgres(server: Any) -> None:
