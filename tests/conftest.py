@@ -30,6 +30,24 @@ from lms.tenancy.services.operators import create_operator
 from tests import factories
 from tests.support import TEST_BASE_DOMAIN, celery_worker, fresh_database, patience, test_services
 
+# Fixtures that start processes of their own (a browser, an app server, a Celery worker).
+PROCESS_FIXTURES = frozenset({"web_server", "chromium", "worker", "media_worker", "ready_video", "media_live_server"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules that start processes (browser stories, worker tests) first, each kept whole: they take
+    the longest, and started last they would leave one test process finishing alone (with
+    `--no-loadscope-reorder`, xdist hands out modules in this order)."""
+    heavy_modules = {
+        item.path
+        for item in items
+        if item.get_closest_marker("e2e")
+        or item.get_closest_marker("worker")
+        or "e2e" in item.path.parts
+        or PROCESS_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+    }
+    items.sort(key=lambda item: item.path not in heavy_modules)
+
 
 @pytest.fixture(scope="session")
 def server_settings() -> Iterator[Settings]:

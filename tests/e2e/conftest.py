@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from typing import Any
 
 import pytest
@@ -28,9 +28,10 @@ AXE_SOURCE = PROJECT_ROOT / "node_modules/axe-core/axe.min.js"
 BLOCKING_IMPACTS = {"serious", "critical"}
 
 
-@pytest.fixture(scope="module")
-def web_server(settings: Settings) -> Iterator[int]:
-    """The app over real HTTP on `<slug>.localhost:<port>` (a secure context, so Secure cookies work)."""
+@contextmanager
+def serving_app(settings: Settings) -> Iterator[int]:
+    """The app over real HTTP on `<slug>.localhost:<port>` (a secure context, so Secure cookies work),
+    started with this process's environment as it is now (a module may add a provider's address)."""
     with closing(socket.socket()) as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
@@ -47,14 +48,10 @@ def web_server(settings: Settings) -> Iterator[int]:
         TENANT_CACHE_SECONDS="0",
         LOG_LEVEL="WARNING",
     )
-    # The same storage and data directory as this run's workers, so a worker finds what the app stored.
-    env["LMS_DATA_DIR"] = str(settings.data_dir)
-    if settings.storage_url:
-        env["STORAGE_URL"] = settings.storage_url
     command = [sys.executable, "-m", "uvicorn", "lms.app:create_app", "--factory", "--port", str(port)]
     process = subprocess.Popen([*command, "--log-level", "warning"], env=env, cwd=PROJECT_ROOT)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -69,7 +66,15 @@ def web_server(settings: Settings) -> Iterator[int]:
         process.wait(20)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
+def web_server(settings: Settings) -> Iterator[int]:
+    """One app process for every story of this test process (starting one costs seconds of CPU); a
+    module that needs other settings overrides this fixture with `serving_app` of its own."""
+    with serving_app(settings) as port:
+        yield port
+
+
+@pytest.fixture(scope="session")
 async def chromium() -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)

@@ -15,11 +15,13 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from playwright.async_api import BrowserContext, Page, expect
 
+from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
 from lms.lib import clock
 from lms.tenancy.models import Plan
 from tests.conftest import Login, MakeTenant, MakeUser
+from tests.e2e.conftest import serving_app
 from tests.e2e.test_web_stories import check_page, sign_in, site
 from tests.factories import ROW_FACTORIES
 from tests.integration.catalog.helpers import build_course, instructor
@@ -47,8 +49,10 @@ def stripe_env() -> Iterator[StripeStandIn]:
 
 
 @pytest.fixture(scope="module")
-def web_server(stripe_env: StripeStandIn, web_server: int) -> int:
-    return web_server
+def web_server(stripe_env: StripeStandIn, settings: Settings) -> Iterator[int]:
+    """An app process of this module's own, started with the stand-in in its environment."""
+    with serving_app(settings) as port:
+        yield port
 
 
 async def test_admin_reviews_a_downgrade_reads_the_overage_and_opens_a_refund(

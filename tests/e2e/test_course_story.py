@@ -153,9 +153,10 @@ async def open_lesson(page: Page, title: str) -> None:
 
 
 async def play_until(page: Page, seconds: float | None) -> float:
-    """Play (muted, as autoplay allows) until `seconds` and pause, or to the end; the position reached."""
+    """Play (muted, as autoplay allows) until `seconds` and pause, or to the end; the position reached.
+    At double speed, as many learners watch: the player counts what was played, not wall-clock time."""
     await page.wait_for_function("window.lmsPlayer && window.lmsPlayer.hls && window.lmsPlayer.hls.levels.length > 0")
-    await page.evaluate("const v = document.getElementById('video'); v.muted = true; v.play()")
+    await page.evaluate("const v = document.getElementById('video'); v.muted = true; v.playbackRate = 2; v.play()")
     if seconds is None:
         await page.wait_for_function("document.getElementById('video').ended", timeout=60_000)
     else:

@@ -13,7 +13,9 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from playwright.async_api import BrowserContext, Route, expect
 
+from lms.config import Settings
 from tests.conftest import MakeTenant, MakeUser
+from tests.e2e.conftest import serving_app
 from tests.e2e.test_web_stories import check_page, sign_in, site
 from tests.idp.oidc_provider import OpenIDProvider, Person, running_openid_provider
 from tests.integration.identity.helpers import PASSWORD, make_member
@@ -38,9 +40,10 @@ def openid_provider() -> Iterator[OpenIDProvider]:
 
 
 @pytest.fixture(scope="module")
-def web_server(openid_provider: OpenIDProvider, web_server: int) -> int:
-    """The harness's app, started once the provider's address is in its environment."""
-    return web_server
+def web_server(openid_provider: OpenIDProvider, settings: Settings) -> Iterator[int]:
+    """An app process of this module's own, started once the provider's address is in its environment."""
+    with serving_app(settings) as port:
+        yield port
 
 
 async def test_admin_sets_up_oidc_tests_it_and_manages_a_scim_token(
