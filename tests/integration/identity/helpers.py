@@ -24,9 +24,15 @@ def secure_host(tenant: Tenant) -> str:
     return f"https://{tenant.slug}.{TEST_BASE_DOMAIN}"
 
 
+_password_hash: list[str] = []
+
+
 async def make_member(make_user: MakeUser, tenant: Tenant, roles: list[str] | None = None, **fields: Any) -> User:
-    """An active user who signs in with PASSWORD."""
-    return await make_user(tenant, roles=roles, password_hash=await hash_password(PASSWORD), **fields)
+    """An active user who signs in with PASSWORD (hashed once per test process: argon2 is slow on
+    purpose, and a salt of its own per user proves nothing here)."""
+    if not _password_hash:
+        _password_hash.append(await hash_password(PASSWORD))
+    return await make_user(tenant, roles=roles, password_hash=_password_hash[0], **fields)
 
 
 async def outbox(db: Database, tenant: Tenant, recipient: str | None = None) -> list[EmailMessage]:
