@@ -52,7 +52,8 @@ def generate_video(path: Path, seconds: float, size: str, *, audio: bool = True,
 @pytest.fixture(scope="session")
 def media_sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("media-sources")
-    generate_video(directory / "lecture.mp4", 14, "854x480")
+    generate_video(directory / "lecture.mp4", 14, "854x480")  # two rungs: 360p and 480p
+    generate_video(directory / "lecture-360p.mp4", 14, "640x360")  # one rung, for stories that only play it
     generate_video(directory / "short.mp4", 4, "320x180")
     return directory
 

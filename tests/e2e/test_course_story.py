@@ -179,7 +179,9 @@ async def test_invited_learner_completes_a_course_and_a_stranger_verifies_the_ce
     login: Login,
 ) -> None:
     tenant, other = await make_tenant(name="Globex Learning"), await make_tenant(name="Hooli Academy")
-    course = await build_full_course(client, make_user, login, tenant, (media_sources / "lecture.mp4").read_bytes())
+    course = await build_full_course(
+        client, make_user, login, tenant, (media_sources / "lecture-360p.mp4").read_bytes()
+    )
     email = f"sam.{tenant.slug}@globex.example"
     token = await invite(client, db, make_user, login, tenant, email)
     base = site(tenant, web_server)
