@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import closing, contextmanager
 from typing import Any
@@ -82,12 +83,29 @@ async def chromium() -> AsyncIterator[Browser]:
         await browser.close()
 
 
+# Staff stories (instructors, admins, operators work at a desk) run once, at desktop size, and every page
+# they visit is also audited narrow (axe-core and sideways scrolling at 360 px). Learners' stories run
+# whole at both sizes: they open the site on a phone between meetings.
+STAFF = "desktop-audited-narrow"
+staff_story = pytest.mark.parametrize("context", [STAFF], indirect=True)
+_audited_narrow: weakref.WeakSet[BrowserContext] = weakref.WeakSet()
+
+
 @pytest.fixture(params=list(VIEWPORTS))
 async def context(request: pytest.FixtureRequest, chromium: Browser) -> AsyncIterator[BrowserContext]:
-    """A fresh browser (no cookies) at desktop and at phone size: each story runs at both."""
-    context = await chromium.new_context(viewport=VIEWPORTS[request.param], locale="en-GB")  # type: ignore[arg-type]
+    """A fresh browser (no cookies) at desktop and at phone size: each story runs at both (a staff
+    story, marked `staff_story`, at desktop only)."""
+    viewport = VIEWPORTS["desktop" if request.param == STAFF else request.param]
+    context = await chromium.new_context(viewport=viewport, locale="en-GB")  # type: ignore[arg-type]
+    if request.param == STAFF:
+        _audited_narrow.add(context)
     yield context
     await context.close()
+
+
+def audited_narrow(page: Page) -> bool:
+    """Whether each page of this story is also audited at phone width (a staff story's)."""
+    return page.context in _audited_narrow
 
 
 async def assert_accessible(page: Page) -> None:

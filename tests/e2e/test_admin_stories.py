@@ -1,4 +1,4 @@
-"""A tenant admin uses the console in Chromium, at desktop and phone size, with axe-core on every
+"""A tenant admin uses the console in Chromium, at desktop size (pages audited at 360 px), with axe-core on every
 page: the setup checklist, the user list with filters, a person's page, and a CSV import from upload
 to the finished import."""
 
@@ -12,8 +12,11 @@ from pathlib import Path
 from playwright.async_api import BrowserContext, expect
 
 from tests.conftest import MakeTenant, MakeUser
+from tests.e2e.conftest import staff_story
 from tests.e2e.test_web_stories import check_page, sign_in, site
 from tests.integration.identity.helpers import PASSWORD, make_member
+
+pytestmark = staff_story
 
 # Set to a folder to keep a screenshot of each admin page (for looking at them).
 SHOTS = os.environ.get("LMS_SCREENSHOTS", "")

@@ -1,4 +1,4 @@
-"""Plan changes, seat overage and refunds in Chromium at desktop and phone size, checked by axe-core:
+"""Plan changes, seat overage and refunds in Chromium at desktop size (pages audited at 360 px), checked by axe-core:
 an admin of an enterprise site reads the pending overage and the course sales, reviews a downgrade
 that would switch off single sign-on (and is stopped until they confirm), and opens a refund."""
 
@@ -21,12 +21,14 @@ from lms.db.engines import Database
 from lms.lib import clock
 from lms.tenancy.models import Plan
 from tests.conftest import Login, MakeTenant, MakeUser
-from tests.e2e.conftest import serving_app
+from tests.e2e.conftest import serving_app, staff_story
 from tests.e2e.test_web_stories import check_page, sign_in, site
 from tests.factories import ROW_FACTORIES
 from tests.integration.catalog.helpers import build_course, instructor
 from tests.integration.identity.helpers import PASSWORD, make_member
 from tests.stripe_standin import API_KEY, WEBHOOK_SECRET, StripeStandIn, running_standin
+
+pytestmark = staff_story
 
 Client = AsyncTestClient[Litestar]
 # Set BILLING_SHOTS to a folder to keep a screenshot of each page (for a look at the layout).

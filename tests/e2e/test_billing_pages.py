@@ -1,4 +1,4 @@
-"""Billing pages in Chromium at desktop and phone size, checked by axe-core: an admin opens
+"""Billing pages in Chromium at desktop size (pages audited at 360 px), checked by axe-core: an admin opens
 Seats & billing from the menu and reads plan, seats and who holds them; a learner sees the price
 and "Buy" on a priced course; a learner of a site on a plan without SSO gets the upgrade page."""
 
@@ -12,9 +12,12 @@ from playwright.async_api import BrowserContext, expect
 
 from lms.tenancy.models import Plan
 from tests.conftest import Login, MakeTenant, MakeUser
+from tests.e2e.conftest import staff_story
 from tests.e2e.test_web_stories import check_page, sign_in, sign_out, site
 from tests.integration.catalog.helpers import build_course, instructor
 from tests.integration.identity.helpers import PASSWORD, make_member
+
+pytestmark = staff_story
 
 Client = AsyncTestClient[Litestar]
 

@@ -1,6 +1,6 @@
 """A dynamic group picks up new hires and their assigned course; a manager sees an overdue report.
 
-In Chromium, at desktop and phone size, with axe-core on every page: an administrator makes a group
+In Chromium, at desktop size (pages audited at 360 px), with axe-core on every page: an administrator makes a group
 whose rule is department = Sales and assigns a course to it with a due date, then gives the HR
 system a SCIM token. The HR system provisions new hires (department and manager included); the real
 worker enrols the Sales hires within seconds, without the 15-minute job. The due date passes, and
@@ -27,9 +27,12 @@ from lms.lib import clock
 from lms.tenancy.models import Tenant
 from tests import factories
 from tests.conftest import MakeTenant, MakeUser
+from tests.e2e.conftest import staff_story
 from tests.e2e.test_web_stories import check_page, sign_in, sign_out, site
 from tests.integration.identity.helpers import PASSWORD, make_member
 from tests.support import patience
+
+pytestmark = staff_story
 
 # Set to a folder to keep a screenshot of each page of the story (for looking at them).
 SHOTS = os.environ.get("LMS_SCREENSHOTS", "")

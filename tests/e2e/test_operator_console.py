@@ -10,7 +10,6 @@ import re
 import uuid
 
 import pyotp
-import pytest
 from playwright.async_api import BrowserContext, Page, expect
 from sqlalchemy import text
 
@@ -21,9 +20,12 @@ from lms.learning.services.fold import fold_pending
 from lms.learning.services.ingest import StreamKeys, stream_redis
 from lms.tenancy.services.operators import create_operator
 from tests.conftest import Login, MakeTenant, MakeUser
+from tests.e2e.conftest import staff_story
 from tests.e2e.test_web_stories import check_page, sign_in, site
 from tests.integration.identity.helpers import PASSWORD, make_member
 from tests.integration.learning.test_progress import Client, enrolled_learner, heartbeat
+
+pytestmark = staff_story
 
 
 async def new_operator(db: Database) -> tuple[str, str]:
@@ -133,7 +135,6 @@ async def fold_everything(db: Database, settings: Settings) -> None:
     raise AssertionError("the progress stream was not drained")
 
 
-@pytest.mark.parametrize("context", ["desktop"], indirect=True)
 async def test_a_poisoned_event_shows_as_a_dead_letter_and_is_retried_after_the_fix(
     web_server: int,
     context: BrowserContext,

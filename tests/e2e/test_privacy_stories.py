@@ -1,6 +1,6 @@
-"""A tenant admin exports a person's personal data and then erases the person, in Chromium at desktop and
-phone size with axe-core on every page: the export is prepared in the background and its link appears
-without reloading; the erasure asks for the person's address and names what goes and what stays."""
+"""A tenant admin exports a person's personal data and then erases the person, in Chromium at desktop
+size with axe-core on every page (and at 360 px): the export is prepared in the background and its link
+appears without reloading; the erasure asks for the person's address and names what goes and what stays."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ from typing import Any
 from playwright.async_api import BrowserContext, expect
 
 from tests.conftest import MakeTenant, MakeUser
+from tests.e2e.conftest import staff_story
 from tests.e2e.test_web_stories import check_page, sign_in, site
 from tests.integration.identity.helpers import PASSWORD, make_member
+
+pytestmark = staff_story
 
 # Set to a folder to keep a screenshot of each page (for looking at them).
 SHOTS = os.environ.get("LMS_SCREENSHOTS", "")

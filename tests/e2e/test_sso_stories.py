@@ -1,4 +1,4 @@
-"""A tenant admin sets up single sign-on in Chromium, at desktop and phone size, with axe-core on every
+"""A tenant admin sets up single sign-on in Chromium, at desktop size (pages audited at 360 px), with axe-core on every
 page: adds the company's OpenID provider (a real one, running locally) with the redirect URI the page
 shows, runs a test sign-in that lists what the provider asserted, then creates a SCIM token (shown
 once) and revokes it."""
@@ -15,10 +15,12 @@ from playwright.async_api import BrowserContext, Route, expect
 
 from lms.config import Settings
 from tests.conftest import MakeTenant, MakeUser
-from tests.e2e.conftest import serving_app
+from tests.e2e.conftest import serving_app, staff_story
 from tests.e2e.test_web_stories import check_page, sign_in, site
 from tests.idp.oidc_provider import OpenIDProvider, Person, running_openid_provider
 from tests.integration.identity.helpers import PASSWORD, make_member
+
+pytestmark = staff_story
 
 SHOTS = os.environ.get("LMS_SCREENSHOTS", "")
 CLIENT_SECRET = "e2e-client-secret"

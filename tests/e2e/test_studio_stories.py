@@ -1,4 +1,4 @@
-"""An instructor uses the studio in Chromium, at desktop and phone size, with axe-core on every page:
+"""An instructor uses the studio in Chromium, at desktop size (pages audited at 360 px), with axe-core on every page:
 create a course, build its outline (drag and drop and the keyboard's arrow buttons), write a text
 lesson, publish, look at the versions; upload a video in parts, resume it after the page is reloaded
 half-way, add captions, publish once it is processed; a colleague who does not teach it cannot open it;
@@ -20,6 +20,7 @@ from lms.db.engines import Database
 from lms.learning.models import LessonProgress, ProgressEvent
 from lms.media.models import PlaybackEvent
 from tests.conftest import MakeTenant, MakeUser, eventually
+from tests.e2e.conftest import staff_story
 from tests.e2e.test_web_stories import check_page, sign_in, site
 from tests.factories.base import add
 from tests.factories.catalog import make_course, make_lesson, make_module
@@ -27,6 +28,8 @@ from tests.factories.learning import make_enrollment
 from tests.factories.media import make_asset
 from tests.integration.identity.helpers import PASSWORD, make_member
 from tests.media_fixtures import generate_video
+
+pytestmark = staff_story
 
 # Set STUDIO_SHOTS=/some/folder to keep a screenshot of each page the story visits.
 SHOTS = os.environ.get("STUDIO_SHOTS")

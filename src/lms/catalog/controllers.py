@@ -15,6 +15,7 @@ from lms.catalog.guards import requires_author
 from lms.catalog.models import Course, CourseStatus, Difficulty
 from lms.catalog.schemas import (
     CourseCreate,
+    CourseListItem,
     CourseOut,
     CourseUpdate,
     LessonCreate,
@@ -75,8 +76,9 @@ class CourseController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         offset: Offset = 0,
         status: FromQuery[CourseStatus | None] = None,
-    ) -> Page[CourseOut]:
-        """Learners see released courses (own and shared); authors also see drafts and archived ones."""
+    ) -> Page[CourseListItem]:
+        """Learners see released courses (own and shared); authors also see drafts and archived ones.
+        Each item is a catalogue card; the description and outline come with the course itself."""
         # The hottest list: sessionless reads and plain bounds (no `catalogue`, `db_session` or `page`
         # dependencies to build, nor a task group resolving them side by side).
         return await course_page(reads, principal, limit, offset, status)

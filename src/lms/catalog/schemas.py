@@ -170,6 +170,31 @@ class CourseOut(msgspec.Struct):
     modules: list[ModuleOut] | None = None
 
 
+class CourseListItem(msgspec.Struct):
+    """A course in the course list: what a catalogue card shows. The description, completion rules and
+    outline, long and read one course at a time, come with `GET /api/v1/courses/{id}` (`CourseOut`)."""
+
+    id: UUID
+    title: str
+    slug: str
+    summary: str
+    category: str | None
+    difficulty: Difficulty
+    language: str
+    tags: list[str]
+    price_cents: int
+    currency: str
+    instructor_ids: list[UUID]
+    status: CourseStatus
+    publish_at: datetime | None
+    self_enrollment: bool
+    shared: bool
+    current_version: int | None
+    enrollment_count: int
+    created_at: datetime
+    cover_url: str | None
+
+
 class SharedCourseOut(msgspec.Struct):
     id: UUID
     title: str

@@ -46,7 +46,8 @@ async def test_offered_shared_courses_are_merged_into_the_pages_in_order(
     older = await build_course(client, adopter, author, title="Older own")
     operator = {"Authorization": f"Bearer {operator_token}"}
     shares = f"{host(source)}/api/v1/operator/catalog/courses"
-    body = {"tenant_id": str(source.id), "course_id": original.id, "slug": f"shared-{original.id[:8]}"}
+    # The random end of a UUIDv7 (its start is the clock, the same for courses made within a minute).
+    body = {"tenant_id": str(source.id), "course_id": original.id, "slug": f"shared-{original.id[-12:]}"}
     shared_id = (await client.post(shares, json=body, headers=operator)).json()["id"]
     newer = await build_course(client, adopter, author, title="Newer own")
     for tenant in (adopter, bystander):
@@ -72,3 +73,22 @@ async def test_offered_shared_courses_are_merged_into_the_pages_in_order(
     after = (await client.get(f"{host(adopter)}/api/v1/courses", headers=reader)).json()
     assert [c["id"] for c in after["items"]] == [newer.id, older.id]
     assert after["total"] == 2
+
+
+async def test_list_items_are_catalogue_cards_and_the_course_itself_has_the_rest(
+    client: Client, make_tenant: MakeTenant, make_user: MakeUser, login: Login
+) -> None:
+    tenant = await make_tenant()
+    _, author = await instructor(make_user, login, tenant)
+    _, reader = await learner(make_user, login, tenant)
+    course = await build_course(
+        client, tenant, author, title="Data protection", summary="GDPR at work", description="Why and how we..."
+    )
+    detail = (await client.get(f"{course.base}/api/v1/courses/{course.id}", headers=reader)).json()
+
+    [item] = (await client.get(f"{course.base}/api/v1/courses", headers=reader)).json()["items"]
+    # Every field of the card is the course's own; the long ones are left to the course itself.
+    assert item == {key: value for key, value in detail.items() if key in item}
+    assert set(detail) - set(item) == {"description", "completion_rules", "modules"}
+    assert (item["title"], item["summary"], item["current_version"]) == ("Data protection", "GDPR at work", 1)
+    assert detail["description"] == "Why and how we..."

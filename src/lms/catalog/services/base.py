@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.models import Course, CourseStatus, CourseVersion, Lesson, Module, SharedCourseOffer
-from lms.catalog.schemas import CourseOut, LessonOut, ModuleOut
+from lms.catalog.schemas import CourseListItem, CourseOut, LessonOut, ModuleOut
 from lms.db.reads import ReadQuery, ReadSource
 from lms.identity.guards import Principal
 from lms.identity.schemas import Role
@@ -123,13 +123,12 @@ def _listed(author: bool, by_status: bool) -> list[ColumnElement[bool]]:
     return [Course.status == bindparam("status")] if by_status else []
 
 
-# What a page's rows need of a course, in the order of CourseOut's fields.
+# What a page's rows need of a course, in the order of CourseListItem's fields.
 _ROW_COLUMNS: tuple[Any, ...] = (
     Course.id,
     Course.title,
     Course.slug,
     Course.summary,
-    Course.description,
     Course.category,
     Course.difficulty,
     Course.language,
@@ -141,7 +140,6 @@ _ROW_COLUMNS: tuple[Any, ...] = (
     Course.publish_at,
     Course.self_enrollment,
     Course.tenant_id,
-    Course.completion_rules,
     Course.current_version_id,
     Course.enrollment_count,
     Course.created_at,
@@ -186,8 +184,8 @@ def _page_query(author: bool, by_status: bool) -> ReadQuery:
         (row.cover_name.is_(None), None),
         else_=literal("/courses/") + cast(row.id, String) + literal("/cover/") + row.cover_name,
     )
-    fields = [*(row[c.key] for c in _ROW_COLUMNS[:15]), row.tenant_id.is_(None), row.completion_rules]
-    fields += [version, row.enrollment_count, row.created_at, cover]  # CourseOut's field order
+    fields = [*(row[c.key] for c in _ROW_COLUMNS[:14]), row.tenant_id.is_(None)]
+    fields += [version, row.enrollment_count, row.created_at, cover]  # CourseListItem's field order
     return ReadQuery(
         select(*fields, _listed_total(author, by_status).scalar_subquery())
         .order_by(row.created_at.desc(), row.id)
@@ -208,9 +206,10 @@ def is_author(principal: Principal) -> bool:
 
 async def course_page(
     reads: ReadSource, principal: Principal, limit: int, offset: int, status: CourseStatus | None = None
-) -> Page[CourseOut]:
+) -> Page[CourseListItem]:
     """A page of the course list in one statement (its rows, their version numbers and the total as a
-    window count) on the read path, each row straight into CourseOut. Learners see released courses;
+    window count) on the read path, each row straight into CourseListItem (no description: a list of 50
+    would carry tens of kilobytes nobody reads there). Learners see released courses;
     authors also drafts and archived ones. `reads`: the request's session, or a sessionless `TenantReads`
     of the principal's tenant (the list route needs nothing else of the database)."""
     author = is_author(principal)
@@ -221,7 +220,7 @@ async def course_page(
         {"tenant": principal.tenant_id, "now": clock.now(), "status": status},
         _count_query(author, by_status),
         PageParams(limit=limit, offset=offset),
-        CourseOut,
+        CourseListItem,
     )
 
 
@@ -270,10 +269,6 @@ class CatalogueBase:
         if not self.is_author and not await is_offered(self.session, course):
             raise NotFound("course not found", field="course_id")
         return course
-
-    async def course_page(self, limit: int, offset: int, status: CourseStatus | None = None) -> Page[CourseOut]:
-        """`course_page` on this service's session."""
-        return await course_page(self.session, self.principal, limit, offset, status)
 
     async def version_numbers(self, courses: Sequence[Course]) -> dict[UUID, int]:
         ids = [c.current_version_id for c in courses if c.current_version_id]
