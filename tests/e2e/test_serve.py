@@ -128,7 +128,7 @@ def serve() -> Iterator[Callable[..., Served]]:
 def test_serve_with_embedded_services_reaches_the_demo_tenant_restarts_a_dead_api_and_stops_on_ctrl_c(
     serve: Callable[..., Served],
 ) -> None:
-    served = serve()
+    served = serve(new_session=True)
     served.wait_ready()
 
     home = served.get("/")
@@ -158,24 +158,13 @@ def test_serve_with_embedded_services_reaches_the_demo_tenant_restarts_a_dead_ap
     assert served.child("workers.app") == worker
 
     # Ctrl-C in the terminal stops everything it started.
-    stops_everything(served, stop_with_sigint)
+    stops_everything(served, ctrl_c)
 
 
-def stop_with_sigint(served: Served) -> None:
-    served.process.send_signal(signal.SIGINT)
-
-
-def stop_the_process_group(served: Served) -> None:
-    """What stopping `make run` or a service manager does: every process of the group gets SIGTERM at once
-    (SIGTERM to `lms serve` alone takes the same path as Ctrl-C above)."""
-    os.killpg(served.process.pid, signal.SIGTERM)
-
-
-@pytest.mark.e2e
-def test_stopping_the_process_group_stops_everything_serve_started(serve: Callable[..., Served]) -> None:
-    served = serve(new_session=True)
-    served.wait_ready()
-    stops_everything(served, stop_the_process_group)
+def ctrl_c(served: Served) -> None:
+    """What Ctrl-C in a terminal does: SIGINT to every process of the foreground group at once (`lms
+    serve` handles SIGTERM, as a service manager sends it, and SIGHUP the same way)."""
+    os.killpg(served.process.pid, signal.SIGINT)
 
 
 def stops_everything(served: Served, stop: Callable[[Served], None]) -> None:

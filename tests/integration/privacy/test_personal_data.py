@@ -389,8 +389,11 @@ async def test_admin_exports_and_erases_from_the_pages(
     )
     assert asked.status_code == 303
     preparing = await client.get(f"{site}{asked.headers['location']}", headers=browser)
-    assert "Being prepared" in preparing.text
-    assert "hx-trigger" in preparing.text
+    # A Celery worker this test process started for an earlier module may have prepared it already (the
+    # browser story in tests/e2e/test_privacy_stories.py watches the pending page turn into the link).
+    if "Download the zip" not in preparing.text:
+        assert "Being prepared" in preparing.text
+        assert "hx-trigger" in preparing.text
     async with tenant_session(db.app_sessions, tenant.id) as session:
         export_id = await session.scalar(select(PersonalDataExport.id).where(PersonalDataExport.user_id == person.id))
     assert export_id is not None
