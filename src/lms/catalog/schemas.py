@@ -144,32 +144,6 @@ class ModuleOut(msgspec.Struct):
     lessons: list[LessonOut] = msgspec.field(default_factory=list)
 
 
-class CourseOut(msgspec.Struct):
-    id: UUID
-    title: str
-    slug: str
-    summary: str
-    description: str
-    category: str | None
-    difficulty: Difficulty
-    language: str
-    tags: list[str]
-    price_cents: int
-    currency: str
-    instructor_ids: list[UUID]
-    status: CourseStatus
-    publish_at: datetime | None
-    self_enrollment: bool
-    shared: bool
-    completion_rules: dict[str, Any]
-    current_version: int | None
-    enrollment_count: int
-    created_at: datetime
-    # The cover image on the site (`GET`, signed in), or None.
-    cover_url: str | None
-    modules: list[ModuleOut] | None = None
-
-
 class CourseListItem(msgspec.Struct):
     """A course in the course list: what a catalogue card shows. The description, completion rules and
     outline, long and read one course at a time, come with `GET /api/v1/courses/{id}` (`CourseOut`)."""
@@ -192,7 +166,16 @@ class CourseListItem(msgspec.Struct):
     current_version: int | None
     enrollment_count: int
     created_at: datetime
+    # The cover image on the site (`GET`, signed in), or None.
     cover_url: str | None
+
+
+class CourseOut(CourseListItem):
+    """A course itself: its card's fields, then the long ones."""
+
+    description: str
+    completion_rules: dict[str, Any]
+    modules: list[ModuleOut] | None = None
 
 
 class SharedCourseOut(msgspec.Struct):
