@@ -330,7 +330,7 @@ def profile(port: int, pid: int, fixture: Fixture, args: argparse.Namespace) -> 
     label = next(iter(args.only.split(","))).strip() or "me (uncached)"
     request = request_bytes(routes(fixture)[label], fixture.host, fixture.token)
     py_spy = str(Path(sys.executable).parent / "py-spy")
-    command = [py_spy, "record", "--subprocesses", "--pid", str(pid), "-o", args.profile, "--rate", "250"]
+    command = [py_spy, "record", "--subprocesses", "--pid", str(pid), "-o", args.profile, "--rate", "250", *(["--native"] if os.environ.get("PYSPY_NATIVE") else [])]
     profiler = subprocess.Popen([*command, "--format", "raw"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)
     asyncio.run(measure(port, request, 8.0, args.connections, pid))

@@ -102,6 +102,7 @@ from lms.lib.admission import Admission, InFlightLimit
 from lms.lib.collector import settle_after_start_up
 from lms.lib.edge import edge_middleware
 from lms.lib.errors import EXCEPTION_HANDLERS
+from lms.lib.guard_calls import call_guards_with_the_handler
 from lms.lib.metrics import DatabasePoolCollector
 from lms.lib.redis_clients import blocking_redis
 from lms.lib.telemetry import configure_logging, request_context_middleware, request_metrics_middleware
@@ -191,6 +192,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await app.state.redis.aclose()
             await db.dispose()
 
+    call_guards_with_the_handler()
     # Learners of a site suspended for non-payment are refused after sign-in; its admins can still pay.
     if requires_billing_standing not in standing_checks:
         standing_checks.append(requires_billing_standing)

@@ -18,6 +18,7 @@ from litestar.handlers.base import BaseRouteHandler
 from lms.identity.models import Role
 from lms.identity.signin.services.tokens import InvalidToken, verify_access_token
 from lms.lib.errors import Forbidden, Unauthorized
+from lms.lib.headers import header_value
 from lms.lib.params import AppRequest
 
 SESSION_COOKIE = "lms_session"
@@ -48,7 +49,7 @@ standing_checks: list[StandingCheck] = []
 
 
 async def _token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
-    header = connection.headers.get("authorization", "")
+    header = header_value(connection.scope, b"authorization")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()

@@ -23,6 +23,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.types import ASGIApp, HTTPRequestEvent, Receive, ReceiveMessage, Scope, Send
 
 from lms.lib.errors import TooLarge, ValidationFailed
+from lms.lib.headers import header_value
 
 MAX_JSON_DEPTH = 32
 MAX_JSON_BYTES = 1024 * 1024
@@ -168,10 +169,7 @@ def check_headers(scope: Scope) -> None:
 
 
 def _content_type(scope: Scope) -> str:
-    for name, value in scope["headers"]:
-        if name == b"content-type":
-            return value.decode("latin-1").split(";", 1)[0].strip().lower()
-    return ""
+    return header_value(scope, b"content-type").split(";", 1)[0].strip().lower()
 
 
 def _body_kind(scope: Scope) -> str | None:

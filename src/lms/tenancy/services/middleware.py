@@ -11,6 +11,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 
 from lms.lib.errors import error_body
+from lms.lib.headers import header_value
 from lms.tenancy.models import TenantStatus
 from lms.tenancy.services.resolver import ResolvedTenant, TenantResolver
 from lms.web.errors import render_error_html, wants_html
@@ -43,7 +44,7 @@ class TenantMiddleware(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         resolver: TenantResolver = scope["litestar_app"].state.tenant_resolver
-        host = _header(scope, b"host")
+        host = header_value(scope, b"host")
         tenant = await resolver.resolve(host) if host else None
         if tenant is None or tenant.status is TenantStatus.DELETED:
             await _refuse(scope, send, 404, "not_found", "No learning site is configured for this address.", None)
@@ -63,22 +64,15 @@ class TenantMiddleware(ASGIMiddleware):
         await next_app(scope, receive, send)
 
 
-def _header(scope: Scope, name: bytes) -> str:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return ""
-
-
 async def _refuse(
     scope: Scope, send: Send, status: int, code: str, message: str, tenant: ResolvedTenant | None
 ) -> None:
     """Answer before routing: JSON for API clients, the branded error page for browsers."""
-    if wants_html(scope["path"], _header(scope, b"accept")):
+    if wants_html(scope["path"], header_value(scope, b"accept")):
         page_code = "no_site" if code == "not_found" else code
         request_id = scope.get("state", {}).get("request_id", "")
         html = render_error_html(
-            scope["litestar_app"], status, page_code, tenant, _header(scope, b"accept-language"), request_id
+            scope["litestar_app"], status, page_code, tenant, header_value(scope, b"accept-language"), request_id
         )
         body = html.encode()
         content_type = b"text/html; charset=utf-8"
