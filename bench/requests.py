@@ -75,7 +75,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="overload clients wait Retry-After after a 503 (default: they ask again at once, the worst case)",
     )
     parser.add_argument("--only", default="", help="comma-separated route labels to measure (default: all)")
-    parser.add_argument("--profile", default="", help="write a py-spy flame graph (SVG) of the API here")
+    parser.add_argument("--profile", default="", help="write a py-spy raw profile (collapsed stacks) of the API here")
+    parser.add_argument("--native", action="store_true", help="with --profile: sample C frames as well")
     return parser.parse_args(argv)
 
 
@@ -330,7 +331,9 @@ def profile(port: int, pid: int, fixture: Fixture, args: argparse.Namespace) -> 
     label = next(iter(args.only.split(","))).strip() or "me (uncached)"
     request = request_bytes(routes(fixture)[label], fixture.host, fixture.token)
     py_spy = str(Path(sys.executable).parent / "py-spy")
-    command = [py_spy, "record", "--subprocesses", "--pid", str(pid), "-o", args.profile, "--rate", "250", *(["--native"] if os.environ.get("PYSPY_NATIVE") else [])]
+    command = [py_spy, "record", "--subprocesses", "--pid", str(pid), "-o", args.profile, "--rate", "250"]
+    if args.native:
+        command.append("--native")  # C frames too (msgspec, asyncpg, uvloop), where a Python frame hides them
     profiler = subprocess.Popen([*command, "--format", "raw"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)
     asyncio.run(measure(port, request, 8.0, args.connections, pid))
