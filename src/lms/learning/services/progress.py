@@ -11,10 +11,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import ARRAY, Uuid, any_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.queries import course_facts, course_lessons, lesson_facts, version_snapshots
+from lms.db.reads import ReadQuery, fetch_all
 from lms.learning.models import (
     Enrollment,
     EnrollmentStatus,
@@ -127,7 +128,7 @@ async def _recompute(
     await version_plans(session, {e.version_id for e in enrollments if e.version_id})
     done: dict[UUID, set[UUID]] = {e.id: set() for e in enrollments}
     passed: dict[UUID, set[UUID]] = {e.id: set() for e in enrollments}
-    rows = await session.execute(_COMPLETED_LESSONS, {"ids": [e.id for e in enrollments]})
+    rows = await fetch_all(session, _COMPLETED_LESSONS, {"ids": [e.id for e in enrollments]})
     for enrollment_id, lesson_id, lesson_passed in rows:
         done[enrollment_id].add(lesson_id)
         if lesson_passed:
@@ -212,9 +213,12 @@ def _entry(enrollment: Enrollment, kind: str, milestone: int | None) -> dict[str
 
 
 # Statements of an assessment result (every quiz submit), built once.
-_COMPLETED_LESSONS = select(LessonProgress.enrollment_id, LessonProgress.lesson_id, LessonProgress.passed).where(
-    LessonProgress.enrollment_id.in_(bindparam("ids", expanding=True)),
-    LessonProgress.status == ProgressStatus.COMPLETED,
+# On the read path (in the recompute's transaction): a plain rows read sent straight to asyncpg.
+_COMPLETED_LESSONS = ReadQuery(
+    select(LessonProgress.enrollment_id, LessonProgress.lesson_id, LessonProgress.passed).where(
+        LessonProgress.enrollment_id == any_(bindparam("ids", type_=ARRAY(Uuid))),
+        LessonProgress.status == ProgressStatus.COMPLETED,
+    )
 )
 # Fresh (populate_existing), so the recompute can use it without reading it again.
 _ENROLMENT = (
