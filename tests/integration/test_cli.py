@@ -8,7 +8,7 @@ import subprocess
 import sys
 import uuid
 
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from lms.cli import PLANS, ROLES, TENANT_STATUSES, main
 from lms.config import PROJECT_ROOT, Settings
@@ -17,18 +17,32 @@ from lms.tenancy.models import Plan, TenantStatus
 from tests.conftest import MakeTenant, MakeUser
 
 
-def lms(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
+def environment(settings: Settings) -> dict[str, str]:
+    return {
         "DATABASE_URL": settings.database_url or "",
         "REDIS_URL": settings.redis_url or "",
         "DATABASE_ROLE_PASSWORD": settings.database_role_password,
         "PUBLIC_BASE_DOMAIN": settings.public_base_domain,
         "LMS_DATA_DIR": str(settings.data_dir),
     }
+
+
+def lms(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m lms ...` as an operator runs it: its own process, the settings from its environment."""
     return subprocess.run(
-        [sys.executable, "-m", "lms", *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "lms", *args],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **environment(settings)},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
+
+
+def lms_here(settings: Settings, *args: str) -> Result:
+    """The same command in this process (click's runner; the environment is restored afterwards): the
+    command's own behaviour without another interpreter start-up of several seconds."""
+    return CliRunner().invoke(main, list(args), env=environment(settings))
 
 
 def test_version_and_short_help() -> None:
@@ -79,25 +93,25 @@ def test_create_and_list_tenants_and_list_users(
     assert created.returncode == 0, created.stderr
     assert f"created {slug}" in created.stdout
     assert f"{slug}.{settings.public_base_domain}" in created.stdout  # the invitation link
-    again = lms(settings, "tenants", "create", "--slug", slug, "--name", "Again")
-    assert again.returncode == 1
+    again = lms_here(settings, "tenants", "create", "--slug", slug, "--name", "Again")
+    assert again.exit_code == 1
     assert "already exists" in again.stderr
 
-    listed = lms(settings, "tenants", "list", "--status", "active")
+    listed = lms_here(settings, "tenants", "list", "--status", "active")
     line = next(row for row in listed.stdout.splitlines() if row.startswith(slug))
     assert line.split()[:4] == [slug, "active", "team", "1/5"]
 
-    users = lms(settings, "users", "list", "--tenant", slug, "--role", "tenant_admin")
-    assert users.returncode == 0, users.stderr
+    users = lms_here(settings, "users", "list", "--tenant", slug, "--role", "tenant_admin")
+    assert users.exit_code == 0, users.stderr
     assert "boss@cli.example" in users.stdout
     assert "invited" in users.stdout
-    missing = lms(settings, "users", "list", "--tenant", "no-such-tenant")
-    assert missing.returncode == 2
+    missing = lms_here(settings, "users", "list", "--tenant", "no-such-tenant")
+    assert missing.exit_code == 2
 
 
 def test_migrate_prints_progress(settings: Settings) -> None:
     # Already at head: it says so and applies nothing; the count is printed before Alembic runs.
-    done = lms(settings, "migrate")
-    assert done.returncode == 0, done.stderr
+    done = lms_here(settings, "migrate")
+    assert done.exit_code == 0, done.stderr
     assert "checking the schema" in done.stderr or "revisions to apply" in done.stderr
     assert "migrated to heads" in done.stdout
