@@ -11,7 +11,7 @@ import uuid
 from click.testing import CliRunner, Result
 
 from lms.cli import PLANS, ROLES, TENANT_STATUSES, main
-from lms.config import PROJECT_ROOT, Settings
+from lms.config import PROJECT_ROOT, Settings, get_settings
 from lms.identity.models import Role
 from lms.tenancy.models import Plan, TenantStatus
 from tests.conftest import MakeTenant, MakeUser
@@ -42,7 +42,11 @@ def lms(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
 def lms_here(settings: Settings, *args: str) -> Result:
     """The same command in this process (click's runner; the environment is restored afterwards): the
     command's own behaviour without another interpreter start-up of several seconds."""
-    return CliRunner().invoke(main, list(args), env=environment(settings))
+    get_settings.cache_clear()  # the command reads its settings from this environment, as a new process would
+    try:
+        return CliRunner().invoke(main, list(args), env=environment(settings))
+    finally:
+        get_settings.cache_clear()  # and the tests' own environment again afterwards
 
 
 def test_version_and_short_help() -> None:
