@@ -7,12 +7,12 @@ import logging
 from typing import Any
 
 from celery.schedules import crontab
-from celery.signals import task_postrun, task_prerun, worker_init, worker_process_init
+from celery.signals import task_postrun, task_received, worker_init, worker_process_init, worker_shutting_down
 
 from lms.config import get_settings
 from lms.lib.jobs import build_celery
 from workers.broker import install_restore_tolerant_qos, warn_unless_persistent
-from workers.leases import LEASED_TASKS, REAP_TASK, LeaseRegistry, sync_redis
+from workers.leases import LEASED_TASKS, REAP_TASK, LeasedJob, WorkerLeases, sync_redis
 from workers.observability import install as install_observability
 
 log = logging.getLogger("lms.workers")
@@ -89,18 +89,20 @@ worker_init.connect(check_redis_persistence, weak=False)
 worker_process_init.connect(freeze_startup_objects, weak=False)
 
 
-leases = LeaseRegistry()
+leases = WorkerLeases()
 
 
-def take_lease(task_id: str, task: Any, args: Any = (), kwargs: Any = None, **_: Any) -> None:
-    if task.name in LEASED_TASKS:
+def take_lease(request: Any, **_: Any) -> None:
+    """In the consumer process, as a message arrives: the worker holds the job from here on."""
+    if request.name in LEASED_TASKS:
         try:
-            leases.started(task_id, task.name, list(args or ()), dict(kwargs or {}))
+            leases.received(request.id, LeasedJob(request.name, list(request.args or ()), dict(request.kwargs or {})))
         except Exception as exc:  # the job still runs; only the rescue of a vanished worker is lost
-            log.warning("lease not taken for %s: %s", task_id, exc)
+            log.warning("lease not taken for %s: %s", request.id, exc)
 
 
 def release_lease(task_id: str, task: Any, state: str | None = None, **_: Any) -> None:
+    """In the pool process, once the job ran."""
     if task.name in LEASED_TASKS:
         try:
             leases.ended(task_id, finished=state != "RETRY")
@@ -108,5 +110,13 @@ def release_lease(task_id: str, task: Any, state: str | None = None, **_: Any) -
             log.warning("lease not released for %s: %s", task_id, exc)
 
 
-task_prerun.connect(take_lease, weak=False)
+def drop_waiting_leases(**_: Any) -> None:
+    try:
+        leases.shutting_down()
+    except Exception as exc:  # the leases lapse: the reaper sends a second copy of an idempotent job
+        log.warning("leases of waiting jobs not dropped: %s", exc)
+
+
+task_received.connect(take_lease, weak=False)
+worker_shutting_down.connect(drop_waiting_leases, weak=False)
 task_postrun.connect(release_lease, weak=False)

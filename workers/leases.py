@@ -1,8 +1,9 @@
 """Leases for long jobs, and the reaper that re-sends a job whose worker vanished.
 
 Redis keeps an unacknowledged message for the whole visibility timeout (hours, longer than the
-longest job), so it cannot be what rescues a job from a killed worker. Instead, while a leased
-job runs, a thread in its process renews a lease in Redis every third of the lease; the reaper
+longest job), so it cannot be what rescues a job from a killed worker. Instead, from the moment a
+worker receives a leased job until the job ends (waiting for a pool process, for its countdown, or
+running), the worker renews a lease in Redis every third of the lease; the reaper
 (a beat job, every quarter lease) finds leases that lapsed, takes each one atomically (so one
 reaper re-sends it, once) and sends the job again under the same task id. Jobs are idempotent,
 so a late redelivery of the original message is harmless. A job re-sent MAX_REAPS times without
@@ -13,12 +14,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import redis
+from celery.worker import state as worker_state
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
@@ -63,42 +67,42 @@ def sync_redis(url: str) -> redis.Redis:
     )
 
 
-class Lease:
-    """Held by the process running one job: written at start, renewed by a thread, dropped at the end."""
+@dataclass(frozen=True)
+class LeasedJob:
+    name: str
+    args: list[Any]
+    kwargs: dict[str, Any]
 
-    def __init__(self, client: redis.Redis, keys: LeaseKeys, seconds: float, task_id: str) -> None:
-        self.client, self.keys, self.seconds, self.task_id = client, keys, seconds, task_id
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._renew, name=f"lease-{task_id}", daemon=True)
 
-    def take(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> None:
-        job = json.dumps({"name": name, "args": args, "kwargs": kwargs})
-        pipe = self.client.pipeline()
-        pipe.hset(self.keys.jobs, self.task_id, job)
-        pipe.zadd(self.keys.expiry, {self.task_id: time.time() + self.seconds})
-        pipe.execute()
-        self._thread.start()
+def take_lease(client: redis.Redis, keys: LeaseKeys, seconds: float, task_id: str, job: LeasedJob) -> None:
+    """Record what to send again and a lease running `seconds` from now."""
+    pipe = client.pipeline()
+    pipe.hset(keys.jobs, task_id, json.dumps({"name": job.name, "args": job.args, "kwargs": job.kwargs}))
+    pipe.zadd(keys.expiry, {task_id: time.time() + seconds})
+    pipe.execute()
 
-    def _renew(self) -> None:
-        while not self._stop.wait(self.seconds / 3):
-            try:
-                # XX: a lease the reaper already took is not brought back.
-                self.client.zadd(self.keys.expiry, {self.task_id: time.time() + self.seconds}, xx=True)
-            except redis.RedisError as exc:
-                log.warning("lease renewal failed (retrying): %s", exc)
 
-    def release(self, finished: bool) -> None:
-        """`finished`: the job is done for good (not waiting for a retry), so nothing is left to reap.
-        A job waiting for its retry keeps a lease long enough to cover the backoff."""
-        self._stop.set()
-        if finished:
-            pipe = self.client.pipeline()
-            pipe.zrem(self.keys.expiry, self.task_id)
-            pipe.hdel(self.keys.jobs, self.task_id)
-            pipe.hdel(self.keys.reaps, self.task_id)
-            pipe.execute()
-        else:
-            self.client.zadd(self.keys.expiry, {self.task_id: time.time() + self.seconds + RETRY_GRACE_SECONDS})
+def renew_leases(client: redis.Redis, keys: LeaseKeys, seconds: float, task_ids: Iterable[str]) -> None:
+    """Push the leases of `task_ids` `seconds` ahead. XX: a lease that ended or that the reaper already
+    took is not brought back."""
+    deadline = time.time() + seconds
+    pipe = client.pipeline(transaction=False)
+    for task_id in task_ids:
+        pipe.zadd(keys.expiry, {task_id: deadline}, xx=True)
+    pipe.execute()
+
+
+def release_lease(client: redis.Redis, keys: LeaseKeys, seconds: float, task_id: str, finished: bool) -> None:
+    """`finished`: the job is done for good (not waiting for a retry), so nothing is left to reap.
+    A job waiting for its retry keeps a lease long enough to cover the backoff."""
+    pipe = client.pipeline()
+    if finished:
+        pipe.zrem(keys.expiry, task_id)
+        pipe.hdel(keys.jobs, task_id)
+        pipe.hdel(keys.reaps, task_id)
+    else:
+        pipe.zadd(keys.expiry, {task_id: time.time() + seconds + RETRY_GRACE_SECONDS})
+    pipe.execute()
 
 
 RETRY_GRACE_SECONDS = 300  # longer than the longest retry countdown
@@ -135,27 +139,86 @@ def reap_lapsed_leases(client: redis.Redis, keys: LeaseKeys, send: Any, now: flo
     return result
 
 
-class LeaseRegistry:
-    """The leases held by this worker process, keyed by task id (prefork: one job at a time)."""
+@dataclass(frozen=True)
+class Held:
+    task_id: str
+    name: str
+    running: bool
 
-    def __init__(self, settings: Settings | None = None) -> None:
+
+def held_by_this_worker() -> list[Held]:
+    """Every job this worker holds: waiting for a pool process, waiting for its countdown, or
+    running. Celery's own bookkeeping, kept in the consumer process."""
+    running = worker_state.active_requests.copy()
+    return [Held(task_id, r.name, r in running) for task_id, r in worker_state.requests.copy().items()]
+
+
+def drop_leases(client: redis.Redis, keys: LeaseKeys, task_ids: Iterable[str]) -> None:
+    pipe = client.pipeline()
+    for task_id in task_ids:
+        pipe.zrem(keys.expiry, task_id)
+        pipe.hdel(keys.jobs, task_id)
+    pipe.execute()
+
+
+class WorkerLeases:
+    """One worker's leases. The consumer process takes a lease as soon as a leased job's message
+    arrives, since from then on only this worker can run it (the message stays unacknowledged in
+    Redis), and one thread there renews, every third of a lease, the lease of every leased job the
+    worker still holds. The pool process that ran a job releases its lease. A worker that shuts down
+    gracefully hands the jobs it did not start back to the queue, and drops their leases."""
+
+    def __init__(
+        self, settings: Settings | None = None, held: Callable[[], Iterable[Held]] = held_by_this_worker
+    ) -> None:
         self._settings = settings
+        self._held = held
         self._client: redis.Redis | None = None
-        self._held: dict[str, Lease] = {}
+        self._client_pid = 0
+        self._renewer: threading.Thread | None = None
+        self._stop = threading.Event()
 
     def _setup(self) -> tuple[redis.Redis, LeaseKeys, float]:
         settings = self._settings or get_settings()
-        if self._client is None:
-            self._client = sync_redis(settings.redis_url or "")
+        if self._client is None or self._client_pid != os.getpid():  # a forked pool process gets its own
+            self._client, self._client_pid = sync_redis(settings.redis_url or ""), os.getpid()
         return self._client, LeaseKeys.for_queue(settings.celery_queue), settings.job_lease_seconds
 
-    def started(self, task_id: str, name: str, args: list[Any], kwargs: dict[str, Any]) -> None:
+    def received(self, task_id: str, job: LeasedJob) -> None:
         client, keys, seconds = self._setup()
-        lease = Lease(client, keys, seconds, task_id)
-        lease.take(name, args, kwargs)
-        self._held[task_id] = lease
+        take_lease(client, keys, seconds, task_id, job)
+        if self._renewer is None:
+            self._renewer = threading.Thread(target=self._renew, name="lease-renewer", daemon=True)
+            self._renewer.start()
+
+    def renew_held(self) -> None:
+        client, keys, seconds = self._setup()
+        task_ids = [job.task_id for job in self._held() if job.name in LEASED_TASKS]
+        if task_ids:
+            renew_leases(client, keys, seconds, task_ids)
+
+    def _renew(self) -> None:
+        _, _, seconds = self._setup()
+        while not self._stop.wait(seconds / 3):
+            try:
+                self.renew_held()
+            except Exception as exc:  # Redis is restarting: the next round renews
+                log.warning("lease renewal failed (retrying): %s", exc)
+
+    def shutting_down(self) -> None:
+        """Celery restores the messages of the jobs that did not start to the queue, whoever takes
+        them next takes a lease: theirs here must not lapse into a second, reaped copy. A client of
+        its own, as this runs in a signal handler that may interrupt the shared one."""
+        settings = self._settings or get_settings()
+        waiting = [job.task_id for job in self._held() if job.name in LEASED_TASKS and not job.running]
+        if not waiting:
+            return
+        client = sync_redis(settings.redis_url or "")
+        try:
+            drop_leases(client, LeaseKeys.for_queue(settings.celery_queue), waiting)
+        finally:
+            client.close()
 
     def ended(self, task_id: str, finished: bool) -> None:
-        lease = self._held.pop(task_id, None)
-        if lease is not None:
-            lease.release(finished)
+        client, keys, seconds = self._setup()
+        release_lease(client, keys, seconds, task_id, finished)

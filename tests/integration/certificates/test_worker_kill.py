@@ -1,4 +1,5 @@
-"""The whole worker killed while it renders certificates: every PDF is still rendered, soon, once."""
+"""The whole worker killed while it holds certificate jobs (running, or received and not started yet):
+every PDF is still rendered, soon, once; a worker stopped gracefully hands back what it did not start."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ import redis
 from sqlalchemy import func, select
 
 from lms.certificates.models import Certificate
+from lms.certificates.tasks import ISSUE_TASK
 from lms.config import Settings
 from lms.db.binding import tenant_session
 from lms.db.engines import Database
+from lms.lib.jobs import build_celery
 from tests.conftest import eventually
-from tests.integration.certificates.conftest import Complete
+from tests.integration.certificates.conftest import Complete, Completion
 from tests.support import celery_worker, private_queue
 from workers.leases import LeaseKeys, sync_redis
 
@@ -72,3 +75,65 @@ async def test_certificates_of_a_killed_worker_are_rendered_by_the_next_one(
         except AssertionError as exc:
             raise AssertionError((tmp_path / "replacement.log").read_text()[-4000:]) from exc
     assert time.monotonic() - killed_at < 90
+
+
+def hold_until_tomorrow(completion: Completion, queue: Settings, client: redis.Redis) -> None:
+    """Replace the completion's queued job by the same job with a countdown: a worker receives it
+    and holds it without starting it."""
+    client.delete(queue.celery_queue)
+    args = [str(completion.tenant.id), str(completion.enrollment_id)]
+    build_celery(queue).send_task(ISSUE_TASK, args=args, countdown=86_400, ignore_result=True)
+
+
+def wait_for_a_lease(client: redis.Redis, leases: LeaseKeys) -> None:
+    deadline = time.monotonic() + 40
+    while not client.zcard(leases.expiry):
+        assert time.monotonic() < deadline, "the worker took no lease for the job it received"
+        time.sleep(0.05)
+
+
+async def test_a_job_the_killed_worker_received_but_had_not_started_is_run_by_the_next_one(
+    complete: Complete, db: Database, queue: Settings, tmp_path: Path
+) -> None:
+    done = await complete()
+    leases = LeaseKeys.for_queue(queue.celery_queue)
+    client: redis.Redis = sync_redis(queue.redis_url or "")
+    try:
+        hold_until_tomorrow(done, queue, client)
+        with celery_worker(queue, tmp_path / "doomed.log", env=SHORT_LEASE) as doomed:
+            wait_for_a_lease(client, leases)
+            os.killpg(doomed.pid, signal.SIGKILL)
+            doomed.wait(10)
+        assert client.llen(queue.celery_queue) == 0  # the message sits unacknowledged, for hours
+    finally:
+        client.close()
+
+    with celery_worker(queue, tmp_path / "replacement.log", beat=True, env=SHORT_LEASE):
+
+        async def its_pdf() -> bool:
+            return await rendered(db, done.tenant.id) == 1
+
+        try:
+            await eventually(its_pdf, timeout=60)
+        except AssertionError as exc:
+            raise AssertionError((tmp_path / "replacement.log").read_text()[-4000:]) from exc
+
+
+async def test_a_worker_stopped_gracefully_hands_back_the_job_it_had_not_started_without_a_lease(
+    complete: Complete, queue: Settings, tmp_path: Path
+) -> None:
+    done = await complete()
+    leases = LeaseKeys.for_queue(queue.celery_queue)
+    client: redis.Redis = sync_redis(queue.redis_url or "")
+    try:
+        hold_until_tomorrow(done, queue, client)
+        with celery_worker(queue, tmp_path / "stopped.log", env=SHORT_LEASE) as worker:
+            wait_for_a_lease(client, leases)
+            worker.terminate()
+            assert worker.wait(30) == 0
+        # Back in the queue for whoever comes next, and no lease to lapse into a second, reaped copy.
+        assert client.llen(queue.celery_queue) == 1
+        assert client.zcard(leases.expiry) == 0
+        assert client.hlen(leases.jobs) == 0
+    finally:
+        client.close()
