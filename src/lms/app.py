@@ -65,6 +65,7 @@ from lms.compliance.controllers import (
 from lms.compliance.pages import TeamTrainingPagesController, TrainingPagesController
 from lms.config import PROJECT_ROOT, Settings, get_settings
 from lms.db.engines import create_database
+from lms.db.warm import warm_pool
 from lms.discussions.controllers import CourseDiscussionController, DiscussionController
 from lms.discussions.pages import DiscussionPagesController
 from lms.health import health, ready
@@ -158,11 +159,20 @@ def redis_client(url: str, max_connections: int = 64) -> aioredis.Redis:
 
 def create_served_app() -> Litestar:
     """The app of a serving process (`lms api`, the benchmarks): `create_app()` from the environment, and
-    once started the garbage collector settled for serving (see lms.lib.collector). Tests build apps with
-    `create_app`, whose processes keep the collector's defaults."""
+    once started its database pool warmed (lms.db.warm) and the garbage collector settled for serving
+    (lms.lib.collector). Tests build apps with `create_app`, whose processes keep the collector's
+    defaults and open connections as they need them."""
     app = create_app()
+    app.on_startup.append(warm_database_pool)
     app.on_startup.append(settle_after_start_up)
     return app
+
+
+async def warm_database_pool(app: Litestar) -> None:
+    """`DB_POOL_WARM` (by default `DB_POOL_SIZE`) connections opened before the first request (lms.db.warm)."""
+    settings: Settings = app.state.settings
+    connections = settings.db_pool_size if settings.db_pool_warm < 0 else settings.db_pool_warm
+    await warm_pool(app.state.db.app_engine, min(connections, settings.db_pool_size + settings.db_pool_overflow))
 
 
 def create_app(settings: Settings | None = None) -> Litestar:

@@ -48,6 +48,8 @@ class Settings:
     # under bursts; a request waits at most `db_pool_timeout` seconds for one, then gets 503 + Retry-After.
     db_pool_size: int = 10
     db_pool_overflow: int = 10
+    # Of those, opened by a serving process before its first request (-1: `db_pool_size`; 0: none).
+    db_pool_warm: int = -1
     db_pool_timeout: float = 0.5
     # `lms serve`: API processes (one event loop each; one per core is the measured best) and how long
     # an idle keep-alive connection stays open (longer than clients' pauses, e.g. the player's 10 s
@@ -130,6 +132,7 @@ class Settings:
             port=int(_env("PORT", str(base.port)) or base.port),
             db_pool_size=int(_env("DB_POOL_SIZE", "10") or 10),
             db_pool_overflow=int(_env("DB_POOL_OVERFLOW", str(base.db_pool_overflow)) or 0),
+            db_pool_warm=int(_env("DB_POOL_WARM", str(base.db_pool_warm)) or 0),
             db_pool_timeout=float(_env("DB_POOL_TIMEOUT", str(base.db_pool_timeout)) or base.db_pool_timeout),
             api_processes=int(_env("API_PROCESSES", str(base.api_processes)) or base.api_processes),
             max_in_flight_requests=int(_env("MAX_IN_FLIGHT_REQUESTS", str(base.max_in_flight_requests)) or 0),
