@@ -8,7 +8,6 @@ A domain's services are built by its own `provide_<service>` from these, never i
 
 from __future__ import annotations
 
-from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from redis.asyncio import Redis
 
@@ -26,23 +25,23 @@ from lms.tenancy.services.audit import AdminAudit, AuditActor
 from lms.tenancy.services.resolver import ResolvedTenant
 
 
-def provide_settings(state: State) -> Settings:
-    settings: Settings = state.settings
+def provide_settings(request: AppRequest) -> Settings:
+    settings: Settings = request.app.state.settings
     return settings
 
 
-def provide_database(state: State) -> Database:
-    database: Database = state.db
+def provide_database(request: AppRequest) -> Database:
+    database: Database = request.app.state.db
     return database
 
 
-def provide_redis(state: State) -> Redis:
-    redis: Redis = state.redis
+def provide_redis(request: AppRequest) -> Redis:
+    redis: Redis = request.app.state.redis
     return redis
 
 
-def provide_key_ring(state: State) -> KeyRing:
-    key_ring: KeyRing = state.key_ring
+def provide_key_ring(request: AppRequest) -> KeyRing:
+    key_ring: KeyRing = request.app.state.key_ring
     return key_ring
 
 
@@ -54,11 +53,11 @@ def provide_tenant(request: AppRequest) -> ResolvedTenant:
     return tenant
 
 
-def provide_reads(state: State, principal: NamedDependency[Principal]) -> TenantReads:
+def provide_reads(request: AppRequest, principal: NamedDependency[Principal]) -> TenantReads:
     """`reads`: the signed-in user's tenant (the host's: checked when the token was accepted), read without a
     session (lms.db.reads). It depends on `principal` alone, so a hot route asking for both resolves them one
     after the other; independent dependencies would be resolved in a task group of their own."""
-    database: Database = state.db
+    database: Database = request.app.state.db
     return TenantReads(database.app_engine, principal.tenant_id)
 
 
@@ -73,8 +72,9 @@ def provide_admin_audit(
     return AdminAudit(db_session, tenant.id, AuditActor(user_id=principal.user_id, request_id=request_id))
 
 
-def provide_storage(state: State, settings: NamedDependency[Settings]) -> Storage:
+def provide_storage(request: AppRequest, settings: NamedDependency[Settings]) -> Storage:
     """`storage`: one object-storage client per app, built on first use from STORAGE_URL."""
+    state = request.app.state
     if getattr(state, "media_storage", None) is None:
         state.media_storage = storage_for(settings)
     storage: Storage = state.media_storage

@@ -6,7 +6,6 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, MediaType, Response, get, post, put
-from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND
@@ -180,7 +179,7 @@ class MyCertificatesController(Controller):
     @get("/")
     async def list_mine(
         self,
-        state: State,
+        request: AppRequest,
         reads: Reads,
         principal: NamedDependency[Principal],
         limit: Limit = DEFAULT_LIMIT,
@@ -189,7 +188,7 @@ class MyCertificatesController(Controller):
         """The signed-in learner's certificates, newest first, with download links."""
         # A hot read: sessionless, in one statement. It asks for `reads` (which depends on `principal`) and no
         # `db_session`, `page` or `settings` beside them: independent dependencies are resolved in a task group.
-        settings: Settings = state.settings
+        settings: Settings = request.app.state.settings
         page = PageParams(limit=limit, offset=offset)
         return await lifecycle.certificates_of(reads, settings, principal.user_id, page, self.path)
 

@@ -7,7 +7,6 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Response, get, patch, post
-from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
@@ -135,7 +134,7 @@ class MeController(Controller):
     tags = ["identity"]
 
     @get("/")
-    async def me(self, state: State, reads: Reads, principal: NamedDependency[Principal]) -> MeOut:
+    async def me(self, request: AppRequest, reads: Reads, principal: NamedDependency[Principal]) -> MeOut:
         """The signed-in user's profile and roles."""
         cached = cached_profile(principal.tenant_id, principal.user_id)
         if isinstance(cached, MeOut):
@@ -155,7 +154,7 @@ class MeController(Controller):
             roles=list(user.roles),
             status=user.status.value,
         )
-        settings: Settings = state.settings
+        settings: Settings = request.app.state.settings
         remember_profile(user.tenant_id, user.id, profile, settings.profile_cache_seconds)
         return profile
 

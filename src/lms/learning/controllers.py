@@ -7,7 +7,6 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Controller, Response, get, post
-from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.dto import MsgspecDTO
 from litestar.openapi.datastructures import ResponseSpec
@@ -41,7 +40,7 @@ from lms.learning.services.dead_letters import DeadLetterOut, list_dead_letters
 from lms.learning.services.ingest import StreamKeys, decode_batch, ingest_append, ingest_events
 from lms.lib.edge import JSON_CHECKED_BY_HANDLER_OPT
 from lms.lib.pagination import DEFAULT_LIMIT, Page, PageParams
-from lms.lib.params import Limit, Offset, VersionNumber
+from lms.lib.params import AppRequest, Limit, Offset, VersionNumber
 from lms.tenancy.guards import requires_operator
 
 
@@ -152,11 +151,12 @@ class ProgressController(Controller):
         opt={JSON_CHECKED_BY_HANDLER_OPT: True},
     )
     async def events(
-        self, state: State, principal: NamedDependency[Principal], data: JSONBody[ReceivedBatch]
+        self, request: AppRequest, principal: NamedDependency[Principal], data: JSONBody[ReceivedBatch]
     ) -> Response[EventsOut]:
         """A batch of progress events: 202 with a result per event; 422 when none was accepted."""
         # The most frequent request: `principal` is its only dependency, and the rest comes from the app
         # state (independent dependencies would be resolved side by side in a task group of their own).
+        state = request.app.state
         settings: Settings = state.settings
         database: Database = state.db
         keys = StreamKeys.for_queue(settings.celery_queue)

@@ -6,7 +6,7 @@ A value outside these bounds is refused with 422 naming the parameter, before it
 
 from __future__ import annotations
 
-from typing import Annotated, TypeAlias
+from typing import TYPE_CHECKING, Annotated, TypeAlias
 
 from litestar import Request
 from litestar.datastructures import State
@@ -30,8 +30,13 @@ PartNumber = Annotated[
 ]
 
 # The request as handlers and providers see it: no authentication backend sets `request.user`/`auth`
-# (the principal is a dependency), and the application's state is Litestar's `State`.
-AppRequest: TypeAlias = Request[None, None, State]
+# (the principal is a dependency), and the application's state is Litestar's `State`. At run time the
+# plain class: Litestar checks each injected value against its annotation, and `isinstance` against a
+# subscripted generic fails and falls back, about 0.8 µs per parameter per request.
+if TYPE_CHECKING:
+    AppRequest: TypeAlias = Request[None, None, State]
+else:
+    AppRequest = Request
 
 # Expiry of a signed link, in Unix seconds; the upper end is the last second of year 9999.
 Expires = Annotated[

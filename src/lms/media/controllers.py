@@ -7,7 +7,6 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, MediaType, Response, delete, get, post, put
-from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, PathParameter, QueryParameter, RawBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
@@ -23,7 +22,7 @@ from lms.identity.guards import (
 from lms.identity.schemas import Role
 from lms.lib.errors import Conflict, Forbidden, NotFound
 from lms.lib.pagination import Page, PageParams
-from lms.lib.params import PartNumber
+from lms.lib.params import AppRequest, PartNumber
 from lms.lib.storage import ObjectMissing, Storage, media_prefix
 from lms.media.guards import may_watch
 from lms.media.models import AssetStatus, MediaAsset, MediaUpload
@@ -55,9 +54,9 @@ from lms.tenancy.schemas import ResolvedTenant
 LANGUAGE = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 
 
-def provide_storage(state: State, settings: NamedDependency[Settings]) -> Storage:
+def provide_storage(request: AppRequest, settings: NamedDependency[Settings]) -> Storage:
     """One storage client per app, built on first use from STORAGE_URL."""
-    return app_storage(state, settings)
+    return app_storage(request.app.state, settings)
 
 
 def provide_uploads(

@@ -8,7 +8,7 @@ from uuid import UUID
 import anyio.to_thread
 import msgspec
 from litestar import Controller, Response, delete, get, post, put
-from litestar.datastructures import State, UploadFile
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
@@ -144,8 +144,9 @@ class AdminPeopleController(Controller):
         return person_out(await person_overview(directory, user_id))
 
 
-def provide_storage(state: State, settings: NamedDependency[Settings]) -> Storage:
+def provide_storage(request: AppRequest, settings: NamedDependency[Settings]) -> Storage:
     """One storage client per app, built on first use from STORAGE_URL."""
+    state = request.app.state
     if getattr(state, "import_storage", None) is None:
         state.import_storage = storage_for(settings)
     storage: Storage = state.import_storage
