@@ -219,6 +219,12 @@ class WorkerLeases:
         finally:
             client.close()
 
+    def close(self) -> None:
+        """Stop renewing (a worker's renewer ends with its process; a test's must end with the test)."""
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join(timeout=5)
+
     def ended(self, task_id: str, finished: bool) -> None:
         client, keys, seconds = self._setup()
         release_lease(client, keys, seconds, task_id, finished)

@@ -68,15 +68,18 @@ def test_a_worker_renews_the_jobs_it_holds_and_a_finished_one_leaves_nothing(
 ) -> None:
     held = [Held("waiting", "certificates.render", running=False), Held("running", "media.transcode", running=True)]
     leases = WorkerLeases(replace(queue_settings, job_lease_seconds=0.6), held=lambda: held)
-    for job in held:
-        leases.received(job.task_id, LeasedJob(job.name, ["tenant", job.task_id], {}))
-    take_lease(client, keys, 0.6, "elsewhere", TRANSCODE)  # another worker's, which vanished
-    time.sleep(1.0)  # longer than the lease: only the renewals keep the held ones
-    sent = Sent()
-    assert reap_lapsed_leases(client, keys, sent).resent == ["elsewhere"]
-    leases.ended("running", finished=True)
-    leases.ended("waiting", finished=True)
-    leases.renew_held()  # renewing an ended lease does not bring it back
+    try:
+        for job in held:
+            leases.received(job.task_id, LeasedJob(job.name, ["tenant", job.task_id], {}))
+        take_lease(client, keys, 0.6, "elsewhere", TRANSCODE)  # another worker's, which vanished
+        time.sleep(1.0)  # longer than the lease: only the renewals keep the held ones
+        sent = Sent()
+        assert reap_lapsed_leases(client, keys, sent).resent == ["elsewhere"]
+        leases.ended("running", finished=True)
+        leases.ended("waiting", finished=True)
+        leases.renew_held()  # renewing an ended lease does not bring it back
+    finally:
+        leases.close()
     assert client.zcard(keys.expiry) == 0
     assert client.hkeys(keys.jobs) == [b"elsewhere"]  # until its re-sent copy finishes
     assert reap_lapsed_leases(client, keys, sent, now=time.time() + 3600).resent == []
@@ -87,11 +90,14 @@ def test_a_worker_shutting_down_drops_the_leases_of_the_jobs_it_hands_back(
 ) -> None:
     held = [Held("waiting", "certificates.render", running=False), Held("running", "media.transcode", running=True)]
     leases = WorkerLeases(queue_settings, held=lambda: held)
-    for job in held:
-        leases.received(job.task_id, LeasedJob(job.name, [], {}))
-    leases.shutting_down()
+    try:
+        for job in held:
+            leases.received(job.task_id, LeasedJob(job.name, [], {}))
+        leases.shutting_down()
+    finally:
+        leases.close()
     # The waiting job goes back to the queue unleased; the running one finishes under its lease.
-    assert [member.decode() for member in client.zrange(keys.expiry, 0, -1)] == ["running"]
+    assert client.zrange(keys.expiry, 0, -1) == [b"running"]
     assert list(client.hkeys(keys.jobs)) == [b"running"]
 
 

@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -77,36 +80,41 @@ async def test_certificates_of_a_killed_worker_are_rendered_by_the_next_one(
     assert time.monotonic() - killed_at < 90
 
 
-def hold_until_tomorrow(completion: Completion, queue: Settings, client: redis.Redis) -> None:
-    """Replace the completion's queued job by the same job with a countdown: a worker receives it
-    and holds it without starting it."""
-    client.delete(queue.celery_queue)
-    args = [str(completion.tenant.id), str(completion.enrollment_id)]
-    build_celery(queue).send_task(ISSUE_TASK, args=args, countdown=86_400, ignore_result=True)
+@dataclass
+class Holding:
+    worker: subprocess.Popen[bytes]
+    client: redis.Redis
+    leases: LeaseKeys
 
 
-def wait_for_a_lease(client: redis.Redis, leases: LeaseKeys) -> None:
-    deadline = time.monotonic() + 40
-    while not client.zcard(leases.expiry):
-        assert time.monotonic() < deadline, "the worker took no lease for the job it received"
-        time.sleep(0.05)
+@contextmanager
+def a_worker_holding_a_job(completion: Completion, queue: Settings, log: Path) -> Iterator[Holding]:
+    """A worker that received the completion's job and holds it without starting it: the job is sent
+    again with a countdown of a day in place of the one the completion queued."""
+    client: redis.Redis = sync_redis(queue.redis_url or "")
+    leases = LeaseKeys.for_queue(queue.celery_queue)
+    try:
+        client.delete(queue.celery_queue)
+        args = [str(completion.tenant.id), str(completion.enrollment_id)]
+        build_celery(queue).send_task(ISSUE_TASK, args=args, countdown=86_400, ignore_result=True)
+        with celery_worker(queue, log, env=SHORT_LEASE) as worker:
+            deadline = time.monotonic() + 40
+            while not client.zcard(leases.expiry):
+                assert time.monotonic() < deadline, "the worker took no lease for the job it received"
+                time.sleep(0.05)
+            yield Holding(worker, client, leases)
+    finally:
+        client.close()
 
 
 async def test_a_job_the_killed_worker_received_but_had_not_started_is_run_by_the_next_one(
     complete: Complete, db: Database, queue: Settings, tmp_path: Path
 ) -> None:
     done = await complete()
-    leases = LeaseKeys.for_queue(queue.celery_queue)
-    client: redis.Redis = sync_redis(queue.redis_url or "")
-    try:
-        hold_until_tomorrow(done, queue, client)
-        with celery_worker(queue, tmp_path / "doomed.log", env=SHORT_LEASE) as doomed:
-            wait_for_a_lease(client, leases)
-            os.killpg(doomed.pid, signal.SIGKILL)
-            doomed.wait(10)
-        assert client.llen(queue.celery_queue) == 0  # the message sits unacknowledged, for hours
-    finally:
-        client.close()
+    with a_worker_holding_a_job(done, queue, tmp_path / "doomed.log") as held:
+        os.killpg(held.worker.pid, signal.SIGKILL)
+        held.worker.wait(10)
+        assert held.client.llen(queue.celery_queue) == 0  # the message sits unacknowledged, for hours
 
     with celery_worker(queue, tmp_path / "replacement.log", beat=True, env=SHORT_LEASE):
 
@@ -123,17 +131,10 @@ async def test_a_worker_stopped_gracefully_hands_back_the_job_it_had_not_started
     complete: Complete, queue: Settings, tmp_path: Path
 ) -> None:
     done = await complete()
-    leases = LeaseKeys.for_queue(queue.celery_queue)
-    client: redis.Redis = sync_redis(queue.redis_url or "")
-    try:
-        hold_until_tomorrow(done, queue, client)
-        with celery_worker(queue, tmp_path / "stopped.log", env=SHORT_LEASE) as worker:
-            wait_for_a_lease(client, leases)
-            worker.terminate()
-            assert worker.wait(30) == 0
+    with a_worker_holding_a_job(done, queue, tmp_path / "stopped.log") as held:
+        held.worker.terminate()
+        assert held.worker.wait(30) == 0
         # Back in the queue for whoever comes next, and no lease to lapse into a second, reaped copy.
-        assert client.llen(queue.celery_queue) == 1
-        assert client.zcard(leases.expiry) == 0
-        assert client.hlen(leases.jobs) == 0
-    finally:
-        client.close()
+        assert held.client.llen(queue.celery_queue) == 1
+        assert held.client.zcard(held.leases.expiry) == 0
+        assert held.client.hlen(held.leases.jobs) == 0
