@@ -97,8 +97,7 @@ def release_lease(client: redis.Redis, keys: LeaseKeys, seconds: float, task_id:
     A job waiting for its retry keeps a lease long enough to cover the backoff."""
     pipe = client.pipeline()
     if finished:
-        pipe.zrem(keys.expiry, task_id)
-        pipe.hdel(keys.jobs, task_id)
+        _forget(pipe, keys, task_id)
         pipe.hdel(keys.reaps, task_id)
     else:
         pipe.zadd(keys.expiry, {task_id: time.time() + seconds + RETRY_GRACE_SECONDS})
@@ -154,11 +153,16 @@ def held_by_this_worker() -> list[Held]:
 
 
 def drop_leases(client: redis.Redis, keys: LeaseKeys, task_ids: Iterable[str]) -> None:
+    """No lease and nothing to send again for `task_ids` (their re-send count stays)."""
     pipe = client.pipeline()
     for task_id in task_ids:
-        pipe.zrem(keys.expiry, task_id)
-        pipe.hdel(keys.jobs, task_id)
+        _forget(pipe, keys, task_id)
     pipe.execute()
+
+
+def _forget(pipe: Any, keys: LeaseKeys, task_id: str) -> None:
+    pipe.zrem(keys.expiry, task_id)
+    pipe.hdel(keys.jobs, task_id)
 
 
 class WorkerLeases:
