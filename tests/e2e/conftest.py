@@ -110,6 +110,9 @@ def audited_narrow(page: Page) -> bool:
 
 async def assert_accessible(page: Page) -> None:
     """axe-core (pinned in package.json) on the page as it is now: no serious or critical violation."""
+    # A click that follows a link returns once the next page has started loading; auditing a page that is
+    # still being parsed finds no <head> to add axe to (or audits half a page).
+    await page.wait_for_load_state("load")
     if not await page.evaluate("typeof window.axe !== 'undefined'"):
         await page.add_script_tag(content=AXE_SOURCE.read_text())
     result: dict[str, Any] = await page.evaluate(

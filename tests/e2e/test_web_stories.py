@@ -28,6 +28,7 @@ def site(tenant: Tenant, port: int) -> str:
 async def check_page(page: Page) -> None:
     """Every page of a story: HTML, accessible, and no sideways scrolling at 360 px (where a staff story
     runs at desktop size only, accessible at 360 px as well)."""
+    await page.wait_for_load_state("load")  # the page a click led to, not the one it left
     assert await page.evaluate("document.contentType") == "text/html"
     await assert_accessible(page)
     size = page.viewport_size
