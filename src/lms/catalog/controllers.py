@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, Response, delete, get, patch, post, put
+from litestar import Controller, MediaType, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, PathParameter, QueryParameter, RawBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
@@ -76,12 +76,13 @@ class CourseController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         offset: Offset = 0,
         status: FromQuery[CourseStatus | None] = None,
-    ) -> Page[CourseListItem]:
+    ) -> Response[Page[CourseListItem]]:
         """Learners see released courses (own and shared); authors also see drafts and archived ones.
         Each item is a catalogue card; the description and outline come with the course itself."""
         # The hottest list: sessionless reads and plain bounds (no `catalogue`, `db_session` or `page`
-        # dependencies to build, nor a task group resolving them side by side).
-        return await course_page(reads, principal, limit, offset, status)
+        # dependencies to build, nor a task group resolving them side by side); the page arrives as JSON.
+        body: Any = await course_page(reads, principal, limit, offset, status)
+        return Response(body, media_type=MediaType.JSON)
 
     @post("/", guards=[requires_author], status_code=HTTP_201_CREATED)
     async def create_course(

@@ -25,6 +25,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -170,6 +171,9 @@ class Course(CatalogueScoped, Base):
     # Maintained by the trigger courses_search_vector_update (weighted title/summary/description/tags).
     # Never loaded by accident: reading it unasked raises instead of costing a hidden query.
     search_vector: Mapped[str | None] = mapped_column(TSVECTOR, default=None, deferred=True, deferred_raiseload=True)
+    # The course's catalogue card as the API's JSON (CourseListItem), kept by the trigger
+    # courses_list_card_update on every write of a field it shows (migration 1620); read by the course list.
+    list_card: Mapped[bytes] = mapped_column(LargeBinary, deferred=True, deferred_raiseload=True)
 
 
 class Module(CatalogueScoped, Base):

@@ -13,13 +13,9 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
-    String,
     bindparam,
-    case,
-    cast,
     exists,
     func,
-    literal,
     or_,
     select,
     union_all,
@@ -29,13 +25,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog.models import Course, CourseStatus, CourseVersion, Lesson, Module, SharedCourseOffer
-from lms.catalog.schemas import CourseListItem, CourseOut, LessonOut, ModuleOut
+from lms.catalog.schemas import CourseOut, LessonOut, ModuleOut
 from lms.db.reads import ReadQuery, ReadSource
 from lms.identity.guards import Principal
 from lms.identity.schemas import Role
 from lms.lib import clock
 from lms.lib.errors import Conflict, Forbidden, NotFound
-from lms.lib.pagination import Page, PageParams, read_page
+from lms.lib.pagination import PageParams, page_json, read_rows_and_total
 
 
 def is_visible_to_learners(course: Course, at: datetime | None = None) -> bool:
@@ -123,30 +119,6 @@ def _listed(author: bool, by_status: bool) -> list[ColumnElement[bool]]:
     return [Course.status == bindparam("status")] if by_status else []
 
 
-# What a page's rows need of a course, in the order of CourseListItem's fields.
-_ROW_COLUMNS: tuple[Any, ...] = (
-    Course.id,
-    Course.title,
-    Course.slug,
-    Course.summary,
-    Course.category,
-    Course.difficulty,
-    Course.language,
-    Course.tags,
-    Course.price_cents,
-    Course.currency,
-    Course.instructor_ids,
-    Course.status,
-    Course.publish_at,
-    Course.self_enrollment,
-    Course.tenant_id,
-    Course.current_version_id,
-    Course.enrollment_count,
-    Course.created_at,
-    Course.cover_name,
-)
-
-
 def _listed_sources(author: bool, by_status: bool, *columns: Any) -> tuple[Select[Any], Select[Any]]:
     """The listed courses as two selects of `columns`: the tenant's own, and the shared ones it offers.
 
@@ -170,24 +142,18 @@ def _listed_total(author: bool, by_status: bool) -> Select[Any]:
 # Compiled once per variant: every request sends the same SQL text, prepared once per connection.
 @functools.cache
 def _page_query(author: bool, by_status: bool) -> ReadQuery:
-    """A page of the list and the total in one statement. Each source is cut to its first
+    """A page of the list's cards and the total in one statement. Each source is cut to its first
     `offset + limit` rows in list order (for the own courses: the index's first entries, a scan that
     stops there), the two are merged and cut to the page; the total is counted once."""
     newest_first = (Course.created_at.desc(), Course.id)
     window = bindparam("limit", type_=Integer) + bindparam("offset", type_=Integer)
     own, shared = (
-        source.order_by(*newest_first).limit(window) for source in _listed_sources(author, by_status, *_ROW_COLUMNS)
+        source.order_by(*newest_first).limit(window)
+        for source in _listed_sources(author, by_status, Course.list_card, Course.created_at, Course.id)
     )
     row = union_all(own, shared).subquery("listed").c
-    version = select(CourseVersion.number).where(CourseVersion.id == row.current_version_id).scalar_subquery()
-    cover = case(
-        (row.cover_name.is_(None), None),
-        else_=literal("/courses/") + cast(row.id, String) + literal("/cover/") + row.cover_name,
-    )
-    fields = [*(row[c.key] for c in _ROW_COLUMNS[:14]), row.tenant_id.is_(None)]
-    fields += [version, row.enrollment_count, row.created_at, cover]  # CourseListItem's field order
     return ReadQuery(
-        select(*fields, _listed_total(author, by_status).scalar_subquery())
+        select(row.list_card, _listed_total(author, by_status).scalar_subquery())
         .order_by(row.created_at.desc(), row.id)
         .limit(bindparam("limit"))
         .offset(bindparam("offset"))
@@ -206,22 +172,24 @@ def is_author(principal: Principal) -> bool:
 
 async def course_page(
     reads: ReadSource, principal: Principal, limit: int, offset: int, status: CourseStatus | None = None
-) -> Page[CourseListItem]:
-    """A page of the course list in one statement (its rows, their version numbers and the total as a
-    window count) on the read path, each row straight into CourseListItem (no description: a list of 50
-    would carry tens of kilobytes nobody reads there). Learners see released courses;
-    authors also drafts and archived ones. `reads`: the request's session, or a sessionless `TenantReads`
-    of the principal's tenant (the list route needs nothing else of the database)."""
+) -> bytes:
+    """A page of the course list, as the JSON of `Page[CourseListItem]`, in one statement on the read
+    path. Each course's card is stored as that JSON (`Course.list_card`, kept by a trigger), so a page is
+    one value per course, joined (no description: a list of 50 would carry tens of kilobytes nobody
+    reads there). Learners see released courses; authors also drafts and archived ones. `reads`: the
+    request's session, or a sessionless `TenantReads` of the principal's tenant (the list route needs
+    nothing else of the database)."""
     author = is_author(principal)
     by_status = author and status is not None
-    return await read_page(
+    page = PageParams(limit=limit, offset=offset)
+    found, total = await read_rows_and_total(
         reads,
         _page_query(author, by_status),
         {"tenant": principal.tenant_id, "now": clock.now(), "status": status},
         _count_query(author, by_status),
-        PageParams(limit=limit, offset=offset),
-        CourseListItem,
+        page,
     )
+    return page_json([row[0] for row in found], total, page)
 
 
 def snapshot(course: Course, structure: list[ModuleOut]) -> dict[str, Any]:
