@@ -82,24 +82,6 @@ async def paginate(
     return page.of(items, total)
 
 
-async def read_page(
-    session: ReadSource,
-    rows: ReadQuery,
-    values: Mapping[str, Any],
-    count: ReadQuery,
-    page: PageParams,
-    out: Callable[..., R],
-) -> Page[R]:
-    """One page of a hot list on the read path (`lms.db.reads`: no ORM, rows straight from asyncpg).
-
-    `rows` selects the fields of `out` in its positional order, then a window count (`count(*) over ()`)
-    as the last column, with `:limit` and `:offset` parameters; each row becomes `out(*fields)`. Only a
-    page past the end, which has no row to carry the total, sends `count` (same `values`) as well.
-    `session` may be a sessionless `TenantReads` (lms.db.reads)."""
-    found, total = await read_rows_and_total(session, rows, values, count, page)
-    return Page(items=[out(*row[:-1]) for row in found], total=total, limit=page.limit, offset=page.offset)
-
-
 def page_json(items: Sequence[bytes], total: int, page: PageParams) -> bytes:
     """The JSON of `Page` (fields in its order, as msgspec writes it) around items that are already JSON:
     a list whose rows are stored encoded answers without decoding and re-encoding each of them."""
@@ -109,8 +91,10 @@ def page_json(items: Sequence[bytes], total: int, page: PageParams) -> bytes:
 async def read_rows_and_total(
     session: ReadSource, rows: ReadQuery, values: Mapping[str, Any], count: ReadQuery, page: PageParams
 ) -> tuple[Sequence[Any], int]:
-    """`read_page`'s rows (the window count still their last column) and the total, for a caller that
-    builds its items itself."""
+    """One page of a hot list on the read path (`lms.db.reads`: no ORM, rows straight from asyncpg): its
+    rows, and the total. `rows` ends with the total as its last column (a window count or a counting
+    subquery) and takes `:limit` and `:offset`. Only a page past the end, which has no row to carry the
+    total, sends `count` (same `values`) as well. `session` may be a sessionless `TenantReads`."""
     bounded = {**values, "limit": page.limit, "offset": page.offset}
     found = await fetch_all(session, rows, bounded)
     if found:
