@@ -7,12 +7,12 @@ import logging
 from typing import Any
 
 from celery.schedules import crontab
-from celery.signals import task_postrun, task_received, worker_init, worker_process_init, worker_shutting_down
+from celery.signals import task_postrun, worker_init, worker_process_init, worker_shutting_down
 
 from lms.config import get_settings
 from lms.lib.jobs import build_celery
-from workers.broker import install_restore_tolerant_qos, warn_unless_persistent
-from workers.leases import LEASED_TASKS, REAP_TASK, LeasedJob, WorkerLeases, sync_redis
+from workers.broker import DELIVERY_WRITERS, install_restore_tolerant_qos, warn_unless_persistent
+from workers.leases import LEASED_TASKS, REAP_TASK, WorkerLeases, sync_redis
 from workers.observability import install as install_observability
 
 log = logging.getLogger("lms.workers")
@@ -92,13 +92,8 @@ worker_process_init.connect(freeze_startup_objects, weak=False)
 leases = WorkerLeases()
 
 
-def take_lease(request: Any, **_: Any) -> None:
-    """In the consumer process, as a message arrives: the worker holds the job from here on."""
-    if request.name in LEASED_TASKS:
-        try:
-            leases.received(request.id, LeasedJob(request.name, list(request.args or ()), dict(request.kwargs or {})))
-        except Exception as exc:  # the job still runs; only the rescue of a vanished worker is lost
-            log.warning("lease not taken for %s: %s", request.id, exc)
+# In the consumer process, as a message arrives: the worker holds the job from here on.
+DELIVERY_WRITERS.append(leases.delivered)
 
 
 def release_lease(task_id: str, task: Any, state: str | None = None, **_: Any) -> None:
@@ -117,6 +112,5 @@ def drop_waiting_leases(**_: Any) -> None:
         log.warning("leases of waiting jobs not dropped: %s", exc)
 
 
-task_received.connect(take_lease, weak=False)
 worker_shutting_down.connect(drop_waiting_leases, weak=False)
 task_postrun.connect(release_lease, weak=False)

@@ -12,6 +12,8 @@ by the reaper sooner), so a failed restore is logged and the worker goes on reco
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from kombu.transport import redis as kombu_redis
@@ -19,7 +21,31 @@ from kombu.transport import redis as kombu_redis
 log = logging.getLogger("lms.workers.broker")
 
 
+# What must be written together with a delivered message (the worker's job leases, workers/app.py):
+# each is called with the message and the transaction that puts it in the unacked index, so a worker
+# killed at any moment leaves both or neither.
+DELIVERY_WRITERS: list[Callable[[Any, Any], None]] = []
+
+
 class RestoreTolerantQoS(kombu_redis.QoS):
+    _delivering: Any = None
+
+    def append(self, message: Any, delivery_tag: Any) -> None:
+        self._delivering = message
+        try:
+            super().append(message, delivery_tag)  # type: ignore[no-untyped-call]
+        finally:
+            self._delivering = None
+
+    @contextmanager
+    def pipe_or_acquire(self, pipe: Any = None, client: Any = None) -> Iterator[Any]:
+        with super().pipe_or_acquire(pipe, client) as acquired:
+            message, self._delivering = self._delivering, None
+            if message is not None:
+                for write in DELIVERY_WRITERS:
+                    write(message, acquired)
+            yield acquired
+
     def restore_unacked(self, client: Any = None) -> None:
         try:
             super().restore_unacked(client)  # type: ignore[no-untyped-call]

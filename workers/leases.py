@@ -74,12 +74,26 @@ class LeasedJob:
     kwargs: dict[str, Any]
 
 
-def take_lease(client: redis.Redis, keys: LeaseKeys, seconds: float, task_id: str, job: LeasedJob) -> None:
-    """Record what to send again and a lease running `seconds` from now."""
-    pipe = client.pipeline()
+def take_lease(
+    client: redis.Redis, keys: LeaseKeys, seconds: float, task_id: str, job: LeasedJob, pipe: Any = None
+) -> None:
+    """Record what to send again and a lease running `seconds` from now; on `pipe` (a transaction the
+    caller executes) when given."""
+    own = pipe is None
+    pipe = client.pipeline() if own else pipe
     pipe.hset(keys.jobs, task_id, json.dumps({"name": job.name, "args": job.args, "kwargs": job.kwargs}))
     pipe.zadd(keys.expiry, {task_id: time.time() + seconds})
-    pipe.execute()
+    if own:
+        pipe.execute()
+
+
+def leased_job_of(message: Any) -> tuple[str, LeasedJob] | None:
+    """The task id and job of a delivered Celery message (protocol 2) of a leased task, else None."""
+    headers = message.headers or {}
+    if headers.get("task") not in LEASED_TASKS:
+        return None
+    args, kwargs, *_ = message.decode()
+    return str(headers["id"]), LeasedJob(str(headers["task"]), list(args), dict(kwargs))
 
 
 def renew_leases(client: redis.Redis, keys: LeaseKeys, seconds: float, task_ids: Iterable[str]) -> None:
@@ -166,9 +180,9 @@ def _forget(pipe: Any, keys: LeaseKeys, task_id: str) -> None:
 
 
 class WorkerLeases:
-    """One worker's leases. The consumer process takes a lease as soon as a leased job's message
-    arrives, since from then on only this worker can run it (the message stays unacknowledged in
-    Redis), and one thread there renews, every third of a lease, the lease of every leased job the
+    """One worker's leases. The consumer process takes a lease as a leased job's message arrives, in
+    the same Redis transaction that keeps the message unacknowledged (from then on only this worker can
+    run it), and one thread there renews, every third of a lease, the lease of every leased job the
     worker still holds. The pool process that ran a job releases its lease. A worker that shuts down
     gracefully hands the jobs it did not start back to the queue, and drops their leases."""
 
@@ -188,9 +202,19 @@ class WorkerLeases:
             self._client, self._client_pid = sync_redis(settings.redis_url or ""), os.getpid()
         return self._client, LeaseKeys.for_queue(settings.celery_queue), settings.job_lease_seconds
 
-    def received(self, task_id: str, job: LeasedJob) -> None:
+    def delivered(self, message: Any, pipe: Any) -> None:
+        """A message arrives: a leased job's lease is written in `pipe`, the broker's transaction that
+        keeps the message unacknowledged, so no moment exists where this worker holds it unleased."""
+        try:
+            leased = leased_job_of(message)
+            if leased is not None:
+                self.received(*leased, pipe=pipe)
+        except Exception as exc:  # the job still runs; only the rescue of a vanished worker is lost
+            log.warning("lease not taken for a delivered message: %s", exc)
+
+    def received(self, task_id: str, job: LeasedJob, pipe: Any = None) -> None:
         client, keys, seconds = self._setup()
-        take_lease(client, keys, seconds, task_id, job)
+        take_lease(client, keys, seconds, task_id, job, pipe)
         if self._renewer is None:
             self._renewer = threading.Thread(target=self._renew, name="lease-renewer", daemon=True)
             self._renewer.start()

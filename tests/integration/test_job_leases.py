@@ -4,6 +4,7 @@ given up after a few re-sends."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,6 +15,8 @@ import pytest
 import redis
 
 from lms.config import Settings
+from lms.lib.jobs import build_celery
+from workers.broker import DELIVERY_WRITERS, install_restore_tolerant_qos
 from workers.leases import (
     MAX_REAPS,
     Held,
@@ -118,3 +121,53 @@ def test_a_job_that_keeps_killing_its_worker_is_given_up(client: redis.Redis, ke
     assert [len(o.resent) for o in outcomes] == [1] * MAX_REAPS + [0]
     assert outcomes[-1].abandoned == ["job-4"]
     assert client.hlen(keys.jobs) == 0
+
+
+def test_a_delivered_leased_job_is_leased_in_the_transaction_that_keeps_it_unacknowledged(
+    client: redis.Redis, queue_settings: Settings, keys: LeaseKeys
+) -> None:
+    """The worker is killable at any moment: a message in the unacked index without its lease would be
+    stranded there for the whole visibility timeout."""
+    install_restore_tolerant_qos()
+    leases = WorkerLeases(queue_settings, held=lambda: [])
+    transactions: list[list[str]] = []
+
+    def write_lease(message: Any, pipe: Any) -> None:
+        leases.delivered(message, pipe)
+        execute = pipe.execute
+
+        def recorded(*args: Any, **kwargs: Any) -> Any:
+            transactions.append([str(command[0]) for command, _ in pipe.command_stack])
+            return execute(*args, **kwargs)
+
+        pipe.execute = recorded
+
+    app = build_celery(queue_settings)
+    DELIVERY_WRITERS.append(write_lease)
+    try:
+        app.send_task(TRANSCODE.name, args=TRANSCODE.args, task_id="leased-1")
+        app.send_task("notifications.send_due_reminders", task_id="unleased-1")
+        with app.connection_for_read() as connection:
+            channel = connection.default_channel
+            leased = channel.basic_get(queue_settings.celery_queue, no_ack=False)
+            unleased = channel.basic_get(queue_settings.celery_queue, no_ack=False)
+            assert (leased.headers["id"], unleased.headers["id"]) == ("leased-1", "unleased-1")
+            held = set(client.hkeys(channel.unacked_key))
+            assert {str(leased.delivery_tag).encode(), str(unleased.delivery_tag).encode()} <= held
+            channel.basic_ack(leased.delivery_tag)
+            channel.basic_ack(unleased.delivery_tag)
+    finally:
+        DELIVERY_WRITERS.remove(write_lease)
+        leases.close()
+        app.close()
+
+    # One MULTI/EXEC holds the message and writes the lease; the other message has no lease to write.
+    assert transactions[0] == ["HSET", "ZADD", "ZADD", "HSET"]
+    assert transactions[1] == ["ZADD", "HSET"]
+    assert client.zscore(keys.expiry, "leased-1") is not None
+    assert client.zscore(keys.expiry, "unleased-1") is None
+    assert json.loads(client.hget(keys.jobs, "leased-1") or "{}") == {
+        "name": TRANSCODE.name,
+        "args": TRANSCODE.args,
+        "kwargs": {},
+    }
